@@ -1,0 +1,103 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vtism/macro.h"
+
+/*
+ * /etc/vtism.conf, parsed with libconfig into a fresh VtConf. Pure apart from reading the file:
+ * a failed parse leaves the caller's current config untouched. Defaults live in config.c (one
+ * table of keys); conf/vtism.conf lists every key at its default.
+ */
+
+#define VTISM_CONFIG_PATH "/etc/vtism.conf"
+
+typedef enum TrackerKind {
+        TRACKER_AUTO,
+        TRACKER_IDLE_PAGES,
+        TRACKER_DAMON,
+        TRACKER_PAGE_IDLE,
+        _TRACKER_KIND_MAX,
+        _TRACKER_KIND_INVALID = -22,
+} TrackerKind;
+
+const char *tracker_kind_to_string(TrackerKind k);
+TrackerKind tracker_kind_from_string(const char *s);
+
+/* syslog levels: LOG_ERR(3) .. LOG_DEBUG(7) */
+const char *log_level_to_string(int level);
+int log_level_from_string(const char *s);
+
+typedef enum PolicyMatch {
+        POLICY_MATCH_DEFAULT, /* the default policy: matches every VM no other policy matches */
+        POLICY_MATCH_NAME,    /* libvirt domain name, fnmatch(3) glob */
+        POLICY_MATCH_UUID,    /* libvirt/QEMU UUID, exact, case-insensitive */
+        POLICY_MATCH_CMDLINE, /* fnmatch(3) glob against the QEMU command line joined by spaces */
+        _POLICY_MATCH_MAX,
+        _POLICY_MATCH_INVALID = -22,
+} PolicyMatch;
+
+const char *policy_match_to_string(PolicyMatch m);
+
+typedef struct VtPolicy {
+        PolicyMatch match;
+        char *pattern;                /* NULL for the default policy */
+        /* DRAM budget: either bytes or a percentage of guest RAM (exactly one is in effect) */
+        bool budget_is_percent;
+        uint64_t dram_budget_bytes;
+        unsigned dram_budget_percent; /* 0..100 */
+        unsigned weight;              /* share of contended DRAM, 1..10000, default 100 */
+        bool pin_dram;                /* keep all of this VM on DRAM, never demote */
+        bool never_migrate;           /* leave this VM's pages where they are */
+        unsigned line;                /* where it was defined, 0 for built-in default */
+} VtPolicy;
+
+typedef struct VtConf {
+        char *path;                          /* the file it came from, NULL for built-in defaults */
+
+        /* global { } */
+        usec_t sample_interval_usec;         /* sample_interval_ms */
+        TrackerKind tracker;
+        uint64_t migrate_rate_limit_bytes;   /* per second; migrate_rate_limit_mbps; 0 = unlimited */
+        bool dry_run;
+        int log_level;
+        unsigned dram_min_free_percent;      /* free-memory watermark on DRAM nodes */
+        unsigned demotion_min_free_ratio;    /* % of a CXL node that must stay free to demote into */
+        unsigned heat_decay_percent;         /* heat lost per cycle: heat = heat*(100-d)/100 + hits */
+        uint64_t heat_range_bytes;           /* size of the GPA ranges of the heat histograms */
+        char *libvirt_uri;
+
+        /* tiers { dram = [..]; cxl = [..]; } */
+        int *dram_nodes;
+        size_t n_dram_nodes;
+        int *cxl_nodes;
+        size_t n_cxl_nodes;
+
+        VtPolicy default_policy;
+        VtPolicy *policies;                  /* vm = ( {..}, .. ) in file order */
+        size_t n_policies;
+} VtConf;
+
+/* A config with every default filled in. */
+VtConf *config_new_default(void);
+VtConf *config_free(VtConf *c);
+static inline void config_freep(VtConf **c) {
+        config_free(*c);
+}
+
+/*
+ * Parse path into a new VtConf. On failure returns -errno (-ENOENT, -EACCES, -EINVAL for any
+ * syntax or validation error) and, when ret_error is non-NULL, a message naming the place:
+ * "/etc/vtism.conf:12: global.tracker: unknown tracker 'foo' (expected auto, idle_pages, damon,
+ * page_idle)". Unknown keys are errors.
+ */
+int config_load(const char *path, VtConf **ret, char **ret_error);
+
+/* Parse from a string (tests, fuzzing); name is used in messages in place of the path. */
+int config_load_string(const char *text, const char *name, VtConf **ret, char **ret_error);
+
+/* The first policy whose pattern matches (name, uuid, cmdline may be NULL), else the default. */
+const VtPolicy *config_match_policy(const VtConf *c, const char *name, const char *uuid, const char *cmdline);

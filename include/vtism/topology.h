@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * The host's memory topology, read from sysfs below a root directory (so the unit tests run on
+ * fixture trees in tests/data/). Pure apart from the reads; logs nothing above debug.
+ */
+
+typedef enum NodeTier {
+        NODE_TIER_DRAM,
+        NODE_TIER_CXL,
+        _NODE_TIER_MAX,
+        _NODE_TIER_INVALID = -22, /* -EINVAL */
+} NodeTier;
+
+/* Why a node got its tier: shown by vtismctl so operators can tell. */
+typedef enum TierSource {
+        TIER_SOURCE_MEMORY_TIER, /* kernel memory tiers (HMAT/CXL CDAT adistance) */
+        TIER_SOURCE_CPULESS,     /* one memory tier only: CPU-less memory node is CXL */
+        TIER_SOURCE_CONFIG,      /* tiers { } override in vtism.conf */
+        _TIER_SOURCE_MAX,
+        _TIER_SOURCE_INVALID = -22,
+} TierSource;
+
+const char *node_tier_to_string(NodeTier t);
+NodeTier node_tier_from_string(const char *s);
+const char *tier_source_to_string(TierSource s);
+
+typedef struct TopologyNode {
+        int id;
+        NodeTier tier;
+        TierSource tier_source;
+        int memory_tier;          /* N of memory_tierN, -1 when the kernel has no memory tiers */
+        int *cpus;                /* sorted CPU ids, may be empty */
+        size_t n_cpus;
+        uint64_t total_bytes;     /* MemTotal of the node's meminfo */
+        uint64_t free_bytes;      /* MemFree */
+        int *demotion_targets;    /* DRAM nodes only: CXL node ids, nearest first (ties: lower id) */
+        size_t n_demotion_targets;
+} TopologyNode;
+
+typedef struct Topology {
+        TopologyNode *nodes;      /* online nodes with memory or CPUs, sorted by id */
+        size_t n_nodes;
+        uint8_t *distance;        /* n_nodes x n_nodes, by node index (not id) */
+} Topology;
+
+/* Config overrides: nodes listed here get that tier whatever the kernel says. */
+typedef struct TopologyOverrides {
+        const int *dram_nodes;
+        size_t n_dram_nodes;
+        const int *cxl_nodes;
+        size_t n_cxl_nodes;
+} TopologyOverrides;
+
+/*
+ * Read nodes, CPUs, meminfo, distances and memory tiers below sysfs_root (normally "/sys"),
+ * classify each node and compute demotion targets. overrides may be NULL. An override naming a
+ * node that is not online gives -ENOENT.
+ */
+int topology_load(const char *sysfs_root, const TopologyOverrides *overrides, Topology **ret);
+Topology *topology_free(Topology *t);
+
+/* Re-read MemTotal/MemFree of every node (cheap; called once per cycle). */
+int topology_refresh_meminfo(Topology *t, const char *sysfs_root);
+
+const TopologyNode *topology_node(const Topology *t, int id); /* NULL if absent */
+int topology_distance(const Topology *t, int from_id, int to_id); /* -ENOENT if absent */
+size_t topology_count_tier(const Topology *t, NodeTier tier);
+
+static inline void topology_freep(Topology **t) {
+        topology_free(*t);
+}

@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+/* Small string and file helpers shared by core and daemon. All return 0/-errno. */
+
+/* Read a whole (small) file below root, e.g. read_file_at("/sys", "devices/system/node/online"). */
+int read_file_at(const char *root, const char *path, char **ret_contents);
+/* Same, stripping trailing whitespace. */
+int read_line_at(const char *root, const char *path, char **ret_line);
+
+/* Parse a kernel cpulist/nodelist ("0-3,8,10-11") into a sorted, deduplicated array. */
+int parse_int_list(const char *s, int **ret_list, size_t *ret_n);
+/* Format a sorted list back into the compact "0-3,8" form (never NULL; "" for empty). */
+char *format_int_list(const int *list, size_t n);
+
+int safe_atou64(const char *s, uint64_t *ret);
+int safe_atoi(const char *s, int *ret);
+
+/* Parse "4G", "512M", "1048576", "2T" (binary units, optional "iB"/"B" suffix). */
+int parse_size(const char *s, uint64_t *ret_bytes);
+/* Format bytes as "1.5 GiB"; buf must hold FORMAT_BYTES_MAX. */
+#define FORMAT_BYTES_MAX 16
+char *format_bytes(char *buf, size_t len, uint64_t bytes);
+
+bool streq_ptr(const char *a, const char *b);
+static inline bool streq(const char *a, const char *b) {
+        return strcmp(a, b) == 0;
+}
