@@ -29,9 +29,12 @@ typedef enum TierSource {
 const char *node_tier_to_string(NodeTier t);
 NodeTier node_tier_from_string(const char *s);
 const char *tier_source_to_string(TierSource s);
+TierSource tier_source_from_string(const char *s);
 
 typedef struct TopologyNode {
         int id;
+        bool has_memory;          /* false: CPUs only (memoryless node), never a placement target;
+                                   * such a node is DRAM, 0 bytes, no demotion targets */
         NodeTier tier;
         TierSource tier_source;
         int memory_tier;          /* N of memory_tierN, -1 when the kernel has no memory tiers */
@@ -59,17 +62,21 @@ typedef struct TopologyOverrides {
 
 /*
  * Read nodes, CPUs, meminfo, distances and memory tiers below sysfs_root (normally "/sys"),
- * classify each node and compute demotion targets. overrides may be NULL. An override naming a
- * node that is not online gives -ENOENT.
+ * classify each node and compute demotion targets (the rules are at the top of topology.c).
+ * overrides may be NULL. An override naming a node that is not online (or has neither memory nor
+ * CPUs) gives -ENOENT; a node in both lists, or a memoryless node forced to CXL, -EINVAL.
+ * Missing sysfs files give their -errno, garbled ones -EINVAL; *ret is set only on success.
  */
 int topology_load(const char *sysfs_root, const TopologyOverrides *overrides, Topology **ret);
 Topology *topology_free(Topology *t);
 
-/* Re-read MemTotal/MemFree of every node (cheap; called once per cycle). */
+/* Re-read MemTotal/MemFree of every node (cheap; called once per cycle). All or nothing: on
+ * failure no node is changed. */
 int topology_refresh_meminfo(Topology *t, const char *sysfs_root);
 
 const TopologyNode *topology_node(const Topology *t, int id); /* NULL if absent */
 int topology_distance(const Topology *t, int from_id, int to_id); /* -ENOENT if absent */
+/* Placement targets of that tier: nodes with memory only (memoryless nodes are not counted). */
 size_t topology_count_tier(const Topology *t, NodeTier tier);
 
 static inline void topology_freep(Topology **t) {
