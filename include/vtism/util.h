@@ -18,6 +18,9 @@ int parse_int_list(const char *s, int **ret_list, size_t *ret_n);
 /* Format a sorted list back into the compact "0-3,8" form (never NULL; "" for empty). */
 char *format_int_list(const int *list, size_t n);
 
+/* Join a list in its given order, e.g. demotion targets "2 3" (never NULL; "" for empty). */
+char *join_int_list(const int *list, size_t n, const char *separator);
+
 int safe_atou64(const char *s, uint64_t *ret);
 int safe_atoi(const char *s, int *ret);
 

@@ -174,6 +174,17 @@ char *format_int_list(const int *list, size_t n) {
         return buf;
 }
 
+char *join_int_list(const int *list, size_t n, const char *separator) {
+        char *buf = xstrdup("");
+
+        for (size_t i = 0; i < n; i++) {
+                char *next = xasprintf("%s%s%d", buf, i > 0 ? separator : "", list[i]);
+                free(buf);
+                buf = next;
+        }
+        return buf;
+}
+
 int safe_atou64(const char *s, uint64_t *ret) {
         char *end;
         unsigned long long v;

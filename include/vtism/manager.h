@@ -1,0 +1,92 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+#include <stdbool.h>
+#include <systemd/sd-bus.h>
+#include <systemd/sd-event.h>
+
+#include "vtism/config.h"
+#include "vtism/macro.h"
+#include "vtism/topology.h"
+
+/*
+ * The Manager owns the sd-event loop and drives one cycle per sampling interval:
+ * discover -> sample -> age heat -> plan -> migrate -> account. It holds the last good
+ * config and topology; a reload that fails leaves both as they were.
+ */
+
+typedef enum ManagerMode {
+        MANAGER_MODE_TIERING,      /* DRAM and CXL nodes: hot pages up, cold pages down */
+        MANAGER_MODE_MONITOR_ONLY, /* no CXL node (or no DRAM node): observe, never migrate */
+        _MANAGER_MODE_MAX,
+        _MANAGER_MODE_INVALID = -22,
+} ManagerMode;
+
+const char *manager_mode_to_string(ManagerMode m);
+
+typedef enum ManagerSubsystem {
+        MANAGER_SUBSYSTEM_SAMPLING  = 1 << 0,
+        MANAGER_SUBSYSTEM_MIGRATION = 1 << 1,
+        MANAGER_SUBSYSTEM_ALL       = MANAGER_SUBSYSTEM_SAMPLING | MANAGER_SUBSYSTEM_MIGRATION,
+} ManagerSubsystem;
+
+/* "sampling", "migration", "all" -> mask; -EINVAL for anything else */
+int manager_subsystem_from_string(const char *s);
+
+typedef struct ManagerCounters {
+        uint64_t cycles;
+        uint64_t pages_promoted;
+        uint64_t pages_demoted;
+        uint64_t pages_failed;
+        uint64_t bytes_migrated;
+        uint64_t reloads;
+        uint64_t reload_failures;
+} ManagerCounters;
+
+typedef struct Manager {
+        sd_event *event;
+        sd_bus *bus;
+        sd_event_source *cycle_timer;
+
+        char *config_path;
+        char *sysfs_root;
+        VtConf *config;
+        Topology *topology;
+        ManagerMode mode;
+        char *mode_reason;          /* one sentence for vtismctl status */
+
+        bool sampling_paused;
+        bool migration_paused;
+        int dry_run_override;       /* -1: follow the config; 0/1: set at runtime (SetDryRun) */
+        int log_level_override;     /* -1: follow the config */
+
+        char *last_reload_error;    /* NULL after a good (re)load */
+        usec_t started_usec;        /* CLOCK_REALTIME */
+        usec_t last_cycle_usec;     /* CLOCK_REALTIME, 0 before the first cycle */
+
+        ManagerCounters counters;
+} Manager;
+
+int manager_new(const char *config_path, const char *sysfs_root, int log_level_override, Manager **ret);
+Manager *manager_free(Manager *m);
+static inline void manager_freep(Manager **m) {
+        manager_free(*m);
+}
+
+/* Load config and topology; on failure logs and returns -errno (startup is fatal). */
+int manager_load(Manager *m);
+/* Connect to the bus, take the name, arm timers and signals, tell systemd READY=1. */
+int manager_start(Manager *m);
+int manager_run(Manager *m);
+
+/* Re-read config and topology. On failure keeps the old state, logs, and returns -errno with
+ * *ret_error (if non-NULL) naming the file:line. */
+int manager_reload(Manager *m, char **ret_error);
+
+void manager_set_paused(Manager *m, unsigned subsystems, bool paused);
+void manager_set_dry_run(Manager *m, bool dry_run);
+bool manager_dry_run(const Manager *m);
+void manager_update_status(Manager *m);
+
+/* One full cycle (also run by the timer). */
+int manager_cycle(Manager *m);

@@ -1,0 +1,362 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <inttypes.h>
+#include <signal.h>
+#include <string.h>
+#include <time.h>
+#include <systemd/sd-daemon.h>
+
+#include "vtism-build.h"
+#include "vtism/bus.h"
+#include "vtism/log.h"
+#include "vtism/manager.h"
+#include "vtism/util.h"
+
+static const char *const manager_mode_table[_MANAGER_MODE_MAX] = {
+        [MANAGER_MODE_TIERING] = "tiering",
+        [MANAGER_MODE_MONITOR_ONLY] = "monitor-only",
+};
+assert_cc(ELEMENTSOF(manager_mode_table) == _MANAGER_MODE_MAX);
+
+const char *manager_mode_to_string(ManagerMode m) {
+        if (m < 0 || m >= _MANAGER_MODE_MAX)
+                return NULL;
+        return manager_mode_table[m];
+}
+
+int manager_subsystem_from_string(const char *s) {
+        if (!s)
+                return -EINVAL;
+        if (streq(s, "sampling"))
+                return MANAGER_SUBSYSTEM_SAMPLING;
+        if (streq(s, "migration"))
+                return MANAGER_SUBSYSTEM_MIGRATION;
+        if (streq(s, "all"))
+                return MANAGER_SUBSYSTEM_ALL;
+        return -EINVAL;
+}
+
+static usec_t now_realtime(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_REALTIME, &ts);
+        return (usec_t) ts.tv_sec * USEC_PER_SEC + (usec_t) ts.tv_nsec / 1000;
+}
+
+int manager_new(const char *config_path, const char *sysfs_root, int log_level_override, Manager **ret) {
+        _cleanup_(manager_freep) Manager *m = NULL;
+        int r;
+
+        m = xcalloc(1, sizeof(Manager));
+        m->config_path = xstrdup(config_path ?: VTISM_CONFIG_FILE);
+        m->sysfs_root = xstrdup(sysfs_root ?: "/sys");
+        m->dry_run_override = -1;
+        m->log_level_override = log_level_override;
+        m->mode = MANAGER_MODE_MONITOR_ONLY;
+        m->started_usec = now_realtime();
+
+        r = sd_event_default(&m->event);
+        if (r < 0)
+                return log_error_errno(r, "Failed to allocate event loop: %m");
+
+        *ret = TAKE_PTR(m);
+        return 0;
+}
+
+Manager *manager_free(Manager *m) {
+        if (!m)
+                return NULL;
+        sd_event_source_unref(m->cycle_timer);
+        sd_bus_flush_close_unref(m->bus);
+        sd_event_unref(m->event);
+        config_free(m->config);
+        topology_free(m->topology);
+        free(m->mode_reason);
+        free(m->last_reload_error);
+        free(m->config_path);
+        free(m->sysfs_root);
+        free(m);
+        return NULL;
+}
+
+bool manager_dry_run(const Manager *m) {
+        if (m->dry_run_override >= 0)
+                return m->dry_run_override;
+        return m->config && m->config->dry_run;
+}
+
+static void manager_apply_log_level(Manager *m) {
+        log_set_max_level(m->log_level_override >= 0 ? m->log_level_override : m->config->log_level);
+}
+
+/* Derive the mode from the topology: tiering needs at least one DRAM and one CXL node. */
+static void manager_pick_mode(Manager *m) {
+        size_t n_dram = topology_count_tier(m->topology, NODE_TIER_DRAM);
+        size_t n_cxl = topology_count_tier(m->topology, NODE_TIER_CXL);
+
+        free(m->mode_reason);
+        if (n_cxl == 0) {
+                m->mode = MANAGER_MODE_MONITOR_ONLY;
+                m->mode_reason = xasprintf("no CXL memory node found (%zu DRAM node%s): nothing to tier to",
+                                           n_dram, n_dram == 1 ? "" : "s");
+        } else if (n_dram == 0) {
+                m->mode = MANAGER_MODE_MONITOR_ONLY;
+                m->mode_reason = xasprintf("no DRAM node found (%zu CXL node%s): nothing to promote to",
+                                           n_cxl, n_cxl == 1 ? "" : "s");
+        } else {
+                m->mode = MANAGER_MODE_TIERING;
+                m->mode_reason = xasprintf("%zu DRAM node%s, %zu CXL node%s", n_dram, n_dram == 1 ? "" : "s",
+                                           n_cxl, n_cxl == 1 ? "" : "s");
+        }
+}
+
+/* Load a config file and the topology it implies, without touching m. */
+static int load_state(Manager *m, VtConf **ret_config, Topology **ret_topology, char **ret_error) {
+        _cleanup_(config_freep) VtConf *c = NULL;
+        _cleanup_(topology_freep) Topology *t = NULL;
+        _cleanup_free_ char *error = NULL;
+        TopologyOverrides o;
+        int r;
+
+        r = config_load(m->config_path, &c, &error);
+        if (r < 0) {
+                if (!error)
+                        error = xasprintf("%s: %s", m->config_path, strerror(-r));
+                *ret_error = TAKE_PTR(error);
+                return r;
+        }
+
+        o = (TopologyOverrides) {
+                .dram_nodes = c->dram_nodes,
+                .n_dram_nodes = c->n_dram_nodes,
+                .cxl_nodes = c->cxl_nodes,
+                .n_cxl_nodes = c->n_cxl_nodes,
+        };
+        r = topology_load(m->sysfs_root, &o, &t);
+        if (r == -ENOENT && (c->n_dram_nodes > 0 || c->n_cxl_nodes > 0)) {
+                *ret_error = xasprintf("%s: tiers: a node listed there is not online on this host", m->config_path);
+                return r;
+        }
+        if (r < 0) {
+                *ret_error = xasprintf("failed to read NUMA topology below %s: %s", m->sysfs_root, strerror(-r));
+                return r;
+        }
+
+        *ret_config = TAKE_PTR(c);
+        *ret_topology = TAKE_PTR(t);
+        return 0;
+}
+
+static void manager_log_topology(Manager *m) {
+        for (size_t i = 0; i < m->topology->n_nodes; i++) {
+                const TopologyNode *n = &m->topology->nodes[i];
+                _cleanup_free_ char *cpus = format_int_list(n->cpus, n->n_cpus);
+                _cleanup_free_ char *targets = join_int_list(n->demotion_targets, n->n_demotion_targets, " ");
+                char size[FORMAT_BYTES_MAX];
+
+                log_info("Node %d: %s (%s), %s, CPUs %s%s%s", n->id, node_tier_to_string(n->tier),
+                         tier_source_to_string(n->tier_source), format_bytes(size, sizeof(size), n->total_bytes),
+                         *cpus ? cpus : "none", *targets ? ", demotes to " : "", targets);
+        }
+        if (m->mode == MANAGER_MODE_TIERING)
+                log_info("Tiering mode: %s.", m->mode_reason);
+        else
+                log_notice("Monitor-only mode: %s. VMs are observed, nothing is migrated.", m->mode_reason);
+}
+
+int manager_load(Manager *m) {
+        _cleanup_free_ char *error = NULL;
+        int r;
+
+        r = load_state(m, &m->config, &m->topology, &error);
+        if (r < 0) {
+                log_error("%s", error);
+                return r;
+        }
+        manager_apply_log_level(m);
+        manager_pick_mode(m);
+        manager_log_topology(m);
+        return 0;
+}
+
+int manager_reload(Manager *m, char **ret_error) {
+        _cleanup_(config_freep) VtConf *c = NULL;
+        _cleanup_(topology_freep) Topology *t = NULL;
+        _cleanup_free_ char *error = NULL;
+        ManagerMode old_mode = m->mode;
+        int r;
+
+        (void) sd_notify(false, "RELOADING=1\nSTATUS=Reloading configuration...");
+        log_info("Reloading configuration from %s.", m->config_path);
+
+        r = load_state(m, &c, &t, &error);
+        if (r < 0) {
+                m->counters.reload_failures++;
+                log_error("Reload failed, keeping the previous configuration: %s", error);
+                free(m->last_reload_error);
+                m->last_reload_error = xstrdup(error);
+                if (ret_error)
+                        *ret_error = TAKE_PTR(error);
+                (void) sd_notify(false, "READY=1");
+                manager_update_status(m);
+                bus_emit_properties_changed(m, "LastReloadError", NULL);
+                return r;
+        }
+
+        config_free(m->config);
+        m->config = TAKE_PTR(c);
+        topology_free(m->topology);
+        m->topology = TAKE_PTR(t);
+        free(m->last_reload_error);
+        m->last_reload_error = NULL;
+        m->counters.reloads++;
+
+        manager_apply_log_level(m);
+        manager_pick_mode(m);
+        if (m->mode != old_mode)
+                manager_log_topology(m);
+        if (m->cycle_timer)
+                (void) sd_event_source_set_time_relative(m->cycle_timer, m->config->sample_interval_usec);
+
+        log_info("Configuration reloaded.");
+        (void) sd_notify(false, "READY=1");
+        manager_update_status(m);
+        bus_emit_properties_changed(m, "Mode", "DryRun", "SampleIntervalUSec", "MigrateRateLimit",
+                                    "LastReloadError", "Nodes", NULL);
+        return 0;
+}
+
+void manager_set_paused(Manager *m, unsigned subsystems, bool paused) {
+        if (subsystems & MANAGER_SUBSYSTEM_SAMPLING && m->sampling_paused != paused) {
+                m->sampling_paused = paused;
+                log_info("Sampling %s.", paused ? "paused" : "resumed");
+        }
+        if (subsystems & MANAGER_SUBSYSTEM_MIGRATION && m->migration_paused != paused) {
+                m->migration_paused = paused;
+                log_info("Migration %s.", paused ? "paused" : "resumed");
+        }
+        manager_update_status(m);
+        bus_emit_properties_changed(m, "SamplingPaused", "MigrationPaused", NULL);
+}
+
+void manager_set_dry_run(Manager *m, bool dry_run) {
+        bool old = manager_dry_run(m);
+
+        m->dry_run_override = dry_run;
+        if (old != dry_run)
+                log_info("Dry-run %s.", dry_run ? "enabled: migrations are planned but not performed"
+                                                : "disabled: migrations are performed");
+        manager_update_status(m);
+        bus_emit_properties_changed(m, "DryRun", NULL);
+}
+
+void manager_update_status(Manager *m) {
+        const char *state;
+
+        if (m->sampling_paused)
+                state = "Sampling paused";
+        else if (m->mode == MANAGER_MODE_MONITOR_ONLY)
+                state = "Monitor-only";
+        else if (m->migration_paused)
+                state = "Monitoring, migration paused";
+        else if (manager_dry_run(m))
+                state = "Tiering (dry-run)";
+        else
+                state = "Tiering";
+
+        (void) sd_notifyf(false, "STATUS=%s%s; %" PRIu64 " cycles; %s", state,
+                          m->last_reload_error ? " (last reload failed)" : "", m->counters.cycles,
+                          m->mode_reason ?: "");
+}
+
+int manager_cycle(Manager *m) {
+        int r;
+
+        if (m->sampling_paused)
+                return 0;
+
+        r = topology_refresh_meminfo(m->topology, m->sysfs_root);
+        if (r < 0)
+                log_warning_errno(r, "Failed to refresh node memory info below %s: %m", m->sysfs_root);
+
+        m->counters.cycles++;
+        m->last_cycle_usec = now_realtime();
+        manager_update_status(m);
+        return 0;
+}
+
+static int on_cycle_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        Manager *m = userdata;
+
+        (void) manager_cycle(m);
+        (void) sd_event_source_set_time(s, usec + m->config->sample_interval_usec);
+        (void) sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+        return 0;
+}
+
+static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+        (void) manager_reload(userdata, NULL);
+        return 0;
+}
+
+static int on_exit_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+        Manager *m = userdata;
+
+        log_info("Received SIG%s, shutting down.", sigabbrev_np((int) si->ssi_signo));
+        (void) sd_notify(false, "STOPPING=1\nSTATUS=Shutting down...");
+        return sd_event_exit(m->event, 0);
+}
+
+int manager_start(Manager *m) {
+        sigset_t mask;
+        usec_t now;
+        int r;
+
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGHUP);
+        sigaddset(&mask, SIGTERM);
+        sigaddset(&mask, SIGINT);
+        if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
+                return log_error_errno(errno, "Failed to block signals: %m");
+
+        r = sd_event_add_signal(m->event, NULL, SIGHUP, on_sighup, m);
+        if (r >= 0)
+                r = sd_event_add_signal(m->event, NULL, SIGTERM, on_exit_signal, m);
+        if (r >= 0)
+                r = sd_event_add_signal(m->event, NULL, SIGINT, on_exit_signal, m);
+        if (r < 0)
+                return log_error_errno(r, "Failed to install signal handlers: %m");
+
+        /* Sends WATCHDOG=1 at half of WATCHDOG_USEC from the loop itself, so a hung loop is caught. */
+        r = sd_event_set_watchdog(m->event, true);
+        if (r < 0)
+                log_warning_errno(r, "Failed to enable the watchdog, continuing without: %m");
+
+        r = bus_setup(m);
+        if (r < 0)
+                return r;
+
+        r = sd_event_now(m->event, CLOCK_MONOTONIC, &now);
+        if (r < 0)
+                return log_error_errno(r, "Failed to read the clock: %m");
+        r = sd_event_add_time(m->event, &m->cycle_timer, CLOCK_MONOTONIC, now + m->config->sample_interval_usec,
+                              10 * USEC_PER_MSEC, on_cycle_timer, m);
+        if (r < 0)
+                return log_error_errno(r, "Failed to arm the cycle timer: %m");
+        (void) sd_event_source_set_description(m->cycle_timer, "cycle");
+
+        (void) sd_notifyf(false, "READY=1\nMAINPID=%d", (int) getpid());
+        manager_update_status(m);
+        log_info("vtismd " VTISM_VERSION " started; config %s, sampling every %" PRIu64 " ms%s.",
+                 m->config_path, m->config->sample_interval_usec / USEC_PER_MSEC,
+                 manager_dry_run(m) ? ", dry-run" : "");
+        return 0;
+}
+
+int manager_run(Manager *m) {
+        int r;
+
+        r = sd_event_loop(m->event);
+        if (r < 0)
+                return log_error_errno(r, "Event loop failed: %m");
+        return 0;
+}
