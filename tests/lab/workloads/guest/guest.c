@@ -1,0 +1,394 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * vtguest — a tiny multiboot guest kernel that produces a known hot/cold access
+ * pattern over guest-PHYSICAL memory, so that the host (or the lab kernel)
+ * can check what its access trackers see of a real KVM guest.
+ *
+ * It runs in 32-bit protected mode with paging off: every address below is a
+ * guest-physical address.  What it does:
+ *
+ *   1. parse the multiboot command line (see README.md for the syntax):
+ *        hot=START+SIZE   hot window, default 0x2000000+0x800000
+ *        phase=START@SEC  move the hot window to START after SEC seconds
+ *        mode=write|read  how the hot window is touched (default write)
+ *        report=SEC       print a tick marker every SEC seconds (default 1)
+ *        time=SEC         exit after SEC seconds of the hot loop (0 = never)
+ *        rounds=N         exit after N rounds over the hot window (0 = never)
+ *      numbers are decimal or 0x-hex, with an optional K, M or G suffix;
+ *   2. write one byte to every 4 KiB page from the end of its own image to
+ *      the end of RAM (so the host allocates all of guest RAM), then print
+ *        VTGUEST: ready mem=<bytes> lo=0x<first touched> hi=0x<end> hot=0x<start>+0x<size> mode=<m>
+ *   3. loop: one "round" writes (or reads) one byte of every 4 KiB page of the
+ *      hot window; time comes from the CMOS RTC seconds register, read once per
+ *      round.  Markers:
+ *        VTGUEST: tick t=<s> rounds=<n> hot=0x<start>+0x<size>
+ *        VTGUEST: phase t=<s> rounds=<n> hot=0x<start>+0x<size>
+ *        VTGUEST: exit t=<s> rounds=<n>
+ *      and on a bad command line
+ *        VTGUEST: error <reason>
+ *   4. exit through QEMU's isa-debug-exit device (port 0xf4): writing V makes
+ *      QEMU exit with status (V << 1) | 1, so a clean exit is status 1 and an
+ *      error status 3.  Without that device the guest halts.
+ */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define PAGE_SIZE               4096u
+#define MB_LOADER_MAGIC         0x2BADB002u
+#define MB_INFO_MEM             (1u << 0)
+#define MB_INFO_CMDLINE         (1u << 2)
+
+#define COM1                    0x3f8
+#define DEBUG_EXIT_PORT         0xf4
+#define CMOS_INDEX              0x70
+#define CMOS_DATA               0x71
+
+#define HOT_DEFAULT_START       0x2000000u      /* 32 MiB */
+#define HOT_DEFAULT_SIZE        0x800000u       /*  8 MiB */
+
+/* The first fields of the multiboot information structure; we need no more. */
+struct multiboot_info {
+        uint32_t flags;
+        uint32_t mem_lower;     /* KiB below 640 KiB */
+        uint32_t mem_upper;     /* KiB from 1 MiB up to the first hole */
+        uint32_t boot_device;
+        uint32_t cmdline;       /* physical address of a NUL-terminated string */
+};
+
+struct guest_config {
+        uint32_t hot_start;
+        uint32_t hot_size;
+        uint32_t phase_start;
+        uint32_t phase_sec;
+        bool phase;
+        bool write;
+        uint32_t report_sec;
+        uint32_t time_sec;
+        uint32_t rounds;
+};
+
+extern char _image_end[];       /* from guest.ld, 4 KiB aligned */
+
+void guest_main(uint32_t magic, const struct multiboot_info *mbi);
+
+/* ---- port I/O, serial output ------------------------------------------------------------- */
+
+static inline void outb(uint16_t port, uint8_t v) {
+        __asm__ volatile("outb %0, %1" : : "a"(v), "Nd"(port));
+}
+
+static inline uint8_t inb(uint16_t port) {
+        uint8_t v;
+
+        __asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port));
+        return v;
+}
+
+static void serial_putc(char c) {
+        /* Wait for the transmit holding register to be empty (LSR bit 5). */
+        for (unsigned i = 0; i < 100000 && !(inb(COM1 + 5) & 0x20); i++)
+                ;
+        outb(COM1, (uint8_t) c);
+}
+
+static void puts_(const char *s) {
+        for (; *s; s++) {
+                if (*s == '\n')
+                        serial_putc('\r');
+                serial_putc(*s);
+        }
+}
+
+static void put_dec(uint32_t v) {
+        char buf[11];
+        int i = sizeof(buf) - 1;
+
+        buf[i] = 0;
+        do {
+                buf[--i] = (char) ('0' + v % 10);
+                v /= 10;
+        } while (v);
+        puts_(buf + i);
+}
+
+static void put_hex(uint32_t v) {
+        static const char digits[] = "0123456789abcdef";
+        char buf[11];
+        int i = sizeof(buf) - 1;
+
+        buf[i] = 0;
+        do {
+                buf[--i] = digits[v & 0xf];
+                v >>= 4;
+        } while (v);
+        buf[--i] = 'x';
+        buf[--i] = '0';
+        puts_(buf + i);
+}
+
+static void put_window(const char *label, uint32_t start, uint32_t size) {
+        puts_(label);
+        put_hex(start);
+        puts_("+");
+        put_hex(size);
+}
+
+static void __attribute__((noreturn)) guest_exit(uint8_t code) {
+        outb(DEBUG_EXIT_PORT, code);
+        /* No isa-debug-exit device: stop the CPU. */
+        for (;;)
+                __asm__ volatile("cli; hlt");
+}
+
+static void __attribute__((noreturn)) fail(const char *why) {
+        puts_("VTGUEST: error ");
+        puts_(why);
+        puts_("\n");
+        guest_exit(1);
+}
+
+/* ---- the command line -------------------------------------------------------------------- */
+
+/* Parse a number: decimal or 0x-hex, optional K/M/G suffix.  Stops at ' ', '+', '@' or NUL. */
+static bool parse_u32(const char **p, uint32_t *ret) {
+        const char *s = *p;
+        uint64_t v = 0;
+        unsigned base = 10;
+        bool any = false;
+
+        if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+                base = 16;
+                s += 2;
+        }
+        for (;; s++) {
+                unsigned d;
+
+                if (*s >= '0' && *s <= '9')
+                        d = (unsigned) (*s - '0');
+                else if (base == 16 && *s >= 'a' && *s <= 'f')
+                        d = (unsigned) (*s - 'a' + 10);
+                else if (base == 16 && *s >= 'A' && *s <= 'F')
+                        d = (unsigned) (*s - 'A' + 10);
+                else
+                        break;
+                v = v * base + d;
+                if (v > UINT32_MAX)
+                        return false;
+                any = true;
+        }
+        if (!any)
+                return false;
+
+        switch (*s) {
+        case 'G': case 'g':
+                v <<= 10;
+                /* fall through */
+        case 'M': case 'm':
+                v <<= 10;
+                /* fall through */
+        case 'K': case 'k':
+                v <<= 10;
+                s++;
+                break;
+        default:
+                break;
+        }
+        if (v > UINT32_MAX)
+                return false;
+
+        *p = s;
+        *ret = (uint32_t) v;
+        return true;
+}
+
+static bool key_is(const char *s, const char *key, const char **ret_value) {
+        while (*key && *s == *key) {
+                s++;
+                key++;
+        }
+        if (*key || *s != '=')
+                return false;
+        *ret_value = s + 1;
+        return true;
+}
+
+static bool at_end(const char *s) {
+        return *s == 0 || *s == ' ';
+}
+
+static void parse_cmdline(const char *s, struct guest_config *c) {
+        while (*s) {
+                const char *v;
+
+                while (*s == ' ')
+                        s++;
+                if (!*s)
+                        break;
+
+                if (key_is(s, "hot", &v)) {
+                        if (!parse_u32(&v, &c->hot_start) || *v++ != '+' ||
+                            !parse_u32(&v, &c->hot_size) || !at_end(v))
+                                fail("bad hot=START+SIZE");
+                } else if (key_is(s, "phase", &v)) {
+                        if (!parse_u32(&v, &c->phase_start) || *v++ != '@' ||
+                            !parse_u32(&v, &c->phase_sec) || !at_end(v))
+                                fail("bad phase=START@SECONDS");
+                        c->phase = true;
+                } else if (key_is(s, "mode", &v)) {
+                        if (v[0] == 'w' && v[1] == 'r' && v[2] == 'i' && v[3] == 't' &&
+                            v[4] == 'e' && at_end(v + 5))
+                                c->write = true;
+                        else if (v[0] == 'r' && v[1] == 'e' && v[2] == 'a' && v[3] == 'd' &&
+                                 at_end(v + 4))
+                                c->write = false;
+                        else
+                                fail("bad mode=write|read");
+                } else if (key_is(s, "report", &v)) {
+                        if (!parse_u32(&v, &c->report_sec) || !at_end(v) || c->report_sec == 0)
+                                fail("bad report=SECONDS");
+                } else if (key_is(s, "time", &v)) {
+                        if (!parse_u32(&v, &c->time_sec) || !at_end(v))
+                                fail("bad time=SECONDS");
+                } else if (key_is(s, "rounds", &v)) {
+                        if (!parse_u32(&v, &c->rounds) || !at_end(v))
+                                fail("bad rounds=N");
+                }
+                /* Anything else (QEMU passes the kernel file name first) is ignored. */
+
+                while (*s && *s != ' ')
+                        s++;
+        }
+}
+
+/* ---- time from the CMOS RTC -------------------------------------------------------------- */
+
+static bool rtc_binary;
+
+static uint8_t cmos_read(uint8_t reg) {
+        outb(CMOS_INDEX, reg);          /* bit 7 clear: NMI stays enabled (irrelevant here) */
+        return inb(CMOS_DATA);
+}
+
+static uint32_t rtc_seconds(void) {
+        uint8_t v = cmos_read(0x00);
+
+        return rtc_binary ? v : (uint32_t) ((v >> 4) * 10 + (v & 0xf));
+}
+
+/* ---- the workload ------------------------------------------------------------------------ */
+
+static uint32_t round_over(uint32_t start, uint32_t size, bool write) {
+        uint32_t sum = 0;
+
+        for (uint32_t a = start; a < start + size; a += PAGE_SIZE) {
+                volatile uint8_t *b = (volatile uint8_t *) (uintptr_t) a;
+
+                if (write)
+                        *b = (uint8_t) (*b + 1);
+                else
+                        sum += *b;
+        }
+        return sum;
+}
+
+static void check_window(uint32_t start, uint32_t size, uint32_t lo, uint32_t hi) {
+        if (size == 0 || start % PAGE_SIZE || size % PAGE_SIZE)
+                fail("hot window must be non-empty and 4 KiB aligned");
+        if (start < lo || start > hi || size > hi - start)
+                fail("hot window outside the guest RAM above the image");
+}
+
+void guest_main(uint32_t magic, const struct multiboot_info *mbi) {
+        struct guest_config c = {
+                .hot_start = HOT_DEFAULT_START,
+                .hot_size = HOT_DEFAULT_SIZE,
+                .write = true,
+                .report_sec = 1,
+        };
+        uint32_t lo, hi, t = 0, last_sec, next_report, rounds = 0;
+        volatile uint32_t sink = 0;
+
+        if (magic != MB_LOADER_MAGIC)
+                fail("not started by a multiboot loader");
+        if (!(mbi->flags & MB_INFO_MEM))
+                fail("no memory size from the loader");
+
+        /* Parse before touching memory: the loader put the command line right after our image. */
+        if (mbi->flags & MB_INFO_CMDLINE)
+                parse_cmdline((const char *) (uintptr_t) mbi->cmdline, &c);
+
+        lo = (uint32_t) (uintptr_t) _image_end;
+        hi = 0x100000u + mbi->mem_upper * 1024u;
+        hi &= ~(PAGE_SIZE - 1);
+        check_window(c.hot_start, c.hot_size, lo, hi);
+        if (c.phase)
+                check_window(c.phase_start, c.hot_size, lo, hi);
+
+        /* The command line has been copied into c: now touch every page above our image once. */
+        for (uint32_t a = lo; a < hi; a += PAGE_SIZE)
+                *(volatile uint8_t *) (uintptr_t) a = (uint8_t) (a >> 12);
+
+        rtc_binary = cmos_read(0x0b) & 0x04;
+
+        puts_("VTGUEST: ready mem=");
+        put_dec(hi);
+        puts_(" lo=");
+        put_hex(lo);
+        puts_(" hi=");
+        put_hex(hi);
+        put_window(" hot=", c.hot_start, c.hot_size);
+        if (c.phase) {
+                puts_(" phase=");
+                put_hex(c.phase_start);
+                puts_("@");
+                put_dec(c.phase_sec);
+        }
+        puts_(c.write ? " mode=write\n" : " mode=read\n");
+
+        last_sec = rtc_seconds();
+        next_report = c.report_sec;
+        for (;;) {
+                uint32_t now, delta;
+
+                sink += round_over(c.hot_start, c.hot_size, c.write);
+                rounds++;
+
+                /* One RTC read per round (two port accesses, i.e. two VM exits under KVM). */
+                now = rtc_seconds();
+                delta = (now + 60 - last_sec) % 60;
+                last_sec = now;
+                t += delta;
+
+                if (c.phase && t >= c.phase_sec) {
+                        c.phase = false;
+                        c.hot_start = c.phase_start;
+                        puts_("VTGUEST: phase t=");
+                        put_dec(t);
+                        puts_(" rounds=");
+                        put_dec(rounds);
+                        put_window(" hot=", c.hot_start, c.hot_size);
+                        puts_("\n");
+                }
+
+                if (t >= next_report) {
+                        next_report = t + c.report_sec;
+                        puts_("VTGUEST: tick t=");
+                        put_dec(t);
+                        puts_(" rounds=");
+                        put_dec(rounds);
+                        put_window(" hot=", c.hot_start, c.hot_size);
+                        puts_("\n");
+                }
+
+                if ((c.rounds && rounds >= c.rounds) || (c.time_sec && t >= c.time_sec)) {
+                        puts_("VTGUEST: exit t=");
+                        put_dec(t);
+                        puts_(" rounds=");
+                        put_dec(rounds);
+                        puts_("\n");
+                        guest_exit(0);
+                }
+        }
+}
