@@ -52,7 +52,7 @@ typedef struct VtPolicy {
         unsigned weight;              /* share of contended DRAM, 1..10000, default 100 */
         bool pin_dram;                /* keep all of this VM on DRAM, never demote */
         bool never_migrate;           /* leave this VM's pages where they are */
-        unsigned line;                /* where it was defined, 0 for built-in default */
+        unsigned line;                /* where it was defined, 0 for the built-in default */
 } VtPolicy;
 
 typedef struct VtConf {
@@ -70,14 +70,16 @@ typedef struct VtConf {
         uint64_t heat_range_bytes;           /* size of the GPA ranges of the heat histograms */
         char *libvirt_uri;
 
-        /* tiers { dram = [..]; cxl = [..]; } */
+        /* tiers { dram = [..]; cxl = [..]; }: sorted, no node in both; unlisted nodes are classified
+         * automatically (n_* == 0: no override) */
         int *dram_nodes;
         size_t n_dram_nodes;
         int *cxl_nodes;
         size_t n_cxl_nodes;
 
         VtPolicy default_policy;
-        VtPolicy *policies;                  /* vm = ( {..}, .. ) in file order */
+        VtPolicy *policies;                  /* vm = ( {..}, .. ) in file order; each entry starts
+                                              * from default_policy and overrides what it sets */
         size_t n_policies;
 } VtConf;
 

@@ -1,0 +1,851 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <ctype.h>
+#include <errno.h>
+#include <fnmatch.h>
+#include <inttypes.h>
+#include <libconfig.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <string.h>
+#include <strings.h>
+#include <syslog.h>
+
+#include "vtism/config.h"
+#include "vtism/macro.h"
+#include "vtism/util.h"
+
+/* Built-in defaults. conf/vtism.conf shows the same values (test-config checks it). */
+#define DEFAULT_SAMPLE_INTERVAL_MS 5000
+#define DEFAULT_TRACKER TRACKER_AUTO
+#define DEFAULT_MIGRATE_RATE_LIMIT_MBPS 256
+#define DEFAULT_LOG_LEVEL LOG_INFO
+#define DEFAULT_DRAM_MIN_FREE_PERCENT 5
+#define DEFAULT_DEMOTION_MIN_FREE_RATIO 10
+#define DEFAULT_HEAT_DECAY_PERCENT 25
+#define DEFAULT_HEAT_RANGE_BYTES GIB
+#define DEFAULT_LIBVIRT_URI "qemu:///system"
+#define DEFAULT_DRAM_BUDGET_PERCENT 100
+#define DEFAULT_WEIGHT 100
+
+#define NODE_ID_MAX 1023
+
+/* ---- enum <-> string ---- */
+
+static const char *const tracker_kind_table[_TRACKER_KIND_MAX] = {
+        [TRACKER_AUTO] = "auto",
+        [TRACKER_IDLE_PAGES] = "idle_pages",
+        [TRACKER_DAMON] = "damon",
+        [TRACKER_PAGE_IDLE] = "page_idle",
+};
+assert_cc(ELEMENTSOF(tracker_kind_table) == _TRACKER_KIND_MAX);
+assert_cc(sizeof(TrackerKind) == sizeof(int));
+
+static const char *const log_level_table[LOG_DEBUG + 1] = {
+        [LOG_ERR] = "err",
+        [LOG_WARNING] = "warning",
+        [LOG_NOTICE] = "notice",
+        [LOG_INFO] = "info",
+        [LOG_DEBUG] = "debug",
+};
+assert_cc(ELEMENTSOF(log_level_table) == LOG_DEBUG + 1);
+
+static const char *const policy_match_table[_POLICY_MATCH_MAX] = {
+        [POLICY_MATCH_DEFAULT] = "default",
+        [POLICY_MATCH_NAME] = "name",
+        [POLICY_MATCH_UUID] = "uuid",
+        [POLICY_MATCH_CMDLINE] = "cmdline",
+};
+assert_cc(ELEMENTSOF(policy_match_table) == _POLICY_MATCH_MAX);
+
+static const char *table_to_string(const char *const *table, size_t n, int i) {
+        if (i < 0 || (size_t) i >= n)
+                return NULL;
+        return table[i];
+}
+
+static int table_from_string(const char *const *table, size_t n, const char *s) {
+        if (!s)
+                return -EINVAL;
+        for (size_t i = 0; i < n; i++)
+                if (table[i] && streq(table[i], s))
+                        return (int) i;
+        return -EINVAL;
+}
+
+/* "a, b, c" from the non-NULL entries of a table, for error messages. */
+static char *table_join(const char *const *table, size_t n) {
+        char *s = xstrdup("");
+
+        for (size_t i = 0; i < n; i++) {
+                char *t;
+
+                if (!table[i])
+                        continue;
+                t = xasprintf("%s%s%s", s, *s ? ", " : "", table[i]);
+                free(s);
+                s = t;
+        }
+        return s;
+}
+
+const char *tracker_kind_to_string(TrackerKind k) {
+        return table_to_string(tracker_kind_table, ELEMENTSOF(tracker_kind_table), k);
+}
+
+TrackerKind tracker_kind_from_string(const char *s) {
+        return (TrackerKind) table_from_string(tracker_kind_table, ELEMENTSOF(tracker_kind_table), s);
+}
+
+const char *log_level_to_string(int level) {
+        return table_to_string(log_level_table, ELEMENTSOF(log_level_table), level);
+}
+
+int log_level_from_string(const char *s) {
+        return table_from_string(log_level_table, ELEMENTSOF(log_level_table), s);
+}
+
+const char *policy_match_to_string(PolicyMatch m) {
+        return table_to_string(policy_match_table, ELEMENTSOF(policy_match_table), m);
+}
+
+/* ---- building and freeing ---- */
+
+static void policy_init_default(VtPolicy *p) {
+        *p = (VtPolicy) {
+                .match = POLICY_MATCH_DEFAULT,
+                .budget_is_percent = true,
+                .dram_budget_percent = DEFAULT_DRAM_BUDGET_PERCENT,
+                .weight = DEFAULT_WEIGHT,
+        };
+}
+
+VtConf *config_new_default(void) {
+        VtConf *c = xcalloc(1, sizeof(VtConf));
+
+        c->sample_interval_usec = DEFAULT_SAMPLE_INTERVAL_MS * USEC_PER_MSEC;
+        c->tracker = DEFAULT_TRACKER;
+        c->migrate_rate_limit_bytes = DEFAULT_MIGRATE_RATE_LIMIT_MBPS * MIB;
+        c->dry_run = false;
+        c->log_level = DEFAULT_LOG_LEVEL;
+        c->dram_min_free_percent = DEFAULT_DRAM_MIN_FREE_PERCENT;
+        c->demotion_min_free_ratio = DEFAULT_DEMOTION_MIN_FREE_RATIO;
+        c->heat_decay_percent = DEFAULT_HEAT_DECAY_PERCENT;
+        c->heat_range_bytes = DEFAULT_HEAT_RANGE_BYTES;
+        c->libvirt_uri = xstrdup(DEFAULT_LIBVIRT_URI);
+        policy_init_default(&c->default_policy);
+        return c;
+}
+
+VtConf *config_free(VtConf *c) {
+        if (!c)
+                return NULL;
+        free(c->path);
+        free(c->libvirt_uri);
+        free(c->dram_nodes);
+        free(c->cxl_nodes);
+        free(c->default_policy.pattern);
+        for (size_t i = 0; i < c->n_policies; i++)
+                free(c->policies[i].pattern);
+        free(c->policies);
+        free(c);
+        return NULL;
+}
+
+/* ---- parsing: context and error reporting ---- */
+
+typedef struct ParseContext {
+        const char *name; /* file name (or string name) used in messages */
+        char *error;      /* the first error, "name:line: path: message" */
+} ParseContext;
+
+_printf_(4, 5) static int fail(ParseContext *ctx, unsigned line, const char *path, const char *fmt, ...) {
+        _cleanup_free_ char *msg = NULL;
+        char where[32] = "";
+        va_list ap;
+
+        va_start(ap, fmt);
+        if (vasprintf(&msg, fmt, ap) < 0)
+                oom();
+        va_end(ap);
+
+        if (line > 0)
+                snprintf(where, sizeof(where), ":%u", line);
+        if (!ctx->error)
+                ctx->error = xasprintf("%s%s: %s%s%s", ctx->name, where, path ?: "", path ? ": " : "", msg);
+        return -EINVAL;
+}
+
+#define fail_at(ctx, setting, path, ...) \
+        fail((ctx), config_setting_source_line(setting), (path), __VA_ARGS__)
+
+static const char *setting_type_name(const config_setting_t *s) {
+        switch (config_setting_type(s)) {
+        case CONFIG_TYPE_GROUP:
+                return "a group";
+        case CONFIG_TYPE_INT:
+        case CONFIG_TYPE_INT64:
+                return "an integer";
+        case CONFIG_TYPE_FLOAT:
+                return "a floating-point number";
+        case CONFIG_TYPE_STRING:
+                return "a string";
+        case CONFIG_TYPE_BOOL:
+                return "a boolean";
+        case CONFIG_TYPE_ARRAY:
+                return "an array";
+        case CONFIG_TYPE_LIST:
+                return "a list";
+        default:
+                return "an unknown type";
+        }
+}
+
+static bool setting_is_integer(const config_setting_t *s) {
+        int t = config_setting_type(s);
+        return t == CONFIG_TYPE_INT || t == CONFIG_TYPE_INT64;
+}
+
+static int fail_type(ParseContext *ctx, const config_setting_t *s, const char *path, const char *expected) {
+        return fail_at(ctx, s, path, "expected %s, got %s", expected, setting_type_name(s));
+}
+
+/* "2M", "1T": the largest binary unit that divides the value exactly. */
+static void format_size_short(char *buf, size_t len, uint64_t v) {
+        static const char units[] = "KMGT";
+        int i = -1;
+
+        while (i + 1 < (int) strlen(units) && v > 0 && v % 1024 == 0) {
+                v /= 1024;
+                i++;
+        }
+        if (i < 0)
+                snprintf(buf, len, "%" PRIu64, v);
+        else
+                snprintf(buf, len, "%" PRIu64 "%c", v, units[i]);
+}
+
+/* ---- the key table ---- */
+
+typedef enum Section {
+        SECTION_GLOBAL,
+        SECTION_TIERS,
+        SECTION_POLICY, /* default_policy { } and each vm entry */
+        _SECTION_MAX,
+} Section;
+
+typedef struct ConfigKey ConfigKey;
+typedef int (*KeyParser)(ParseContext *ctx, const ConfigKey *k, const config_setting_t *s, const char *path,
+                         void *base);
+
+struct ConfigKey {
+        Section section;
+        const char *name;
+        KeyParser parse;
+        size_t offset;       /* where in the section's struct (VtConf or VtPolicy) the value goes */
+        int64_t min, max;    /* accepted range, in the unit written in the file */
+        uint64_t scale;      /* stored value = written value * scale (ms -> usec, MiB -> bytes) */
+        const char *const *table; /* enum keys: the string table, indexed by value */
+        size_t table_size;
+        const char *what;    /* enum keys: noun for messages ("tracker") */
+        PolicyMatch match;   /* match keys: which kind; only allowed in vm entries */
+};
+
+#define FIELD(base, k, type) ((type *) ((uint8_t *) (base) + (k)->offset))
+
+static int key_get_int64(ParseContext *ctx, const ConfigKey *k, const config_setting_t *s, const char *path,
+                         int64_t *ret) {
+        long long v;
+
+        if (!setting_is_integer(s))
+                return fail_type(ctx, s, path, "an integer");
+        v = config_setting_get_int64(s);
+        if (v < k->min || v > k->max)
+                return fail_at(ctx, s, path, "%lld is out of range (%" PRIi64 "..%" PRIi64 ")", v, k->min, k->max);
+        *ret = v;
+        return 0;
+}
+
+static int parse_unsigned(ParseContext *ctx, const ConfigKey *k, const config_setting_t *s, const char *path,
+                          void *base) {
+        int64_t v = 0;
+        int r;
+
+        assert_cc(sizeof(unsigned) == 4);
+        r = key_get_int64(ctx, k, s, path, &v);
+        if (r < 0)
+                return r;
+        *FIELD(base, k, unsigned) = (unsigned) v;
+        return 0;
+}
+
+static int parse_u64_scaled(ParseContext *ctx, const ConfigKey *k, const config_setting_t *s, const char *path,
+                            void *base) {
+        int64_t v = 0;
+        int r;
+
+        r = key_get_int64(ctx, k, s, path, &v);
+        if (r < 0)
+                return r;
+        *FIELD(base, k, uint64_t) = (uint64_t) v * k->scale;
+        return 0;
+}
+
+static int parse_bool(ParseContext *ctx, const ConfigKey *k, const config_setting_t *s, const char *path,
+                      void *base) {
+        if (config_setting_type(s) != CONFIG_TYPE_BOOL)
+                return fail_type(ctx, s, path, "a boolean (true or false)");
+        *FIELD(base, k, bool) = config_setting_get_bool(s);
+        return 0;
+}
+
+static int parse_string(ParseContext *ctx, const ConfigKey *k, const config_setting_t *s, const char *path,
+                        void *base) {
+        const char *v;
+        char **field = FIELD(base, k, char *);
+
+        if (config_setting_type(s) != CONFIG_TYPE_STRING)
+                return fail_type(ctx, s, path, "a string");
+        v = config_setting_get_string(s);
+        if (!v || !*v)
+                return fail_at(ctx, s, path, "must not be empty");
+        free(*field);
+        *field = xstrdup(v);
+        return 0;
+}
+
+static int parse_enum(ParseContext *ctx, const ConfigKey *k, const config_setting_t *s, const char *path,
+                      void *base) {
+        const char *v;
+        int i;
+
+        if (config_setting_type(s) != CONFIG_TYPE_STRING)
+                return fail_type(ctx, s, path, "a string");
+        v = config_setting_get_string(s);
+        i = table_from_string(k->table, k->table_size, v);
+        if (i < 0) {
+                _cleanup_free_ char *expected = table_join(k->table, k->table_size);
+                return fail_at(ctx, s, path, "unknown %s '%s' (expected %s)", k->what, v, expected);
+        }
+        *FIELD(base, k, int) = i;
+        return 0;
+}
+
+/* A size: a string such as "2M" or "1G", or an integer number of bytes. */
+static int setting_get_size(ParseContext *ctx, const config_setting_t *s, const char *path, uint64_t *ret,
+                            char *shown, size_t shown_len) {
+        if (config_setting_type(s) == CONFIG_TYPE_STRING) {
+                const char *v = config_setting_get_string(s);
+
+                if (parse_size(v, ret) < 0)
+                        return fail_at(ctx, s, path, "'%s' is not a valid size (expected bytes or a number with K, M, G or T)", v);
+                snprintf(shown, shown_len, "'%s'", v);
+                return 0;
+        }
+        if (setting_is_integer(s)) {
+                long long v = config_setting_get_int64(s);
+
+                if (v < 0)
+                        return fail_at(ctx, s, path, "%lld is not a valid size (must not be negative)", v);
+                *ret = (uint64_t) v;
+                snprintf(shown, shown_len, "%lld", v);
+                return 0;
+        }
+        return fail_type(ctx, s, path, "a size (a string such as \"4G\" or an integer)");
+}
+
+/* Sizes that must be a power of two between min and max bytes (heat_range). */
+static int parse_size_pow2(ParseContext *ctx, const ConfigKey *k, const config_setting_t *s, const char *path,
+                           void *base) {
+        char shown[64], lo[32], hi[32];
+        uint64_t v;
+        int r;
+
+        r = setting_get_size(ctx, s, path, &v, shown, sizeof(shown));
+        if (r < 0)
+                return r;
+        if (v < (uint64_t) k->min || v > (uint64_t) k->max) {
+                format_size_short(lo, sizeof(lo), (uint64_t) k->min);
+                format_size_short(hi, sizeof(hi), (uint64_t) k->max);
+                return fail_at(ctx, s, path, "%s is out of range (%s..%s)", shown, lo, hi);
+        }
+        if ((v & (v - 1)) != 0)
+                return fail_at(ctx, s, path, "%s is not a power of two", shown);
+        *FIELD(base, k, uint64_t) = v;
+        return 0;
+}
+
+/* dram_budget: "NN%" of guest RAM, a size string, or integer bytes. */
+static int parse_budget(ParseContext *ctx, const ConfigKey *k, const config_setting_t *s, const char *path,
+                        void *base) {
+        VtPolicy *p = base;
+        char shown[64];
+        uint64_t v;
+        int r;
+
+        if (config_setting_type(s) == CONFIG_TYPE_STRING) {
+                const char *str = config_setting_get_string(s);
+                size_t l = strlen(str);
+
+                if (l > 0 && str[l - 1] == '%') {
+                        _cleanup_free_ char *digits = strndup(str, l - 1);
+
+                        if (!digits)
+                                oom();
+                        if (safe_atou64(digits, &v) < 0)
+                                return fail_at(ctx, s, path, "'%s' is not a valid percentage", str);
+                        if (v > (uint64_t) k->max)
+                                return fail_at(ctx, s, path, "'%s' is out of range (0%%..%" PRIi64 "%%)", str, k->max);
+                        p->budget_is_percent = true;
+                        p->dram_budget_percent = (unsigned) v;
+                        p->dram_budget_bytes = 0;
+                        return 0;
+                }
+        }
+
+        r = setting_get_size(ctx, s, path, &v, shown, sizeof(shown));
+        if (r < 0)
+                return r;
+        p->budget_is_percent = false;
+        p->dram_budget_bytes = v;
+        p->dram_budget_percent = 0;
+        return 0;
+}
+
+static bool uuid_is_valid(const char *s) {
+        /* 8-4-4-4-12 hexadecimal digits */
+        static const char layout[] = "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx";
+
+        if (strlen(s) != strlen(layout))
+                return false;
+        for (size_t i = 0; layout[i]; i++)
+                if (layout[i] == '-' ? s[i] != '-' : !isxdigit((unsigned char) s[i]))
+                        return false;
+        return true;
+}
+
+/* name, uuid, cmdline: what a vm entry matches on. */
+static int parse_match(ParseContext *ctx, const ConfigKey *k, const config_setting_t *s, const char *path,
+                       void *base) {
+        VtPolicy *p = base;
+        const char *v;
+
+        if (config_setting_type(s) != CONFIG_TYPE_STRING)
+                return fail_type(ctx, s, path, "a string");
+        v = config_setting_get_string(s);
+        if (!*v)
+                return fail_at(ctx, s, path, "must not be empty");
+        if (k->match == POLICY_MATCH_UUID && !uuid_is_valid(v))
+                return fail_at(ctx, s, path, "'%s' is not a valid UUID (expected xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)", v);
+        free(p->pattern);
+        p->pattern = xstrdup(v);
+        p->match = k->match;
+        return 0;
+}
+
+static int cmp_int(const void *a, const void *b) {
+        int x = *(const int *) a, y = *(const int *) b;
+        return (x > y) - (x < y);
+}
+
+/* tiers.dram, tiers.cxl: an array or list of node ids; stored sorted. */
+static int parse_nodes(ParseContext *ctx, const ConfigKey *k, const config_setting_t *s, const char *path,
+                       void *base) {
+        int **list = FIELD(base, k, int *);
+        size_t *n_list = (size_t *) (list + 1);
+        _cleanup_free_ int *nodes = NULL;
+        int n, r;
+
+        if (!config_setting_is_array(s) && !config_setting_is_list(s))
+                return fail_type(ctx, s, path, "an array of node ids");
+        n = config_setting_length(s);
+        nodes = xcalloc((size_t) n, sizeof(int));
+        for (int i = 0; i < n; i++) {
+                const config_setting_t *e = config_setting_get_elem(s, (unsigned) i);
+                _cleanup_free_ char *epath = xasprintf("%s[%d]", path, i);
+                int64_t v = 0;
+
+                r = key_get_int64(ctx, k, e, epath, &v);
+                if (r < 0)
+                        return r;
+                for (int j = 0; j < i; j++)
+                        if (nodes[j] == v)
+                                return fail_at(ctx, e, epath, "node %" PRIi64 " is listed twice", v);
+                nodes[i] = (int) v;
+        }
+        qsort(nodes, (size_t) n, sizeof(int), cmp_int);
+        free(*list);
+        *list = TAKE_PTR(nodes);
+        *n_list = (size_t) n;
+        return 0;
+}
+/* parse_nodes() finds the count right after the list pointer. */
+assert_cc(offsetof(VtConf, n_dram_nodes) == offsetof(VtConf, dram_nodes) + sizeof(int *));
+assert_cc(offsetof(VtConf, n_cxl_nodes) == offsetof(VtConf, cxl_nodes) + sizeof(int *));
+
+#define GLOBAL_INT(n, field, lo, hi, mul)                                                         \
+        { .section = SECTION_GLOBAL, .name = n, .parse = parse_u64_scaled,                        \
+          .offset = offsetof(VtConf, field), .min = lo, .max = hi, .scale = mul }
+#define GLOBAL_UINT(n, field, lo, hi)                                                             \
+        { .section = SECTION_GLOBAL, .name = n, .parse = parse_unsigned,                          \
+          .offset = offsetof(VtConf, field), .min = lo, .max = hi }
+#define GLOBAL_ENUM(n, field, t, w)                                                               \
+        { .section = SECTION_GLOBAL, .name = n, .parse = parse_enum, .offset = offsetof(VtConf, field), \
+          .table = t, .table_size = ELEMENTSOF(t), .what = w }
+#define POLICY_MATCH_KEY(n, m)                                                                    \
+        { .section = SECTION_POLICY, .name = n, .parse = parse_match, .match = m }
+
+static const ConfigKey config_keys[] = {
+        GLOBAL_INT("sample_interval_ms", sample_interval_usec, 100, 3600000, USEC_PER_MSEC),
+        GLOBAL_ENUM("tracker", tracker, tracker_kind_table, "tracker"),
+        GLOBAL_INT("migrate_rate_limit_mbps", migrate_rate_limit_bytes, 0, 1048576, MIB),
+        { .section = SECTION_GLOBAL, .name = "dry_run", .parse = parse_bool, .offset = offsetof(VtConf, dry_run) },
+        GLOBAL_ENUM("log_level", log_level, log_level_table, "log level"),
+        GLOBAL_UINT("dram_min_free_percent", dram_min_free_percent, 0, 50),
+        GLOBAL_UINT("demotion_min_free_ratio", demotion_min_free_ratio, 0, 90),
+        GLOBAL_UINT("heat_decay_percent", heat_decay_percent, 0, 99),
+        { .section = SECTION_GLOBAL, .name = "heat_range", .parse = parse_size_pow2,
+          .offset = offsetof(VtConf, heat_range_bytes), .min = 2 * MIB, .max = TIB },
+        { .section = SECTION_GLOBAL, .name = "libvirt_uri", .parse = parse_string,
+          .offset = offsetof(VtConf, libvirt_uri) },
+
+        { .section = SECTION_TIERS, .name = "dram", .parse = parse_nodes, .offset = offsetof(VtConf, dram_nodes),
+          .min = 0, .max = NODE_ID_MAX },
+        { .section = SECTION_TIERS, .name = "cxl", .parse = parse_nodes, .offset = offsetof(VtConf, cxl_nodes),
+          .min = 0, .max = NODE_ID_MAX },
+
+        POLICY_MATCH_KEY("name", POLICY_MATCH_NAME),
+        POLICY_MATCH_KEY("uuid", POLICY_MATCH_UUID),
+        POLICY_MATCH_KEY("cmdline", POLICY_MATCH_CMDLINE),
+        { .section = SECTION_POLICY, .name = "dram_budget", .parse = parse_budget, .max = 100 },
+        { .section = SECTION_POLICY, .name = "weight", .parse = parse_unsigned, .offset = offsetof(VtPolicy, weight),
+          .min = 1, .max = 10000 },
+        { .section = SECTION_POLICY, .name = "pin_dram", .parse = parse_bool, .offset = offsetof(VtPolicy, pin_dram) },
+        { .section = SECTION_POLICY, .name = "never_migrate", .parse = parse_bool,
+          .offset = offsetof(VtPolicy, never_migrate) },
+};
+
+static const ConfigKey *key_find(Section section, const char *name) {
+        for (size_t i = 0; i < ELEMENTSOF(config_keys); i++)
+                if (config_keys[i].section == section && streq(config_keys[i].name, name))
+                        return &config_keys[i];
+        return NULL;
+}
+
+static bool key_is_match(const ConfigKey *k) {
+        return k->parse == parse_match;
+}
+
+/* Parse every member of group g through the key table. */
+static int parse_group(ParseContext *ctx, const config_setting_t *g, const char *path, Section section,
+                       bool in_vm, void *base) {
+        int n = config_setting_length(g);
+
+        for (int i = 0; i < n; i++) {
+                const config_setting_t *s = config_setting_get_elem(g, (unsigned) i);
+                const char *name = config_setting_name(s);
+                _cleanup_free_ char *kpath = xasprintf("%s.%s", path, name);
+                const ConfigKey *k;
+                int r;
+
+                k = key_find(section, name);
+                if (!k)
+                        return fail_at(ctx, s, kpath, "unknown key");
+                if (key_is_match(k) && !in_vm)
+                        return fail_at(ctx, s, kpath, "only allowed in vm entries");
+                r = k->parse(ctx, k, s, kpath, base);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static int policy_check(ParseContext *ctx, const config_setting_t *g, const char *path, const VtPolicy *p) {
+        if (p->pin_dram && p->never_migrate)
+                return fail_at(ctx, g, path, "pin_dram and never_migrate contradict each other");
+        return 0;
+}
+
+/* ---- top-level sections ---- */
+
+static int section_global(ParseContext *ctx, const config_setting_t *g, VtConf *c) {
+        return parse_group(ctx, g, "global", SECTION_GLOBAL, false, c);
+}
+
+static int section_tiers(ParseContext *ctx, const config_setting_t *g, VtConf *c) {
+        int r;
+
+        r = parse_group(ctx, g, "tiers", SECTION_TIERS, false, c);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < c->n_cxl_nodes; i++)
+                if (bsearch(&c->cxl_nodes[i], c->dram_nodes, c->n_dram_nodes, sizeof(int), cmp_int))
+                        return fail_at(ctx, config_setting_get_member(g, "cxl"), "tiers.cxl",
+                                       "node %d is also listed in tiers.dram", c->cxl_nodes[i]);
+        return 0;
+}
+
+static int section_default_policy(ParseContext *ctx, const config_setting_t *g, VtConf *c) {
+        int r;
+
+        r = parse_group(ctx, g, "default_policy", SECTION_POLICY, false, &c->default_policy);
+        if (r < 0)
+                return r;
+        c->default_policy.line = config_setting_source_line(g);
+        return policy_check(ctx, g, "default_policy", &c->default_policy);
+}
+
+static int section_vm_entry(ParseContext *ctx, const config_setting_t *g, const char *path, VtConf *c,
+                            VtPolicy *p) {
+        unsigned n_match = 0;
+        _cleanup_free_ char *names = NULL;
+        int r;
+
+        if (!config_setting_is_group(g))
+                return fail_type(ctx, g, path, "a group");
+
+        for (size_t i = 0; i < ELEMENTSOF(config_keys); i++)
+                if (config_keys[i].section == SECTION_POLICY && key_is_match(&config_keys[i])) {
+                        char *t = xasprintf("%s%s%s", names ?: "", names ? ", " : "", config_keys[i].name);
+
+                        free(names);
+                        names = t;
+                        if (config_setting_get_member(g, config_keys[i].name))
+                                n_match++;
+                }
+        if (n_match != 1)
+                return fail_at(ctx, g, path, "needs exactly one of %s", names);
+
+        /* vm entries start from default_policy and override what they set */
+        *p = c->default_policy;
+        p->pattern = NULL;
+        r = parse_group(ctx, g, path, SECTION_POLICY, true, p);
+        if (r < 0)
+                return r;
+        p->line = config_setting_source_line(g);
+        return policy_check(ctx, g, path, p);
+}
+
+static int section_vm(ParseContext *ctx, const config_setting_t *l, VtConf *c) {
+        int n;
+
+        if (!config_setting_is_list(l))
+                return fail_type(ctx, l, "vm", "a list of groups: vm = ( { ... }, ... )");
+        n = config_setting_length(l);
+        c->policies = xcalloc((size_t) n, sizeof(VtPolicy));
+        for (int i = 0; i < n; i++) {
+                _cleanup_free_ char *path = xasprintf("vm[%d]", i);
+                int r;
+
+                r = section_vm_entry(ctx, config_setting_get_elem(l, (unsigned) i), path, c, &c->policies[i]);
+                /* count it even on failure, so config_free() releases its pattern */
+                c->n_policies++;
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+/* Processed in this order whatever the order in the file: vm entries inherit default_policy. */
+static const struct {
+        const char *name;
+        int type;
+        const char *type_text;
+        int (*parse)(ParseContext *ctx, const config_setting_t *s, VtConf *c);
+} config_sections[] = {
+        { "global", CONFIG_TYPE_GROUP, "a group", section_global },
+        { "tiers", CONFIG_TYPE_GROUP, "a group", section_tiers },
+        { "default_policy", CONFIG_TYPE_GROUP, "a group", section_default_policy },
+        { "vm", CONFIG_TYPE_LIST, "a list of groups: vm = ( { ... }, ... )", section_vm },
+};
+
+static int parse_root(ParseContext *ctx, const config_setting_t *root, VtConf *c) {
+        int n = config_setting_length(root);
+        int r;
+
+        for (int i = 0; i < n; i++) {
+                const config_setting_t *s = config_setting_get_elem(root, (unsigned) i);
+                const char *name = config_setting_name(s);
+                size_t j;
+
+                for (j = 0; j < ELEMENTSOF(config_sections); j++)
+                        if (streq(config_sections[j].name, name))
+                                break;
+                if (j >= ELEMENTSOF(config_sections))
+                        return fail_at(ctx, s, name, "unknown section (expected global, tiers, default_policy or vm)");
+                if (config_setting_type(s) != config_sections[j].type)
+                        return fail_type(ctx, s, name, config_sections[j].type_text);
+        }
+
+        for (size_t j = 0; j < ELEMENTSOF(config_sections); j++) {
+                const config_setting_t *s = config_setting_get_member(root, config_sections[j].name);
+
+                if (!s)
+                        continue;
+                r = config_sections[j].parse(ctx, s, c);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+/*
+ * libconfig 1.5 silently wraps integer literals that do not fit in 32 bits unless they carry an
+ * L suffix, and it opens @include files relative to the working directory. Catch both before
+ * handing the text over: a lexer just good enough to skip comments and strings.
+ */
+static int check_text(ParseContext *ctx, const char *text) {
+        unsigned line = 1;
+        const char *p = text;
+
+        while (*p) {
+                if (*p == '\n') {
+                        line++;
+                        p++;
+                } else if (*p == '#' || (p[0] == '/' && p[1] == '/')) {
+                        while (*p && *p != '\n')
+                                p++;
+                } else if (p[0] == '/' && p[1] == '*') {
+                        for (p += 2; *p && !(p[0] == '*' && p[1] == '/'); p++)
+                                if (*p == '\n')
+                                        line++;
+                        if (*p)
+                                p += 2;
+                } else if (*p == '"') {
+                        for (p++; *p && *p != '"'; p++) {
+                                if (*p == '\\' && p[1])
+                                        p++;
+                                if (*p == '\n')
+                                        line++;
+                        }
+                        if (*p)
+                                p++;
+                } else if (*p == '@') {
+                        if (strncmp(p, "@include", 8) == 0)
+                                return fail(ctx, line, NULL, "@include is not supported");
+                        p++;
+                } else if (isalpha((unsigned char) *p) || *p == '*') {
+                        /* a setting name, or true/false: may contain digits */
+                        while (*p && (isalnum((unsigned char) *p) || strchr("-_*", *p)))
+                                p++;
+                } else if (isdigit((unsigned char) *p) || *p == '.' ||
+                           ((*p == '-' || *p == '+') && (isdigit((unsigned char) p[1]) || p[1] == '.'))) {
+                        const char *start = p;
+                        bool negative = *p == '-', hex = false, overflow = false;
+                        uint64_t v = 0;
+
+                        if (*p == '-' || *p == '+')
+                                p++;
+                        if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X')) {
+                                hex = true;
+                                for (p += 2; isxdigit((unsigned char) *p); p++) {
+                                        unsigned d = isdigit((unsigned char) *p) ? (unsigned) (*p - '0')
+                                                                                 : (unsigned) (toupper((unsigned char) *p) - 'A' + 10);
+                                        overflow = overflow || v > (UINT64_MAX >> 4);
+                                        v = v << 4 | d;
+                                }
+                        } else
+                                for (; isdigit((unsigned char) *p); p++) {
+                                        unsigned d = (unsigned) (*p - '0');
+                                        overflow = overflow || v > (UINT64_MAX - d) / 10;
+                                        v = v * 10 + d;
+                                }
+                        if (!hex && (*p == '.' || *p == 'e' || *p == 'E')) {
+                                /* a floating-point number: not our business */
+                                while ((*p && (isdigit((unsigned char) *p) || strchr(".eE", *p))) ||
+                                       ((*p == '-' || *p == '+') && (p[-1] == 'e' || p[-1] == 'E')))
+                                        p++;
+                                continue;
+                        }
+                        if (*p == 'L') {
+                                if (overflow || (hex ? false : v > (uint64_t) INT64_MAX + negative))
+                                        return fail(ctx, line, NULL, "integer %.*s does not fit in 64 bits",
+                                                    (int) (p - start), start);
+                                p++;
+                        } else if (overflow || v > (hex ? UINT32_MAX : (uint64_t) INT32_MAX + negative))
+                                return fail(ctx, line, NULL,
+                                            "integer %.*s does not fit in 32 bits (write %.*sL for a 64-bit integer)",
+                                            (int) (p - start), start, (int) (p - start), start);
+                } else
+                        p++;
+        }
+        return 0;
+}
+
+static void config_destroyp(config_t *cfg) {
+        config_destroy(cfg);
+}
+
+static int load_text(const char *text, const char *name, const char *path, VtConf **ret, char **ret_error) {
+        _cleanup_(config_destroyp) config_t cfg;
+        _cleanup_(config_freep) VtConf *c = NULL;
+        ParseContext ctx = { .name = name };
+        int r;
+
+        config_init(&cfg);
+
+        r = check_text(&ctx, text);
+        if (r >= 0 && !config_read_string(&cfg, text))
+                r = fail(&ctx, (unsigned) MAX(config_error_line(&cfg), 0), NULL, "%s",
+                         config_error_text(&cfg) ?: "syntax error");
+        if (r >= 0) {
+                c = config_new_default();
+                r = parse_root(&ctx, config_root_setting(&cfg), c);
+        }
+        if (r < 0) {
+                if (ret_error)
+                        *ret_error = TAKE_PTR(ctx.error);
+                free(ctx.error);
+                return r;
+        }
+
+        c->path = path ? xstrdup(path) : NULL;
+        *ret = TAKE_PTR(c);
+        return 0;
+}
+
+int config_load_string(const char *text, const char *name, VtConf **ret, char **ret_error) {
+        if (!text || !ret)
+                return -EINVAL;
+        return load_text(text, name ?: "<string>", name, ret, ret_error);
+}
+
+int config_load(const char *path, VtConf **ret, char **ret_error) {
+        _cleanup_free_ char *text = NULL;
+        int r;
+
+        if (!path || !ret)
+                return -EINVAL;
+
+        /* read_file_at() joins root and path with a '/' */
+        r = read_file_at(path[0] == '/' ? NULL : ".", path, &text);
+        if (r < 0) {
+                if (ret_error)
+                        *ret_error = xasprintf("%s: cannot read: %s", path, strerror(-r));
+                return r;
+        }
+        return load_text(text, path, path, ret, ret_error);
+}
+
+const VtPolicy *config_match_policy(const VtConf *c, const char *name, const char *uuid, const char *cmdline) {
+        for (size_t i = 0; i < c->n_policies; i++) {
+                const VtPolicy *p = &c->policies[i];
+
+                switch (p->match) {
+                case POLICY_MATCH_NAME:
+                        if (name && fnmatch(p->pattern, name, 0) == 0)
+                                return p;
+                        break;
+                case POLICY_MATCH_UUID:
+                        if (uuid && strcasecmp(p->pattern, uuid) == 0)
+                                return p;
+                        break;
+                case POLICY_MATCH_CMDLINE:
+                        if (cmdline && fnmatch(p->pattern, cmdline, 0) == 0)
+                                return p;
+                        break;
+                default:
+                        break;
+                }
+        }
+        return &c->default_policy;
+}
