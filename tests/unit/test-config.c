@@ -1,0 +1,677 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <ctype.h>
+#include <errno.h>
+#include <libconfig.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+
+#include "vtism/config.h"
+#include "vtism/macro.h"
+#include "vtism/util.h"
+
+#define CHECK(expr)                                                                     \
+        do {                                                                            \
+                if (!(expr)) {                                                          \
+                        fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #expr); \
+                        exit(EXIT_FAILURE);                                             \
+                }                                                                       \
+        } while (0)
+
+#define CHECK_STREQ(a, b)                                                               \
+        do {                                                                            \
+                const char *_a = (a), *_b = (b);                                        \
+                if (!streq_ptr(_a, _b)) {                                               \
+                        fprintf(stderr, "%s:%d: check failed: %s == %s\n  got:      %s\n  expected: %s\n", \
+                                __FILE__, __LINE__, #a, #b, _a ?: "(null)", _b ?: "(null)"); \
+                        exit(EXIT_FAILURE);                                             \
+                }                                                                       \
+        } while (0)
+
+static const char *test_data;
+
+static const char *source_root;
+
+static char *mfree(char *p) {
+        free(p);
+        return NULL;
+}
+
+/* Parse text as "t.conf" and check it fails with exactly this message. */
+#define CHECK_ERROR(text, expected) check_error(__LINE__, text, expected)
+static void check_error(int line, const char *text, const char *expected) {
+        _cleanup_free_ char *error = NULL;
+        VtConf *c = (VtConf *) 0x1; /* must stay untouched on failure */
+        int r;
+
+        r = config_load_string(text, "t.conf", &c, &error);
+        if (r != -EINVAL || c != (VtConf *) 0x1 || !streq_ptr(error, expected)) {
+                fprintf(stderr, "%s:%d: config_load_string() of:\n%s\n  returned: %d (%s)\n  expected: %s\n",
+                        __FILE__, line, text, r, error ?: "(no message)", expected);
+                exit(EXIT_FAILURE);
+        }
+}
+
+static VtConf *load_ok(const char *text) {
+        _cleanup_free_ char *error = NULL;
+        VtConf *c = NULL;
+        int r;
+
+        r = config_load_string(text, "t.conf", &c, &error);
+        if (r < 0) {
+                fprintf(stderr, "unexpected failure (%d) parsing:\n%s\n  %s\n", r, text, error ?: "(no message)");
+                exit(EXIT_FAILURE);
+        }
+        CHECK(c);
+        CHECK(!error);
+        return c;
+}
+
+static bool policy_equal(const VtPolicy *a, const VtPolicy *b) {
+        return a->match == b->match && streq_ptr(a->pattern, b->pattern) &&
+               a->budget_is_percent == b->budget_is_percent &&
+               a->dram_budget_bytes == b->dram_budget_bytes &&
+               a->dram_budget_percent == b->dram_budget_percent && a->weight == b->weight &&
+               a->pin_dram == b->pin_dram && a->never_migrate == b->never_migrate;
+}
+
+/* Everything but the path and the line numbers. */
+static bool config_equal(const VtConf *a, const VtConf *b) {
+        if (a->sample_interval_usec != b->sample_interval_usec || a->tracker != b->tracker ||
+            a->migrate_rate_limit_bytes != b->migrate_rate_limit_bytes || a->dry_run != b->dry_run ||
+            a->log_level != b->log_level || a->dram_min_free_percent != b->dram_min_free_percent ||
+            a->demotion_min_free_ratio != b->demotion_min_free_ratio ||
+            a->heat_decay_percent != b->heat_decay_percent || a->heat_range_bytes != b->heat_range_bytes ||
+            !streq_ptr(a->libvirt_uri, b->libvirt_uri))
+                return false;
+        if (a->n_dram_nodes != b->n_dram_nodes || a->n_cxl_nodes != b->n_cxl_nodes ||
+            (a->n_dram_nodes > 0 && memcmp(a->dram_nodes, b->dram_nodes, a->n_dram_nodes * sizeof(int)) != 0) ||
+            (a->n_cxl_nodes > 0 && memcmp(a->cxl_nodes, b->cxl_nodes, a->n_cxl_nodes * sizeof(int)) != 0))
+                return false;
+        if (!policy_equal(&a->default_policy, &b->default_policy) || a->n_policies != b->n_policies)
+                return false;
+        for (size_t i = 0; i < a->n_policies; i++)
+                if (!policy_equal(&a->policies[i], &b->policies[i]))
+                        return false;
+        return true;
+}
+
+static void test_enums(void) {
+        CHECK_STREQ(tracker_kind_to_string(TRACKER_AUTO), "auto");
+        CHECK_STREQ(tracker_kind_to_string(TRACKER_PAGE_IDLE), "page_idle");
+        CHECK_STREQ(tracker_kind_to_string(_TRACKER_KIND_MAX), NULL);
+        CHECK_STREQ(tracker_kind_to_string(_TRACKER_KIND_INVALID), NULL);
+        for (TrackerKind k = 0; k < _TRACKER_KIND_MAX; k++)
+                CHECK(tracker_kind_from_string(tracker_kind_to_string(k)) == k);
+        CHECK(tracker_kind_from_string("foo") == _TRACKER_KIND_INVALID);
+        CHECK(tracker_kind_from_string(NULL) == _TRACKER_KIND_INVALID);
+
+        CHECK_STREQ(log_level_to_string(LOG_ERR), "err");
+        CHECK_STREQ(log_level_to_string(LOG_DEBUG), "debug");
+        CHECK_STREQ(log_level_to_string(LOG_CRIT), NULL);
+        CHECK_STREQ(log_level_to_string(LOG_DEBUG + 1), NULL);
+        CHECK_STREQ(log_level_to_string(-1), NULL);
+        for (int l = LOG_ERR; l <= LOG_DEBUG; l++)
+                CHECK(log_level_from_string(log_level_to_string(l)) == l);
+        CHECK(log_level_from_string("crit") == -EINVAL);
+
+        CHECK_STREQ(policy_match_to_string(POLICY_MATCH_DEFAULT), "default");
+        CHECK_STREQ(policy_match_to_string(POLICY_MATCH_CMDLINE), "cmdline");
+        CHECK_STREQ(policy_match_to_string(_POLICY_MATCH_MAX), NULL);
+}
+
+static void test_defaults(void) {
+        _cleanup_(config_freep) VtConf *c = config_new_default(), *e = NULL;
+
+        CHECK(!c->path);
+        CHECK(c->sample_interval_usec == 5 * USEC_PER_SEC);
+        CHECK(c->tracker == TRACKER_AUTO);
+        CHECK(c->migrate_rate_limit_bytes == 256 * MIB);
+        CHECK(!c->dry_run);
+        CHECK(c->log_level == LOG_INFO);
+        CHECK(c->dram_min_free_percent == 5);
+        CHECK(c->demotion_min_free_ratio == 10);
+        CHECK(c->heat_decay_percent == 25);
+        CHECK(c->heat_range_bytes == GIB);
+        CHECK_STREQ(c->libvirt_uri, "qemu:///system");
+        CHECK(c->n_dram_nodes == 0 && !c->dram_nodes);
+        CHECK(c->n_cxl_nodes == 0 && !c->cxl_nodes);
+        CHECK(c->n_policies == 0 && !c->policies);
+        CHECK(c->default_policy.match == POLICY_MATCH_DEFAULT);
+        CHECK(!c->default_policy.pattern);
+        CHECK(c->default_policy.budget_is_percent);
+        CHECK(c->default_policy.dram_budget_percent == 100);
+        CHECK(c->default_policy.weight == 100);
+        CHECK(!c->default_policy.pin_dram && !c->default_policy.never_migrate);
+        CHECK(c->default_policy.line == 0);
+
+        CHECK(config_free(NULL) == NULL);
+
+        /* an empty file, and one with only empty groups, are the defaults */
+        e = load_ok("");
+        CHECK(config_equal(c, e));
+        CHECK_STREQ(e->path, "t.conf");
+        e = config_free(e);
+        e = load_ok("# nothing\nglobal = { };\ntiers = { dram = [ ]; cxl = [ ]; };\ndefault_policy = { };\nvm = ( );\n");
+        CHECK(config_equal(c, e));
+}
+
+static void test_full(void) {
+        _cleanup_free_ char *path = xasprintf("%s/config/full.conf", test_data), *error = NULL;
+        _cleanup_(config_freep) VtConf *c = NULL;
+        const VtPolicy *p;
+
+        CHECK(config_load(path, &c, &error) == 0);
+        CHECK(!error);
+        CHECK_STREQ(c->path, path);
+        CHECK(c->sample_interval_usec == 1 * USEC_PER_SEC);
+        CHECK(c->tracker == TRACKER_IDLE_PAGES);
+        CHECK(c->migrate_rate_limit_bytes == GIB);
+        CHECK(c->dry_run);
+        CHECK(c->log_level == LOG_DEBUG);
+        CHECK(c->dram_min_free_percent == 10);
+        CHECK(c->demotion_min_free_ratio == 20);
+        CHECK(c->heat_decay_percent == 50);
+        CHECK(c->heat_range_bytes == 2 * MIB);
+        CHECK_STREQ(c->libvirt_uri, "qemu+ssh://host/system");
+        CHECK(c->n_dram_nodes == 2 && c->dram_nodes[0] == 0 && c->dram_nodes[1] == 1);
+        CHECK(c->n_cxl_nodes == 2 && c->cxl_nodes[0] == 2 && c->cxl_nodes[1] == 3);
+
+        p = &c->default_policy;
+        CHECK(p->match == POLICY_MATCH_DEFAULT && !p->pattern);
+        CHECK(p->budget_is_percent && p->dram_budget_percent == 50);
+        CHECK(p->weight == 50);
+        CHECK(!p->pin_dram && p->never_migrate);
+        CHECK(p->line == 20);
+
+        CHECK(c->n_policies == 4);
+        p = &c->policies[0];
+        CHECK(p->match == POLICY_MATCH_NAME);
+        CHECK_STREQ(p->pattern, "web-*");
+        CHECK(!p->budget_is_percent && p->dram_budget_bytes == 4 * GIB);
+        CHECK(p->weight == 200);
+        CHECK(!p->pin_dram && !p->never_migrate);
+        CHECK(p->line == 27);
+
+        p = &c->policies[1];
+        CHECK(p->match == POLICY_MATCH_UUID);
+        CHECK_STREQ(p->pattern, "6F1C2A3B-4D5E-4F60-8A9B-0C1D2E3F4A5B");
+        /* what it does not set comes from default_policy */
+        CHECK(p->budget_is_percent && p->dram_budget_percent == 50);
+        CHECK(p->weight == 50);
+        CHECK(p->pin_dram && !p->never_migrate);
+        CHECK(p->line == 28);
+
+        p = &c->policies[2];
+        CHECK(p->match == POLICY_MATCH_CMDLINE);
+        CHECK_STREQ(p->pattern, "*-name guest=batch*");
+        CHECK(!p->budget_is_percent && p->dram_budget_bytes == 512 * MIB);
+        CHECK(p->weight == 50 && p->never_migrate);
+
+        p = &c->policies[3];
+        CHECK(p->match == POLICY_MATCH_NAME);
+        CHECK(p->weight == 1);
+        CHECK(p->line == 30);
+}
+
+static void test_values(void) {
+        _cleanup_(config_freep) VtConf *c = NULL;
+
+        /* bounds are inclusive; int64 literals are accepted */
+        c = load_ok("global = { sample_interval_ms = 100; heat_decay_percent = 0; dram_min_free_percent = 50;\n"
+                    "  demotion_min_free_ratio = 90; migrate_rate_limit_mbps = 0; heat_range = 1099511627776L; };");
+        CHECK(c->sample_interval_usec == 100 * USEC_PER_MSEC);
+        CHECK(c->heat_decay_percent == 0 && c->dram_min_free_percent == 50 && c->demotion_min_free_ratio == 90);
+        CHECK(c->migrate_rate_limit_bytes == 0);
+        CHECK(c->heat_range_bytes == TIB);
+        c = config_free(c);
+
+        c = load_ok("global = { sample_interval_ms = 3600000L; migrate_rate_limit_mbps = 1048576; heat_decay_percent = 99;\n"
+                    "  heat_range = 4194304; tracker = \"damon\"; log_level = \"err\"; };");
+        CHECK(c->sample_interval_usec == 3600 * USEC_PER_SEC);
+        CHECK(c->migrate_rate_limit_bytes == 1048576 * MIB);
+        CHECK(c->heat_range_bytes == 4 * MIB);
+        CHECK(c->tracker == TRACKER_DAMON && c->log_level == LOG_ERR);
+        c = config_free(c);
+
+        c = load_ok("global = { heat_range = \"1T\"; }; default_policy = { dram_budget = \"0%\"; weight = 10000; };");
+        CHECK(c->heat_range_bytes == TIB);
+        CHECK(c->default_policy.budget_is_percent && c->default_policy.dram_budget_percent == 0);
+        CHECK(c->default_policy.weight == 10000);
+        c = config_free(c);
+
+        c = load_ok("default_policy = { dram_budget = 0; };\nvm = ( { name = \"a\"; dram_budget = \"100%\"; },\n"
+                    "  { name = \"b\"; dram_budget = \"512MiB\"; } );");
+        CHECK(!c->default_policy.budget_is_percent && c->default_policy.dram_budget_bytes == 0);
+        CHECK(c->policies[0].budget_is_percent && c->policies[0].dram_budget_percent == 100);
+        CHECK(!c->policies[1].budget_is_percent && c->policies[1].dram_budget_bytes == 512 * MIB);
+        c = config_free(c);
+
+        /* node lists: lists as well as arrays, sorted; negative numbers, floats and hex in other places */
+        c = load_ok("tiers = { dram = ( 3, 1 ); cxl = [ 1023, 0x2 ]; };\n/* comment 99999999999 */ // 99999999999\n"
+                    "vm = ( { cmdline = \"-m 99999999999\"; } );");
+        CHECK(c->n_dram_nodes == 2 && c->dram_nodes[0] == 1 && c->dram_nodes[1] == 3);
+        CHECK(c->n_cxl_nodes == 2 && c->cxl_nodes[0] == 2 && c->cxl_nodes[1] == 1023);
+        c = config_free(c);
+
+        /* default_policy is applied to vm entries wherever it stands in the file */
+        c = load_ok("vm = ( { name = \"x\"; } );\ndefault_policy = { weight = 7; pin_dram = true; };");
+        CHECK(c->policies[0].weight == 7 && c->policies[0].pin_dram);
+        CHECK(c->default_policy.line == 2 && c->policies[0].line == 1);
+        c = config_free(c);
+
+        /* an explicit false overrides an inherited true */
+        c = load_ok("default_policy = { pin_dram = true; };\nvm = ( { name = \"x\"; pin_dram = false; never_migrate = true; } );");
+        CHECK(!c->policies[0].pin_dram && c->policies[0].never_migrate);
+        c = config_free(c);
+
+        /* a NULL name in messages and path */
+        CHECK(config_load_string("", NULL, &c, NULL) == 0);
+        CHECK(!c->path);
+}
+
+static void test_errors(void) {
+        _cleanup_free_ char *error = NULL;
+        VtConf *c = NULL;
+
+        /* unknown keys and sections */
+        CHECK_ERROR("global = {\n  dry_run = true;\n  bogus = 1;\n};", "t.conf:3: global.bogus: unknown key");
+        CHECK_ERROR("\n\nfoo = { };", "t.conf:3: foo: unknown section (expected global, tiers, default_policy or vm)");
+        CHECK_ERROR("sample_interval_ms = 100;",
+                    "t.conf:1: sample_interval_ms: unknown section (expected global, tiers, default_policy or vm)");
+        CHECK_ERROR("tiers = { numa = [ 1 ]; };", "t.conf:1: tiers.numa: unknown key");
+        CHECK_ERROR("default_policy = { tracker = \"auto\"; };", "t.conf:1: default_policy.tracker: unknown key");
+        CHECK_ERROR("vm = ( { name = \"a\"; },\n { name = \"b\"; wieght = 2; } );", "t.conf:2: vm[1].wieght: unknown key");
+        CHECK_ERROR("default_policy = { name = \"web\"; };",
+                    "t.conf:1: default_policy.name: only allowed in vm entries");
+
+        /* wrong types */
+        CHECK_ERROR("global = { sample_interval_ms = \"fast\"; };",
+                    "t.conf:1: global.sample_interval_ms: expected an integer, got a string");
+        CHECK_ERROR("global = { heat_decay_percent = 2.5; };",
+                    "t.conf:1: global.heat_decay_percent: expected an integer, got a floating-point number");
+        CHECK_ERROR("global = { dry_run = 1; };",
+                    "t.conf:1: global.dry_run: expected a boolean (true or false), got an integer");
+        CHECK_ERROR("global = { tracker = 1; };", "t.conf:1: global.tracker: expected a string, got an integer");
+        CHECK_ERROR("global = { libvirt_uri = [ \"a\" ]; };",
+                    "t.conf:1: global.libvirt_uri: expected a string, got an array");
+        CHECK_ERROR("global = { heat_range = true; };",
+                    "t.conf:1: global.heat_range: expected a size (a string such as \"4G\" or an integer), got a boolean");
+        CHECK_ERROR("global = 1;", "t.conf:1: global: expected a group, got an integer");
+        CHECK_ERROR("tiers = ( );", "t.conf:1: tiers: expected a group, got a list");
+        CHECK_ERROR("vm = { name = \"a\"; };", "t.conf:1: vm: expected a list of groups: vm = ( { ... }, ... ), got a group");
+        CHECK_ERROR("vm = ( { name = \"a\"; },\n  \"b\" );", "t.conf:2: vm[1]: expected a group, got a string");
+        CHECK_ERROR("tiers = { dram = 1; };", "t.conf:1: tiers.dram: expected an array of node ids, got an integer");
+        CHECK_ERROR("tiers = { dram = ( 1, \"2\" ); };", "t.conf:1: tiers.dram[1]: expected an integer, got a string");
+        CHECK_ERROR("vm = ( { name = 5; } );", "t.conf:1: vm[0].name: expected a string, got an integer");
+
+        /* out of range */
+        CHECK_ERROR("global = {\n\n\n\n\n\n  sample_interval_ms = 50;\n};",
+                    "t.conf:7: global.sample_interval_ms: 50 is out of range (100..3600000)");
+        CHECK_ERROR("global = { sample_interval_ms = 3600001; };",
+                    "t.conf:1: global.sample_interval_ms: 3600001 is out of range (100..3600000)");
+        CHECK_ERROR("global = { sample_interval_ms = -1; };",
+                    "t.conf:1: global.sample_interval_ms: -1 is out of range (100..3600000)");
+        CHECK_ERROR("global = { migrate_rate_limit_mbps = 1048577; };",
+                    "t.conf:1: global.migrate_rate_limit_mbps: 1048577 is out of range (0..1048576)");
+        CHECK_ERROR("global = { migrate_rate_limit_mbps = 4294967552L; };",
+                    "t.conf:1: global.migrate_rate_limit_mbps: 4294967552 is out of range (0..1048576)");
+        CHECK_ERROR("global = { dram_min_free_percent = 51; };",
+                    "t.conf:1: global.dram_min_free_percent: 51 is out of range (0..50)");
+        CHECK_ERROR("global = { demotion_min_free_ratio = 91; };",
+                    "t.conf:1: global.demotion_min_free_ratio: 91 is out of range (0..90)");
+        CHECK_ERROR("global = { heat_decay_percent = 100; };",
+                    "t.conf:1: global.heat_decay_percent: 100 is out of range (0..99)");
+        CHECK_ERROR("default_policy = { weight = 0; };", "t.conf:1: default_policy.weight: 0 is out of range (1..10000)");
+        CHECK_ERROR("vm = ( { uuid = \"6f1c2a3b-4d5e-4f60-8a9b-0c1d2e3f4a5b\"; weight = 10001; } );",
+                    "t.conf:1: vm[0].weight: 10001 is out of range (1..10000)");
+        CHECK_ERROR("tiers = { dram = [ 0,\n 1024 ]; };", "t.conf:2: tiers.dram[1]: 1024 is out of range (0..1023)");
+        CHECK_ERROR("tiers = { cxl = [ -1 ]; };", "t.conf:1: tiers.cxl[0]: -1 is out of range (0..1023)");
+
+        /* integers libconfig 1.5 would silently wrap */
+        CHECK_ERROR("global = {\n  migrate_rate_limit_mbps = 4294967552;\n};",
+                    "t.conf:2: integer 4294967552 does not fit in 32 bits (write 4294967552L for a 64-bit integer)");
+        CHECK_ERROR("global = { sample_interval_ms = -2147483649; };",
+                    "t.conf:1: integer -2147483649 does not fit in 32 bits (write -2147483649L for a 64-bit integer)");
+        CHECK_ERROR("global = { sample_interval_ms = 0x100000000; };",
+                    "t.conf:1: integer 0x100000000 does not fit in 32 bits (write 0x100000000L for a 64-bit integer)");
+        CHECK_ERROR("global = { sample_interval_ms = 99999999999999999999L; };",
+                    "t.conf:1: integer 99999999999999999999 does not fit in 64 bits");
+
+        /* bad enums */
+        CHECK_ERROR("global = {\n  tracker = \"foo\";\n};",
+                    "t.conf:2: global.tracker: unknown tracker 'foo' (expected auto, idle_pages, damon, page_idle)");
+        CHECK_ERROR("global = { log_level = \"verbose\"; };",
+                    "t.conf:1: global.log_level: unknown log level 'verbose' (expected err, warning, notice, info, debug)");
+        CHECK_ERROR("global = { log_level = \"INFO\"; };",
+                    "t.conf:1: global.log_level: unknown log level 'INFO' (expected err, warning, notice, info, debug)");
+
+        /* strings */
+        CHECK_ERROR("global = { libvirt_uri = \"\"; };", "t.conf:1: global.libvirt_uri: must not be empty");
+        CHECK_ERROR("vm = ( { name = \"\"; } );", "t.conf:1: vm[0].name: must not be empty");
+
+        /* sizes */
+        CHECK_ERROR("global = { heat_range = \"2X\"; };",
+                    "t.conf:1: global.heat_range: '2X' is not a valid size (expected bytes or a number with K, M, G or T)");
+        CHECK_ERROR("global = { heat_range = \"G\"; };",
+                    "t.conf:1: global.heat_range: 'G' is not a valid size (expected bytes or a number with K, M, G or T)");
+        CHECK_ERROR("global = { heat_range = \"3M\"; };", "t.conf:1: global.heat_range: '3M' is not a power of two");
+        CHECK_ERROR("global = { heat_range = 3145728; };", "t.conf:1: global.heat_range: 3145728 is not a power of two");
+        CHECK_ERROR("global = { heat_range = \"1M\"; };", "t.conf:1: global.heat_range: '1M' is out of range (2M..1T)");
+        CHECK_ERROR("global = { heat_range = \"2T\"; };", "t.conf:1: global.heat_range: '2T' is out of range (2M..1T)");
+        CHECK_ERROR("global = { heat_range = -4; };",
+                    "t.conf:1: global.heat_range: -4 is not a valid size (must not be negative)");
+        CHECK_ERROR("default_policy = { dram_budget = \"4Q\"; };",
+                    "t.conf:1: default_policy.dram_budget: '4Q' is not a valid size (expected bytes or a number with K, M, G or T)");
+        CHECK_ERROR("default_policy = { dram_budget = -1; };",
+                    "t.conf:1: default_policy.dram_budget: -1 is not a valid size (must not be negative)");
+        CHECK_ERROR("default_policy = { dram_budget = false; };",
+                    "t.conf:1: default_policy.dram_budget: expected a size (a string such as \"4G\" or an integer), got a boolean");
+
+        /* percentages */
+        CHECK_ERROR("default_policy = { dram_budget = \"150%\"; };",
+                    "t.conf:1: default_policy.dram_budget: '150%' is out of range (0%..100%)");
+        CHECK_ERROR("vm = ( { name = \"a\"; dram_budget = \"x%\"; } );",
+                    "t.conf:1: vm[0].dram_budget: 'x%' is not a valid percentage");
+        CHECK_ERROR("vm = ( { name = \"a\"; dram_budget = \"%\"; } );",
+                    "t.conf:1: vm[0].dram_budget: '%' is not a valid percentage");
+        CHECK_ERROR("vm = ( { name = \"a\"; dram_budget = \"-5%\"; } );",
+                    "t.conf:1: vm[0].dram_budget: '-5%' is not a valid percentage");
+
+        /* UUIDs */
+        CHECK_ERROR("vm = (\n  { uuid = \"6f1c\"; }\n);",
+                    "t.conf:2: vm[0].uuid: '6f1c' is not a valid UUID (expected xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)");
+        CHECK_ERROR("vm = ( { uuid = \"6f1c2a3b-4d5e-4f60-8a9b-0c1d2e3f4a5g\"; } );",
+                    "t.conf:1: vm[0].uuid: '6f1c2a3b-4d5e-4f60-8a9b-0c1d2e3f4a5g' is not a valid UUID (expected xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)");
+        CHECK_ERROR("vm = ( { uuid = \"6f1c2a3b4d5e-4f60-8a9b-0c1d2e3f4a5b-\"; } );",
+                    "t.conf:1: vm[0].uuid: '6f1c2a3b4d5e-4f60-8a9b-0c1d2e3f4a5b-' is not a valid UUID (expected xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)");
+
+        /* tiers */
+        CHECK_ERROR("tiers = {\n  dram = [ 0, 1 ];\n  cxl = [ 2, 1 ];\n};", "t.conf:3: tiers.cxl: node 1 is also listed in tiers.dram");
+        CHECK_ERROR("tiers = {\n  cxl = [ 2, 1 ];\n  dram = [ 1 ];\n};", "t.conf:2: tiers.cxl: node 1 is also listed in tiers.dram");
+        CHECK_ERROR("tiers = { dram = [ 1, 0, 1 ]; };", "t.conf:1: tiers.dram[2]: node 1 is listed twice");
+
+        /* vm entries */
+        CHECK_ERROR("vm = (\n  { weight = 2; }\n);", "t.conf:2: vm[0]: needs exactly one of name, uuid, cmdline");
+        CHECK_ERROR("vm = (\n  { name = \"a\"; },\n  { name = \"b\"; },\n  { name = \"c\"; cmdline = \"*c*\"; }\n);",
+                    "t.conf:4: vm[2]: needs exactly one of name, uuid, cmdline");
+        CHECK_ERROR("vm = ( { } );", "t.conf:1: vm[0]: needs exactly one of name, uuid, cmdline");
+        CHECK_ERROR("vm = (\n  { name = \"a\";\n    pin_dram = true;\n    never_migrate = true; }\n);",
+                    "t.conf:2: vm[0]: pin_dram and never_migrate contradict each other");
+        CHECK_ERROR("default_policy = {\n  pin_dram = true;\n  never_migrate = true;\n};",
+                    "t.conf:1: default_policy: pin_dram and never_migrate contradict each other");
+        /* inherited from default_policy: still a contradiction */
+        CHECK_ERROR("default_policy = { never_migrate = true; };\nvm = ( { name = \"a\"; pin_dram = true; } );",
+                    "t.conf:2: vm[0]: pin_dram and never_migrate contradict each other");
+
+        /* libconfig's own errors, with libconfig's line */
+        CHECK_ERROR("global = {\n  sample_interval_ms = ;\n};", "t.conf:2: syntax error");
+        CHECK_ERROR("global = {\n  dry_run = true;\n  tracker \"auto\";\n};", "t.conf:3: syntax error");
+        CHECK_ERROR("global = { dry_run = true; };\n\nglobal = { };", "t.conf:3: duplicate setting name");
+        CHECK_ERROR("tiers = { dram = [ 1, \"2\" ]; };", "t.conf:1: mismatched element type in array");
+        CHECK_ERROR("global = {", "t.conf:1: syntax error");
+        CHECK_ERROR("x = \"unterminated", "t.conf:1: syntax error");
+        CHECK_ERROR("# ok\n@include \"/etc/passwd\"\n", "t.conf:2: @include is not supported");
+
+        /* without a message */
+        CHECK(config_load_string("global = 1;", "t.conf", &c, NULL) == -EINVAL);
+        CHECK(!c);
+        CHECK(config_load_string(NULL, "t.conf", &c, &error) == -EINVAL);
+        CHECK(!c && !error);
+}
+
+static void test_files(void) {
+        _cleanup_free_ char *path = NULL, *error = NULL;
+        VtConf *c = NULL;
+
+        path = xasprintf("%s/config/bad-tracker.conf", test_data);
+        CHECK(config_load(path, &c, &error) == -EINVAL);
+        CHECK(!c);
+        free(path);
+        path = xasprintf("%s/config/bad-tracker.conf:3: global.tracker: unknown tracker 'damn' "
+                         "(expected auto, idle_pages, damon, page_idle)", test_data);
+        CHECK_STREQ(error, path);
+        error = mfree(error);
+
+        free(path);
+        path = xasprintf("%s/config/bad-syntax.conf", test_data);
+        CHECK(config_load(path, &c, &error) == -EINVAL);
+        free(path);
+        path = xasprintf("%s/config/bad-syntax.conf:3: syntax error", test_data);
+        CHECK_STREQ(error, path);
+        error = mfree(error);
+
+        free(path);
+        path = xasprintf("%s/config/does-not-exist.conf", test_data);
+        CHECK(config_load(path, &c, &error) == -ENOENT);
+        CHECK(!c);
+        free(path);
+        path = xasprintf("%s/config/does-not-exist.conf: cannot read: No such file or directory", test_data);
+        CHECK_STREQ(error, path);
+        error = mfree(error);
+
+        CHECK(config_load("does/not/exist.conf", &c, NULL) == -ENOENT);
+        CHECK(!c);
+}
+
+static void test_match(void) {
+        _cleanup_(config_freep) VtConf *c = NULL;
+        const VtPolicy *p;
+
+        c = load_ok("vm = (\n"
+                    "  { name = \"web-*\"; weight = 1; },\n"
+                    "  { uuid = \"6f1c2a3b-4d5e-4f60-8a9b-0c1d2e3f4a5b\"; weight = 2; },\n"
+                    "  { name = \"web-[0-9]\"; weight = 3; },\n"
+                    "  { cmdline = \"*-name guest=batch*\"; weight = 4; },\n"
+                    "  { name = \"db\"; weight = 5; }\n"
+                    ");");
+        CHECK(c->n_policies == 5);
+
+        /* first match wins */
+        p = config_match_policy(c, "web-1", "6F1C2A3B-4D5E-4F60-8A9B-0C1D2E3F4A5B", NULL);
+        CHECK(p == &c->policies[0]);
+        p = config_match_policy(c, "db", "6F1C2A3B-4D5E-4F60-8A9B-0C1D2E3F4A5B", NULL);
+        CHECK(p == &c->policies[1]); /* uuid, case-insensitive, before name "db" */
+        p = config_match_policy(c, "db", NULL, NULL);
+        CHECK(p == &c->policies[4]);
+        p = config_match_policy(c, NULL, NULL, "/usr/bin/qemu-system-x86_64 -name guest=batch7,debug-threads=on -m 4096");
+        CHECK(p == &c->policies[3]);
+        p = config_match_policy(c, "batch7", NULL, "/usr/bin/qemu-system-x86_64 -name guest=batch7");
+        CHECK(p == &c->policies[3]);
+
+        /* otherwise the default */
+        p = config_match_policy(c, "mail", "00000000-0000-0000-0000-000000000000", "qemu -name guest=mail");
+        CHECK(p == &c->default_policy);
+        p = config_match_policy(c, NULL, NULL, NULL);
+        CHECK(p == &c->default_policy);
+        p = config_match_policy(c, "Web-1", NULL, NULL); /* names are case-sensitive */
+        CHECK(p == &c->default_policy);
+        p = config_match_policy(c, "6f1c2a3b-4d5e-4f60-8a9b-0c1d2e3f4a5b", NULL, NULL); /* a uuid is not a name */
+        CHECK(p == &c->default_policy);
+        c = config_free(c);
+
+        c = config_new_default();
+        CHECK(config_match_policy(c, "web-1", NULL, NULL) == &c->default_policy);
+}
+
+/*
+ * conf/vtism.conf shows every setting commented out at its default ("#key = value;"); examples
+ * follow a line starting with "# Examples". Uncommenting the defaults must give the built-in
+ * defaults, so the file and the code cannot drift apart.
+ */
+static char *uncomment_defaults(const char *text) {
+        char *out = xmalloc(strlen(text) + 1), *o = out;
+        const char *p = text;
+        bool examples = false;
+
+        while (*p) {
+                const char *eol = strchrnul(p, '\n'), *q = p + 1;
+
+                if (strncmp(p, "# Examples", 10) == 0)
+                        examples = true;
+                while (q < eol && (*q == ' ' || *q == '\t'))
+                        q++;
+                if (!examples && *p == '#' &&
+                    (islower((unsigned char) *q) || *q == '}' || *q == ')')) {
+                        const char *n = q;
+
+                        while (islower((unsigned char) *n) || *n == '_')
+                                n++;
+                        while (*n == ' ')
+                                n++;
+                        if (*q == '}' || *q == ')' || *n == '=')
+                                p++; /* drop the '#' */
+                }
+                memcpy(o, p, (size_t) (eol - p));
+                o += eol - p;
+                if (*eol)
+                        *o++ = '\n';
+                p = *eol ? eol + 1 : eol;
+        }
+        *o = 0;
+        return out;
+}
+
+/* The example lines after "# Examples" in conf/vtism.conf ("#   tiers = ..."), uncommented. */
+static char *conf_examples(const char *text) {
+        const char *p = strstr(text, "\n# Examples");
+        char *out = xstrdup("");
+
+        CHECK(p);
+        for (p++; *p;) {
+                const char *eol = strchrnul(p, '\n');
+
+                if (strncmp(p, "#   ", 4) == 0) {
+                        char *t = xasprintf("%s%.*s\n", out, (int) (eol - p - 1), p + 1);
+                        free(out);
+                        out = t;
+                }
+                p = *eol ? eol + 1 : eol;
+        }
+        return out;
+}
+
+/* The first .EX/.EE block of the EXAMPLES section of the man page, with "\-" unescaped. */
+static char *man_example(const char *text) {
+        const char *p = strstr(text, "\n.SH EXAMPLES\n"), *b, *e;
+        char *out, *o;
+
+        CHECK(p);
+        b = strstr(p, "\n.EX\n");
+        CHECK(b);
+        b += 5;
+        e = strstr(b, "\n.EE\n");
+        CHECK(e);
+        out = o = xmalloc((size_t) (e - b) + 1);
+        for (; b < e; b++) {
+                if (b[0] == '\\' && b[1] == '-')
+                        b++;
+                *o++ = *b;
+        }
+        *o = 0;
+        return out;
+}
+
+static const char *const all_keys[] = {
+        "global.sample_interval_ms",
+        "global.tracker",
+        "global.migrate_rate_limit_mbps",
+        "global.dry_run",
+        "global.log_level",
+        "global.dram_min_free_percent",
+        "global.demotion_min_free_ratio",
+        "global.heat_decay_percent",
+        "global.heat_range",
+        "global.libvirt_uri",
+        "tiers.dram",
+        "tiers.cxl",
+        "default_policy.dram_budget",
+        "default_policy.weight",
+        "default_policy.pin_dram",
+        "default_policy.never_migrate",
+        "vm",
+};
+
+static void test_shipped_conf(void) {
+        _cleanup_free_ char *path = xasprintf("%s/conf/vtism.conf", source_root), *error = NULL;
+        _cleanup_free_ char *text = NULL, *uncommented = NULL, *man = NULL;
+        _cleanup_(config_freep) VtConf *def = config_new_default(), *c = NULL;
+        config_t cfg;
+
+        /* as shipped: everything commented out */
+        if (config_load(path, &c, &error) < 0) {
+                fprintf(stderr, "%s\n", error);
+                exit(EXIT_FAILURE);
+        }
+        CHECK(config_equal(def, c));
+        c = config_free(c);
+
+        /* with the defaults uncommented */
+        CHECK(read_file_at(NULL, path, &text) == 0);
+        uncommented = uncomment_defaults(text);
+        if (config_load_string(uncommented, "conf/vtism.conf (uncommented)", &c, &error) < 0) {
+                fprintf(stderr, "%s\n%s\n", uncommented, error);
+                exit(EXIT_FAILURE);
+        }
+        CHECK(config_equal(def, c));
+        CHECK(c->default_policy.line > 0); /* default_policy was really there */
+
+        /* ... and every key is in it, and in the man page */
+        config_init(&cfg);
+        CHECK(config_read_string(&cfg, uncommented));
+        man = xasprintf("%s/man/vtism.conf.5", source_root);
+        free(text);
+        CHECK(read_file_at(NULL, man, &text) == 0);
+        for (size_t i = 0; i < ELEMENTSOF(all_keys); i++) {
+                const char *leaf = strrchr(all_keys[i], '.');
+                _cleanup_free_ char *roff = NULL;
+
+                if (!config_lookup(&cfg, all_keys[i])) {
+                        fprintf(stderr, "conf/vtism.conf does not show %s\n", all_keys[i]);
+                        exit(EXIT_FAILURE);
+                }
+                roff = xasprintf(".B %s", leaf ? leaf + 1 : all_keys[i]);
+                if (!strstr(text, roff)) {
+                        fprintf(stderr, "man/vtism.conf.5 does not document %s\n", all_keys[i]);
+                        exit(EXIT_FAILURE);
+                }
+        }
+        config_destroy(&cfg);
+        c = config_free(c);
+
+        /* the examples in both parse */
+        free(uncommented);
+        uncommented = man_example(text);
+        c = load_ok(uncommented);
+        CHECK(c->n_dram_nodes == 2 && c->n_cxl_nodes == 2 && c->n_policies == 3);
+        CHECK(c->policies[1].pin_dram);
+        c = config_free(c);
+
+        free(text);
+        CHECK(read_file_at(NULL, path, &text) == 0);
+        free(uncommented);
+        uncommented = conf_examples(text);
+        c = load_ok(uncommented);
+        CHECK(c->n_dram_nodes == 2 && c->n_cxl_nodes == 2 && c->n_policies == 3);
+        CHECK(c->policies[2].never_migrate);
+}
+
+int main(void) {
+        test_data = getenv("VTISM_TEST_DATA");
+        source_root = getenv("VTISM_SOURCE_ROOT");
+        if (!test_data || !source_root) {
+                fprintf(stderr, "VTISM_TEST_DATA and VTISM_SOURCE_ROOT must be set (run through meson test), skipping\n");
+                return 77;
+        }
+
+        test_enums();
+        test_defaults();
+        test_full();
+        test_values();
+        test_errors();
+        test_files();
+        test_match();
+        test_shipped_conf();
+        return 0;
+}
