@@ -377,7 +377,7 @@ static void print_status(const Status *s) {
         char interval[32], ago[32], up[32], rate[FORMAT_BYTES_MAX + 8], moved[FORMAT_BYTES_MAX];
         uint64_t now = now_usec();
 
-        printf("vtismd %s: %s (%s)\n", s->version, s->mode, s->mode_reason);
+        printf("vtismd %s, %s: %s\n", s->version, s->mode, s->mode_reason);
         format_duration(interval, sizeof(interval), s->sample_interval_usec);
         printf("     Sampling: %s, every %s, tracker %s\n", s->sampling_paused ? "paused" : "running", interval,
                s->tracker);
@@ -387,7 +387,8 @@ static void print_status(const Status *s) {
         } else
                 snprintf(rate, sizeof(rate), "unlimited");
         printf("    Migration: %s%s, rate limit %s\n",
-               streq(s->mode, "monitor-only") ? "off (monitor-only)" : s->migration_paused ? "paused" : "running",
+               streq(s->mode, "monitor-only") ? (s->migration_paused ? "off (monitor-only), paused" : "off (monitor-only)")
+                                              : s->migration_paused ? "paused" : "running",
                s->dry_run ? ", dry-run (planned, not performed)" : "", rate);
         printf("       Config: %s\n", s->config_file);
         if (s->last_reload_error && *s->last_reload_error)
@@ -458,7 +459,7 @@ static void print_json(const Status *s, bool nodes_only) {
                         json_object_object_add(c, s->counters[i].name, json_object_new_uint64(s->counters[i].value));
                 json_object_object_add(o, "counters", c);
         }
-        puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED));
+        puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE));
         json_object_put(o);
 }
 

@@ -39,7 +39,7 @@ static int method_reload(sd_bus_message *msg, void *userdata, sd_bus_error *erro
         r = manager_reload(m, &why);
         if (r < 0)
                 return sd_bus_error_setf(error, "org.vtism1.Error.ConfigInvalid",
-                                         "Reload failed, previous configuration kept: %s", why ?: strerror(-r));
+                                         "previous configuration kept: %s", why ?: strerror(-r));
         return sd_bus_reply_method_return(msg, NULL);
 }
 

@@ -96,11 +96,11 @@ static void manager_pick_mode(Manager *m) {
         free(m->mode_reason);
         if (n_cxl == 0) {
                 m->mode = MANAGER_MODE_MONITOR_ONLY;
-                m->mode_reason = xasprintf("no CXL memory node found (%zu DRAM node%s): nothing to tier to",
+                m->mode_reason = xasprintf("no CXL memory node found (%zu DRAM node%s), nothing to tier to",
                                            n_dram, n_dram == 1 ? "" : "s");
         } else if (n_dram == 0) {
                 m->mode = MANAGER_MODE_MONITOR_ONLY;
-                m->mode_reason = xasprintf("no DRAM node found (%zu CXL node%s): nothing to promote to",
+                m->mode_reason = xasprintf("no DRAM node found (%zu CXL node%s), nothing to promote to",
                                            n_cxl, n_cxl == 1 ? "" : "s");
         } else {
                 m->mode = MANAGER_MODE_TIERING;

@@ -1,0 +1,129 @@
+# Shared helpers for the integration tests (sourced). Each test gets its own private
+# system-style dbus-daemon with the project's policy file, in a scratch directory that is
+# removed on exit. Only processes started here are ever stopped, by PID.
+
+set -euo pipefail
+
+: "${VTISM_SOURCE_ROOT:?run through meson test}"
+: "${VTISM_BUILD_ROOT:?run through meson test}"
+VTISMD="$VTISM_BUILD_ROOT/src/daemon/vtismd"
+VTISMCTL="$VTISM_BUILD_ROOT/src/ctl/vtismctl"
+NOTIFY_RECORDER="$VTISM_BUILD_ROOT/tests/integration/notify-recorder"
+
+PIDS=()
+SCRATCH=$(mktemp -d /var/tmp/vtism-test.XXXXXX)
+chmod 755 "$SCRATCH"   # the bus socket must be reachable for 'nobody' too
+
+cleanup() {
+        local pid
+        for pid in "${PIDS[@]}"; do
+                kill "$pid" 2>/dev/null || true
+        done
+        for pid in "${PIDS[@]}"; do
+                wait "$pid" 2>/dev/null || true
+        done
+        rm -rf "$SCRATCH"
+}
+trap cleanup EXIT
+
+fail() {
+        echo "FAIL: $*" >&2
+        if [[ -f "$SCRATCH/vtismd.log" ]]; then
+                echo "--- vtismd log ---" >&2
+                cat "$SCRATCH/vtismd.log" >&2
+        fi
+        exit 1
+}
+
+skip() {
+        echo "SKIP: $*"
+        exit 77
+}
+
+ok() {
+        echo "ok: $*"
+}
+
+need() {
+        local c
+        for c in "$@"; do
+                command -v "$c" >/dev/null || skip "'$c' is not installed (bash .ci/run installs it)"
+        done
+}
+
+[[ $EUID -eq 0 ]] || skip "needs root (private system bus policy, setpriv to nobody)"
+
+# start_bus [permissive]: a private dbus-daemon configured like the system bus, with
+# systemd/org.vtism1.conf included; "permissive" lets everyone call everything, to test
+# vtismd's own privilege check behind the policy.
+start_bus() {
+        local mode=${1:-strict} extra=""
+        if [[ $mode == permissive ]]; then
+                extra='<policy context="mandatory"><allow send_destination="org.vtism1"/></policy>'
+        fi
+        cat >"$SCRATCH/bus.conf" <<XML
+<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-BUS Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>system</type>
+  <listen>unix:path=$SCRATCH/system_bus_socket</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow user="*"/>
+    <deny own="*"/>
+    <deny send_type="method_call"/>
+    <allow send_type="signal"/>
+    <allow send_requested_reply="true" send_type="method_return"/>
+    <allow send_requested_reply="true" send_type="error"/>
+    <allow receive_type="method_call"/>
+    <allow receive_type="method_return"/>
+    <allow receive_type="error"/>
+    <allow receive_type="signal"/>
+    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus"/>
+    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus.Introspectable"/>
+    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus.Properties"/>
+  </policy>
+  <include>$VTISM_SOURCE_ROOT/systemd/org.vtism1.conf</include>
+  $extra
+</busconfig>
+XML
+        dbus-daemon --config-file="$SCRATCH/bus.conf" --nofork --nopidfile \
+                --print-address=3 3>"$SCRATCH/bus.address" 2>"$SCRATCH/bus.log" &
+        PIDS+=($!)
+        wait_for 10 test -s "$SCRATCH/bus.address" || fail "dbus-daemon did not start: $(cat "$SCRATCH/bus.log")"
+        export DBUS_SYSTEM_BUS_ADDRESS="unix:path=$SCRATCH/system_bus_socket"
+}
+
+# wait_for SECONDS COMMAND...: poll every 50 ms until COMMAND succeeds.
+wait_for() {
+        local deadline=$((SECONDS + $1))
+        shift
+        while ! "$@" 2>/dev/null; do
+                ((SECONDS < deadline)) || return 1
+                sleep 0.05
+        done
+}
+
+start_notify() {
+        "$NOTIFY_RECORDER" "$SCRATCH/notify.sock" >"$SCRATCH/notify.log" &
+        PIDS+=($!)
+        wait_for 5 test -S "$SCRATCH/notify.sock" || fail "notify recorder did not start"
+}
+
+# start_vtismd CONFIG [ARGS...]: run vtismd against the private bus; sets VTISMD_PID.
+start_vtismd() {
+        local config=$1
+        shift
+        NOTIFY_SOCKET="$SCRATCH/notify.sock" WATCHDOG_USEC=${WATCHDOG_USEC:-400000} \
+                "$VTISMD" --foreground --config="$config" "$@" >>"$SCRATCH/vtismd.log" 2>&1 &
+        VTISMD_PID=$!
+        PIDS+=("$VTISMD_PID")
+}
+
+notify_count() {
+        grep -c -x "$1" "$SCRATCH/notify.log" || true
+}
+
+as_nobody() {
+        setpriv --reuid=nobody --regid=nogroup --clear-groups -- "$@"
+}

@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Test helper: plays systemd's side of sd_notify(3). Binds an AF_UNIX datagram socket at PATH and
+ * appends every message received to stdout, one "FIELD=value" per line, each datagram followed by
+ * a line "--". Runs until SIGTERM.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+int main(int argc, char *argv[]) {
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        char buf[4096];
+        int fd;
+
+        if (argc != 2 || strlen(argv[1]) >= sizeof(sa.sun_path)) {
+                fprintf(stderr, "usage: notify-recorder SOCKET-PATH\n");
+                return 2;
+        }
+        strcpy(sa.sun_path, argv[1]);
+        (void) unlink(sa.sun_path);
+
+        fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        if (fd < 0 || bind(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0) {
+                fprintf(stderr, "notify-recorder: %s: %s\n", argv[1], strerror(errno));
+                return 1;
+        }
+        setvbuf(stdout, NULL, _IOLBF, 0);
+
+        for (;;) {
+                ssize_t n = recv(fd, buf, sizeof(buf) - 1, 0);
+
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        fprintf(stderr, "notify-recorder: recv: %s\n", strerror(errno));
+                        return 1;
+                }
+                buf[n] = 0;
+                printf("%s%s--\n", buf, n > 0 && buf[n - 1] == '\n' ? "" : "\n");
+        }
+}

@@ -1,0 +1,161 @@
+#!/usr/bin/env bash
+# vtismd against a real (private) dbus-daemon with the project's policy: sd_notify protocol,
+# watchdog, vtismctl output, privilege checks, pause/resume, reload with good and bad configs,
+# clean exit on SIGTERM.
+. "$(dirname "$0")/lib.sh"
+need dbus-daemon setpriv jq busctl
+
+start_bus
+start_notify
+
+conf="$SCRATCH/vtism.conf"
+cat >"$conf" <<'CONF'
+global = {
+  sample_interval_ms = 200;
+  migrate_rate_limit_mbps = 64;
+};
+CONF
+
+# Not running yet: a clear message and exit code 3.
+set +e
+out=$("$VTISMCTL" status 2>&1); rc=$?
+set -e
+[[ $rc -eq 3 && $out == *"vtismd is not running"* ]] || fail "status without daemon: rc=$rc '$out'"
+ok "vtismctl says the daemon is not running (exit 3)"
+
+start_vtismd "$conf"
+wait_for 10 grep -qx READY=1 "$SCRATCH/notify.log" || fail "no READY=1"
+ok "READY=1 received"
+# READY=1 only after the bus name is taken: the name must be owned now.
+busctl --system status org.vtism1 >/dev/null || fail "READY=1 before org.vtism1 was taken"
+grep -q '^STATUS=Monitor-only' "$SCRATCH/notify.log" || fail "no STATUS= line: $(cat "$SCRATCH/notify.log")"
+ok "STATUS= sent"
+
+n0=$(notify_count WATCHDOG=1)
+sleep 1.2
+n1=$(notify_count WATCHDOG=1)
+((n1 - n0 >= 3)) || fail "watchdog keep-alives: $n0 -> $n1 in 1.2 s (WATCHDOG_USEC=400ms)"
+ok "WATCHDOG=1 keeps coming ($((n1 - n0)) in 1.2 s)"
+
+# Human status.
+out=$("$VTISMCTL" status)
+echo "$out"
+[[ $out == *"monitor-only: no CXL memory node found"* ]] || fail "status lacks the mode line"
+[[ $out == *"Sampling: running, every 200ms"* ]] || fail "status lacks the sampling line"
+[[ $out == *"rate limit 64 MiB/s"* ]] || fail "status lacks the rate limit"
+grep -Eq '^ +0 +dram +' <<<"$out" || fail "status lacks node 0 as dram"
+ok "vtismctl status"
+
+# JSON status matches the config and the host.
+json=$("$VTISMCTL" status --json)
+jq -e '.mode == "monitor-only" and .sample_interval_usec == 200000 and .migrate_rate_limit_bytes == 67108864
+       and .sampling_paused == false and .migration_paused == false and .dry_run == false
+       and (.nodes | length) >= 1 and .nodes[0].tier == "dram" and .nodes[0].total_bytes > 0
+       and .counters.cycles >= 1 and .last_reload_error == null' <<<"$json" >/dev/null \
+        || fail "unexpected JSON: $json"
+ok "vtismctl status --json"
+"$VTISMCTL" nodes | grep -q "node distances:" || fail "vtismctl nodes lacks distances"
+ok "vtismctl nodes"
+
+# Every user may read, only root may change.
+as_nobody "$VTISMCTL" status >/dev/null || fail "status as nobody failed"
+for verb in "pause" "resume migration" "reload" "dry-run on"; do
+        set +e
+        # shellcheck disable=SC2086
+        out=$(as_nobody "$VTISMCTL" $verb 2>&1); rc=$?
+        set -e
+        [[ $rc -eq 4 && $out == *"permission denied"*"needs root"* ]] || fail "'$verb' as nobody: rc=$rc '$out'"
+done
+ok "mutating calls denied for nobody, reads allowed"
+
+# Pause/resume are reflected in status.
+"$VTISMCTL" pause sampling >/dev/null
+jq -e '.sampling_paused == true and .migration_paused == false' <<<"$("$VTISMCTL" status --json)" >/dev/null \
+        || fail "pause sampling not reflected"
+c1=$("$VTISMCTL" status --json | jq .counters.cycles)
+sleep 0.6
+c2=$("$VTISMCTL" status --json | jq .counters.cycles)
+[[ $c1 == "$c2" ]] || fail "cycles went on while sampling was paused ($c1 -> $c2)"
+"$VTISMCTL" pause migration >/dev/null
+jq -e '.sampling_paused and .migration_paused' <<<"$("$VTISMCTL" status --json)" >/dev/null \
+        || fail "pause migration not reflected"
+"$VTISMCTL" status | grep -q "Sampling: paused" || fail "human status does not say paused"
+"$VTISMCTL" resume >/dev/null
+jq -e '(.sampling_paused or .migration_paused) | not' <<<"$("$VTISMCTL" status --json)" >/dev/null \
+        || fail "resume not reflected"
+cycles_above() { (($("$VTISMCTL" status --json | jq .counters.cycles) > $1)); }
+wait_for 5 cycles_above "$c2" || fail "cycles did not resume"
+"$VTISMCTL" dry-run on >/dev/null
+jq -e '.dry_run' <<<"$("$VTISMCTL" status --json)" >/dev/null || fail "dry-run on not reflected"
+"$VTISMCTL" dry-run off >/dev/null
+ok "pause/resume and dry-run reflected in status"
+
+# Bad arguments are refused with a clear message, by vtismctl and by the daemon itself.
+set +e
+out=$("$VTISMCTL" pause everything 2>&1); rc=$?
+set -e
+[[ $rc -eq 2 ]] || fail "vtismctl accepted 'pause everything'"
+set +e
+out=$(busctl --system call org.vtism1 /org/vtism1 org.vtism1.Manager Pause s everything 2>&1); rc=$?
+set -e
+[[ $rc -ne 0 && $out == *"Unknown subsystem 'everything'"* ]] || fail "daemon accepted Pause('everything'): $out"
+set +e
+out=$(busctl --system call org.vtism1 /org/vtism1 org.vtism1.Manager SetDryRun s yes 2>&1); rc=$?
+set -e
+[[ $rc -ne 0 ]] || fail "daemon accepted SetDryRun with a string"
+ok "invalid arguments rejected"
+
+# A second daemon must not start on the same bus.
+set +e
+timeout 10 "$VTISMD" --foreground --config="$conf" >"$SCRATCH/second.log" 2>&1; rc=$?
+set -e
+[[ $rc -ne 0 ]] && grep -q "Another vtismd already owns org.vtism1" "$SCRATCH/second.log" \
+        || fail "second vtismd: rc=$rc $(cat "$SCRATCH/second.log")"
+ok "second instance refused"
+
+# SIGHUP with a broken config: the old config stays, the daemon lives, and says why.
+cp "$conf" "$SCRATCH/good.conf"
+printf 'global = {\n  sample_interval_ms = 300;\n  tracker = "nonsense";\n};\n' >"$conf"
+kill -HUP "$VTISMD_PID"
+wait_for 5 bash -c "\"$VTISMCTL\" status --json | jq -e '.last_reload_error != null' >/dev/null" \
+        || fail "reload error not reported"
+json=$("$VTISMCTL" status --json)
+jq -e --arg f "$conf:3: global.tracker:" '(.last_reload_error | startswith($f)) and .sample_interval_usec == 200000' \
+        <<<"$json" >/dev/null || fail "bad reload: $json"
+kill -0 "$VTISMD_PID" || fail "vtismd died on a bad reload"
+"$VTISMCTL" status | grep -q "Last reload: FAILED, previous configuration kept: $conf:3:" \
+        || fail "human status does not show the failed reload"
+grep -q "Reload failed, keeping the previous configuration: $conf:3: global.tracker" "$SCRATCH/vtismd.log" \
+        || fail "the daemon did not log why the reload failed"
+ok "SIGHUP with a broken config keeps the old one"
+
+# The same through D-Bus: Reload fails with the file:line, exit 1.
+set +e
+out=$("$VTISMCTL" reload 2>&1); rc=$?
+set -e
+[[ $rc -eq 1 && $out == *"$conf:3: global.tracker: unknown tracker 'nonsense'"* ]] \
+        || fail "vtismctl reload with a bad config: rc=$rc '$out'"
+ok "vtismctl reload reports the bad line"
+
+# A good config applies, on SIGHUP and on Reload.
+printf 'global = {\n  sample_interval_ms = 300;\n};\n' >"$conf"
+"$VTISMCTL" reload | grep -q "Configuration reloaded" || fail "vtismctl reload of a good config"
+jq -e '.sample_interval_usec == 300000 and .last_reload_error == null and .counters.reloads == 1' \
+        <<<"$("$VTISMCTL" status --json)" >/dev/null || fail "good reload not applied"
+printf 'global = {\n  sample_interval_ms = 250;\n};\n' >"$conf"
+kill -HUP "$VTISMD_PID"
+wait_for 5 bash -c "\"$VTISMCTL\" status --json | jq -e '.sample_interval_usec == 250000' >/dev/null" \
+        || fail "SIGHUP reload not applied"
+grep -q '^RELOADING=1' "$SCRATCH/notify.log" || fail "no RELOADING=1 sent"
+ok "good reloads applied (D-Bus and SIGHUP)"
+
+# SIGTERM: clean exit 0, STOPPING=1 sent.
+kill -TERM "$VTISMD_PID"
+set +e
+wait "$VTISMD_PID"; rc=$?
+set -e
+[[ $rc -eq 0 ]] || fail "vtismd exited $rc on SIGTERM"
+grep -qx STOPPING=1 "$SCRATCH/notify.log" || fail "no STOPPING=1"
+ok "SIGTERM: exit 0"
+
+echo "PASS"

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# The systemd unit passes 'systemd-analyze verify' with nothing on stderr, vtismd --check-config
+# (its ExecStartPre) accepts the shipped config, and the offline security exposure stays low.
+set -euo pipefail
+: "${VTISM_SOURCE_ROOT:?run through meson test}" "${VTISM_BUILD_ROOT:?}"
+command -v systemd-analyze >/dev/null || { echo "SKIP: systemd-analyze missing"; exit 77; }
+
+scratch=$(mktemp -d)
+trap 'rm -rf "$scratch"' EXIT
+vtismd="$VTISM_BUILD_ROOT/src/daemon/vtismd"
+
+# Point ExecStart= at the built binary (verify checks that it exists and is executable).
+sed -e "s#/usr/sbin/vtismd#$vtismd#g" "$VTISM_SOURCE_ROOT/systemd/vtismd.service" >"$scratch/vtismd.service"
+systemd-analyze verify --man=no "$scratch/vtismd.service" 2>"$scratch/verify.err" \
+        || { cat "$scratch/verify.err"; echo "FAIL: systemd-analyze verify"; exit 1; }
+if [[ -s "$scratch/verify.err" ]]; then
+        cat "$scratch/verify.err"
+        echo "FAIL: systemd-analyze verify printed warnings"
+        exit 1
+fi
+echo "ok: systemd-analyze verify clean"
+
+grep -qx 'Type=notify' "$scratch/vtismd.service" || { echo "FAIL: not Type=notify"; exit 1; }
+grep -q '^WatchdogSec=' "$scratch/vtismd.service" || { echo "FAIL: no WatchdogSec"; exit 1; }
+grep -q '^ExecReload=' "$scratch/vtismd.service" || { echo "FAIL: no ExecReload"; exit 1; }
+
+"$vtismd" --check-config "$VTISM_SOURCE_ROOT/conf/vtism.conf" | grep -qx "configuration OK" \
+        || { echo "FAIL: shipped conf/vtism.conf does not pass --check-config"; exit 1; }
+echo "ok: shipped config passes --check-config"
+
+exposure=$(systemd-analyze security --offline=true "$scratch/vtismd.service" 2>/dev/null \
+        | sed -n 's/.*Overall exposure level for vtismd.service: \([0-9.]*\).*/\1/p')
+echo "exposure: $exposure"
+awk -v e="$exposure" 'BEGIN { exit !(e != "" && e + 0 <= 4.0) }' \
+        || { echo "FAIL: exposure $exposure above 4.0 (something in the sandboxing regressed)"; exit 1; }
+echo "ok: systemd-analyze security exposure $exposure"
+echo PASS
