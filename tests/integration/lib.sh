@@ -61,32 +61,10 @@ start_bus() {
         if [[ $mode == permissive ]]; then
                 extra='<policy context="mandatory"><allow send_destination="org.vtism1"/></policy>'
         fi
-        cat >"$SCRATCH/bus.conf" <<XML
-<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-BUS Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>system</type>
-  <listen>unix:path=$SCRATCH/system_bus_socket</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow user="*"/>
-    <deny own="*"/>
-    <deny send_type="method_call"/>
-    <allow send_type="signal"/>
-    <allow send_requested_reply="true" send_type="method_return"/>
-    <allow send_requested_reply="true" send_type="error"/>
-    <allow receive_type="method_call"/>
-    <allow receive_type="method_return"/>
-    <allow receive_type="error"/>
-    <allow receive_type="signal"/>
-    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus"/>
-    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus.Introspectable"/>
-    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus.Properties"/>
-  </policy>
-  <include>$VTISM_SOURCE_ROOT/systemd/org.vtism1.conf</include>
-  $extra
-</busconfig>
-XML
+        sed -e "s#@SOCKET@#$SCRATCH/system_bus_socket#" \
+            -e "s#@POLICY@#$VTISM_SOURCE_ROOT/systemd/org.vtism1.conf#" \
+            -e "s#<!--EXTRA-->#$extra#" \
+            "$VTISM_SOURCE_ROOT/tests/integration/system-bus.conf.in" >"$SCRATCH/bus.conf"
         dbus-daemon --config-file="$SCRATCH/bus.conf" --nofork --nopidfile \
                 --print-address=3 3>"$SCRATCH/bus.address" 2>"$SCRATCH/bus.log" &
         PIDS+=($!)
