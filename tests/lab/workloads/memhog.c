@@ -50,7 +50,8 @@ typedef struct Args {
         uint64_t hot_offset_bytes;
         uint64_t hot_bytes;
         uint64_t phase_offset_bytes;
-        double phase_after_sec;         /* < 0: no phase shift */
+        bool phase;                     /* --phase-offset given: shift on SIGUSR2 or after phase_after_sec */
+        double phase_after_sec;         /* < 0: only on SIGUSR2 */
         double duration_sec;            /* <= 0: until SIGTERM */
         bool write;
         ThpMode thp;
@@ -62,11 +63,14 @@ typedef struct Args {
 } Args;
 
 static volatile sig_atomic_t arrived_usr1 = 0;
+static volatile sig_atomic_t arrived_usr2 = 0;
 static volatile sig_atomic_t arrived_term = 0;
 
 static void on_signal(int sig) {
         if (sig == SIGUSR1)
                 arrived_usr1 = 1;
+        else if (sig == SIGUSR2)
+                arrived_usr2 = 1;
         else
                 arrived_term = 1;
 }
@@ -124,7 +128,7 @@ static void help(void) {
                "  -s, --size=SIZE           mapping size (default 256)\n"
                "  -H, --hot=SIZE            hot window size (default 32)\n"
                "  -o, --offset=OFFSET       hot window offset in the mapping (default 0)\n"
-               "  -O, --phase-offset=OFFSET move the hot window here after --phase-after\n"
+               "  -O, --phase-offset=OFFSET move the hot window here after --phase-after or on SIGUSR2\n"
                "  -T, --phase-after=SEC     seconds of hot loop before the phase shift\n"
                "  -m, --mode=read|write     how the hot window is touched (default write)\n"
                "      --thp=on|off|default  madvise(MADV_HUGEPAGE / MADV_NOHUGEPAGE) or leave as is\n"
@@ -136,7 +140,8 @@ static void help(void) {
                "                            such as QEMU TCG that set accessed bits on TLB fills only)\n"
                "      --pause-us=USEC       sleep USEC microseconds after each pass\n"
                "  -h, --help                this text\n\n"
-               "SIGUSR1 prints a placement report (move_pages query per node, hot window and rest).\n");
+               "SIGUSR1 prints a placement report (move_pages query per node, hot window and rest).\n"
+               "SIGUSR2 makes the phase shift happen now (needs --phase-offset).\n");
 }
 
 static int parse_args(int argc, char *argv[], Args *a) {
@@ -272,10 +277,11 @@ static int parse_args(int argc, char *argv[], Args *a) {
                 fprintf(stderr, "memhog: the hot window must lie inside the mapping\n");
                 return -EINVAL;
         }
-        if (have_phase_offset != (a->phase_after_sec >= 0)) {
-                fprintf(stderr, "memhog: --phase-offset and --phase-after go together\n");
+        if (a->phase_after_sec >= 0 && !have_phase_offset) {
+                fprintf(stderr, "memhog: --phase-after needs --phase-offset\n");
                 return -EINVAL;
         }
+        a->phase = have_phase_offset;
         return 1;
 }
 
@@ -412,7 +418,7 @@ static void format_start_line(const Args *a, uint8_t *base, uint64_t hot_offset,
                               (int) getpid(), (void *) base, a->size_bytes, (void *) (base + a->size_bytes),
                               (void *) (base + hot_offset), (void *) (base + hot_offset + a->hot_bytes),
                               hot_offset, a->hot_bytes);
-        if (a->phase_after_sec >= 0)
+        if (a->phase)
                 n += (size_t) snprintf(buf + n, size - n, " phase=%p-%p phase_after=%g",
                                        (void *) (base + a->phase_offset_bytes),
                                        (void *) (base + a->phase_offset_bytes + a->hot_bytes),
@@ -438,7 +444,7 @@ int main(int argc, char *argv[]) {
 
         sigemptyset(&sa.sa_mask);
         if (sigaction(SIGUSR1, &sa, NULL) < 0 || sigaction(SIGTERM, &sa, NULL) < 0 ||
-            sigaction(SIGINT, &sa, NULL) < 0) {
+            sigaction(SIGINT, &sa, NULL) < 0 || sigaction(SIGUSR2, &sa, NULL) < 0) {
                 fprintf(stderr, "memhog: sigaction: %m\n");
                 return EXIT_FAILURE;
         }
@@ -482,8 +488,8 @@ int main(int argc, char *argv[]) {
                 report(&a, base, hot_offset);
 
         start = now_sec();
-        phase_pending = a.phase_after_sec >= 0;
-        phase_at = start + (phase_pending ? a.phase_after_sec : 0);
+        phase_pending = a.phase;
+        phase_at = a.phase_after_sec >= 0 ? start + a.phase_after_sec : 0;
         end_at = a.duration_sec > 0 ? start + a.duration_sec : 0;
 
         while (!arrived_term) {
@@ -496,7 +502,7 @@ int main(int argc, char *argv[]) {
                         usleep(a.pause_usec);
 
                 now = now_sec();
-                if (phase_pending && now >= phase_at) {
+                if (phase_pending && (arrived_usr2 || (phase_at > 0 && now >= phase_at))) {
                         phase_pending = false;
                         hot_offset = a.phase_offset_bytes;
                         snprintf(line, sizeof(line), "memhog: phase pid=%d t=%.1f hot=%p-%p hot_offset=%" PRIu64 "\n",
