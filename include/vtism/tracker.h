@@ -1,0 +1,82 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "vtism/config.h"
+#include "vtism/heatmap.h"
+
+/*
+ * Access trackers: where the access bits of a VM's guest RAM come from. Trackers produce
+ * samples, never decisions. One ops table per tracker; the manager drives, per VM and cycle:
+ *
+ *     heatmap_cycle_begin(h);
+ *     ops->check_accesses(t, target, h);     accessed since the last prepare -> heatmap_sample_hva()
+ *     heatmap_cycle_end(h);
+ *     ops->prepare_access_checks(t, target); start the next period (clear bits), may be a no-op
+ *
+ * A target whose process went away makes the ops return -ESRCH (and target_valid() false); the
+ * manager drops the VM, logging at debug. probe() explains in one sentence why a tracker cannot
+ * work on this host.
+ */
+
+typedef struct TrackerContext {
+        const char *proc_root;   /* "/proc" */
+        const char *sysfs_root;  /* "/sys" */
+} TrackerContext;
+
+typedef struct TrackerTarget {
+        pid_t pid;
+        unsigned long long start_time; /* field 22 of /proc/PID/stat: tells a reused pid apart */
+        const HeatRangeSpec *ranges;   /* guest RAM ranges (gpa, hva, len), ascending hva */
+        size_t n_ranges;
+        void *data;                    /* the tracker's per-target state */
+} TrackerTarget;
+
+typedef struct Tracker Tracker;
+
+typedef struct TrackerOps {
+        TrackerKind kind;
+        const char *name;
+        int (*probe)(const TrackerContext *ctx, char **ret_reason);
+        int (*init)(Tracker *t);
+        void (*cleanup)(Tracker *t);
+        int (*target_add)(Tracker *t, TrackerTarget *target);
+        void (*target_remove)(Tracker *t, TrackerTarget *target);
+        int (*prepare_access_checks)(Tracker *t, TrackerTarget *target);
+        int (*check_accesses)(Tracker *t, TrackerTarget *target, HeatMap *heat);
+        bool (*target_valid)(Tracker *t, TrackerTarget *target);
+} TrackerOps;
+
+struct Tracker {
+        const TrackerOps *ops;
+        TrackerContext ctx;
+        void *data; /* the tracker's global state */
+};
+
+extern const TrackerOps tracker_idle_pages_ops;
+extern const TrackerOps tracker_page_idle_ops;
+extern const TrackerOps tracker_damon_ops;
+
+/* NULL for TRACKER_AUTO or an unknown kind. */
+const TrackerOps *tracker_ops_from_kind(TrackerKind kind);
+
+/* Probe every tracker. reasons[k] is NULL for a usable tracker, else why not (caller frees). */
+void tracker_probe_all(const TrackerContext *ctx, char *reasons[_TRACKER_KIND_MAX]);
+
+/* Pick wanted (or, for TRACKER_AUTO, the best usable: idle_pages, page_idle, damon) given the
+ * probe results. -EOPNOTSUPP if none (or the wanted one) is usable. */
+int tracker_pick(TrackerKind wanted, char *const reasons[_TRACKER_KIND_MAX], const TrackerOps **ret);
+
+int tracker_new(const TrackerOps *ops, const TrackerContext *ctx, Tracker **ret);
+Tracker *tracker_free(Tracker *t);
+static inline void tracker_freep(Tracker **t) {
+        tracker_free(*t);
+}
+
+/* Read field 22 (starttime) of /proc/PID/stat below proc_root: -ESRCH if the process is gone. */
+int proc_pid_start_time(const char *proc_root, pid_t pid, unsigned long long *ret);
+/* True if pid still runs and is the same process (same start time). */
+bool tracker_target_alive(const TrackerContext *ctx, const TrackerTarget *target);
