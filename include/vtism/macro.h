@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #pragma once
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -76,6 +77,10 @@ static inline void freep(void *p) {
 static inline void closep(int *fd) {
         if (*fd >= 0)
                 (void) close(*fd);
+}
+static inline void closedirp(DIR **d) {
+        if (*d)
+                (void) closedir(*d);
 }
 static inline void fclosep(FILE **f) {
         if (*f)

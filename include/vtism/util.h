@@ -10,6 +10,8 @@
 
 /* Read a whole (small) file below root, e.g. read_file_at("/sys", "devices/system/node/online"). */
 int read_file_at(const char *root, const char *path, char **ret_contents);
+/* Same, and the size read (the buffer is NUL-terminated after it; contents may hold NULs). */
+int read_file_at_size(const char *root, const char *path, char **ret_contents, size_t *ret_size);
 /* Same, stripping trailing whitespace. */
 int read_line_at(const char *root, const char *path, char **ret_line);
 

@@ -40,6 +40,10 @@ bool streq_ptr(const char *a, const char *b) {
 }
 
 int read_file_at(const char *root, const char *path, char **ret_contents) {
+        return read_file_at_size(root, path, ret_contents, NULL);
+}
+
+int read_file_at_size(const char *root, const char *path, char **ret_contents, size_t *ret_size) {
         _cleanup_free_ char *full = NULL, *buf = NULL;
         _cleanup_close_ int fd = -EBADF;
         size_t size = 0, allocated = 4096;
@@ -71,6 +75,8 @@ int read_file_at(const char *root, const char *path, char **ret_contents) {
         }
         buf[size] = 0;
         *ret_contents = TAKE_PTR(buf);
+        if (ret_size)
+                *ret_size = size;
         return 0;
 }
 
