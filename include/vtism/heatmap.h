@@ -1,0 +1,182 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vtism/macro.h"
+
+/*
+ * Per-VM heat of guest RAM, pure (no I/O, no logging).
+ *
+ * A HeatMap covers the VM's guest RAM ranges {gpa, hva, len}. Each range is cut into granules of
+ * 4 KiB (default) or 2 MiB (e.g. hugetlbfs-backed RAM); every granule has one uint8_t heat.
+ *
+ * Heat model, once per sampling cycle, for every granule (integer arithmetic, rounding down):
+ *
+ *     heat' = min(255, heat * (100 - decay_percent) / 100 + (accessed ? HEATMAP_ACCESS_WEIGHT : 0))
+ *
+ * "accessed" = at least one sample in this cycle overlapped the granule. With the defaults
+ * (decay_percent 12, weight 32) the continuous fixed point 32 * 100 / 12 ≈ 267 lies above 255, so:
+ *   - a granule accessed every cycle climbs 0, 32, 60, 84, 105, 124, 141, ... and sits at 255 from
+ *     cycle 28 on (≥ 128 = hot from cycle 6);
+ *   - accessed every 2nd cycle: settles to alternating 134 / 117 (hot right after an access);
+ *   - accessed every 4th cycle: settles to 76, 66, 58, 51 (warm);
+ *   - never accessed again: 255 drops to 0 in 32 cycles (×0.88 per cycle, half-life ~5.4 cycles);
+ *     a single access (32) is forgotten after 16 cycles.
+ * In general a granule accessed in a fraction f of cycles averages about min(255, 32·f·100/decay).
+ * Rounding down guarantees that every granule reaches 0 when no longer accessed (for decay ≥ 1).
+ *
+ * Classes: cold = heat ≤ cold_max (default 0: not seen for a long while), hot = heat ≥ hot_min
+ * (default 128: accessed in about half of the recent cycles or more), warm = in between.
+ * Buckets for histograms: HEATMAP_BUCKETS buckets of 32 heat values each (bucket = heat / 32).
+ *
+ * Cycle protocol (every granule is visited exactly once per cycle; no per-page "accessed" bit):
+ *     heatmap_cycle_begin(h);
+ *     heatmap_sample_hva(h, hva, len) / heatmap_sample_gpa(...)     for each accessed run
+ *     heatmap_cycle_end(h);
+ * Samples of one cycle must come in ascending address order within each RAM range (trackers scan
+ * upwards: idle_pages reads, page_idle bitmaps and DAMON regions all are); overlapping or repeated
+ * samples are harmless. A sample reaching back below what was already swept in this cycle is
+ * clipped there, and the clipped bytes are counted in stats.out_of_order_bytes (those granules
+ * already got their update as accessed or idle). Samples outside every range are counted in
+ * stats.unmatched_bytes. heatmap_apply_cycle() does all three steps for runs in any order.
+ * The sweep is cache-friendly and O(granules) per cycle, like aging itself.
+ *
+ * Residency: for each histogram range (see below) pages per host NUMA node, counted from
+ * move_pages(2) query results (status per page = node, or -errno when not present). They are
+ * fed in ascending order per histogram range, in as many batches (and cycles) as wanted; the
+ * counters of a histogram range are published when a sweep reaches its end, so readers always see
+ * the result of one complete pass. heatmap_residency_moved() adjusts them after migrations.
+ * No per-page node is stored.
+ *
+ * Histograms are per guest-physical "histogram range": the aligned GPA window
+ * [k * hist_range_bytes, (k + 1) * hist_range_bytes) (default 1 GiB, a power of two ≥ 2 MiB);
+ * only windows containing RAM exist. Computed on demand by scanning the heat bytes (~256 Ki bytes
+ * per GiB).
+ *
+ * Memory: one byte per granule (≤ 1 byte per 4 KiB page; 1 byte per 2 MiB for 2 MiB granules),
+ * plus per RAM range ~64 bytes and per histogram range 2 × HEATMAP_NODES_MAX × 4 bytes (1 KiB)
+ * for residency: 1 TiB of 4 KiB-granule RAM costs 256 MiB + 1 MiB.
+ */
+
+#define HEATMAP_ACCESS_WEIGHT 32u
+#define HEATMAP_HEAT_MAX 255u
+#define HEATMAP_BUCKETS 8u
+#define HEATMAP_BUCKET_WIDTH (256u / HEATMAP_BUCKETS)
+#define HEATMAP_NODES_MAX 128u  /* host nodes 0..127 for residency; larger ids count as other */
+
+#define HEATMAP_DECAY_PERCENT_DEFAULT 12u
+#define HEATMAP_HOT_MIN_DEFAULT 128u
+#define HEATMAP_COLD_MAX_DEFAULT 0u
+#define HEATMAP_HIST_RANGE_BYTES_DEFAULT (UINT64_C(1) << 30)
+#define HEATMAP_GRANULE_4K (UINT64_C(1) << 12)
+#define HEATMAP_GRANULE_2M (UINT64_C(1) << 21)
+
+typedef struct HeatParams {
+        unsigned decay_percent;    /* 0..100 */
+        unsigned hot_min;          /* heat ≥ hot_min is hot; 1..255 */
+        unsigned cold_max;         /* heat ≤ cold_max is cold; < hot_min */
+        uint64_t hist_range_bytes; /* power of two, ≥ 2 MiB */
+} HeatParams;
+
+void heat_params_init_default(HeatParams *p);
+int heat_params_validate(const HeatParams *p);
+
+typedef enum HeatClass {
+        HEAT_COLD,
+        HEAT_WARM,
+        HEAT_HOT,
+        _HEAT_CLASS_MAX,
+} HeatClass;
+
+const char *heat_class_to_string(HeatClass c);
+HeatClass heat_params_classify(const HeatParams *p, uint8_t heat);
+
+/* Input: one RAM range of the VM. gpa, hva and len must be multiples of the granule. */
+typedef struct HeatRangeSpec {
+        uint64_t gpa;
+        uint64_t hva;
+        uint64_t len_bytes;
+        uint64_t granule_bytes;    /* HEATMAP_GRANULE_4K (or 0 for it) or HEATMAP_GRANULE_2M */
+} HeatRangeSpec;
+
+typedef struct HeatHistogram {
+        uint64_t gpa;                           /* start of the window (or of the VM: 0) */
+        uint64_t ram_bytes;                     /* RAM inside */
+        uint64_t pages[HEATMAP_BUCKETS];        /* 4 KiB pages per heat bucket */
+        uint64_t class_bytes[_HEAT_CLASS_MAX];  /* cold, warm, hot */
+        /* residency of the last complete pass, in 4 KiB pages */
+        uint64_t node_pages[HEATMAP_NODES_MAX];
+        uint64_t other_node_pages;              /* node ≥ HEATMAP_NODES_MAX */
+        uint64_t absent_pages;                  /* not present / not queried (-ENOENT, -EFAULT, ...) */
+        bool residency_known;                   /* at least one complete pass */
+} HeatHistogram;
+
+typedef struct HeatStats {
+        uint64_t cycles;
+        uint64_t sampled_bytes;        /* accepted sample bytes, summed over cycles */
+        uint64_t unmatched_bytes;      /* samples outside guest RAM */
+        uint64_t out_of_order_bytes;   /* samples below the sweep position */
+} HeatStats;
+
+typedef struct HeatMap HeatMap;
+
+/*
+ * Ranges may come in any order; they must not overlap in GPA or in HVA. -EINVAL for a bad range
+ * or params, -ERANGE for overflowing ones, -EEXIST for overlaps.
+ */
+int heatmap_new(const HeatRangeSpec *ranges, size_t n, const HeatParams *params, HeatMap **ret);
+HeatMap *heatmap_free(HeatMap *h);
+DEFINE_TRIVIAL_CLEANUP_FUNC(HeatMap *, heatmap_free);
+
+const HeatParams *heatmap_params(const HeatMap *h);
+/* Thresholds and decay can change at any time (config reload); hist_range_bytes cannot. */
+int heatmap_set_params(HeatMap *h, const HeatParams *p);
+const HeatStats *heatmap_stats(const HeatMap *h);
+uint64_t heatmap_ram_bytes(const HeatMap *h);
+/* Bytes the heat and residency state take. */
+uint64_t heatmap_memory_bytes(const HeatMap *h);
+
+/* The ranges, sorted by GPA; heat of granule i of range r is heat[i]. */
+size_t heatmap_n_ranges(const HeatMap *h);
+int heatmap_range(const HeatMap *h, size_t index, HeatRangeSpec *ret_spec, const uint8_t **ret_heat, size_t *ret_n_granules);
+
+/* --- sampling --- */
+void heatmap_cycle_begin(HeatMap *h);
+/* -ESTALE outside a cycle. Length 0 is a no-op. */
+int heatmap_sample_hva(HeatMap *h, uint64_t hva, uint64_t len_bytes);
+int heatmap_sample_gpa(HeatMap *h, uint64_t gpa, uint64_t len_bytes);
+/* -ESTALE outside a cycle. */
+int heatmap_cycle_end(HeatMap *h);
+
+typedef struct HeatSample {
+        uint64_t hva;
+        uint64_t len_bytes;
+} HeatSample;
+/* One whole cycle from accessed HVA runs in any order (sorted on a copy). */
+int heatmap_apply_cycle(HeatMap *h, const HeatSample *samples, size_t n);
+
+/* --- queries --- */
+/* -ENOENT if the address is not guest RAM. */
+int heatmap_heat_gpa(const HeatMap *h, uint64_t gpa, uint8_t *ret);
+int heatmap_heat_hva(const HeatMap *h, uint64_t hva, uint8_t *ret);
+int heatmap_gpa_to_hva(const HeatMap *h, uint64_t gpa, uint64_t *ret_hva);
+int heatmap_hva_to_gpa(const HeatMap *h, uint64_t hva, uint64_t *ret_gpa);
+
+/* Histogram windows containing RAM, ascending GPA. */
+size_t heatmap_n_histograms(const HeatMap *h);
+int heatmap_histogram(const HeatMap *h, size_t index, HeatHistogram *ret);
+/* The whole VM (gpa = 0). */
+void heatmap_histogram_total(const HeatMap *h, HeatHistogram *ret);
+
+/* --- residency --- */
+/*
+ * status[i] is the move_pages(2) query result for the 4 KiB page at hva + i * 4096: a node id
+ * (≥ 0) or -errno. Feed each histogram window's pages in ascending order; batches may span
+ * windows and RAM ranges but must lie within one RAM range. -ENOENT if outside guest RAM.
+ */
+int heatmap_residency_update(HeatMap *h, uint64_t hva, const int *status, size_t n_pages);
+/* After migrating n_pages at hva from node `from` to node `to` (either may be -1 = absent). */
+int heatmap_residency_moved(HeatMap *h, uint64_t hva, size_t n_pages, int from, int to);
