@@ -458,7 +458,8 @@ static int parse_nodes(ParseContext *ctx, const ConfigKey *k, const config_setti
         if (!config_setting_is_array(s) && !config_setting_is_list(s))
                 return fail_type(ctx, s, path, "an array of node ids");
         n = config_setting_length(s);
-        nodes = xcalloc((size_t) n, sizeof(int));
+        if (n > 0)
+                nodes = xcalloc((size_t) n, sizeof(int));
         for (int i = 0; i < n; i++) {
                 const config_setting_t *e = config_setting_get_elem(s, (unsigned) i);
                 _cleanup_free_ char *epath = xasprintf("%s[%d]", path, i);
@@ -472,7 +473,8 @@ static int parse_nodes(ParseContext *ctx, const ConfigKey *k, const config_setti
                                 return fail_at(ctx, e, epath, "node %" PRIi64 " is listed twice", v);
                 nodes[i] = (int) v;
         }
-        qsort(nodes, (size_t) n, sizeof(int), cmp_int);
+        if (n > 0)
+                qsort(nodes, (size_t) n, sizeof(int), cmp_int);
         free(*list);
         *list = TAKE_PTR(nodes);
         *n_list = (size_t) n;
@@ -577,7 +579,7 @@ static int section_tiers(ParseContext *ctx, const config_setting_t *g, VtConf *c
         r = parse_group(ctx, g, "tiers", SECTION_TIERS, false, c);
         if (r < 0)
                 return r;
-        for (size_t i = 0; i < c->n_cxl_nodes; i++)
+        for (size_t i = 0; i < c->n_cxl_nodes && c->n_dram_nodes > 0; i++)
                 if (bsearch(&c->cxl_nodes[i], c->dram_nodes, c->n_dram_nodes, sizeof(int), cmp_int))
                         return fail_at(ctx, config_setting_get_member(g, "cxl"), "tiers.cxl",
                                        "node %d is also listed in tiers.dram", c->cxl_nodes[i]);
@@ -631,7 +633,8 @@ static int section_vm(ParseContext *ctx, const config_setting_t *l, VtConf *c) {
         if (!config_setting_is_list(l))
                 return fail_type(ctx, l, "vm", "a list of groups: vm = ( { ... }, ... )");
         n = config_setting_length(l);
-        c->policies = xcalloc((size_t) n, sizeof(VtPolicy));
+        if (n > 0)
+                c->policies = xcalloc((size_t) n, sizeof(VtPolicy));
         for (int i = 0; i < n; i++) {
                 _cleanup_free_ char *path = xasprintf("vm[%d]", i);
                 int r;
