@@ -50,6 +50,20 @@ typedef struct Counter {
         uint64_t value;
 } Counter;
 
+typedef struct VmInfo {
+        char *id, *name, *uuid, *sources, *state, *error;
+        uint32_t pid;
+        uint64_t ram_bytes, dram_bytes, cxl_bytes, hot_bytes, warm_bytes, cold_bytes, cycles;
+        int32_t home_node;
+        bool residency_known;
+} VmInfo;
+
+typedef struct TrackerInfo {
+        char *name;
+        bool usable;
+        char *reason;
+} TrackerInfo;
+
 typedef struct Status {
         char *version, *mode, *mode_reason, *tracker, *config_file, *last_reload_error, *libvirt_uri;
         bool sampling_paused, migration_paused, dry_run;
@@ -60,6 +74,12 @@ typedef struct Status {
         size_t n_distances;
         Counter *counters;
         size_t n_counters;
+        char *active_tracker;
+        bool have_vms;           /* the daemon exports VMs (older ones did not) */
+        VmInfo *vms;
+        size_t n_vms;
+        TrackerInfo *trackers;
+        size_t n_trackers;
 } Status;
 
 static void status_done(Status *s) {
@@ -81,6 +101,22 @@ static void status_done(Status *s) {
         for (size_t i = 0; i < s->n_counters; i++)
                 free(s->counters[i].name);
         free(s->counters);
+        free(s->active_tracker);
+        for (size_t i = 0; i < s->n_vms; i++) {
+                VmInfo *v = &s->vms[i];
+                free(v->id);
+                free(v->name);
+                free(v->uuid);
+                free(v->sources);
+                free(v->state);
+                free(v->error);
+        }
+        free(s->vms);
+        for (size_t i = 0; i < s->n_trackers; i++) {
+                free(s->trackers[i].name);
+                free(s->trackers[i].reason);
+        }
+        free(s->trackers);
 }
 
 /* Turn a bus error into a message a user can act on, and an exit code. */
@@ -199,6 +235,58 @@ static int read_counters(sd_bus_message *m, Status *s) {
         return sd_bus_message_exit_container(m);
 }
 
+#define VMS_SIGNATURE "(sssussstttttttib)"
+
+static int read_vms(sd_bus_message *m, Status *s) {
+        int r;
+
+        s->have_vms = true;
+        r = sd_bus_message_enter_container(m, 'a', VMS_SIGNATURE);
+        if (r < 0)
+                return r;
+        for (;;) {
+                const char *id, *name, *uuid, *sources, *state, *error;
+                int residency_known;
+                VmInfo v = {};
+
+                r = sd_bus_message_read(m, VMS_SIGNATURE, &id, &name, &uuid, &v.pid, &sources, &state, &error,
+                                        &v.ram_bytes, &v.dram_bytes, &v.cxl_bytes, &v.hot_bytes, &v.warm_bytes,
+                                        &v.cold_bytes, &v.cycles, &v.home_node, &residency_known);
+                if (r <= 0)
+                        break;
+                v.id = xstrdup(id);
+                v.name = xstrdup(name);
+                v.uuid = xstrdup(uuid);
+                v.sources = xstrdup(sources);
+                v.state = xstrdup(state);
+                v.error = xstrdup(error);
+                v.residency_known = residency_known;
+                s->vms = xreallocarray(s->vms, s->n_vms + 1, sizeof(VmInfo));
+                s->vms[s->n_vms++] = v;
+        }
+        if (r < 0)
+                return r;
+        return sd_bus_message_exit_container(m);
+}
+
+static int read_trackers(sd_bus_message *m, Status *s) {
+        const char *name, *reason;
+        int usable, r;
+
+        r = sd_bus_message_enter_container(m, 'a', "(sbs)");
+        if (r < 0)
+                return r;
+        while ((r = sd_bus_message_read(m, "(sbs)", &name, &usable, &reason)) > 0) {
+                s->trackers = xreallocarray(s->trackers, s->n_trackers + 1, sizeof(TrackerInfo));
+                s->trackers[s->n_trackers++] = (TrackerInfo) {
+                        .name = xstrdup(name), .usable = usable, .reason = xstrdup(reason),
+                };
+        }
+        if (r < 0)
+                return r;
+        return sd_bus_message_exit_container(m);
+}
+
 static int read_property(sd_bus_message *m, const char *name, Status *s) {
         const struct {
                 const char *name;
@@ -211,6 +299,7 @@ static int read_property(sd_bus_message *m, const char *name, Status *s) {
                 { "ConfigFile", &s->config_file },
                 { "LastReloadError", &s->last_reload_error },
                 { "LibvirtURI", &s->libvirt_uri },
+                { "ActiveTracker", &s->active_tracker },
         };
         const struct {
                 const char *name;
@@ -267,6 +356,10 @@ static int read_property(sd_bus_message *m, const char *name, Status *s) {
                 r = read_distances(m, s);
         else if (streq(name, "Counters") && streq(contents, "a{st}"))
                 r = read_counters(m, s);
+        else if (streq(name, "VMs") && streq(contents, "a" VMS_SIGNATURE))
+                r = read_vms(m, s);
+        else if (streq(name, "Trackers") && streq(contents, "a(sbs)"))
+                r = read_trackers(m, s);
         else /* a newer daemon: ignore what we do not know */
                 r = sd_bus_message_skip(m, contents);
         if (r < 0)
@@ -373,14 +466,57 @@ static void print_distances(const Status *s) {
         }
 }
 
+static void print_trackers(const Status *s) {
+        for (size_t i = 0; i < s->n_trackers; i++)
+                if (!s->trackers[i].usable)
+                        printf("%13s: unavailable: %s\n", s->trackers[i].name, s->trackers[i].reason);
+}
+
+static const char *bytes_or_dash(char *buf, size_t len, uint64_t bytes, bool known) {
+        return known ? format_bytes(buf, len, bytes) : "-";
+}
+
+static void print_vms(const Status *s) {
+        if (s->n_vms == 0) {
+                printf("VMs: none found\n");
+                return;
+        }
+        printf("VM                    PID      RAM        DRAM        CXL        HOT       WARM       COLD  HOME  STATE\n");
+        for (size_t i = 0; i < s->n_vms; i++) {
+                const VmInfo *v = &s->vms[i];
+                char ram[FORMAT_BYTES_MAX], dram[FORMAT_BYTES_MAX], cxl[FORMAT_BYTES_MAX], hot[FORMAT_BYTES_MAX],
+                        warm[FORMAT_BYTES_MAX], cold[FORMAT_BYTES_MAX], home[16];
+                bool sampled = streq(v->state, "tracked") && v->cycles > 0;
+
+                if (v->home_node >= 0)
+                        snprintf(home, sizeof(home), "%d", v->home_node);
+                else
+                        snprintf(home, sizeof(home), "-");
+                printf("%-20.20s %5" PRIu32 " %10s %10s %10s %10s %10s %10s %5s  %s\n", v->name, v->pid,
+                       format_bytes(ram, sizeof(ram), v->ram_bytes),
+                       bytes_or_dash(dram, sizeof(dram), v->dram_bytes, v->residency_known),
+                       bytes_or_dash(cxl, sizeof(cxl), v->cxl_bytes, v->residency_known),
+                       bytes_or_dash(hot, sizeof(hot), v->hot_bytes, sampled),
+                       bytes_or_dash(warm, sizeof(warm), v->warm_bytes, sampled),
+                       bytes_or_dash(cold, sizeof(cold), v->cold_bytes, sampled), home, v->state);
+        }
+        for (size_t i = 0; i < s->n_vms; i++)
+                if (*s->vms[i].error)
+                        printf("  %s: %s\n", s->vms[i].name, s->vms[i].error);
+}
+
 static void print_status(const Status *s) {
         char interval[32], ago[32], up[32], rate[FORMAT_BYTES_MAX + 8], moved[FORMAT_BYTES_MAX];
         uint64_t now = now_usec();
 
         printf("vtismd %s, %s: %s\n", s->version, s->mode, s->mode_reason);
         format_duration(interval, sizeof(interval), s->sample_interval_usec);
-        printf("     Sampling: %s, every %s, tracker %s\n", s->sampling_paused ? "paused" : "running", interval,
-               s->tracker);
+        if (s->active_tracker && *s->active_tracker)
+                printf("     Sampling: %s, every %s, tracker %s%s\n", s->sampling_paused ? "paused" : "running",
+                       interval, s->active_tracker, streq(s->tracker, "auto") ? " (auto)" : "");
+        else
+                printf("     Sampling: %s, every %s, no usable tracker (configured: %s)\n",
+                       s->sampling_paused ? "paused" : "running", interval, s->tracker);
         if (s->rate_limit_bytes > 0) {
                 format_bytes(rate, sizeof(rate), s->rate_limit_bytes);
                 strcat(rate, "/s");
@@ -399,8 +535,13 @@ static void print_status(const Status *s) {
                 printf("       Cycles: %" PRIu64 ", last %s ago; up %s\n", counter(s, "cycles"), ago, up);
         } else
                 printf("       Cycles: none yet; up %s\n", up);
+        print_trackers(s);
         printf("\n");
         print_nodes(s);
+        if (s->have_vms) {
+                printf("\n");
+                print_vms(s);
+        }
         printf("\nMigrations: %" PRIu64 " pages promoted, %" PRIu64 " demoted, %" PRIu64 " failed, %s moved\n",
                counter(s, "pages_promoted"), counter(s, "pages_demoted"), counter(s, "pages_failed"),
                format_bytes(moved, sizeof(moved), counter(s, "bytes_migrated")));
@@ -426,6 +567,49 @@ static json_object *json_nodes(const Status *s) {
                 for (size_t j = 0; j < s->n_nodes; j++)
                         json_object_array_add(d, json_object_new_int((int32_t) s->distances[i * s->n_nodes + j]));
                 json_object_object_add(o, "distances", d);
+                json_object_array_add(a, o);
+        }
+        return a;
+}
+
+static json_object *json_trackers(const Status *s) {
+        json_object *a = json_object_new_array();
+
+        for (size_t i = 0; i < s->n_trackers; i++) {
+                json_object *o = json_object_new_object();
+
+                json_object_object_add(o, "name", json_object_new_string(s->trackers[i].name));
+                json_object_object_add(o, "usable", json_object_new_boolean(s->trackers[i].usable));
+                json_object_object_add(o, "reason", s->trackers[i].usable ? NULL :
+                                                            json_object_new_string(s->trackers[i].reason));
+                json_object_array_add(a, o);
+        }
+        return a;
+}
+
+static json_object *json_vms(const Status *s) {
+        json_object *a = json_object_new_array();
+
+        for (size_t i = 0; i < s->n_vms; i++) {
+                const VmInfo *v = &s->vms[i];
+                json_object *o = json_object_new_object();
+
+                json_object_object_add(o, "id", json_object_new_string(v->id));
+                json_object_object_add(o, "name", json_object_new_string(v->name));
+                json_object_object_add(o, "uuid", *v->uuid ? json_object_new_string(v->uuid) : NULL);
+                json_object_object_add(o, "pid", json_object_new_int64(v->pid));
+                json_object_object_add(o, "sources", json_object_new_string(v->sources));
+                json_object_object_add(o, "state", json_object_new_string(v->state));
+                json_object_object_add(o, "error", *v->error ? json_object_new_string(v->error) : NULL);
+                json_object_object_add(o, "ram_bytes", json_object_new_uint64(v->ram_bytes));
+                json_object_object_add(o, "residency_known", json_object_new_boolean(v->residency_known));
+                json_object_object_add(o, "dram_bytes", json_object_new_uint64(v->dram_bytes));
+                json_object_object_add(o, "cxl_bytes", json_object_new_uint64(v->cxl_bytes));
+                json_object_object_add(o, "hot_bytes", json_object_new_uint64(v->hot_bytes));
+                json_object_object_add(o, "warm_bytes", json_object_new_uint64(v->warm_bytes));
+                json_object_object_add(o, "cold_bytes", json_object_new_uint64(v->cold_bytes));
+                json_object_object_add(o, "cycles", json_object_new_uint64(v->cycles));
+                json_object_object_add(o, "home_node", v->home_node >= 0 ? json_object_new_int(v->home_node) : NULL);
                 json_object_array_add(a, o);
         }
         return a;
@@ -458,6 +642,10 @@ static void print_json(const Status *s, bool nodes_only) {
                 for (size_t i = 0; i < s->n_counters; i++)
                         json_object_object_add(c, s->counters[i].name, json_object_new_uint64(s->counters[i].value));
                 json_object_object_add(o, "counters", c);
+                json_object_object_add(o, "active_tracker", s->active_tracker && *s->active_tracker ?
+                                                                    json_object_new_string(s->active_tracker) : NULL);
+                json_object_object_add(o, "trackers", json_trackers(s));
+                json_object_object_add(o, "vms", json_vms(s));
         }
         puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE));
         json_object_put(o);
@@ -503,6 +691,135 @@ static int call(sd_bus *bus, const char *what, const char *method, const char *t
         if (r < 0)
                 return report_bus_error(what, &error, r);
         return EXIT_OK;
+}
+
+typedef struct HeatWindow {
+        uint64_t gpa, ram_bytes, hot_bytes, warm_bytes, cold_bytes, dram_bytes, cxl_bytes;
+        uint64_t buckets[8];
+        size_t n_buckets;
+} HeatWindow;
+
+/* One character per GPA range for the strip: how much of it is hot. */
+static char heat_glyph(const HeatWindow *w) {
+        uint64_t pct = w->ram_bytes ? w->hot_bytes * 100 / w->ram_bytes : 0;
+
+        if (w->hot_bytes == 0)
+                return w->warm_bytes == 0 ? '_' : '.';
+        return pct < 25 ? 'o' : pct < 50 ? 'O' : '#';
+}
+
+/* One character per heat bucket: the share of the range's pages in it. */
+static char bucket_glyph(uint64_t pages, uint64_t total) {
+        uint64_t pct = total ? pages * 100 / total : 0;
+
+        return pages == 0 ? ' ' : pct < 10 ? '.' : pct < 25 ? ':' : pct < 50 ? '+' : '#';
+}
+
+static int verb_heatmap(sd_bus *bus, int argc, char **argv) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        _cleanup_free_ HeatWindow *w = NULL;
+        const char *id, *name;
+        uint64_t range_bytes, cycles;
+        size_t n = 0;
+        int r;
+
+        if (argc != 2) {
+                fprintf(stderr, "vtismctl: usage: vtismctl heatmap VM   (VM: name, UUID or pid-N as in status)\n");
+                return EXIT_USAGE;
+        }
+        r = sd_bus_call_method(bus, BUS_NAME, BUS_PATH, BUS_INTERFACE, "GetHeatmap", &error, &reply, "s", argv[1]);
+        if (r < 0)
+                return report_bus_error("heatmap", &error, r);
+
+        r = sd_bus_message_read(reply, "sstt", &id, &name, &range_bytes, &cycles);
+        if (r < 0)
+                goto fail;
+        r = sd_bus_message_enter_container(reply, 'a', "(tttttttat)");
+        if (r < 0)
+                goto fail;
+        while ((r = sd_bus_message_enter_container(reply, 'r', "tttttttat")) > 0) {
+                const void *b;
+                size_t size;
+                HeatWindow *x;
+
+                w = xreallocarray(w, n + 1, sizeof(HeatWindow));
+                x = &w[n];
+                *x = (HeatWindow) {};
+                r = sd_bus_message_read(reply, "ttttttt", &x->gpa, &x->ram_bytes, &x->hot_bytes, &x->warm_bytes,
+                                        &x->cold_bytes, &x->dram_bytes, &x->cxl_bytes);
+                if (r < 0)
+                        goto fail;
+                r = sd_bus_message_read_array(reply, 't', &b, &size);
+                if (r < 0)
+                        goto fail;
+                x->n_buckets = MIN(size / sizeof(uint64_t), ELEMENTSOF(x->buckets));
+                memcpy(x->buckets, b, x->n_buckets * sizeof(uint64_t));
+                r = sd_bus_message_exit_container(reply);
+                if (r < 0)
+                        goto fail;
+                n++;
+        }
+        if (r < 0)
+                goto fail;
+
+        if (arg_json) {
+                json_object *o = json_object_new_object(), *a = json_object_new_array();
+
+                json_object_object_add(o, "id", json_object_new_string(id));
+                json_object_object_add(o, "name", json_object_new_string(name));
+                json_object_object_add(o, "range_bytes", json_object_new_uint64(range_bytes));
+                json_object_object_add(o, "cycles", json_object_new_uint64(cycles));
+                for (size_t i = 0; i < n; i++) {
+                        json_object *e = json_object_new_object(), *b = json_object_new_array();
+
+                        json_object_object_add(e, "gpa", json_object_new_uint64(w[i].gpa));
+                        json_object_object_add(e, "ram_bytes", json_object_new_uint64(w[i].ram_bytes));
+                        json_object_object_add(e, "hot_bytes", json_object_new_uint64(w[i].hot_bytes));
+                        json_object_object_add(e, "warm_bytes", json_object_new_uint64(w[i].warm_bytes));
+                        json_object_object_add(e, "cold_bytes", json_object_new_uint64(w[i].cold_bytes));
+                        json_object_object_add(e, "dram_bytes", json_object_new_uint64(w[i].dram_bytes));
+                        json_object_object_add(e, "cxl_bytes", json_object_new_uint64(w[i].cxl_bytes));
+                        for (size_t k = 0; k < w[i].n_buckets; k++)
+                                json_object_array_add(b, json_object_new_uint64(w[i].buckets[k]));
+                        json_object_object_add(e, "heat_buckets_pages", b);
+                        json_object_array_add(a, e);
+                }
+                json_object_object_add(o, "ranges", a);
+                puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+                                                               JSON_C_TO_STRING_NOSLASHESCAPE));
+                json_object_put(o);
+                return EXIT_OK;
+        }
+
+        char rb[FORMAT_BYTES_MAX];
+        printf("VM %s (%s): %zu guest-physical range%s of %s, %" PRIu64 " cycles sampled\n", name, id, n,
+               n == 1 ? "" : "s", format_bytes(rb, sizeof(rb), range_bytes), cycles);
+        printf("heat strip, low GPA left: [");
+        for (size_t i = 0; i < n; i++)
+                putchar(heat_glyph(&w[i]));
+        printf("]   _ cold  . warm  o <25%% hot  O <50%% hot  # mostly hot\n\n");
+        printf("GPA                      RAM        HOT       WARM       COLD       DRAM        CXL  HEAT 0..255\n");
+        for (size_t i = 0; i < n; i++) {
+                char ram[FORMAT_BYTES_MAX], hot[FORMAT_BYTES_MAX], warm[FORMAT_BYTES_MAX], cold[FORMAT_BYTES_MAX],
+                        dram[FORMAT_BYTES_MAX], cxl[FORMAT_BYTES_MAX], strip[9] = {};
+                uint64_t total = 0;
+
+                for (size_t k = 0; k < w[i].n_buckets; k++)
+                        total += w[i].buckets[k];
+                for (size_t k = 0; k < w[i].n_buckets; k++)
+                        strip[k] = bucket_glyph(w[i].buckets[k], total);
+                printf("0x%-12" PRIx64 " %10s %10s %10s %10s %10s %10s  [%-8s]\n", w[i].gpa,
+                       format_bytes(ram, sizeof(ram), w[i].ram_bytes), format_bytes(hot, sizeof(hot), w[i].hot_bytes),
+                       format_bytes(warm, sizeof(warm), w[i].warm_bytes),
+                       format_bytes(cold, sizeof(cold), w[i].cold_bytes),
+                       format_bytes(dram, sizeof(dram), w[i].dram_bytes),
+                       format_bytes(cxl, sizeof(cxl), w[i].cxl_bytes), strip);
+        }
+        return EXIT_OK;
+fail:
+        fprintf(stderr, "vtismctl: cannot parse vtismd's reply: %s\n", strerror(-r));
+        return EXIT_FAIL;
 }
 
 static int verb_reload(sd_bus *bus, int argc, char **argv) {
@@ -575,6 +892,7 @@ static void help(void) {
                "Commands:\n"
                "  status                       Daemon state, nodes and tiers, migration counters\n"
                "  nodes                        NUMA nodes, tiers, demotion targets and distances\n"
+               "  heatmap VM                   Heat and placement of a VM's guest RAM per GPA range\n"
                "  reload                       Re-read %s (the old one stays if the new is bad)\n"
                "  pause [sampling|migration]   Pause sampling and/or migration (default: both)\n"
                "  resume [sampling|migration]  Resume them\n"
@@ -582,7 +900,7 @@ static void help(void) {
                "  check-config [FILE]          Check a configuration file without the daemon\n"
                "\n"
                "Options:\n"
-               "  --json      Machine-readable output for status and nodes\n"
+               "  --json      Machine-readable output for status, nodes and heatmap\n"
                "  -h, --help  Show this help\n"
                "  --version   Show the version\n"
                "\n"
@@ -608,6 +926,7 @@ int main(int argc, char *argv[]) {
                 { "pause", verb_pause_resume },
                 { "resume", verb_pause_resume },
                 { "dry-run", verb_dry_run },
+                { "heatmap", verb_heatmap },
         };
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
         int c, r;
