@@ -814,17 +814,31 @@ int config_load_string(const char *text, const char *name, VtConf **ret, char **
 
 int config_load(const char *path, VtConf **ret, char **ret_error) {
         _cleanup_free_ char *text = NULL;
+        const char *nul;
+        size_t size;
         int r;
 
         if (!path || !ret)
                 return -EINVAL;
 
-        /* read_file_at() joins root and path with a '/' */
-        r = read_file_at(path[0] == '/' ? NULL : ".", path, &text);
+        /* read_file_at_size() joins root and path with a '/' */
+        r = read_file_at_size(path[0] == '/' ? NULL : ".", path, &text, &size);
         if (r < 0) {
                 if (ret_error)
                         *ret_error = xasprintf("%s: cannot read: %s", path, strerror(-r));
                 return r;
+        }
+
+        /* libconfig would stop reading at a NUL byte and ignore the rest */
+        nul = memchr(text, 0, size);
+        if (nul) {
+                unsigned line = 1;
+
+                for (const char *p = text; p < nul; p++)
+                        line += *p == '\n';
+                if (ret_error)
+                        *ret_error = xasprintf("%s:%u: contains a NUL byte", path, line);
+                return -EINVAL;
         }
         return load_text(text, path, path, ret, ret_error);
 }

@@ -451,6 +451,15 @@ static void test_files(void) {
         CHECK_STREQ(error, path);
         error = mfree(error);
 
+        free(path);
+        path = xasprintf("%s/config/nul-byte.conf", test_data);
+        CHECK(config_load(path, &c, &error) == -EINVAL);
+        CHECK(!c);
+        free(path);
+        path = xasprintf("%s/config/nul-byte.conf:2: contains a NUL byte", test_data);
+        CHECK_STREQ(error, path);
+        error = mfree(error);
+
         CHECK(config_load("does/not/exist.conf", &c, NULL) == -ENOENT);
         CHECK(!c);
 }
