@@ -8,6 +8,9 @@
 #include "vtism/config.h"
 #include "vtism/macro.h"
 #include "vtism/topology.h"
+#include "vtism/tracker.h"
+#include "vtism/vm.h"
+#include "vtism/vmsource.h"
 
 /*
  * The Manager owns the sd-event loop and drives one cycle per sampling interval:
@@ -65,6 +68,15 @@ typedef struct Manager {
         usec_t last_cycle_usec;     /* CLOCK_REALTIME, 0 before the first cycle */
 
         ManagerCounters counters;
+
+        /* VMs and where their access bits come from (manager-vms.c) */
+        char *proc_root;
+        Vm **vms;
+        size_t n_vms;
+        VmSource *libvirt_source;
+        VmSource *proc_source;
+        char *tracker_reasons[_TRACKER_KIND_MAX]; /* why each tracker is unusable; NULL if usable */
+        Tracker *tracker;                         /* NULL: none usable (monitor VMs only) */
 } Manager;
 
 int manager_new(const char *config_path, const char *sysfs_root, int log_level_override, Manager **ret);
@@ -90,3 +102,10 @@ void manager_update_status(Manager *m);
 
 /* One full cycle (also run by the timer). */
 int manager_cycle(Manager *m);
+
+/* manager-vms.c: VM discovery, tracking and heat. */
+int manager_vms_start(Manager *m);                 /* VM sources; after the loop exists */
+int manager_tracker_setup(Manager *m);             /* (re)pick the tracker per config */
+void manager_vms_cycle(Manager *m);
+void manager_vms_done(Manager *m);
+Vm *manager_find_vm(Manager *m, const char *key); /* id, name or pid; NULL if none */

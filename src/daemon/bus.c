@@ -103,6 +103,8 @@ static int property_get_string(sd_bus *bus, const char *path, const char *interf
                 v = m->last_reload_error;
         else if (streq(property, "LibvirtURI"))
                 v = m->config->libvirt_uri;
+        else if (streq(property, "ActiveTracker"))
+                v = m->tracker ? m->tracker->ops->name : NULL;
         return sd_bus_message_append(reply, "s", v ?: "");
 }
 
@@ -219,6 +221,140 @@ static int property_get_counters(sd_bus *bus, const char *path, const char *inte
         return sd_bus_message_close_container(reply);
 }
 
+/* Bytes of a VM's guest RAM on DRAM and on CXL nodes, from the residency of its heat map. */
+static void residency_by_tier(const Topology *t, const HeatHistogram *h, uint64_t *ret_dram, uint64_t *ret_cxl) {
+        uint64_t dram = 0, cxl = 0;
+
+        for (size_t i = 0; i < t->n_nodes; i++) {
+                int id = t->nodes[i].id;
+
+                if (id < 0 || (unsigned) id >= HEATMAP_NODES_MAX)
+                        continue;
+                if (t->nodes[i].tier == NODE_TIER_CXL)
+                        cxl += h->node_pages[id] * HEATMAP_GRANULE_4K;
+                else
+                        dram += h->node_pages[id] * HEATMAP_GRANULE_4K;
+        }
+        *ret_dram = dram;
+        *ret_cxl = cxl;
+}
+
+static const char *sources_to_string(unsigned sources) {
+        switch (sources & (VM_SOURCE_LIBVIRT | VM_SOURCE_PROC)) {
+        case VM_SOURCE_LIBVIRT | VM_SOURCE_PROC:
+                return "libvirt,proc";
+        case VM_SOURCE_LIBVIRT:
+                return "libvirt";
+        case VM_SOURCE_PROC:
+                return "proc";
+        default:
+                return "";
+        }
+}
+
+static int property_get_vms(sd_bus *bus, const char *path, const char *interface, const char *property,
+                            sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+        int r;
+
+        r = sd_bus_message_open_container(reply, 'a', "(sssussstttttttib)");
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < m->n_vms; i++) {
+                const Vm *vm = m->vms[i];
+                HeatHistogram h = {};
+                uint64_t dram = 0, cxl = 0;
+
+                if (vm->heat) {
+                        heatmap_histogram_total(vm->heat, &h);
+                        residency_by_tier(m->topology, &h, &dram, &cxl);
+                }
+                r = sd_bus_message_append(reply, "(sssussstttttttib)", vm->id, vm->name, vm->uuid ?: "",
+                                          (uint32_t) vm->pid, sources_to_string(vm->sources),
+                                          vm_state_to_string(vm->state), vm->error ?: "", vm->ram_bytes, dram, cxl,
+                                          h.class_bytes[HEAT_HOT], h.class_bytes[HEAT_WARM], h.class_bytes[HEAT_COLD],
+                                          vm->cycles, (int32_t) vm->home_node, (int) h.residency_known);
+                if (r < 0)
+                        return r;
+        }
+        return sd_bus_message_close_container(reply);
+}
+
+static int property_get_trackers(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                 sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+        int r;
+
+        r = sd_bus_message_open_container(reply, 'a', "(sbs)");
+        if (r < 0)
+                return r;
+        for (int k = 0; k < _TRACKER_KIND_MAX; k++) {
+                if (k == TRACKER_AUTO)
+                        continue;
+                r = sd_bus_message_append(reply, "(sbs)", tracker_kind_to_string(k), !m->tracker_reasons[k],
+                                          m->tracker_reasons[k] ?: "");
+                if (r < 0)
+                        return r;
+        }
+        return sd_bus_message_close_container(reply);
+}
+
+static int method_get_heatmap(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        Manager *m = userdata;
+        const char *key;
+        Vm *vm;
+        int r;
+
+        r = sd_bus_message_read(msg, "s", &key);
+        if (r < 0)
+                return r;
+        vm = manager_find_vm(m, key);
+        if (!vm)
+                return sd_bus_error_setf(error, "org.vtism1.Error.NoSuchVM",
+                                         "No VM '%s' (give a name, UUID or pid as 'vtismctl status' lists them).", key);
+        if (!vm->heat)
+                return sd_bus_error_setf(error, "org.vtism1.Error.NotSampled", "VM %s is not sampled: %s", vm->name,
+                                         vm->error ?: "its guest RAM is not located yet");
+
+        r = sd_bus_message_new_method_return(msg, &reply);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_append(reply, "sstt", vm->id, vm->name, heatmap_params(vm->heat)->hist_range_bytes,
+                                  vm->cycles);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_open_container(reply, 'a', "(tttttttat)");
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < heatmap_n_histograms(vm->heat); i++) {
+                HeatHistogram h;
+                uint64_t dram, cxl;
+
+                r = heatmap_histogram(vm->heat, i, &h);
+                if (r < 0)
+                        return r;
+                residency_by_tier(m->topology, &h, &dram, &cxl);
+                r = sd_bus_message_open_container(reply, 'r', "tttttttat");
+                if (r < 0)
+                        return r;
+                r = sd_bus_message_append(reply, "ttttttt", h.gpa, h.ram_bytes, h.class_bytes[HEAT_HOT],
+                                          h.class_bytes[HEAT_WARM], h.class_bytes[HEAT_COLD], dram, cxl);
+                if (r < 0)
+                        return r;
+                r = sd_bus_message_append_array(reply, 't', h.pages, sizeof(h.pages));
+                if (r < 0)
+                        return r;
+                r = sd_bus_message_close_container(reply);
+                if (r < 0)
+                        return r;
+        }
+        r = sd_bus_message_close_container(reply);
+        if (r < 0)
+                return r;
+        return sd_bus_send(NULL, reply, NULL);
+}
+
 static const sd_bus_vtable manager_vtable[] = {
         SD_BUS_VTABLE_START(0),
         SD_BUS_PROPERTY("Version", "s", property_get_string, 0, SD_BUS_VTABLE_PROPERTY_CONST),
@@ -238,6 +374,13 @@ static const sd_bus_vtable manager_vtable[] = {
         SD_BUS_PROPERTY("Nodes", "a(issisttai)", property_get_nodes, 0, SD_BUS_VTABLE_PROPERTY_EMITS_INVALIDATION),
         SD_BUS_PROPERTY("Distances", "aau", property_get_distances, 0, SD_BUS_VTABLE_PROPERTY_EMITS_INVALIDATION),
         SD_BUS_PROPERTY("Counters", "a{st}", property_get_counters, 0, 0),
+        SD_BUS_PROPERTY("ActiveTracker", "s", property_get_string, 0, SD_BUS_VTABLE_PROPERTY_EMITS_INVALIDATION),
+        SD_BUS_PROPERTY("Trackers", "a(sbs)", property_get_trackers, 0, SD_BUS_VTABLE_PROPERTY_EMITS_INVALIDATION),
+        SD_BUS_PROPERTY("VMs", "a(sssussstttttttib)", property_get_vms, 0, SD_BUS_VTABLE_PROPERTY_EMITS_INVALIDATION),
+        SD_BUS_METHOD_WITH_ARGS("GetHeatmap", SD_BUS_ARGS("s", vm),
+                                SD_BUS_RESULT("s", id, "s", name, "t", range_bytes, "t", cycles,
+                                              "a(tttttttat)", ranges),
+                                method_get_heatmap, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD("Reload", "", "", method_reload, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("Pause", SD_BUS_ARGS("s", what), SD_BUS_NO_RESULT, method_pause_resume,
                                 SD_BUS_VTABLE_UNPRIVILEGED),

@@ -268,6 +268,23 @@ void manager_update_status(Manager *m) {
                           m->mode_reason ?: "");
 }
 
+/* By id (UUID or "pid-N"), then name, then QEMU pid. */
+Vm *manager_find_vm(Manager *m, const char *key) {
+        int pid;
+
+        for (size_t i = 0; i < m->n_vms; i++)
+                if (streq(m->vms[i]->id, key))
+                        return m->vms[i];
+        for (size_t i = 0; i < m->n_vms; i++)
+                if (streq(m->vms[i]->name, key))
+                        return m->vms[i];
+        if (safe_atoi(key, &pid) >= 0)
+                for (size_t i = 0; i < m->n_vms; i++)
+                        if (m->vms[i]->pid == pid)
+                                return m->vms[i];
+        return NULL;
+}
+
 int manager_cycle(Manager *m) {
         int r;
 

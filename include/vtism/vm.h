@@ -1,0 +1,81 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "vtism/heatmap.h"
+#include "vtism/topology.h"
+#include "vtism/tracker.h"
+
+/*
+ * A VM as vtismd tracks it: identity (libvirt and/or /proc), its QEMU process, guest RAM ranges
+ * {gpa, hva, len}, home DRAM node, heat map and tracker target.
+ */
+
+typedef enum VmSourceBit {
+        VM_SOURCE_LIBVIRT = 1 << 0,
+        VM_SOURCE_PROC    = 1 << 1,
+} VmSourceBit;
+
+typedef enum VmState {
+        VM_STATE_NEW,         /* found, guest RAM not yet located */
+        VM_STATE_TRACKED,     /* sampled every cycle */
+        VM_STATE_UNTRACKABLE, /* guest RAM could not be located, or no tracker: see error */
+        _VM_STATE_MAX,
+        _VM_STATE_INVALID = -22,
+} VmState;
+
+const char *vm_state_to_string(VmState s);
+
+typedef struct Vm {
+        char *id;                  /* the UUID if known, else "pid-<pid>" */
+        char *name;
+        char *uuid;                /* NULL if unknown */
+        pid_t pid;
+        unsigned long long start_time;
+        unsigned sources;          /* VmSourceBit */
+        unsigned resync_seen;      /* sources that re-announced it during their current resync */
+
+        char *machine;             /* QEMU machine type as given, NULL for the default */
+        uint64_t ram_bytes;
+        HeatRangeSpec *ranges;     /* guest RAM, ascending gpa */
+        size_t n_ranges;
+
+        char *numa_nodeset;        /* libvirt <numatune> host nodes */
+        char *vcpu_cpuset;         /* libvirt vCPU pinning */
+        int home_node;             /* host DRAM node, -1 until known */
+        const char *home_reason;   /* "numatune", "vcpu pinning", "most pages", "first DRAM node" */
+
+        VmState state;
+        char *error;               /* why it is untrackable */
+        unsigned retry_in_cycles;  /* untrackable: cycles until the next attempt */
+        HeatMap *heat;
+        TrackerTarget target;
+        bool target_added;
+        uint64_t cycles;
+        uint64_t residency_cursor; /* next guest-RAM byte offset to query placement of */
+} Vm;
+
+Vm *vm_new(pid_t pid, unsigned long long start_time);
+Vm *vm_free(Vm *vm);
+static inline void vm_freep(Vm **vm) {
+        vm_free(*vm);
+}
+
+/* Set name/uuid/id from what a source reported; libvirt's word wins over /proc's. */
+void vm_update_identity(Vm *vm, unsigned source, const char *uuid, const char *name, const char *numa_nodeset,
+                        const char *vcpu_cpuset);
+
+/*
+ * Locate guest RAM: parse /proc/PID/cmdline (machine, backends) and /proc/PID/maps (the
+ * mappings that hold them), and lay them out in guest-physical address space. On failure
+ * returns -errno and a one-sentence reason.
+ */
+int vm_locate_ram(Vm *vm, const char *proc_root, char **ret_reason);
+
+/* Pick the home DRAM node: numatune, else vCPU pinning, else where most of its pages are
+ * (from the heat map's residency), else the first DRAM node. */
+void vm_pick_home_node(Vm *vm, const Topology *t);

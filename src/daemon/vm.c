@@ -1,0 +1,157 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <string.h>
+
+#include "vtism/log.h"
+#include "vtism/util.h"
+#include "vtism/vm.h"
+
+static const char *const vm_state_table[_VM_STATE_MAX] = {
+        [VM_STATE_NEW] = "new",
+        [VM_STATE_TRACKED] = "tracked",
+        [VM_STATE_UNTRACKABLE] = "untrackable",
+};
+assert_cc(ELEMENTSOF(vm_state_table) == _VM_STATE_MAX);
+
+const char *vm_state_to_string(VmState s) {
+        if (s < 0 || s >= _VM_STATE_MAX)
+                return NULL;
+        return vm_state_table[s];
+}
+
+Vm *vm_new(pid_t pid, unsigned long long start_time) {
+        Vm *vm = xcalloc(1, sizeof(Vm));
+
+        vm->pid = pid;
+        vm->start_time = start_time;
+        vm->id = xasprintf("pid-%d", (int) pid);
+        vm->name = xasprintf("pid-%d", (int) pid);
+        vm->home_node = -1;
+        vm->state = VM_STATE_NEW;
+        vm->target.pid = pid;
+        vm->target.start_time = start_time;
+        return vm;
+}
+
+Vm *vm_free(Vm *vm) {
+        if (!vm)
+                return NULL;
+        heatmap_free(vm->heat);
+        free(vm->ranges);
+        free(vm->id);
+        free(vm->name);
+        free(vm->uuid);
+        free(vm->machine);
+        free(vm->numa_nodeset);
+        free(vm->vcpu_cpuset);
+        free(vm->error);
+        free(vm);
+        return NULL;
+}
+
+static void replace(char **field, const char *value) {
+        if (streq_ptr(*field, value))
+                return;
+        free(*field);
+        *field = value ? xstrdup(value) : NULL;
+}
+
+void vm_update_identity(Vm *vm, unsigned source, const char *uuid, const char *name, const char *numa_nodeset,
+                        const char *vcpu_cpuset) {
+        bool authoritative = source == VM_SOURCE_LIBVIRT || !(vm->sources & VM_SOURCE_LIBVIRT);
+
+        vm->sources |= source;
+        if (!authoritative)
+                return;
+        if (uuid) {
+                replace(&vm->uuid, uuid);
+                replace(&vm->id, uuid);
+        }
+        if (name)
+                replace(&vm->name, name);
+        if (source == VM_SOURCE_LIBVIRT) {
+                replace(&vm->numa_nodeset, numa_nodeset);
+                replace(&vm->vcpu_cpuset, vcpu_cpuset);
+        }
+}
+
+static int first_dram_node_in(const Topology *t, const int *nodes, size_t n) {
+        for (size_t i = 0; i < n; i++) {
+                const TopologyNode *node = topology_node(t, nodes[i]);
+
+                if (node && node->tier == NODE_TIER_DRAM && node->total_bytes > 0)
+                        return node->id;
+        }
+        return -1;
+}
+
+void vm_pick_home_node(Vm *vm, const Topology *t) {
+        _cleanup_free_ int *nodes = NULL, *list = NULL;
+        size_t n;
+        int node = -1;
+
+        if (vm->numa_nodeset && parse_int_list(vm->numa_nodeset, &nodes, &n) >= 0) {
+                node = first_dram_node_in(t, nodes, n);
+                if (node >= 0) {
+                        vm->home_node = node;
+                        vm->home_reason = "numatune";
+                        return;
+                }
+        }
+
+        if (vm->vcpu_cpuset && parse_int_list(vm->vcpu_cpuset, &list, &n) >= 0) {
+                /* The DRAM node holding most of the pinned CPUs. */
+                size_t best = 0;
+
+                for (size_t i = 0; i < t->n_nodes; i++) {
+                        const TopologyNode *tn = &t->nodes[i];
+                        size_t hits = 0;
+
+                        if (tn->tier != NODE_TIER_DRAM || tn->total_bytes == 0)
+                                continue;
+                        for (size_t j = 0; j < tn->n_cpus; j++)
+                                for (size_t k = 0; k < n; k++)
+                                        hits += tn->cpus[j] == list[k];
+                        if (hits > best) {
+                                best = hits;
+                                node = tn->id;
+                        }
+                }
+                if (node >= 0) {
+                        vm->home_node = node;
+                        vm->home_reason = "vcpu pinning";
+                        return;
+                }
+        }
+
+        if (vm->heat) {
+                HeatHistogram total;
+                uint64_t best = 0;
+
+                heatmap_histogram_total(vm->heat, &total);
+                if (total.residency_known)
+                        for (size_t i = 0; i < t->n_nodes; i++) {
+                                const TopologyNode *tn = &t->nodes[i];
+
+                                if (tn->tier != NODE_TIER_DRAM || tn->id < 0 || (unsigned) tn->id >= HEATMAP_NODES_MAX)
+                                        continue;
+                                if (total.node_pages[tn->id] > best) {
+                                        best = total.node_pages[tn->id];
+                                        node = tn->id;
+                                }
+                        }
+                if (node >= 0) {
+                        vm->home_node = node;
+                        vm->home_reason = "most pages";
+                        return;
+                }
+        }
+
+        for (size_t i = 0; i < t->n_nodes; i++)
+                if (t->nodes[i].tier == NODE_TIER_DRAM && t->nodes[i].total_bytes > 0) {
+                        vm->home_node = t->nodes[i].id;
+                        vm->home_reason = "first DRAM node";
+                        return;
+                }
+        vm->home_node = -1;
+        vm->home_reason = NULL;
+}
