@@ -1,0 +1,114 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <systemd/sd-event.h>
+
+#include "vtism/macro.h"
+
+/*
+ * A VmSource discovers VMs and reports their lifecycle to one handler, from the sd-event loop.
+ *
+ * Resync protocol: after (re)connecting, a source sends RESYNC_BEGIN, STARTED for every VM
+ * running now, then RESYNC_END. The consumer drops the VMs of this source that were not announced
+ * in between and keeps the state (heat) of those that were. Outside a resync STARTED comes once
+ * per VM run (a resume or a repeated libvirt event is not a new start), and STOPPED, CRASHED and
+ * MIGRATED_OUT only for a VM announced before, with the identity it was announced with. A lost
+ * connection is silent: VMs stay known until the next resync says otherwise. A VM whose pid
+ * differs from the one known for its uuid is a new run (it restarted while the source was blind).
+ */
+
+typedef enum VmEvent {
+        VM_EVENT_STARTED,
+        VM_EVENT_STOPPED,       /* shut down, destroyed, saved */
+        VM_EVENT_CRASHED,       /* the guest crashed, or QEMU died unexpectedly */
+        VM_EVENT_MIGRATED_OUT,
+        VM_EVENT_RESYNC_BEGIN,  /* vm == NULL */
+        VM_EVENT_RESYNC_END,    /* vm == NULL */
+        _VM_EVENT_MAX,
+        _VM_EVENT_INVALID = -22,
+} VmEvent;
+
+static inline const char *vm_event_to_string(VmEvent e) {
+        static const char *const table[_VM_EVENT_MAX] = {
+                [VM_EVENT_STARTED] = "STARTED",
+                [VM_EVENT_STOPPED] = "STOPPED",
+                [VM_EVENT_CRASHED] = "CRASHED",
+                [VM_EVENT_MIGRATED_OUT] = "MIGRATED_OUT",
+                [VM_EVENT_RESYNC_BEGIN] = "RESYNC_BEGIN",
+                [VM_EVENT_RESYNC_END] = "RESYNC_END",
+        };
+        assert_cc(ELEMENTSOF(table) == _VM_EVENT_MAX);
+
+        if (e < 0 || e >= _VM_EVENT_MAX)
+                return NULL;
+        return table[e];
+}
+
+/* Valid only during the handler call: copy what you keep. */
+typedef struct VmIdentity {
+        const char *uuid;          /* canonical lower-case */
+        const char *name;
+        pid_t pid;                 /* QEMU pid, from libvirt's pid file, checked against /proc;
+                                    * 0 if it could not be found (remote URI, unreadable file) */
+        const char *numa_nodeset;  /* host nodes of <numatune><memory nodeset=…>, NULL if none */
+        const char *vcpu_cpuset;   /* union of the vCPUs' pinning, NULL if unpinned (every vCPU
+                                    * may run on every host CPU) */
+        uint64_t memory_bytes;     /* current guest memory */
+} VmIdentity;
+
+typedef struct VmSource VmSource;
+
+typedef void (*VmSourceHandler)(VmSource *s, VmEvent event, const VmIdentity *vm, void *userdata);
+
+/* What every source implements; a source struct starts with a VmSource. */
+typedef struct VmSourceVTable {
+        const char *name;                          /* "libvirt", "proc" */
+        void (*free)(VmSource *s);
+        const char *(*describe)(VmSource *s);
+} VmSourceVTable;
+
+struct VmSource {
+        const VmSourceVTable *vtable;
+};
+
+/*
+ * Watch the libvirt daemon at uri (NULL: "qemu:///system") from event. Never fails because
+ * libvirtd is unreachable: it then retries with backoff (1 s doubling to 60 s) and the handler
+ * sees the first resync once connected; the same after libvirtd went away. -EBUSY if libvirt's
+ * event implementation is already bound to another live loop.
+ */
+int vmsource_libvirt_new(sd_event *event, const char *uri, VmSourceHandler handler, void *userdata,
+                         VmSource **ret);
+
+static inline VmSource *vmsource_free(VmSource *s) {
+        if (s)
+                s->vtable->free(s);
+        return NULL;
+}
+DEFINE_TRIVIAL_CLEANUP_FUNC(VmSource *, vmsource_free);
+
+/* One line for status output, e.g. "connected to qemu:///system, 3 domains" or
+ * "libvirtd unreachable (Failed to connect socket …: Connection refused), retrying in 8 s".
+ * Valid until the next call or event. */
+static inline const char *vmsource_describe(VmSource *s) {
+        return s->vtable->describe(s);
+}
+
+static inline const char *vmsource_name(const VmSource *s) {
+        return s->vtable->name;
+}
+
+/*
+ * Plain QEMU processes found by scanning proc_root (normally "/proc"): every process whose argv[0]
+ * is a system emulator (qemu-system-*, qemu-kvm), plus those the matcher accepts (explicitly
+ * configured processes; NULL for none). No events of its own: each vmsource_proc_scan() compares
+ * with the previous scan and reports STARTED/STOPPED; the first scan is wrapped in a resync.
+ */
+typedef bool (*VmSourceProcMatcher)(pid_t pid, char *const *argv, size_t argc, void *userdata);
+int vmsource_proc_new(const char *proc_root, VmSourceProcMatcher matcher, VmSourceHandler handler,
+                      void *userdata, VmSource **ret);
+int vmsource_proc_scan(VmSource *s);
