@@ -1,0 +1,166 @@
+# Helpers for tests that need a real libvirtd (sourced, bash). The test runs in a private mount
+# namespace where /run, /etc/libvirt, /var/lib/libvirt, /var/cache/libvirt and /var/log/libvirt
+# are scratch directories: the virtlogd and libvirtd started here are the test's own and never
+# meet a libvirtd of the machine or of another test (sockets, pid files, domain state all
+# private). Only processes started here are stopped, by PID.
+#
+#   libvirt_enter_namespace "$@"   first thing in the test: re-executes it inside the namespace
+#   libvirt_start / libvirt_stop   start/stop the private virtlogd + libvirtd
+#   libvirt_domain_xml NAME        a small TCG domain (128 MiB, no disk, numatune nodeset 0)
+#   lv_* helpers                   skip/fail/ok/wait_for
+
+set -euo pipefail
+
+lv_skip() {
+        echo "SKIP: $*"
+        exit 77
+}
+
+lv_fail() {
+        echo "FAIL: $*" >&2
+        lv_dump_logs >&2
+        exit 1
+}
+
+lv_ok() {
+        echo "ok: $*"
+}
+
+# wait_for SECONDS COMMAND...: poll every 100 ms until COMMAND succeeds.
+lv_wait_for() {
+        local deadline=$((SECONDS + $1))
+        shift
+        while ! "$@" 2>/dev/null; do
+                ((SECONDS < deadline)) || return 1
+                sleep 0.1
+        done
+}
+
+lv_need() {
+        local c
+        for c in "$@"; do
+                command -v "$c" >/dev/null || lv_skip "'$c' is not installed (apt-get install libvirt-daemon-system qemu-system-x86)"
+        done
+}
+
+libvirt_enter_namespace() {
+        if [[ -n ${VTISM_LIBVIRT_NS:-} ]]; then
+                return 0
+        fi
+        [[ $EUID -eq 0 ]] || lv_skip "needs root (a private libvirtd for qemu:///system)"
+        lv_need unshare mount libvirtd virtlogd virsh qemu-system-x86_64
+        unshare --mount --propagation private true 2>/dev/null ||
+                lv_skip "cannot create a mount namespace here (needed to keep libvirtd private)"
+        VTISM_LIBVIRT_NS=1 exec unshare --mount --propagation private -- "$BASH" "$0" "$@"
+}
+
+LV_SCRATCH=""
+LV_LIBVIRTD_PID=""
+LV_VIRTLOGD_PID=""
+LV_EXTRA_PIDS=()
+
+# Called once, inside the namespace: scratch directories over libvirt's paths.
+libvirt_private_dirs() {
+        local d
+        LV_SCRATCH=$(mktemp -d /var/tmp/vtism-libvirt.XXXXXX)
+        chmod 755 "$LV_SCRATCH"
+        mkdir -p "$LV_SCRATCH"/{run,lib,cache,log,etc}
+        cp -a /etc/libvirt/. "$LV_SCRATCH/etc/"
+        # Nothing of the machine's own setup may start here (networks, storage pools).
+        find "$LV_SCRATCH/etc" -path '*/autostart/*' -delete
+        # No dnsmasq, firewall or numad games: the test domains have no network.
+        mount --bind "$LV_SCRATCH/run" /run
+        mount --bind "$LV_SCRATCH/etc" /etc/libvirt
+        mount --bind "$LV_SCRATCH/lib" /var/lib/libvirt
+        mount --bind "$LV_SCRATCH/cache" /var/cache/libvirt
+        mount --bind "$LV_SCRATCH/log" /var/log/libvirt
+        for d in /run/lock /var/lib/libvirt/qemu /var/cache/libvirt/qemu /var/log/libvirt/qemu; do
+                mkdir -p "$d"
+        done
+}
+
+libvirt_start_virtlogd() {
+        virtlogd >"$LV_SCRATCH/virtlogd.log" 2>&1 &
+        LV_VIRTLOGD_PID=$!
+        lv_wait_for 10 test -S /run/libvirt/virtlogd-sock || lv_fail "virtlogd did not start"
+}
+
+# libvirtd in the background (not -d: then $! is its PID); waits until it answers.
+libvirt_start_libvirtd() {
+        libvirtd --pid-file /run/libvirtd.pid >>"$LV_SCRATCH/libvirtd.log" 2>&1 &
+        LV_LIBVIRTD_PID=$!
+        lv_wait_for 30 virsh -q -c qemu:///system uri >/dev/null ||
+                lv_fail "libvirtd did not answer within 30 s"
+}
+
+libvirt_kill_libvirtd() {
+        local sig=${1:-TERM}
+        [[ -n $LV_LIBVIRTD_PID ]] || return 0
+        kill "-$sig" "$LV_LIBVIRTD_PID" 2>/dev/null || true
+        wait "$LV_LIBVIRTD_PID" 2>/dev/null || true
+        LV_LIBVIRTD_PID=""
+}
+
+libvirt_dump_logs_hook() { :; }
+
+lv_dump_logs() {
+        local f
+        libvirt_dump_logs_hook || true
+        [[ -n $LV_SCRATCH ]] || return 0
+        for f in "$LV_SCRATCH"/libvirtd.log "$LV_SCRATCH"/log/qemu/*.log; do
+                [[ -s $f ]] || continue
+                echo "--- $f (tail) ---"
+                tail -n 20 "$f"
+        done
+}
+
+# Destroy the domains of the private libvirtd, stop it and virtlogd, kill what is left of the
+# QEMUs it started (their pids were recorded), remove the scratch tree.
+libvirt_cleanup() {
+        local dom pid
+        if [[ -n $LV_LIBVIRTD_PID ]]; then
+                for dom in $(virsh -q -c qemu:///system list --name 2>/dev/null); do
+                        virsh -q -c qemu:///system destroy "$dom" >/dev/null 2>&1 || true
+                done
+        fi
+        libvirt_kill_libvirtd TERM
+        for pid in "${LV_EXTRA_PIDS[@]}"; do
+                kill -9 "$pid" 2>/dev/null || true
+        done
+        if [[ -n $LV_VIRTLOGD_PID ]]; then
+                kill "$LV_VIRTLOGD_PID" 2>/dev/null || true
+                wait "$LV_VIRTLOGD_PID" 2>/dev/null || true
+        fi
+        if [[ -n $LV_SCRATCH ]]; then
+                umount /run /etc/libvirt /var/lib/libvirt /var/cache/libvirt /var/log/libvirt 2>/dev/null || true
+                rm -rf "$LV_SCRATCH"
+        fi
+}
+
+# libvirt_domain_xml NAME [UUID]: TCG, 128 MiB, one vCPU, no disk, no network, serial to a
+# file, memory bound to host node 0.
+libvirt_domain_xml() {
+        local name=$1 uuid=${2:-}
+        cat <<EOF
+<domain type='qemu'>
+  <name>$name</name>
+  ${uuid:+<uuid>$uuid</uuid>}
+  <memory unit='MiB'>128</memory>
+  <vcpu placement='static'>1</vcpu>
+  <numatune>
+    <memory mode='strict' nodeset='0'/>
+  </numatune>
+  <os>
+    <type arch='x86_64' machine='pc'>hvm</type>
+  </os>
+  <on_crash>destroy</on_crash>
+  <devices>
+    <emulator>$(command -v qemu-system-x86_64)</emulator>
+    <serial type='file'>
+      <source path='/var/log/libvirt/qemu/$name.serial'/>
+    </serial>
+    <memballoon model='none'/>
+  </devices>
+</domain>
+EOF
+}
