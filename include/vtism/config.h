@@ -55,6 +55,14 @@ typedef struct VtPolicy {
         unsigned line;                /* where it was defined, 0 for the built-in default */
 } VtPolicy;
 
+/* processes = ( { exe = "…"; } , … ): a process to tier as if it were a VM (one match key). */
+typedef struct VtProcess {
+        int pid;           /* > 0: exactly this pid */
+        char *exe;         /* fnmatch(3) glob against argv[0] */
+        char *cmdline;     /* fnmatch(3) glob against the command line joined by spaces */
+        unsigned line;
+} VtProcess;
+
 typedef struct VtConf {
         char *path;                          /* the file it came from, NULL for built-in defaults */
 
@@ -81,6 +89,9 @@ typedef struct VtConf {
         VtPolicy *policies;                  /* vm = ( {..}, .. ) in file order; each entry starts
                                               * from default_policy and overrides what it sets */
         size_t n_policies;
+
+        VtProcess *processes;                /* processes = ( {..}, .. ): non-QEMU processes to tier */
+        size_t n_processes;
 } VtConf;
 
 /* A config with every default filled in. */

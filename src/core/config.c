@@ -147,6 +147,11 @@ VtConf *config_free(VtConf *c) {
         for (size_t i = 0; i < c->n_policies; i++)
                 free(c->policies[i].pattern);
         free(c->policies);
+        for (size_t i = 0; i < c->n_processes; i++) {
+                free(c->processes[i].exe);
+                free(c->processes[i].cmdline);
+        }
+        free(c->processes);
         free(c);
         return NULL;
 }
@@ -230,6 +235,7 @@ typedef enum Section {
         SECTION_GLOBAL,
         SECTION_TIERS,
         SECTION_POLICY, /* default_policy { } and each vm entry */
+        SECTION_PROCESS, /* each processes entry */
         _SECTION_MAX,
 } Section;
 
@@ -524,7 +530,14 @@ static const ConfigKey config_keys[] = {
         { .section = SECTION_POLICY, .name = "pin_dram", .parse = parse_bool, .offset = offsetof(VtPolicy, pin_dram) },
         { .section = SECTION_POLICY, .name = "never_migrate", .parse = parse_bool,
           .offset = offsetof(VtPolicy, never_migrate) },
+
+        { .section = SECTION_PROCESS, .name = "pid", .parse = parse_unsigned, .offset = offsetof(VtProcess, pid),
+          .min = 1, .max = 4194304 },
+        { .section = SECTION_PROCESS, .name = "exe", .parse = parse_string, .offset = offsetof(VtProcess, exe) },
+        { .section = SECTION_PROCESS, .name = "cmdline", .parse = parse_string,
+          .offset = offsetof(VtProcess, cmdline) },
 };
+assert_cc(sizeof(((VtProcess *) NULL)->pid) == sizeof(unsigned));
 
 static const ConfigKey *key_find(Section section, const char *name) {
         for (size_t i = 0; i < ELEMENTSOF(config_keys); i++)
@@ -648,6 +661,33 @@ static int section_vm(ParseContext *ctx, const config_setting_t *l, VtConf *c) {
         return 0;
 }
 
+static int section_processes(ParseContext *ctx, const config_setting_t *l, VtConf *c) {
+        int n;
+
+        if (!config_setting_is_list(l))
+                return fail_type(ctx, l, "processes", "a list of groups: processes = ( { ... }, ... )");
+        n = config_setting_length(l);
+        if (n > 0)
+                c->processes = xcalloc((size_t) n, sizeof(VtProcess));
+        for (int i = 0; i < n; i++) {
+                const config_setting_t *g = config_setting_get_elem(l, (unsigned) i);
+                _cleanup_free_ char *path = xasprintf("processes[%d]", i);
+                VtProcess *p = &c->processes[i];
+                int r;
+
+                c->n_processes++; /* counted even on failure, so config_free() releases it */
+                if (!config_setting_is_group(g))
+                        return fail_type(ctx, g, path, "a group");
+                if (config_setting_length(g) != 1)
+                        return fail_at(ctx, g, path, "needs exactly one of pid, exe, cmdline");
+                r = parse_group(ctx, g, path, SECTION_PROCESS, false, p);
+                if (r < 0)
+                        return r;
+                p->line = config_setting_source_line(g);
+        }
+        return 0;
+}
+
 /* Processed in this order whatever the order in the file: vm entries inherit default_policy. */
 static const struct {
         const char *name;
@@ -659,6 +699,7 @@ static const struct {
         { "tiers", CONFIG_TYPE_GROUP, "a group", section_tiers },
         { "default_policy", CONFIG_TYPE_GROUP, "a group", section_default_policy },
         { "vm", CONFIG_TYPE_LIST, "a list of groups: vm = ( { ... }, ... )", section_vm },
+        { "processes", CONFIG_TYPE_LIST, "a list of groups: processes = ( { ... }, ... )", section_processes },
 };
 
 static int parse_root(ParseContext *ctx, const config_setting_t *root, VtConf *c) {
@@ -674,7 +715,7 @@ static int parse_root(ParseContext *ctx, const config_setting_t *root, VtConf *c
                         if (streq(config_sections[j].name, name))
                                 break;
                 if (j >= ELEMENTSOF(config_sections))
-                        return fail_at(ctx, s, name, "unknown section (expected global, tiers, default_policy or vm)");
+                        return fail_at(ctx, s, name, "unknown section (expected global, tiers, default_policy, vm or processes)");
                 if (config_setting_type(s) != config_sections[j].type)
                         return fail_type(ctx, s, name, config_sections[j].type_text);
         }

@@ -277,9 +277,9 @@ static void test_errors(void) {
 
         /* unknown keys and sections */
         CHECK_ERROR("global = {\n  dry_run = true;\n  bogus = 1;\n};", "t.conf:3: global.bogus: unknown key");
-        CHECK_ERROR("\n\nfoo = { };", "t.conf:3: foo: unknown section (expected global, tiers, default_policy or vm)");
+        CHECK_ERROR("\n\nfoo = { };", "t.conf:3: foo: unknown section (expected global, tiers, default_policy, vm or processes)");
         CHECK_ERROR("sample_interval_ms = 100;",
-                    "t.conf:1: sample_interval_ms: unknown section (expected global, tiers, default_policy or vm)");
+                    "t.conf:1: sample_interval_ms: unknown section (expected global, tiers, default_policy, vm or processes)");
         CHECK_ERROR("tiers = { numa = [ 1 ]; };", "t.conf:1: tiers.numa: unknown key");
         CHECK_ERROR("default_policy = { tracker = \"auto\"; };", "t.conf:1: default_policy.tracker: unknown key");
         CHECK_ERROR("vm = ( { name = \"a\"; },\n { name = \"b\"; wieght = 2; } );", "t.conf:2: vm[1].wieght: unknown key");
@@ -391,6 +391,17 @@ static void test_errors(void) {
         CHECK_ERROR("tiers = {\n  dram = [ 0, 1 ];\n  cxl = [ 2, 1 ];\n};", "t.conf:3: tiers.cxl: node 1 is also listed in tiers.dram");
         CHECK_ERROR("tiers = {\n  cxl = [ 2, 1 ];\n  dram = [ 1 ];\n};", "t.conf:2: tiers.cxl: node 1 is also listed in tiers.dram");
         CHECK_ERROR("tiers = { dram = [ 1, 0, 1 ]; };", "t.conf:1: tiers.dram[2]: node 1 is listed twice");
+
+        /* processes entries */
+        CHECK_ERROR("processes = (\n  { exe = \"a\"; pid = 3; }\n);",
+                    "t.conf:2: processes[0]: needs exactly one of pid, exe, cmdline");
+        CHECK_ERROR("processes = ( { } );", "t.conf:1: processes[0]: needs exactly one of pid, exe, cmdline");
+        CHECK_ERROR("processes = ( { comm = \"x\"; } );", "t.conf:1: processes[0].comm: unknown key");
+        CHECK_ERROR("processes = ( { pid = 0; } );", "t.conf:1: processes[0].pid: 0 is out of range (1..4194304)");
+        CHECK_ERROR("processes = ( { exe = \"\"; } );", "t.conf:1: processes[0].exe: must not be empty");
+        CHECK_ERROR("processes = ( { exe = 5; } );", "t.conf:1: processes[0].exe: expected a string, got an integer");
+        CHECK_ERROR("processes = { exe = \"x\"; };",
+                    "t.conf:1: processes: expected a list of groups: processes = ( { ... }, ... ), got a group");
 
         /* vm entries */
         CHECK_ERROR("vm = (\n  { weight = 2; }\n);", "t.conf:2: vm[0]: needs exactly one of name, uuid, cmdline");
@@ -666,6 +677,20 @@ static void test_shipped_conf(void) {
         CHECK(c->policies[2].never_migrate);
 }
 
+static void test_processes(void) {
+        _cleanup_(config_freep) VtConf *c = NULL;
+        _cleanup_free_ char *error = NULL;
+
+        CHECK(config_load_string("processes = (\n  { exe = \"*/memhog\"; },\n  { cmdline = \"*--hot *\"; },\n"
+                                 "  { pid = 4242; }\n);", "p.conf", &c, &error) == 0);
+        CHECK(c->n_processes == 3);
+        CHECK_STREQ(c->processes[0].exe, "*/memhog");
+        CHECK(c->processes[0].line == 2);
+        CHECK_STREQ(c->processes[1].cmdline, "*--hot *");
+        CHECK(c->processes[2].pid == 4242);
+        CHECK(!c->processes[2].exe && !c->processes[2].cmdline);
+}
+
 int main(void) {
         test_data = getenv("VTISM_TEST_DATA");
         source_root = getenv("VTISM_SOURCE_ROOT");
@@ -681,6 +706,7 @@ int main(void) {
         test_errors();
         test_files();
         test_match();
+        test_processes();
         test_shipped_conf();
         return 0;
 }
