@@ -9,7 +9,8 @@
  *
  *   1. parse the multiboot command line (see README.md for the syntax):
  *        hot=START+SIZE   hot window, default 0x2000000+0x800000
- *        phase=START@SEC  move the hot window to START after SEC seconds
+ *        phase=START[@SEC] move the hot window to START after SEC seconds, or when the
+ *                         host asks through the mailbox (below)
  *        mode=write|read  how the hot window is touched (default write)
  *        report=SEC       print a tick marker every SEC seconds (default 1)
  *        time=SEC         exit after SEC seconds of the hot loop (0 = never)
@@ -17,7 +18,8 @@
  *      numbers are decimal or 0x-hex, with an optional K, M or G suffix;
  *   2. write one byte to every 4 KiB page from the end of its own image to
  *      the end of RAM (so the host allocates all of guest RAM), then print
- *        VTGUEST: ready mem=<bytes> lo=0x<first touched> hi=0x<end> hot=0x<start>+0x<size> mode=<m>
+ *        VTGUEST: ready mem=<bytes> lo=0x<first touched> hi=0x<end> mailbox=0x<gpa>
+ *                       hot=0x<start>+0x<size> [phase=0x<start>@<sec>] mode=<m>
  *   3. loop: one "round" writes (or reads) one byte of every 4 KiB page of the
  *      hot window; time comes from the CMOS RTC seconds register, read once per
  *      round.  Markers:
@@ -26,6 +28,10 @@
  *        VTGUEST: exit t=<s> rounds=<n>
  *      and on a bad command line
  *        VTGUEST: error <reason>
+ *      The host can steer the guest by writing a 32-bit command into the mailbox, a word at the
+ *      guest-physical address printed in the ready line (e.g. through /proc/QEMU_PID/mem at the
+ *      guest RAM's host-virtual address + that GPA); the guest reads it once per round, clears it
+ *      and acts: 1 = do the phase shift now, 2 = exit.
  *   4. exit through QEMU's isa-debug-exit device (port 0xf4): writing V makes
  *      QEMU exit with status (V << 1) | 1, so a clean exit is status 1 and an
  *      error status 3.  Without that device the guest halts.
@@ -47,6 +53,9 @@
 
 #define HOT_DEFAULT_START       0x2000000u      /* 32 MiB */
 #define HOT_DEFAULT_SIZE        0x800000u       /*  8 MiB */
+
+#define MAILBOX_PHASE           1u
+#define MAILBOX_EXIT            2u
 
 /* The first fields of the multiboot information structure; we need no more. */
 struct multiboot_info {
@@ -70,6 +79,9 @@ struct guest_config {
 };
 
 extern char _image_end[];       /* from guest.ld, 4 KiB aligned */
+
+/* Written by the host behind our back: hence volatile.  A page of its own, in .bss. */
+static volatile uint32_t mailbox __attribute__((aligned(4096)));
 
 void guest_main(uint32_t magic, const struct multiboot_info *mbi);
 
@@ -232,9 +244,10 @@ static void parse_cmdline(const char *s, struct guest_config *c) {
                             !parse_u32(&v, &c->hot_size) || !at_end(v))
                                 fail("bad hot=START+SIZE");
                 } else if (key_is(s, "phase", &v)) {
-                        if (!parse_u32(&v, &c->phase_start) || *v++ != '@' ||
-                            !parse_u32(&v, &c->phase_sec) || !at_end(v))
-                                fail("bad phase=START@SECONDS");
+                        c->phase_sec = 0;
+                        if (!parse_u32(&v, &c->phase_start) ||
+                            (*v == '@' && (v++, !parse_u32(&v, &c->phase_sec))) || !at_end(v))
+                                fail("bad phase=START[@SECONDS]");
                         c->phase = true;
                 } else if (key_is(s, "mode", &v)) {
                         if (v[0] == 'w' && v[1] == 'r' && v[2] == 'i' && v[3] == 't' &&
@@ -338,6 +351,8 @@ void guest_main(uint32_t magic, const struct multiboot_info *mbi) {
         put_hex(lo);
         puts_(" hi=");
         put_hex(hi);
+        puts_(" mailbox=");
+        put_hex((uint32_t) (uintptr_t) &mailbox);
         put_window(" hot=", c.hot_start, c.hot_size);
         if (c.phase) {
                 puts_(" phase=");
@@ -349,8 +364,9 @@ void guest_main(uint32_t magic, const struct multiboot_info *mbi) {
 
         last_sec = rtc_seconds();
         next_report = c.report_sec;
+        mailbox = 0;
         for (;;) {
-                uint32_t now, delta;
+                uint32_t now, delta, cmd;
 
                 sink += round_over(c.hot_start, c.hot_size, c.write);
                 rounds++;
@@ -361,7 +377,11 @@ void guest_main(uint32_t magic, const struct multiboot_info *mbi) {
                 last_sec = now;
                 t += delta;
 
-                if (c.phase && t >= c.phase_sec) {
+                cmd = mailbox;
+                if (cmd)
+                        mailbox = 0;
+
+                if (c.phase && ((c.phase_sec && t >= c.phase_sec) || cmd == MAILBOX_PHASE)) {
                         c.phase = false;
                         c.hot_start = c.phase_start;
                         puts_("VTGUEST: phase t=");
@@ -382,7 +402,8 @@ void guest_main(uint32_t magic, const struct multiboot_info *mbi) {
                         puts_("\n");
                 }
 
-                if ((c.rounds && rounds >= c.rounds) || (c.time_sec && t >= c.time_sec)) {
+                if ((c.rounds && rounds >= c.rounds) || (c.time_sec && t >= c.time_sec) ||
+                    cmd == MAILBOX_EXIT) {
                         puts_("VTGUEST: exit t=");
                         put_dec(t);
                         puts_(" rounds=");
