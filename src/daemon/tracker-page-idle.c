@@ -1,0 +1,589 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The page_idle tracker: /sys/kernel/mm/page_idle/bitmap + /proc/PID/pagemap + /proc/kpageflags
+ * (kernels built with CONFIG_IDLE_PAGE_TRACKING; needs CAP_SYS_ADMIN for PFNs and the bitmap).
+ *
+ * prepare_access_checks: for every guest RAM page, pagemap gives the PFN of present pages; the
+ * idle bit is set for each page's "unit" (see below) with pwrite()s of 64-page bitmap words,
+ * the words sorted, deduplicated and written in runs.
+ * check_accesses: pagemap is read again (pages may have been faulted in, migrated or swapped
+ * meanwhile), the bitmap words of the units are read in runs; a present page is accessed when
+ * the idle bit of its unit got cleared. Reading the bitmap is what harvests the young bits: the
+ * kernel walks the rmap of each idle folio and test-and-clears the PTE/PMD young bits, through
+ * the mmu-notifier aging hooks also KVM's secondary MMU (NPT/EPT accessed bits).
+ *
+ * Units: page_idle tracks a folio as a whole through its head page; for the PFN of a tail page
+ * the kernel ignores writes and reads "not idle". So every present page is folded to the head
+ * PFN of its folio, found with /proc/kpageflags (COMPOUND_HEAD/COMPOUND_TAIL): folios are
+ * naturally aligned, so the head of a tail page is the first of pfn & ~(2^k - 1), k = 1, 2, ...
+ * that is a head (for a PMD-mapped THP, pfn & ~511); a tail page following the previous page's
+ * PFN belongs to the previous page's folio (the common case, no search). A THP is thus reported
+ * accessed or idle as a whole 2 MiB. hugetlbfs pages are not on the LRU and cannot be tracked
+ * by page_idle: they are reported accessed (nothing demotes what cannot be seen).
+ * Swapped and not-present pages are never accessed.
+ *
+ * Work is done in chunks of CHUNK_PAGES pages (64 MiB of guest RAM): per chunk one pread of
+ * pagemap (8 bytes per page), preads of kpageflags per run of consecutive PFNs, and one
+ * pread/pwrite per run of bitmap words (runs bridge gaps of up to WORD_GAP_MAX words: a zero
+ * word written changes nothing, a word read needlessly costs the kernel 64 PFN lookups). The
+ * cost is dominated by the kernel: an rmap walk per idle folio on each bitmap read.
+ */
+
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "vtism/log.h"
+#include "vtism/tracker.h"
+#include "vtism/util.h"
+
+#define PAGE_BYTES 4096u
+#define PAGEMAP_PRESENT (UINT64_C(1) << 63)
+#define PAGEMAP_SWAPPED (UINT64_C(1) << 62)
+#define PAGEMAP_PFN_MASK ((UINT64_C(1) << 55) - 1)
+
+#define KPF_COMPOUND_HEAD 15
+#define KPF_COMPOUND_TAIL 16
+#define KPF_HUGE 17
+#define KPF_THP 22
+
+#define FOLIO_ORDER_SEARCH_MAX 10u  /* heads searched up to 2^10 pages (a 2 MiB THP is order 9) */
+#define CHUNK_PAGES 16384u          /* 64 MiB of address space per pass */
+#define WORD_GAP_MAX 4u
+#define UNIT_NONE UINT64_MAX        /* not present: never accessed */
+#define UNIT_UNTRACKABLE (UINT64_MAX - 1) /* hugetlb: always accessed */
+
+typedef struct PageIdle {
+        int bitmap_fd;
+        int kpageflags_fd;
+} PageIdle;
+
+typedef struct PageIdleTarget {
+        int pagemap_fd;
+} PageIdleTarget;
+
+typedef struct PfnRef {
+        uint64_t pfn;
+        uint64_t flags;
+        size_t page;     /* index in the chunk */
+} PfnRef;
+
+typedef struct Word {
+        uint64_t index;  /* pfn / 64 */
+        uint64_t bits;
+} Word;
+
+/* Per-chunk buffers, reused across chunks of one pass. */
+typedef struct Scan {
+        uint64_t *pagemap;
+        uint64_t *unit;
+        PfnRef *refs;
+        size_t n_refs;
+        Word *words;
+        size_t n_words;
+        /* fast path state, carried across chunks of one range */
+        uint64_t prev_pfn, prev_unit;
+        bool have_prev;
+} Scan;
+
+static void scan_done(Scan *s) {
+        free(s->pagemap);
+        free(s->unit);
+        free(s->refs);
+        free(s->words);
+        *s = (Scan) {};
+}
+
+static void scan_init(Scan *s) {
+        *s = (Scan) {
+                .pagemap = xcalloc(CHUNK_PAGES, sizeof(uint64_t)),
+                .unit = xcalloc(CHUNK_PAGES, sizeof(uint64_t)),
+                .refs = xcalloc(CHUNK_PAGES, sizeof(PfnRef)),
+                .words = xcalloc(CHUNK_PAGES, sizeof(Word)),
+        };
+}
+
+/* pread() all of it; a short read leaves the rest zeroed (pagemap of an exited mm reads empty). */
+static int pread_full(int fd, void *buf, size_t size, uint64_t offset, size_t *ret_done) {
+        size_t done = 0;
+
+        while (done < size) {
+                ssize_t n = pread(fd, (uint8_t *) buf + done, size - done, (off_t) (offset + done));
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return negative_errno();
+                }
+                if (n == 0)
+                        break;
+                done += (size_t) n;
+        }
+        memset((uint8_t *) buf + done, 0, size - done);
+        if (ret_done)
+                *ret_done = done;
+        return 0;
+}
+
+static int pwrite_full(int fd, const void *buf, size_t size, uint64_t offset) {
+        size_t done = 0;
+
+        while (done < size) {
+                ssize_t n = pwrite(fd, (const uint8_t *) buf + done, size - done, (off_t) (offset + done));
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return negative_errno();
+                }
+                if (n == 0)
+                        return -EIO;
+                done += (size_t) n;
+        }
+        return 0;
+}
+
+static int cmp_ref_pfn(const void *a, const void *b) {
+        const PfnRef *x = a, *y = b;
+        return x->pfn < y->pfn ? -1 : x->pfn > y->pfn;
+}
+
+static int cmp_ref_page(const void *a, const void *b) {
+        const PfnRef *x = a, *y = b;
+        return x->page < y->page ? -1 : x->page > y->page;
+}
+
+static int cmp_word(const void *a, const void *b) {
+        const Word *x = a, *y = b;
+        return x->index < y->index ? -1 : x->index > y->index;
+}
+
+static int kpageflags_one(PageIdle *p, uint64_t pfn, uint64_t *ret) {
+        size_t done;
+        int r;
+
+        r = pread_full(p->kpageflags_fd, ret, sizeof(uint64_t), pfn * sizeof(uint64_t), &done);
+        if (r < 0)
+                return r;
+        if (done < sizeof(uint64_t))
+                *ret = 0; /* beyond the end: no flags */
+        return 0;
+}
+
+/* Flags of pfn: from the chunk's refs (sorted by pfn) if there, else one pread. */
+static int lookup_flags(PageIdle *p, const Scan *s, uint64_t pfn, uint64_t *ret) {
+        size_t lo = 0, hi = s->n_refs;
+
+        while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+                if (s->refs[mid].pfn < pfn)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        if (lo < s->n_refs && s->refs[lo].pfn == pfn) {
+                *ret = s->refs[lo].flags;
+                return 0;
+        }
+        return kpageflags_one(p, pfn, ret);
+}
+
+static uint64_t flag(uint64_t flags, unsigned bit) {
+        return (flags >> bit) & 1;
+}
+
+/* Read pagemap and kpageflags for the chunk and compute the unit of every page. */
+static int scan_chunk(PageIdle *p, PageIdleTarget *pt, Scan *s, uint64_t hva, size_t n_pages) {
+        int r;
+
+        r = pread_full(pt->pagemap_fd, s->pagemap, n_pages * sizeof(uint64_t),
+                       hva / PAGE_BYTES * sizeof(uint64_t), NULL);
+        if (r < 0)
+                return r;
+
+        /* Present PFNs, sorted, flags read per run of consecutive PFNs. */
+        s->n_refs = 0;
+        for (size_t i = 0; i < n_pages; i++) {
+                uint64_t e = s->pagemap[i];
+
+                if (!(e & PAGEMAP_PRESENT) || !(e & PAGEMAP_PFN_MASK))
+                        continue;
+                s->refs[s->n_refs++] = (PfnRef) { .pfn = e & PAGEMAP_PFN_MASK, .page = i };
+        }
+        qsort(s->refs, s->n_refs, sizeof(PfnRef), cmp_ref_pfn);
+        for (size_t i = 0; i < s->n_refs;) {
+                _cleanup_free_ uint64_t *buf = NULL;
+                size_t j = i + 1, n, done;
+
+                /* a run: strictly consecutive PFNs (equal PFNs, e.g. the zero page, share flags) */
+                while (j < s->n_refs && s->refs[j].pfn - s->refs[j - 1].pfn <= 1)
+                        j++;
+                n = (size_t) (s->refs[j - 1].pfn - s->refs[i].pfn + 1);
+                buf = xcalloc(n, sizeof(uint64_t));
+                r = pread_full(p->kpageflags_fd, buf, n * sizeof(uint64_t), s->refs[i].pfn * sizeof(uint64_t), &done);
+                if (r < 0)
+                        return r;
+                for (size_t k = i; k < j; k++)
+                        s->refs[k].flags = buf[s->refs[k].pfn - s->refs[i].pfn];
+                i = j;
+        }
+
+        /* Units, in address order. */
+        for (size_t i = 0; i < n_pages; i++)
+                s->unit[i] = UNIT_NONE;
+        {
+                /* A copy sorted by page: units are computed in address order (fast path). */
+                _cleanup_free_ PfnRef *by_page = xmalloc(MAX(s->n_refs, 1u) * sizeof(PfnRef));
+                size_t prev_page = SIZE_MAX;
+
+                memcpy(by_page, s->refs, s->n_refs * sizeof(PfnRef));
+                qsort(by_page, s->n_refs, sizeof(PfnRef), cmp_ref_page);
+
+                for (size_t i = 0; i < s->n_refs; i++) {
+                        const PfnRef *ref = by_page + i;
+                        uint64_t pfn = ref->pfn, fl = ref->flags, unit = pfn;
+                        /* prev_page starts at SIZE_MAX: page 0 continues the previous chunk */
+                        bool contiguous = s->have_prev && ref->page == prev_page + 1 && pfn == s->prev_pfn + 1;
+
+                        if (flag(fl, KPF_HUGE) && !flag(fl, KPF_THP))
+                                unit = UNIT_UNTRACKABLE;
+                        else if (flag(fl, KPF_COMPOUND_TAIL)) {
+                                if (contiguous)
+                                        unit = s->prev_unit;
+                                else {
+                                        unit = pfn; /* no head found: its own bit (reads "not idle") */
+                                        for (unsigned k = 1; k <= FOLIO_ORDER_SEARCH_MAX; k++) {
+                                                uint64_t cand = pfn & ~((UINT64_C(1) << k) - 1), cf;
+
+                                                if (cand == pfn)
+                                                        continue;
+                                                r = lookup_flags(p, s, cand, &cf);
+                                                if (r < 0)
+                                                        return r;
+                                                if (flag(cf, KPF_COMPOUND_HEAD)) {
+                                                        unit = cand;
+                                                        break;
+                                                }
+                                        }
+                                }
+                        }
+
+                        s->unit[ref->page] = unit;
+                        s->prev_pfn = pfn;
+                        s->prev_unit = unit;
+                        s->have_prev = true;
+                        prev_page = ref->page;
+                }
+                /* The fast path must not bridge a hole: remember whether the chunk ends present. */
+                if (n_pages > 0 && s->unit[n_pages - 1] == UNIT_NONE)
+                        s->have_prev = false;
+        }
+        return 0;
+}
+
+/* Distinct bitmap words of the chunk's trackable units, sorted, bits = the units' bits. */
+static void collect_words(Scan *s, size_t n_pages) {
+        s->n_words = 0;
+        for (size_t i = 0; i < n_pages; i++) {
+                uint64_t u = s->unit[i];
+
+                if (u == UNIT_NONE || u == UNIT_UNTRACKABLE)
+                        continue;
+                if (i > 0 && s->unit[i - 1] == u)
+                        continue; /* same folio as the previous page */
+                s->words[s->n_words++] = (Word) { .index = u / 64, .bits = UINT64_C(1) << (u % 64) };
+        }
+        qsort(s->words, s->n_words, sizeof(Word), cmp_word);
+
+        size_t n = 0;
+        for (size_t i = 0; i < s->n_words; i++) {
+                if (n > 0 && s->words[n - 1].index == s->words[i].index)
+                        s->words[n - 1].bits |= s->words[i].bits;
+                else
+                        s->words[n++] = s->words[i];
+        }
+        s->n_words = n;
+}
+
+/* Runs of words [i, j) whose gaps are at most WORD_GAP_MAX. */
+static size_t word_run_end(const Scan *s, size_t i) {
+        size_t j = i + 1;
+
+        while (j < s->n_words && s->words[j].index - s->words[j - 1].index <= WORD_GAP_MAX + 1)
+                j++;
+        return j;
+}
+
+static int write_idle_words(PageIdle *p, Scan *s) {
+        for (size_t i = 0; i < s->n_words;) {
+                size_t j = word_run_end(s, i);
+                uint64_t first = s->words[i].index, n = s->words[j - 1].index - first + 1;
+                _cleanup_free_ uint64_t *buf = xcalloc(n, sizeof(uint64_t));
+                int r;
+
+                for (size_t k = i; k < j; k++)
+                        buf[s->words[k].index - first] = s->words[k].bits;
+                r = pwrite_full(p->bitmap_fd, buf, n * sizeof(uint64_t), first * sizeof(uint64_t));
+                if (r < 0)
+                        return r;
+                i = j;
+        }
+        return 0;
+}
+
+/* Replace each word's bits by what the bitmap says now (1 = still idle). */
+static int read_idle_words(PageIdle *p, Scan *s) {
+        for (size_t i = 0; i < s->n_words;) {
+                size_t j = word_run_end(s, i), done;
+                uint64_t first = s->words[i].index, n = s->words[j - 1].index - first + 1;
+                _cleanup_free_ uint64_t *buf = xcalloc(n, sizeof(uint64_t));
+                int r;
+
+                r = pread_full(p->bitmap_fd, buf, n * sizeof(uint64_t), first * sizeof(uint64_t), &done);
+                if (r < 0)
+                        return r;
+                for (size_t k = i; k < j; k++)
+                        s->words[k].bits = buf[s->words[k].index - first];
+                i = j;
+        }
+        return 0;
+}
+
+static bool unit_idle(const Scan *s, uint64_t u) {
+        size_t lo = 0, hi = s->n_words;
+
+        while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+                if (s->words[mid].index < u / 64)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        if (lo >= s->n_words || s->words[lo].index != u / 64)
+                return false;
+        return (s->words[lo].bits >> (u % 64)) & 1;
+}
+
+static int open_pagemap(Tracker *t, TrackerTarget *target, PageIdleTarget *pt) {
+        _cleanup_free_ char *path = NULL;
+        int fd;
+
+        if (pt->pagemap_fd >= 0)
+                return 0;
+        path = xasprintf("%s/%d/pagemap", t->ctx.proc_root, (int) target->pid);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return errno == ENOENT ? -ESRCH : negative_errno();
+        pt->pagemap_fd = fd;
+        return 0;
+}
+
+typedef enum Pass {
+        PASS_PREPARE,
+        PASS_CHECK,
+} Pass;
+
+static int run_pass(Tracker *t, TrackerTarget *target, Pass pass, HeatMap *heat) {
+        PageIdle *p = t->data;
+        PageIdleTarget *pt = target->data;
+        _cleanup_(scan_done) Scan s = {};
+        int r;
+
+        if (!tracker_target_alive(&t->ctx, target))
+                return -ESRCH;
+        r = open_pagemap(t, target, pt);
+        if (r < 0)
+                return r;
+
+        scan_init(&s);
+        for (size_t ri = 0; ri < target->n_ranges; ri++) {
+                const HeatRangeSpec *range = target->ranges + ri;
+                uint64_t end = range->hva + range->len_bytes;
+
+                s.have_prev = false;
+                for (uint64_t hva = range->hva; hva < end; hva += (uint64_t) CHUNK_PAGES * PAGE_BYTES) {
+                        size_t n_pages = (size_t) MIN((uint64_t) CHUNK_PAGES, (end - hva) / PAGE_BYTES);
+                        uint64_t run_start = 0;
+                        bool in_run = false;
+
+                        r = scan_chunk(p, pt, &s, hva, n_pages);
+                        if (r < 0)
+                                goto fail;
+                        collect_words(&s, n_pages);
+
+                        if (pass == PASS_PREPARE) {
+                                r = write_idle_words(p, &s);
+                                if (r < 0)
+                                        goto fail;
+                                continue;
+                        }
+
+                        r = read_idle_words(p, &s);
+                        if (r < 0)
+                                goto fail;
+                        for (size_t i = 0; i <= n_pages; i++) {
+                                bool accessed = false;
+
+                                if (i < n_pages) {
+                                        uint64_t u = s.unit[i];
+                                        accessed = u == UNIT_UNTRACKABLE ||
+                                                   (u != UNIT_NONE && !unit_idle(&s, u));
+                                }
+                                if (accessed && !in_run) {
+                                        run_start = hva + (uint64_t) i * PAGE_BYTES;
+                                        in_run = true;
+                                } else if (!accessed && in_run) {
+                                        r = heatmap_sample_hva(heat, run_start, hva + (uint64_t) i * PAGE_BYTES - run_start);
+                                        if (r < 0)
+                                                return r;
+                                        in_run = false;
+                                }
+                        }
+                }
+        }
+        return 0;
+
+fail:
+        /* A vanished process shows as an empty pagemap or an error: tell which. */
+        if (!tracker_target_alive(&t->ctx, target))
+                return -ESRCH;
+        if (r == -EBADF || r == -EIO) {
+                if (pt->pagemap_fd >= 0)
+                        (void) close(pt->pagemap_fd);
+                pt->pagemap_fd = -EBADF; /* reopened next time */
+        }
+        return r;
+}
+
+static int page_idle_probe(const TrackerContext *ctx, char **ret_reason) {
+        _cleanup_free_ char *bitmap = xasprintf("%s/kernel/mm/page_idle/bitmap", ctx->sysfs_root);
+        _cleanup_free_ char *pagemap = xasprintf("%s/self/pagemap", ctx->proc_root);
+        _cleanup_free_ char *kpageflags = xasprintf("%s/kpageflags", ctx->proc_root);
+        _cleanup_close_ int fd = -EBADF, bfd = -EBADF;
+        static volatile uint64_t probe_page = 1; /* touched: present in our pagemap */
+        uint64_t entry = 0;
+        size_t done;
+        int r;
+
+        if (access(bitmap, F_OK) < 0) {
+                *ret_reason = xstrdup("kernel lacks /sys/kernel/mm/page_idle (CONFIG_IDLE_PAGE_TRACKING)");
+                return -EOPNOTSUPP;
+        }
+        bfd = open(bitmap, O_RDWR | O_CLOEXEC);
+        if (bfd < 0) {
+                r = negative_errno();
+                *ret_reason = xasprintf("cannot open %s for writing: %s", bitmap, strerror(-r));
+                return r;
+        }
+        fd = open(pagemap, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) {
+                r = negative_errno();
+                *ret_reason = xasprintf("cannot open %s: %s", pagemap, strerror(-r));
+                return r;
+        }
+        probe_page++;
+        r = pread_full(fd, &entry, sizeof(entry), (uint64_t) (uintptr_t) &probe_page / PAGE_BYTES * sizeof(uint64_t), &done);
+        if (r < 0 || done < sizeof(entry)) {
+                *ret_reason = xasprintf("cannot read %s", pagemap);
+                return r < 0 ? r : -EIO;
+        }
+        if (!(entry & PAGEMAP_PRESENT) || !(entry & PAGEMAP_PFN_MASK)) {
+                *ret_reason = xstrdup("/proc/PID/pagemap shows no page frame numbers (needs CAP_SYS_ADMIN)");
+                return -EPERM;
+        }
+        if (access(kpageflags, R_OK) < 0) {
+                r = negative_errno();
+                *ret_reason = xasprintf("cannot read %s (needed to fold huge pages): %s", kpageflags, strerror(-r));
+                return r;
+        }
+        return 0;
+}
+
+static int page_idle_init(Tracker *t) {
+        _cleanup_free_ char *bitmap = xasprintf("%s/kernel/mm/page_idle/bitmap", t->ctx.sysfs_root);
+        _cleanup_free_ char *kpageflags = xasprintf("%s/kpageflags", t->ctx.proc_root);
+        _cleanup_close_ int bfd = -EBADF, kfd = -EBADF;
+        PageIdle *p;
+
+        bfd = open(bitmap, O_RDWR | O_CLOEXEC);
+        if (bfd < 0)
+                return log_debug_errno(negative_errno(), "page_idle: cannot open %s: %m", bitmap);
+        kfd = open(kpageflags, O_RDONLY | O_CLOEXEC);
+        if (kfd < 0)
+                return log_debug_errno(negative_errno(), "page_idle: cannot open %s: %m", kpageflags);
+
+        p = xcalloc(1, sizeof(PageIdle));
+        p->bitmap_fd = TAKE_FD(bfd);
+        p->kpageflags_fd = TAKE_FD(kfd);
+        t->data = p;
+        return 0;
+}
+
+static void page_idle_cleanup(Tracker *t) {
+        PageIdle *p = t->data;
+
+        if (!p)
+                return;
+        (void) close(p->bitmap_fd);
+        (void) close(p->kpageflags_fd);
+        free(p);
+        t->data = NULL;
+}
+
+static int page_idle_target_add(Tracker *t, TrackerTarget *target) {
+        PageIdleTarget *pt;
+        int r;
+
+        pt = xcalloc(1, sizeof(PageIdleTarget));
+        pt->pagemap_fd = -EBADF;
+        target->data = pt;
+        r = open_pagemap(t, target, pt);
+        if (r < 0) {
+                free(pt);
+                target->data = NULL;
+                return log_debug_errno(r, "page_idle: cannot open pagemap of pid %d: %m", (int) target->pid);
+        }
+        return 0;
+}
+
+static void page_idle_target_remove(Tracker *t, TrackerTarget *target) {
+        PageIdleTarget *pt = target->data;
+
+        if (!pt)
+                return;
+        if (pt->pagemap_fd >= 0)
+                (void) close(pt->pagemap_fd);
+        free(pt);
+        target->data = NULL;
+}
+
+static int page_idle_prepare(Tracker *t, TrackerTarget *target) {
+        int r = run_pass(t, target, PASS_PREPARE, NULL);
+        if (r < 0)
+                log_debug_errno(r, "page_idle: marking pid %d idle failed: %m", (int) target->pid);
+        return r;
+}
+
+static int page_idle_check(Tracker *t, TrackerTarget *target, HeatMap *heat) {
+        int r = run_pass(t, target, PASS_CHECK, heat);
+        if (r < 0)
+                log_debug_errno(r, "page_idle: checking pid %d failed: %m", (int) target->pid);
+        return r;
+}
+
+static bool page_idle_target_valid(Tracker *t, TrackerTarget *target) {
+        return tracker_target_alive(&t->ctx, target);
+}
+
+const TrackerOps tracker_page_idle_ops = {
+        .kind = TRACKER_PAGE_IDLE,
+        .name = "page_idle",
+        .probe = page_idle_probe,
+        .init = page_idle_init,
+        .cleanup = page_idle_cleanup,
+        .target_add = page_idle_target_add,
+        .target_remove = page_idle_target_remove,
+        .prepare_access_checks = page_idle_prepare,
+        .check_accesses = page_idle_check,
+        .target_valid = page_idle_target_valid,
+};
