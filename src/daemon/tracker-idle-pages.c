@@ -1,0 +1,231 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The idle_pages tracker: /proc/PID/idle_pages from vtism's kernel patch (kernel-patches/).
+ *
+ * ABI: lseek(fd, hva, SEEK_SET) then read(fd, buf, N): the kernel walks the page tables of PID
+ * from hva, test-and-clears the young bit of each present PTE/PMD (and, for a KVM process, the
+ * accessed bits of the secondary MMU through the mmu-notifier aging hooks), and returns a record
+ * stream (vtism/idle-pages-format.h). Each read is bounded; afterwards the file position is where
+ * the walk stopped; a read at the end of the address space returns 0.
+ *
+ * check_accesses: per guest RAM range, seek to its start and read until the file position passes
+ * its end; each buffer is decoded starting at the position the read started from (so nothing
+ * depends on the kernel emitting a record for every byte of address space it skipped), and the
+ * accessed runs (PTE/PMD accessed, dirty or not; present PUDs) clipped to the range go into
+ * heatmap_sample_hva(). Reading clears the bits, so prepare_access_checks is a no-op; the first
+ * period starts in target_add, which does one clearing pass and throws the result away (the
+ * bits set before vtism started say nothing about the first period).
+ *
+ * Cost: one page-table walk per cycle and VM, one byte of output per up to 15 pages (15 × 2 MiB
+ * for huge pages), READ_BYTES per syscall; the TLB flushes are the kernel's business (see
+ * kernel-patches/README.md). The walk of a read may run past a range's end by at most what one
+ * read covers, clearing young bits there too (harmless: nobody else reads them but reclaim).
+ * One open fd per target, reopened after an error.
+ */
+
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "vtism/idle-pages-format.h"
+#include "vtism/log.h"
+#include "vtism/tracker.h"
+#include "vtism/util.h"
+
+#define READ_BYTES 4096u
+
+typedef struct IdlePagesTarget {
+        int fd;
+        uint64_t reads, bytes;   /* statistics, for debugging */
+} IdlePagesTarget;
+
+typedef struct ClipContext {
+        HeatMap *heat;           /* NULL: baseline pass, results dropped */
+        uint64_t start, end;
+        uint64_t accessed_bytes;
+} ClipContext;
+
+static int on_run(const IdlePagesRun *run, void *userdata) {
+        ClipContext *c = userdata;
+        uint64_t s, e;
+
+        if (run->kind != IDLE_PAGES_KIND_ACCESSED)
+                return 0;
+        s = MAX(run->start_hva, c->start);
+        e = MIN(idle_pages_run_end(run), c->end);
+        if (e <= s)
+                return 0;
+        c->accessed_bytes += e - s;
+        if (!c->heat)
+                return 0;
+        return heatmap_sample_hva(c->heat, s, e - s);
+}
+
+static int open_idle_pages(Tracker *t, TrackerTarget *target, IdlePagesTarget *it) {
+        _cleanup_free_ char *path = NULL;
+        int fd;
+
+        if (it->fd >= 0)
+                return 0;
+        path = xasprintf("%s/%d/idle_pages", t->ctx.proc_root, (int) target->pid);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return errno == ENOENT ? -ESRCH : negative_errno();
+        it->fd = fd;
+        return 0;
+}
+
+static void close_idle_pages(IdlePagesTarget *it) {
+        if (it->fd >= 0)
+                (void) close(it->fd);
+        it->fd = -EBADF;
+}
+
+static int scan_range(IdlePagesTarget *it, const HeatRangeSpec *range, HeatMap *heat, uint64_t *accessed_bytes) {
+        uint8_t buf[READ_BYTES];
+        ClipContext c = {
+                .heat = heat,
+                .start = range->hva,
+                .end = range->hva + range->len_bytes,
+        };
+        off_t pos;
+
+        pos = lseek(it->fd, (off_t) range->hva, SEEK_SET);
+        if (pos < 0)
+                return negative_errno();
+
+        while ((uint64_t) pos < c.end) {
+                IdlePagesDecoder d;
+                ssize_t n;
+                off_t next;
+                int r;
+
+                n = read(it->fd, buf, sizeof(buf));
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return negative_errno();
+                }
+                if (n == 0)
+                        break; /* end of the address space */
+                it->reads++;
+                it->bytes += (uint64_t) n;
+
+                idle_pages_decoder_init(&d, (uint64_t) pos);
+                r = idle_pages_decoder_feed(&d, buf, (size_t) n, on_run, &c);
+                if (r >= 0)
+                        r = idle_pages_decoder_finish(&d, on_run, &c);
+                if (r < 0)
+                        return r;
+
+                next = lseek(it->fd, 0, SEEK_CUR);
+                if (next < 0)
+                        return negative_errno();
+                if (next <= pos)
+                        return -EIO; /* no progress: would loop forever */
+                pos = next;
+        }
+        *accessed_bytes += c.accessed_bytes;
+        return 0;
+}
+
+static int scan(Tracker *t, TrackerTarget *target, HeatMap *heat) {
+        IdlePagesTarget *it = target->data;
+        uint64_t accessed = 0;
+        int r;
+
+        r = open_idle_pages(t, target, it);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < target->n_ranges; i++) {
+                r = scan_range(it, target->ranges + i, heat, &accessed);
+                if (r < 0) {
+                        close_idle_pages(it); /* reopened next time */
+                        if (r == -ESRCH || !tracker_target_alive(&t->ctx, target))
+                                return -ESRCH;
+                        return r;
+                }
+        }
+        log_debug("idle_pages: pid %d: %" PRIu64 " KiB accessed%s", (int) target->pid, accessed / 1024,
+                  heat ? "" : " (baseline pass)");
+        return 0;
+}
+
+static int idle_pages_probe(const TrackerContext *ctx, char **ret_reason) {
+        _cleanup_free_ char *path = xasprintf("%s/self/idle_pages", ctx->proc_root);
+        int fd, r;
+
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) {
+                r = negative_errno();
+                if (r == -ENOENT)
+                        *ret_reason = xstrdup("kernel lacks /proc/PID/idle_pages (vtism's kernel patch)");
+                else
+                        *ret_reason = xasprintf("cannot open %s: %s", path, strerror(-r));
+                return r == -ENOENT ? -EOPNOTSUPP : r;
+        }
+        (void) close(fd);
+        return 0;
+}
+
+static int idle_pages_target_add(Tracker *t, TrackerTarget *target) {
+        IdlePagesTarget *it;
+        int r;
+
+        it = xcalloc(1, sizeof(IdlePagesTarget));
+        it->fd = -EBADF;
+        target->data = it;
+
+        /* The baseline: clear the bits so that the first check sees one period only. */
+        r = scan(t, target, NULL);
+        if (r < 0) {
+                close_idle_pages(it);
+                free(it);
+                target->data = NULL;
+                return log_debug_errno(r, "idle_pages: pid %d: baseline pass failed: %m", (int) target->pid);
+        }
+        return 0;
+}
+
+static void idle_pages_target_remove(Tracker *t, TrackerTarget *target) {
+        IdlePagesTarget *it = target->data;
+
+        if (!it)
+                return;
+        close_idle_pages(it);
+        free(it);
+        target->data = NULL;
+}
+
+static int idle_pages_prepare(Tracker *t, TrackerTarget *target) {
+        /* Reading clears: the check itself starts the next period. */
+        return tracker_target_alive(&t->ctx, target) ? 0 : -ESRCH;
+}
+
+static int idle_pages_check(Tracker *t, TrackerTarget *target, HeatMap *heat) {
+        int r;
+
+        if (!tracker_target_alive(&t->ctx, target))
+                return -ESRCH;
+        r = scan(t, target, heat);
+        if (r < 0)
+                log_debug_errno(r, "idle_pages: pid %d: scan failed: %m", (int) target->pid);
+        return r;
+}
+
+static bool idle_pages_target_valid(Tracker *t, TrackerTarget *target) {
+        return tracker_target_alive(&t->ctx, target);
+}
+
+const TrackerOps tracker_idle_pages_ops = {
+        .kind = TRACKER_IDLE_PAGES,
+        .name = "idle_pages",
+        .probe = idle_pages_probe,
+        .target_add = idle_pages_target_add,
+        .target_remove = idle_pages_target_remove,
+        .prepare_access_checks = idle_pages_prepare,
+        .check_accesses = idle_pages_check,
+        .target_valid = idle_pages_target_valid,
+};
