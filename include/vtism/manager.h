@@ -79,7 +79,8 @@ typedef struct Manager {
         Tracker *tracker;                         /* NULL: none usable (monitor VMs only) */
 } Manager;
 
-int manager_new(const char *config_path, const char *sysfs_root, int log_level_override, Manager **ret);
+int manager_new(const char *config_path, const char *sysfs_root, const char *proc_root, int log_level_override,
+                Manager **ret);
 Manager *manager_free(Manager *m);
 static inline void manager_freep(Manager **m) {
         manager_free(*m);
@@ -106,6 +107,7 @@ int manager_cycle(Manager *m);
 /* manager-vms.c: VM discovery, tracking and heat. */
 int manager_vms_start(Manager *m);                 /* VM sources; after the loop exists */
 int manager_tracker_setup(Manager *m);             /* (re)pick the tracker per config */
+int manager_vms_apply_config(Manager *m);          /* after a reload */
 void manager_vms_cycle(Manager *m);
 void manager_vms_done(Manager *m);
 Vm *manager_find_vm(Manager *m, const char *key); /* id, name or pid; NULL if none */

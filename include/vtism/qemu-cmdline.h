@@ -41,6 +41,7 @@ typedef struct QemuCmdline {
         char *uuid;           /* -uuid, lower case; NULL if none */
         char *machine;        /* machine type as given: "pc-i440fx-7.2", "q35", ...; NULL = QEMU default */
         char *accel;          /* "kvm", "tcg", ...; NULL if not given */
+        uint64_t max_ram_below_4g_bytes; /* -machine max-ram-below-4g=; 0 if not given */
         uint64_t ram_bytes;   /* -m, QEMU's default 128 MiB if not given */
         QemuBackend *backends; /* every memory backend object, in command-line order */
         size_t n_backends;

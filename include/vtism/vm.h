@@ -43,6 +43,7 @@ typedef struct Vm {
         uint64_t ram_bytes;
         HeatRangeSpec *ranges;     /* guest RAM, ascending gpa */
         size_t n_ranges;
+        HeatRangeSpec *target_ranges; /* the same by ascending hva, for the tracker */
 
         char *numa_nodeset;        /* libvirt <numatune> host nodes */
         char *vcpu_cpuset;         /* libvirt vCPU pinning */

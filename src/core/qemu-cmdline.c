@@ -337,6 +337,9 @@ static void parse_machine(QemuCmdline *c, const char *s, char **memory_backend) 
                 if (!c->accel)
                         oom();
         }
+        v = opt_get(&l, "max-ram-below-4g", false);
+        if (v && parse_qemu_size(v, 1, &c->max_ram_below_4g_bytes) < 0)
+                c->max_ram_below_4g_bytes = 0; /* QEMU would have refused it; use the default */
         v = opt_get(&l, "memory-backend", false);
         if (v) {
                 free(*memory_backend);

@@ -795,6 +795,8 @@ static int verb_heatmap(sd_bus *bus, int argc, char **argv) {
         char rb[FORMAT_BYTES_MAX];
         printf("VM %s (%s): %zu guest-physical range%s of %s, %" PRIu64 " cycles sampled\n", name, id, n,
                n == 1 ? "" : "s", format_bytes(rb, sizeof(rb), range_bytes), cycles);
+        if (cycles == 0)
+                printf("(not sampled yet: heat is unknown, shown as cold)\n");
         printf("heat strip, low GPA left: [");
         for (size_t i = 0; i < n; i++)
                 putchar(heat_glyph(&w[i]));

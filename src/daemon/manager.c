@@ -42,13 +42,15 @@ static usec_t now_realtime(void) {
         return (usec_t) ts.tv_sec * USEC_PER_SEC + (usec_t) ts.tv_nsec / 1000;
 }
 
-int manager_new(const char *config_path, const char *sysfs_root, int log_level_override, Manager **ret) {
+int manager_new(const char *config_path, const char *sysfs_root, const char *proc_root, int log_level_override,
+                Manager **ret) {
         _cleanup_(manager_freep) Manager *m = NULL;
         int r;
 
         m = xcalloc(1, sizeof(Manager));
         m->config_path = xstrdup(config_path ?: VTISM_CONFIG_FILE);
         m->sysfs_root = xstrdup(sysfs_root ?: "/sys");
+        m->proc_root = xstrdup(proc_root ?: "/proc");
         m->dry_run_override = -1;
         m->log_level_override = log_level_override;
         m->mode = MANAGER_MODE_MONITOR_ONLY;
@@ -66,6 +68,7 @@ Manager *manager_free(Manager *m) {
         if (!m)
                 return NULL;
         sd_event_source_unref(m->cycle_timer);
+        manager_vms_done(m);
         sd_bus_flush_close_unref(m->bus);
         sd_event_unref(m->event);
         config_free(m->config);
@@ -74,6 +77,7 @@ Manager *manager_free(Manager *m) {
         free(m->last_reload_error);
         free(m->config_path);
         free(m->sysfs_root);
+        free(m->proc_root);
         free(m);
         return NULL;
 }
@@ -216,12 +220,13 @@ int manager_reload(Manager *m, char **ret_error) {
                 manager_log_topology(m);
         if (m->cycle_timer)
                 (void) sd_event_source_set_time_relative(m->cycle_timer, m->config->sample_interval_usec);
+        (void) manager_vms_apply_config(m);
 
         log_info("Configuration reloaded.");
         (void) sd_notify(false, "READY=1");
         manager_update_status(m);
         bus_emit_properties_changed(m, "Mode", "DryRun", "SampleIntervalUSec", "MigrateRateLimit",
-                                    "LastReloadError", "Nodes", NULL);
+                                    "LastReloadError", "Nodes", "ActiveTracker", "Trackers", "VMs", NULL);
         return 0;
 }
 
@@ -295,6 +300,8 @@ int manager_cycle(Manager *m) {
         if (r < 0)
                 log_warning_errno(r, "Failed to refresh node memory info below %s: %m", m->sysfs_root);
 
+        manager_vms_cycle(m);
+
         m->counters.cycles++;
         m->last_cycle_usec = now_realtime();
         manager_update_status(m);
@@ -349,6 +356,10 @@ int manager_start(Manager *m) {
                 log_warning_errno(r, "Failed to enable the watchdog, continuing without: %m");
 
         r = bus_setup(m);
+        if (r < 0)
+                return r;
+
+        r = manager_vms_start(m);
         if (r < 0)
                 return r;
 

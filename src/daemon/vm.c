@@ -37,6 +37,7 @@ Vm *vm_free(Vm *vm) {
                 return NULL;
         heatmap_free(vm->heat);
         free(vm->ranges);
+        free(vm->target_ranges);
         free(vm->id);
         free(vm->name);
         free(vm->uuid);

@@ -11,6 +11,7 @@
 
 static const char *arg_config = NULL;
 static const char *arg_sysfs_root = "/sys";
+static const char *arg_proc_root = "/proc";
 static bool arg_check_config = false;
 static int arg_log_level = -1;
 static LogTarget arg_log_target = LOG_TARGET_AUTO;
@@ -27,6 +28,7 @@ static void help(void) {
                "  -f, --foreground         Log to the terminal (stderr) even under systemd\n"
                "      --log-level=LEVEL    err, warning, notice, info or debug (overrides the config)\n"
                "      --sysfs-root=DIR     Read the NUMA topology below DIR instead of /sys\n"
+               "      --proc-root=DIR      Look for processes below DIR instead of /proc\n"
                "  -h, --help               Show this help\n"
                "      --version            Show the version\n"
                "\n"
@@ -39,6 +41,7 @@ static int parse_argv(int argc, char *argv[]) {
                 ARG_CHECK_CONFIG = 0x100,
                 ARG_LOG_LEVEL,
                 ARG_SYSFS_ROOT,
+                ARG_PROC_ROOT,
                 ARG_VERSION,
         };
         static const struct option options[] = {
@@ -47,6 +50,7 @@ static int parse_argv(int argc, char *argv[]) {
                 { "foreground", no_argument, NULL, 'f' },
                 { "log-level", required_argument, NULL, ARG_LOG_LEVEL },
                 { "sysfs-root", required_argument, NULL, ARG_SYSFS_ROOT },
+                { "proc-root", required_argument, NULL, ARG_PROC_ROOT },
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, ARG_VERSION },
                 {}
@@ -79,6 +83,9 @@ static int parse_argv(int argc, char *argv[]) {
                         break;
                 case ARG_SYSFS_ROOT:
                         arg_sysfs_root = optarg;
+                        break;
+                case ARG_PROC_ROOT:
+                        arg_proc_root = optarg;
                         break;
                 case 'h':
                         help();
@@ -131,7 +138,7 @@ int main(int argc, char *argv[]) {
         if (arg_log_level >= 0)
                 log_set_max_level(arg_log_level);
 
-        r = manager_new(arg_config, arg_sysfs_root, arg_log_level, &m);
+        r = manager_new(arg_config, arg_sysfs_root, arg_proc_root, arg_log_level, &m);
         if (r < 0)
                 return EXIT_FAILURE;
 

@@ -70,7 +70,7 @@ static void test_libvirt(void) {
 /* libvirt with two guest NUMA cells bound to host nodes. */
 static void test_libvirt_numa(void) {
         char *argv[] = {
-                "qemu-system-x86_64", "-machine", "pc-q35-7.2,usb=off", "-m", "size=4194304k",
+                "qemu-system-x86_64", "-machine", "pc-q35-7.2,usb=off,max-ram-below-4g=1G", "-m", "size=4194304k",
                 "-object", "{\"qom-type\":\"memory-backend-ram\",\"id\":\"ram-node1\",\"size\":2147483648,"
                            "\"host-nodes\":[2],\"policy\":\"bind\"}",
                 "-object", "{\"qom-type\":\"memory-backend-file\",\"id\":\"ram-node0\",\"mem-path\":"
@@ -85,6 +85,7 @@ static void test_libvirt_numa(void) {
         size_t n;
 
         check_str(qemu_machine_family(c->machine), "q35");
+        check_u64(c->max_ram_below_4g_bytes, GIB);
         check_str(c->accel, "kvm");
         check_u64(c->ram_bytes, 4 * GIB);
         check_int(qemu_cmdline_ram_backends(c, &ram, &n), 0);

@@ -1,0 +1,407 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The VM half of the manager: merges what the VM sources report (by pid: libvirt's word on
+ * names wins, /proc finds the rest), locates each VM's guest RAM, keeps its heat map fed from
+ * the tracker, and refreshes page residency with move_pages(2) queries a batch per cycle.
+ */
+#include <fnmatch.h>
+#include <inttypes.h>
+#include <numa.h>
+#include <numaif.h>
+#include <string.h>
+
+#include "vtism/bus.h"
+#include "vtism/log.h"
+#include "vtism/manager.h"
+#include "vtism/util.h"
+
+/* Placement queries per VM and cycle: 64 MiB of 4 KiB pages, so a 1 GiB VM is re-read every
+ * 16 cycles. Cheap (no page is touched), bounded, and enough for status and planning. */
+#define RESIDENCY_PAGES_PER_CYCLE 16384u
+/* An untrackable VM (RAM not located yet, e.g. QEMU still starting) is retried this often. */
+#define RETRY_CYCLES 6u
+
+static const char *source_name(unsigned bit) {
+        return bit == VM_SOURCE_LIBVIRT ? "libvirt" : "proc";
+}
+
+#define VM_FIELDS(vm) FIELDS({ "VTISM_VM", (vm)->id }, { "VTISM_VM_NAME", (vm)->name })
+
+static Vm *find_by_pid(Manager *m, pid_t pid, size_t *ret_index) {
+        for (size_t i = 0; i < m->n_vms; i++)
+                if (m->vms[i]->pid == pid) {
+                        if (ret_index)
+                                *ret_index = i;
+                        return m->vms[i];
+                }
+        return NULL;
+}
+
+static void vm_detach_tracker(Manager *m, Vm *vm) {
+        if (vm->target_added && m->tracker && m->tracker->ops->target_remove)
+                m->tracker->ops->target_remove(m->tracker, &vm->target);
+        vm->target_added = false;
+}
+
+static void remove_vm(Manager *m, size_t index, const char *why) {
+        Vm *vm = m->vms[index];
+
+        log_fields(LOG_INFO, VM_FIELDS(vm), "VM %s (pid %d) %s; no longer tracked.", vm->name, (int) vm->pid, why);
+        vm_detach_tracker(m, vm);
+        vm_free(vm);
+        m->vms[index] = m->vms[--m->n_vms];
+        bus_emit_properties_changed(m, "VMs", NULL);
+}
+
+static void on_vm_started(Manager *m, unsigned source, const VmIdentity *id) {
+        unsigned long long start_time;
+        Vm *vm;
+
+        if (id->pid <= 0) {
+                log_debug("%s reported VM %s without a QEMU pid; ignoring it.", source_name(source), id->name);
+                return;
+        }
+        vm = find_by_pid(m, id->pid, NULL);
+        if (vm) {
+                vm_update_identity(vm, source, id->uuid, id->name, id->numa_nodeset, id->vcpu_cpuset);
+                vm->resync_seen |= source;
+                return;
+        }
+        if (proc_pid_start_time(m->proc_root, id->pid, &start_time) < 0) {
+                log_debug("VM %s (pid %d) is already gone.", id->name, (int) id->pid);
+                return;
+        }
+
+        vm = vm_new(id->pid, start_time);
+        vm_update_identity(vm, source, id->uuid, id->name, id->numa_nodeset, id->vcpu_cpuset);
+        vm->resync_seen = source;
+        m->vms = xreallocarray(m->vms, m->n_vms + 1, sizeof(Vm *));
+        m->vms[m->n_vms++] = vm;
+        log_fields(LOG_INFO, VM_FIELDS(vm), "VM %s (pid %d) found via %s.", vm->name, (int) vm->pid,
+                   source_name(source));
+        bus_emit_properties_changed(m, "VMs", NULL);
+}
+
+static void on_vm_event(VmSource *s, VmEvent event, const VmIdentity *id, void *userdata) {
+        Manager *m = userdata;
+        unsigned source = s == m->libvirt_source ? VM_SOURCE_LIBVIRT : VM_SOURCE_PROC;
+        size_t index;
+
+        switch (event) {
+        case VM_EVENT_RESYNC_BEGIN:
+                for (size_t i = 0; i < m->n_vms; i++)
+                        m->vms[i]->resync_seen &= ~source;
+                break;
+
+        case VM_EVENT_STARTED:
+                on_vm_started(m, source, id);
+                break;
+
+        case VM_EVENT_STOPPED:
+        case VM_EVENT_CRASHED:
+        case VM_EVENT_MIGRATED_OUT:
+                if (!id || !find_by_pid(m, id->pid, &index))
+                        break;
+                remove_vm(m, index, event == VM_EVENT_CRASHED ? "crashed" :
+                                    event == VM_EVENT_MIGRATED_OUT ? "migrated away" : "stopped");
+                break;
+
+        case VM_EVENT_RESYNC_END:
+                for (size_t i = 0; i < m->n_vms;) {
+                        Vm *vm = m->vms[i];
+
+                        if ((vm->sources & source) && !(vm->resync_seen & source)) {
+                                vm->sources &= ~source;
+                                if (vm->sources == 0) {
+                                        remove_vm(m, i, "is gone");
+                                        continue;
+                                }
+                        }
+                        i++;
+                }
+                break;
+
+        default:
+                break;
+        }
+}
+
+/* Processes the configuration names explicitly ("processes" entries) are tracked like VMs. */
+static bool proc_matcher(pid_t pid, char *const *argv, size_t argc, void *userdata) {
+        Manager *m = userdata;
+        const VtConf *c = m->config;
+        _cleanup_free_ char *joined = NULL;
+
+        if (c->n_processes == 0)
+                return false;
+
+        for (size_t i = 0; i < argc; i++) {
+                char *next = xasprintf("%s%s%s", joined ?: "", i > 0 ? " " : "", argv[i]);
+                free(joined);
+                joined = next;
+        }
+        for (size_t i = 0; i < c->n_processes; i++) {
+                const VtProcess *p = &c->processes[i];
+
+                if (p->pid > 0 && p->pid == pid)
+                        return true;
+                if (p->exe && fnmatch(p->exe, argv[0], 0) == 0)
+                        return true;
+                if (p->cmdline && fnmatch(p->cmdline, joined, 0) == 0)
+                        return true;
+        }
+        return false;
+}
+
+static void heat_params_from_config(const VtConf *c, HeatParams *p) {
+        heat_params_init_default(p);
+        p->decay_percent = c->heat_decay_percent;
+        p->hist_range_bytes = c->heat_range_bytes;
+}
+
+int manager_tracker_setup(Manager *m) {
+        const TrackerOps *ops = NULL;
+        TrackerContext ctx = { .proc_root = m->proc_root, .sysfs_root = m->sysfs_root };
+        Tracker *t;
+        int r;
+
+        for (int k = 0; k < _TRACKER_KIND_MAX; k++) {
+                free(m->tracker_reasons[k]);
+                m->tracker_reasons[k] = NULL;
+        }
+        tracker_probe_all(&ctx, m->tracker_reasons);
+        r = tracker_pick(m->config->tracker, m->tracker_reasons, &ops);
+
+        if (m->tracker && m->tracker->ops == ops)
+                return 0; /* unchanged */
+
+        /* Switching trackers: every VM starts over with the new one (heat is kept). */
+        for (size_t i = 0; i < m->n_vms; i++) {
+                vm_detach_tracker(m, m->vms[i]);
+                m->vms[i]->state = VM_STATE_NEW;
+        }
+        m->tracker = tracker_free(m->tracker);
+
+        if (r < 0) {
+                if (m->config->tracker == TRACKER_AUTO)
+                        log_warning("No access tracker is usable on this host; VMs are listed but not sampled. "
+                                    "idle_pages: %s; page_idle: %s; damon: %s.",
+                                    m->tracker_reasons[TRACKER_IDLE_PAGES], m->tracker_reasons[TRACKER_PAGE_IDLE],
+                                    m->tracker_reasons[TRACKER_DAMON]);
+                else
+                        log_warning("The configured tracker %s is not usable: %s. VMs are listed but not sampled.",
+                                    tracker_kind_to_string(m->config->tracker),
+                                    m->tracker_reasons[m->config->tracker] ?: "unknown tracker");
+                return 0;
+        }
+
+        r = tracker_new(ops, &ctx, &t);
+        if (r < 0) {
+                free(m->tracker_reasons[ops->kind]);
+                m->tracker_reasons[ops->kind] = xasprintf("failed to start: %s", strerror(-r));
+                return log_warning_errno(r, "Failed to start the %s tracker: %m", ops->name);
+        }
+        m->tracker = t;
+        log_info("Access tracker: %s%s.", ops->name, m->config->tracker == TRACKER_AUTO ? " (auto)" : "");
+        return 0;
+}
+
+/* After a reload: new heat parameters for every VM, and the tracker the config asks for now. */
+int manager_vms_apply_config(Manager *m) {
+        HeatParams params;
+
+        heat_params_from_config(m->config, &params);
+        for (size_t i = 0; i < m->n_vms; i++) {
+                Vm *vm = m->vms[i];
+
+                if (!vm->heat)
+                        continue;
+                if (heatmap_params(vm->heat)->hist_range_bytes != params.hist_range_bytes) {
+                        /* The histogram windows changed size: start the VM's heat map over. */
+                        vm_detach_tracker(m, vm);
+                        vm->heat = heatmap_free(vm->heat);
+                        vm->state = VM_STATE_NEW;
+                        continue;
+                }
+                (void) heatmap_set_params(vm->heat, &params);
+        }
+        return manager_tracker_setup(m);
+}
+
+int manager_vms_start(Manager *m) {
+        int r;
+
+        if (m->config->libvirt_uri && *m->config->libvirt_uri) {
+                r = vmsource_libvirt_new(m->event, m->config->libvirt_uri, on_vm_event, m, &m->libvirt_source);
+                if (r < 0)
+                        log_warning_errno(r, "Cannot watch libvirt at %s, finding VMs in /proc only: %m",
+                                          m->config->libvirt_uri);
+        }
+        r = vmsource_proc_new(m->proc_root, proc_matcher, on_vm_event, m, &m->proc_source);
+        if (r < 0)
+                return log_error_errno(r, "Failed to set up the /proc VM source: %m");
+        (void) vmsource_proc_scan(m->proc_source);
+        return manager_tracker_setup(m);
+}
+
+void manager_vms_done(Manager *m) {
+        for (size_t i = 0; i < m->n_vms; i++) {
+                vm_detach_tracker(m, m->vms[i]);
+                vm_free(m->vms[i]);
+        }
+        free(m->vms);
+        m->vms = NULL;
+        m->n_vms = 0;
+        m->tracker = tracker_free(m->tracker);
+        m->libvirt_source = vmsource_free(m->libvirt_source);
+        m->proc_source = vmsource_free(m->proc_source);
+        for (int k = 0; k < _TRACKER_KIND_MAX; k++) {
+                free(m->tracker_reasons[k]);
+                m->tracker_reasons[k] = NULL;
+        }
+}
+
+/* Locate guest RAM, build the heat map, hand the VM to the tracker. */
+static int vm_setup(Manager *m, Vm *vm) {
+        _cleanup_free_ char *reason = NULL;
+        HeatParams params;
+        int r;
+
+        if (!vm->heat) {
+                r = vm_locate_ram(vm, m->proc_root, &reason);
+                if (r == -ESRCH)
+                        return r;
+                if (r < 0)
+                        goto untrackable;
+
+                heat_params_from_config(m->config, &params);
+                r = heatmap_new(vm->ranges, vm->n_ranges, &params, &vm->heat);
+                if (r < 0) {
+                        reason = xasprintf("cannot build a heat map of its guest RAM: %s", strerror(-r));
+                        goto untrackable;
+                }
+        }
+        vm_pick_home_node(vm, m->topology);
+
+        if (!m->tracker) {
+                reason = xstrdup("no access tracker is usable on this host");
+                goto untrackable;
+        }
+        r = m->tracker->ops->target_add(m->tracker, &vm->target);
+        if (r == -ESRCH)
+                return r;
+        if (r < 0) {
+                reason = xasprintf("the %s tracker cannot follow it: %s", m->tracker->ops->name, strerror(-r));
+                goto untrackable;
+        }
+        vm->target_added = true;
+        vm->state = VM_STATE_TRACKED;
+        free(vm->error);
+        vm->error = NULL;
+        log_fields(LOG_INFO, VM_FIELDS(vm), "VM %s: %zu guest RAM range%s, %" PRIu64 " MiB, home node %d (%s), tracker %s.",
+                   vm->name, vm->n_ranges, vm->n_ranges == 1 ? "" : "s", vm->ram_bytes / MIB, vm->home_node,
+                   vm->home_reason ?: "none", m->tracker->ops->name);
+        return 0;
+
+untrackable:
+        if (vm->state != VM_STATE_UNTRACKABLE || !streq_ptr(vm->error, reason))
+                log_fields(LOG_NOTICE, VM_FIELDS(vm), "VM %s (pid %d) is not sampled: %s.", vm->name, (int) vm->pid,
+                           reason);
+        vm->state = VM_STATE_UNTRACKABLE;
+        free(vm->error);
+        vm->error = TAKE_PTR(reason);
+        vm->retry_in_cycles = RETRY_CYCLES;
+        return 0;
+}
+
+/* Query the placement of the next batch of guest pages and feed it to the heat map. */
+static int vm_refresh_residency(Vm *vm) {
+        static void *pages[RESIDENCY_PAGES_PER_CYCLE];
+        static int status[RESIDENCY_PAGES_PER_CYCLE];
+        uint64_t offset = 0, cursor = vm->residency_cursor;
+        size_t budget = RESIDENCY_PAGES_PER_CYCLE;
+
+        if (!vm->heat || vm->ram_bytes == 0)
+                return 0;
+        if (cursor >= vm->ram_bytes)
+                cursor = 0;
+
+        for (size_t i = 0; i < vm->n_ranges && budget > 0; i++) {
+                const HeatRangeSpec *r = &vm->ranges[i];
+                uint64_t start, n_pages;
+                long rc;
+
+                if (cursor >= offset + r->len_bytes) {
+                        offset += r->len_bytes;
+                        continue;
+                }
+                start = cursor - offset;
+                n_pages = MIN((r->len_bytes - start) / HEATMAP_GRANULE_4K, budget);
+                for (uint64_t p = 0; p < n_pages; p++)
+                        pages[p] = (void *) (uintptr_t) (r->hva + start + p * HEATMAP_GRANULE_4K);
+                rc = move_pages(vm->pid, n_pages, pages, NULL, status, 0);
+                if (rc < 0)
+                        return errno == ESRCH ? -ESRCH : -errno;
+                (void) heatmap_residency_update(vm->heat, r->hva + start, status, n_pages);
+                budget -= n_pages;
+                cursor += n_pages * HEATMAP_GRANULE_4K;
+                offset += r->len_bytes;
+        }
+        vm->residency_cursor = cursor;
+        return 0;
+}
+
+static int vm_cycle(Manager *m, Vm *vm) {
+        int r;
+
+        if (vm->state != VM_STATE_TRACKED) {
+                if (vm->retry_in_cycles > 0)
+                        vm->retry_in_cycles--;
+                else {
+                        r = vm_setup(m, vm);
+                        if (r < 0)
+                                return r;
+                }
+        }
+
+        if (vm->state == VM_STATE_TRACKED) {
+                const TrackerOps *ops = m->tracker->ops;
+
+                heatmap_cycle_begin(vm->heat);
+                r = ops->check_accesses(m->tracker, &vm->target, vm->heat);
+                (void) heatmap_cycle_end(vm->heat);
+                if (r >= 0)
+                        r = ops->prepare_access_checks(m->tracker, &vm->target);
+                if (r == -ESRCH)
+                        return r;
+                if (r < 0)
+                        log_fields(LOG_DEBUG, VM_FIELDS(vm), "Sampling VM %s failed: %s", vm->name, strerror(-r));
+                vm->cycles++;
+        }
+
+        /* Placement is worth knowing even when nothing samples the VM. */
+        r = vm_refresh_residency(vm);
+        if (r == -ESRCH)
+                return r;
+        if (vm->heat && vm->home_reason && streq(vm->home_reason, "first DRAM node"))
+                vm_pick_home_node(vm, m->topology);
+        return 0;
+}
+
+void manager_vms_cycle(Manager *m) {
+        if (m->proc_source)
+                (void) vmsource_proc_scan(m->proc_source);
+
+        for (size_t i = 0; i < m->n_vms;) {
+                Vm *vm = m->vms[i];
+                int r = vm_cycle(m, vm);
+
+                if (r == -ESRCH || !tracker_target_alive(&(TrackerContext) { .proc_root = m->proc_root }, &vm->target)) {
+                        log_fields(LOG_DEBUG, VM_FIELDS(vm), "VM %s (pid %d) vanished during the cycle.", vm->name,
+                                   (int) vm->pid);
+                        remove_vm(m, i, "exited");
+                        continue;
+                }
+                i++;
+        }
+}

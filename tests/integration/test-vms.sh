@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# VM discovery on this host with real processes: a plain QEMU (TCG) found by the /proc source with
+# its name, UUID and guest RAM located, placement (residency) read with move_pages; a process
+# named in the config's processes list; VMs that exit are dropped; vtismctl status/heatmap show
+# them. (Sampling needs a tracker, which this host lacks: the lab tests cover that.)
+. "$(dirname "$0")/lib.sh"
+need dbus-daemon jq qemu-system-x86_64
+MEMHOG="$VTISM_BUILD_ROOT/tests/lab/workloads/memhog"
+[[ -x $MEMHOG ]] || skip "memhog was not built"
+
+start_bus
+start_notify
+
+uuid=0b5e1c2d-3e4f-4a5b-8c6d-7e8f9a0b1c2d
+qemu-system-x86_64 -accel tcg -m 96 -nographic -nodefaults -display none -S \
+        -name guest=itest-vm,debug-threads=on -uuid "$uuid" >"$SCRATCH/qemu.log" 2>&1 &
+qemu_pid=$!
+PIDS+=("$qemu_pid")
+"$MEMHOG" --size=48 --hot=8 --info="$SCRATCH/memhog.info" >"$SCRATCH/memhog.log" 2>&1 &
+memhog_pid=$!
+PIDS+=("$memhog_pid")
+wait_for 10 test -s "$SCRATCH/memhog.info" || fail "memhog did not start"
+
+conf="$SCRATCH/vtism.conf"
+cat >"$conf" <<CONF
+global = {
+  sample_interval_ms = 200;
+  heat_range = "32M";
+  libvirt_uri = "qemu+unix:///system?socket=$SCRATCH/no-libvirt-here";
+};
+processes = ( { exe = "*/memhog"; } );
+CONF
+start_vtismd "$conf"
+wait_for 10 grep -qx READY=1 "$SCRATCH/notify.log" || fail "no READY=1"
+
+vm_json() { "$VTISMCTL" status --json | jq -c --arg n "$1" '.vms[] | select(.name == $n)'; }
+vm_ready() { vm_json "$1" | jq -e '.ram_bytes > 0 and .residency_known' >/dev/null; }
+wait_for 15 vm_ready itest-vm || fail "QEMU VM not located: $("$VTISMCTL" status --json | jq -c .vms)"
+
+j=$(vm_json itest-vm)
+jq -e --arg u "$uuid" --argjson p "$qemu_pid" '.id == $u and .uuid == $u and .pid == $p and .sources == "proc"
+        and .ram_bytes == 100663296 and .home_node == 0' <<<"$j" >/dev/null || fail "QEMU VM: $j"
+# QEMU -S has not touched its RAM: whatever is resident is on node 0, the only node here.
+jq -e '.dram_bytes <= .ram_bytes and .cxl_bytes == 0' <<<"$j" >/dev/null || fail "residency: $j"
+jq -e '.state == "untrackable" and (.error | test("no access tracker"))' <<<"$j" >/dev/null \
+        || fail "this host has no tracker; the VM must say so: $j"
+ok "plain QEMU found: name, uuid, pid, 96 MiB of guest RAM, residency"
+
+wait_for 10 vm_ready "memhog-$memhog_pid" || fail "memhog not found via processes: $("$VTISMCTL" status --json | jq -c .vms)"
+j=$(vm_json "memhog-$memhog_pid")
+jq -e '.ram_bytes == 50331648 and .dram_bytes == 50331648' <<<"$j" >/dev/null || fail "memhog: $j"
+ok "configured process found; its 48 MiB mapping is resident on DRAM"
+
+out=$("$VTISMCTL" status)
+grep -Eq '^itest-vm +[0-9]+ +96 MiB' <<<"$out" || fail "status table lacks the VM: $out"
+grep -q "itest-vm: no access tracker is usable on this host" <<<"$out" || fail "status lacks the reason"
+"$VTISMCTL" heatmap itest-vm | grep -q "3 guest-physical ranges of 32 MiB" || fail "heatmap of itest-vm"
+"$VTISMCTL" heatmap --json "$uuid" | jq -e '(.ranges | length) == 3 and .ranges[2].gpa == 67108864' >/dev/null \
+        || fail "heatmap --json by uuid"
+set +e
+out=$("$VTISMCTL" heatmap no-such-vm 2>&1); rc=$?
+set -e
+[[ $rc -eq 1 && $out == *"No VM 'no-such-vm'"* ]] || fail "heatmap of an unknown VM: rc=$rc $out"
+ok "vtismctl heatmap by name, UUID and for an unknown VM"
+
+kill "$qemu_pid"
+wait_for 10 bash -c "! \"$VTISMCTL\" status --json | jq -e '.vms[] | select(.name == \"itest-vm\")' >/dev/null" \
+        || fail "exited VM still listed"
+grep -q "VM itest-vm (pid $qemu_pid) .*no longer tracked" "$SCRATCH/vtismd.log" || fail "no log line for the VM's exit"
+kill -0 "$VTISMD_PID" || fail "vtismd died"
+ok "an exiting VM is dropped cleanly"
+
+# A reload that changes the histogram ranges starts heat maps over, keeps the VMs.
+sed -i 's/heat_range = "32M"/heat_range = "16M"/' "$conf"
+"$VTISMCTL" reload >/dev/null
+wait_for 10 bash -c "\"$VTISMCTL\" heatmap --json memhog-$memhog_pid | jq -e '.range_bytes == 16777216' >/dev/null" \
+        || fail "new heat range not applied"
+ok "reload applies the new heat range"
+
+kill -TERM "$VTISMD_PID"; wait "$VTISMD_PID" || fail "exit status"
+echo PASS
