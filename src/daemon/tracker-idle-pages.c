@@ -109,7 +109,7 @@ static int scan_range(IdlePagesTarget *it, const HeatRangeSpec *range, HeatMap *
                         return negative_errno();
                 }
                 if (n == 0)
-                        break; /* end of the address space */
+                        break; /* end of the address space, or the process exited: scan() tells */
                 it->reads++;
                 it->bytes += (uint64_t) n;
 
@@ -141,6 +141,8 @@ static int scan(Tracker *t, TrackerTarget *target, HeatMap *heat) {
                 return r;
         for (size_t i = 0; i < target->n_ranges; i++) {
                 r = scan_range(it, target->ranges + i, heat, &accessed);
+                if (r >= 0 && !tracker_target_alive(&t->ctx, target))
+                        r = -ESRCH; /* a read returns 0 once the mm is gone */
                 if (r < 0) {
                         close_idle_pages(it); /* reopened next time */
                         if (r == -ESRCH || !tracker_target_alive(&t->ctx, target))
