@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <ctype.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <stdbool.h>
 #include <string.h>
@@ -165,40 +164,6 @@ static char *run_dir_for_uri(const char *uri) {
         return NULL;
 }
 
-static int read_cmdline(pid_t pid, char **ret, size_t *ret_size) {
-        _cleanup_free_ char *path = xasprintf(PROC_ROOT "/%d/cmdline", (int) pid), *buf = NULL;
-        _cleanup_close_ int fd = -EBADF;
-        size_t size = 0, allocated = 4096;
-
-        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-        if (fd < 0)
-                return negative_errno();
-        buf = xmalloc(allocated);
-        for (;;) {
-                ssize_t n;
-
-                if (size + 1 >= allocated) {
-                        if (allocated >= 1 * MIB)
-                                break;  /* plenty for "-uuid" */
-                        allocated *= 2;
-                        buf = xreallocarray(buf, allocated, 1);
-                }
-                n = read(fd, buf + size, allocated - size - 1);
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return negative_errno();
-                }
-                if (n == 0)
-                        break;
-                size += (size_t) n;
-        }
-        buf[size] = 0;
-        *ret = TAKE_PTR(buf);
-        *ret_size = size;
-        return 0;
-}
-
 static bool basename_is_qemu(const char *path) {
         const char *b = strrchr(path, '/');
 
@@ -209,14 +174,15 @@ static bool basename_is_qemu(const char *path) {
 /* The process must exist, be a QEMU, and, if its command line names a uuid (libvirt always passes
  * "-uuid"), be the one of this domain: a stale pid file must not make us tier a stranger. */
 static int qemu_pid_validate(pid_t pid, const char *uuid) {
-        _cleanup_free_ char *exe_path = xasprintf(PROC_ROOT "/%d/exe", (int) pid), *cmdline = NULL;
+        _cleanup_free_ char *exe_path = xasprintf(PROC_ROOT "/%d/exe", (int) pid), *cmdline = NULL,
+                            *cmdline_path = xasprintf("%d/cmdline", (int) pid);
         char exe[PATH_MAX];
         bool is_qemu = false;
         size_t size = 0;
         ssize_t n;
         int r;
 
-        r = read_cmdline(pid, &cmdline, &size);
+        r = read_file_at_size(PROC_ROOT, cmdline_path, &cmdline, &size);
         if (r < 0)
                 return r;
         if (size == 0)

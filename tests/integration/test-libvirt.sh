@@ -125,7 +125,7 @@ libvirt_start_virtlogd
 
 # ---- 1. libvirtd absent when the watcher starts: it retries, says so, then connects ----
 start_watcher 1 ${LIBVIRT_WATCH_WRAPPER:-}
-sleep 0.5
+lv_wait_for 30 grep -q "unreachable" "$LV_SCRATCH/watch1.err" || lv_fail "the watcher did not try to connect"
 describe 1; d=$DESC
 [[ $d == "libvirtd unreachable ("*"), retrying in "*" s" ]] || lv_fail "describe while libvirtd is absent: '$d'"
 lv_ok "libvirtd absent at start: '$d'"
@@ -212,7 +212,22 @@ describe 1; d=$DESC
 [[ $d == "connected to qemu:///system, 1 domain" ]] || lv_fail "describe: '$d'"
 lv_ok "libvirtd restart: reconnected, resync re-announced $A with the same pid, nothing stopped ('$d')"
 
-# ---- 7. after the restart events still flow ----
+# ---- 7. libvirtd hangs (SIGSTOP): keepalive notices it, reconnects once it is back ----
+from=${CURSOR[1]}
+kill -STOP "$LV_LIBVIRTD_PID"
+lv_wait_for 40 grep -q "(keepalive timeout)" "$LV_SCRATCH/watch1.err" ||
+        { kill -CONT "$LV_LIBVIRTD_PID"; lv_fail "a stopped libvirtd went unnoticed for 40 s"; }
+kill -CONT "$LV_LIBVIRTD_PID"
+expect 1 20 RESYNC_BEGIN
+expect 1 5 "STARTED $A_UUID .*"; line=$LINE
+expect 1 5 RESYNC_END
+[[ $line == "STARTED $A_UUID $A $A_PID nodes=0 cpus=- mem=134217728" ]] || lv_fail "resync after hang: '$line'"
+if lines_since 1 "$from" | grep -E "^(STOPPED|CRASHED|MIGRATED_OUT) "; then
+        lv_fail "a domain was reported gone across the libvirtd hang"
+fi
+lv_ok "libvirtd hung: keepalive timeout, reconnected after SIGCONT, $A re-announced"
+
+# ---- 8. after all that, events still flow ----
 V destroy "$A" >/dev/null
 expect 1 10 "(STOPPED|CRASHED|MIGRATED_OUT) $A_UUID .*"; line=$LINE
 [[ $line == "STOPPED $A_UUID $A $A_PID "* ]] || lv_fail "destroy after restart: '$line'"
