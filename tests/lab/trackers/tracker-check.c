@@ -1,0 +1,507 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * tracker-check — run a vtism access tracker on one process for a number of cycles into a
+ * HeatMap, classify the hot granules and score them against the known hot window: precision and
+ * recall by bytes. Optionally trigger the workload's phase shift and score the new window.
+ * Lab only in practice (the trackers need a real tiering kernel); see --help.
+ *
+ * Exit: 0 every phase reached the wanted precision and recall, 1 not, 2 usage, 77 the tracker is
+ * not usable on this kernel (its probe reason is printed).
+ */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "vtism/heatmap.h"
+#include "vtism/log.h"
+#include "vtism/tracker.h"
+#include "vtism/util.h"
+
+#define WINDOWS_MAX 16
+
+typedef struct Window {
+        uint64_t start, end; /* guest-physical (= HVA when no --gpa is given) */
+} Window;
+
+typedef struct Args {
+        const char *tracker;
+        pid_t pid;
+        uint64_t range_lo, range_hi;  /* HVA */
+        uint64_t gpa;                 /* GPA of range_lo */
+        Window hot[WINDOWS_MAX], also[WINDOWS_MAX], phase_hot[WINDOWS_MAX];
+        size_t n_hot, n_also, n_phase_hot;
+        unsigned cycles;
+        unsigned interval_ms;
+        double want;
+        bool phase_signal;
+        bool have_mailbox;
+        uint64_t mailbox_gpa;
+        uint64_t granule;
+        const char *proc_root, *sysfs_root;
+        bool verbose;
+} Args;
+
+static volatile sig_atomic_t stop_requested = 0;
+
+static void on_stop(int sig) {
+        stop_requested = 1;
+}
+
+static void help(void) {
+        printf("Usage: tracker-check --tracker NAME (--pid PID --range LO-HI | --memhog-info FILE) [OPTIONS]\n"
+               "\n"
+               "Run tracker NAME (idle_pages, page_idle, damon) on PID's memory [LO, HI) (host-virtual)\n"
+               "for up to --cycles cycles into a heat map, and after each cycle score the hot granules\n"
+               "(heat >= 128, i.e. accessed in about half of the recent cycles) against the hot window:\n"
+               "recall = |hot granules ∩ window| / |window|, precision = |hot granules ∩ (window ∪ also)| /\n"
+               "|hot granules|, by bytes. A phase passes once both reach --want.\n"
+               "\n"
+               "  --tracker NAME       idle_pages, page_idle or damon\n"
+               "  --pid PID            the process\n"
+               "  --range LO-HI        its memory to track (hex or decimal, 4 KiB aligned)\n"
+               "  --gpa G              LO is guest-physical address G (a VM's guest RAM): windows below\n"
+               "                       are then guest-physical and scored through the heat map's GPA view\n"
+               "  --hot S-E            the hot window (repeatable)\n"
+               "  --also S-E           memory legitimately accessed too (counts for precision only)\n"
+               "  --memhog-info FILE   take pid, range, hot window and phase window from memhog --info\n"
+               "  --phase-hot S-E      after phase 1 passed, trigger the phase shift and expect this window\n"
+               "  --phase-signal       trigger it with SIGUSR2 (memhog)\n"
+               "  --phase-mailbox GPA  trigger it by writing 1 to the 32-bit guest mailbox at GPA through\n"
+               "                       /proc/PID/mem (vtguest)\n"
+               "  --cycles N           cycles per phase at most (default 40)\n"
+               "  --interval MS        time between cycles (default 1000)\n"
+               "  --granule 4k|2m      heat map granule (default 4k)\n"
+               "  --want F             precision and recall wanted (default 0.9)\n"
+               "  --proc-root DIR, --sysfs-root DIR  (default /proc, /sys)\n"
+               "  -v, --verbose        debug logging of the tracker\n");
+}
+
+static int parse_u64(const char *s, uint64_t *ret) {
+        char *end;
+        unsigned long long v;
+
+        errno = 0;
+        v = strtoull(s, &end, 0);
+        if (errno || end == s || *end)
+                return -EINVAL;
+        *ret = v;
+        return 0;
+}
+
+static int parse_window(const char *s, Window *w) {
+        _cleanup_free_ char *copy = xstrdup(s);
+        char *dash = strchr(copy, '-');
+
+        if (!dash)
+                return -EINVAL;
+        *dash = 0;
+        if (parse_u64(copy, &w->start) < 0 || parse_u64(dash + 1, &w->end) < 0 || w->end <= w->start)
+                return -EINVAL;
+        return 0;
+}
+
+/* "KEY=VALUE" word of the first line starting with prefix. */
+static int info_field(const char *path, const char *prefix, const char *key, char **ret) {
+        _cleanup_fclose_ FILE *f = fopen(path, "re");
+        char line[1024];
+        size_t kl = strlen(key);
+
+        if (!f)
+                return -errno;
+        while (fgets(line, sizeof(line), f)) {
+                if (strncmp(line, prefix, strlen(prefix)) != 0)
+                        continue;
+                for (char *w = strtok(line, " \n"); w; w = strtok(NULL, " \n"))
+                        if (strncmp(w, key, kl) == 0 && w[kl] == '=') {
+                                *ret = xstrdup(w + kl + 1);
+                                return 0;
+                        }
+                return -ENOENT;
+        }
+        return -ENOENT;
+}
+
+static int parse_memhog_info(const char *path, Args *a) {
+        _cleanup_free_ char *pid = NULL, *addr = NULL, *end = NULL, *hot = NULL, *phase = NULL;
+        uint64_t v;
+
+        if (info_field(path, "memhog: pid=", "pid", &pid) < 0 || info_field(path, "memhog: pid=", "addr", &addr) < 0 ||
+            info_field(path, "memhog: pid=", "end", &end) < 0 || info_field(path, "memhog: pid=", "hot", &hot) < 0)
+                return -EINVAL;
+        if (parse_u64(pid, &v) < 0 || parse_u64(addr, &a->range_lo) < 0 || parse_u64(end, &a->range_hi) < 0)
+                return -EINVAL;
+        a->pid = (pid_t) v;
+        if (a->n_hot < WINDOWS_MAX && parse_window(hot, &a->hot[a->n_hot]) >= 0)
+                a->n_hot++;
+        if (info_field(path, "memhog: pid=", "phase", &phase) >= 0 && a->n_phase_hot < WINDOWS_MAX &&
+            parse_window(phase, &a->phase_hot[a->n_phase_hot]) >= 0)
+                a->n_phase_hot++;
+        return 0;
+}
+
+static int parse_args(int argc, char **argv, Args *a) {
+        enum {
+                ARG_TRACKER = 0x100, ARG_PID, ARG_RANGE, ARG_GPA, ARG_HOT, ARG_ALSO, ARG_MEMHOG_INFO,
+                ARG_PHASE_HOT, ARG_PHASE_SIGNAL, ARG_PHASE_MAILBOX, ARG_CYCLES, ARG_INTERVAL,
+                ARG_GRANULE, ARG_WANT, ARG_PROC_ROOT, ARG_SYSFS_ROOT,
+        };
+        static const struct option options[] = {
+                { "tracker", required_argument, NULL, ARG_TRACKER },
+                { "pid", required_argument, NULL, ARG_PID },
+                { "range", required_argument, NULL, ARG_RANGE },
+                { "gpa", required_argument, NULL, ARG_GPA },
+                { "hot", required_argument, NULL, ARG_HOT },
+                { "also", required_argument, NULL, ARG_ALSO },
+                { "memhog-info", required_argument, NULL, ARG_MEMHOG_INFO },
+                { "phase-hot", required_argument, NULL, ARG_PHASE_HOT },
+                { "phase-signal", no_argument, NULL, ARG_PHASE_SIGNAL },
+                { "phase-mailbox", required_argument, NULL, ARG_PHASE_MAILBOX },
+                { "cycles", required_argument, NULL, ARG_CYCLES },
+                { "interval", required_argument, NULL, ARG_INTERVAL },
+                { "granule", required_argument, NULL, ARG_GRANULE },
+                { "want", required_argument, NULL, ARG_WANT },
+                { "proc-root", required_argument, NULL, ARG_PROC_ROOT },
+                { "sysfs-root", required_argument, NULL, ARG_SYSFS_ROOT },
+                { "verbose", no_argument, NULL, 'v' },
+                { "help", no_argument, NULL, 'h' },
+                {}
+        };
+        bool have_gpa = false;
+        uint64_t v;
+        int c;
+
+        *a = (Args) {
+                .cycles = 40,
+                .interval_ms = 1000,
+                .want = 0.9,
+                .granule = HEATMAP_GRANULE_4K,
+                .proc_root = "/proc",
+                .sysfs_root = "/sys",
+        };
+        while ((c = getopt_long(argc, argv, "vh", options, NULL)) >= 0) {
+                switch (c) {
+                case ARG_TRACKER:
+                        a->tracker = optarg;
+                        break;
+                case ARG_PID:
+                        if (parse_u64(optarg, &v) < 0 || v == 0 || v > INT32_MAX)
+                                goto bad;
+                        a->pid = (pid_t) v;
+                        break;
+                case ARG_RANGE: {
+                        Window w;
+                        if (parse_window(optarg, &w) < 0)
+                                goto bad;
+                        a->range_lo = w.start;
+                        a->range_hi = w.end;
+                        break;
+                }
+                case ARG_GPA:
+                        if (parse_u64(optarg, &a->gpa) < 0)
+                                goto bad;
+                        have_gpa = true;
+                        break;
+                case ARG_HOT:
+                case ARG_ALSO:
+                case ARG_PHASE_HOT: {
+                        Window *list = c == ARG_HOT ? a->hot : c == ARG_ALSO ? a->also : a->phase_hot;
+                        size_t *n = c == ARG_HOT ? &a->n_hot : c == ARG_ALSO ? &a->n_also : &a->n_phase_hot;
+                        if (*n >= WINDOWS_MAX || parse_window(optarg, &list[*n]) < 0)
+                                goto bad;
+                        (*n)++;
+                        break;
+                }
+                case ARG_MEMHOG_INFO:
+                        if (parse_memhog_info(optarg, a) < 0) {
+                                fprintf(stderr, "tracker-check: cannot parse memhog info file %s\n", optarg);
+                                return -EINVAL;
+                        }
+                        break;
+                case ARG_PHASE_SIGNAL:
+                        a->phase_signal = true;
+                        break;
+                case ARG_PHASE_MAILBOX:
+                        if (parse_u64(optarg, &a->mailbox_gpa) < 0)
+                                goto bad;
+                        a->have_mailbox = true;
+                        break;
+                case ARG_CYCLES:
+                        if (parse_u64(optarg, &v) < 0 || v == 0 || v > 100000)
+                                goto bad;
+                        a->cycles = (unsigned) v;
+                        break;
+                case ARG_INTERVAL:
+                        if (parse_u64(optarg, &v) < 0 || v > 3600000)
+                                goto bad;
+                        a->interval_ms = (unsigned) v;
+                        break;
+                case ARG_GRANULE:
+                        if (streq(optarg, "4k"))
+                                a->granule = HEATMAP_GRANULE_4K;
+                        else if (streq(optarg, "2m"))
+                                a->granule = HEATMAP_GRANULE_2M;
+                        else
+                                goto bad;
+                        break;
+                case ARG_WANT:
+                        a->want = strtod(optarg, NULL);
+                        if (a->want <= 0 || a->want > 1)
+                                goto bad;
+                        break;
+                case ARG_PROC_ROOT:
+                        a->proc_root = optarg;
+                        break;
+                case ARG_SYSFS_ROOT:
+                        a->sysfs_root = optarg;
+                        break;
+                case 'v':
+                        a->verbose = true;
+                        break;
+                case 'h':
+                        help();
+                        exit(EXIT_SUCCESS);
+                default:
+                        return -EINVAL;
+                }
+        }
+        if (!a->tracker || a->pid <= 0 || a->range_hi <= a->range_lo || a->n_hot == 0) {
+                fprintf(stderr, "tracker-check: need --tracker, --pid, --range and --hot (or --memhog-info)\n");
+                return -EINVAL;
+        }
+        if (!have_gpa)
+                a->gpa = a->range_lo;
+        if (a->n_phase_hot > 0 && !a->phase_signal && !a->have_mailbox) {
+                fprintf(stderr, "tracker-check: --phase-hot needs --phase-signal or --phase-mailbox\n");
+                return -EINVAL;
+        }
+        return 0;
+bad:
+        fprintf(stderr, "tracker-check: bad argument for --%s: %s\n", options[c - ARG_TRACKER].name, optarg);
+        return -EINVAL;
+}
+
+static uint64_t overlap(uint64_t s, uint64_t e, uint64_t ws, uint64_t we) {
+        uint64_t lo = MAX(s, ws), hi = MIN(e, we);
+        return hi > lo ? hi - lo : 0;
+}
+
+typedef struct Score {
+        uint64_t detected, true_pos, good, hot;
+        double precision, recall;
+} Score;
+
+static void score(const HeatMap *h, const Window *hot, size_t n_hot, const Window *also, size_t n_also, Score *ret) {
+        const HeatParams *p = heatmap_params(h);
+        Score s = {};
+
+        for (size_t i = 0; i < n_hot; i++)
+                s.hot += hot[i].end - hot[i].start;
+
+        for (size_t r = 0; r < heatmap_n_ranges(h); r++) {
+                HeatRangeSpec spec;
+                const uint8_t *heat;
+                size_t n;
+
+                if (heatmap_range(h, r, &spec, &heat, &n) < 0)
+                        continue;
+                for (size_t g = 0; g < n; g++) {
+                        uint64_t gs = spec.gpa + g * spec.granule_bytes, ge = gs + spec.granule_bytes, tp = 0, ok;
+
+                        if (heat_params_classify(p, heat[g]) != HEAT_HOT)
+                                continue;
+                        s.detected += spec.granule_bytes;
+                        for (size_t i = 0; i < n_hot; i++)
+                                tp += overlap(gs, ge, hot[i].start, hot[i].end);
+                        ok = tp;
+                        for (size_t i = 0; i < n_also; i++)
+                                ok += overlap(gs, ge, also[i].start, also[i].end);
+                        s.true_pos += tp;
+                        s.good += MIN(ok, spec.granule_bytes);
+                }
+        }
+        s.precision = s.detected ? (double) s.good / (double) s.detected : 0;
+        s.recall = s.hot ? (double) s.true_pos / (double) s.hot : 0;
+        *ret = s;
+}
+
+static uint64_t now_usec(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / 1000;
+}
+
+static void sleep_ms(unsigned ms) {
+        struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long) (ms % 1000) * 1000000L };
+        while (nanosleep(&ts, &ts) < 0 && errno == EINTR && !stop_requested)
+                ;
+}
+
+static int mailbox_write(const Args *a, uint32_t cmd) {
+        _cleanup_free_ char *path = xasprintf("%s/%d/mem", a->proc_root, (int) a->pid);
+        _cleanup_close_ int fd = open(path, O_WRONLY | O_CLOEXEC);
+        uint64_t hva = a->range_lo + (a->mailbox_gpa - a->gpa);
+
+        if (fd < 0)
+                return -errno;
+        if (pwrite(fd, &cmd, sizeof(cmd), (off_t) hva) != (ssize_t) sizeof(cmd))
+                return -errno;
+        return 0;
+}
+
+static void print_windows(const char *what, const Window *w, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                printf("tracker-check: %s 0x%" PRIx64 "-0x%" PRIx64 " (%" PRIu64 " KiB)\n", what, w[i].start, w[i].end,
+                       (w[i].end - w[i].start) / 1024);
+}
+
+/* Cycles until the window is found (0) or not within a->cycles (1); < 0 on tracker errors. */
+static int run_phase(const Args *a, Tracker *t, TrackerTarget *target, HeatMap *h, unsigned phase,
+                     const Window *hot, size_t n_hot, uint64_t *cost_usec, unsigned *n_cost) {
+        Score s = {};
+        int r;
+
+        print_windows("expect hot", hot, n_hot);
+        for (unsigned c = 1; c <= a->cycles && !stop_requested; c++) {
+                uint64_t t0;
+
+                sleep_ms(a->interval_ms);
+                t0 = now_usec();
+                heatmap_cycle_begin(h);
+                r = t->ops->check_accesses(t, target, h);
+                heatmap_cycle_end(h);
+                if (r >= 0)
+                        r = t->ops->prepare_access_checks(t, target);
+                *cost_usec += now_usec() - t0;
+                (*n_cost)++;
+                if (r < 0) {
+                        fprintf(stderr, "tracker-check: cycle %u: %s failed: %s\n", c, t->ops->name, strerror(-r));
+                        return r;
+                }
+
+                score(h, hot, n_hot, a->also, a->n_also, &s);
+                printf("tracker-check: phase %u cycle %u: detected %" PRIu64 " KiB, precision %.3f, recall %.3f "
+                       "(%.1f ms per cycle)\n", phase, c, s.detected / 1024, s.precision, s.recall,
+                       (double) *cost_usec / *n_cost / 1000.0);
+                fflush(stdout);
+                if (s.precision >= a->want && s.recall >= a->want) {
+                        printf("tracker-check: phase %u PASS after %u cycles: precision %.3f recall %.3f\n", phase, c,
+                               s.precision, s.recall);
+                        return 0;
+                }
+        }
+        printf("tracker-check: phase %u FAIL: precision %.3f recall %.3f after %u cycles (want %.2f)\n", phase,
+               s.precision, s.recall, a->cycles, a->want);
+        return 1;
+}
+
+int main(int argc, char **argv) {
+        _cleanup_(heatmap_freep) HeatMap *h = NULL;
+        _cleanup_(tracker_freep) Tracker *t = NULL;
+        char *reasons[_TRACKER_KIND_MAX] = {};
+        const TrackerOps *ops = NULL;
+        TrackerContext ctx;
+        TrackerTarget target = {};
+        HeatRangeSpec range;
+        HeatParams params;
+        uint64_t cost = 0;
+        unsigned n_cost = 0;
+        Args a;
+        int r, ret = EXIT_SUCCESS;
+
+        if (parse_args(argc, argv, &a) < 0)
+                return 2;
+        log_setup("tracker-check", LOG_TARGET_CONSOLE);
+        log_set_max_level(a.verbose ? LOG_DEBUG : LOG_INFO);
+        signal(SIGINT, on_stop);
+        signal(SIGTERM, on_stop);
+
+        ctx = (TrackerContext) { .proc_root = a.proc_root, .sysfs_root = a.sysfs_root };
+        tracker_probe_all(&ctx, reasons);
+        for (int k = 0; k < _TRACKER_KIND_MAX; k++) {
+                const TrackerOps *o = tracker_ops_from_kind(k);
+                if (o)
+                        printf("tracker-check: probe %s: %s\n", o->name, reasons[k] ?: "usable");
+                if (o && streq(o->name, a.tracker))
+                        ops = o;
+        }
+        if (!ops) {
+                fprintf(stderr, "tracker-check: unknown tracker '%s'\n", a.tracker);
+                return 2;
+        }
+        if (reasons[ops->kind]) {
+                printf("SKIP: tracker %s is not usable here: %s\n", ops->name, reasons[ops->kind]);
+                return 77;
+        }
+        for (int k = 0; k < _TRACKER_KIND_MAX; k++)
+                free(reasons[k]);
+
+        range = (HeatRangeSpec) {
+                .gpa = a.gpa & ~(a.granule - 1),
+                .hva = a.range_lo & ~(a.granule - 1),
+                .granule_bytes = a.granule,
+        };
+        range.len_bytes = DIV_ROUND_UP(a.range_hi - range.hva, a.granule) * a.granule;
+        heat_params_init_default(&params);
+        r = heatmap_new(&range, 1, &params, &h);
+        if (r < 0) {
+                fprintf(stderr, "tracker-check: heatmap_new: %s\n", strerror(-r));
+                return 2;
+        }
+
+        target.pid = a.pid;
+        target.ranges = &range;
+        target.n_ranges = 1;
+        r = proc_pid_start_time(a.proc_root, a.pid, &target.start_time);
+        if (r < 0) {
+                fprintf(stderr, "tracker-check: pid %d: %s\n", (int) a.pid, strerror(-r));
+                return 1;
+        }
+
+        r = tracker_new(ops, &ctx, &t);
+        if (r < 0) {
+                fprintf(stderr, "tracker-check: %s init failed: %s\n", ops->name, strerror(-r));
+                return 1;
+        }
+        printf("tracker-check: %s on pid %d, HVA 0x%" PRIx64 "-0x%" PRIx64 " = GPA 0x%" PRIx64 " +%" PRIu64
+               " MiB, %s granules, %u ms per cycle\n", ops->name, (int) a.pid, range.hva, range.hva + range.len_bytes,
+               range.gpa, range.len_bytes / MIB, a.granule == HEATMAP_GRANULE_2M ? "2 MiB" : "4 KiB", a.interval_ms);
+        print_windows("also allowed", a.also, a.n_also);
+
+        r = ops->target_add(t, &target);
+        if (r < 0) {
+                fprintf(stderr, "tracker-check: target_add failed: %s\n", strerror(-r));
+                return 1;
+        }
+        r = ops->prepare_access_checks(t, &target);
+        if (r >= 0)
+                r = run_phase(&a, t, &target, h, 1, a.hot, a.n_hot, &cost, &n_cost);
+        if (r == 0 && a.n_phase_hot > 0) {
+                if (a.phase_signal)
+                        r = kill(a.pid, SIGUSR2) < 0 ? -errno : 0;
+                else
+                        r = mailbox_write(&a, 1);
+                if (r < 0)
+                        fprintf(stderr, "tracker-check: cannot trigger the phase shift: %s\n", strerror(-r));
+                else {
+                        printf("tracker-check: phase shift triggered\n");
+                        r = run_phase(&a, t, &target, h, 2, a.phase_hot, a.n_phase_hot, &cost, &n_cost);
+                }
+        }
+        if (r != 0)
+                ret = EXIT_FAILURE;
+        if (n_cost > 0)
+                printf("tracker-check: %s: %u cycles, check+prepare %.1f ms per cycle on average\n", ops->name, n_cost,
+                       (double) cost / n_cost / 1000.0);
+        printf("tracker-check: %s\n", ret == EXIT_SUCCESS ? "PASS" : "FAIL");
+        ops->target_remove(t, &target);
+        return ret;
+}
