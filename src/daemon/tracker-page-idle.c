@@ -441,7 +441,8 @@ static int run_pass(Tracker *t, TrackerTarget *target, Pass pass, HeatMap *heat)
                         }
                 }
         }
-        return 0;
+        /* The pagemap of an exited process reads empty: that was no idle VM. */
+        return tracker_target_alive(&t->ctx, target) ? 0 : -ESRCH;
 
 fail:
         /* A vanished process shows as an empty pagemap or an error: tell which. */
