@@ -1,0 +1,33 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# lab-systemd: boot the lab with systemd as PID 1 (tests/lab/run --systemd) and, inside
+# (lib/systemd-inner.sh): install vtismd, vtismctl, vtismd.service, the D-Bus policy and
+# /etc/vtism.conf into the overlay; systemctl start vtismd; systemctl is-active; vtismctl status;
+# systemctl reload vtismd; journalctl -u vtismd shows the daemon's start message.
+
+set -euo pipefail
+# shellcheck source=lib/common.sh
+. "$(dirname "$(readlink -f "$0")")/lib/common.sh"
+
+main() {
+        lab_init
+        local missing=() f
+        for f in "$LAB_BUILD/src/daemon/vtismd" "$LAB_BUILD/src/ctl/vtismctl"; do
+                [[ -x $f ]] || missing+=("$f")
+        done
+        for f in systemd/vtismd.service systemd/org.vtism1.conf conf/vtism.conf; do
+                [[ -f $LAB_SOURCE/$f ]] || missing+=("$LAB_SOURCE/$f")
+        done
+        [[ ${#missing[@]} -eq 0 ]] || lab_skip "not built or not written yet: ${missing[*]}"
+        [[ -x /lib/systemd/systemd ]] || lab_skip "systemd is not installed on the host (apt-get install systemd)"
+        command -v dbus-daemon >/dev/null || lab_skip "dbus is not installed on the host (apt-get install dbus)"
+
+        lab_boot systemd --systemd --timeout 600 -- \
+                "$LAB_SOURCE/tests/lab/lib/systemd-inner.sh" "$LAB_SOURCE" "$LAB_BUILD" ||
+                lab_fail "the systemd flow failed (see above)"
+        lab_cleanup_results
+        echo "PASS: $LAB_TEST: systemctl start/reload vtismd, vtismctl status, journalctl under the lab's systemd"
+}
+
+main "$@"

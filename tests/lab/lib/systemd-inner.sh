@@ -1,0 +1,78 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# Runs INSIDE the lab booted with --systemd (tests/lab/run --systemd), as the oneshot unit
+# vtism-lab.service: installs vtismd, vtismctl, the unit, the D-Bus policy and the default
+# configuration into the lab's tmpfs overlay, then drives the real systemd/D-Bus/journal flow.
+# Usage: systemd-inner.sh SOURCE_ROOT BUILD_ROOT
+
+set -euo pipefail
+
+SRC=$1
+BUILD=$2
+failures=0
+
+step() {
+        echo "--- $*"
+}
+
+check() { # description, command...
+        local what=$1
+        shift
+        if "$@"; then
+                echo "ok: $what"
+        else
+                echo "FAIL: $what"
+                failures=$((failures + 1))
+        fi
+}
+
+[[ ${VTISM_LAB:-} == 1 && -d /run/systemd/system ]] || {
+        echo "SKIP: run me through tests/lab/run --systemd"
+        exit 77
+}
+
+step "installing vtism into the lab's overlay"
+install -D -m 0755 "$BUILD/src/daemon/vtismd" /usr/sbin/vtismd
+install -D -m 0755 "$BUILD/src/ctl/vtismctl" /usr/bin/vtismctl
+install -D -m 0644 "$SRC/systemd/vtismd.service" /etc/systemd/system/vtismd.service
+install -D -m 0644 "$SRC/systemd/org.vtism1.conf" /usr/share/dbus-1/system.d/org.vtism1.conf
+install -D -m 0644 "$SRC/conf/vtism.conf" /etc/vtism.conf
+systemctl daemon-reload
+# dbus-daemon reads its policy files at start and on reload.
+systemctl try-reload-or-restart dbus.service
+echo "system bus: $(systemctl is-active dbus.service) (socket $(systemctl is-active dbus.socket))"
+
+step "systemctl start vtismd"
+check "systemctl start vtismd" systemctl start vtismd.service
+check "vtismd is active" test "$(systemctl is-active vtismd.service)" = active
+systemctl status --no-pager vtismd.service || true
+
+step "vtismctl status"
+status_out=$(vtismctl status 2>&1) && rc=0 || rc=$?
+echo "$status_out"
+check "vtismctl status exits 0" test "$rc" = 0
+check "vtismctl status shows a CXL node" grep -qi cxl <<<"$status_out"
+
+step "systemctl reload vtismd"
+pid_before=$(systemctl show -p MainPID --value vtismd.service)
+check "systemctl reload vtismd" systemctl reload vtismd.service
+check "vtismd still active after reload" test "$(systemctl is-active vtismd.service)" = active
+check "same main PID after reload" test "$(systemctl show -p MainPID --value vtismd.service)" = "$pid_before"
+check "vtismctl status after reload" vtismctl status >/dev/null
+
+step "journalctl -u vtismd"
+journalctl --no-pager -u vtismd.service || true
+daemon_log=$(journalctl --no-pager -o cat _SYSTEMD_UNIT=vtismd.service _PID="$pid_before")
+check "the journal has vtismd's start message" grep -qi 'started' <<<"$daemon_log"
+check "the journal has vtismd's reload messages" grep -qi 'reload' <<<"$daemon_log"
+
+step "systemctl stop vtismd"
+check "systemctl stop vtismd" systemctl stop vtismd.service
+check "vtismd is inactive" test "$(systemctl is-active vtismd.service || true)" = inactive
+
+if [[ $failures -gt 0 ]]; then
+        echo "systemd-inner: $failures check(s) failed"
+        exit 1
+fi
+echo "systemd-inner: all checks passed"
