@@ -132,7 +132,7 @@ static void test_defaults(void) {
         CHECK(c->log_level == LOG_INFO);
         CHECK(c->dram_min_free_percent == 5);
         CHECK(c->demotion_min_free_ratio == 10);
-        CHECK(c->heat_decay_percent == 25);
+        CHECK(c->heat_decay_percent == 12);
         CHECK(c->heat_range_bytes == GIB);
         CHECK_STREQ(c->libvirt_uri, "qemu:///system");
         CHECK(c->n_dram_nodes == 0 && !c->dram_nodes);
