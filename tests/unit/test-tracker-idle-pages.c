@@ -1,0 +1,280 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The idle_pages tracker against a fake kernel: read() and lseek() are wrapped at link time
+ * (-Wl,--wrap=read,--wrap=lseek64: lseek is lseek64 with
+ * _FILE_OFFSET_BITS=64) and, for the fixture's /proc/PID/idle_pages file, emulate the
+ * ABI of kernel-patches/README.md on a model address space: every read starts with SET_HVA,
+ * jumps over gaps between VMAs with SET_HVA, describes every page inside VMAs (PTE or, for
+ * aligned huge pages, PMD records), test-and-clears the accessed state, is bounded (bytes and
+ * pages per read), and leaves the position after its last record; EOF above the last VMA.
+ *
+ * Checked: the baseline pass of target_add, accessed runs clipped to the guest RAM range (also
+ * for a huge page straddling its end), bounded reads continuing at the position, a gap inside
+ * the range, bits cleared by reading, and -ESRCH for a vanished process.
+ */
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "vtism/heatmap.h"
+#include "vtism/idle-pages-format.h"
+#include "vtism/log.h"
+#include "vtism/tracker.h"
+#include "vtism/util.h"
+
+#define PID 4343
+#define START_TIME 777ULL
+#define BASE UINT64_C(0x10000000)
+#define SPACE_PAGES 16384u                       /* 64 MiB modelled */
+#define GAP_START (BASE + 16 * MIB)              /* no VMA in [16 MiB, 18 MiB) */
+#define GAP_END (BASE + 18 * MIB)
+#define THP_START (BASE + 32 * MIB)              /* [32 MiB, 36 MiB): two PMD-mapped huge pages */
+#define THP_END (BASE + 36 * MIB)
+#define READ_PAGES_MAX 100u                      /* the fake kernel's bound per read */
+
+enum { HOLE, IDLE, ACCESSED };
+
+ssize_t __real_read(int fd, void *buf, size_t n);
+off64_t __real_lseek64(int fd, off64_t offset, int whence);
+ssize_t __wrap_read(int fd, void *buf, size_t n);
+off64_t __wrap_lseek64(int fd, off64_t offset, int whence);
+
+static uint8_t state[SPACE_PAGES];
+static uint64_t fake_pos;
+static dev_t fake_dev;
+static ino_t fake_ino;
+static unsigned n_reads;
+static char root[] = "/tmp/test-tracker-idle-pages.XXXXXX";
+
+static bool is_fake(int fd) {
+        struct stat st;
+
+        return fake_ino != 0 && fstat(fd, &st) == 0 && st.st_dev == fake_dev && st.st_ino == fake_ino;
+}
+
+static bool in_vma(uint64_t a) {
+        return a >= BASE && a < BASE + (uint64_t) SPACE_PAGES * 4096 && !(a >= GAP_START && a < GAP_END);
+}
+
+static uint8_t *page_state(uint64_t a) {
+        return &state[(a - BASE) / 4096];
+}
+
+static void put_set_hva(uint8_t *buf, size_t *n, uint64_t a) {
+        buf[(*n)++] = IDLE_PAGES_CMD_SET_HVA;
+        for (int i = 7; i >= 0; i--)
+                buf[(*n)++] = (uint8_t) (a >> (i * 8));
+}
+
+off64_t __wrap_lseek64(int fd, off64_t offset, int whence) {
+        if (!is_fake(fd))
+                return __real_lseek64(fd, offset, whence);
+        if (whence == SEEK_SET)
+                fake_pos = (uint64_t) offset;
+        else if (whence == SEEK_CUR)
+                fake_pos += (uint64_t) offset;
+        else {
+                errno = EINVAL;
+                return -1;
+        }
+        return (off64_t) fake_pos;
+}
+
+ssize_t __wrap_read(int fd, void *p, size_t count) {
+        uint8_t *buf = p;
+        uint64_t a = fake_pos & ~UINT64_C(4095), end = BASE + (uint64_t) SPACE_PAGES * 4096;
+        size_t n = 0;
+        unsigned pages = 0;
+
+        if (!is_fake(fd))
+                return __real_read(fd, p, count);
+        if (count < 10) {
+                errno = EINVAL;
+                return -1;
+        }
+        n_reads++;
+        if (a < BASE)
+                a = BASE;
+        if (a >= GAP_START && a < GAP_END)
+                a = GAP_END;
+        if (a >= end)
+                return 0;
+        put_set_hva(buf, &n, a);
+        while (a < end && n < count && pages < READ_PAGES_MAX) {
+                if (!in_vma(a)) {
+                        if (n + 9 > count)
+                                break;
+                        a = GAP_END;
+                        put_set_hva(buf, &n, a);
+                        continue;
+                }
+                if (a >= THP_START && a < THP_END && a % (2 * MIB) == 0) {
+                        uint8_t *s = page_state(a);
+                        bool acc = false;
+
+                        for (unsigned i = 0; i < 512; i++) {
+                                acc = acc || s[i] == ACCESSED;
+                                s[i] = IDLE;
+                        }
+                        buf[n++] = IDLE_PAGES_RECORD(acc ? IDLE_PAGES_PMD_ACCESSED : IDLE_PAGES_PMD_IDLE, 1);
+                        a += 2 * MIB;
+                        pages += 512;
+                        continue;
+                }
+                {
+                        uint8_t *s = page_state(a);
+                        IdlePagesType t = *s == HOLE ? IDLE_PAGES_PTE_HOLE :
+                                          *s == ACCESSED ? IDLE_PAGES_PTE_ACCESSED : IDLE_PAGES_PTE_IDLE;
+
+                        if (*s == ACCESSED)
+                                *s = IDLE;
+                        buf[n++] = IDLE_PAGES_RECORD(t, 1);
+                        a += 4096;
+                        pages++;
+                }
+        }
+        fake_pos = a;
+        return (ssize_t) n;
+}
+
+static void write_file(const char *path, const char *s) {
+        int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+
+        check(fd >= 0);
+        check(write(fd, s, strlen(s)) == (ssize_t) strlen(s));
+        close(fd);
+}
+
+static void access_range(uint64_t from, uint64_t to) {
+        for (uint64_t a = from; a < to; a += 4096)
+                if (in_vma(a) && *page_state(a) != HOLE)
+                        *page_state(a) = ACCESSED;
+}
+
+static unsigned heat_of(HeatMap *h, uint64_t hva) {
+        uint8_t heat;
+
+        check_int(heatmap_heat_hva(h, hva, &heat), 0);
+        return heat;
+}
+
+int main(void) {
+        _cleanup_(heatmap_freep) HeatMap *h = NULL;
+        _cleanup_(tracker_freep) Tracker *t = NULL;
+        _cleanup_free_ char *proc = NULL, *piddir = NULL, *self = NULL, *path = NULL, *stat_path = NULL;
+        _cleanup_free_ char *reason = NULL, *statline = NULL;
+        /* guest RAM: [4 MiB, 35 MiB) of the model: starts inside VMA 1, spans the gap, ends inside
+         * the second huge page */
+        HeatRangeSpec range = { .gpa = 0, .hva = BASE + 4 * MIB, .len_bytes = 31 * MIB };
+        TrackerTarget target = { .pid = PID, .start_time = START_TIME, .ranges = &range, .n_ranges = 1 };
+        TrackerContext ctx;
+        HeatParams params;
+        struct stat st;
+
+        log_set_max_level(LOG_DEBUG);
+        check(mkdtemp(root));
+        proc = xasprintf("%s/proc", root);
+        piddir = xasprintf("%s/%d", proc, PID);
+        self = xasprintf("%s/self", proc);
+        check(mkdir(proc, 0755) == 0 && mkdir(piddir, 0755) == 0 && mkdir(self, 0755) == 0);
+
+        ctx = (TrackerContext) { .proc_root = proc, .sysfs_root = root };
+        check(tracker_idle_pages_ops.probe(&ctx, &reason) < 0);
+        check(reason && strstr(reason, "idle_pages"));
+        free(reason);
+        reason = NULL;
+
+        path = xasprintf("%s/idle_pages", self);
+        write_file(path, "");
+        check_int(tracker_idle_pages_ops.probe(&ctx, &reason), 0);
+        free(path);
+        path = xasprintf("%s/idle_pages", piddir);
+        write_file(path, "");
+        check(stat(path, &st) == 0);
+        fake_dev = st.st_dev;
+        fake_ino = st.st_ino;
+        stat_path = xasprintf("%s/stat", piddir);
+        statline = xasprintf("%d (qemu-system-x86) S 1 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 %llu 0 0\n", PID, START_TIME);
+        write_file(stat_path, statline);
+
+        /* Everything present, [8 MiB, 9 MiB) not faulted in, and all of it accessed once. */
+        for (unsigned i = 0; i < SPACE_PAGES; i++)
+                state[i] = IDLE;
+        for (uint64_t a = BASE + 8 * MIB; a < BASE + 9 * MIB; a += 4096)
+                *page_state(a) = HOLE;
+        access_range(BASE, BASE + (uint64_t) SPACE_PAGES * 4096);
+
+        check_int(tracker_new(&tracker_idle_pages_ops, &ctx, &t), 0);
+        check_int(t->ops->target_add(t, &target), 0);   /* baseline: clears the range */
+        check(n_reads > 1);                               /* bounded reads, continued */
+        check(*page_state(BASE + 4 * MIB) == IDLE);
+        check(*page_state(BASE + 34 * MIB) == IDLE);      /* the huge page at the end, as a whole */
+        check(*page_state(BASE + 4 * MIB - 4096) == ACCESSED); /* below the range: not read */
+
+        heat_params_init_default(&params);
+        check_int(heatmap_new(&range, 1, &params, &h), 0);
+
+        /* A period with nothing accessed in the range: nothing reported. */
+        access_range(BASE, BASE + 4 * MIB);
+        heatmap_cycle_begin(h);
+        check_int(t->ops->check_accesses(t, &target, h), 0);
+        check_int(heatmap_cycle_end(h), 0);
+        check_int(t->ops->prepare_access_checks(t, &target), 0);
+        for (uint64_t a = range.hva; a < range.hva + range.len_bytes; a += 4096)
+                check_int(heat_of(h, a), 0);
+
+        /* Accesses: [5 MiB, 5 MiB + 40 KiB), the page before the gap, a hole (stays a hole),
+         * the second huge page (its 2 MiB run ends past the range: clipped). */
+        access_range(BASE + 5 * MIB, BASE + 5 * MIB + 40 * KIB);
+        access_range(GAP_START - 4096, GAP_START);
+        access_range(BASE + 8 * MIB, BASE + 9 * MIB);
+        access_range(BASE + 34 * MIB + 4096, BASE + 34 * MIB + 8192);
+        access_range(BASE + 40 * MIB, BASE + 41 * MIB); /* outside the range */
+        n_reads = 0;
+        heatmap_cycle_begin(h);
+        check_int(t->ops->check_accesses(t, &target, h), 0);
+        check_int(heatmap_cycle_end(h), 0);
+        check(n_reads > 1);
+        for (uint64_t a = range.hva; a < range.hva + range.len_bytes; a += 4096) {
+                bool want = (a >= BASE + 5 * MIB && a < BASE + 5 * MIB + 40 * KIB) || a == GAP_START - 4096 ||
+                            a >= BASE + 34 * MIB;
+                unsigned heat = a >= GAP_START && a < GAP_END ? 0 : heat_of(h, a);
+
+                if (a >= GAP_START && a < GAP_END)
+                        continue;
+                if ((heat > 0) != want) {
+                        fprintf(stderr, "0x%llx: heat %u, expected %s\n", (unsigned long long) a, heat,
+                                want ? "accessed" : "idle");
+                        return EXIT_FAILURE;
+                }
+        }
+        check_u64(heatmap_stats(h)->unmatched_bytes, 0);
+        check_u64(heatmap_stats(h)->out_of_order_bytes, 0);
+        check(*page_state(BASE + 40 * MIB) == ACCESSED); /* far beyond the range: not walked */
+
+        /* Read again at once: cleared by the previous read. */
+        heatmap_cycle_begin(h);
+        check_int(t->ops->check_accesses(t, &target, h), 0);
+        check_int(heatmap_cycle_end(h), 0);
+        check_u64(heatmap_stats(h)->sampled_bytes, 40 * KIB + 4096 + 1 * MIB);
+
+        /* Gone. */
+        check(unlink(stat_path) == 0);
+        check(!t->ops->target_valid(t, &target));
+        check_int(t->ops->prepare_access_checks(t, &target), -ESRCH);
+        heatmap_cycle_begin(h);
+        check_int(t->ops->check_accesses(t, &target, h), -ESRCH);
+        heatmap_cycle_end(h);
+        t->ops->target_remove(t, &target);
+
+        {
+                _cleanup_free_ char *cmd = xasprintf("rm -rf '%s'", root);
+                check(system(cmd) == 0);
+        }
+        printf("test-tracker-idle-pages: OK\n");
+        return EXIT_SUCCESS;
+}
