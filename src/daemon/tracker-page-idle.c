@@ -3,7 +3,8 @@
  * The page_idle tracker: /sys/kernel/mm/page_idle/bitmap + /proc/PID/pagemap + /proc/kpageflags
  * (kernels built with CONFIG_IDLE_PAGE_TRACKING; needs CAP_SYS_ADMIN for PFNs and the bitmap).
  *
- * prepare_access_checks: for every guest RAM page, pagemap gives the PFN of present pages; the
+ * prepare_access_checks (and target_add, so that the first check sees one period): for every
+ * guest RAM page, pagemap gives the PFN of present pages; the
  * idle bit is set for each page's "unit" (see below) with pwrite()s of 64-page bitmap words,
  * the words sorted, deduplicated and written in runs.
  * check_accesses: pagemap is read again (pages may have been faulted in, migrated or swapped
@@ -538,11 +539,14 @@ static int page_idle_target_add(Tracker *t, TrackerTarget *target) {
         pt = xcalloc(1, sizeof(PageIdleTarget));
         pt->pagemap_fd = -EBADF;
         target->data = pt;
-        r = open_pagemap(t, target, pt);
+        /* The first period starts now: the manager checks before it prepares. */
+        r = run_pass(t, target, PASS_PREPARE, NULL);
         if (r < 0) {
+                if (pt->pagemap_fd >= 0)
+                        (void) close(pt->pagemap_fd);
                 free(pt);
                 target->data = NULL;
-                return log_debug_errno(r, "page_idle: cannot open pagemap of pid %d: %m", (int) target->pid);
+                return log_debug_errno(r, "page_idle: pid %d: first idle marking failed: %m", (int) target->pid);
         }
         return 0;
 }

@@ -174,9 +174,8 @@ int main(void) {
         ctx = (TrackerContext) { .proc_root = proc_root, .sysfs_root = sysfs_root };
 
         check_int(tracker_new(&tracker_page_idle_ops, &ctx, &t), 0);
-        check_int(t->ops->target_add(t, &target), 0);
+        check_int(t->ops->target_add(t, &target), 0);   /* marks idle: the first period starts */
         check(t->ops->target_valid(t, &target));
-        check_int(t->ops->prepare_access_checks(t, &target), 0);
 
         /* One bit per folio: THP heads only, present 4 KiB pages, nothing for swapped/absent. */
         check(bit(0x10000));
@@ -216,6 +215,12 @@ int main(void) {
         }
         check_u64(heatmap_stats(h)->unmatched_bytes, 0);
         check_u64(heatmap_stats(h)->out_of_order_bytes, 0);
+
+        /* The next period: the accessed folios are marked idle again, the moved page's new PFN too. */
+        check_int(t->ops->prepare_access_checks(t, &target), 0);
+        check(bit(0x10000));
+        check(bit(0x2f000));
+        check(!bit(0x10001));
 
         /* The process is gone. */
         {

@@ -481,9 +481,8 @@ int main(int argc, char **argv) {
                 fprintf(stderr, "tracker-check: target_add failed: %s\n", strerror(-r));
                 return 1;
         }
-        r = ops->prepare_access_checks(t, &target);
-        if (r >= 0)
-                r = run_phase(&a, t, &target, h, 1, a.hot, a.n_hot, &cost, &n_cost);
+        /* As the manager: target_add starts the first period, then check + prepare per cycle. */
+        r = run_phase(&a, t, &target, h, 1, a.hot, a.n_hot, &cost, &n_cost);
         if (r == 0 && a.n_phase_hot > 0) {
                 if (a.phase_signal)
                         r = kill(a.pid, SIGUSR2) < 0 ? -errno : 0;
