@@ -1,0 +1,145 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The damon tracker's probe on fixture sysfs trees (probe only reads, so regular files do):
+ * no DAMON sysfs, no kdamond (usable), another DAMON user's kdamonds (running or not: refused,
+ * with the reason), a kdamond marked as vtism's whose owner is gone (usable: init reclaims it)
+ * or still running (refused), and a vtism kdamond on a kernel without vaddr.
+ * The real thing, init/commit/tried regions and crash recovery, is tested in the lab
+ * (tests/lab/trackers).
+ */
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "vtism/tracker.h"
+#include "vtism/util.h"
+
+static char root[] = "/tmp/test-tracker-damon.XXXXXX";
+
+static void put(const char *base, const char *rel, const char *value) {
+        _cleanup_free_ char *path = xasprintf("%s/%s", base, rel);
+        char buf[512];
+        int fd;
+
+        snprintf(buf, sizeof(buf), "%s", path);
+        for (char *p = buf + 1; *p; p++)
+                if (*p == '/') {
+                        *p = 0;
+                        (void) mkdir(buf, 0755);
+                        *p = '/';
+                }
+        fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        check(fd >= 0);
+        check(write(fd, value, strlen(value)) == (ssize_t) strlen(value));
+        close(fd);
+}
+
+/* A fresh sysfs+proc fixture named name; returns the context. */
+static TrackerContext fixture(const char *name, int nr_kdamonds) {
+        char *sys = xasprintf("%s/%s/sys", root, name), *proc = xasprintf("%s/%s/proc", root, name);
+        char n[16];
+
+        snprintf(n, sizeof(n), "%d\n", nr_kdamonds);
+        put(sys, "kernel/mm/damon/admin/kdamonds/nr_kdamonds", n);
+        put(proc, "1/stat", "1 (init) S 0 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 55 0 0\n");
+        return (TrackerContext) { .proc_root = proc, .sysfs_root = sys };
+}
+
+static void kdamond(const TrackerContext *ctx, int i, const char *state, const char *update_us,
+                    const char *mark_pid, const char *mark_start) {
+        _cleanup_free_ char *kd = xasprintf("%s/kernel/mm/damon/admin/kdamonds/%d", ctx->sysfs_root, i);
+
+        put(kd, "state", state);
+        put(kd, "contexts/nr_contexts", "1\n");
+        put(kd, "contexts/0/operations", "vaddr\n");
+        put(kd, "contexts/0/avail_operations", "vaddr\nfvaddr\npaddr\n");
+        put(kd, "contexts/0/monitoring_attrs/intervals/update_us", update_us);
+        put(kd, "contexts/0/schemes/nr_schemes", "1\n");
+        put(kd, "contexts/0/schemes/0/watermarks/metric", "none\n");
+        put(kd, "contexts/0/schemes/0/watermarks/interval_us", "1987340659\n"); /* "vtis" */
+        put(kd, "contexts/0/schemes/0/watermarks/high", mark_pid);
+        put(kd, "contexts/0/schemes/0/watermarks/mid", mark_start);
+}
+
+static int probe(const TrackerContext *ctx, char **reason) {
+        free(*reason);
+        *reason = NULL;
+        return tracker_damon_ops.probe(ctx, reason);
+}
+
+#define VTISM_UPDATE_US "33342043501625344\n" /* 0x0076746973000000 */
+
+int main(void) {
+        _cleanup_free_ char *reason = NULL;
+        TrackerContext ctx;
+
+        check(mkdtemp(root));
+
+        /* no DAMON sysfs */
+        ctx = (TrackerContext) { .proc_root = root, .sysfs_root = root };
+        check(probe(&ctx, &reason) < 0);
+        check(reason && strstr(reason, "DAMON sysfs"));
+
+        /* nothing there: usable */
+        ctx = fixture("empty", 0);
+        check_int(probe(&ctx, &reason), 0);
+        check(!reason);
+
+        /* another user's kdamond, running */
+        ctx = fixture("foreign-on", 1);
+        kdamond(&ctx, 0, "on\n", "1000000\n", "0\n", "0\n");
+        check_int(probe(&ctx, &reason), -EBUSY);
+        check(reason && strstr(reason, "another DAMON user") && strstr(reason, "1 running"));
+
+        /* another user's kdamonds, all off: still refused (growing would recreate them) */
+        ctx = fixture("foreign-off", 2);
+        kdamond(&ctx, 0, "off\n", "1000000\n", "0\n", "0\n");
+        kdamond(&ctx, 1, "off\n", "1000000\n", "0\n", "0\n");
+        check_int(probe(&ctx, &reason), -EBUSY);
+        check(reason && strstr(reason, "2 kdamond(s)") && strstr(reason, "lose their setup"));
+
+        /* vtism's mark, owner pid 1 with another start time: stale, usable (init reclaims) */
+        ctx = fixture("stale", 1);
+        kdamond(&ctx, 0, "on\n", VTISM_UPDATE_US, "1\n", "54\n");
+        check_int(probe(&ctx, &reason), 0);
+
+        /* vtism's mark, owner pid gone */
+        ctx = fixture("stale-gone", 1);
+        kdamond(&ctx, 0, "on\n", VTISM_UPDATE_US, "99999\n", "54\n");
+        check_int(probe(&ctx, &reason), 0);
+
+        /* vtism's mark, owner still running (pid 1, start time 55) */
+        ctx = fixture("live", 1);
+        kdamond(&ctx, 0, "on\n", VTISM_UPDATE_US, "1\n", "55\n");
+        check_int(probe(&ctx, &reason), -EBUSY);
+        check(reason && strstr(reason, "another running vtism"));
+
+        /* the mark alone is not enough: another update_us is someone else's */
+        ctx = fixture("almost", 1);
+        kdamond(&ctx, 0, "off\n", "1000000\n", "99999\n", "54\n");
+        check_int(probe(&ctx, &reason), -EBUSY);
+
+        /* ours, next to someone else's: not ours to take */
+        ctx = fixture("two", 2);
+        kdamond(&ctx, 0, "off\n", VTISM_UPDATE_US, "99999\n", "54\n");
+        kdamond(&ctx, 1, "on\n", "1000000\n", "0\n", "0\n");
+        check_int(probe(&ctx, &reason), -EBUSY);
+
+        /* a stale vtism kdamond on a kernel without vaddr */
+        ctx = fixture("novaddr", 1);
+        kdamond(&ctx, 0, "off\n", VTISM_UPDATE_US, "99999\n", "54\n");
+        put(ctx.sysfs_root, "kernel/mm/damon/admin/kdamonds/0/contexts/0/avail_operations", "paddr\nfvaddr\n");
+        check_int(probe(&ctx, &reason), -EOPNOTSUPP);
+        check(reason && strstr(reason, "virtual address"));
+
+        {
+                _cleanup_free_ char *cmd = xasprintf("rm -rf '%s'", root);
+                check(system(cmd) == 0);
+        }
+        printf("test-tracker-damon: OK\n");
+        return EXIT_SUCCESS;
+}
