@@ -19,6 +19,8 @@
 #include "vtism/util.h"
 
 static char root[] = "/tmp/test-tracker-damon.XXXXXX";
+static char *paths[64]; /* the fixtures' roots, freed at the end */
+static size_t n_paths;
 
 static void put(const char *base, const char *rel, const char *value) {
         _cleanup_free_ char *path = xasprintf("%s/%s", base, rel);
@@ -43,6 +45,9 @@ static TrackerContext fixture(const char *name, int nr_kdamonds) {
         char *sys = xasprintf("%s/%s/sys", root, name), *proc = xasprintf("%s/%s/proc", root, name);
         char n[16];
 
+        check(n_paths + 2 <= ELEMENTSOF(paths));
+        paths[n_paths++] = sys;
+        paths[n_paths++] = proc;
         snprintf(n, sizeof(n), "%d\n", nr_kdamonds);
         put(sys, "kernel/mm/damon/admin/kdamonds/nr_kdamonds", n);
         put(proc, "1/stat", "1 (init) S 0 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 55 0 0\n");
@@ -140,6 +145,8 @@ int main(void) {
                 _cleanup_free_ char *cmd = xasprintf("rm -rf '%s'", root);
                 check(system(cmd) == 0);
         }
+        for (size_t i = 0; i < n_paths; i++)
+                free(paths[i]);
         printf("test-tracker-damon: OK\n");
         return EXIT_SUCCESS;
 }
