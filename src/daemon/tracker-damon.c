@@ -49,6 +49,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -450,6 +451,24 @@ static int refresh(Tracker *t, Damon *d) {
 
 /* --- ops --- */
 
+/*
+ * Without a kdamond, avail_operations cannot be read without creating one. The functions of
+ * DAMON's vaddr operations set (damon_va_*) are in /proc/kallsyms if the kernel has it: 1 yes,
+ * 0 no, < 0 cannot tell (init checks avail_operations then).
+ */
+static int kallsyms_has_vaddr(const TrackerContext *ctx) {
+        _cleanup_free_ char *path = xasprintf("%s/kallsyms", ctx->proc_root);
+        _cleanup_fclose_ FILE *f = fopen(path, "re");
+        char line[512];
+
+        if (!f)
+                return -errno;
+        while (fgets(line, sizeof(line), f))
+                if (strstr(line, " damon_va_"))
+                        return 1;
+        return ferror(f) ? -EIO : 0;
+}
+
 static int damon_probe(const TrackerContext *ctx, char **ret_reason) {
         _cleanup_free_ char *admin = admin_dir(ctx), *reason = NULL;
         Owner o;
@@ -472,7 +491,10 @@ static int damon_probe(const TrackerContext *ctx, char **ret_reason) {
                         return -EOPNOTSUPP;
                 }
         }
-        /* With no kdamond, vaddr support can only be seen by creating one: init checks it. */
+        if (o == OWNER_NONE && kallsyms_has_vaddr(ctx) == 0) {
+                *ret_reason = xstrdup("kernel lacks DAMON virtual address monitoring (CONFIG_DAMON_VADDR)");
+                return -EOPNOTSUPP;
+        }
         return 0;
 }
 

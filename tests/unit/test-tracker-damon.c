@@ -4,6 +4,7 @@
  * no DAMON sysfs, no kdamond (usable), another DAMON user's kdamonds (running or not: refused,
  * with the reason), a kdamond marked as vtism's whose owner is gone (usable: init reclaims it)
  * or still running (refused), and a vtism kdamond on a kernel without vaddr.
+ * Without a kdamond, /proc/kallsyms tells whether the vaddr operations exist.
  * The real thing, init/commit/tried regions and crash recovery, is tested in the lab
  * (tests/lab/trackers).
  */
@@ -93,6 +94,14 @@ int main(void) {
         ctx = fixture("empty", 0);
         check_int(probe(&ctx, &reason), 0);
         check(!reason);
+
+        /* nothing there, a kernel whose symbols show no vaddr operations */
+        ctx = fixture("no-vaddr-syms", 0);
+        put(ctx.proc_root, "kallsyms", "0000000000000000 T damon_pa_apply_scheme\n0000000000000000 t damon_start\n");
+        check_int(probe(&ctx, &reason), -EOPNOTSUPP);
+        check(reason && strstr(reason, "CONFIG_DAMON_VADDR"));
+        put(ctx.proc_root, "kallsyms", "0000000000000000 t damon_va_check_accesses\n");
+        check_int(probe(&ctx, &reason), 0);
 
         /* another user's kdamond, running */
         ctx = fixture("foreign-on", 1);
