@@ -19,8 +19,9 @@
         do {                                                                                    \
                 long long _a = (long long) (a), _b = (long long) (b);                           \
                 if (_a != _b) {                                                                 \
-                        fprintf(stderr, "%s:%d: %s == %lld, expected %s == %lld\n", __FILE__,   \
-                                __LINE__, #a, _a, #b, _b);                                      \
+                        fprintf(stderr, "%s:%d: %s == %lld (0x%llx), expected %s == %lld (0x%llx)\n", \
+                                __FILE__, __LINE__, #a, _a, (unsigned long long) _a, #b, _b,    \
+                                (unsigned long long) _b);                                       \
                         exit(EXIT_FAILURE);                                                     \
                 }                                                                               \
         } while (0)

@@ -7,27 +7,10 @@
 #include <string.h>
 #include <syslog.h>
 
+#include "check.h"
 #include "vtism/config.h"
 #include "vtism/macro.h"
 #include "vtism/util.h"
-
-#define CHECK(expr)                                                                     \
-        do {                                                                            \
-                if (!(expr)) {                                                          \
-                        fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #expr); \
-                        exit(EXIT_FAILURE);                                             \
-                }                                                                       \
-        } while (0)
-
-#define CHECK_STREQ(a, b)                                                               \
-        do {                                                                            \
-                const char *_a = (a), *_b = (b);                                        \
-                if (!streq_ptr(_a, _b)) {                                               \
-                        fprintf(stderr, "%s:%d: check failed: %s == %s\n  got:      %s\n  expected: %s\n", \
-                                __FILE__, __LINE__, #a, #b, _a ?: "(null)", _b ?: "(null)"); \
-                        exit(EXIT_FAILURE);                                             \
-                }                                                                       \
-        } while (0)
 
 static const char *test_data;
 
@@ -63,8 +46,8 @@ static VtConf *load_ok(const char *text) {
                 fprintf(stderr, "unexpected failure (%d) parsing:\n%s\n  %s\n", r, text, error ?: "(no message)");
                 exit(EXIT_FAILURE);
         }
-        CHECK(c);
-        CHECK(!error);
+        check(c);
+        check(!error);
         return c;
 }
 
@@ -98,63 +81,63 @@ static bool config_equal(const VtConf *a, const VtConf *b) {
 }
 
 static void test_enums(void) {
-        CHECK_STREQ(tracker_kind_to_string(TRACKER_AUTO), "auto");
-        CHECK_STREQ(tracker_kind_to_string(TRACKER_PAGE_IDLE), "page_idle");
-        CHECK_STREQ(tracker_kind_to_string(_TRACKER_KIND_MAX), NULL);
-        CHECK_STREQ(tracker_kind_to_string(_TRACKER_KIND_INVALID), NULL);
+        check_str(tracker_kind_to_string(TRACKER_AUTO), "auto");
+        check_str(tracker_kind_to_string(TRACKER_PAGE_IDLE), "page_idle");
+        check_str(tracker_kind_to_string(_TRACKER_KIND_MAX), NULL);
+        check_str(tracker_kind_to_string(_TRACKER_KIND_INVALID), NULL);
         for (TrackerKind k = 0; k < _TRACKER_KIND_MAX; k++)
-                CHECK(tracker_kind_from_string(tracker_kind_to_string(k)) == k);
-        CHECK(tracker_kind_from_string("foo") == _TRACKER_KIND_INVALID);
-        CHECK(tracker_kind_from_string(NULL) == _TRACKER_KIND_INVALID);
+                check(tracker_kind_from_string(tracker_kind_to_string(k)) == k);
+        check(tracker_kind_from_string("foo") == _TRACKER_KIND_INVALID);
+        check(tracker_kind_from_string(NULL) == _TRACKER_KIND_INVALID);
 
-        CHECK_STREQ(log_level_to_string(LOG_ERR), "err");
-        CHECK_STREQ(log_level_to_string(LOG_DEBUG), "debug");
-        CHECK_STREQ(log_level_to_string(LOG_CRIT), NULL);
-        CHECK_STREQ(log_level_to_string(LOG_DEBUG + 1), NULL);
-        CHECK_STREQ(log_level_to_string(-1), NULL);
+        check_str(log_level_to_string(LOG_ERR), "err");
+        check_str(log_level_to_string(LOG_DEBUG), "debug");
+        check_str(log_level_to_string(LOG_CRIT), NULL);
+        check_str(log_level_to_string(LOG_DEBUG + 1), NULL);
+        check_str(log_level_to_string(-1), NULL);
         for (int l = LOG_ERR; l <= LOG_DEBUG; l++)
-                CHECK(log_level_from_string(log_level_to_string(l)) == l);
-        CHECK(log_level_from_string("crit") == -EINVAL);
+                check(log_level_from_string(log_level_to_string(l)) == l);
+        check(log_level_from_string("crit") == -EINVAL);
 
-        CHECK_STREQ(policy_match_to_string(POLICY_MATCH_DEFAULT), "default");
-        CHECK_STREQ(policy_match_to_string(POLICY_MATCH_CMDLINE), "cmdline");
-        CHECK_STREQ(policy_match_to_string(_POLICY_MATCH_MAX), NULL);
+        check_str(policy_match_to_string(POLICY_MATCH_DEFAULT), "default");
+        check_str(policy_match_to_string(POLICY_MATCH_CMDLINE), "cmdline");
+        check_str(policy_match_to_string(_POLICY_MATCH_MAX), NULL);
 }
 
 static void test_defaults(void) {
         _cleanup_(config_freep) VtConf *c = config_new_default(), *e = NULL;
 
-        CHECK(!c->path);
-        CHECK(c->sample_interval_usec == 5 * USEC_PER_SEC);
-        CHECK(c->tracker == TRACKER_AUTO);
-        CHECK(c->migrate_rate_limit_bytes == 256 * MIB);
-        CHECK(!c->dry_run);
-        CHECK(c->log_level == LOG_INFO);
-        CHECK(c->dram_min_free_percent == 5);
-        CHECK(c->demotion_min_free_ratio == 10);
-        CHECK(c->heat_decay_percent == 12);
-        CHECK(c->heat_range_bytes == GIB);
-        CHECK_STREQ(c->libvirt_uri, "qemu:///system");
-        CHECK(c->n_dram_nodes == 0 && !c->dram_nodes);
-        CHECK(c->n_cxl_nodes == 0 && !c->cxl_nodes);
-        CHECK(c->n_policies == 0 && !c->policies);
-        CHECK(c->default_policy.match == POLICY_MATCH_DEFAULT);
-        CHECK(!c->default_policy.pattern);
-        CHECK(c->default_policy.budget_is_percent);
-        CHECK(c->default_policy.dram_budget_percent == 100);
-        CHECK(c->default_policy.weight == 100);
-        CHECK(!c->default_policy.pin_dram && !c->default_policy.never_migrate);
-        CHECK(c->default_policy.line == 0);
+        check(!c->path);
+        check(c->sample_interval_usec == 5 * USEC_PER_SEC);
+        check(c->tracker == TRACKER_AUTO);
+        check(c->migrate_rate_limit_bytes == 256 * MIB);
+        check(!c->dry_run);
+        check(c->log_level == LOG_INFO);
+        check(c->dram_min_free_percent == 5);
+        check(c->demotion_min_free_ratio == 10);
+        check(c->heat_decay_percent == 12);
+        check(c->heat_range_bytes == GIB);
+        check_str(c->libvirt_uri, "qemu:///system");
+        check(c->n_dram_nodes == 0 && !c->dram_nodes);
+        check(c->n_cxl_nodes == 0 && !c->cxl_nodes);
+        check(c->n_policies == 0 && !c->policies);
+        check(c->default_policy.match == POLICY_MATCH_DEFAULT);
+        check(!c->default_policy.pattern);
+        check(c->default_policy.budget_is_percent);
+        check(c->default_policy.dram_budget_percent == 100);
+        check(c->default_policy.weight == 100);
+        check(!c->default_policy.pin_dram && !c->default_policy.never_migrate);
+        check(c->default_policy.line == 0);
 
-        CHECK(config_free(NULL) == NULL);
+        check(config_free(NULL) == NULL);
 
         /* an empty file, and one with only empty groups, are the defaults */
         e = load_ok("");
-        CHECK(config_equal(c, e));
-        CHECK_STREQ(e->path, "t.conf");
+        check(config_equal(c, e));
+        check_str(e->path, "t.conf");
         e = config_free(e);
         e = load_ok("# nothing\nglobal = { };\ntiers = { dram = [ ]; cxl = [ ]; };\ndefault_policy = { };\nvm = ( );\n");
-        CHECK(config_equal(c, e));
+        check(config_equal(c, e));
 }
 
 static void test_full(void) {
@@ -162,57 +145,57 @@ static void test_full(void) {
         _cleanup_(config_freep) VtConf *c = NULL;
         const VtPolicy *p;
 
-        CHECK(config_load(path, &c, &error) == 0);
-        CHECK(!error);
-        CHECK_STREQ(c->path, path);
-        CHECK(c->sample_interval_usec == 1 * USEC_PER_SEC);
-        CHECK(c->tracker == TRACKER_IDLE_PAGES);
-        CHECK(c->migrate_rate_limit_bytes == GIB);
-        CHECK(c->dry_run);
-        CHECK(c->log_level == LOG_DEBUG);
-        CHECK(c->dram_min_free_percent == 10);
-        CHECK(c->demotion_min_free_ratio == 20);
-        CHECK(c->heat_decay_percent == 50);
-        CHECK(c->heat_range_bytes == 2 * MIB);
-        CHECK_STREQ(c->libvirt_uri, "qemu+ssh://host/system");
-        CHECK(c->n_dram_nodes == 2 && c->dram_nodes[0] == 0 && c->dram_nodes[1] == 1);
-        CHECK(c->n_cxl_nodes == 2 && c->cxl_nodes[0] == 2 && c->cxl_nodes[1] == 3);
+        check(config_load(path, &c, &error) == 0);
+        check(!error);
+        check_str(c->path, path);
+        check(c->sample_interval_usec == 1 * USEC_PER_SEC);
+        check(c->tracker == TRACKER_IDLE_PAGES);
+        check(c->migrate_rate_limit_bytes == GIB);
+        check(c->dry_run);
+        check(c->log_level == LOG_DEBUG);
+        check(c->dram_min_free_percent == 10);
+        check(c->demotion_min_free_ratio == 20);
+        check(c->heat_decay_percent == 50);
+        check(c->heat_range_bytes == 2 * MIB);
+        check_str(c->libvirt_uri, "qemu+ssh://host/system");
+        check(c->n_dram_nodes == 2 && c->dram_nodes[0] == 0 && c->dram_nodes[1] == 1);
+        check(c->n_cxl_nodes == 2 && c->cxl_nodes[0] == 2 && c->cxl_nodes[1] == 3);
 
         p = &c->default_policy;
-        CHECK(p->match == POLICY_MATCH_DEFAULT && !p->pattern);
-        CHECK(p->budget_is_percent && p->dram_budget_percent == 50);
-        CHECK(p->weight == 50);
-        CHECK(!p->pin_dram && p->never_migrate);
-        CHECK(p->line == 20);
+        check(p->match == POLICY_MATCH_DEFAULT && !p->pattern);
+        check(p->budget_is_percent && p->dram_budget_percent == 50);
+        check(p->weight == 50);
+        check(!p->pin_dram && p->never_migrate);
+        check(p->line == 20);
 
-        CHECK(c->n_policies == 4);
+        check(c->n_policies == 4);
         p = &c->policies[0];
-        CHECK(p->match == POLICY_MATCH_NAME);
-        CHECK_STREQ(p->pattern, "web-*");
-        CHECK(!p->budget_is_percent && p->dram_budget_bytes == 4 * GIB);
-        CHECK(p->weight == 200);
-        CHECK(!p->pin_dram && !p->never_migrate);
-        CHECK(p->line == 27);
+        check(p->match == POLICY_MATCH_NAME);
+        check_str(p->pattern, "web-*");
+        check(!p->budget_is_percent && p->dram_budget_bytes == 4 * GIB);
+        check(p->weight == 200);
+        check(!p->pin_dram && !p->never_migrate);
+        check(p->line == 27);
 
         p = &c->policies[1];
-        CHECK(p->match == POLICY_MATCH_UUID);
-        CHECK_STREQ(p->pattern, "6F1C2A3B-4D5E-4F60-8A9B-0C1D2E3F4A5B");
+        check(p->match == POLICY_MATCH_UUID);
+        check_str(p->pattern, "6F1C2A3B-4D5E-4F60-8A9B-0C1D2E3F4A5B");
         /* what it does not set comes from default_policy */
-        CHECK(p->budget_is_percent && p->dram_budget_percent == 50);
-        CHECK(p->weight == 50);
-        CHECK(p->pin_dram && !p->never_migrate);
-        CHECK(p->line == 28);
+        check(p->budget_is_percent && p->dram_budget_percent == 50);
+        check(p->weight == 50);
+        check(p->pin_dram && !p->never_migrate);
+        check(p->line == 28);
 
         p = &c->policies[2];
-        CHECK(p->match == POLICY_MATCH_CMDLINE);
-        CHECK_STREQ(p->pattern, "*-name guest=batch*");
-        CHECK(!p->budget_is_percent && p->dram_budget_bytes == 512 * MIB);
-        CHECK(p->weight == 50 && p->never_migrate);
+        check(p->match == POLICY_MATCH_CMDLINE);
+        check_str(p->pattern, "*-name guest=batch*");
+        check(!p->budget_is_percent && p->dram_budget_bytes == 512 * MIB);
+        check(p->weight == 50 && p->never_migrate);
 
         p = &c->policies[3];
-        CHECK(p->match == POLICY_MATCH_NAME);
-        CHECK(p->weight == 1);
-        CHECK(p->line == 30);
+        check(p->match == POLICY_MATCH_NAME);
+        check(p->weight == 1);
+        check(p->line == 30);
 }
 
 static void test_values(void) {
@@ -221,54 +204,54 @@ static void test_values(void) {
         /* bounds are inclusive; int64 literals are accepted */
         c = load_ok("global = { sample_interval_ms = 100; heat_decay_percent = 0; dram_min_free_percent = 50;\n"
                     "  demotion_min_free_ratio = 90; migrate_rate_limit_mbps = 0; heat_range = 1099511627776L; };");
-        CHECK(c->sample_interval_usec == 100 * USEC_PER_MSEC);
-        CHECK(c->heat_decay_percent == 0 && c->dram_min_free_percent == 50 && c->demotion_min_free_ratio == 90);
-        CHECK(c->migrate_rate_limit_bytes == 0);
-        CHECK(c->heat_range_bytes == TIB);
+        check(c->sample_interval_usec == 100 * USEC_PER_MSEC);
+        check(c->heat_decay_percent == 0 && c->dram_min_free_percent == 50 && c->demotion_min_free_ratio == 90);
+        check(c->migrate_rate_limit_bytes == 0);
+        check(c->heat_range_bytes == TIB);
         c = config_free(c);
 
         c = load_ok("global = { sample_interval_ms = 3600000L; migrate_rate_limit_mbps = 1048576; heat_decay_percent = 99;\n"
                     "  heat_range = 4194304; tracker = \"damon\"; log_level = \"err\"; };");
-        CHECK(c->sample_interval_usec == 3600 * USEC_PER_SEC);
-        CHECK(c->migrate_rate_limit_bytes == 1048576 * MIB);
-        CHECK(c->heat_range_bytes == 4 * MIB);
-        CHECK(c->tracker == TRACKER_DAMON && c->log_level == LOG_ERR);
+        check(c->sample_interval_usec == 3600 * USEC_PER_SEC);
+        check(c->migrate_rate_limit_bytes == 1048576 * MIB);
+        check(c->heat_range_bytes == 4 * MIB);
+        check(c->tracker == TRACKER_DAMON && c->log_level == LOG_ERR);
         c = config_free(c);
 
         c = load_ok("global = { heat_range = \"1T\"; }; default_policy = { dram_budget = \"0%\"; weight = 10000; };");
-        CHECK(c->heat_range_bytes == TIB);
-        CHECK(c->default_policy.budget_is_percent && c->default_policy.dram_budget_percent == 0);
-        CHECK(c->default_policy.weight == 10000);
+        check(c->heat_range_bytes == TIB);
+        check(c->default_policy.budget_is_percent && c->default_policy.dram_budget_percent == 0);
+        check(c->default_policy.weight == 10000);
         c = config_free(c);
 
         c = load_ok("default_policy = { dram_budget = 0; };\nvm = ( { name = \"a\"; dram_budget = \"100%\"; },\n"
                     "  { name = \"b\"; dram_budget = \"512MiB\"; } );");
-        CHECK(!c->default_policy.budget_is_percent && c->default_policy.dram_budget_bytes == 0);
-        CHECK(c->policies[0].budget_is_percent && c->policies[0].dram_budget_percent == 100);
-        CHECK(!c->policies[1].budget_is_percent && c->policies[1].dram_budget_bytes == 512 * MIB);
+        check(!c->default_policy.budget_is_percent && c->default_policy.dram_budget_bytes == 0);
+        check(c->policies[0].budget_is_percent && c->policies[0].dram_budget_percent == 100);
+        check(!c->policies[1].budget_is_percent && c->policies[1].dram_budget_bytes == 512 * MIB);
         c = config_free(c);
 
         /* node lists: lists as well as arrays, sorted; negative numbers, floats and hex in other places */
         c = load_ok("tiers = { dram = ( 3, 1 ); cxl = [ 1023, 0x2 ]; };\n/* comment 99999999999 */ // 99999999999\n"
                     "vm = ( { cmdline = \"-m 99999999999\"; } );");
-        CHECK(c->n_dram_nodes == 2 && c->dram_nodes[0] == 1 && c->dram_nodes[1] == 3);
-        CHECK(c->n_cxl_nodes == 2 && c->cxl_nodes[0] == 2 && c->cxl_nodes[1] == 1023);
+        check(c->n_dram_nodes == 2 && c->dram_nodes[0] == 1 && c->dram_nodes[1] == 3);
+        check(c->n_cxl_nodes == 2 && c->cxl_nodes[0] == 2 && c->cxl_nodes[1] == 1023);
         c = config_free(c);
 
         /* default_policy is applied to vm entries wherever it stands in the file */
         c = load_ok("vm = ( { name = \"x\"; } );\ndefault_policy = { weight = 7; pin_dram = true; };");
-        CHECK(c->policies[0].weight == 7 && c->policies[0].pin_dram);
-        CHECK(c->default_policy.line == 2 && c->policies[0].line == 1);
+        check(c->policies[0].weight == 7 && c->policies[0].pin_dram);
+        check(c->default_policy.line == 2 && c->policies[0].line == 1);
         c = config_free(c);
 
         /* an explicit false overrides an inherited true */
         c = load_ok("default_policy = { pin_dram = true; };\nvm = ( { name = \"x\"; pin_dram = false; never_migrate = true; } );");
-        CHECK(!c->policies[0].pin_dram && c->policies[0].never_migrate);
+        check(!c->policies[0].pin_dram && c->policies[0].never_migrate);
         c = config_free(c);
 
         /* a NULL name in messages and path */
-        CHECK(config_load_string("", NULL, &c, NULL) == 0);
-        CHECK(!c->path);
+        check(config_load_string("", NULL, &c, NULL) == 0);
+        check(!c->path);
 }
 
 static void test_errors(void) {
@@ -426,10 +409,10 @@ static void test_errors(void) {
         CHECK_ERROR("# ok\n@include \"/etc/passwd\"\n", "t.conf:2: @include is not supported");
 
         /* without a message */
-        CHECK(config_load_string("global = 1;", "t.conf", &c, NULL) == -EINVAL);
-        CHECK(!c);
-        CHECK(config_load_string(NULL, "t.conf", &c, &error) == -EINVAL);
-        CHECK(!c && !error);
+        check(config_load_string("global = 1;", "t.conf", &c, NULL) == -EINVAL);
+        check(!c);
+        check(config_load_string(NULL, "t.conf", &c, &error) == -EINVAL);
+        check(!c && !error);
 }
 
 static void test_files(void) {
@@ -437,42 +420,42 @@ static void test_files(void) {
         VtConf *c = NULL;
 
         path = xasprintf("%s/config/bad-tracker.conf", test_data);
-        CHECK(config_load(path, &c, &error) == -EINVAL);
-        CHECK(!c);
+        check(config_load(path, &c, &error) == -EINVAL);
+        check(!c);
         free(path);
         path = xasprintf("%s/config/bad-tracker.conf:3: global.tracker: unknown tracker 'damn' "
                          "(expected auto, idle_pages, damon, page_idle)", test_data);
-        CHECK_STREQ(error, path);
+        check_str(error, path);
         error = mfree(error);
 
         free(path);
         path = xasprintf("%s/config/bad-syntax.conf", test_data);
-        CHECK(config_load(path, &c, &error) == -EINVAL);
+        check(config_load(path, &c, &error) == -EINVAL);
         free(path);
         path = xasprintf("%s/config/bad-syntax.conf:3: syntax error", test_data);
-        CHECK_STREQ(error, path);
+        check_str(error, path);
         error = mfree(error);
 
         free(path);
         path = xasprintf("%s/config/does-not-exist.conf", test_data);
-        CHECK(config_load(path, &c, &error) == -ENOENT);
-        CHECK(!c);
+        check(config_load(path, &c, &error) == -ENOENT);
+        check(!c);
         free(path);
         path = xasprintf("%s/config/does-not-exist.conf: cannot read: No such file or directory", test_data);
-        CHECK_STREQ(error, path);
+        check_str(error, path);
         error = mfree(error);
 
         free(path);
         path = xasprintf("%s/config/nul-byte.conf", test_data);
-        CHECK(config_load(path, &c, &error) == -EINVAL);
-        CHECK(!c);
+        check(config_load(path, &c, &error) == -EINVAL);
+        check(!c);
         free(path);
         path = xasprintf("%s/config/nul-byte.conf:2: contains a NUL byte", test_data);
-        CHECK_STREQ(error, path);
+        check_str(error, path);
         error = mfree(error);
 
-        CHECK(config_load("does/not/exist.conf", &c, NULL) == -ENOENT);
-        CHECK(!c);
+        check(config_load("does/not/exist.conf", &c, NULL) == -ENOENT);
+        check(!c);
 }
 
 static void test_match(void) {
@@ -486,33 +469,33 @@ static void test_match(void) {
                     "  { cmdline = \"*-name guest=batch*\"; weight = 4; },\n"
                     "  { name = \"db\"; weight = 5; }\n"
                     ");");
-        CHECK(c->n_policies == 5);
+        check(c->n_policies == 5);
 
         /* first match wins */
         p = config_match_policy(c, "web-1", "6F1C2A3B-4D5E-4F60-8A9B-0C1D2E3F4A5B", NULL);
-        CHECK(p == &c->policies[0]);
+        check(p == &c->policies[0]);
         p = config_match_policy(c, "db", "6F1C2A3B-4D5E-4F60-8A9B-0C1D2E3F4A5B", NULL);
-        CHECK(p == &c->policies[1]); /* uuid, case-insensitive, before name "db" */
+        check(p == &c->policies[1]); /* uuid, case-insensitive, before name "db" */
         p = config_match_policy(c, "db", NULL, NULL);
-        CHECK(p == &c->policies[4]);
+        check(p == &c->policies[4]);
         p = config_match_policy(c, NULL, NULL, "/usr/bin/qemu-system-x86_64 -name guest=batch7,debug-threads=on -m 4096");
-        CHECK(p == &c->policies[3]);
+        check(p == &c->policies[3]);
         p = config_match_policy(c, "batch7", NULL, "/usr/bin/qemu-system-x86_64 -name guest=batch7");
-        CHECK(p == &c->policies[3]);
+        check(p == &c->policies[3]);
 
         /* otherwise the default */
         p = config_match_policy(c, "mail", "00000000-0000-0000-0000-000000000000", "qemu -name guest=mail");
-        CHECK(p == &c->default_policy);
+        check(p == &c->default_policy);
         p = config_match_policy(c, NULL, NULL, NULL);
-        CHECK(p == &c->default_policy);
+        check(p == &c->default_policy);
         p = config_match_policy(c, "Web-1", NULL, NULL); /* names are case-sensitive */
-        CHECK(p == &c->default_policy);
+        check(p == &c->default_policy);
         p = config_match_policy(c, "6f1c2a3b-4d5e-4f60-8a9b-0c1d2e3f4a5b", NULL, NULL); /* a uuid is not a name */
-        CHECK(p == &c->default_policy);
+        check(p == &c->default_policy);
         c = config_free(c);
 
         c = config_new_default();
-        CHECK(config_match_policy(c, "web-1", NULL, NULL) == &c->default_policy);
+        check(config_match_policy(c, "web-1", NULL, NULL) == &c->default_policy);
 }
 
 /*
@@ -558,7 +541,7 @@ static char *conf_examples(const char *text) {
         const char *p = strstr(text, "\n# Examples");
         char *out = xstrdup("");
 
-        CHECK(p);
+        check(p);
         for (p++; *p;) {
                 const char *eol = strchrnul(p, '\n');
 
@@ -577,12 +560,12 @@ static char *man_example(const char *text) {
         const char *p = strstr(text, "\n.SH EXAMPLES\n"), *b, *e;
         char *out, *o;
 
-        CHECK(p);
+        check(p);
         b = strstr(p, "\n.EX\n");
-        CHECK(b);
+        check(b);
         b += 5;
         e = strstr(b, "\n.EE\n");
-        CHECK(e);
+        check(e);
         out = o = xmalloc((size_t) (e - b) + 1);
         for (; b < e; b++) {
                 if (b[0] == '\\' && b[1] == '-')
@@ -624,25 +607,25 @@ static void test_shipped_conf(void) {
                 fprintf(stderr, "%s\n", error);
                 exit(EXIT_FAILURE);
         }
-        CHECK(config_equal(def, c));
+        check(config_equal(def, c));
         c = config_free(c);
 
         /* with the defaults uncommented */
-        CHECK(read_file_at(NULL, path, &text) == 0);
+        check(read_file_at(NULL, path, &text) == 0);
         uncommented = uncomment_defaults(text);
         if (config_load_string(uncommented, "conf/vtism.conf (uncommented)", &c, &error) < 0) {
                 fprintf(stderr, "%s\n%s\n", uncommented, error);
                 exit(EXIT_FAILURE);
         }
-        CHECK(config_equal(def, c));
-        CHECK(c->default_policy.line > 0); /* default_policy was really there */
+        check(config_equal(def, c));
+        check(c->default_policy.line > 0); /* default_policy was really there */
 
         /* ... and every key is in it, and in the man page */
         config_init(&cfg);
-        CHECK(config_read_string(&cfg, uncommented));
+        check(config_read_string(&cfg, uncommented));
         man = xasprintf("%s/man/vtism.conf.5", source_root);
         free(text);
-        CHECK(read_file_at(NULL, man, &text) == 0);
+        check(read_file_at(NULL, man, &text) == 0);
         for (size_t i = 0; i < ELEMENTSOF(all_keys); i++) {
                 const char *leaf = strrchr(all_keys[i], '.');
                 _cleanup_free_ char *roff = NULL;
@@ -664,31 +647,31 @@ static void test_shipped_conf(void) {
         free(uncommented);
         uncommented = man_example(text);
         c = load_ok(uncommented);
-        CHECK(c->n_dram_nodes == 2 && c->n_cxl_nodes == 2 && c->n_policies == 3);
-        CHECK(c->policies[1].pin_dram);
+        check(c->n_dram_nodes == 2 && c->n_cxl_nodes == 2 && c->n_policies == 3);
+        check(c->policies[1].pin_dram);
         c = config_free(c);
 
         free(text);
-        CHECK(read_file_at(NULL, path, &text) == 0);
+        check(read_file_at(NULL, path, &text) == 0);
         free(uncommented);
         uncommented = conf_examples(text);
         c = load_ok(uncommented);
-        CHECK(c->n_dram_nodes == 2 && c->n_cxl_nodes == 2 && c->n_policies == 3);
-        CHECK(c->policies[2].never_migrate);
+        check(c->n_dram_nodes == 2 && c->n_cxl_nodes == 2 && c->n_policies == 3);
+        check(c->policies[2].never_migrate);
 }
 
 static void test_processes(void) {
         _cleanup_(config_freep) VtConf *c = NULL;
         _cleanup_free_ char *error = NULL;
 
-        CHECK(config_load_string("processes = (\n  { exe = \"*/memhog\"; },\n  { cmdline = \"*--hot *\"; },\n"
+        check(config_load_string("processes = (\n  { exe = \"*/memhog\"; },\n  { cmdline = \"*--hot *\"; },\n"
                                  "  { pid = 4242; }\n);", "p.conf", &c, &error) == 0);
-        CHECK(c->n_processes == 3);
-        CHECK_STREQ(c->processes[0].exe, "*/memhog");
-        CHECK(c->processes[0].line == 2);
-        CHECK_STREQ(c->processes[1].cmdline, "*--hot *");
-        CHECK(c->processes[2].pid == 4242);
-        CHECK(!c->processes[2].exe && !c->processes[2].cmdline);
+        check(c->n_processes == 3);
+        check_str(c->processes[0].exe, "*/memhog");
+        check(c->processes[0].line == 2);
+        check_str(c->processes[1].cmdline, "*--hot *");
+        check(c->processes[2].pid == 4242);
+        check(!c->processes[2].exe && !c->processes[2].cmdline);
 }
 
 int main(void) {

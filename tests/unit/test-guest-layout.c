@@ -5,28 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check.h"
 #include "vtism/guest-layout.h"
 #include "vtism/macro.h"
 #include "vtism/procmaps.h"
 #include "vtism/util.h"
-
-#define check(expr)                                                                     \
-        do {                                                                            \
-                if (!(expr)) {                                                          \
-                        fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #expr); \
-                        exit(EXIT_FAILURE);                                             \
-                }                                                                       \
-        } while (0)
-
-#define check_eq(a, b)                                                                  \
-        do {                                                                            \
-                int64_t _a = (int64_t) (a), _b = (int64_t) (b);                          \
-                if (_a != _b) {                                                         \
-                        fprintf(stderr, "%s:%d: %s == %s failed: %" PRId64 " (0x%" PRIx64 ") != %" PRId64 " (0x%" PRIx64 ")\n", \
-                                __FILE__, __LINE__, #a, #b, _a, (uint64_t) _a, _b, (uint64_t) _b); \
-                        exit(EXIT_FAILURE);                                             \
-                }                                                                       \
-        } while (0)
 
 #define M1 (UINT64_C(1) << 20)
 #define G1 (UINT64_C(1) << 30)
@@ -57,10 +40,10 @@ static char *load_text(const char *name) {
 static void check_split(GuestMachine m, uint64_t ram, uint64_t max_below, uint64_t base, uint64_t low, uint64_t high) {
         uint64_t b = 1, l = 1, h = 1;
 
-        check_eq(guest_layout_split(m, ram, max_below, &b, &l, &h), 0);
-        check_eq(b, base);
-        check_eq(l, low);
-        check_eq(h, high);
+        check_int(guest_layout_split(m, ram, max_below, &b, &l, &h), 0);
+        check_int(b, base);
+        check_int(l, low);
+        check_int(h, high);
 }
 
 static void test_split_rules(void) {
@@ -90,12 +73,12 @@ static void test_split_rules(void) {
         /* virt: from 1 GiB, contiguous */
         check_split(GUEST_MACHINE_VIRT, 8 * G1, 0, G1, 8 * G1, 9 * G1);
 
-        check_eq(guest_layout_split(GUEST_MACHINE_PC, 0, 0, &b, &l, &h), -EINVAL);
-        check_eq(guest_layout_split(GUEST_MACHINE_PC, G1, G4 + 1, &b, &l, &h), -EINVAL);
-        check_eq(guest_layout_split(_GUEST_MACHINE_MAX, G1, 0, &b, &l, &h), -EINVAL);
-        check_eq(guest_layout_split(GUEST_MACHINE_Q35, 1010 * G1, 0, &b, &l, &h), 0);
-        check_eq(guest_layout_split(GUEST_MACHINE_Q35, 1011 * G1, 0, &b, &l, &h), -ERANGE); /* 1 GiB over: HT hole */
-        check_eq(guest_layout_split(GUEST_MACHINE_VIRT, UINT64_MAX - 4095, 0, &b, &l, &h), -ERANGE);
+        check_int(guest_layout_split(GUEST_MACHINE_PC, 0, 0, &b, &l, &h), -EINVAL);
+        check_int(guest_layout_split(GUEST_MACHINE_PC, G1, G4 + 1, &b, &l, &h), -EINVAL);
+        check_int(guest_layout_split(_GUEST_MACHINE_MAX, G1, 0, &b, &l, &h), -EINVAL);
+        check_int(guest_layout_split(GUEST_MACHINE_Q35, 1010 * G1, 0, &b, &l, &h), 0);
+        check_int(guest_layout_split(GUEST_MACHINE_Q35, 1011 * G1, 0, &b, &l, &h), -ERANGE); /* 1 GiB over: HT hole */
+        check_int(guest_layout_split(GUEST_MACHINE_VIRT, UINT64_MAX - 4095, 0, &b, &l, &h), -ERANGE);
 }
 
 static void test_machine_names(void) {
@@ -124,16 +107,16 @@ static void test_machine_names(void) {
         for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
                 GuestMachine m = _GUEST_MACHINE_INVALID;
 
-                check_eq(guest_machine_from_string(cases[i].s, &m), cases[i].r);
+                check_int(guest_machine_from_string(cases[i].s, &m), cases[i].r);
                 if (cases[i].r == 0)
-                        check_eq(m, cases[i].m);
+                        check_int(m, cases[i].m);
                 else
-                        check_eq(m, _GUEST_MACHINE_INVALID);
+                        check_int(m, _GUEST_MACHINE_INVALID);
         }
         for (unsigned k = 0; k < _GUEST_MACHINE_MAX; k++) {
                 GuestMachine m;
-                check_eq(guest_machine_from_string(guest_machine_to_string(k), &m), 0);
-                check_eq(m, k);
+                check_int(guest_machine_from_string(guest_machine_to_string(k), &m), 0);
+                check_int(m, k);
         }
         check(!guest_machine_to_string(_GUEST_MACHINE_MAX));
 }
@@ -158,21 +141,21 @@ static void check_fixture(const char *name, GuestMachine machine, uint64_t max_b
         gpa_name = xasprintf("qemu72-%s.gpa2hva", name);
         maps_text = load_text(maps_name);
         gpa_text = load_text(gpa_name);
-        check_eq(procmaps_parse_string(maps_text, &maps, NULL), 0);
+        check_int(procmaps_parse_string(maps_text, &maps, NULL), 0);
 
-        check_eq(guest_layout_compute(&spec, maps, &ranges, &n), 0);
+        check_int(guest_layout_compute(&spec, maps, &ranges, &n), 0);
         if (n != expect_ranges)
                 fprintf(stderr, "%s: %zu ranges\n", name, n);
-        check_eq(n, expect_ranges);
+        check_int(n, expect_ranges);
         for (size_t i = 0; i < n_backends; i++)
                 total += backends[i].size_bytes;
         for (size_t i = 0; i < n; i++) {
                 sum += ranges[i].len_bytes;
-                check_eq(ranges[i].backing, expect_kind);
+                check_int(ranges[i].backing, expect_kind);
                 if (i > 0)
                         check(ranges[i].gpa >= ranges[i - 1].gpa + ranges[i - 1].len_bytes);
         }
-        check_eq(sum, total);
+        check_int(sum, total);
 
         for (line = strtok_r(gpa_text, "\n", &saveptr); line; line = strtok_r(NULL, "\n", &saveptr)) {
                 unsigned long long gpa, hva;
@@ -185,7 +168,7 @@ static void check_fixture(const char *name, GuestMachine machine, uint64_t max_b
 
                                 if (ours != hva)
                                         fprintf(stderr, "%s: gpa 0x%llx: ours 0x%" PRIx64 ", QEMU 0x%llx\n", name, gpa, ours, hva);
-                                check_eq(ours, hva);
+                                check_int(ours, hva);
                                 found = true;
                         }
                 if (!found)
@@ -224,57 +207,57 @@ static void test_details(void) {
 
         /* pc2n: exact ranges, node numbers, no guessing (sizes differ) */
         text = load_text("qemu72-pc2n.maps");
-        check_eq(procmaps_parse_string(text, &maps, NULL), 0);
+        check_int(procmaps_parse_string(text, &maps, NULL), 0);
         {
                 GuestBackend b[] = { { .size_bytes = 3 * G1 }, { .size_bytes = G1 } };
                 GuestLayoutSpec spec = { GUEST_MACHINE_PC, b, 2, 0 };
 
-                check_eq(guest_layout_compute(&spec, maps, &ranges, &n), 0);
-                check_eq(n, 2);
-                check_eq(ranges[0].gpa, 0);
-                check_eq(ranges[0].hva, 0x7f7763e00000);
-                check_eq(ranges[0].len_bytes, 3 * G1);
-                check_eq(ranges[0].node, 0);
+                check_int(guest_layout_compute(&spec, maps, &ranges, &n), 0);
+                check_int(n, 2);
+                check_int(ranges[0].gpa, 0);
+                check_int(ranges[0].hva, 0x7f7763e00000);
+                check_int(ranges[0].len_bytes, 3 * G1);
+                check_int(ranges[0].node, 0);
                 check(!ranges[0].guessed);
-                check_eq(ranges[1].gpa, G4);
-                check_eq(ranges[1].hva, 0x7f7723c00000);
-                check_eq(ranges[1].node, 1);
+                check_int(ranges[1].gpa, G4);
+                check_int(ranges[1].hva, 0x7f7723c00000);
+                check_int(ranges[1].node, 1);
                 ranges = mfree(ranges);
 
                 /* a third backend that does not exist */
                 GuestBackend b3[] = { { .size_bytes = 3 * G1 }, { .size_bytes = G1 }, { .size_bytes = 2 * G1 } };
                 spec.backends = b3, spec.n_backends = 3;
-                check_eq(guest_layout_compute(&spec, maps, &ranges, &n), -ENOENT);
+                check_int(guest_layout_compute(&spec, maps, &ranges, &n), -ENOENT);
                 check(!ranges);
                 /* the TCG translation buffer (rwx, 1 GiB - 4 KiB) never matches */
                 GuestBackend tcg[] = { { .size_bytes = G1 - 4096 } };
                 spec.backends = tcg, spec.n_backends = 1;
-                check_eq(guest_layout_compute(&spec, maps, &ranges, &n), -ENOENT);
+                check_int(guest_layout_compute(&spec, maps, &ranges, &n), -ENOENT);
                 /* bad specs */
                 spec.n_backends = 0;
-                check_eq(guest_layout_compute(&spec, maps, &ranges, &n), -EINVAL);
+                check_int(guest_layout_compute(&spec, maps, &ranges, &n), -EINVAL);
                 GuestBackend odd[] = { { .size_bytes = G1 + 1 } };
                 spec.backends = odd, spec.n_backends = 1;
-                check_eq(guest_layout_compute(&spec, maps, &ranges, &n), -EINVAL);
+                check_int(guest_layout_compute(&spec, maps, &ranges, &n), -EINVAL);
         }
         maps = procmaps_free(maps);
         text = mfree(text);
 
         /* equal sizes: the top-down rule, flagged as guessed */
         text = load_text("qemu72-q35_3n.maps");
-        check_eq(procmaps_parse_string(text, &maps, NULL), 0);
+        check_int(procmaps_parse_string(text, &maps, NULL), 0);
         {
                 GuestBackend b[] = { { .size_bytes = 2 * G1 }, { .size_bytes = 2 * G1 }, { .size_bytes = 2 * G1 } };
                 GuestLayoutSpec spec = { GUEST_MACHINE_Q35, b, 3, 0 };
 
-                check_eq(guest_layout_compute(&spec, maps, &ranges, &n), 0);
-                check_eq(n, 3);
+                check_int(guest_layout_compute(&spec, maps, &ranges, &n), 0);
+                check_int(n, 3);
                 for (size_t i = 0; i < n; i++) {
                         check(ranges[i].guessed);
-                        check_eq(ranges[i].node, i);
+                        check_int(ranges[i].node, i);
                 }
-                check_eq(ranges[2].gpa, 6 * G1);
-                check_eq(ranges[2].hva, 0x7fb717a00000);
+                check_int(ranges[2].gpa, 6 * G1);
+                check_int(ranges[2].hva, 0x7fb717a00000);
                 ranges = mfree(ranges);
         }
 }
@@ -296,7 +279,7 @@ static void test_synthetic(void) {
         _cleanup_free_ GuestRamRange *ranges = NULL;
         size_t n;
 
-        check_eq(procmaps_parse_string(synthetic_hugetlbfs, &maps, NULL), 0);
+        check_int(procmaps_parse_string(synthetic_hugetlbfs, &maps, NULL), 0);
         {
                 GuestBackend b[] = {
                         { .size_bytes = 2 * G1, .path = "/dev/hugepages/libvirt/qemu/1-vm/qemu_back_mem.ram-node0.ABC" },
@@ -304,14 +287,14 @@ static void test_synthetic(void) {
                 };
                 GuestLayoutSpec spec = { GUEST_MACHINE_Q35, b, 2, 0 };
 
-                check_eq(guest_layout_compute(&spec, maps, &ranges, &n), 0);
-                check_eq(n, 2);
-                check_eq(ranges[0].gpa, 0);
-                check_eq(ranges[0].hva, 0x7f0200000000);
-                check_eq(ranges[0].backing, MAPPING_HUGETLBFS);
+                check_int(guest_layout_compute(&spec, maps, &ranges, &n), 0);
+                check_int(n, 2);
+                check_int(ranges[0].gpa, 0);
+                check_int(ranges[0].hva, 0x7f0200000000);
+                check_int(ranges[0].backing, MAPPING_HUGETLBFS);
                 check(!ranges[0].guessed);
-                check_eq(ranges[1].gpa, G4);
-                check_eq(ranges[1].hva, 0x7f0100000000);
+                check_int(ranges[1].gpa, G4);
+                check_int(ranges[1].hva, 0x7f0100000000);
                 ranges = mfree(ranges);
         }
         {
@@ -319,9 +302,9 @@ static void test_synthetic(void) {
                 GuestBackend b[] = { { .size_bytes = 2 * G1 }, { .size_bytes = 2 * G1 } };
                 GuestLayoutSpec spec = { GUEST_MACHINE_Q35, b, 2, 0 };
 
-                check_eq(guest_layout_compute(&spec, maps, &ranges, &n), 0);
-                check_eq(ranges[0].hva, 0x7f0200000000);
-                check_eq(ranges[1].hva, 0x7f0100000000);
+                check_int(guest_layout_compute(&spec, maps, &ranges, &n), 0);
+                check_int(ranges[0].hva, 0x7f0200000000);
+                check_int(ranges[1].hva, 0x7f0100000000);
                 check(ranges[0].guessed && ranges[1].guessed);
                 ranges = mfree(ranges);
         }
@@ -330,14 +313,14 @@ static void test_synthetic(void) {
                 GuestBackend b[] = { { .size_bytes = 512 * M1 } };
                 GuestLayoutSpec spec = { GUEST_MACHINE_PC, b, 1, 0 };
 
-                check_eq(guest_layout_compute(&spec, maps, &ranges, &n), 0);
-                check_eq(ranges[0].hva, 0x7f0300000000);
-                check_eq(ranges[0].len_bytes, 512 * M1);
+                check_int(guest_layout_compute(&spec, maps, &ranges, &n), 0);
+                check_int(ranges[0].hva, 0x7f0300000000);
+                check_int(ranges[0].len_bytes, 512 * M1);
                 ranges = mfree(ranges);
 
                 GuestBackend whole[] = { { .size_bytes = G1 } };
                 spec.backends = whole;
-                check_eq(guest_layout_compute(&spec, maps, &ranges, &n), -ENOENT);
+                check_int(guest_layout_compute(&spec, maps, &ranges, &n), -ENOENT);
         }
 }
 
@@ -354,16 +337,16 @@ static void test_split_vma(void) {
         GuestBackend b[] = { { .size_bytes = G1 } };
         GuestLayoutSpec spec = { GUEST_MACHINE_PC, b, 1, 0 };
 
-        check_eq(procmaps_parse_string(text, &maps, NULL), 0);
-        check_eq(guest_layout_compute(&spec, maps, &ranges, &n), 0);
-        check_eq(n, 1);
-        check_eq(ranges[0].hva, 0x7f0000000000);
-        check_eq(ranges[0].len_bytes, G1);
+        check_int(procmaps_parse_string(text, &maps, NULL), 0);
+        check_int(guest_layout_compute(&spec, maps, &ranges, &n), 0);
+        check_int(n, 1);
+        check_int(ranges[0].hva, 0x7f0000000000);
+        check_int(ranges[0].len_bytes, G1);
         ranges = mfree(ranges);
 
         /* 768 MiB: the run would stop inside the backing: not accepted */
         b[0].size_bytes = 768 * M1;
-        check_eq(guest_layout_compute(&spec, maps, &ranges, &n), -ENOENT);
+        check_int(guest_layout_compute(&spec, maps, &ranges, &n), -ENOENT);
 }
 
 int main(void) {

@@ -5,28 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check.h"
 #include "vtism/heatmap.h"
 #include "vtism/idle-pages-format.h"
 #include "vtism/macro.h"
 #include "vtism/util.h"
-
-#define check(expr)                                                                     \
-        do {                                                                            \
-                if (!(expr)) {                                                          \
-                        fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #expr); \
-                        exit(EXIT_FAILURE);                                             \
-                }                                                                       \
-        } while (0)
-
-#define check_eq(a, b)                                                                  \
-        do {                                                                            \
-                int64_t _a = (int64_t) (a), _b = (int64_t) (b);                          \
-                if (_a != _b) {                                                         \
-                        fprintf(stderr, "%s:%d: %s == %s failed: %" PRId64 " != %" PRId64 "\n", \
-                                __FILE__, __LINE__, #a, #b, _a, _b);                    \
-                        exit(EXIT_FAILURE);                                             \
-                }                                                                       \
-        } while (0)
 
 #define K4 (UINT64_C(4096))
 #define M1 (UINT64_C(1) << 20)
@@ -38,7 +21,7 @@
 static uint8_t heat_at_gpa(const HeatMap *h, uint64_t gpa) {
         uint8_t v = 0;
 
-        check_eq(heatmap_heat_gpa(h, gpa, &v), 0);
+        check_int(heatmap_heat_gpa(h, gpa, &v), 0);
         return v;
 }
 
@@ -46,31 +29,31 @@ static void test_params(void) {
         HeatParams p;
 
         heat_params_init_default(&p);
-        check_eq(p.decay_percent, 12);
-        check_eq(p.hot_min, 128);
-        check_eq(p.cold_max, 0);
-        check_eq(p.hist_range_bytes, G1);
-        check_eq(heat_params_validate(&p), 0);
-        check_eq(heat_params_classify(&p, 0), HEAT_COLD);
-        check_eq(heat_params_classify(&p, 1), HEAT_WARM);
-        check_eq(heat_params_classify(&p, 127), HEAT_WARM);
-        check_eq(heat_params_classify(&p, 128), HEAT_HOT);
+        check_int(p.decay_percent, 12);
+        check_int(p.hot_min, 128);
+        check_int(p.cold_max, 0);
+        check_int(p.hist_range_bytes, G1);
+        check_int(heat_params_validate(&p), 0);
+        check_int(heat_params_classify(&p, 0), HEAT_COLD);
+        check_int(heat_params_classify(&p, 1), HEAT_WARM);
+        check_int(heat_params_classify(&p, 127), HEAT_WARM);
+        check_int(heat_params_classify(&p, 128), HEAT_HOT);
         check(streq(heat_class_to_string(HEAT_HOT), "hot"));
         check(!heat_class_to_string(_HEAT_CLASS_MAX));
 
         p.decay_percent = 101;
-        check_eq(heat_params_validate(&p), -EINVAL);
+        check_int(heat_params_validate(&p), -EINVAL);
         heat_params_init_default(&p);
         p.cold_max = 128;
-        check_eq(heat_params_validate(&p), -EINVAL);
+        check_int(heat_params_validate(&p), -EINVAL);
         heat_params_init_default(&p);
         p.hot_min = 0;
-        check_eq(heat_params_validate(&p), -EINVAL);
+        check_int(heat_params_validate(&p), -EINVAL);
         heat_params_init_default(&p);
         p.hist_range_bytes = 3 * G1;
-        check_eq(heat_params_validate(&p), -EINVAL);
+        check_int(heat_params_validate(&p), -EINVAL);
         p.hist_range_bytes = M1;
-        check_eq(heat_params_validate(&p), -EINVAL);
+        check_int(heat_params_validate(&p), -EINVAL);
 }
 
 static void test_new_errors(void) {
@@ -80,20 +63,20 @@ static void test_new_errors(void) {
                 { .gpa = 2 * K4, .hva = H1, .len_bytes = 4 * K4 },
         };
 
-        check_eq(heatmap_new(r, 2, NULL, &h), -EEXIST);           /* GPA overlap */
+        check_int(heatmap_new(r, 2, NULL, &h), -EEXIST);           /* GPA overlap */
         r[1].gpa = 8 * K4, r[1].hva = H0 + 3 * K4;
-        check_eq(heatmap_new(r, 2, NULL, &h), -EEXIST);           /* HVA overlap */
+        check_int(heatmap_new(r, 2, NULL, &h), -EEXIST);           /* HVA overlap */
         r[1].hva = H0 + 4 * K4;
         r[1].len_bytes = 0;
-        check_eq(heatmap_new(r, 2, NULL, &h), -EINVAL);
+        check_int(heatmap_new(r, 2, NULL, &h), -EINVAL);
         r[1].len_bytes = K4 + 1;
-        check_eq(heatmap_new(r, 2, NULL, &h), -EINVAL);
+        check_int(heatmap_new(r, 2, NULL, &h), -EINVAL);
         r[1].len_bytes = 4 * K4, r[1].granule_bytes = M2;
-        check_eq(heatmap_new(r, 2, NULL, &h), -EINVAL);           /* not 2 MiB aligned */
+        check_int(heatmap_new(r, 2, NULL, &h), -EINVAL);           /* not 2 MiB aligned */
         r[1].granule_bytes = 8192;
-        check_eq(heatmap_new(r, 2, NULL, &h), -EINVAL);
+        check_int(heatmap_new(r, 2, NULL, &h), -EINVAL);
         r[1].granule_bytes = 0, r[1].gpa = UINT64_MAX - K4 + 1;
-        check_eq(heatmap_new(r, 2, NULL, &h), -ERANGE);
+        check_int(heatmap_new(r, 2, NULL, &h), -ERANGE);
         check(h == (HeatMap *) 1); /* untouched */
 
         /* no RAM at all is a valid, empty map */
@@ -101,15 +84,15 @@ static void test_new_errors(void) {
                 _cleanup_(heatmap_freep) HeatMap *e = NULL;
                 HeatHistogram hist;
 
-                check_eq(heatmap_new(NULL, 0, NULL, &e), 0);
-                check_eq(heatmap_n_histograms(e), 0);
+                check_int(heatmap_new(NULL, 0, NULL, &e), 0);
+                check_int(heatmap_n_histograms(e), 0);
                 heatmap_histogram_total(e, &hist);
-                check_eq(hist.ram_bytes, 0);
+                check_int(hist.ram_bytes, 0);
                 check(!hist.residency_known);
                 heatmap_cycle_begin(e);
-                check_eq(heatmap_sample_hva(e, H0, K4), 0);
-                check_eq(heatmap_cycle_end(e), 0);
-                check_eq(heatmap_stats(e)->unmatched_bytes, K4);
+                check_int(heatmap_sample_hva(e, H0, K4), 0);
+                check_int(heatmap_cycle_end(e), 0);
+                check_int(heatmap_stats(e)->unmatched_bytes, K4);
         }
 }
 
@@ -120,64 +103,64 @@ static void test_model(void) {
         HeatRangeSpec r = { .gpa = 0, .hva = H0, .len_bytes = 16 * K4 };
         unsigned cycles;
 
-        check_eq(heatmap_new(&r, 1, NULL, &h), 0);
+        check_int(heatmap_new(&r, 1, NULL, &h), 0);
 
         /* page 0 accessed every cycle, page 1 every 2nd, page 2 every 4th, page 3 once */
         for (unsigned c = 0; c < 80; c++) {
                 heatmap_cycle_begin(h);
-                check_eq(heatmap_sample_hva(h, H0, K4), 0);
+                check_int(heatmap_sample_hva(h, H0, K4), 0);
                 if (c % 2 == 0)
-                        check_eq(heatmap_sample_hva(h, H0 + K4, K4), 0);
+                        check_int(heatmap_sample_hva(h, H0 + K4, K4), 0);
                 if (c % 4 == 0)
-                        check_eq(heatmap_sample_hva(h, H0 + 2 * K4, K4), 0);
+                        check_int(heatmap_sample_hva(h, H0 + 2 * K4, K4), 0);
                 if (c == 0)
-                        check_eq(heatmap_sample_hva(h, H0 + 3 * K4, K4), 0);
-                check_eq(heatmap_cycle_end(h), 0);
+                        check_int(heatmap_sample_hva(h, H0 + 3 * K4, K4), 0);
+                check_int(heatmap_cycle_end(h), 0);
 
                 if (c < ELEMENTSOF(every))
-                        check_eq(heat_at_gpa(h, 0), every[c]);
+                        check_int(heat_at_gpa(h, 0), every[c]);
                 else
-                        check_eq(heat_at_gpa(h, 0), 255);
+                        check_int(heat_at_gpa(h, 0), 255);
                 if (c == 16)
-                        check_eq(heat_at_gpa(h, 3 * K4), 0); /* a single access is forgotten after 16 idle cycles */
+                        check_int(heat_at_gpa(h, 3 * K4), 0); /* a single access is forgotten after 16 idle cycles */
                 if (c == 15)
-                        check_eq(heat_at_gpa(h, 3 * K4), 1);
+                        check_int(heat_at_gpa(h, 3 * K4), 1);
         }
         /* c = 79: page 1 last accessed at 78 → 117 ; page 2 last accessed at 76 → 51 */
-        check_eq(heat_at_gpa(h, K4), 117);
-        check_eq(heat_at_gpa(h, 2 * K4), 51);
+        check_int(heat_at_gpa(h, K4), 117);
+        check_int(heat_at_gpa(h, 2 * K4), 51);
         heatmap_cycle_begin(h);
-        check_eq(heatmap_sample_hva(h, H0 + K4, 2 * K4), 0);
-        check_eq(heatmap_cycle_end(h), 0);
-        check_eq(heat_at_gpa(h, K4), 134);
-        check_eq(heat_at_gpa(h, 2 * K4), 76);
-        check_eq(heatmap_stats(h)->cycles, 81);
+        check_int(heatmap_sample_hva(h, H0 + K4, 2 * K4), 0);
+        check_int(heatmap_cycle_end(h), 0);
+        check_int(heat_at_gpa(h, K4), 134);
+        check_int(heat_at_gpa(h, 2 * K4), 76);
+        check_int(heatmap_stats(h)->cycles, 81);
 
         /* from 255 to 0 in 32 idle cycles: one was the cycle above (255 → 224) */
-        check_eq(heat_at_gpa(h, 0), 224);
+        check_int(heat_at_gpa(h, 0), 224);
         for (cycles = 0; heat_at_gpa(h, 0) > 0; cycles++) {
                 heatmap_cycle_begin(h);
-                check_eq(heatmap_cycle_end(h), 0);
+                check_int(heatmap_cycle_end(h), 0);
         }
-        check_eq(cycles, 31);
+        check_int(cycles, 31);
 
         /* another decay: 50 % */
         {
                 HeatParams p = *heatmap_params(h);
                 p.decay_percent = 50;
-                check_eq(heatmap_set_params(h, &p), 0);
+                check_int(heatmap_set_params(h, &p), 0);
                 p.hist_range_bytes = M2;
-                check_eq(heatmap_set_params(h, &p), -EINVAL);
+                check_int(heatmap_set_params(h, &p), -EINVAL);
                 for (unsigned c = 0; c < 10; c++) {
                         heatmap_cycle_begin(h);
-                        check_eq(heatmap_sample_hva(h, H0, K4), 0);
-                        check_eq(heatmap_cycle_end(h), 0);
+                        check_int(heatmap_sample_hva(h, H0, K4), 0);
+                        check_int(heatmap_cycle_end(h), 0);
                 }
-                check_eq(heat_at_gpa(h, 0), 63); /* fixed point of h = h / 2 + 32, rounded down */
+                check_int(heat_at_gpa(h, 0), 63); /* fixed point of h = h / 2 + 32, rounded down */
         }
 
-        check_eq(heatmap_sample_hva(h, H0, K4), -ESTALE);
-        check_eq(heatmap_cycle_end(h), -ESTALE);
+        check_int(heatmap_sample_hva(h, H0, K4), -ESTALE);
+        check_int(heatmap_cycle_end(h), -ESTALE);
 }
 
 /*
@@ -197,7 +180,7 @@ static HeatMap *make_layout(void) {
 
         heat_params_init_default(&p);
         p.hist_range_bytes = M2;
-        check_eq(heatmap_new(r, ELEMENTSOF(r), &p, &h), 0);
+        check_int(heatmap_new(r, ELEMENTSOF(r), &p, &h), 0);
         return h;
 }
 
@@ -205,14 +188,14 @@ static void check_hist(const HeatMap *h, size_t i, uint64_t gpa, uint64_t ram_pa
                        uint64_t cold_pages, uint64_t warm_pages, uint64_t hot_pages) {
         HeatHistogram hist;
 
-        check_eq(heatmap_histogram(h, i, &hist), 0);
-        check_eq(hist.gpa, gpa);
-        check_eq(hist.ram_bytes, ram_pages * K4);
+        check_int(heatmap_histogram(h, i, &hist), 0);
+        check_int(hist.gpa, gpa);
+        check_int(hist.ram_bytes, ram_pages * K4);
         for (unsigned b = 0; b < HEATMAP_BUCKETS; b++)
-                check_eq(hist.pages[b], pages[b]);
-        check_eq(hist.class_bytes[HEAT_COLD], cold_pages * K4);
-        check_eq(hist.class_bytes[HEAT_WARM], warm_pages * K4);
-        check_eq(hist.class_bytes[HEAT_HOT], hot_pages * K4);
+                check_int(hist.pages[b], pages[b]);
+        check_int(hist.class_bytes[HEAT_COLD], cold_pages * K4);
+        check_int(hist.class_bytes[HEAT_WARM], warm_pages * K4);
+        check_int(hist.class_bytes[HEAT_HOT], hot_pages * K4);
 }
 
 static void test_layout_and_histograms(void) {
@@ -223,55 +206,55 @@ static void test_layout_and_histograms(void) {
         uint64_t x;
         HeatHistogram total;
 
-        check_eq(heatmap_n_ranges(h), 3);
-        check_eq(heatmap_range(h, 0, &spec, &heat, &n_granules), 0);
-        check_eq(spec.gpa, 0);
-        check_eq(n_granules, 768);
-        check_eq(heatmap_range(h, 2, &spec, &heat, &n_granules), 0);
-        check_eq(spec.granule_bytes, M2);
-        check_eq(n_granules, 2);
-        check_eq(heatmap_range(h, 3, NULL, NULL, NULL), -ENOENT);
-        check_eq(heatmap_ram_bytes(h), 8 * M1);
+        check_int(heatmap_n_ranges(h), 3);
+        check_int(heatmap_range(h, 0, &spec, &heat, &n_granules), 0);
+        check_int(spec.gpa, 0);
+        check_int(n_granules, 768);
+        check_int(heatmap_range(h, 2, &spec, &heat, &n_granules), 0);
+        check_int(spec.granule_bytes, M2);
+        check_int(n_granules, 2);
+        check_int(heatmap_range(h, 3, NULL, NULL, NULL), -ENOENT);
+        check_int(heatmap_ram_bytes(h), 8 * M1);
         /* 1 byte per 4 KiB page (1024 pages in A+B), 1 per 2 MiB granule, plus fixed overhead */
         check(heatmap_memory_bytes(h) >= 1024 + 2);
         check(heatmap_memory_bytes(h) <= 1024 + 2 + 5 * 1200 + 512);
-        check_eq(heatmap_n_histograms(h), 5);
+        check_int(heatmap_n_histograms(h), 5);
 
-        check_eq(heatmap_gpa_to_hva(h, 4 * G1 + 5 * K4, &x), 0);
-        check_eq(x, H0 + 3 * M1 + 5 * K4);
-        check_eq(heatmap_hva_to_gpa(h, H0 + 3 * M1 - 1, &x), 0);
-        check_eq(x, 3 * M1 - 1);
-        check_eq(heatmap_hva_to_gpa(h, H0 + 4 * M1, &x), -ENOENT);
-        check_eq(heatmap_gpa_to_hva(h, 3 * M1, &x), -ENOENT);
+        check_int(heatmap_gpa_to_hva(h, 4 * G1 + 5 * K4, &x), 0);
+        check_int(x, H0 + 3 * M1 + 5 * K4);
+        check_int(heatmap_hva_to_gpa(h, H0 + 3 * M1 - 1, &x), 0);
+        check_int(x, 3 * M1 - 1);
+        check_int(heatmap_hva_to_gpa(h, H0 + 4 * M1, &x), -ENOENT);
+        check_int(heatmap_gpa_to_hva(h, 3 * M1, &x), -ENOENT);
 
         heatmap_cycle_begin(h);
-        check_eq(heatmap_sample_hva(h, H0, M1), 0);                        /* A pages 0..255 */
-        check_eq(heatmap_sample_hva(h, H0 + 64 * K4, 8 * K4), 0);          /* repeated: clipped */
-        check_eq(heatmap_sample_hva(h, H0 + 3 * M1 - 2 * K4, 4 * K4), 0);  /* A 766,767 + B 0,1 */
-        check_eq(heatmap_sample_hva(h, H0 + 4 * M1, K4), 0);               /* past B: unmatched */
-        check_eq(heatmap_sample_gpa(h, 8 * G1 + K4, K4), 0);               /* C granule 0 */
-        check_eq(heatmap_sample_gpa(h, 6 * G1, 2 * K4), 0);                /* no RAM: unmatched */
-        check_eq(heatmap_cycle_end(h), 0);
+        check_int(heatmap_sample_hva(h, H0, M1), 0);                        /* A pages 0..255 */
+        check_int(heatmap_sample_hva(h, H0 + 64 * K4, 8 * K4), 0);          /* repeated: clipped */
+        check_int(heatmap_sample_hva(h, H0 + 3 * M1 - 2 * K4, 4 * K4), 0);  /* A 766,767 + B 0,1 */
+        check_int(heatmap_sample_hva(h, H0 + 4 * M1, K4), 0);               /* past B: unmatched */
+        check_int(heatmap_sample_gpa(h, 8 * G1 + K4, K4), 0);               /* C granule 0 */
+        check_int(heatmap_sample_gpa(h, 6 * G1, 2 * K4), 0);                /* no RAM: unmatched */
+        check_int(heatmap_cycle_end(h), 0);
 
-        check_eq(heatmap_stats(h)->out_of_order_bytes, 8 * K4);
-        check_eq(heatmap_stats(h)->unmatched_bytes, 3 * K4);
-        check_eq(heatmap_stats(h)->sampled_bytes, M1 + 4 * K4 + K4);
+        check_int(heatmap_stats(h)->out_of_order_bytes, 8 * K4);
+        check_int(heatmap_stats(h)->unmatched_bytes, 3 * K4);
+        check_int(heatmap_stats(h)->sampled_bytes, M1 + 4 * K4 + K4);
 
-        check_eq(heat_at_gpa(h, 0), 32);
-        check_eq(heat_at_gpa(h, 255 * K4), 32);
-        check_eq(heat_at_gpa(h, 256 * K4), 0);
-        check_eq(heat_at_gpa(h, 765 * K4), 0);
-        check_eq(heat_at_gpa(h, 766 * K4), 32);
-        check_eq(heat_at_gpa(h, 4 * G1 + K4), 32);
-        check_eq(heat_at_gpa(h, 4 * G1 + 2 * K4), 0);
-        check_eq(heat_at_gpa(h, 8 * G1 + M2 - 1), 32);
-        check_eq(heat_at_gpa(h, 8 * G1 + M2), 0);
+        check_int(heat_at_gpa(h, 0), 32);
+        check_int(heat_at_gpa(h, 255 * K4), 32);
+        check_int(heat_at_gpa(h, 256 * K4), 0);
+        check_int(heat_at_gpa(h, 765 * K4), 0);
+        check_int(heat_at_gpa(h, 766 * K4), 32);
+        check_int(heat_at_gpa(h, 4 * G1 + K4), 32);
+        check_int(heat_at_gpa(h, 4 * G1 + 2 * K4), 0);
+        check_int(heat_at_gpa(h, 8 * G1 + M2 - 1), 32);
+        check_int(heat_at_gpa(h, 8 * G1 + M2), 0);
         {
                 uint8_t v;
-                check_eq(heatmap_heat_hva(h, H1 + 100, &v), 0);
-                check_eq(v, 32);
-                check_eq(heatmap_heat_gpa(h, 3 * M1, &v), -ENOENT);
-                check_eq(heatmap_heat_hva(h, H1 - 1, &v), -ENOENT);
+                check_int(heatmap_heat_hva(h, H1 + 100, &v), 0);
+                check_int(v, 32);
+                check_int(heatmap_heat_gpa(h, 3 * M1, &v), -ENOENT);
+                check_int(heatmap_heat_hva(h, H1 - 1, &v), -ENOENT);
         }
 
         check_hist(h, 0, 0, 512, (const uint64_t[HEATMAP_BUCKETS]) { 256, 256 }, 256, 256, 0);
@@ -279,35 +262,35 @@ static void test_layout_and_histograms(void) {
         check_hist(h, 2, 4 * G1, 256, (const uint64_t[HEATMAP_BUCKETS]) { 254, 2 }, 254, 2, 0);
         check_hist(h, 3, 8 * G1, 512, (const uint64_t[HEATMAP_BUCKETS]) { 0, 512 }, 0, 512, 0);
         check_hist(h, 4, 8 * G1 + M2, 512, (const uint64_t[HEATMAP_BUCKETS]) { 512 }, 512, 0, 0);
-        check_eq(heatmap_histogram(h, 5, &total), -ENOENT);
+        check_int(heatmap_histogram(h, 5, &total), -ENOENT);
 
         /* five more cycles with A 0..255 accessed: 60, 84, 105, 124, 141 (hot); the rest decays */
         for (unsigned c = 0; c < 5; c++) {
                 HeatSample s[] = { { H0 + 128 * K4, 128 * K4 }, { H0, 128 * K4 } }; /* unsorted */
-                check_eq(heatmap_apply_cycle(h, s, ELEMENTSOF(s)), 0);
+                check_int(heatmap_apply_cycle(h, s, ELEMENTSOF(s)), 0);
         }
-        check_eq(heatmap_stats(h)->out_of_order_bytes, 8 * K4);
-        check_eq(heat_at_gpa(h, 0), 141);
-        check_eq(heat_at_gpa(h, 766 * K4), 15);
-        check_eq(heat_at_gpa(h, 8 * G1), 15);
+        check_int(heatmap_stats(h)->out_of_order_bytes, 8 * K4);
+        check_int(heat_at_gpa(h, 0), 141);
+        check_int(heat_at_gpa(h, 766 * K4), 15);
+        check_int(heat_at_gpa(h, 8 * G1), 15);
         check_hist(h, 0, 0, 512, (const uint64_t[HEATMAP_BUCKETS]) { 256, 0, 0, 0, 256 }, 256, 0, 256);
         heatmap_histogram_total(h, &total);
-        check_eq(total.ram_bytes, 8 * M1);
-        check_eq(total.pages[0], 256 + 254 + 2 + 254 + 2 + 512 + 512);
-        check_eq(total.pages[4], 256);
-        check_eq(total.class_bytes[HEAT_HOT], 256 * K4);
-        check_eq(total.class_bytes[HEAT_WARM], (2 + 2 + 512) * K4);
-        check_eq(total.class_bytes[HEAT_COLD], (256 + 254 + 254 + 512) * K4);
+        check_int(total.ram_bytes, 8 * M1);
+        check_int(total.pages[0], 256 + 254 + 2 + 254 + 2 + 512 + 512);
+        check_int(total.pages[4], 256);
+        check_int(total.class_bytes[HEAT_HOT], 256 * K4);
+        check_int(total.class_bytes[HEAT_WARM], (2 + 2 + 512) * K4);
+        check_int(total.class_bytes[HEAT_COLD], (256 + 254 + 254 + 512) * K4);
 
         /* a sample in a new cycle that reaches back below the sweep is clipped and counted */
         heatmap_cycle_begin(h);
-        check_eq(heatmap_sample_hva(h, H0 + 10 * K4, K4), 0);
-        check_eq(heatmap_sample_hva(h, H0 + 5 * K4, 2 * K4), 0);
+        check_int(heatmap_sample_hva(h, H0 + 10 * K4, K4), 0);
+        check_int(heatmap_sample_hva(h, H0 + 5 * K4, 2 * K4), 0);
         heatmap_cycle_begin(h); /* implicit end */
-        check_eq(heatmap_cycle_end(h), 0);
-        check_eq(heatmap_stats(h)->out_of_order_bytes, 10 * K4);
-        check_eq(heat_at_gpa(h, 10 * K4), 137); /* 141 → 156 (accessed) → 137 (idle) */
-        check_eq(heat_at_gpa(h, 5 * K4), 109);  /* 141 → 124 → 109: the late sample did not count */
+        check_int(heatmap_cycle_end(h), 0);
+        check_int(heatmap_stats(h)->out_of_order_bytes, 10 * K4);
+        check_int(heat_at_gpa(h, 10 * K4), 137); /* 141 → 156 (accessed) → 137 (idle) */
+        check_int(heat_at_gpa(h, 5 * K4), 109);  /* 141 → 124 → 109: the late sample did not count */
 }
 
 /* idle_pages decoder output feeding the heat map: accessed runs only */
@@ -329,18 +312,18 @@ static void test_idle_pages_feed(void) {
         size_t size;
         HeatHistogram hist;
 
-        check_eq(idle_pages_encode(runs, ELEMENTSOF(runs), H0, &buf, &size), 0);
+        check_int(idle_pages_encode(runs, ELEMENTSOF(runs), H0, &buf, &size), 0);
         heatmap_cycle_begin(h);
         idle_pages_decoder_init(&d, H0);
-        check_eq(idle_pages_decoder_feed(&d, buf, size, feed_run, h), 0);
-        check_eq(idle_pages_decoder_finish(&d, feed_run, h), 0);
-        check_eq(heatmap_cycle_end(h), 0);
+        check_int(idle_pages_decoder_feed(&d, buf, size, feed_run, h), 0);
+        check_int(idle_pages_decoder_finish(&d, feed_run, h), 0);
+        check_int(heatmap_cycle_end(h), 0);
 
         check_hist(h, 0, 0, 512, (const uint64_t[HEATMAP_BUCKETS]) { 0, 512 }, 0, 512, 0);
         check_hist(h, 1, M2, 256, (const uint64_t[HEATMAP_BUCKETS]) { 256 }, 256, 0, 0);
         check_hist(h, 2, 4 * G1, 256, (const uint64_t[HEATMAP_BUCKETS]) { 254, 2 }, 254, 2, 0);
         heatmap_histogram_total(h, &hist);
-        check_eq(hist.class_bytes[HEAT_WARM], 514 * K4);
+        check_int(hist.class_bytes[HEAT_WARM], 514 * K4);
 }
 
 static void test_residency(void) {
@@ -351,66 +334,66 @@ static void test_residency(void) {
         /* window 0 (A pages 0..511): 300 on node 0, 200 on node 1, 10 absent, 2 on node 200 */
         for (unsigned i = 0; i < 512; i++)
                 status[i] = i < 300 ? 0 : i < 500 ? 1 : i < 510 ? -ENOENT : 200;
-        check_eq(heatmap_histogram(h, 0, &hist), 0);
+        check_int(heatmap_histogram(h, 0, &hist), 0);
         check(!hist.residency_known);
-        check_eq(hist.absent_pages, 512);
+        check_int(hist.absent_pages, 512);
         /* in two batches */
-        check_eq(heatmap_residency_update(h, H0, status, 100), 0);
-        check_eq(heatmap_histogram(h, 0, &hist), 0);
+        check_int(heatmap_residency_update(h, H0, status, 100), 0);
+        check_int(heatmap_histogram(h, 0, &hist), 0);
         check(!hist.residency_known);
-        check_eq(heatmap_residency_update(h, H0 + 100 * K4, status + 100, 412), 0);
-        check_eq(heatmap_histogram(h, 0, &hist), 0);
+        check_int(heatmap_residency_update(h, H0 + 100 * K4, status + 100, 412), 0);
+        check_int(heatmap_histogram(h, 0, &hist), 0);
         check(hist.residency_known);
-        check_eq(hist.node_pages[0], 300);
-        check_eq(hist.node_pages[1], 200);
-        check_eq(hist.other_node_pages, 2);
-        check_eq(hist.absent_pages, 10);
+        check_int(hist.node_pages[0], 300);
+        check_int(hist.node_pages[1], 200);
+        check_int(hist.other_node_pages, 2);
+        check_int(hist.absent_pages, 10);
 
         /* a migration of 20 pages 0 → 1, and 5 absent pages faulted in on node 0 */
-        check_eq(heatmap_residency_moved(h, H0, 20, 0, 1), 0);
-        check_eq(heatmap_residency_moved(h, H0 + 500 * K4, 5, -1, 0), 0);
-        check_eq(heatmap_histogram(h, 0, &hist), 0);
-        check_eq(hist.node_pages[0], 285);
-        check_eq(hist.node_pages[1], 220);
-        check_eq(hist.absent_pages, 5);
+        check_int(heatmap_residency_moved(h, H0, 20, 0, 1), 0);
+        check_int(heatmap_residency_moved(h, H0 + 500 * K4, 5, -1, 0), 0);
+        check_int(heatmap_histogram(h, 0, &hist), 0);
+        check_int(hist.node_pages[0], 285);
+        check_int(hist.node_pages[1], 220);
+        check_int(hist.absent_pages, 5);
 
         /* A 512..767 and B 0..255 in one batch (HVA-adjacent but two ranges): -EINVAL */
         for (unsigned i = 0; i < 512; i++)
                 status[i] = 1;
-        check_eq(heatmap_residency_update(h, H0 + 512 * K4, status, 512), -EINVAL);
-        check_eq(heatmap_residency_update(h, H0 + 512 * K4, status, 256), 0);
-        check_eq(heatmap_residency_update(h, H0 + 3 * M1, status, 200), 0); /* B partial */
-        check_eq(heatmap_histogram(h, 1, &hist), 0);
+        check_int(heatmap_residency_update(h, H0 + 512 * K4, status, 512), -EINVAL);
+        check_int(heatmap_residency_update(h, H0 + 512 * K4, status, 256), 0);
+        check_int(heatmap_residency_update(h, H0 + 3 * M1, status, 200), 0); /* B partial */
+        check_int(heatmap_histogram(h, 1, &hist), 0);
         check(hist.residency_known);
-        check_eq(hist.node_pages[1], 256);
-        check_eq(heatmap_histogram(h, 2, &hist), 0);
+        check_int(hist.node_pages[1], 256);
+        check_int(heatmap_histogram(h, 2, &hist), 0);
         check(!hist.residency_known);
-        check_eq(heatmap_residency_update(h, H0 + 3 * M1 + 200 * K4, status, 56), 0);
-        check_eq(heatmap_histogram(h, 2, &hist), 0);
+        check_int(heatmap_residency_update(h, H0 + 3 * M1 + 200 * K4, status, 56), 0);
+        check_int(heatmap_histogram(h, 2, &hist), 0);
         check(hist.residency_known);
 
         /* a new pass replaces the old one only when complete */
         for (unsigned i = 0; i < 512; i++)
                 status[i] = 2;
-        check_eq(heatmap_residency_update(h, H0, status, 511), 0);
-        check_eq(heatmap_histogram(h, 0, &hist), 0);
-        check_eq(hist.node_pages[0], 285);
-        check_eq(heatmap_residency_update(h, H0 + 511 * K4, status, 1), 0);
-        check_eq(heatmap_histogram(h, 0, &hist), 0);
-        check_eq(hist.node_pages[0], 0);
-        check_eq(hist.node_pages[2], 512);
+        check_int(heatmap_residency_update(h, H0, status, 511), 0);
+        check_int(heatmap_histogram(h, 0, &hist), 0);
+        check_int(hist.node_pages[0], 285);
+        check_int(heatmap_residency_update(h, H0 + 511 * K4, status, 1), 0);
+        check_int(heatmap_histogram(h, 0, &hist), 0);
+        check_int(hist.node_pages[0], 0);
+        check_int(hist.node_pages[2], 512);
 
         /* C (2 MiB granules) still counts 4 KiB pages */
-        check_eq(heatmap_residency_update(h, H1, status, 512), 0);
+        check_int(heatmap_residency_update(h, H1, status, 512), 0);
         heatmap_histogram_total(h, &hist);
         check(!hist.residency_known); /* window 8G+2M never queried */
-        check_eq(hist.node_pages[2], 1024);
-        check_eq(hist.node_pages[1], 512);
-        check_eq(hist.absent_pages, 512);
+        check_int(hist.node_pages[2], 1024);
+        check_int(hist.node_pages[1], 512);
+        check_int(hist.absent_pages, 512);
 
-        check_eq(heatmap_residency_update(h, H0 + 1, status, 1), -EINVAL);
-        check_eq(heatmap_residency_update(h, H0 + 4 * M1, status, 1), -ENOENT);
-        check_eq(heatmap_residency_moved(h, H0 + 4 * M1, 1, 0, 1), -ENOENT);
+        check_int(heatmap_residency_update(h, H0 + 1, status, 1), -EINVAL);
+        check_int(heatmap_residency_update(h, H0 + 4 * M1, status, 1), -ENOENT);
+        check_int(heatmap_residency_moved(h, H0 + 4 * M1, 1, 0, 1), -ENOENT);
 }
 
 int main(void) {

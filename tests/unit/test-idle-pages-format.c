@@ -5,38 +5,21 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check.h"
 #include "vtism/idle-pages-format.h"
 #include "vtism/macro.h"
 #include "vtism/util.h"
-
-#define check(expr)                                                                     \
-        do {                                                                            \
-                if (!(expr)) {                                                          \
-                        fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #expr); \
-                        exit(EXIT_FAILURE);                                             \
-                }                                                                       \
-        } while (0)
-
-#define check_eq(a, b)                                                                  \
-        do {                                                                            \
-                int64_t _a = (int64_t) (a), _b = (int64_t) (b);                          \
-                if (_a != _b) {                                                         \
-                        fprintf(stderr, "%s:%d: %s == %s failed: %" PRId64 " (0x%" PRIx64 ") != %" PRId64 " (0x%" PRIx64 ")\n", \
-                                __FILE__, __LINE__, #a, #b, _a, (uint64_t) _a, _b, (uint64_t) _b); \
-                        exit(EXIT_FAILURE);                                             \
-                }                                                                       \
-        } while (0)
 
 #define K4 IDLE_PAGES_PTE_SIZE
 #define M2 IDLE_PAGES_PMD_SIZE
 #define G1 IDLE_PAGES_PUD_SIZE
 
 static void check_run(const IdlePagesRun *r, uint64_t start, uint64_t len, IdlePagesKind kind, uint64_t page_size, bool dirty) {
-        check_eq(r->start_hva, start);
-        check_eq(r->len_bytes, len);
-        check_eq(r->kind, kind);
-        check_eq(r->page_size_bytes, page_size);
-        check_eq(r->dirty, dirty);
+        check_int(r->start_hva, start);
+        check_int(r->len_bytes, len);
+        check_int(r->kind, kind);
+        check_int(r->page_size_bytes, page_size);
+        check_int(r->dirty, dirty);
 }
 
 static void put_be64(uint8_t *p, uint64_t v) {
@@ -53,8 +36,8 @@ static void test_every_type(void) {
 
         for (unsigned t = 0; t < 10; t++)
                 buf[t] = IDLE_PAGES_RECORD(t, 3);
-        check_eq(idle_pages_decode(buf, sizeof buf, G1, &runs, &n), 0);
-        check_eq(n, 10);
+        check_int(idle_pages_decode(buf, sizeof buf, G1, &runs, &n), 0);
+        check_int(n, 10);
         check_run(&runs[0], a, 3 * K4, IDLE_PAGES_KIND_ACCESSED, K4, false), a += 3 * K4;
         check_run(&runs[1], a, 3 * M2, IDLE_PAGES_KIND_ACCESSED, M2, false), a += 3 * M2;
         check_run(&runs[2], a, 3 * G1, IDLE_PAGES_KIND_ACCESSED, G1, false), a += 3 * G1;
@@ -95,8 +78,8 @@ static void test_merge_and_jumps(void) {
         buf[l++] = IDLE_PAGES_RECORD(IDLE_PAGES_PTE_DIRTY_M, 1);
         buf[l++] = IDLE_PAGES_RECORD(IDLE_PAGES_PTE_ACCESSED, 1);
 
-        check_eq(idle_pages_decode(buf, l, 0, &runs, &n), 0);
-        check_eq(n, 6);
+        check_int(idle_pages_decode(buf, l, 0, &runs, &n), 0);
+        check_int(n, 6);
         check_run(&runs[0], 0, 20 * K4, IDLE_PAGES_KIND_ACCESSED, K4, false);
         check_run(&runs[1], 20 * K4, 27 * K4, IDLE_PAGES_KIND_IDLE, K4, false);
         check_run(&runs[2], M2, K4, IDLE_PAGES_KIND_IDLE, K4, false);
@@ -109,9 +92,9 @@ static void test_empty(void) {
         IdlePagesRun *runs = (IdlePagesRun *) 1;
         size_t n = 99;
 
-        check_eq(idle_pages_decode("", 0, 0x1000, &runs, &n), 0);
+        check_int(idle_pages_decode("", 0, 0x1000, &runs, &n), 0);
         check(!runs);
-        check_eq(n, 0);
+        check_int(n, 0);
 }
 
 static int expect_error(const uint8_t *buf, size_t l, uint64_t start) {
@@ -122,7 +105,7 @@ static int expect_error(const uint8_t *buf, size_t l, uint64_t start) {
         r = idle_pages_decode(buf, l, start, &runs, &n);
         check(r < 0);
         check(!runs); /* outputs untouched on failure */
-        check_eq(n, 7);
+        check_int(n, 7);
         return r;
 }
 
@@ -132,59 +115,59 @@ static void test_errors(void) {
         for (unsigned t = _IDLE_PAGES_TYPE_MAX; t < 16; t++) {
                 buf[0] = IDLE_PAGES_RECORD(IDLE_PAGES_PTE_ACCESSED, 1);
                 buf[1] = IDLE_PAGES_RECORD(t, 1);
-                check_eq(expect_error(buf, 2, 0), -EBADMSG);
+                check_int(expect_error(buf, 2, 0), -EBADMSG);
         }
         for (unsigned t = 0; t < IDLE_PAGES_PIP_CMD; t++) {
                 buf[0] = IDLE_PAGES_RECORD(t, 0);
-                check_eq(expect_error(buf, 1, 0), -EBADMSG);
+                check_int(expect_error(buf, 1, 0), -EBADMSG);
         }
         for (unsigned c = 1; c < 16; c++) {
                 buf[0] = IDLE_PAGES_RECORD(IDLE_PAGES_PIP_CMD, c);
-                check_eq(expect_error(buf, 1, 0), -EBADMSG);
+                check_int(expect_error(buf, 1, 0), -EBADMSG);
         }
 
         /* truncated address, at every length 0..7 */
         for (size_t k = 0; k < 8; k++) {
                 buf[0] = IDLE_PAGES_CMD_SET_HVA;
                 put_be64(buf + 1, 0x10000);
-                check_eq(expect_error(buf, 1 + k, 0), -ENODATA);
+                check_int(expect_error(buf, 1 + k, 0), -ENODATA);
         }
 
         /* backwards */
         buf[0] = IDLE_PAGES_RECORD(IDLE_PAGES_PTE_ACCESSED, 4);
         buf[1] = IDLE_PAGES_CMD_SET_HVA;
         put_be64(buf + 2, 0x10000 + 3 * K4);
-        check_eq(expect_error(buf, 10, 0x10000), -ERANGE);
+        check_int(expect_error(buf, 10, 0x10000), -ERANGE);
         /* ... but staying put is fine */
         put_be64(buf + 2, 0x10000 + 4 * K4);
         {
                 _cleanup_free_ IdlePagesRun *runs = NULL;
                 size_t n;
-                check_eq(idle_pages_decode(buf, 10, 0x10000, &runs, &n), 0);
-                check_eq(n, 1);
+                check_int(idle_pages_decode(buf, 10, 0x10000, &runs, &n), 0);
+                check_int(n, 1);
         }
 
         /* unaligned jump */
         buf[0] = IDLE_PAGES_CMD_SET_HVA;
         put_be64(buf + 1, 0x10001);
-        check_eq(expect_error(buf, 9, 0), -EBADMSG);
+        check_int(expect_error(buf, 9, 0), -EBADMSG);
 
         /* overflow: a run reaching 2^64 */
         buf[0] = IDLE_PAGES_CMD_SET_HVA;
         put_be64(buf + 1, UINT64_MAX - 2 * M2 + 1);
         buf[9] = IDLE_PAGES_RECORD(IDLE_PAGES_PMD_ACCESSED, 1);
         buf[10] = IDLE_PAGES_RECORD(IDLE_PAGES_PMD_ACCESSED, 1);
-        check_eq(expect_error(buf, 11, 0), -ERANGE);
+        check_int(expect_error(buf, 11, 0), -ERANGE);
         {
                 _cleanup_free_ IdlePagesRun *runs = NULL;
                 size_t n;
                 /* one 2 MiB page below the top still fits */
-                check_eq(idle_pages_decode(buf, 10, 0, &runs, &n), 0);
-                check_eq(n, 1);
-                check_eq(idle_pages_run_end(&runs[0]), UINT64_MAX - M2 + 1);
+                check_int(idle_pages_decode(buf, 10, 0, &runs, &n), 0);
+                check_int(n, 1);
+                check_int(idle_pages_run_end(&runs[0]), UINT64_MAX - M2 + 1);
         }
         buf[0] = IDLE_PAGES_RECORD(IDLE_PAGES_PUD_PRESENT, 15);
-        check_eq(expect_error(buf, 1, UINT64_MAX - 14 * G1 - K4 + 1), -ERANGE);
+        check_int(expect_error(buf, 1, UINT64_MAX - 14 * G1 - K4 + 1), -ERANGE);
 }
 
 static int fail(const IdlePagesRun *run, void *userdata) {
@@ -198,25 +181,25 @@ static void test_sticky_and_callback_error(void) {
         uint8_t two[2] = { IDLE_PAGES_RECORD(IDLE_PAGES_PTE_ACCESSED, 1), IDLE_PAGES_RECORD(IDLE_PAGES_PTE_IDLE, 1) };
 
         idle_pages_decoder_init(&d, 0);
-        check_eq(idle_pages_decoder_feed(&d, &good, 1, NULL, NULL), 0);
-        check_eq(idle_pages_decoder_feed(&d, &bad, 1, NULL, NULL), -EBADMSG);
-        check_eq(idle_pages_decoder_feed(&d, &good, 1, NULL, NULL), -EBADMSG);
-        check_eq(idle_pages_decoder_finish(&d, NULL, NULL), -EBADMSG);
+        check_int(idle_pages_decoder_feed(&d, &good, 1, NULL, NULL), 0);
+        check_int(idle_pages_decoder_feed(&d, &bad, 1, NULL, NULL), -EBADMSG);
+        check_int(idle_pages_decoder_feed(&d, &good, 1, NULL, NULL), -EBADMSG);
+        check_int(idle_pages_decoder_finish(&d, NULL, NULL), -EBADMSG);
 
         int calls = 0;
         idle_pages_decoder_init(&d, 0);
-        check_eq(idle_pages_decoder_feed(&d, two, 2, fail, &calls), -ENOSPC);
-        check_eq(calls, 1);
-        check_eq(idle_pages_decoder_finish(&d, fail, &calls), -ENOSPC);
-        check_eq(calls, 1);
+        check_int(idle_pages_decoder_feed(&d, two, 2, fail, &calls), -ENOSPC);
+        check_int(calls, 1);
+        check_int(idle_pages_decoder_finish(&d, fail, &calls), -ENOSPC);
+        check_int(calls, 1);
 
         calls = 0;
         idle_pages_decoder_init(&d, 0);
-        check_eq(idle_pages_decoder_feed(&d, two, 1, fail, &calls), 0); /* pending, not yet reported */
-        check_eq(calls, 0);
-        check_eq(idle_pages_decoder_position(&d), K4);
-        check_eq(idle_pages_decoder_finish(&d, fail, &calls), -ENOSPC);
-        check_eq(calls, 1);
+        check_int(idle_pages_decoder_feed(&d, two, 1, fail, &calls), 0); /* pending, not yet reported */
+        check_int(calls, 0);
+        check_int(idle_pages_decoder_position(&d), K4);
+        check_int(idle_pages_decoder_finish(&d, fail, &calls), -ENOSPC);
+        check_int(calls, 1);
 }
 
 /* A deterministic pseudo-random sequence of valid, maximal runs. */
@@ -277,11 +260,11 @@ static void test_round_trip_and_split_buffers(void) {
         uint64_t start = 0x7f0000000000ULL;
 
         n = make_runs(runs, ELEMENTSOF(runs), start);
-        check_eq(idle_pages_encode(runs, n, start, &buf, &size), 0);
+        check_int(idle_pages_encode(runs, n, start, &buf, &size), 0);
         check(size > n);
 
-        check_eq(idle_pages_decode(buf, size, start, &out, &n_out), 0);
-        check_eq(n_out, n);
+        check_int(idle_pages_decode(buf, size, start, &out, &n_out), 0);
+        check_int(n_out, n);
         for (size_t i = 0; i < n; i++)
                 check_run(&out[i], runs[i].start_hva, runs[i].len_bytes, runs[i].kind, runs[i].page_size_bytes, runs[i].dirty);
 
@@ -292,9 +275,9 @@ static void test_round_trip_and_split_buffers(void) {
                 c.n = 0;
                 idle_pages_decoder_init(&d, start);
                 for (size_t i = 0; i < size; i += step)
-                        check_eq(idle_pages_decoder_feed(&d, buf + i, MIN(step, size - i), collect, &c), 0);
-                check_eq(idle_pages_decoder_finish(&d, collect, &c), 0);
-                check_eq(c.n, n);
+                        check_int(idle_pages_decoder_feed(&d, buf + i, MIN(step, size - i), collect, &c), 0);
+                check_int(idle_pages_decoder_finish(&d, collect, &c), 0);
+                check_int(c.n, n);
                 for (size_t i = 0; i < n; i++) /* field by field: padding bytes differ */
                         check_run(&c.runs[i], out[i].start_hva, out[i].len_bytes, out[i].kind, out[i].page_size_bytes, out[i].dirty);
         }
@@ -303,10 +286,10 @@ static void test_round_trip_and_split_buffers(void) {
 
                 c.n = 0;
                 idle_pages_decoder_init(&d, start);
-                check_eq(idle_pages_decoder_feed(&d, buf, cut, collect, &c), 0);
-                check_eq(idle_pages_decoder_feed(&d, buf + cut, size - cut, collect, &c), 0);
-                check_eq(idle_pages_decoder_finish(&d, collect, &c), 0);
-                check_eq(c.n, n);
+                check_int(idle_pages_decoder_feed(&d, buf, cut, collect, &c), 0);
+                check_int(idle_pages_decoder_feed(&d, buf + cut, size - cut, collect, &c), 0);
+                check_int(idle_pages_decoder_finish(&d, collect, &c), 0);
+                check_int(c.n, n);
                 for (size_t i = 0; i < n; i++) /* field by field: padding bytes differ */
                         check_run(&c.runs[i], out[i].start_hva, out[i].len_bytes, out[i].kind, out[i].page_size_bytes, out[i].dirty);
         }
@@ -321,55 +304,55 @@ static void test_encoder(void) {
         /* idle 4 KiB run from 4 KiB to 6 MiB: 511 PTEs = 34×15 + 1, then PMD_IDLE_PTES×2 */
         r = (IdlePagesRun) { .start_hva = K4, .len_bytes = 3 * M2 - K4, .kind = IDLE_PAGES_KIND_IDLE, .page_size_bytes = K4 };
         idle_pages_encoder_init(&e, 0);
-        check_eq(idle_pages_encoder_add(&e, &r), 0);
-        check_eq(idle_pages_encoder_finish(&e, &buf, &size), 0);
-        check_eq(size, 9 + 35 + 1);
-        check_eq(buf[0], IDLE_PAGES_CMD_SET_HVA);
-        check_eq(buf[7], 0x10);
-        check_eq(buf[8], 0x00);
-        check_eq(buf[9], IDLE_PAGES_RECORD(IDLE_PAGES_PTE_IDLE, 15));
-        check_eq(buf[9 + 34], IDLE_PAGES_RECORD(IDLE_PAGES_PTE_IDLE, 1));
-        check_eq(buf[9 + 35], IDLE_PAGES_RECORD(IDLE_PAGES_PMD_IDLE_PTES, 2));
+        check_int(idle_pages_encoder_add(&e, &r), 0);
+        check_int(idle_pages_encoder_finish(&e, &buf, &size), 0);
+        check_int(size, 9 + 35 + 1);
+        check_int(buf[0], IDLE_PAGES_CMD_SET_HVA);
+        check_int(buf[7], 0x10);
+        check_int(buf[8], 0x00);
+        check_int(buf[9], IDLE_PAGES_RECORD(IDLE_PAGES_PTE_IDLE, 15));
+        check_int(buf[9 + 34], IDLE_PAGES_RECORD(IDLE_PAGES_PTE_IDLE, 1));
+        check_int(buf[9 + 35], IDLE_PAGES_RECORD(IDLE_PAGES_PMD_IDLE_PTES, 2));
         free(buf), buf = NULL;
 
         /* adjacent equal runs merge: 10 + 10 PMDs = 15 + 5 */
         idle_pages_encoder_init(&e, 0);
         r = (IdlePagesRun) { .start_hva = 0, .len_bytes = 10 * M2, .kind = IDLE_PAGES_KIND_ACCESSED, .page_size_bytes = M2 };
-        check_eq(idle_pages_encoder_add(&e, &r), 0);
+        check_int(idle_pages_encoder_add(&e, &r), 0);
         r.start_hva = 10 * M2;
-        check_eq(idle_pages_encoder_add(&e, &r), 0);
-        check_eq(idle_pages_encoder_finish(&e, &buf, &size), 0);
-        check_eq(size, 2);
-        check_eq(buf[0], IDLE_PAGES_RECORD(IDLE_PAGES_PMD_ACCESSED, 15));
-        check_eq(buf[1], IDLE_PAGES_RECORD(IDLE_PAGES_PMD_ACCESSED, 5));
+        check_int(idle_pages_encoder_add(&e, &r), 0);
+        check_int(idle_pages_encoder_finish(&e, &buf, &size), 0);
+        check_int(size, 2);
+        check_int(buf[0], IDLE_PAGES_RECORD(IDLE_PAGES_PMD_ACCESSED, 15));
+        check_int(buf[1], IDLE_PAGES_RECORD(IDLE_PAGES_PMD_ACCESSED, 5));
         free(buf), buf = NULL;
 
         /* invalid runs */
         idle_pages_encoder_init(&e, 0x100000);
         r = (IdlePagesRun) { .start_hva = 0x100000, .len_bytes = 0, .kind = IDLE_PAGES_KIND_IDLE, .page_size_bytes = K4 };
-        check_eq(idle_pages_encoder_add(&e, &r), -EINVAL);
+        check_int(idle_pages_encoder_add(&e, &r), -EINVAL);
         r.len_bytes = K4 + 1;
-        check_eq(idle_pages_encoder_add(&e, &r), -EINVAL);
+        check_int(idle_pages_encoder_add(&e, &r), -EINVAL);
         r.len_bytes = K4, r.page_size_bytes = 8192;
-        check_eq(idle_pages_encoder_add(&e, &r), -EINVAL);
+        check_int(idle_pages_encoder_add(&e, &r), -EINVAL);
         r.page_size_bytes = K4, r.dirty = true;
-        check_eq(idle_pages_encoder_add(&e, &r), -EINVAL);
+        check_int(idle_pages_encoder_add(&e, &r), -EINVAL);
         r.kind = IDLE_PAGES_KIND_ACCESSED, r.page_size_bytes = G1, r.len_bytes = G1;
-        check_eq(idle_pages_encoder_add(&e, &r), -EINVAL);
+        check_int(idle_pages_encoder_add(&e, &r), -EINVAL);
         r.kind = IDLE_PAGES_KIND_HOLE, r.dirty = false;
-        check_eq(idle_pages_encoder_add(&e, &r), -EINVAL);
+        check_int(idle_pages_encoder_add(&e, &r), -EINVAL);
         r.kind = _IDLE_PAGES_KIND_MAX, r.page_size_bytes = K4, r.len_bytes = K4;
-        check_eq(idle_pages_encoder_add(&e, &r), -EINVAL);
+        check_int(idle_pages_encoder_add(&e, &r), -EINVAL);
         r.kind = IDLE_PAGES_KIND_IDLE, r.start_hva = 0x100800;
-        check_eq(idle_pages_encoder_add(&e, &r), -EINVAL);
+        check_int(idle_pages_encoder_add(&e, &r), -EINVAL);
         r.start_hva = 0xff000; /* below the start */
-        check_eq(idle_pages_encoder_add(&e, &r), -ERANGE);
+        check_int(idle_pages_encoder_add(&e, &r), -ERANGE);
         r.start_hva = UINT64_MAX - K4 + 1; /* ends at 2^64 */
-        check_eq(idle_pages_encoder_add(&e, &r), -ERANGE);
+        check_int(idle_pages_encoder_add(&e, &r), -ERANGE);
         r.start_hva = 0x200000;
-        check_eq(idle_pages_encoder_add(&e, &r), 0);
+        check_int(idle_pages_encoder_add(&e, &r), 0);
         r.start_hva = 0x1ff000; /* backwards after a run */
-        check_eq(idle_pages_encoder_add(&e, &r), -ERANGE);
+        check_int(idle_pages_encoder_add(&e, &r), -ERANGE);
         idle_pages_encoder_done(&e);
 
         /* raw records, including a malformed one */
@@ -377,15 +360,15 @@ static void test_encoder(void) {
         idle_pages_encoder_raw_byte(&e, IDLE_PAGES_RECORD(IDLE_PAGES_PTE_HOLE, 2));
         idle_pages_encoder_raw_set_hva(&e, 0x123456789000ULL);
         idle_pages_encoder_raw_byte(&e, IDLE_PAGES_RECORD(IDLE_PAGES_PMD_HOLE, 0));
-        check_eq(idle_pages_encoder_finish(&e, &buf, &size), 0);
-        check_eq(size, 11);
-        check_eq(buf[1], IDLE_PAGES_CMD_SET_HVA);
-        check_eq(buf[2], 0x00);
-        check_eq(buf[3], 0x00);
-        check_eq(buf[4], 0x12);
-        check_eq(buf[8], 0x90);
-        check_eq(buf[9], 0x00);
-        check_eq(expect_error(buf, size, 0), -EBADMSG);
+        check_int(idle_pages_encoder_finish(&e, &buf, &size), 0);
+        check_int(size, 11);
+        check_int(buf[1], IDLE_PAGES_CMD_SET_HVA);
+        check_int(buf[2], 0x00);
+        check_int(buf[3], 0x00);
+        check_int(buf[4], 0x12);
+        check_int(buf[8], 0x90);
+        check_int(buf[9], 0x00);
+        check_int(expect_error(buf, size, 0), -EBADMSG);
 }
 
 int main(void) {

@@ -9,37 +9,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "check.h"
 #include "vtism/macro.h"
 #include "vtism/topology.h"
 #include "vtism/util.h"
-
-#define check(expr)                                                                     \
-        do {                                                                            \
-                if (!(expr)) {                                                          \
-                        fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #expr); \
-                        exit(EXIT_FAILURE);                                             \
-                }                                                                       \
-        } while (0)
-
-#define check_int(a, b)                                                                 \
-        do {                                                                            \
-                long long _a = (long long) (a), _b = (long long) (b);                   \
-                if (_a != _b) {                                                         \
-                        fprintf(stderr, "%s:%d: %s == %lld, expected %s == %lld\n",     \
-                                __FILE__, __LINE__, #a, _a, #b, _b);                    \
-                        exit(EXIT_FAILURE);                                             \
-                }                                                                       \
-        } while (0)
-
-#define check_str(a, b)                                                                 \
-        do {                                                                            \
-                const char *_a = (a), *_b = (b);                                        \
-                if (!streq_ptr(_a, _b)) {                                               \
-                        fprintf(stderr, "%s:%d: %s == \"%s\", expected \"%s\"\n",       \
-                                __FILE__, __LINE__, #a, _a ?: "(null)", _b ?: "(null)"); \
-                        exit(EXIT_FAILURE);                                             \
-                }                                                                       \
-        } while (0)
 
 static const char *test_data;
 
