@@ -28,6 +28,8 @@ int safe_atoi(const char *s, int *ret);
 
 /* Parse "4G", "512M", "1048576", "2T" (binary units, optional "iB"/"B" suffix). */
 int parse_size(const char *s, uint64_t *ret_bytes);
+/* The same with suffixes B, K, M, G, T, P, E (powers of 1024), and default_unit without one. */
+int parse_size_unit(const char *s, uint64_t default_unit, uint64_t *ret_bytes);
 /* Format bytes as "1.5 GiB"; buf must hold FORMAT_BYTES_MAX. */
 #define FORMAT_BYTES_MAX 16
 char *format_bytes(char *buf, size_t len, uint64_t bytes);

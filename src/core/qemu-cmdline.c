@@ -123,31 +123,6 @@ static const char *opt_get(const OptList *l, const char *key, bool implied) {
         return v;
 }
 
-/* QEMU sizes: a number with an optional B/K/M/G/T/P/E suffix; default_unit applies without one. */
-static int parse_qemu_size(const char *s, uint64_t default_unit, uint64_t *ret) {
-        static const char units[] = "BKMGTPE";
-        unsigned long long v;
-        uint64_t unit = default_unit;
-        char *end;
-
-        if (!s || !isdigit((unsigned char) *s))
-                return -EINVAL;
-        errno = 0;
-        v = strtoull(s, &end, 10);
-        if (errno != 0)
-                return -ERANGE;
-        if (*end) {
-                const char *u = strchr(units, toupper((unsigned char) *end));
-
-                if (!u || end[1])
-                        return -EINVAL;
-                unit = UINT64_C(1) << (10 * (u - units));
-        }
-        if (v > UINT64_MAX / unit)
-                return -ERANGE;
-        *ret = v * unit;
-        return 0;
-}
 
 static int parse_node_list_into(const char *s, int **nodes, size_t *n) {
         _cleanup_free_ int *list = NULL;
@@ -212,7 +187,7 @@ static int parse_object_json(QemuCmdline *c, const char *s) {
                 }
                 b->size_bytes = (uint64_t) sz;
         } else if (json_object_is_type(v, json_type_string)) {
-                r = parse_qemu_size(json_object_get_string(v), 1, &b->size_bytes);
+                r = parse_size_unit(json_object_get_string(v), 1, &b->size_bytes);
                 if (r < 0)
                         goto out;
         } else {
@@ -265,7 +240,7 @@ static int parse_object(QemuCmdline *c, const char *s) {
         if (!v)
                 return -EINVAL;
         b->id = xstrdup(v);
-        r = parse_qemu_size(opt_get(&l, "size", false), 1, &b->size_bytes);
+        r = parse_size_unit(opt_get(&l, "size", false), 1, &b->size_bytes);
         if (r < 0 || b->size_bytes == 0)
                 return -EINVAL;
         v = opt_get(&l, "mem-path", false);
@@ -317,7 +292,7 @@ static int parse_memory(QemuCmdline *c, const char *s) {
         if (!v)
                 return 0;
         /* -m without a suffix is in MiB. */
-        return parse_qemu_size(v, MIB, &c->ram_bytes);
+        return parse_size_unit(v, MIB, &c->ram_bytes);
 }
 
 static void parse_machine(QemuCmdline *c, const char *s, char **memory_backend) {
@@ -338,7 +313,7 @@ static void parse_machine(QemuCmdline *c, const char *s, char **memory_backend) 
                         oom();
         }
         v = opt_get(&l, "max-ram-below-4g", false);
-        if (v && parse_qemu_size(v, 1, &c->max_ram_below_4g_bytes) < 0)
+        if (v && parse_size_unit(v, 1, &c->max_ram_below_4g_bytes) < 0)
                 c->max_ram_below_4g_bytes = 0; /* QEMU would have refused it; use the default */
         v = opt_get(&l, "memory-backend", false);
         if (v) {

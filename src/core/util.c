@@ -223,14 +223,9 @@ int safe_atoi(const char *s, int *ret) {
         return 0;
 }
 
-int parse_size(const char *s, uint64_t *ret_bytes) {
-        static const struct {
-                char suffix;
-                uint64_t factor;
-        } units[] = {
-                { 'K', KIB }, { 'M', MIB }, { 'G', GIB }, { 'T', TIB },
-        };
-        uint64_t factor = 1;
+int parse_size_unit(const char *s, uint64_t default_unit, uint64_t *ret_bytes) {
+        static const char units[] = "BKMGTPE"; /* powers of 1024 */
+        uint64_t factor = default_unit;
         unsigned long long v;
         char *end;
 
@@ -243,21 +238,18 @@ int parse_size(const char *s, uint64_t *ret_bytes) {
         while (*end == ' ')
                 end++;
         if (*end) {
-                char c = (char) toupper((unsigned char) *end);
-                size_t i;
+                const char *u = strchr(units, toupper((unsigned char) *end));
 
-                for (i = 0; i < ELEMENTSOF(units); i++)
-                        if (units[i].suffix == c)
-                                break;
-                if (i < ELEMENTSOF(units)) {
-                        factor = units[i].factor;
-                        end++;
+                if (!u || !*u)
+                        return -EINVAL;
+                factor = UINT64_C(1) << (10 * (u - units));
+                end++;
+                if (u != units) { /* "K", "KB", "KiB" */
                         if (*end == 'i')
                                 end++;
                         if (*end == 'B')
                                 end++;
-                } else if (c == 'B')
-                        end++;
+                }
                 if (*end)
                         return -EINVAL;
         }
@@ -265,6 +257,10 @@ int parse_size(const char *s, uint64_t *ret_bytes) {
                 return -ERANGE;
         *ret_bytes = v * factor;
         return 0;
+}
+
+int parse_size(const char *s, uint64_t *ret_bytes) {
+        return parse_size_unit(s, 1, ret_bytes);
 }
 
 char *format_bytes(char *buf, size_t len, uint64_t bytes) {
