@@ -32,13 +32,27 @@ typedef struct Window {
         uint64_t start, end; /* guest-physical (= HVA when no --gpa is given) */
 } Window;
 
-typedef struct Args {
-        const char *tracker;
+/* One process (target) and what it should show. */
+typedef struct Subject {
         pid_t pid;
         uint64_t range_lo, range_hi;  /* HVA */
         uint64_t gpa;                 /* GPA of range_lo */
+        bool have_gpa;
         Window hot[WINDOWS_MAX], also[WINDOWS_MAX], phase_hot[WINDOWS_MAX];
         size_t n_hot, n_also, n_phase_hot;
+        /* at run time */
+        HeatRangeSpec range;
+        TrackerTarget target;
+        HeatMap *heat;
+        bool added, passed;
+} Subject;
+
+#define SUBJECTS_MAX 4
+
+typedef struct Args {
+        const char *tracker;
+        Subject subjects[SUBJECTS_MAX]; /* [0]: --pid/--range/--hot..., or the first --memhog-info */
+        size_t n_subjects;
         unsigned cycles;
         unsigned interval_ms;
         double want;
@@ -72,7 +86,9 @@ static void help(void) {
                "                       are then guest-physical and scored through the heat map's GPA view\n"
                "  --hot S-E            the hot window (repeatable)\n"
                "  --also S-E           memory legitimately accessed too (counts for precision only)\n"
-               "  --memhog-info FILE   take pid, range, hot window and phase window from memhog --info\n"
+               "  --memhog-info FILE   take pid, range, hot window and phase window from memhog --info;\n"
+               "                       repeatable: one tracker target per file, all scored (the\n"
+               "                       options above then describe no further target)\n"
                "  --phase-hot S-E      after phase 1 passed, trigger the phase shift and expect this window\n"
                "  --phase-signal       trigger it with SIGUSR2 (memhog)\n"
                "  --phase-mailbox GPA  trigger it by writing 1 to the 32-bit guest mailbox at GPA through\n"
@@ -130,7 +146,7 @@ static int info_field(const char *path, const char *prefix, const char *key, cha
         return -ENOENT;
 }
 
-static int parse_memhog_info(const char *path, Args *a) {
+static int parse_memhog_info(const char *path, Subject *a) {
         _cleanup_free_ char *pid = NULL, *addr = NULL, *end = NULL, *hot = NULL, *phase = NULL;
         uint64_t v;
 
@@ -147,6 +163,10 @@ static int parse_memhog_info(const char *path, Args *a) {
                 a->n_phase_hot++;
         return 0;
 }
+
+#define IN_SET_TARGET_OPTION(c) \
+        ((c) == ARG_PID || (c) == ARG_RANGE || (c) == ARG_GPA || (c) == ARG_HOT || (c) == ARG_ALSO || \
+         (c) == ARG_PHASE_HOT)
 
 static int parse_args(int argc, char **argv, Args *a) {
         enum {
@@ -175,7 +195,8 @@ static int parse_args(int argc, char **argv, Args *a) {
                 { "help", no_argument, NULL, 'h' },
                 {}
         };
-        bool have_gpa = false;
+        Subject *cur;
+        bool manual = false;
         uint64_t v;
         int c;
 
@@ -187,7 +208,10 @@ static int parse_args(int argc, char **argv, Args *a) {
                 .proc_root = "/proc",
                 .sysfs_root = "/sys",
         };
+        cur = &a->subjects[0];
         while ((c = getopt_long(argc, argv, "vh", options, NULL)) >= 0) {
+                if (IN_SET_TARGET_OPTION(c))
+                        manual = true;
                 switch (c) {
                 case ARG_TRACKER:
                         a->tracker = optarg;
@@ -195,36 +219,41 @@ static int parse_args(int argc, char **argv, Args *a) {
                 case ARG_PID:
                         if (parse_u64(optarg, &v) < 0 || v == 0 || v > INT32_MAX)
                                 goto bad;
-                        a->pid = (pid_t) v;
+                        cur->pid = (pid_t) v;
                         break;
                 case ARG_RANGE: {
                         Window w;
                         if (parse_window(optarg, &w) < 0)
                                 goto bad;
-                        a->range_lo = w.start;
-                        a->range_hi = w.end;
+                        cur->range_lo = w.start;
+                        cur->range_hi = w.end;
                         break;
                 }
                 case ARG_GPA:
-                        if (parse_u64(optarg, &a->gpa) < 0)
+                        if (parse_u64(optarg, &cur->gpa) < 0)
                                 goto bad;
-                        have_gpa = true;
+                        cur->have_gpa = true;
                         break;
                 case ARG_HOT:
                 case ARG_ALSO:
                 case ARG_PHASE_HOT: {
-                        Window *list = c == ARG_HOT ? a->hot : c == ARG_ALSO ? a->also : a->phase_hot;
-                        size_t *n = c == ARG_HOT ? &a->n_hot : c == ARG_ALSO ? &a->n_also : &a->n_phase_hot;
+                        Window *list = c == ARG_HOT ? cur->hot : c == ARG_ALSO ? cur->also : cur->phase_hot;
+                        size_t *n = c == ARG_HOT ? &cur->n_hot : c == ARG_ALSO ? &cur->n_also : &cur->n_phase_hot;
                         if (*n >= WINDOWS_MAX || parse_window(optarg, &list[*n]) < 0)
                                 goto bad;
                         (*n)++;
                         break;
                 }
                 case ARG_MEMHOG_INFO:
-                        if (parse_memhog_info(optarg, a) < 0) {
+                        if (manual || a->n_subjects >= SUBJECTS_MAX) {
+                                fprintf(stderr, "tracker-check: --memhog-info: too many targets, or mixed with --pid\n");
+                                return -EINVAL;
+                        }
+                        if (parse_memhog_info(optarg, &a->subjects[a->n_subjects]) < 0) {
                                 fprintf(stderr, "tracker-check: cannot parse memhog info file %s\n", optarg);
                                 return -EINVAL;
                         }
+                        a->n_subjects++;
                         break;
                 case ARG_PHASE_SIGNAL:
                         a->phase_signal = true;
@@ -273,15 +302,25 @@ static int parse_args(int argc, char **argv, Args *a) {
                         return -EINVAL;
                 }
         }
-        if (!a->tracker || a->pid <= 0 || a->range_hi <= a->range_lo || a->n_hot == 0) {
+        if (manual)
+                a->n_subjects = 1;
+        if (!a->tracker || a->n_subjects == 0) {
                 fprintf(stderr, "tracker-check: need --tracker, --pid, --range and --hot (or --memhog-info)\n");
                 return -EINVAL;
         }
-        if (!have_gpa)
-                a->gpa = a->range_lo;
-        if (a->n_phase_hot > 0 && !a->phase_signal && !a->have_mailbox) {
-                fprintf(stderr, "tracker-check: --phase-hot needs --phase-signal or --phase-mailbox\n");
-                return -EINVAL;
+        for (size_t i = 0; i < a->n_subjects; i++) {
+                Subject *sub = &a->subjects[i];
+
+                if (sub->pid <= 0 || sub->range_hi <= sub->range_lo || sub->n_hot == 0) {
+                        fprintf(stderr, "tracker-check: need --pid, --range and --hot\n");
+                        return -EINVAL;
+                }
+                if (!sub->have_gpa)
+                        sub->gpa = sub->range_lo;
+                if (sub->n_phase_hot > 0 && !a->phase_signal && !a->have_mailbox) {
+                        fprintf(stderr, "tracker-check: --phase-hot needs --phase-signal or --phase-mailbox\n");
+                        return -EINVAL;
+                }
         }
         return 0;
 bad:
@@ -345,10 +384,10 @@ static void sleep_ms(unsigned ms) {
                 ;
 }
 
-static int mailbox_write(const Args *a, uint32_t cmd) {
-        _cleanup_free_ char *path = xasprintf("%s/%d/mem", a->proc_root, (int) a->pid);
+static int mailbox_write(const Args *a, const Subject *sub, uint32_t cmd) {
+        _cleanup_free_ char *path = xasprintf("%s/%d/mem", a->proc_root, (int) sub->pid);
         _cleanup_close_ int fd = open(path, O_WRONLY | O_CLOEXEC);
-        uint64_t hva = a->range_lo + (a->mailbox_gpa - a->gpa);
+        uint64_t hva = sub->range_lo + (a->mailbox_gpa - sub->gpa);
 
         if (fd < 0)
                 return -errno;
@@ -363,57 +402,97 @@ static void print_windows(const char *what, const Window *w, size_t n) {
                        (w[i].end - w[i].start) / 1024);
 }
 
-/* Cycles until the window is found (0) or not within a->cycles (1); < 0 on tracker errors. */
-static int run_phase(const Args *a, Tracker *t, TrackerTarget *target, HeatMap *h, unsigned phase,
-                     const Window *hot, size_t n_hot, uint64_t *cost_usec, unsigned *n_cost) {
+/* Cycles until every subject's window is found (0) or not within a->cycles (1); < 0 on tracker
+ * errors. phase 2 scores the phase windows. */
+static int run_phase(Args *a, Tracker *t, unsigned phase, uint64_t *cost_usec, unsigned *n_cost) {
         Score s = {};
         int r;
 
-        print_windows("expect hot", hot, n_hot);
+        for (size_t i = 0; i < a->n_subjects; i++) {
+                Subject *sub = &a->subjects[i];
+
+                sub->passed = false;
+                printf("tracker-check: target %zu (pid %d):\n", i, (int) sub->pid);
+                if (phase == 1)
+                        print_windows("expect hot", sub->hot, sub->n_hot);
+                else
+                        print_windows("expect hot", sub->phase_hot, sub->n_phase_hot);
+        }
         for (unsigned c = 1; c <= a->cycles && !stop_requested; c++) {
+                bool all = true;
                 uint64_t t0;
 
                 sleep_ms(a->interval_ms);
                 t0 = now_usec();
-                heatmap_cycle_begin(h);
-                r = t->ops->check_accesses(t, target, h);
-                heatmap_cycle_end(h);
-                if (r >= 0)
-                        r = t->ops->prepare_access_checks(t, target);
+                for (size_t i = 0; i < a->n_subjects; i++) {
+                        Subject *sub = &a->subjects[i];
+
+                        heatmap_cycle_begin(sub->heat);
+                        r = t->ops->check_accesses(t, &sub->target, sub->heat);
+                        heatmap_cycle_end(sub->heat);
+                        if (r < 0) {
+                                fprintf(stderr, "tracker-check: cycle %u: %s check of pid %d failed: %s\n", c,
+                                        t->ops->name, (int) sub->pid, strerror(-r));
+                                return r;
+                        }
+                }
+                for (size_t i = 0; i < a->n_subjects; i++) {
+                        r = t->ops->prepare_access_checks(t, &a->subjects[i].target);
+                        if (r < 0) {
+                                fprintf(stderr, "tracker-check: cycle %u: %s prepare failed: %s\n", c,
+                                        t->ops->name, strerror(-r));
+                                return r;
+                        }
+                }
                 *cost_usec += now_usec() - t0;
                 (*n_cost)++;
-                if (r < 0) {
-                        fprintf(stderr, "tracker-check: cycle %u: %s failed: %s\n", c, t->ops->name, strerror(-r));
-                        return r;
-                }
 
-                score(h, hot, n_hot, a->also, a->n_also, &s);
-                printf("tracker-check: phase %u cycle %u: detected %" PRIu64 " KiB, precision %.3f, recall %.3f "
-                       "(%.1f ms per cycle)\n", phase, c, s.detected / 1024, s.precision, s.recall,
-                       (double) *cost_usec / *n_cost / 1000.0);
+                for (size_t i = 0; i < a->n_subjects; i++) {
+                        Subject *sub = &a->subjects[i];
+
+                        if (phase == 1)
+                                score(sub->heat, sub->hot, sub->n_hot, sub->also, sub->n_also, &s);
+                        else
+                                score(sub->heat, sub->phase_hot, sub->n_phase_hot, sub->also, sub->n_also, &s);
+                        printf("tracker-check: phase %u cycle %u target %zu: detected %" PRIu64 " KiB, precision %.3f, "
+                               "recall %.3f (%.1f ms per cycle)\n", phase, c, i, s.detected / 1024, s.precision,
+                               s.recall, (double) *cost_usec / *n_cost / 1000.0);
+                        sub->passed = s.precision >= a->want && s.recall >= a->want;
+                        all = all && sub->passed;
+                }
                 fflush(stdout);
-                if (s.precision >= a->want && s.recall >= a->want) {
-                        printf("tracker-check: phase %u PASS after %u cycles: precision %.3f recall %.3f\n", phase, c,
-                               s.precision, s.recall);
+                if (all) {
+                        printf("tracker-check: phase %u PASS after %u cycles\n", phase, c);
                         return 0;
                 }
         }
-        printf("tracker-check: phase %u FAIL: precision %.3f recall %.3f after %u cycles (want %.2f)\n", phase,
-               s.precision, s.recall, a->cycles, a->want);
+        for (size_t i = 0; i < a->n_subjects; i++)
+                if (!a->subjects[i].passed)
+                        printf("tracker-check: phase %u FAIL: target %zu (pid %d) not found after %u cycles "
+                               "(want %.2f)\n", phase, i, (int) a->subjects[i].pid, a->cycles, a->want);
         return 1;
 }
 
+static void subjects_free(Args *a, Tracker *t) {
+        for (size_t i = 0; i < a->n_subjects; i++) {
+                Subject *sub = &a->subjects[i];
+
+                if (sub->added && t)
+                        t->ops->target_remove(t, &sub->target);
+                sub->added = false;
+                sub->heat = heatmap_free(sub->heat);
+        }
+}
+
 int main(int argc, char **argv) {
-        _cleanup_(heatmap_freep) HeatMap *h = NULL;
         _cleanup_(tracker_freep) Tracker *t = NULL;
         char *reasons[_TRACKER_KIND_MAX] = {};
         const TrackerOps *ops = NULL;
         TrackerContext ctx;
-        TrackerTarget target = {};
-        HeatRangeSpec range;
         HeatParams params;
         uint64_t cost = 0;
         unsigned n_cost = 0;
+        bool phase2 = false;
         Args a;
         int r, ret = EXIT_SUCCESS;
 
@@ -444,55 +523,71 @@ int main(int argc, char **argv) {
         for (int k = 0; k < _TRACKER_KIND_MAX; k++)
                 free(reasons[k]);
 
-        range = (HeatRangeSpec) {
-                .gpa = a.gpa & ~(a.granule - 1),
-                .hva = a.range_lo & ~(a.granule - 1),
-                .granule_bytes = a.granule,
-        };
-        range.len_bytes = DIV_ROUND_UP(a.range_hi - range.hva, a.granule) * a.granule;
         heat_params_init_default(&params);
-        r = heatmap_new(&range, 1, &params, &h);
-        if (r < 0) {
-                fprintf(stderr, "tracker-check: heatmap_new: %s\n", strerror(-r));
-                return 2;
-        }
+        for (size_t i = 0; i < a.n_subjects; i++) {
+                Subject *sub = &a.subjects[i];
 
-        target.pid = a.pid;
-        target.ranges = &range;
-        target.n_ranges = 1;
-        r = proc_pid_start_time(a.proc_root, a.pid, &target.start_time);
-        if (r < 0) {
-                fprintf(stderr, "tracker-check: pid %d: %s\n", (int) a.pid, strerror(-r));
-                return 1;
+                sub->range = (HeatRangeSpec) {
+                        .gpa = sub->gpa & ~(a.granule - 1),
+                        .hva = sub->range_lo & ~(a.granule - 1),
+                        .granule_bytes = a.granule,
+                };
+                sub->range.len_bytes = DIV_ROUND_UP(sub->range_hi - sub->range.hva, a.granule) * a.granule;
+                r = heatmap_new(&sub->range, 1, &params, &sub->heat);
+                if (r < 0) {
+                        fprintf(stderr, "tracker-check: heatmap_new: %s\n", strerror(-r));
+                        subjects_free(&a, NULL);
+                        return 2;
+                }
+                sub->target = (TrackerTarget) { .pid = sub->pid, .ranges = &sub->range, .n_ranges = 1 };
+                r = proc_pid_start_time(a.proc_root, sub->pid, &sub->target.start_time);
+                if (r < 0) {
+                        fprintf(stderr, "tracker-check: pid %d: %s\n", (int) sub->pid, strerror(-r));
+                        subjects_free(&a, NULL);
+                        return 1;
+                }
+                phase2 = phase2 || sub->n_phase_hot > 0;
         }
 
         r = tracker_new(ops, &ctx, &t);
         if (r < 0) {
                 fprintf(stderr, "tracker-check: %s init failed: %s\n", ops->name, strerror(-r));
+                subjects_free(&a, NULL);
                 return 1;
         }
-        printf("tracker-check: %s on pid %d, HVA 0x%" PRIx64 "-0x%" PRIx64 " = GPA 0x%" PRIx64 " +%" PRIu64
-               " MiB, %s granules, %u ms per cycle\n", ops->name, (int) a.pid, range.hva, range.hva + range.len_bytes,
-               range.gpa, range.len_bytes / MIB, a.granule == HEATMAP_GRANULE_2M ? "2 MiB" : "4 KiB", a.interval_ms);
-        print_windows("also allowed", a.also, a.n_also);
+        for (size_t i = 0; i < a.n_subjects; i++) {
+                Subject *sub = &a.subjects[i];
 
-        r = ops->target_add(t, &target);
-        if (r < 0) {
-                fprintf(stderr, "tracker-check: target_add failed: %s\n", strerror(-r));
-                return 1;
+                printf("tracker-check: %s target %zu: pid %d, HVA 0x%" PRIx64 "-0x%" PRIx64 " = GPA 0x%" PRIx64
+                       " +%" PRIu64 " MiB, %s granules, %u ms per cycle\n", ops->name, i, (int) sub->pid,
+                       sub->range.hva, sub->range.hva + sub->range.len_bytes, sub->range.gpa,
+                       sub->range.len_bytes / MIB, a.granule == HEATMAP_GRANULE_2M ? "2 MiB" : "4 KiB",
+                       a.interval_ms);
+                print_windows("also allowed", sub->also, sub->n_also);
+                r = ops->target_add(t, &sub->target);
+                if (r < 0) {
+                        fprintf(stderr, "tracker-check: target_add of pid %d failed: %s\n", (int) sub->pid,
+                                strerror(-r));
+                        subjects_free(&a, t);
+                        return 1;
+                }
+                sub->added = true;
         }
+
         /* As the manager: target_add starts the first period, then check + prepare per cycle. */
-        r = run_phase(&a, t, &target, h, 1, a.hot, a.n_hot, &cost, &n_cost);
-        if (r == 0 && a.n_phase_hot > 0) {
-                if (a.phase_signal)
-                        r = kill(a.pid, SIGUSR2) < 0 ? -errno : 0;
-                else
-                        r = mailbox_write(&a, 1);
+        r = run_phase(&a, t, 1, &cost, &n_cost);
+        if (r == 0 && phase2) {
+                for (size_t i = 0; i < a.n_subjects && r >= 0; i++) {
+                        if (a.phase_signal)
+                                r = kill(a.subjects[i].pid, SIGUSR2) < 0 ? -errno : 0;
+                        else
+                                r = mailbox_write(&a, &a.subjects[i], 1);
+                }
                 if (r < 0)
                         fprintf(stderr, "tracker-check: cannot trigger the phase shift: %s\n", strerror(-r));
                 else {
                         printf("tracker-check: phase shift triggered\n");
-                        r = run_phase(&a, t, &target, h, 2, a.phase_hot, a.n_phase_hot, &cost, &n_cost);
+                        r = run_phase(&a, t, 2, &cost, &n_cost);
                 }
         }
         if (r != 0)
@@ -501,6 +596,6 @@ int main(int argc, char **argv) {
                 printf("tracker-check: %s: %u cycles, check+prepare %.1f ms per cycle on average\n", ops->name, n_cost,
                        (double) cost / n_cost / 1000.0);
         printf("tracker-check: %s\n", ret == EXIT_SUCCESS ? "PASS" : "FAIL");
-        ops->target_remove(t, &target);
+        subjects_free(&a, t);
         return ret;
 }
