@@ -24,7 +24,8 @@
  * Swapped and not-present pages are never accessed.
  *
  * Work is done in chunks of CHUNK_PAGES pages (64 MiB of guest RAM): per chunk one pread of
- * pagemap (8 bytes per page), preads of kpageflags per run of consecutive PFNs, and one
+ * pagemap (8 bytes per page), preads of kpageflags per run of nearby PFNs (bridging gaps of up
+ * to FLAGS_GAP_MAX entries: 512 bytes of flags cost less than a syscall), and one
  * pread/pwrite per run of bitmap words (runs bridge gaps of up to WORD_GAP_MAX words: a zero
  * word written changes nothing, a word read needlessly costs the kernel 64 PFN lookups). The
  * cost is dominated by the kernel: an rmap walk per idle folio on each bitmap read.
@@ -53,6 +54,7 @@
 #define FOLIO_ORDER_SEARCH_MAX 10u  /* heads searched up to 2^10 pages (a 2 MiB THP is order 9) */
 #define CHUNK_PAGES 16384u          /* 64 MiB of address space per pass */
 #define WORD_GAP_MAX 4u
+#define FLAGS_GAP_MAX 64u           /* kpageflags entries read needlessly to save a pread */
 #define UNIT_NONE UINT64_MAX        /* not present: never accessed */
 #define UNIT_UNTRACKABLE (UINT64_MAX - 1) /* hugetlb: always accessed */
 
@@ -84,6 +86,7 @@ typedef struct Scan {
         size_t n_refs;
         Word *words;
         size_t n_words;
+        uint64_t *flags_buf;    /* kpageflags reads, CHUNK_PAGES entries */
         /* fast path state, carried across chunks of one range */
         uint64_t prev_pfn, prev_unit;
         bool have_prev;
@@ -94,6 +97,7 @@ static void scan_done(Scan *s) {
         free(s->unit);
         free(s->refs);
         free(s->words);
+        free(s->flags_buf);
         *s = (Scan) {};
 }
 
@@ -103,6 +107,7 @@ static void scan_init(Scan *s) {
                 .unit = xcalloc(CHUNK_PAGES, sizeof(uint64_t)),
                 .refs = xcalloc(CHUNK_PAGES, sizeof(PfnRef)),
                 .words = xcalloc(CHUNK_PAGES, sizeof(Word)),
+                .flags_buf = xcalloc(CHUNK_PAGES, sizeof(uint64_t)),
         };
 }
 
@@ -213,19 +218,19 @@ static int scan_chunk(PageIdle *p, PageIdleTarget *pt, Scan *s, uint64_t hva, si
         }
         qsort(s->refs, s->n_refs, sizeof(PfnRef), cmp_ref_pfn);
         for (size_t i = 0; i < s->n_refs;) {
-                _cleanup_free_ uint64_t *buf = NULL;
                 size_t j = i + 1, n, done;
 
-                /* a run: strictly consecutive PFNs (equal PFNs, e.g. the zero page, share flags) */
-                while (j < s->n_refs && s->refs[j].pfn - s->refs[j - 1].pfn <= 1)
+                /* a run: PFNs at most FLAGS_GAP_MAX apart, at most CHUNK_PAGES entries (equal PFNs,
+                 * e.g. the zero page, share flags) */
+                while (j < s->n_refs && s->refs[j].pfn - s->refs[j - 1].pfn <= FLAGS_GAP_MAX + 1 &&
+                       s->refs[j].pfn - s->refs[i].pfn < CHUNK_PAGES)
                         j++;
                 n = (size_t) (s->refs[j - 1].pfn - s->refs[i].pfn + 1);
-                buf = xcalloc(n, sizeof(uint64_t));
-                r = pread_full(p->kpageflags_fd, buf, n * sizeof(uint64_t), s->refs[i].pfn * sizeof(uint64_t), &done);
+                r = pread_full(p->kpageflags_fd, s->flags_buf, n * sizeof(uint64_t), s->refs[i].pfn * sizeof(uint64_t), &done);
                 if (r < 0)
                         return r;
                 for (size_t k = i; k < j; k++)
-                        s->refs[k].flags = buf[s->refs[k].pfn - s->refs[i].pfn];
+                        s->refs[k].flags = s->flags_buf[s->refs[k].pfn - s->refs[i].pfn];
                 i = j;
         }
 
