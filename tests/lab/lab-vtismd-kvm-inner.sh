@@ -1,0 +1,88 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# Runs INSIDE the lab (tests/lab/run --systemd --kvm): vtismd under systemd finds a KVM guest on
+# its own, samples it with the tracker 'auto' picks on this kernel, and 'vtismctl heatmap' shows
+# the guest's hot window at the right guest-physical address; when QEMU exits, the VM is dropped
+# and the daemon carries on.
+# Usage: lab-vtismd-kvm-inner.sh SOURCE_ROOT BUILD_ROOT EXPECTED_TRACKER
+set -euo pipefail
+
+SRC=$1
+BUILD=$2
+EXPECTED_TRACKER=$3
+# shellcheck source=lib/install-vtism.sh
+. "$SRC/tests/lab/lib/install-vtism.sh"
+
+[[ ${VTISM_LAB:-} == 1 && -d /run/systemd/system ]] || {
+        echo "SKIP: run me through tests/lab/run --systemd --kvm"
+        exit 77
+}
+[[ -c /dev/kvm ]] || { echo "FAIL: no /dev/kvm in the lab"; exit 1; }
+
+fail() {
+        echo "FAIL: $*"
+        journalctl --no-pager -o short-monotonic -u vtismd.service | tail -n 30
+        exit 1
+}
+
+window_gpa=$((0x1000000))
+window_bytes=$((8 << 20))
+range_bytes=$((8 << 20))
+
+cat >/tmp/vtism.conf <<'CONF'
+global = {
+        sample_interval_ms = 1000;
+        heat_range = "8M";
+};
+CONF
+install_vtism "$SRC" "$BUILD" /tmp/vtism.conf
+systemctl start vtismd.service || fail "systemctl start vtismd"
+
+"$BUILD/tests/lab/workloads/run-guest" --mem 64 --accel kvm --info /tmp/guest.info -- \
+        hot=0x1000000+8M mode=write report=5 >/dev/null
+. /tmp/guest.info
+trap 'kill "$QEMU_PID" 2>/dev/null || true' EXIT
+echo "guest: pid $QEMU_PID, accel $ACCEL, RAM at hva $RAM_HVA_START"
+
+vm() { vtismctl status --json | jq -c --argjson p "$QEMU_PID" '.vms[] | select(.pid == $p)'; }
+sampled() { vm | jq -e '.state == "tracked" and .cycles >= 25' >/dev/null; }
+deadline=$((SECONDS + 180))
+until sampled; do
+        ((SECONDS < deadline)) || fail "the guest was not sampled for 25 cycles: $(vm)"
+        sleep 2
+done
+tracker=$(vtismctl status --json | jq -r .active_tracker)
+[[ $tracker == "$EXPECTED_TRACKER" ]] || fail "tracker '$tracker', expected '$EXPECTED_TRACKER'"
+vm | jq -e '.ram_bytes == 67108864 and .residency_known and .dram_bytes + .cxl_bytes > 0' >/dev/null \
+        || fail "VM record: $(vm)"
+echo "ok: vtismd found and sampled the KVM guest with $tracker: $(vm)"
+
+vtismctl heatmap "$QEMU_PID"
+map=$(vtismctl heatmap --json "$QEMU_PID")
+# Recall: the window's range is (almost) all hot. Precision: above the guest's own image and
+# stack (range 0, which the guest touches every round), little else is hot. Warm pages at the
+# window's edges are DAMON's region granularity cooling off, not hot.
+hot_window=$(jq --argjson g "$window_gpa" '[.ranges[] | select(.gpa == $g) | .hot_bytes] | add // 0' <<<"$map")
+hot_elsewhere=$(jq --argjson g "$window_gpa" '[.ranges[] | select(.gpa != $g and .gpa != 0) | .hot_bytes] | add // 0' <<<"$map")
+echo "hot in the window: $hot_window of $window_bytes bytes; hot elsewhere above 8 MiB: $hot_elsewhere bytes"
+((hot_window * 10 >= window_bytes * 9)) || fail "recall below 90 %: $hot_window of $window_bytes"
+((hot_elsewhere * 10 <= window_bytes)) || fail "precision below 90 %: $hot_elsewhere bytes hot outside the window"
+# The hottest range (by mean heat bucket) is the window's.
+hottest=$(jq '[.ranges[] | {gpa, score: ([.heat_buckets_pages | to_entries[] | .key * .value] | add)}]
+              | max_by(.score) | .gpa' <<<"$map")
+((hottest == window_gpa)) || fail "hottest range at $hottest, expected $window_gpa"
+echo "ok: heatmap puts the hot window at GPA 0x1000000 (range of $range_bytes bytes)"
+
+kill "$QEMU_PID"
+deadline=$((SECONDS + 30))
+while [[ -n $(vm) ]]; do
+        ((SECONDS < deadline)) || fail "the exited VM is still listed"
+        sleep 1
+done
+[[ $(systemctl is-active vtismd.service) == active ]] || fail "vtismd is not active after the VM exited"
+journalctl --no-pager -o cat -u vtismd.service | grep -q "(pid $QEMU_PID) .*no longer tracked" \
+        || fail "no journal entry for the VM's exit"
+echo "ok: the exited VM was dropped, vtismd keeps running"
+systemctl stop vtismd.service
+echo "lab-vtismd-kvm-inner: all checks passed"
