@@ -51,8 +51,8 @@ int log_get_max_level(void) {
         return max_level;
 }
 
-static int log_dispatch(int level, int error, const char *file, int line, const char *func,
-                        const LogField *fields, size_t n_fields, const char *fmt, va_list ap) {
+_printf_(8, 0) static int log_dispatch(int level, int error, const char *file, int line, const char *func,
+                                       const LogField *fields, size_t n_fields, const char *fmt, va_list ap) {
         char msg[2048];
         int saved = errno;
 
