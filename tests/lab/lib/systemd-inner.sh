@@ -33,14 +33,9 @@ check() { # description, command...
 }
 
 step "installing vtism into the lab's overlay"
-install -D -m 0755 "$BUILD/src/daemon/vtismd" /usr/sbin/vtismd
-install -D -m 0755 "$BUILD/src/ctl/vtismctl" /usr/bin/vtismctl
-install -D -m 0644 "$SRC/systemd/vtismd.service" /etc/systemd/system/vtismd.service
-install -D -m 0644 "$SRC/systemd/org.vtism1.conf" /usr/share/dbus-1/system.d/org.vtism1.conf
-install -D -m 0644 "$SRC/conf/vtism.conf" /etc/vtism.conf
-systemctl daemon-reload
-# dbus-daemon reads its policy files at start and on reload.
-systemctl try-reload-or-restart dbus.service
+# shellcheck source=install-vtism.sh
+. "$SRC/tests/lab/lib/install-vtism.sh"
+install_vtism "$SRC" "$BUILD"
 echo "system bus: $(systemctl is-active dbus.service) (socket $(systemctl is-active dbus.socket))"
 
 step "systemctl start vtismd"
