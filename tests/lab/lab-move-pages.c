@@ -20,25 +20,13 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "lab-check.h"
 #include "vtism/macro.h"
 
 #define PAGE_SIZE_4K 4096UL
 #define THP_SIZE (2UL * 1024 * 1024)
 #define SMALL_PAGES 64
 #define N_THP 2
-
-static unsigned n_failed;
-
-_printf_(1, 2) static void fail(const char *fmt, ...) {
-        va_list ap;
-
-        fputs("FAIL: ", stdout);
-        va_start(ap, fmt);
-        vprintf(fmt, ap);
-        va_end(ap);
-        fputc('\n', stdout);
-        n_failed++;
-}
 
 /* libnuma would print and sometimes exit; we want failures reported by our checks. */
 void numa_error(char *where) {

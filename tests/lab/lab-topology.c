@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lab-check.h"
 #include "vtism/macro.h"
 #include "vtism/topology.h"
 #include "vtism/util.h"
@@ -52,19 +53,6 @@ static const Shape shape_4 = {
         /* Both CXL nodes are equally far from each DRAM node: ties go to the lower id. */
         .demotion = { { 2, 3, -1 }, { 2, 3, -1 }, { -1 }, { -1 } },
 };
-
-static unsigned n_failed;
-
-_printf_(1, 2) static void fail(const char *fmt, ...) {
-        va_list ap;
-
-        fputs("FAIL: ", stdout);
-        va_start(ap, fmt);
-        vprintf(fmt, ap);
-        va_end(ap);
-        fputc('\n', stdout);
-        n_failed++;
-}
 
 /* One line of a sysfs file; "" (and a failure) when it cannot be read. */
 static char *sysfs_line(const char *root, const char *path) {
