@@ -79,11 +79,25 @@ static long pass_idle_pages(int fd) {
         return accessed;
 }
 
+/* The bitmap is a sysfs binary file: at most a page per read()/write(). */
+static int bitmap_io(int fd, uint64_t *words, size_t nw, size_t w0, bool wr) {
+        for (size_t done = 0; done < nw * 8;) {
+                size_t len = nw * 8 - done < 4096 ? nw * 8 - done : 4096;
+                ssize_t n = wr ? pwrite(fd, (uint8_t *) words + done, len, (off_t) (w0 * 8 + done))
+                               : pread(fd, (uint8_t *) words + done, len, (off_t) (w0 * 8 + done));
+                if (n <= 0)
+                        return -EIO;
+                done += (size_t) n;
+        }
+        return 0;
+}
+
 /*
  * One page_idle pass: pagemap to get the PFNs, read the idle bits of the bitmap words holding
  * them (a clear bit = accessed since marked idle), then write them back with our pages' bits set
- * to mark them idle again. Reads and writes cover contiguous word ranges in big chunks (the best
- * case for page_idle). A THP is tracked by its head page: all its pages take its state.
+ * to mark them idle again. Reads and writes cover the contiguous word range in page-sized
+ * chunks, the most sysfs allows (the best case for page_idle). A THP is tracked by its head
+ * page: all its pages take its state.
  */
 static long pass_page_idle(int pm_fd, int bm_fd, uint64_t *pfns) {
         static uint64_t *words;
@@ -121,7 +135,7 @@ static long pass_page_idle(int pm_fd, int bm_fd, uint64_t *pfns) {
                         return -ENOMEM;
                 words_len = nw;
         }
-        if (pread(bm_fd, words, nw * 8, (off_t) (w0 * 8)) != (ssize_t) (nw * 8))
+        if (bitmap_io(bm_fd, words, nw, w0, false) < 0)
                 return -EIO;
         for (size_t i = 0; i < n_pages; i++)
                 if (pfns[i] != UINT64_MAX && !(words[pfns[i] / 64 - w0] >> (pfns[i] % 64) & 1))
@@ -130,7 +144,7 @@ static long pass_page_idle(int pm_fd, int bm_fd, uint64_t *pfns) {
         for (size_t i = 0; i < n_pages; i++)
                 if (pfns[i] != UINT64_MAX)
                         words[pfns[i] / 64 - w0] |= UINT64_C(1) << (pfns[i] % 64);
-        if (pwrite(bm_fd, words, nw * 8, (off_t) (w0 * 8)) != (ssize_t) (nw * 8))
+        if (bitmap_io(bm_fd, words, nw, w0, true) < 0)
                 return -EIO;
         return accessed;
 }
