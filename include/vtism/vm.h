@@ -58,6 +58,7 @@ typedef struct Vm {
         bool target_added;
         uint64_t cycles;
         uint64_t residency_cursor; /* next guest-RAM byte offset to query placement of */
+        unsigned gone_cycles;      /* libvirt domain whose QEMU is gone: cycles waited for libvirt's event */
 } Vm;
 
 Vm *vm_new(pid_t pid, unsigned long long start_time);

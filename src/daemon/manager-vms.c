@@ -20,6 +20,8 @@
 #define RESIDENCY_PAGES_PER_CYCLE 16384u
 /* An untrackable VM (RAM not located yet, e.g. QEMU still starting) is retried this often. */
 #define RETRY_CYCLES 6u
+/* A libvirt domain whose QEMU is gone is kept this many cycles for libvirt's stopped/crashed event. */
+#define LIBVIRT_VERDICT_CYCLES 10u
 
 static const char *source_name(unsigned bit) {
         return bit == VM_SOURCE_LIBVIRT ? "libvirt" : "proc";
@@ -102,6 +104,11 @@ static void on_vm_event(VmSource *s, VmEvent event, const VmIdentity *id, void *
         case VM_EVENT_MIGRATED_OUT:
                 if (!id || !find_by_pid(m, id->pid, &index))
                         break;
+                /* /proc only sees the process vanish; for a libvirt domain, libvirt says why. */
+                if (source == VM_SOURCE_PROC && (m->vms[index]->sources & VM_SOURCE_LIBVIRT)) {
+                        m->vms[index]->sources &= ~VM_SOURCE_PROC;
+                        break;
+                }
                 remove_vm(m, index, event == VM_EVENT_CRASHED ? "crashed" :
                                     event == VM_EVENT_MIGRATED_OUT ? "migrated away" : "stopped");
                 break;
@@ -394,9 +401,16 @@ void manager_vms_cycle(Manager *m) {
 
         for (size_t i = 0; i < m->n_vms;) {
                 Vm *vm = m->vms[i];
-                int r = vm_cycle(m, vm);
+                int r = vm->gone_cycles > 0 ? -ESRCH : vm_cycle(m, vm);
 
                 if (r == -ESRCH || !tracker_target_alive(&(TrackerContext) { .proc_root = m->proc_root }, &vm->target)) {
+                        /* libvirt's lifecycle event (stopped, crashed, migrated) follows QEMU's exit
+                         * by up to a second or so: wait a few cycles for its word. */
+                        if ((vm->sources & VM_SOURCE_LIBVIRT) && vm->gone_cycles++ < LIBVIRT_VERDICT_CYCLES) {
+                                vm_detach_tracker(m, vm);
+                                i++;
+                                continue;
+                        }
                         log_fields(LOG_DEBUG, VM_FIELDS(vm), "VM %s (pid %d) vanished during the cycle.", vm->name,
                                    (int) vm->pid);
                         remove_vm(m, i, "exited");
