@@ -99,8 +99,12 @@ static inline uint8_t inb(uint16_t port) {
 }
 
 static void serial_putc(char c) {
-        /* Wait for the transmit holding register to be empty (LSR bit 5). */
-        for (unsigned i = 0; i < 100000 && !(inb(COM1 + 5) & 0x20); i++)
+        /*
+         * Wait for the transmit holding register to be empty (LSR bit 5), however long it takes:
+         * a bounded wait overwrote characters in the lab, where the nested QEMU's serial thread can
+         * lag far behind (a missing UART reads 0xff, so this cannot hang without one).
+         */
+        while (!(inb(COM1 + 5) & 0x20))
                 ;
         outb(COM1, (uint8_t) c);
 }
