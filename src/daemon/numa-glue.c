@@ -13,7 +13,7 @@ void numa_error(char *where) {
         log_debug_errno(errno, "libnuma: %s: %m", where);
 }
 
-void numa_warn(int number, char *where, ...) {
+_printf_(2, 3) void numa_warn(int number, char *where, ...) {
         char buf[512];
         va_list ap;
 

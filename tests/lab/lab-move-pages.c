@@ -33,7 +33,7 @@ void numa_error(char *where) {
         printf("libnuma error in %s: %s\n", where, strerror(errno));
 }
 
-void numa_warn(int num, char *fmt, ...) {
+_printf_(2, 3) void numa_warn(int num, char *fmt, ...) {
         va_list ap;
 
         fputs("libnuma warning: ", stdout);

@@ -427,11 +427,13 @@ static void format_start_line(const Args *a, uint8_t *base, uint64_t hot_offset,
                  thp_mode_table[a->thp], a->write ? "write" : "read", a->bind_node);
 }
 
+/* Where read passes leave their sum, so they are not optimised away. */
+volatile uint64_t memhog_sink;
+
 int main(int argc, char *argv[]) {
         struct sigaction sa = { .sa_handler = on_signal };
         uint8_t *base, *scratch = NULL;
         uint64_t hot_offset;
-        volatile uint64_t sink = 0;
         double start, phase_at, end_at;
         bool phase_pending;
         Args a;
@@ -495,7 +497,7 @@ int main(int argc, char *argv[]) {
         while (!arrived_term) {
                 double now;
 
-                sink += pass(base + hot_offset, a.hot_bytes, a.write);
+                memhog_sink += pass(base + hot_offset, a.hot_bytes, a.write);
                 if (scratch)
                         flush_tlb(scratch);
                 if (a.pause_usec > 0)
