@@ -71,6 +71,11 @@ void tracker_probe_all(const TrackerContext *ctx, char *reasons[_TRACKER_KIND_MA
 int tracker_pick(TrackerKind wanted, char *const reasons[_TRACKER_KIND_MAX], const TrackerOps **ret);
 
 int tracker_new(const TrackerOps *ops, const TrackerContext *ctx, Tracker **ret);
+
+/* tracker_pick() and tracker_new(); when the picked tracker fails to start, reasons[] says so
+ * ("failed to start: ...", logged as a warning) and, for TRACKER_AUTO, the next usable one is
+ * tried. -EOPNOTSUPP when none could be started. */
+int tracker_start(TrackerKind wanted, const TrackerContext *ctx, char *reasons[_TRACKER_KIND_MAX], Tracker **ret);
 Tracker *tracker_free(Tracker *t);
 static inline void tracker_freep(Tracker **t) {
         tracker_free(*t);

@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "vtism/log.h"
 #include "vtism/tracker.h"
 #include "vtism/util.h"
 
@@ -51,6 +52,22 @@ int tracker_pick(TrackerKind wanted, char *const reasons[_TRACKER_KIND_MAX], con
                         *ret = tracker_ops_from_kind(preference[i]);
                         return 0;
                 }
+        return -EOPNOTSUPP;
+}
+
+int tracker_start(TrackerKind wanted, const TrackerContext *ctx, char *reasons[_TRACKER_KIND_MAX], Tracker **ret) {
+        const TrackerOps *ops;
+        int r;
+
+        while (tracker_pick(wanted, reasons, &ops) >= 0) {
+                r = tracker_new(ops, ctx, ret);
+                if (r >= 0)
+                        return 0;
+                free(reasons[ops->kind]);
+                reasons[ops->kind] = xasprintf("failed to start: %s", strerror(-r));
+                log_warning_errno(r, "Failed to start the %s tracker%s: %m", ops->name,
+                                  wanted == TRACKER_AUTO ? ", trying the next one" : "");
+        }
         return -EOPNOTSUPP;
 }
 
