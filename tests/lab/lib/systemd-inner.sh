@@ -49,6 +49,23 @@ echo "$status_out"
 check "vtismctl status exits 0" test "$rc" = 0
 check "vtismctl status shows a CXL node" grep -qi cxl <<<"$status_out"
 
+step "another user's QEMU is seen through the sandbox (ProtectProc=invisible, CAP_SYS_PTRACE)"
+setpriv --reuid=nobody --regid=nogroup --clear-groups -- qemu-system-x86_64 -accel tcg -m 16 \
+        -display none -nodefaults -S -name guest=nobody-vm >/dev/null 2>&1 &
+qemu_pid=$!
+seen() {
+        vtismctl status --json | jq -e --argjson p "$qemu_pid" \
+                '.vms[] | select(.pid == $p and .ram_bytes == 16777216)' >/dev/null
+}
+deadline=$((SECONDS + 120))
+until seen || ((SECONDS >= deadline)); do
+        sleep 1
+done
+check "vtismd lists nobody's QEMU (pid $qemu_pid) with its 16 MiB of guest RAM" seen
+vtismctl status --json | jq -c --argjson p "$qemu_pid" '.vms[] | select(.pid == $p)' || true
+kill "$qemu_pid" 2>/dev/null || true
+wait "$qemu_pid" 2>/dev/null || true
+
 step "systemctl reload vtismd"
 pid_before=$(systemctl show -p MainPID --value vtismd.service)
 check "systemctl reload vtismd" systemctl reload vtismd.service
