@@ -75,6 +75,7 @@
 #define DAMON_MAX_REGIONS 1000u
 #define DAMON_MARK UINT64_C(0x76746973)              /* "vtis", in watermarks/interval_us */
 #define DAMON_BUSY_RETRIES 200                        /* × 5 ms: DAMON sysfs uses mutex_trylock */
+#define DAMON_KDAMONDS_SCAN_MAX 64                    /* other users' kdamonds looked at, for the message */
 
 typedef struct DamonRegion {
         uint64_t start, end;
@@ -233,7 +234,8 @@ static Owner damon_owner(const TrackerContext *ctx, const char *admin, char **re
                 }
                 return OWNER_STALE;
         }
-        for (uint64_t i = 0; i < n; i++) {
+        /* nr_kdamonds comes from the kernel, but bound the walk anyway: it only makes the message */
+        for (uint64_t i = 0; i < MIN(n, (uint64_t) DAMON_KDAMONDS_SCAN_MAX); i++) {
                 _cleanup_free_ char *name = xasprintf("kdamonds/%" PRIu64 "/state", i), *state = NULL;
 
                 if (read_str(admin, name, &state) >= 0 && streq(state, "on"))
@@ -241,8 +243,9 @@ static Owner damon_owner(const TrackerContext *ctx, const char *admin, char **re
         }
         if (running > 0)
                 *ret_reason = xasprintf("%" PRIu64 " kdamond(s) of another DAMON user exist, %" PRIu64
-                                        " running; DAMON sysfs cannot add one without stopping and "
-                                        "recreating them", n, running);
+                                        " running%s; DAMON sysfs cannot add one without stopping and "
+                                        "recreating them", n, running,
+                                        n > DAMON_KDAMONDS_SCAN_MAX ? " (of the first 64)" : "");
         else
                 *ret_reason = xasprintf("%" PRIu64 " kdamond(s) of another DAMON user exist; adding one "
                                         "would make DAMON sysfs recreate them and lose their setup", n);
@@ -424,7 +427,8 @@ static int read_tried_regions(Damon *d, DamonTarget *dt) {
         closedir(dirp);
         if (r < 0)
                 return r;
-        qsort(regions, n, sizeof(DamonRegion), cmp_region);
+        if (n > 0) /* no regions: regions is NULL, and qsort() wants a pointer */
+                qsort(regions, n, sizeof(DamonRegion), cmp_region);
         free(dt->regions);
         dt->regions = TAKE_PTR(regions);
         dt->n_regions = n;
