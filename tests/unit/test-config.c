@@ -441,7 +441,7 @@ static void test_errors(void) {
 
         /* nesting: libconfig would say "memory exhausted" (around 10000 levels) */
         {
-                _cleanup_free_ char *ok = NULL, *deep = NULL, *deeper = NULL, *msg = NULL;
+                _cleanup_free_ char *ok = NULL, *deep = NULL, *deeper = NULL;
                 char lparen[10001], rparen[10001];
 
                 memset(lparen, '(', sizeof(lparen) - 1);
@@ -637,6 +637,7 @@ static void test_file_kinds(void) {
         expected = xasprintf("%s: cannot read: No such file or directory", missing);
         check_str(error, expected);
         error = mfree(error);
+        expected = mfree(expected);
         check_int(config_load_or_defaults(missing, &c, &error), 1);
         check(c && !error);
         {
@@ -657,6 +658,7 @@ static void test_file_kinds(void) {
         expected = xasprintf("%s: cannot read: No such file or directory", dangling);
         check_str(error, expected);
         error = mfree(error);
+        expected = mfree(expected);
         /* a symlink to a regular file is fine */
         check(unlink(dangling) == 0);
         check(symlink(max, dangling) == 0);
