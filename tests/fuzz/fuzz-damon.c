@@ -66,7 +66,7 @@ static const char *const written[] = {
 static const char *const region_files[] = { "start", "end", "nr_accesses", "age" };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-        static const HeatRangeSpec range = { .gpa = 0, .hva = 0x7f0000000000, .len_bytes = 64 * MIB };
+        static const HeatRangeSpec range = { .gpa = 0, .hva = 0x7f0000000000, .len_bytes = 2 * MIB };
         _cleanup_free_ char *sys = NULL, *proc = NULL, *reason = NULL, *nr = NULL;
         TrackerTarget target = { .pid = 1, .start_time = 55, .ranges = &range, .n_ranges = 1 };
         TrackerContext ctx;

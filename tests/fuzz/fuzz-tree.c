@@ -115,11 +115,19 @@ unsigned long fuzz_tree_writes(void) {
 }
 
 /* The path below the root, normalized ("a//b/" -> "a/b"), or NULL if it is not below it. */
+/* Does s start with the directory prefix p ("p" or "p/...")? By hand, see find(). */
+static bool below(const char *s, const char *p) {
+        for (; *p; s++, p++)
+                if (*s != *p)
+                        return false;
+        return *s == 0 || *s == '/';
+}
+
 static char *relative(const char *path) {
-        size_t l = strlen(FUZZ_TREE_ROOT);
+        size_t l = sizeof(FUZZ_TREE_ROOT) - 1;
         char *r, *o;
 
-        if (!path || strncmp(path, FUZZ_TREE_ROOT, l) != 0 || (path[l] != '/' && path[l] != 0))
+        if (!path || !below(path, FUZZ_TREE_ROOT))
                 return NULL;
         r = o = xmalloc(strlen(path + l) + 1);
         for (const char *p = path + l; *p; p++) {
@@ -240,8 +248,6 @@ void fuzz_tree_put(const char *rel, const char *contents) {
 }
 
 void fuzz_tree_dir(const char *rel, bool present) {
-        size_t l = strlen(rel);
-
         if (present) {
                 if (find(rel) == -1) {
                         make_parents(rel);
@@ -250,7 +256,7 @@ void fuzz_tree_dir(const char *rel, bool present) {
                 return;
         }
         for (size_t i = 0; i < n_nodes;)
-                if (strncmp(nodes[i].path, rel, l) == 0 && (nodes[i].path[l] == 0 || nodes[i].path[l] == '/'))
+                if (below(nodes[i].path, rel))
                         remove_at(i);
                 else
                         i++;
@@ -404,7 +410,7 @@ DIR *__wrap_opendir(const char *path) {
                 for (size_t i = 0; i < n_nodes; i++) {
                         const char *p = nodes[i].path;
 
-                        if (l > 0 && (strncmp(p, rel, l) != 0 || p[l] != '/'))
+                        if (l > 0 && (!below(p, rel) || p[l] != '/'))
                                 continue;
                         p += l > 0 ? l + 1 : 0;
                         if (!strchr(p, '/'))
