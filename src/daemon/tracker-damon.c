@@ -469,19 +469,26 @@ static int refresh(Tracker *t, Damon *d) {
 /*
  * Without a kdamond, avail_operations cannot be read without creating one. The functions of
  * DAMON's vaddr operations set (damon_va_*) are in /proc/kallsyms if the kernel has it: 1 yes,
- * 0 no, < 0 cannot tell (init checks avail_operations then).
+ * 0 no, < 0 cannot tell (the first target checks avail_operations then). Only a kallsyms that
+ * shows DAMON's other functions can tell "no": it may be hidden (systemd's ProtectKernelTunables=
+ * puts an empty file over it) or filtered, and DAMON, whose sysfs is there, cannot be a module.
  */
 static int kallsyms_has_vaddr(const TrackerContext *ctx) {
         _cleanup_free_ char *path = xasprintf("%s/kallsyms", ctx->proc_root);
         _cleanup_fclose_ FILE *f = fopen(path, "re");
+        bool damon = false;
         char line[512];
 
         if (!f)
                 return -errno;
-        while (fgets(line, sizeof(line), f))
+        while (fgets(line, sizeof(line), f)) {
                 if (strstr(line, " damon_va_"))
                         return 1;
-        return ferror(f) ? -EIO : 0;
+                damon = damon || strstr(line, " damon_");
+        }
+        if (ferror(f))
+                return -EIO;
+        return damon ? 0 : -ENODATA;
 }
 
 static int damon_probe(const TrackerContext *ctx, char **ret_reason) {

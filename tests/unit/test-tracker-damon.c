@@ -251,6 +251,12 @@ int main(void) {
         check(reason && strstr(reason, "CONFIG_DAMON_VADDR"));
         put(ctx.proc_root, "kallsyms", "0000000000000000 t damon_va_check_accesses\n");
         check_int(probe(&ctx, &reason), 0);
+        /* a kallsyms without any DAMON symbol is hidden (an empty file under systemd's
+         * ProtectKernelTunables=) or filtered: it cannot tell, the first target will */
+        put(ctx.proc_root, "kallsyms", "");
+        check_int(probe(&ctx, &reason), 0);
+        put(ctx.proc_root, "kallsyms", "0000000000000000 T start_kernel\n");
+        check_int(probe(&ctx, &reason), 0);
 
         /* another user's kdamond, running */
         ctx = fixture("foreign-on", 1);
