@@ -23,13 +23,20 @@
 #define FAKE_FD_BASE 1000000
 #define FAKE_FDS 64
 #define FAKE_DIRS 16
+#define NODES_MAX 512
+#define REL_MAX 256 /* longer paths below the root do not exist (ENAMETOOLONG) */
 
+/*
+ * No allocation per operation: ASan records a stack trace for every malloc(), and a tree that
+ * allocated per lookup cost more than the code under test. Nodes keep their buffers when they
+ * are removed, for the next node in that slot.
+ */
 typedef struct Node {
-        char *path;   /* relative to the root, no leading or trailing '/'; "" is the root */
+        char path[REL_MAX]; /* relative to the root, no leading or trailing '/'; "" is the root */
         uint64_t hash;
         bool dir;
         char *data;
-        size_t len;
+        size_t len, cap;
 } Node;
 
 typedef struct FakeFd {
@@ -41,12 +48,12 @@ typedef struct FakeFd {
 
 typedef struct FakeDir {
         bool used;
-        char **names;
+        size_t entries[NODES_MAX + 2]; /* node indexes; SIZE_MAX - 1 ".", SIZE_MAX ".." */
         size_t n, next;
         struct dirent64 de;
 } FakeDir;
 
-static Node *nodes;
+static Node nodes[NODES_MAX];
 static size_t n_nodes;
 static FakeFd fds[FAKE_FDS];
 static FakeDir dirs[FAKE_DIRS];
@@ -114,7 +121,6 @@ unsigned long fuzz_tree_writes(void) {
         return writes;
 }
 
-/* The path below the root, normalized ("a//b/" -> "a/b"), or NULL if it is not below it. */
 /* Does s start with the directory prefix p ("p" or "p/...")? By hand, see find(). */
 static bool below(const char *s, const char *p) {
         for (; *p; s++, p++)
@@ -123,22 +129,25 @@ static bool below(const char *s, const char *p) {
         return *s == 0 || *s == '/';
 }
 
-static char *relative(const char *path) {
+/* The path below the root into rel, normalized ("a//b/" -> "a/b"): 1, or 0 if it is not below
+ * the root, or -ENAMETOOLONG. */
+static int relative(const char *path, char rel[static REL_MAX]) {
         size_t l = sizeof(FUZZ_TREE_ROOT) - 1;
-        char *r, *o;
+        char *o = rel;
 
         if (!path || !below(path, FUZZ_TREE_ROOT))
-                return NULL;
-        r = o = xmalloc(strlen(path + l) + 1);
+                return 0;
         for (const char *p = path + l; *p; p++) {
-                if (*p == '/' && (o == r || o[-1] == '/'))
+                if (*p == '/' && (o == rel || o[-1] == '/'))
                         continue;
+                if (o >= rel + REL_MAX - 1)
+                        return -ENAMETOOLONG;
                 *o++ = *p;
         }
-        while (o > r && o[-1] == '/')
+        while (o > rel && o[-1] == '/')
                 o--;
         *o = 0;
-        return r;
+        return 1;
 }
 
 /*
@@ -179,15 +188,26 @@ static bool is_dir(const char *rel) {
 }
 
 static size_t add(const char *rel, bool dir) {
-        nodes = xreallocarray(nodes, n_nodes + 1, sizeof(Node));
-        nodes[n_nodes] = (Node) { .path = xstrdup(rel), .hash = hash(rel), .dir = dir };
+        Node *x;
+
+        if (n_nodes >= NODES_MAX || strlen(rel) >= REL_MAX)
+                abort(); /* a harness bug */
+        x = &nodes[n_nodes];
+        snprintf(x->path, sizeof(x->path), "%s", rel);
+        x->hash = hash(rel);
+        x->dir = dir;
+        x->len = 0;
         return n_nodes++;
 }
 
 static void remove_at(size_t i) {
-        free(nodes[i].path);
-        free(nodes[i].data);
-        nodes[i] = nodes[--n_nodes];
+        Node t;
+
+        /* swap with the last one, whose buffer stays with it */
+        n_nodes--;
+        t = nodes[i];
+        nodes[i] = nodes[n_nodes];
+        nodes[n_nodes] = t;
         /* an open fd of the moved node follows it */
         for (size_t k = 0; k < FAKE_FDS; k++)
                 if (fds[k].used && fds[k].node == n_nodes)
@@ -196,8 +216,9 @@ static void remove_at(size_t i) {
 
 /* Create the parents of rel (not rel itself). */
 static void make_parents(const char *rel) {
-        _cleanup_free_ char *p = xstrdup(rel);
+        char p[REL_MAX];
 
+        snprintf(p, sizeof(p), "%s", rel);
         for (char *s = strchr(p, '/'); s; s = strchr(s + 1, '/')) {
                 ssize_t i;
 
@@ -211,6 +232,13 @@ static void make_parents(const char *rel) {
         }
 }
 
+static void reserve(Node *x, size_t len) {
+        if (len <= x->cap)
+                return;
+        x->cap = MAX(len, MAX(x->cap * 2, (size_t) 64));
+        x->data = xreallocarray(x->data, x->cap, 1);
+}
+
 void fuzz_tree_reset(void) {
         for (size_t k = 0; k < FAKE_FDS; k++)
                 if (fds[k].used)
@@ -218,13 +246,11 @@ void fuzz_tree_reset(void) {
         for (size_t k = 0; k < FAKE_DIRS; k++)
                 if (dirs[k].used)
                         abort();
-        while (n_nodes > 0)
-                remove_at(n_nodes - 1);
+        n_nodes = 0; /* the buffers stay, for the next input */
 }
 
 static void set_contents(size_t i, const char *data, size_t len) {
-        free(nodes[i].data);
-        nodes[i].data = len > 0 ? xmalloc(len) : NULL;
+        reserve(&nodes[i], len);
         if (len > 0)
                 memcpy(nodes[i].data, data, len);
         nodes[i].len = len;
@@ -271,11 +297,13 @@ static FakeFd *fake_fd(int fd) {
 }
 
 int __wrap_open64(const char *path, int flags, ...) {
-        _cleanup_free_ char *rel = relative(path);
         bool writing = (flags & O_ACCMODE) != O_RDONLY;
+        char rel[REL_MAX];
         ssize_t i;
+        int r;
 
-        if (!rel) {
+        r = relative(path, rel);
+        if (r == 0) {
                 va_list ap;
                 mode_t mode;
 
@@ -284,11 +312,21 @@ int __wrap_open64(const char *path, int flags, ...) {
                 va_end(ap);
                 return __real_open64(path, flags, mode);
         }
+        if (r < 0) {
+                errno = -r;
+                return -1;
+        }
         i = find(rel);
         if (i == -1) {
-                const char *slash = strrchr(rel, '/');
-                _cleanup_free_ char *parent = slash ? strndup(rel, (size_t) (slash - rel)) : xstrdup("");
+                char parent[REL_MAX];
+                char *slash;
 
+                snprintf(parent, sizeof(parent), "%s", rel);
+                slash = strrchr(parent, '/');
+                if (slash)
+                        *slash = 0;
+                else
+                        parent[0] = 0;
                 if (!(flags & O_CREAT) || !is_dir(parent)) {
                         errno = ENOENT;
                         return -1;
@@ -306,7 +344,7 @@ int __wrap_open64(const char *path, int flags, ...) {
         if (writing)
                 writes++;
         if (!nodes[i].dir && writing && (flags & O_TRUNC))
-                set_contents((size_t) i, NULL, 0);
+                nodes[i].len = 0;
         for (int k = 0; k < FAKE_FDS; k++)
                 if (!fds[k].used) {
                         fds[k] = (FakeFd) { .used = true, .node = (size_t) i, .write = writing };
@@ -346,14 +384,13 @@ ssize_t __wrap_write(int fd, const void *buf, size_t n) {
                 return -1;
         }
         x = &nodes[f->node];
-        if (f->pos + n > x->len) {
-                x->data = xreallocarray(x->data, f->pos + n, 1);
-                memset(x->data + x->len, 0, f->pos > x->len ? f->pos - x->len : 0);
-                x->len = f->pos + n;
-        }
+        reserve(x, f->pos + n);
+        if (f->pos > x->len)
+                memset(x->data + x->len, 0, f->pos - x->len);
         if (n > 0)
                 memcpy(x->data + f->pos, buf, n);
         f->pos += n;
+        x->len = MAX(x->len, f->pos);
         return (ssize_t) n;
 }
 
@@ -367,12 +404,14 @@ int __wrap_close(int fd) {
 }
 
 int __wrap_access(const char *path, int mode) {
-        _cleanup_free_ char *rel = relative(path);
+        char rel[REL_MAX];
+        int r;
 
-        if (!rel)
+        r = relative(path, rel);
+        if (r == 0)
                 return __real_access(path, mode);
-        if (find(rel) == -1) {
-                errno = ENOENT;
+        if (r < 0 || find(rel) == -1) {
+                errno = r < 0 ? -r : ENOENT;
                 return -1;
         }
         return 0;
@@ -388,13 +427,15 @@ static bool fake_dir(DIR *d, FakeDir **ret) {
 }
 
 DIR *__wrap_opendir(const char *path) {
-        _cleanup_free_ char *rel = relative(path);
+        char rel[REL_MAX];
         size_t l;
+        int r;
 
-        if (!rel)
+        r = relative(path, rel);
+        if (r == 0)
                 return __real_opendir(path);
-        if (!is_dir(rel)) {
-                errno = find(rel) == -1 ? ENOENT : ENOTDIR;
+        if (r < 0 || !is_dir(rel)) {
+                errno = r < 0 ? -r : find(rel) == -1 ? ENOENT : ENOTDIR;
                 return NULL;
         }
         l = strlen(rel);
@@ -403,10 +444,10 @@ DIR *__wrap_opendir(const char *path) {
 
                 if (d->used)
                         continue;
-                *d = (FakeDir) { .used = true };
-                d->names = xcalloc(n_nodes + 2, sizeof(char *));
-                d->names[d->n++] = xstrdup(".");
-                d->names[d->n++] = xstrdup("..");
+                d->used = true;
+                d->n = d->next = 0;
+                d->entries[d->n++] = SIZE_MAX - 1;
+                d->entries[d->n++] = SIZE_MAX;
                 for (size_t i = 0; i < n_nodes; i++) {
                         const char *p = nodes[i].path;
 
@@ -414,7 +455,7 @@ DIR *__wrap_opendir(const char *path) {
                                 continue;
                         p += l > 0 ? l + 1 : 0;
                         if (!strchr(p, '/'))
-                                d->names[d->n++] = xstrdup(p);
+                                d->entries[d->n++] = i;
                 }
                 return (DIR *) d;
         }
@@ -424,13 +465,24 @@ DIR *__wrap_opendir(const char *path) {
 
 struct dirent64 *__wrap_readdir64(DIR *dirp) {
         FakeDir *d;
+        size_t e;
+        const char *name;
 
         if (!fake_dir(dirp, &d))
                 return __real_readdir64(dirp);
         if (d->next >= d->n)
                 return NULL;
+        e = d->entries[d->next++];
+        if (e == SIZE_MAX - 1)
+                name = ".";
+        else if (e == SIZE_MAX)
+                name = "..";
+        else {
+                name = strrchr(nodes[e].path, '/');
+                name = name ? name + 1 : nodes[e].path;
+        }
         memset(&d->de, 0, sizeof(d->de));
-        snprintf(d->de.d_name, sizeof(d->de.d_name), "%s", d->names[d->next++]);
+        snprintf(d->de.d_name, sizeof(d->de.d_name), "%s", name);
         return &d->de;
 }
 
@@ -439,23 +491,22 @@ int __wrap_closedir(DIR *dirp) {
 
         if (!fake_dir(dirp, &d))
                 return __real_closedir(dirp);
-        for (size_t i = 0; i < d->n; i++)
-                free(d->names[i]);
-        free(d->names);
-        *d = (FakeDir) {};
+        d->used = false;
         return 0;
 }
 
 FILE *__wrap_fopen64(const char *path, const char *mode) {
-        _cleanup_free_ char *rel = relative(path);
+        char rel[REL_MAX];
         ssize_t i;
         FILE *f;
+        int r;
 
-        if (!rel)
+        r = relative(path, rel);
+        if (r == 0)
                 return __real_fopen64(path, mode);
-        i = find(rel);
+        i = r < 0 ? -1 : find(rel);
         if (i == -1) {
-                errno = ENOENT;
+                errno = r < 0 ? -r : ENOENT;
                 return NULL;
         }
         if (i == -2 || nodes[i].dir || mode[0] != 'r') {
