@@ -5,7 +5,9 @@
 # private). Only processes started here are stopped, by PID.
 #
 #   libvirt_enter_namespace "$@"   first thing in the test: re-executes it inside the namespace
-#   libvirt_start / libvirt_stop   start/stop the private virtlogd + libvirtd
+#   libvirt_private_dirs           scratch directories over libvirt's paths; hides /dev/kvm
+#   libvirt_start_virtlogd         the private virtlogd
+#   libvirt_start_libvirtd         the private libvirtd
 #   libvirt_domain_xml NAME        a small TCG domain (128 MiB, no disk, numatune nodeset 0)
 #   lv_* helpers                   skip/fail/ok/wait_for
 
@@ -77,6 +79,40 @@ libvirt_private_dirs() {
         for d in /run/lock /var/lib/libvirt/qemu /var/cache/libvirt/qemu /var/log/libvirt/qemu; do
                 mkdir -p "$d"
         done
+        libvirt_hide_kvm
+}
+
+# Why /dev/kvm is hidden from the private libvirtd (issue 17: every virsh create of a small paused
+# TCG domain took 36-48 s on a fresh 2-core Debian 12 machine whose /dev/kvm, PVM-based, is
+# crw------- root: no udev there to apply Debian's root:kvm 0660 rule):
+#   - libvirt probes QEMU's capabilities with CAP_DAC_OVERRIDE ("QEMU might run into permission
+#     issues ... override them just for the purpose of probing", qemuProcessQMPLaunch), so the
+#     probing QEMU opens /dev/kvm and the cached capabilities say KVM;
+#   - every lookup of that cache (11 per virsh create) checks /dev/kvm as the QEMU user
+#     (virQEMUCapsKVMUsable: virFileAccessibleAs(R_OK|W_OK, libvirt-qemu)), finds it unusable and
+#     throws the cache away; with log_filters="1:qemu" libvirtd logs
+#       virQEMUCapsKVMUsable:5261 : /dev/kvm has changed (1796103122 vs 0)
+#       virQEMUCapsIsValid:5368 : KVM was enabled when probing '/usr/bin/qemu-system-x86_64',
+#                                 but it is not available now
+#       virFileCacheValidate:260 : Cached data '0x...' no longer valid for '/usr/bin/qemu-system-x86_64'
+#     and probes again: two probing QEMUs (accel=kvm:tcg, then accel=tcg), ~2 s each, per lookup,
+#     22 for one domain, 45 s, before the domain's own QEMU is spawned;
+#   - /dev/null bound over /dev/kvm inverts the disagreement (anyone may open it, but the probe
+#     finds no KVM: "KVM was not enabled when probing ..., but it should be usable now"): one
+#     TCG-only probe per lookup, ~22 s per domain (30 s at a load of 6).
+# A root-only copy of /dev/null over /dev/kvm makes both sides agree that there is no KVM: the
+# QEMU user may not open it, and the probe's KVM_GET_API_VERSION fails ("failed to initialize kvm:
+# Inappropriate ioctl for device"). One probe per libvirtd (the cache is saved in the scratch
+# /var/cache/libvirt and still valid after a restart); then a paused domain starts in < 1 s idle.
+# The test domains are TCG (<domain type='qemu'>) and never need KVM. A device node, not a plain
+# file: libvirt moves the mounts under /dev into each domain's own /dev, which fails for a file
+# mounted over a device ("Unable to move /run/libvirt/qemu/1-d1.kvm mount to /dev/kvm: Invalid
+# argument"). libvirt chmods the node for the domain's /dev; it stays root-only.
+libvirt_hide_kvm() {
+        [[ -e /dev/kvm ]] || return 0
+        mknod -m 600 "$LV_SCRATCH/no-kvm" c 1 3 ||
+                lv_fail "cannot create the device node that hides /dev/kvm from libvirtd (see libvirt_hide_kvm)"
+        mount --bind "$LV_SCRATCH/no-kvm" /dev/kvm
 }
 
 libvirt_start_virtlogd() {
