@@ -2,7 +2,11 @@
 # namespace where /run, /etc/libvirt, /var/lib/libvirt, /var/cache/libvirt and /var/log/libvirt
 # are scratch directories: the virtlogd and libvirtd started here are the test's own and never
 # meet a libvirtd of the machine or of another test (sockets, pid files, domain state all
-# private). Only processes started here are stopped, by PID.
+# private). It is also a PID namespace with its own /proc: the test (PID 1 there), its libvirtd,
+# QEMUs and vtismd see only each other, not the QEMUs of other tests or engineers on a shared
+# machine (a vtismd scanning /proc sampled every one of them), and whatever the test leaves
+# behind dies with it, even when the test itself is SIGKILLed at a timeout. Only processes
+# started here are stopped, by PID.
 #
 #   libvirt_enter_namespace "$@"   first thing in the test: re-executes it inside the namespace
 #   libvirt_private_dirs           scratch directories over libvirt's paths; hides /dev/kvm
@@ -11,6 +15,7 @@
 #   libvirt_create NAME XML [ARGS] virsh create ARGS XML; waits for the QEMU pid, logs the time
 #   libvirt_domain_xml NAME        a small TCG domain (128 MiB, no disk, numatune nodeset 0)
 #   lv_* helpers                   skip/fail/ok/wait_for
+#   $LV_ID                         the test's host PID, for domain names
 #
 # Every failure says why: lv_fail and any command that fails under set -e (the ERR trap below)
 # print the cause and the tails of the logs (libvirtd, its capability cache decisions, virtlogd,
@@ -77,10 +82,22 @@ libvirt_enter_namespace() {
         fi
         [[ $EUID -eq 0 ]] || lv_skip "needs root (a private libvirtd for qemu:///system)"
         lv_need unshare mount libvirtd virtlogd virsh qemu-system-x86_64
-        unshare --mount --propagation private true 2>/dev/null ||
-                lv_skip "cannot create a mount namespace here (needed to keep libvirtd private)"
-        VTISM_LIBVIRT_NS=1 exec unshare --mount --propagation private -- "$BASH" "$0" "$@"
+        unshare --mount --pid --fork --mount-proc --propagation private true 2>/dev/null ||
+                lv_skip "cannot create a mount and PID namespace here (needed to keep libvirtd private)"
+        VTISM_LIBVIRT_NS=$$ exec unshare --mount --pid --fork --mount-proc --propagation private -- \
+                "$BASH" "$0" "$@"
 }
+
+# The test's PID on the host (inside, $$ is 1): in domain names, so that a QEMU seen on the host
+# (ps) names the test that started it.
+LV_ID=${VTISM_LIBVIRT_NS:-$$}
+
+# As PID 1 of its namespace the test gets only the signals it has a handler for: without these
+# a SIGTERM (meson on Ctrl-C) would be ignored and the cleanup never run.
+if [[ -n ${VTISM_LIBVIRT_NS:-} && $$ -eq 1 ]]; then
+        trap 'echo "FAIL: interrupted (SIGTERM)" >&2; exit 143' TERM
+        trap 'echo "FAIL: interrupted (SIGINT)" >&2; exit 130' INT
+fi
 
 LV_SCRATCH=""
 LV_LIBVIRTD_PID=""

@@ -187,7 +187,7 @@ run_probes() {
 # check NAME MACHINE MEM_MIB CELLS BACKING EXPECTED_RANGES [MAX_BELOW_4G]: start, locate, probe,
 # destroy. MACHINE is libvirt's (any pc-i440fx-*/pc-q35-* version); vm-layout reports its family.
 check() {
-        local name=vtism-g2h-$$-$1 machine=$2 mem=$3 cells=$4 backing=$5 n_expected=$6 max_below=${7:-}
+        local name=vtism-g2h-$LV_ID-$1 machine=$2 mem=$3 cells=$4 backing=$5 n_expected=$6 max_below=${7:-}
         local xml="$LV_SCRATCH/$1.xml" t0 pid layout header family line total i gpa len end low_end
 
         t0=$(lv_now_ms)

@@ -142,7 +142,7 @@ describe 1; d=$DESC
 lv_ok "watcher connected once libvirtd appeared, empty resync: '$d'"
 
 # ---- 2. a domain running before the watcher starts is in its first resync ----
-A=vtism-lvt-$$-a
+A=vtism-lvt-$LV_ID-a
 A_UUID=$(new_uuid)
 create "$A" "$A_UUID"
 A_PID=$(cat "/run/libvirt/qemu/$A.pid")
@@ -158,7 +158,7 @@ lv_ok "initial resync lists the running domain: $line"
 kill "$WATCH2_PID"
 
 # ---- 3. start -> STARTED once (libvirt sends resumed/unpaused and started/booted) ----
-B=vtism-lvt-$$-b
+B=vtism-lvt-$LV_ID-b
 B_UUID=$(new_uuid)
 pin=""
 (($(nproc) > 1)) && pin=1
@@ -182,7 +182,7 @@ expect 1 10 "(STOPPED|CRASHED|MIGRATED_OUT) $B_UUID .*"; line=$LINE
 lv_ok "destroy: $line"
 
 # ---- 5. QEMU killed -> CRASHED (libvirt 9.0: stopped/failed) ----
-C=vtism-lvt-$$-c
+C=vtism-lvt-$LV_ID-c
 C_UUID=$(new_uuid)
 create "$C" "$C_UUID"
 C_PID=$(cat "/run/libvirt/qemu/$C.pid")

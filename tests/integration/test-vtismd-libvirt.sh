@@ -134,7 +134,7 @@ jq -e '.tracker == "page_idle"' <<<"$(status)" >/dev/null || fail "status: $(sta
 ok "vtismd connected to the private libvirtd, tracker page_idle on the scratch sysfs"
 
 # ---- 1. a libvirt domain: merged, named, located ----
-A=vtism-vlt-$$-a
+A=vtism-vlt-$LV_ID-a
 A_UUID=$(new_uuid)
 create "$A" "$A_UUID"
 A_PID=$QPID
@@ -214,11 +214,11 @@ log_since "$from" "VM $A .*(no longer tracked|found via)" && fail "$A was droppe
 ok "2. libvirtd restart: $A listed in all $n polls ($((n_up - n_down)) while libvirtd was down or starting) with id $id_before, heat map kept (cycles $c_before -> $c_mid -> $c_after), vtismd reconnected"
 
 # ---- 3. destroy -> stopped; QEMU killed -> crashed (or exited) ----
-B=vtism-vlt-$$-b
+B=vtism-vlt-$LV_ID-b
 B_UUID=$(new_uuid)
 create "$B" "$B_UUID"
 B_PID=$QPID
-C=vtism-vlt-$$-c
+C=vtism-vlt-$LV_ID-c
 C_UUID=$(new_uuid)
 create "$C" "$C_UUID"
 C_PID=$QPID
