@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Helpers for tests that need a real libvirtd (sourced, bash). The test runs in a private mount
 # namespace where /run, /etc/libvirt, /var/lib/libvirt, /var/cache/libvirt and /var/log/libvirt
 # are scratch directories: the virtlogd and libvirtd started here are the test's own and never
@@ -90,6 +91,7 @@ libvirt_enter_namespace() {
 
 # The test's PID on the host (inside, $$ is 1): in domain names, so that a QEMU seen on the host
 # (ps) names the test that started it.
+# shellcheck disable=SC2034 # used by the tests that source this file
 LV_ID=${VTISM_LIBVIRT_NS:-$$}
 
 # As PID 1 of its namespace the test gets only the signals it has a handler for: without these
