@@ -6,6 +6,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "vtism/macro.h"
+
 /* Small string and file helpers shared by core and daemon. All return 0/-errno. */
 
 /* Read a whole (small) file below root, e.g. read_file_at("/sys", "devices/system/node/online"). */
@@ -33,6 +35,9 @@ int parse_size_unit(const char *s, uint64_t default_unit, uint64_t *ret_bytes);
 /* Format bytes as "1.5 GiB"; buf must hold FORMAT_BYTES_MAX. */
 #define FORMAT_BYTES_MAX 16
 char *format_bytes(char *buf, size_t len, uint64_t bytes);
+
+/* Append to the malloc'ed string *s (NULL counts as ""); returns the new *s. */
+_printf_(2, 3) char *strextendf(char **s, const char *fmt, ...);
 
 bool streq_ptr(const char *a, const char *b);
 static inline bool streq(const char *a, const char *b) {

@@ -33,6 +33,20 @@ char *xasprintf(const char *fmt, ...) {
         return p;
 }
 
+char *strextendf(char **s, const char *fmt, ...) {
+        va_list ap;
+        char *add, *joined;
+
+        va_start(ap, fmt);
+        if (vasprintf(&add, fmt, ap) < 0)
+                oom();
+        va_end(ap);
+        joined = xasprintf("%s%s", *s ?: "", add);
+        free(add);
+        free(*s);
+        return (*s = joined);
+}
+
 bool streq_ptr(const char *a, const char *b) {
         if (!a || !b)
                 return a == b;

@@ -87,11 +87,22 @@ static void test_atoi(void) {
         check_int(safe_atou64("-1", &u), -EINVAL);
 }
 
+static void test_strextendf(void) {
+        char *s = NULL;
+
+        check_str(strextendf(&s, "%s", ""), "");
+        check_str(strextendf(&s, "a%d", 1), "a1");
+        check_str(strextendf(&s, "; %s", "b"), "a1; b");
+        check_str(s, "a1; b");
+        free(s);
+}
+
 int main(void) {
         test_int_list();
         test_sizes();
         test_format_bytes();
         test_atoi();
+        test_strextendf();
         printf("test-util: ok\n");
         return 0;
 }
