@@ -202,12 +202,78 @@ static int shadow_cycle(Combo *c, ComboTarget *ct, unsigned part, unsigned decay
         return r;
 }
 
-/* Hand the runs of non-zero shadow granules to heat, ascending; count who saw what. */
-static int shadow_merge(ComboTarget *ct, HeatMap *heat) {
+/* Adjacent granules handed over as one sample. */
+typedef struct Emitter {
+        HeatMap *heat;
+        uint64_t hva, granule_bytes;     /* of the range */
+        size_t start, end;               /* pending granules [start, end) */
+        bool pending;
+} Emitter;
+
+static int emit_flush(Emitter *e) {
+        if (!e->pending)
+                return 0;
+        e->pending = false;
+        return heatmap_sample_hva(e->heat, e->hva + (uint64_t) e->start * e->granule_bytes,
+                                  (uint64_t) (e->end - e->start) * e->granule_bytes);
+}
+
+static int emit(Emitter *e, size_t start, size_t end) {
+        int r;
+
+        if (e->pending && start == e->end) {
+                e->end = end;
+                return 0;
+        }
+        r = emit_flush(e);
+        e->start = start;
+        e->end = end;
+        e->pending = true;
+        return r;
+}
+
+/*
+ * The granules [start, end) are all non-zero. Part 1 alone: reported. A run of part 0
+ * (granules it saw, alone or with part 1): reported whole, unless part 1 is exact and saw
+ * something inside it, which then explains it: only part 1's granules are reported.
+ */
+static int merge_run(Emitter *e, const uint8_t *v, size_t start, size_t end, bool explain, uint64_t *explained) {
+        int r = 0;
+
+        for (size_t i = start; i < end && r >= 0;) {
+                size_t j = i;
+                bool both = false;
+
+                if (v[i] == SEEN_BY_1) {
+                        r = emit(e, i, i + 1);
+                        i++;
+                        continue;
+                }
+                for (; j < end && v[j] != SEEN_BY_1; j++)
+                        if (v[j] == SEEN_BY_BOTH)
+                                both = true;
+                if (!explain || !both)
+                        r = emit(e, i, j);
+                else
+                        for (size_t k = i; k < j && r >= 0; k++) {
+                                if (v[k] == SEEN_BY_BOTH)
+                                        r = emit(e, k, k + 1);
+                                else
+                                        (*explained)++;
+                        }
+                i = j;
+        }
+        return r;
+}
+
+/* Hand the shadow's verdicts to heat, ascending; count who saw what. */
+static int shadow_merge(const TrackerComboOps *o, ComboTarget *ct, HeatMap *heat) {
         uint64_t by_value[256] = {};
 
         for (size_t k = 0; k < heatmap_n_ranges(ct->shadow); k++) {
                 HeatRangeSpec spec;
+                Emitter e = { .heat = heat };
+                uint64_t explained = 0;
                 const uint8_t *v;
                 size_t n, g = 0;
                 int r;
@@ -215,6 +281,8 @@ static int shadow_merge(ComboTarget *ct, HeatMap *heat) {
                 r = heatmap_range(ct->shadow, ct->by_hva[k], &spec, &v, &n);
                 if (r < 0)
                         return r;
+                e.hva = spec.hva;
+                e.granule_bytes = spec.granule_bytes;
                 while (g < n) {
                         size_t start;
 
@@ -234,15 +302,18 @@ static int shadow_merge(ComboTarget *ct, HeatMap *heat) {
                         start = g;
                         while (g < n && v[g] != 0)
                                 by_value[v[g++]]++;
-                        r = heatmap_sample_hva(heat, spec.hva + (uint64_t) start * spec.granule_bytes,
-                                               (uint64_t) (g - start) * spec.granule_bytes);
+                        r = merge_run(&e, v, start, g, o->exact_explains, &explained);
                         if (r < 0)
                                 return r;
                 }
-                /* All granules of a range have one size; count bytes per range. */
+                r = emit_flush(&e);
+                if (r < 0)
+                        return r;
+                /* All granules of a range have one size: count bytes per range. */
                 ct->stats.only_bytes[0] += by_value[SEEN_BY_0] * spec.granule_bytes;
                 ct->stats.only_bytes[1] += by_value[SEEN_BY_1] * spec.granule_bytes;
                 ct->stats.both_bytes += by_value[SEEN_BY_BOTH] * spec.granule_bytes;
+                ct->stats.explained_bytes += explained * spec.granule_bytes;
                 memset(by_value, 0, sizeof(by_value));
         }
         return 0;
@@ -280,8 +351,8 @@ static int combo_check(Tracker *t, TrackerTarget *target, HeatMap *heat) {
                 else
                         ct->last_error[i] = 0;
         }
-        ct->stats.only_bytes[0] = ct->stats.only_bytes[1] = ct->stats.both_bytes = 0;
-        r = shadow_merge(ct, heat);
+        ct->stats.only_bytes[0] = ct->stats.only_bytes[1] = ct->stats.both_bytes = ct->stats.explained_bytes = 0;
+        r = shadow_merge(o, ct, heat);
         if (r < 0)
                 return r;
         ct->stats.merged_cycles++;
@@ -330,10 +401,14 @@ static char *combo_describe_target(Tracker *t, TrackerTarget *target) {
         for (unsigned i = 0; i < TRACKER_COMBO_PARTS; i++)
                 if (ct->on[i])
                         strextendf(&s, "%s%s (%s)", s ? " + " : "", o->parts[i]->name, o->roles[i]);
-        if (ct->stats.merged_cycles > 0 && ct->on[0] && ct->on[1])
+        if (ct->stats.merged_cycles > 0 && ct->on[0] && ct->on[1]) {
                 strextendf(&s, ", merged; last cycle: %" PRIu64 " MiB seen by %s only, %" PRIu64 " MiB by %s only, "
                            "%" PRIu64 " MiB by both", ct->stats.only_bytes[0] / MIB, o->parts[0]->name,
                            ct->stats.only_bytes[1] / MIB, o->parts[1]->name, ct->stats.both_bytes / MIB);
+                if (o->exact_explains)
+                        strextendf(&s, ", %" PRIu64 " MiB of %s's explained by %s's and dropped",
+                                   ct->stats.explained_bytes / MIB, o->parts[0]->name, o->parts[1]->name);
+        }
         for (unsigned i = 0; i < TRACKER_COMBO_PARTS; i++) {
                 if (!ct->on[i])
                         strextendf(&s, "; without %s (%s): %s", o->parts[i]->name, o->roles[i],
@@ -352,11 +427,12 @@ static char *combo_describe_target(Tracker *t, TrackerTarget *target) {
 }
 
 void tracker_combo_ops_init(TrackerComboOps *o, const char *name, const TrackerOps *a, const char *role_a,
-                            const TrackerOps *b, const char *role_b) {
+                            const TrackerOps *b, const char *role_b, bool exact_explains) {
         *o = (TrackerComboOps) {
                 .ops = tracker_damon_softdirty_ops.ops,
                 .parts = { a, b },
                 .roles = { role_a, role_b },
+                .exact_explains = exact_explains,
         };
         o->ops.name = name;
         o->ops.probe = NULL; /* no context to find o from: probe the parts */
@@ -402,4 +478,5 @@ const TrackerComboOps tracker_damon_softdirty_ops = {
         },
         .parts = { &tracker_damon_ops, &tracker_softdirty_ops },
         .roles = { "reads, per region", "writes, page-exact" },
+        .exact_explains = true,
 };

@@ -281,6 +281,57 @@ static void test_merge(void) {
         check_int(fake_b.removes, 1);
 }
 
+/* exact_explains: a region holding a write is replaced by the writes; one without stays. */
+static void test_explain(void) {
+        static const HeatSample regions[] = {
+                { R1_HVA, 3 * MIB },
+                { R0_HVA + 1 * MIB, 1 * MIB },
+                { R0_HVA + 3 * MIB + 100 * PG, 8 * PG },
+        };
+        static const HeatSample pages[] = {
+                { R1_HVA + 5 * PG, PG },
+                { R0_HVA + 10 * PG, PG },
+                { R0_HVA + 1 * MIB + PG, PG },
+                { R0_HVA + 3 * MIB, PG },
+        };
+        static const HeatSample want[] = {
+                { R1_HVA, 2 * MIB },                    /* the 2 MiB granule holding the write */
+                { R0_HVA + 10 * PG, PG },
+                { R0_HVA + 1 * MIB + PG, PG },
+                { R0_HVA + 3 * MIB, PG },
+                { R0_HVA + 3 * MIB + 100 * PG, 8 * PG }, /* a region without writes: read heat */
+        };
+        _cleanup_(tracker_freep) Tracker *t = NULL;
+        _cleanup_(heatmap_freep) HeatMap *h = NULL, *ref = NULL;
+        TrackerContext ctx = { .proc_root = "/nonexistent", .sysfs_root = "/nonexistent" };
+        TrackerTarget target = { .pid = 1, .ranges = ranges, .n_ranges = 2 };
+        TrackerComboOps explaining;
+        TrackerComboStats st;
+        _cleanup_free_ char *d = NULL;
+
+        reset_fakes();
+        tracker_combo_ops_init(&explaining, "fake-a+fake-b", &fake_a_ops, "reads", &fake_b_ops, "writes", true);
+        check_int(heatmap_new(ranges, 2, NULL, &h), 0);
+        check_int(heatmap_new(ranges, 2, NULL, &ref), 0);
+        check_int(tracker_new(&explaining.ops, &ctx, &t), 0);
+        check_int(t->ops->target_add(t, &target), 0);
+        set_runs(&fake_a, regions, ELEMENTSOF(regions));
+        set_runs(&fake_b, pages, ELEMENTSOF(pages));
+        for (unsigned c = 0; c < 3; c++) {
+                check_int(cycle(t, &target, h), 0);
+                check_int(heatmap_apply_cycle(ref, want, ELEMENTSOF(want)), 0);
+                check_same_heat(h, ref);
+        }
+        check_int(tracker_combo_target_stats(t, &target, &st), 0);
+        check_u64(st.explained_bytes, 2 * MIB + 255 * PG);
+        check_u64(st.only_bytes[0], 2 * MIB + 255 * PG + 8 * PG);
+        check_u64(st.both_bytes, 2 * MIB + PG);
+        d = tracker_describe_target(t, &target);
+        printf("%s\n", d);
+        check(strstr(d, ", 2 MiB of fake-a's explained by fake-b's and dropped"));
+        t->ops->target_remove(t, &target);
+}
+
 static void test_degraded(void) {
         static const HeatSample regions[] = { { R0_HVA, 1 * MIB } };
         static const HeatSample pages[] = { { R0_HVA + 2 * MIB, PG } };
@@ -429,8 +480,9 @@ static void test_probe(void) {
 
 int main(void) {
         log_set_max_level(LOG_DEBUG);
-        tracker_combo_ops_init(&combo, "fake-a+fake-b", &fake_a_ops, "reads", &fake_b_ops, "writes");
+        tracker_combo_ops_init(&combo, "fake-a+fake-b", &fake_a_ops, "reads", &fake_b_ops, "writes", false);
         test_merge();
+        test_explain();
         test_degraded();
         test_pick();
         test_probe();
