@@ -282,9 +282,13 @@ static int target_open(Tracker *t, TrackerTarget *target, SoftDirtyTarget *st) {
                                        "(CAP_DAC_OVERRIDE for another user's process): %m", (int) target->pid);
         st->clear_refs_fd = fd;
         if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-                int r = errno == EWOULDBLOCK ? -EBUSY : negative_errno();
-                return log_debug_errno(r, "softdirty: pid %d: another vtism instance tracks its soft-dirty "
-                                       "bits already (clear_refs is locked): %m", (int) target->pid);
+                if (errno != EWOULDBLOCK)
+                        return log_debug_errno(negative_errno(), "softdirty: pid %d: cannot lock clear_refs: %m",
+                                               (int) target->pid);
+                /* A conflict the operator must hear of: the manager only sees -EBUSY. */
+                return log_warning_errno(-EBUSY, "softdirty: pid %d: another vtism instance tracks its soft-dirty "
+                                         "bits already (its clear_refs is locked); two clearing users would each "
+                                         "miss the other's writes", (int) target->pid);
         }
         return 0;
 }
