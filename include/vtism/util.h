@@ -17,6 +17,10 @@ int read_file_at_size(const char *root, const char *path, char **ret_contents, s
 /* Same, stripping trailing whitespace. */
 int read_line_at(const char *root, const char *path, char **ret_line);
 
+/* pread() size bytes at offset, on EINTR again; what lies past the end of the file reads as zeros
+ * (an exited process' pagemap reads empty). ret_done (may be NULL): the bytes the file had. */
+int pread_full(int fd, void *buf, size_t size, uint64_t offset, size_t *ret_done);
+
 /* Parse a kernel cpulist/nodelist ("0-3,8,10-11") into a sorted, deduplicated array. */
 int parse_int_list(const char *s, int **ret_list, size_t *ret_n);
 /* Format a sorted list back into the compact "0-3,8" form (never NULL; "" for empty). */

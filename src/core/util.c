@@ -299,3 +299,23 @@ char *format_bytes(char *buf, size_t len, uint64_t bytes) {
         }
         return buf;
 }
+
+int pread_full(int fd, void *buf, size_t size, uint64_t offset, size_t *ret_done) {
+        size_t done = 0;
+
+        while (done < size) {
+                ssize_t n = pread(fd, (uint8_t *) buf + done, size - done, (off_t) (offset + done));
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return negative_errno();
+                }
+                if (n == 0)
+                        break;
+                done += (size_t) n;
+        }
+        memset((uint8_t *) buf + done, 0, size - done);
+        if (ret_done)
+                *ret_done = done;
+        return 0;
+}

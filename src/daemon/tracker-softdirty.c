@@ -108,25 +108,6 @@ typedef struct SoftDirtyTarget {
         bool warned_tracer, warned_vma, warned_clear;
 } SoftDirtyTarget;
 
-/* pread() all of it; the rest is zeroed after a short read (an exited mm's pagemap reads empty). */
-static int pread_full(int fd, void *buf, size_t size, uint64_t offset) {
-        size_t done = 0;
-
-        while (done < size) {
-                ssize_t n = pread(fd, (uint8_t *) buf + done, size - done, (off_t) (offset + done));
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return negative_errno();
-                }
-                if (n == 0)
-                        break;
-                done += (size_t) n;
-        }
-        memset((uint8_t *) buf + done, 0, size - done);
-        return 0;
-}
-
 /* --- probe --- */
 
 /* Written just before its pagemap entry is read: present and, with soft-dirty support, dirty. */
@@ -141,7 +122,7 @@ static int read_own_entry(const char *proc_root, uint64_t *ret) {
         if (fd < 0)
                 return negative_errno();
         probe_word++;
-        r = pread_full(fd, &e, sizeof(e), (uint64_t) (uintptr_t) &probe_word / PAGEMAP_PAGE_BYTES * sizeof(e));
+        r = pread_full(fd, &e, sizeof(e), (uint64_t) (uintptr_t) &probe_word / PAGEMAP_PAGE_BYTES * sizeof(e), NULL);
         if (r < 0)
                 return r;
         *ret = e;
@@ -232,7 +213,7 @@ static int is_thp_head(uint64_t pfn, void *userdata) {
         uint64_t flags = 0;
         int r;
 
-        r = pread_full(sd->kpageflags_fd, &flags, sizeof(flags), pfn * sizeof(flags));
+        r = pread_full(sd->kpageflags_fd, &flags, sizeof(flags), pfn * sizeof(flags), NULL);
         if (r < 0)
                 return r;
         return (flags >> KPF_THP) & (flags >> KPF_COMPOUND_HEAD) & 1;
@@ -342,7 +323,7 @@ static int sample_after_clear(Tracker *t, TrackerTarget *target, SoftDirtyTarget
                 int r;
 
                 hva = ranges_hva_at(target, page * PAGEMAP_PAGE_BYTES);
-                r = pread_full(st->pagemap_fd, &e, sizeof(e), hva / PAGEMAP_PAGE_BYTES * sizeof(e));
+                r = pread_full(st->pagemap_fd, &e, sizeof(e), hva / PAGEMAP_PAGE_BYTES * sizeof(e), NULL);
                 if (r < 0)
                         return r;
                 if (e & PAGEMAP_PRESENT) {
@@ -387,7 +368,7 @@ static int scan_range(SoftDirty *sd, SoftDirtyTarget *st, const HeatRangeSpec *r
                 uint64_t chunk_end = MIN(end, (hva / CHUNK_BYTES + 1) * CHUNK_BYTES);
                 size_t n = (size_t) ((chunk_end - hva) / PAGEMAP_PAGE_BYTES);
 
-                r = pread_full(st->pagemap_fd, st->buf, n * sizeof(uint64_t), hva / PAGEMAP_PAGE_BYTES * sizeof(uint64_t));
+                r = pread_full(st->pagemap_fd, st->buf, n * sizeof(uint64_t), hva / PAGEMAP_PAGE_BYTES * sizeof(uint64_t), NULL);
                 if (r < 0)
                         return r;
                 r = pagemap_decoder_feed(&d, st->buf, n, on_written, &c);
