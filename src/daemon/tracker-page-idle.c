@@ -111,27 +111,6 @@ static void scan_init(Scan *s) {
         };
 }
 
-/* pread() all of it; a short read leaves the rest zeroed (pagemap of an exited mm reads empty). */
-static int pread_full(int fd, void *buf, size_t size, uint64_t offset, size_t *ret_done) {
-        size_t done = 0;
-
-        while (done < size) {
-                ssize_t n = pread(fd, (uint8_t *) buf + done, size - done, (off_t) (offset + done));
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return negative_errno();
-                }
-                if (n == 0)
-                        break;
-                done += (size_t) n;
-        }
-        memset((uint8_t *) buf + done, 0, size - done);
-        if (ret_done)
-                *ret_done = done;
-        return 0;
-}
-
 static int pwrite_full(int fd, const void *buf, size_t size, uint64_t offset) {
         size_t done = 0;
 
