@@ -451,11 +451,26 @@ static void score(const HeatMap *h, const Window *hot, size_t n_hot, const Windo
         *ret = s;
 }
 
-static uint64_t now_usec(void) {
+static uint64_t clock_usec(clockid_t clock) {
         struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
+        clock_gettime(clock, &ts);
         return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / 1000;
 }
+
+static uint64_t now_usec(void) {
+        return clock_usec(CLOCK_MONOTONIC);
+}
+
+/* CPU time of this process, user and system (the kernel's work for the tracker counts). */
+static uint64_t cpu_usec(void) {
+        return clock_usec(CLOCK_PROCESS_CPUTIME_ID);
+}
+
+/* Wall and CPU time of the checks and prepares so far. */
+typedef struct Cost {
+        uint64_t wall_usec, cpu_usec;
+        unsigned cycles;
+} Cost;
 
 static void sleep_ms(unsigned ms) {
         struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long) (ms % 1000) * 1000000L };
@@ -488,7 +503,7 @@ static void print_windows(const char *what, const Window *w, size_t n) {
 
 /* Cycles until every subject's window is found (0) or not within a->cycles (1); < 0 on tracker
  * errors. phase 2 scores the phase windows. */
-static int run_phase(Args *a, Tracker *t, unsigned phase, uint64_t *cost_usec, unsigned *n_cost) {
+static int run_phase(Args *a, Tracker *t, unsigned phase, Cost *cost) {
         unsigned passed_at = 0;
         bool all = false;
         Score s = {};
@@ -505,11 +520,12 @@ static int run_phase(Args *a, Tracker *t, unsigned phase, uint64_t *cost_usec, u
                         print_windows("expect hot", sub->phase_hot, sub->n_phase_hot);
         }
         for (unsigned c = 1; c <= a->cycles && !stop_requested; c++) {
-                uint64_t t0;
+                uint64_t t0, c0;
 
                 all = true;
                 sleep_ms(a->interval_ms);
                 t0 = now_usec();
+                c0 = cpu_usec();
                 for (size_t i = 0; i < a->n_subjects; i++) {
                         Subject *sub = &a->subjects[i];
 
@@ -530,8 +546,9 @@ static int run_phase(Args *a, Tracker *t, unsigned phase, uint64_t *cost_usec, u
                                 return r;
                         }
                 }
-                *cost_usec += now_usec() - t0;
-                (*n_cost)++;
+                cost->wall_usec += now_usec() - t0;
+                cost->cpu_usec += cpu_usec() - c0;
+                cost->cycles++;
 
                 for (size_t i = 0; i < a->n_subjects; i++) {
                         Subject *sub = &a->subjects[i];
@@ -542,7 +559,7 @@ static int run_phase(Args *a, Tracker *t, unsigned phase, uint64_t *cost_usec, u
                                 score(sub->heat, sub->phase_hot, sub->n_phase_hot, sub->also, sub->n_also, &s);
                         printf("tracker-check: phase %u cycle %u target %zu: detected %" PRIu64 " KiB, precision %.3f, "
                                "recall %.3f (%.1f ms per cycle)\n", phase, c, i, s.detected / 1024, s.precision,
-                               s.recall, (double) *cost_usec / *n_cost / 1000.0);
+                               s.recall, (double) cost->wall_usec / cost->cycles / 1000.0);
                         sub->passed = s.precision >= a->want && s.recall >= a->want;
                         all = all && sub->passed;
                 }
@@ -585,8 +602,7 @@ int main(int argc, char **argv) {
         const TrackerOps *ops = NULL;
         TrackerContext ctx;
         HeatParams params;
-        uint64_t cost = 0;
-        unsigned n_cost = 0;
+        Cost cost = {};
         bool phase2 = false;
         Args a;
         int r, ret = EXIT_SUCCESS;
@@ -679,7 +695,7 @@ int main(int argc, char **argv) {
         }
 
         /* As the manager: target_add starts the first period, then check + prepare per cycle. */
-        r = run_phase(&a, t, 1, &cost, &n_cost);
+        r = run_phase(&a, t, 1, &cost);
         if (r == 0 && phase2) {
                 for (size_t i = 0; i < a.n_subjects && r >= 0; i++) {
                         if (a.phase_signal)
@@ -691,14 +707,15 @@ int main(int argc, char **argv) {
                         fprintf(stderr, "tracker-check: cannot trigger the phase shift: %s\n", strerror(-r));
                 else {
                         printf("tracker-check: phase shift triggered\n");
-                        r = run_phase(&a, t, 2, &cost, &n_cost);
+                        r = run_phase(&a, t, 2, &cost);
                 }
         }
         if (r != 0)
                 ret = EXIT_FAILURE;
-        if (n_cost > 0)
-                printf("tracker-check: %s: %u cycles, check+prepare %.1f ms per cycle on average\n", ops->name, n_cost,
-                       (double) cost / n_cost / 1000.0);
+        if (cost.cycles > 0)
+                printf("tracker-check: %s: %u cycles, check+prepare %.1f ms per cycle on average, %.1f ms of it CPU\n",
+                       ops->name, cost.cycles, (double) cost.wall_usec / cost.cycles / 1000.0,
+                       (double) cost.cpu_usec / cost.cycles / 1000.0);
         for (size_t i = 0; i < a.n_subjects; i++)
                 if (a.subjects[i].added) {
                         _cleanup_free_ char *d = tracker_describe_target(t, &a.subjects[i].target);
