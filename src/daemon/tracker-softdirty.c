@@ -114,7 +114,7 @@ typedef struct SoftDirtyTarget {
         uint64_t clears, checks;
         PagemapCounts last;      /* of the last check */
         /* the post-clear sample */
-        uint64_t sample_cursor;  /* byte offset into the concatenated ranges */
+        uint64_t sample_cursor;  /* page index into the concatenated ranges */
         unsigned sample_present, sample_dirty;
         bool clear_not_taking;
         /* conflicts seen */
@@ -327,7 +327,7 @@ static uint64_t ranges_hva_at(const TrackerTarget *target, uint64_t off) {
  * microseconds since. Re-read SAMPLE_PAGES entries spread over guest RAM (one per stride, the
  * start rotating from clear to clear) and count.
  */
-static int sample_after_clear(Tracker *t, TrackerTarget *target, SoftDirtyTarget *st) {
+static int sample_after_clear(TrackerTarget *target, SoftDirtyTarget *st) {
         uint64_t total = ranges_bytes(target) / PAGEMAP_PAGE_BYTES, stride;
         unsigned present = 0, dirty = 0;
 
@@ -357,7 +357,6 @@ static int sample_after_clear(Tracker *t, TrackerTarget *target, SoftDirtyTarget
                             "clear: its pages may be pinned for DMA (VFIO), whose writes soft-dirty cannot see",
                             (int) target->pid, dirty, present);
         }
-        (void) t;
         return 0;
 }
 
@@ -483,7 +482,7 @@ static int clear_and_sample(Tracker *t, TrackerTarget *target) {
         r = target_clear(st);
         if (r < 0)
                 return r == -ESRCH || !tracker_target_alive(&t->ctx, target) ? -ESRCH : r;
-        r = sample_after_clear(t, target, st);
+        r = sample_after_clear(target, st);
         if (r < 0)
                 return tracker_target_alive(&t->ctx, target) ? r : -ESRCH;
         return 0;
