@@ -332,6 +332,33 @@ static void test_explain(void) {
         t->ops->target_remove(t, &target);
 }
 
+/* With one part missing the combo runs the other straight into the heat map: one cycle. */
+static Tracker *one_part(TrackerTarget *target, unsigned want_parts, const char *want_describe) {
+        TrackerContext ctx = { .proc_root = "/nonexistent", .sysfs_root = "/nonexistent" };
+        _cleanup_(heatmap_freep) HeatMap *h = NULL, *ref = NULL;
+        TrackerComboStats st;
+        Tracker *t;
+        char *d;
+
+        check_int(heatmap_new(ranges, 2, NULL, &h), 0);
+        check_int(heatmap_new(ranges, 2, NULL, &ref), 0);
+        check_int(tracker_new(&combo.ops, &ctx, &t), 0);
+        check_int(t->ops->target_add(t, target), 0);
+        check_int(tracker_combo_target_parts(t, target), want_parts);
+        check_int(cycle(t, target, h), 0);
+        reference_cycle(ref, want_parts & 1, want_parts & 2);
+        check_same_heat(h, ref);
+        check_int(tracker_combo_target_stats(t, target, &st), 0);
+        check_u64(st.direct_cycles, 1);
+        check_u64(st.merged_cycles, 0);
+        check_u64(st.shadow_bytes, 0);
+        d = tracker_describe_target(t, target);
+        printf("%s\n", d);
+        check_str(d, want_describe);
+        free(d);
+        return t;
+}
+
 static void test_degraded(void) {
         static const HeatSample regions[] = { { R0_HVA, 1 * MIB } };
         static const HeatSample pages[] = { { R0_HVA + 2 * MIB, PG } };
@@ -339,33 +366,15 @@ static void test_degraded(void) {
         TrackerTarget target = { .pid = 1, .ranges = ranges, .n_ranges = 2 };
         TrackerComboStats st;
         Tracker *t;
-        HeatMap *h, *ref;
-        char *d;
 
-        /* Part a cannot start: b runs straight into the heat map. */
+        /* Part a cannot start: b alone. */
         reset_fakes();
         fake_a.fail_init = -EBUSY;
         set_runs(&fake_b, pages, ELEMENTSOF(pages));
-        check_int(heatmap_new(ranges, 2, NULL, &h), 0);
-        check_int(heatmap_new(ranges, 2, NULL, &ref), 0);
-        check_int(tracker_new(&combo.ops, &ctx, &t), 0);
-        check_int(t->ops->target_add(t, &target), 0);
-        check_int(tracker_combo_target_parts(t, &target), 2);
-        check_int(cycle(t, &target, h), 0);
-        reference_cycle(ref, false, true);
-        check_same_heat(h, ref);
-        check_int(tracker_combo_target_stats(t, &target, &st), 0);
-        check_u64(st.direct_cycles, 1);
-        check_u64(st.merged_cycles, 0);
-        check_u64(st.shadow_bytes, 0);
-        d = tracker_describe_target(t, &target);
-        printf("%s\n", d);
-        check_str(d, "fake-b (writes); without fake-a (reads): failed to start: Device or resource busy [fake-b here]");
-        free(d);
+        t = one_part(&target, 2, "fake-b (writes); without fake-a (reads): failed to start: Device or resource busy "
+                                 "[fake-b here]");
         t->ops->target_remove(t, &target);
         tracker_free(t);
-        heatmap_free(h);
-        heatmap_free(ref);
 
         /* Both cannot start: no tracker. */
         reset_fakes();
@@ -377,19 +386,10 @@ static void test_degraded(void) {
         reset_fakes();
         fake_b.fail_add = -EACCES;
         set_runs(&fake_a, regions, ELEMENTSOF(regions));
-        check_int(heatmap_new(ranges, 2, NULL, &h), 0);
-        check_int(heatmap_new(ranges, 2, NULL, &ref), 0);
-        check_int(tracker_new(&combo.ops, &ctx, &t), 0);
-        check_int(t->ops->target_add(t, &target), 0);
-        check_int(tracker_combo_target_parts(t, &target), 1);
-        check_int(cycle(t, &target, h), 0);
-        reference_cycle(ref, true, false);
-        check_same_heat(h, ref);
+        t = one_part(&target, 1, "fake-a (reads); without fake-b (writes): cannot follow it: Permission denied "
+                                 "[fake-a here]");
         check_int(fake_b.checks, 0);
         check_int(fake_b.prepares, 0);
-        d = tracker_describe_target(t, &target);
-        check_str(d, "fake-a (reads); without fake-b (writes): cannot follow it: Permission denied [fake-a here]");
-        free(d);
         t->ops->target_remove(t, &target);
         check_int(fake_b.removes, 0);
 
@@ -400,8 +400,6 @@ static void test_degraded(void) {
         check_int(t->ops->target_add(t, &target), -ESRCH);
         check(!target.data);
         tracker_free(t);
-        heatmap_free(h);
-        heatmap_free(ref);
 
         /* Not a combo. */
         reset_fakes();
