@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "fixture.h"
 #include "vtism/heatmap.h"
 #include "vtism/log.h"
 #include "vtism/pagemap.h"
@@ -61,27 +62,6 @@ static volatile uint8_t *mmap_page(void) {
         return p;
 }
 
-static void mkdir_p(const char *path) {
-        char buf[512];
-
-        snprintf(buf, sizeof(buf), "%s", path);
-        for (char *p = buf + 1; *p; p++)
-                if (*p == '/') {
-                        *p = 0;
-                        (void) mkdir(buf, 0755);
-                        *p = '/';
-                }
-        (void) mkdir(buf, 0755);
-}
-
-static void write_at(const char *path, const void *buf, size_t size, uint64_t offset) {
-        int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-
-        check(fd >= 0);
-        check(pwrite(fd, buf, size, (off_t) offset) == (ssize_t) size);
-        close(fd);
-}
-
 static void write_file(const char *dir, const char *name, const char *contents) {
         _cleanup_free_ char *p = xasprintf("%s/%s", dir, name);
         int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -94,13 +74,13 @@ static void write_file(const char *dir, const char *name, const char *contents) 
 static void write_pagemaps(void) {
         _cleanup_free_ char *p = xasprintf("%s/%d/pagemap", proc_root, PID);
 
-        write_at(p, pagemap, sizeof(pagemap), BASE_HVA / PG * 8);
-        write_at(p, high, sizeof(high), HIGH_HVA / PG * 8);
+        fixture_write_at(p, pagemap, sizeof(pagemap), BASE_HVA / PG * 8);
+        fixture_write_at(p, high, sizeof(high), HIGH_HVA / PG * 8);
 }
 
 static void set_flags(uint64_t pfn, uint64_t flags) {
         _cleanup_free_ char *p = xasprintf("%s/kpageflags", proc_root);
-        write_at(p, &flags, sizeof(flags), pfn * 8);
+        fixture_write_at(p, &flags, sizeof(flags), pfn * 8);
 }
 
 /*
@@ -114,7 +94,7 @@ static void fake_self(const char *dir, uint64_t entry) {
         char line[512];
 
         check(maps);
-        mkdir_p(self);
+        fixture_mkdir_p(self);
         pm = xasprintf("%s/pagemap", self);
         (void) unlink(pm);
         write_file(self, "clear_refs", "");
@@ -127,7 +107,7 @@ static void fake_self(const char *dir, uint64_t entry) {
                 if (hi - lo > 64 * MIB)
                         continue; /* sanitizer shadows and such: the probe's word is not there */
                 for (unsigned long long a = lo; a < hi; a += PG)
-                        write_at(pm, &entry, sizeof(entry), a / PG * 8);
+                        fixture_write_at(pm, &entry, sizeof(entry), a / PG * 8);
         }
 }
 
@@ -138,14 +118,14 @@ static void build_fixture(void) {
         check(mkdtemp(root));
         snprintf(proc_root, sizeof(proc_root), "%s/proc", root);
         piddir = xasprintf("%s/%d", proc_root, PID);
-        mkdir_p(piddir);
+        fixture_mkdir_p(piddir);
         snprintf(statline, sizeof(statline),
                  "%d (qemu) S 1 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 %llu 0 0\n", PID, START_TIME);
         write_file(piddir, "stat", statline);
         write_file(piddir, "status", "Name:\tqemu\nState:\tS (sleeping)\nTracerPid:\t0\nUid:\t0\n");
         write_file(piddir, "clear_refs", "");
         tracerdir = xasprintf("%s/%d", proc_root, TRACER);
-        mkdir_p(tracerdir);
+        fixture_mkdir_p(tracerdir);
         write_file(tracerdir, "comm", "criu\001\n");
         fake_self(proc_root, P | SD | 0x777);
 
@@ -222,7 +202,7 @@ static void test_probe(void) {
         check_int(tracker_softdirty_ops.probe(&ctx, &reason), 0);
         check(!reason);
 
-        mkdir_p(empty);
+        fixture_mkdir_p(empty);
         ctx.proc_root = empty;
         check(tracker_softdirty_ops.probe(&ctx, &reason) < 0);
         check(reason && strstr(reason, "pagemap"));
