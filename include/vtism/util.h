@@ -24,6 +24,8 @@ char *format_int_list(const int *list, size_t n);
 char *join_int_list(const int *list, size_t n, const char *separator);
 
 int safe_atou64(const char *s, uint64_t *ret);
+/* A sysfs number below root: decimal, or hexadecimal with a 0x prefix ("0x10000000"). */
+int read_u64_at(const char *root, const char *path, uint64_t *ret);
 int safe_atoi(const char *s, int *ret);
 
 /* Parse "4G", "512M", "1048576", "2T" (binary units, optional "iB"/"B" suffix). */

@@ -207,6 +207,33 @@ int safe_atou64(const char *s, uint64_t *ret) {
         return 0;
 }
 
+int read_u64_at(const char *root, const char *path, uint64_t *ret) {
+        _cleanup_free_ char *line = NULL;
+        unsigned long long v;
+        char *end;
+        int r, base = 10;
+        const char *p;
+
+        r = read_line_at(root, path, &line);
+        if (r < 0)
+                return r;
+        p = line;
+        if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X')) {
+                p += 2;
+                base = 16;
+        }
+        if (!isxdigit((unsigned char) *p) || (base == 10 && !isdigit((unsigned char) *p)))
+                return -EINVAL;
+        errno = 0;
+        v = strtoull(p, &end, base);
+        if (errno != 0)
+                return -ERANGE;
+        if (*end)
+                return -EINVAL;
+        *ret = v;
+        return 0;
+}
+
 int safe_atoi(const char *s, int *ret) {
         char *end;
         long v;
