@@ -162,7 +162,8 @@ static int load_blocks(const char *root, MemoryBlocks *m) {
         if (!any_node)
                 return -ENOENT;
 
-        qsort(links, n, sizeof(BlockLink), cmp_link);
+        if (n > 0)
+                qsort(links, n, sizeof(BlockLink), cmp_link);
         for (size_t i = 0; i < n;) {
                 size_t j = i + 1;
                 uint64_t mask = 0;
