@@ -13,6 +13,7 @@
 #include "vtism/bus.h"
 #include "vtism/log.h"
 #include "vtism/manager.h"
+#include "vtism/proc-pid.h"
 #include "vtism/util.h"
 
 /* Placement queries per VM and cycle: 64 MiB of 4 KiB pages, so a 1 GiB VM is re-read every
@@ -69,9 +70,14 @@ static void on_vm_started(Manager *m, unsigned source, const VmIdentity *id) {
                 vm->resync_seen |= source;
                 return;
         }
-        if (proc_pid_start_time(m->proc_root, id->pid, &start_time) < 0) {
-                log_debug("VM %s (pid %d) is already gone.", id->name, (int) id->pid);
-                return;
+        start_time = id->start_time;
+        if (start_time == 0) {
+                int r = proc_pid_start_time(m->proc_root, id->pid, &start_time);
+                if (r < 0) {
+                        log_debug_errno(r, "VM %s (pid %d) cannot be followed: %s", id->name, (int) id->pid,
+                                        r == -ESRCH ? "it is already gone" : "its start time is unreadable");
+                        return;
+                }
         }
 
         vm = vm_new(id->pid, start_time);
@@ -239,7 +245,8 @@ int manager_vms_start(Manager *m) {
         int r;
 
         if (m->config->libvirt_uri && *m->config->libvirt_uri) {
-                r = vmsource_libvirt_new(m->event, m->config->libvirt_uri, on_vm_event, m, &m->libvirt_source);
+                r = vmsource_libvirt_new(m->event, m->config->libvirt_uri, m->proc_root, on_vm_event, m,
+                                         &m->libvirt_source);
                 if (r < 0)
                         log_warning_errno(r, "Cannot watch libvirt at %s, finding VMs in /proc only: %m",
                                           m->config->libvirt_uri);
@@ -395,15 +402,33 @@ static int vm_cycle(Manager *m, Vm *vm) {
         return 0;
 }
 
+/*
+ * Liveness: one proc_pid_check() (one /proc/PID/stat read) per VM per cycle, here, before the
+ * VM's cycle; the /proc scan reads nothing of pids it knows and the trackers do not check again
+ * on their normal path (tracker.h). Only -ESRCH (gone, a zombie, the pid reused) ends a VM; any
+ * other error leaves it and its heat alone until the next cycle.
+ */
+static int vm_check_alive(Manager *m, Vm *vm) {
+        int r;
+
+        r = proc_pid_check(m->proc_root, vm->pid, vm->start_time);
+        if (r < 0 && r != -ESRCH)
+                log_fields(LOG_DEBUG, VM_FIELDS(vm), "Cannot tell whether VM %s (pid %d) still runs, keeping it: %s",
+                           vm->name, (int) vm->pid, strerror(-r));
+        return r;
+}
+
 void manager_vms_cycle(Manager *m) {
         if (m->proc_source)
                 (void) vmsource_proc_scan(m->proc_source);
 
         for (size_t i = 0; i < m->n_vms;) {
                 Vm *vm = m->vms[i];
-                int r = vm->gone_cycles > 0 ? -ESRCH : vm_cycle(m, vm);
+                int r = vm->gone_cycles > 0 ? -ESRCH : vm_check_alive(m, vm);
 
-                if (r == -ESRCH || !tracker_target_alive(&(TrackerContext) { .proc_root = m->proc_root }, &vm->target)) {
+                if (r != -ESRCH)
+                        r = vm_cycle(m, vm);
+                if (r == -ESRCH) {
                         /* libvirt's lifecycle event (stopped, crashed, migrated) follows QEMU's exit
                          * by up to a second or so: wait a few cycles for its word. */
                         if ((vm->sources & VM_SOURCE_LIBVIRT) && vm->gone_cycles++ < LIBVIRT_VERDICT_CYCLES) {
@@ -413,6 +438,8 @@ void manager_vms_cycle(Manager *m) {
                         }
                         log_fields(LOG_DEBUG, VM_FIELDS(vm), "VM %s (pid %d) vanished during the cycle.", vm->name,
                                    (int) vm->pid);
+                        if (m->proc_source)
+                                vmsource_proc_forget(m->proc_source, vm->pid); /* in case the pid was reused */
                         remove_vm(m, i, "exited");
                         continue;
                 }

@@ -200,12 +200,15 @@ static uint64_t flag(uint64_t flags, unsigned bit) {
 
 /* Read pagemap and kpageflags for the chunk and compute the unit of every page. */
 static int scan_chunk(PageIdle *p, PageIdleTarget *pt, Scan *s, uint64_t hva, size_t n_pages) {
+        size_t got;
         int r;
 
         r = pread_full(pt->pagemap_fd, s->pagemap, n_pages * sizeof(uint64_t),
-                       hva / PAGE_BYTES * sizeof(uint64_t), NULL);
+                       hva / PAGE_BYTES * sizeof(uint64_t), &got);
         if (r < 0)
                 return r;
+        if (got < n_pages * sizeof(uint64_t))
+                return -ENODATA; /* the pagemap of an exited process reads empty: no idle VM */
 
         /* Present PFNs, sorted, flags read per run of consecutive PFNs. */
         s->n_refs = 0;
@@ -395,8 +398,6 @@ static int run_pass(Tracker *t, TrackerTarget *target, Pass pass, HeatMap *heat)
         _cleanup_(scan_done) Scan s = {};
         int r;
 
-        if (!tracker_target_alive(&t->ctx, target))
-                return -ESRCH;
         r = open_pagemap(t, target, pt);
         if (r < 0)
                 return r;
@@ -447,14 +448,14 @@ static int run_pass(Tracker *t, TrackerTarget *target, Pass pass, HeatMap *heat)
                         }
                 }
         }
-        /* The pagemap of an exited process reads empty: that was no idle VM. */
-        return tracker_target_alive(&t->ctx, target) ? 0 : -ESRCH;
+        return 0;
 
 fail:
-        /* A vanished process shows as an empty pagemap or an error: tell which. */
+        /* A vanished process shows as an empty pagemap or an error: tell which (off the normal
+         * path, the only place this tracker checks liveness). */
         if (!tracker_target_alive(&t->ctx, target))
                 return -ESRCH;
-        if (r == -EBADF || r == -EIO) {
+        if (r == -EBADF || r == -EIO || r == -ENODATA) {
                 if (pt->pagemap_fd >= 0)
                         (void) close(pt->pagemap_fd);
                 pt->pagemap_fd = -EBADF; /* reopened next time */

@@ -10,6 +10,8 @@
 #include "vtism/libvirt-event.h"
 #include "vtism/log.h"
 #include "vtism/macro.h"
+#include "vtism/proc-pid.h"
+#include "vtism/qemu-cmdline.h"
 #include "vtism/util.h"
 #include "vtism/vmsource.h"
 
@@ -36,7 +38,6 @@
  * Suspend, pmsuspend and guest-initiated shutdown (before QEMU exits) change nothing.
  */
 
-#define PROC_ROOT "/proc"
 #define SYSTEM_RUN_DIR "/run/libvirt/qemu"
 #define BACKOFF_MIN_USEC (1 * USEC_PER_SEC)
 #define BACKOFF_MAX_USEC (60 * USEC_PER_SEC)
@@ -47,6 +48,8 @@ typedef struct KnownVm {
         char *uuid;
         char *name;
         pid_t pid;
+        unsigned long long start_time;
+        char *cmdline;
         char *numa_nodeset;
         char *vcpu_cpuset;
         uint64_t memory_bytes;
@@ -58,6 +61,7 @@ typedef struct LibvirtSource {
         sd_event *event;
         char *uri;
         char *run_dir;                  /* where libvirt keeps NAME.pid; NULL: unknown (remote) */
+        char *proc_root;                /* where QEMU pids are checked */
         VmSourceHandler handler;
         void *userdata;
 
@@ -96,6 +100,7 @@ static usec_t now_monotonic(void) {
 static void known_vm_done(KnownVm *v) {
         free(v->uuid);
         free(v->name);
+        free(v->cmdline);
         free(v->numa_nodeset);
         free(v->vcpu_cpuset);
         *v = (KnownVm) {};
@@ -135,6 +140,8 @@ static void emit(LibvirtSource *s, VmEvent event, const KnownVm *v) {
                 .uuid = v->uuid,
                 .name = v->name,
                 .pid = v->pid,
+                .start_time = v->start_time,
+                .cmdline = v->cmdline,
                 .numa_nodeset = v->numa_nodeset,
                 .vcpu_cpuset = v->vcpu_cpuset,
                 .memory_bytes = v->memory_bytes,
@@ -164,60 +171,64 @@ static char *run_dir_for_uri(const char *uri) {
         return NULL;
 }
 
-static bool basename_is_qemu(const char *path) {
-        const char *b = strrchr(path, '/');
+/* Is the executable behind /proc/PID/exe a system emulator? The link reads "PATH (deleted)"
+ * once the binary was replaced by an upgrade. */
+static bool exe_is_qemu(const char *proc_root, pid_t pid) {
+        _cleanup_free_ char *path = xasprintf("%s/%d/exe", proc_root, (int) pid);
+        char exe[PATH_MAX];
+        ssize_t n;
+        size_t l;
 
-        b = b ? b + 1 : path;
-        return startswith(b, "qemu") != NULL;
+        n = readlink(path, exe, sizeof(exe) - 1);
+        if (n <= 0)
+                return false;
+        exe[n] = 0;
+        l = (size_t) n;
+        if (l > strlen(" (deleted)") && streq(exe + l - strlen(" (deleted)"), " (deleted)"))
+                exe[l - strlen(" (deleted)")] = 0;
+        return qemu_cmdline_is_qemu(exe);
 }
 
-/* The process must exist, be a QEMU, and, if its command line names a uuid (libvirt always passes
- * "-uuid"), be the one of this domain: a stale pid file must not make us tier a stranger. */
-static int qemu_pid_validate(pid_t pid, const char *uuid) {
-        _cleanup_free_ char *exe_path = xasprintf(PROC_ROOT "/%d/exe", (int) pid), *cmdline = NULL,
-                            *cmdline_path = xasprintf("%d/cmdline", (int) pid);
-        char exe[PATH_MAX];
-        bool is_qemu = false;
-        size_t size = 0;
-        ssize_t n;
+/* The process must exist, be a QEMU (by its executable or its argv[0]: qemu-system-*, qemu-kvm,
+ * kvm), and, if its command line names a uuid (libvirt always passes "-uuid"), be the one of this
+ * domain: a stale pid file must not make us tier a stranger. Fills in the start time and the
+ * joined command line. */
+static int qemu_pid_validate(LibvirtSource *s, pid_t pid, const char *uuid, KnownVm *v) {
+        _cleanup_(proc_cmdline_freep) ProcCmdline *c = NULL;
+        unsigned long long start_time;
         int r;
 
-        r = read_file_at_size(PROC_ROOT, cmdline_path, &cmdline, &size);
+        r = proc_pid_cmdline(s->proc_root, pid, &c);
+        if (r == -ENODATA)
+                return -ESRCH;  /* a zombie, or a kernel thread */
         if (r < 0)
                 return r;
-        if (size == 0)
-                return -ESRCH;  /* a zombie, or a kernel thread */
-
-        n = readlink(exe_path, exe, sizeof(exe) - 1);
-        if (n > 0) {
-                exe[n] = 0;
-                is_qemu = basename_is_qemu(exe);
-        }
-        if (!is_qemu)
-                is_qemu = basename_is_qemu(cmdline);
-        if (!is_qemu)
+        if (!exe_is_qemu(s->proc_root, pid) && !qemu_cmdline_is_qemu(c->argv[0]))
                 return -EMEDIUMTYPE;
 
-        for (size_t i = 0; i < size;) {
-                const char *arg = cmdline + i;
-                size_t l = strlen(arg);
-
-                if (streq(arg, "-uuid") && i + l + 1 < size) {
-                        const char *value = arg + l + 1;
-
-                        return strcasecmp(value, uuid) == 0 ? 0 : -ESTALE;
+        for (size_t i = 0; i + 1 < c->argc; i++)
+                if (streq(c->argv[i], "-uuid")) {
+                        if (strcasecmp(c->argv[i + 1], uuid) != 0)
+                                return -ESTALE;
+                        break;
                 }
-                i += l + 1;
-        }
+
+        r = proc_pid_start_time(s->proc_root, pid, &start_time);
+        if (r < 0)
+                return r;
+        v->start_time = start_time;
+        v->cmdline = proc_cmdline_join(c);
         return 0;
 }
 
-static pid_t domain_pid(LibvirtSource *s, const char *name, const char *uuid) {
+/* Fills v->pid (0 if unknown), v->start_time and v->cmdline. */
+static void domain_pid(LibvirtSource *s, const char *name, const char *uuid, KnownVm *v) {
         _cleanup_free_ char *file = NULL, *line = NULL;
         int r, pid;
 
+        v->pid = 0;
         if (!s->run_dir)
-                return 0;
+                return;
 
         file = xasprintf("%s.pid", name);
         r = read_line_at(s->run_dir, file, &line);
@@ -228,17 +239,17 @@ static pid_t domain_pid(LibvirtSource *s, const char *name, const char *uuid) {
         if (r < 0) {
                 log_fields(LOG_DEBUG, FIELDS({"VTISM_VM", uuid}, {"VTISM_VM_NAME", name}),
                            "No usable pid file %s/%s for domain %s: %s", s->run_dir, file, name, strerror(-r));
-                return 0;
+                return;
         }
-        r = qemu_pid_validate(pid, uuid);
+        r = qemu_pid_validate(s, pid, uuid, v);
         if (r < 0) {
                 log_fields(LOG_DEBUG, FIELDS({"VTISM_VM", uuid}, {"VTISM_VM_NAME", name}),
                            "Pid %d from %s/%s is not the QEMU of domain %s: %s", pid, s->run_dir, file, name,
                            r == -EMEDIUMTYPE ? "not a qemu process" :
                            r == -ESTALE ? "another domain's uuid" : strerror(-r));
-                return 0;
+                return;
         }
-        return pid;
+        v->pid = pid;
 }
 
 /* ---- the rest of a domain's identity ---- */
@@ -337,7 +348,7 @@ static int domain_identity(LibvirtSource *s, virDomainPtr dom, KnownVm *ret) {
         v.uuid = xstrdup(uuid);
         v.name = xstrdup(name);
         v.memory_bytes = (uint64_t) info.memory * KIB;
-        v.pid = domain_pid(s, name, uuid);
+        domain_pid(s, name, uuid, &v);
         v.numa_nodeset = domain_numa_nodeset(dom);
         v.vcpu_cpuset = domain_vcpu_cpuset(s->conn, dom, info.nrVirtCpu);
 
@@ -713,6 +724,7 @@ static void libvirt_source_free(VmSource *base) {
         known_vms_clear(s);
         free(s->uri);
         free(s->run_dir);
+        free(s->proc_root);
         free(s->last_error);
         free(s->description);
         free(s);
@@ -741,8 +753,8 @@ static const VmSourceVTable libvirt_vtable = {
         .describe = libvirt_source_describe,
 };
 
-int vmsource_libvirt_new(sd_event *event, const char *uri, VmSourceHandler handler, void *userdata,
-                         VmSource **ret) {
+int vmsource_libvirt_new(sd_event *event, const char *uri, const char *proc_root, VmSourceHandler handler,
+                         void *userdata, VmSource **ret) {
         LibvirtSource *s;
         int r;
 
@@ -757,6 +769,7 @@ int vmsource_libvirt_new(sd_event *event, const char *uri, VmSourceHandler handl
         s->base.vtable = &libvirt_vtable;
         s->event = sd_event_ref(event);
         s->uri = xstrdup(uri ?: "qemu:///system");
+        s->proc_root = xstrdup(proc_root ?: "/proc");
         s->handler = handler;
         s->userdata = userdata;
         s->lifecycle_id = -1;
