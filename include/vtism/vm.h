@@ -30,6 +30,19 @@ typedef enum VmState {
 
 const char *vm_state_to_string(VmState s);
 
+/* Why a VM's home DRAM node is the one it is, strongest first (vm_pick_home_node()). */
+typedef enum VmHomeReason {
+        VM_HOME_NUMATUNE,        /* libvirt <numatune> names it */
+        VM_HOME_VCPU_PINNING,    /* holds most of the host CPUs the vCPUs are pinned to */
+        VM_HOME_MOST_PAGES,      /* holds most of the VM's pages (residency) */
+        VM_HOME_FIRST_DRAM_NODE, /* nothing better known yet: re-picked every cycle */
+        _VM_HOME_REASON_MAX,
+        _VM_HOME_REASON_INVALID = -22, /* no home node (no DRAM node with memory) */
+} VmHomeReason;
+
+/* "numatune", "vcpu pinning", "most pages", "first DRAM node"; NULL for anything else. */
+const char *vm_home_reason_to_string(VmHomeReason r);
+
 typedef struct Vm {
         char *id;                  /* the UUID if known, else "pid-<pid>" */
         char *name;
@@ -48,7 +61,7 @@ typedef struct Vm {
         char *numa_nodeset;        /* libvirt <numatune> host nodes */
         char *vcpu_cpuset;         /* libvirt vCPU pinning */
         int home_node;             /* host DRAM node, -1 until known */
-        const char *home_reason;   /* "numatune", "vcpu pinning", "most pages", "first DRAM node" */
+        VmHomeReason home_reason;  /* _VM_HOME_REASON_INVALID while home_node is -1 */
 
         VmState state;
         char *error;               /* why it is untrackable */

@@ -314,7 +314,7 @@ static int vm_setup(Manager *m, Vm *vm) {
         vm->error = NULL;
         log_fields(LOG_INFO, VM_FIELDS(vm), "VM %s: %zu guest RAM range%s, %" PRIu64 " MiB, home node %d (%s), tracker %s.",
                    vm->name, vm->n_ranges, vm->n_ranges == 1 ? "" : "s", vm->ram_bytes / MIB, vm->home_node,
-                   vm->home_reason ?: "none", m->tracker->ops->name);
+                   vm_home_reason_to_string(vm->home_reason) ?: "none", m->tracker->ops->name);
         return 0;
 
 untrackable:
@@ -397,7 +397,7 @@ static int vm_cycle(Manager *m, Vm *vm) {
         r = vm_refresh_residency(vm);
         if (r == -ESRCH)
                 return r;
-        if (vm->heat && vm->home_reason && streq(vm->home_reason, "first DRAM node"))
+        if (vm->heat && vm->home_reason == VM_HOME_FIRST_DRAM_NODE)
                 vm_pick_home_node(vm, m->topology);
         return 0;
 }

@@ -18,6 +18,20 @@ const char *vm_state_to_string(VmState s) {
         return vm_state_table[s];
 }
 
+static const char *const vm_home_reason_table[_VM_HOME_REASON_MAX] = {
+        [VM_HOME_NUMATUNE] = "numatune",
+        [VM_HOME_VCPU_PINNING] = "vcpu pinning",
+        [VM_HOME_MOST_PAGES] = "most pages",
+        [VM_HOME_FIRST_DRAM_NODE] = "first DRAM node",
+};
+assert_cc(ELEMENTSOF(vm_home_reason_table) == _VM_HOME_REASON_MAX);
+
+const char *vm_home_reason_to_string(VmHomeReason r) {
+        if (r < 0 || r >= _VM_HOME_REASON_MAX)
+                return NULL;
+        return vm_home_reason_table[r];
+}
+
 Vm *vm_new(pid_t pid, unsigned long long start_time) {
         Vm *vm = xcalloc(1, sizeof(Vm));
 
@@ -26,6 +40,7 @@ Vm *vm_new(pid_t pid, unsigned long long start_time) {
         vm->id = xasprintf("pid-%d", (int) pid);
         vm->name = xasprintf("pid-%d", (int) pid);
         vm->home_node = -1;
+        vm->home_reason = _VM_HOME_REASON_INVALID;
         vm->state = VM_STATE_NEW;
         vm->target.pid = pid;
         vm->target.start_time = start_time;
@@ -94,7 +109,7 @@ void vm_pick_home_node(Vm *vm, const Topology *t) {
                 node = first_dram_node_in(t, nodes, n);
                 if (node >= 0) {
                         vm->home_node = node;
-                        vm->home_reason = "numatune";
+                        vm->home_reason = VM_HOME_NUMATUNE;
                         return;
                 }
         }
@@ -119,7 +134,7 @@ void vm_pick_home_node(Vm *vm, const Topology *t) {
                 }
                 if (node >= 0) {
                         vm->home_node = node;
-                        vm->home_reason = "vcpu pinning";
+                        vm->home_reason = VM_HOME_VCPU_PINNING;
                         return;
                 }
         }
@@ -142,7 +157,7 @@ void vm_pick_home_node(Vm *vm, const Topology *t) {
                         }
                 if (node >= 0) {
                         vm->home_node = node;
-                        vm->home_reason = "most pages";
+                        vm->home_reason = VM_HOME_MOST_PAGES;
                         return;
                 }
         }
@@ -150,9 +165,9 @@ void vm_pick_home_node(Vm *vm, const Topology *t) {
         for (size_t i = 0; i < t->n_nodes; i++)
                 if (t->nodes[i].tier == NODE_TIER_DRAM && t->nodes[i].total_bytes > 0) {
                         vm->home_node = t->nodes[i].id;
-                        vm->home_reason = "first DRAM node";
+                        vm->home_reason = VM_HOME_FIRST_DRAM_NODE;
                         return;
                 }
         vm->home_node = -1;
-        vm->home_reason = NULL;
+        vm->home_reason = _VM_HOME_REASON_INVALID;
 }

@@ -49,9 +49,9 @@ static void check_home(const Topology *t, const char *nodeset, const char *cpuse
         _cleanup_(vm_freep) Vm *vm = vm_with(nodeset, cpuset);
 
         vm_pick_home_node(vm, t);
-        if (vm->home_node != node || !streq_ptr(vm->home_reason, reason)) {
+        if (vm->home_node != node || !streq_ptr(vm_home_reason_to_string(vm->home_reason), reason)) {
                 fprintf(stderr, "numatune=%s cpuset=%s: home node %d (%s), expected %d (%s)\n",
-                        nodeset ?: "-", cpuset ?: "-", vm->home_node, vm->home_reason ?: "(null)", node,
+                        nodeset ?: "-", cpuset ?: "-", vm->home_node, vm_home_reason_to_string(vm->home_reason) ?: "(null)", node,
                         reason ?: "(null)");
                 exit(EXIT_FAILURE);
         }
@@ -125,7 +125,7 @@ static void test_default(void) {
 
         vm_pick_home_node(vm, sparse);
         check_int(vm->home_node, 0);
-        check_str(vm->home_reason, "first DRAM node");
+        check_str(vm_home_reason_to_string(vm->home_reason), "first DRAM node");
 }
 
 /* Attach a heat map of TEST_PAGES pages at TEST_HVA; feed one residency pass of n_pages pages
@@ -155,9 +155,9 @@ static void check_home_heat(const Topology *t, const char *nodeset, const char *
 
         give_residency(vm, nodes, starts, n, n_pages);
         vm_pick_home_node(vm, t);
-        if (vm->home_node != node || !streq_ptr(vm->home_reason, reason)) {
+        if (vm->home_node != node || !streq_ptr(vm_home_reason_to_string(vm->home_reason), reason)) {
                 fprintf(stderr, "residency %zu runs, %u pages fed: home node %d (%s), expected %d (%s)\n", n, n_pages,
-                        vm->home_node, vm->home_reason ?: "(null)", node, reason ?: "(null)");
+                        vm->home_node, vm_home_reason_to_string(vm->home_reason) ?: "(null)", node, reason ?: "(null)");
                 exit(EXIT_FAILURE);
         }
 }
