@@ -36,6 +36,24 @@ typedef enum ManagerSubsystem {
 /* "sampling", "migration", "all" -> mask; -EINVAL for anything else */
 int manager_subsystem_from_string(const char *s);
 
+/*
+ * What changed in the manager's state, as a mask, for whoever shows it (the bus registers a hook
+ * with manager_set_change_hook() and maps these to its properties). The manager and its VM code
+ * call manager_notify_changed(); they know nothing of D-Bus.
+ */
+typedef enum ManagerChange {
+        MANAGER_CHANGED_MODE         = 1 << 0, /* mode and its reason, nodes and distances */
+        MANAGER_CHANGED_CONFIG       = 1 << 1, /* settings from the config: interval, rate, URI, tracker */
+        MANAGER_CHANGED_PAUSED       = 1 << 2, /* sampling or migration paused or resumed */
+        MANAGER_CHANGED_DRY_RUN      = 1 << 3,
+        MANAGER_CHANGED_RELOAD_ERROR = 1 << 4,
+        MANAGER_CHANGED_TRACKERS     = 1 << 5, /* usable trackers, the active one */
+        MANAGER_CHANGED_VMS          = 1 << 6, /* a VM came, went, or changed identity or policy */
+} ManagerChange;
+
+typedef struct Manager Manager;
+typedef void (*ManagerChangeHook)(Manager *m, unsigned changes, void *userdata);
+
 typedef struct ManagerCounters {
         uint64_t cycles;
         uint64_t pages_promoted;
@@ -46,9 +64,11 @@ typedef struct ManagerCounters {
         uint64_t reload_failures;
 } ManagerCounters;
 
-typedef struct Manager {
+struct Manager {
         sd_event *event;
-        sd_bus *bus;
+        sd_bus *bus;                /* set up by bus_setup(), closed by manager_free() */
+        ManagerChangeHook change_hook;
+        void *change_userdata;
         sd_event_source *cycle_timer;
 
         char *config_path;
@@ -77,7 +97,7 @@ typedef struct Manager {
         VmSource *proc_source;
         char *tracker_reasons[_TRACKER_KIND_MAX]; /* why each tracker is unusable; NULL if usable */
         Tracker *tracker;                         /* NULL: none usable (monitor VMs only) */
-} Manager;
+};
 
 int manager_new(const char *config_path, const char *sysfs_root, const char *proc_root, int log_level_override,
                 Manager **ret);
@@ -88,7 +108,8 @@ static inline void manager_freep(Manager **m) {
 
 /* Load config and topology; on failure logs and returns -errno (startup is fatal). */
 int manager_load(Manager *m);
-/* Connect to the bus, take the name, arm timers and signals, tell systemd READY=1. */
+/* Arm signals, the watchdog, the VM sources and the cycle timer, tell systemd READY=1. Run
+ * bus_setup() before, so that READY=1 means the bus name is ours. */
 int manager_start(Manager *m);
 int manager_run(Manager *m);
 
@@ -100,6 +121,10 @@ void manager_set_paused(Manager *m, unsigned subsystems, bool paused);
 void manager_set_dry_run(Manager *m, bool dry_run);
 bool manager_dry_run(const Manager *m);
 void manager_update_status(Manager *m);
+
+/* One hook (NULL to remove); called with a ManagerChange mask whenever the state changes. */
+void manager_set_change_hook(Manager *m, ManagerChangeHook hook, void *userdata);
+void manager_notify_changed(Manager *m, unsigned changes);
 
 /* One full cycle (also run by the timer). */
 int manager_cycle(Manager *m);

@@ -1,7 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * vtismctl: look at and steer vtismd. Everything but check-config goes over D-Bus
- * (org.vtism1 on the system bus); the daemon is the only source of truth.
+ * (org.vtism1 on the system bus, bus-api.h); the daemon is the only source of truth.
+ *
+ * Records come as a{sv} dicts: vtismctl takes the keys it knows (with the type bus-api.h gives
+ * them), skips the others, and says once, on stderr, which it skipped, so that a newer vtismd
+ * never makes an older vtismctl fail or silently drop a table.
  */
 #include <getopt.h>
 #include <inttypes.h>
@@ -13,13 +17,10 @@
 #include <time.h>
 
 #include "vtism-build.h"
+#include "vtism/bus-api.h"
 #include "vtism/config.h"
 #include "vtism/macro.h"
 #include "vtism/util.h"
-
-#define BUS_NAME "org.vtism1"
-#define BUS_PATH "/org/vtism1"
-#define BUS_INTERFACE "org.vtism1.Manager"
 
 /* Exit codes, documented in vtismctl(8). */
 enum {
@@ -33,36 +34,312 @@ enum {
 static bool arg_json = false;
 static const char *arg_verb = NULL;
 
+/* ---- reading records ---- */
+
+typedef struct IntArray {
+        int32_t *v;
+        size_t n;
+} IntArray;
+
+typedef struct U64Array {
+        uint64_t *v;
+        size_t n;
+} U64Array;
+
+/* Where the known keys of one kind of record go: its table in bus-api.h, and for each field the
+ * offset of its slot in the C struct (the slot's C type follows the D-Bus type: s char *,
+ * t uint64_t, u uint32_t, i int32_t, b bool, ai IntArray, at U64Array). */
+typedef struct RecordLayout {
+        const char *what;          /* for the "does not know" line, e.g. "VMs" */
+        const BusField *fields;
+        size_t n_fields;
+        const size_t *offsets;
+} RecordLayout;
+
+/* "VMs.plan_bytes", "Plans (aa{sv})": what this vtismctl skipped, reported once. */
+static char **unknown;
+static size_t n_unknown;
+
+static void note_unknown(const char *what, const char *key, const char *type) {
+        _cleanup_free_ char *s = key ? xasprintf("%s.%s", what, key) : xasprintf("%s (%s)", what, type);
+
+        for (size_t i = 0; i < n_unknown; i++)
+                if (streq(unknown[i], s))
+                        return;
+        unknown = xreallocarray(unknown, n_unknown + 1, sizeof(char *));
+        unknown[n_unknown++] = TAKE_PTR(s);
+}
+
+static void report_unknown(void) {
+        if (n_unknown == 0)
+                return;
+        fprintf(stderr, "vtismctl: vtismd sent fields this vtismctl does not know (");
+        for (size_t i = 0; i < n_unknown; i++)
+                fprintf(stderr, "%s%s", i > 0 ? ", " : "", unknown[i]);
+        fprintf(stderr, "); upgrade vtismctl to see them.\n");
+        for (size_t i = 0; i < n_unknown; i++)
+                free(unknown[i]);
+        free(unknown);
+        unknown = NULL;
+        n_unknown = 0;
+}
+
+static int read_slot(sd_bus_message *m, const char *type, void *slot) {
+        const void *p;
+        size_t size;
+        int r;
+
+        switch (type[0]) {
+        case 's': {
+                const char *s;
+
+                r = sd_bus_message_read_basic(m, 's', &s);
+                if (r < 0)
+                        return r;
+                free(*(char **) slot);
+                *(char **) slot = xstrdup(s);
+                return 0;
+        }
+        case 'b': {
+                int b;
+
+                r = sd_bus_message_read_basic(m, 'b', &b);
+                if (r < 0)
+                        return r;
+                *(bool *) slot = b;
+                return 0;
+        }
+        case 't':
+        case 'u':
+        case 'i':
+                return sd_bus_message_read_basic(m, type[0], slot);
+        case 'a':
+                r = sd_bus_message_read_array(m, type[1], &p, &size);
+                if (r < 0)
+                        return r;
+                if (type[1] == 'i') {
+                        IntArray *a = slot;
+                        free(a->v);
+                        a->n = size / sizeof(int32_t);
+                        a->v = xmalloc(size);
+                        memcpy(a->v, p, size);
+                } else {
+                        U64Array *a = slot;
+                        free(a->v);
+                        a->n = size / sizeof(uint64_t);
+                        a->v = xmalloc(size);
+                        memcpy(a->v, p, size);
+                }
+                return 0;
+        default:
+                return -EINVAL;
+        }
+}
+
+/* Read one a{sv} record into dest; *ret_present gets a bit per field found. */
+static int read_record(sd_bus_message *m, const RecordLayout *l, void *dest, uint64_t *ret_present) {
+        uint64_t present = 0;
+        int r;
+
+        r = sd_bus_message_enter_container(m, 'a', "{sv}");
+        if (r < 0)
+                return r;
+        while ((r = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
+                const BusField *f;
+                const char *key, *contents;
+
+                r = sd_bus_message_read_basic(m, 's', &key);
+                if (r < 0)
+                        return r;
+                r = sd_bus_message_peek_type(m, NULL, &contents);
+                if (r < 0)
+                        return r;
+                f = bus_field_find(l->fields, l->n_fields, key);
+                if (f && streq(f->type, contents)) {
+                        size_t i = (size_t) (f - l->fields);
+
+                        r = sd_bus_message_enter_container(m, 'v', contents);
+                        if (r < 0)
+                                return r;
+                        r = read_slot(m, contents, (uint8_t *) dest + l->offsets[i]);
+                        if (r < 0)
+                                return r;
+                        r = sd_bus_message_exit_container(m);
+                        if (r < 0)
+                                return r;
+                        present |= UINT64_C(1) << i;
+                } else {
+                        /* Unknown here, or known with a type we cannot read: skip, and say so. */
+                        _cleanup_free_ char *k = f ? xasprintf("%s:%s", key, contents) : xstrdup(key);
+
+                        note_unknown(l->what, k, NULL);
+                        r = sd_bus_message_skip(m, "v");
+                        if (r < 0)
+                                return r;
+                }
+                r = sd_bus_message_exit_container(m);
+                if (r < 0)
+                        return r;
+        }
+        if (r < 0)
+                return r;
+        if (ret_present)
+                *ret_present = present;
+        return sd_bus_message_exit_container(m);
+}
+
+static void record_done(const RecordLayout *l, void *dest) {
+        for (size_t i = 0; i < l->n_fields; i++) {
+                void *slot = (uint8_t *) dest + l->offsets[i];
+
+                if (l->fields[i].type[0] == 's')
+                        free(*(char **) slot);
+                else if (l->fields[i].type[0] == 'a')
+                        free(*(void **) slot); /* IntArray and U64Array start with their pointer */
+        }
+}
+
+/* aa{sv}: a growing array of records of record_size bytes. */
+static int read_records(sd_bus_message *m, const RecordLayout *l, size_t record_size, void **records, size_t *n,
+                        void (*defaults)(void *record, uint64_t present)) {
+        int r;
+
+        r = sd_bus_message_enter_container(m, 'a', "a{sv}");
+        if (r < 0)
+                return r;
+        while ((r = sd_bus_message_at_end(m, false)) == 0) {
+                uint64_t present;
+                uint8_t *rec;
+
+                *records = xreallocarray(*records, *n + 1, record_size);
+                rec = (uint8_t *) *records + *n * record_size;
+                memset(rec, 0, record_size);
+                (*n)++;
+                r = read_record(m, l, rec, &present);
+                if (r < 0)
+                        return r;
+                if (defaults)
+                        defaults(rec, present);
+        }
+        if (r < 0)
+                return r;
+        return sd_bus_message_exit_container(m);
+}
+
+#define PRESENT(present, field) (((present) >> (field)) & 1)
+
 typedef struct NodeInfo {
-        int id;
+        int32_t id;
         char *tier;
         char *tier_source;
-        int memory_tier;
+        int32_t memory_tier;   /* -1: none */
         char *cpus;
         uint64_t total_bytes;
         uint64_t free_bytes;
-        int *targets;
-        size_t n_targets;
+        IntArray targets;
 } NodeInfo;
 
-typedef struct Counter {
-        char *name;
-        uint64_t value;
-} Counter;
+static const size_t node_offsets[_BUS_NODE_FIELD_MAX] = {
+        [BUS_NODE_ID] = offsetof(NodeInfo, id),
+        [BUS_NODE_TIER] = offsetof(NodeInfo, tier),
+        [BUS_NODE_CLASSIFIED_BY] = offsetof(NodeInfo, tier_source),
+        [BUS_NODE_MEMORY_TIER] = offsetof(NodeInfo, memory_tier),
+        [BUS_NODE_CPUS] = offsetof(NodeInfo, cpus),
+        [BUS_NODE_TOTAL_BYTES] = offsetof(NodeInfo, total_bytes),
+        [BUS_NODE_FREE_BYTES] = offsetof(NodeInfo, free_bytes),
+        [BUS_NODE_DEMOTION_TARGETS] = offsetof(NodeInfo, targets),
+};
+assert_cc(ELEMENTSOF(node_offsets) == _BUS_NODE_FIELD_MAX);
+static const RecordLayout node_layout = { "Nodes", bus_node_fields, _BUS_NODE_FIELD_MAX, node_offsets };
+
+static void node_defaults(void *p, uint64_t present) {
+        NodeInfo *n = p;
+
+        if (!PRESENT(present, BUS_NODE_MEMORY_TIER))
+                n->memory_tier = -1;
+        n->tier = n->tier ?: xstrdup("?");
+        n->tier_source = n->tier_source ?: xstrdup("?");
+        n->cpus = n->cpus ?: xstrdup("");
+}
 
 typedef struct VmInfo {
-        char *id, *name, *uuid, *sources, *state, *error;
+        char *id, *name, *uuid, *sources, *state, *error, *home_reason;
         uint32_t pid;
         uint64_t ram_bytes, dram_bytes, cxl_bytes, hot_bytes, warm_bytes, cold_bytes, cycles;
-        int32_t home_node;
+        int32_t home_node;     /* -1: none */
         bool residency_known;
 } VmInfo;
+
+static const size_t vm_offsets[_BUS_VM_FIELD_MAX] = {
+        [BUS_VM_ID] = offsetof(VmInfo, id),
+        [BUS_VM_NAME] = offsetof(VmInfo, name),
+        [BUS_VM_UUID] = offsetof(VmInfo, uuid),
+        [BUS_VM_PID] = offsetof(VmInfo, pid),
+        [BUS_VM_SOURCES] = offsetof(VmInfo, sources),
+        [BUS_VM_STATE] = offsetof(VmInfo, state),
+        [BUS_VM_ERROR] = offsetof(VmInfo, error),
+        [BUS_VM_RAM_BYTES] = offsetof(VmInfo, ram_bytes),
+        [BUS_VM_RESIDENCY_KNOWN] = offsetof(VmInfo, residency_known),
+        [BUS_VM_DRAM_BYTES] = offsetof(VmInfo, dram_bytes),
+        [BUS_VM_CXL_BYTES] = offsetof(VmInfo, cxl_bytes),
+        [BUS_VM_HOT_BYTES] = offsetof(VmInfo, hot_bytes),
+        [BUS_VM_WARM_BYTES] = offsetof(VmInfo, warm_bytes),
+        [BUS_VM_COLD_BYTES] = offsetof(VmInfo, cold_bytes),
+        [BUS_VM_CYCLES] = offsetof(VmInfo, cycles),
+        [BUS_VM_HOME_NODE] = offsetof(VmInfo, home_node),
+        [BUS_VM_HOME_REASON] = offsetof(VmInfo, home_reason),
+};
+assert_cc(ELEMENTSOF(vm_offsets) == _BUS_VM_FIELD_MAX);
+static const RecordLayout vm_layout = { "VMs", bus_vm_fields, _BUS_VM_FIELD_MAX, vm_offsets };
+
+static void vm_defaults(void *p, uint64_t present) {
+        VmInfo *v = p;
+
+        if (!PRESENT(present, BUS_VM_HOME_NODE))
+                v->home_node = -1;
+        v->id = v->id ?: xstrdup("?");
+        v->name = v->name ?: xstrdup(v->id);
+        v->sources = v->sources ?: xstrdup("");
+        v->state = v->state ?: xstrdup("?");
+}
 
 typedef struct TrackerInfo {
         char *name;
         bool usable;
         char *reason;
 } TrackerInfo;
+
+static const size_t tracker_offsets[_BUS_TRACKER_FIELD_MAX] = {
+        [BUS_TRACKER_NAME] = offsetof(TrackerInfo, name),
+        [BUS_TRACKER_USABLE] = offsetof(TrackerInfo, usable),
+        [BUS_TRACKER_REASON] = offsetof(TrackerInfo, reason),
+};
+assert_cc(ELEMENTSOF(tracker_offsets) == _BUS_TRACKER_FIELD_MAX);
+static const RecordLayout tracker_layout = { "Trackers", bus_tracker_fields, _BUS_TRACKER_FIELD_MAX,
+                                             tracker_offsets };
+
+static void tracker_defaults(void *p, uint64_t present) {
+        TrackerInfo *t = p;
+
+        t->name = t->name ?: xstrdup("?");
+        t->reason = t->reason ?: xstrdup("");
+}
+
+/* Counters: one uint64_t per known key, in bus-api.h's order. */
+typedef struct Counters {
+        uint64_t value[_BUS_COUNTER_FIELD_MAX];
+} Counters;
+
+static const size_t counter_offsets[_BUS_COUNTER_FIELD_MAX] = {
+#define C(f) [f] = offsetof(Counters, value[f])
+        C(BUS_COUNTER_CYCLES), C(BUS_COUNTER_PAGES_PROMOTED), C(BUS_COUNTER_PAGES_DEMOTED),
+        C(BUS_COUNTER_PAGES_FAILED), C(BUS_COUNTER_BYTES_MIGRATED), C(BUS_COUNTER_RELOADS),
+        C(BUS_COUNTER_RELOAD_FAILURES),
+#undef C
+};
+assert_cc(ELEMENTSOF(counter_offsets) == _BUS_COUNTER_FIELD_MAX);
+static const RecordLayout counter_layout = { "Counters", bus_counter_fields, _BUS_COUNTER_FIELD_MAX,
+                                             counter_offsets };
 
 typedef struct Status {
         char *version, *mode, *mode_reason, *tracker, *config_file, *last_reload_error, *libvirt_uri;
@@ -72,10 +349,9 @@ typedef struct Status {
         size_t n_nodes;
         uint32_t *distances; /* n_nodes x n_nodes */
         size_t n_distances;
-        Counter *counters;
-        size_t n_counters;
+        Counters counters;
         char *active_tracker;
-        bool have_vms;           /* the daemon exports VMs (older ones did not) */
+        bool have_vms;           /* the daemon exports VMs this vtismctl can read */
         VmInfo *vms;
         size_t n_vms;
         TrackerInfo *trackers;
@@ -90,32 +366,16 @@ static void status_done(Status *s) {
         free(s->config_file);
         free(s->last_reload_error);
         free(s->libvirt_uri);
-        for (size_t i = 0; i < s->n_nodes; i++) {
-                free(s->nodes[i].tier);
-                free(s->nodes[i].tier_source);
-                free(s->nodes[i].cpus);
-                free(s->nodes[i].targets);
-        }
+        for (size_t i = 0; i < s->n_nodes; i++)
+                record_done(&node_layout, &s->nodes[i]);
         free(s->nodes);
         free(s->distances);
-        for (size_t i = 0; i < s->n_counters; i++)
-                free(s->counters[i].name);
-        free(s->counters);
         free(s->active_tracker);
-        for (size_t i = 0; i < s->n_vms; i++) {
-                VmInfo *v = &s->vms[i];
-                free(v->id);
-                free(v->name);
-                free(v->uuid);
-                free(v->sources);
-                free(v->state);
-                free(v->error);
-        }
+        for (size_t i = 0; i < s->n_vms; i++)
+                record_done(&vm_layout, &s->vms[i]);
         free(s->vms);
-        for (size_t i = 0; i < s->n_trackers; i++) {
-                free(s->trackers[i].name);
-                free(s->trackers[i].reason);
-        }
+        for (size_t i = 0; i < s->n_trackers; i++)
+                record_done(&tracker_layout, &s->trackers[i]);
         free(s->trackers);
 }
 
@@ -148,52 +408,6 @@ static int connect_bus(sd_bus **ret) {
         return EXIT_OK;
 }
 
-static char *read_string(sd_bus_message *m) {
-        const char *s;
-
-        if (sd_bus_message_read(m, "s", &s) < 0)
-                return NULL;
-        return xstrdup(s);
-}
-
-static int read_nodes(sd_bus_message *m, Status *s) {
-        int r;
-
-        r = sd_bus_message_enter_container(m, 'a', "(issisttai)");
-        if (r < 0)
-                return r;
-        while ((r = sd_bus_message_enter_container(m, 'r', "issisttai")) > 0) {
-                const char *tier, *source, *cpus;
-                const void *targets;
-                size_t size;
-                NodeInfo *n;
-
-                s->nodes = xreallocarray(s->nodes, s->n_nodes + 1, sizeof(NodeInfo));
-                n = &s->nodes[s->n_nodes];
-                *n = (NodeInfo) {};
-                r = sd_bus_message_read(m, "issistt", &n->id, &tier, &source, &n->memory_tier, &cpus,
-                                        &n->total_bytes, &n->free_bytes);
-                if (r < 0)
-                        return r;
-                r = sd_bus_message_read_array(m, 'i', &targets, &size);
-                if (r < 0)
-                        return r;
-                n->tier = xstrdup(tier);
-                n->tier_source = xstrdup(source);
-                n->cpus = xstrdup(cpus);
-                n->n_targets = size / sizeof(int);
-                n->targets = xmalloc(size);
-                memcpy(n->targets, targets, size);
-                s->n_nodes++;
-                r = sd_bus_message_exit_container(m);
-                if (r < 0)
-                        return r;
-        }
-        if (r < 0)
-                return r;
-        return sd_bus_message_exit_container(m);
-}
-
 static int read_distances(sd_bus_message *m, Status *s) {
         int r;
 
@@ -218,153 +432,75 @@ static int read_distances(sd_bus_message *m, Status *s) {
         return sd_bus_message_exit_container(m);
 }
 
-static int read_counters(sd_bus_message *m, Status *s) {
-        const char *name;
-        uint64_t value;
-        int r;
-
-        r = sd_bus_message_enter_container(m, 'a', "{st}");
-        if (r < 0)
-                return r;
-        while ((r = sd_bus_message_read(m, "{st}", &name, &value)) > 0) {
-                s->counters = xreallocarray(s->counters, s->n_counters + 1, sizeof(Counter));
-                s->counters[s->n_counters++] = (Counter) { .name = xstrdup(name), .value = value };
-        }
-        if (r < 0)
-                return r;
-        return sd_bus_message_exit_container(m);
-}
-
-#define VMS_SIGNATURE "(sssussstttttttib)"
-
-static int read_vms(sd_bus_message *m, Status *s) {
-        int r;
-
-        s->have_vms = true;
-        r = sd_bus_message_enter_container(m, 'a', VMS_SIGNATURE);
-        if (r < 0)
-                return r;
-        for (;;) {
-                const char *id, *name, *uuid, *sources, *state, *error;
-                int residency_known;
-                VmInfo v = {};
-
-                r = sd_bus_message_read(m, VMS_SIGNATURE, &id, &name, &uuid, &v.pid, &sources, &state, &error,
-                                        &v.ram_bytes, &v.dram_bytes, &v.cxl_bytes, &v.hot_bytes, &v.warm_bytes,
-                                        &v.cold_bytes, &v.cycles, &v.home_node, &residency_known);
-                if (r <= 0)
-                        break;
-                v.id = xstrdup(id);
-                v.name = xstrdup(name);
-                v.uuid = xstrdup(uuid);
-                v.sources = xstrdup(sources);
-                v.state = xstrdup(state);
-                v.error = xstrdup(error);
-                v.residency_known = residency_known;
-                s->vms = xreallocarray(s->vms, s->n_vms + 1, sizeof(VmInfo));
-                s->vms[s->n_vms++] = v;
-        }
-        if (r < 0)
-                return r;
-        return sd_bus_message_exit_container(m);
-}
-
-static int read_trackers(sd_bus_message *m, Status *s) {
-        const char *name, *reason;
-        int usable, r;
-
-        r = sd_bus_message_enter_container(m, 'a', "(sbs)");
-        if (r < 0)
-                return r;
-        while ((r = sd_bus_message_read(m, "(sbs)", &name, &usable, &reason)) > 0) {
-                s->trackers = xreallocarray(s->trackers, s->n_trackers + 1, sizeof(TrackerInfo));
-                s->trackers[s->n_trackers++] = (TrackerInfo) {
-                        .name = xstrdup(name), .usable = usable, .reason = xstrdup(reason),
-                };
-        }
-        if (r < 0)
-                return r;
-        return sd_bus_message_exit_container(m);
-}
-
 static int read_property(sd_bus_message *m, const char *name, Status *s) {
+        /* Scalars: name, type, where. */
         const struct {
                 const char *name;
-                char **field;
-        } strings[] = {
-                { "Version", &s->version },
-                { "Mode", &s->mode },
-                { "ModeReason", &s->mode_reason },
-                { "Tracker", &s->tracker },
-                { "ConfigFile", &s->config_file },
-                { "LastReloadError", &s->last_reload_error },
-                { "LibvirtURI", &s->libvirt_uri },
-                { "ActiveTracker", &s->active_tracker },
-        };
-        const struct {
-                const char *name;
-                bool *field;
-        } bools[] = {
-                { "SamplingPaused", &s->sampling_paused },
-                { "MigrationPaused", &s->migration_paused },
-                { "DryRun", &s->dry_run },
-        };
-        const struct {
-                const char *name;
-                uint64_t *field;
-        } u64s[] = {
-                { "SampleIntervalUSec", &s->sample_interval_usec },
-                { "MigrateRateLimit", &s->rate_limit_bytes },
-                { "StartedAt", &s->started_at_usec },
-                { "LastCycleAt", &s->last_cycle_at_usec },
+                const char *type;
+                void *slot;
+        } scalars[] = {
+                { VTISM_PROP_VERSION, "s", &s->version },
+                { VTISM_PROP_MODE, "s", &s->mode },
+                { VTISM_PROP_MODE_REASON, "s", &s->mode_reason },
+                { VTISM_PROP_TRACKER, "s", &s->tracker },
+                { VTISM_PROP_CONFIG_FILE, "s", &s->config_file },
+                { VTISM_PROP_LAST_RELOAD_ERROR, "s", &s->last_reload_error },
+                { VTISM_PROP_LIBVIRT_URI, "s", &s->libvirt_uri },
+                { VTISM_PROP_ACTIVE_TRACKER, "s", &s->active_tracker },
+                { VTISM_PROP_SAMPLING_PAUSED, "b", &s->sampling_paused },
+                { VTISM_PROP_MIGRATION_PAUSED, "b", &s->migration_paused },
+                { VTISM_PROP_DRY_RUN, "b", &s->dry_run },
+                { VTISM_PROP_SAMPLE_INTERVAL_USEC, "t", &s->sample_interval_usec },
+                { VTISM_PROP_MIGRATE_RATE_LIMIT, "t", &s->rate_limit_bytes },
+                { VTISM_PROP_STARTED_AT, "t", &s->started_at_usec },
+                { VTISM_PROP_LAST_CYCLE_AT, "t", &s->last_cycle_at_usec },
         };
         const char *contents;
-        char type;
         int r;
 
-        r = sd_bus_message_peek_type(m, &type, &contents);
-        if (r < 0)
-                return r;
-        r = sd_bus_message_enter_container(m, 'v', contents);
+        r = sd_bus_message_peek_type(m, NULL, &contents);
         if (r < 0)
                 return r;
 
-        for (size_t i = 0; i < ELEMENTSOF(strings); i++)
-                if (streq(name, strings[i].name) && streq(contents, "s")) {
-                        *strings[i].field = read_string(m);
+        for (size_t i = 0; i < ELEMENTSOF(scalars); i++)
+                if (streq(name, scalars[i].name) && streq(contents, scalars[i].type)) {
+                        r = sd_bus_message_enter_container(m, 'v', contents);
+                        if (r >= 0)
+                                r = read_slot(m, contents, scalars[i].slot);
                         goto done;
                 }
-        for (size_t i = 0; i < ELEMENTSOF(bools); i++)
-                if (streq(name, bools[i].name) && streq(contents, "b")) {
-                        int b;
-                        r = sd_bus_message_read(m, "b", &b);
-                        if (r < 0)
-                                return r;
-                        *bools[i].field = b;
-                        goto done;
-                }
-        for (size_t i = 0; i < ELEMENTSOF(u64s); i++)
-                if (streq(name, u64s[i].name) && streq(contents, "t")) {
-                        r = sd_bus_message_read(m, "t", u64s[i].field);
-                        if (r < 0)
-                                return r;
-                        goto done;
-                }
-        if (streq(name, "Nodes") && streq(contents, "a(issisttai)"))
-                r = read_nodes(m, s);
-        else if (streq(name, "Distances") && streq(contents, "aau"))
-                r = read_distances(m, s);
-        else if (streq(name, "Counters") && streq(contents, "a{st}"))
-                r = read_counters(m, s);
-        else if (streq(name, "VMs") && streq(contents, "a" VMS_SIGNATURE))
-                r = read_vms(m, s);
-        else if (streq(name, "Trackers") && streq(contents, "a(sbs)"))
-                r = read_trackers(m, s);
-        else /* a newer daemon: ignore what we do not know */
-                r = sd_bus_message_skip(m, contents);
+
+        if (streq(name, VTISM_PROP_NODES) && streq(contents, "aa{sv}")) {
+                r = sd_bus_message_enter_container(m, 'v', contents);
+                if (r >= 0)
+                        r = read_records(m, &node_layout, sizeof(NodeInfo), (void **) &s->nodes, &s->n_nodes,
+                                         node_defaults);
+        } else if (streq(name, VTISM_PROP_DISTANCES) && streq(contents, "aau")) {
+                r = sd_bus_message_enter_container(m, 'v', contents);
+                if (r >= 0)
+                        r = read_distances(m, s);
+        } else if (streq(name, VTISM_PROP_COUNTERS) && streq(contents, "a{sv}")) {
+                r = sd_bus_message_enter_container(m, 'v', contents);
+                if (r >= 0)
+                        r = read_record(m, &counter_layout, &s->counters, NULL);
+        } else if (streq(name, VTISM_PROP_VMS) && streq(contents, "aa{sv}")) {
+                s->have_vms = true;
+                r = sd_bus_message_enter_container(m, 'v', contents);
+                if (r >= 0)
+                        r = read_records(m, &vm_layout, sizeof(VmInfo), (void **) &s->vms, &s->n_vms, vm_defaults);
+        } else if (streq(name, VTISM_PROP_TRACKERS) && streq(contents, "aa{sv}")) {
+                r = sd_bus_message_enter_container(m, 'v', contents);
+                if (r >= 0)
+                        r = read_records(m, &tracker_layout, sizeof(TrackerInfo), (void **) &s->trackers,
+                                         &s->n_trackers, tracker_defaults);
+        } else {
+                /* A newer (or older) daemon: skip what we cannot read, and say so. */
+                note_unknown(name, NULL, contents);
+                return sd_bus_message_skip(m, "v");
+        }
+done:
         if (r < 0)
                 return r;
-done:
         return sd_bus_message_exit_container(m);
 }
 
@@ -374,8 +510,8 @@ static int fetch_status(sd_bus *bus, Status *s) {
         const char *name;
         int r;
 
-        r = sd_bus_call_method(bus, BUS_NAME, BUS_PATH, "org.freedesktop.DBus.Properties", "GetAll", &error, &reply,
-                               "s", BUS_INTERFACE);
+        r = sd_bus_call_method(bus, VTISM_BUS_NAME, VTISM_BUS_PATH, "org.freedesktop.DBus.Properties", "GetAll",
+                               &error, &reply, "s", VTISM_BUS_INTERFACE);
         if (r < 0)
                 return report_bus_error("status", &error, r);
 
@@ -405,15 +541,12 @@ fail:
         return EXIT_FAIL;
 }
 
-static uint64_t counter(const Status *s, const char *name) {
-        for (size_t i = 0; i < s->n_counters; i++)
-                if (streq(s->counters[i].name, name))
-                        return s->counters[i].value;
-        return 0;
+static uint64_t counter(const Status *s, BusCounterField c) {
+        return s->counters.value[c];
 }
 
 static char *format_targets(const NodeInfo *n) {
-        return n->n_targets > 0 ? join_int_list(n->targets, n->n_targets, " ") : xstrdup("-");
+        return n->targets.n > 0 ? join_int_list(n->targets.v, n->targets.n, " ") : xstrdup("-");
 }
 
 static void format_duration(char *buf, size_t len, uint64_t usec) {
@@ -501,7 +634,7 @@ static void print_vms(const Status *s) {
                        bytes_or_dash(cold, sizeof(cold), v->cold_bytes, sampled), home, v->state);
         }
         for (size_t i = 0; i < s->n_vms; i++)
-                if (*s->vms[i].error)
+                if (s->vms[i].error && *s->vms[i].error)
                         printf("  %s: %s\n", s->vms[i].name, s->vms[i].error);
 }
 
@@ -532,7 +665,7 @@ static void print_status(const Status *s) {
         format_duration(up, sizeof(up), now > s->started_at_usec ? now - s->started_at_usec : 0);
         if (s->last_cycle_at_usec > 0) {
                 format_duration(ago, sizeof(ago), now > s->last_cycle_at_usec ? now - s->last_cycle_at_usec : 0);
-                printf("       Cycles: %" PRIu64 ", last %s ago; up %s\n", counter(s, "cycles"), ago, up);
+                printf("       Cycles: %" PRIu64 ", last %s ago; up %s\n", counter(s, BUS_COUNTER_CYCLES), ago, up);
         } else
                 printf("       Cycles: none yet; up %s\n", up);
         print_trackers(s);
@@ -543,8 +676,8 @@ static void print_status(const Status *s) {
                 print_vms(s);
         }
         printf("\nMigrations: %" PRIu64 " pages promoted, %" PRIu64 " demoted, %" PRIu64 " failed, %s moved\n",
-               counter(s, "pages_promoted"), counter(s, "pages_demoted"), counter(s, "pages_failed"),
-               format_bytes(moved, sizeof(moved), counter(s, "bytes_migrated")));
+               counter(s, BUS_COUNTER_PAGES_PROMOTED), counter(s, BUS_COUNTER_PAGES_DEMOTED), counter(s, BUS_COUNTER_PAGES_FAILED),
+               format_bytes(moved, sizeof(moved), counter(s, BUS_COUNTER_BYTES_MIGRATED)));
 }
 
 static json_object *json_nodes(const Status *s) {
@@ -561,8 +694,8 @@ static json_object *json_nodes(const Status *s) {
                 json_object_object_add(o, "cpus", json_object_new_string(n->cpus));
                 json_object_object_add(o, "total_bytes", json_object_new_uint64(n->total_bytes));
                 json_object_object_add(o, "free_bytes", json_object_new_uint64(n->free_bytes));
-                for (size_t j = 0; j < n->n_targets; j++)
-                        json_object_array_add(t, json_object_new_int(n->targets[j]));
+                for (size_t j = 0; j < n->targets.n; j++)
+                        json_object_array_add(t, json_object_new_int(n->targets.v[j]));
                 json_object_object_add(o, "demotion_targets", t);
                 for (size_t j = 0; j < s->n_nodes; j++)
                         json_object_array_add(d, json_object_new_int((int32_t) s->distances[i * s->n_nodes + j]));
@@ -596,11 +729,11 @@ static json_object *json_vms(const Status *s) {
 
                 json_object_object_add(o, "id", json_object_new_string(v->id));
                 json_object_object_add(o, "name", json_object_new_string(v->name));
-                json_object_object_add(o, "uuid", *v->uuid ? json_object_new_string(v->uuid) : NULL);
+                json_object_object_add(o, "uuid", v->uuid && *v->uuid ? json_object_new_string(v->uuid) : NULL);
                 json_object_object_add(o, "pid", json_object_new_int64(v->pid));
                 json_object_object_add(o, "sources", json_object_new_string(v->sources));
                 json_object_object_add(o, "state", json_object_new_string(v->state));
-                json_object_object_add(o, "error", *v->error ? json_object_new_string(v->error) : NULL);
+                json_object_object_add(o, "error", v->error && *v->error ? json_object_new_string(v->error) : NULL);
                 json_object_object_add(o, "ram_bytes", json_object_new_uint64(v->ram_bytes));
                 json_object_object_add(o, "residency_known", json_object_new_boolean(v->residency_known));
                 json_object_object_add(o, "dram_bytes", json_object_new_uint64(v->dram_bytes));
@@ -610,6 +743,7 @@ static json_object *json_vms(const Status *s) {
                 json_object_object_add(o, "cold_bytes", json_object_new_uint64(v->cold_bytes));
                 json_object_object_add(o, "cycles", json_object_new_uint64(v->cycles));
                 json_object_object_add(o, "home_node", v->home_node >= 0 ? json_object_new_int(v->home_node) : NULL);
+                json_object_object_add(o, "home_reason", v->home_reason ? json_object_new_string(v->home_reason) : NULL);
                 json_object_array_add(a, o);
         }
         return a;
@@ -639,8 +773,8 @@ static void print_json(const Status *s, bool nodes_only) {
                 json_object_object_add(o, "last_cycle_at_usec", json_object_new_uint64(s->last_cycle_at_usec));
                 json_object_object_add(o, "nodes", json_nodes(s));
                 c = json_object_new_object();
-                for (size_t i = 0; i < s->n_counters; i++)
-                        json_object_object_add(c, s->counters[i].name, json_object_new_uint64(s->counters[i].value));
+                for (size_t i = 0; i < _BUS_COUNTER_FIELD_MAX; i++)
+                        json_object_object_add(c, bus_counter_fields[i].key, json_object_new_uint64(s->counters.value[i]));
                 json_object_object_add(o, "counters", c);
                 json_object_object_add(o, "active_tracker", s->active_tracker && *s->active_tracker ?
                                                                     json_object_new_string(s->active_tracker) : NULL);
@@ -679,7 +813,7 @@ static int call(sd_bus *bus, const char *what, const char *method, const char *t
         va_list ap;
         int r;
 
-        r = sd_bus_message_new_method_call(bus, &m, BUS_NAME, BUS_PATH, BUS_INTERFACE, method);
+        r = sd_bus_message_new_method_call(bus, &m, VTISM_BUS_NAME, VTISM_BUS_PATH, VTISM_BUS_INTERFACE, method);
         if (r < 0)
                 return report_bus_error(what, &error, r);
         va_start(ap, types);
@@ -693,11 +827,39 @@ static int call(sd_bus *bus, const char *what, const char *method, const char *t
         return EXIT_OK;
 }
 
+typedef struct HeatInfo {
+        char *id, *name;
+        uint64_t range_bytes, cycles;
+} HeatInfo;
+
+static const size_t heat_info_offsets[_BUS_HEATMAP_FIELD_MAX] = {
+        [BUS_HEATMAP_ID] = offsetof(HeatInfo, id),
+        [BUS_HEATMAP_NAME] = offsetof(HeatInfo, name),
+        [BUS_HEATMAP_RANGE_BYTES] = offsetof(HeatInfo, range_bytes),
+        [BUS_HEATMAP_CYCLES] = offsetof(HeatInfo, cycles),
+};
+assert_cc(ELEMENTSOF(heat_info_offsets) == _BUS_HEATMAP_FIELD_MAX);
+static const RecordLayout heat_info_layout = { "GetHeatmap", bus_heatmap_fields, _BUS_HEATMAP_FIELD_MAX,
+                                               heat_info_offsets };
+
 typedef struct HeatWindow {
         uint64_t gpa, ram_bytes, hot_bytes, warm_bytes, cold_bytes, dram_bytes, cxl_bytes;
-        uint64_t buckets[8];
-        size_t n_buckets;
+        U64Array buckets;
 } HeatWindow;
+
+static const size_t heat_window_offsets[_BUS_HEAT_RANGE_FIELD_MAX] = {
+        [BUS_HEAT_RANGE_GPA] = offsetof(HeatWindow, gpa),
+        [BUS_HEAT_RANGE_RAM_BYTES] = offsetof(HeatWindow, ram_bytes),
+        [BUS_HEAT_RANGE_HOT_BYTES] = offsetof(HeatWindow, hot_bytes),
+        [BUS_HEAT_RANGE_WARM_BYTES] = offsetof(HeatWindow, warm_bytes),
+        [BUS_HEAT_RANGE_COLD_BYTES] = offsetof(HeatWindow, cold_bytes),
+        [BUS_HEAT_RANGE_DRAM_BYTES] = offsetof(HeatWindow, dram_bytes),
+        [BUS_HEAT_RANGE_CXL_BYTES] = offsetof(HeatWindow, cxl_bytes),
+        [BUS_HEAT_RANGE_HEAT_BUCKETS] = offsetof(HeatWindow, buckets),
+};
+assert_cc(ELEMENTSOF(heat_window_offsets) == _BUS_HEAT_RANGE_FIELD_MAX);
+static const RecordLayout heat_window_layout = { "GetHeatmap.ranges", bus_heat_range_fields,
+                                                 _BUS_HEAT_RANGE_FIELD_MAX, heat_window_offsets };
 
 /* One character per GPA range for the strip: how much of it is hot. */
 static char heat_glyph(const HeatWindow *w) {
@@ -715,12 +877,13 @@ static char bucket_glyph(uint64_t pages, uint64_t total) {
         return pages == 0 ? ' ' : pct < 10 ? '.' : pct < 25 ? ':' : pct < 50 ? '+' : '#';
 }
 
+static int print_heatmap(const HeatInfo *info, const HeatWindow *w, size_t n);
+
 static int verb_heatmap(sd_bus *bus, int argc, char **argv) {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-        _cleanup_free_ HeatWindow *w = NULL;
-        const char *id, *name;
-        uint64_t range_bytes, cycles;
+        HeatWindow *w = NULL;
+        HeatInfo info = {};
         size_t n = 0;
         int r;
 
@@ -728,40 +891,28 @@ static int verb_heatmap(sd_bus *bus, int argc, char **argv) {
                 fprintf(stderr, "vtismctl: usage: vtismctl heatmap VM   (VM: name, UUID or pid-N as in status)\n");
                 return EXIT_USAGE;
         }
-        r = sd_bus_call_method(bus, BUS_NAME, BUS_PATH, BUS_INTERFACE, "GetHeatmap", &error, &reply, "s", argv[1]);
+        r = sd_bus_call_method(bus, VTISM_BUS_NAME, VTISM_BUS_PATH, VTISM_BUS_INTERFACE, VTISM_METHOD_GET_HEATMAP,
+                               &error, &reply, "s", argv[1]);
         if (r < 0)
                 return report_bus_error("heatmap", &error, r);
 
-        r = sd_bus_message_read(reply, "sstt", &id, &name, &range_bytes, &cycles);
-        if (r < 0)
-                goto fail;
-        r = sd_bus_message_enter_container(reply, 'a', "(tttttttat)");
-        if (r < 0)
-                goto fail;
-        while ((r = sd_bus_message_enter_container(reply, 'r', "tttttttat")) > 0) {
-                const void *b;
-                size_t size;
-                HeatWindow *x;
+        r = read_record(reply, &heat_info_layout, &info, NULL);
+        if (r >= 0)
+                r = read_records(reply, &heat_window_layout, sizeof(HeatWindow), (void **) &w, &n, NULL);
+        if (r >= 0)
+                r = print_heatmap(&info, w, n);
+        else
+                fprintf(stderr, "vtismctl: cannot parse vtismd's reply: %s\n", strerror(-r));
+        for (size_t i = 0; i < n; i++)
+                record_done(&heat_window_layout, &w[i]);
+        free(w);
+        record_done(&heat_info_layout, &info);
+        return r < 0 ? EXIT_FAIL : EXIT_OK;
+}
 
-                w = xreallocarray(w, n + 1, sizeof(HeatWindow));
-                x = &w[n];
-                *x = (HeatWindow) {};
-                r = sd_bus_message_read(reply, "ttttttt", &x->gpa, &x->ram_bytes, &x->hot_bytes, &x->warm_bytes,
-                                        &x->cold_bytes, &x->dram_bytes, &x->cxl_bytes);
-                if (r < 0)
-                        goto fail;
-                r = sd_bus_message_read_array(reply, 't', &b, &size);
-                if (r < 0)
-                        goto fail;
-                x->n_buckets = MIN(size / sizeof(uint64_t), ELEMENTSOF(x->buckets));
-                memcpy(x->buckets, b, x->n_buckets * sizeof(uint64_t));
-                r = sd_bus_message_exit_container(reply);
-                if (r < 0)
-                        goto fail;
-                n++;
-        }
-        if (r < 0)
-                goto fail;
+static int print_heatmap(const HeatInfo *info, const HeatWindow *w, size_t n) {
+        const char *id = info->id ?: "?", *name = info->name ?: id;
+        uint64_t range_bytes = info->range_bytes, cycles = info->cycles;
 
         if (arg_json) {
                 json_object *o = json_object_new_object(), *a = json_object_new_array();
@@ -780,8 +931,8 @@ static int verb_heatmap(sd_bus *bus, int argc, char **argv) {
                         json_object_object_add(e, "cold_bytes", json_object_new_uint64(w[i].cold_bytes));
                         json_object_object_add(e, "dram_bytes", json_object_new_uint64(w[i].dram_bytes));
                         json_object_object_add(e, "cxl_bytes", json_object_new_uint64(w[i].cxl_bytes));
-                        for (size_t k = 0; k < w[i].n_buckets; k++)
-                                json_object_array_add(b, json_object_new_uint64(w[i].buckets[k]));
+                        for (size_t k = 0; k < w[i].buckets.n; k++)
+                                json_object_array_add(b, json_object_new_uint64(w[i].buckets.v[k]));
                         json_object_object_add(e, "heat_buckets_pages", b);
                         json_object_array_add(a, e);
                 }
@@ -789,7 +940,7 @@ static int verb_heatmap(sd_bus *bus, int argc, char **argv) {
                 puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
                                                                JSON_C_TO_STRING_NOSLASHESCAPE));
                 json_object_put(o);
-                return EXIT_OK;
+                return 0;
         }
 
         char rb[FORMAT_BYTES_MAX];
@@ -805,12 +956,13 @@ static int verb_heatmap(sd_bus *bus, int argc, char **argv) {
         for (size_t i = 0; i < n; i++) {
                 char ram[FORMAT_BYTES_MAX], hot[FORMAT_BYTES_MAX], warm[FORMAT_BYTES_MAX], cold[FORMAT_BYTES_MAX],
                         dram[FORMAT_BYTES_MAX], cxl[FORMAT_BYTES_MAX], strip[9] = {};
+                size_t n_buckets = MIN(w[i].buckets.n, sizeof(strip) - 1);
                 uint64_t total = 0;
 
-                for (size_t k = 0; k < w[i].n_buckets; k++)
-                        total += w[i].buckets[k];
-                for (size_t k = 0; k < w[i].n_buckets; k++)
-                        strip[k] = bucket_glyph(w[i].buckets[k], total);
+                for (size_t k = 0; k < n_buckets; k++)
+                        total += w[i].buckets.v[k];
+                for (size_t k = 0; k < n_buckets; k++)
+                        strip[k] = bucket_glyph(w[i].buckets.v[k], total);
                 printf("0x%-12" PRIx64 " %10s %10s %10s %10s %10s %10s  [%-8s]\n", w[i].gpa,
                        format_bytes(ram, sizeof(ram), w[i].ram_bytes), format_bytes(hot, sizeof(hot), w[i].hot_bytes),
                        format_bytes(warm, sizeof(warm), w[i].warm_bytes),
@@ -818,10 +970,7 @@ static int verb_heatmap(sd_bus *bus, int argc, char **argv) {
                        format_bytes(dram, sizeof(dram), w[i].dram_bytes),
                        format_bytes(cxl, sizeof(cxl), w[i].cxl_bytes), strip);
         }
-        return EXIT_OK;
-fail:
-        fprintf(stderr, "vtismctl: cannot parse vtismd's reply: %s\n", strerror(-r));
-        return EXIT_FAIL;
+        return 0;
 }
 
 static int verb_reload(sd_bus *bus, int argc, char **argv) {
@@ -974,7 +1123,9 @@ int main(int argc, char *argv[]) {
                         r = connect_bus(&bus);
                         if (r != EXIT_OK)
                                 return r;
-                        return verbs[i].run(bus, n, args);
+                        r = verbs[i].run(bus, n, args);
+                        report_unknown();
+                        return r;
                 }
 
         fprintf(stderr, "vtismctl: unknown command '%s'. Try 'vtismctl --help'.\n", arg_verb);

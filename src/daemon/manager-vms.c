@@ -10,7 +10,6 @@
 #include <numaif.h>
 #include <string.h>
 
-#include "vtism/bus.h"
 #include "vtism/log.h"
 #include "vtism/manager.h"
 #include "vtism/proc-pid.h"
@@ -53,7 +52,7 @@ static void remove_vm(Manager *m, size_t index, const char *why) {
         vm_detach_tracker(m, vm);
         vm_free(vm);
         m->vms[index] = m->vms[--m->n_vms];
-        bus_emit_properties_changed(m, "VMs", NULL);
+        manager_notify_changed(m, MANAGER_CHANGED_VMS);
 }
 
 static void on_vm_started(Manager *m, unsigned source, const VmIdentity *id) {
@@ -87,7 +86,7 @@ static void on_vm_started(Manager *m, unsigned source, const VmIdentity *id) {
         m->vms[m->n_vms++] = vm;
         log_fields(LOG_INFO, VM_FIELDS(vm), "VM %s (pid %d) found via %s.", vm->name, (int) vm->pid,
                    source_name(source));
-        bus_emit_properties_changed(m, "VMs", NULL);
+        manager_notify_changed(m, MANAGER_CHANGED_VMS);
 }
 
 static void on_vm_event(VmSource *s, VmEvent event, const VmIdentity *id, void *userdata) {

@@ -6,7 +6,6 @@
 #include <systemd/sd-daemon.h>
 
 #include "vtism-build.h"
-#include "vtism/bus.h"
 #include "vtism/log.h"
 #include "vtism/manager.h"
 #include "vtism/util.h"
@@ -202,7 +201,7 @@ int manager_reload(Manager *m, char **ret_error) {
                         *ret_error = TAKE_PTR(error);
                 (void) sd_notify(false, "READY=1");
                 manager_update_status(m);
-                bus_emit_properties_changed(m, "LastReloadError", NULL);
+                manager_notify_changed(m, MANAGER_CHANGED_RELOAD_ERROR);
                 return r;
         }
 
@@ -225,8 +224,9 @@ int manager_reload(Manager *m, char **ret_error) {
         log_info("Configuration reloaded.");
         (void) sd_notify(false, "READY=1");
         manager_update_status(m);
-        bus_emit_properties_changed(m, "Mode", "DryRun", "SampleIntervalUSec", "MigrateRateLimit",
-                                    "LastReloadError", "Nodes", "ActiveTracker", "Trackers", "VMs", NULL);
+        manager_notify_changed(m, MANAGER_CHANGED_MODE | MANAGER_CHANGED_CONFIG | MANAGER_CHANGED_DRY_RUN |
+                                          MANAGER_CHANGED_RELOAD_ERROR | MANAGER_CHANGED_TRACKERS |
+                                          MANAGER_CHANGED_VMS);
         return 0;
 }
 
@@ -240,7 +240,7 @@ void manager_set_paused(Manager *m, unsigned subsystems, bool paused) {
                 log_info("Migration %s.", paused ? "paused" : "resumed");
         }
         manager_update_status(m);
-        bus_emit_properties_changed(m, "SamplingPaused", "MigrationPaused", NULL);
+        manager_notify_changed(m, MANAGER_CHANGED_PAUSED);
 }
 
 void manager_set_dry_run(Manager *m, bool dry_run) {
@@ -251,7 +251,17 @@ void manager_set_dry_run(Manager *m, bool dry_run) {
                 log_info("Dry-run %s.", dry_run ? "enabled: migrations are planned but not performed"
                                                 : "disabled: migrations are performed");
         manager_update_status(m);
-        bus_emit_properties_changed(m, "DryRun", NULL);
+        manager_notify_changed(m, MANAGER_CHANGED_DRY_RUN);
+}
+
+void manager_set_change_hook(Manager *m, ManagerChangeHook hook, void *userdata) {
+        m->change_hook = hook;
+        m->change_userdata = userdata;
+}
+
+void manager_notify_changed(Manager *m, unsigned changes) {
+        if (m->change_hook && changes != 0)
+                m->change_hook(m, changes, m->change_userdata);
 }
 
 void manager_update_status(Manager *m) {
@@ -354,10 +364,6 @@ int manager_start(Manager *m) {
         r = sd_event_set_watchdog(m->event, true);
         if (r < 0)
                 log_warning_errno(r, "Failed to enable the watchdog, continuing without: %m");
-
-        r = bus_setup(m);
-        if (r < 0)
-                return r;
 
         r = manager_vms_start(m);
         if (r < 0)

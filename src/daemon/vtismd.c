@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "vtism-build.h"
+#include "vtism/bus.h"
 #include "vtism/config.h"
 #include "vtism/log.h"
 #include "vtism/manager.h"
@@ -143,6 +144,10 @@ int main(int argc, char *argv[]) {
                 return EXIT_FAILURE;
 
         r = manager_load(m);
+        if (r < 0)
+                return EXIT_FAILURE;
+
+        r = bus_setup(m);
         if (r < 0)
                 return EXIT_FAILURE;
 
