@@ -83,6 +83,9 @@ typedef enum BusVmField {
         BUS_VM_CYCLES,            /* t: cycles sampled */
         BUS_VM_HOME_NODE,         /* i: absent if none */
         BUS_VM_HOME_REASON,       /* s: "numatune", "vcpu pinning", "most pages", "first DRAM node" */
+        BUS_VM_POLICY,            /* s: where the policy that applies is, "FILE:LINE", or "default" */
+        BUS_VM_DRAM_BUDGET_BYTES, /* t: that policy's DRAM budget, a percentage of guest RAM resolved;
+                                   * absent while guest RAM is not located */
         _BUS_VM_FIELD_MAX,
 } BusVmField;
 extern const BusField bus_vm_fields[_BUS_VM_FIELD_MAX];

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "vtism/config.h"
 #include "vtism/heatmap.h"
 #include "vtism/topology.h"
 #include "vtism/tracker.h"
@@ -43,10 +44,21 @@ typedef enum VmHomeReason {
 /* "numatune", "vcpu pinning", "most pages", "first DRAM node"; NULL for anything else. */
 const char *vm_home_reason_to_string(VmHomeReason r);
 
+/*
+ * The policy that applies to a VM: a deep copy of the VtPolicy config_match_policy() picked,
+ * because a reload frees the config it came from. Resolved when the VM is found, when its
+ * identity (name, uuid, command line) changes, and on every reload.
+ */
+typedef struct VmPolicy {
+        VtPolicy policy;           /* pattern owned by the copy */
+        char *source;              /* "FILE:LINE" of the vm entry or default_policy, "default" if built in */
+} VmPolicy;
+
 typedef struct Vm {
         char *id;                  /* the UUID if known, else "pid-<pid>" */
         char *name;
         char *uuid;                /* NULL if unknown */
+        char *cmdline;             /* the process's arguments joined by spaces (untrusted), NULL if unknown */
         pid_t pid;
         unsigned long long start_time;
         unsigned sources;          /* VmSourceBit */
@@ -72,6 +84,8 @@ typedef struct Vm {
         uint64_t cycles;
         uint64_t residency_cursor; /* next guest-RAM byte offset to query placement of */
         unsigned gone_cycles;      /* libvirt domain whose QEMU is gone: cycles waited for libvirt's event */
+
+        VmPolicy policy;           /* policy.source NULL until vm_apply_policy() */
 } Vm;
 
 Vm *vm_new(pid_t pid, unsigned long long start_time);
@@ -80,9 +94,18 @@ static inline void vm_freep(Vm **vm) {
         vm_free(*vm);
 }
 
-/* Set name/uuid/id from what a source reported; libvirt's word wins over /proc's. */
-void vm_update_identity(Vm *vm, unsigned source, const char *uuid, const char *name, const char *numa_nodeset,
-                        const char *vcpu_cpuset);
+/* Set name/uuid/id/cmdline from what a source reported; libvirt's word wins over /proc's on name
+ * and uuid. Returns true if the name, uuid or command line changed (re-resolve the policy). */
+bool vm_update_identity(Vm *vm, unsigned source, const char *uuid, const char *name, const char *cmdline,
+                        const char *numa_nodeset, const char *vcpu_cpuset);
+
+/* Resolve the VM's policy in c (config_match_policy() on name, uuid, cmdline) and keep a copy.
+ * Returns true if it differs from the one it had. */
+bool vm_apply_policy(Vm *vm, const VtConf *c);
+
+/* The VM's DRAM budget in bytes: a percentage of its guest RAM resolved, a size as it is.
+ * -ENODATA while a percentage cannot be resolved (guest RAM not located yet). */
+int vm_dram_budget_bytes(const Vm *vm, uint64_t *ret);
 
 /*
  * Locate guest RAM: parse /proc/PID/cmdline (machine, backends) and /proc/PID/maps (the

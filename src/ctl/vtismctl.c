@@ -263,11 +263,12 @@ static void node_defaults(void *p, uint64_t present) {
 }
 
 typedef struct VmInfo {
-        char *id, *name, *uuid, *sources, *state, *error, *home_reason;
+        char *id, *name, *uuid, *sources, *state, *error, *home_reason, *policy;
         uint32_t pid;
-        uint64_t ram_bytes, dram_bytes, cxl_bytes, hot_bytes, warm_bytes, cold_bytes, cycles;
+        uint64_t ram_bytes, dram_bytes, cxl_bytes, hot_bytes, warm_bytes, cold_bytes, cycles, dram_budget_bytes;
         int32_t home_node;     /* -1: none */
         bool residency_known;
+        bool budget_known;
 } VmInfo;
 
 static const size_t vm_offsets[_BUS_VM_FIELD_MAX] = {
@@ -288,6 +289,8 @@ static const size_t vm_offsets[_BUS_VM_FIELD_MAX] = {
         [BUS_VM_CYCLES] = offsetof(VmInfo, cycles),
         [BUS_VM_HOME_NODE] = offsetof(VmInfo, home_node),
         [BUS_VM_HOME_REASON] = offsetof(VmInfo, home_reason),
+        [BUS_VM_POLICY] = offsetof(VmInfo, policy),
+        [BUS_VM_DRAM_BUDGET_BYTES] = offsetof(VmInfo, dram_budget_bytes),
 };
 assert_cc(ELEMENTSOF(vm_offsets) == _BUS_VM_FIELD_MAX);
 static const RecordLayout vm_layout = { "VMs", bus_vm_fields, _BUS_VM_FIELD_MAX, vm_offsets };
@@ -297,6 +300,7 @@ static void vm_defaults(void *p, uint64_t present) {
 
         if (!PRESENT(present, BUS_VM_HOME_NODE))
                 v->home_node = -1;
+        v->budget_known = PRESENT(present, BUS_VM_DRAM_BUDGET_BYTES);
         v->id = v->id ?: xstrdup("?");
         v->name = v->name ?: xstrdup(v->id);
         v->sources = v->sources ?: xstrdup("");
@@ -614,24 +618,27 @@ static void print_vms(const Status *s) {
                 printf("VMs: none found\n");
                 return;
         }
-        printf("VM                    PID      RAM        DRAM        CXL        HOT       WARM       COLD  HOME  STATE\n");
+        printf("VM                    PID      RAM     BUDGET       DRAM        CXL        HOT       WARM       COLD  HOME  "
+               "STATE        POLICY\n");
         for (size_t i = 0; i < s->n_vms; i++) {
                 const VmInfo *v = &s->vms[i];
                 char ram[FORMAT_BYTES_MAX], dram[FORMAT_BYTES_MAX], cxl[FORMAT_BYTES_MAX], hot[FORMAT_BYTES_MAX],
-                        warm[FORMAT_BYTES_MAX], cold[FORMAT_BYTES_MAX], home[16];
+                        warm[FORMAT_BYTES_MAX], cold[FORMAT_BYTES_MAX], budget[FORMAT_BYTES_MAX], home[16];
                 bool sampled = streq(v->state, "tracked") && v->cycles > 0;
 
                 if (v->home_node >= 0)
                         snprintf(home, sizeof(home), "%d", v->home_node);
                 else
                         snprintf(home, sizeof(home), "-");
-                printf("%-20.20s %5" PRIu32 " %10s %10s %10s %10s %10s %10s %5s  %s\n", v->name, v->pid,
+                printf("%-20.20s %5" PRIu32 " %10s %10s %10s %10s %10s %10s %10s %5s  %-11s  %s\n", v->name, v->pid,
                        format_bytes(ram, sizeof(ram), v->ram_bytes),
+                       bytes_or_dash(budget, sizeof(budget), v->dram_budget_bytes, v->budget_known),
                        bytes_or_dash(dram, sizeof(dram), v->dram_bytes, v->residency_known),
                        bytes_or_dash(cxl, sizeof(cxl), v->cxl_bytes, v->residency_known),
                        bytes_or_dash(hot, sizeof(hot), v->hot_bytes, sampled),
                        bytes_or_dash(warm, sizeof(warm), v->warm_bytes, sampled),
-                       bytes_or_dash(cold, sizeof(cold), v->cold_bytes, sampled), home, v->state);
+                       bytes_or_dash(cold, sizeof(cold), v->cold_bytes, sampled), home, v->state,
+                       v->policy ?: "-");
         }
         for (size_t i = 0; i < s->n_vms; i++)
                 if (s->vms[i].error && *s->vms[i].error)
@@ -744,6 +751,9 @@ static json_object *json_vms(const Status *s) {
                 json_object_object_add(o, "cycles", json_object_new_uint64(v->cycles));
                 json_object_object_add(o, "home_node", v->home_node >= 0 ? json_object_new_int(v->home_node) : NULL);
                 json_object_object_add(o, "home_reason", v->home_reason ? json_object_new_string(v->home_reason) : NULL);
+                json_object_object_add(o, "policy", v->policy ? json_object_new_string(v->policy) : NULL);
+                json_object_object_add(o, "dram_budget_bytes",
+                                       v->budget_known ? json_object_new_uint64(v->dram_budget_bytes) : NULL);
                 json_object_array_add(a, o);
         }
         return a;

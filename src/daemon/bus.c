@@ -427,7 +427,7 @@ static const char *sources_to_string(unsigned sources) {
 static int append_vm(sd_bus_message *reply, const Manager *m, const Vm *vm) {
         const BusField *f = bus_vm_fields;
         HeatHistogram h = {};
-        uint64_t dram = 0, cxl = 0;
+        uint64_t dram = 0, cxl = 0, budget;
         int r;
 
         if (vm->heat) {
@@ -469,6 +469,10 @@ static int append_vm(sd_bus_message *reply, const Manager *m, const Vm *vm) {
                 r = dict_i32(reply, &f[BUS_VM_HOME_NODE], vm->home_node);
         if (r >= 0)
                 r = dict_string(reply, &f[BUS_VM_HOME_REASON], vm_home_reason_to_string(vm->home_reason));
+        if (r >= 0)
+                r = dict_string(reply, &f[BUS_VM_POLICY], vm->policy.source);
+        if (r >= 0 && vm_dram_budget_bytes(vm, &budget) >= 0)
+                r = dict_u64(reply, &f[BUS_VM_DRAM_BUDGET_BYTES], budget);
         if (r >= 0)
                 r = dict_end(reply);
         return r;

@@ -55,6 +55,23 @@ static void remove_vm(Manager *m, size_t index, const char *why) {
         manager_notify_changed(m, MANAGER_CHANGED_VMS);
 }
 
+/* (Re)resolve the VM's policy in the current config, and say so when it changed. */
+static void vm_resolve_policy(Manager *m, Vm *vm) {
+        char budget[FORMAT_BYTES_MAX + 32];
+        const VtPolicy *p;
+
+        if (!vm_apply_policy(vm, m->config))
+                return;
+        p = &vm->policy.policy;
+        if (p->budget_is_percent)
+                snprintf(budget, sizeof(budget), "%u%% of guest RAM", p->dram_budget_percent);
+        else
+                format_bytes(budget, sizeof(budget), p->dram_budget_bytes);
+        log_fields(LOG_INFO, VM_FIELDS(vm), "VM %s: policy %s, DRAM budget %s, weight %u%s%s.", vm->name,
+                   vm->policy.source, budget, p->weight, p->pin_dram ? ", pinned to DRAM" : "",
+                   p->never_migrate ? ", never migrated" : "");
+}
+
 static void on_vm_started(Manager *m, unsigned source, const VmIdentity *id) {
         unsigned long long start_time;
         Vm *vm;
@@ -65,7 +82,11 @@ static void on_vm_started(Manager *m, unsigned source, const VmIdentity *id) {
         }
         vm = find_by_pid(m, id->pid, NULL);
         if (vm) {
-                vm_update_identity(vm, source, id->uuid, id->name, id->numa_nodeset, id->vcpu_cpuset);
+                if (vm_update_identity(vm, source, id->uuid, id->name, id->cmdline, id->numa_nodeset,
+                                       id->vcpu_cpuset)) {
+                        vm_resolve_policy(m, vm);
+                        manager_notify_changed(m, MANAGER_CHANGED_VMS);
+                }
                 vm->resync_seen |= source;
                 return;
         }
@@ -80,12 +101,13 @@ static void on_vm_started(Manager *m, unsigned source, const VmIdentity *id) {
         }
 
         vm = vm_new(id->pid, start_time);
-        vm_update_identity(vm, source, id->uuid, id->name, id->numa_nodeset, id->vcpu_cpuset);
+        (void) vm_update_identity(vm, source, id->uuid, id->name, id->cmdline, id->numa_nodeset, id->vcpu_cpuset);
         vm->resync_seen = source;
         m->vms = xreallocarray(m->vms, m->n_vms + 1, sizeof(Vm *));
         m->vms[m->n_vms++] = vm;
         log_fields(LOG_INFO, VM_FIELDS(vm), "VM %s (pid %d) found via %s.", vm->name, (int) vm->pid,
                    source_name(source));
+        vm_resolve_policy(m, vm);
         manager_notify_changed(m, MANAGER_CHANGED_VMS);
 }
 
@@ -218,13 +240,16 @@ int manager_tracker_setup(Manager *m) {
         return 0;
 }
 
-/* After a reload: new heat parameters for every VM, and the tracker the config asks for now. */
+/* After a reload: every VM's policy from the new config, new heat parameters, and the tracker
+ * the config asks for now. */
 int manager_vms_apply_config(Manager *m) {
         HeatParams params;
 
         heat_params_from_config(m->config, &params);
         for (size_t i = 0; i < m->n_vms; i++) {
                 Vm *vm = m->vms[i];
+
+                vm_resolve_policy(m, vm);
 
                 if (!vm->heat)
                         continue;

@@ -56,6 +56,9 @@ Vm *vm_free(Vm *vm) {
         free(vm->id);
         free(vm->name);
         free(vm->uuid);
+        free(vm->cmdline);
+        free(vm->policy.policy.pattern);
+        free(vm->policy.source);
         free(vm->machine);
         free(vm->numa_nodeset);
         free(vm->vcpu_cpuset);
@@ -64,30 +67,78 @@ Vm *vm_free(Vm *vm) {
         return NULL;
 }
 
-static void replace(char **field, const char *value) {
+/* Returns true if the value changed. */
+static bool replace(char **field, const char *value) {
         if (streq_ptr(*field, value))
-                return;
+                return false;
         free(*field);
         *field = value ? xstrdup(value) : NULL;
+        return true;
 }
 
-void vm_update_identity(Vm *vm, unsigned source, const char *uuid, const char *name, const char *numa_nodeset,
-                        const char *vcpu_cpuset) {
+bool vm_update_identity(Vm *vm, unsigned source, const char *uuid, const char *name, const char *cmdline,
+                        const char *numa_nodeset, const char *vcpu_cpuset) {
         bool authoritative = source == VM_SOURCE_LIBVIRT || !(vm->sources & VM_SOURCE_LIBVIRT);
+        bool changed = false;
 
         vm->sources |= source;
+        /* Both sources read the same /proc/PID/cmdline: the latest word counts. */
+        if (cmdline)
+                changed |= replace(&vm->cmdline, cmdline);
         if (!authoritative)
-                return;
+                return changed;
         if (uuid) {
-                replace(&vm->uuid, uuid);
+                changed |= replace(&vm->uuid, uuid);
                 replace(&vm->id, uuid);
         }
         if (name)
-                replace(&vm->name, name);
+                changed |= replace(&vm->name, name);
         if (source == VM_SOURCE_LIBVIRT) {
                 replace(&vm->numa_nodeset, numa_nodeset);
                 replace(&vm->vcpu_cpuset, vcpu_cpuset);
         }
+        return changed;
+}
+
+static bool policy_equal(const VmPolicy *a, const VtPolicy *b, const char *source) {
+        const VtPolicy *p = &a->policy;
+
+        return streq_ptr(a->source, source) && p->match == b->match && streq_ptr(p->pattern, b->pattern) &&
+               p->budget_is_percent == b->budget_is_percent && p->dram_budget_bytes == b->dram_budget_bytes &&
+               p->dram_budget_percent == b->dram_budget_percent && p->weight == b->weight &&
+               p->pin_dram == b->pin_dram && p->never_migrate == b->never_migrate;
+}
+
+bool vm_apply_policy(Vm *vm, const VtConf *c) {
+        const VtPolicy *p = config_match_policy(c, vm->name, vm->uuid, vm->cmdline);
+        _cleanup_free_ char *source = p->line > 0 ? xasprintf("%s:%u", c->path ?: "(built-in)", p->line)
+                                                  : xstrdup("default");
+
+        if (policy_equal(&vm->policy, p, source))
+                return false;
+        free(vm->policy.policy.pattern);
+        free(vm->policy.source);
+        vm->policy.policy = *p;
+        vm->policy.policy.pattern = p->pattern ? xstrdup(p->pattern) : NULL;
+        vm->policy.source = TAKE_PTR(source);
+        return true;
+}
+
+int vm_dram_budget_bytes(const Vm *vm, uint64_t *ret) {
+        const VtPolicy *p = &vm->policy.policy;
+
+        if (!vm->policy.source)
+                return -ENODATA;
+        if (!p->budget_is_percent) {
+                *ret = p->dram_budget_bytes;
+                return 0;
+        }
+        if (vm->ram_bytes == 0)
+                return -ENODATA;
+        /* ram * pct / 100 without overflow, rounded down to whole 4 KiB pages */
+        *ret = (vm->ram_bytes / 100 * p->dram_budget_percent + vm->ram_bytes % 100 * p->dram_budget_percent / 100) /
+               HEATMAP_GRANULE_4K * HEATMAP_GRANULE_4K;
+        return 0;
 }
 
 static int first_dram_node_in(const Topology *t, const int *nodes, size_t n) {

@@ -29,6 +29,10 @@ global = {
   libvirt_uri = "qemu+unix:///system?socket=$SCRATCH/no-libvirt-here";
 };
 processes = ( { exe = "*/memhog"; } );
+vm = (
+  { name = "itest-*"; dram_budget = "25%"; },
+  { cmdline = "*memhog*"; dram_budget = "8M"; }
+);
 CONF
 start_vtismd "$conf"
 wait_for 10 grep -qx READY=1 "$SCRATCH/notify.log" || fail "no READY=1"
@@ -46,13 +50,22 @@ jq -e '.state == "untrackable" and (.error | test("no access tracker"))' <<<"$j"
         || fail "this host has no tracker; the VM must say so: $j"
 ok "plain QEMU found: name, uuid, pid, 96 MiB of guest RAM, residency"
 
+# Its policy: the name entry (line 8 of the config), 25% of 96 MiB resolved to bytes.
+jq -e --arg p "$conf:8" '.policy == $p and .dram_budget_bytes == 25165824' <<<"$j" >/dev/null \
+        || fail "policy of the QEMU VM: $j"
+ok "QEMU VM: policy $conf:8, DRAM budget 24 MiB"
+
 wait_for 10 vm_ready "memhog-$memhog_pid" || fail "memhog not found via processes: $("$VTISMCTL" status --json | jq -c .vms)"
 j=$(vm_json "memhog-$memhog_pid")
 jq -e '.ram_bytes == 50331648 and .dram_bytes == 50331648' <<<"$j" >/dev/null || fail "memhog: $j"
 ok "configured process found; its 48 MiB mapping is resident on DRAM"
+jq -e --arg p "$conf:9" '.policy == $p and .dram_budget_bytes == 8388608' <<<"$j" >/dev/null \
+        || fail "policy of memhog (by cmdline): $j"
+ok "memhog: policy by cmdline $conf:9, DRAM budget 8 MiB"
 
 out=$("$VTISMCTL" status)
-grep -Eq '^itest-vm +[0-9]+ +96 MiB' <<<"$out" || fail "status table lacks the VM: $out"
+grep -Eq '^itest-vm +[0-9]+ +96 MiB +24 MiB .* untrackable +'"$conf"':8$' <<<"$out" \
+        || fail "status table lacks the VM, its budget or its policy: $out"
 grep -q "itest-vm: no access tracker is usable on this host" <<<"$out" || fail "status lacks the reason"
 "$VTISMCTL" heatmap itest-vm | grep -q "3 guest-physical ranges of 32 MiB" || fail "heatmap of itest-vm"
 "$VTISMCTL" heatmap --json "$uuid" | jq -e '(.ranges | length) == 3 and .ranges[2].gpa == 67108864' >/dev/null \
@@ -70,12 +83,19 @@ grep -q "VM itest-vm (pid $qemu_pid) .*no longer tracked" "$SCRATCH/vtismd.log" 
 kill -0 "$VTISMD_PID" || fail "vtismd died"
 ok "an exiting VM is dropped cleanly"
 
-# A reload that changes the histogram ranges starts heat maps over, keeps the VMs.
-sed -i 's/heat_range = "32M"/heat_range = "16M"/' "$conf"
+# A reload that changes the histogram ranges starts heat maps over, keeps the VMs; the policy
+# follows the new file (the cmdline entry no longer matches: the built-in default, 100%).
+sed -i -e 's/heat_range = "32M"/heat_range = "16M"/' -e 's/\*memhog\*/*no-such-process*/' "$conf"
 "$VTISMCTL" reload >/dev/null
 wait_for 10 bash -c "\"$VTISMCTL\" heatmap --json memhog-$memhog_pid | jq -e '.range_bytes == 16777216' >/dev/null" \
         || fail "new heat range not applied"
 ok "reload applies the new heat range"
+j=$(vm_json "memhog-$memhog_pid")
+jq -e '.policy == "default" and .dram_budget_bytes == .ram_bytes' <<<"$j" >/dev/null \
+        || fail "policy after the reload: $j"
+grep -q "VM memhog-$memhog_pid: policy default, DRAM budget 100% of guest RAM" "$SCRATCH/vtismd.log" \
+        || fail "no log line for the new policy"
+ok "reload: memhog's policy follows (default, 100%)"
 
 kill -TERM "$VTISMD_PID"; wait "$VTISMD_PID" || fail "exit status"
 echo PASS

@@ -41,7 +41,7 @@ static Topology *load(const char *name) {
 static Vm *vm_with(const char *nodeset, const char *cpuset) {
         Vm *vm = vm_new(4242, 1);
 
-        vm_update_identity(vm, VM_SOURCE_LIBVIRT, "6f1c2d3e-0000-4000-8000-000000000001", "guest", nodeset, cpuset);
+        vm_update_identity(vm, VM_SOURCE_LIBVIRT, "6f1c2d3e-0000-4000-8000-000000000001", "guest", NULL, nodeset, cpuset);
         return vm;
 }
 
@@ -231,7 +231,7 @@ static void test_identity(void) {
                 check_int(vm->home_node, -1);
 
                 /* /proc alone: its word counts, but never numatune or pinning */
-                vm_update_identity(vm, VM_SOURCE_PROC, U_PROC, "from-cmdline", "1", "0-3");
+                vm_update_identity(vm, VM_SOURCE_PROC, U_PROC, "from-cmdline", NULL, "1", "0-3");
                 check_str(vm->id, U_PROC);
                 check_str(vm->uuid, U_PROC);
                 check_str(vm->name, "from-cmdline");
@@ -240,7 +240,7 @@ static void test_identity(void) {
                 check_int(vm->sources, VM_SOURCE_PROC);
 
                 /* libvirt's word wins */
-                vm_update_identity(vm, VM_SOURCE_LIBVIRT, U_LV, "from-libvirt", "1", "16-31");
+                vm_update_identity(vm, VM_SOURCE_LIBVIRT, U_LV, "from-libvirt", NULL, "1", "16-31");
                 check_str(vm->id, U_LV);
                 check_str(vm->uuid, U_LV);
                 check_str(vm->name, "from-libvirt");
@@ -249,7 +249,7 @@ static void test_identity(void) {
                 check_int(vm->sources, VM_SOURCE_LIBVIRT | VM_SOURCE_PROC);
 
                 /* and /proc's does not overwrite it afterwards */
-                vm_update_identity(vm, VM_SOURCE_PROC, U_PROC, "from-cmdline", NULL, NULL);
+                vm_update_identity(vm, VM_SOURCE_PROC, U_PROC, "from-cmdline", NULL, NULL, NULL);
                 check_str(vm->id, U_LV);
                 check_str(vm->uuid, U_LV);
                 check_str(vm->name, "from-libvirt");
@@ -258,7 +258,7 @@ static void test_identity(void) {
                 check_int(vm->sources, VM_SOURCE_LIBVIRT | VM_SOURCE_PROC);
 
                 /* libvirt again without uuid/name keeps them; its numatune/pinning are its latest word */
-                vm_update_identity(vm, VM_SOURCE_LIBVIRT, NULL, NULL, NULL, "0-1");
+                vm_update_identity(vm, VM_SOURCE_LIBVIRT, NULL, NULL, NULL, NULL, "0-1");
                 check_str(vm->id, U_LV);
                 check_str(vm->name, "from-libvirt");
                 check(!vm->numa_nodeset);
@@ -268,8 +268,8 @@ static void test_identity(void) {
                 /* libvirt first, /proc later */
                 _cleanup_(vm_freep) Vm *vm = vm_new(77, 5);
 
-                vm_update_identity(vm, VM_SOURCE_LIBVIRT, U_LV, "web", "0", NULL);
-                vm_update_identity(vm, VM_SOURCE_PROC, U_PROC, "guest=web-from-proc", NULL, NULL);
+                vm_update_identity(vm, VM_SOURCE_LIBVIRT, U_LV, "web", NULL, "0", NULL);
+                vm_update_identity(vm, VM_SOURCE_PROC, U_PROC, "guest=web-from-proc", NULL, NULL, NULL);
                 check_str(vm->id, U_LV);
                 check_str(vm->uuid, U_LV);
                 check_str(vm->name, "web");
@@ -281,12 +281,12 @@ static void test_identity(void) {
                 /* /proc without a uuid: the id stays the pid; the name is taken */
                 _cleanup_(vm_freep) Vm *vm = vm_new(88, 5);
 
-                vm_update_identity(vm, VM_SOURCE_PROC, NULL, "plain-qemu", NULL, NULL);
+                vm_update_identity(vm, VM_SOURCE_PROC, NULL, "plain-qemu", NULL, NULL, NULL);
                 check_str(vm->id, "pid-88");
                 check(!vm->uuid);
                 check_str(vm->name, "plain-qemu");
                 /* a later /proc update may still change it: no libvirt word yet */
-                vm_update_identity(vm, VM_SOURCE_PROC, U_PROC, "renamed", NULL, NULL);
+                vm_update_identity(vm, VM_SOURCE_PROC, U_PROC, "renamed", NULL, NULL, NULL);
                 check_str(vm->id, U_PROC);
                 check_str(vm->name, "renamed");
         }
