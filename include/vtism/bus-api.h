@@ -18,6 +18,9 @@
  *     error of a VM that has none, home_node of a VM without one), never sent as a sentinel.
  *     A reader takes the keys it knows, skips the others and says so (vtismctl: one line on
  *     stderr, "upgrade vtismctl"); it never drops a record for an unknown key.
+ *   - Every string is valid UTF-8. Names, UUIDs and command lines come from processes any local
+ *     user controls, and config strings and error texts may hold any bytes: vtismd escapes each
+ *     byte of an invalid sequence as the four characters \xNN (utf8.h), at one place.
  *   - The JSON of "vtismctl --json" uses the same keys.
  */
 

@@ -135,4 +135,6 @@ int manager_tracker_setup(Manager *m);             /* (re)pick the tracker per c
 int manager_vms_apply_config(Manager *m);          /* after a reload */
 void manager_vms_cycle(Manager *m);
 void manager_vms_done(Manager *m);
-Vm *manager_find_vm(Manager *m, const char *key); /* id, name or pid; NULL if none */
+/* id, name or pid; NULL if none. An id or name with invalid UTF-8 also matches as the bus shows
+ * it (utf8_escape_invalid()). */
+Vm *manager_find_vm(Manager *m, const char *key);

@@ -15,17 +15,30 @@
 #include "vtism/bus-api.h"
 #include "vtism/bus.h"
 #include "vtism/log.h"
+#include "vtism/utf8.h"
 #include "vtism/util.h"
 
 /* ---- the wire format: every string and record that leaves vtismd goes through here ---- */
 
+/*
+ * The one place strings cross: VM names, UUIDs and command lines come from processes any local
+ * user controls, config strings and error texts may hold any bytes, and sd-bus refuses a whole
+ * reply over one invalid UTF-8 byte. Every property, record, method reply and error message
+ * takes its strings from append_string() or bus_error_setf(), which escape (utf8.h).
+ */
 static int append_string(sd_bus_message *m, const char *s) {
-        return sd_bus_message_append_basic(m, 's', s ?: "");
+        _cleanup_free_ char *valid = NULL;
+
+        if (!s)
+                s = "";
+        else if (!utf8_is_valid(s))
+                s = valid = utf8_escape_invalid(s);
+        return sd_bus_message_append_basic(m, 's', s);
 }
 
-/* An error reply with a formatted message. */
+/* An error reply with a formatted message (made valid UTF-8, like every string we send). */
 _printf_(3, 4) static int bus_error_setf(sd_bus_error *error, const char *name, const char *fmt, ...) {
-        _cleanup_free_ char *text = NULL;
+        _cleanup_free_ char *text = NULL, *valid = NULL;
         va_list ap;
         int r;
 
@@ -34,7 +47,8 @@ _printf_(3, 4) static int bus_error_setf(sd_bus_error *error, const char *name, 
         va_end(ap);
         if (r < 0)
                 oom();
-        return sd_bus_error_set(error, name, text);
+        valid = utf8_escape_invalid(text);
+        return sd_bus_error_set(error, name, valid);
 }
 
 static int dict_begin(sd_bus_message *m) {

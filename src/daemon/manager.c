@@ -8,6 +8,7 @@
 #include "vtism-build.h"
 #include "vtism/log.h"
 #include "vtism/manager.h"
+#include "vtism/utf8.h"
 #include "vtism/util.h"
 
 static const char *const manager_mode_table[_MANAGER_MODE_MAX] = {
@@ -283,15 +284,27 @@ void manager_update_status(Manager *m) {
                           m->mode_reason ?: "");
 }
 
+/* s as it is, or as the bus shows it (invalid UTF-8 escaped): what a user copies from status. */
+static bool key_matches(const char *s, const char *key) {
+        _cleanup_free_ char *shown = NULL;
+
+        if (streq(s, key))
+                return true;
+        if (utf8_is_valid(s))
+                return false;
+        shown = utf8_escape_invalid(s);
+        return streq(shown, key);
+}
+
 /* By id (UUID or "pid-N"), then name, then QEMU pid. */
 Vm *manager_find_vm(Manager *m, const char *key) {
         int pid;
 
         for (size_t i = 0; i < m->n_vms; i++)
-                if (streq(m->vms[i]->id, key))
+                if (key_matches(m->vms[i]->id, key))
                         return m->vms[i];
         for (size_t i = 0; i < m->n_vms; i++)
-                if (streq(m->vms[i]->name, key))
+                if (key_matches(m->vms[i]->name, key))
                         return m->vms[i];
         if (safe_atoi(key, &pid) >= 0)
                 for (size_t i = 0; i < m->n_vms; i++)
