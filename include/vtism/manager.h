@@ -70,6 +70,7 @@ struct Manager {
         ManagerChangeHook change_hook;
         void *change_userdata;
         sd_event_source *cycle_timer;
+        int exit_error;             /* why the loop was left, 0 for a requested stop */
 
         char *config_path;
         char *sysfs_root;
@@ -111,7 +112,12 @@ int manager_load(Manager *m);
 /* Arm signals, the watchdog, the VM sources and the cycle timer, tell systemd READY=1. Run
  * bus_setup() before, so that READY=1 means the bus name is ours. */
 int manager_start(Manager *m);
+/* Run the loop until manager_exit(). Returns 0 after a requested stop (SIGTERM, SIGINT), -errno
+ * when the daemon must stop because something it cannot work without went away (the bus): then
+ * vtismd exits non-zero and systemd's Restart=on-failure restarts it. */
 int manager_run(Manager *m);
+/* Leave the loop: error 0 for a requested stop, else the -errno manager_run() returns. */
+void manager_exit(Manager *m, int error);
 
 /* Re-read config and topology. On failure keeps the old state, logs, and returns -errno with
  * *ret_error (if non-NULL) naming the file:line. */

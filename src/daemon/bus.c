@@ -624,6 +624,17 @@ static int check_property_changes(void) {
         return 0;
 }
 
+/* sd-bus delivers this when the connection is gone (dbus-daemon exited or restarted). vtismd cannot
+ * be reached or controlled without it: stop with failure, so that Restart=on-failure brings it
+ * back once the bus is there again. */
+static int on_disconnected(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+
+        log_error("Lost the connection to the system bus; exiting with failure so that systemd restarts vtismd.");
+        manager_exit(m, -ECONNRESET);
+        return 0;
+}
+
 int bus_setup(Manager *m) {
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
         int r;
@@ -644,7 +655,12 @@ int bus_setup(Manager *m) {
         if (r < 0)
                 return log_error_errno(r, "Failed to attach the bus to the event loop: %m");
 
-        /* If the bus goes away, leave: systemd restarts us once it is back. */
+        /* If the bus goes away, leave with failure: systemd restarts us once it is back. The match
+         * says why and sets the exit status; exit-on-disconnect is the safety net behind it. */
+        r = sd_bus_match_signal(bus, NULL, "org.freedesktop.DBus.Local", "/org/freedesktop/DBus/Local",
+                                "org.freedesktop.DBus.Local", "Disconnected", on_disconnected, m);
+        if (r < 0)
+                return log_error_errno(r, "Failed to watch for the loss of the bus: %m");
         r = sd_bus_set_exit_on_disconnect(bus, true);
         if (r < 0)
                 return log_error_errno(r, "Failed to set exit-on-disconnect: %m");

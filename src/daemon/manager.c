@@ -350,7 +350,14 @@ static int on_exit_signal(sd_event_source *s, const struct signalfd_siginfo *si,
 
         log_info("Received SIG%s, shutting down.", sigabbrev_np((int) si->ssi_signo));
         (void) sd_notify(false, "STOPPING=1\nSTATUS=Shutting down...");
-        return sd_event_exit(m->event, 0);
+        manager_exit(m, 0);
+        return 0;
+}
+
+void manager_exit(Manager *m, int error) {
+        if (error < 0 && m->exit_error == 0)
+                m->exit_error = error;
+        (void) sd_event_exit(m->event, error < 0 ? EXIT_FAILURE : 0);
 }
 
 int manager_start(Manager *m) {
@@ -405,5 +412,11 @@ int manager_run(Manager *m) {
         r = sd_event_loop(m->event);
         if (r < 0)
                 return log_error_errno(r, "Event loop failed: %m");
+        if (m->exit_error < 0)
+                return m->exit_error;
+        if (r != 0)
+                /* Someone asked the loop to exit with a failure code without saying why (sd-bus's
+                 * exit-on-disconnect does): a failure all the same, never a clean stop. */
+                return log_error_errno(-EPIPE, "Event loop left with status %d, stopping with failure.", r);
         return 0;
 }

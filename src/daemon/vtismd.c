@@ -156,6 +156,10 @@ int main(int argc, char *argv[]) {
                 return EXIT_FAILURE;
 
         r = manager_run(m);
+        if (r < 0) {
+                log_error_errno(r, "vtismd stopped on an error (%m); exiting with failure.");
+                return EXIT_FAILURE;
+        }
         log_info("vtismd stopped.");
-        return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+        return EXIT_SUCCESS;
 }

@@ -67,7 +67,8 @@ start_bus() {
             "$VTISM_SOURCE_ROOT/tests/integration/system-bus.conf.in" >"$SCRATCH/bus.conf"
         dbus-daemon --config-file="$SCRATCH/bus.conf" --nofork --nopidfile \
                 --print-address=3 3>"$SCRATCH/bus.address" 2>"$SCRATCH/bus.log" &
-        PIDS+=($!)
+        BUS_PID=$!
+        PIDS+=("$BUS_PID")
         wait_for 10 test -s "$SCRATCH/bus.address" || fail "dbus-daemon did not start: $(cat "$SCRATCH/bus.log")"
         export DBUS_SYSTEM_BUS_ADDRESS="unix:path=$SCRATCH/system_bus_socket"
 }
