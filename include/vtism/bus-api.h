@@ -22,6 +22,10 @@
  *     user controls, and config strings and error texts may hold any bytes: vtismd escapes each
  *     byte of an invalid sequence as the four characters \xNN (utf8.h), at one place.
  *   - The JSON of "vtismctl --json" uses the same keys.
+ *
+ * Access: every property and GetHeatmap are open to every user; Reload, Pause, Resume and
+ * SetDryRun need CAP_SYS_ADMIN in the caller's effective set (and, by the bus policy
+ * systemd/org.vtism1.conf, uid 0). A new read method must be added to that policy file.
  */
 
 #define VTISM_BUS_NAME      "org.vtism1"

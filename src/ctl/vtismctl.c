@@ -390,7 +390,14 @@ static int report_bus_error(const char *what, const sd_bus_error *error, int r) 
                 return EXIT_NOT_RUNNING;
         }
         if (sd_bus_error_has_name(error, SD_BUS_ERROR_ACCESS_DENIED)) {
-                fprintf(stderr, "vtismctl: permission denied: '%s' needs root.\n", what);
+                const char *why = error->message ? strstr(error->message, "Permission denied: ") : NULL;
+
+                /* vtismd's own refusal says why (e.g. root without CAP_SYS_ADMIN); the bus
+                 * policy's is about rules and matches. */
+                if (why == error->message && why)
+                        fprintf(stderr, "vtismctl: permission denied: %s\n", why + strlen("Permission denied: "));
+                else
+                        fprintf(stderr, "vtismctl: permission denied: '%s' needs root (with CAP_SYS_ADMIN).\n", what);
                 return EXIT_DENIED;
         }
         if (sd_bus_error_is_set(error))

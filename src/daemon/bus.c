@@ -144,16 +144,48 @@ static int dict_array(sd_bus_message *m, const BusField *f, char type, const voi
 
 /* ---- access ---- */
 
+/*
+ * Who may change the daemon's behaviour: a caller whose effective uid is 0 AND whose effective
+ * capability set holds CAP_SYS_ADMIN. (sd_bus_query_sender_privilege() does not do that on a
+ * dbus-daemon bus: the caps it would need are not in the message, so it falls back to "same uid
+ * as us", and root with an empty capability set could Pause.)
+ *
+ * Where the facts come from: the euid is what dbus-daemon reports for the connection (taken from
+ * the socket when the caller connected); the capabilities are not known to dbus-daemon and come
+ * from /proc/PID/status of the pid it reports (sd-bus's "augmented" credentials). That read is
+ * racy in principle (the caller may exit and its pid be reused), so it is only ever combined
+ * with the trusted uid: an unprivileged user never passes, and a capability-less root caller
+ * could only pass if a privileged process took over its pid between its call and this check.
+ */
 static int check_privileged(sd_bus_message *msg, sd_bus_error *error) {
+        _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
+        const char *member = sd_bus_message_get_member(msg);
+        uid_t euid;
         int r;
 
-        r = sd_bus_query_sender_privilege(msg, CAP_SYS_ADMIN);
+        r = sd_bus_query_sender_creds(msg, SD_BUS_CREDS_PID | SD_BUS_CREDS_EUID | SD_BUS_CREDS_EFFECTIVE_CAPS |
+                                                   SD_BUS_CREDS_AUGMENT, &creds);
         if (r < 0)
-                return bus_error_setf(error, SD_BUS_ERROR_FAILED, "Failed to check the caller's privileges: %s",
-                                      strerror(-r));
+                return bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED,
+                                      "Permission denied: cannot tell who called %s: %s", member, strerror(-r));
+
+        r = sd_bus_creds_get_euid(creds, &euid);
+        if (r < 0 || (sd_bus_creds_get_augmented_mask(creds) & SD_BUS_CREDS_EUID))
+                return bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED,
+                                      "Permission denied: the bus did not say which user called %s.", member);
+        if (euid != 0)
+                return bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED,
+                                      "Permission denied: %s needs root (CAP_SYS_ADMIN).", member);
+
+        r = sd_bus_creds_has_effective_cap(creds, CAP_SYS_ADMIN);
+        if (r < 0)
+                return bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED,
+                                      "Permission denied: cannot read the capabilities of the caller of %s: %s",
+                                      member, strerror(-r));
         if (r == 0)
-                return bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED, "Permission denied: %s needs root (CAP_SYS_ADMIN).",
-                                      sd_bus_message_get_member(msg));
+                return bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED,
+                                      "Permission denied: %s needs root (CAP_SYS_ADMIN); the caller is root "
+                                      "without CAP_SYS_ADMIN in its effective set.", member);
         return 0;
 }
 
