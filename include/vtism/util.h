@@ -12,6 +12,8 @@
 int read_file_at(const char *root, const char *path, char **ret_contents);
 /* Same, and the size read (the buffer is NUL-terminated after it; contents may hold NULs). */
 int read_file_at_size(const char *root, const char *path, char **ret_contents, size_t *ret_size);
+/* Same, but -EFBIG as soon as the file turns out longer than max_bytes (read_file_at_size(): 64 MiB). */
+int read_file_at_max(const char *root, const char *path, size_t max_bytes, char **ret_contents, size_t *ret_size);
 /* Same, stripping trailing whitespace. */
 int read_line_at(const char *root, const char *path, char **ret_line);
 

@@ -1,8 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "vtism/proc-pid.h"
 #include "vtism/util.h"
@@ -10,49 +8,20 @@
 /* stat and status are a few hundred bytes to a few KiB; anything larger is not a proc file. */
 #define PROC_SMALL_FILE_MAX_BYTES (64 * 1024)
 
-static int gone_or(int r) {
-        /* A missing directory or file, or a task that exited while we read it. */
-        return r == -ENOENT || r == -ESRCH ? -ESRCH : r;
-}
-
 /* Read <proc_root>/<pid>/<name> whole, at most max bytes (-E2BIG beyond). */
 static int read_pid_file(const char *proc_root, pid_t pid, const char *name, size_t max, char **ret,
                          size_t *ret_size) {
-        _cleanup_free_ char *path = NULL, *buf = NULL;
-        _cleanup_close_ int fd = -EBADF;
-        size_t size = 0, allocated = 4096;
+        _cleanup_free_ char *path = NULL;
+        int r;
 
         if (pid <= 0)
                 return -ESRCH;
-        path = xasprintf("%s/%d/%s", proc_root ?: "/proc", (int) pid, name);
-        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-        if (fd < 0)
-                return gone_or(negative_errno());
-
-        buf = xmalloc(allocated);
-        for (;;) {
-                ssize_t n;
-
-                if (allocated - size < 2) {
-                        allocated *= 2;
-                        buf = xreallocarray(buf, allocated, 1);
-                }
-                n = read(fd, buf + size, allocated - size - 1);
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return gone_or(negative_errno());
-                }
-                if (n == 0)
-                        break;
-                size += (size_t) n;
-                if (size > max)
-                        return -E2BIG;
-        }
-        buf[size] = 0;
-        *ret = TAKE_PTR(buf);
-        *ret_size = size;
-        return 0;
+        path = xasprintf("%d/%s", (int) pid, name);
+        r = read_file_at_max(proc_root ?: "/proc", path, max, ret, ret_size);
+        if (r == -EFBIG)
+                return -E2BIG;
+        /* A missing directory or file, or a task that exited while we read it. */
+        return r == -ENOENT || r == -ESRCH ? -ESRCH : r;
 }
 
 int proc_cmdline_split(const char *buf, size_t size, ProcCmdline **ret) {

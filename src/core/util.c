@@ -44,6 +44,10 @@ int read_file_at(const char *root, const char *path, char **ret_contents) {
 }
 
 int read_file_at_size(const char *root, const char *path, char **ret_contents, size_t *ret_size) {
+        return read_file_at_max(root, path, 64 * MIB, ret_contents, ret_size);
+}
+
+int read_file_at_max(const char *root, const char *path, size_t max_bytes, char **ret_contents, size_t *ret_size) {
         _cleanup_free_ char *full = NULL, *buf = NULL;
         _cleanup_close_ int fd = -EBADF;
         size_t size = 0, allocated = 4096;
@@ -58,8 +62,6 @@ int read_file_at_size(const char *root, const char *path, char **ret_contents, s
                 ssize_t n;
 
                 if (allocated - size < 2) {
-                        if (allocated > 64 * MIB)
-                                return -EFBIG;
                         allocated *= 2;
                         buf = xreallocarray(buf, allocated, 1);
                 }
@@ -72,6 +74,8 @@ int read_file_at_size(const char *root, const char *path, char **ret_contents, s
                 if (n == 0)
                         break;
                 size += (size_t) n;
+                if (size > max_bytes)
+                        return -EFBIG;
         }
         buf[size] = 0;
         *ret_contents = TAKE_PTR(buf);
