@@ -23,9 +23,15 @@
  *     byte of an invalid sequence as the four characters \xNN (utf8.h), at one place.
  *   - The JSON of "vtismctl --json" uses the same keys.
  *
+ * Adding a key: append it to the enum and table here (the wire knows keys by name, so order is
+ * free), send it in bus.c with the dict_*() helper of its type, give it a slot in vtismctl's
+ * offset table (or leave it out: vtismctl then says it skipped it), document it in vtismd(8).
+ * Adding a kind of record: a new enum and table here, an aa{sv}/a{sv} property or method.
+ *
  * Access: every property and GetHeatmap are open to every user; Reload, Pause, Resume and
- * SetDryRun need CAP_SYS_ADMIN in the caller's effective set (and, by the bus policy
- * systemd/org.vtism1.conf, uid 0). A new read method must be added to that policy file.
+ * SetDryRun need uid 0 and CAP_SYS_ADMIN in the caller's effective set (vtismd checks both; the
+ * bus policy systemd/org.vtism1.conf lets only root call them). A new read method must be
+ * allowed in that policy file, a new mutating one must call check_privileged() (bus.c).
  */
 
 #define VTISM_BUS_NAME      "org.vtism1"
