@@ -10,14 +10,36 @@
 #define PAGE_BYTES (UINT64_C(1) << PAGE_SHIFT)
 #define HIST_RANGE_BYTES_MAX (UINT64_C(1) << 40)
 
+/*
+ * A 2 MiB block's placement byte: bits 0..5 a node slot (h->slot_node[]) or BLOCK_ABSENT or
+ * BLOCK_UNKNOWN, bit 6 MIXED (pages elsewhere too, all with heat <= the block's ceiling byte),
+ * bit 7 HUGE. A fresh block is BLOCK_UNKNOWN, not mixed, not huge, ceiling 255.
+ */
+#define BLOCK_SHIFT 21
+#define BLOCK_PAGES (UINT64_C(1) << (BLOCK_SHIFT - PAGE_SHIFT))
+#define BLOCK_SLOT_MASK 0x3fu
+#define BLOCK_SLOTS 62u             /* slots 0..61 name nodes */
+#define BLOCK_ABSENT 62u
+#define BLOCK_UNKNOWN 63u
+#define BLOCK_MIXED 0x40u
+#define BLOCK_HUGE 0x80u
+
 typedef struct Range {
         uint64_t gpa, hva, len_bytes;
         unsigned granule_shift;
         size_t n_granules;
         uint8_t *heat;
+        /* placement per 2 MiB block of HVA: block b covers HVA [(first_block + b) << 21, +2 MiB) */
+        uint64_t first_block;  /* hva >> BLOCK_SHIFT */
+        size_t n_blocks;
+        unsigned lead_pages;   /* 4 KiB pages of the first block before hva (range not 2 MiB aligned) */
+        uint8_t *block;        /* placement byte, see BLOCK_* */
+        uint8_t *ceiling;      /* MIXED: every present page not on the block's node has heat <= this */
         /* the sweep of the current cycle */
         size_t swept;          /* granules [0, swept) have their update for this cycle */
         uint64_t cursor_off;   /* end offset of the highest sample applied in this cycle */
+        size_t aged_block;     /* the block whose ceiling this cycle's sweep aged last, SIZE_MAX: none */
+        uint8_t aged_ceiling;  /* that block's ceiling before this cycle */
 } Range;
 
 typedef struct Window {
@@ -44,7 +66,25 @@ struct HeatMap {
         uint64_t ram_bytes;
         HeatStats stats;
         bool in_cycle;
+        int slot_node[BLOCK_SLOTS];   /* node id of each block slot, in order of first sight */
+        unsigned n_slots;
 };
+
+static uint8_t page_heat(const Range *r, uint64_t page) {
+        return r->heat[page >> (r->granule_shift - PAGE_SHIFT)];
+}
+
+static size_t page_block(const Range *r, uint64_t page) {
+        return (size_t) ((page + r->lead_pages) >> (BLOCK_SHIFT - PAGE_SHIFT));
+}
+
+/* The range's pages [*ret_start, *ret_end) (page indexes in the range) inside block b. */
+static void block_span(const Range *r, size_t b, uint64_t *ret_start, uint64_t *ret_end) {
+        uint64_t s = (uint64_t) b * BLOCK_PAGES, e = s + BLOCK_PAGES - r->lead_pages;
+
+        *ret_start = s > r->lead_pages ? s - r->lead_pages : 0;
+        *ret_end = MIN(e, r->len_bytes >> PAGE_SHIFT);
+}
 
 static const char *const heat_class_names[_HEAT_CLASS_MAX] = {
         [HEAT_COLD] = "cold",
@@ -205,8 +245,18 @@ int heatmap_new(const HeatRangeSpec *ranges, size_t n, const HeatParams *params,
                         return -EEXIST;
         }
         for (size_t i = 0; i < n; i++) {
-                h->ranges[i].heat = xcalloc(h->ranges[i].n_granules, 1);
-                h->ram_bytes += h->ranges[i].len_bytes;
+                Range *rg = &h->ranges[i];
+
+                rg->heat = xcalloc(rg->n_granules, 1);
+                rg->first_block = rg->hva >> BLOCK_SHIFT;
+                rg->n_blocks = (size_t) (((rg->hva + rg->len_bytes - 1) >> BLOCK_SHIFT) - rg->first_block + 1);
+                rg->lead_pages = (unsigned) ((rg->hva & ((UINT64_C(1) << BLOCK_SHIFT) - 1)) >> PAGE_SHIFT);
+                rg->block = xmalloc(rg->n_blocks);
+                memset(rg->block, BLOCK_UNKNOWN, rg->n_blocks);
+                rg->ceiling = xmalloc(rg->n_blocks);
+                memset(rg->ceiling, HEATMAP_HEAT_MAX, rg->n_blocks);
+                rg->aged_block = SIZE_MAX;
+                h->ram_bytes += rg->len_bytes;
         }
         heatmap_build_windows(h);
 
@@ -217,8 +267,11 @@ int heatmap_new(const HeatRangeSpec *ranges, size_t n, const HeatParams *params,
 HeatMap *heatmap_free(HeatMap *h) {
         if (!h)
                 return NULL;
-        for (size_t i = 0; i < h->n_ranges; i++)
+        for (size_t i = 0; i < h->n_ranges; i++) {
                 free(h->ranges[i].heat);
+                free(h->ranges[i].block);
+                free(h->ranges[i].ceiling);
+        }
         free(h->ranges);
         free(h->by_hva);
         free(h->windows);
@@ -255,7 +308,7 @@ uint64_t heatmap_memory_bytes(const HeatMap *h) {
         uint64_t m = sizeof(HeatMap) + h->n_ranges * (sizeof(Range) + sizeof(size_t)) + h->n_windows * sizeof(Window);
 
         for (size_t i = 0; i < h->n_ranges; i++)
-                m += h->ranges[i].n_granules;
+                m += h->ranges[i].n_granules + 2 * h->ranges[i].n_blocks;
         return m;
 }
 
@@ -285,12 +338,60 @@ int heatmap_range(const HeatMap *h, size_t index, HeatRangeSpec *ret_spec, const
 
 /* ---- sampling ---- */
 
+/* Accessed pages may have been faulted in: a block known to be empty is no longer known. */
+static void block_accessed(Range *r, size_t b) {
+        if ((r->block[b] & BLOCK_SLOT_MASK) == BLOCK_ABSENT)
+                r->block[b] = (uint8_t) ((r->block[b] & BLOCK_HUGE) | BLOCK_UNKNOWN);
+}
+
+/*
+ * Update granules [swept, g_end) of r, all accessed or all idle. A MIXED block's ceiling follows
+ * its pages: pages that stay idle only cool (the ceiling decays with them), and an accessed page
+ * that was at or below the ceiling before this cycle may now be hotter (the ceiling rises to it);
+ * pages above the ceiling are on the block's node and do not count.
+ */
 static void range_sweep_to(HeatMap *h, Range *r, size_t g_end, bool accessed) {
         const uint8_t *lut = accessed ? h->lut_accessed : h->lut_idle;
         uint8_t *heat = r->heat;
+        size_t g = r->swept;
 
-        for (size_t g = r->swept; g < g_end; g++)
-                heat[g] = lut[heat[g]];
+        if (r->granule_shift != PAGE_SHIFT) { /* one granule, one page: no ceiling */
+                for (; g < g_end; g++) {
+                        heat[g] = lut[heat[g]];
+                        if (accessed)
+                                block_accessed(r, g);
+                }
+                r->swept = g_end;
+                return;
+        }
+        while (g < g_end) {
+                size_t b = page_block(r, g);
+                size_t e = MIN(g_end, (size_t) (((uint64_t) (b + 1) << (BLOCK_SHIFT - PAGE_SHIFT)) - r->lead_pages));
+                bool mixed = r->block[b] & BLOCK_MIXED;
+
+                if (r->aged_block != b) { /* the first visit of block b in this cycle */
+                        r->aged_block = b;
+                        r->aged_ceiling = r->ceiling[b];
+                        if (mixed)
+                                r->ceiling[b] = h->lut_idle[r->ceiling[b]];
+                }
+                if (accessed && mixed) {
+                        unsigned before = r->aged_ceiling, c = r->ceiling[b];
+
+                        for (; g < e; g++) {
+                                unsigned v = heat[g];
+
+                                heat[g] = lut[v];
+                                if (v <= before && heat[g] > c)
+                                        c = heat[g];
+                        }
+                        r->ceiling[b] = (uint8_t) c;
+                } else
+                        for (; g < e; g++)
+                                heat[g] = lut[heat[g]];
+                if (accessed)
+                        block_accessed(r, b);
+        }
         r->swept = g_end;
 }
 
@@ -298,6 +399,7 @@ static void range_finish_cycle(HeatMap *h, Range *r) {
         range_sweep_to(h, r, r->n_granules, false);
         r->swept = 0;
         r->cursor_off = 0;
+        r->aged_block = SIZE_MAX;
 }
 
 void heatmap_cycle_begin(HeatMap *h) {
@@ -604,9 +706,268 @@ static const Range *find_hva_run(const HeatMap *h, uint64_t hva, size_t n_pages,
         return r;
 }
 
+/* Is any guest RAM in [a, b) (GPA)? */
+static bool ram_between(const HeatMap *h, uint64_t a, uint64_t b) {
+        size_t lo = 0, hi = h->n_ranges;
+
+        while (lo < hi) { /* the first range ending after a */
+                size_t mid = lo + (hi - lo) / 2;
+
+                if (h->ranges[mid].gpa + h->ranges[mid].len_bytes <= a)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        return lo < h->n_ranges && h->ranges[lo].gpa < b;
+}
+
+/*
+ * Does a batch whose first page in window w is at page offset off belong to the window's pass?
+ * Yes when it starts the window (a new pass) or continues the pass where it stands, possibly
+ * across a hole in guest RAM; a batch anywhere else (a block queried out of turn) does not.
+ */
+static bool window_accepts(const HeatMap *h, Window *w, uint64_t off) {
+        if (off == w->first_ram_off) {
+                memset(w->pending, 0, sizeof(w->pending));
+                w->cursor = off;
+                return true;
+        }
+        if (off < w->cursor)
+                return false;
+        return off == w->cursor ||
+               !ram_between(h, w->gpa + (w->cursor << PAGE_SHIFT), w->gpa + (off << PAGE_SHIFT));
+}
+
+/* ---- per 2 MiB block placement ---- */
+
+/* The slot naming node, taken on first sight; -1 once all BLOCK_SLOTS are taken. */
+static int node_to_slot(HeatMap *h, int node) {
+        for (unsigned i = 0; i < h->n_slots; i++)
+                if (h->slot_node[i] == node)
+                        return (int) i;
+        if (h->n_slots >= BLOCK_SLOTS)
+                return -1;
+        h->slot_node[h->n_slots] = node;
+        return (int) h->n_slots++;
+}
+
+/* The highest heat ≤ limit among pages [s, e) outside [xs, xe); -1 if there is none. */
+static int span_max_heat(const Range *r, uint64_t s, uint64_t e, uint64_t xs, uint64_t xe, unsigned limit) {
+        int best = -1;
+
+        for (uint64_t p = s; p < e; p++) {
+                unsigned v;
+
+                if (p == xs && xe > xs) {
+                        p = xe - 1;
+                        continue;
+                }
+                v = page_heat(r, p);
+                if (v <= limit && (int) v > best)
+                        best = (int) v;
+        }
+        return best;
+}
+
+static void block_set(HeatMap *h, Range *r, size_t b, unsigned slot, bool mixed, int ceiling, bool huge) {
+        r->block[b] = (uint8_t) (slot | (mixed ? BLOCK_MIXED : 0) | (huge ? BLOCK_HUGE : 0));
+        /* inside a cycle some heat bytes of the block may be this cycle's and some the last's */
+        r->ceiling[b] = (uint8_t) (h->in_cycle ? HEATMAP_HEAT_MAX : MAX(ceiling, 0));
+}
+
+/* A query of every page of block b: its placement byte from scratch. */
+static void block_observe_all(HeatMap *h, Range *r, size_t b, uint64_t s, const int *status, uint64_t n) {
+        int hot_slot = -1, hot_heat = -1, last_node = -1, last_slot = -1, first_slot = -1;
+        bool uniform = true, any_absent = false, huge = r->block[b] & BLOCK_HUGE;
+
+        for (uint64_t i = 0; i < n; i++) {
+                int v;
+
+                if (status[i] < 0) {
+                        any_absent = true;
+                        continue;
+                }
+                if (status[i] != last_node) {
+                        last_node = status[i];
+                        last_slot = node_to_slot(h, status[i]);
+                }
+                if (last_slot < 0) { /* a node no slot can name */
+                        block_set(h, r, b, BLOCK_UNKNOWN, false, HEATMAP_HEAT_MAX, false);
+                        return;
+                }
+                if (first_slot < 0)
+                        first_slot = last_slot;
+                uniform = uniform && last_slot == first_slot;
+                v = page_heat(r, s + i);
+                if (v > hot_heat) {
+                        hot_heat = v;
+                        hot_slot = last_slot;
+                }
+        }
+        if (first_slot < 0)
+                block_set(h, r, b, BLOCK_ABSENT, false, 0, huge);
+        else if (uniform)
+                /* a THP is present as a whole: partly present means not (or no longer) a THP */
+                block_set(h, r, b, (unsigned) first_slot, false, 0, huge && !any_absent);
+        else {
+                int ceiling = -1;
+
+                for (uint64_t i = 0; i < n; i++)
+                        if (status[i] >= 0 && node_to_slot(h, status[i]) != hot_slot)
+                                ceiling = MAX(ceiling, (int) page_heat(r, s + i));
+                block_set(h, r, b, (unsigned) hot_slot, true, ceiling, false);
+        }
+}
+
+/* A query of some pages of block b: merge into what is known, never claiming more than it knows. */
+static void block_observe_some(HeatMap *h, Range *r, size_t b, uint64_t s, const int *status, uint64_t n) {
+        uint8_t v = r->block[b];
+        unsigned slot = v & BLOCK_SLOT_MASK;
+        bool mixed = v & BLOCK_MIXED;
+        int first_slot = -1, hot_slot = -1, hot_heat = -1, off_ceiling = -1, ceiling = r->ceiling[b];
+        bool uniform = true;
+
+        if (slot == BLOCK_UNKNOWN)
+                return;
+        for (uint64_t i = 0; i < n; i++) {
+                int sl, heat;
+
+                if (status[i] < 0)
+                        continue;
+                sl = node_to_slot(h, status[i]);
+                if (sl < 0) {
+                        block_set(h, r, b, BLOCK_UNKNOWN, false, HEATMAP_HEAT_MAX, false);
+                        return;
+                }
+                heat = page_heat(r, s + i);
+                if (first_slot < 0)
+                        first_slot = sl;
+                uniform = uniform && sl == first_slot;
+                if (heat > hot_heat) {
+                        hot_heat = heat;
+                        hot_slot = sl;
+                }
+                if ((unsigned) sl != slot)
+                        off_ceiling = MAX(off_ceiling, heat);
+        }
+        if (first_slot < 0)
+                return; /* only absent pages: consistent with every state */
+
+        if (slot == BLOCK_ABSENT) {
+                /* the pages not seen were absent and have not been accessed since */
+                if (uniform)
+                        block_set(h, r, b, (unsigned) first_slot, false, 0, false);
+                else {
+                        int c = -1;
+
+                        for (uint64_t i = 0; i < n; i++)
+                                if (status[i] >= 0 && node_to_slot(h, status[i]) != hot_slot)
+                                        c = MAX(c, (int) page_heat(r, s + i));
+                        block_set(h, r, b, (unsigned) hot_slot, true, c, false);
+                }
+                return;
+        }
+        if (off_ceiling < 0)
+                return; /* every page seen is on the block's node */
+        if (!mixed)
+                ceiling = -1;
+        block_set(h, r, b, slot, true, MAX(ceiling, off_ceiling), false);
+}
+
+static void range_observe(HeatMap *h, Range *r, uint64_t first_page, const int *status, uint64_t n_pages) {
+        uint64_t p = first_page, end = first_page + n_pages;
+
+        while (p < end) {
+                size_t b = page_block(r, p);
+                uint64_t bs, be, e;
+
+                block_span(r, b, &bs, &be);
+                e = MIN(end, be);
+                if (p == bs && e == be)
+                        block_observe_all(h, r, b, p, status + (p - first_page), e - p);
+                else
+                        block_observe_some(h, r, b, p, status + (p - first_page), e - p);
+                p = e;
+        }
+}
+
+/* Pages [ms, me) of block b are now on node `to` (-1: gone). */
+static void block_moved(HeatMap *h, Range *r, size_t b, uint64_t ms, uint64_t me, int to, bool moved) {
+        uint8_t v;
+        unsigned slot;
+        bool mixed, huge;
+        uint64_t bs, be;
+        int ts = -1, c = r->ceiling[b];
+
+        block_span(r, b, &bs, &be);
+        if (moved && (ms != bs || me != be))
+                r->block[b] &= (uint8_t) ~BLOCK_HUGE; /* a THP moves as a whole: it was split */
+        v = r->block[b];
+        slot = v & BLOCK_SLOT_MASK;
+        mixed = v & BLOCK_MIXED;
+        huge = v & BLOCK_HUGE;
+        if (to >= 0) {
+                ts = node_to_slot(h, to);
+                if (ts < 0) {
+                        block_set(h, r, b, BLOCK_UNKNOWN, false, HEATMAP_HEAT_MAX, false);
+                        return;
+                }
+        }
+        if (ms == bs && me == be) {
+                block_set(h, r, b, to < 0 ? BLOCK_ABSENT : (unsigned) ts, false, 0, huge);
+                return;
+        }
+        if (to < 0 || slot == BLOCK_UNKNOWN)
+                return; /* fewer pages present: what was said of the present ones stays true */
+        if (slot == BLOCK_ABSENT) {
+                block_set(h, r, b, (unsigned) ts, false, 0, huge);
+                return;
+        }
+        if (!mixed) {
+                int hot_moved, hot_rest;
+
+                if ((unsigned) ts == slot)
+                        return;
+                /* name the node that holds the hottest page: then the hot pages are the known ones */
+                hot_moved = span_max_heat(r, ms, me, me, me, HEATMAP_HEAT_MAX);
+                hot_rest = span_max_heat(r, bs, be, ms, me, HEATMAP_HEAT_MAX);
+                if (hot_moved > hot_rest)
+                        block_set(h, r, b, (unsigned) ts, true, hot_rest, huge);
+                else
+                        block_set(h, r, b, slot, true, hot_moved, huge);
+                return;
+        }
+        if ((unsigned) ts == slot) {
+                /* pages elsewhere had heat ≤ c; these are not elsewhere any more */
+                int rest = span_max_heat(r, bs, be, ms, me, (unsigned) c);
+
+                if (rest < 0)
+                        block_set(h, r, b, slot, false, 0, huge);
+                else
+                        block_set(h, r, b, slot, true, rest, huge);
+                return;
+        }
+        block_set(h, r, b, slot, true, MAX(c, span_max_heat(r, ms, me, me, me, HEATMAP_HEAT_MAX)), huge);
+}
+
+static void range_moved(HeatMap *h, Range *r, uint64_t first_page, uint64_t n_pages, int to, bool moved) {
+        uint64_t p = first_page, end = first_page + n_pages;
+
+        while (p < end) {
+                size_t b = page_block(r, p);
+                uint64_t bs, be, e;
+
+                block_span(r, b, &bs, &be);
+                e = MIN(end, be);
+                block_moved(h, r, b, p, e, to, moved);
+                p = e;
+        }
+}
+
 int heatmap_residency_update(HeatMap *h, uint64_t hva, const int *status, size_t n_pages) {
         const Range *r;
         Window *w = NULL;
+        bool in_pass = false;
         int error = 0;
 
         r = find_hva_run(h, hva, n_pages, &error);
@@ -620,14 +981,11 @@ int heatmap_residency_update(HeatMap *h, uint64_t hva, const int *status, size_t
                         w = find_window(h, gpa);
                         if (!w)
                                 return -EIO; /* every RAM page has a window: cannot happen */
+                        in_pass = window_accepts(h, w, (gpa - w->gpa) >> PAGE_SHIFT);
                 }
+                if (!in_pass)
+                        continue;
                 off = (gpa - w->gpa) >> PAGE_SHIFT;
-                if (off == w->first_ram_off) {
-                        memset(w->pending, 0, sizeof(w->pending));
-                        w->cursor = off;
-                }
-                if (off < w->cursor)
-                        continue; /* out of order within this pass: ignore */
                 w->cursor = off + 1;
                 if (status[i] >= 0)
                         w->pending[node_slot(status[i])]++;
@@ -636,8 +994,10 @@ int heatmap_residency_update(HeatMap *h, uint64_t hva, const int *status, size_t
                         memset(w->pending, 0, sizeof(w->pending));
                         w->known = true;
                         w->cursor = 0;
+                        in_pass = false;
                 }
         }
+        range_observe(h, (Range *) r, (hva - r->hva) >> PAGE_SHIFT, status, n_pages);
         return 0;
 }
 
@@ -659,6 +1019,9 @@ int heatmap_residency_moved(HeatMap *h, uint64_t hva, size_t n_pages, int from, 
         r = find_hva_run(h, hva, n_pages, &error);
         if (!r)
                 return error;
+        if (n_pages == 0)
+                return 0;
+        range_moved(h, (Range *) r, (hva - r->hva) >> PAGE_SHIFT, n_pages, to, from != to);
         if (from == to)
                 return 0;
 
@@ -676,5 +1039,83 @@ int heatmap_residency_moved(HeatMap *h, uint64_t hva, size_t n_pages, int from, 
                 if (off < w->cursor)
                         counter_move(w->pending, from, to);
         }
+        return 0;
+}
+
+int heatmap_residency(const HeatMap *h, size_t index, HeatHistogram *ret) {
+        const Window *w;
+        HeatHistogram hist = {};
+
+        if (index >= h->n_windows)
+                return -ENOENT;
+        w = &h->windows[index];
+        hist.gpa = w->gpa;
+        hist.ram_bytes = w->ram_pages << PAGE_SHIFT;
+        histogram_add_residency(&hist, w);
+        hist.residency_known = w->known;
+        *ret = hist;
+        return 0;
+}
+
+int heatmap_mark_huge(HeatMap *h, uint64_t hva, uint64_t len_bytes, bool huge) {
+        uint64_t end = hva > UINT64_MAX - len_bytes ? UINT64_MAX : hva + len_bytes;
+        bool any = false;
+
+        for (size_t i = 0; i < h->n_ranges; i++) {
+                Range *r = &h->ranges[i];
+                uint64_t s = MAX(hva, r->hva), e = MIN(end, r->hva + r->len_bytes);
+
+                if (s >= e)
+                        continue;
+                any = true;
+                /* whole blocks of the range inside [s, e) */
+                for (uint64_t a = (s + BLOCK_PAGES * PAGE_BYTES - 1) & ~(BLOCK_PAGES * PAGE_BYTES - 1);
+                     a + BLOCK_PAGES * PAGE_BYTES <= e; a += BLOCK_PAGES * PAGE_BYTES) {
+                        size_t b = (size_t) ((a >> BLOCK_SHIFT) - r->first_block);
+
+                        if (huge)
+                                r->block[b] |= BLOCK_HUGE;
+                        else
+                                r->block[b] &= (uint8_t) ~BLOCK_HUGE;
+                }
+        }
+        return any ? 0 : -ENOENT;
+}
+
+static void block_describe(const HeatMap *h, const Range *r, size_t b, HeatBlock *ret) {
+        uint8_t v = r->block[b];
+        unsigned slot = v & BLOCK_SLOT_MASK;
+        uint64_t s, e;
+
+        block_span(r, b, &s, &e);
+        *ret = (HeatBlock) {
+                .hva = r->hva + (s << PAGE_SHIFT),
+                .n_pages = e - s,
+                .kind = slot == BLOCK_UNKNOWN ? HEAT_BLOCK_UNKNOWN :
+                        slot == BLOCK_ABSENT ? HEAT_BLOCK_ABSENT :
+                        (v & BLOCK_MIXED) ? HEAT_BLOCK_MIXED : HEAT_BLOCK_NODE,
+                .node = slot < BLOCK_SLOTS ? h->slot_node[slot] : -1,
+                .ceiling = (v & BLOCK_MIXED) ? r->ceiling[b] : 0,
+                .huge = v & BLOCK_HUGE,
+        };
+}
+
+size_t heatmap_range_n_blocks(const HeatMap *h, size_t index) {
+        return index < h->n_ranges ? h->ranges[index].n_blocks : 0;
+}
+
+int heatmap_range_block(const HeatMap *h, size_t index, size_t block, HeatBlock *ret) {
+        if (index >= h->n_ranges || block >= h->ranges[index].n_blocks)
+                return -ENOENT;
+        block_describe(h, &h->ranges[index], block, ret);
+        return 0;
+}
+
+int heatmap_block_hva(const HeatMap *h, uint64_t hva, HeatBlock *ret) {
+        const Range *r = find_hva(h, hva);
+
+        if (!r)
+                return -ENOENT;
+        block_describe(h, r, page_block(r, (hva - r->hva) >> PAGE_SHIFT), ret);
         return 0;
 }
