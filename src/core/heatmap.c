@@ -68,6 +68,14 @@ struct HeatMap {
         bool in_cycle;
         int slot_node[BLOCK_SLOTS];   /* node id of each block slot, in order of first sight */
         unsigned n_slots;
+        /* consecutive heatmap_residency_moved() reports on one block, applied as one set: pages
+         * moved one by one must not hide from the block what they are together */
+        struct {
+                bool active, moved;
+                size_t range, block;
+                int to_slot;          /* slot, BLOCK_ABSENT (-1 = gone), or -2: no slot */
+                uint64_t bits[BLOCK_PAGES / 64];
+        } pending;
 };
 
 static uint8_t page_heat(const Range *r, uint64_t page) {
@@ -338,6 +346,8 @@ int heatmap_range(const HeatMap *h, size_t index, HeatRangeSpec *ret_spec, const
 
 /* ---- sampling ---- */
 
+static void pending_flush(HeatMap *h);
+
 /* Accessed pages may have been faulted in: a block known to be empty is no longer known. */
 static void block_accessed(Range *r, size_t b) {
         if ((r->block[b] & BLOCK_SLOT_MASK) == BLOCK_ABSENT)
@@ -405,6 +415,7 @@ static void range_finish_cycle(HeatMap *h, Range *r) {
 void heatmap_cycle_begin(HeatMap *h) {
         if (h->in_cycle)
                 (void) heatmap_cycle_end(h);
+        pending_flush(h);
         h->in_cycle = true;
 }
 
@@ -751,24 +762,6 @@ static int node_to_slot(HeatMap *h, int node) {
         return (int) h->n_slots++;
 }
 
-/* The highest heat ≤ limit among pages [s, e) outside [xs, xe); -1 if there is none. */
-static int span_max_heat(const Range *r, uint64_t s, uint64_t e, uint64_t xs, uint64_t xe, unsigned limit) {
-        int best = -1;
-
-        for (uint64_t p = s; p < e; p++) {
-                unsigned v;
-
-                if (p == xs && xe > xs) {
-                        p = xe - 1;
-                        continue;
-                }
-                v = page_heat(r, p);
-                if (v <= limit && (int) v > best)
-                        best = (int) v;
-        }
-        return best;
-}
-
 static void block_set(HeatMap *h, Range *r, size_t b, unsigned slot, bool mixed, int ceiling, bool huge) {
         r->block[b] = (uint8_t) (slot | (mixed ? BLOCK_MIXED : 0) | (huge ? BLOCK_HUGE : 0));
         /* inside a cycle some heat bytes of the block may be this cycle's and some the last's */
@@ -891,75 +884,136 @@ static void range_observe(HeatMap *h, Range *r, uint64_t first_page, const int *
         }
 }
 
-/* Pages [ms, me) of block b are now on node `to` (-1: gone). */
-static void block_moved(HeatMap *h, Range *r, size_t b, uint64_t ms, uint64_t me, int to, bool moved) {
-        uint8_t v;
-        unsigned slot;
-        bool mixed, huge;
+/* ---- moves: sets of pages of one block ---- */
+
+typedef struct PageSet {
+        uint64_t bits[BLOCK_PAGES / 64];   /* bit i: page bs + i of the block */
+} PageSet;
+
+/* The highest heat ≤ limit of the block's pages [bs, be) inside (or outside) the set; -1: none. */
+static int set_max_heat(const Range *r, uint64_t bs, uint64_t be, const uint64_t *bits, bool inside, unsigned limit) {
+        int best = -1;
+
+        for (uint64_t p = bs; p < be; p++) {
+                uint64_t i = p - bs;
+                unsigned v;
+
+                if ((bool) (bits[i >> 6] >> (i & 63) & 1) != inside)
+                        continue;
+                v = page_heat(r, p);
+                if (v <= limit && (int) v > best)
+                        best = (int) v;
+        }
+        return best;
+}
+
+static uint64_t set_count(const uint64_t *bits) {
+        uint64_t n = 0;
+
+        for (size_t i = 0; i < BLOCK_PAGES / 64; i++)
+                n += (uint64_t) __builtin_popcountll(bits[i]);
+        return n;
+}
+
+/*
+ * The placement byte and ceiling of block b after the pages of set m went to slot ts (-1: gone,
+ * -2: a node no slot can name). Of the true statements about the block, the one with the lower
+ * ceiling is kept: keeping its node (ceiling = what is known elsewhere, plus m if m left it) or
+ * naming ts (ceiling = the hottest page not in m: only those can be elsewhere now).
+ */
+static void block_after_move(const HeatMap *h, const Range *r, size_t b, const uint64_t *m, int ts, bool moved,
+                             uint8_t *io_byte, uint8_t *io_ceiling) {
+        uint8_t v = *io_byte;
+        unsigned slot = v & BLOCK_SLOT_MASK;
+        bool mixed = v & BLOCK_MIXED, huge = v & BLOCK_HUGE, whole;
         uint64_t bs, be;
-        int ts = -1, c = r->ceiling[b];
+        int keep_ceiling, name_ceiling, c = *io_ceiling;
+        unsigned name;
 
         block_span(r, b, &bs, &be);
-        if (moved && (ms != bs || me != be))
-                r->block[b] &= (uint8_t) ~BLOCK_HUGE; /* a THP moves as a whole: it was split */
-        v = r->block[b];
-        slot = v & BLOCK_SLOT_MASK;
-        mixed = v & BLOCK_MIXED;
-        huge = v & BLOCK_HUGE;
-        if (to >= 0) {
-                ts = node_to_slot(h, to);
-                if (ts < 0) {
-                        block_set(h, r, b, BLOCK_UNKNOWN, false, HEATMAP_HEAT_MAX, false);
-                        return;
-                }
-        }
-        if (ms == bs && me == be) {
-                block_set(h, r, b, to < 0 ? BLOCK_ABSENT : (unsigned) ts, false, 0, huge);
+        whole = set_count(m) == be - bs;
+        if (moved && !whole)
+                huge = false; /* a THP moves as a whole: part of it moving means it was split */
+        if (ts == -2) {
+                *io_byte = BLOCK_UNKNOWN;
+                *io_ceiling = HEATMAP_HEAT_MAX;
                 return;
         }
-        if (to < 0 || slot == BLOCK_UNKNOWN)
-                return; /* fewer pages present: what was said of the present ones stays true */
+        if (whole) {
+                *io_byte = (uint8_t) ((ts < 0 ? BLOCK_ABSENT : (unsigned) ts) | (huge ? BLOCK_HUGE : 0));
+                *io_ceiling = 0;
+                return;
+        }
+        if (ts < 0 || slot == BLOCK_UNKNOWN || (slot == (unsigned) ts && !mixed)) {
+                /* fewer pages present, or nothing new: what was said of the present ones stays true */
+                *io_byte = (uint8_t) ((v & ~BLOCK_HUGE) | (huge ? BLOCK_HUGE : 0));
+                return;
+        }
         if (slot == BLOCK_ABSENT) {
-                block_set(h, r, b, (unsigned) ts, false, 0, huge);
+                *io_byte = (uint8_t) ((unsigned) ts | (huge ? BLOCK_HUGE : 0));
+                *io_ceiling = 0;
                 return;
         }
-        if (!mixed) {
-                int hot_moved, hot_rest;
+        if (!mixed)
+                keep_ceiling = set_max_heat(r, bs, be, m, true, HEATMAP_HEAT_MAX);
+        else if (slot == (unsigned) ts)
+                keep_ceiling = set_max_heat(r, bs, be, m, false, (unsigned) c); /* these are not elsewhere any more */
+        else
+                keep_ceiling = MAX(c, set_max_heat(r, bs, be, m, true, HEATMAP_HEAT_MAX));
+        name_ceiling = set_max_heat(r, bs, be, m, false, HEATMAP_HEAT_MAX);
+        name = slot;
+        if (name_ceiling < keep_ceiling) {
+                name = (unsigned) ts;
+                keep_ceiling = name_ceiling;
+        }
+        if (keep_ceiling < 0) /* nothing can be elsewhere */
+                *io_byte = (uint8_t) (name | (huge ? BLOCK_HUGE : 0));
+        else
+                *io_byte = (uint8_t) (name | BLOCK_MIXED | (huge ? BLOCK_HUGE : 0));
+        *io_ceiling = (uint8_t) (keep_ceiling < 0 ? 0 : h->in_cycle ? (int) HEATMAP_HEAT_MAX : keep_ceiling);
+}
 
-                if ((unsigned) ts == slot)
-                        return;
-                /* name the node that holds the hottest page: then the hot pages are the known ones */
-                hot_moved = span_max_heat(r, ms, me, me, me, HEATMAP_HEAT_MAX);
-                hot_rest = span_max_heat(r, bs, be, ms, me, HEATMAP_HEAT_MAX);
-                if (hot_moved > hot_rest)
-                        block_set(h, r, b, (unsigned) ts, true, hot_rest, huge);
-                else
-                        block_set(h, r, b, slot, true, hot_moved, huge);
-                return;
-        }
-        if ((unsigned) ts == slot) {
-                /* pages elsewhere had heat ≤ c; these are not elsewhere any more */
-                int rest = span_max_heat(r, bs, be, ms, me, (unsigned) c);
+static void pending_flush(HeatMap *h) {
+        Range *r;
+        size_t b;
 
-                if (rest < 0)
-                        block_set(h, r, b, slot, false, 0, huge);
-                else
-                        block_set(h, r, b, slot, true, rest, huge);
+        if (!h->pending.active)
                 return;
-        }
-        block_set(h, r, b, slot, true, MAX(c, span_max_heat(r, ms, me, me, me, HEATMAP_HEAT_MAX)), huge);
+        r = &h->ranges[h->pending.range];
+        b = h->pending.block;
+        block_after_move(h, r, b, h->pending.bits, h->pending.to_slot, h->pending.moved, &r->block[b], &r->ceiling[b]);
+        h->pending.active = false;
 }
 
 static void range_moved(HeatMap *h, Range *r, uint64_t first_page, uint64_t n_pages, int to, bool moved) {
         uint64_t p = first_page, end = first_page + n_pages;
+        size_t ri = (size_t) (r - h->ranges);
+        int ts = to < 0 ? -1 : node_to_slot(h, to);
 
+        if (to >= 0 && ts < 0)
+                ts = -2;
         while (p < end) {
                 size_t b = page_block(r, p);
                 uint64_t bs, be, e;
 
                 block_span(r, b, &bs, &be);
                 e = MIN(end, be);
-                block_moved(h, r, b, p, e, to, moved);
+                if (h->pending.active &&
+                    (h->pending.range != ri || h->pending.block != b || h->pending.to_slot != ts))
+                        pending_flush(h);
+                if (!h->pending.active) {
+                        h->pending.active = true;
+                        h->pending.moved = false;
+                        h->pending.range = ri;
+                        h->pending.block = b;
+                        h->pending.to_slot = ts;
+                        memset(h->pending.bits, 0, sizeof(h->pending.bits));
+                }
+                for (uint64_t q = p; q < e; q++)
+                        h->pending.bits[(q - bs) >> 6] |= UINT64_C(1) << ((q - bs) & 63);
+                h->pending.moved = h->pending.moved || moved;
+                if (p == bs && e == be)
+                        pending_flush(h); /* a whole block needs no company */
                 p = e;
         }
 }
@@ -973,6 +1027,7 @@ int heatmap_residency_update(HeatMap *h, uint64_t hva, const int *status, size_t
         r = find_hva_run(h, hva, n_pages, &error);
         if (!r)
                 return error;
+        pending_flush(h);
 
         for (size_t i = 0; i < n_pages; i++) {
                 uint64_t gpa = r->gpa + (hva - r->hva) + ((uint64_t) i << PAGE_SHIFT), off;
@@ -1061,6 +1116,7 @@ int heatmap_mark_huge(HeatMap *h, uint64_t hva, uint64_t len_bytes, bool huge) {
         uint64_t end = hva > UINT64_MAX - len_bytes ? UINT64_MAX : hva + len_bytes;
         bool any = false;
 
+        pending_flush(h);
         for (size_t i = 0; i < h->n_ranges; i++) {
                 Range *r = &h->ranges[i];
                 uint64_t s = MAX(hva, r->hva), e = MIN(end, r->hva + r->len_bytes);
@@ -1083,9 +1139,13 @@ int heatmap_mark_huge(HeatMap *h, uint64_t hva, uint64_t len_bytes, bool huge) {
 }
 
 static void block_describe(const HeatMap *h, const Range *r, size_t b, HeatBlock *ret) {
-        uint8_t v = r->block[b];
-        unsigned slot = v & BLOCK_SLOT_MASK;
+        uint8_t v = r->block[b], c = r->ceiling[b];
+        unsigned slot;
         uint64_t s, e;
+
+        if (h->pending.active && &h->ranges[h->pending.range] == r && h->pending.block == b)
+                block_after_move(h, r, b, h->pending.bits, h->pending.to_slot, h->pending.moved, &v, &c);
+        slot = v & BLOCK_SLOT_MASK;
 
         block_span(r, b, &s, &e);
         *ret = (HeatBlock) {
@@ -1095,7 +1155,7 @@ static void block_describe(const HeatMap *h, const Range *r, size_t b, HeatBlock
                         slot == BLOCK_ABSENT ? HEAT_BLOCK_ABSENT :
                         (v & BLOCK_MIXED) ? HEAT_BLOCK_MIXED : HEAT_BLOCK_NODE,
                 .node = slot < BLOCK_SLOTS ? h->slot_node[slot] : -1,
-                .ceiling = (v & BLOCK_MIXED) ? r->ceiling[b] : 0,
+                .ceiling = (v & BLOCK_MIXED) ? c : 0,
                 .huge = v & BLOCK_HUGE,
         };
 }

@@ -577,17 +577,64 @@ static void test_blocks_mixed(void) {
         check_int(heatmap_residency_update(h, H0 + 2 * M2, status, 4), 0);
         check_block(h, H0 + 2 * M2, HEAT_BLOCK_NODE, 1, 0, false);
 
-        /* inside a cycle a computed ceiling is 255: the heat bytes are half old, half new */
+        /* moves are applied as one set when the map next looks at the block: exact */
         heatmap_cycle_begin(h);
         check_int(heatmap_residency_moved(h, H0 + 2 * M2, 1, 1, 0), 0);
         check_int(heatmap_cycle_end(h), 0);
-        check_block(h, H0 + 2 * M2, HEAT_BLOCK_MIXED, 1, 224, false); /* 255, one idle decay */
+        check_block(h, H0 + 2 * M2, HEAT_BLOCK_MIXED, 1, 0, false);
+        /* a query inside a cycle sets the ceiling to 255: the heat bytes are half old, half new */
+        fill_status(status, 512, 1);
+        fill_status(status, 3, 0);
+        heatmap_cycle_begin(h);
+        check_int(heatmap_residency_update(h, H0 + 2 * M2, status, 512), 0);
+        check_int(heatmap_cycle_end(h), 0);
+        check_block(h, H0 + 2 * M2, HEAT_BLOCK_MIXED, 0, 224, false); /* 255, one idle decay */
 
         /* none of these out-of-turn block queries disturbed the window's counters: no pass yet */
         check_int(heatmap_residency(h, 0, &hist), 0);
         check(!hist.residency_known);
         check_int(hist.ram_bytes, 8 * M1);
         check_int(hist.pages[0], 0);
+}
+
+/*
+ * Page-by-page reports of one block are one set: every 4th page of block 0 hot (on node 1 like
+ * the rest), each promoted alone → MIXED(0, 0), not MIXED(1, hot).
+ */
+static void test_blocks_moved_one_by_one(void) {
+        _cleanup_(heatmap_freep) HeatMap *h = NULL;
+        HeatRangeSpec r = { .gpa = 0, .hva = H0, .len_bytes = 2 * M2 };
+        static int status[1024];
+
+        check_int(heatmap_new(&r, 1, NULL, &h), 0);
+        for (unsigned c = 0; c < 10; c++) {
+                heatmap_cycle_begin(h);
+                for (unsigned i = 0; i < 1024; i += 4)
+                        check_int(heatmap_sample_hva(h, H0 + i * K4, K4), 0);
+                check_int(heatmap_cycle_end(h), 0);
+        }
+        fill_status(status, 1024, 1);
+        check_int(heatmap_residency_update(h, H0, status, 1024), 0);
+        for (unsigned i = 0; i < 512; i += 4)
+                check_int(heatmap_residency_moved(h, H0 + i * K4, 1, 1, 0), 0);
+        check_block(h, H0, HEAT_BLOCK_MIXED, 0, 0, false);
+        /* block 1: the hot pages of its second half are on node 0 already: nothing is known of them */
+        for (unsigned i = 768; i < 1024; i += 4)
+                status[i] = 0;
+        check_int(heatmap_residency_update(h, H0 + M2, status + 512, 512), 0);
+        check_block(h, H0 + M2, HEAT_BLOCK_MIXED, 1, 190, false);
+        /* a query-first promotion: half of them moved, half found in place; together: known */
+        for (unsigned i = 512; i < 1024; i += 4)
+                check_int(heatmap_residency_moved(h, H0 + i * K4, 1, i < 768 ? 1 : 0, 0), 0);
+        check_block(h, H0 + M2, HEAT_BLOCK_MIXED, 0, 0, false);
+        /* interleaved with another block's reports, each report stands alone: true, less useful */
+        fill_status(status, 1024, 1);
+        check_int(heatmap_residency_update(h, H0, status, 1024), 0);
+        for (unsigned i = 0; i < 512; i += 4) {
+                check_int(heatmap_residency_moved(h, H0 + i * K4, 1, 1, 0), 0);
+                check_int(heatmap_residency_moved(h, H0 + M2 + i * K4, 1, 1, 0), 0);
+        }
+        check_block(h, H0, HEAT_BLOCK_MIXED, 1, 190, false);
 }
 
 /* Out-of-turn block queries and the window's residency pass. */
@@ -664,6 +711,7 @@ int main(void) {
         test_residency();
         test_blocks_layout();
         test_blocks_mixed();
+        test_blocks_moved_one_by_one();
         test_blocks_pass();
         test_blocks_slots();
         printf("test-heatmap: OK\n");
