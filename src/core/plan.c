@@ -1,0 +1,1379 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The placement planner. The model, the contract with the migrator and the costs are in plan.h;
+ * this file follows its sections:
+ *
+ *   scan_vm()        1. units and 6. placement: one pass over each VM's blocks and heat bytes
+ *                    into histograms per heat level (known on DRAM, known on CXL, ambiguous,
+ *                    unknown) and a summary per 2 MiB block;
+ *   set_targets()    2. DRAM targets, water-filling per home node;
+ *   select_vm()      3. which pages, as cut-offs on the histograms, within a page cap;
+ *   share_budget()   5. the cycle's budget and query pages, water-filling by weight;
+ *   emit_vm()        the second pass, over the blocks holding selected units only;
+ *   order_units(),
+ *   simulate()       5. order, 4. where, and the contract's prefix invariant;
+ *   coalesce()       runs of neighbouring 4 KiB pages into one move.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vtism/heatmap.h"
+#include "vtism/macro.h"
+#include "vtism/plan.h"
+#include "vtism/topology.h"
+#include "vtism/util.h"
+
+#define PAGE_SHIFT 12
+#define PAGE_BYTES (UINT64_C(1) << PAGE_SHIFT)
+#define HUGE_PAGES ((uint64_t) HEATMAP_BLOCK_PAGES)
+#define LEVELS 256u
+#define KEYS (2u * LEVELS)            /* promotion order: heat * 2 + (placement known) */
+#define NONE_LOW 256u                 /* "no such unit" for a minimum heat */
+#define NONE_HIGH (-1)                /* ... for a maximum key or heat */
+#define STATUS_NONE INT_MIN           /* no exact status for this page */
+
+static const char *const plan_direction_names[_PLAN_DIRECTION_MAX] = {
+        [PLAN_PROMOTE] = "promote",
+        [PLAN_DEMOTE] = "demote",
+};
+assert_cc(ELEMENTSOF(plan_direction_names) == _PLAN_DIRECTION_MAX);
+
+static const char *const plan_policy_kind_names[_PLAN_POLICY_KIND_MAX] = {
+        [PLAN_POLICY_BUDGET] = "budget",
+        [PLAN_POLICY_PIN] = "pin",
+        [PLAN_POLICY_NEVER] = "never",
+};
+assert_cc(ELEMENTSOF(plan_policy_kind_names) == _PLAN_POLICY_KIND_MAX);
+
+const char *plan_direction_to_string(PlanDirection d) {
+        if ((unsigned) d >= _PLAN_DIRECTION_MAX)
+                return NULL;
+        return plan_direction_names[d];
+}
+
+const char *plan_policy_kind_to_string(PlanPolicyKind k) {
+        if ((unsigned) k >= _PLAN_POLICY_KIND_MAX)
+                return NULL;
+        return plan_policy_kind_names[k];
+}
+
+/* ---- the host ---- */
+
+typedef struct Node {
+        int id;
+        NodeTier tier;
+        bool usable;                /* has memory */
+        uint64_t total_pages, free_pages;
+        uint64_t keep_pages;        /* DRAM: the free watermark; CXL: the minimum free ratio */
+        uint64_t vm_pages;          /* of all VMs, before the plan */
+        uint64_t fixed_pages;       /* DRAM: held by VMs that do not share this node's room */
+        uint64_t room_pages;        /* DRAM: what the VMs homed here share */
+} Node;
+
+typedef struct Host {
+        const Topology *t;
+        Node *nodes;                /* topology order */
+        size_t n_nodes;
+} Host;
+
+static int host_index(const Host *host, int id) {
+        for (size_t i = 0; i < host->n_nodes; i++)
+                if (host->nodes[i].id == id)
+                        return (int) i;
+        return -1;
+}
+
+/* ---- per VM ---- */
+
+typedef enum UnitClass {
+        UNIT_DRAM,      /* known on a DRAM node */
+        UNIT_CXL,       /* known on a CXL node */
+        UNIT_AMBIG,     /* in a known block, not known which node: promoted query-first */
+        UNIT_UNKNOWN,   /* its block is unknown: queried, never moved */
+        UNIT_SKIP,      /* absent, or on a node outside the topology */
+} UnitClass;
+
+/* What pass 1 learnt of one block, for pass 2 and the queries. */
+typedef struct BlockSum {
+        uint16_t dram_min;          /* lowest heat of a known-DRAM unit; NONE_LOW: none */
+        int16_t promote_max;        /* highest promotion key of a CXL or ambiguous unit; -1: none */
+        uint16_t ambig_min;         /* lowest heat of an ambiguous or unknown unit; NONE_LOW: none */
+        int16_t unknown_max;        /* highest heat of a unit of an unknown block; -1: none */
+} BlockSum;
+
+typedef struct Cut {
+        unsigned at;                /* every unit before `at` in the order, plus */
+        uint64_t part;              /* this many pages of the units at `at`, in address order */
+} Cut;
+
+typedef struct Selection {
+        Cut demote;                 /* over heat levels, coldest first (known-DRAM units) */
+        Cut promote;                /* over promotion keys, highest first (stored as KEYS-1-key) */
+        uint64_t demote_pages, promote_pages, forced_pages, forced_unmet_pages;
+        int next_promote_heat;      /* hottest promotion candidate left; -1: none */
+        bool swap_blocked;          /* a swap waits for hidden DRAM pages to be known */
+} Selection;
+
+typedef struct Ctx {
+        const PlanVm *in;
+        size_t index;
+        PlanVmResult *res;
+        const HeatParams *params;
+        bool movable;               /* may get moves this cycle */
+        const char *still;          /* why not, for the reason */
+        int home;                   /* host index of the home node, -1: none */
+        bool home_bad;              /* a home node was given but is no DRAM node with memory */
+        unsigned floor;             /* promotion floor F */
+        uint64_t ram_pages;
+        uint64_t *node_pages;       /* per host node, before the plan */
+        uint64_t dram_pages, cxl_pages, unknown_pages;
+        uint64_t dram[LEVELS], cxl[LEVELS], ambig[LEVELS], unknown[LEVELS];
+        bool small_units;           /* a 4 KiB unit is a candidate */
+        BlockSum **blocks;          /* per range, per block */
+        size_t n_ranges;
+        uint64_t ask_pages, share_pages, target_pages;
+        Selection want, sel;        /* without and within the budget share */
+        uint64_t budget_pages, query_share_pages, query_want_pages;
+        uint64_t promoted_pages, demoted_pages, dropped_demote_pages, dropped_promote_pages, query_pages;
+        uint64_t sim_dram_pages;
+} Ctx;
+
+static bool ctx_budget(const Ctx *c) {
+        return c->in->policy.kind == PLAN_POLICY_BUDGET;
+}
+
+static bool ctx_pin(const Ctx *c) {
+        return c->in->policy.kind == PLAN_POLICY_PIN;
+}
+
+static unsigned promote_key(unsigned heat, bool known) {
+        return heat * 2 + (known ? 1 : 0);
+}
+
+/* ---- exact statuses from PlanVm.placement ---- */
+
+typedef struct Overlay {
+        const PlanPlacement *p;
+        size_t n, i;
+} Overlay;
+
+static void overlay_seek(Overlay *o, uint64_t hva) {
+        size_t lo = 0, hi = o->n;
+
+        while (lo < hi) { /* the first entry ending after hva */
+                size_t mid = lo + (hi - lo) / 2;
+
+                if (o->p[mid].hva + ((uint64_t) o->p[mid].n_pages << PAGE_SHIFT) <= hva)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        o->i = lo;
+}
+
+/* Status of the page at hva (ascending calls between seeks); STATUS_NONE if not given. */
+static int overlay_status(Overlay *o, uint64_t hva) {
+        while (o->i < o->n && o->p[o->i].hva + ((uint64_t) o->p[o->i].n_pages << PAGE_SHIFT) <= hva)
+                o->i++;
+        if (o->i >= o->n || o->p[o->i].hva > hva)
+                return STATUS_NONE;
+        return o->p[o->i].status[(hva - o->p[o->i].hva) >> PAGE_SHIFT];
+}
+
+/* ---- units of one block ---- */
+
+typedef struct BlockUnit {
+        uint64_t page;              /* page index in the range */
+        uint32_t pages;
+        uint8_t heat;
+        uint8_t cls;                /* UnitClass */
+        int node;                   /* host index for UNIT_DRAM / UNIT_CXL */
+} BlockUnit;
+
+typedef struct RangeView {
+        HeatRangeSpec spec;
+        const uint8_t *heat;
+        unsigned page_shift;        /* granule shift - PAGE_SHIFT: 0 or 9 */
+} RangeView;
+
+static uint8_t view_heat(const RangeView *v, uint64_t page) {
+        return v->heat[page >> v->page_shift];
+}
+
+/* A node id → (class, host index) for a page known there. */
+static UnitClass class_of_node(const Host *host, int id, int *ret_index) {
+        int i = host_index(host, id);
+
+        *ret_index = i;
+        if (i < 0 || !host->nodes[i].usable)
+                return UNIT_SKIP;
+        return host->nodes[i].tier == NODE_TIER_DRAM ? UNIT_DRAM : UNIT_CXL;
+}
+
+static UnitClass class_of_status(const Host *host, int status, int *ret_index) {
+        *ret_index = -1;
+        if (status < 0)
+                return UNIT_SKIP;
+        return class_of_node(host, status, ret_index);
+}
+
+/*
+ * The units of block b of range v: one for a THP (or a 2 MiB granule), else one per page, each
+ * with its heat and what is known of its place.
+ */
+static size_t block_units(const Host *host, const RangeView *v, const HeatBlock *hb, Overlay *ov, BlockUnit *out) {
+        uint64_t first = (hb->hva - v->spec.hva) >> PAGE_SHIFT;
+        int node_index = -1;
+        UnitClass known = UNIT_SKIP;
+        size_t n = 0;
+
+        if (hb->kind == HEAT_BLOCK_NODE || hb->kind == HEAT_BLOCK_MIXED)
+                known = class_of_node(host, hb->node, &node_index);
+
+        if (v->page_shift != 0 || (hb->huge && hb->n_pages == HUGE_PAGES)) {
+                unsigned heat = 0;
+                int status, idx = -1;
+                UnitClass cls;
+
+                for (uint64_t p = first; p < first + hb->n_pages; p += UINT64_C(1) << v->page_shift)
+                        heat = MAX(heat, view_heat(v, p));
+                status = overlay_status(ov, hb->hva);
+                if (status != STATUS_NONE)
+                        cls = class_of_status(host, status, &idx);
+                else if (hb->kind == HEAT_BLOCK_NODE) {
+                        cls = known;
+                        idx = node_index;
+                } else if (hb->kind == HEAT_BLOCK_ABSENT && heat == 0)
+                        cls = UNIT_SKIP;
+                else
+                        cls = UNIT_UNKNOWN; /* a THP on two nodes cannot be: ask */
+                out[n++] = (BlockUnit) { .page = first, .pages = (uint32_t) hb->n_pages, .heat = (uint8_t) heat,
+                                         .cls = (uint8_t) cls, .node = idx };
+                return n;
+        }
+
+        for (uint64_t p = first; p < first + hb->n_pages; p++) {
+                uint8_t heat = view_heat(v, p);
+                UnitClass cls;
+                int idx = -1;
+
+                if (hb->kind == HEAT_BLOCK_NODE) {
+                        cls = known;
+                        idx = node_index;
+                } else if (hb->kind == HEAT_BLOCK_MIXED && heat > hb->ceiling) {
+                        cls = known;
+                        idx = node_index;
+                } else {
+                        int status = overlay_status(ov, v->spec.hva + (p << PAGE_SHIFT));
+
+                        if (status != STATUS_NONE)
+                                cls = class_of_status(host, status, &idx);
+                        else if (hb->kind == HEAT_BLOCK_MIXED)
+                                cls = UNIT_AMBIG;
+                        else if (hb->kind == HEAT_BLOCK_ABSENT && heat == 0)
+                                cls = UNIT_SKIP;
+                        else
+                                cls = UNIT_UNKNOWN;
+                }
+                out[n++] = (BlockUnit) { .page = p, .pages = 1, .heat = heat, .cls = (uint8_t) cls, .node = idx };
+        }
+        return n;
+}
+
+/* ---- pass 1 ---- */
+
+static void sum_init(BlockSum *s) {
+        *s = (BlockSum) { .dram_min = NONE_LOW, .promote_max = NONE_HIGH, .ambig_min = NONE_LOW, .unknown_max = NONE_HIGH };
+}
+
+/* Count one unit: into the histograms, the block summary, and the placement estimate. */
+static void count_unit(Ctx *c, BlockSum *s, const BlockUnit *u, bool estimate) {
+        switch (u->cls) {
+        case UNIT_DRAM:
+                c->dram[u->heat] += u->pages;
+                s->dram_min = MIN(s->dram_min, u->heat);
+                break;
+        case UNIT_CXL:
+                c->cxl[u->heat] += u->pages;
+                s->promote_max = (int16_t) MAX(s->promote_max, (int) promote_key(u->heat, true));
+                break;
+        case UNIT_AMBIG:
+                c->ambig[u->heat] += u->pages;
+                s->promote_max = (int16_t) MAX(s->promote_max, (int) promote_key(u->heat, false));
+                s->ambig_min = MIN(s->ambig_min, u->heat);
+                break;
+        case UNIT_UNKNOWN:
+                c->unknown[u->heat] += u->pages;
+                s->ambig_min = MIN(s->ambig_min, u->heat);
+                s->unknown_max = (int16_t) MAX(s->unknown_max, (int) u->heat);
+                break;
+        default:
+                return;
+        }
+        if (u->pages == 1 && u->cls != UNIT_UNKNOWN)
+                c->small_units = true;
+        if (estimate && (u->cls == UNIT_DRAM || u->cls == UNIT_CXL))
+                c->node_pages[u->node] += u->pages;
+}
+
+/* A NODE block of 4 KiB pages on a known node: the common case, one table increment per page. */
+static void count_node_block(Ctx *c, BlockSum *s, const RangeView *v, const HeatBlock *hb, UnitClass cls, int idx, bool estimate) {
+        uint64_t first = (hb->hva - v->spec.hva) >> PAGE_SHIFT;
+        uint64_t *hist = cls == UNIT_DRAM ? c->dram : c->cxl;
+        const uint8_t *heat = v->heat + first;
+        unsigned lo = 255, hi = 0;
+
+        for (uint64_t i = 0; i < hb->n_pages; i++) {
+                unsigned x = heat[i];
+
+                hist[x]++;
+                lo = MIN(lo, x);
+                hi = MAX(hi, x);
+        }
+        if (cls == UNIT_DRAM)
+                s->dram_min = (uint16_t) lo;
+        else
+                s->promote_max = (int16_t) promote_key(hi, true);
+        c->small_units = true;
+        if (estimate)
+                c->node_pages[idx] += hb->n_pages;
+}
+
+/* Windows of the heat map (start GPA, pass complete?), and the pages per host node of complete ones. */
+static void count_known_windows(Ctx *c, const Host *host, uint64_t **ret_gpa, bool **ret_known, uint64_t *ret_absent) {
+        const HeatMap *h = c->in->heat;
+        size_t n = heatmap_n_histograms(h);
+        bool *known = xcalloc(n, sizeof(bool));
+        uint64_t *gpa = xcalloc(n, sizeof(uint64_t)), absent = 0;
+
+        for (size_t w = 0; w < n; w++) {
+                HeatHistogram r;
+
+                if (heatmap_residency(h, w, &r) < 0)
+                        continue;
+                gpa[w] = r.gpa;
+                if (!r.residency_known)
+                        continue;
+                known[w] = true;
+                absent += r.absent_pages;
+                for (size_t i = 0; i < host->n_nodes; i++) {
+                        int id = host->nodes[i].id;
+
+                        if (id >= 0 && (unsigned) id < HEATMAP_NODES_MAX)
+                                c->node_pages[i] += r.node_pages[id];
+                }
+        }
+        *ret_gpa = gpa;
+        *ret_known = known;
+        *ret_absent = absent;
+}
+
+/*
+ * Pass 1: the placement before the plan (window counters where a pass completed, what the
+ * blocks say elsewhere), and for a movable VM the histograms and block summaries.
+ */
+static void scan_vm(Ctx *c, const Host *host) {
+        const HeatMap *h = c->in->heat;
+        uint64_t window_bytes = c->params->hist_range_bytes;
+        _cleanup_free_ bool *known = NULL;
+        _cleanup_free_ uint64_t *window_gpa = NULL;
+        _cleanup_free_ BlockUnit *units = xcalloc(HUGE_PAGES, sizeof(BlockUnit));
+        size_t n_windows = heatmap_n_histograms(h), wi = 0;
+        Overlay ov = { .p = c->in->placement, .n = c->in->placement ? c->in->n_placement : 0 };
+        uint64_t present_known, absent;
+
+        count_known_windows(c, host, &window_gpa, &known, &absent);
+        c->n_ranges = heatmap_n_ranges(h);
+        c->blocks = xcalloc(c->n_ranges, sizeof(BlockSum *));
+
+        for (size_t ri = 0; ri < c->n_ranges; ri++) {
+                RangeView v;
+                size_t nb = heatmap_range_n_blocks(h, ri), n_granules;
+
+                (void) heatmap_range(h, ri, &v.spec, &v.heat, &n_granules);
+                v.page_shift = v.spec.granule_bytes == HEATMAP_GRANULE_2M ? 9 : 0;
+                c->blocks[ri] = xcalloc(nb, sizeof(BlockSum));
+                overlay_seek(&ov, v.spec.hva);
+
+                for (size_t bi = 0; bi < nb; bi++) {
+                        BlockSum *s = &c->blocks[ri][bi];
+                        HeatBlock hb;
+                        uint64_t gpa;
+                        bool estimate;
+                        int idx = -1;
+                        UnitClass known_cls = UNIT_SKIP;
+                        size_t n;
+
+                        sum_init(s);
+                        (void) heatmap_range_block(h, ri, bi, &hb);
+                        /* ranges and blocks come in GPA order: the window holding the block's start */
+                        gpa = v.spec.gpa + (hb.hva - v.spec.hva);
+                        while (wi < n_windows && window_gpa[wi] + window_bytes <= gpa)
+                                wi++;
+                        estimate = !(wi < n_windows && known[wi]);
+                        if (hb.kind == HEAT_BLOCK_NODE)
+                                known_cls = class_of_node(host, hb.node, &idx);
+
+                        if (!c->movable) {
+                                /* only what it holds: whole NODE blocks where no pass is complete */
+                                if (estimate && (known_cls == UNIT_DRAM || known_cls == UNIT_CXL))
+                                        c->node_pages[idx] += hb.n_pages;
+                                continue;
+                        }
+                        if (hb.kind == HEAT_BLOCK_NODE && v.page_shift == 0 && !(hb.huge && hb.n_pages == HUGE_PAGES) &&
+                            (known_cls == UNIT_DRAM || known_cls == UNIT_CXL)) {
+                                count_node_block(c, s, &v, &hb, known_cls, idx, estimate);
+                                continue;
+                        }
+                        n = block_units(host, &v, &hb, &ov, units);
+                        for (size_t i = 0; i < n; i++)
+                                count_unit(c, s, &units[i], estimate);
+                }
+        }
+
+        for (size_t i = 0; i < host->n_nodes; i++) {
+                if (!host->nodes[i].usable)
+                        continue;
+                if (host->nodes[i].tier == NODE_TIER_DRAM)
+                        c->dram_pages += c->node_pages[i];
+                else
+                        c->cxl_pages += c->node_pages[i];
+        }
+        /* what neither a complete pass nor a known unit accounts for */
+        present_known = c->dram_pages + c->cxl_pages;
+        c->unknown_pages = c->ram_pages > present_known + absent ? c->ram_pages - present_known - absent : 0;
+}
+
+/* ---- water-filling ---- */
+
+typedef struct Claim {
+        uint64_t floor, want;       /* floor <= want */
+        unsigned weight;            /* >= 1 */
+} Claim;
+
+static uint64_t claim_at(const Claim *c, unsigned __int128 lambda) {
+        unsigned __int128 x = (lambda * c->weight) >> 20;
+
+        return MAX(c->floor, (uint64_t) MIN(x, (unsigned __int128) c->want));
+}
+
+/*
+ * share_i = clamp(lambda * weight_i, floor_i, want_i), the largest lambda whose shares fit pool,
+ * and the pages left over (fewer than the VMs still growing) one each in index order. If even the
+ * floors exceed pool, every share is its floor.
+ */
+static void waterfill(const Claim *c, size_t n, uint64_t pool, uint64_t *ret) {
+        unsigned __int128 lo = 0, hi = 1, sum_want = 0, sum_floor = 0, f;
+        uint64_t rem;
+
+        for (size_t i = 0; i < n; i++) {
+                sum_want += c[i].want;
+                sum_floor += c[i].floor;
+                hi = MAX(hi, (((unsigned __int128) c[i].want) << 20) / c[i].weight + 1);
+        }
+        if (sum_want <= pool || sum_floor >= pool) {
+                for (size_t i = 0; i < n; i++)
+                        ret[i] = sum_want <= pool ? c[i].want : c[i].floor;
+                return;
+        }
+        while (lo + 1 < hi) { /* invariant: f(lo) <= pool < f(hi) */
+                unsigned __int128 mid = lo + (hi - lo) / 2;
+
+                f = 0;
+                for (size_t i = 0; i < n; i++)
+                        f += claim_at(&c[i], mid);
+                if (f <= pool)
+                        lo = mid;
+                else
+                        hi = mid;
+        }
+        f = 0;
+        for (size_t i = 0; i < n; i++) {
+                ret[i] = claim_at(&c[i], lo);
+                f += ret[i];
+        }
+        rem = (uint64_t) (pool - f);
+        for (size_t i = 0; i < n && rem > 0; i++)
+                if (claim_at(&c[i], hi) > ret[i]) {
+                        ret[i]++;
+                        rem--;
+                }
+}
+
+/* ---- 2. targets ---- */
+
+static void set_targets(Ctx *ctx, size_t n_vms, Host *host) {
+        _cleanup_free_ Claim *claims = xcalloc(n_vms, sizeof(Claim));
+        _cleanup_free_ uint64_t *shares = xcalloc(n_vms, sizeof(uint64_t));
+        _cleanup_free_ size_t *who = xcalloc(n_vms, sizeof(size_t));
+
+        for (size_t v = 0; v < n_vms; v++) {
+                Ctx *c = &ctx[v];
+
+                if (ctx_budget(c))
+                        c->ask_pages = MIN(c->in->policy.dram_budget_bytes >> PAGE_SHIFT, c->ram_pages);
+                else if (ctx_pin(c))
+                        c->ask_pages = c->ram_pages;
+                else
+                        c->ask_pages = c->dram_pages;
+                for (size_t i = 0; i < host->n_nodes; i++) {
+                        Node *n = &host->nodes[i];
+
+                        n->vm_pages += c->node_pages[i];
+                        if (!c->movable || c->home != (int) i)
+                                n->fixed_pages += c->node_pages[i];
+                }
+        }
+
+        for (size_t i = 0; i < host->n_nodes; i++) {
+                Node *n = &host->nodes[i];
+                uint64_t cap;
+
+                if (n->tier != NODE_TIER_DRAM || !n->usable)
+                        continue;
+                cap = n->free_pages + n->vm_pages;
+                cap = cap > n->keep_pages ? cap - n->keep_pages : 0;
+                n->room_pages = cap > n->fixed_pages ? cap - n->fixed_pages : 0;
+
+                /* pinned VMs first, then budget VMs, each by weight */
+                for (int pass = 0; pass < 2; pass++) {
+                        size_t k = 0;
+                        uint64_t used = 0;
+
+                        for (size_t v = 0; v < n_vms; v++) {
+                                Ctx *c = &ctx[v];
+                                uint64_t elsewhere = c->dram_pages - c->node_pages[i], want;
+
+                                if (!c->movable || c->home != (int) i || ctx_pin(c) != (pass == 0))
+                                        continue;
+                                want = c->ask_pages > elsewhere ? c->ask_pages - elsewhere : 0;
+                                claims[k] = (Claim) {
+                                        .floor = pass == 0 ? MIN(c->node_pages[i], want) : 0,
+                                        .want = want,
+                                        .weight = c->in->policy.weight,
+                                };
+                                who[k++] = v;
+                        }
+                        waterfill(claims, k, n->room_pages, shares);
+                        for (size_t j = 0; j < k; j++) {
+                                Ctx *c = &ctx[who[j]];
+
+                                c->share_pages = shares[j];
+                                c->target_pages = shares[j] + (c->dram_pages - c->node_pages[i]);
+                                used += shares[j];
+                        }
+                        n->room_pages = n->room_pages > used ? n->room_pages - used : 0;
+                }
+        }
+
+        for (size_t v = 0; v < n_vms; v++) {
+                Ctx *c = &ctx[v];
+
+                if (!c->movable)
+                        c->target_pages = c->dram_pages;
+                else if (c->home < 0)
+                        c->target_pages = ctx_budget(c) ? MIN(c->ask_pages, c->dram_pages) : c->dram_pages;
+        }
+}
+
+/* ---- 3. selection ---- */
+
+/*
+ * Demotions take known-DRAM units no hotter than this: when some of the VM's DRAM pages are
+ * hidden among ambiguous units (its DRAM use exceeds what is known on DRAM), a known unit hotter
+ * than the coolest of those may be hotter than a hidden one: such demotions wait for queries.
+ */
+static unsigned hidden_dram_max_heat(const Ctx *c) {
+        uint64_t known = 0;
+
+        for (unsigned l = 0; l < LEVELS; l++)
+                known += c->dram[l];
+        if (c->dram_pages <= known)
+                return LEVELS - 1;
+        for (unsigned l = 0; l < LEVELS; l++)
+                if (c->ambig[l] + c->unknown[l] > 0)
+                        return l; /* as cold as the coolest that might be hidden: fine */
+        return LEVELS - 1;
+}
+
+/* Pages at promotion position `pos` (0 = the hottest known-placement key). */
+static uint64_t promote_avail(const Ctx *c, unsigned pos) {
+        unsigned key = KEYS - 1 - pos, heat = key / 2;
+
+        return (key & 1) ? c->cxl[heat] : c->ambig[heat];
+}
+
+static unsigned pos_heat(unsigned pos) {
+        return (KEYS - 1 - pos) / 2;
+}
+
+/*
+ * Cut-offs on the histograms for at most cap pages: (a) a budget VM above its target demotes its
+ * coldest known-DRAM pages; (b) below it, the hottest promotable pages fill the room; (c) swaps
+ * while the hottest promotable page is hotter than the coldest DRAM one by PLAN_MARGIN_HEAT.
+ */
+static void select_vm(const Ctx *c, uint64_t cap, Selection *ret) {
+        Selection s = {};
+        unsigned dl = 0, pp = 0, floor = ctx_pin(c) ? 0 : c->floor, dmax = hidden_dram_max_heat(c);
+        uint64_t du = 0, pu = 0, used = 0, room, demoted = 0;
+        uint64_t u = c->dram_pages, t = c->target_pages;
+
+        /* (a) */
+        if (ctx_budget(c) && u > t) {
+                uint64_t need = u - t;
+
+                while (need > 0 && used < cap && dl < LEVELS && dl <= dmax) {
+                        uint64_t a = c->dram[dl] - du, k;
+
+                        if (a == 0) {
+                                dl++;
+                                du = 0;
+                                continue;
+                        }
+                        k = MIN(MIN(a, need), cap - used);
+                        du += k;
+                        need -= k;
+                        used += k;
+                        demoted += k;
+                }
+                s.forced_pages = demoted;
+                s.forced_unmet_pages = need;
+        }
+
+        /* (b) */
+        room = t + demoted > u ? t + demoted - u : 0;
+        if (c->home >= 0)
+                while (room > 0 && used < cap && pp < KEYS && pos_heat(pp) >= floor) {
+                        uint64_t a = promote_avail(c, pp) - pu, k;
+
+                        if (a == 0) {
+                                pp++;
+                                pu = 0;
+                                continue;
+                        }
+                        k = MIN(MIN(a, room), cap - used);
+                        pu += k;
+                        room -= k;
+                        used += k;
+                        s.promote_pages += k;
+                }
+
+        /* (c) */
+        if (ctx_budget(c) && c->home >= 0)
+                for (;;) {
+                        uint64_t ap, ad, k;
+
+                        while (pp < KEYS && promote_avail(c, pp) == pu) {
+                                pp++;
+                                pu = 0;
+                        }
+                        while (dl < LEVELS && c->dram[dl] == du) {
+                                dl++;
+                                du = 0;
+                        }
+                        if (pp >= KEYS || pos_heat(pp) < floor || dl >= LEVELS || pos_heat(pp) < dl + PLAN_MARGIN_HEAT ||
+                            cap - used < 2)
+                                break;
+                        if (dl > dmax) {
+                                s.swap_blocked = true;
+                                break;
+                        }
+                        ap = promote_avail(c, pp) - pu;
+                        ad = c->dram[dl] - du;
+                        k = MIN(MIN(ap, ad), (cap - used) / 2);
+                        pu += k;
+                        du += k;
+                        used += 2 * k;
+                        demoted += k;
+                        s.promote_pages += k;
+                }
+
+        while (pp < KEYS && promote_avail(c, pp) == pu) {
+                pp++;
+                pu = 0;
+        }
+        s.next_promote_heat = pp < KEYS && pos_heat(pp) >= floor ? (int) pos_heat(pp) : -1;
+        s.demote = (Cut) { .at = dl, .part = du };
+        s.promote = (Cut) { .at = pp, .part = pu };
+        s.demote_pages = demoted;
+        *ret = s;
+}
+
+/*
+ * Ambiguous or unknown pages at or below this heat would be demoted if they were known to be on
+ * DRAM; -1: none. Only when some of the VM's DRAM pages are hidden among them (its DRAM use is
+ * more than the pages known on DRAM): else every ambiguous page is on CXL already.
+ */
+static int query_demote_heat(const Ctx *c) {
+        uint64_t known = 0;
+
+        if (!ctx_budget(c))
+                return -1;
+        for (unsigned l = 0; l < LEVELS; l++)
+                known += c->dram[l];
+        if (c->dram_pages <= known)
+                return -1;
+        if (c->want.forced_unmet_pages > 0)
+                return (int) LEVELS - 1;
+        if (c->home >= 0 && c->want.next_promote_heat >= (int) PLAN_MARGIN_HEAT)
+                return c->want.next_promote_heat - (int) PLAN_MARGIN_HEAT;
+        return -1;
+}
+
+/* How much a block is worth querying: promotion wants first (hottest), then demotion wants
+ * (coldest), then any unknown block; -1: not at all. */
+static int query_priority(const Ctx *c, const BlockSum *s, int demote_heat) {
+        unsigned floor = ctx_pin(c) ? 0 : c->floor;
+
+        if (s->unknown_max >= (int) floor && c->home >= 0 && s->unknown_max >= 0)
+                return (int) (LEVELS + (unsigned) s->unknown_max);
+        if (demote_heat >= 0 && s->ambig_min != NONE_LOW && (int) s->ambig_min <= demote_heat)
+                return (int) (1 + (LEVELS - 1 - s->ambig_min));
+        if (s->unknown_max >= 0)
+                return 0;
+        return -1;
+}
+
+/* ---- 5. sharing the cycle's budget and the query pages ---- */
+
+/*
+ * Water-fill pool over the VMs' wants by weight; a VM that can only use whole units of `unit`
+ * pages gets its share rounded down to them, the leftover going in whole units to VMs in turn
+ * from `round`.
+ */
+static void share_pool(Ctx *ctx, size_t n_vms, uint64_t pool, const uint64_t *want, const uint64_t *unit, uint64_t round,
+                       uint64_t *ret) {
+        _cleanup_free_ Claim *claims = xcalloc(n_vms, sizeof(Claim));
+        uint64_t left = pool;
+        size_t start;
+
+        for (size_t v = 0; v < n_vms; v++)
+                claims[v] = (Claim) { .want = want[v], .weight = ctx[v].in->policy.weight ?: 1 };
+        waterfill(claims, n_vms, pool, ret);
+        for (size_t v = 0; v < n_vms; v++) {
+                ret[v] -= ret[v] % unit[v];
+                left -= ret[v];
+        }
+        /* one unit each, in turn, from where about the last round's units ended */
+        start = n_vms > 0 ? (size_t) ((round * MAX(left / HUGE_PAGES, (uint64_t) 1)) % n_vms) : 0;
+        for (bool progress = true; progress && left > 0;) {
+                progress = false;
+                for (size_t k = 0; k < n_vms && left > 0; k++) {
+                        size_t v = (start + k) % n_vms;
+                        uint64_t extra;
+
+                        if (want[v] <= ret[v] || left < unit[v])
+                                continue;
+                        extra = unit[v] > 1 ? unit[v] : MIN(want[v] - ret[v], left);
+                        ret[v] += extra;
+                        left -= extra;
+                        progress = true;
+                }
+        }
+}
+
+/* ---- pass 2: the selected units ---- */
+
+typedef struct Unit {
+        uint64_t hva;
+        uint32_t vm;
+        uint32_t range;
+        uint32_t pages;
+        int from;                   /* host index, -1: query first */
+        int to;                     /* host index, set by simulate() */
+        uint8_t heat;
+        bool promote, huge, known, needs_room, dropped;
+} Unit;
+
+typedef struct Units {
+        Unit *u;
+        size_t n, allocated;
+} Units;
+
+static void units_add(Units *l, const Unit *u) {
+        if (l->n >= l->allocated) {
+                l->allocated = MAX(l->allocated * 2, (size_t) 256);
+                l->u = xreallocarray(l->u, l->allocated, sizeof(Unit));
+        }
+        l->u[l->n++] = *u;
+}
+
+static void emit_vm(Ctx *c, const Host *host, Units *out) {
+        const HeatMap *h = c->in->heat;
+        const Selection *s = &c->sel;
+        _cleanup_free_ BlockUnit *units = NULL;
+        Overlay ov = { .p = c->in->placement, .n = c->in->placement ? c->in->n_placement : 0 };
+        uint64_t d_left = s->demote.part, p_left = s->promote.part;
+        int p_key_at = (int) KEYS - 1 - (int) s->promote.at; /* promotion keys above this: all */
+
+        if (s->demote_pages == 0 && s->promote_pages == 0)
+                return;
+        units = xcalloc(HUGE_PAGES, sizeof(BlockUnit));
+
+        for (size_t ri = 0; ri < c->n_ranges; ri++) {
+                RangeView v;
+                size_t nb = heatmap_range_n_blocks(h, ri), n_granules;
+
+                (void) heatmap_range(h, ri, &v.spec, &v.heat, &n_granules);
+                v.page_shift = v.spec.granule_bytes == HEATMAP_GRANULE_2M ? 9 : 0;
+                overlay_seek(&ov, v.spec.hva);
+
+                for (size_t bi = 0; bi < nb; bi++) {
+                        const BlockSum *sum = &c->blocks[ri][bi];
+                        bool want_d = s->demote_pages > 0 && sum->dram_min != NONE_LOW && sum->dram_min <= s->demote.at;
+                        bool want_p = s->promote_pages > 0 && sum->promote_max >= p_key_at &&
+                                      !(sum->promote_max == p_key_at && p_left == 0);
+                        HeatBlock hb;
+                        size_t n;
+
+                        if (!want_d && !want_p)
+                                continue;
+                        (void) heatmap_range_block(h, ri, bi, &hb);
+                        n = block_units(host, &v, &hb, &ov, units);
+                        for (size_t i = 0; i < n; i++) {
+                                const BlockUnit *b = &units[i];
+                                Unit u = {
+                                        .hva = v.spec.hva + (b->page << PAGE_SHIFT),
+                                        .vm = (uint32_t) c->index,
+                                        .range = (uint32_t) ri,
+                                        .pages = b->pages,
+                                        .heat = b->heat,
+                                        .huge = b->pages == HUGE_PAGES,
+                                        .to = -1,
+                                };
+
+                                if (b->cls == UNIT_DRAM && want_d) {
+                                        if (b->heat > s->demote.at)
+                                                continue;
+                                        if (b->heat == s->demote.at) {
+                                                if (d_left < b->pages)
+                                                        continue;
+                                                d_left -= b->pages;
+                                        }
+                                        u.from = b->node;
+                                        u.known = true;
+                                        units_add(out, &u);
+                                } else if ((b->cls == UNIT_CXL || b->cls == UNIT_AMBIG) && want_p) {
+                                        int key = (int) promote_key(b->heat, b->cls == UNIT_CXL);
+
+                                        if (key < p_key_at)
+                                                continue;
+                                        if (key == p_key_at) {
+                                                if (p_left < b->pages)
+                                                        continue;
+                                                p_left -= b->pages;
+                                        }
+                                        u.promote = true;
+                                        u.known = b->cls == UNIT_CXL;
+                                        u.from = u.known ? b->node : -1;
+                                        units_add(out, &u);
+                                }
+                        }
+                }
+        }
+}
+
+/* Demotions coldest first, then promotions hottest first (known before query-first); stable. */
+static void order_units(Units *l) {
+        _cleanup_free_ size_t *count = xcalloc(LEVELS + KEYS + 1, sizeof(size_t));
+        _cleanup_free_ Unit *sorted = xcalloc(l->n, sizeof(Unit));
+
+        for (size_t i = 0; i < l->n; i++) {
+                const Unit *u = &l->u[i];
+                size_t b = u->promote ? LEVELS + (KEYS - 1 - promote_key(u->heat, u->known)) : u->heat;
+
+                count[b + 1]++;
+        }
+        for (size_t b = 1; b <= LEVELS + KEYS; b++)
+                count[b] += count[b - 1];
+        for (size_t i = 0; i < l->n; i++) {
+                const Unit *u = &l->u[i];
+                size_t b = u->promote ? LEVELS + (KEYS - 1 - promote_key(u->heat, u->known)) : u->heat;
+
+                sorted[count[b]++] = *u;
+        }
+        free(l->u);
+        l->u = TAKE_PTR(sorted);
+        l->allocated = l->n;
+}
+
+/* 4. and the prefix invariant: where each demotion goes, and what does not fit is dropped. */
+static void simulate(Ctx *ctx, Host *host, Units *l) {
+        _cleanup_free_ uint64_t *free_pages = xcalloc(host->n_nodes, sizeof(uint64_t));
+        _cleanup_free_ int64_t *without_demotions = xcalloc(host->n_nodes, sizeof(int64_t));
+
+        for (size_t i = 0; i < host->n_nodes; i++) {
+                free_pages[i] = host->nodes[i].free_pages;
+                without_demotions[i] = (int64_t) host->nodes[i].free_pages;
+        }
+
+        for (size_t i = 0; i < l->n; i++) {
+                Unit *u = &l->u[i];
+                Ctx *c = &ctx[u->vm];
+
+                if (!u->promote) {
+                        const TopologyNode *tn = &host->t->nodes[u->from];
+
+                        for (size_t k = 0; k < tn->n_demotion_targets; k++) {
+                                int ci = host_index(host, tn->demotion_targets[k]);
+
+                                if (ci < 0 || !host->nodes[ci].usable || host->nodes[ci].tier != NODE_TIER_CXL)
+                                        continue;
+                                if (free_pages[ci] >= host->nodes[ci].keep_pages + u->pages) {
+                                        u->to = ci;
+                                        break;
+                                }
+                        }
+                        if (u->to < 0) {
+                                u->dropped = true;
+                                c->dropped_demote_pages += u->pages;
+                                continue;
+                        }
+                        free_pages[u->to] -= u->pages;
+                        free_pages[u->from] += u->pages;
+                        c->sim_dram_pages -= MIN(c->sim_dram_pages, (uint64_t) u->pages);
+                        c->demoted_pages += u->pages;
+                } else {
+                        int hi = c->home;
+
+                        if (free_pages[hi] < host->nodes[hi].keep_pages + u->pages ||
+                            c->sim_dram_pages + u->pages > c->target_pages) {
+                                u->dropped = true;
+                                c->dropped_promote_pages += u->pages;
+                                continue;
+                        }
+                        u->to = hi;
+                        free_pages[hi] -= u->pages;
+                        if (u->from >= 0)
+                                free_pages[u->from] += u->pages;
+                        without_demotions[hi] -= u->pages;
+                        u->needs_room = without_demotions[hi] < (int64_t) host->nodes[hi].keep_pages;
+                        c->sim_dram_pages += u->pages;
+                        c->promoted_pages += u->pages;
+                }
+        }
+}
+
+/* Neighbouring pages with the same everything make one move. */
+static void coalesce(const Host *host, const Units *l, Plan *p) {
+        p->moves = xcalloc(l->n, sizeof(PlanMove));
+        for (size_t i = 0; i < l->n; i++) {
+                const Unit *u = &l->u[i];
+                PlanMove *last = p->n_moves > 0 ? &p->moves[p->n_moves - 1] : NULL;
+                PlanMove m;
+
+                if (u->dropped)
+                        continue;
+                m = (PlanMove) {
+                        .vm = u->vm,
+                        .direction = u->promote ? PLAN_PROMOTE : PLAN_DEMOTE,
+                        .hva = u->hva,
+                        .n_pages = u->pages,
+                        .from_node = u->from >= 0 ? host->nodes[u->from].id : PLAN_NODE_ANY,
+                        .to_node = host->nodes[u->to].id,
+                        .heat = u->heat,
+                        .huge = u->huge,
+                        .needs_room = u->needs_room,
+                };
+                if (last && !u->huge && !last->huge && last->vm == m.vm && last->direction == m.direction &&
+                    last->from_node == m.from_node && last->to_node == m.to_node && last->heat == m.heat &&
+                    last->needs_room == m.needs_room && last->hva + (last->n_pages << PAGE_SHIFT) == m.hva &&
+                    i > 0 && l->u[i - 1].range == u->range) {
+                        last->n_pages += m.n_pages;
+                        continue;
+                }
+                p->moves[p->n_moves++] = m;
+        }
+}
+
+/* ---- queries ---- */
+
+typedef struct Want {
+        uint64_t hva, n_pages;
+        uint64_t seq;               /* ties: the VM's blocks from a point that moves every round */
+        uint32_t vm;
+        int priority;
+} Want;
+
+static void collect_wants(Ctx *c, uint64_t round, Want **wants, size_t *n_wants, size_t *allocated) {
+        const HeatMap *h = c->in->heat;
+        int demote_heat = query_demote_heat(c);
+        uint64_t n_blocks = 0, seq = 0, start;
+
+        for (size_t ri = 0; ri < c->n_ranges; ri++)
+                n_blocks += heatmap_range_n_blocks(h, ri);
+        /* a different third of the VM first each round, so equal wants are all served in turn */
+        start = n_blocks > 0 ? (round * (n_blocks / 3 + 1)) % n_blocks : 0;
+        for (size_t ri = 0; ri < c->n_ranges; ri++) {
+                size_t nb = heatmap_range_n_blocks(h, ri);
+
+                for (size_t bi = 0; bi < nb; bi++, seq++) {
+                        int pr = query_priority(c, &c->blocks[ri][bi], demote_heat);
+                        HeatBlock hb;
+
+                        if (pr < 0)
+                                continue;
+                        (void) heatmap_range_block(h, ri, bi, &hb);
+                        if (*n_wants >= *allocated) {
+                                *allocated = MAX(*allocated * 2, (size_t) 64);
+                                *wants = xreallocarray(*wants, *allocated, sizeof(Want));
+                        }
+                        (*wants)[(*n_wants)++] = (Want) {
+                                .hva = hb.hva,
+                                .n_pages = hb.n_pages,
+                                .seq = (seq + n_blocks - start) % n_blocks,
+                                .vm = (uint32_t) c->index,
+                                .priority = pr,
+                        };
+                }
+        }
+}
+
+static int cmp_want(const void *a, const void *b) {
+        const Want *x = a, *y = b;
+
+        if (x->priority != y->priority)
+                return x->priority > y->priority ? -1 : 1;
+        if (x->vm != y->vm)
+                return x->vm < y->vm ? -1 : 1;
+        return (x->seq > y->seq) - (x->seq < y->seq);
+}
+
+static void plan_queries(Ctx *ctx, size_t n_vms, const PlanLimits *limits, Plan *p) {
+        _cleanup_free_ Want *wants = NULL;
+        _cleanup_free_ uint64_t *want = xcalloc(n_vms, sizeof(uint64_t));
+        _cleanup_free_ uint64_t *unit = xcalloc(n_vms, sizeof(uint64_t));
+        _cleanup_free_ uint64_t *share = xcalloc(n_vms, sizeof(uint64_t));
+        size_t n_wants = 0, allocated = 0;
+
+        if (limits->query_pages == 0)
+                return;
+        for (size_t v = 0; v < n_vms; v++) {
+                size_t first = n_wants;
+
+                unit[v] = HUGE_PAGES;
+                if (!ctx[v].movable)
+                        continue;
+                collect_wants(&ctx[v], limits->round, &wants, &n_wants, &allocated);
+                for (size_t i = first; i < n_wants; i++)
+                        want[v] += wants[i].n_pages;
+                ctx[v].query_want_pages = want[v];
+        }
+        if (n_wants == 0)
+                return;
+        share_pool(ctx, n_vms, limits->query_pages, want, unit, limits->round, share);
+        qsort(wants, n_wants, sizeof(Want), cmp_want);
+        p->queries = xcalloc(n_wants, sizeof(PlanQuery));
+        for (size_t i = 0; i < n_wants; i++) {
+                const Want *w = &wants[i];
+                Ctx *c = &ctx[w->vm];
+
+                if (c->query_pages + w->n_pages > share[w->vm])
+                        continue;
+                c->query_pages += w->n_pages;
+                p->queries[p->n_queries++] = (PlanQuery) { .vm = w->vm, .hva = w->hva, .n_pages = w->n_pages };
+                p->query_pages += w->n_pages;
+        }
+}
+
+/* ---- results ---- */
+
+typedef struct Text {
+        char *s;
+        size_t n;
+} Text;
+
+_printf_(2, 3) static void text_add(Text *t, const char *fmt, ...) {
+        _cleanup_free_ char *piece = NULL;
+        va_list ap;
+        size_t k;
+        int r;
+
+        va_start(ap, fmt);
+        r = vasprintf(&piece, fmt, ap);
+        va_end(ap);
+        if (r < 0)
+                oom();
+        k = (size_t) r;
+        t->s = xreallocarray(t->s, t->n + k + 1, 1);
+        memcpy(t->s + t->n, piece, k + 1);
+        t->n += k;
+}
+
+static const char *size_str(char buf[static FORMAT_BYTES_MAX], uint64_t pages) {
+        return format_bytes(buf, FORMAT_BYTES_MAX, pages << PAGE_SHIFT);
+}
+
+static unsigned hot_min_heat(const Ctx *c) {
+        uint64_t above = 0;
+        unsigned floor = c->floor;
+
+        if (c->target_pages == 0)
+                return 256;
+        for (int l = (int) LEVELS - 1; l >= (int) floor; l--) {
+                above += c->dram[l] + c->cxl[l] + c->ambig[l] + c->unknown[l];
+                if (above > c->target_pages)
+                        return (unsigned) l == LEVELS - 1 ? LEVELS - 1 : (unsigned) l + 1;
+        }
+        return floor;
+}
+
+static void describe(Ctx *c, const Host *host, uint64_t budget_pages) {
+        const PlanPolicy *pol = &c->in->policy;
+        const char *origin = pol->origin ?: "default";
+        char a[FORMAT_BYTES_MAX], b[FORMAT_BYTES_MAX], d[FORMAT_BYTES_MAX];
+        Text t = {};
+
+        switch (pol->kind) {
+        case PLAN_POLICY_BUDGET:
+                text_add(&t, "Budget %s (%s)", format_bytes(a, sizeof(a), pol->dram_budget_bytes), origin);
+                break;
+        case PLAN_POLICY_PIN:
+                text_add(&t, "Pinned to DRAM (%s)", origin);
+                break;
+        default:
+                text_add(&t, "Never migrated (%s)", origin);
+                break;
+        }
+        text_add(&t, ": %s on DRAM, %s on CXL", size_str(a, c->dram_pages), size_str(b, c->cxl_pages));
+        if (c->unknown_pages > 0)
+                text_add(&t, ", %s not known yet", size_str(a, c->unknown_pages));
+        if (!c->movable) {
+                text_add(&t, "; %s.", c->still);
+                c->res->reason = t.s;
+                return;
+        }
+        if (c->home < 0)
+                text_add(&t, "; %s: nothing is promoted", c->home_bad ? "its home node is no DRAM node" : "no home DRAM node");
+        else {
+                text_add(&t, "; target %s on node %d", size_str(a, c->target_pages), host->nodes[c->home].id);
+                if (c->target_pages < c->ask_pages)
+                        text_add(&t, " of %s asked (node %d's DRAM shared by weight %u)", size_str(b, c->ask_pages),
+                                 host->nodes[c->home].id, pol->weight);
+                if (ctx_pin(c) && c->target_pages < c->ram_pages)
+                        text_add(&t, ": does not fit");
+        }
+        text_add(&t, ". ");
+        if (c->promoted_pages == 0 && c->demoted_pages == 0)
+                text_add(&t, c->want.demote_pages + c->want.promote_pages == 0 ? "In place" : "Nothing moves this cycle");
+        else
+                text_add(&t, "Demoting %s, promoting %s", size_str(a, c->demoted_pages), size_str(b, c->promoted_pages));
+        text_add(&t, " (hot >= %u", c->res->hot_min_heat);
+        if (ctx_budget(c))
+                text_add(&t, ", cold <= %u", c->res->cold_max_heat);
+        text_add(&t, ")");
+        if (c->want.demote_pages + c->want.promote_pages > c->budget_pages)
+                text_add(&t, "; budget share %s of this cycle's %s, %s wanted", size_str(a, c->budget_pages),
+                         size_str(b, budget_pages), size_str(d, c->want.demote_pages + c->want.promote_pages));
+        if (c->dropped_demote_pages > 0)
+                text_add(&t, "; %s not demoted: no CXL node keeps its minimum free ratio", size_str(a, c->dropped_demote_pages));
+        if (c->dropped_promote_pages > 0)
+                text_add(&t, "; %s not promoted: no room", size_str(a, c->dropped_promote_pages));
+        if (c->query_pages > 0)
+                text_add(&t, "; querying %s", size_str(a, c->query_pages));
+        text_add(&t, ".");
+        c->res->reason = t.s;
+}
+
+static void fill_result(Ctx *c) {
+        PlanVmResult *r = c->res;
+
+        r->ram_bytes = c->ram_pages << PAGE_SHIFT;
+        r->dram_bytes = c->dram_pages << PAGE_SHIFT;
+        r->cxl_bytes = c->cxl_pages << PAGE_SHIFT;
+        r->unknown_bytes = c->unknown_pages << PAGE_SHIFT;
+        r->dram_target_bytes = c->target_pages << PAGE_SHIFT;
+        r->promote_bytes = c->promoted_pages << PAGE_SHIFT;
+        r->demote_bytes = c->demoted_pages << PAGE_SHIFT;
+        r->query_bytes = c->query_pages << PAGE_SHIFT;
+        if (!c->movable || c->in->policy.kind == PLAN_POLICY_NEVER) {
+                r->hot_min_heat = 256;
+                r->cold_max_heat = 0;
+        } else if (ctx_pin(c)) {
+                r->hot_min_heat = 0;
+                r->cold_max_heat = 0;
+        } else {
+                unsigned hot = hot_min_heat(c), cold = hot > PLAN_MARGIN_HEAT ? hot - 1 - PLAN_MARGIN_HEAT : 0;
+
+                if (c->want.forced_pages > 0) {
+                        unsigned top = c->want.demote.part > 0 || c->want.demote.at == 0 ? c->want.demote.at
+                                                                                           : c->want.demote.at - 1;
+
+                        cold = MAX(cold, MIN(top, LEVELS - 1));
+                }
+                r->hot_min_heat = hot;
+                r->cold_max_heat = cold;
+        }
+}
+
+/* ---- the whole ---- */
+
+static int validate(const Topology *t, const PlanLimits *limits, const PlanVm *vms, size_t n_vms) {
+        if (!t || !limits || (n_vms > 0 && !vms))
+                return -EINVAL;
+        if (limits->dram_min_free_percent > 100 || limits->demotion_min_free_ratio > 100)
+                return -EINVAL;
+        if (n_vms > UINT32_MAX)
+                return -EINVAL;
+        for (size_t v = 0; v < n_vms; v++) {
+                const PlanVm *vm = &vms[v];
+
+                if (!vm->heat || vm->policy.weight == 0 || (unsigned) vm->policy.kind >= _PLAN_POLICY_KIND_MAX)
+                        return -EINVAL;
+                for (size_t i = 0; vm->placement && i < vm->n_placement; i++) {
+                        const PlanPlacement *pl = &vm->placement[i];
+                        uint64_t g0, g1;
+
+                        if ((pl->hva & (PAGE_BYTES - 1)) || pl->n_pages == 0 || !pl->status)
+                                return -EINVAL;
+                        if (heatmap_hva_to_gpa(vm->heat, pl->hva, &g0) < 0 ||
+                            heatmap_hva_to_gpa(vm->heat, pl->hva + ((uint64_t) (pl->n_pages - 1) << PAGE_SHIFT), &g1) < 0 ||
+                            g1 - g0 != (uint64_t) (pl->n_pages - 1) << PAGE_SHIFT)
+                                return -EINVAL;
+                        if (i > 0 && vm->placement[i - 1].hva + ((uint64_t) vm->placement[i - 1].n_pages << PAGE_SHIFT) > pl->hva)
+                                return -EINVAL;
+                }
+        }
+        return 0;
+}
+
+static void host_init(Host *host, const Topology *t, const PlanLimits *limits) {
+        host->t = t;
+        host->n_nodes = t->n_nodes;
+        host->nodes = xcalloc(t->n_nodes, sizeof(Node));
+        for (size_t i = 0; i < t->n_nodes; i++) {
+                const TopologyNode *tn = &t->nodes[i];
+                Node *n = &host->nodes[i];
+                unsigned pct = tn->tier == NODE_TIER_DRAM ? limits->dram_min_free_percent : limits->demotion_min_free_ratio;
+
+                *n = (Node) {
+                        .id = tn->id,
+                        .tier = tn->tier,
+                        .usable = tn->has_memory && tn->total_bytes > 0,
+                        .total_pages = tn->total_bytes >> PAGE_SHIFT,
+                        .free_pages = MIN(tn->free_bytes, tn->total_bytes) >> PAGE_SHIFT,
+                };
+                n->keep_pages = DIV_ROUND_UP(n->total_pages * pct, 100);
+        }
+}
+
+static void ctx_init(Ctx *c, const Host *host, const PlanVm *vm, size_t index, PlanVmResult *res) {
+        const HeatStats *st = heatmap_stats(vm->heat);
+
+        c->in = vm;
+        c->index = index;
+        c->res = res;
+        c->params = heatmap_params(vm->heat);
+        c->ram_pages = heatmap_ram_bytes(vm->heat) >> PAGE_SHIFT;
+        c->node_pages = xcalloc(host->n_nodes, sizeof(uint64_t));
+        c->floor = MIN(c->params->cold_max + PLAN_MARGIN_HEAT + 1, LEVELS - 1);
+        c->home = -1;
+        if (vm->home_node >= 0) {
+                int i = host_index(host, vm->home_node);
+
+                if (i >= 0 && host->nodes[i].usable && host->nodes[i].tier == NODE_TIER_DRAM)
+                        c->home = i;
+                else
+                        c->home_bad = true;
+        }
+        c->movable = true;
+        if (vm->policy.kind == PLAN_POLICY_NEVER)
+                c->still = "its pages stay where they are";
+        else if (vm->frozen)
+                c->still = "frozen: no moves this cycle, its DRAM use counts";
+        else if (st->cycles < PLAN_WARMUP_CYCLES)
+                c->still = st->cycles == 0 ? "no heat yet: no moves" : "heat of 1 cycle only: no moves yet";
+        else
+                return;
+        c->movable = false;
+}
+
+int plan_compute(const Topology *t, const PlanLimits *limits, const PlanVm *vms, size_t n_vms, Plan **ret) {
+        _cleanup_(plan_freep) Plan *p = NULL;
+        _cleanup_free_ uint64_t *need = NULL, *unit = NULL, *share = NULL;
+        uint64_t budget_pages;
+        Units units = {};
+        Host host = {};
+        Ctx *ctx;
+        int r;
+
+        r = validate(t, limits, vms, n_vms);
+        if (r < 0)
+                return r;
+
+        p = xcalloc(1, sizeof(Plan));
+        p->vms = xcalloc(n_vms, sizeof(PlanVmResult));
+        p->n_vms = n_vms;
+        p->budget_bytes = limits->budget_bytes;
+        budget_pages = limits->budget_bytes >> PAGE_SHIFT;
+        host_init(&host, t, limits);
+        ctx = xcalloc(n_vms, sizeof(Ctx));
+
+        for (size_t v = 0; v < n_vms; v++) {
+                ctx_init(&ctx[v], &host, &vms[v], v, &p->vms[v]);
+                scan_vm(&ctx[v], &host);
+        }
+        set_targets(ctx, n_vms, &host);
+
+        need = xcalloc(n_vms, sizeof(uint64_t));
+        unit = xcalloc(n_vms, sizeof(uint64_t));
+        share = xcalloc(n_vms, sizeof(uint64_t));
+        for (size_t v = 0; v < n_vms; v++) {
+                Ctx *c = &ctx[v];
+
+                unit[v] = c->small_units ? 1 : HUGE_PAGES;
+                if (!c->movable)
+                        continue;
+                select_vm(c, UINT64_MAX, &c->want);
+                need[v] = c->want.demote_pages + c->want.promote_pages;
+        }
+        share_pool(ctx, n_vms, budget_pages, need, unit, limits->round, share);
+        for (size_t v = 0; v < n_vms; v++) {
+                Ctx *c = &ctx[v];
+
+                c->budget_pages = share[v];
+                c->sim_dram_pages = c->dram_pages;
+                if (c->movable)
+                        select_vm(c, share[v], &c->sel);
+                emit_vm(c, &host, &units);
+        }
+        order_units(&units);
+        simulate(ctx, &host, &units);
+        coalesce(&host, &units, p);
+        plan_queries(ctx, n_vms, limits, p);
+
+        for (size_t v = 0; v < n_vms; v++) {
+                Ctx *c = &ctx[v];
+
+                fill_result(c);
+                describe(c, &host, budget_pages);
+                p->promote_bytes += c->promoted_pages << PAGE_SHIFT;
+                p->demote_bytes += c->demoted_pages << PAGE_SHIFT;
+                for (size_t ri = 0; ri < c->n_ranges; ri++)
+                        free(c->blocks[ri]);
+                free(c->blocks);
+                free(c->node_pages);
+        }
+        free(ctx);
+        free(units.u);
+        free(host.nodes);
+        *ret = TAKE_PTR(p);
+        return 0;
+}
+
+Plan *plan_free(Plan *p) {
+        if (!p)
+                return NULL;
+        for (size_t v = 0; v < p->n_vms; v++)
+                free(p->vms[v].reason);
+        free(p->vms);
+        free(p->moves);
+        free(p->queries);
+        free(p);
+        return NULL;
+}
