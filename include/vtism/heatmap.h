@@ -59,7 +59,8 @@
  * 2 MiB has partial blocks at its edges), two bytes:
  *   UNKNOWN          never queried (the start), or a node no slot could name;
  *   ABSENT           the last query found no page present (and none was accessed since);
- *   NODE(n)          every present page is on node n;
+ *   NODE(n)          every present page is on node n, and whether every page was present when
+ *                    last seen (if not, a page never touched may be absent);
  *   MIXED(n, c)      pages on n and elsewhere, and every present page NOT on n has heat ≤ c (the
  *                    "ceiling"): pages hotter than c are on n. n is the node of the hottest page
  *                    when the block was last queried, so the hot pages are the well-known ones;
@@ -77,7 +78,9 @@
  *     node with the hottest page;
  *   - every cycle's sweep: the ceiling decays like idle pages do, and rises to the new heat of any
  *     accessed page that was at or below it (cost: one compare per accessed granule of a MIXED
- *     block, one table lookup per block); an accessed ABSENT block becomes UNKNOWN.
+ *     block, one table lookup per block); pages faulted in (accessed while at heat 0) may be
+ *     anywhere: an ABSENT block becomes UNKNOWN, a NODE(n) block not known to be all present
+ *     becomes MIXED(n, their heat).
  * So in the steady state of a scattered 4 KiB hot set (hot pages on DRAM, cold ones on CXL, the
  * blocks MIXED(dram, c) with c the heat of the warmest CXL page), every hot page is known to be on
  * DRAM without a query, every cycle, for as long as the CXL pages stay cooler than it. What the
@@ -240,6 +243,7 @@ typedef struct HeatBlock {
         HeatBlockKind kind;
         int node;               /* NODE, MIXED: the node; else -1 */
         uint8_t ceiling;        /* MIXED: pages not on node have heat ≤ this; else 0 */
+        bool all_present;       /* NODE: every page was present when last seen (queried or moved) */
         bool huge;              /* one transparent huge page: plan and move it whole */
 } HeatBlock;
 

@@ -21,19 +21,24 @@
  * CONTRACT between the planner and the migrator (both sides rely on it; keep it true):
  *   - moves[] is the execution order. Executing a prefix of it never takes a DRAM node below its
  *     free watermark nor a CXL node below its minimum free ratio (demotions that make room come
- *     before the promotions that need it), nor a VM above its DRAM target, as long as every move
- *     of the prefix did what it says. A promotion that fits only thanks to the room earlier
- *     demotions make on its to_node has needs_room set: if demotions from that node failed, the
- *     migrator skips as many bytes of such promotions into it (or all of them).
+ *     before the promotions that need it), nor a VM above its DRAM target as far as its placement
+ *     is known (PlanVmResult.dram_bytes, with unknown_bytes counted as DRAM; pages faulted in
+ *     since the last residency query count from the next one), as long as every move of the
+ *     prefix did what it says. A promotion that fits only thanks to the room earlier demotions
+ *     make on its to_node has needs_room set: if demotions from that node failed, the migrator
+ *     skips as many bytes of such promotions into it (or all of them).
  *   - The sum of n_pages * 4 KiB over all moves is <= limits.budget_bytes.
  *   - A move with huge = true covers exactly one 2 MiB-aligned, 2 MiB unit (n_pages = 512) that
  *     is mapped by a transparent huge page: the migrator passes one address of it to
  *     move_pages(2) (the whole folio moves) and never splits it.
- *   - from_node >= 0: the planner knows every page of the move is on that node.
+ *   - from_node >= 0: the planner knows every page of the move is on that node (from queries and
+ *     reported moves: what the kernel moved or freed since is found elsewhere or gone; the
+ *     migrator just moves what is there, and counts -ENOENT/-EFAULT as gone).
  *     from_node == PLAN_NODE_ANY: the planner does not know where each page is; the migrator
- *     queries them first and moves only the pages that are not already on a node of to_node's
- *     tier (a "query-first" move). Its n_pages still counts in full against the budget. The
- *     planner makes only promotions query-first.
+ *     queries them first and moves only the pages that are not already on to_node (a
+ *     "query-first" move; a page on another DRAM node comes home too: a block whose hot pages
+ *     sit on three nodes cannot be summarised, see 6). Its n_pages still counts in full against
+ *     the budget. The planner makes only promotions query-first.
  *   - vm indexes the PlanVm array given to plan_compute().
  *   - After moving, the migrator tells the VM's heat map what happened, per run of pages:
  *     heatmap_residency_moved(h, hva, n, from, to) for pages that moved, and for the pages of a

@@ -13,7 +13,8 @@
 /*
  * A 2 MiB block's placement byte: bits 0..5 a node slot (h->slot_node[]) or BLOCK_ABSENT or
  * BLOCK_UNKNOWN, bit 6 MIXED (pages elsewhere too, all with heat <= the block's ceiling byte),
- * bit 7 HUGE. A fresh block is BLOCK_UNKNOWN, not mixed, not huge, ceiling 255.
+ * bit 7 HUGE. Not MIXED, the ceiling byte is BLOCK_FULL when every page was present when last
+ * seen. A fresh block is BLOCK_UNKNOWN, not mixed, not huge, ceiling 255.
  */
 #define BLOCK_SHIFT 21
 #define BLOCK_PAGES (UINT64_C(1) << (BLOCK_SHIFT - PAGE_SHIFT))
@@ -23,6 +24,7 @@
 #define BLOCK_UNKNOWN 63u
 #define BLOCK_MIXED 0x40u
 #define BLOCK_HUGE 0x80u
+#define BLOCK_FULL 1u
 
 typedef struct Range {
         uint64_t gpa, hva, len_bytes;
@@ -385,7 +387,24 @@ static void range_sweep_to(HeatMap *h, Range *r, size_t g_end, bool accessed) {
                         if (mixed)
                                 r->ceiling[b] = h->lut_idle[r->ceiling[b]];
                 }
-                if (accessed && mixed) {
+                if (accessed && !mixed && (r->block[b] & BLOCK_SLOT_MASK) < BLOCK_SLOTS && r->ceiling[b] != BLOCK_FULL) {
+                        /* a page that was absent (cold) and is accessed has been faulted in,
+                         * maybe elsewhere: the block's node no longer speaks for it */
+                        int c = -1;
+
+                        for (; g < e; g++) {
+                                unsigned v = heat[g];
+
+                                heat[g] = lut[v];
+                                if (v == 0)
+                                        c = MAX(c, (int) heat[g]);
+                        }
+                        if (c >= 0) {
+                                r->block[b] |= BLOCK_MIXED;
+                                r->ceiling[b] = (uint8_t) c;
+                                r->aged_ceiling = 0; /* later pieces: the same rule */
+                        }
+                } else if (accessed && mixed) {
                         unsigned before = r->aged_ceiling, c = r->ceiling[b];
 
                         for (; g < e; g++) {
@@ -801,7 +820,7 @@ static void block_observe_all(HeatMap *h, Range *r, size_t b, uint64_t s, const 
                 block_set(h, r, b, BLOCK_ABSENT, false, 0, huge);
         else if (uniform)
                 /* a THP is present as a whole: partly present means not (or no longer) a THP */
-                block_set(h, r, b, (unsigned) first_slot, false, 0, huge && !any_absent);
+                block_set(h, r, b, (unsigned) first_slot, false, any_absent ? 0 : BLOCK_FULL, huge && !any_absent);
         else {
                 int ceiling = -1;
 
@@ -818,15 +837,17 @@ static void block_observe_some(HeatMap *h, Range *r, size_t b, uint64_t s, const
         unsigned slot = v & BLOCK_SLOT_MASK;
         bool mixed = v & BLOCK_MIXED;
         int first_slot = -1, hot_slot = -1, hot_heat = -1, off_ceiling = -1, ceiling = r->ceiling[b];
-        bool uniform = true;
+        bool uniform = true, any_absent = false;
 
         if (slot == BLOCK_UNKNOWN)
                 return;
         for (uint64_t i = 0; i < n; i++) {
                 int sl, heat;
 
-                if (status[i] < 0)
+                if (status[i] < 0) {
+                        any_absent = true;
                         continue;
+                }
                 sl = node_to_slot(h, status[i]);
                 if (sl < 0) {
                         block_set(h, r, b, BLOCK_UNKNOWN, false, HEATMAP_HEAT_MAX, false);
@@ -843,8 +864,10 @@ static void block_observe_some(HeatMap *h, Range *r, size_t b, uint64_t s, const
                 if ((unsigned) sl != slot)
                         off_ceiling = MAX(off_ceiling, heat);
         }
+        if (any_absent && !mixed && slot < BLOCK_SLOTS)
+                r->ceiling[b] = 0; /* not every page is present */
         if (first_slot < 0)
-                return; /* only absent pages: consistent with every state */
+                return; /* only absent pages */
 
         if (slot == BLOCK_ABSENT) {
                 /* the pages not seen were absent and have not been accessed since */
@@ -941,12 +964,14 @@ static void block_after_move(const HeatMap *h, const Range *r, size_t b, const u
         }
         if (whole) {
                 *io_byte = (uint8_t) ((ts < 0 ? BLOCK_ABSENT : (unsigned) ts) | (huge ? BLOCK_HUGE : 0));
-                *io_ceiling = 0;
+                *io_ceiling = ts < 0 ? 0 : BLOCK_FULL;
                 return;
         }
         if (ts < 0 || slot == BLOCK_UNKNOWN || (slot == (unsigned) ts && !mixed)) {
                 /* fewer pages present, or nothing new: what was said of the present ones stays true */
                 *io_byte = (uint8_t) ((v & ~BLOCK_HUGE) | (huge ? BLOCK_HUGE : 0));
+                if (ts < 0 && !mixed)
+                        *io_ceiling = 0;
                 return;
         }
         if (slot == BLOCK_ABSENT) {
@@ -966,11 +991,13 @@ static void block_after_move(const HeatMap *h, const Range *r, size_t b, const u
                 name = (unsigned) ts;
                 keep_ceiling = name_ceiling;
         }
-        if (keep_ceiling < 0) /* nothing can be elsewhere */
+        if (keep_ceiling < 0) { /* nothing can be elsewhere: moved here, or hotter than c (present) */
                 *io_byte = (uint8_t) (name | (huge ? BLOCK_HUGE : 0));
-        else
-                *io_byte = (uint8_t) (name | BLOCK_MIXED | (huge ? BLOCK_HUGE : 0));
-        *io_ceiling = (uint8_t) (keep_ceiling < 0 ? 0 : h->in_cycle ? (int) HEATMAP_HEAT_MAX : keep_ceiling);
+                *io_ceiling = BLOCK_FULL;
+                return;
+        }
+        *io_byte = (uint8_t) (name | BLOCK_MIXED | (huge ? BLOCK_HUGE : 0));
+        *io_ceiling = (uint8_t) (h->in_cycle ? (int) HEATMAP_HEAT_MAX : keep_ceiling);
 }
 
 static void pending_flush(HeatMap *h) {
@@ -1156,6 +1183,7 @@ static void block_describe(const HeatMap *h, const Range *r, size_t b, HeatBlock
                         (v & BLOCK_MIXED) ? HEAT_BLOCK_MIXED : HEAT_BLOCK_NODE,
                 .node = slot < BLOCK_SLOTS ? h->slot_node[slot] : -1,
                 .ceiling = (v & BLOCK_MIXED) ? c : 0,
+                .all_present = slot < BLOCK_SLOTS && !(v & BLOCK_MIXED) && c == BLOCK_FULL,
                 .huge = v & BLOCK_HUGE,
         };
 }

@@ -101,22 +101,29 @@ typedef enum UnitClass {
 /* What pass 1 learnt of one block, for pass 2 and the queries. */
 typedef struct BlockSum {
         uint16_t dram_min;          /* lowest heat of a known-DRAM unit; NONE_LOW: none */
-        int16_t promote_max;        /* highest promotion key of a CXL or ambiguous unit; -1: none */
+        int16_t cxl_max;            /* highest heat of a known-CXL unit; -1: none */
+        int16_t ambig_max;          /* highest heat of an ambiguous unit; -1: none */
         uint16_t ambig_min;         /* lowest heat of an ambiguous or unknown unit; NONE_LOW: none */
         int16_t unknown_max;        /* highest heat of a unit of an unknown block; -1: none */
+        bool requery;               /* only part of its ambiguous candidates promoted: ask */
 } BlockSum;
 
+/* A walk over a histogram by heat, up (coldest first) or down (hottest first). */
 typedef struct Cut {
-        unsigned at;                /* every unit before `at` in the order, plus */
-        uint64_t part;              /* this many pages of the units at `at`, in address order */
+        const uint64_t *hist;
+        bool down;
+        unsigned at;                /* position: every unit before it is taken, and */
+        uint64_t part;              /* this many pages of the units at it, in address order */
 } Cut;
 
 typedef struct Selection {
-        Cut demote;                 /* over heat levels, coldest first (known-DRAM units) */
-        Cut promote;                /* over promotion keys, highest first (stored as KEYS-1-key) */
+        Cut demote;                 /* known-DRAM units, coldest first */
+        Cut promote_known;          /* known-CXL units, hottest first */
+        Cut promote_ambig;          /* ambiguous units (query-first), hottest first: into room only */
         uint64_t demote_pages, promote_pages, forced_pages, forced_unmet_pages;
-        int next_promote_heat;      /* hottest promotion candidate left; -1: none */
-        bool swap_blocked;          /* a swap waits for hidden DRAM pages to be known */
+        int next_known_heat;        /* hottest known-CXL promotion candidate left; -1: none */
+        int next_ambig_heat;        /* hottest ambiguous one left; -1: none */
+        int coldest_dram_heat;      /* coldest known-DRAM unit left; -1: none */
 } Selection;
 
 typedef struct Ctx {
@@ -125,6 +132,7 @@ typedef struct Ctx {
         PlanVmResult *res;
         const HeatParams *params;
         bool movable;               /* may get moves this cycle */
+        bool scan;                  /* movable, or warming up: its blocks are looked at (queries) */
         const char *still;          /* why not, for the reason */
         int home;                   /* host index of the home node, -1: none */
         bool home_bad;              /* a home node was given but is no DRAM node with memory */
@@ -153,6 +161,33 @@ static bool ctx_pin(const Ctx *c) {
 
 static unsigned promote_key(unsigned heat, bool known) {
         return heat * 2 + (known ? 1 : 0);
+}
+
+static int cut_heat(const Cut *c) {
+        if (c->at >= LEVELS)
+                return -1;
+        return (int) (c->down ? LEVELS - 1 - c->at : c->at);
+}
+
+/* Pages left at the cut's position, moving on past exhausted heat levels first. */
+static uint64_t cut_left(Cut *c) {
+        while (c->at < LEVELS && c->hist[cut_heat(c)] == c->part) {
+                c->at++;
+                c->part = 0;
+        }
+        return c->at < LEVELS ? c->hist[cut_heat(c)] - c->part : 0;
+}
+
+/* Is a unit at this heat taken (all of the heat levels before the cut, `*part` pages at it)? */
+static bool cut_takes(const Cut *c, unsigned heat, uint64_t pages, uint64_t *part) {
+        unsigned pos = c->down ? LEVELS - 1 - heat : heat;
+
+        if (pos < c->at)
+                return true;
+        if (pos > c->at || *part < pages)
+                return false;
+        *part -= pages;
+        return true;
 }
 
 /* ---- exact statuses from PlanVm.placement ---- */
@@ -262,7 +297,8 @@ static size_t block_units(const Host *host, const RangeView *v, const HeatBlock 
                 UnitClass cls;
                 int idx = -1;
 
-                if (hb->kind == HEAT_BLOCK_NODE) {
+                if (hb->kind == HEAT_BLOCK_NODE && (heat > 0 || hb->all_present)) {
+                        /* a page never touched (heat 0) may never have been faulted in */
                         cls = known;
                         idx = node_index;
                 } else if (hb->kind == HEAT_BLOCK_MIXED && heat > hb->ceiling) {
@@ -273,7 +309,7 @@ static size_t block_units(const Host *host, const RangeView *v, const HeatBlock 
 
                         if (status != STATUS_NONE)
                                 cls = class_of_status(host, status, &idx);
-                        else if (hb->kind == HEAT_BLOCK_MIXED)
+                        else if (hb->kind == HEAT_BLOCK_MIXED || hb->kind == HEAT_BLOCK_NODE)
                                 cls = UNIT_AMBIG;
                         else if (hb->kind == HEAT_BLOCK_ABSENT && heat == 0)
                                 cls = UNIT_SKIP;
@@ -288,7 +324,8 @@ static size_t block_units(const Host *host, const RangeView *v, const HeatBlock 
 /* ---- pass 1 ---- */
 
 static void sum_init(BlockSum *s) {
-        *s = (BlockSum) { .dram_min = NONE_LOW, .promote_max = NONE_HIGH, .ambig_min = NONE_LOW, .unknown_max = NONE_HIGH };
+        *s = (BlockSum) { .dram_min = NONE_LOW, .cxl_max = NONE_HIGH, .ambig_max = NONE_HIGH, .ambig_min = NONE_LOW,
+                          .unknown_max = NONE_HIGH };
 }
 
 /* Count one unit: into the histograms, the block summary, and the placement estimate. */
@@ -300,11 +337,11 @@ static void count_unit(Ctx *c, BlockSum *s, const BlockUnit *u, bool estimate) {
                 break;
         case UNIT_CXL:
                 c->cxl[u->heat] += u->pages;
-                s->promote_max = (int16_t) MAX(s->promote_max, (int) promote_key(u->heat, true));
+                s->cxl_max = (int16_t) MAX(s->cxl_max, (int) u->heat);
                 break;
         case UNIT_AMBIG:
                 c->ambig[u->heat] += u->pages;
-                s->promote_max = (int16_t) MAX(s->promote_max, (int) promote_key(u->heat, false));
+                s->ambig_max = (int16_t) MAX(s->ambig_max, (int) u->heat);
                 s->ambig_min = MIN(s->ambig_min, u->heat);
                 break;
         case UNIT_UNKNOWN:
@@ -338,7 +375,7 @@ static void count_node_block(Ctx *c, BlockSum *s, const RangeView *v, const Heat
         if (cls == UNIT_DRAM)
                 s->dram_min = (uint16_t) lo;
         else
-                s->promote_max = (int16_t) promote_key(hi, true);
+                s->cxl_max = (int16_t) hi;
         c->small_units = true;
         if (estimate)
                 c->node_pages[idx] += hb->n_pages;
@@ -419,14 +456,14 @@ static void scan_vm(Ctx *c, const Host *host) {
                         if (hb.kind == HEAT_BLOCK_NODE)
                                 known_cls = class_of_node(host, hb.node, &idx);
 
-                        if (!c->movable) {
+                        if (!c->scan) {
                                 /* only what it holds: whole NODE blocks where no pass is complete */
-                                if (estimate && (known_cls == UNIT_DRAM || known_cls == UNIT_CXL))
+                                if (estimate && hb.all_present && (known_cls == UNIT_DRAM || known_cls == UNIT_CXL))
                                         c->node_pages[idx] += hb.n_pages;
                                 continue;
                         }
-                        if (hb.kind == HEAT_BLOCK_NODE && v.page_shift == 0 && !(hb.huge && hb.n_pages == HUGE_PAGES) &&
-                            (known_cls == UNIT_DRAM || known_cls == UNIT_CXL)) {
+                        if (hb.kind == HEAT_BLOCK_NODE && hb.all_present && v.page_shift == 0 &&
+                            !(hb.huge && hb.n_pages == HUGE_PAGES) && (known_cls == UNIT_DRAM || known_cls == UNIT_CXL)) {
                                 count_node_block(c, s, &v, &hb, known_cls, idx, estimate);
                                 continue;
                         }
@@ -583,17 +620,23 @@ static void set_targets(Ctx *ctx, size_t n_vms, Host *host) {
 
 /* ---- 3. selection ---- */
 
+/* The VM's pages on DRAM (or CXL) that no known unit accounts for: hidden among the ambiguous
+ * and unknown ones, or not known to anyone (unknown_pages). */
+static uint64_t hidden_pages(const Ctx *c, const uint64_t *known_hist, uint64_t tier_pages) {
+        uint64_t known = 0;
+
+        for (unsigned l = 0; l < LEVELS; l++)
+                known += known_hist[l];
+        return (tier_pages > known ? tier_pages - known : 0) + c->unknown_pages;
+}
+
 /*
  * Demotions take known-DRAM units no hotter than this: when some of the VM's DRAM pages are
  * hidden among ambiguous units (its DRAM use exceeds what is known on DRAM), a known unit hotter
  * than the coolest of those may be hotter than a hidden one: such demotions wait for queries.
  */
 static unsigned hidden_dram_max_heat(const Ctx *c) {
-        uint64_t known = 0;
-
-        for (unsigned l = 0; l < LEVELS; l++)
-                known += c->dram[l];
-        if (c->dram_pages <= known)
+        if (hidden_pages(c, c->dram, c->dram_pages) == 0)
                 return LEVELS - 1;
         for (unsigned l = 0; l < LEVELS; l++)
                 if (c->ambig[l] + c->unknown[l] > 0)
@@ -601,42 +644,33 @@ static unsigned hidden_dram_max_heat(const Ctx *c) {
         return LEVELS - 1;
 }
 
-/* Pages at promotion position `pos` (0 = the hottest known-placement key). */
-static uint64_t promote_avail(const Ctx *c, unsigned pos) {
-        unsigned key = KEYS - 1 - pos, heat = key / 2;
-
-        return (key & 1) ? c->cxl[heat] : c->ambig[heat];
-}
-
-static unsigned pos_heat(unsigned pos) {
-        return (KEYS - 1 - pos) / 2;
-}
-
 /*
  * Cut-offs on the histograms for at most cap pages: (a) a budget VM above its target demotes its
- * coldest known-DRAM pages; (b) below it, the hottest promotable pages fill the room; (c) swaps
- * while the hottest promotable page is hotter than the coldest DRAM one by PLAN_MARGIN_HEAT.
+ * coldest known-DRAM pages; (b) below it, the hottest promotable pages fill the room (known
+ * before ambiguous at equal heat); (c) swaps while the hottest known-CXL page is hotter than the
+ * coldest DRAM one by PLAN_MARGIN_HEAT. An ambiguous page is never swapped in: if it is on DRAM
+ * already, the DRAM page given up for it would be lost for nothing; its block is queried instead.
  */
 static void select_vm(const Ctx *c, uint64_t cap, Selection *ret) {
-        Selection s = {};
-        unsigned dl = 0, pp = 0, floor = ctx_pin(c) ? 0 : c->floor, dmax = hidden_dram_max_heat(c);
-        uint64_t du = 0, pu = 0, used = 0, room, demoted = 0;
-        uint64_t u = c->dram_pages, t = c->target_pages;
+        Selection s = {
+                .demote = { .hist = c->dram },
+                .promote_known = { .hist = c->cxl, .down = true },
+                .promote_ambig = { .hist = c->ambig, .down = true },
+        };
+        unsigned floor = ctx_pin(c) ? 0 : c->floor, dmax = hidden_dram_max_heat(c);
+        uint64_t used = 0, room, demoted = 0, u = c->dram_pages, t = c->target_pages;
+        /* ambiguous units can be on CXL only as many as the VM's CXL pages not known as units */
+        uint64_t ambig_cap = hidden_pages(c, c->cxl, c->cxl_pages);
+        Cut *d = &s.demote, *pk = &s.promote_known, *pa = &s.promote_ambig;
 
         /* (a) */
         if (ctx_budget(c) && u > t) {
-                uint64_t need = u - t;
+                uint64_t need = u - t, left;
 
-                while (need > 0 && used < cap && dl < LEVELS && dl <= dmax) {
-                        uint64_t a = c->dram[dl] - du, k;
+                while (need > 0 && used < cap && (left = cut_left(d)) > 0 && cut_heat(d) <= (int) dmax) {
+                        uint64_t k = MIN(MIN(left, need), cap - used);
 
-                        if (a == 0) {
-                                dl++;
-                                du = 0;
-                                continue;
-                        }
-                        k = MIN(MIN(a, need), cap - used);
-                        du += k;
+                        d->part += k;
                         need -= k;
                         used += k;
                         demoted += k;
@@ -645,19 +679,19 @@ static void select_vm(const Ctx *c, uint64_t cap, Selection *ret) {
                 s.forced_unmet_pages = need;
         }
 
-        /* (b) */
-        room = t + demoted > u ? t + demoted - u : 0;
+        /* (b): pages whose place is not known might be on DRAM: no room is counted on them */
+        room = t + demoted > u + c->unknown_pages ? t + demoted - u - c->unknown_pages : 0;
         if (c->home >= 0)
-                while (room > 0 && used < cap && pp < KEYS && pos_heat(pp) >= floor) {
-                        uint64_t a = promote_avail(c, pp) - pu, k;
+                while (room > 0 && used < cap) {
+                        uint64_t kl = cut_left(pk), al = MIN(cut_left(pa), ambig_cap), k;
+                        Cut *from = kl > 0 && (al == 0 || cut_heat(pk) >= cut_heat(pa)) ? pk : pa;
 
-                        if (a == 0) {
-                                pp++;
-                                pu = 0;
-                                continue;
-                        }
-                        k = MIN(MIN(a, room), cap - used);
-                        pu += k;
+                        if ((from == pk ? kl : al) == 0 || cut_heat(from) < (int) floor)
+                                break;
+                        k = MIN(MIN(from == pk ? kl : al, room), cap - used);
+                        if (from == pa)
+                                ambig_cap -= k;
+                        from->part += k;
                         room -= k;
                         used += k;
                         s.promote_pages += k;
@@ -666,40 +700,22 @@ static void select_vm(const Ctx *c, uint64_t cap, Selection *ret) {
         /* (c) */
         if (ctx_budget(c) && c->home >= 0)
                 for (;;) {
-                        uint64_t ap, ad, k;
+                        uint64_t kl = cut_left(pk), dl = cut_left(d), k;
 
-                        while (pp < KEYS && promote_avail(c, pp) == pu) {
-                                pp++;
-                                pu = 0;
-                        }
-                        while (dl < LEVELS && c->dram[dl] == du) {
-                                dl++;
-                                du = 0;
-                        }
-                        if (pp >= KEYS || pos_heat(pp) < floor || dl >= LEVELS || pos_heat(pp) < dl + PLAN_MARGIN_HEAT ||
-                            cap - used < 2)
+                        if (kl == 0 || dl == 0 || cut_heat(pk) < (int) floor || cut_heat(pk) < cut_heat(d) + (int) PLAN_MARGIN_HEAT ||
+                            cap - used < 2 || cut_heat(d) > (int) dmax)
                                 break;
-                        if (dl > dmax) {
-                                s.swap_blocked = true;
-                                break;
-                        }
-                        ap = promote_avail(c, pp) - pu;
-                        ad = c->dram[dl] - du;
-                        k = MIN(MIN(ap, ad), (cap - used) / 2);
-                        pu += k;
-                        du += k;
+                        k = MIN(MIN(kl, dl), (cap - used) / 2);
+                        pk->part += k;
+                        d->part += k;
                         used += 2 * k;
                         demoted += k;
                         s.promote_pages += k;
                 }
 
-        while (pp < KEYS && promote_avail(c, pp) == pu) {
-                pp++;
-                pu = 0;
-        }
-        s.next_promote_heat = pp < KEYS && pos_heat(pp) >= floor ? (int) pos_heat(pp) : -1;
-        s.demote = (Cut) { .at = dl, .part = du };
-        s.promote = (Cut) { .at = pp, .part = pu };
+        s.next_known_heat = cut_left(pk) > 0 && cut_heat(pk) >= (int) floor ? cut_heat(pk) : -1;
+        s.next_ambig_heat = ambig_cap > 0 && cut_left(pa) > 0 && cut_heat(pa) >= (int) floor ? cut_heat(pa) : -1;
+        s.coldest_dram_heat = cut_left(d) > 0 ? cut_heat(d) : -1;
         s.demote_pages = demoted;
         *ret = s;
 }
@@ -710,28 +726,40 @@ static void select_vm(const Ctx *c, uint64_t cap, Selection *ret) {
  * more than the pages known on DRAM): else every ambiguous page is on CXL already.
  */
 static int query_demote_heat(const Ctx *c) {
-        uint64_t known = 0;
-
-        if (!ctx_budget(c))
-                return -1;
-        for (unsigned l = 0; l < LEVELS; l++)
-                known += c->dram[l];
-        if (c->dram_pages <= known)
+        if (!ctx_budget(c) || hidden_pages(c, c->dram, c->dram_pages) == 0)
                 return -1;
         if (c->want.forced_unmet_pages > 0)
                 return (int) LEVELS - 1;
-        if (c->home >= 0 && c->want.next_promote_heat >= (int) PLAN_MARGIN_HEAT)
-                return c->want.next_promote_heat - (int) PLAN_MARGIN_HEAT;
+        if (c->home >= 0 && c->want.next_known_heat >= (int) PLAN_MARGIN_HEAT)
+                return c->want.next_known_heat - (int) PLAN_MARGIN_HEAT;
         return -1;
+}
+
+/*
+ * Ambiguous pages at or above this heat would be swapped in if they were known to be on CXL (see
+ * select_vm()): their blocks are worth a query; -1: none.
+ */
+static int query_swap_heat(const Ctx *c) {
+        const Selection *w = &c->want;
+        int h;
+
+        if (!ctx_budget(c) || c->home < 0 || w->next_ambig_heat < 0 || w->coldest_dram_heat < 0)
+                return -1;
+        h = MAX(w->coldest_dram_heat + (int) PLAN_MARGIN_HEAT, (int) c->floor);
+        return w->next_ambig_heat >= h ? h : -1;
 }
 
 /* How much a block is worth querying: promotion wants first (hottest), then demotion wants
  * (coldest), then any unknown block; -1: not at all. */
-static int query_priority(const Ctx *c, const BlockSum *s, int demote_heat) {
+static int query_priority(const Ctx *c, const BlockSum *s, int demote_heat, int swap_heat) {
         unsigned floor = ctx_pin(c) ? 0 : c->floor;
 
+        if (s->requery)
+                return (int) (LEVELS + (unsigned) MAX(s->ambig_max, 0));
         if (s->unknown_max >= (int) floor && c->home >= 0 && s->unknown_max >= 0)
                 return (int) (LEVELS + (unsigned) s->unknown_max);
+        if (swap_heat >= 0 && s->ambig_max >= swap_heat)
+                return (int) (LEVELS + (unsigned) s->ambig_max);
         if (demote_heat >= 0 && s->ambig_min != NONE_LOW && (int) s->ambig_min <= demote_heat)
                 return (int) (1 + (LEVELS - 1 - s->ambig_min));
         if (s->unknown_max >= 0)
@@ -808,8 +836,8 @@ static void emit_vm(Ctx *c, const Host *host, Units *out) {
         const Selection *s = &c->sel;
         _cleanup_free_ BlockUnit *units = NULL;
         Overlay ov = { .p = c->in->placement, .n = c->in->placement ? c->in->n_placement : 0 };
-        uint64_t d_left = s->demote.part, p_left = s->promote.part;
-        int p_key_at = (int) KEYS - 1 - (int) s->promote.at; /* promotion keys above this: all */
+        uint64_t d_left = s->demote.part, k_left = s->promote_known.part, a_left = s->promote_ambig.part;
+        int k_min = LEVELS - 1 - (int) s->promote_known.at, a_min = LEVELS - 1 - (int) s->promote_ambig.at;
 
         if (s->demote_pages == 0 && s->promote_pages == 0)
                 return;
@@ -824,10 +852,12 @@ static void emit_vm(Ctx *c, const Host *host, Units *out) {
                 overlay_seek(&ov, v.spec.hva);
 
                 for (size_t bi = 0; bi < nb; bi++) {
-                        const BlockSum *sum = &c->blocks[ri][bi];
+                        BlockSum *sum = &c->blocks[ri][bi];
+                        uint64_t ambig_taken = 0, ambig_left = 0;
+                        /* the hottest or coldest unit of each kind in the block against the cut-offs */
                         bool want_d = s->demote_pages > 0 && sum->dram_min != NONE_LOW && sum->dram_min <= s->demote.at;
-                        bool want_p = s->promote_pages > 0 && sum->promote_max >= p_key_at &&
-                                      !(sum->promote_max == p_key_at && p_left == 0);
+                        bool want_p = s->promote_pages > 0 &&
+                                      ((sum->cxl_max >= 0 && sum->cxl_max >= k_min) || (sum->ambig_max >= 0 && sum->ambig_max >= a_min));
                         HeatBlock hb;
                         size_t n;
 
@@ -848,32 +878,30 @@ static void emit_vm(Ctx *c, const Host *host, Units *out) {
                                 };
 
                                 if (b->cls == UNIT_DRAM && want_d) {
-                                        if (b->heat > s->demote.at)
+                                        if (!cut_takes(&s->demote, b->heat, b->pages, &d_left))
                                                 continue;
-                                        if (b->heat == s->demote.at) {
-                                                if (d_left < b->pages)
-                                                        continue;
-                                                d_left -= b->pages;
-                                        }
                                         u.from = b->node;
                                         u.known = true;
                                         units_add(out, &u);
                                 } else if ((b->cls == UNIT_CXL || b->cls == UNIT_AMBIG) && want_p) {
-                                        int key = (int) promote_key(b->heat, b->cls == UNIT_CXL);
+                                        bool take = b->cls == UNIT_CXL ? cut_takes(&s->promote_known, b->heat, b->pages, &k_left)
+                                                                       : cut_takes(&s->promote_ambig, b->heat, b->pages, &a_left);
 
-                                        if (key < p_key_at)
-                                                continue;
-                                        if (key == p_key_at) {
-                                                if (p_left < b->pages)
-                                                        continue;
-                                                p_left -= b->pages;
+                                        if (b->cls == UNIT_AMBIG && b->heat >= c->floor) {
+                                                ambig_taken += take;
+                                                ambig_left += !take;
                                         }
+                                        if (!take)
+                                                continue;
                                         u.promote = true;
                                         u.known = b->cls == UNIT_CXL;
                                         u.from = u.known ? b->node : -1;
                                         units_add(out, &u);
                                 }
                         }
+                        /* moved and found-in-place pages report as one set only with all of them:
+                         * with some left out the block stays ambiguous, so look at it instead */
+                        sum->requery = ambig_taken > 0 && ambig_left > 0;
                 }
         }
 }
@@ -1002,7 +1030,7 @@ typedef struct Want {
 
 static void collect_wants(Ctx *c, uint64_t round, Want **wants, size_t *n_wants, size_t *allocated) {
         const HeatMap *h = c->in->heat;
-        int demote_heat = query_demote_heat(c);
+        int demote_heat = query_demote_heat(c), swap_heat = query_swap_heat(c);
         uint64_t n_blocks = 0, seq = 0, start;
 
         for (size_t ri = 0; ri < c->n_ranges; ri++)
@@ -1013,7 +1041,7 @@ static void collect_wants(Ctx *c, uint64_t round, Want **wants, size_t *n_wants,
                 size_t nb = heatmap_range_n_blocks(h, ri);
 
                 for (size_t bi = 0; bi < nb; bi++, seq++) {
-                        int pr = query_priority(c, &c->blocks[ri][bi], demote_heat);
+                        int pr = query_priority(c, &c->blocks[ri][bi], demote_heat, swap_heat);
                         HeatBlock hb;
 
                         if (pr < 0)
@@ -1057,7 +1085,7 @@ static void plan_queries(Ctx *ctx, size_t n_vms, const PlanLimits *limits, Plan 
                 size_t first = n_wants;
 
                 unit[v] = HUGE_PAGES;
-                if (!ctx[v].movable)
+                if (!ctx[v].scan)
                         continue;
                 collect_wants(&ctx[v], limits->round, &wants, &n_wants, &allocated);
                 for (size_t i = first; i < n_wants; i++)
@@ -1286,10 +1314,13 @@ static void ctx_init(Ctx *c, const Host *host, const PlanVm *vm, size_t index, P
                 c->still = "its pages stay where they are";
         else if (vm->frozen)
                 c->still = "frozen: no moves this cycle, its DRAM use counts";
-        else if (st->cycles < PLAN_WARMUP_CYCLES)
+        else if (st->cycles < PLAN_WARMUP_CYCLES) {
                 c->still = st->cycles == 0 ? "no heat yet: no moves" : "heat of 1 cycle only: no moves yet";
-        else
+                c->scan = true;
+        } else {
+                c->scan = true;
                 return;
+        }
         c->movable = false;
 }
 
@@ -1337,7 +1368,7 @@ int plan_compute(const Topology *t, const PlanLimits *limits, const PlanVm *vms,
                 Ctx *c = &ctx[v];
 
                 c->budget_pages = share[v];
-                c->sim_dram_pages = c->dram_pages;
+                c->sim_dram_pages = c->dram_pages + c->unknown_pages; /* at most */
                 if (c->movable)
                         select_vm(c, share[v], &c->sel);
                 emit_vm(c, &host, &units);
