@@ -72,10 +72,15 @@
  *     hottest present page, c = the hottest page elsewhere); a partial one merges without
  *     claiming more than it saw (NODE(n) and a page seen elsewhere → MIXED(n, that page's heat));
  *   - heatmap_residency_moved(h, hva, n, from, to): pages now on `to` (from == to: "found already
- *     there", which tightens c without changing counters); a whole block → NODE(to); pages moved
- *     onto n of MIXED(n, c) lower c to the hottest remaining page ≤ c (none left: NODE(n));
- *     pages moved off n raise c to their heat; part of NODE(n) moving makes it MIXED, naming the
- *     node with the hottest page;
+ *     there", which tightens c without changing counters; to = -1: gone). Consecutive reports on
+ *     one block with the same `to` are kept (one 64-byte page set per map) and applied as one set
+ *     when another block, another `to`, a query, a THP mark or a cycle comes, or read as such
+ *     meanwhile: pages promoted one call each still teach the block what they teach together.
+ *     Of the true statements after a move the one with the lower ceiling is kept: the block's
+ *     node with what is known elsewhere (raised by pages that left it; lowered, for pages that
+ *     came to it, to the hottest page at or below c not in the set) or `to`, with the hottest
+ *     page not in the set; a whole block → NODE(to), all present; nothing left at or below c →
+ *     NODE(n);
  *   - every cycle's sweep: the ceiling decays like idle pages do, and rises to the new heat of any
  *     accessed page that was at or below it (cost: one compare per accessed granule of a MIXED
  *     block, one table lookup per block); pages faulted in (accessed while at heat 0) may be

@@ -75,9 +75,11 @@
  *    floor F = cold_max + M + 1 (49), per VM and in this order:
  *      (a) above its target, a budget VM demotes its coldest DRAM units down to the target;
  *      (b) below it, the hottest CXL units with heat >= F are promoted into the room (pin: every
- *          unit, whatever its heat);
+ *          unit, whatever its heat); the room counts pages of unknown place as on DRAM;
  *      (c) then the hottest CXL unit is swapped with the coldest DRAM unit while it is hotter by
- *          at least M (both with heat >= F on the CXL side).
+ *          at least M (both with heat >= F on the CXL side). Only units whose place is known
+ *          take part: an ambiguous one (see 6) may be on DRAM already, and a DRAM page given up
+ *          for it would be lost for nothing.
  *    So a page needs about two consecutive accesses (60) to earn spare DRAM, a page touched once
  *    (32) never does, and pages with the same access frequency never trade places: their heats
  *    stay within one access weight (32) of each other whatever their phase (every 2nd cycle:
@@ -112,39 +114,56 @@
  *
  * 6. Placement knowledge, and why. The planner must know where a unit is to move it exactly and
  *    to not spend budget on pages already in place; the daemon has at most one byte per 4 KiB
- *    page (the heat byte) plus small overheads, so no node byte or even bit per page. The heat
- *    map keeps per 2 MiB block NODE(n) / MIXED(n, ceiling) / ABSENT / UNKNOWN and a THP mark
- *    (heatmap.h, "Block placement"; 2 bytes per block, 0.004 bytes per 4 KiB page). A unit in a
- *    NODE block is on n; in a MIXED block, a page hotter than the ceiling is on n; everything
- *    else is ambiguous, unless PlanVm.placement holds its exact status. Ambiguous units hot enough
- *    to promote become query-first promotions (the migrator looks before it moves); ambiguous
- *    units that would be demoted, and UNKNOWN blocks holding candidates, become queries[] for the
- *    next plan (demotions are never blind: most ambiguous cold pages already are on CXL, and a
- *    query-first demotion would spend budget on them).
- *    Steady state of a scattered 4 KiB hot set (every block MIXED(dram, c), c = the heat of the
- *    warmest CXL page): every hot page is known on DRAM, nothing is ambiguous that matters:
- *    0 queries, 0 moves, 0 syscalls. Why a ceiling and not a count or a hash: it stays true by
- *    itself through the cycles (it only tracks pages at or below it), and the pages it leaves
- *    ambiguous are the cool ones, which matter only while a VM has to give DRAM back.
+ *    page (the heat byte) plus small overheads, so no node byte, not even a bit, per page. The
+ *    heat map keeps per 2 MiB block NODE(n) / MIXED(n, ceiling) / ABSENT / UNKNOWN, whether a
+ *    NODE block was all present, and a THP mark (heatmap.h, "Block placement"; 2 bytes per
+ *    block, 0.004 bytes per 4 KiB page). Known: a unit of a NODE block (a page never touched,
+ *    heat 0, only if the block was all present: it may never have been faulted in); a page of a
+ *    MIXED block hotter than the ceiling; any page PlanVm.placement gives. Everything else is
+ *    ambiguous. The window residency counters (complete passes, adjusted by moves) say how much
+ *    of the VM is on DRAM and on CXL: what no known unit accounts for is hidden among the
+ *    ambiguous ones. Then:
+ *      - ambiguous units hot enough to promote are promoted query-first into room (b), never
+ *        swapped (c), and no more of them than the VM's hidden CXL pages: a VM whose CXL pages
+ *        are all known promotes nothing blindly;
+ *      - demotions are never blind: while DRAM pages are hidden, no known DRAM unit hotter than
+ *        the coolest ambiguous one is demoted (it might be hotter than the hidden page); the
+ *        blocks holding such ambiguous units become queries[], and the next plan demotes exactly
+ *        from their statuses (most ambiguous cold pages are on CXL already: a query-first
+ *        demotion would spend budget on them);
+ *      - UNKNOWN blocks become queries[] (those holding promotable heat first), and so do blocks
+ *        of which this plan promotes only part of the ambiguous candidates: moved and
+ *        found-in-place pages teach the heat map where a block stands only all together.
+ *    Steady state of a scattered 4 KiB hot set (blocks MIXED(dram, c), c = the heat of the
+ *    warmest CXL page): every hot page is known on DRAM, nothing that matters is ambiguous:
+ *    0 queries, 0 moves, 0 syscalls, 9-15 instructions per 4 KiB page of planning (bench). Why a
+ *    ceiling and not a count or a hash of the hot set: it stays true by itself through the cycles
+ *    (it follows only the pages at or below it, at one compare per accessed granule), and the
+ *    pages it leaves ambiguous are the cool ones, which matter only while a VM gives DRAM back.
  *    When a hot set moves: pages turning hot on CXL lift the ceiling with them and are promoted
- *    query-first (moved = what really was on CXL; pages found in place are reported and lower the
- *    ceiling again); the DRAM pages to give up are found by queries of their blocks (at most
- *    limits.query_pages per cycle: 16384 pages = 64 MiB of RAM ~ 2.7 ms at ~165 ns per page in
- *    move_pages, 64 KiB of transient status) and demoted exactly in the next plan.
- *    A fresh VM is all UNKNOWN: the migrator's first residency pass (every page once) should be
- *    complete before its first plan; until then its blocks get queries.
+ *    query-first (the pages found in place are reported and lower the ceiling again, as one set
+ *    with the moved ones); the DRAM pages to give up are found by queries of their blocks, at
+ *    most limits.query_pages a cycle (16384 pages = 64 MiB of RAM, ~2.7 ms at ~165 ns a page in
+ *    move_pages, 64 KiB of statuses kept until the next plan), and demoted exactly one cycle
+ *    later. Hot pages spread over three nodes in one block (say home DRAM, another DRAM node and
+ *    CXL) cannot be summarised: query-first moves bring such pages to to_node, after which their
+ *    blocks hold two nodes again. A fresh VM is all UNKNOWN: the migrator's first residency pass
+ *    should be complete before its first plan; until then its blocks get queries (a 768 MiB VM at
+ *    65536 pages a cycle: known by cycle 3, converged by cycle 4 in test-plan's simulation).
  *
  * Errors: plan_compute() returns -EINVAL for a NULL topology or limits, a percentage above 100, a
  * VM without a heat map, a weight of 0, an unknown policy kind, or PlanVm.placement not sorted by
  * hva / not inside guest RAM. A home node that is not a DRAM node with memory is not an error:
  * that VM has no home (see its reason). Out of memory is fatal (xmalloc).
  *
- * Cost: two passes over the heat bytes of every movable VM per cycle (one builds histograms per
- * heat level and per-block summaries, the other visits only blocks holding a selected unit), then
- * a counting sort of the selected units by heat: O(pages of RAM + moves) time, measured by
- * bench/plan-bench; memory while planning: 6 KiB per VM (histograms) + 8 bytes per 2 MiB block +
- * ~48 bytes per selected unit, freed by the end of plan_compute() except the Plan itself (~48
- * bytes per move, coalesced runs).
+ * Cost (bench/plan-bench, one VM, 10 % hot): a pass over the heat bytes of every VM that may move
+ * (histograms per heat level, a summary per 2 MiB block: 9-15 instructions, ~0.7-0.9 ns per 4 KiB
+ * page; THP-backed 9), a second pass over the blocks holding selected units only, a counting sort
+ * of the selected runs by heat, and the simulation of 4: O(pages + selected 4 KiB units); a
+ * scattered 4 KiB promotion costs ~500 instructions per moved page (against ~1 us of move_pages
+ * for it), a clustered or THP one next to nothing. Memory while planning: 6 KiB per VM
+ * (histograms) + 10 bytes per 2 MiB block + 32 bytes per selected run, freed by the end of
+ * plan_compute(); the Plan keeps 40 bytes per (coalesced) move and 24 per query.
  */
 
 #define PLAN_NODE_ANY (-1)

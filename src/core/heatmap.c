@@ -42,6 +42,9 @@ typedef struct Range {
         uint64_t cursor_off;   /* end offset of the highest sample applied in this cycle */
         size_t aged_block;     /* the block whose ceiling this cycle's sweep aged last, SIZE_MAX: none */
         uint8_t aged_ceiling;  /* that block's ceiling before this cycle */
+        size_t aged_end;       /* its end as a granule index, 0 when it must be looked at again */
+        bool aged_plain_idle;  /* its idle granules need nothing but the table */
+        bool aged_plain_access;/* ... nor its accessed ones */
 } Range;
 
 typedef struct Window {
@@ -350,6 +353,16 @@ int heatmap_range(const HeatMap *h, size_t index, HeatRangeSpec *ret_spec, const
 
 static void pending_flush(HeatMap *h);
 
+/* What the fast path of range_sweep_to() may assume of block b, the one being aged. */
+static void aged_update(Range *r, size_t b) {
+        uint8_t v = r->block[b];
+        unsigned slot = v & BLOCK_SLOT_MASK;
+
+        r->aged_end = (size_t) (((uint64_t) (b + 1) << (BLOCK_SHIFT - PAGE_SHIFT)) - r->lead_pages);
+        r->aged_plain_idle = !(v & BLOCK_MIXED);
+        r->aged_plain_access = r->aged_plain_idle && (slot == BLOCK_UNKNOWN || (slot < BLOCK_SLOTS && r->ceiling[b] == BLOCK_FULL));
+}
+
 /* Accessed pages may have been faulted in: a block known to be empty is no longer known. */
 static void block_accessed(Range *r, size_t b) {
         if ((r->block[b] & BLOCK_SLOT_MASK) == BLOCK_ABSENT)
@@ -362,7 +375,7 @@ static void block_accessed(Range *r, size_t b) {
  * that was at or below the ceiling before this cycle may now be hotter (the ceiling rises to it);
  * pages above the ceiling are on the block's node and do not count.
  */
-static void range_sweep_to(HeatMap *h, Range *r, size_t g_end, bool accessed) {
+static void range_sweep_blocks(HeatMap *h, Range *r, size_t g_end, bool accessed) {
         const uint8_t *lut = accessed ? h->lut_accessed : h->lut_idle;
         uint8_t *heat = r->heat;
         size_t g = r->swept;
@@ -420,8 +433,27 @@ static void range_sweep_to(HeatMap *h, Range *r, size_t g_end, bool accessed) {
                                 heat[g] = lut[heat[g]];
                 if (accessed)
                         block_accessed(r, b);
+                aged_update(r, b);
         }
         r->swept = g_end;
+}
+
+/*
+ * The common case first: the granules lie in the block this cycle's sweep has aged already, and
+ * the block has nothing to learn from them (not MIXED; idle, or accessed in a block that is
+ * UNKNOWN or all present). Then it is the plain table loop.
+ */
+static inline void range_sweep_to(HeatMap *h, Range *r, size_t g_end, bool accessed) {
+        if (g_end <= r->aged_end && (accessed ? r->aged_plain_access : r->aged_plain_idle)) {
+                const uint8_t *lut = accessed ? h->lut_accessed : h->lut_idle;
+                uint8_t *heat = r->heat;
+
+                for (size_t g = r->swept; g < g_end; g++)
+                        heat[g] = lut[heat[g]];
+                r->swept = MAX(r->swept, g_end);
+                return;
+        }
+        range_sweep_blocks(h, r, g_end, accessed);
 }
 
 static void range_finish_cycle(HeatMap *h, Range *r) {
@@ -429,6 +461,7 @@ static void range_finish_cycle(HeatMap *h, Range *r) {
         r->swept = 0;
         r->cursor_off = 0;
         r->aged_block = SIZE_MAX;
+        r->aged_end = 0;
 }
 
 void heatmap_cycle_begin(HeatMap *h) {
@@ -782,6 +815,7 @@ static int node_to_slot(HeatMap *h, int node) {
 }
 
 static void block_set(HeatMap *h, Range *r, size_t b, unsigned slot, bool mixed, int ceiling, bool huge) {
+        r->aged_end = 0; /* the sweep looks at blocks again */
         r->block[b] = (uint8_t) (slot | (mixed ? BLOCK_MIXED : 0) | (huge ? BLOCK_HUGE : 0));
         /* inside a cycle some heat bytes of the block may be this cycle's and some the last's */
         r->ceiling[b] = (uint8_t) (h->in_cycle ? HEATMAP_HEAT_MAX : MAX(ceiling, 0));
@@ -864,8 +898,10 @@ static void block_observe_some(HeatMap *h, Range *r, size_t b, uint64_t s, const
                 if ((unsigned) sl != slot)
                         off_ceiling = MAX(off_ceiling, heat);
         }
-        if (any_absent && !mixed && slot < BLOCK_SLOTS)
+        if (any_absent && !mixed && slot < BLOCK_SLOTS) {
                 r->ceiling[b] = 0; /* not every page is present */
+                r->aged_end = 0;
+        }
         if (first_slot < 0)
                 return; /* only absent pages */
 
@@ -1010,6 +1046,7 @@ static void pending_flush(HeatMap *h) {
         b = h->pending.block;
         block_after_move(h, r, b, h->pending.bits, h->pending.to_slot, h->pending.moved, &r->block[b], &r->ceiling[b]);
         h->pending.active = false;
+        r->aged_end = 0;
 }
 
 static void range_moved(HeatMap *h, Range *r, uint64_t first_page, uint64_t n_pages, int to, bool moved) {

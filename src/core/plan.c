@@ -95,6 +95,7 @@ typedef enum UnitClass {
         UNIT_CXL,       /* known on a CXL node */
         UNIT_AMBIG,     /* in a known block, not known which node: promoted query-first */
         UNIT_UNKNOWN,   /* its block is unknown: queried, never moved */
+        UNIT_MAYBE_DRAM,/* on a DRAM node or absent (a cold page of a NODE block not known full) */
         UNIT_SKIP,      /* absent, or on a node outside the topology */
 } UnitClass;
 
@@ -309,6 +310,8 @@ static size_t block_units(const Host *host, const RangeView *v, const HeatBlock 
 
                         if (status != STATUS_NONE)
                                 cls = class_of_status(host, status, &idx);
+                        else if (hb->kind == HEAT_BLOCK_NODE && known == UNIT_DRAM)
+                                cls = UNIT_MAYBE_DRAM;
                         else if (hb->kind == HEAT_BLOCK_MIXED || hb->kind == HEAT_BLOCK_NODE)
                                 cls = UNIT_AMBIG;
                         else if (hb->kind == HEAT_BLOCK_ABSENT && heat == 0)
@@ -349,6 +352,10 @@ static void count_unit(Ctx *c, BlockSum *s, const BlockUnit *u, bool estimate) {
                 s->ambig_min = MIN(s->ambig_min, u->heat);
                 s->unknown_max = (int16_t) MAX(s->unknown_max, (int) u->heat);
                 break;
+        case UNIT_MAYBE_DRAM:
+                c->unknown[u->heat] += u->pages;
+                s->ambig_min = MIN(s->ambig_min, u->heat);
+                break;
         default:
                 return;
         }
@@ -379,6 +386,67 @@ static void count_node_block(Ctx *c, BlockSum *s, const RangeView *v, const Heat
         c->small_units = true;
         if (estimate)
                 c->node_pages[idx] += hb->n_pages;
+}
+
+/*
+ * Pages of a NODE or MIXED block of 4 KiB pages hotter than this are known to be on its node, the
+ * others are ambiguous (block_units() says why); -1: all known.
+ */
+static int known_above(const HeatBlock *hb) {
+        if (hb->kind == HEAT_BLOCK_MIXED)
+                return hb->ceiling;
+        return hb->all_present ? -1 : 0;
+}
+
+/*
+ * A MIXED (or not all present NODE) block of 4 KiB pages without exact statuses: hotter than
+ * known_above() = on its node, the others ambiguous. The steady state of a scattered hot set is
+ * made of these.
+ */
+static void count_mixed_block(Ctx *c, BlockSum *s, const RangeView *v, const HeatBlock *hb, UnitClass cls, int idx, bool estimate) {
+        uint64_t first = (hb->hva - v->spec.hva) >> PAGE_SHIFT, n_known = 0;
+        uint64_t *hist = cls == UNIT_DRAM ? c->dram : c->cxl;
+        const uint8_t *heat = v->heat + first;
+        int above = known_above(hb);
+        unsigned lo = 255, hi = 0, alo = 255, ahi = 0;
+        bool any_ambig = false, maybe_dram = hb->kind == HEAT_BLOCK_NODE && cls == UNIT_DRAM;
+        uint64_t *ambig = maybe_dram ? c->unknown : c->ambig;
+
+        for (uint64_t i = 0; i < hb->n_pages; i++) {
+                unsigned x = heat[i];
+
+                if ((int) x > above) {
+                        hist[x]++;
+                        n_known++;
+                        lo = MIN(lo, x);
+                        hi = MAX(hi, x);
+                } else {
+                        ambig[x]++;
+                        any_ambig = true;
+                        alo = MIN(alo, x);
+                        ahi = MAX(ahi, x);
+                }
+        }
+        if (n_known > 0) {
+                if (cls == UNIT_DRAM)
+                        s->dram_min = (uint16_t) lo;
+                else
+                        s->cxl_max = (int16_t) hi;
+        }
+        if (any_ambig) {
+                s->ambig_min = (uint16_t) alo;
+                if (!maybe_dram)
+                        s->ambig_max = (int16_t) ahi;
+        }
+        c->small_units = true;
+        if (estimate)
+                c->node_pages[idx] += n_known;
+}
+
+/* Does the VM's exact placement cover any page of [hva, hva + n pages)? */
+static bool overlay_touches(Overlay *o, uint64_t hva, uint64_t n_pages) {
+        (void) overlay_status(o, hva); /* moves the cursor up to hva */
+        return o->i < o->n && o->p[o->i].hva < hva + (n_pages << PAGE_SHIFT);
 }
 
 /* Windows of the heat map (start GPA, pass complete?), and the pages per host node of complete ones. */
@@ -466,6 +534,16 @@ static void scan_vm(Ctx *c, const Host *host) {
                             !(hb.huge && hb.n_pages == HUGE_PAGES) && (known_cls == UNIT_DRAM || known_cls == UNIT_CXL)) {
                                 count_node_block(c, s, &v, &hb, known_cls, idx, estimate);
                                 continue;
+                        }
+                        if ((hb.kind == HEAT_BLOCK_MIXED || hb.kind == HEAT_BLOCK_NODE) && v.page_shift == 0 &&
+                            !(hb.huge && hb.n_pages == HUGE_PAGES) && !overlay_touches(&ov, hb.hva, hb.n_pages)) {
+                                int mi;
+                                UnitClass mixed_cls = class_of_node(host, hb.node, &mi);
+
+                                if (mixed_cls == UNIT_DRAM || mixed_cls == UNIT_CXL) {
+                                        count_mixed_block(c, s, &v, &hb, mixed_cls, mi, estimate);
+                                        continue;
+                                }
                         }
                         n = block_units(host, &v, &hb, &ov, units);
                         for (size_t i = 0; i < n; i++)
@@ -807,15 +885,15 @@ static void share_pool(Ctx *ctx, size_t n_vms, uint64_t pool, const uint64_t *wa
 
 /* ---- pass 2: the selected units ---- */
 
+/* Selected units; neighbouring 4 KiB ones of equal kind and heat as one run. */
 typedef struct Unit {
         uint64_t hva;
         uint32_t vm;
         uint32_t range;
         uint32_t pages;
         int from;                   /* host index, -1: query first */
-        int to;                     /* host index, set by simulate() */
         uint8_t heat;
-        bool promote, huge, known, needs_room, dropped;
+        bool promote, huge, known;
 } Unit;
 
 typedef struct Units {
@@ -824,11 +902,77 @@ typedef struct Units {
 } Units;
 
 static void units_add(Units *l, const Unit *u) {
+        Unit *last = l->n > 0 ? &l->u[l->n - 1] : NULL;
+
+        if (last && !u->huge && !last->huge && last->vm == u->vm && last->range == u->range && last->promote == u->promote &&
+            last->known == u->known && last->from == u->from && last->heat == u->heat &&
+            last->hva + ((uint64_t) last->pages << PAGE_SHIFT) == u->hva && last->pages < UINT32_MAX - u->pages) {
+                last->pages += u->pages;
+                return;
+        }
         if (l->n >= l->allocated) {
                 l->allocated = MAX(l->allocated * 2, (size_t) 256);
                 l->u = xreallocarray(l->u, l->allocated, sizeof(Unit));
         }
         l->u[l->n++] = *u;
+}
+
+typedef struct EmitState {
+        Ctx *c;
+        const Selection *s;
+        Units *out;
+        size_t range;
+        uint64_t *d_left, *k_left, *a_left;
+} EmitState;
+
+/* The cut of a walk as heats: units beyond `all` are taken, at `all` while part is left. */
+static int cut_all_heat(const Cut *c) {
+        return c->down ? (int) LEVELS - 1 - (int) c->at : (int) c->at;
+}
+
+/* emit_vm() over the heat bytes of a NODE or MIXED block of 4 KiB pages, without exact statuses. */
+static void emit_block_fast(EmitState *e, const RangeView *v, const HeatBlock *hb, UnitClass cls, int idx, bool want_d,
+                            bool want_p, BlockSum *sum) {
+        uint64_t first = (hb->hva - v->spec.hva) >> PAGE_SHIFT, ambig_taken = 0, ambig_left = 0;
+        const uint8_t *heat = v->heat + first;
+        int above = known_above(hb), d_at = want_d ? cut_all_heat(&e->s->demote) : -1;
+        int k_at = want_p ? cut_all_heat(&e->s->promote_known) : 256, a_at = want_p ? cut_all_heat(&e->s->promote_ambig) : 256;
+        bool ambig_ok = want_p && !(cls == UNIT_DRAM && hb->kind == HEAT_BLOCK_NODE); /* such a page is not on CXL */
+        unsigned floor = e->c->floor;
+
+        for (uint64_t i = 0; i < hb->n_pages; i++) {
+                int x = heat[i];
+                bool known = x > above, take;
+                Unit u;
+
+                if (known && cls == UNIT_DRAM) {
+                        take = x < d_at || (x == d_at && *e->d_left > 0 && (--*e->d_left, true));
+                        if (!take)
+                                continue;
+                        u = (Unit) { .from = idx, .known = true };
+                } else if (known) {
+                        take = x > k_at || (x == k_at && *e->k_left > 0 && (--*e->k_left, true));
+                        if (!take)
+                                continue;
+                        u = (Unit) { .from = idx, .known = true, .promote = true };
+                } else {
+                        if (!ambig_ok || x < (int) floor)
+                                continue;
+                        take = x > a_at || (x == a_at && *e->a_left > 0 && (--*e->a_left, true));
+                        ambig_taken += take;
+                        ambig_left += !take;
+                        if (!take)
+                                continue;
+                        u = (Unit) { .from = -1, .promote = true };
+                }
+                u.hva = hb->hva + (i << PAGE_SHIFT);
+                u.vm = (uint32_t) e->c->index;
+                u.range = (uint32_t) e->range;
+                u.pages = 1;
+                u.heat = (uint8_t) x;
+                units_add(e->out, &u);
+        }
+        sum->requery = ambig_taken > 0 && ambig_left > 0;
 }
 
 static void emit_vm(Ctx *c, const Host *host, Units *out) {
@@ -854,16 +998,31 @@ static void emit_vm(Ctx *c, const Host *host, Units *out) {
                 for (size_t bi = 0; bi < nb; bi++) {
                         BlockSum *sum = &c->blocks[ri][bi];
                         uint64_t ambig_taken = 0, ambig_left = 0;
-                        /* the hottest or coldest unit of each kind in the block against the cut-offs */
-                        bool want_d = s->demote_pages > 0 && sum->dram_min != NONE_LOW && sum->dram_min <= s->demote.at;
+                        /* the hottest or coldest unit of each kind in the block against the cut-offs
+                         * (at the cut's own heat only while some of its part is left) */
+                        bool want_d = s->demote_pages > 0 && sum->dram_min != NONE_LOW &&
+                                      (sum->dram_min < s->demote.at || (sum->dram_min == s->demote.at && d_left > 0));
                         bool want_p = s->promote_pages > 0 &&
-                                      ((sum->cxl_max >= 0 && sum->cxl_max >= k_min) || (sum->ambig_max >= 0 && sum->ambig_max >= a_min));
+                                      ((sum->cxl_max >= 0 && (sum->cxl_max > k_min || (sum->cxl_max == k_min && k_left > 0))) ||
+                                       (sum->ambig_max >= 0 && (sum->ambig_max > a_min || (sum->ambig_max == a_min && a_left > 0))));
                         HeatBlock hb;
                         size_t n;
 
                         if (!want_d && !want_p)
                                 continue;
                         (void) heatmap_range_block(h, ri, bi, &hb);
+                        if ((hb.kind == HEAT_BLOCK_MIXED || hb.kind == HEAT_BLOCK_NODE) && v.page_shift == 0 &&
+                            !(hb.huge && hb.n_pages == HUGE_PAGES) && !overlay_touches(&ov, hb.hva, hb.n_pages)) {
+                                int idx;
+                                UnitClass cls = class_of_node(host, hb.node, &idx);
+
+                                if (cls == UNIT_DRAM || cls == UNIT_CXL) {
+                                        EmitState es = { c, s, out, ri, &d_left, &k_left, &a_left };
+
+                                        emit_block_fast(&es, &v, &hb, cls, idx, want_d, want_p, sum);
+                                        continue;
+                                }
+                        }
                         n = block_units(host, &v, &hb, &ov, units);
                         for (size_t i = 0; i < n; i++) {
                                 const BlockUnit *b = &units[i];
@@ -874,7 +1033,6 @@ static void emit_vm(Ctx *c, const Host *host, Units *out) {
                                         .pages = b->pages,
                                         .heat = b->heat,
                                         .huge = b->pages == HUGE_PAGES,
-                                        .to = -1,
                                 };
 
                                 if (b->cls == UNIT_DRAM && want_d) {
@@ -930,10 +1088,44 @@ static void order_units(Units *l) {
         l->allocated = l->n;
 }
 
-/* 4. and the prefix invariant: where each demotion goes, and what does not fit is dropped. */
-static void simulate(Ctx *ctx, Host *host, Units *l) {
+/* A realized piece of a run becomes a move, or grows the last one if it continues it. */
+static void add_move(Plan *p, const Host *host, const Unit *u, uint64_t hva, uint64_t pages, int to, bool needs_room,
+                     uint32_t *last_range) {
+        PlanMove *last = p->n_moves > 0 ? &p->moves[p->n_moves - 1] : NULL;
+        PlanMove m = {
+                .vm = u->vm,
+                .direction = u->promote ? PLAN_PROMOTE : PLAN_DEMOTE,
+                .hva = hva,
+                .n_pages = pages,
+                .from_node = u->from >= 0 ? host->nodes[u->from].id : PLAN_NODE_ANY,
+                .to_node = host->nodes[to].id,
+                .heat = u->heat,
+                .huge = u->huge,
+                .needs_room = needs_room,
+        };
+
+        if (last && !u->huge && !last->huge && last->vm == m.vm && last->direction == m.direction &&
+            last->from_node == m.from_node && last->to_node == m.to_node && last->heat == m.heat &&
+            last->needs_room == m.needs_room && last->hva + (last->n_pages << PAGE_SHIFT) == m.hva && *last_range == u->range) {
+                last->n_pages += m.n_pages;
+                return;
+        }
+        if (p->n_moves % 256 == 0)
+                p->moves = xreallocarray(p->moves, p->n_moves + 256, sizeof(PlanMove));
+        p->moves[p->n_moves++] = m;
+        *last_range = u->range;
+}
+
+/*
+ * 4. and the prefix invariant, in the plan's order: each demotion goes to the nearest CXL node of
+ * its DRAM node that keeps its minimum free ratio (a run may be split over several), each
+ * promotion only as far as the home node's watermark and the VM's target allow; what does not
+ * fit is dropped. The moves come out coalesced.
+ */
+static void simulate(Ctx *ctx, Host *host, const Units *l, Plan *p) {
         _cleanup_free_ uint64_t *free_pages = xcalloc(host->n_nodes, sizeof(uint64_t));
         _cleanup_free_ int64_t *without_demotions = xcalloc(host->n_nodes, sizeof(int64_t));
+        uint32_t last_range = UINT32_MAX;
 
         for (size_t i = 0; i < host->n_nodes; i++) {
                 free_pages[i] = host->nodes[i].free_pages;
@@ -941,81 +1133,56 @@ static void simulate(Ctx *ctx, Host *host, Units *l) {
         }
 
         for (size_t i = 0; i < l->n; i++) {
-                Unit *u = &l->u[i];
+                const Unit *u = &l->u[i];
                 Ctx *c = &ctx[u->vm];
+                uint64_t left = u->pages, hva = u->hva;
 
                 if (!u->promote) {
                         const TopologyNode *tn = &host->t->nodes[u->from];
 
-                        for (size_t k = 0; k < tn->n_demotion_targets; k++) {
+                        for (size_t k = 0; k < tn->n_demotion_targets && left > 0; k++) {
                                 int ci = host_index(host, tn->demotion_targets[k]);
+                                uint64_t room, take;
 
                                 if (ci < 0 || !host->nodes[ci].usable || host->nodes[ci].tier != NODE_TIER_CXL)
                                         continue;
-                                if (free_pages[ci] >= host->nodes[ci].keep_pages + u->pages) {
-                                        u->to = ci;
-                                        break;
-                                }
+                                room = free_pages[ci] > host->nodes[ci].keep_pages ? free_pages[ci] - host->nodes[ci].keep_pages : 0;
+                                take = u->huge ? (room >= left ? left : 0) : MIN(left, room);
+                                if (take == 0)
+                                        continue;
+                                add_move(p, host, u, hva, take, ci, false, &last_range);
+                                free_pages[ci] -= take;
+                                free_pages[u->from] += take;
+                                c->sim_dram_pages -= MIN(c->sim_dram_pages, take);
+                                c->demoted_pages += take;
+                                hva += take << PAGE_SHIFT;
+                                left -= take;
                         }
-                        if (u->to < 0) {
-                                u->dropped = true;
-                                c->dropped_demote_pages += u->pages;
-                                continue;
-                        }
-                        free_pages[u->to] -= u->pages;
-                        free_pages[u->from] += u->pages;
-                        c->sim_dram_pages -= MIN(c->sim_dram_pages, (uint64_t) u->pages);
-                        c->demoted_pages += u->pages;
+                        c->dropped_demote_pages += left;
                 } else {
                         int hi = c->home;
+                        uint64_t node_room = free_pages[hi] > host->nodes[hi].keep_pages ? free_pages[hi] - host->nodes[hi].keep_pages : 0;
+                        uint64_t vm_room = c->target_pages > c->sim_dram_pages ? c->target_pages - c->sim_dram_pages : 0;
+                        uint64_t take = MIN(left, MIN(node_room, vm_room)), own;
 
-                        if (free_pages[hi] < host->nodes[hi].keep_pages + u->pages ||
-                            c->sim_dram_pages + u->pages > c->target_pages) {
-                                u->dropped = true;
-                                c->dropped_promote_pages += u->pages;
-                                continue;
-                        }
-                        u->to = hi;
-                        free_pages[hi] -= u->pages;
+                        if (u->huge && take < left)
+                                take = 0;
+                        /* the first pages fit in what was free before any demotion, the rest need it */
+                        own = without_demotions[hi] > (int64_t) host->nodes[hi].keep_pages
+                                      ? MIN(take, (uint64_t) (without_demotions[hi] - (int64_t) host->nodes[hi].keep_pages))
+                                      : 0;
+                        if (own > 0)
+                                add_move(p, host, u, hva, own, hi, false, &last_range);
+                        if (take > own)
+                                add_move(p, host, u, hva + (own << PAGE_SHIFT), take - own, hi, true, &last_range);
+                        free_pages[hi] -= take;
                         if (u->from >= 0)
-                                free_pages[u->from] += u->pages;
-                        without_demotions[hi] -= u->pages;
-                        u->needs_room = without_demotions[hi] < (int64_t) host->nodes[hi].keep_pages;
-                        c->sim_dram_pages += u->pages;
-                        c->promoted_pages += u->pages;
+                                free_pages[u->from] += take;
+                        without_demotions[hi] -= (int64_t) take;
+                        c->sim_dram_pages += take;
+                        c->promoted_pages += take;
+                        c->dropped_promote_pages += left - take;
                 }
-        }
-}
-
-/* Neighbouring pages with the same everything make one move. */
-static void coalesce(const Host *host, const Units *l, Plan *p) {
-        p->moves = xcalloc(l->n, sizeof(PlanMove));
-        for (size_t i = 0; i < l->n; i++) {
-                const Unit *u = &l->u[i];
-                PlanMove *last = p->n_moves > 0 ? &p->moves[p->n_moves - 1] : NULL;
-                PlanMove m;
-
-                if (u->dropped)
-                        continue;
-                m = (PlanMove) {
-                        .vm = u->vm,
-                        .direction = u->promote ? PLAN_PROMOTE : PLAN_DEMOTE,
-                        .hva = u->hva,
-                        .n_pages = u->pages,
-                        .from_node = u->from >= 0 ? host->nodes[u->from].id : PLAN_NODE_ANY,
-                        .to_node = host->nodes[u->to].id,
-                        .heat = u->heat,
-                        .huge = u->huge,
-                        .needs_room = u->needs_room,
-                };
-                if (last && !u->huge && !last->huge && last->vm == m.vm && last->direction == m.direction &&
-                    last->from_node == m.from_node && last->to_node == m.to_node && last->heat == m.heat &&
-                    last->needs_room == m.needs_room && last->hva + (last->n_pages << PAGE_SHIFT) == m.hva &&
-                    i > 0 && l->u[i - 1].range == u->range) {
-                        last->n_pages += m.n_pages;
-                        continue;
-                }
-                p->moves[p->n_moves++] = m;
         }
 }
 
@@ -1374,8 +1541,7 @@ int plan_compute(const Topology *t, const PlanLimits *limits, const PlanVm *vms,
                 emit_vm(c, &host, &units);
         }
         order_units(&units);
-        simulate(ctx, &host, &units);
-        coalesce(&host, &units, p);
+        simulate(ctx, &host, &units, p);
         plan_queries(ctx, n_vms, limits, p);
 
         for (size_t v = 0; v < n_vms; v++) {

@@ -218,7 +218,7 @@ static void test_layout_and_histograms(void) {
         /* 1 byte per 4 KiB page (1024 pages in A+B), 1 per 2 MiB granule, 2 per 2 MiB block of HVA
          * (A: 2, B: 1, C: 2), plus fixed overhead */
         check(heatmap_memory_bytes(h) >= 1024 + 2 + 2 * 5);
-        check(heatmap_memory_bytes(h) <= 1024 + 2 + 2 * 5 + 5 * 1200 + 768);
+        check(heatmap_memory_bytes(h) <= 1024 + 2 + 2 * 5 + 5 * 1200 + 1024);
         check_int(heatmap_n_histograms(h), 5);
 
         check_int(heatmap_gpa_to_hva(h, 4 * G1 + 5 * K4, &x), 0);
@@ -637,6 +637,46 @@ static void test_blocks_moved_one_by_one(void) {
         check_block(h, H0, HEAT_BLOCK_MIXED, 1, 190, false);
 }
 
+/*
+ * Presence: a NODE block knows whether all its pages were present; a page faulted in (accessed
+ * at heat 0) in a block not known to be all present may be anywhere: the block becomes MIXED.
+ *   block 0: all on node 0           block 1: node 0, pages 100..199 absent
+ */
+static void test_blocks_presence(void) {
+        _cleanup_(heatmap_freep) HeatMap *h = NULL;
+        HeatRangeSpec r = { .gpa = 0, .hva = H0, .len_bytes = 2 * M2 };
+        static int status[1024];
+        HeatBlock b;
+
+        check_int(heatmap_new(&r, 1, NULL, &h), 0);
+        fill_status(status, 1024, 0);
+        fill_status(status + 512 + 100, 100, -ENOENT);
+        check_int(heatmap_residency_update(h, H0, status, 1024), 0);
+        check_int(heatmap_block_hva(h, H0, &b), 0);
+        check(b.kind == HEAT_BLOCK_NODE && b.all_present);
+        check_int(heatmap_block_hva(h, H0 + M2, &b), 0);
+        check(b.kind == HEAT_BLOCK_NODE && !b.all_present);
+        /* accesses in an all-present block change nothing */
+        cycle_pages(h, 5, 3);
+        check_block(h, H0, HEAT_BLOCK_NODE, 0, 0, false);
+        /* pages of block 1 accessed for the first time: 32, and the block no longer vouches */
+        cycle_pages(h, 512 + 150, 2);
+        check_block(h, H0 + M2, HEAT_BLOCK_MIXED, 0, 32, false);
+        /* a whole-block move: every page present */
+        check_int(heatmap_residency_moved(h, H0 + M2, 512, 0, 1), 0);
+        check_int(heatmap_block_hva(h, H0 + M2, &b), 0);
+        check(b.kind == HEAT_BLOCK_NODE && b.node == 1 && b.all_present);
+        /* a partial query seeing an absent page */
+        status[0] = -ENOENT;
+        check_int(heatmap_residency_update(h, H0 + M2 + 10 * K4, status, 1), 0);
+        check_int(heatmap_block_hva(h, H0 + M2, &b), 0);
+        check(b.kind == HEAT_BLOCK_NODE && b.node == 1 && !b.all_present);
+        /* pages reported gone */
+        check_int(heatmap_residency_moved(h, H0 + 20 * K4, 3, 0, -1), 0);
+        check_int(heatmap_block_hva(h, H0, &b), 0);
+        check(b.kind == HEAT_BLOCK_NODE && !b.all_present);
+}
+
 /* Out-of-turn block queries and the window's residency pass. */
 static void test_blocks_pass(void) {
         _cleanup_(heatmap_freep) HeatMap *h = make_blocks();
@@ -712,6 +752,7 @@ int main(void) {
         test_blocks_layout();
         test_blocks_mixed();
         test_blocks_moved_one_by_one();
+        test_blocks_presence();
         test_blocks_pass();
         test_blocks_slots();
         printf("test-heatmap: OK\n");

@@ -122,15 +122,29 @@ static NodeTier tier_of(const World *w, int id) {
 
 /* meminfo of every node from the truth, like topology_refresh_meminfo() would read it */
 static void world_refresh_free(World *w) {
+        uint64_t used[NODES_MAX];
+
+        memcpy(used, w->other_pages, sizeof(used));
+        for (size_t v = 0; v < w->n_vms; v++) {
+                int last = -2, li = -1;
+
+                for (uint64_t p = 0; p < w->vm[v].pages; p++) {
+                        int x = w->vm[v].where[p];
+
+                        if (x < 0)
+                                continue;
+                        if (x != last) {
+                                last = x;
+                                li = node_index(w, x);
+                        }
+                        used[li]++;
+                }
+        }
         for (size_t i = 0; i < w->t->n_nodes; i++) {
                 TopologyNode *tn = &w->t->nodes[i];
-                uint64_t used = w->other_pages[i];
 
-                for (size_t v = 0; v < w->n_vms; v++)
-                        for (uint64_t p = 0; p < w->vm[v].pages; p++)
-                                used += w->vm[v].where[p] == tn->id;
-                check((used << 12) <= tn->total_bytes);
-                tn->free_bytes = tn->total_bytes - (used << 12);
+                check((used[i] << 12) <= tn->total_bytes);
+                tn->free_bytes = tn->total_bytes - (used[i] << 12);
         }
 }
 
