@@ -699,7 +699,8 @@ static void histogram_add_residency(HeatHistogram *hist, const Window *w) {
         hist->absent_pages += w->ram_pages - MIN(known, w->ram_pages);
 }
 
-int heatmap_histogram(const HeatMap *h, size_t index, HeatHistogram *ret) {
+/* A window's histogram, with its heat part (a scan of its heat bytes) or without. */
+static int window_histogram(const HeatMap *h, size_t index, bool with_heat, HeatHistogram *ret) {
         const Window *w;
         HeatHistogram hist = {};
 
@@ -707,11 +708,18 @@ int heatmap_histogram(const HeatMap *h, size_t index, HeatHistogram *ret) {
                 return -ENOENT;
         w = &h->windows[index];
         hist.gpa = w->gpa;
-        histogram_add_heat(h, &hist, w->gpa, w->gpa + ((w->end_ram_off) << PAGE_SHIFT));
+        if (with_heat)
+                histogram_add_heat(h, &hist, w->gpa, w->gpa + ((w->end_ram_off) << PAGE_SHIFT));
+        else
+                hist.ram_bytes = w->ram_pages << PAGE_SHIFT;
         histogram_add_residency(&hist, w);
         hist.residency_known = w->known;
         *ret = hist;
         return 0;
+}
+
+int heatmap_histogram(const HeatMap *h, size_t index, HeatHistogram *ret) {
+        return window_histogram(h, index, true, ret);
 }
 
 void heatmap_histogram_total(const HeatMap *h, HeatHistogram *ret) {
@@ -1162,18 +1170,7 @@ int heatmap_residency_moved(HeatMap *h, uint64_t hva, size_t n_pages, int from, 
 }
 
 int heatmap_residency(const HeatMap *h, size_t index, HeatHistogram *ret) {
-        const Window *w;
-        HeatHistogram hist = {};
-
-        if (index >= h->n_windows)
-                return -ENOENT;
-        w = &h->windows[index];
-        hist.gpa = w->gpa;
-        hist.ram_bytes = w->ram_pages << PAGE_SHIFT;
-        histogram_add_residency(&hist, w);
-        hist.residency_known = w->known;
-        *ret = hist;
-        return 0;
+        return window_histogram(h, index, false, ret);
 }
 
 int heatmap_mark_huge(HeatMap *h, uint64_t hva, uint64_t len_bytes, bool huge) {
