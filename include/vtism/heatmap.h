@@ -100,8 +100,9 @@
  *
  * Memory: one byte per granule (≤ 1 byte per 4 KiB page; 1 byte per 2 MiB for 2 MiB granules),
  * plus 2 bytes per 2 MiB block (block placement: 0.0039 bytes per 4 KiB page), per RAM range
- * ~100 bytes and per histogram range 2 × (HEATMAP_NODES_MAX + 1) × 4 bytes (1 KiB) for residency:
- * 1 TiB of 4 KiB-granule RAM costs 256 MiB + 1 MiB + 1 MiB (1.0078 bytes per 4 KiB page).
+ * ~120 bytes, per histogram range 2 × (HEATMAP_NODES_MAX + 1) × 4 bytes (1 KiB) for residency,
+ * per map ~1.3 KiB (tables, node slots): 1 TiB of 4 KiB-granule RAM costs 256 MiB + 1 MiB + 1 MiB
+ * (1.0078 bytes per 4 KiB page); a 1 GiB VM 265368 bytes (1.0123).
  */
 
 #define HEATMAP_ACCESS_WEIGHT 32u

@@ -5,14 +5,16 @@
  *
  *   scan_vm()        1. units and 6. placement: one pass over each VM's blocks and heat bytes
  *                    into histograms per heat level (known on DRAM, known on CXL, ambiguous,
- *                    unknown) and a summary per 2 MiB block;
+ *                    unknown) and a summary per 2 MiB block (fast paths for NODE and MIXED
+ *                    blocks, block_units() for the rest);
  *   set_targets()    2. DRAM targets, water-filling per home node;
  *   select_vm()      3. which pages, as cut-offs on the histograms, within a page cap;
- *   share_budget()   5. the cycle's budget and query pages, water-filling by weight;
- *   emit_vm()        the second pass, over the blocks holding selected units only;
- *   order_units(),
- *   simulate()       5. order, 4. where, and the contract's prefix invariant;
- *   coalesce()       runs of neighbouring 4 KiB pages into one move.
+ *   share_pool()     5. the cycle's budget and the query pages, water-filling by weight;
+ *   emit_vm()        the second pass, over the blocks holding selected units only, into runs;
+ *   order_units()    5. the plan's order (a counting sort by heat);
+ *   simulate()       4. where, the contract's prefix invariant, and the moves (add_move()
+ *                    coalesces them);
+ *   plan_queries()   6. the blocks to query for the next plan.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -34,7 +36,7 @@
 #define LEVELS 256u
 #define KEYS (2u * LEVELS)            /* promotion order: heat * 2 + (placement known) */
 #define NONE_LOW 256u                 /* "no such unit" for a minimum heat */
-#define NONE_HIGH (-1)                /* ... for a maximum key or heat */
+#define NONE_HIGH (-1)                /* ... for a maximum heat */
 #define STATUS_NONE INT_MIN           /* no exact status for this page */
 
 static const char *const plan_direction_names[_PLAN_DIRECTION_MAX] = {
@@ -146,6 +148,7 @@ typedef struct Ctx {
         BlockSum **blocks;          /* per range, per block */
         size_t n_ranges;
         uint64_t ask_pages, share_pages, target_pages;
+        uint64_t weight_sum;        /* of the VMs sharing its home node's room with it (itself too) */
         Selection want, sel;        /* without and within the budget share */
         uint64_t budget_pages, query_share_pages, query_want_pages;
         uint64_t promoted_pages, demoted_pages, dropped_demote_pages, dropped_promote_pages, query_pages;
@@ -678,6 +681,8 @@ static void set_targets(Ctx *ctx, size_t n_vms, Host *host) {
                         for (size_t j = 0; j < k; j++) {
                                 Ctx *c = &ctx[who[j]];
 
+                                for (size_t q = 0; q < k; q++)
+                                        c->weight_sum += claims[q].weight;
                                 c->share_pages = shares[j];
                                 c->target_pages = shares[j] + (c->dram_pages - c->node_pages[i]);
                                 used += shares[j];
@@ -1347,9 +1352,12 @@ static void describe(Ctx *c, const Host *host, uint64_t budget_pages) {
                 text_add(&t, "; %s: nothing is promoted", c->home_bad ? "its home node is no DRAM node" : "no home DRAM node");
         else {
                 text_add(&t, "; target %s on node %d", size_str(a, c->target_pages), host->nodes[c->home].id);
-                if (c->target_pages < c->ask_pages)
-                        text_add(&t, " of %s asked (node %d's DRAM shared by weight %u)", size_str(b, c->ask_pages),
-                                 host->nodes[c->home].id, pol->weight);
+                if (c->target_pages < c->ask_pages && c->weight_sum > pol->weight)
+                        text_add(&t, " of %s asked (node %d's DRAM shared by weight, %u of %" PRIu64 ")", size_str(b, c->ask_pages),
+                                 host->nodes[c->home].id, pol->weight, c->weight_sum);
+                else if (c->target_pages < c->ask_pages)
+                        text_add(&t, " of %s asked (all node %d holds for VMs above its free watermark)", size_str(b, c->ask_pages),
+                                 host->nodes[c->home].id);
                 if (ctx_pin(c) && c->target_pages < c->ram_pages)
                         text_add(&t, ": does not fit");
         }
