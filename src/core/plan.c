@@ -1484,6 +1484,7 @@ static void ctx_init(Ctx *c, const Host *host, const PlanVm *vm, size_t index, P
                 else
                         c->home_bad = true;
         }
+        c->want = (Selection) { .next_known_heat = -1, .next_ambig_heat = -1, .coldest_dram_heat = -1 };
         c->movable = true;
         if (vm->policy.kind == PLAN_POLICY_NEVER)
                 c->still = "its pages stay where they are";
