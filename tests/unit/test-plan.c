@@ -1362,6 +1362,33 @@ static void test_hidden_dram(void) {
         world_done(&w);
 }
 
+/*
+ * The margin can be overridden (PlanLimits.margin_heat, for bench/policy-sim): 100 against 60
+ * swaps with a margin of 32 and not with the default 48 (nor 40: 60 + 40 = 100 swaps, 41 not).
+ *   | 2M@100:1 | 2M@60:0 | 4M@0:1 |   budget 2M (whole blocks: every page's place is known)
+ */
+static void test_margin(void) {
+        static const struct {
+                unsigned margin;
+                uint64_t swapped;
+        } cases[] = { { 0, 0 }, { 48, 0 }, { 41, 0 }, { 40, PG(2) }, { 32, PG(2) } };
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                _cleanup_(plan_freep) Plan *p = NULL;
+                World w;
+                WVm *vm;
+
+                world_init(&w, TWO_NODES, 2);
+                vm = one_vm(&w, (const Seg[]) { S(PG(2), 100, 1), S(PG(2), 60, 0), S(PG(4), 0, 1) }, 3);
+                set_budget(vm, 2);
+                w.limits.margin_heat = cases[i].margin;
+                p = world_plan(&w);
+                check_u64(sum_moves(p, PLAN_PROMOTE, -1), cases[i].swapped);
+                check_u64(sum_moves(p, PLAN_DEMOTE, -1), cases[i].swapped);
+                world_done(&w);
+        }
+}
+
 static void test_errors(void) {
         World w;
         WVm *vm;
@@ -1381,6 +1408,9 @@ static void test_errors(void) {
         w.limits.demotion_min_free_ratio = 101;
         check_int(plan_compute(w.t, &w.limits, &in, 1, &p), -EINVAL);
         w.limits.demotion_min_free_ratio = 10;
+        w.limits.margin_heat = 256;
+        check_int(plan_compute(w.t, &w.limits, &in, 1, &p), -EINVAL);
+        w.limits.margin_heat = 0;
         in.heat = NULL;
         check_int(plan_compute(w.t, &w.limits, &in, 1, &p), -EINVAL);
         in = vm->in;
@@ -1812,6 +1842,7 @@ int main(void) {
         test_unknown_blocks();
         test_query_first();
         test_hidden_dram();
+        test_margin();
         test_errors();
         test_random();
         test_simulated_lab();
