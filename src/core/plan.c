@@ -1178,6 +1178,8 @@ static void simulate(Ctx *ctx, Host *host, const Units *l, Plan *p) {
                         own = without_demotions[hi] > (int64_t) host->nodes[hi].keep_pages
                                       ? MIN(take, (uint64_t) (without_demotions[hi] - (int64_t) host->nodes[hi].keep_pages))
                                       : 0;
+                        if (u->huge && own < take)
+                                own = 0; /* a THP moves whole, in one move: all of it needs the room */
                         if (own > 0)
                                 add_move(p, host, u, hva, own, hi, false, &last_range);
                         if (take > own)

@@ -1363,6 +1363,33 @@ static void test_hidden_dram(void) {
 }
 
 /*
+ * A THP promotion that needs the room a demotion of the same plan makes, when the node had a
+ *     little room of its own (204 pages above its watermark): one move of the whole 2 MiB with
+ *     needs_room, never a "fits already" part and a "needs room" part of one THP.
+ *       [0 dram 1G, others 970M] [1 cxl 1G]
+ *       vm: | 2M@200:1 THP | 2M@0:0 THP | 4M@0:1 THP |   budget 2M
+ */
+static void test_thp_needs_room(void) {
+        static const TNode nodes[] = {
+                { .id = 0, .tier = NODE_TIER_DRAM, .total_mib = 1024, .other_mib = 970, .targets = { 1 }, .n_targets = 1 },
+                { .id = 1, .tier = NODE_TIER_CXL, .total_mib = 1024 },
+        };
+        _cleanup_(plan_freep) Plan *p = NULL;
+        World w;
+        WVm *vm;
+
+        world_init(&w, nodes, 2);
+        vm = one_vm(&w, (const Seg[]) { SH(512, 200, 1), SH(512, 0, 0), SH(1024, 0, 1) }, 3);
+        set_budget(vm, 2);
+        p = world_step(&w);
+        check_int(p->n_moves, 2);
+        check_int(p->moves[0].direction, PLAN_DEMOTE);
+        check(p->moves[1].direction == PLAN_PROMOTE && p->moves[1].huge && p->moves[1].n_pages == 512 && p->moves[1].needs_room);
+        check_u64(vm_pages_on_tier(&w, vm, NODE_TIER_DRAM, 0, 512), 512);
+        world_done(&w);
+}
+
+/*
  * The margin can be overridden (PlanLimits.margin_heat, for bench/policy-sim): 100 against 60
  * swaps with a margin of 32 and not with the default 48 (nor 40: 60 + 40 = 100 swaps, 41 not).
  *   | 2M@100:1 | 2M@60:0 | 4M@0:1 |   budget 2M (whole blocks: every page's place is known)
@@ -1842,6 +1869,7 @@ int main(void) {
         test_unknown_blocks();
         test_query_first();
         test_hidden_dram();
+        test_thp_needs_room();
         test_margin();
         test_errors();
         test_random();
