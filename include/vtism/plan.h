@@ -126,11 +126,15 @@
  *      - ambiguous units hot enough to promote are promoted query-first into room (b), never
  *        swapped (c), and no more of them than the VM's hidden CXL pages: a VM whose CXL pages
  *        are all known promotes nothing blindly;
- *      - demotions are never blind: while DRAM pages are hidden, no known DRAM unit hotter than
- *        the coolest ambiguous one is demoted (it might be hotter than the hidden page); the
- *        blocks holding such ambiguous units become queries[], and the next plan demotes exactly
- *        from their statuses (most ambiguous cold pages are on CXL already: a query-first
- *        demotion would spend budget on them);
+ *      - demotions are never blind: while DRAM pages are hidden, the demotions of (a) take no
+ *        known DRAM unit hotter than the coolest ambiguous one (it might be hotter than the
+ *        hidden page); the blocks holding such ambiguous units become queries[], and the next
+ *        plan demotes exactly from their statuses (most ambiguous cold pages are on CXL already:
+ *        a query-first demotion would spend budget on them). Swaps (c) do not wait: each gains
+ *        at least M whatever hides, and where a little hot noise is scattered over every block
+ *        some DRAM page always hides, so waiting stalled a shifted hot set behind the cooling one
+ *        (bench/policy-sim). The price: the known pages a swap gave up may be warmer than hidden
+ *        ones that stay;
  *      - UNKNOWN blocks become queries[] (those holding promotable heat first), and so do blocks
  *        of which this plan promotes only part of the ambiguous candidates: moved and
  *        found-in-place pages teach the heat map where a block stands only all together.

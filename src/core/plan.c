@@ -732,9 +732,11 @@ static unsigned hidden_dram_max_heat(const Ctx *c) {
  * Cut-offs on the histograms for at most cap pages: (a) a budget VM above its target demotes its
  * coldest known-DRAM pages; (b) below it, the hottest promotable pages fill the room (known
  * before ambiguous at equal heat); (c) swaps while the hottest known-CXL page is hotter than the
- * coldest DRAM one by the margin (PLAN_MARGIN_HEAT unless overridden). An ambiguous page is never
- * swapped in: if it is on DRAM already, the DRAM page given up for it would be lost for nothing;
- * its block is queried instead.
+ * coldest known-DRAM one by the margin (PLAN_MARGIN_HEAT unless overridden), whether or not
+ * colder DRAM pages hide among ambiguous ones: the swap gains at least the margin either way,
+ * and waiting for those to be found (as (a) does) stalled a shifted hot set for as long as any
+ * DRAM page stayed hidden. An ambiguous page is never swapped in: if it is on DRAM already, the
+ * DRAM page given up for it would be lost for nothing; its block is queried instead.
  */
 static void select_vm(const Ctx *c, uint64_t cap, Selection *ret) {
         Selection s = {
@@ -788,7 +790,7 @@ static void select_vm(const Ctx *c, uint64_t cap, Selection *ret) {
                         uint64_t kl = cut_left(pk), dl = cut_left(d), k;
 
                         if (kl == 0 || dl == 0 || cut_heat(pk) < (int) floor || cut_heat(pk) < cut_heat(d) + c->margin ||
-                            cap - used < 2 || cut_heat(d) > (int) dmax)
+                            cap - used < 2)
                                 break;
                         k = MIN(MIN(kl, dl), (cap - used) / 2);
                         pk->part += k;
