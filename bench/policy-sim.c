@@ -97,6 +97,7 @@ typedef struct Args {
         double replay_interval_s;
         const char *command;
         const char *knob;
+        const char *only;
 } Args;
 
 static Args arg;
@@ -292,7 +293,8 @@ static void run(const Scenario *sc, const Knobs *k, bool with_oracle, Outcome *o
                 .budget_bytes = budget << 12,
                 .dram_min_free_percent = 5,
                 .demotion_min_free_ratio = 10,
-                .query_pages = (uint64_t) MAX(1.0, k->query_pages * (double) total_pages / (k->model_gib * (double) PAGES_PER_GIB)),
+                /* at least one 2 MiB block: the planner queries whole blocks */
+                .query_pages = (uint64_t) MAX(512.0, k->query_pages * (double) total_pages / (k->model_gib * (double) PAGES_PER_GIB)),
                 .margin_heat = k->margin,
         };
         if (sim_world_new(&host, specs, n, &w) < 0 || sim_world_dram_targets(&host, specs, n, caps) < 0)
@@ -569,6 +571,8 @@ static void table(const Knobs *k, Scenario *sc, size_t n_sc) {
         for (size_t i = 0; i < n_sc; i++) {
                 Outcome o;
 
+                if (arg.only && !streq(arg.only, sc[i].name))
+                        continue;
                 run(&sc[i], k, true, &o);
                 print_outcome(&sc[i], &o);
                 if (o.violations > 0)
@@ -606,7 +610,8 @@ static const Sweep sweeps[] = {
         { "decay", { 6, 12, 25, 50 }, 4 },
         { "margin", { 16, 32, 48, 64, 96 }, 5 },
         { "rate", { 64, 256, 1024, 0 }, 4 },
-        { "query", { 4096, 16384, 65536 }, 3 },
+        { "query", { 4096, 16384, 65536, 262144 }, 4 },
+        { "model", { 1, 4, 16, 64 }, 4 },
 };
 
 static void set_knob(Knobs *k, const char *knob, double v) {
@@ -622,6 +627,8 @@ static void set_knob(Knobs *k, const char *knob, double v) {
                 k->rate_mibps = v;
         else if (streq(knob, "query"))
                 k->query_pages = v;
+        else if (streq(knob, "model"))
+                k->model_gib = v;
 }
 
 typedef struct OracleMemo {
@@ -636,19 +643,19 @@ static bool oracle_knobs_equal(const Knobs *a, const Knobs *b) {
 }
 
 static void sweep(const Sweep *s, Scenario *sc, size_t n_sc) {
-        static const char *const picked[] = { "zipf s=0.6", "zipf s=0.9", "zipf s=1.2", "shifting window", "shifting scattered",
-                                              "multi-VM mix" };
+        static const char *const picked[] = { "zipf s=0.9", "zipf s=1.2", "shifting window", "shifting scattered" };
         OracleMemo memo[64];
         size_t n_memo = 0;
 
-        printf("sweep of %s (other knobs at their defaults); cells: DRAM hit ratio policy/oracle over all cycles, then "
-               "MiB moved by the policy, then t95 in seconds\n", s->knob);
+        printf("sweep of %s (other knobs at their defaults); cells: DRAM hit ratio of the policy over all cycles "
+               "as a fraction of the prescient's, of the oracle's, MiB moved by the policy, mean time to 95 %% of the hot "
+               "set on DRAM\n", s->knob);
         printf("%-22s", "trace");
         for (size_t i = 0; i < s->n_values; i++) {
                 char h[32];
 
                 snprintf(h, sizeof(h), "%s=%g", s->knob, s->values[i]);
-                printf(" | %-22s", h);
+                printf(" | %-26s", h);
         }
         printf("\n");
         for (size_t i = 0; i < n_sc; i++) {
@@ -683,9 +690,10 @@ static void sweep(const Sweep *s, Scenario *sc, size_t n_sc) {
                                 snprintf(t95, sizeof(t95), "never");
                         else
                                 snprintf(t95, sizeof(t95), "%.0fs", t * k.interval_s);
-                        snprintf(cell, sizeof(cell), "%.3f %5.0fM %s", ratio(&o.policy[last].tally, &oo->oracle[last].tally),
+                        snprintf(cell, sizeof(cell), "%.3f %.3f %5.0fM %s", ratio(&o.policy[last].tally, &o.prescient[last].tally),
+                                 ratio(&o.policy[last].tally, &oo->oracle[last].tally),
                                  (double) o.policy[last].migrated_bytes / (double) MIB, t95);
-                        printf(" | %-22s", cell);
+                        printf(" | %-26s", cell);
                         fflush(stdout);
                         outcome_done(&o);
                 }
@@ -697,6 +705,7 @@ static void sweep(const Sweep *s, Scenario *sc, size_t n_sc) {
 
 static int replay(const char *path, const Knobs *k) {
         _cleanup_(sim_trace_file_freep) SimTraceFile *t = NULL;
+        Knobs kk = *k;
         _cleanup_free_ char *error = NULL;
         Scenario sc;
         Outcome o;
@@ -719,7 +728,9 @@ static int replay(const char *path, const Knobs *k) {
         for (size_t i = 0; i < t->n_notes; i++)
                 printf("%s%s", i ? "; " : " (", t->notes[i]);
         printf("%s\n", t->n_notes ? ")" : "");
-        run(&sc, k, true, &o);
+        /* the recorded VM as it is: the limits of the defaults, unscaled */
+        kk.model_gib = (double) t->pages / (double) PAGES_PER_GIB;
+        run(&sc, &kk, true, &o);
         sim_report_header(stdout);
         print_row("recorded", &o, 0, true);
         outcome_done(&o);
@@ -732,7 +743,9 @@ static void help(void) {
                "The vtism planner (linked) on simulated access traces against an oracle that knows the\n"
                "future, with the same DRAM targets and migration budget (bench/lib/sim-oracle.h).\n"
                "  table              every trace at the defaults (the default command)\n"
-               "  sweep KNOB         interval, density, decay, margin, rate, query, or all\n"
+               "  sweep KNOB         interval (s), density (accesses per page per second), decay (%%),\n"
+               "                     margin (heat), rate (MiB/s), query (pages per cycle), model (GiB:\n"
+               "                     the VM the simulated one stands for; rate and query scale by it), or all\n"
                "  replay FILE...     a trace recorded by tracker-check --record (VM budget 25 %%)\n"
                "Options:\n"
                "  --pages N          the simulated VM's RAM in 4 KiB pages (default 262144 = 1 GiB)\n"
@@ -740,6 +753,8 @@ static void help(void) {
                "  --interval S       sample interval in seconds; replay: of the recording (default 5, replay 1)\n"
                "  --duration S       modelled seconds per trace (default 800)\n"
                "  --plots DIR        table: write DIR/TRACE.dat and DIR/TRACE.gp (gnuplot) per trace\n"
+               "  --set KNOB=VALUE   a knob of the sweeps, for every run (e.g. --set query=65536)\n"
+               "  --only TRACE       table: only this trace (its name as printed)\n"
                "  --quick            a small, short run (the bench-smoke suite): 64 MiB VMs, 120 s\n"
                "  -v, --verbose      per-cycle lines\n");
 }
@@ -752,6 +767,8 @@ int main(int argc, char *argv[]) {
                 { "duration", required_argument, NULL, 'd' },
                 { "plots", required_argument, NULL, 'P' },
                 { "quick", no_argument, NULL, 'q' },
+                { "set", required_argument, NULL, 'S' },
+                { "only", required_argument, NULL, 'o' },
                 { "verbose", no_argument, NULL, 'v' },
                 { "help", no_argument, NULL, 'h' },
                 {}
@@ -798,6 +815,24 @@ int main(int argc, char *argv[]) {
                         break;
                 case 'q':
                         arg.quick = true;
+                        break;
+                case 'S': {
+                        /* KNOB=VALUE, the names of the sweeps */
+                        char *eq = strchr(optarg, '=');
+                        bool known = false;
+
+                        for (size_t i = 0; eq && i < ELEMENTSOF(sweeps); i++)
+                                known = known || strncmp(optarg, sweeps[i].knob, (size_t) (eq - optarg)) == 0;
+                        if (!eq || !known) {
+                                fprintf(stderr, "policy-sim: --set: want KNOB=VALUE with a knob of the sweeps\n");
+                                return 2;
+                        }
+                        *eq = 0;
+                        set_knob(&k, optarg, strtod(eq + 1, NULL));
+                        break;
+                }
+                case 'o':
+                        arg.only = optarg;
                         break;
                 case 'v':
                         arg.verbose = true;

@@ -196,7 +196,7 @@ int sim_plot_script(FILE *f, const SimSeries *s, const char *dat_path, const cha
         gp_string(f, xlabel);
         fprintf(f, "\nset ylabel ");
         gp_string(f, ylabel);
-        fprintf(f, "\nset key bottom right noenhanced\nset grid\n");
+        fprintf(f, "\nset key below noenhanced\nset grid\n");
         if (ymin < ymax)
                 fprintf(f, "set yrange [%g:%g]\n", ymin, ymax);
         fprintf(f, "plot");
