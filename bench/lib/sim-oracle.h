@@ -33,8 +33,8 @@
  * caps it puts each cycle's most accessed pages on DRAM for it: the exact optimum of every
  * cycle, an upper bound for any policy that places pages between cycles. With a smaller budget
  * greedy is not a proof of optimality (a short horizon spends budget on noise, a long one reacts
- * late to shifts), so benchmarks run several horizons and report the best (sim_oracle_best_of()
- * in the caller). Pages with no access in the horizon are never promoted.
+ * late to shifts), so benchmarks run several horizons and report the best (bench/policy-sim:
+ * H = 1, 4, 16). Pages with no access in the horizon are never promoted.
  *
  * Cost per step: O(pages * H) to value the units, a radix sort of the units by value, O(moves *
  * VMs) for (b). Memory: H cycles of counts (4 bytes per page each) + 9 bytes per page.

@@ -18,7 +18,7 @@
  *   ZIPF      page perm[r - 1] has weight r^-s / H(N, s) for rank r = 1..N, perm a random
  *             permutation of the pages (so the hot set is scattered page by page, as a hash
  *             table's or a heap's is); s = 0.6 spreads the accesses (the top 25 % of the pages
- *             take ~57 % of them at N = 2^18), s = 1.2 concentrates them (~99 %);
+ *             take 57 % of them at N = 2^18), s = 1.2 concentrates them (97 %);
  *   HOTSET    hot_pages pages share hot_share of the accesses, every page (hot ones included)
  *             shares the rest uniformly; the hot set is a window at a random 2 MiB-aligned offset
  *             (or, scattered, random pages) that moves to a new random place every shift_every
@@ -35,9 +35,9 @@
  * phase (ties: lower rank, then lower page), and its mass the sum of their weights: what an
  * oracle placing "the true hot set" (contender (e) of issue 9) would put on DRAM.
  *
- * Memory: ZIPF 12 bytes per page (permutation, weights by rank) plus 8 per page once counts or
- * samples are asked for (e^-lambda by rank, the cumulative weights); HOTSET 1 bit per page per
- * cached phase; UNIFORM nothing.
+ * Memory: ZIPF 12 bytes per page (permutation, weights by rank), 8 more once counts are asked
+ * for (e^-lambda by rank) and 8 more once samples are (the cumulative weights); HOTSET 1 bit
+ * per page and 4 bytes per hot page (the cached phase); UNIFORM nothing.
  */
 
 typedef struct SimRng {
