@@ -667,6 +667,30 @@ int sim_trace_writer_run(SimTraceWriter *w, uint64_t first, uint64_t count) {
         return 0;
 }
 
+int sim_trace_writer_cycle_from_heat(SimTraceWriter *w, const uint8_t *prev, const uint8_t *heat, size_t n_granules,
+                                     unsigned decay_percent, uint64_t granule_pages) {
+        uint64_t run = 0, len = 0;
+        unsigned keep = 100 - decay_percent;
+        int r;
+
+        if (decay_percent == 0 || decay_percent > 100 || granule_pages == 0)
+                return -EINVAL;
+        r = sim_trace_writer_cycle(w);
+        for (size_t g = 0; g <= n_granules && r >= 0; g++) {
+                bool accessed = g < n_granules && heat[g] != prev[g] * keep / 100;
+
+                if (accessed) {
+                        if (len == 0)
+                                run = g * granule_pages;
+                        len += granule_pages;
+                } else if (len > 0) {
+                        r = sim_trace_writer_run(w, run, len);
+                        len = 0;
+                }
+        }
+        return r;
+}
+
 int sim_trace_writer_finish(SimTraceWriter *w) {
         if (fflush(w->f) != 0 || ferror(w->f))
                 return -EIO;

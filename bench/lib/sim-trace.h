@@ -167,5 +167,14 @@ int sim_trace_writer_start(SimTraceWriter *w, FILE *f, uint64_t pages, uint64_t 
 int sim_trace_writer_phase(SimTraceWriter *w, const SimRun *hot, size_t n_hot);
 int sim_trace_writer_cycle(SimTraceWriter *w);
 int sim_trace_writer_run(SimTraceWriter *w, uint64_t first, uint64_t count);
+/*
+ * One cycle as a tracker fed it to a heat map range (tracker-check --record): the granules whose
+ * heat after the cycle is not the idle decay of their heat before it (heatmap.h: an idle
+ * granule's heat becomes exactly prev * (100 - decay) / 100; an accessed one's differs from that
+ * for any decay >= 1), as accessed runs of granule_pages pages per granule. Starts the cycle.
+ * -EINVAL for decay 0 (an accessed granule at 255 would look idle).
+ */
+int sim_trace_writer_cycle_from_heat(SimTraceWriter *w, const uint8_t *prev, const uint8_t *heat, size_t n_granules,
+                                     unsigned decay_percent, uint64_t granule_pages);
 /* Flush; -EIO if anything failed to be written. */
 int sim_trace_writer_finish(SimTraceWriter *w);

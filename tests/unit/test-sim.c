@@ -363,6 +363,55 @@ static void test_trace_file(void) {
         }
 }
 
+/* A recording from heat bytes gives back exactly the granules the heat map was fed, 4 KiB and 2 MiB. */
+static void test_trace_from_heat(void) {
+        for (unsigned huge = 0; huge < 2; huge++) {
+                uint64_t gran = huge ? HEATMAP_GRANULE_2M : HEATMAP_GRANULE_4K, n = huge ? 64 : 4096, per = gran / 4096;
+                HeatRangeSpec spec = { .gpa = 0, .hva = UINT64_C(0x7f0000000000), .len_bytes = n * gran, .granule_bytes = gran };
+                _cleanup_(heatmap_freep) HeatMap *h = NULL;
+                _cleanup_free_ uint8_t *prev = xcalloc(n, 1), *truth = xcalloc(30 * n, 1);
+                _cleanup_free_ uint32_t *counts = xcalloc(n * per, 4);
+                _cleanup_free_ char *buf = NULL, *error = NULL;
+                size_t size = 0;
+                FILE *f = open_memstream(&buf, &size);
+                SimTraceWriter w;
+                SimRng r;
+                int rr;
+
+                check_int(heatmap_new(&spec, 1, NULL, &h), 0);
+                check_int(sim_trace_writer_start(&w, f, n * per, gran, NULL), 0);
+                sim_rng_seed(&r, 9 + huge);
+                for (unsigned c = 0; c < 30; c++) {
+                        const uint8_t *heat;
+                        size_t ng;
+
+                        check_int(heatmap_range(h, 0, NULL, &heat, &ng), 0);
+                        memcpy(prev, heat, n);
+                        heatmap_cycle_begin(h);
+                        for (uint64_t g = 0; g < n; g++)
+                                /* hot granules every cycle (to 255), the others now and then */
+                                if (g < n / 8 || sim_rng_below(&r, 4) == 0) {
+                                        truth[c * n + g] = 1;
+                                        check_int(heatmap_sample_hva(h, spec.hva + g * gran, gran), 0);
+                                }
+                        check_int(heatmap_cycle_end(h), 0);
+                        check_int(sim_trace_writer_cycle_from_heat(&w, prev, heat, n, HEATMAP_DECAY_PERCENT_DEFAULT, per), 0);
+                }
+                check_int(sim_trace_writer_cycle_from_heat(&w, prev, prev, n, 0, per), -EINVAL);
+                check_int(sim_trace_writer_finish(&w), 0);
+                fclose(f);
+                _cleanup_(sim_trace_file_freep) SimTraceFile *t = read_string(buf, &rr, &error);
+
+                check_int(rr, 0);
+                check_int(t->n_cycles, 30);
+                for (unsigned c = 0; c < 30; c++) {
+                        sim_trace_file_counts(t, c, counts);
+                        for (uint64_t p = 0; p < n * per; p++)
+                                check_int(counts[p], truth[c * n + p / per]);
+                }
+        }
+}
+
 /* ---- the oracle ---- */
 
 typedef struct OracleCase {
@@ -717,6 +766,7 @@ int main(void) {
         test_hotset();
         test_counts();
         test_trace_file();
+        test_trace_from_heat();
         test_oracle_cases();
         test_oracle_pool();
         test_model();

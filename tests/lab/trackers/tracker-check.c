@@ -473,17 +473,11 @@ static void record_before(Subject *sub) {
                 memcpy(sub->prev_heat, heat, n);
 }
 
-/*
- * The granules accessed in the cycle just ended, from the heat bytes before and after it: with
- * decay d > 0 an idle granule's heat becomes exactly prev * (100 - d) / 100 and an accessed one's
- * differs from that (heatmap.h), so this records what the tracker fed the heat map, clipped to
- * the range, at granule resolution.
- */
+/* The granules accessed in the cycle just ended, from the heat bytes before and after it
+ * (sim_trace_writer_cycle_from_heat()): what the tracker fed the heat map, clipped to the range. */
 static int record_after(Subject *sub) {
         const uint8_t *heat;
         size_t n;
-        unsigned keep = 100 - heatmap_params(sub->heat)->decay_percent;
-        uint64_t per = sub->range.granule_bytes / 4096, run = 0, len = 0;
         int r;
 
         if (!sub->record)
@@ -491,20 +485,8 @@ static int record_after(Subject *sub) {
         r = heatmap_range(sub->heat, 0, NULL, &heat, &n);
         if (r < 0)
                 return r;
-        r = sim_trace_writer_cycle(&sub->writer);
-        for (size_t g = 0; g <= n && r >= 0; g++) {
-                bool accessed = g < n && heat[g] != sub->prev_heat[g] * keep / 100;
-
-                if (accessed) {
-                        if (len == 0)
-                                run = g * per;
-                        len += per;
-                } else if (len > 0) {
-                        r = sim_trace_writer_run(&sub->writer, run, len);
-                        len = 0;
-                }
-        }
-        return r;
+        return sim_trace_writer_cycle_from_heat(&sub->writer, sub->prev_heat, heat, n, heatmap_params(sub->heat)->decay_percent,
+                                                sub->range.granule_bytes / 4096);
 }
 
 static int record_close(Subject *sub) {
