@@ -514,7 +514,7 @@ static void print_outcome(const Scenario *sc, const Outcome *o) {
 
 static int write_plot(const char *dir, const char *slug, const char *title, const SimSeries *s) {
         _cleanup_free_ char *dat = xasprintf("%s/%s.dat", dir, slug), *gp = xasprintf("%s/%s.gp", dir, slug);
-        _cleanup_free_ char *png = xasprintf("%s/%s.png", dir, slug), *dat_name = xasprintf("%s.dat", slug);
+        _cleanup_free_ char *dat_name = xasprintf("%s.dat", slug);
         _cleanup_free_ char *png_name = xasprintf("%s.png", slug);
         _cleanup_fclose_ FILE *fd = fopen(dat, "we"), *fg = NULL;
         int r;
