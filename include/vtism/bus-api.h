@@ -107,7 +107,7 @@ extern const BusField bus_vm_fields[_BUS_VM_FIELD_MAX];
 typedef enum BusNodeField {
         BUS_NODE_ID,               /* i */
         BUS_NODE_TIER,             /* s: "dram", "cxl" */
-        BUS_NODE_CLASSIFIED_BY,    /* s: "memory-tier", "cpu-less", "config", ... */
+        BUS_NODE_CLASSIFIED_BY,    /* s: "memory-tier", "has-cpus", "cpu-less", "config" */
         BUS_NODE_MEMORY_TIER,      /* i: the kernel's memory tier, absent if none */
         BUS_NODE_CPUS,             /* s: cpulist, "" for none */
         BUS_NODE_TOTAL_BYTES,      /* t */
