@@ -64,6 +64,30 @@
 #define VTISM_PROP_TRACKERS             "Trackers"           /* aa{sv}: bus_tracker_fields */
 #define VTISM_PROP_VMS                  "VMs"                /* aa{sv}: bus_vm_fields */
 
+/*
+ * The scalar properties as a table, for readers that take them generically (bus-snapshot.h):
+ * key = the property name, type = its D-Bus type. Adding a scalar property: its macro above, an
+ * entry here, the vtable in bus.c; vtismctl's JSON name for it (vtismctl.c) and vtismd(8).
+ */
+typedef enum BusStatusField {
+        BUS_STATUS_VERSION,
+        BUS_STATUS_MODE,
+        BUS_STATUS_MODE_REASON,
+        BUS_STATUS_TRACKER,
+        BUS_STATUS_CONFIG_FILE,
+        BUS_STATUS_LIBVIRT_URI,
+        BUS_STATUS_LAST_RELOAD_ERROR,
+        BUS_STATUS_SAMPLING_PAUSED,
+        BUS_STATUS_MIGRATION_PAUSED,
+        BUS_STATUS_DRY_RUN,
+        BUS_STATUS_SAMPLE_INTERVAL_USEC,
+        BUS_STATUS_MIGRATE_RATE_LIMIT,
+        BUS_STATUS_STARTED_AT,
+        BUS_STATUS_LAST_CYCLE_AT,
+        BUS_STATUS_ACTIVE_TRACKER,
+        _BUS_STATUS_FIELD_MAX,
+} BusStatusField;
+
 /* Methods. GetHeatmap(s vm) -> (a{sv} bus_heatmap_fields, aa{sv} bus_heat_range_fields). */
 #define VTISM_METHOD_GET_HEATMAP "GetHeatmap"
 #define VTISM_METHOD_RELOAD      "Reload"
@@ -103,6 +127,8 @@ typedef enum BusVmField {
 } BusVmField;
 extern const BusField bus_vm_fields[_BUS_VM_FIELD_MAX];
 
+extern const BusField bus_status_fields[_BUS_STATUS_FIELD_MAX];
+
 /* A NUMA node (Nodes property). */
 typedef enum BusNodeField {
         BUS_NODE_ID,               /* i */
@@ -135,6 +161,9 @@ typedef enum BusCounterField {
         BUS_COUNTER_BYTES_MIGRATED,
         BUS_COUNTER_RELOADS,
         BUS_COUNTER_RELOAD_FAILURES,
+        BUS_COUNTER_CYCLE_USEC,           /* time spent in cycles (CLOCK_MONOTONIC) */
+        BUS_COUNTER_SAMPLE_ERRORS,        /* tracker reads of a VM that failed */
+        BUS_COUNTER_METRICS_FILE_ERRORS,  /* failed writes of global.metrics_textfile */
         _BUS_COUNTER_FIELD_MAX,
 } BusCounterField;
 extern const BusField bus_counter_fields[_BUS_COUNTER_FIELD_MAX];

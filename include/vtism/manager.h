@@ -49,6 +49,7 @@ typedef enum ManagerChange {
         MANAGER_CHANGED_RELOAD_ERROR = 1 << 4,
         MANAGER_CHANGED_TRACKERS     = 1 << 5, /* usable trackers, the active one */
         MANAGER_CHANGED_VMS          = 1 << 6, /* a VM came, went, or changed identity or policy */
+        MANAGER_CHANGED_CYCLE        = 1 << 7, /* a cycle timer ran (counters, heat, placement moved on) */
 } ManagerChange;
 
 typedef struct Manager Manager;
@@ -62,6 +63,9 @@ typedef struct ManagerCounters {
         uint64_t bytes_migrated;
         uint64_t reloads;
         uint64_t reload_failures;
+        uint64_t cycle_usec;          /* CLOCK_MONOTONIC time spent in manager_cycle() */
+        uint64_t sample_errors;       /* failed tracker reads of a VM */
+        uint64_t metrics_file_errors; /* failed writes of global.metrics_textfile */
 } ManagerCounters;
 
 struct Manager {

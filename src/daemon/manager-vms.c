@@ -412,8 +412,10 @@ static int vm_cycle(Manager *m, Vm *vm) {
                         r = ops->prepare_access_checks(m->tracker, &vm->target);
                 if (r == -ESRCH)
                         return r;
-                if (r < 0)
+                if (r < 0) {
+                        m->counters.sample_errors++;
                         log_fields(LOG_DEBUG, VM_FIELDS(vm), "Sampling VM %s failed: %s", vm->name, strerror(-r));
+                }
                 vm->cycles++;
         }
 

@@ -313,11 +313,20 @@ Vm *manager_find_vm(Manager *m, const char *key) {
         return NULL;
 }
 
+static usec_t now_monotonic(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (usec_t) ts.tv_sec * USEC_PER_SEC + (usec_t) ts.tv_nsec / 1000;
+}
+
 int manager_cycle(Manager *m) {
+        usec_t begin;
         int r;
 
         if (m->sampling_paused)
                 return 0;
+        begin = now_monotonic();
 
         r = topology_refresh_meminfo(m->topology, m->sysfs_root);
         if (r < 0)
@@ -326,6 +335,7 @@ int manager_cycle(Manager *m) {
         manager_vms_cycle(m);
 
         m->counters.cycles++;
+        m->counters.cycle_usec += now_monotonic() - begin;
         m->last_cycle_usec = now_realtime();
         manager_update_status(m);
         return 0;
@@ -335,6 +345,7 @@ static int on_cycle_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         Manager *m = userdata;
 
         (void) manager_cycle(m);
+        manager_notify_changed(m, MANAGER_CHANGED_CYCLE);
         (void) sd_event_source_set_time(s, usec + m->config->sample_interval_usec);
         (void) sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
         return 0;
