@@ -1,0 +1,341 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* vtismd's D-Bus records read generically (bus-snapshot.h). */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vtism/bus-snapshot.h"
+#include "vtism/macro.h"
+#include "vtism/util.h"
+
+const BusRecordType bus_record_types[_BUS_RECORD_KIND_MAX] = {
+        [BUS_RECORD_STATUS] = { "Manager", bus_status_fields, _BUS_STATUS_FIELD_MAX },
+        [BUS_RECORD_COUNTERS] = { "Counters", bus_counter_fields, _BUS_COUNTER_FIELD_MAX },
+        [BUS_RECORD_NODE] = { "Nodes", bus_node_fields, _BUS_NODE_FIELD_MAX },
+        [BUS_RECORD_VM] = { "VMs", bus_vm_fields, _BUS_VM_FIELD_MAX },
+        [BUS_RECORD_TRACKER] = { "Trackers", bus_tracker_fields, _BUS_TRACKER_FIELD_MAX },
+        [BUS_RECORD_HEATMAP] = { "GetHeatmap", bus_heatmap_fields, _BUS_HEATMAP_FIELD_MAX },
+        [BUS_RECORD_HEAT_RANGE] = { "GetHeatmap.ranges", bus_heat_range_fields, _BUS_HEAT_RANGE_FIELD_MAX },
+};
+assert_cc(ELEMENTSOF(bus_record_types) == _BUS_RECORD_KIND_MAX);
+
+void bus_unknown_add(BusUnknown *u, const char *what, const char *key, const char *type) {
+        _cleanup_free_ char *s = key ? xasprintf("%s.%s", what, key) : xasprintf("%s (%s)", what, type);
+
+        if (!u)
+                return;
+        for (size_t i = 0; i < u->n; i++)
+                if (streq(u->names[i], s))
+                        return;
+        u->names = xreallocarray(u->names, u->n + 1, sizeof(char *));
+        u->names[u->n++] = TAKE_PTR(s);
+}
+
+void bus_unknown_done(BusUnknown *u) {
+        for (size_t i = 0; i < u->n; i++)
+                free(u->names[i]);
+        free(u->names);
+        *u = (BusUnknown) {};
+}
+
+void bus_record_init(BusRecord *r, BusRecordKind kind) {
+        r->kind = kind;
+        r->v = xcalloc(bus_record_types[kind].n_fields, sizeof(BusValue));
+}
+
+static void value_clear(BusValue *v, const char *type) {
+        if (!v->present)
+                return;
+        if (type[0] == 's')
+                free(v->s);
+        else if (type[0] == 'a')
+                free(v->a.v);
+        *v = (BusValue) {};
+}
+
+void bus_record_done(BusRecord *r) {
+        if (!r->v)
+                return;
+        for (size_t i = 0; i < bus_record_types[r->kind].n_fields; i++)
+                value_clear(&r->v[i], bus_record_types[r->kind].fields[i].type);
+        free(r->v);
+        r->v = NULL;
+}
+
+void bus_records_free(BusRecord *records, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                bus_record_done(&records[i]);
+        free(records);
+}
+
+const char *bus_record_str(const BusRecord *r, unsigned field, const char *dflt) {
+        return r->v[field].present ? r->v[field].s : dflt;
+}
+
+uint64_t bus_record_u64(const BusRecord *r, unsigned field, uint64_t dflt) {
+        return r->v[field].present ? r->v[field].u : dflt;
+}
+
+int64_t bus_record_i64(const BusRecord *r, unsigned field, int64_t dflt) {
+        return r->v[field].present ? r->v[field].i : dflt;
+}
+
+bool bus_record_bool(const BusRecord *r, unsigned field, bool dflt) {
+        return r->v[field].present ? r->v[field].b : dflt;
+}
+
+/* Read the value of a variant already entered, of a type the table gives. */
+static int value_read(sd_bus_message *m, const char *type, BusValue *v) {
+        const void *p;
+        size_t size;
+        int r;
+
+        value_clear(v, type);
+        switch (type[0]) {
+        case 's': {
+                const char *s;
+
+                r = sd_bus_message_read_basic(m, 's', &s);
+                if (r < 0)
+                        return r;
+                v->s = xstrdup(s);
+                break;
+        }
+        case 'b': {
+                int b;
+
+                r = sd_bus_message_read_basic(m, 'b', &b);
+                if (r < 0)
+                        return r;
+                v->b = b;
+                break;
+        }
+        case 't':
+                r = sd_bus_message_read_basic(m, 't', &v->u);
+                if (r < 0)
+                        return r;
+                break;
+        case 'u': {
+                uint32_t u;
+
+                r = sd_bus_message_read_basic(m, 'u', &u);
+                if (r < 0)
+                        return r;
+                v->u = u;
+                break;
+        }
+        case 'i': {
+                int32_t i;
+
+                r = sd_bus_message_read_basic(m, 'i', &i);
+                if (r < 0)
+                        return r;
+                v->i = i;
+                break;
+        }
+        case 'a':
+                if (type[1] != 'i' && type[1] != 't')
+                        return -EINVAL;
+                r = sd_bus_message_read_array(m, type[1], &p, &size);
+                if (r < 0)
+                        return r;
+                v->a.n = size / (type[1] == 'i' ? sizeof(int32_t) : sizeof(uint64_t));
+                v->a.v = xmalloc(size ?: 1);
+                if (size > 0)
+                        memcpy(v->a.v, p, size);
+                break;
+        default:
+                return -EINVAL;
+        }
+        v->present = true;
+        return 0;
+}
+
+/* Read a variant whose contents are "contents" into field f of r, or skip it and note it. */
+static int entry_read(sd_bus_message *m, BusRecord *r, const char *key, BusUnknown *unknown) {
+        const BusRecordType *t = &bus_record_types[r->kind];
+        const BusField *f;
+        const char *contents;
+        int k;
+
+        k = sd_bus_message_peek_type(m, NULL, &contents);
+        if (k < 0)
+                return k;
+        f = bus_field_find(t->fields, t->n_fields, key);
+        if (!f || !streq(f->type, contents)) {
+                /* Unknown here, or known with a type we cannot read: skip, and say so. */
+                _cleanup_free_ char *name = f ? xasprintf("%s:%s", key, contents) : xstrdup(key);
+
+                bus_unknown_add(unknown, t->what, name, NULL);
+                return sd_bus_message_skip(m, "v");
+        }
+        k = sd_bus_message_enter_container(m, 'v', contents);
+        if (k < 0)
+                return k;
+        k = value_read(m, contents, &r->v[f - t->fields]);
+        if (k < 0)
+                return k;
+        return sd_bus_message_exit_container(m);
+}
+
+int bus_record_read(sd_bus_message *m, BusRecordKind kind, BusRecord *r, BusUnknown *unknown) {
+        int k;
+
+        bus_record_init(r, kind);
+        k = sd_bus_message_enter_container(m, 'a', "{sv}");
+        if (k < 0)
+                return k;
+        while ((k = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
+                const char *key;
+
+                k = sd_bus_message_read_basic(m, 's', &key);
+                if (k < 0)
+                        return k;
+                k = entry_read(m, r, key, unknown);
+                if (k < 0)
+                        return k;
+                k = sd_bus_message_exit_container(m);
+                if (k < 0)
+                        return k;
+        }
+        if (k < 0)
+                return k;
+        return sd_bus_message_exit_container(m);
+}
+
+int bus_records_read(sd_bus_message *m, BusRecordKind kind, BusRecord **records, size_t *n, BusUnknown *unknown) {
+        int k;
+
+        k = sd_bus_message_enter_container(m, 'a', "a{sv}");
+        if (k < 0)
+                return k;
+        while ((k = sd_bus_message_at_end(m, false)) == 0) {
+                *records = xreallocarray(*records, *n + 1, sizeof(BusRecord));
+                k = bus_record_read(m, kind, &(*records)[(*n)++], unknown);
+                if (k < 0)
+                        return k;
+        }
+        if (k < 0)
+                return k;
+        return sd_bus_message_exit_container(m);
+}
+
+static int distances_read(sd_bus_message *m, BusSnapshot *s) {
+        int k;
+
+        k = sd_bus_message_enter_container(m, 'a', "au");
+        if (k < 0)
+                return k;
+        while ((k = sd_bus_message_enter_container(m, 'a', "u")) > 0) {
+                uint32_t d;
+
+                while ((k = sd_bus_message_read_basic(m, 'u', &d)) > 0) {
+                        s->distances = xreallocarray(s->distances, s->n_distances + 1, sizeof(uint32_t));
+                        s->distances[s->n_distances++] = d;
+                }
+                if (k < 0)
+                        return k;
+                k = sd_bus_message_exit_container(m);
+                if (k < 0)
+                        return k;
+        }
+        if (k < 0)
+                return k;
+        return sd_bus_message_exit_container(m);
+}
+
+/* One property of GetAll's reply, the variant not entered yet. */
+static int property_read(sd_bus_message *m, const char *name, BusSnapshot *s) {
+        const char *contents;
+        int k;
+
+        k = sd_bus_message_peek_type(m, NULL, &contents);
+        if (k < 0)
+                return k;
+
+        if (bus_field_find(bus_status_fields, _BUS_STATUS_FIELD_MAX, name))
+                return entry_read(m, &s->status, name, &s->unknown);
+
+        if (streq(name, VTISM_PROP_NODES) && streq(contents, "aa{sv}")) {
+                bus_records_free(s->nodes, s->n_nodes);
+                s->nodes = NULL;
+                s->n_nodes = 0;
+                k = sd_bus_message_enter_container(m, 'v', contents);
+                if (k >= 0)
+                        k = bus_records_read(m, BUS_RECORD_NODE, &s->nodes, &s->n_nodes, &s->unknown);
+        } else if (streq(name, VTISM_PROP_VMS) && streq(contents, "aa{sv}")) {
+                bus_records_free(s->vms, s->n_vms);
+                s->vms = NULL;
+                s->n_vms = 0;
+                s->have_vms = true;
+                k = sd_bus_message_enter_container(m, 'v', contents);
+                if (k >= 0)
+                        k = bus_records_read(m, BUS_RECORD_VM, &s->vms, &s->n_vms, &s->unknown);
+        } else if (streq(name, VTISM_PROP_TRACKERS) && streq(contents, "aa{sv}")) {
+                bus_records_free(s->trackers, s->n_trackers);
+                s->trackers = NULL;
+                s->n_trackers = 0;
+                k = sd_bus_message_enter_container(m, 'v', contents);
+                if (k >= 0)
+                        k = bus_records_read(m, BUS_RECORD_TRACKER, &s->trackers, &s->n_trackers, &s->unknown);
+        } else if (streq(name, VTISM_PROP_COUNTERS) && streq(contents, "a{sv}")) {
+                bus_record_done(&s->counters);
+                s->have_counters = true;
+                k = sd_bus_message_enter_container(m, 'v', contents);
+                if (k >= 0)
+                        k = bus_record_read(m, BUS_RECORD_COUNTERS, &s->counters, &s->unknown);
+        } else if (streq(name, VTISM_PROP_DISTANCES) && streq(contents, "aau")) {
+                free(s->distances);
+                s->distances = NULL;
+                s->n_distances = 0;
+                k = sd_bus_message_enter_container(m, 'v', contents);
+                if (k >= 0)
+                        k = distances_read(m, s);
+        } else {
+                /* A newer (or older) daemon: skip what we cannot read, and say so. */
+                bus_unknown_add(&s->unknown, name, NULL, contents);
+                return sd_bus_message_skip(m, "v");
+        }
+        if (k < 0)
+                return k;
+        return sd_bus_message_exit_container(m);
+}
+
+int bus_snapshot_read(sd_bus_message *reply, BusSnapshot *s) {
+        int k;
+
+        *s = (BusSnapshot) {};
+        bus_record_init(&s->status, BUS_RECORD_STATUS);
+        bus_record_init(&s->counters, BUS_RECORD_COUNTERS);
+
+        k = sd_bus_message_enter_container(reply, 'a', "{sv}");
+        if (k < 0)
+                return k;
+        while ((k = sd_bus_message_enter_container(reply, 'e', "sv")) > 0) {
+                const char *name;
+
+                k = sd_bus_message_read_basic(reply, 's', &name);
+                if (k < 0)
+                        return k;
+                k = property_read(reply, name, s);
+                if (k < 0)
+                        return k;
+                k = sd_bus_message_exit_container(reply);
+                if (k < 0)
+                        return k;
+        }
+        if (k < 0)
+                return k;
+        return sd_bus_message_exit_container(reply);
+}
+
+void bus_snapshot_done(BusSnapshot *s) {
+        bus_record_done(&s->status);
+        bus_record_done(&s->counters);
+        bus_records_free(s->nodes, s->n_nodes);
+        free(s->distances);
+        bus_records_free(s->vms, s->n_vms);
+        bus_records_free(s->trackers, s->n_trackers);
+        bus_unknown_done(&s->unknown);
+        *s = (BusSnapshot) {};
+}
