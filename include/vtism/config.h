@@ -77,6 +77,7 @@ typedef struct VtConf {
         unsigned heat_decay_percent;         /* heat lost per cycle: heat = heat*(100-d)/100 + hits */
         uint64_t heat_range_bytes;           /* size of the GPA ranges of the heat histograms */
         char *libvirt_uri;
+        char *metrics_textfile;              /* Prometheus textfile written each cycle; NULL: none */
 
         /* tiers { dram = [..]; cxl = [..]; }: sorted, no node in both; unlisted nodes are classified
          * automatically (n_* == 0: no override) */

@@ -141,6 +141,7 @@ VtConf *config_free(VtConf *c) {
                 return NULL;
         free(c->path);
         free(c->libvirt_uri);
+        free(c->metrics_textfile);
         free(c->dram_nodes);
         free(c->cxl_nodes);
         free(c->default_policy.pattern);
@@ -316,6 +317,22 @@ static int parse_string(ParseContext *ctx, const ConfigKey *k, const config_sett
                 return fail_at(ctx, s, path, "must not be empty");
         free(*field);
         *field = xstrdup(v);
+        return 0;
+}
+
+/* An absolute path, or "" for none (stored as NULL). */
+static int parse_optional_path(ParseContext *ctx, const ConfigKey *k, const config_setting_t *s, const char *path,
+                               void *base) {
+        const char *v;
+        char **field = FIELD(base, k, char *);
+
+        if (config_setting_type(s) != CONFIG_TYPE_STRING)
+                return fail_type(ctx, s, path, "a string");
+        v = config_setting_get_string(s);
+        if (v && *v && *v != '/')
+                return fail_at(ctx, s, path, "'%s' is not an absolute path (or \"\" for none)", v);
+        free(*field);
+        *field = v && *v ? xstrdup(v) : NULL;
         return 0;
 }
 
@@ -515,6 +532,8 @@ static const ConfigKey config_keys[] = {
           .offset = offsetof(VtConf, heat_range_bytes), .min = 2 * MIB, .max = TIB },
         { .section = SECTION_GLOBAL, .name = "libvirt_uri", .parse = parse_string,
           .offset = offsetof(VtConf, libvirt_uri) },
+        { .section = SECTION_GLOBAL, .name = "metrics_textfile", .parse = parse_optional_path,
+          .offset = offsetof(VtConf, metrics_textfile) },
 
         { .section = SECTION_TIERS, .name = "dram", .parse = parse_nodes, .offset = offsetof(VtConf, dram_nodes),
           .min = 0, .max = NODE_ID_MAX },
