@@ -15,6 +15,7 @@
 #include "vtism/bus-api.h"
 #include "vtism/bus.h"
 #include "vtism/log.h"
+#include "vtism/metrics-file.h"
 #include "vtism/utf8.h"
 #include "vtism/util.h"
 
@@ -606,6 +607,48 @@ static const sd_bus_vtable manager_vtable[] = {
         SD_BUS_VTABLE_END,
 };
 
+/* ---- the same properties without a caller: GetAll's reply built here ---- */
+
+int bus_properties_message(Manager *m, sd_bus_message **ret) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *msg = NULL;
+        int r;
+
+        if (!m->bus)
+                return -ENOTCONN;
+        /* A message of our own that is never sent: its body is what GetAll would return. */
+        r = sd_bus_message_new_signal(m->bus, &msg, VTISM_BUS_PATH, VTISM_BUS_INTERFACE, "Snapshot");
+        if (r < 0)
+                return r;
+        r = sd_bus_message_open_container(msg, 'a', "{sv}");
+        for (const sd_bus_vtable *v = manager_vtable; r >= 0 && v->type != _SD_BUS_VTABLE_END; v++) {
+                if (v->type != _SD_BUS_VTABLE_PROPERTY && v->type != _SD_BUS_VTABLE_WRITABLE_PROPERTY)
+                        continue;
+                r = sd_bus_message_open_container(msg, 'e', "sv");
+                if (r >= 0)
+                        r = sd_bus_message_append_basic(msg, 's', v->x.property.member);
+                if (r >= 0)
+                        r = sd_bus_message_open_container(msg, 'v', v->x.property.signature);
+                if (r >= 0)
+                        r = v->x.property.get(m->bus, VTISM_BUS_PATH, VTISM_BUS_INTERFACE, v->x.property.member, msg,
+                                              (uint8_t *) m + v->x.property.offset, &error);
+                if (r >= 0)
+                        r = sd_bus_message_close_container(msg);
+                if (r >= 0)
+                        r = sd_bus_message_close_container(msg);
+        }
+        if (r >= 0)
+                r = sd_bus_message_close_container(msg);
+        if (r >= 0)
+                r = sd_bus_message_seal(msg, 1, 0);
+        if (r >= 0)
+                r = sd_bus_message_rewind(msg, true);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(msg);
+        return 0;
+}
+
 /* ---- change notification: ManagerChange -> PropertiesChanged ---- */
 
 /* Which properties a change touches. Every one listed must emit (checked in bus_setup()); the
@@ -641,6 +684,8 @@ static void on_manager_changed(Manager *m, unsigned changes, void *userdata) {
                 if (property_changes[i].changes & changes)
                         names[n++] = property_changes[i].property;
         names[n] = NULL;
+        if (changes & MANAGER_CHANGED_CYCLE)
+                (void) metrics_file_update(m);
         if (n == 0)
                 return;
         r = sd_bus_emit_properties_changed_strv(bus, VTISM_BUS_PATH, VTISM_BUS_INTERFACE, (char **) names);
