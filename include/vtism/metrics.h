@@ -10,8 +10,8 @@
  * collector and a scrape both read), made from the records of a BusSnapshot: the very records
  * 'vtismctl status' shows. One table, metric_defs[] in metrics.c, maps a key of a record
  * (bus-api.h) to a metric: its name, type, help text and unit conversion. A key added to the
- * bus becomes a metric by one entry there (or is listed in metric_unexported[] with why not; the
- * unit test test-metrics fails for a key that is in neither).
+ * bus becomes a metric by one entry there (or is a label, label_defs[], or is listed in
+ * metric_unexported[] with why not; the unit test test-metrics fails for a key that is in none).
  *
  * Per-record labels: node="ID",tier="dram|cxl" for Nodes; id="ID",name="NAME" for VMs;
  * tracker="NAME" for Trackers; none for the scalar properties and Counters. A value the record
