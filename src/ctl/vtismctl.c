@@ -62,6 +62,9 @@ static size_t arg_width = TABLE_WIDTH_UNLIMITED; /* for tables: the terminal's, 
 
 /* ---- the bus ---- */
 
+/* The connection itself failed (with -H: ssh or the bridge on the other side). */
+#define IN_SET_CONN_ERROR(r) ((r) == -ENOTCONN || (r) == -ECONNRESET || (r) == -EPIPE || (r) == -ECONNREFUSED)
+
 /* Turn a bus error into a message a user can act on, and an exit code. */
 static int report_bus_error(const char *what, const sd_bus_error *error, int r) {
         if (sd_bus_error_has_names(error, SD_BUS_ERROR_SERVICE_UNKNOWN, SD_BUS_ERROR_NAME_HAS_NO_OWNER)) {
@@ -80,6 +83,12 @@ static int report_bus_error(const char *what, const sd_bus_error *error, int r) 
                         fprintf(stderr, "vtismctl: permission denied: '%s' needs root (with CAP_SYS_ADMIN).\n", what);
                 return EXIT_DENIED;
         }
+        if (arg_host && IN_SET_CONN_ERROR(r)) {
+                /* ssh said why on stderr already */
+                fprintf(stderr, "vtismctl: cannot reach the system bus of %s (ssh -xT -- %s systemd-stdio-bridge): %s\n",
+                        arg_host, arg_host, strerror(-r));
+                return EXIT_NOT_RUNNING;
+        }
         if (sd_bus_error_is_set(error))
                 fprintf(stderr, "vtismctl: %s failed: %s\n", what, error->message ?: error->name);
         else
@@ -94,8 +103,8 @@ static int connect_bus(sd_bus **ret) {
                 /* ssh -xT HOST systemd-stdio-bridge, as systemctl -H does. */
                 r = sd_bus_open_system_remote(ret, arg_host);
                 if (r < 0) {
-                        fprintf(stderr, "vtismctl: cannot reach the system bus of %s over SSH: %s\n", arg_host,
-                                strerror(-r));
+                        fprintf(stderr, "vtismctl: cannot reach the system bus of %s (ssh -xT -- %s systemd-stdio-bridge): %s\n",
+                                arg_host, arg_host, strerror(-r));
                         return EXIT_NOT_RUNNING;
                 }
                 return EXIT_OK;
@@ -388,7 +397,7 @@ static void print_vms(FILE *f, const BusSnapshot *s, const Rates *rates) {
 static void print_counter_rates(FILE *f, const BusSnapshot *s, const Rates *rates) {
         bool first = true;
 
-        fprintf(f, "  Per second:");
+        fprintf(f, "   Per second:");
         for (size_t i = 0; i < n_metric_defs; i++) {
                 const MetricDef *d = &metric_defs[i];
                 const char *key = bus_counter_fields[d->field].key;
