@@ -23,7 +23,9 @@ nodes=$(cat /sys/devices/system/node/online)
 cxl=""
 for d in /sys/devices/system/node/node[0-9]*; do
         n=${d##*node}
-        [[ -z $(tr -d '\n' <"$d/cpulist") ]] && grep -q "$n" <(cat /sys/devices/system/node/has_memory) && cxl=$n
+        if [[ -z $(tr -d '\n' <"$d/cpulist") ]] && awk '/MemTotal:/ { found = $4 > 0 } END { exit !found }' "$d/meminfo"; then
+                cxl=$n
+        fi
 done
 echo "host nodes: $nodes; CPU-less memory node: ${cxl:-none}"
 
@@ -141,6 +143,9 @@ if [[ -n $cxl ]]; then
                 [[ ${RESULT[restrictive:0.live]} == "move to node $cxl: ok"* ]] ||
                         lv_fail "restrictive: widening the nodeset live did not allow the move: ${RESULT[restrictive:0.live]}"
                 lv_ok "restrictive: 'virsh numatune DOM --nodeset 0-$cxl --live' widens cpuset.mems; then pages move"
+                [[ ${RESULT[strict:0.live]} == refused:* ]] ||
+                        lv_fail "strict: libvirt 9.0 refused live nodeset changes of strict domains; now: ${RESULT[strict:0.live]}"
+                lv_ok "strict: the nodeset of a running domain cannot be changed (${RESULT[strict:0.live]##*error: })"
         fi
 fi
 
