@@ -92,45 +92,32 @@ static int value_read(sd_bus_message *m, const char *type, BusValue *v) {
 
         value_clear(v, type);
         switch (type[0]) {
-        case 's': {
-                const char *s;
-
-                r = sd_bus_message_read_basic(m, 's', &s);
-                if (r < 0)
-                        return r;
-                v->s = xstrdup(s);
-                break;
-        }
-        case 'b': {
-                int b;
-
-                r = sd_bus_message_read_basic(m, 'b', &b);
-                if (r < 0)
-                        return r;
-                v->b = b;
-                break;
-        }
+        case 's':
+        case 'b':
         case 't':
-                r = sd_bus_message_read_basic(m, 't', &v->u);
-                if (r < 0)
-                        return r;
-                break;
-        case 'u': {
-                uint32_t u;
-
-                r = sd_bus_message_read_basic(m, 'u', &u);
-                if (r < 0)
-                        return r;
-                v->u = u;
-                break;
-        }
+        case 'u':
         case 'i': {
-                int32_t i;
+                union {
+                        const char *s;
+                        int b;
+                        uint64_t t;
+                        uint32_t u;
+                        int32_t i;
+                } x;
 
-                r = sd_bus_message_read_basic(m, 'i', &i);
+                r = sd_bus_message_read_basic(m, type[0], &x);
                 if (r < 0)
                         return r;
-                v->i = i;
+                if (type[0] == 's')
+                        v->s = xstrdup(x.s);
+                else if (type[0] == 'b')
+                        v->b = x.b;
+                else if (type[0] == 't')
+                        v->u = x.t;
+                else if (type[0] == 'u')
+                        v->u = x.u;
+                else
+                        v->i = x.i;
                 break;
         }
         case 'a':
@@ -244,6 +231,17 @@ static int distances_read(sd_bus_message *m, BusSnapshot *s) {
         return sd_bus_message_exit_container(m);
 }
 
+/* The aa{sv} properties: where their records go in a BusSnapshot. */
+static const struct {
+        const char *name;
+        BusRecordKind kind;
+        size_t records, n;
+} list_properties[] = {
+        { VTISM_PROP_NODES, BUS_RECORD_NODE, offsetof(BusSnapshot, nodes), offsetof(BusSnapshot, n_nodes) },
+        { VTISM_PROP_VMS, BUS_RECORD_VM, offsetof(BusSnapshot, vms), offsetof(BusSnapshot, n_vms) },
+        { VTISM_PROP_TRACKERS, BUS_RECORD_TRACKER, offsetof(BusSnapshot, trackers), offsetof(BusSnapshot, n_trackers) },
+};
+
 /* One property of GetAll's reply, the variant not entered yet. */
 static int property_read(sd_bus_message *m, const char *name, BusSnapshot *s) {
         const char *contents;
@@ -256,29 +254,24 @@ static int property_read(sd_bus_message *m, const char *name, BusSnapshot *s) {
         if (bus_field_find(bus_status_fields, _BUS_STATUS_FIELD_MAX, name))
                 return entry_read(m, &s->status, name, &s->unknown);
 
-        if (streq(name, VTISM_PROP_NODES) && streq(contents, "aa{sv}")) {
-                bus_records_free(s->nodes, s->n_nodes);
-                s->nodes = NULL;
-                s->n_nodes = 0;
+        for (size_t i = 0; i < ELEMENTSOF(list_properties); i++) {
+                BusRecord **records = (BusRecord **) ((uint8_t *) s + list_properties[i].records);
+                size_t *n = (size_t *) ((uint8_t *) s + list_properties[i].n);
+
+                if (!streq(name, list_properties[i].name) || !streq(contents, "aa{sv}"))
+                        continue;
+                bus_records_free(*records, *n);
+                *records = NULL;
+                *n = 0;
+                if (list_properties[i].kind == BUS_RECORD_VM)
+                        s->have_vms = true;
                 k = sd_bus_message_enter_container(m, 'v', contents);
                 if (k >= 0)
-                        k = bus_records_read(m, BUS_RECORD_NODE, &s->nodes, &s->n_nodes, &s->unknown);
-        } else if (streq(name, VTISM_PROP_VMS) && streq(contents, "aa{sv}")) {
-                bus_records_free(s->vms, s->n_vms);
-                s->vms = NULL;
-                s->n_vms = 0;
-                s->have_vms = true;
-                k = sd_bus_message_enter_container(m, 'v', contents);
-                if (k >= 0)
-                        k = bus_records_read(m, BUS_RECORD_VM, &s->vms, &s->n_vms, &s->unknown);
-        } else if (streq(name, VTISM_PROP_TRACKERS) && streq(contents, "aa{sv}")) {
-                bus_records_free(s->trackers, s->n_trackers);
-                s->trackers = NULL;
-                s->n_trackers = 0;
-                k = sd_bus_message_enter_container(m, 'v', contents);
-                if (k >= 0)
-                        k = bus_records_read(m, BUS_RECORD_TRACKER, &s->trackers, &s->n_trackers, &s->unknown);
-        } else if (streq(name, VTISM_PROP_COUNTERS) && streq(contents, "a{sv}")) {
+                        k = bus_records_read(m, list_properties[i].kind, records, n, &s->unknown);
+                goto done;
+        }
+
+        if (streq(name, VTISM_PROP_COUNTERS) && streq(contents, "a{sv}")) {
                 bus_record_done(&s->counters);
                 s->have_counters = true;
                 k = sd_bus_message_enter_container(m, 'v', contents);
@@ -296,6 +289,7 @@ static int property_read(sd_bus_message *m, const char *name, BusSnapshot *s) {
                 bus_unknown_add(&s->unknown, name, NULL, contents);
                 return sd_bus_message_skip(m, "v");
         }
+done:
         if (k < 0)
                 return k;
         return sd_bus_message_exit_container(m);

@@ -323,16 +323,19 @@ static int parse_string(ParseContext *ctx, const ConfigKey *k, const config_sett
 /* An absolute path, or "" for none (stored as NULL). */
 static int parse_optional_path(ParseContext *ctx, const ConfigKey *k, const config_setting_t *s, const char *path,
                                void *base) {
-        const char *v;
         char **field = FIELD(base, k, char *);
+        int r;
 
-        if (config_setting_type(s) != CONFIG_TYPE_STRING)
-                return fail_type(ctx, s, path, "a string");
-        v = config_setting_get_string(s);
-        if (v && *v && *v != '/')
-                return fail_at(ctx, s, path, "'%s' is not an absolute path (or \"\" for none)", v);
-        free(*field);
-        *field = v && *v ? xstrdup(v) : NULL;
+        if (config_setting_type(s) == CONFIG_TYPE_STRING && !*config_setting_get_string(s)) {
+                free(*field);
+                *field = NULL;
+                return 0;
+        }
+        r = parse_string(ctx, k, s, path, base);
+        if (r < 0)
+                return r;
+        if (**field != '/')
+                return fail_at(ctx, s, path, "'%s' is not an absolute path (or \"\" for none)", *field);
         return 0;
 }
 

@@ -120,30 +120,27 @@ char *text_ellipsize(const char *s, size_t width) {
         return xasprintf("%.*s%s", (int) (p - s), s, e);
 }
 
-size_t terminal_columns(int fd) {
-        const char *e = getenv("COLUMNS");
+/* $NAME if set to a positive number, else the terminal's rows or columns, else dflt. */
+static size_t terminal_size(int fd, const char *name, bool columns, size_t dflt) {
+        const char *e = getenv(name);
         struct winsize ws = {};
         uint64_t v;
 
         if (e && safe_atou64(e, &v) >= 0 && v > 0)
                 return (size_t) v;
-        if (!isatty(fd))
+        if (ioctl(fd, TIOCGWINSZ, &ws) < 0 || (columns ? ws.ws_col : ws.ws_row) == 0)
+                return dflt;
+        return columns ? ws.ws_col : ws.ws_row;
+}
+
+size_t terminal_columns(int fd) {
+        if (!getenv("COLUMNS") && !isatty(fd))
                 return TABLE_WIDTH_UNLIMITED;
-        if (ioctl(fd, TIOCGWINSZ, &ws) < 0 || ws.ws_col == 0)
-                return 80;
-        return ws.ws_col;
+        return terminal_size(fd, "COLUMNS", true, 80);
 }
 
 size_t terminal_lines(int fd) {
-        const char *e = getenv("LINES");
-        struct winsize ws = {};
-        uint64_t v;
-
-        if (e && safe_atou64(e, &v) >= 0 && v > 0)
-                return (size_t) v;
-        if (ioctl(fd, TIOCGWINSZ, &ws) < 0 || ws.ws_row == 0)
-                return 24;
-        return ws.ws_row;
+        return terminal_size(fd, "LINES", false, 24);
 }
 
 #define SEPARATOR 2

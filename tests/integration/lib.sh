@@ -106,3 +106,24 @@ notify_count() {
 as_nobody() {
         setpriv --reuid=nobody --regid=nogroup --clear-groups -- "$@"
 }
+
+# start_plain_vtismd SYSFS_TREE: vtismd sampling every 200 ms, on a sysfs fixture of
+# tests/data, no libvirt (a socket that does not exist), with the notify recorder; waits for
+# READY=1. For tests about what vtismctl shows.
+start_plain_vtismd() {
+        [[ -S $SCRATCH/notify.sock ]] || start_notify
+        echo "global = { sample_interval_ms = 200; libvirt_uri = \"qemu+unix:///system?socket=$SCRATCH/none\"; };" \
+                >"$SCRATCH/vtism.conf"
+        start_vtismd "$SCRATCH/vtism.conf" --sysfs-root="$VTISM_TEST_DATA/$1"
+        wait_for 10 grep -qx READY=1 "$SCRATCH/notify.log" || fail "no READY=1"
+}
+
+# start_fake_qemu NAME: a process vtismd's /proc scan takes for a QEMU (argv[0]
+# qemu-system-x86_64, -name guest=NAME) with no guest RAM; it waits on a FIFO. Sets FAKE_QEMU_PID.
+start_fake_qemu() {
+        [[ -p $SCRATCH/fake-qemu.fifo ]] || mkfifo "$SCRATCH/fake-qemu.fifo"
+        FIFO="$SCRATCH/fake-qemu.fifo" bash -c \
+                'exec -a qemu-system-x86_64 /bin/bash -c '\''read -r -t 600 _ <>"$FIFO"'\'' -name "guest=$1"' _ "$1" &
+        FAKE_QEMU_PID=$!
+        PIDS+=("$FAKE_QEMU_PID")
+}

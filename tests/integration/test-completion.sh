@@ -14,22 +14,10 @@ bc=/usr/share/bash-completion/bash_completion
 completion="$VTISM_SOURCE_ROOT/shell-completion/bash/vtismctl"
 
 start_bus
-start_notify
-echo "global = { sample_interval_ms = 200; libvirt_uri = \"qemu+unix:///system?socket=$SCRATCH/none\"; };" \
-        >"$SCRATCH/vtism.conf"
-start_vtismd "$SCRATCH/vtism.conf" --sysfs-root="$VTISM_TEST_DATA/sysfs-lab2"
-wait_for 10 grep -qx READY=1 "$SCRATCH/notify.log" || fail "no READY=1"
-
-# Stand-ins for QEMU: argv[0] and -name are what vtismd's /proc scan reads.
-mkfifo "$SCRATCH/fifo"
-fake_qemu() {
-        FIFO="$SCRATCH/fifo" bash -c 'exec -a qemu-system-x86_64 /bin/bash -c '\''read -r -t 600 _ <>"$FIFO"'\'' -name "guest=$1"' \
-                _ "$1" &
-        PIDS+=($!)
-}
-fake_qemu web-1
-fake_qemu "db one"
-fake_qemu "\$(touch $SCRATCH/PWNED)"
+start_plain_vtismd sysfs-lab2
+start_fake_qemu web-1
+start_fake_qemu "db one"
+start_fake_qemu "\$(touch $SCRATCH/PWNED)"
 listed() { (($("$VTISMCTL" status --json | jq '[.vms[] | select(.name == "web-1" or .name == "db one" or (.name | startswith("$(touch")))] | length') == 3)); }
 wait_for 20 listed || fail "fake QEMUs not listed: $("$VTISMCTL" status --json | jq -c '[.vms[].name]')"
 web_pid=$("$VTISMCTL" status --json | jq -r '.vms[] | select(.name == "web-1") | .pid')

@@ -10,16 +10,9 @@
 need dbus-daemon jq systemd-stdio-bridge
 
 start_bus
-start_notify
-echo "global = { sample_interval_ms = 200; libvirt_uri = \"qemu+unix:///system?socket=$SCRATCH/none\"; };" \
-        >"$SCRATCH/vtism.conf"
-start_vtismd "$SCRATCH/vtism.conf" --sysfs-root="$VTISM_TEST_DATA/sysfs-4node"
-wait_for 10 grep -qx READY=1 "$SCRATCH/notify.log" || fail "no READY=1"
-
-mkfifo "$SCRATCH/fifo"
+start_plain_vtismd sysfs-4node
 long=a-guest-whose-name-is-much-longer-than-twenty-characters
-FIFO="$SCRATCH/fifo" bash -c 'exec -a qemu-system-x86_64 /bin/bash -c '\''read -r -t 600 _ <>"$FIFO"'\'' -name "guest=$1"' _ "$long" &
-PIDS+=($!)
+start_fake_qemu "$long"
 listed() { "$VTISMCTL" status --json | jq -e --arg n "$long" '.vms[] | select(.name == $n)' >/dev/null; }
 wait_for 20 listed || fail "the long-named VM is not listed"
 
