@@ -763,7 +763,7 @@ static int print_heatmap(FILE *f, const BusRecord *info, const BusRecord *w, siz
                 fputc(heat_glyph(&w[i]), f);
         fprintf(f, "]");
         if (arg_legend)
-                fprintf(f, "   _ cold  . warm  o <25%% hot  O <50%% hot  # mostly hot");
+                fprintf(f, "   _ cold  . warm  o <25%% hot  O <50%% hot  # half or more hot");
         fprintf(f, "\n");
         if (arg_legend)
                 fprintf(f, "HEAT 0..255: pages per heat bucket (coldest left), in tenths of the range: "
