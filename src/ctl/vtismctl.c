@@ -757,7 +757,7 @@ static int print_heatmap(FILE *f, const BusRecord *info, const BusRecord *w, siz
         fprintf(f, "VM %s (%s): %zu guest-physical range%s of %s, %" PRIu64 " cycles sampled\n", name, id, n,
                 n == 1 ? "" : "s", format_bytes(rb, sizeof(rb), bus_record_u64(info, BUS_HEATMAP_RANGE_BYTES, 0)), cycles);
         if (cycles == 0)
-                fprintf(f, "(not sampled yet: heat is unknown, shown as cold)\n");
+                fprintf(f, "(not sampled yet: heat unknown, shown as '?' and '-')\n");
         fprintf(f, "heat strip, low GPA left: [");
         for (size_t i = 0; i < n; i++)
                 fputc(heat_glyph(&w[i]), f);

@@ -264,7 +264,8 @@ static void residency_by_tier(const Topology *t, const HeatHistogram *h, uint64_
         *ret_cxl = cxl;
 }
 
-static int append_heat_range(sd_bus_message *reply, const Topology *t, const HeatHistogram *h) {
+/* sampled: the VM has been sampled at least once; before that its heat is unknown and left out. */
+static int append_heat_range(sd_bus_message *reply, const Topology *t, const HeatHistogram *h, bool sampled) {
         const BusField *f = bus_heat_range_fields;
         uint64_t dram, cxl;
         int r;
@@ -275,17 +276,17 @@ static int append_heat_range(sd_bus_message *reply, const Topology *t, const Hea
                 r = dict_u64(reply, &f[BUS_HEAT_RANGE_GPA], h->gpa);
         if (r >= 0)
                 r = dict_u64(reply, &f[BUS_HEAT_RANGE_RAM_BYTES], h->ram_bytes);
-        if (r >= 0)
+        if (r >= 0 && sampled)
                 r = dict_u64(reply, &f[BUS_HEAT_RANGE_HOT_BYTES], h->class_bytes[HEAT_HOT]);
-        if (r >= 0)
+        if (r >= 0 && sampled)
                 r = dict_u64(reply, &f[BUS_HEAT_RANGE_WARM_BYTES], h->class_bytes[HEAT_WARM]);
-        if (r >= 0)
+        if (r >= 0 && sampled)
                 r = dict_u64(reply, &f[BUS_HEAT_RANGE_COLD_BYTES], h->class_bytes[HEAT_COLD]);
         if (r >= 0)
                 r = dict_u64(reply, &f[BUS_HEAT_RANGE_DRAM_BYTES], dram);
         if (r >= 0)
                 r = dict_u64(reply, &f[BUS_HEAT_RANGE_CXL_BYTES], cxl);
-        if (r >= 0)
+        if (r >= 0 && sampled)
                 r = dict_array(reply, &f[BUS_HEAT_RANGE_HEAT_BUCKETS], 't', h->pages, ELEMENTSOF(h->pages),
                                sizeof(h->pages[0]));
         if (r >= 0)
@@ -333,7 +334,7 @@ static int method_get_heatmap(sd_bus_message *msg, void *userdata, sd_bus_error 
 
                 r = heatmap_histogram(vm->heat, i, &h);
                 if (r >= 0)
-                        r = append_heat_range(reply, m->topology, &h);
+                        r = append_heat_range(reply, m->topology, &h, vm->cycles > 0);
         }
         if (r >= 0)
                 r = sd_bus_message_close_container(reply);

@@ -70,6 +70,13 @@ grep -q "itest-vm: no access tracker is usable on this host" <<<"$out" || fail "
 "$VTISMCTL" heatmap itest-vm | grep -q "3 guest-physical ranges of 32 MiB" || fail "heatmap of itest-vm"
 "$VTISMCTL" heatmap --json "$uuid" | jq -e '(.ranges | length) == 3 and .ranges[2].gpa == 67108864' >/dev/null \
         || fail "heatmap --json by uuid"
+# Not sampled (no tracker here): its heat is unknown, not cold.
+hm=$("$VTISMCTL" heatmap itest-vm)
+grep -q '^heat strip, low GPA left: \[???\]' <<<"$hm" || fail "unsampled heat strip: $hm"
+grep -Eq '^0x0 +32 MiB +- +- +- ' <<<"$hm" || fail "unsampled range row: $hm"
+"$VTISMCTL" heatmap --json "$uuid" | jq -e '.schema_version == 1 and .cycles == 0 and .ranges[0].ram_bytes == 33554432
+        and .ranges[0].hot_bytes == null and .ranges[0].cold_bytes == null and .ranges[0].heat_buckets_pages == null' >/dev/null \
+        || fail "unsampled heatmap --json: $("$VTISMCTL" heatmap --json "$uuid")"
 set +e
 out=$("$VTISMCTL" heatmap no-such-vm 2>&1); rc=$?
 set -e

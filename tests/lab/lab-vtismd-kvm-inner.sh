@@ -58,7 +58,11 @@ vm | jq -e '.ram_bytes == 67108864 and .residency_known and .dram_bytes + .cxl_b
         || fail "VM record: $(vm)"
 echo "ok: vtismd found and sampled the KVM guest with $tracker: $(vm)"
 
-vtismctl heatmap "$QEMU_PID"
+vtismctl heatmap "$QEMU_PID" | tee /tmp/heatmap.txt
+# The HEAT column is digits (tenths of the range per bucket) and spaces: no glyph of the strip.
+rows=$(grep -c '^0x' /tmp/heatmap.txt)
+good=$(grep -Ec '^0x[0-9a-f]+ .*\[[0-9 ]{8}\]$' /tmp/heatmap.txt)
+((rows > 0 && rows == good)) || fail "heatmap rows with a HEAT column other than [digits]: $((rows - good)) of $rows"
 map=$(vtismctl heatmap --json "$QEMU_PID")
 # Recall: the window's range is (almost) all hot. Precision: above the guest's own image and
 # stack (range 0, which the guest touches every round), little else is hot. Warm pages at the
