@@ -8,7 +8,7 @@
 # is replaced atomically (no reader ever sees half of it), is off by default and removed when
 # turned off, and vtismd listens on no network socket.
 . "$(dirname "$0")/lib.sh"
-need dbus-daemon jq promtool qemu-system-x86_64
+need dbus-daemon jq promtool qemu-system-x86_64 setpriv
 
 start_bus
 start_notify
@@ -58,6 +58,8 @@ cp "$prom" "$SCRATCH/file.txt"
 promtool check metrics <"$SCRATCH/file.txt" >"$SCRATCH/promtool.out" 2>&1 \
         || fail "promtool on the textfile: $(cat "$SCRATCH/promtool.out")"
 [[ ! -s $SCRATCH/promtool.out ]] || fail "promtool lint on the textfile: $(cat "$SCRATCH/promtool.out")"
+as_nobody "$VTISMCTL" metrics >"$SCRATCH/m-nobody.txt" || fail "vtismctl metrics as nobody"
+grep -q '^vtism_cycles_total ' "$SCRATCH/m-nobody.txt" || fail "metrics as nobody: $(cat "$SCRATCH/m-nobody.txt")"
 ok "promtool check metrics: vtismctl metrics ($(grep -vc '^#' "$SCRATCH/m.txt") samples) and the textfile are clean"
 
 # What status knows is there, labelled; what it does not know has no sample.

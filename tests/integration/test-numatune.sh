@@ -68,7 +68,7 @@ declare -A RESULT
 report() { printf '%-34s %s\n' "$1:" "$2"; }
 
 cases=("strict:0" "restrictive:0" "interleave:0" "preferred:0" "none:")
-[[ -n $cxl ]] && cases+=("strict:0-$cxl" "restrictive:0-$cxl" "strict:$cxl")
+[[ -n $cxl ]] && cases+=("strict:0-$cxl" "restrictive:0-$cxl")
 i=0
 for c in "${cases[@]}"; do
         mode=${c%%:*} nodeset=${c#*:}
