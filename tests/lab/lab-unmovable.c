@@ -40,7 +40,7 @@ void numa_error(char *where) {
         printf("libnuma error in %s: %s\n", where, strerror(errno));
 }
 
-void numa_warn(int num, char *fmt, ...) {
+__attribute__((format(printf, 2, 3))) void numa_warn(int num, char *fmt, ...) {
         va_list ap;
 
         fputs("libnuma warning: ", stdout);
