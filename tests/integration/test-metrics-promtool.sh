@@ -83,7 +83,7 @@ ok "node, VM, tracker and daemon series labelled as status shows them; unknown h
 # Every counter, per series, never goes down: over cycles, a good and a bad reload.
 declare -A last
 check_counters() {
-        local name value key n=0
+        local value key n=0
         # counter families from the TYPE lines, then their samples
         while read -r key value; do
                 if [[ -n ${last[$key]:-} ]] && awk -v a="$value" -v b="${last[$key]}" 'BEGIN { exit !(a < b) }'; then

@@ -10,6 +10,7 @@
 # only node 0 exists; tests/lab/lab-numatune.sh runs this same test in the lab, where node 1 is
 # a CPU-less "CXL" node and the moves to it are the point. README.md "libvirt guests" and the
 # planner take their facts from here.
+# shellcheck disable=SC2001 # sed 's/^/    /' indents the tools' output
 . "$(dirname "$0")/lib-libvirt.sh"
 libvirt_enter_namespace "$@"
 lv_need jq
