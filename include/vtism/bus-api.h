@@ -24,9 +24,16 @@
  *   - The JSON of "vtismctl --json" uses the same keys.
  *
  * Adding a key: append it to the enum and table here (the wire knows keys by name, so order is
- * free), send it in bus.c with the dict_*() helper of its type, give it a slot in vtismctl's
- * offset table (or leave it out: vtismctl then says it skipped it), document it in vtismd(8).
- * Adding a kind of record: a new enum and table here, an aa{sv}/a{sv} property or method.
+ * free), send it in bus.c with the dict_*() helper of its type (leave it out when unknown),
+ * decide it in metrics.c (a metric_defs[] entry, a label, or metric_unexported[] with why;
+ * test-metrics fails until you do; METRIC_WATCH_RATE puts its rate in 'vtismctl top'), and
+ * document it in vtismd(8). vtismctl reads every key of these tables generically
+ * (bus-snapshot.h): --json shows it with no code (null when absent); a text column is one
+ * table_add_column() in vtismctl.c.
+ * Adding a scalar property: its macro above, bus_status_fields[], the vtable in bus.c, its JSON
+ * name in vtismctl.c (status_json[]) and metrics.c.
+ * Adding a kind of record: a new enum and table here, an aa{sv}/a{sv} property or method, a
+ * BusRecordKind in bus-snapshot.h.
  *
  * Access: every property and GetHeatmap are open to every user; Reload, Pause, Resume and
  * SetDryRun need uid 0 and CAP_SYS_ADMIN in the caller's effective set (vtismd checks both; the
