@@ -165,10 +165,11 @@ static int entry_read(sd_bus_message *m, BusRecord *r, const char *key, BusUnkno
         return sd_bus_message_exit_container(m);
 }
 
-int bus_record_read(sd_bus_message *m, BusRecordKind kind, BusRecord *r, BusUnknown *unknown) {
+/* Every entry of an a{sv}: fn(m, key, userdata) with m at the variant, which fn must consume. */
+static int dict_for_each(sd_bus_message *m, int (*fn)(sd_bus_message *m, const char *key, void *userdata),
+                         void *userdata) {
         int k;
 
-        bus_record_init(r, kind);
         k = sd_bus_message_enter_container(m, 'a', "{sv}");
         if (k < 0)
                 return k;
@@ -178,7 +179,7 @@ int bus_record_read(sd_bus_message *m, BusRecordKind kind, BusRecord *r, BusUnkn
                 k = sd_bus_message_read_basic(m, 's', &key);
                 if (k < 0)
                         return k;
-                k = entry_read(m, r, key, unknown);
+                k = fn(m, key, userdata);
                 if (k < 0)
                         return k;
                 k = sd_bus_message_exit_container(m);
@@ -188,6 +189,21 @@ int bus_record_read(sd_bus_message *m, BusRecordKind kind, BusRecord *r, BusUnkn
         if (k < 0)
                 return k;
         return sd_bus_message_exit_container(m);
+}
+
+typedef struct RecordReader {
+        BusRecord *record;
+        BusUnknown *unknown;
+} RecordReader;
+
+static int record_entry(sd_bus_message *m, const char *key, void *userdata) {
+        RecordReader *rr = userdata;
+        return entry_read(m, rr->record, key, rr->unknown);
+}
+
+int bus_record_read(sd_bus_message *m, BusRecordKind kind, BusRecord *r, BusUnknown *unknown) {
+        bus_record_init(r, kind);
+        return dict_for_each(m, record_entry, &(RecordReader) { r, unknown });
 }
 
 int bus_records_read(sd_bus_message *m, BusRecordKind kind, BusRecord **records, size_t *n, BusUnknown *unknown) {
@@ -295,32 +311,15 @@ done:
         return sd_bus_message_exit_container(m);
 }
 
-int bus_snapshot_read(sd_bus_message *reply, BusSnapshot *s) {
-        int k;
+static int property_entry(sd_bus_message *m, const char *name, void *userdata) {
+        return property_read(m, name, userdata);
+}
 
+int bus_snapshot_read(sd_bus_message *reply, BusSnapshot *s) {
         *s = (BusSnapshot) {};
         bus_record_init(&s->status, BUS_RECORD_STATUS);
         bus_record_init(&s->counters, BUS_RECORD_COUNTERS);
-
-        k = sd_bus_message_enter_container(reply, 'a', "{sv}");
-        if (k < 0)
-                return k;
-        while ((k = sd_bus_message_enter_container(reply, 'e', "sv")) > 0) {
-                const char *name;
-
-                k = sd_bus_message_read_basic(reply, 's', &name);
-                if (k < 0)
-                        return k;
-                k = property_read(reply, name, s);
-                if (k < 0)
-                        return k;
-                k = sd_bus_message_exit_container(reply);
-                if (k < 0)
-                        return k;
-        }
-        if (k < 0)
-                return k;
-        return sd_bus_message_exit_container(reply);
+        return dict_for_each(reply, property_entry, s);
 }
 
 void bus_snapshot_done(BusSnapshot *s) {
