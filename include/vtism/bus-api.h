@@ -79,13 +79,13 @@ typedef struct BusField {
 
 /* A VM (VMs property). */
 typedef enum BusVmField {
-        BUS_VM_ID,                /* s: the UUID if known, else "pid-N" */
-        BUS_VM_NAME,              /* s: libvirt's name, QEMU's -name, or "qemu-N" / "EXE-N" */
-        BUS_VM_UUID,              /* s: absent if unknown */
+        BUS_VM_ID,                /* s: the libvirt UUID of a libvirt domain, else "pid-N"; unique */
+        BUS_VM_NAME,              /* s: libvirt's name, QEMU's -name if usable (vm.h), or "qemu-N" / "EXE-N" */
+        BUS_VM_UUID,              /* s: absent if unknown or not usable */
         BUS_VM_PID,               /* u: the QEMU (or configured) process */
         BUS_VM_SOURCES,           /* s: "libvirt", "proc" or "libvirt,proc" */
-        BUS_VM_STATE,             /* s: "new", "tracked", "untrackable" */
-        BUS_VM_ERROR,             /* s: why untrackable; absent if not */
+        BUS_VM_STATE,             /* s: "new", "tracked", "untrackable", "ignored" */
+        BUS_VM_ERROR,             /* s: why untrackable or ignored; absent if not */
         BUS_VM_RAM_BYTES,         /* t: guest RAM located */
         BUS_VM_RESIDENCY_KNOWN,   /* b: dram_bytes/cxl_bytes come from a complete placement pass */
         BUS_VM_DRAM_BYTES,        /* t */
@@ -99,6 +99,8 @@ typedef enum BusVmField {
         BUS_VM_POLICY,            /* s: where the policy that applies is, "FILE:LINE", or "default" */
         BUS_VM_DRAM_BUDGET_BYTES, /* t: that policy's DRAM budget, a percentage of guest RAM resolved;
                                    * absent while guest RAM is not located */
+        BUS_VM_IDENTITY_CONFLICT, /* s: what the command line claims (name, uuid) that is not used, and
+                                   * why (another VM has it, the VM is untrusted); absent if none */
         _BUS_VM_FIELD_MAX,
 } BusVmField;
 extern const BusField bus_vm_fields[_BUS_VM_FIELD_MAX];

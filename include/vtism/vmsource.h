@@ -48,10 +48,14 @@ static inline const char *vm_event_to_string(VmEvent e) {
         return table[e];
 }
 
-/* Valid only during the handler call: copy what you keep. */
+/* Valid only during the handler call: copy what you keep. From libvirt, uuid and name are the
+ * domain's; from /proc they are what the command line claims (-uuid, -name: untrusted, NULL if it
+ * claims none), see vm.h. */
 typedef struct VmIdentity {
         const char *uuid;          /* canonical lower-case */
         const char *name;
+        const char *default_name;  /* /proc: "qemu-<pid>" or "EXE-<pid>", for when the claim is unusable */
+        uid_t uid;                 /* /proc: the process's real uid, (uid_t) -1 if unknown (libvirt) */
         pid_t pid;                 /* QEMU pid, from libvirt's pid file, checked against /proc;
                                     * 0 if it could not be found (remote URI, unreadable file) */
         unsigned long long start_time; /* of pid (proc-pid.h), 0 if unknown */

@@ -25,6 +25,7 @@ const BusField bus_vm_fields[_BUS_VM_FIELD_MAX] = {
         [BUS_VM_HOME_REASON] = { "home_reason", "s" },
         [BUS_VM_POLICY] = { "policy", "s" },
         [BUS_VM_DRAM_BUDGET_BYTES] = { "dram_budget_bytes", "t" },
+        [BUS_VM_IDENTITY_CONFLICT] = { "identity_conflict", "s" },
 };
 assert_cc(ELEMENTSOF(bus_vm_fields) == _BUS_VM_FIELD_MAX);
 

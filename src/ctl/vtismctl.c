@@ -263,7 +263,7 @@ static void node_defaults(void *p, uint64_t present) {
 }
 
 typedef struct VmInfo {
-        char *id, *name, *uuid, *sources, *state, *error, *home_reason, *policy;
+        char *id, *name, *uuid, *sources, *state, *error, *home_reason, *policy, *identity_conflict;
         uint32_t pid;
         uint64_t ram_bytes, dram_bytes, cxl_bytes, hot_bytes, warm_bytes, cold_bytes, cycles, dram_budget_bytes;
         int32_t home_node;     /* -1: none */
@@ -291,6 +291,7 @@ static const size_t vm_offsets[_BUS_VM_FIELD_MAX] = {
         [BUS_VM_HOME_REASON] = offsetof(VmInfo, home_reason),
         [BUS_VM_POLICY] = offsetof(VmInfo, policy),
         [BUS_VM_DRAM_BUDGET_BYTES] = offsetof(VmInfo, dram_budget_bytes),
+        [BUS_VM_IDENTITY_CONFLICT] = offsetof(VmInfo, identity_conflict),
 };
 assert_cc(ELEMENTSOF(vm_offsets) == _BUS_VM_FIELD_MAX);
 static const RecordLayout vm_layout = { "VMs", bus_vm_fields, _BUS_VM_FIELD_MAX, vm_offsets };
@@ -650,6 +651,9 @@ static void print_vms(const Status *s) {
         for (size_t i = 0; i < s->n_vms; i++)
                 if (s->vms[i].error && *s->vms[i].error)
                         printf("  %s: %s\n", s->vms[i].name, s->vms[i].error);
+        for (size_t i = 0; i < s->n_vms; i++)
+                if (s->vms[i].identity_conflict && *s->vms[i].identity_conflict)
+                        printf("  %s (%s): %s\n", s->vms[i].name, s->vms[i].id, s->vms[i].identity_conflict);
 }
 
 static void print_status(const Status *s) {
@@ -761,6 +765,8 @@ static json_object *json_vms(const Status *s) {
                 json_object_object_add(o, "policy", v->policy ? json_object_new_string(v->policy) : NULL);
                 json_object_object_add(o, "dram_budget_bytes",
                                        v->budget_known ? json_object_new_uint64(v->dram_budget_bytes) : NULL);
+                json_object_object_add(o, "identity_conflict", v->identity_conflict && *v->identity_conflict ?
+                                                                       json_object_new_string(v->identity_conflict) : NULL);
                 json_object_array_add(a, o);
         }
         return a;

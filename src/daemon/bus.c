@@ -303,8 +303,12 @@ static int method_get_heatmap(sd_bus_message *msg, void *userdata, sd_bus_error 
         r = sd_bus_message_read(msg, "s", &key);
         if (r < 0)
                 return r;
-        vm = manager_find_vm(m, key);
-        if (!vm)
+        r = manager_find_vm(m, key, &vm);
+        if (r == -ENOTUNIQ)
+                return bus_error_setf(error, VTISM_BUS_ERROR_NO_SUCH_VM,
+                                      "More than one VM is named '%s': give its id or pid as 'vtismctl status' lists them.",
+                                      key);
+        if (r < 0)
                 return bus_error_setf(error, VTISM_BUS_ERROR_NO_SUCH_VM,
                                       "No VM '%s' (give a name, UUID or pid as 'vtismctl status' lists them).", key);
         if (!vm->heat)
@@ -519,6 +523,8 @@ static int append_vm(sd_bus_message *reply, const Manager *m, const Vm *vm) {
                 r = dict_string(reply, &f[BUS_VM_POLICY], vm->policy.source);
         if (r >= 0 && vm_dram_budget_bytes(vm, &budget) >= 0)
                 r = dict_u64(reply, &f[BUS_VM_DRAM_BUDGET_BYTES], budget);
+        if (r >= 0)
+                r = dict_string(reply, &f[BUS_VM_IDENTITY_CONFLICT], vm->identity_conflict);
         if (r >= 0)
                 r = dict_end(reply);
         return r;

@@ -139,6 +139,7 @@ static void emit(LibvirtSource *s, VmEvent event, const KnownVm *v) {
         id = (VmIdentity) {
                 .uuid = v->uuid,
                 .name = v->name,
+                .uid = (uid_t) -1,
                 .pid = v->pid,
                 .start_time = v->start_time,
                 .cmdline = v->cmdline,
