@@ -30,6 +30,7 @@ fake_qemu() {
         mkdir -p "$dir"
         printf 'qemu-system-x86_64\0-name\0guest=%s\0-m\0%s\0' "$2" 64 >"$dir/cmdline"
         printf '%s (qemu-system-x86) %s 1 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 %s 0 0\n' "$1" "${4:-S}" "$3" >"$dir/stat"
+        printf 'Name:\tqemu-system-x86\nUid:\t0\t0\t0\t0\n' >"$dir/status"   # root's: trusted
         : >"$dir/maps"   # no guest RAM mapping: listed, untrackable, retried
 }
 mkdir -p "$proc/self"

@@ -42,7 +42,8 @@ vm_ready() { vm_json "$1" | jq -e '.ram_bytes > 0 and .residency_known' >/dev/nu
 wait_for 15 vm_ready itest-vm || fail "QEMU VM not located: $("$VTISMCTL" status --json | jq -c .vms)"
 
 j=$(vm_json itest-vm)
-jq -e --arg u "$uuid" --argjson p "$qemu_pid" '.id == $u and .uuid == $u and .pid == $p and .sources == "proc"
+# Found in /proc only: its id is its pid (a command line's -uuid is only a claim), its uuid the claim.
+jq -e --arg u "$uuid" --argjson p "$qemu_pid" '.id == "pid-\($p)" and .uuid == $u and .pid == $p and .sources == "proc"
         and .ram_bytes == 100663296 and .home_node == 0' <<<"$j" >/dev/null || fail "QEMU VM: $j"
 # QEMU -S has not touched its RAM: whatever is resident is on node 0, the only node here.
 jq -e '.dram_bytes <= .ram_bytes and .cxl_bytes == 0' <<<"$j" >/dev/null || fail "residency: $j"
