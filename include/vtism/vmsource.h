@@ -82,14 +82,22 @@ struct VmSource {
 };
 
 /*
- * Watch the libvirt daemon at uri (NULL: "qemu:///system") from event. Never fails because
- * libvirtd is unreachable: it then retries with backoff (1 s doubling to 60 s) and the handler
- * sees the first resync once connected; the same after libvirtd went away. -EBUSY if libvirt's
- * event implementation is already bound to another live loop. QEMU pids from libvirt's pid files
- * are checked below proc_root (NULL: "/proc").
+ * Watch the libvirt daemon at uri (NULL: "qemu:///system"); the handler is called from event's
+ * loop. Never fails because libvirtd is unreachable: it then retries with backoff (1 s doubling to
+ * 60 s) and the handler sees the first resync once connected; the same after libvirtd went away.
+ * libvirt itself runs in a thread of the source's own, so a libvirtd that hangs never blocks
+ * event's loop; a libvirt call that waits 30 s for an answer is cut short and retried
+ * (vmsource-libvirt.c). -EBUSY if libvirt's event implementation is still bound to another
+ * source's thread. QEMU pids from libvirt's pid files are checked below proc_root (NULL: "/proc").
+ * vmsource_free() returns within ~5 s even while libvirtd hangs.
  */
 int vmsource_libvirt_new(sd_event *event, const char *uri, const char *proc_root, VmSourceHandler handler,
                          void *userdata, VmSource **ret);
+
+/* Connect to another URI (a reload changed it): the old connection is dropped, an empty resync
+ * withdraws what it said (VMs that only it knew go, those /proc knows stay), and the new URI is
+ * tried at once, even while a call to the old one hangs. 1 if it changed, 0 if not, -EINVAL. */
+int vmsource_libvirt_set_uri(VmSource *s, const char *uri);
 
 static inline VmSource *vmsource_free(VmSource *s) {
         if (s)
