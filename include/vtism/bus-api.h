@@ -49,6 +49,7 @@
 #define VTISM_PROP_TRACKER              "Tracker"            /* s: the configured tracker */
 #define VTISM_PROP_CONFIG_FILE          "ConfigFile"         /* s, const */
 #define VTISM_PROP_LIBVIRT_URI          "LibvirtURI"         /* s */
+#define VTISM_PROP_LIBVIRT_STATE        "LibvirtState"       /* s: the connection, one line; "" if none; no signal */
 #define VTISM_PROP_LAST_RELOAD_ERROR    "LastReloadError"    /* s, "" after a good (re)load */
 #define VTISM_PROP_SAMPLING_PAUSED      "SamplingPaused"     /* b */
 #define VTISM_PROP_MIGRATION_PAUSED     "MigrationPaused"    /* b */

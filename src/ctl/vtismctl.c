@@ -347,7 +347,7 @@ static const RecordLayout counter_layout = { "Counters", bus_counter_fields, _BU
                                              counter_offsets };
 
 typedef struct Status {
-        char *version, *mode, *mode_reason, *tracker, *config_file, *last_reload_error, *libvirt_uri;
+        char *version, *mode, *mode_reason, *tracker, *config_file, *last_reload_error, *libvirt_uri, *libvirt_state;
         bool sampling_paused, migration_paused, dry_run;
         uint64_t sample_interval_usec, rate_limit_bytes, started_at_usec, last_cycle_at_usec;
         NodeInfo *nodes;
@@ -371,6 +371,7 @@ static void status_done(Status *s) {
         free(s->config_file);
         free(s->last_reload_error);
         free(s->libvirt_uri);
+        free(s->libvirt_state);
         for (size_t i = 0; i < s->n_nodes; i++)
                 record_done(&node_layout, &s->nodes[i]);
         free(s->nodes);
@@ -458,6 +459,7 @@ static int read_property(sd_bus_message *m, const char *name, Status *s) {
                 { VTISM_PROP_CONFIG_FILE, "s", &s->config_file },
                 { VTISM_PROP_LAST_RELOAD_ERROR, "s", &s->last_reload_error },
                 { VTISM_PROP_LIBVIRT_URI, "s", &s->libvirt_uri },
+                { VTISM_PROP_LIBVIRT_STATE, "s", &s->libvirt_state },
                 { VTISM_PROP_ACTIVE_TRACKER, "s", &s->active_tracker },
                 { VTISM_PROP_SAMPLING_PAUSED, "b", &s->sampling_paused },
                 { VTISM_PROP_MIGRATION_PAUSED, "b", &s->migration_paused },
@@ -678,6 +680,8 @@ static void print_status(const Status *s) {
                                               : s->migration_paused ? "paused" : "running",
                s->dry_run ? ", dry-run (planned, not performed)" : "", rate);
         printf("       Config: %s\n", s->config_file);
+        if (s->libvirt_state && *s->libvirt_state)
+                printf("      Libvirt: %s\n", s->libvirt_state);
         if (s->last_reload_error && *s->last_reload_error)
                 printf("  Last reload: FAILED, previous configuration kept: %s\n", s->last_reload_error);
         format_duration(up, sizeof(up), now > s->started_at_usec ? now - s->started_at_usec : 0);
@@ -784,6 +788,9 @@ static void print_json(const Status *s, bool nodes_only) {
                 json_object_object_add(o, "mode_reason", json_object_new_string(s->mode_reason ?: ""));
                 json_object_object_add(o, "tracker", json_object_new_string(s->tracker ?: ""));
                 json_object_object_add(o, "config_file", json_object_new_string(s->config_file ?: ""));
+                json_object_object_add(o, "libvirt_uri", json_object_new_string(s->libvirt_uri ?: ""));
+                json_object_object_add(o, "libvirt_state", s->libvirt_state && *s->libvirt_state ?
+                                                                   json_object_new_string(s->libvirt_state) : NULL);
                 json_object_object_add(o, "last_reload_error",
                                        s->last_reload_error && *s->last_reload_error ?
                                                json_object_new_string(s->last_reload_error) : NULL);

@@ -379,6 +379,8 @@ static int property_get_version(PROPERTY_GETTER_ARGS) {
 DEFINE_MANAGER_GETTER(property_get_mode, append_string(reply, manager_mode_to_string(m->mode)))
 DEFINE_MANAGER_GETTER(property_get_tracker, append_string(reply, tracker_kind_to_string(m->config->tracker)))
 DEFINE_MANAGER_GETTER(property_get_libvirt_uri, append_string(reply, m->config->libvirt_uri))
+DEFINE_MANAGER_GETTER(property_get_libvirt_state,
+                      append_string(reply, m->libvirt_source ? vmsource_describe(m->libvirt_source) : NULL))
 DEFINE_MANAGER_GETTER(property_get_active_tracker, append_string(reply, m->tracker ? m->tracker->ops->name : NULL))
 DEFINE_MANAGER_GETTER(property_get_dry_run, sd_bus_message_append(reply, "b", (int) manager_dry_run(m)))
 DEFINE_MANAGER_GETTER(property_get_sample_interval, sd_bus_message_append(reply, "t", m->config->sample_interval_usec))
@@ -579,6 +581,7 @@ static const sd_bus_vtable manager_vtable[] = {
         SD_BUS_PROPERTY(VTISM_PROP_TRACKER, "s", property_get_tracker, 0, EMITS_INVALIDATION),
         SD_BUS_PROPERTY(VTISM_PROP_CONFIG_FILE, "s", property_get_string, OFFSET(config_path), CONST),
         SD_BUS_PROPERTY(VTISM_PROP_LIBVIRT_URI, "s", property_get_libvirt_uri, 0, EMITS_INVALIDATION),
+        SD_BUS_PROPERTY(VTISM_PROP_LIBVIRT_STATE, "s", property_get_libvirt_state, 0, 0),
         SD_BUS_PROPERTY(VTISM_PROP_LAST_RELOAD_ERROR, "s", property_get_string, OFFSET(last_reload_error), EMITS_CHANGE),
         SD_BUS_PROPERTY(VTISM_PROP_SAMPLING_PAUSED, "b", property_get_bool, OFFSET(sampling_paused), EMITS_CHANGE),
         SD_BUS_PROPERTY(VTISM_PROP_MIGRATION_PAUSED, "b", property_get_bool, OFFSET(migration_paused), EMITS_CHANGE),
@@ -609,7 +612,7 @@ static const sd_bus_vtable manager_vtable[] = {
 /* ---- change notification: ManagerChange -> PropertiesChanged ---- */
 
 /* Which properties a change touches. Every one listed must emit (checked in bus_setup()); the
- * others (Counters, LastCycleAt) change every cycle and are read, not signalled. */
+ * others (Counters, LastCycleAt, LibvirtState) change all the time and are read, not signalled. */
 static const struct {
         const char *property;
         unsigned changes;

@@ -385,13 +385,27 @@ int manager_tracker_setup(Manager *m) {
         return 0;
 }
 
-/* After a reload: every VM's policy from the new config, new heat parameters, and the tracker
- * the config asks for now. */
+static void start_libvirt_source(Manager *m) {
+        int r;
+
+        if (!m->config->libvirt_uri || !*m->config->libvirt_uri)
+                return;
+        r = vmsource_libvirt_new(m->event, m->config->libvirt_uri, m->proc_root, on_vm_event, m, &m->libvirt_source);
+        if (r < 0)
+                log_warning_errno(r, "Cannot watch libvirt at %s, finding VMs in /proc only: %m", m->config->libvirt_uri);
+}
+
+/* After a reload: whom to trust (qemu_users), every VM's policy from the new config, the libvirt
+ * URI, new heat parameters, and the tracker the config asks for now. */
 int manager_vms_apply_config(Manager *m) {
         HeatParams params;
 
         resolve_qemu_users(m);
         vms_refresh(m);
+        if (m->libvirt_source)
+                (void) vmsource_libvirt_set_uri(m->libvirt_source, m->config->libvirt_uri);
+        else
+                start_libvirt_source(m);
         heat_params_from_config(m->config, &params);
         for (size_t i = 0; i < m->n_vms; i++) {
                 Vm *vm = m->vms[i];
@@ -416,13 +430,7 @@ int manager_vms_start(Manager *m) {
         int r;
 
         resolve_qemu_users(m);
-        if (m->config->libvirt_uri && *m->config->libvirt_uri) {
-                r = vmsource_libvirt_new(m->event, m->config->libvirt_uri, m->proc_root, on_vm_event, m,
-                                         &m->libvirt_source);
-                if (r < 0)
-                        log_warning_errno(r, "Cannot watch libvirt at %s, finding VMs in /proc only: %m",
-                                          m->config->libvirt_uri);
-        }
+        start_libvirt_source(m);
         r = vmsource_proc_new(m->proc_root, proc_matcher, on_vm_event, m, &m->proc_source);
         if (r < 0)
                 return log_error_errno(r, "Failed to set up the /proc VM source: %m");
