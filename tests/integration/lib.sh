@@ -83,8 +83,10 @@ wait_for() {
         done
 }
 
+# start_notify: the notify recorder on $SCRATCH/notify.sock, messages in notify.log, their arrival
+# times in notify.times ("MS FIRST-LINE", CLOCK_MONOTONIC).
 start_notify() {
-        "$NOTIFY_RECORDER" "$SCRATCH/notify.sock" >"$SCRATCH/notify.log" &
+        "$NOTIFY_RECORDER" "$SCRATCH/notify.sock" "$SCRATCH/notify.times" >"$SCRATCH/notify.log" &
         PIDS+=($!)
         wait_for 5 test -S "$SCRATCH/notify.sock" || fail "notify recorder did not start"
 }
@@ -103,6 +105,18 @@ notify_count() {
         grep -c -x "$1" "$SCRATCH/notify.log" || true
 }
 
-as_nobody() {
-        setpriv --reuid=nobody --regid=nogroup --clear-groups -- "$@"
+# watchdog_max_gap_ms FROM_MS [TO_MS]: the longest time without a WATCHDOG=1 between the two
+# CLOCK_MONOTONIC times (ms; TO defaults to now), counting both ends: a daemon that stopped
+# pinging shows the gap up to now.
+watchdog_max_gap_ms() {
+        local from=$1 to=${2:-$(monotonic_ms)}
+        awk -v from="$from" -v to="$to" '
+                $2 == "WATCHDOG=1" && $1 >= from && $1 <= to { if ($1 - last > max) max = $1 - last; last = $1 }
+                BEGIN { last = from; max = 0 }
+                END { if (to - last > max) max = to - last; print max }' "$SCRATCH/notify.times"
+}
+
+# CLOCK_MONOTONIC in ms, as the notify recorder stamps it.
+monotonic_ms() {
+        "$NOTIFY_RECORDER" --now
 }
