@@ -120,3 +120,7 @@ watchdog_max_gap_ms() {
 monotonic_ms() {
         "$NOTIFY_RECORDER" --now
 }
+
+as_nobody() {
+        setpriv --reuid=nobody --regid=nogroup --clear-groups -- "$@"
+}
