@@ -112,6 +112,8 @@ typedef struct Vm {
 
         VmState state;
         char *error;               /* why it is untrackable */
+        char *logged_error;        /* the last "not sampled" reason logged, so each is said once */
+        bool setup_logged;         /* its "N guest RAM ranges, tracker T" line was logged */
         unsigned retry_in_cycles;  /* untrackable: cycles until the next attempt */
         HeatMap *heat;
         TrackerTarget target;

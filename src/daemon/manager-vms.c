@@ -356,6 +356,7 @@ int manager_tracker_setup(Manager *m) {
         /* Switching trackers: every VM starts over with the new one (heat is kept). */
         for (size_t i = 0; i < m->n_vms; i++) {
                 vm_detach_tracker(m, m->vms[i]);
+                m->vms[i]->setup_logged = false; /* say which tracker follows it now */
                 if (m->vms[i]->state != VM_STATE_IGNORED)
                         m->vms[i]->state = VM_STATE_NEW;
         }
@@ -419,6 +420,7 @@ int manager_vms_apply_config(Manager *m) {
                         vm_detach_tracker(m, vm);
                         vm->heat = heatmap_free(vm->heat);
                         vm->state = VM_STATE_NEW;
+                        vm->setup_logged = false;
                         continue;
                 }
                 (void) heatmap_set_params(vm->heat, &params);
@@ -458,6 +460,25 @@ void manager_vms_done(Manager *m) {
         }
 }
 
+/* Not sampled for now, retried every RETRY_CYCLES. One log line per outage, with its first reason,
+ * not one per retry (a reason that changes meanwhile goes to debug; status shows the current one). */
+static void vm_set_untrackable(Vm *vm, char *reason) {
+        if (!vm->logged_error) {
+                log_fields(LOG_NOTICE, VM_FIELDS(vm), "VM %s (pid %d) is not sampled: %s.", vm->name, (int) vm->pid,
+                           reason);
+                vm->logged_error = xstrdup(reason);
+        } else if (!streq(vm->logged_error, reason)) {
+                log_fields(LOG_DEBUG, VM_FIELDS(vm), "VM %s (pid %d) is still not sampled, now: %s.", vm->name,
+                           (int) vm->pid, reason);
+                free(vm->logged_error);
+                vm->logged_error = xstrdup(reason);
+        }
+        vm->state = VM_STATE_UNTRACKABLE;
+        free(vm->error);
+        vm->error = reason;
+        vm->retry_in_cycles = RETRY_CYCLES;
+}
+
 /* Locate guest RAM, build the heat map, hand the VM to the tracker. */
 static int vm_setup(Manager *m, Vm *vm) {
         _cleanup_free_ char *reason = NULL;
@@ -495,19 +516,15 @@ static int vm_setup(Manager *m, Vm *vm) {
         vm->state = VM_STATE_TRACKED;
         free(vm->error);
         vm->error = NULL;
-        log_fields(LOG_INFO, VM_FIELDS(vm), "VM %s: %zu guest RAM range%s, %" PRIu64 " MiB, home node %d (%s), tracker %s.",
-                   vm->name, vm->n_ranges, vm->n_ranges == 1 ? "" : "s", vm->ram_bytes / MIB, vm->home_node,
-                   vm_home_reason_to_string(vm->home_reason) ?: "none", m->tracker->ops->name);
+        if (!vm->setup_logged)
+                log_fields(LOG_INFO, VM_FIELDS(vm), "VM %s: %zu guest RAM range%s, %" PRIu64 " MiB, home node %d (%s), tracker %s.",
+                           vm->name, vm->n_ranges, vm->n_ranges == 1 ? "" : "s", vm->ram_bytes / MIB, vm->home_node,
+                           vm_home_reason_to_string(vm->home_reason) ?: "none", m->tracker->ops->name);
+        vm->setup_logged = true;
         return 0;
 
 untrackable:
-        if (vm->state != VM_STATE_UNTRACKABLE || !streq_ptr(vm->error, reason))
-                log_fields(LOG_NOTICE, VM_FIELDS(vm), "VM %s (pid %d) is not sampled: %s.", vm->name, (int) vm->pid,
-                           reason);
-        vm->state = VM_STATE_UNTRACKABLE;
-        free(vm->error);
-        vm->error = TAKE_PTR(reason);
-        vm->retry_in_cycles = RETRY_CYCLES;
+        vm_set_untrackable(vm, TAKE_PTR(reason));
         return 0;
 }
 
@@ -583,9 +600,19 @@ static int vm_cycle(Manager *m, Vm *vm) {
                         r = ops->prepare_access_checks(m->tracker, &vm->target);
                 if (r == -ESRCH)
                         return r;
-                if (r < 0)
-                        log_fields(LOG_DEBUG, VM_FIELDS(vm), "Sampling VM %s failed: %s", vm->name, strerror(-r));
-                vm->cycles++;
+                if (r < 0) {
+                        /* The VM runs but its tracker cannot read it (a kernel file gone or
+                         * failing): say so once, keep its heat, try again in RETRY_CYCLES. */
+                        vm_detach_tracker(m, vm);
+                        vm_set_untrackable(vm, xasprintf("the %s tracker cannot follow it: %s", ops->name, strerror(-r)));
+                } else {
+                        if (vm->logged_error && vm->cycles > 0)
+                                log_fields(LOG_INFO, VM_FIELDS(vm), "VM %s (pid %d) is sampled again.", vm->name,
+                                           (int) vm->pid);
+                        free(vm->logged_error);
+                        vm->logged_error = NULL;
+                        vm->cycles++;
+                }
         }
 
         /* Placement is worth knowing even when nothing samples the VM. */

@@ -73,6 +73,7 @@ Vm *vm_free(Vm *vm) {
         free(vm->numa_nodeset);
         free(vm->vcpu_cpuset);
         free(vm->error);
+        free(vm->logged_error);
         free(vm);
         return NULL;
 }
