@@ -281,7 +281,7 @@ wait_for 20 vm_is "$B_PID" '.residency_known' || fail "$B placement not read"
 before=$(status | jq -c '[.vms[] | select(.sources | startswith("libvirt")) | {id, pid, ram_bytes}] | sort_by(.id)')
 kill -KILL "$VTISMD_PID"
 wait "$VTISMD_PID" 2>/dev/null || true
-kill -0 "$A_PID" && kill -0 "$B_PID" || fail "a QEMU died with vtismd"
+{ kill -0 "$A_PID" && kill -0 "$B_PID"; } || fail "a QEMU died with vtismd"
 from=$(log_lines)
 ready=$(notify_count READY=1)
 start_vtismd "$conf" --sysfs-root="$SYSFS" --log-level=debug
