@@ -13,6 +13,7 @@
 #      line, start time, owner, guest RAM): none left listed, nothing logged at warning or above;
 #   4. SIGKILL of vtismd and a restart: the QEMUs run on, the new vtismd finds them with the same
 #      ids and reads their placement as it stands (a small one's: the big one's takes 64 cycles).
+# shellcheck disable=SC2034 # read by lib.sh
 PRIVATE_PIDS=1   # vtismd on the real /proc: see only our own processes (lib.sh)
 . "$(dirname "$0")/lib.sh"
 need dbus-daemon jq busctl qemu-system-x86_64

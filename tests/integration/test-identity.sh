@@ -12,6 +12,7 @@
 #   3. reload with qemu_users = [ "*" ]: the fake is trusted now but still may not take what the
 #      VM found earlier has; when the real VM exits, the claim is free and the fake gets it;
 #   4. reload back to the default: ignored again.
+# shellcheck disable=SC2034 # read by lib.sh
 PRIVATE_PIDS=1   # vtismd on the real /proc: see only our own processes (lib.sh)
 . "$(dirname "$0")/lib.sh"
 need dbus-daemon jq setpriv qemu-system-x86_64

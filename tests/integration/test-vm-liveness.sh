@@ -8,6 +8,7 @@
 #   B. vtismd on the real /proc, under strace, with a plain QEMU sampled by the page_idle tracker
 #      (a regular file as the bitmap, as in test-vtismd-libvirt): exactly one /proc/PID/stat read
 #      per VM per cycle.
+# shellcheck disable=SC2034 # read by lib.sh
 PRIVATE_PIDS=1   # vtismd on the real /proc: see only our own processes (lib.sh)
 . "$(dirname "$0")/lib.sh"
 need dbus-daemon jq strace qemu-system-x86_64

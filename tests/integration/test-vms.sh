@@ -3,6 +3,7 @@
 # its name, UUID and guest RAM located, placement (residency) read with move_pages; a process
 # named in the config's processes list; VMs that exit are dropped; vtismctl status/heatmap show
 # them. (Sampling needs a tracker, which this host lacks: the lab tests cover that.)
+# shellcheck disable=SC2034 # read by lib.sh
 PRIVATE_PIDS=1   # vtismd on the real /proc: see only our own processes (lib.sh)
 . "$(dirname "$0")/lib.sh"
 need dbus-daemon jq qemu-system-x86_64
