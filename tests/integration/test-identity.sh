@@ -48,7 +48,8 @@ qemu-system-x86_64 -accel tcg -m 16 -nodefaults -display none -S -name guest=rea
         >"$SCRATCH/qemu.log" 2>&1 &
 real=$!
 PIDS+=("$real")
-wait_for 20 vm_is "$real" '.name == "real-vm" and .ram_bytes > 0' || fail "real VM not listed: $(status | jq -c .vms)"
+# residency_known: its guest RAM is located (QEMU may still be starting when first seen) and has a heat map
+wait_for 30 vm_is "$real" '.name == "real-vm" and .residency_known' || fail "real VM not located: $(status | jq -c .vms)"
 vm_is "$real" ".id == \"pid-$real\" and .uuid == \"$U\" and .state != \"ignored\" and .identity_conflict == null" ||
         fail "real VM: $(vm_by_pid "$real")"
 ok "1. root's QEMU: id pid-$real, name real-vm, uuid $U"

@@ -271,6 +271,7 @@ line=$(log_since "$from" "VM qemu-$rootfake \(pid $rootfake, uid 0\): its comman
 n_ids=$(status | jq '[.vms[].id] | length') n_unique=$(status | jq '[.vms[].id] | unique | length')
 ((n_ids == n_unique)) || fail "ids not unique: $(status | jq -c '[.vms[] | {id, name, pid}]')"
 [[ $(status | jq --arg u "$B_UUID" '[.vms[] | select(.uuid == $u)] | length') -eq 1 ]] || fail "two VMs with $B_UUID"
+wait_for 20 vm_is "$B_PID" '.residency_known' || fail "$B's guest RAM not located: $(vm_by_pid "$B_PID")"
 "$VTISMCTL" heatmap --json "$B_UUID" | jq -e --arg id "$B_UUID" '.id == $id' >/dev/null ||
         fail "heatmap by UUID: $("$VTISMCTL" heatmap --json "$B_UUID" 2>&1)"
 ok "5. $B started after a fake (root's) claimed it: libvirt wins, the fake is qemu-$rootfake ('${line#*: }'); nobody's fake ignored; heatmap $B_UUID finds $B"
