@@ -28,26 +28,32 @@
  * carry a copy of its id and a NULL key).
  *
  * Plans run in slices from the sd-event loop (an idle-priority defer source that re-arms itself,
- * a time source while only delayed retries are left): a slice runs batches until MigratorOptions
- * .slice_usec (20 ms) has passed, and a batch is sized so it takes about .batch_usec (5 ms), so
- * no slice keeps the loop more than about 30 ms (worst case slice + one batch ~ 2 x that) and
- * D-Bus calls and the watchdog keep flowing between slices. A batch is one move_pages(2) call for
- * one VM and one target node, made of consecutive moves of the plan in plan order, cut at 2 MiB
- * boundaries; a huge move (one THP, plan.h) is one address in it and is never split.
+ * a time source while only delayed retries are left). A slice starts a batch only if it is
+ * expected to end within MigratorOptions.slice_usec (40 ms) of the slice's start (its first batch
+ * always runs), so D-Bus calls and the watchdog are served at least every ~40 ms. A batch is one
+ * move_pages(2) call for one VM and one target node, made of consecutive moves of the plan in
+ * plan order, cut at 2 MiB boundaries; a huge move (one THP, plan.h) is one address in it and is
+ * never split (so one THP is the smallest batch: ~0.2 ms natively, 40-80 ms under the lab's TCG).
  *
- * Batch sizes come from the measured cost of a call (bench/migrate-bench calibrate; the numbers
- * are in bench/README.md): move_pages costs a fixed part per call (lru_cache_disable() drains the
- * per-CPU LRU caches of every CPU, mmap lock, TLB flush of the batch) plus a part per page.
- *     lab (QEMU TCG, 2 vCPUs), 4 KiB pages:  ~MEASURED ns/page; per call ~MEASURED us
- *     lab, THP (one address per 2 MiB):      ~MEASURED ns per 4 KiB page moved
- *     host (native), placement query:        ~150-200 ns/page (~3 us for a call of 16)
- *     Zen 3 (DESIGN.md §8):                  4 KiB 3.3 GB/s (~1.2 us/page), THP 11 GB/s
- * The migrator starts from MIGRATOR_COST_*_NS and then measures every call it makes (a moving
- * average per kind: 4 KiB move, THP move, query), so batches keep to .batch_usec on any machine;
- * sizes stay within [.batch_pages_min, .batch_pages_max] (4 KiB pages; a THP counts 512).
- * Between batches the pid's start time is re-read (/proc/PID/stat, ~9 us): a different process
- * with the same pid never gets moves.
- *
+ * Batch sizes. A move call costs a fixed part (lru_cache_disable() drains the LRU caches of every
+ * CPU and waits for it; mmap lock; the TLB shootdown) plus a part per page; measured with
+ * bench/migrate-bench calibrate (numbers in bench/README.md):
+ *                                      fixed per move call    per 4 KiB page
+ *     this host, native, 2 CPUs        76-150 us (no-op call)  query 150-200 ns
+ *     lab, QEMU TCG, 2 vCPUs           ~5 ms                   move 55-150 us, THP 40-80 ms per
+ *                                                              2 MiB, query 0.7-1 us
+ *     Zen 3 (DESIGN.md §8)                                     move ~1.2 us, THP ~0.2 ms per 2 MiB
+ * The fixed part grows with the number of CPUs (the drain waits for each), so the migrator
+ * measures it: once per plan (at most every 10 s) it "moves" one page of its own to the node it
+ * is on (nothing migrates, ~one call's fixed cost). A batch is sized to take .batch_usec (5 ms),
+ * or 9 x the fixed part when that is longer (so it stays <= 10 % of the call), up to
+ * .batch_max_usec (35 ms); the per-page part is measured on every call (per kind: 4 KiB move, THP
+ * move, query; up at once, down by halves), starting from MIGRATOR_COST_*_NS. Sizes stay within
+ * [.batch_pages_min, .batch_pages_max] (4 KiB pages; a THP counts 512). Natively that gives
+ * batches of ~4,000 pages (16 MiB) or ~25 THPs; in the lab ~500 pages or one THP.
+ * Before every batch the pid's start time is re-read (/proc/PID/stat: ~10-40 us natively, ~60 us
+ * in the lab): a different process with the same pid never gets moves.
+
  * Per-page results, counted per VM and in total (MigratorCounters):
  *   node == target       moved (from the node the plan or the query said); sink->moved()
  *   -EBUSY               retried later (after .retry_delay_usec, at most .busy_retries times; a
@@ -64,7 +70,8 @@
  * the target node is outside the VM's allowed nodes (cpuset.mems, e.g. libvirt numatune strict):
  * failed "not-allowed", and that VM gets no more moves to that node in this plan. ESRCH or EINVAL
  * (the process has no mm any more: exited, a zombie) or a start-time mismatch: the VM has exited;
- * its remaining moves are dropped "exited", other VMs go on.
+ * its remaining moves are dropped "exited", other VMs go on. EPERM (we may not touch the process):
+ * its remaining moves are dropped "denied".
  *
  * THP. A huge move passes one address per 2 MiB unit; afterwards the unit's last 4 KiB page is
  * queried (one address per unit): there too means the whole folio moved (512 pages counted,
@@ -100,7 +107,8 @@
  * queries (nodes = NULL) until the next call (not cumulative: a call resets the allowance), run
  * from the slices alongside the moves: one batch for one VM per turn, VMs in turn (round robin
  * that survives calls), each VM's RAM ranges swept in ascending GPA order with a cursor that
- * wraps, batches cut at 2 MiB blocks so each block is fed whole: sink->placement(...,
+ * wraps, batches ending on 2 MiB block boundaries so each block is fed whole (a call may overrun
+ * its allowance by less than one block): sink->placement(...,
  * MIGRATOR_QUERY_SWEEP), suitable for heatmap_residency_update(). So a global budget B per cycle
  * re-reads all guest RAM (R pages) every R / B cycles, at ~170 ns per page natively (B = 64 Ki
  * pages: ~11 ms per cycle of one core, and 4 TiB every 16,384 cycles: issue 10 wants the budget
@@ -127,6 +135,7 @@
 #define MIGRATOR_COST_MOVE_4K_NS 20000u
 #define MIGRATOR_COST_MOVE_THP_NS 10000u
 #define MIGRATOR_COST_QUERY_NS 2000u
+#define MIGRATOR_COST_CALL_NS 200000u /* fixed part of a move call */
 
 typedef enum MigratorFailure {
         MIGRATOR_FAIL_BUSY,         /* -EBUSY (or left unmoved by a partial call) after every retry */
@@ -228,8 +237,9 @@ typedef struct MigratorSink {
 
 typedef struct MigratorOptions {
         const char *proc_root;      /* "/proc": PID/stat start times, PID/pagemap, kpageflags */
-        usec_t slice_usec;          /* start no batch after this long in a slice (20 ms) */
-        usec_t batch_usec;          /* size batches to take about this long (5 ms) */
+        usec_t slice_usec;          /* a slice starts no batch expected to end later (40 ms) */
+        usec_t batch_usec;          /* size batches to take about this long (5 ms) ... */
+        usec_t batch_max_usec;      /* ... or up to this when a call's fixed cost is large (35 ms) */
         size_t batch_pages_min;     /* 4 KiB pages per call, at least (16) */
         size_t batch_pages_max;     /* and at most (16384; a THP counts 512) */
         unsigned busy_retries;      /* retries of a busy page (3) */
@@ -263,7 +273,8 @@ typedef struct MigratorStats {
         usec_t max_slice_usec;      /* longest slice so far */
         usec_t max_batch_usec;      /* longest single call */
         size_t max_slice_pages;     /* most 4 KiB pages handed to move_pages in one slice */
-        uint64_t cost_ns[3];        /* current estimates per 4 KiB page: move 4K, move THP, query */
+        uint64_t page_ns[3];        /* estimates per 4 KiB page: move 4K, move THP, query */
+        uint64_t call_ns;           /* estimate of the fixed part of a move call */
 } MigratorStats;
 
 typedef struct Migrator Migrator;
@@ -288,7 +299,7 @@ void migrator_forget_vm(Migrator *m, void *vm);
 /*
  * Run plan (copied; it may be freed on return). vms[i] is the key of the plan's VM i (plan->n_vms
  * entries; NULL or unknown keys: their moves are dropped "forgotten"); t gives the tier of each
- * node for query-first moves. A running round ends REPLACED first. -EINVAL for a move naming a
+ * node for query-first moves (NULL: only the target node itself counts as its tier). A running round ends REPLACED first. -EINVAL for a move naming a
  * VM index >= n_vms or a bad node, a huge move not 2 MiB aligned or not 512 pages, or a move not
  * 4 KiB aligned (nothing changes then).
  */

@@ -185,6 +185,7 @@ struct Migrator {
         Job *job;                   /* the running (or paused) plan */
         Job *running;               /* the job the current slice works on (may have ended) */
         bool in_slice;
+        bool sweep_skipped;         /* the last slice had sweep work but no room for it */
         bool paused;
         bool dry_run;
         uint64_t seq;
@@ -194,7 +195,12 @@ struct Migrator {
 
         MigratorCounters total;
         MigratorStats stats;
-        uint64_t cost_ns[_COST_MAX];
+        uint64_t page_ns[_COST_MAX];  /* per 4 KiB page, beyond the fixed part of a call */
+        uint64_t call_ns;             /* the fixed part of a move call (probed) */
+        usec_t probed_usec;           /* when call_ns was last probed; 0: never */
+        void *probe_page;             /* a page of our own for the probe; NULL: cannot probe */
+        void *probe_page_alloc;
+        int probe_node;
 
         /* batch buffers */
         size_t cap;
@@ -213,8 +219,9 @@ struct Migrator {
 void migrator_options_init_default(MigratorOptions *o) {
         *o = (MigratorOptions) {
                 .proc_root = "/proc",
-                .slice_usec = 20 * USEC_PER_MSEC,
+                .slice_usec = 40 * USEC_PER_MSEC,
                 .batch_usec = 5 * USEC_PER_MSEC,
+                .batch_max_usec = 35 * USEC_PER_MSEC,
                 .batch_pages_min = 16,
                 .batch_pages_max = 16384,
                 .busy_retries = 3,
@@ -381,7 +388,18 @@ static void slot_block_node(Job *j, Slot *s, int node) {
                 return;
         if (!s->blocked)
                 s->blocked = xcalloc(j->n_nodes, 1);
+        if (!s->blocked[node])
+                log_notice("VM %s may not use memory of node %d (its allowed memory nodes exclude it); no more moves "
+                           "there in migration round %" PRIu64 ".", s->id, node, j->seq);
         s->blocked[node] = 1;
+}
+
+static void job_node_full(Job *j, int node, int err) {
+        if (node < 0 || (size_t) node >= j->n_nodes || j->node_full[node])
+                return;
+        j->node_full[node] = 1;
+        log_notice("Node %d %s; nothing more is moved into it in migration round %" PRIu64 ".", node,
+                   err == ENODEV ? "has no memory" : "is out of memory", j->seq);
 }
 
 /* The slot's VM is done for in this job (exited, denied, forgotten): its queued work is dropped
@@ -465,27 +483,70 @@ static void job_end(Migrator *m, MigratorRoundEnd end) {
 
 /* --- the slices --- */
 
+/* The fixed part of a kind of call: moves pay for lru_cache_disable() (it drains the LRU caches
+ * of every CPU) and the TLB shootdown; a query only for the syscall. */
+static uint64_t call_ns(const Migrator *m, int kind) {
+        return kind == COST_QUERY ? 0 : m->call_ns;
+}
+
 static void update_cost(Migrator *m, int kind, usec_t dt, uint64_t pages) {
-        uint64_t ns;
+        uint64_t t = dt * 1000, fixed = call_ns(m, kind), ns;
 
         if (dt > m->stats.max_batch_usec)
                 m->stats.max_batch_usec = dt;
         /* Small calls say more about the syscall than about pages. */
         if (pages < 64)
                 return;
-        ns = MAX(dt * 1000 / pages, (uint64_t) 1);
+        ns = MAX((t > fixed ? t - fixed : t / 2) / pages, (uint64_t) 1);
         /* Up at once (a slow call must not repeat), down by halves (one fast call proves little). */
-        m->cost_ns[kind] = ns >= m->cost_ns[kind] ? ns : (m->cost_ns[kind] + ns) / 2;
-        m->stats.cost_ns[kind] = m->cost_ns[kind];
+        m->page_ns[kind] = ns >= m->page_ns[kind] ? ns : (m->page_ns[kind] + ns) / 2;
+        m->stats.page_ns[kind] = m->page_ns[kind];
+}
+
+/* How long a batch of this kind should take: the configured time, or longer when the fixed part
+ * of a call is large (then ~9x the fixed part, so it stays <= 10 %), within batch_max_usec. */
+static usec_t batch_target_usec(const Migrator *m, int kind) {
+        usec_t t = MAX(m->o.batch_usec, (usec_t) (call_ns(m, kind) * 9 / 1000));
+
+        return MIN(t, MAX(m->o.batch_max_usec, m->o.batch_usec));
 }
 
 /* 4 KiB pages a batch of this kind should hold. */
 static size_t batch_pages(const Migrator *m, int kind) {
-        uint64_t pages = m->o.batch_usec * 1000 / MAX(m->cost_ns[kind], (uint64_t) 1);
+        uint64_t t = batch_target_usec(m, kind) * 1000, fixed = call_ns(m, kind), pages;
 
+        pages = (t > fixed ? t - fixed : t / 2) / MAX(m->page_ns[kind], (uint64_t) 1);
         pages = MAX(pages, (uint64_t) m->o.batch_pages_min);
         pages = MIN(pages, (uint64_t) m->o.batch_pages_max);
         return (size_t) pages;
+}
+
+/*
+ * Measure the fixed part of a move call: move one page of our own to the node it is on (nothing
+ * migrates; lru_cache_disable() and the lookup still run). Once per plan at most every 10 s.
+ */
+static void probe_call_cost(Migrator *m) {
+        usec_t now = now_usec(m), t0;
+        int st = STATUS_UNSET;
+        uint64_t ns;
+
+        if (!m->probe_page || (m->probed_usec > 0 && now - m->probed_usec < 10 * USEC_PER_SEC))
+                return;
+        if (m->probe_node < 0) {
+                if (move_pages(0, 1, &m->probe_page, NULL, &st, 0) < 0 || st < 0) {
+                        m->probe_page = NULL;
+                        log_debug("Cannot query the node of a page of our own; move call costs are not probed.");
+                        return;
+                }
+                m->probe_node = st;
+        }
+        t0 = now_usec(m);
+        if (move_pages(0, 1, &m->probe_page, &m->probe_node, &st, MPOL_MF_MOVE) < 0)
+                return;
+        ns = (now_usec(m) - t0) * 1000;
+        m->probed_usec = now_usec(m);
+        m->call_ns = ns >= m->call_ns ? ns : (m->call_ns + ns) / 2;
+        m->stats.call_ns = m->call_ns;
 }
 
 static long do_query(Migrator *m, pid_t pid, size_t n, void **addrs, int *status) {
@@ -969,7 +1030,7 @@ static void batch_run(Migrator *m, Job *j, size_t n) {
                 goto account;
         }
         if (r < 0 && (err == ENOMEM || err == ENODEV))
-                j->node_full[to] = 1;
+                job_node_full(j, to, err);
         else if (r < 0 && err == EACCES)
                 slot_block_node(j, s, to);
 
@@ -984,7 +1045,7 @@ static void batch_run(Migrator *m, Job *j, size_t n) {
                         m->qaddrs[k++] = m->addrs[i];
                 else {
                         if (st == -ENOMEM)
-                                j->node_full[to] = 1;
+                                job_node_full(j, to, ENOMEM);
                         m->outcome[i] = OUT_NONE;
                         d.failed_pages[st >= 0 ? MIGRATOR_FAIL_OTHER : failure_from_errno(-st)] +=
                                 entry_pages(&m->batch[i]);
@@ -1276,9 +1337,15 @@ static bool job_step(Migrator *m, usec_t now) {
         return did;
 }
 
+/*
+ * One slice: batches while the next one is expected to end within slice_usec of the start (the
+ * first always runs). Moves first; one sweep batch per slice when it fits, or first thing in the
+ * slice after one where it did not fit, so neither starves the other.
+ */
 static void slice(Migrator *m) {
         usec_t start = now_usec(m), elapsed;
-        bool swept = false;
+        bool swept = false, sweep_first = m->sweep_skipped;
+        unsigned did = 0;
         Job *j = m->job;
 
         m->in_slice = true;
@@ -1288,22 +1355,28 @@ static void slice(Migrator *m) {
                 j->slices++;
         for (;;) {
                 usec_t now = now_usec(m);
+                bool fits_query = did == 0 || now - start + batch_target_usec(m, COST_QUERY) <= m->o.slice_usec;
+                bool fits_move = did == 0 || now - start + batch_target_usec(m, COST_MOVE_4K) <= m->o.slice_usec;
 
-                if (now - start >= m->o.slice_usec)
-                        break;
-                /* One sweep batch per slice first, so moves cannot starve it; then moves; spare
-                 * time goes to the sweep again. */
-                if (!swept && m->sweep_allowance > 0) {
+                if (sweep_first && !swept && m->sweep_allowance > 0) {
                         swept = true;
-                        if (sweep_batch(m))
+                        if (sweep_batch(m)) {
+                                did++;
                                 continue;
+                        }
                 }
-                if (job_step(m, now))
+                if (fits_move && job_step(m, now)) {
+                        did++;
                         continue;
-                if (m->sweep_allowance > 0 && sweep_batch(m))
+                }
+                if (fits_query && m->sweep_allowance > 0 && sweep_batch(m)) {
+                        swept = true;
+                        did++;
                         continue;
+                }
                 break;
         }
+        m->sweep_skipped = !swept && m->sweep_allowance > 0;
         elapsed = now_usec(m) - start;
         m->stats.max_slice_usec = MAX(m->stats.max_slice_usec, elapsed);
         m->stats.max_slice_pages = MAX(m->stats.max_slice_pages, m->slice_pages);
@@ -1338,7 +1411,7 @@ int migrator_new(sd_event *e, const MigratorOptions *o, const MigratorSink *sink
                 migrator_options_init_default(&def);
                 o = &def;
         }
-        if (o->slice_usec == 0 || o->batch_usec == 0 || o->batch_pages_min == 0 ||
+        if (o->slice_usec == 0 || o->batch_usec == 0 || o->batch_max_usec < o->batch_usec || o->batch_pages_min == 0 ||
             o->batch_pages_max < MAX(o->batch_pages_min, (size_t) MIGRATOR_HUGE_PAGES) || o->busy_retries > 100)
                 return -EINVAL;
 
@@ -1351,10 +1424,19 @@ int migrator_new(sd_event *e, const MigratorOptions *o, const MigratorSink *sink
         m->userdata = userdata;
         m->kpageflags_fd = -EBADF;
         m->event = sd_event_ref(e);
-        m->cost_ns[COST_MOVE_4K] = MIGRATOR_COST_MOVE_4K_NS;
-        m->cost_ns[COST_MOVE_THP] = MIGRATOR_COST_MOVE_THP_NS;
-        m->cost_ns[COST_QUERY] = MIGRATOR_COST_QUERY_NS;
-        memcpy(m->stats.cost_ns, m->cost_ns, sizeof(m->cost_ns));
+        m->page_ns[COST_MOVE_4K] = MIGRATOR_COST_MOVE_4K_NS;
+        m->page_ns[COST_MOVE_THP] = MIGRATOR_COST_MOVE_THP_NS;
+        m->page_ns[COST_QUERY] = MIGRATOR_COST_QUERY_NS;
+        m->call_ns = MIGRATOR_COST_CALL_NS;
+        assert_cc(ELEMENTSOF(m->stats.page_ns) == _COST_MAX);
+        memcpy(m->stats.page_ns, m->page_ns, sizeof(m->page_ns));
+        m->stats.call_ns = m->call_ns;
+        m->probe_node = -1;
+        m->probe_page = aligned_alloc(PAGE_4K, PAGE_4K);
+        if (!m->probe_page)
+                oom();
+        memset(m->probe_page, 0, PAGE_4K);
+        m->probe_page_alloc = m->probe_page;
 
         m->cap = o->batch_pages_max;
         m->batch = xcalloc(m->cap, sizeof(Entry));
@@ -1421,6 +1503,7 @@ Migrator *migrator_free(Migrator *m) {
         free(m->qstatus);
         free(m->spot_addrs);
         free(m->spot_status);
+        free(m->probe_page_alloc);
         free(m);
         return NULL;
 }
@@ -1573,6 +1656,8 @@ int migrator_submit(Migrator *m, const Plan *plan, const Topology *t, void *cons
         j->seq = ++m->seq;
         j->started_usec = now_usec(m);
         m->job = j;
+        if (!m->dry_run)
+                probe_call_cost(m);
         rearm(m);
         return 0;
 }

@@ -368,9 +368,9 @@ static void run_case(const char *memhog, uint64_t size_mib, bool thp, const Topo
 
         st = migrator_stats(m);
         printf("  stats: %" PRIu64 " slices, longest %" PRIu64 " us (%zu pages), longest call %" PRIu64
-               " us; cost ns/page: 4K %" PRIu64 ", THP %" PRIu64 ", query %" PRIu64 "\n",
-               st->slices, st->max_slice_usec, st->max_slice_pages, st->max_batch_usec, st->cost_ns[0], st->cost_ns[1],
-               st->cost_ns[2]);
+               " us; cost ns/page: 4K %" PRIu64 ", THP %" PRIu64 ", query %" PRIu64 ", per move call %" PRIu64 " ns\n",
+               st->slices, st->max_slice_usec, st->max_slice_pages, st->max_batch_usec, st->page_ns[0], st->page_ns[1],
+               st->page_ns[2], st->call_ns);
 out:
         hog_stop(&h);
 }
