@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "lab-check.h"
+#include "lab-smaps.h"
 #include "vtism/log.h"
 #include "vtism/migrator.h"
 #include "vtism/topology.h"
@@ -149,29 +150,6 @@ static void hog_stop(Hog *h) {
         h->pid = 0;
 }
 
-/* AnonHugePages (KiB) of the mapping at addr in /proc/PID/smaps. */
-static long anon_huge_kib(pid_t pid, uint64_t addr) {
-        _cleanup_free_ char *path = xasprintf("/proc/%d/smaps", (int) pid);
-        _cleanup_fclose_ FILE *f = fopen(path, "re");
-        char line[512];
-        bool in = false;
-
-        if (!f)
-                return -errno;
-        while (fgets(line, sizeof(line), f)) {
-                unsigned long long start, end;
-                long kib;
-
-                if (sscanf(line, "%llx-%llx ", &start, &end) == 2 && strchr(line, '-') < strchr(line, ' ')) {
-                        in = start <= addr && addr < end;
-                        continue;
-                }
-                if (in && sscanf(line, "AnonHugePages: %ld kB", &kib) == 1)
-                        return kib;
-        }
-        return -ENOENT;
-}
-
 /* Pages of the hog on node; *ret_other gets the rest (elsewhere, absent, errors). */
 static uint64_t count_on(const Hog *h, int node, uint64_t *ret_other) {
         const uint64_t n = h->size / PAGE, chunk = 16384;
@@ -261,110 +239,122 @@ static void check_placement(const Hog *h, int node, const char *step) {
                 fail("%s: %" PRIu64 " of %" PRIu64 " pages on node %d", step, on, n, node);
 }
 
+typedef struct Case {
+        Migrator *m;
+        sd_event *e;
+        Run r;
+        Hog h;
+        PlanMove *moves;
+        const Topology *t;
+        bool thp;
+        long huge0;             /* AnonHugePages at the start */
+} Case;
+
+/* One round moving the whole hog from -> to (dry-run or not); placement must end up on `expect`. */
+static int step(Case *c, const char *what, PlanDirection dir, int from, int to, int expect) {
+        const uint64_t n = c->h.size / PAGE;
+        const MigratorCounters *tot = &c->r.last_total;
+        usec_t t0 = now_usec();
+        unsigned want = c->r.rounds + 1;
+        long huge;
+        Plan p;
+
+        build_plan(&p, c->moves, &c->h, dir, from, to, c->thp);
+        if (migrator_submit(c->m, &p, c->t, (void *[]) { &c->h }) < 0) {
+                fail("%s: migrator_submit failed", what);
+                return -EINVAL;
+        }
+        if (run_round(c->e, c->m, &c->r, want, 600 * USEC_PER_SEC) < 0)
+                return -ETIMEDOUT;
+        print_round(what, &c->r, (double) (now_usec() - t0) / 1e6, c->r.last.dry_run ? 0 : c->h.size);
+        if (c->r.kill_hog)
+                return 0;
+        check_placement(&c->h, expect, what);
+        if (c->r.last.dry_run) {
+                if (tot->would_move_pages[dir] != n)
+                        fail("%s: %" PRIu64 " pages would move, expected %" PRIu64, what, tot->would_move_pages[dir], n);
+                return 0;
+        }
+        if (tot->moved_pages[dir] != n)
+                fail("%s: %" PRIu64 " pages counted moved, expected %" PRIu64, what, tot->moved_pages[dir], n);
+        huge = lab_anon_huge_kib(c->h.pid, c->h.addr);
+        printf("  AnonHugePages %ld -> %ld KiB\n", c->huge0, huge);
+        if (c->thp && huge < c->huge0)
+                fail("%s split THPs: AnonHugePages %ld -> %ld KiB", what, c->huge0, huge);
+        if (c->thp && tot->moved_huge[dir] == 0)
+                fail("%s: no THP counted moved whole", what);
+        return 0;
+}
+
 static void run_case(const char *memhog, uint64_t size_mib, bool thp, const Topology *t, int dram, int cxl) {
         _cleanup_free_ PlanMove *moves = xcalloc(size_mib * MIB / HUGE + 1, sizeof(PlanMove));
         _cleanup_(migrator_freep) Migrator *m = NULL;
         _cleanup_(sd_event_unrefp) sd_event *e = NULL;
         const MigratorSink sink = { on_placement, on_moved, on_huge, on_round };
-        HeatRangeSpec range;
+        Case c = { .moves = moves, .t = t, .thp = thp };
         const MigratorStats *st;
-        Run r = {};
-        Hog h = {};
-        long huge0, huge1;
-        void *key = &h;
-        usec_t t0;
-        Plan p;
+        HeatRangeSpec range;
         int k;
 
         printf("THP %s, %" PRIu64 " MiB, DRAM node %d, CXL node %d\n", thp ? "on" : "off", size_mib, dram, cxl);
-        if (hog_start(memhog, size_mib, thp, &h) < 0) {
+        if (hog_start(memhog, size_mib, thp, &c.h) < 0) {
                 fail("cannot start memhog");
                 return;
         }
-        huge0 = anon_huge_kib(h.pid, h.addr);
-        printf("  memhog pid %d at 0x%" PRIx64 ", AnonHugePages %ld KiB\n", (int) h.pid, h.addr, huge0);
-        if (thp && huge0 < (long) (size_mib * 1024 / 2))
-                fail("THP on, but only %ld KiB of %" PRIu64 " MiB are huge to begin with", huge0, size_mib);
-        check_placement(&h, dram, "start");
+        c.huge0 = lab_anon_huge_kib(c.h.pid, c.h.addr);
+        printf("  memhog pid %d at 0x%" PRIx64 ", AnonHugePages %ld KiB\n", (int) c.h.pid, c.h.addr, c.huge0);
+        if (thp && c.huge0 < (long) (size_mib * 1024 / 2))
+                fail("THP on, but only %ld KiB of %" PRIu64 " MiB are huge to begin with", c.huge0, size_mib);
+        check_placement(&c.h, dram, "start");
 
-        if (sd_event_new(&e) < 0 || migrator_new(e, NULL, &sink, &r, &m) < 0) {
+        if (sd_event_new(&e) < 0 || migrator_new(e, NULL, &sink, &c.r, &m) < 0) {
                 fail("migrator_new failed");
                 goto out;
         }
+        c.m = m;
+        c.e = e;
         printf("  THP probe: %s\n", migrator_thp_probe_reason(m) ?: "on");
-        range = (HeatRangeSpec) { .gpa = 0, .hva = h.addr, .len_bytes = h.size };
-        k = migrator_add_vm(m, key, "memhog", h.pid, h.start_time, &range, 1);
+        range = (HeatRangeSpec) { .gpa = 0, .hva = c.h.addr, .len_bytes = c.h.size };
+        k = migrator_add_vm(m, &c.h, "memhog", c.h.pid, c.h.start_time, &range, 1);
         if (k < 0) {
                 fail("migrator_add_vm: %s", strerror(-k));
                 goto out;
         }
 
-        /* 1. demote */
-        build_plan(&p, moves, &h, PLAN_DEMOTE, dram, cxl, thp);
-        t0 = now_usec();
-        if (migrator_submit(m, &p, t, (void *[]) { key }) < 0 || run_round(e, m, &r, 1, 600 * USEC_PER_SEC) < 0)
+        /* 1. demote, 2. promote back, 3. a dry-run demotion moves nothing */
+        if (step(&c, "demote", PLAN_DEMOTE, dram, cxl, cxl) < 0 || step(&c, "promote", PLAN_PROMOTE, cxl, dram, dram) < 0)
                 goto out;
-        print_round("demote", &r, (double) (now_usec() - t0) / 1e6, h.size);
-        check_placement(&h, cxl, "after demote");
-        if (r.last_total.moved_pages[PLAN_DEMOTE] != h.size / PAGE)
-                fail("demote: %" PRIu64 " pages counted moved, expected %" PRIu64, r.last_total.moved_pages[PLAN_DEMOTE],
-                     h.size / PAGE);
-        huge1 = anon_huge_kib(h.pid, h.addr);
-        printf("  AnonHugePages %ld -> %ld KiB\n", huge0, huge1);
-        if (thp && huge1 < huge0)
-                fail("demote split THPs: AnonHugePages %ld -> %ld KiB", huge0, huge1);
-        if (thp && r.last_total.moved_huge[PLAN_DEMOTE] == 0)
-                fail("demote: no THP counted moved whole");
-
-        /* 2. promote back */
-        build_plan(&p, moves, &h, PLAN_PROMOTE, cxl, dram, thp);
-        t0 = now_usec();
-        if (migrator_submit(m, &p, t, (void *[]) { key }) < 0 || run_round(e, m, &r, 2, 600 * USEC_PER_SEC) < 0)
-                goto out;
-        print_round("promote", &r, (double) (now_usec() - t0) / 1e6, h.size);
-        check_placement(&h, dram, "after promote");
-        huge1 = anon_huge_kib(h.pid, h.addr);
-        printf("  AnonHugePages %ld -> %ld KiB\n", huge0, huge1);
-        if (thp && huge1 < huge0)
-                fail("promote split THPs: AnonHugePages %ld -> %ld KiB", huge0, huge1);
-
-        /* 3. dry-run */
         migrator_set_dry_run(m, true);
-        build_plan(&p, moves, &h, PLAN_DEMOTE, dram, cxl, thp);
-        if (migrator_submit(m, &p, t, (void *[]) { key }) < 0 || run_round(e, m, &r, 3, 60 * USEC_PER_SEC) < 0)
+        if (step(&c, "dry-run", PLAN_DEMOTE, dram, cxl, dram) < 0)
                 goto out;
-        print_round("dry-run", &r, 0, 0);
-        check_placement(&h, dram, "after dry-run");
-        if (r.last_total.would_move_pages[PLAN_DEMOTE] != h.size / PAGE || !r.last.dry_run)
-                fail("dry-run: %" PRIu64 " pages would move, expected %" PRIu64,
-                     r.last_total.would_move_pages[PLAN_DEMOTE], h.size / PAGE);
+        if (!c.r.last.dry_run)
+                fail("dry-run: the round does not say so");
         migrator_set_dry_run(m, false);
+
         /* The sweep, a "cycle" after another, until it has seen the whole VM once. */
-        for (usec_t deadline = now_usec() + 120 * USEC_PER_SEC; r.sweep_pages < h.size / PAGE && now_usec() < deadline;) {
+        for (usec_t deadline = now_usec() + 120 * USEC_PER_SEC; c.r.sweep_pages < c.h.size / PAGE && now_usec() < deadline;) {
                 migrator_refresh_residency(m, 4096);
                 (void) sd_event_run(e, 50 * USEC_PER_MSEC);
         }
-        if (r.sweep_pages < h.size / PAGE)
-                fail("the residency sweep reported %" PRIu64 " pages, fewer than the VM's %" PRIu64, r.sweep_pages,
-                     h.size / PAGE);
-        printf("  sweep: %" PRIu64 " pages reported, THP probe: %" PRIu64 " huge, %" PRIu64 " not\n", r.sweep_pages,
-               r.huge_true, r.huge_false);
-        if (thp && !migrator_thp_probe_reason(m) && r.huge_true == 0)
+        if (c.r.sweep_pages < c.h.size / PAGE)
+                fail("the residency sweep reported %" PRIu64 " pages, fewer than the VM's %" PRIu64, c.r.sweep_pages,
+                     c.h.size / PAGE);
+        printf("  sweep: %" PRIu64 " pages reported, THP probe: %" PRIu64 " huge, %" PRIu64 " not\n", c.r.sweep_pages,
+               c.r.huge_true, c.r.huge_false);
+        if (thp && !migrator_thp_probe_reason(m) && c.r.huge_true == 0)
                 fail("THP on and the probe is on, but no block was found huge");
 
         /* 4. the VM exits mid-plan */
-        r.kill_hog = &h;
-        build_plan(&p, moves, &h, PLAN_DEMOTE, dram, cxl, thp);
-        if (migrator_submit(m, &p, t, (void *[]) { key }) < 0 || run_round(e, m, &r, 4, 600 * USEC_PER_SEC) < 0)
+        c.r.kill_hog = &c.h;
+        if (step(&c, "exit mid-plan", PLAN_DEMOTE, dram, cxl, cxl) < 0)
                 goto out;
-        print_round("exit mid-plan", &r, 0, 0);
-        if (!r.killed)
+        if (!c.r.killed)
                 fail("exit mid-plan: memhog was not killed (no move happened?)");
-        if (r.last_total.dropped_pages[MIGRATOR_DROP_EXITED] == 0)
+        if (c.r.last_total.dropped_pages[MIGRATOR_DROP_EXITED] == 0)
                 fail("exit mid-plan: nothing counted dropped \"exited\"");
-        if (r.moves_after_kill > 0)
-                fail("exit mid-plan: %" PRIu64 " moves reported after the exit", r.moves_after_kill);
-        h.pid = 0; /* reaped */
+        if (c.r.moves_after_kill > 0)
+                fail("exit mid-plan: %" PRIu64 " moves reported after the exit", c.r.moves_after_kill);
+        c.h.pid = 0; /* reaped */
 
         st = migrator_stats(m);
         printf("  stats: %" PRIu64 " slices, longest %" PRIu64 " us (%zu pages), longest call %" PRIu64
@@ -372,7 +362,7 @@ static void run_case(const char *memhog, uint64_t size_mib, bool thp, const Topo
                st->slices, st->max_slice_usec, st->max_slice_pages, st->max_batch_usec, st->page_ns[0], st->page_ns[1],
                st->page_ns[2], st->call_ns);
 out:
-        hog_stop(&h);
+        hog_stop(&c.h);
 }
 
 int main(int argc, char **argv) {
