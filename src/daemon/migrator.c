@@ -161,6 +161,7 @@ typedef struct Job {
         Queue retry;                /* busy pages, not_before ascending */
         bool ended;
         bool dry_seen;
+        bool probed;                /* the cost of a call was probed for it */
         usec_t started_usec;
         uint64_t slices;
         MigratorCounters total;
@@ -489,6 +490,14 @@ static uint64_t call_ns(const Migrator *m, int kind) {
         return kind == COST_QUERY ? 0 : m->call_ns;
 }
 
+/* Follow a measured cost: up fast (doubling per call at most, so one stall of a loaded host
+ * does not shrink the next batches to nothing), down by halves (one fast call proves little). */
+static uint64_t cost_follow(uint64_t old, uint64_t measured) {
+        if (measured >= old)
+                return MIN(measured, 2 * old);
+        return (old + measured) / 2 ?: 1;
+}
+
 static void update_cost(Migrator *m, int kind, usec_t dt, uint64_t pages) {
         uint64_t t = dt * 1000, fixed = call_ns(m, kind), ns;
 
@@ -498,8 +507,7 @@ static void update_cost(Migrator *m, int kind, usec_t dt, uint64_t pages) {
         if (pages < 64)
                 return;
         ns = MAX((t > fixed ? t - fixed : t / 2) / pages, (uint64_t) 1);
-        /* Up at once (a slow call must not repeat), down by halves (one fast call proves little). */
-        m->page_ns[kind] = ns >= m->page_ns[kind] ? ns : (m->page_ns[kind] + ns) / 2;
+        m->page_ns[kind] = cost_follow(m->page_ns[kind], ns);
         m->stats.page_ns[kind] = m->page_ns[kind];
 }
 
@@ -523,12 +531,13 @@ static size_t batch_pages(const Migrator *m, int kind) {
 
 /*
  * Measure the fixed part of a move call: move one page of our own to the node it is on (nothing
- * migrates; lru_cache_disable() and the lookup still run). Once per plan at most every 10 s.
+ * migrates; lru_cache_disable() and the lookup still run), twice, and keep the faster (a stall
+ * only adds time). Before a plan's first batch, at most every 10 s.
  */
 static void probe_call_cost(Migrator *m) {
-        usec_t now = now_usec(m), t0;
+        usec_t now = now_usec(m);
+        uint64_t best = UINT64_MAX;
         int st = STATUS_UNSET;
-        uint64_t ns;
 
         if (!m->probe_page || (m->probed_usec > 0 && now - m->probed_usec < 10 * USEC_PER_SEC))
                 return;
@@ -540,12 +549,16 @@ static void probe_call_cost(Migrator *m) {
                 }
                 m->probe_node = st;
         }
-        t0 = now_usec(m);
-        if (move_pages(0, 1, &m->probe_page, &m->probe_node, &st, MPOL_MF_MOVE) < 0)
-                return;
-        ns = (now_usec(m) - t0) * 1000;
+        for (int i = 0; i < 2; i++) {
+                usec_t t0 = now_usec(m);
+
+                if (move_pages(0, 1, &m->probe_page, &m->probe_node, &st, MPOL_MF_MOVE) < 0)
+                        return;
+                best = MIN(best, (uint64_t) (now_usec(m) - t0) * 1000);
+        }
         m->probed_usec = now_usec(m);
-        m->call_ns = ns >= m->call_ns ? ns : (m->call_ns + ns) / 2;
+        /* The faster of two is robust to a stall already: up at once, down by halves. */
+        m->call_ns = best >= m->call_ns ? best : (m->call_ns + best) / 2;
         m->stats.call_ns = m->call_ns;
 }
 
@@ -1319,6 +1332,10 @@ static bool job_step(Migrator *m, usec_t now) {
         if (!j || m->paused)
                 return false;
         m->running = j;
+        if (!m->dry_run && !j->probed) {
+                probe_call_cost(m);
+                j->probed = true;
+        }
         n = batch_fill(m, j, now);
         if (n > 0) {
                 if (m->dry_run)
@@ -1656,8 +1673,6 @@ int migrator_submit(Migrator *m, const Plan *plan, const Topology *t, void *cons
         j->seq = ++m->seq;
         j->started_usec = now_usec(m);
         m->job = j;
-        if (!m->dry_run)
-                probe_call_cost(m);
         rearm(m);
         return 0;
 }

@@ -74,6 +74,9 @@ static long node_free[NODES];
 static bool isolated[PAGES];
 static usec_t fake_spent;
 static usec_t fake_call_usec = COST_CALL_USEC;  /* fixed cost of a move call */
+static unsigned stall_at_move_call;             /* that move call (of any process) takes 500 ms more */
+static unsigned n_move_calls;
+static unsigned long call_pages[4096];          /* pages per move call, in order */
 static unsigned long max_call_pages;
 static char root[] = "/tmp/test-migrator.XXXXXX";
 static char *proc_root;
@@ -140,6 +143,7 @@ static void fake_reset(void) {
                 node_free[n] = 1000000;
         fake_spent = USEC_PER_SEC;
         fake_call_usec = COST_CALL_USEC;
+        stall_at_move_call = n_move_calls = 0;
         max_call_pages = 0;
 }
 
@@ -311,6 +315,10 @@ long __wrap_move_pages(int pid, unsigned long count, void **pages, const int *no
         fake_spent += fake_call_usec;
         p->move_calls++;
         max_call_pages = MAX(max_call_pages, count);
+        if (n_move_calls < ELEMENTSOF(call_pages))
+                call_pages[n_move_calls] = count;
+        if (++n_move_calls == stall_at_move_call)
+                fake_spent += 500 * USEC_PER_MSEC;
         if (p->exit_at_move_call && p->move_calls >= p->exit_at_move_call) {
                 p->exited = true;
                 remove_stat(p);
@@ -943,11 +951,30 @@ static void test_slices(void) {
         check(slices_at_write > 0);
         check_u64(slices_at_read, slices_at_write);
         check_u64(rec.sweep_pages[0] + rec.sweep_pages[1], 4096);
+        check(n_move_calls <= 8000 / 200 + 1);
         fprintf(stderr, "slices: %llu, longest %llu us, %zu pages; batch cost %llu ns/page\n",
                 (unsigned long long) st->slices, (unsigned long long) st->max_slice_usec, st->max_slice_pages,
                 (unsigned long long) st->page_ns[0]);
         close(pipe_fds[0]);
         close(pipe_fds[1]);
+        teardown();
+}
+
+/*
+ * One move call stalls for 500 ms (a loaded host): the batches after it shrink by half at most
+ * once, and recover: the plan still needs few calls.
+ */
+static void test_slices_stall(void) {
+        setup(NULL);
+        stall_at_move_call = 3;
+        plan_begin(UINT64_MAX);
+        plan_add(0, PLAN_DEMOTE, 0, 8000, 0, 1, false);
+        submit();
+        run_until_rounds(1);
+        check_int(count_on(0, 0, 8000, 1), 8000);
+        check(call_pages[3] >= call_pages[2] / 2 - 1);
+        check(n_move_calls <= 8000 / 100);
+        fprintf(stderr, "stall: %u calls, after the stall %lu, %lu pages\n", n_move_calls, call_pages[3], call_pages[4]);
         teardown();
 }
 
@@ -1245,6 +1272,7 @@ int main(void) {
         test_budget();
         test_slices();
         test_slices_expensive_calls();
+        test_slices_stall();
         test_forget();
         test_thp();
         test_not_allowed();
