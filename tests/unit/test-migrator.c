@@ -64,6 +64,7 @@ typedef struct FakeProc {
         unsigned long moved_pages;      /* by the fake */
         unsigned exit_at_move_call;     /* exits just before that move call (1-based; 0: never) */
         unsigned zombie_at_move_call;
+        unsigned exit_after_move_call;  /* exits right after that call (before any re-query) */
         unsigned reuse_after_move_call; /* its pid goes to a new process after that call */
         unsigned long calls_after_reuse;
         bool reused;
@@ -332,6 +333,10 @@ long __wrap_move_pages(int pid, unsigned long count, void **pages, const int *no
                 return -1;
         }
         r = fake_move(p, count, pages, nodes, status);
+        if (p->exit_after_move_call && p->move_calls == p->exit_after_move_call) {
+                p->exited = true;
+                remove_stat(p);
+        }
         if (p->reuse_after_move_call && p->move_calls == p->reuse_after_move_call) {
                 p->reused = true;
                 write_stat(p, p->start + 777);
@@ -713,6 +718,32 @@ static void test_exit_mid_plan(void) {
         check_u64(rec.last.vms[1].counters.moved_pages[PLAN_DEMOTE], 64);
         check_u64(rec.last.vms[1].counters.dropped_pages[MIGRATOR_DROP_EXITED], 512 - 64);
         check_u64(migrator_counters_failed(&rec.last.total), 0);
+        teardown();
+}
+
+/*
+ * vm0 exits during its 2nd call (after the kernel moved what it could, before the re-query of
+ * its 8 busy pages): those are dropped "exited" with the rest, the moved ones count.
+ */
+static void test_exit_during_call(void) {
+        MigratorOptions o;
+
+        options_small(&o);
+        o.batch_pages_min = 64;
+        o.batch_usec = 1;
+        setup(&o);
+        procs[0].exit_after_move_call = 2;
+        for (unsigned i = 64; i < 72; i++)
+                procs[0].busy[i] = 1;
+        plan_begin(UINT64_MAX);
+        plan_add(0, PLAN_DEMOTE, 0, 256, 0, 1, false);
+        submit();
+        run_until_rounds(1);
+        check_int(procs[0].move_calls, 2);
+        check_u64(rec.last.total.moved_pages[PLAN_DEMOTE], 64 + 56);
+        check_u64(rec.last.total.dropped_pages[MIGRATOR_DROP_EXITED], 8 + 128);
+        check_u64(rec.last.total.retried_pages, 0);
+        check_u64(rec.moved_pages[0], 64 + 56);
         teardown();
 }
 
@@ -1265,6 +1296,7 @@ int main(void) {
         test_nomem();
         test_gone_and_shared();
         test_exit_mid_plan();
+        test_exit_during_call();
         test_pid_reuse();
         test_dry_run();
         test_pause();
