@@ -503,8 +503,15 @@ static void update_cost(Migrator *m, int kind, usec_t dt, uint64_t pages) {
 
         if (dt > m->stats.max_batch_usec)
                 m->stats.max_batch_usec = dt;
-        /* Small calls say more about the syscall than about pages. */
-        if (pages < 64)
+        if (kind != COST_QUERY && t < fixed) {
+                /* A whole call took less than its supposed fixed part: that estimate was high. */
+                m->call_ns = MAX(t / 2, (uint64_t) 1);
+                m->stats.call_ns = m->call_ns;
+                fixed = m->call_ns;
+        }
+        /* Tiny calls (spot queries) say more about the syscall than about pages; below the
+         * smallest batch, so estimates never freeze. */
+        if (pages < MIN((size_t) 16, m->o.batch_pages_min))
                 return;
         ns = MAX((t > fixed ? t - fixed : t / 2) / pages, (uint64_t) 1);
         m->page_ns[kind] = cost_follow(m->page_ns[kind], ns);
@@ -1331,11 +1338,13 @@ static bool job_step(Migrator *m, usec_t now) {
 
         if (!j || m->paused)
                 return false;
-        m->running = j;
         if (!m->dry_run && !j->probed) {
+                /* Counts as a batch of the slice: it can take two calls' fixed cost. */
                 probe_call_cost(m);
                 j->probed = true;
+                return true;
         }
+        m->running = j;
         n = batch_fill(m, j, now);
         if (n > 0) {
                 if (m->dry_run)

@@ -76,6 +76,7 @@ static bool isolated[PAGES];
 static usec_t fake_spent;
 static usec_t fake_call_usec = COST_CALL_USEC;  /* fixed cost of a move call */
 static unsigned stall_at_move_call;             /* that move call (of any process) takes 500 ms more */
+static usec_t fake_probe_usec;                  /* extra cost of the migrator's probe calls */
 static unsigned n_move_calls;
 static unsigned long call_pages[4096];          /* pages per move call, in order */
 static unsigned long max_call_pages;
@@ -145,6 +146,7 @@ static void fake_reset(void) {
         fake_spent = USEC_PER_SEC;
         fake_call_usec = COST_CALL_USEC;
         stall_at_move_call = n_move_calls = 0;
+        fake_probe_usec = 0;
         max_call_pages = 0;
 }
 
@@ -287,7 +289,7 @@ long __wrap_move_pages(int pid, unsigned long count, void **pages, const int *no
                         status[i] = 0;
                 if (nodes) {
                         check(count == 1 && nodes[0] == 0);
-                        fake_spent += fake_call_usec;
+                        fake_spent += fake_call_usec + fake_probe_usec;
                 }
                 return 0;
         }
@@ -1010,6 +1012,27 @@ static void test_slices_stall(void) {
 }
 
 /*
+ * The probe stalls (40 ms each time: it overestimates the fixed part 4x), real calls cost 10 ms
+ * plus 20 us per page (like the loaded lab): the estimate corrects itself from the real calls,
+ * batches stay large (35 ms: ~1250 pages), and the probe has a slice of its own.
+ */
+static void test_slices_bad_probe(void) {
+        setup(NULL);
+        fake_call_usec = 10000;
+        fake_probe_usec = 30000;
+        plan_begin(UINT64_MAX);
+        plan_add(0, PLAN_DEMOTE, 0, 8000, 0, 1, false);
+        submit();
+        run_until_rounds(1);
+        check_int(count_on(0, 0, 8000, 1), 8000);
+        fprintf(stderr, "bad probe: %u calls, call estimate %llu us\n", n_move_calls,
+                (unsigned long long) migrator_stats(mig)->call_ns / 1000);
+        check(n_move_calls <= 10);
+        check(migrator_stats(mig)->max_slice_usec <= 85 * USEC_PER_MSEC); /* the probe: 2 x 40 ms */
+        teardown();
+}
+
+/*
  * The same with a fixed cost of 3 ms per move call (a big host whose lru_cache_disable() waits
  * for many CPUs, or the lab's TCG): the probe sees it, batches grow to ~27 ms (the fixed part
  * <= 10 %), a slice holds one of them, and still no slice exceeds ~40 ms.
@@ -1305,6 +1328,7 @@ int main(void) {
         test_slices();
         test_slices_expensive_calls();
         test_slices_stall();
+        test_slices_bad_probe();
         test_forget();
         test_thp();
         test_not_allowed();
