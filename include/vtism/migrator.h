@@ -122,6 +122,20 @@
  * 4 KiB page, about 2-3 % on top of the query; without the capability the probe is off
  * (migrator_thp_probe_reason() says why).
  *
+ * Wiring into the manager (one line each):
+ *     start:          migrator_new(m->event, NULL, &sink, m, &m->migrator)
+ *     VM has a heat map: migrator_add_vm(mig, vm, vm->id, vm->pid, vm->start_time, vm->ranges,
+ *                     vm->n_ranges); before its heat map or the Vm is freed: migrator_forget_vm()
+ *     every cycle:    migrator_refresh_residency(mig, budget) instead of vm_refresh_residency();
+ *                     plan_compute(); migrator_submit(mig, plan, m->topology, keys)
+ *     pause/dry-run:  migrator_set_paused(), migrator_set_dry_run() from manager_set_*()
+ *     sink:           placement(SWEEP) -> heatmap_residency_update(vm->heat, ...);
+ *                     moved -> heatmap_residency_moved(); huge -> the heat map's huge mark;
+ *                     round_done -> one journal entry per VM that moved something
+ *                     (VTISM_VM=id, VTISM_PROMOTED_BYTES=, VTISM_DEMOTED_BYTES=,
+ *                     VTISM_FAILED_PAGES= migrator_counters_failed()) and the D-Bus signal
+ *     status:         migrator_state(), migrator_counters(), migrator_vm_counters()
+ *
  * Re-entrancy: sink callbacks may call migrator_submit(), migrator_cancel(),
  * migrator_forget_vm(), migrator_set_paused(), migrator_set_dry_run() and
  * migrator_refresh_residency(); never migrator_free().
@@ -242,7 +256,8 @@ typedef struct MigratorOptions {
         usec_t slice_usec;          /* a slice starts no batch expected to end later (40 ms) */
         usec_t batch_usec;          /* size batches to take about this long (5 ms) ... */
         usec_t batch_max_usec;      /* ... or up to this when a call's fixed cost is large (35 ms) */
-        size_t batch_pages_min;     /* 4 KiB pages per call, at least (16) */
+        size_t batch_pages_min;     /* 4 KiB pages per call, at least (256: so the fixed part of a
+                                     * call is amortised even when per-page costs are misjudged) */
         size_t batch_pages_max;     /* and at most (16384; a THP counts 512) */
         unsigned busy_retries;      /* retries of a busy page (3) */
         usec_t retry_delay_usec;    /* before a retry (20 ms) */

@@ -223,7 +223,7 @@ void migrator_options_init_default(MigratorOptions *o) {
                 .slice_usec = 40 * USEC_PER_MSEC,
                 .batch_usec = 5 * USEC_PER_MSEC,
                 .batch_max_usec = 35 * USEC_PER_MSEC,
-                .batch_pages_min = 16,
+                .batch_pages_min = 256,
                 .batch_pages_max = 16384,
                 .busy_retries = 3,
                 .retry_delay_usec = 20 * USEC_PER_MSEC,
@@ -513,7 +513,9 @@ static void update_cost(Migrator *m, int kind, usec_t dt, uint64_t pages) {
          * smallest batch, so estimates never freeze. */
         if (pages < MIN((size_t) 16, m->o.batch_pages_min))
                 return;
-        ns = MAX((t > fixed ? t - fixed : t / 2) / pages, (uint64_t) 1);
+        /* The fixed part is taken as at most half of a call: with tiny batches a high fixed
+         * estimate must not make pages look cheap, nor the other way round. */
+        ns = MAX((t - MIN(fixed, t / 2)) / pages, (uint64_t) 1);
         m->page_ns[kind] = cost_follow(m->page_ns[kind], ns);
         m->stats.page_ns[kind] = m->page_ns[kind];
 }
