@@ -40,22 +40,24 @@
  * bench/migrate-bench calibrate (numbers in bench/README.md):
  *                                      fixed per move call    per 4 KiB page
  *     this host, native, 2 CPUs        76-150 us (no-op call)  query 150-200 ns
- *     lab, QEMU TCG, 2 vCPUs           ~5 ms                   move 55-150 us, THP 40-80 ms per
+ *     lab, QEMU TCG, 2 vCPUs           4-11 ms                 move 55-150 us, THP 40-80 ms per
  *                                                              2 MiB, query 0.7-1 us
  *     Zen 3 (DESIGN.md §8)                                     move ~1.2 us, THP ~0.2 ms per 2 MiB
  * The fixed part grows with the number of CPUs (the drain waits for each), so the migrator
  * measures it: before a plan's first batch (at most every 10 s) it "moves" one page of its own to
- * the node it is on, twice (nothing migrates: ~one call's fixed cost; the faster counts). A batch
+ * the node it is on, twice (nothing migrates: ~one call's fixed cost; the faster counts; in a
+ * slice of its own), and a call that takes less than that lowers the estimate. A batch
  * is sized to take .batch_usec (5 ms), or 9 x the fixed part when that is longer (so it stays
  * <= 10 % of the call), up to .batch_max_usec (35 ms); the per-page part is measured on every
  * call (per kind: 4 KiB move, THP move, query), starting from MIGRATOR_COST_*_NS. Estimates follow
  * measurements up by at most doubling per call and down by halves, so one stall of a loaded host
- * does not shrink the following batches to nothing. Sizes stay within
+ * does not shrink the following batches to nothing, and a call's fixed part counts as at most
+ * half of it when the per-page part is derived. Sizes stay within
  * [.batch_pages_min, .batch_pages_max] (4 KiB pages; a THP counts 512). Natively that gives
  * batches of ~4,000 pages (16 MiB) or ~25 THPs; in the lab ~500 pages or one THP.
  * Before every batch the pid's start time is re-read (/proc/PID/stat: ~10-40 us natively, ~60 us
  * in the lab): a different process with the same pid never gets moves.
-
+ *
  * Per-page results, counted per VM and in total (MigratorCounters):
  *   node == target       moved (from the node the plan or the query said); sink->moved()
  *   -EBUSY               retried later (after .retry_delay_usec, at most .busy_retries times; a
