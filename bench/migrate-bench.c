@@ -362,7 +362,7 @@ static double migrator_move(Migrator *m, sd_event *e, Done *d, const Region *r, 
         p = (Plan) { .moves = moves, .n_moves = n, .n_vms = 1, .budget_bytes = r->len };
         d->done = false;
         t0 = now_ns();
-        if (migrator_submit(m, &p, NULL, (void *[]) { (void *) r }) < 0)
+        if (migrator_submit(m, &p, (void *[]) { (void *) r }) < 0)
                 return -1;
         while (!d->done)
                 if (sd_event_run(e, 10 * USEC_PER_SEC) <= 0)

@@ -10,7 +10,6 @@
 #include "vtism/heatmap.h"
 #include "vtism/macro.h"
 #include "vtism/plan.h"
-#include "vtism/topology.h"
 
 /*
  * The migrator: the only owner of move_pages(2) in vtismd. It executes Plans (plan.h) and keeps
@@ -89,19 +88,34 @@
  * charged first and refunded if it did not move, so retries fit in the budget too; moves beyond
  * it are dropped "budget". Query-first moves charge only the pages they move.
  *
- * Query-first moves (from_node == PLAN_NODE_ANY) query their pages with nodes = NULL first
- * (sink->placement(..., MIGRATOR_QUERY_SPOT)); pages already on a node of the target's tier are
- * counted "already" and left alone, absent ones failed "gone".
+ * Query-first moves (from_node == PLAN_NODE_ANY) query their pages with nodes = NULL first;
+ * pages already on to_node are counted "already", left alone and reported as
+ * sink->moved(hva, n, to_node, to_node) ("found already there": the heat map learns from it as
+ * from a move); absent ones are failed "gone"; the rest is moved from where the query found it.
+ * Pages that failed are never reported.
  *
+ * Room (plan.h: needs_room). What a demotion with a known source node fails to free there (failed,
+ * dropped for budget, a full or forbidden target, denied; not when the VM exited) is the node's
+ * shortfall; a later needs_room promotion into that node gives up as many pages of itself
+ * (dropped "no-room"; a THP only whole) and the shortfall shrinks by as much. A demotion still
+ * waiting for a busy retry is not counted (yet).
+ *
+ * Queries (plan.h: queries[]). After a plan's moves (retries included), its queries run, one
+ * call per run of consecutive queries of one VM (up to a query batch), each reported as
+ * sink->placement(..., MIGRATOR_QUERY_PLANNED) (for heatmap_residency_update()) and kept for
+ * migrator_vm_placement(), which hands them to the next plan_compute() as PlanVm.placement; the
+ * next migrator_submit() frees them. A plan replaced before its queries ran leaves none.
+
  * Replacing. migrator_submit() while a plan is still running ends that round at once
  * (MIGRATOR_ROUND_REPLACED, round_done() called before migrator_submit() returns): its unfinished
  * moves and pending retries are dropped "replaced"; the new plan was computed from fresher heat
  * and placement. A plan with no moves only ends the current round (no round of its own).
  *
- * Dry-run (migrator_set_dry_run, checked before every batch): nothing is moved and no syscall is
- * made, not even the queries of query-first moves or the start-time check; every move the budget
- * allows counts in full as "would move" (query-first moves too: an upper bound). VMs forgotten
- * are still dropped. The residency sweep goes on (it moves nothing).
+ * Dry-run (migrator_set_dry_run, checked before every batch): no move is made and no syscall for
+ * the moves, not even the queries of query-first moves or the start-time check; every move the
+ * budget allows counts in full as "would move" (query-first moves too: an upper bound; needs_room
+ * promotions in full, nothing having failed). VMs forgotten are still dropped. The plan's
+ * queries[] and the residency sweep still run (they move nothing).
  *
  * Pause (migrator_set_paused, checked before every batch): no move batch starts while paused; the
  * plan keeps its place and resuming continues it (the manager submits a fresh plan every cycle,
@@ -129,10 +143,11 @@
  *     VM has a heat map: migrator_add_vm(mig, vm, vm->id, vm->pid, vm->start_time, vm->ranges,
  *                     vm->n_ranges); before its heat map or the Vm is freed: migrator_forget_vm()
  *     every cycle:    migrator_refresh_residency(mig, budget) instead of vm_refresh_residency();
- *                     plan_compute(); migrator_submit(mig, plan, m->topology, keys)
+ *                     PlanVm.placement from migrator_vm_placement(); plan_compute();
+ *                     migrator_submit(mig, plan, keys)
  *     pause/dry-run:  migrator_set_paused(), migrator_set_dry_run() from manager_set_*()
- *     sink:           placement(SWEEP) -> heatmap_residency_update(vm->heat, ...);
- *                     moved -> heatmap_residency_moved(); huge -> the heat map's huge mark;
+ *     sink:           placement(SWEEP or PLANNED) -> heatmap_residency_update(vm->heat, ...);
+ *                     moved -> heatmap_residency_moved(); huge -> heatmap_mark_huge(2 MiB);
  *                     round_done -> one journal entry per VM that moved something
  *                     (VTISM_VM=id, VTISM_PROMOTED_BYTES=, VTISM_DEMOTED_BYTES=,
  *                     VTISM_FAILED_PAGES= migrator_counters_failed()) and the D-Bus signal
@@ -143,7 +158,9 @@
  * migrator_refresh_residency(); never migrator_free().
  *
  * Memory: per VM ~200 bytes plus its ranges; per running plan a copy of its moves (40 bytes each)
- * plus ~40 bytes per pending retry; batch buffers of .batch_pages_max entries (~16 bytes each).
+ * and queries (24 each), ~40 bytes per pending retry; the last plan's query results, 4 bytes per
+ * page queried (limits.query_pages: 16384 -> 64 KiB); batch buffers of .batch_pages_max entries
+ * (~60 bytes each: ~1 MiB).
  */
 
 #define MIGRATOR_PAGE_BYTES 4096u
@@ -176,6 +193,7 @@ typedef enum MigratorDrop {
         MIGRATOR_DROP_REPLACED,     /* a new plan came first (or migrator_cancel()) */
         MIGRATOR_DROP_NODE_FULL,    /* into a node that failed with ENOMEM (or is not allowed) */
         MIGRATOR_DROP_BUDGET,       /* beyond the plan's byte budget */
+        MIGRATOR_DROP_NO_ROOM,      /* a needs_room promotion whose room the demotions did not make */
         _MIGRATOR_DROP_MAX,
         _MIGRATOR_DROP_INVALID = -22,
 } MigratorDrop;
@@ -189,11 +207,11 @@ typedef struct MigratorCounters {
         uint64_t moved_pages[_PLAN_DIRECTION_MAX];      /* promoted, demoted */
         uint64_t moved_huge[_PLAN_DIRECTION_MAX];       /* of those, whole THPs moved (units of 512) */
         uint64_t would_move_pages[_PLAN_DIRECTION_MAX]; /* dry-run */
-        uint64_t already_pages[_PLAN_DIRECTION_MAX];    /* query-first: already on the target tier */
+        uint64_t already_pages[_PLAN_DIRECTION_MAX];    /* query-first: already on to_node */
         uint64_t failed_pages[_MIGRATOR_FAILURE_MAX];
         uint64_t dropped_pages[_MIGRATOR_DROP_MAX];
         uint64_t retried_pages;                         /* busy attempts retried */
-        uint64_t queried_pages;                         /* placement queries (sweep and spot) */
+        uint64_t queried_pages;                         /* placement queries: sweep, queries[], around moves */
 } MigratorCounters;
 
 void migrator_counters_add(MigratorCounters *sum, const MigratorCounters *c);
@@ -231,7 +249,7 @@ typedef struct MigratorRound {
 
 typedef enum MigratorQuery {
         MIGRATOR_QUERY_SWEEP,       /* residency sweep: consecutive pages, ascending per range */
-        MIGRATOR_QUERY_SPOT,        /* around a move (query-first, busy or partial results) */
+        MIGRATOR_QUERY_PLANNED,     /* one of the plan's queries[]: a block, out of the sweep's turn */
         _MIGRATOR_QUERY_MAX,
         _MIGRATOR_QUERY_INVALID = -22,
 } MigratorQuery;
@@ -317,12 +335,18 @@ void migrator_forget_vm(Migrator *m, void *vm);
 
 /*
  * Run plan (copied; it may be freed on return). vms[i] is the key of the plan's VM i (plan->n_vms
- * entries; NULL or unknown keys: their moves are dropped "forgotten"); t gives the tier of each
- * node for query-first moves (NULL: only the target node itself counts as its tier). A running round ends REPLACED first. -EINVAL for a move naming a
- * VM index >= n_vms or a bad node, a huge move not 2 MiB aligned or not 512 pages, or a move not
- * 4 KiB aligned (nothing changes then).
+ * entries; NULL or unknown keys: their moves are dropped "forgotten"). A running round ends
+ * REPLACED first, and the previous plan's query results are freed. -EINVAL for a move naming a
+ * VM index >= n_vms or a bad node, a huge move not 2 MiB aligned or not 512 pages, a move not
+ * 4 KiB aligned, or a query not inside one 2 MiB block (nothing changes then).
  */
-int migrator_submit(Migrator *m, const Plan *plan, const Topology *t, void *const *vms);
+int migrator_submit(Migrator *m, const Plan *plan, void *const *vms);
+/*
+ * What the last plan's queries[] found for this VM: sorted by hva, not overlapping (a later query
+ * of the same pages replaces an earlier one), for PlanVm.placement of the next plan_compute().
+ * Valid until the next migrator_submit() or migrator_forget_vm(vm); none: NULL, 0.
+ */
+void migrator_vm_placement(const Migrator *m, void *vm, const PlanPlacement **ret, size_t *ret_n);
 /* End the running round now (CANCELLED); no-op when idle. */
 void migrator_cancel(Migrator *m);
 

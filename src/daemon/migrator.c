@@ -54,6 +54,7 @@ static const char *const drop_table[_MIGRATOR_DROP_MAX] = {
         [MIGRATOR_DROP_REPLACED] = "replaced",
         [MIGRATOR_DROP_NODE_FULL] = "node-full",
         [MIGRATOR_DROP_BUDGET] = "budget",
+        [MIGRATOR_DROP_NO_ROOM] = "no-room",
 };
 assert_cc(ELEMENTSOF(drop_table) == _MIGRATOR_DROP_MAX);
 
@@ -114,6 +115,8 @@ typedef struct MigratorVm {
         bool forgotten;             /* unlinked, freed at the end of the slice */
         int pagemap_fd;
         MigratorCounters counters;
+        PlanPlacement *placement;   /* the last plan's queries[] for it, sorted by hva */
+        size_t n_placement;
 } MigratorVm;
 
 /* One plan VM. */
@@ -137,6 +140,8 @@ typedef struct Entry {
         uint8_t direction;
         uint8_t attempts;
         bool huge;
+        bool counted;               /* a demotion from a known node: what it fails to free is
+                                     * room needs_room promotions into that node must not take */
 } Entry;
 
 typedef struct Queue {
@@ -153,8 +158,12 @@ typedef struct Job {
         Slot *slots;
         size_t n_slots;
         size_t n_nodes;             /* node ids < n_nodes */
-        int *tier;                  /* NodeTier per node id, -1 unknown */
         uint8_t *node_full;         /* ENOMEM (or ENODEV) seen: nothing more into it */
+        uint64_t *shortfall;        /* per node: pages demotions from it failed to free, which
+                                     * needs_room promotions into it have not given up yet */
+        PlanQuery *queries;         /* after the moves: blocks whose placement the planner wants */
+        size_t n_queries;
+        size_t next_query;
         uint64_t budget_pages;
         uint64_t charged_pages;     /* moved + in flight */
         Queue ready;                /* split-off THP remainders */
@@ -270,9 +279,37 @@ static MigratorVm *vm_find(const Migrator *m, const void *key) {
         return i < m->n_vms && m->vms[i]->key == key ? m->vms[i] : NULL;
 }
 
+static void vm_clear_placement(MigratorVm *vm) {
+        for (size_t i = 0; i < vm->n_placement; i++)
+                free((int *) vm->placement[i].status);
+        free(vm->placement);
+        vm->placement = NULL;
+        vm->n_placement = 0;
+}
+
+/* Keep a query's statuses (copied), sorted by hva; one that overlaps an earlier one replaces it. */
+static void vm_store_placement(MigratorVm *vm, uint64_t hva, const int *status, size_t n) {
+        size_t at = 0;
+        int *copy = xmalloc(n * sizeof(int));
+
+        memcpy(copy, status, n * sizeof(int));
+        while (at < vm->n_placement && vm->placement[at].hva + vm->placement[at].n_pages * PAGE_4K <= hva)
+                at++;
+        while (at < vm->n_placement && vm->placement[at].hva < hva + n * PAGE_4K) {
+                free((int *) vm->placement[at].status);
+                memmove(vm->placement + at, vm->placement + at + 1, (vm->n_placement - at - 1) * sizeof(PlanPlacement));
+                vm->n_placement--;
+        }
+        vm->placement = xreallocarray(vm->placement, vm->n_placement + 1, sizeof(PlanPlacement));
+        memmove(vm->placement + at + 1, vm->placement + at, (vm->n_placement - at) * sizeof(PlanPlacement));
+        vm->placement[at] = (PlanPlacement) { .hva = hva, .n_pages = n, .status = copy };
+        vm->n_placement++;
+}
+
 static MigratorVm *vm_free(MigratorVm *vm) {
         if (!vm)
                 return NULL;
+        vm_clear_placement(vm);
         if (vm->pagemap_fd >= 0)
                 (void) close(vm->pagemap_fd);
         free(vm->id);
@@ -367,15 +404,21 @@ static void job_free(Job *j) {
         }
         free(j->slots);
         free(j->moves);
-        free(j->tier);
         free(j->node_full);
+        free(j->shortfall);
+        free(j->queries);
         free(j->ready.e);
         free(j->retry.e);
         free(j);
 }
 
-static bool job_complete(const Job *j) {
+/* Every move attempted or dropped, nothing waiting for a retry. */
+static bool job_moves_done(const Job *j) {
         return j->next_move >= j->n_moves && queue_len(&j->ready) == 0 && queue_len(&j->retry) == 0;
+}
+
+static bool job_complete(const Job *j) {
+        return job_moves_done(j) && j->next_query >= j->n_queries;
 }
 
 static bool node_blocked(const Job *j, const Slot *s, int node) {
@@ -401,6 +444,13 @@ static void job_node_full(Job *j, int node, int err) {
         j->node_full[node] = 1;
         log_notice("Node %d %s; nothing more is moved into it in migration round %" PRIu64 ".", node,
                    err == ENODEV ? "has no memory" : "is out of memory", j->seq);
+}
+
+/* A demotion that will not free its pages on its source node (failed, dropped): needs_room
+ * promotions into that node give up as much. */
+static void room_lost(Job *j, const Entry *e, uint64_t pages) {
+        if (e->counted && e->from >= 0 && (size_t) e->from < j->n_nodes)
+                j->shortfall[e->from] += pages;
 }
 
 /* The slot's VM is done for in this job (exited, denied, forgotten): its queued work is dropped
@@ -609,7 +659,11 @@ static size_t batch_fill(Migrator *m, Job *j, usec_t now) {
                         if (e->not_before > now)
                                 break;
                         if (!s->vm || node_blocked(j, s, e->to)) {
-                                account_drop(m, j, e->slot, s->vm ? MIGRATOR_DROP_NODE_FULL : s->drop, entry_pages(e));
+                                MigratorDrop why = s->vm ? MIGRATOR_DROP_NODE_FULL : s->drop;
+
+                                account_drop(m, j, e->slot, why, entry_pages(e));
+                                if (why != MIGRATOR_DROP_EXITED && why != MIGRATOR_DROP_FORGOTTEN)
+                                        room_lost(j, e, entry_pages(e));
                                 q->head++;
                                 continue;
                         }
@@ -634,13 +688,32 @@ static size_t batch_fill(Migrator *m, Job *j, usec_t now) {
                         .to = mv->to_node,
                         .direction = (uint8_t) mv->direction,
                         .huge = mv->huge,
+                        .counted = mv->direction == PLAN_DEMOTE && mv->from_node >= 0,
                 };
                 uint64_t left = mv->n_pages - j->next_page, take;
 
                 if (!s->vm || node_blocked(j, s, mv->to_node)) {
-                        account_drop(m, j, mv->vm, s->vm ? MIGRATOR_DROP_NODE_FULL : s->drop, left);
+                        MigratorDrop why = s->vm ? MIGRATOR_DROP_NODE_FULL : s->drop;
+
+                        account_drop(m, j, mv->vm, why, left);
+                        if (why != MIGRATOR_DROP_EXITED && why != MIGRATOR_DROP_FORGOTTEN)
+                                room_lost(j, &e, left);
                         j->next_move++;
                         j->next_page = 0;
+                        continue;
+                }
+                if (mv->needs_room && mv->direction == PLAN_PROMOTE && j->shortfall[mv->to_node] > 0) {
+                        /* The demotions that were to make room for it on to_node did not: give up
+                         * as much of it (a THP only whole). */
+                        uint64_t skip = mv->huge ? left : MIN(left, j->shortfall[mv->to_node]);
+
+                        j->shortfall[mv->to_node] -= MIN(skip, j->shortfall[mv->to_node]);
+                        account_drop(m, j, mv->vm, MIGRATOR_DROP_NO_ROOM, skip);
+                        j->next_page += skip;
+                        if (j->next_page >= mv->n_pages) {
+                                j->next_move++;
+                                j->next_page = 0;
+                        }
                         continue;
                 }
                 if (n == 0)
@@ -689,6 +762,7 @@ enum {
         OUT_NONE,     /* not moved, already dealt with */
         OUT_MOVED,    /* status says moved; THP: to be verified */
         OUT_QUERY,    /* status unknown or busy: query */
+        OUT_RETRY,    /* not moved, queued for a retry */
 };
 
 static MigratorFailure failure_from_errno(int e) {
@@ -707,20 +781,8 @@ static MigratorFailure failure_from_errno(int e) {
         }
 }
 
-static int node_tier(const Job *j, int node) {
-        return node >= 0 && (size_t) node < j->n_nodes ? j->tier[node] : -1;
-}
-
-static bool on_target_tier(const Job *j, int node, int to) {
-        int t = node_tier(j, to);
-
-        if (node < 0)
-                return false;
-        return node == to || (t >= 0 && node_tier(j, node) == t);
-}
-
-/* A page that did not move this time: retry it later, or count its failure. */
-static void entry_not_moved(Migrator *m, Job *j, Entry *e, MigratorFailure why, bool retry, MigratorCounters *d) {
+/* A page that did not move this time: retry it later (returns true), or count its failure. */
+static bool entry_not_moved(Migrator *m, Job *j, Entry *e, MigratorFailure why, bool retry, MigratorCounters *d) {
         if (retry && e->attempts < m->o.busy_retries) {
                 Entry r = *e;
 
@@ -728,9 +790,10 @@ static void entry_not_moved(Migrator *m, Job *j, Entry *e, MigratorFailure why, 
                 r.not_before = now_usec(m) + m->o.retry_delay_usec;
                 queue_push(&j->retry, &r);
                 d->retried_pages += entry_pages(e);
-                return;
+                return true;
         }
         d->failed_pages[why] += entry_pages(e);
+        return false;
 }
 
 /* Emit moved() for runs of consecutive entries with outcome OUT_MOVED. Returns false if the job
@@ -779,7 +842,7 @@ static size_t batch_query_first(Migrator *m, Job *j, Slot *s, size_t n, Migrator
                 Entry *e = &m->batch[i];
                 int st = m->spot_status[i];
 
-                if (on_target_tier(j, st, e->to))
+                if (st == e->to)
                         d->already_pages[e->direction] += entry_pages(e);
                 else if (st < 0 && st != STATUS_UNSET)
                         d->failed_pages[failure_from_errno(-st)] += entry_pages(e);
@@ -791,17 +854,23 @@ static size_t batch_query_first(Migrator *m, Job *j, Slot *s, size_t n, Migrator
         return kept;
 }
 
-/* Spot placement of the 4 KiB query-first pages, in runs of consecutive addresses. */
-static bool emit_spot(Migrator *m, Slot *s, size_t n) {
-        if (!m->sink.placement)
+/* The query-first pages found on their target already: moved(node, node), in runs (plan.h: the
+ * heat map learns from "found already there" as from a move). A THP counts whole. */
+static bool emit_in_place(Migrator *m, Slot *s, size_t n, int to, bool huge, PlanDirection dir) {
+        if (!m->sink.moved)
                 return true;
         for (size_t i = 0; i < n;) {
                 size_t k = i + 1;
 
-                while (k < n && (uintptr_t) m->spot_addrs[k] == (uintptr_t) m->spot_addrs[k - 1] + PAGE_4K)
+                if (m->spot_status[i] != to) {
+                        i++;
+                        continue;
+                }
+                while (!huge && k < n && m->spot_status[k] == to &&
+                       (uintptr_t) m->spot_addrs[k] == (uintptr_t) m->spot_addrs[k - 1] + PAGE_4K)
                         k++;
-                m->sink.placement(m->userdata, s->key, (uintptr_t) m->spot_addrs[i], m->spot_status + i, k - i,
-                                  MIGRATOR_QUERY_SPOT);
+                m->sink.moved(m->userdata, s->key, (uintptr_t) m->spot_addrs[i], huge ? MIGRATOR_HUGE_PAGES : k - i, to,
+                              to, dir);
                 if (!s->key)
                         return false;
                 i = k;
@@ -876,16 +945,16 @@ static bool batch_verify_huge(Migrator *m, Job *j, Slot *s, size_t n, MigratorCo
 
                         if (st == e->to)
                                 moved++;
-                        else if (st < 0 && st != STATUS_UNSET)
+                        else if (st < 0 && st != STATUS_UNSET) {
                                 d->failed_pages[failure_from_errno(-st)]++;
-                        else if (on_target_tier(j, st, e->to))
-                                d->already_pages[e->direction]++;
-                        else {
+                                room_lost(j, e, 1);
+                        } else {
                                 sub.hva = e->hva + p * PAGE_4K;
                                 sub.huge = false;
                                 sub.attempts = 0;
                                 sub.not_before = 0;
                                 sub.from = st >= 0 ? st : PLAN_NODE_ANY;
+                                sub.counted = e->counted && sub.from == e->from;
                                 queue_push(&j->ready, &sub);
                         }
                 }
@@ -970,6 +1039,7 @@ static void batch_run(Migrator *m, Job *j, size_t n) {
         MigratorVm *vm = s->vm;
         const bool huge = m->batch[0].huge;
         const int to = m->batch[0].to;
+        const PlanDirection dir = (PlanDirection) m->batch[0].direction;
         MigratorCounters d = {};
         _cleanup_free_ HugeResult *hres = NULL;
         size_t n_hres = 0, n_spot = 0, k;
@@ -992,7 +1062,8 @@ static void batch_run(Migrator *m, Job *j, size_t n) {
                 log_debug("Cannot read the start time of pid %d: %s; moving nothing now.", (int) vm->pid,
                           strerror((int) -r));
                 for (size_t i = 0; i < n; i++)
-                        entry_not_moved(m, j, &m->batch[i], MIGRATOR_FAIL_OTHER, true, &d);
+                        if (entry_not_moved(m, j, &m->batch[i], MIGRATOR_FAIL_OTHER, true, &d))
+                                m->outcome[i] = OUT_RETRY;
                 goto account;
         }
 
@@ -1006,8 +1077,7 @@ static void batch_run(Migrator *m, Job *j, size_t n) {
                         detach = true;
                         goto account;
                 }
-                if (!huge)
-                        n_spot = asked;
+                n_spot = asked;
                 if (n == 0)
                         goto account;
         }
@@ -1019,6 +1089,7 @@ static void batch_run(Migrator *m, Job *j, size_t n) {
 
                 if (j->charged_pages + pages > j->budget_pages) {
                         d.dropped_pages[MIGRATOR_DROP_BUDGET] += pages;
+                        room_lost(j, &m->batch[i], pages);
                         continue;
                 }
                 j->charged_pages += pages;
@@ -1098,9 +1169,10 @@ static void batch_run(Migrator *m, Job *j, size_t n) {
                         }
                         m->outcome[i] = OUT_NONE;
                         j->charged_pages -= entry_pages(e);
-                        if (r >= 0)
-                                entry_not_moved(m, j, e, MIGRATOR_FAIL_BUSY, true, &d);
-                        else if (err == ENOMEM)
+                        if (r >= 0) {
+                                if (entry_not_moved(m, j, e, MIGRATOR_FAIL_BUSY, true, &d))
+                                        m->outcome[i] = OUT_RETRY;
+                        } else if (err == ENOMEM)
                                 d.failed_pages[MIGRATOR_FAIL_NOMEM] += entry_pages(e);
                         else if (err == EACCES)
                                 d.failed_pages[MIGRATOR_FAIL_NOT_ALLOWED] += entry_pages(e);
@@ -1126,6 +1198,11 @@ count_moved:
                                 d.moved_pages[m->batch[i].direction] += entry_pages(&m->batch[i]);
 
 account:
+        /* What demotions did not free (an exit frees it all anyway). */
+        if (!(detach && detach_why == MIGRATOR_DROP_EXITED))
+                for (size_t i = 0; i < n; i++)
+                        if (m->outcome[i] != OUT_MOVED && m->outcome[i] != OUT_RETRY)
+                                room_lost(j, &m->batch[i], entry_pages(&m->batch[i]));
         account(m, j, slot, &d);
         if (detach) {
                 log_debug("VM %s (pid %d) %s during migration; its remaining moves are dropped.", s->id, (int) vm->pid,
@@ -1134,7 +1211,7 @@ account:
         }
 
         /* Callbacks last; each may end the job or forget the VM. */
-        if (n_spot > 0 && !emit_spot(m, s, n_spot))
+        if (n_spot > 0 && !emit_in_place(m, s, n_spot, to, huge, dir))
                 goto out;
         if (!huge && !emit_moved_runs(m, s, n))
                 goto out;
@@ -1303,7 +1380,8 @@ static bool sweep_batch(Migrator *m) {
 /* --- the event sources --- */
 
 static bool job_ready(const Migrator *m, const Job *j, usec_t now) {
-        if (job_complete(j) || j->next_move < j->n_moves || queue_len(&j->ready) > 0)
+        if (job_complete(j) || j->next_move < j->n_moves || queue_len(&j->ready) > 0 ||
+            (job_moves_done(j) && j->next_query < j->n_queries))
                 return true;
         return queue_len(&j->retry) > 0 && j->retry.e[j->retry.head].not_before <= now;
 }
@@ -1332,6 +1410,65 @@ static void rearm(Migrator *m) {
                 (void) sd_event_source_set_enabled(m->timer, SD_EVENT_OFF);
 }
 
+/*
+ * After the moves: the plan's queries[] of one VM (consecutive ones, up to a query batch) in one
+ * call; each is kept for migrator_vm_placement() and reported as MIGRATOR_QUERY_PLANNED.
+ */
+static bool query_batch(Migrator *m, Job *j) {
+        const PlanQuery *first = &j->queries[j->next_query];
+        Slot *s = &j->slots[first->vm];
+        MigratorCounters d = {};
+        size_t n_q = 0, n = 0, limit = batch_pages(m, COST_QUERY);
+        long r;
+
+        if (!s->vm) {
+                j->next_query++;
+                return true;
+        }
+        while (j->next_query + n_q < j->n_queries) {
+                const PlanQuery *q = &j->queries[j->next_query + n_q];
+
+                if (q->vm != first->vm || (n > 0 && n + q->n_pages > limit))
+                        break;
+                for (uint64_t p = 0; p < q->n_pages; p++)
+                        m->qaddrs[n++] = (void *) (uintptr_t) (q->hva + p * PAGE_4K);
+                n_q++;
+        }
+        j->next_query += n_q;
+
+        if (vm_check_alive(m, s->vm) == 0) {
+                slot_detach(s, MIGRATOR_DROP_EXITED);
+                return true;
+        }
+        r = do_query(m, s->vm->pid, n, m->qaddrs, m->qstatus);
+        if (r == -ESRCH || r == -EINVAL) {
+                vm_mark_gone(s->vm);
+                slot_detach(s, MIGRATOR_DROP_EXITED);
+                return true;
+        }
+        if (r < 0) {
+                log_debug("Placement query of pid %d failed: %s", (int) s->vm->pid, strerror((int) -r));
+                return true;
+        }
+        d.queried_pages = n;
+        account(m, j, first->vm, &d);
+
+        n = 0;
+        for (size_t i = 0; i < n_q; i++) {
+                const PlanQuery *q = &j->queries[j->next_query - n_q + i];
+
+                vm_store_placement(s->vm, q->hva, m->qstatus + n, q->n_pages);
+                if (m->sink.placement) {
+                        m->sink.placement(m->userdata, s->key, q->hva, m->qstatus + n, q->n_pages,
+                                          MIGRATOR_QUERY_PLANNED);
+                        if (!s->key)
+                                break;
+                }
+                n += q->n_pages;
+        }
+        return true;
+}
+
 /* One batch of the running job, if one is ready. Returns true if it did anything. */
 static bool job_step(Migrator *m, usec_t now) {
         Job *j = m->job;
@@ -1354,7 +1491,8 @@ static bool job_step(Migrator *m, usec_t now) {
                 else
                         batch_run(m, j, n);
                 did = true;
-        }
+        } else if (job_moves_done(j) && j->next_query < j->n_queries)
+                did = query_batch(m, j);
         if (!j->ended && job_complete(j)) {
                 job_end(m, MIGRATOR_ROUND_DONE);
                 did = true;
@@ -1625,11 +1763,21 @@ static int validate_move(const PlanMove *mv, size_t n_vms) {
         return 0;
 }
 
-int migrator_submit(Migrator *m, const Plan *plan, const Topology *t, void *const *vms) {
+static int validate_query(const PlanQuery *q, size_t n_vms) {
+        if (q->vm >= n_vms || q->hva % PAGE_4K || q->n_pages == 0 || q->n_pages > MIGRATOR_HUGE_PAGES)
+                return -EINVAL;
+        /* a block, or its part inside a RAM range */
+        if (q->hva / HUGE_BYTES != (q->hva + q->n_pages * PAGE_4K - 1) / HUGE_BYTES)
+                return -EINVAL;
+        return 0;
+}
+
+int migrator_submit(Migrator *m, const Plan *plan, void *const *vms) {
         Job *j;
         int max_node = 0;
 
-        if (!plan || (plan->n_moves > 0 && !plan->moves) || (plan->n_vms > 0 && !vms))
+        if (!plan || (plan->n_moves > 0 && !plan->moves) || (plan->n_queries > 0 && !plan->queries) ||
+            (plan->n_vms > 0 && !vms))
                 return -EINVAL;
         for (size_t i = 0; i < plan->n_moves; i++) {
                 int r = validate_move(&plan->moves[i], plan->n_vms);
@@ -1638,29 +1786,32 @@ int migrator_submit(Migrator *m, const Plan *plan, const Topology *t, void *cons
                         return r;
                 max_node = MAX(max_node, MAX(plan->moves[i].to_node, plan->moves[i].from_node));
         }
+        for (size_t i = 0; i < plan->n_queries; i++)
+                if (validate_query(&plan->queries[i], plan->n_vms) < 0)
+                        return -EINVAL;
 
         /* The running round ends first (its callback may submit again: end that one too). */
         while (m->job)
                 job_end(m, MIGRATOR_ROUND_REPLACED);
-        if (plan->n_moves == 0)
+        /* The last plan's query results went into this plan; they are done with. */
+        for (size_t i = 0; i < m->n_vms; i++)
+                vm_clear_placement(m->vms[i]);
+        if (plan->n_moves == 0 && plan->n_queries == 0)
                 return 0;
 
         j = xcalloc(1, sizeof(Job));
         j->moves = xcalloc(plan->n_moves, sizeof(PlanMove));
-        memcpy(j->moves, plan->moves, plan->n_moves * sizeof(PlanMove));
+        if (plan->n_moves > 0)
+                memcpy(j->moves, plan->moves, plan->n_moves * sizeof(PlanMove));
         j->n_moves = plan->n_moves;
+        j->queries = xcalloc(plan->n_queries, sizeof(PlanQuery));
+        if (plan->n_queries > 0)
+                memcpy(j->queries, plan->queries, plan->n_queries * sizeof(PlanQuery));
+        j->n_queries = plan->n_queries;
         j->budget_pages = plan->budget_bytes / PAGE_4K;
-
-        for (size_t i = 0; t && i < t->n_nodes; i++)
-                max_node = MAX(max_node, t->nodes[i].id);
         j->n_nodes = (size_t) max_node + 1;
-        j->tier = xcalloc(j->n_nodes, sizeof(int));
         j->node_full = xcalloc(j->n_nodes, 1);
-        for (size_t i = 0; i < j->n_nodes; i++)
-                j->tier[i] = -1;
-        for (size_t i = 0; t && i < t->n_nodes; i++)
-                if (t->nodes[i].id >= 0 && (size_t) t->nodes[i].id < j->n_nodes)
-                        j->tier[t->nodes[i].id] = t->nodes[i].tier;
+        j->shortfall = xcalloc(j->n_nodes, sizeof(uint64_t));
 
         j->n_slots = plan->n_vms;
         j->slots = xcalloc(MAX(j->n_slots, (size_t) 1), sizeof(Slot));
@@ -1686,6 +1837,13 @@ int migrator_submit(Migrator *m, const Plan *plan, const Topology *t, void *cons
         m->job = j;
         rearm(m);
         return 0;
+}
+
+void migrator_vm_placement(const Migrator *m, void *key, const PlanPlacement **ret, size_t *ret_n) {
+        MigratorVm *vm = vm_find(m, key);
+
+        *ret = vm ? vm->placement : NULL;
+        *ret_n = vm ? vm->n_placement : 0;
 }
 
 void migrator_cancel(Migrator *m) {

@@ -177,10 +177,16 @@ static uint64_t count_on(const Hog *h, int node, uint64_t *ret_other) {
         return on;
 }
 
-/* The whole hog from -> to: every other 2 MiB known-source, the rest query-first; THP: huge. */
-static void build_plan(Plan *p, PlanMove *moves, const Hog *h, PlanDirection dir, int from, int to, bool thp) {
+#define N_QUERIES 4
+
+/* The whole hog from -> to: every other 2 MiB known-source, the rest query-first; THP: huge.
+ * And queries of its first N_QUERIES blocks (they run after the moves). */
+static void build_plan(Plan *p, PlanMove *moves, PlanQuery *queries, const Hog *h, PlanDirection dir, int from,
+                       int to, bool thp) {
         size_t n = 0;
 
+        for (size_t q = 0; q < N_QUERIES; q++)
+                queries[q] = (PlanQuery) { .vm = 0, .hva = h->addr + q * HUGE, .n_pages = HUGE / PAGE };
         for (uint64_t off = 0; off < h->size; off += HUGE)
                 moves[n++] = (PlanMove) {
                         .vm = 0,
@@ -191,7 +197,8 @@ static void build_plan(Plan *p, PlanMove *moves, const Hog *h, PlanDirection dir
                         .to_node = to,
                         .huge = thp,
                 };
-        *p = (Plan) { .moves = moves, .n_moves = n, .n_vms = 1, .budget_bytes = h->size };
+        *p = (Plan) { .moves = moves, .n_moves = n, .n_vms = 1, .budget_bytes = h->size, .queries = queries,
+                      .n_queries = N_QUERIES };
 }
 
 static int run_round(sd_event *e, Migrator *m, Run *r, unsigned want_rounds, usec_t timeout) {
@@ -245,10 +252,25 @@ typedef struct Case {
         Run r;
         Hog h;
         PlanMove *moves;
-        const Topology *t;
+        PlanQuery queries[N_QUERIES];
         bool thp;
         long huge0;             /* AnonHugePages at the start */
 } Case;
+
+/* The plan's queries ran after its moves: the blocks are where the moves put them. */
+static void check_queries(const Case *c, int node, const char *what) {
+        const PlanPlacement *pl;
+        size_t n, on = 0, pages = 0;
+
+        migrator_vm_placement(c->m, (void *) &c->h, &pl, &n);
+        for (size_t i = 0; i < n; i++)
+                for (size_t p = 0; p < pl[i].n_pages; p++) {
+                        pages++;
+                        on += pl[i].status[p] == node;
+                }
+        if (n != N_QUERIES || on != pages || pages != N_QUERIES * HUGE / PAGE)
+                fail("%s: the plan's queries found %zu of %zu pages on node %d (%zu queries)", what, on, pages, node, n);
+}
 
 /* One round moving the whole hog from -> to (dry-run or not); placement must end up on `expect`. */
 static int step(Case *c, const char *what, PlanDirection dir, int from, int to, int expect) {
@@ -259,8 +281,8 @@ static int step(Case *c, const char *what, PlanDirection dir, int from, int to, 
         long huge;
         Plan p;
 
-        build_plan(&p, c->moves, &c->h, dir, from, to, c->thp);
-        if (migrator_submit(c->m, &p, c->t, (void *[]) { &c->h }) < 0) {
+        build_plan(&p, c->moves, c->queries, &c->h, dir, from, to, c->thp);
+        if (migrator_submit(c->m, &p, (void *[]) { &c->h }) < 0) {
                 fail("%s: migrator_submit failed", what);
                 return -EINVAL;
         }
@@ -270,6 +292,7 @@ static int step(Case *c, const char *what, PlanDirection dir, int from, int to, 
         if (c->r.kill_hog)
                 return 0;
         check_placement(&c->h, expect, what);
+        check_queries(c, expect, what);
         if (c->r.last.dry_run) {
                 if (tot->would_move_pages[dir] != n)
                         fail("%s: %" PRIu64 " pages would move, expected %" PRIu64, what, tot->would_move_pages[dir], n);
@@ -286,12 +309,12 @@ static int step(Case *c, const char *what, PlanDirection dir, int from, int to, 
         return 0;
 }
 
-static void run_case(const char *memhog, uint64_t size_mib, bool thp, const Topology *t, int dram, int cxl) {
+static void run_case(const char *memhog, uint64_t size_mib, bool thp, int dram, int cxl) {
         _cleanup_free_ PlanMove *moves = xcalloc(size_mib * MIB / HUGE + 1, sizeof(PlanMove));
         _cleanup_(migrator_freep) Migrator *m = NULL;
         _cleanup_(sd_event_unrefp) sd_event *e = NULL;
         const MigratorSink sink = { on_placement, on_moved, on_huge, on_round };
-        Case c = { .moves = moves, .t = t, .thp = thp };
+        Case c = { .moves = moves, .thp = thp };
         const MigratorStats *st;
         HeatRangeSpec range;
         int k;
@@ -397,8 +420,8 @@ int main(int argc, char **argv) {
                 fail("need a DRAM and a CXL node (found %d and %d)", dram, cxl);
                 return 1;
         }
-        run_case(argv[1], size_mib, false, t, dram, cxl);
-        run_case(argv[1], size_mib, true, t, dram, cxl);
+        run_case(argv[1], size_mib, false, dram, cxl);
+        run_case(argv[1], size_mib, true, dram, cxl);
         printf("%s: %u failure(s)\n", n_failed ? "FAIL" : "PASS", n_failed);
         return n_failed ? 1 : 0;
 }

@@ -366,7 +366,7 @@ typedef struct Rec {
         uint64_t huge_true, huge_false;
         uint64_t huge_mark[2][BLOCKS];  /* +1 true, count of false in the next */
         unsigned huge_seen[2][BLOCKS];
-        uint64_t spot_pages, sweep_pages[2];
+        uint64_t in_place_pages, planned_pages, sweep_pages[2];
         uint64_t sweep_next[2];         /* expected next sweep hva per VM (ascending, wraps) */
         unsigned sweep_wraps[2];
         bool sweep_order_ok;
@@ -396,8 +396,10 @@ static void on_placement(void *u, void *vm, uint64_t hva, const int *status, siz
 
         check(!rec.forgotten[k]);
         check(n > 0);
-        if (kind == MIGRATOR_QUERY_SPOT) {
-                rec.spot_pages += n;
+        if (kind == MIGRATOR_QUERY_PLANNED) {
+                rec.planned_pages += n;
+                for (size_t i = 0; i < n; i++)
+                        check_int(status[i], procs[k].node[(hva - BASE) / K4 + i]);
                 return;
         }
         rec.sweep_pages[k] += n;
@@ -423,7 +425,10 @@ static void on_moved(void *u, void *vm, uint64_t hva, size_t n, int from, int to
         check(n > 0);
         check(rec.n_moved < ELEMENTSOF(rec.moved));
         rec.moved[rec.n_moved++] = (Moved) { vm, hva, n, from, to, dir };
-        rec.moved_pages[k] += n;
+        if (from == to)
+                rec.in_place_pages += n; /* found already there */
+        else
+                rec.moved_pages[k] += n;
         for (size_t i = 0; i < n; i++)
                 check_int(procs[k].node[(hva - BASE) / K4 + i], to);
         if (rec.on_moved)
@@ -465,8 +470,6 @@ static const MigratorSink sink = {
         .round_done = on_round,
 };
 
-static Topology topo;
-static TopologyNode topo_nodes[NODES];
 
 static void setup(const MigratorOptions *opt) {
         MigratorOptions o;
@@ -540,6 +543,7 @@ static void run_quiet(usec_t quiet_usec) {
 typedef struct PlanBuilder {
         Plan plan;
         PlanMove moves[4096];
+        PlanQuery queries[64];
         PlanVmResult vms[2];
 } PlanBuilder;
 
@@ -547,7 +551,17 @@ static PlanBuilder pb;
 
 static void plan_begin(uint64_t budget_bytes) {
         memset(&pb, 0, sizeof(pb));
-        pb.plan = (Plan) { .moves = pb.moves, .vms = pb.vms, .n_vms = 2, .budget_bytes = budget_bytes };
+        pb.plan = (Plan) { .moves = pb.moves, .vms = pb.vms, .n_vms = 2, .queries = pb.queries,
+                           .budget_bytes = budget_bytes };
+}
+
+static void plan_query(uint32_t vm, unsigned first_page, unsigned n_pages) {
+        check(pb.plan.n_queries < ELEMENTSOF(pb.queries));
+        pb.queries[pb.plan.n_queries++] = (PlanQuery) { .vm = vm, .hva = ADDR(first_page), .n_pages = n_pages };
+}
+
+static void plan_needs_room(void) {
+        pb.moves[pb.plan.n_moves - 1].needs_room = true;
 }
 
 static void plan_add(uint32_t vm, PlanDirection dir, unsigned first_page, unsigned n_pages, int from, int to,
@@ -562,7 +576,7 @@ static void plan_add(uint32_t vm, PlanDirection dir, unsigned first_page, unsign
 static void submit(void) {
         void *keys[2] = { KEY(0), KEY(1) };
 
-        check_int(migrator_submit(mig, &pb.plan, &topo, keys), 0);
+        check_int(migrator_submit(mig, &pb.plan, keys), 0);
 }
 
 static unsigned count_on(int k, unsigned first, unsigned n, int node) {
@@ -906,8 +920,9 @@ static void test_replace(void) {
 
 /*
  * Budget: 1000 pages. vm0 demote [0, 800) known; [800, 1600) query-first with [800, 1200) already
- * on node 2 (CXL tier: "already"), so 400 remain; then [2000, 2600) known. With 40 busy pages
- * retried the total moved never exceeds 1000.
+ * on node 1 ("already", reported as moved 1 -> 1) and [1200, 1300) on node 2 (moved to 1 too: only
+ * to_node counts as in place), so 400 remain; then [2000, 2600) known. With 40 busy pages retried
+ * the total moved never exceeds 1000.
  */
 static void test_budget(void) {
         MigratorOptions o;
@@ -915,6 +930,8 @@ static void test_budget(void) {
         options_small(&o);
         setup(&o);
         for (unsigned i = 800; i < 1200; i++)
+                procs[0].node[i] = 1;
+        for (unsigned i = 1200; i < 1300; i++)
                 procs[0].node[i] = 2;
         for (unsigned i = 100; i < 140; i++)
                 procs[0].busy[i] = 1;
@@ -930,9 +947,10 @@ static void test_budget(void) {
         check_u64(rec.last.total.dropped_pages[MIGRATOR_DROP_BUDGET], 800 + 400 + 600 - 1000);
         check_u64(rec.last.budget_bytes, 1000 * K4);
         check_int(count_on(0, 0, 800, 1), 800);
-        check_int(count_on(0, 800, 400, 2), 400);
-        check_int(count_on(0, 1200, 200, 1), 200);
-        check(rec.spot_pages >= 800);
+        check_int(count_on(0, 800, 600, 1), 600);
+        check_int(count_on(0, 1400, 200, 0), 200);
+        check_u64(rec.in_place_pages, 400);
+        check_u64(rec.moved_pages[0], 1000);
         teardown();
 }
 
@@ -1146,18 +1164,129 @@ static void test_thp(void) {
         check_u64(rec.last.total.retried_pages, 0);
         check_u64(migrator_counters_failed(&rec.last.total), 0);
 
-        /* Huge and query-first: block 8 (THP) already on node 2: "already"; block 9 moves. */
+        /* Huge and query-first: block 8 (THP) already on node 1: "already", reported whole as
+         * found there; block 9 moves. */
         procs[0].thp[8] = procs[0].thp[9] = true;
         for (unsigned i = 8 * 512; i < 9 * 512; i++)
-                procs[0].node[i] = 2;
+                procs[0].node[i] = 1;
+        rec.in_place_pages = 0;
         plan_begin(UINT64_MAX);
         plan_add(0, PLAN_DEMOTE, 8 * 512, 512, PLAN_NODE_ANY, 1, true);
         plan_add(0, PLAN_DEMOTE, 9 * 512, 512, PLAN_NODE_ANY, 1, true);
         submit();
         run_until_rounds(3);
         check_u64(rec.last.total.already_pages[PLAN_DEMOTE], 512);
+        check_u64(rec.in_place_pages, 512);
         check_u64(rec.last.total.moved_huge[PLAN_DEMOTE], 1);
         check_int(count_on(0, 9 * 512, 512, 1), 512);
+        teardown();
+}
+
+/*
+ * needs_room: vm0 demotes [0, 512) 0 -> 1 but 350 of those pages are shared (fail): node 0 is
+ * 350 pages short. Then, in order: promote [1000, 1300) 1 -> 0 needs_room (300: all given up,
+ * 50 short left), promote block 4 (a THP) needs_room (given up whole: 0 short), promote
+ * [1500, 1600) needs_room (moves), and promote [1600, 1700) without needs_room (moves).
+ */
+static void test_needs_room(void) {
+        MigratorOptions o;
+
+        options_small(&o);
+        setup(&o);
+        for (unsigned i = 0; i < 350; i++)
+                procs[0].shared[i] = true;
+        for (unsigned i = 1000; i < 1700; i++)
+                procs[0].node[i] = 1;
+        procs[0].thp[4] = true;
+        for (unsigned i = 4 * 512; i < 5 * 512; i++)
+                procs[0].node[i] = 1;
+        plan_begin(UINT64_MAX);
+        plan_add(0, PLAN_DEMOTE, 0, 512, 0, 1, false);
+        plan_add(0, PLAN_PROMOTE, 1000, 300, 1, 0, false);
+        plan_needs_room();
+        plan_add(0, PLAN_PROMOTE, 4 * 512, 512, 1, 0, true);
+        plan_needs_room();
+        plan_add(0, PLAN_PROMOTE, 1500, 100, 1, 0, false);
+        plan_needs_room();
+        plan_add(0, PLAN_PROMOTE, 1600, 100, 1, 0, false);
+        submit();
+        run_until_rounds(1);
+        check_u64(rec.last.total.moved_pages[PLAN_DEMOTE], 162);
+        check_u64(rec.last.total.failed_pages[MIGRATOR_FAIL_SHARED], 350);
+        check_u64(rec.last.total.dropped_pages[MIGRATOR_DROP_NO_ROOM], 300 + 512);
+        check_u64(rec.last.total.moved_pages[PLAN_PROMOTE], 200);
+        check_int(count_on(0, 1000, 300, 1), 300);
+        check_int(count_on(0, 4 * 512, 512, 1), 512);
+        check_int(count_on(0, 1500, 200, 0), 200);
+        teardown();
+}
+
+/*
+ * queries[]: vm0 demotes [0, 64); the plan asks for vm0's block 1, vm1's pages [1024, 1280) and
+ * vm0's block 0. They run after the moves (block 0 shows [0, 64) on node 1), each is reported
+ * PLANNED, and migrator_vm_placement() returns them sorted by hva until the next submit. Dry-run
+ * still runs them; a plan replaced first leaves none.
+ */
+static void check_placement_of(int k, size_t want) {
+        const PlanPlacement *pl;
+        size_t n;
+
+        migrator_vm_placement(mig, KEY(k), &pl, &n);
+        check_int(n, want);
+        for (size_t i = 0; i < n; i++) {
+                if (i > 0)
+                        check(pl[i].hva >= pl[i - 1].hva + pl[i - 1].n_pages * K4);
+                for (size_t p = 0; p < pl[i].n_pages; p++)
+                        check_int(pl[i].status[p], procs[k].node[(pl[i].hva - BASE) / K4 + p]);
+        }
+}
+
+static void test_queries(void) {
+        const PlanPlacement *pl;
+        size_t n;
+
+        setup(NULL);
+        plan_begin(UINT64_MAX);
+        plan_add(0, PLAN_DEMOTE, 0, 64, 0, 1, false);
+        plan_query(0, 512, 512);
+        plan_query(1, 1024, 256);
+        plan_query(0, 0, 512);
+        submit();
+        run_until_rounds(1);
+        check_u64(rec.planned_pages, 512 + 256 + 512);
+        check_placement_of(0, 2);
+        check_placement_of(1, 1);
+        migrator_vm_placement(mig, KEY(0), &pl, &n);
+        check(pl[0].hva == BASE && pl[0].status[0] == 1 && pl[0].status[63] == 1 && pl[0].status[64] == 0);
+        check_u64(rec.last.total.queried_pages, 512 + 256 + 512);
+
+        /* the next plan frees them; dry-run runs queries (but moves nothing) */
+        migrator_set_dry_run(mig, true);
+        plan_begin(UINT64_MAX);
+        plan_add(1, PLAN_DEMOTE, 0, 64, 0, 1, false);
+        plan_query(1, 0, 512);
+        submit();
+        check_placement_of(0, 0);
+        check_placement_of(1, 0);
+        run_until_rounds(2);
+        check_placement_of(1, 1);
+        check_int(count_on(1, 0, 64, 0), 64);
+        migrator_set_dry_run(mig, false);
+
+        /* replaced before it ran its queries: none kept */
+        plan_begin(UINT64_MAX);
+        plan_add(0, PLAN_DEMOTE, 64, 64, 0, 1, false);
+        plan_query(0, 512, 512);
+        submit();
+        plan_begin(UINT64_MAX);
+        submit();
+        check_placement_of(0, 0);
+        check_int(rec.last.end, MIGRATOR_ROUND_REPLACED);
+
+        /* a query crossing a block boundary is refused */
+        plan_begin(UINT64_MAX);
+        plan_query(0, 500, 20);
+        check_int(migrator_submit(mig, &pb.plan, (void *[]) { KEY(0), KEY(1) }), -EINVAL);
         teardown();
 }
 
@@ -1283,16 +1412,16 @@ static void test_invalid(void) {
         check_int(migrator_add_vm(mig, (void *) 1, "x", 1, 1, &bad, 1), -EINVAL);
         plan_begin(UINT64_MAX);
         plan_add(2, PLAN_DEMOTE, 0, 1, 0, 1, false);
-        check_int(migrator_submit(mig, &pb.plan, &topo, keys), -EINVAL);
+        check_int(migrator_submit(mig, &pb.plan, keys), -EINVAL);
         plan_begin(UINT64_MAX);
         plan_add(0, PLAN_DEMOTE, 1, 512, 0, 1, true); /* huge, not 2 MiB aligned */
-        check_int(migrator_submit(mig, &pb.plan, &topo, keys), -EINVAL);
+        check_int(migrator_submit(mig, &pb.plan, keys), -EINVAL);
         plan_begin(UINT64_MAX);
         plan_add(0, PLAN_DEMOTE, 0, 0, 0, 1, false);
-        check_int(migrator_submit(mig, &pb.plan, &topo, keys), -EINVAL);
+        check_int(migrator_submit(mig, &pb.plan, keys), -EINVAL);
         plan_begin(UINT64_MAX);
         plan_add(0, PLAN_DEMOTE, 0, 1, -5, 1, false);
-        check_int(migrator_submit(mig, &pb.plan, &topo, keys), -EINVAL);
+        check_int(migrator_submit(mig, &pb.plan, keys), -EINVAL);
         check_int(migrator_state(mig), MIGRATOR_STATE_IDLE);
         check_int(rec.rounds, 0);
         check_str(migrator_failure_to_string(MIGRATOR_FAIL_NOT_ALLOWED), "not-allowed");
@@ -1308,10 +1437,6 @@ int main(void) {
         check(mkdtemp(root));
         proc_root = xasprintf("%s/proc", root);
         check(mkdir(proc_root, 0755) == 0);
-        for (int n = 0; n < NODES; n++) {
-                topo_nodes[n] = (TopologyNode) { .id = n, .has_memory = true, .tier = n == 0 ? NODE_TIER_DRAM : NODE_TIER_CXL };
-        }
-        topo = (Topology) { .nodes = topo_nodes, .n_nodes = NODES };
 
         test_invalid();
         test_basic();
@@ -1332,6 +1457,8 @@ int main(void) {
         test_forget();
         test_thp();
         test_not_allowed();
+        test_needs_room();
+        test_queries();
         test_sweep();
 
         cmd = xasprintf("rm -rf '%s'", root);
