@@ -1251,7 +1251,7 @@ static void thp_probe_disable(Migrator *m, const char *reason) {
         }
 }
 
-static int read_u64_at(int fd, uint64_t index, uint64_t *ret) {
+static int pread_u64(int fd, uint64_t index, uint64_t *ret) {
         ssize_t n = pread(fd, ret, sizeof(*ret), (off_t) (index * sizeof(uint64_t)));
 
         if (n < 0)
@@ -1271,7 +1271,7 @@ static int thp_probe_block(Migrator *m, MigratorVm *vm, uint64_t hva) {
                 if (vm->pagemap_fd < 0)
                         return -errno;
         }
-        r = read_u64_at(vm->pagemap_fd, hva / PAGE_4K, &first);
+        r = pread_u64(vm->pagemap_fd, hva / PAGE_4K, &first);
         if (r < 0)
                 return r;
         if (!(first & PM_PRESENT))
@@ -1283,12 +1283,12 @@ static int thp_probe_block(Migrator *m, MigratorVm *vm, uint64_t hva) {
         }
         if (pfn % MIGRATOR_HUGE_PAGES != 0)
                 return 0;
-        r = read_u64_at(m->kpageflags_fd, pfn, &flags);
+        r = pread_u64(m->kpageflags_fd, pfn, &flags);
         if (r < 0)
                 return r;
         if (!(flags & (UINT64_C(1) << KPF_THP)) || !(flags & (UINT64_C(1) << KPF_COMPOUND_HEAD)))
                 return 0;
-        r = read_u64_at(vm->pagemap_fd, hva / PAGE_4K + MIGRATOR_HUGE_PAGES - 1, &last);
+        r = pread_u64(vm->pagemap_fd, hva / PAGE_4K + MIGRATOR_HUGE_PAGES - 1, &last);
         if (r < 0)
                 return r;
         return (last & PM_PRESENT) && (last & PM_PFN_MASK) == pfn + MIGRATOR_HUGE_PAGES - 1;
