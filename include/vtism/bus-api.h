@@ -56,6 +56,7 @@
 #define VTISM_PROP_TRACKER              "Tracker"            /* s: the configured tracker */
 #define VTISM_PROP_CONFIG_FILE          "ConfigFile"         /* s, const */
 #define VTISM_PROP_LIBVIRT_URI          "LibvirtURI"         /* s */
+#define VTISM_PROP_LIBVIRT_STATE        "LibvirtState"       /* s: the connection, one line; "" if none; no signal */
 #define VTISM_PROP_LAST_RELOAD_ERROR    "LastReloadError"    /* s, "" after a good (re)load */
 #define VTISM_PROP_SAMPLING_PAUSED      "SamplingPaused"     /* b */
 #define VTISM_PROP_MIGRATION_PAUSED     "MigrationPaused"    /* b */
@@ -83,6 +84,7 @@ typedef enum BusStatusField {
         BUS_STATUS_TRACKER,
         BUS_STATUS_CONFIG_FILE,
         BUS_STATUS_LIBVIRT_URI,
+        BUS_STATUS_LIBVIRT_STATE,
         BUS_STATUS_LAST_RELOAD_ERROR,
         BUS_STATUS_SAMPLING_PAUSED,
         BUS_STATUS_MIGRATION_PAUSED,
@@ -110,13 +112,13 @@ typedef struct BusField {
 
 /* A VM (VMs property). */
 typedef enum BusVmField {
-        BUS_VM_ID,                /* s: the UUID if known, else "pid-N" */
-        BUS_VM_NAME,              /* s: libvirt's name, QEMU's -name, or "qemu-N" / "EXE-N" */
-        BUS_VM_UUID,              /* s: absent if unknown */
+        BUS_VM_ID,                /* s: the libvirt UUID of a libvirt domain, else "pid-N"; unique */
+        BUS_VM_NAME,              /* s: libvirt's name, QEMU's -name if usable (vm.h), or "qemu-N" / "EXE-N" */
+        BUS_VM_UUID,              /* s: absent if unknown or not usable */
         BUS_VM_PID,               /* u: the QEMU (or configured) process */
         BUS_VM_SOURCES,           /* s: "libvirt", "proc" or "libvirt,proc" */
-        BUS_VM_STATE,             /* s: "new", "tracked", "untrackable" */
-        BUS_VM_ERROR,             /* s: why untrackable; absent if not */
+        BUS_VM_STATE,             /* s: "new", "tracked", "untrackable", "ignored" */
+        BUS_VM_ERROR,             /* s: why untrackable or ignored; absent if not */
         BUS_VM_RAM_BYTES,         /* t: guest RAM located */
         BUS_VM_RESIDENCY_KNOWN,   /* b: dram_bytes/cxl_bytes come from a complete placement pass */
         BUS_VM_DRAM_BYTES,        /* t */
@@ -130,6 +132,8 @@ typedef enum BusVmField {
         BUS_VM_POLICY,            /* s: where the policy that applies is, "FILE:LINE", or "default" */
         BUS_VM_DRAM_BUDGET_BYTES, /* t: that policy's DRAM budget, a percentage of guest RAM resolved;
                                    * absent while guest RAM is not located */
+        BUS_VM_IDENTITY_CONFLICT, /* s: what the command line claims (name, uuid) that is not used, and
+                                   * why (another VM has it, the VM is untrusted); absent if none */
         _BUS_VM_FIELD_MAX,
 } BusVmField;
 extern const BusField bus_vm_fields[_BUS_VM_FIELD_MAX];

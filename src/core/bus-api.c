@@ -25,6 +25,7 @@ const BusField bus_vm_fields[_BUS_VM_FIELD_MAX] = {
         [BUS_VM_HOME_REASON] = { "home_reason", "s" },
         [BUS_VM_POLICY] = { "policy", "s" },
         [BUS_VM_DRAM_BUDGET_BYTES] = { "dram_budget_bytes", "t" },
+        [BUS_VM_IDENTITY_CONFLICT] = { "identity_conflict", "s" },
 };
 assert_cc(ELEMENTSOF(bus_vm_fields) == _BUS_VM_FIELD_MAX);
 
@@ -35,6 +36,7 @@ const BusField bus_status_fields[_BUS_STATUS_FIELD_MAX] = {
         [BUS_STATUS_TRACKER] = { VTISM_PROP_TRACKER, "s" },
         [BUS_STATUS_CONFIG_FILE] = { VTISM_PROP_CONFIG_FILE, "s" },
         [BUS_STATUS_LIBVIRT_URI] = { VTISM_PROP_LIBVIRT_URI, "s" },
+        [BUS_STATUS_LIBVIRT_STATE] = { VTISM_PROP_LIBVIRT_STATE, "s" },
         [BUS_STATUS_LAST_RELOAD_ERROR] = { VTISM_PROP_LAST_RELOAD_ERROR, "s" },
         [BUS_STATUS_SAMPLING_PAUSED] = { VTISM_PROP_SAMPLING_PAUSED, "b" },
         [BUS_STATUS_MIGRATION_PAUSED] = { VTISM_PROP_MIGRATION_PAUSED, "b" },

@@ -93,6 +93,7 @@ const MetricUnexported metric_unexported[] = {
         { S(MODE_REASON), .why = "free text" },
         { S(CONFIG_FILE), .why = "a path, constant" },
         { S(LIBVIRT_URI), .why = "configuration, not state" },
+        { S(LIBVIRT_STATE), .why = "free text: the connection's state in words" },
         { N(CPUS), .why = "a CPU list" },
         { N(DEMOTION_TARGETS), .why = "a node list" },
         { V(UUID), .why = "the id when known" },
@@ -100,6 +101,7 @@ const MetricUnexported metric_unexported[] = {
         { V(ERROR), .why = "free text; vtism_vm_state says untrackable" },
         { V(HOME_REASON), .why = "free text" },
         { V(POLICY), .why = "a file:line" },
+        { V(IDENTITY_CONFLICT), .why = "free text: what a command line claims and may not use" },
         { T(REASON), .why = "free text; vtism_tracker_usable says 0" },
 };
 const size_t n_metric_unexported = ELEMENTSOF(metric_unexported);

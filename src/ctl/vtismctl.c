@@ -391,6 +391,13 @@ static void print_vms(FILE *f, const BusSnapshot *s, const Rates *rates) {
                 if (error && *error)
                         fprintf(f, "  %s: %s\n", bus_record_str(&s->vms[i], BUS_VM_NAME, "?"), error);
         }
+        for (size_t i = 0; i < s->n_vms; i++) {
+                const char *conflict = bus_record_str(&s->vms[i], BUS_VM_IDENTITY_CONFLICT, NULL);
+
+                if (conflict && *conflict)
+                        fprintf(f, "  %s (%s): %s\n", bus_record_str(&s->vms[i], BUS_VM_NAME, "?"),
+                                bus_record_str(&s->vms[i], BUS_VM_ID, "?"), conflict);
+        }
 }
 
 /* The live view's line of counter rates: every counter metrics.c marks METRIC_WATCH_RATE. */
@@ -453,6 +460,8 @@ static void print_status(FILE *f, const BusSnapshot *s, const Rates *rates) {
                                             : migration_paused ? "paused" : "running",
                 bus_record_bool(st, BUS_STATUS_DRY_RUN, false) ? ", dry-run (planned, not performed)" : "", rate);
         fprintf(f, "       Config: %s\n", bus_record_str(st, BUS_STATUS_CONFIG_FILE, "?"));
+        if (*bus_record_str(st, BUS_STATUS_LIBVIRT_STATE, ""))
+                fprintf(f, "      Libvirt: %s\n", bus_record_str(st, BUS_STATUS_LIBVIRT_STATE, ""));
         if (*reload_error)
                 fprintf(f, "  Last reload: FAILED, previous configuration kept: %s\n", reload_error);
         format_duration(up, sizeof(up), now > started ? now - started : 0);
@@ -604,6 +613,7 @@ static const struct {
         [BUS_STATUS_TRACKER] = { "tracker", 0 },
         [BUS_STATUS_CONFIG_FILE] = { "config_file", 0 },
         [BUS_STATUS_LIBVIRT_URI] = { "libvirt_uri", 0 },
+        [BUS_STATUS_LIBVIRT_STATE] = { "libvirt_state", JSON_EMPTY_IS_NULL },
         [BUS_STATUS_LAST_RELOAD_ERROR] = { "last_reload_error", JSON_EMPTY_IS_NULL },
         [BUS_STATUS_SAMPLING_PAUSED] = { "sampling_paused", 0 },
         [BUS_STATUS_MIGRATION_PAUSED] = { "migration_paused", 0 },

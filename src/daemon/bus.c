@@ -305,8 +305,12 @@ static int method_get_heatmap(sd_bus_message *msg, void *userdata, sd_bus_error 
         r = sd_bus_message_read(msg, "s", &key);
         if (r < 0)
                 return r;
-        vm = manager_find_vm(m, key);
-        if (!vm)
+        r = manager_find_vm(m, key, &vm);
+        if (r == -ENOTUNIQ)
+                return bus_error_setf(error, VTISM_BUS_ERROR_NO_SUCH_VM,
+                                      "More than one VM is named '%s': give its id or pid as 'vtismctl status' lists them.",
+                                      key);
+        if (r < 0)
                 return bus_error_setf(error, VTISM_BUS_ERROR_NO_SUCH_VM,
                                       "No VM '%s' (give a name, UUID or pid as 'vtismctl status' lists them).", key);
         if (!vm->heat)
@@ -377,6 +381,8 @@ static int property_get_version(PROPERTY_GETTER_ARGS) {
 DEFINE_MANAGER_GETTER(property_get_mode, append_string(reply, manager_mode_to_string(m->mode)))
 DEFINE_MANAGER_GETTER(property_get_tracker, append_string(reply, tracker_kind_to_string(m->config->tracker)))
 DEFINE_MANAGER_GETTER(property_get_libvirt_uri, append_string(reply, m->config->libvirt_uri))
+DEFINE_MANAGER_GETTER(property_get_libvirt_state,
+                      append_string(reply, m->libvirt_source ? vmsource_describe(m->libvirt_source) : NULL))
 DEFINE_MANAGER_GETTER(property_get_active_tracker, append_string(reply, m->tracker ? m->tracker->ops->name : NULL))
 DEFINE_MANAGER_GETTER(property_get_dry_run, sd_bus_message_append(reply, "b", (int) manager_dry_run(m)))
 DEFINE_MANAGER_GETTER(property_get_sample_interval, sd_bus_message_append(reply, "t", m->config->sample_interval_usec))
@@ -528,6 +534,8 @@ static int append_vm(sd_bus_message *reply, const Manager *m, const Vm *vm) {
         if (r >= 0 && vm_dram_budget_bytes(vm, &budget) >= 0)
                 r = dict_u64(reply, &f[BUS_VM_DRAM_BUDGET_BYTES], budget);
         if (r >= 0)
+                r = dict_string(reply, &f[BUS_VM_IDENTITY_CONFLICT], vm->identity_conflict);
+        if (r >= 0)
                 r = dict_end(reply);
         return r;
 }
@@ -581,6 +589,7 @@ static const sd_bus_vtable manager_vtable[] = {
         SD_BUS_PROPERTY(VTISM_PROP_TRACKER, "s", property_get_tracker, 0, EMITS_INVALIDATION),
         SD_BUS_PROPERTY(VTISM_PROP_CONFIG_FILE, "s", property_get_string, OFFSET(config_path), CONST),
         SD_BUS_PROPERTY(VTISM_PROP_LIBVIRT_URI, "s", property_get_libvirt_uri, 0, EMITS_INVALIDATION),
+        SD_BUS_PROPERTY(VTISM_PROP_LIBVIRT_STATE, "s", property_get_libvirt_state, 0, 0),
         SD_BUS_PROPERTY(VTISM_PROP_LAST_RELOAD_ERROR, "s", property_get_string, OFFSET(last_reload_error), EMITS_CHANGE),
         SD_BUS_PROPERTY(VTISM_PROP_SAMPLING_PAUSED, "b", property_get_bool, OFFSET(sampling_paused), EMITS_CHANGE),
         SD_BUS_PROPERTY(VTISM_PROP_MIGRATION_PAUSED, "b", property_get_bool, OFFSET(migration_paused), EMITS_CHANGE),
@@ -653,7 +662,7 @@ int bus_properties_message(Manager *m, sd_bus_message **ret) {
 /* ---- change notification: ManagerChange -> PropertiesChanged ---- */
 
 /* Which properties a change touches. Every one listed must emit (checked in bus_setup()); the
- * others (Counters, LastCycleAt) change every cycle and are read, not signalled. */
+ * others (Counters, LastCycleAt, LibvirtState) change all the time and are read, not signalled. */
 static const struct {
         const char *property;
         unsigned changes;

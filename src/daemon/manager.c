@@ -2,6 +2,7 @@
 #include <inttypes.h>
 #include <signal.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <systemd/sd-daemon.h>
 
@@ -296,21 +297,37 @@ static bool key_matches(const char *s, const char *key) {
         return streq(shown, key);
 }
 
-/* By id (UUID or "pid-N"), then name, then QEMU pid. */
-Vm *manager_find_vm(Manager *m, const char *key) {
+int manager_find_vm(Manager *m, const char *key, Vm **ret) {
+        Vm *found = NULL;
         int pid;
 
         for (size_t i = 0; i < m->n_vms; i++)
-                if (key_matches(m->vms[i]->id, key))
-                        return m->vms[i];
+                if (key_matches(m->vms[i]->id, key)) {
+                        *ret = m->vms[i];
+                        return 0;
+                }
         for (size_t i = 0; i < m->n_vms; i++)
-                if (key_matches(m->vms[i]->name, key))
-                        return m->vms[i];
+                if (m->vms[i]->uuid && (strcasecmp(m->vms[i]->uuid, key) == 0 || key_matches(m->vms[i]->uuid, key))) {
+                        *ret = m->vms[i]; /* unique: vm_resolve_identities() */
+                        return 0;
+                }
+        for (size_t i = 0; i < m->n_vms; i++)
+                if (key_matches(m->vms[i]->name, key)) {
+                        if (found)
+                                return -ENOTUNIQ;
+                        found = m->vms[i];
+                }
+        if (found) {
+                *ret = found;
+                return 0;
+        }
         if (safe_atoi(key, &pid) >= 0)
                 for (size_t i = 0; i < m->n_vms; i++)
-                        if (m->vms[i]->pid == pid)
-                                return m->vms[i];
-        return NULL;
+                        if (m->vms[i]->pid == pid) {
+                                *ret = m->vms[i];
+                                return 0;
+                        }
+        return -ENOENT;
 }
 
 static usec_t now_monotonic(void) {

@@ -7,6 +7,8 @@
 # unknown values have no sample, every counter is monotonic across cycles and a reload, the file
 # is replaced atomically (no reader ever sees half of it), is off by default and removed when
 # turned off, and vtismd listens on no network socket.
+# shellcheck disable=SC2034 # read by lib.sh
+PRIVATE_PIDS=1   # vtismd on the real /proc: see only our own processes (lib.sh)
 . "$(dirname "$0")/lib.sh"
 need dbus-daemon jq promtool qemu-system-x86_64 setpriv
 
@@ -46,8 +48,10 @@ ok "no metrics file by default"
 write_conf "metrics_textfile = \"$prom\";"
 "$VTISMCTL" reload >/dev/null
 wait_for 10 test -s "$prom" || fail "no $prom after the reload: $(tail -5 "$SCRATCH/vtismd.log")"
-vm_located() { "$VTISMCTL" status --json | jq -e --arg u "$uuid" '.vms[] | select(.id == $u and .ram_bytes > 0 and .state == "untrackable")' >/dev/null; }
+vm_located() { "$VTISMCTL" status --json | jq -e --arg u "$uuid" '.vms[] | select(.uuid == $u and .ram_bytes > 0 and .state == "untrackable")' >/dev/null; }
 wait_for 15 vm_located || fail "metrics-vm not located: $("$VTISMCTL" status --json | jq -c .vms)"
+# Found in /proc only, so its id is pid-based (its -uuid is a claim, shown as uuid).
+id=$("$VTISMCTL" status --json | jq -r --arg u "$uuid" '.vms[] | select(.uuid == $u) | .id')
 
 # promtool: both outputs are valid exposition, with no lint complaint.
 "$VTISMCTL" metrics >"$SCRATCH/m.txt" || fail "vtismctl metrics failed"
@@ -67,16 +71,16 @@ has() { grep -qxF "$1" "$SCRATCH/m.txt" || fail "no line '$1' in: $(cat "$SCRATC
 has 'vtism_mode{mode="tiering"} 1'
 has 'vtism_node_size_bytes{node="0",tier="dram"} 1038602240'
 grep -Eq '^vtism_node_free_bytes\{node="1",tier="cxl"\} [0-9]+$' "$SCRATCH/m.txt" || fail "node 1 free bytes"
-has "vtism_vm_ram_bytes{id=\"$uuid\",name=\"metrics-vm\"} 67108864"
-has "vtism_vm_state{id=\"$uuid\",name=\"metrics-vm\",state=\"untrackable\"} 1"
-has "vtism_vm_dram_budget_bytes{id=\"$uuid\",name=\"metrics-vm\"} 67108864"
-! grep -q "^vtism_vm_hot_bytes{id=\"$uuid\"" "$SCRATCH/m.txt" || fail "an unsampled VM has a hot_bytes sample"
+has "vtism_vm_ram_bytes{id=\"$id\",name=\"metrics-vm\"} 67108864"
+has "vtism_vm_state{id=\"$id\",name=\"metrics-vm\",state=\"untrackable\"} 1"
+has "vtism_vm_dram_budget_bytes{id=\"$id\",name=\"metrics-vm\"} 67108864"
+! grep -q "^vtism_vm_hot_bytes{id=\"$id\"" "$SCRATCH/m.txt" || fail "an unsampled VM has a hot_bytes sample"
 grep -Eq '^vtism_cycles_total [0-9]+$' "$SCRATCH/m.txt" || fail "no vtism_cycles_total"
 has 'vtism_reloads_total 1'
 has 'vtism_tracker_usable{tracker="idle_pages"} 0'
 # The same numbers as status --json, field by field for the VM.
 json=$("$VTISMCTL" status --json)
-jq -e --arg u "$uuid" '.vms[] | select(.id == $u) | .hot_bytes == null and .state == "untrackable"' <<<"$json" >/dev/null \
+jq -e --arg u "$id" '.vms[] | select(.id == $u) | .hot_bytes == null and .state == "untrackable"' <<<"$json" >/dev/null \
         || fail "status --json of the VM: $json"
 ok "node, VM, tracker and daemon series labelled as status shows them; unknown heat has no sample"
 
