@@ -49,6 +49,7 @@ typedef enum ManagerChange {
         MANAGER_CHANGED_RELOAD_ERROR = 1 << 4,
         MANAGER_CHANGED_TRACKERS     = 1 << 5, /* usable trackers, the active one */
         MANAGER_CHANGED_VMS          = 1 << 6, /* a VM came, went, or changed identity or policy */
+        MANAGER_CHANGED_CYCLE        = 1 << 7, /* a cycle timer ran (counters, heat, placement moved on) */
 } ManagerChange;
 
 typedef struct Manager Manager;
@@ -62,6 +63,9 @@ typedef struct ManagerCounters {
         uint64_t bytes_migrated;
         uint64_t reloads;
         uint64_t reload_failures;
+        uint64_t cycle_usec;          /* CLOCK_MONOTONIC time spent in manager_cycle() */
+        uint64_t sample_errors;       /* failed tracker reads of a VM */
+        uint64_t metrics_file_errors; /* failed writes of global.metrics_textfile */
 } ManagerCounters;
 
 struct Manager {
@@ -94,6 +98,10 @@ struct Manager {
         char *proc_root;
         Vm **vms;
         size_t n_vms;
+        uint64_t vm_seq;            /* discovery counter (Vm.seq) */
+        uid_t *qemu_uids;           /* config qemu_users resolved (manager_vms_apply_config()) */
+        size_t n_qemu_uids;
+        bool qemu_users_all;        /* qemu_users = [ "*" ] */
         VmSource *libvirt_source;
         VmSource *proc_source;
         char *tracker_reasons[_TRACKER_KIND_MAX]; /* why each tracker is unusable; NULL if usable */
@@ -141,6 +149,7 @@ int manager_tracker_setup(Manager *m);             /* (re)pick the tracker per c
 int manager_vms_apply_config(Manager *m);          /* after a reload */
 void manager_vms_cycle(Manager *m);
 void manager_vms_done(Manager *m);
-/* id, name or pid; NULL if none. An id or name with invalid UTF-8 also matches as the bus shows
- * it (utf8_escape_invalid()). */
-Vm *manager_find_vm(Manager *m, const char *key);
+/* By id, then uuid, then name, then QEMU pid. -ENOENT if none, -ENOTUNIQ if two VMs have that name
+ * (then only the id or pid finds them). An id or name with invalid UTF-8 also matches as the bus
+ * shows it (utf8_escape_invalid()). */
+int manager_find_vm(Manager *m, const char *key, Vm **ret);

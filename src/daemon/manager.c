@@ -2,6 +2,7 @@
 #include <inttypes.h>
 #include <signal.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <systemd/sd-daemon.h>
 
@@ -296,28 +297,53 @@ static bool key_matches(const char *s, const char *key) {
         return streq(shown, key);
 }
 
-/* By id (UUID or "pid-N"), then name, then QEMU pid. */
-Vm *manager_find_vm(Manager *m, const char *key) {
+int manager_find_vm(Manager *m, const char *key, Vm **ret) {
+        Vm *found = NULL;
         int pid;
 
         for (size_t i = 0; i < m->n_vms; i++)
-                if (key_matches(m->vms[i]->id, key))
-                        return m->vms[i];
+                if (key_matches(m->vms[i]->id, key)) {
+                        *ret = m->vms[i];
+                        return 0;
+                }
         for (size_t i = 0; i < m->n_vms; i++)
-                if (key_matches(m->vms[i]->name, key))
-                        return m->vms[i];
+                if (m->vms[i]->uuid && (strcasecmp(m->vms[i]->uuid, key) == 0 || key_matches(m->vms[i]->uuid, key))) {
+                        *ret = m->vms[i]; /* unique: vm_resolve_identities() */
+                        return 0;
+                }
+        for (size_t i = 0; i < m->n_vms; i++)
+                if (key_matches(m->vms[i]->name, key)) {
+                        if (found)
+                                return -ENOTUNIQ;
+                        found = m->vms[i];
+                }
+        if (found) {
+                *ret = found;
+                return 0;
+        }
         if (safe_atoi(key, &pid) >= 0)
                 for (size_t i = 0; i < m->n_vms; i++)
-                        if (m->vms[i]->pid == pid)
-                                return m->vms[i];
-        return NULL;
+                        if (m->vms[i]->pid == pid) {
+                                *ret = m->vms[i];
+                                return 0;
+                        }
+        return -ENOENT;
+}
+
+static usec_t now_monotonic(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (usec_t) ts.tv_sec * USEC_PER_SEC + (usec_t) ts.tv_nsec / 1000;
 }
 
 int manager_cycle(Manager *m) {
+        usec_t begin;
         int r;
 
         if (m->sampling_paused)
                 return 0;
+        begin = now_monotonic();
 
         r = topology_refresh_meminfo(m->topology, m->sysfs_root);
         if (r < 0)
@@ -326,6 +352,7 @@ int manager_cycle(Manager *m) {
         manager_vms_cycle(m);
 
         m->counters.cycles++;
+        m->counters.cycle_usec += now_monotonic() - begin;
         m->last_cycle_usec = now_realtime();
         manager_update_status(m);
         return 0;
@@ -335,6 +362,7 @@ static int on_cycle_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         Manager *m = userdata;
 
         (void) manager_cycle(m);
+        manager_notify_changed(m, MANAGER_CHANGED_CYCLE);
         (void) sd_event_source_set_time(s, usec + m->config->sample_interval_usec);
         (void) sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
         return 0;

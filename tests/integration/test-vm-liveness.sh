@@ -8,6 +8,8 @@
 #   B. vtismd on the real /proc, under strace, with a plain QEMU sampled by the page_idle tracker
 #      (a regular file as the bitmap, as in test-vtismd-libvirt): exactly one /proc/PID/stat read
 #      per VM per cycle.
+# shellcheck disable=SC2034 # read by lib.sh
+PRIVATE_PIDS=1   # vtismd on the real /proc: see only our own processes (lib.sh)
 . "$(dirname "$0")/lib.sh"
 need dbus-daemon jq strace qemu-system-x86_64
 
@@ -30,6 +32,7 @@ fake_qemu() {
         mkdir -p "$dir"
         printf 'qemu-system-x86_64\0-name\0guest=%s\0-m\0%s\0' "$2" 64 >"$dir/cmdline"
         printf '%s (qemu-system-x86) %s 1 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 %s 0 0\n' "$1" "${4:-S}" "$3" >"$dir/stat"
+        printf 'Name:\tqemu-system-x86\nUid:\t0\t0\t0\t0\n' >"$dir/status"   # root's: trusted
         : >"$dir/maps"   # no guest RAM mapping: listed, untrackable, retried
 }
 mkdir -p "$proc/self"
