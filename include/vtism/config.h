@@ -78,6 +78,12 @@ typedef struct VtConf {
         unsigned heat_decay_percent;         /* heat lost per cycle: heat = heat*(100-d)/100 + hits */
         uint64_t heat_range_bytes;           /* size of the GPA ranges of the heat histograms */
         char *libvirt_uri;
+        char *metrics_textfile;              /* Prometheus textfile written each cycle; NULL: none */
+        /* qemu_users: whose QEMU processes found in /proc (not through libvirt) are tiered: user
+         * names or decimal uids, as written (resolved by the daemon); "*" alone = every user;
+         * empty = none. Default: root and libvirt-qemu (the user libvirt runs QEMU as on Debian). */
+        char **qemu_users;
+        size_t n_qemu_users;
 
         /* tiers { dram = [..]; cxl = [..]; }: sorted, no node in both; unlisted nodes are classified
          * automatically (n_* == 0: no override) */

@@ -7,6 +7,7 @@
 
 #include "vtism/config.h"
 #include "vtism/heatmap.h"
+#include "vtism/proc-pid.h"
 
 /*
  * Access trackers: where the access bits of a VM's guest RAM come from. Trackers produce
@@ -17,9 +18,12 @@
  *     heatmap_cycle_end(h);
  *     ops->prepare_access_checks(t, target); start the next period (clear bits), may be a no-op
  *
- * A target whose process went away makes the ops return -ESRCH (and target_valid() false); the
- * manager drops the VM, logging at debug. probe() explains in one sentence why a tracker cannot
- * work on this host.
+ * Liveness: the manager checks each VM once per cycle (proc_pid_check(), one /proc/PID/stat
+ * read) before check_accesses(); the ops do not check again on their normal path. Where a kernel
+ * file's answer is ambiguous (an empty read where data was due, an error) they ask
+ * tracker_target_alive() and return -ESRCH if the target is gone; the manager then drops the VM,
+ * logging at debug. Any other error keeps the VM and its heat. target_valid() is that question
+ * on its own. probe() explains in one sentence why a tracker cannot work on this host.
  */
 
 typedef struct TrackerContext {
@@ -94,7 +98,6 @@ static inline void tracker_freep(Tracker **t) {
         tracker_free(*t);
 }
 
-/* Read field 22 (starttime) of /proc/PID/stat below proc_root: -ESRCH if the process is gone. */
-int proc_pid_start_time(const char *proc_root, pid_t pid, unsigned long long *ret);
-/* True if pid still runs and is the same process (same start time). */
+/* False only if the target is gone for sure (proc_pid_check() says -ESRCH: exited, a zombie, or
+ * its pid reused); true while it runs or when that cannot be told now. One /proc/PID/stat read. */
 bool tracker_target_alive(const TrackerContext *ctx, const TrackerTarget *target);

@@ -14,6 +14,8 @@
 int read_file_at(const char *root, const char *path, char **ret_contents);
 /* Same, and the size read (the buffer is NUL-terminated after it; contents may hold NULs). */
 int read_file_at_size(const char *root, const char *path, char **ret_contents, size_t *ret_size);
+/* Same, but -EFBIG as soon as the file turns out longer than max_bytes (read_file_at_size(): 64 MiB). */
+int read_file_at_max(const char *root, const char *path, size_t max_bytes, char **ret_contents, size_t *ret_size);
 /* Same, stripping trailing whitespace. */
 int read_line_at(const char *root, const char *path, char **ret_line);
 
@@ -30,6 +32,8 @@ char *format_int_list(const int *list, size_t n);
 char *join_int_list(const int *list, size_t n, const char *separator);
 
 int safe_atou64(const char *s, uint64_t *ret);
+/* A sysfs number below root: decimal, or hexadecimal with a 0x prefix ("0x10000000"). */
+int read_u64_at(const char *root, const char *path, uint64_t *ret);
 int safe_atoi(const char *s, int *ret);
 
 /* Parse "4G", "512M", "1048576", "2T" (binary units, optional "iB"/"B" suffix). */

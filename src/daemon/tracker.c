@@ -139,35 +139,6 @@ Tracker *tracker_free(Tracker *t) {
         return NULL;
 }
 
-int proc_pid_start_time(const char *proc_root, pid_t pid, unsigned long long *ret) {
-        _cleanup_free_ char *path = xasprintf("%d/stat", (int) pid), *stat = NULL;
-        unsigned long long v;
-        const char *p;
-        int r;
-
-        r = read_file_at(proc_root, path, &stat);
-        if (r == -ENOENT)
-                return -ESRCH;
-        if (r < 0)
-                return r;
-        /* The command name may contain anything, even ") ": fields start after the last ')'. */
-        p = strrchr(stat, ')');
-        if (!p)
-                return -EIO;
-        p++;
-        for (int field = 3; field < 22; field++) {
-                p = strchr(p + 1, ' ');
-                if (!p)
-                        return -EIO;
-        }
-        if (sscanf(p, " %llu", &v) != 1)
-                return -EIO;
-        *ret = v;
-        return 0;
-}
-
 bool tracker_target_alive(const TrackerContext *ctx, const TrackerTarget *target) {
-        unsigned long long start;
-
-        return proc_pid_start_time(ctx->proc_root, target->pid, &start) >= 0 && start == target->start_time;
+        return proc_pid_check(ctx->proc_root, target->pid, target->start_time) != -ESRCH;
 }

@@ -5,7 +5,7 @@
  * prepare_access_checks sets (one per folio: THP tails folded to their head, swapped and absent
  * pages skipped) and what check_accesses reports once bits are cleared ("accessed"), including a
  * THP reported as a whole, a THP whose head comes later in address order, a page that moved to
- * a new PFN, and a vanished process.
+ * a new PFN, no liveness read on the normal path, and a vanished process (empty pagemap, no stat).
  *
  * A regular file is not the kernel's bitmap (a write there replaces words instead of setting
  * bits, a read does not harvest young bits), so the fixture only clears bits between the calls.
@@ -39,6 +39,7 @@
 static char root[] = "/tmp/test-tracker-page-idle.XXXXXX";
 static char proc_root[256], sysfs_root[256];
 static uint64_t pagemap[N_PAGES];
+static char pm_stat_saved[300];
 
 static void read_at(const char *path, void *buf, size_t size, uint64_t offset) {
         int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -86,6 +87,7 @@ static void build_fixture(void) {
         check(mkdtemp(root));
         snprintf(proc_root, sizeof(proc_root), "%s/proc", root);
         snprintf(sysfs_root, sizeof(sysfs_root), "%s/sys", root);
+        snprintf(pm_stat_saved, sizeof(pm_stat_saved), "%s/stat.saved", root);
         piddir = xasprintf("%s/%d", proc_root, PID);
         fixture_mkdir_p(piddir);
         bitmap_dir = xasprintf("%s/kernel/mm/page_idle", sysfs_root);
@@ -202,17 +204,29 @@ int main(void) {
         check(bit(0x2f000));
         check(!bit(0x10001));
 
-        /* The process is gone. */
+        /* The normal path reads no /proc/PID/stat (the manager checks liveness once per cycle). */
         {
                 _cleanup_free_ char *stat = xasprintf("%s/%d/stat", proc_root, PID);
-                check(unlink(stat) == 0);
+                _cleanup_free_ char *pm = xasprintf("%s/%d/pagemap", proc_root, PID);
+
+                check(rename(stat, pm_stat_saved) == 0);
+                check(!t->ops->target_valid(t, &target));
+                check_int(t->ops->prepare_access_checks(t, &target), 0);
+                heatmap_cycle_begin(h);
+                check_int(t->ops->check_accesses(t, &target, h), 0);
+                check_int(heatmap_cycle_end(h), 0);
+
+                /* The pagemap of an exited process reads empty: now the tracker asks, -ESRCH. */
+                check(truncate(pm, 0) == 0);
+                r = t->ops->prepare_access_checks(t, &target);
+                check_int(r, -ESRCH);
+                heatmap_cycle_begin(h);
+                check_int(t->ops->check_accesses(t, &target, h), -ESRCH);
+                heatmap_cycle_end(h);
+                /* The same while the process runs: an error, not "gone". */
+                check(rename(pm_stat_saved, stat) == 0);
+                check_int(t->ops->prepare_access_checks(t, &target), -ENODATA);
         }
-        check(!t->ops->target_valid(t, &target));
-        r = t->ops->prepare_access_checks(t, &target);
-        check_int(r, -ESRCH);
-        heatmap_cycle_begin(h);
-        check_int(t->ops->check_accesses(t, &target, h), -ESRCH);
-        heatmap_cycle_end(h);
 
         t->ops->target_remove(t, &target);
         {

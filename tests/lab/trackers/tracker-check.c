@@ -18,9 +18,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "sim-trace.h"
 #include "../workloads/scatter.h"
 #include "vtism/heatmap.h"
 #include "vtism/log.h"
@@ -49,6 +51,10 @@ typedef struct Subject {
         TrackerTarget target;
         HeatMap *heat;
         bool added, passed;
+        /* --record */
+        FILE *record;
+        SimTraceWriter writer;
+        uint8_t *prev_heat;
 } Subject;
 
 #define SUBJECTS_MAX 4
@@ -65,6 +71,8 @@ typedef struct Args {
         uint64_t mailbox_gpa;
         uint64_t granule;
         const char *proc_root, *sysfs_root;
+        const char *record;
+        unsigned min_cycles;
         bool verbose;
         bool keep_going;
         bool scatter;                   /* --scatter: for the --hot and --phase-hot windows */
@@ -101,6 +109,10 @@ static void help(void) {
                "                       repeatable: one tracker target per file, all scored (the\n"
                "                       options above then describe no further target)\n"
                "  --phase-hot S-E      after phase 1 passed, trigger the phase shift and expect this window\n"
+               "  --record FILE        write what the tracker saw, cycle by cycle, as a vtism trace\n"
+               "                       (bench/lib/sim-trace.h; replay: bench/policy-sim replay FILE):\n"
+               "                       target 0 to FILE, target N > 0 to FILE.N\n"
+               "  --min-cycles N       run at least N cycles per phase, also after it passed (default 0)\n"
                "  --phase-signal       trigger it with SIGUSR2 (memhog)\n"
                "  --phase-mailbox GPA  trigger it by writing 1 to the 32-bit guest mailbox at GPA through\n"
                "                       /proc/PID/mem (vtguest)\n"
@@ -218,7 +230,8 @@ static int parse_args(int argc, char **argv, Args *a) {
         enum {
                 ARG_TRACKER = 0x100, ARG_PID, ARG_RANGE, ARG_GPA, ARG_HOT, ARG_ALSO, ARG_MEMHOG_INFO,
                 ARG_PHASE_HOT, ARG_PHASE_SIGNAL, ARG_PHASE_MAILBOX, ARG_CYCLES, ARG_INTERVAL,
-                ARG_GRANULE, ARG_WANT, ARG_KEEP_GOING, ARG_SCATTER, ARG_PROC_ROOT, ARG_SYSFS_ROOT,
+                ARG_GRANULE, ARG_WANT, ARG_KEEP_GOING, ARG_SCATTER, ARG_PROC_ROOT, ARG_SYSFS_ROOT, ARG_RECORD,
+                ARG_MIN_CYCLES,
         };
         static const struct option options[] = {
                 { "tracker", required_argument, NULL, ARG_TRACKER },
@@ -239,6 +252,8 @@ static int parse_args(int argc, char **argv, Args *a) {
                 { "scatter", required_argument, NULL, ARG_SCATTER },
                 { "proc-root", required_argument, NULL, ARG_PROC_ROOT },
                 { "sysfs-root", required_argument, NULL, ARG_SYSFS_ROOT },
+                { "record", required_argument, NULL, ARG_RECORD },
+                { "min-cycles", required_argument, NULL, ARG_MIN_CYCLES },
                 { "verbose", no_argument, NULL, 'v' },
                 { "help", no_argument, NULL, 'h' },
                 {}
@@ -347,6 +362,14 @@ static int parse_args(int argc, char **argv, Args *a) {
                         break;
                 case ARG_SYSFS_ROOT:
                         a->sysfs_root = optarg;
+                        break;
+                case ARG_RECORD:
+                        a->record = optarg;
+                        break;
+                case ARG_MIN_CYCLES:
+                        if (parse_u64(optarg, &v) < 0 || v > 100000)
+                                goto bad;
+                        a->min_cycles = (unsigned) v;
                         break;
                 case 'v':
                         a->verbose = true;
@@ -501,10 +524,90 @@ static void print_windows(const char *what, const Window *w, size_t n) {
         }
 }
 
+/* ---- --record: what the tracker saw, as a vtism trace (bench/lib/sim-trace.h) ---- */
+
+static int record_open(const Args *a, Subject *sub, size_t index, const char *tracker) {
+        _cleanup_free_ char *path = index == 0 ? xstrdup(a->record) : xasprintf("%s.%zu", a->record, index);
+        _cleanup_free_ char *note = NULL;
+        struct utsname u = {};
+        int r;
+
+        sub->record = fopen(path, "we");
+        if (!sub->record)
+                return -errno;
+        (void) uname(&u);
+        note = xasprintf("tracker-check: tracker %s, pid %d, HVA 0x%" PRIx64 " = GPA 0x%" PRIx64 ", %u ms per cycle, "
+                         "kernel %s\nreplay: bench/policy-sim --interval %.3f replay FILE",
+                         tracker, (int) sub->pid, sub->range.hva, sub->range.gpa, a->interval_ms, u.release,
+                         a->interval_ms / 1000.0);
+        r = sim_trace_writer_start(&sub->writer, sub->record, sub->range.len_bytes / 4096, a->granule, note);
+        if (r < 0)
+                return r;
+        sub->prev_heat = xcalloc(sub->range.len_bytes / a->granule, 1);
+        printf("tracker-check: recording target %zu to %s\n", index, path);
+        return 0;
+}
+
+/* The phase's hot windows as pages of the target's range. */
+static int record_phase(Subject *sub, const Window *w, size_t n) {
+        SimRun runs[WINDOWS_MAX];
+        uint64_t lo = sub->range.gpa, hi = sub->range.gpa + sub->range.len_bytes;
+        size_t k = 0;
+
+        if (!sub->record)
+                return 0;
+        for (size_t i = 0; i < n; i++) {
+                uint64_t st = MAX(w[i].start, lo), e = MIN(w[i].end, hi);
+
+                if (e > st)
+                        runs[k++] = (SimRun) { (st - lo) / 4096, DIV_ROUND_UP(e - lo, 4096) - (st - lo) / 4096 };
+        }
+        return sim_trace_writer_phase(&sub->writer, runs, k);
+}
+
+static void record_before(Subject *sub) {
+        const uint8_t *heat;
+        size_t n;
+
+        if (sub->record && heatmap_range(sub->heat, 0, NULL, &heat, &n) >= 0)
+                memcpy(sub->prev_heat, heat, n);
+}
+
+/* The granules accessed in the cycle just ended, from the heat bytes before and after it
+ * (sim_trace_writer_cycle_from_heat()): what the tracker fed the heat map, clipped to the range. */
+static int record_after(Subject *sub) {
+        const uint8_t *heat;
+        size_t n;
+        int r;
+
+        if (!sub->record)
+                return 0;
+        r = heatmap_range(sub->heat, 0, NULL, &heat, &n);
+        if (r < 0)
+                return r;
+        return sim_trace_writer_cycle_from_heat(&sub->writer, sub->prev_heat, heat, n, heatmap_params(sub->heat)->decay_percent,
+                                                sub->range.granule_bytes / 4096);
+}
+
+static int record_close(Subject *sub) {
+        int r = 0;
+
+        if (!sub->record)
+                return 0;
+        r = sim_trace_writer_finish(&sub->writer);
+        if (fclose(sub->record) != 0 && r == 0)
+                r = -errno;
+        sub->record = NULL;
+        free(sub->prev_heat);
+        sub->prev_heat = NULL;
+        return r;
+}
+
 /* Cycles until every subject's window is found (0) or not within a->cycles (1); < 0 on tracker
- * errors. phase 2 scores the phase windows. */
+ * errors. phase 2 scores the phase windows. With --min-cycles, a phase that passed goes on until
+ * it has run that many cycles (--keep-going: all of --cycles, and it must still pass at the last). */
 static int run_phase(Args *a, Tracker *t, unsigned phase, Cost *cost) {
-        unsigned passed_at = 0;
+        unsigned passed_at = 0, first_pass = 0;
         bool all = false;
         Score s = {};
         int r;
@@ -512,6 +615,11 @@ static int run_phase(Args *a, Tracker *t, unsigned phase, Cost *cost) {
         for (size_t i = 0; i < a->n_subjects; i++) {
                 Subject *sub = &a->subjects[i];
 
+                r = phase == 1 ? record_phase(sub, sub->hot, sub->n_hot) : record_phase(sub, sub->phase_hot, sub->n_phase_hot);
+                if (r < 0) {
+                        fprintf(stderr, "tracker-check: --record: %s\n", strerror(-r));
+                        return r;
+                }
                 sub->passed = false;
                 printf("tracker-check: target %zu (pid %d):\n", i, (int) sub->pid);
                 if (phase == 1)
@@ -519,7 +627,7 @@ static int run_phase(Args *a, Tracker *t, unsigned phase, Cost *cost) {
                 else
                         print_windows("expect hot", sub->phase_hot, sub->n_phase_hot);
         }
-        for (unsigned c = 1; c <= a->cycles && !stop_requested; c++) {
+        for (unsigned c = 1; c <= MAX(a->cycles, a->min_cycles) && !stop_requested; c++) {
                 uint64_t t0, c0;
 
                 all = true;
@@ -529,9 +637,14 @@ static int run_phase(Args *a, Tracker *t, unsigned phase, Cost *cost) {
                 for (size_t i = 0; i < a->n_subjects; i++) {
                         Subject *sub = &a->subjects[i];
 
+                        record_before(sub);
                         heatmap_cycle_begin(sub->heat);
                         r = t->ops->check_accesses(t, &sub->target, sub->heat);
                         heatmap_cycle_end(sub->heat);
+                        if (r >= 0 && record_after(sub) < 0) {
+                                fprintf(stderr, "tracker-check: --record: cannot write cycle %u\n", c);
+                                return -EIO;
+                        }
                         if (r < 0) {
                                 fprintf(stderr, "tracker-check: cycle %u: %s check of pid %d failed: %s\n", c,
                                         t->ops->name, (int) sub->pid, strerror(-r));
@@ -564,15 +677,24 @@ static int run_phase(Args *a, Tracker *t, unsigned phase, Cost *cost) {
                         all = all && sub->passed;
                 }
                 fflush(stdout);
-                if (all && passed_at == 0)
-                        passed_at = c;
-                if (!all)
-                        passed_at = 0;
-                if (all && !a->keep_going) {
-                        printf("tracker-check: phase %u PASS after %u cycles\n", phase, c);
-                        return 0;
+                if (a->keep_going) {
+                        if (all && passed_at == 0)
+                                passed_at = c;
+                        if (!all)
+                                passed_at = 0;
+                        continue;
                 }
+                if (all && first_pass == 0) {
+                        printf("tracker-check: phase %u PASS after %u cycles\n", phase, c);
+                        first_pass = c;
+                }
+                if (first_pass > 0 && c >= a->min_cycles)
+                        return 0;
+                if (first_pass == 0 && c >= a->cycles)
+                        break;
         }
+        if (!a->keep_going && first_pass > 0)
+                return 0;
         if (all && a->keep_going) {
                 printf("tracker-check: phase %u PASS after %u cycles, and still at the last (%u)\n", phase, passed_at,
                        a->cycles);
@@ -589,6 +711,8 @@ static void subjects_free(Args *a, Tracker *t) {
         for (size_t i = 0; i < a->n_subjects; i++) {
                 Subject *sub = &a->subjects[i];
 
+                if (record_close(sub) < 0)
+                        fprintf(stderr, "tracker-check: --record: writing target %zu's trace failed\n", i);
                 if (sub->added && t)
                         t->ops->target_remove(t, &sub->target);
                 sub->added = false;
@@ -667,6 +791,15 @@ int main(int argc, char **argv) {
                         return 1;
                 }
                 phase2 = phase2 || sub->n_phase_hot > 0;
+        }
+
+        for (size_t i = 0; a.record && i < a.n_subjects; i++) {
+                r = record_open(&a, &a.subjects[i], i, ops->name);
+                if (r < 0) {
+                        fprintf(stderr, "tracker-check: --record %s: %s\n", a.record, strerror(-r));
+                        subjects_free(&a, NULL);
+                        return 2;
+                }
         }
 
         r = tracker_new(ops, &ctx, &t);
