@@ -102,7 +102,7 @@ PIDS+=($!)
 wait_for 20 grep -q '^MAINPID=' "$SCRATCH/notify.log" || fail "vtismd under strace did not start"
 VTISMD_PID=$(sed -n 's/^MAINPID=//p' "$SCRATCH/notify.log" | tail -n1)
 PIDS+=("$VTISMD_PID")
-vm_tracked() { vm_json stat-count | jq -e '.state == "tracked" and .cycles > 2' >/dev/null; }
+vm_tracked() { vm_json stat-count | jq -en 'input | (.state == "tracked" and .cycles > 2)' >/dev/null; }
 wait_for 30 vm_tracked || fail "QEMU not sampled: $(vm_json stat-count)"
 
 stat_reads() { grep -c "\"/proc/$qpid/stat\"" "$SCRATCH/strace.log" || true; }
