@@ -10,7 +10,8 @@
  *
  * Checked: the baseline pass of target_add, accessed runs clipped to the guest RAM range (also
  * for a huge page straddling its end), bounded reads continuing at the position, a gap inside
- * the range, bits cleared by reading, and -ESRCH for a vanished process.
+ * the range, bits cleared by reading, no liveness read on the normal path, and -ESRCH for a
+ * vanished process (an empty read, then the stat file gone).
  */
 
 #include <fcntl.h>
@@ -48,6 +49,7 @@ static uint64_t fake_pos;
 static dev_t fake_dev;
 static ino_t fake_ino;
 static unsigned n_reads;
+static bool fake_exited;                          /* reads return 0, as once the mm is gone */
 static char root[] = "/tmp/test-tracker-idle-pages.XXXXXX";
 
 static bool is_fake(int fd) {
@@ -97,6 +99,8 @@ ssize_t __wrap_read(int fd, void *p, size_t count) {
                 return -1;
         }
         n_reads++;
+        if (fake_exited)
+                return 0;
         if (a < BASE)
                 a = BASE;
         if (a >= GAP_START && a < GAP_END)
@@ -262,12 +266,28 @@ int main(void) {
         check_int(heatmap_cycle_end(h), 0);
         check_u64(heatmap_stats(h)->sampled_bytes, 40 * KIB + 4096 + 1 * MIB);
 
-        /* Gone. */
+        /* The normal path reads no /proc/PID/stat (the manager checks liveness once per cycle):
+         * with the stat file gone, a cycle still works; target_valid() is the explicit question. */
         check(unlink(stat_path) == 0);
         check(!t->ops->target_valid(t, &target));
-        check_int(t->ops->prepare_access_checks(t, &target), -ESRCH);
+        heatmap_cycle_begin(h);
+        check_int(t->ops->check_accesses(t, &target, h), 0);
+        check_int(heatmap_cycle_end(h), 0);
+        check_int(t->ops->prepare_access_checks(t, &target), 0);
+
+        /* An empty read where records were due: the mm is gone. Only now the tracker asks. */
+        fake_exited = true;
         heatmap_cycle_begin(h);
         check_int(t->ops->check_accesses(t, &target, h), -ESRCH);
+        heatmap_cycle_end(h);
+        /* The same from a process that still runs: an error, not "gone". */
+        write_file(stat_path, statline);
+        heatmap_cycle_begin(h);
+        check_int(t->ops->check_accesses(t, &target, h), -EIO);
+        heatmap_cycle_end(h);
+        fake_exited = false;
+        heatmap_cycle_begin(h);
+        check_int(t->ops->check_accesses(t, &target, h), 0); /* reopened */
         heatmap_cycle_end(h);
         t->ops->target_remove(t, &target);
 
