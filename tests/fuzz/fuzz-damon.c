@@ -3,7 +3,7 @@
  * Fuzz harness for the DAMON tracker's sysfs readers (src/daemon/tracker-damon.c): what DAMON,
  * or another DAMON user, left in SYSFS/kernel/mm/damon/admin decides whether vtism may use DAMON
  * (probe, ownership marks, crash recovery), and the tried regions it reads become heat. The
- * input's NUL-separated fields are files of a scratch tree (fuzz-tree.h; "-" = absent), written
+ * input's NUL-separated fields are files of an in-memory tree (fuzz-tree.h; "-" = absent), written
  * over a kdamond 0 whose other files exist (so that the tracker's writes can succeed):
  *
  *   0 kdamonds/nr_kdamonds    1 kdamonds/0/state    2 kdamonds/0/contexts/nr_contexts

@@ -2,7 +2,7 @@
 /*
  * Fuzz harness for the sysfs topology readers (src/core/topology.c): node lists, cpulists,
  * per-node meminfo, distance rows and memory tiers, plus tiers { } overrides. The input's
- * NUL-separated fields are the files of a scratch sysfs tree (fuzz-tree.h; "-" = absent):
+ * NUL-separated fields are the files of an in-memory sysfs tree (fuzz-tree.h; "-" = absent):
  *
  *   0 devices/system/node/online       1 .../has_memory        2 .../has_cpu
  *   3+3k node<k>/cpulist  4+3k node<k>/meminfo  5+3k node<k>/distance        (k = 0..3)

@@ -8,8 +8,9 @@
  * does not exist.
  *
  * The tree lives in memory (fuzz-tree.c): the harness is linked with --wrap for open64, read,
- * write, close, access, opendir, readdir64, closedir and fopen64 (FUZZ_TREE_WRAP_ARGS in
- * meson.build), and paths below the root are served from memory, everything else passes through.
+ * write, close, access, opendir, readdir64, closedir and fopen64 (fuzz_tree_wrap in
+ * tests/fuzz/meson.build), and paths below the root are served from memory, everything else
+ * passes through.
  * A real scratch directory made a DAMON execution ~0.6 ms of system time; in memory it is a few
  * microseconds, so that a long run of 10 M executions takes minutes, not a day.
  */
