@@ -264,11 +264,15 @@ static void node_defaults(void *p, uint64_t present) {
 
 typedef struct VmInfo {
         char *id, *name, *uuid, *sources, *state, *error, *home_reason, *policy;
+        char *not_tiered, *allowed_nodes;
         uint32_t pid;
         uint64_t ram_bytes, dram_bytes, cxl_bytes, hot_bytes, warm_bytes, cold_bytes, cycles, dram_budget_bytes;
+        uint64_t dram_target_bytes, migration_rounds, pages_promoted, pages_demoted, bytes_promoted, bytes_demoted;
+        uint64_t pages_failed, pages_failed_by[6], pages_would_move;
         int32_t home_node;     /* -1: none */
         bool residency_known;
         bool budget_known;
+        bool target_known;
 } VmInfo;
 
 static const size_t vm_offsets[_BUS_VM_FIELD_MAX] = {
@@ -291,6 +295,22 @@ static const size_t vm_offsets[_BUS_VM_FIELD_MAX] = {
         [BUS_VM_HOME_REASON] = offsetof(VmInfo, home_reason),
         [BUS_VM_POLICY] = offsetof(VmInfo, policy),
         [BUS_VM_DRAM_BUDGET_BYTES] = offsetof(VmInfo, dram_budget_bytes),
+        [BUS_VM_DRAM_TARGET_BYTES] = offsetof(VmInfo, dram_target_bytes),
+        [BUS_VM_NOT_TIERED] = offsetof(VmInfo, not_tiered),
+        [BUS_VM_ALLOWED_NODES] = offsetof(VmInfo, allowed_nodes),
+        [BUS_VM_MIGRATION_ROUNDS] = offsetof(VmInfo, migration_rounds),
+        [BUS_VM_PAGES_PROMOTED] = offsetof(VmInfo, pages_promoted),
+        [BUS_VM_PAGES_DEMOTED] = offsetof(VmInfo, pages_demoted),
+        [BUS_VM_BYTES_PROMOTED] = offsetof(VmInfo, bytes_promoted),
+        [BUS_VM_BYTES_DEMOTED] = offsetof(VmInfo, bytes_demoted),
+        [BUS_VM_PAGES_FAILED] = offsetof(VmInfo, pages_failed),
+        [BUS_VM_PAGES_FAILED_BUSY] = offsetof(VmInfo, pages_failed_by[0]),
+        [BUS_VM_PAGES_FAILED_NOMEM] = offsetof(VmInfo, pages_failed_by[1]),
+        [BUS_VM_PAGES_FAILED_GONE] = offsetof(VmInfo, pages_failed_by[2]),
+        [BUS_VM_PAGES_FAILED_SHARED] = offsetof(VmInfo, pages_failed_by[3]),
+        [BUS_VM_PAGES_FAILED_NOT_ALLOWED] = offsetof(VmInfo, pages_failed_by[4]),
+        [BUS_VM_PAGES_FAILED_OTHER] = offsetof(VmInfo, pages_failed_by[5]),
+        [BUS_VM_PAGES_WOULD_MOVE] = offsetof(VmInfo, pages_would_move),
 };
 assert_cc(ELEMENTSOF(vm_offsets) == _BUS_VM_FIELD_MAX);
 static const RecordLayout vm_layout = { "VMs", bus_vm_fields, _BUS_VM_FIELD_MAX, vm_offsets };
@@ -301,6 +321,7 @@ static void vm_defaults(void *p, uint64_t present) {
         if (!PRESENT(present, BUS_VM_HOME_NODE))
                 v->home_node = -1;
         v->budget_known = PRESENT(present, BUS_VM_DRAM_BUDGET_BYTES);
+        v->target_known = PRESENT(present, BUS_VM_DRAM_TARGET_BYTES);
         v->id = v->id ?: xstrdup("?");
         v->name = v->name ?: xstrdup(v->id);
         v->sources = v->sources ?: xstrdup("");
@@ -338,7 +359,11 @@ static const size_t counter_offsets[_BUS_COUNTER_FIELD_MAX] = {
 #define C(f) [f] = offsetof(Counters, value[f])
         C(BUS_COUNTER_CYCLES), C(BUS_COUNTER_PAGES_PROMOTED), C(BUS_COUNTER_PAGES_DEMOTED),
         C(BUS_COUNTER_PAGES_FAILED), C(BUS_COUNTER_BYTES_MIGRATED), C(BUS_COUNTER_RELOADS),
-        C(BUS_COUNTER_RELOAD_FAILURES),
+        C(BUS_COUNTER_RELOAD_FAILURES), C(BUS_COUNTER_PLANS), C(BUS_COUNTER_ROUNDS), C(BUS_COUNTER_BYTES_PROMOTED),
+        C(BUS_COUNTER_BYTES_DEMOTED), C(BUS_COUNTER_PAGES_FAILED_BUSY), C(BUS_COUNTER_PAGES_FAILED_NOMEM),
+        C(BUS_COUNTER_PAGES_FAILED_GONE), C(BUS_COUNTER_PAGES_FAILED_SHARED), C(BUS_COUNTER_PAGES_FAILED_NOT_ALLOWED),
+        C(BUS_COUNTER_PAGES_FAILED_OTHER), C(BUS_COUNTER_PAGES_DROPPED), C(BUS_COUNTER_PAGES_WOULD_MOVE),
+        C(BUS_COUNTER_PAGES_ALREADY), C(BUS_COUNTER_PAGES_QUERIED),
 #undef C
 };
 assert_cc(ELEMENTSOF(counter_offsets) == _BUS_COUNTER_FIELD_MAX);
@@ -347,6 +372,7 @@ static const RecordLayout counter_layout = { "Counters", bus_counter_fields, _BU
 
 typedef struct Status {
         char *version, *mode, *mode_reason, *tracker, *config_file, *last_reload_error, *libvirt_uri;
+        char *migration_state;   /* NULL: an older vtismd */
         bool sampling_paused, migration_paused, dry_run;
         uint64_t sample_interval_usec, rate_limit_bytes, started_at_usec, last_cycle_at_usec;
         NodeInfo *nodes;
@@ -370,6 +396,7 @@ static void status_done(Status *s) {
         free(s->config_file);
         free(s->last_reload_error);
         free(s->libvirt_uri);
+        free(s->migration_state);
         for (size_t i = 0; i < s->n_nodes; i++)
                 record_done(&node_layout, &s->nodes[i]);
         free(s->nodes);
@@ -458,6 +485,7 @@ static int read_property(sd_bus_message *m, const char *name, Status *s) {
                 { VTISM_PROP_LAST_RELOAD_ERROR, "s", &s->last_reload_error },
                 { VTISM_PROP_LIBVIRT_URI, "s", &s->libvirt_uri },
                 { VTISM_PROP_ACTIVE_TRACKER, "s", &s->active_tracker },
+                { VTISM_PROP_MIGRATION_STATE, "s", &s->migration_state },
                 { VTISM_PROP_SAMPLING_PAUSED, "b", &s->sampling_paused },
                 { VTISM_PROP_MIGRATION_PAUSED, "b", &s->migration_paused },
                 { VTISM_PROP_DRY_RUN, "b", &s->dry_run },
@@ -625,21 +653,23 @@ static void print_vms(const Status *s) {
                 printf("VMs: none found\n");
                 return;
         }
-        printf("VM                    PID      RAM     BUDGET       DRAM        CXL        HOT       WARM       COLD  HOME  "
+        printf("VM                    PID      RAM     BUDGET     TARGET       DRAM        CXL        HOT       WARM       COLD  HOME  "
                "STATE        POLICY\n");
         for (size_t i = 0; i < s->n_vms; i++) {
                 const VmInfo *v = &s->vms[i];
                 char ram[FORMAT_BYTES_MAX], dram[FORMAT_BYTES_MAX], cxl[FORMAT_BYTES_MAX], hot[FORMAT_BYTES_MAX],
-                        warm[FORMAT_BYTES_MAX], cold[FORMAT_BYTES_MAX], budget[FORMAT_BYTES_MAX], home[16];
+                        warm[FORMAT_BYTES_MAX], cold[FORMAT_BYTES_MAX], budget[FORMAT_BYTES_MAX], target[FORMAT_BYTES_MAX],
+                        home[16];
                 bool sampled = streq(v->state, "tracked") && v->cycles > 0;
 
                 if (v->home_node >= 0)
                         snprintf(home, sizeof(home), "%d", v->home_node);
                 else
                         snprintf(home, sizeof(home), "-");
-                printf("%-20.20s %5" PRIu32 " %10s %10s %10s %10s %10s %10s %10s %5s  %-11s  %s\n", v->name, v->pid,
+                printf("%-20.20s %5" PRIu32 " %10s %10s %10s %10s %10s %10s %10s %10s %5s  %-11s  %s\n", v->name, v->pid,
                        format_bytes(ram, sizeof(ram), v->ram_bytes),
                        bytes_or_dash(budget, sizeof(budget), v->dram_budget_bytes, v->budget_known),
+                       bytes_or_dash(target, sizeof(target), v->dram_target_bytes, v->target_known && !v->not_tiered),
                        bytes_or_dash(dram, sizeof(dram), v->dram_bytes, v->residency_known),
                        bytes_or_dash(cxl, sizeof(cxl), v->cxl_bytes, v->residency_known),
                        bytes_or_dash(hot, sizeof(hot), v->hot_bytes, sampled),
@@ -647,9 +677,51 @@ static void print_vms(const Status *s) {
                        bytes_or_dash(cold, sizeof(cold), v->cold_bytes, sampled), home, v->state,
                        v->policy ?: "-");
         }
-        for (size_t i = 0; i < s->n_vms; i++)
-                if (s->vms[i].error && *s->vms[i].error)
-                        printf("  %s: %s\n", s->vms[i].name, s->vms[i].error);
+        for (size_t i = 0; i < s->n_vms; i++) {
+                const VmInfo *v = &s->vms[i];
+
+                if (v->error && *v->error)
+                        printf("  %s: %s\n", v->name, v->error);
+                else if (v->not_tiered && *v->not_tiered)
+                        printf("  %s: not tiered: %s\n", v->name, v->not_tiered);
+        }
+}
+
+/* What the daemon's migrator is doing, in words. */
+static const char *migration_state_text(const Status *s) {
+        const char *st = s->migration_state;
+
+        if (!st) /* an older vtismd: its mode and flags */
+                st = streq(s->mode, "monitor-only") ? "monitor-only" :
+                     s->migration_paused ? "paused" : s->dry_run ? "dry-run" : "idle";
+        if (streq(st, "monitor-only"))
+                return "monitor-only (no CXL or no DRAM node: nothing is planned or moved)";
+        if (streq(st, "paused"))
+                return "paused (nothing moves; 'vtismctl resume migration')";
+        if (streq(st, "dry-run"))
+                return "dry-run (planned and counted, nothing moves)";
+        if (streq(st, "moving"))
+                return "moving";
+        if (streq(st, "idle"))
+                return "idle";
+        return st;
+}
+
+/* "busy 3, gone 2": pages failed by reason, "" for none. */
+static char *failures_text(const uint64_t *by) {
+        static const char *const names[6] = { "busy", "nomem", "gone", "shared", "not-allowed", "other" };
+        char *t = xstrdup("");
+
+        for (size_t i = 0; i < ELEMENTSOF(names); i++) {
+                char *next;
+
+                if (by[i] == 0)
+                        continue;
+                next = xasprintf("%s%s%s %" PRIu64, t, *t ? ", " : "", names[i], by[i]);
+                free(t);
+                t = next;
+        }
+        return t;
 }
 
 static void print_status(const Status *s) {
@@ -669,10 +741,7 @@ static void print_status(const Status *s) {
                 strcat(rate, "/s");
         } else
                 snprintf(rate, sizeof(rate), "unlimited");
-        printf("    Migration: %s%s, rate limit %s\n",
-               streq(s->mode, "monitor-only") ? (s->migration_paused ? "off (monitor-only), paused" : "off (monitor-only)")
-                                              : s->migration_paused ? "paused" : "running",
-               s->dry_run ? ", dry-run (planned, not performed)" : "", rate);
+        printf("    Migration: %s, rate limit %s\n", migration_state_text(s), rate);
         printf("       Config: %s\n", s->config_file);
         if (s->last_reload_error && *s->last_reload_error)
                 printf("  Last reload: FAILED, previous configuration kept: %s\n", s->last_reload_error);
@@ -692,6 +761,23 @@ static void print_status(const Status *s) {
         printf("\nMigrations: %" PRIu64 " pages promoted, %" PRIu64 " demoted, %" PRIu64 " failed, %s moved\n",
                counter(s, BUS_COUNTER_PAGES_PROMOTED), counter(s, BUS_COUNTER_PAGES_DEMOTED), counter(s, BUS_COUNTER_PAGES_FAILED),
                format_bytes(moved, sizeof(moved), counter(s, BUS_COUNTER_BYTES_MIGRATED)));
+        if (counter(s, BUS_COUNTER_PLANS) > 0) {
+                char p[FORMAT_BYTES_MAX], d[FORMAT_BYTES_MAX];
+                uint64_t by[6] = {
+                        counter(s, BUS_COUNTER_PAGES_FAILED_BUSY), counter(s, BUS_COUNTER_PAGES_FAILED_NOMEM),
+                        counter(s, BUS_COUNTER_PAGES_FAILED_GONE), counter(s, BUS_COUNTER_PAGES_FAILED_SHARED),
+                        counter(s, BUS_COUNTER_PAGES_FAILED_NOT_ALLOWED), counter(s, BUS_COUNTER_PAGES_FAILED_OTHER),
+                };
+                _cleanup_free_ char *why = failures_text(by);
+
+                printf("            %s promoted, %s demoted in %" PRIu64 " rounds of %" PRIu64 " plans%s%s",
+                       format_bytes(p, sizeof(p), counter(s, BUS_COUNTER_BYTES_PROMOTED)),
+                       format_bytes(d, sizeof(d), counter(s, BUS_COUNTER_BYTES_DEMOTED)), counter(s, BUS_COUNTER_ROUNDS),
+                       counter(s, BUS_COUNTER_PLANS), *why ? "; failed: " : "", why);
+                if (counter(s, BUS_COUNTER_PAGES_WOULD_MOVE) > 0)
+                        printf("; dry-run: %" PRIu64 " pages would have moved", counter(s, BUS_COUNTER_PAGES_WOULD_MOVE));
+                printf("\n");
+        }
 }
 
 static json_object *json_nodes(const Status *s) {
@@ -761,6 +847,20 @@ static json_object *json_vms(const Status *s) {
                 json_object_object_add(o, "policy", v->policy ? json_object_new_string(v->policy) : NULL);
                 json_object_object_add(o, "dram_budget_bytes",
                                        v->budget_known ? json_object_new_uint64(v->dram_budget_bytes) : NULL);
+                json_object_object_add(o, "dram_target_bytes",
+                                       v->target_known ? json_object_new_uint64(v->dram_target_bytes) : NULL);
+                json_object_object_add(o, "not_tiered", v->not_tiered ? json_object_new_string(v->not_tiered) : NULL);
+                json_object_object_add(o, "allowed_nodes", v->allowed_nodes ? json_object_new_string(v->allowed_nodes) : NULL);
+                json_object_object_add(o, "migration_rounds", json_object_new_uint64(v->migration_rounds));
+                json_object_object_add(o, "pages_promoted", json_object_new_uint64(v->pages_promoted));
+                json_object_object_add(o, "pages_demoted", json_object_new_uint64(v->pages_demoted));
+                json_object_object_add(o, "bytes_promoted", json_object_new_uint64(v->bytes_promoted));
+                json_object_object_add(o, "bytes_demoted", json_object_new_uint64(v->bytes_demoted));
+                json_object_object_add(o, "pages_failed", json_object_new_uint64(v->pages_failed));
+                for (size_t k = 0; k < ELEMENTSOF(v->pages_failed_by); k++)
+                        json_object_object_add(o, bus_vm_fields[BUS_VM_PAGES_FAILED_BUSY + k].key,
+                                               json_object_new_uint64(v->pages_failed_by[k]));
+                json_object_object_add(o, "pages_would_move", json_object_new_uint64(v->pages_would_move));
                 json_object_array_add(a, o);
         }
         return a;
@@ -784,6 +884,8 @@ static void print_json(const Status *s, bool nodes_only) {
                 json_object_object_add(o, "sampling_paused", json_object_new_boolean(s->sampling_paused));
                 json_object_object_add(o, "migration_paused", json_object_new_boolean(s->migration_paused));
                 json_object_object_add(o, "dry_run", json_object_new_boolean(s->dry_run));
+                json_object_object_add(o, "migration_state",
+                                       s->migration_state ? json_object_new_string(s->migration_state) : NULL);
                 json_object_object_add(o, "sample_interval_usec", json_object_new_uint64(s->sample_interval_usec));
                 json_object_object_add(o, "migrate_rate_limit_bytes", json_object_new_uint64(s->rate_limit_bytes));
                 json_object_object_add(o, "started_at_usec", json_object_new_uint64(s->started_at_usec));
@@ -990,6 +1092,230 @@ static int print_heatmap(const HeatInfo *info, const HeatWindow *w, size_t n) {
         return 0;
 }
 
+/* ---- plan ---- */
+
+typedef struct PlanInfo {
+        char *id, *name, *policy_kind, *policy, *reason, *round_state;
+        uint64_t cycle, computed_at_usec, cycle_budget_bytes, dram_budget_bytes, ram_bytes, dram_bytes, cxl_bytes,
+                unknown_bytes, dram_target_bytes, promote_bytes, demote_bytes, query_bytes, round, round_promoted,
+                round_demoted, round_failed, round_dropped, round_would_move, round_already;
+        uint32_t weight, hot_min_heat, cold_max_heat;
+        bool frozen, submitted;
+        uint64_t present;
+} PlanInfo;
+
+static const size_t plan_offsets[_BUS_PLAN_FIELD_MAX] = {
+        [BUS_PLAN_ID] = offsetof(PlanInfo, id),
+        [BUS_PLAN_NAME] = offsetof(PlanInfo, name),
+        [BUS_PLAN_CYCLE] = offsetof(PlanInfo, cycle),
+        [BUS_PLAN_COMPUTED_AT] = offsetof(PlanInfo, computed_at_usec),
+        [BUS_PLAN_CYCLE_BUDGET_BYTES] = offsetof(PlanInfo, cycle_budget_bytes),
+        [BUS_PLAN_POLICY_KIND] = offsetof(PlanInfo, policy_kind),
+        [BUS_PLAN_POLICY] = offsetof(PlanInfo, policy),
+        [BUS_PLAN_WEIGHT] = offsetof(PlanInfo, weight),
+        [BUS_PLAN_DRAM_BUDGET_BYTES] = offsetof(PlanInfo, dram_budget_bytes),
+        [BUS_PLAN_FROZEN] = offsetof(PlanInfo, frozen),
+        [BUS_PLAN_SUBMITTED] = offsetof(PlanInfo, submitted),
+        [BUS_PLAN_RAM_BYTES] = offsetof(PlanInfo, ram_bytes),
+        [BUS_PLAN_DRAM_BYTES] = offsetof(PlanInfo, dram_bytes),
+        [BUS_PLAN_CXL_BYTES] = offsetof(PlanInfo, cxl_bytes),
+        [BUS_PLAN_UNKNOWN_BYTES] = offsetof(PlanInfo, unknown_bytes),
+        [BUS_PLAN_DRAM_TARGET_BYTES] = offsetof(PlanInfo, dram_target_bytes),
+        [BUS_PLAN_PROMOTE_BYTES] = offsetof(PlanInfo, promote_bytes),
+        [BUS_PLAN_DEMOTE_BYTES] = offsetof(PlanInfo, demote_bytes),
+        [BUS_PLAN_QUERY_BYTES] = offsetof(PlanInfo, query_bytes),
+        [BUS_PLAN_HOT_MIN_HEAT] = offsetof(PlanInfo, hot_min_heat),
+        [BUS_PLAN_COLD_MAX_HEAT] = offsetof(PlanInfo, cold_max_heat),
+        [BUS_PLAN_REASON] = offsetof(PlanInfo, reason),
+        [BUS_PLAN_ROUND] = offsetof(PlanInfo, round),
+        [BUS_PLAN_ROUND_STATE] = offsetof(PlanInfo, round_state),
+        [BUS_PLAN_ROUND_PAGES_PROMOTED] = offsetof(PlanInfo, round_promoted),
+        [BUS_PLAN_ROUND_PAGES_DEMOTED] = offsetof(PlanInfo, round_demoted),
+        [BUS_PLAN_ROUND_PAGES_FAILED] = offsetof(PlanInfo, round_failed),
+        [BUS_PLAN_ROUND_PAGES_DROPPED] = offsetof(PlanInfo, round_dropped),
+        [BUS_PLAN_ROUND_PAGES_WOULD_MOVE] = offsetof(PlanInfo, round_would_move),
+        [BUS_PLAN_ROUND_PAGES_ALREADY] = offsetof(PlanInfo, round_already),
+};
+assert_cc(ELEMENTSOF(plan_offsets) == _BUS_PLAN_FIELD_MAX);
+static const RecordLayout plan_layout = { "GetPlan", bus_plan_fields, _BUS_PLAN_FIELD_MAX, plan_offsets };
+
+typedef struct PlanGroup {
+        char *direction;
+        int32_t from_node, to_node;
+        uint64_t moves, pages, huge_units, needs_room_pages;
+        uint32_t heat_min, heat_max;
+} PlanGroup;
+
+static const size_t plan_group_offsets[_BUS_PLAN_MOVE_FIELD_MAX] = {
+        [BUS_PLAN_MOVE_DIRECTION] = offsetof(PlanGroup, direction),
+        [BUS_PLAN_MOVE_FROM_NODE] = offsetof(PlanGroup, from_node),
+        [BUS_PLAN_MOVE_TO_NODE] = offsetof(PlanGroup, to_node),
+        [BUS_PLAN_MOVE_MOVES] = offsetof(PlanGroup, moves),
+        [BUS_PLAN_MOVE_PAGES] = offsetof(PlanGroup, pages),
+        [BUS_PLAN_MOVE_HUGE_UNITS] = offsetof(PlanGroup, huge_units),
+        [BUS_PLAN_MOVE_NEEDS_ROOM_PAGES] = offsetof(PlanGroup, needs_room_pages),
+        [BUS_PLAN_MOVE_HEAT_MIN] = offsetof(PlanGroup, heat_min),
+        [BUS_PLAN_MOVE_HEAT_MAX] = offsetof(PlanGroup, heat_max),
+};
+assert_cc(ELEMENTSOF(plan_group_offsets) == _BUS_PLAN_MOVE_FIELD_MAX);
+static const RecordLayout plan_group_layout = { "GetPlan.moves", bus_plan_move_fields, _BUS_PLAN_MOVE_FIELD_MAX,
+                                                plan_group_offsets };
+
+static void plan_group_defaults(void *p, uint64_t present) {
+        PlanGroup *g = p;
+
+        if (!PRESENT(present, BUS_PLAN_MOVE_FROM_NODE))
+                g->from_node = -1;
+        g->direction = g->direction ?: xstrdup("?");
+}
+
+static int print_plan(const PlanInfo *p, const PlanGroup *g, size_t n);
+
+static int verb_plan(sd_bus *bus, int argc, char **argv) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        PlanGroup *g = NULL;
+        PlanInfo info = {};
+        size_t n = 0;
+        int r;
+
+        if (argc != 2) {
+                fprintf(stderr, "vtismctl: usage: vtismctl plan VM   (VM: name, UUID or pid-N as in status)\n");
+                return EXIT_USAGE;
+        }
+        r = sd_bus_call_method(bus, VTISM_BUS_NAME, VTISM_BUS_PATH, VTISM_BUS_INTERFACE, VTISM_METHOD_GET_PLAN, &error,
+                               &reply, "s", argv[1]);
+        if (r < 0)
+                return report_bus_error("plan", &error, r);
+
+        r = read_record(reply, &plan_layout, &info, &info.present);
+        if (r >= 0)
+                r = read_records(reply, &plan_group_layout, sizeof(PlanGroup), (void **) &g, &n, plan_group_defaults);
+        if (r >= 0)
+                r = print_plan(&info, g, n);
+        else
+                fprintf(stderr, "vtismctl: cannot parse vtismd's reply: %s\n", strerror(-r));
+        for (size_t i = 0; i < n; i++)
+                record_done(&plan_group_layout, &g[i]);
+        free(g);
+        record_done(&plan_layout, &info);
+        return r < 0 ? EXIT_FAIL : EXIT_OK;
+}
+
+static int print_plan(const PlanInfo *p, const PlanGroup *g, size_t n) {
+        const char *name = p->name ?: p->id ?: "?";
+        bool have_round = PRESENT(p->present, BUS_PLAN_ROUND);
+        char a[FORMAT_BYTES_MAX], b[FORMAT_BYTES_MAX], c[FORMAT_BYTES_MAX], d[FORMAT_BYTES_MAX], ago[32];
+        uint64_t now = now_usec();
+
+        if (arg_json) {
+                json_object *o = json_object_new_object(), *moves = json_object_new_array();
+
+                for (size_t i = 0; i < _BUS_PLAN_FIELD_MAX; i++) {
+                        const BusField *f = &bus_plan_fields[i];
+                        const void *slot = (const uint8_t *) p + plan_offsets[i];
+                        json_object *v = NULL;
+
+                        if (!PRESENT(p->present, i))
+                                v = NULL;
+                        else if (f->type[0] == 's')
+                                v = json_object_new_string(*(char *const *) slot ?: "");
+                        else if (f->type[0] == 't')
+                                v = json_object_new_uint64(*(const uint64_t *) slot);
+                        else if (f->type[0] == 'u')
+                                v = json_object_new_uint64(*(const uint32_t *) slot);
+                        else if (f->type[0] == 'b')
+                                v = json_object_new_boolean(*(const bool *) slot);
+                        json_object_object_add(o, f->key, v);
+                }
+                for (size_t i = 0; i < n; i++) {
+                        json_object *e = json_object_new_object();
+
+                        json_object_object_add(e, "direction", json_object_new_string(g[i].direction));
+                        json_object_object_add(e, "from_node", g[i].from_node >= 0 ? json_object_new_int(g[i].from_node) : NULL);
+                        json_object_object_add(e, "to_node", json_object_new_int(g[i].to_node));
+                        json_object_object_add(e, "moves", json_object_new_uint64(g[i].moves));
+                        json_object_object_add(e, "pages", json_object_new_uint64(g[i].pages));
+                        json_object_object_add(e, "huge_units", json_object_new_uint64(g[i].huge_units));
+                        json_object_object_add(e, "needs_room_pages", json_object_new_uint64(g[i].needs_room_pages));
+                        json_object_object_add(e, "heat_min", json_object_new_uint64(g[i].heat_min));
+                        json_object_object_add(e, "heat_max", json_object_new_uint64(g[i].heat_max));
+                        json_object_array_add(moves, e);
+                }
+                json_object_object_add(o, "moves", moves);
+                puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+                                                               JSON_C_TO_STRING_NOSLASHESCAPE));
+                json_object_put(o);
+                return 0;
+        }
+
+        format_duration(ago, sizeof(ago), now > p->computed_at_usec ? now - p->computed_at_usec : 0);
+        printf("VM %s (%s): plan of cycle %" PRIu64 ", %s ago\n", name, p->id ?: "?", p->cycle, ago);
+        if (p->policy_kind && streq(p->policy_kind, "budget"))
+                printf("      Policy: DRAM budget %s, weight %" PRIu32 " (%s)\n",
+                       format_bytes(a, sizeof(a), p->dram_budget_bytes), p->weight, p->policy ?: "default");
+        else
+                printf("      Policy: %s, weight %" PRIu32 " (%s)\n",
+                       p->policy_kind && streq(p->policy_kind, "pin") ? "pinned to DRAM" :
+                       p->policy_kind && streq(p->policy_kind, "never") ? "never migrated" : (p->policy_kind ?: "?"),
+                       p->weight, p->policy ?: "default");
+        printf("   Placement: %s on DRAM, %s on CXL", format_bytes(a, sizeof(a), p->dram_bytes),
+               format_bytes(b, sizeof(b), p->cxl_bytes));
+        if (p->unknown_bytes > 0)
+                printf(", %s not known yet", format_bytes(c, sizeof(c), p->unknown_bytes));
+        printf(" of %s; DRAM target %s\n", format_bytes(d, sizeof(d), p->ram_bytes),
+               format_bytes(c, sizeof(c), p->dram_target_bytes));
+        if (p->frozen)
+                printf("  Thresholds: none (no moves for it this cycle)\n");
+        else if (p->hot_min_heat > 255)
+                printf("  Thresholds: nothing belongs on DRAM (heat 0..255)\n");
+        else if (p->policy_kind && streq(p->policy_kind, "budget"))
+                printf("  Thresholds: heat >= %" PRIu32 " belongs on DRAM, heat <= %" PRIu32 " may go to CXL (heat 0..255)\n",
+                       p->hot_min_heat, p->cold_max_heat);
+        else
+                printf("  Thresholds: heat >= %" PRIu32 " belongs on DRAM (heat 0..255)\n", p->hot_min_heat);
+        if (n == 0)
+                printf("       Moves: none\n");
+        for (size_t i = 0; i < n; i++) {
+                char from[16];
+
+                if (g[i].from_node >= 0)
+                        snprintf(from, sizeof(from), "%" PRId32, g[i].from_node);
+                else
+                        snprintf(from, sizeof(from), "any");
+                printf("%s%s %s from node %s to node %" PRId32 ", heat %" PRIu32 "..%" PRIu32 ", %" PRIu64 " run%s",
+                       i == 0 ? "       Moves: " : "              ", g[i].direction,
+                       format_bytes(a, sizeof(a), g[i].pages * 4096), from, g[i].to_node, g[i].heat_min, g[i].heat_max,
+                       g[i].moves, g[i].moves == 1 ? "" : "s");
+                if (g[i].huge_units > 0)
+                        printf(", %" PRIu64 " whole THP%s", g[i].huge_units, g[i].huge_units == 1 ? "" : "s");
+                if (g[i].from_node < 0)
+                        printf(" (placement queried first)");
+                if (g[i].needs_room_pages > 0)
+                        printf(" (%s of it into room the demotions make)", format_bytes(b, sizeof(b), g[i].needs_room_pages * 4096));
+                printf("\n");
+        }
+        printf("         Why: %s\n", p->reason ?: "");
+        printf(" Cycle budget: %s for all VMs\n", format_bytes(a, sizeof(a), p->cycle_budget_bytes));
+        if (!p->submitted)
+                printf("       Round: none: the plan was not handed to the migrator (migration paused)\n");
+        else if (!have_round)
+                printf("       Round: none (nothing to move or query)\n");
+        else {
+                printf("       Round: %" PRIu64 ", %s: ", p->round, p->round_state ?: "?");
+                if (p->round_would_move > 0)
+                        printf("dry-run, %s would have moved", format_bytes(a, sizeof(a), p->round_would_move * 4096));
+                else
+                        printf("promoted %s, demoted %s", format_bytes(a, sizeof(a), p->round_promoted * 4096),
+                               format_bytes(b, sizeof(b), p->round_demoted * 4096));
+                printf(", %" PRIu64 " pages failed, %" PRIu64 " not attempted", p->round_failed, p->round_dropped);
+                if (p->round_already > 0)
+                        printf(", %" PRIu64 " found in place", p->round_already);
+                printf("\n");
+        }
+        return 0;
+}
+
 static int verb_reload(sd_bus *bus, int argc, char **argv) {
         int r;
 
@@ -1061,6 +1387,7 @@ static void help(void) {
                "  status                       Daemon state, nodes and tiers, migration counters\n"
                "  nodes                        NUMA nodes, tiers, demotion targets and distances\n"
                "  heatmap VM                   Heat and placement of a VM's guest RAM per GPA range\n"
+               "  plan VM                      The last plan for a VM in words: target, thresholds, moves, why\n"
                "  reload                       Re-read %s (the old one stays if the new is bad)\n"
                "  pause [sampling|migration]   Pause sampling and/or migration (default: both)\n"
                "  resume [sampling|migration]  Resume them\n"
@@ -1068,7 +1395,7 @@ static void help(void) {
                "  check-config [FILE]          Check a configuration file without the daemon\n"
                "\n"
                "Options:\n"
-               "  --json      Machine-readable output for status, nodes and heatmap\n"
+               "  --json      Machine-readable output for status, nodes, heatmap and plan\n"
                "  -h, --help  Show this help\n"
                "  --version   Show the version\n"
                "\n"
@@ -1095,6 +1422,7 @@ int main(int argc, char *argv[]) {
                 { "resume", verb_pause_resume },
                 { "dry-run", verb_dry_run },
                 { "heatmap", verb_heatmap },
+                { "plan", verb_plan },
         };
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
         int c, r;
