@@ -32,6 +32,7 @@
 #define MIB                     (1ULL << 20)
 #define QUERY_BATCH             4096
 #define FLUSH_SCRATCH_PAGES     64      /* > the kernel's 33-page single-flush ceiling */
+#define REPORT_NODES            4       /* nodes counted in the "report" totals line */
 
 typedef enum ThpMode {
         THP_DEFAULT,
@@ -314,7 +315,7 @@ static void emit(const Args *a, const char *line, bool truncate) {
 }
 
 /* Count where the pages of [start, start+bytes) are: per node, absent (never faulted), error. */
-static int report_range(const Args *a, const char *name, uint8_t *start, uint64_t bytes) {
+static int report_range(const Args *a, const char *name, uint8_t *start, uint64_t bytes, uint64_t *total) {
         int nr_nodes = numa_available() >= 0 ? numa_max_node() + 1 : 1;
         uint64_t *per_node, absent = 0, failed = 0, pages = bytes / PAGE_BYTES;
         void *addrs[QUERY_BATCH];
@@ -339,8 +340,11 @@ static int report_range(const Args *a, const char *name, uint8_t *start, uint64_
                         return r;
                 }
                 for (unsigned long i = 0; i < count; i++) {
-                        if (status[i] >= 0 && status[i] < nr_nodes)
+                        if (status[i] >= 0 && status[i] < nr_nodes) {
                                 per_node[status[i]]++;
+                                if (status[i] < REPORT_NODES)
+                                        total[status[i]]++;
+                        }
                         else if (status[i] == -ENOENT)
                                 absent++;
                         else
@@ -360,15 +364,31 @@ static int report_range(const Args *a, const char *name, uint8_t *start, uint64_
         return 0;
 }
 
+/* One report: a line per region, then a "report" line with the totals per node and the hot
+ * window's, so that a reader waiting for a report knows it is complete. */
 static void report(const Args *a, uint8_t *base, uint64_t hot_offset) {
-        uint64_t hot_end = hot_offset + a->hot_bytes;
+        static unsigned seq;
+        uint64_t hot_end = hot_offset + a->hot_bytes, total[REPORT_NODES] = {}, hot[REPORT_NODES] = {};
+        char line[512];
+        size_t n;
 
-        report_range(a, "hot", base + hot_offset, a->hot_bytes);
+        report_range(a, "hot", base + hot_offset, a->hot_bytes, hot);
+        for (unsigned i = 0; i < REPORT_NODES; i++)
+                total[i] = hot[i];
         /* "rest" is everything but the current hot window, possibly two pieces. */
         if (hot_offset > 0)
-                report_range(a, "rest-low", base, hot_offset);
+                report_range(a, "rest-low", base, hot_offset, total);
         if (hot_end < a->size_bytes)
-                report_range(a, "rest-high", base + hot_end, a->size_bytes - hot_end);
+                report_range(a, "rest-high", base + hot_end, a->size_bytes - hot_end, total);
+
+        n = (size_t) snprintf(line, sizeof(line), "memhog: report pid=%d seq=%u t=%.3f hot_offset=%" PRIu64,
+                              (int) getpid(), ++seq, now_sec(), hot_offset);
+        for (unsigned i = 0; i < REPORT_NODES; i++)
+                n += (size_t) snprintf(line + n, sizeof(line) - n, " node%u=%" PRIu64, i, total[i]);
+        for (unsigned i = 0; i < REPORT_NODES; i++)
+                n += (size_t) snprintf(line + n, sizeof(line) - n, " hot_node%u=%" PRIu64, i, hot[i]);
+        snprintf(line + n, sizeof(line) - n, "\n");
+        emit(a, line, false);
 }
 
 static uint8_t *map_aligned(uint64_t bytes) {
