@@ -332,6 +332,13 @@ int manager_cycle(Manager *m) {
 
         m->counters.cycles++;
         m->last_cycle_usec = now_realtime();
+        {
+                char n[24];
+
+                snprintf(n, sizeof(n), "%" PRIu64, m->counters.cycles);
+                log_fields(LOG_DEBUG, FIELDS({ "VTISM_CYCLE", n }), "Cycle %" PRIu64 " done: %zu VMs.",
+                           m->counters.cycles, m->n_vms);
+        }
         manager_update_status(m);
         return 0;
 }

@@ -61,6 +61,7 @@ typedef struct Args {
         bool report;
         bool flush_tlb;
         unsigned pause_usec;
+        double report_every_sec;        /* > 0: a placement report this often */
 } Args;
 
 static volatile sig_atomic_t arrived_usr1 = 0;
@@ -140,6 +141,7 @@ static void help(void) {
                "      --flush-tlb           flush this process' TLB after each pass (for emulators\n"
                "                            such as QEMU TCG that set accessed bits on TLB fills only)\n"
                "      --pause-us=USEC       sleep USEC microseconds after each pass\n"
+               "      --report-every=SEC    a placement report every SEC seconds (after a pass)\n"
                "  -h, --help                this text\n\n"
                "SIGUSR1 prints a placement report (move_pages query per node, hot window and rest).\n"
                "SIGUSR2 makes the phase shift happen now (needs --phase-offset).\n");
@@ -150,6 +152,7 @@ static int parse_args(int argc, char *argv[], Args *a) {
                 ARG_THP = 0x100,
                 ARG_FLUSH_TLB,
                 ARG_PAUSE_US,
+                ARG_REPORT_EVERY,
         };
         static const struct option options[] = {
                 { "size",         required_argument, NULL, 's'          },
@@ -165,6 +168,7 @@ static int parse_args(int argc, char *argv[], Args *a) {
                 { "duration",     required_argument, NULL, 'd'          },
                 { "flush-tlb",    no_argument,       NULL, ARG_FLUSH_TLB },
                 { "pause-us",     required_argument, NULL, ARG_PAUSE_US },
+                { "report-every", required_argument, NULL, ARG_REPORT_EVERY },
                 { "help",         no_argument,       NULL, 'h'          },
                 {}
         };
@@ -250,6 +254,9 @@ static int parse_args(int argc, char *argv[], Args *a) {
                                 a->pause_usec = (unsigned) n;
                         break;
                 }
+                case ARG_REPORT_EVERY:
+                        r = parse_seconds(optarg, &a->report_every_sec);
+                        break;
                 case 'h':
                         help();
                         return 0;
@@ -443,8 +450,8 @@ static void format_start_line(const Args *a, uint8_t *base, uint64_t hot_offset,
                                        (void *) (base + a->phase_offset_bytes),
                                        (void *) (base + a->phase_offset_bytes + a->hot_bytes),
                                        a->phase_after_sec);
-        snprintf(buf + n, size - n, " thp=%s mode=%s bind=%d\n",
-                 thp_mode_table[a->thp], a->write ? "write" : "read", a->bind_node);
+        snprintf(buf + n, size - n, " thp=%s mode=%s bind=%d t=%.3f\n",
+                 thp_mode_table[a->thp], a->write ? "write" : "read", a->bind_node, now_sec());
 }
 
 /* Where read passes leave their sum, so they are not optimised away. */
@@ -454,7 +461,7 @@ int main(int argc, char *argv[]) {
         struct sigaction sa = { .sa_handler = on_signal };
         uint8_t *base, *scratch = NULL;
         uint64_t hot_offset;
-        double start, phase_at, end_at;
+        double start, phase_at, end_at, next_report;
         bool phase_pending;
         Args a;
         char line[1024];
@@ -513,6 +520,7 @@ int main(int argc, char *argv[]) {
         phase_pending = a.phase;
         phase_at = a.phase_after_sec >= 0 ? start + a.phase_after_sec : 0;
         end_at = a.duration_sec > 0 ? start + a.duration_sec : 0;
+        next_report = a.report_every_sec > 0 ? start + a.report_every_sec : 0;
 
         while (!arrived_term) {
                 double now;
@@ -527,14 +535,16 @@ int main(int argc, char *argv[]) {
                 if (phase_pending && (arrived_usr2 || (phase_at > 0 && now >= phase_at))) {
                         phase_pending = false;
                         hot_offset = a.phase_offset_bytes;
-                        snprintf(line, sizeof(line), "memhog: phase pid=%d t=%.1f hot=%p-%p hot_offset=%" PRIu64 "\n",
+                        snprintf(line, sizeof(line), "memhog: phase pid=%d t=%.1f hot=%p-%p hot_offset=%" PRIu64 " at=%.3f\n",
                                  (int) getpid(), now - start, (void *) (base + hot_offset),
-                                 (void *) (base + hot_offset + a.hot_bytes), hot_offset);
+                                 (void *) (base + hot_offset + a.hot_bytes), hot_offset, now);
                         emit(&a, line, false);
                 }
-                if (arrived_usr1) {
+                if (arrived_usr1 || (next_report > 0 && now >= next_report)) {
                         arrived_usr1 = 0;
                         report(&a, base, hot_offset);
+                        if (next_report > 0)
+                                next_report = now_sec() + a.report_every_sec;
                 }
                 if (end_at > 0 && now >= end_at)
                         break;
