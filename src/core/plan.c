@@ -159,12 +159,7 @@ typedef struct Ctx {
 
 /* May the VM have pages on node id (PlanVm.allowed_nodes)? */
 static bool vm_allows(const PlanVm *vm, int id) {
-        if (!vm->allowed_nodes)
-                return true;
-        for (size_t i = 0; i < vm->n_allowed_nodes; i++)
-                if (vm->allowed_nodes[i] == id)
-                        return true;
-        return false;
+        return !vm->allowed_nodes || int_list_contains(vm->allowed_nodes, vm->n_allowed_nodes, id);
 }
 
 static bool ctx_budget(const Ctx *c) {

@@ -293,21 +293,31 @@ static int append_heat_range(sd_bus_message *reply, const Topology *t, const Hea
         return r;
 }
 
-static int method_get_heatmap(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-        const BusField *f = bus_heatmap_fields;
-        Manager *m = userdata;
+/* The VM a method's (s vm) argument names, or the NoSuchVM error. */
+static int read_vm_arg(sd_bus_message *msg, Manager *m, sd_bus_error *error, Vm **ret) {
         const char *key;
-        Vm *vm;
         int r;
 
         r = sd_bus_message_read(msg, "s", &key);
         if (r < 0)
                 return r;
-        vm = manager_find_vm(m, key);
-        if (!vm)
+        *ret = manager_find_vm(m, key);
+        if (!*ret)
                 return bus_error_setf(error, VTISM_BUS_ERROR_NO_SUCH_VM,
                                       "No VM '%s' (give a name, UUID or pid as 'vtismctl status' lists them).", key);
+        return 0;
+}
+
+static int method_get_heatmap(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        const BusField *f = bus_heatmap_fields;
+        Manager *m = userdata;
+        Vm *vm;
+        int r;
+
+        r = read_vm_arg(msg, m, error, &vm);
+        if (r < 0)
+                return r;
         if (!vm->heat)
                 return bus_error_setf(error, VTISM_BUS_ERROR_NOT_SAMPLED, "VM %s is not sampled: %s", vm->name,
                                       vm->error ?: "its guest RAM is not located yet");
@@ -466,17 +476,12 @@ static int method_get_plan(sd_bus_message *msg, void *userdata, sd_bus_error *er
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         Manager *m = userdata;
         VmPlanView view;
-        const char *key;
         Vm *vm;
         int r;
 
-        r = sd_bus_message_read(msg, "s", &key);
+        r = read_vm_arg(msg, m, error, &vm);
         if (r < 0)
                 return r;
-        vm = manager_find_vm(m, key);
-        if (!vm)
-                return bus_error_setf(error, VTISM_BUS_ERROR_NO_SUCH_VM,
-                                      "No VM '%s' (give a name, UUID or pid as 'vtismctl status' lists them).", key);
         if (!vm_plan_view(vm, &view)) {
                 const char *why = vm_not_tiered_reason(vm);
 

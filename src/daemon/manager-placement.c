@@ -396,12 +396,7 @@ static void refresh_allowed(Manager *m, Vm *vm, VmTier *t) {
 }
 
 static bool tier_allows(const VmTier *t, int id) {
-        if (!t->allowed_known)
-                return true;
-        for (size_t i = 0; i < t->n_allowed; i++)
-                if (t->allowed[i] == id)
-                        return true;
-        return false;
+        return !t->allowed_known || int_list_contains(t->allowed, t->n_allowed, id);
 }
 
 /* Does the VM's cpuset allow every node with memory? Then the planner needs no list. */

@@ -84,31 +84,11 @@ echo 0 >/sys/fs/cgroup/strict-dram/cpuset.mems || pl_fail "cannot set cpuset.mem
 HOG_CGROUP=/sys/fs/cgroup/strict-dram hog_start c0 --size=64M --hot=8M --thp=off
 grep Mems_allowed_list "/proc/${HOG_PID[c0]}/status"
 
-# ---- (a) from all on CXL --------------------------------------------------------------------
-hog_start a1 --size=768M --hot=128M --offset=0 --phase-offset=384M --bind=1 --thp=off
-t0=$PL_T0
-hog_report a1
-pl_log "a1 placed: $HOG_REPORT"
-pl_converge a1 "${HOG_PID[a1]}" "$A_BUDGET" "$t0" 10 hog_probe
-a1_conv=$CONV_CYCLES
-pl_wait_cycles "${HOG_PID[a1]}" 2
-a1_moved=$(( $(pl_moved_pages "${HOG_PID[a1]}") * 4096 ))
-a1_min=$A_HOT
-pl_log "(a) from CXL: converged in $a1_conv cycles; moved $((a1_moved >> 20)) MiB, minimum $((a1_min >> 20)) MiB"
-((a1_moved * 2 <= a1_min * 3)) || pl_fail "(a) from CXL: moved $a1_moved bytes > 1.5 x the minimum $a1_min"
-
-# ---- (a) from all on DRAM -------------------------------------------------------------------
-hog_start a2 --size=768M --hot=128M --offset=0 --phase-offset=384M --bind=0 --thp=off
-t0=$PL_T0
-hog_report a2
-pl_log "a2 placed: $HOG_REPORT"
-pl_converge a2 "${HOG_PID[a2]}" "$A_BUDGET" "$t0" 10 hog_probe
-a2_conv=$CONV_CYCLES
-pl_wait_cycles "${HOG_PID[a2]}" 2
-a2_moved=$(( $(pl_moved_pages "${HOG_PID[a2]}") * 4096 ))
-a2_min=$((A_SIZE - A_BUDGET))
-pl_log "(a) from DRAM: converged in $a2_conv cycles; moved $((a2_moved >> 20)) MiB, minimum $((a2_min >> 20)) MiB"
-((a2_moved * 2 <= a2_min * 3)) || pl_fail "(a) from DRAM: moved $a2_moved bytes > 1.5 x the minimum $a2_min"
+# ---- (a) from all on CXL, then from all on DRAM -------------------------------------------------
+pl_converge_fresh a1 "$A_BUDGET" "(a) from CXL" --size=768M --hot=128M --offset=0 --phase-offset=384M --bind=1 --thp=off
+a1_conv=$FRESH_CYCLES a1_moved=$FRESH_MOVED a1_min=$FRESH_MIN
+pl_converge_fresh a2 "$A_BUDGET" "(a) from DRAM" --size=768M --hot=128M --offset=0 --phase-offset=384M --bind=0 --thp=off
+a2_conv=$FRESH_CYCLES a2_moved=$FRESH_MOVED a2_min=$FRESH_MIN
 
 # ---- (a) the steady state: a minute -----------------------------------------------------------
 pl_poll
@@ -121,10 +101,6 @@ pl_log "(a) steady state: a1 moved $d1 bytes, a2 $d2 bytes in $dt s (limit: 1 % 
 ((d1 * 100 * 60 < A_SIZE * dt && d2 * 100 * 60 < A_SIZE * dt)) || pl_fail "(a) steady state moves too much"
 
 # ---- (a) the hot window shifts ----------------------------------------------------------------
-for n in a1 a2; do
-        hog_report "$n"
-        eval "${n}_before=\$HOG_REPORT"
-done
 pl_poll
 a1_m0=$(pl_moved_pages "${HOG_PID[a1]}") a2_m0=$(pl_moved_pages "${HOG_PID[a2]}")
 kill -USR2 "${HOG_PID[a1]}" "${HOG_PID[a2]}"
@@ -133,15 +109,10 @@ for n in a1 a2; do
         at=$(kv "$(grep '^memhog: phase ' "${HOG_INFO[$n]}")" at)
         [[ -n $at ]] || pl_fail "$n did not shift its window"
         eval "${n}_from=\$at"
-        hog_report "$n"
-        # the minimum: the new window's pages not on DRAM come up, and as much goes down as the
-        # budget needs
-        p=$(( ($(kv "$HOG_REPORT" hot_node1) + $(kv "$HOG_REPORT" hot_node2) + $(kv "$HOG_REPORT" hot_node3)) * 4096 ))
-        d=$(( $(kv "$HOG_REPORT" node0) * 4096 ))
-        over=$((d + p - A_BUDGET))
-        ((over > 0)) || over=0
-        eval "${n}_shift_min=\$((p + over))"
-        pl_log "$n shifted: $HOG_REPORT (minimum to move: $(( (p + over) >> 20)) MiB)"
+        hog_probe "$n"
+        eval "${n}_shift_min=\$(pl_min_bytes \"\$A_BUDGET\")"
+        HOG_REPORT=$PROBE_LINE
+        pl_log "$n shifted: $HOG_REPORT (minimum to move: $(( ${n}_shift_min >> 20)) MiB)"
 done
 # shellcheck disable=SC2154 # set by eval above
 pl_converge a1 "${HOG_PID[a1]}" "$A_BUDGET" "$a1_from" 10 hog_probe

@@ -109,11 +109,12 @@ kv() {
         echo ""
 }
 
-# hog_report NAME: a fresh placement report (SIGUSR1), its "report" line in HOG_REPORT.
+# hog_report NAME [wait]: a fresh placement report, its "report" line in HOG_REPORT: asked for
+# with SIGUSR1, or with "wait" the next one memhog makes by itself (every 3 s; no extra query).
 hog_report() {
         local name=$1 info=${HOG_INFO[$1]} before i
         before=$(grep -c '^memhog: report ' "$info" || true)
-        kill -USR1 "${HOG_PID[$name]}" || pl_fail "memhog $name is gone"
+        [[ ${2:-} == wait ]] || kill -USR1 "${HOG_PID[$name]}" || pl_fail "memhog $name is gone"
         for ((i = 0; i < 600; i++)); do
                 (($(grep -c '^memhog: report ' "$info" || true) > before)) && break
                 sleep 0.1
@@ -151,21 +152,22 @@ pl_moved_pages() { # PID, from the last poll: promoted + demoted
 }
 
 # Probes: where a workload's pages are, from its own point of view. Each sets PROBE_HOT (pages of
-# its hot window), PROBE_HOT0 (of those on node 0, the DRAM node), PROBE_NODE0 (all its pages on
-# node 0) and PROBE_LINE (what it said).
+# its hot window), PROBE_HOT0 (of those on its DRAM node), PROBE_NODE0 (all its pages on that
+# node), PROBE_T (when, monotonic seconds) and PROBE_LINE (what it said).
+# PL_DRAM_NODE: the VM's DRAM node (0 unless set).
 hog_probe() { # NAME
-        local h
-        hog_report "$1"
+        local h d=${PL_DRAM_NODE:-0}
+        hog_report "$1" wait
         PROBE_LINE=$HOG_REPORT
         PROBE_T=$(kv "$HOG_REPORT" t)
         h=$(( $(kv "$HOG_REPORT" hot_node0) + $(kv "$HOG_REPORT" hot_node1) + $(kv "$HOG_REPORT" hot_node2) + $(kv "$HOG_REPORT" hot_node3) ))
         PROBE_HOT=$h
-        PROBE_HOT0=$(kv "$HOG_REPORT" hot_node0)
-        PROBE_NODE0=$(kv "$HOG_REPORT" node0)
+        PROBE_HOT0=$(kv "$HOG_REPORT" "hot_node$d")
+        PROBE_NODE0=$(kv "$HOG_REPORT" "node$d")
 }
 
 # pl_converge NAME PID BUDGET_BYTES T0 MAX_CYCLES PROBE: probe until the hot window is >= 95 % on
-# node 0 and node-0 use within budget + 2 %, one line per probe; CONV_CYCLES = vtismd's cycles
+# its DRAM node and its use of that node within budget + 2 %, one line per probe; CONV_CYCLES = vtismd's cycles
 # from T0 (monotonic seconds) to the probe that saw it (exact, from the journal), which must be
 # <= MAX_CYCLES. CONV_LINE: that probe.
 pl_converge() {
@@ -186,6 +188,34 @@ pl_converge() {
                         return 0
                 fi
                 ((cycles <= max + 2)) || pl_fail "$name did not converge within $max cycles ($cycles cycles since the first probe)"
-                sleep 1
+                sleep "${PL_PROBE_SLEEP:-1}"
         done
+}
+
+# The least a plan must move to get the probed workload converged with this budget: the hot
+# window's pages not on its DRAM node come up, and as much goes down as the budget needs.
+pl_min_bytes() { # BUDGET_BYTES (from the last probe)
+        local p=$(( (PROBE_HOT - PROBE_HOT0) * 4096 )) over
+        over=$(( PROBE_NODE0 * 4096 + p - $1 ))
+        ((over > 0)) || over=0
+        echo $((p + over))
+}
+
+# pl_converge_fresh NAME BUDGET_BYTES WHAT MEMHOG-ARGS...: start a memhog, require convergence
+# within 10 cycles and at most 1.5 x the minimum moved (counted 2 cycles later). Sets
+# FRESH_CYCLES, FRESH_MOVED, FRESH_MIN (bytes).
+pl_converge_fresh() {
+        local name=$1 budget=$2 what=$3 t0
+        shift 3
+        hog_start "$name" "$@"
+        t0=$PL_T0
+        hog_probe "$name"
+        FRESH_MIN=$(pl_min_bytes "$budget")
+        pl_log "$name placed: $PROBE_LINE (minimum to move: $((FRESH_MIN >> 20)) MiB)"
+        pl_converge "$name" "${HOG_PID[$name]}" "$budget" "$t0" 10 hog_probe
+        FRESH_CYCLES=$CONV_CYCLES
+        pl_wait_cycles "${HOG_PID[$name]}" 2
+        FRESH_MOVED=$(( $(pl_moved_pages "${HOG_PID[$name]}") * 4096 ))
+        pl_log "$what: converged in $FRESH_CYCLES cycles; moved $((FRESH_MOVED >> 20)) MiB, minimum $((FRESH_MIN >> 20)) MiB"
+        ((FRESH_MOVED * 2 <= FRESH_MIN * 3)) || pl_fail "$what: moved $FRESH_MOVED bytes > 1.5 x the minimum $FRESH_MIN"
 }
