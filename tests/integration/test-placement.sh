@@ -34,7 +34,7 @@ global = {
 processes = ( { exe = "*/memhog"; } );
 vm = ( { cmdline = "*memhog*"; dram_budget = "8M"; weight = 300; } );
 CONF
-start_vtismd "$conf" --sysfs-root="$data/sysfs-lab2"
+start_vtismd "$conf" --sysfs-root="$data/sysfs-lab2" ${VTISM_TEST_VTISMD_ARGS:-}
 wait_for 10 grep -qx READY=1 "$SCRATCH/notify.log" || fail "no READY=1"
 
 status() { "$VTISMCTL" status --json; }
