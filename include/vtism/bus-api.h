@@ -24,9 +24,16 @@
  *   - The JSON of "vtismctl --json" uses the same keys.
  *
  * Adding a key: append it to the enum and table here (the wire knows keys by name, so order is
- * free), send it in bus.c with the dict_*() helper of its type, give it a slot in vtismctl's
- * offset table (or leave it out: vtismctl then says it skipped it), document it in vtismd(8).
- * Adding a kind of record: a new enum and table here, an aa{sv}/a{sv} property or method.
+ * free), send it in bus.c with the dict_*() helper of its type (leave it out when unknown),
+ * decide it in metrics.c (a metric_defs[] entry, a label, or metric_unexported[] with why;
+ * test-metrics fails until you do; METRIC_WATCH_RATE puts its rate in 'vtismctl top'), and
+ * document it in vtismd(8). vtismctl reads every key of these tables generically
+ * (bus-snapshot.h): --json shows it with no code (null when absent); a text column is one
+ * table_add_column() in vtismctl.c.
+ * Adding a scalar property: its macro above, bus_status_fields[], the vtable in bus.c, its JSON
+ * name in vtismctl.c (status_json[]) and metrics.c.
+ * Adding a kind of record: a new enum and table here, an aa{sv}/a{sv} property or method, a
+ * BusRecordKind in bus-snapshot.h.
  *
  * Access: every property, GetHeatmap and GetPlan are open to every user; Reload, Pause, Resume and
  * SetDryRun need uid 0 and CAP_SYS_ADMIN in the caller's effective set (vtismd checks both; the
@@ -50,6 +57,7 @@
 #define VTISM_PROP_TRACKER              "Tracker"            /* s: the configured tracker */
 #define VTISM_PROP_CONFIG_FILE          "ConfigFile"         /* s, const */
 #define VTISM_PROP_LIBVIRT_URI          "LibvirtURI"         /* s */
+#define VTISM_PROP_LIBVIRT_STATE        "LibvirtState"       /* s: the connection, one line; "" if none; no signal */
 #define VTISM_PROP_LAST_RELOAD_ERROR    "LastReloadError"    /* s, "" after a good (re)load */
 #define VTISM_PROP_SAMPLING_PAUSED      "SamplingPaused"     /* b */
 #define VTISM_PROP_MIGRATION_PAUSED     "MigrationPaused"    /* b */
@@ -66,6 +74,32 @@
 #define VTISM_PROP_VMS                  "VMs"                /* aa{sv}: bus_vm_fields */
 #define VTISM_PROP_MIGRATION_STATE      "MigrationState"     /* s: "idle", "moving", "paused", "dry-run",
                                                               * "monitor-only" */
+
+/*
+ * The scalar properties as a table, for readers that take them generically (bus-snapshot.h):
+ * key = the property name, type = its D-Bus type. Adding a scalar property: its macro above, an
+ * entry here, the vtable in bus.c; vtismctl's JSON name for it (vtismctl.c) and vtismd(8).
+ */
+typedef enum BusStatusField {
+        BUS_STATUS_VERSION,
+        BUS_STATUS_MODE,
+        BUS_STATUS_MODE_REASON,
+        BUS_STATUS_TRACKER,
+        BUS_STATUS_CONFIG_FILE,
+        BUS_STATUS_LIBVIRT_URI,
+        BUS_STATUS_LIBVIRT_STATE,
+        BUS_STATUS_LAST_RELOAD_ERROR,
+        BUS_STATUS_SAMPLING_PAUSED,
+        BUS_STATUS_MIGRATION_PAUSED,
+        BUS_STATUS_DRY_RUN,
+        BUS_STATUS_SAMPLE_INTERVAL_USEC,
+        BUS_STATUS_MIGRATE_RATE_LIMIT,
+        BUS_STATUS_STARTED_AT,
+        BUS_STATUS_LAST_CYCLE_AT,
+        BUS_STATUS_ACTIVE_TRACKER,
+        BUS_STATUS_MIGRATION_STATE,
+        _BUS_STATUS_FIELD_MAX,
+} BusStatusField;
 
 /* Methods. GetHeatmap(s vm) -> (a{sv} bus_heatmap_fields, aa{sv} bus_heat_range_fields).
  * GetPlan(s vm) -> (a{sv} bus_plan_fields, aa{sv} bus_plan_move_fields): the last plan that covered
@@ -88,13 +122,13 @@ typedef struct BusField {
 
 /* A VM (VMs property). */
 typedef enum BusVmField {
-        BUS_VM_ID,                /* s: the UUID if known, else "pid-N" */
-        BUS_VM_NAME,              /* s: libvirt's name, QEMU's -name, or "qemu-N" / "EXE-N" */
-        BUS_VM_UUID,              /* s: absent if unknown */
+        BUS_VM_ID,                /* s: the libvirt UUID of a libvirt domain, else "pid-N"; unique */
+        BUS_VM_NAME,              /* s: libvirt's name, QEMU's -name if usable (vm.h), or "qemu-N" / "EXE-N" */
+        BUS_VM_UUID,              /* s: absent if unknown or not usable */
         BUS_VM_PID,               /* u: the QEMU (or configured) process */
         BUS_VM_SOURCES,           /* s: "libvirt", "proc" or "libvirt,proc" */
-        BUS_VM_STATE,             /* s: "new", "tracked", "untrackable" */
-        BUS_VM_ERROR,             /* s: why untrackable; absent if not */
+        BUS_VM_STATE,             /* s: "new", "tracked", "untrackable", "ignored" */
+        BUS_VM_ERROR,             /* s: why untrackable or ignored; absent if not */
         BUS_VM_RAM_BYTES,         /* t: guest RAM located */
         BUS_VM_RESIDENCY_KNOWN,   /* b: dram_bytes/cxl_bytes come from a complete placement pass */
         BUS_VM_DRAM_BYTES,        /* t */
@@ -124,15 +158,19 @@ typedef enum BusVmField {
         BUS_VM_PAGES_FAILED_NOT_ALLOWED,
         BUS_VM_PAGES_FAILED_OTHER,
         BUS_VM_PAGES_WOULD_MOVE,  /* t: dry-run */
+        BUS_VM_IDENTITY_CONFLICT, /* s: what the command line claims (name, uuid) that is not used, and
+                                   * why (another VM has it, the VM is untrusted); absent if none */
         _BUS_VM_FIELD_MAX,
 } BusVmField;
 extern const BusField bus_vm_fields[_BUS_VM_FIELD_MAX];
+
+extern const BusField bus_status_fields[_BUS_STATUS_FIELD_MAX];
 
 /* A NUMA node (Nodes property). */
 typedef enum BusNodeField {
         BUS_NODE_ID,               /* i */
         BUS_NODE_TIER,             /* s: "dram", "cxl" */
-        BUS_NODE_CLASSIFIED_BY,    /* s: "memory-tier", "cpu-less", "config", ... */
+        BUS_NODE_CLASSIFIED_BY,    /* s: "memory-tier", "has-cpus", "cpu-less", "config" */
         BUS_NODE_MEMORY_TIER,      /* i: the kernel's memory tier, absent if none */
         BUS_NODE_CPUS,             /* s: cpulist, "" for none */
         BUS_NODE_TOTAL_BYTES,      /* t */
@@ -174,6 +212,9 @@ typedef enum BusCounterField {
         BUS_COUNTER_PAGES_WOULD_MOVE,    /* dry-run */
         BUS_COUNTER_PAGES_ALREADY,       /* found where a move wanted them */
         BUS_COUNTER_PAGES_QUERIED,       /* placement queries */
+        BUS_COUNTER_CYCLE_USEC,           /* time spent in cycles (CLOCK_MONOTONIC) */
+        BUS_COUNTER_SAMPLE_ERRORS,        /* tracker reads of a VM that failed */
+        BUS_COUNTER_METRICS_FILE_ERRORS,  /* failed writes of global.metrics_textfile */
         _BUS_COUNTER_FIELD_MAX,
 } BusCounterField;
 extern const BusField bus_counter_fields[_BUS_COUNTER_FIELD_MAX];

@@ -10,3 +10,10 @@
  * vtismd owns it. Call before manager_start(), which sends READY=1.
  */
 int bus_setup(Manager *m);
+
+/*
+ * What GetAll on the Manager interface would return, as a sealed message rewound for reading
+ * (bus_snapshot_read()), built by the vtable's own getters without a caller: vtismd's metrics
+ * file says exactly what the bus says. -ENOTCONN before bus_setup().
+ */
+int bus_properties_message(Manager *m, sd_bus_message **ret);

@@ -52,6 +52,7 @@ typedef enum ManagerChange {
         MANAGER_CHANGED_VMS          = 1 << 6, /* a VM came, went, or changed identity or policy */
         MANAGER_CHANGED_MIGRATION    = 1 << 7, /* the migration state (idle, moving, paused, ...) */
         MANAGER_CHANGED_ROUND        = 1 << 8, /* a migration round with moves ended: last_round */
+        MANAGER_CHANGED_CYCLE        = 1 << 9, /* a cycle timer ran (counters, heat, placement moved on) */
 } ManagerChange;
 
 typedef struct Manager Manager;
@@ -75,6 +76,9 @@ typedef struct ManagerCounters {
         uint64_t pages_would_move;      /* dry-run */
         uint64_t pages_already;         /* query-first moves found already in place */
         uint64_t pages_queried;         /* placement queries (residency sweep and planned queries) */
+        uint64_t cycle_usec;          /* CLOCK_MONOTONIC time spent in manager_cycle() */
+        uint64_t sample_errors;       /* failed tracker reads of a VM */
+        uint64_t metrics_file_errors; /* failed writes of global.metrics_textfile */
 } ManagerCounters;
 
 /* The last migration round that had moves, for the MigrationRound signal. */
@@ -118,6 +122,10 @@ struct Manager {
         char *proc_root;
         Vm **vms;
         size_t n_vms;
+        uint64_t vm_seq;            /* discovery counter (Vm.seq) */
+        uid_t *qemu_uids;           /* config qemu_users resolved (manager_vms_apply_config()) */
+        size_t n_qemu_uids;
+        bool qemu_users_all;        /* qemu_users = [ "*" ] */
         VmSource *libvirt_source;
         VmSource *proc_source;
         char *tracker_reasons[_TRACKER_KIND_MAX]; /* why each tracker is unusable; NULL if usable */
@@ -172,9 +180,10 @@ int manager_tracker_setup(Manager *m);             /* (re)pick the tracker per c
 int manager_vms_apply_config(Manager *m);          /* after a reload */
 void manager_vms_cycle(Manager *m);
 void manager_vms_done(Manager *m);
-/* id, name or pid; NULL if none. An id or name with invalid UTF-8 also matches as the bus shows
- * it (utf8_escape_invalid()). */
-Vm *manager_find_vm(Manager *m, const char *key);
+/* By id, then uuid, then name, then QEMU pid. -ENOENT if none, -ENOTUNIQ if two VMs have that name
+ * (then only the id or pid finds them). An id or name with invalid UTF-8 also matches as the bus
+ * shows it (utf8_escape_invalid()). */
+int manager_find_vm(Manager *m, const char *key, Vm **ret);
 
 /*
  * manager-placement.c: the placement half of the cycle. Every cycle after sampling: the residency

@@ -127,11 +127,15 @@
  *      - ambiguous units hot enough to promote are promoted query-first into room (b), never
  *        swapped (c), and no more of them than the VM's hidden CXL pages: a VM whose CXL pages
  *        are all known promotes nothing blindly;
- *      - demotions are never blind: while DRAM pages are hidden, no known DRAM unit hotter than
- *        the coolest ambiguous one is demoted (it might be hotter than the hidden page); the
- *        blocks holding such ambiguous units become queries[], and the next plan demotes exactly
- *        from their statuses (most ambiguous cold pages are on CXL already: a query-first
- *        demotion would spend budget on them);
+ *      - demotions are never blind: while DRAM pages are hidden, the demotions of (a) take no
+ *        known DRAM unit hotter than the coolest ambiguous one (it might be hotter than the
+ *        hidden page); the blocks holding such ambiguous units become queries[], and the next
+ *        plan demotes exactly from their statuses (most ambiguous cold pages are on CXL already:
+ *        a query-first demotion would spend budget on them). Swaps (c) do not wait: each gains
+ *        at least M whatever hides, and where a little hot noise is scattered over every block
+ *        some DRAM page always hides, so waiting stalled a shifted hot set behind the cooling one
+ *        (bench/policy-sim). The price: the known pages a swap gave up may be warmer than hidden
+ *        ones that stay;
  *      - UNKNOWN blocks become queries[] (those holding promotable heat first), and so do blocks
  *        of which this plan promotes only part of the ambiguous candidates: moved and
  *        found-in-place pages teach the heat map where a block stands only all together.
@@ -153,8 +157,8 @@
  *    65536 pages a cycle: known by cycle 3, converged by cycle 4 in test-plan's simulation).
  *
  * Errors: plan_compute() returns -EINVAL for a NULL topology or limits, a percentage above 100, a
- * VM without a heat map, a weight of 0, an unknown policy kind, or PlanVm.placement not sorted by
- * hva / not inside guest RAM. A home node that is not a DRAM node with memory is not an error:
+ * margin_heat above 255, a VM without a heat map, a weight of 0, an unknown policy kind, or
+ * PlanVm.placement not sorted by hva / not inside guest RAM. A home node that is not a DRAM node with memory is not an error:
  * that VM has no home (see its reason). Out of memory is fatal (xmalloc).
  *
  * Cost (bench/plan-bench, one VM, 10 % hot): a pass over the heat bytes of every VM that may move
@@ -170,7 +174,8 @@
 #define PLAN_NODE_ANY (-1)
 
 /* Hysteresis margin: a CXL unit displaces a DRAM unit only if it is this much hotter; the
- * promotion floor is heat params' cold_max + PLAN_MARGIN_HEAT + 1. */
+ * promotion floor is heat params' cold_max + PLAN_MARGIN_HEAT + 1. PlanLimits.margin_heat
+ * overrides it (bench/policy-sim sweeps it; vtismd uses this one). */
 #define PLAN_MARGIN_HEAT 48u
 /* No moves for a VM whose heat map has seen fewer cycles: the first cycle sees every page the
  * guest touched since it started. */
@@ -235,6 +240,8 @@ typedef struct PlanLimits {
         unsigned demotion_min_free_ratio;  /* % of every CXL node that must stay free */
         uint64_t query_pages;              /* pages queries[] may ask for (0: none) */
         uint64_t round;                    /* the cycle's number: whose turn leftovers are */
+        unsigned margin_heat;              /* the hysteresis margin M of 3 (1..255); 0: PLAN_MARGIN_HEAT.
+                                            * For bench/policy-sim's sweep: vtismd leaves it 0 */
 } PlanLimits;
 
 typedef struct PlanMove {

@@ -41,8 +41,30 @@ const BusField bus_vm_fields[_BUS_VM_FIELD_MAX] = {
         [BUS_VM_PAGES_FAILED_NOT_ALLOWED] = { "pages_failed_not_allowed", "t" },
         [BUS_VM_PAGES_FAILED_OTHER] = { "pages_failed_other", "t" },
         [BUS_VM_PAGES_WOULD_MOVE] = { "pages_would_move", "t" },
+        [BUS_VM_IDENTITY_CONFLICT] = { "identity_conflict", "s" },
 };
 assert_cc(ELEMENTSOF(bus_vm_fields) == _BUS_VM_FIELD_MAX);
+
+const BusField bus_status_fields[_BUS_STATUS_FIELD_MAX] = {
+        [BUS_STATUS_VERSION] = { VTISM_PROP_VERSION, "s" },
+        [BUS_STATUS_MODE] = { VTISM_PROP_MODE, "s" },
+        [BUS_STATUS_MODE_REASON] = { VTISM_PROP_MODE_REASON, "s" },
+        [BUS_STATUS_TRACKER] = { VTISM_PROP_TRACKER, "s" },
+        [BUS_STATUS_CONFIG_FILE] = { VTISM_PROP_CONFIG_FILE, "s" },
+        [BUS_STATUS_LIBVIRT_URI] = { VTISM_PROP_LIBVIRT_URI, "s" },
+        [BUS_STATUS_LIBVIRT_STATE] = { VTISM_PROP_LIBVIRT_STATE, "s" },
+        [BUS_STATUS_LAST_RELOAD_ERROR] = { VTISM_PROP_LAST_RELOAD_ERROR, "s" },
+        [BUS_STATUS_SAMPLING_PAUSED] = { VTISM_PROP_SAMPLING_PAUSED, "b" },
+        [BUS_STATUS_MIGRATION_PAUSED] = { VTISM_PROP_MIGRATION_PAUSED, "b" },
+        [BUS_STATUS_DRY_RUN] = { VTISM_PROP_DRY_RUN, "b" },
+        [BUS_STATUS_SAMPLE_INTERVAL_USEC] = { VTISM_PROP_SAMPLE_INTERVAL_USEC, "t" },
+        [BUS_STATUS_MIGRATE_RATE_LIMIT] = { VTISM_PROP_MIGRATE_RATE_LIMIT, "t" },
+        [BUS_STATUS_STARTED_AT] = { VTISM_PROP_STARTED_AT, "t" },
+        [BUS_STATUS_LAST_CYCLE_AT] = { VTISM_PROP_LAST_CYCLE_AT, "t" },
+        [BUS_STATUS_ACTIVE_TRACKER] = { VTISM_PROP_ACTIVE_TRACKER, "s" },
+        [BUS_STATUS_MIGRATION_STATE] = { VTISM_PROP_MIGRATION_STATE, "s" },
+};
+assert_cc(ELEMENTSOF(bus_status_fields) == _BUS_STATUS_FIELD_MAX);
 
 const BusField bus_node_fields[_BUS_NODE_FIELD_MAX] = {
         [BUS_NODE_ID] = { "id", "i" },
@@ -85,6 +107,9 @@ const BusField bus_counter_fields[_BUS_COUNTER_FIELD_MAX] = {
         [BUS_COUNTER_PAGES_WOULD_MOVE] = { "pages_would_move", "t" },
         [BUS_COUNTER_PAGES_ALREADY] = { "pages_already", "t" },
         [BUS_COUNTER_PAGES_QUERIED] = { "pages_queried", "t" },
+        [BUS_COUNTER_CYCLE_USEC] = { "cycle_usec", "t" },
+        [BUS_COUNTER_SAMPLE_ERRORS] = { "sample_errors", "t" },
+        [BUS_COUNTER_METRICS_FILE_ERRORS] = { "metrics_file_errors", "t" },
 };
 assert_cc(ELEMENTSOF(bus_counter_fields) == _BUS_COUNTER_FIELD_MAX);
 

@@ -141,6 +141,7 @@ typedef struct Ctx {
         bool home_bad;              /* a home node was given but is no DRAM node with memory */
         bool home_denied;           /* ... or one outside the VM's allowed nodes */
         unsigned floor;             /* promotion floor F */
+        int margin;                 /* hysteresis margin M (PLAN_MARGIN_HEAT unless limits say) */
         uint64_t ram_pages;
         uint64_t *node_pages;       /* per host node, before the plan */
         uint64_t dram_pages, cxl_pages, unknown_pages;
@@ -738,8 +739,11 @@ static unsigned hidden_dram_max_heat(const Ctx *c) {
  * Cut-offs on the histograms for at most cap pages: (a) a budget VM above its target demotes its
  * coldest known-DRAM pages; (b) below it, the hottest promotable pages fill the room (known
  * before ambiguous at equal heat); (c) swaps while the hottest known-CXL page is hotter than the
- * coldest DRAM one by PLAN_MARGIN_HEAT. An ambiguous page is never swapped in: if it is on DRAM
- * already, the DRAM page given up for it would be lost for nothing; its block is queried instead.
+ * coldest known-DRAM one by the margin (PLAN_MARGIN_HEAT unless overridden), whether or not
+ * colder DRAM pages hide among ambiguous ones: the swap gains at least the margin either way,
+ * and waiting for those to be found (as (a) does) stalled a shifted hot set for as long as any
+ * DRAM page stayed hidden. An ambiguous page is never swapped in: if it is on DRAM already, the
+ * DRAM page given up for it would be lost for nothing; its block is queried instead.
  */
 static void select_vm(const Ctx *c, uint64_t cap, Selection *ret) {
         Selection s = {
@@ -792,8 +796,8 @@ static void select_vm(const Ctx *c, uint64_t cap, Selection *ret) {
                 for (;;) {
                         uint64_t kl = cut_left(pk), dl = cut_left(d), k;
 
-                        if (kl == 0 || dl == 0 || cut_heat(pk) < (int) floor || cut_heat(pk) < cut_heat(d) + (int) PLAN_MARGIN_HEAT ||
-                            cap - used < 2 || cut_heat(d) > (int) dmax)
+                        if (kl == 0 || dl == 0 || cut_heat(pk) < (int) floor || cut_heat(pk) < cut_heat(d) + c->margin ||
+                            cap - used < 2)
                                 break;
                         k = MIN(MIN(kl, dl), (cap - used) / 2);
                         pk->part += k;
@@ -820,8 +824,8 @@ static int query_demote_heat(const Ctx *c) {
                 return -1;
         if (c->want.forced_unmet_pages > 0)
                 return (int) LEVELS - 1;
-        if (c->home >= 0 && c->want.next_known_heat >= (int) PLAN_MARGIN_HEAT)
-                return c->want.next_known_heat - (int) PLAN_MARGIN_HEAT;
+        if (c->home >= 0 && c->want.next_known_heat >= c->margin)
+                return c->want.next_known_heat - c->margin;
         return -1;
 }
 
@@ -835,7 +839,7 @@ static int query_swap_heat(const Ctx *c) {
 
         if (!ctx_budget(c) || c->home < 0 || w->next_ambig_heat < 0 || w->coldest_dram_heat < 0)
                 return -1;
-        h = MAX(w->coldest_dram_heat + (int) PLAN_MARGIN_HEAT, (int) c->floor);
+        h = MAX(w->coldest_dram_heat + c->margin, (int) c->floor);
         return w->next_ambig_heat >= h ? h : -1;
 }
 
@@ -1190,6 +1194,8 @@ static void simulate(Ctx *ctx, Host *host, const Units *l, Plan *p) {
                         own = without_demotions[hi] > (int64_t) host->nodes[hi].keep_pages
                                       ? MIN(take, (uint64_t) (without_demotions[hi] - (int64_t) host->nodes[hi].keep_pages))
                                       : 0;
+                        if (u->huge && own < take)
+                                own = 0; /* a THP moves whole, in one move: all of it needs the room */
                         if (own > 0)
                                 add_move(p, host, u, hva, own, hi, false, &last_range);
                         if (take > own)
@@ -1419,7 +1425,7 @@ static void fill_result(Ctx *c) {
                 r->hot_min_heat = 0;
                 r->cold_max_heat = 0;
         } else {
-                unsigned hot = hot_min_heat(c), cold = hot > PLAN_MARGIN_HEAT ? hot - 1 - PLAN_MARGIN_HEAT : 0;
+                unsigned hot = hot_min_heat(c), m = (unsigned) c->margin, cold = hot > m ? hot - 1 - m : 0;
 
                 if (c->want.forced_pages > 0) {
                         unsigned top = c->want.demote.part > 0 || c->want.demote.at == 0 ? c->want.demote.at
@@ -1437,7 +1443,7 @@ static void fill_result(Ctx *c) {
 static int validate(const Topology *t, const PlanLimits *limits, const PlanVm *vms, size_t n_vms) {
         if (!t || !limits || (n_vms > 0 && !vms))
                 return -EINVAL;
-        if (limits->dram_min_free_percent > 100 || limits->demotion_min_free_ratio > 100)
+        if (limits->dram_min_free_percent > 100 || limits->demotion_min_free_ratio > 100 || limits->margin_heat > 255)
                 return -EINVAL;
         if (n_vms > UINT32_MAX)
                 return -EINVAL;
@@ -1483,7 +1489,7 @@ static void host_init(Host *host, const Topology *t, const PlanLimits *limits) {
         }
 }
 
-static void ctx_init(Ctx *c, const Host *host, const PlanVm *vm, size_t index, PlanVmResult *res) {
+static void ctx_init(Ctx *c, const Host *host, const PlanLimits *limits, const PlanVm *vm, size_t index, PlanVmResult *res) {
         const HeatStats *st = heatmap_stats(vm->heat);
 
         c->in = vm;
@@ -1492,7 +1498,8 @@ static void ctx_init(Ctx *c, const Host *host, const PlanVm *vm, size_t index, P
         c->params = heatmap_params(vm->heat);
         c->ram_pages = heatmap_ram_bytes(vm->heat) >> PAGE_SHIFT;
         c->node_pages = xcalloc(host->n_nodes, sizeof(uint64_t));
-        c->floor = MIN(c->params->cold_max + PLAN_MARGIN_HEAT + 1, LEVELS - 1);
+        c->margin = (int) (limits->margin_heat > 0 ? limits->margin_heat : PLAN_MARGIN_HEAT);
+        c->floor = MIN(c->params->cold_max + (unsigned) c->margin + 1, LEVELS - 1);
         c->home = -1;
         if (vm->home_node >= 0) {
                 int i = host_index(host, vm->home_node);
@@ -1542,7 +1549,7 @@ int plan_compute(const Topology *t, const PlanLimits *limits, const PlanVm *vms,
         ctx = xcalloc(n_vms, sizeof(Ctx));
 
         for (size_t v = 0; v < n_vms; v++) {
-                ctx_init(&ctx[v], &host, &vms[v], v, &p->vms[v]);
+                ctx_init(&ctx[v], &host, limits, &vms[v], v, &p->vms[v]);
                 scan_vm(&ctx[v], &host);
         }
         set_targets(ctx, n_vms, &host);

@@ -16,6 +16,7 @@
 #include "vtism/bus-api.h"
 #include "vtism/bus.h"
 #include "vtism/log.h"
+#include "vtism/metrics-file.h"
 #include "vtism/utf8.h"
 #include "vtism/util.h"
 
@@ -264,7 +265,8 @@ static void residency_by_tier(const Topology *t, const HeatHistogram *h, uint64_
         *ret_cxl = cxl;
 }
 
-static int append_heat_range(sd_bus_message *reply, const Topology *t, const HeatHistogram *h) {
+/* sampled: the VM has been sampled at least once; before that its heat is unknown and left out. */
+static int append_heat_range(sd_bus_message *reply, const Topology *t, const HeatHistogram *h, bool sampled) {
         const BusField *f = bus_heat_range_fields;
         uint64_t dram, cxl;
         int r;
@@ -275,17 +277,17 @@ static int append_heat_range(sd_bus_message *reply, const Topology *t, const Hea
                 r = dict_u64(reply, &f[BUS_HEAT_RANGE_GPA], h->gpa);
         if (r >= 0)
                 r = dict_u64(reply, &f[BUS_HEAT_RANGE_RAM_BYTES], h->ram_bytes);
-        if (r >= 0)
+        if (r >= 0 && sampled)
                 r = dict_u64(reply, &f[BUS_HEAT_RANGE_HOT_BYTES], h->class_bytes[HEAT_HOT]);
-        if (r >= 0)
+        if (r >= 0 && sampled)
                 r = dict_u64(reply, &f[BUS_HEAT_RANGE_WARM_BYTES], h->class_bytes[HEAT_WARM]);
-        if (r >= 0)
+        if (r >= 0 && sampled)
                 r = dict_u64(reply, &f[BUS_HEAT_RANGE_COLD_BYTES], h->class_bytes[HEAT_COLD]);
         if (r >= 0)
                 r = dict_u64(reply, &f[BUS_HEAT_RANGE_DRAM_BYTES], dram);
         if (r >= 0)
                 r = dict_u64(reply, &f[BUS_HEAT_RANGE_CXL_BYTES], cxl);
-        if (r >= 0)
+        if (r >= 0 && sampled)
                 r = dict_array(reply, &f[BUS_HEAT_RANGE_HEAT_BUCKETS], 't', h->pages, ELEMENTSOF(h->pages),
                                sizeof(h->pages[0]));
         if (r >= 0)
@@ -301,8 +303,12 @@ static int read_vm_arg(sd_bus_message *msg, Manager *m, sd_bus_error *error, Vm 
         r = sd_bus_message_read(msg, "s", &key);
         if (r < 0)
                 return r;
-        *ret = manager_find_vm(m, key);
-        if (!*ret)
+        r = manager_find_vm(m, key, ret);
+        if (r == -ENOTUNIQ)
+                return bus_error_setf(error, VTISM_BUS_ERROR_NO_SUCH_VM,
+                                      "More than one VM is named '%s': give its id or pid as 'vtismctl status' lists them.",
+                                      key);
+        if (r < 0)
                 return bus_error_setf(error, VTISM_BUS_ERROR_NO_SUCH_VM,
                                       "No VM '%s' (give a name, UUID or pid as 'vtismctl status' lists them).", key);
         return 0;
@@ -343,7 +349,7 @@ static int method_get_heatmap(sd_bus_message *msg, void *userdata, sd_bus_error 
 
                 r = heatmap_histogram(vm->heat, i, &h);
                 if (r >= 0)
-                        r = append_heat_range(reply, m->topology, &h);
+                        r = append_heat_range(reply, m->topology, &h, vm->cycles > 0);
         }
         if (r >= 0)
                 r = sd_bus_message_close_container(reply);
@@ -538,6 +544,8 @@ static int property_get_version(PROPERTY_GETTER_ARGS) {
 DEFINE_MANAGER_GETTER(property_get_mode, append_string(reply, manager_mode_to_string(m->mode)))
 DEFINE_MANAGER_GETTER(property_get_tracker, append_string(reply, tracker_kind_to_string(m->config->tracker)))
 DEFINE_MANAGER_GETTER(property_get_libvirt_uri, append_string(reply, m->config->libvirt_uri))
+DEFINE_MANAGER_GETTER(property_get_libvirt_state,
+                      append_string(reply, m->libvirt_source ? vmsource_describe(m->libvirt_source) : NULL))
 DEFINE_MANAGER_GETTER(property_get_active_tracker, append_string(reply, m->tracker ? m->tracker->ops->name : NULL))
 DEFINE_MANAGER_GETTER(property_get_dry_run, sd_bus_message_append(reply, "b", (int) manager_dry_run(m)))
 DEFINE_MANAGER_GETTER(property_get_sample_interval, sd_bus_message_append(reply, "t", m->config->sample_interval_usec))
@@ -620,6 +628,9 @@ static const size_t counter_offsets[_BUS_COUNTER_FIELD_MAX] = {
         [BUS_COUNTER_PAGES_WOULD_MOVE] = offsetof(ManagerCounters, pages_would_move),
         [BUS_COUNTER_PAGES_ALREADY] = offsetof(ManagerCounters, pages_already),
         [BUS_COUNTER_PAGES_QUERIED] = offsetof(ManagerCounters, pages_queried),
+        [BUS_COUNTER_CYCLE_USEC] = offsetof(ManagerCounters, cycle_usec),
+        [BUS_COUNTER_SAMPLE_ERRORS] = offsetof(ManagerCounters, sample_errors),
+        [BUS_COUNTER_METRICS_FILE_ERRORS] = offsetof(ManagerCounters, metrics_file_errors),
 };
 assert_cc(ELEMENTSOF(counter_offsets) == _BUS_COUNTER_FIELD_MAX);
 
@@ -690,6 +701,7 @@ static int append_vm(sd_bus_message *reply, const Manager *m, const Vm *vm) {
         const BusField *f = bus_vm_fields;
         HeatHistogram h = {};
         uint64_t dram = 0, cxl = 0, budget, target;
+        bool sampled = vm->heat && vm->state == VM_STATE_TRACKED && vm->cycles > 0;
         int r;
 
         if (vm->heat) {
@@ -715,15 +727,17 @@ static int append_vm(sd_bus_message *reply, const Manager *m, const Vm *vm) {
                 r = dict_u64(reply, &f[BUS_VM_RAM_BYTES], vm->ram_bytes);
         if (r >= 0)
                 r = dict_bool(reply, &f[BUS_VM_RESIDENCY_KNOWN], h.residency_known);
-        if (r >= 0)
+        /* Unknown values are left out (bus-api.h): placement before a complete pass, heat before
+         * the first sample (a VM never sampled is not "all cold"). */
+        if (r >= 0 && h.residency_known)
                 r = dict_u64(reply, &f[BUS_VM_DRAM_BYTES], dram);
-        if (r >= 0)
+        if (r >= 0 && h.residency_known)
                 r = dict_u64(reply, &f[BUS_VM_CXL_BYTES], cxl);
-        if (r >= 0)
+        if (r >= 0 && sampled)
                 r = dict_u64(reply, &f[BUS_VM_HOT_BYTES], h.class_bytes[HEAT_HOT]);
-        if (r >= 0)
+        if (r >= 0 && sampled)
                 r = dict_u64(reply, &f[BUS_VM_WARM_BYTES], h.class_bytes[HEAT_WARM]);
-        if (r >= 0)
+        if (r >= 0 && sampled)
                 r = dict_u64(reply, &f[BUS_VM_COLD_BYTES], h.class_bytes[HEAT_COLD]);
         if (r >= 0)
                 r = dict_u64(reply, &f[BUS_VM_CYCLES], vm->cycles);
@@ -743,6 +757,8 @@ static int append_vm(sd_bus_message *reply, const Manager *m, const Vm *vm) {
                 r = dict_string(reply, &f[BUS_VM_ALLOWED_NODES], vm_allowed_nodes(vm));
         if (r >= 0)
                 r = append_vm_migrations(reply, vm_migration_counters(vm) ?: &none);
+        if (r >= 0)
+                r = dict_string(reply, &f[BUS_VM_IDENTITY_CONFLICT], vm->identity_conflict);
         if (r >= 0)
                 r = dict_end(reply);
         return r;
@@ -798,6 +814,7 @@ static const sd_bus_vtable manager_vtable[] = {
         SD_BUS_PROPERTY(VTISM_PROP_TRACKER, "s", property_get_tracker, 0, EMITS_INVALIDATION),
         SD_BUS_PROPERTY(VTISM_PROP_CONFIG_FILE, "s", property_get_string, OFFSET(config_path), CONST),
         SD_BUS_PROPERTY(VTISM_PROP_LIBVIRT_URI, "s", property_get_libvirt_uri, 0, EMITS_INVALIDATION),
+        SD_BUS_PROPERTY(VTISM_PROP_LIBVIRT_STATE, "s", property_get_libvirt_state, 0, 0),
         SD_BUS_PROPERTY(VTISM_PROP_LAST_RELOAD_ERROR, "s", property_get_string, OFFSET(last_reload_error), EMITS_CHANGE),
         SD_BUS_PROPERTY(VTISM_PROP_SAMPLING_PAUSED, "b", property_get_bool, OFFSET(sampling_paused), EMITS_CHANGE),
         SD_BUS_PROPERTY(VTISM_PROP_MIGRATION_PAUSED, "b", property_get_bool, OFFSET(migration_paused), EMITS_CHANGE),
@@ -830,10 +847,52 @@ static const sd_bus_vtable manager_vtable[] = {
         SD_BUS_VTABLE_END,
 };
 
+/* ---- the same properties without a caller: GetAll's reply built here ---- */
+
+int bus_properties_message(Manager *m, sd_bus_message **ret) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *msg = NULL;
+        int r;
+
+        if (!m->bus)
+                return -ENOTCONN;
+        /* A message of our own that is never sent: its body is what GetAll would return. */
+        r = sd_bus_message_new_signal(m->bus, &msg, VTISM_BUS_PATH, VTISM_BUS_INTERFACE, "Snapshot");
+        if (r < 0)
+                return r;
+        r = sd_bus_message_open_container(msg, 'a', "{sv}");
+        for (const sd_bus_vtable *v = manager_vtable; r >= 0 && v->type != _SD_BUS_VTABLE_END; v++) {
+                if (v->type != _SD_BUS_VTABLE_PROPERTY && v->type != _SD_BUS_VTABLE_WRITABLE_PROPERTY)
+                        continue;
+                r = sd_bus_message_open_container(msg, 'e', "sv");
+                if (r >= 0)
+                        r = sd_bus_message_append_basic(msg, 's', v->x.property.member);
+                if (r >= 0)
+                        r = sd_bus_message_open_container(msg, 'v', v->x.property.signature);
+                if (r >= 0)
+                        r = v->x.property.get(m->bus, VTISM_BUS_PATH, VTISM_BUS_INTERFACE, v->x.property.member, msg,
+                                              (uint8_t *) m + v->x.property.offset, &error);
+                if (r >= 0)
+                        r = sd_bus_message_close_container(msg);
+                if (r >= 0)
+                        r = sd_bus_message_close_container(msg);
+        }
+        if (r >= 0)
+                r = sd_bus_message_close_container(msg);
+        if (r >= 0)
+                r = sd_bus_message_seal(msg, 1, 0);
+        if (r >= 0)
+                r = sd_bus_message_rewind(msg, true);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(msg);
+        return 0;
+}
+
 /* ---- change notification: ManagerChange -> PropertiesChanged ---- */
 
 /* Which properties a change touches. Every one listed must emit (checked in bus_setup()); the
- * others (Counters, LastCycleAt) change every cycle and are read, not signalled. */
+ * others (Counters, LastCycleAt, LibvirtState) change all the time and are read, not signalled. */
 static const struct {
         const char *property;
         unsigned changes;
@@ -913,6 +972,8 @@ static void on_manager_changed(Manager *m, unsigned changes, void *userdata) {
                 if (property_changes[i].changes & changes)
                         names[n++] = property_changes[i].property;
         names[n] = NULL;
+        if (changes & MANAGER_CHANGED_CYCLE)
+                (void) metrics_file_update(m);
         if (n == 0)
                 return;
         r = sd_bus_emit_properties_changed_strv(bus, VTISM_BUS_PATH, VTISM_BUS_INTERFACE, (char **) names);

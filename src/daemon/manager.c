@@ -2,6 +2,7 @@
 #include <inttypes.h>
 #include <signal.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <systemd/sd-daemon.h>
 
@@ -300,21 +301,37 @@ static bool key_matches(const char *s, const char *key) {
         return streq(shown, key);
 }
 
-/* By id (UUID or "pid-N"), then name, then QEMU pid. */
-Vm *manager_find_vm(Manager *m, const char *key) {
+int manager_find_vm(Manager *m, const char *key, Vm **ret) {
+        Vm *found = NULL;
         int pid;
 
         for (size_t i = 0; i < m->n_vms; i++)
-                if (key_matches(m->vms[i]->id, key))
-                        return m->vms[i];
+                if (key_matches(m->vms[i]->id, key)) {
+                        *ret = m->vms[i];
+                        return 0;
+                }
         for (size_t i = 0; i < m->n_vms; i++)
-                if (key_matches(m->vms[i]->name, key))
-                        return m->vms[i];
+                if (m->vms[i]->uuid && (strcasecmp(m->vms[i]->uuid, key) == 0 || key_matches(m->vms[i]->uuid, key))) {
+                        *ret = m->vms[i]; /* unique: vm_resolve_identities() */
+                        return 0;
+                }
+        for (size_t i = 0; i < m->n_vms; i++)
+                if (key_matches(m->vms[i]->name, key)) {
+                        if (found)
+                                return -ENOTUNIQ;
+                        found = m->vms[i];
+                }
+        if (found) {
+                *ret = found;
+                return 0;
+        }
         if (safe_atoi(key, &pid) >= 0)
                 for (size_t i = 0; i < m->n_vms; i++)
-                        if (m->vms[i]->pid == pid)
-                                return m->vms[i];
-        return NULL;
+                        if (m->vms[i]->pid == pid) {
+                                *ret = m->vms[i];
+                                return 0;
+                        }
+        return -ENOENT;
 }
 
 static usec_t now_monotonic(void) {
@@ -325,11 +342,12 @@ static usec_t now_monotonic(void) {
 }
 
 int manager_cycle(Manager *m) {
-        usec_t start = now_monotonic();
+        usec_t begin, took;
         int r;
 
         if (m->sampling_paused)
                 return 0;
+        begin = now_monotonic();
 
         r = topology_refresh_meminfo(m->topology, m->sysfs_root);
         if (r < 0)
@@ -338,11 +356,12 @@ int manager_cycle(Manager *m) {
         manager_vms_cycle(m);
         manager_placement_cycle(m);
 
+        /* What a cycle costs on the loop (the migrator's slices come after it). */
+        took = now_monotonic() - begin;
         m->counters.cycles++;
+        m->counters.cycle_usec += took;
         m->last_cycle_usec = now_realtime();
         {
-                /* What a cycle costs on the loop (the migrator's slices come after it). */
-                usec_t took = now_monotonic() - start;
                 char n[24], u[24];
 
                 snprintf(n, sizeof(n), "%" PRIu64, m->counters.cycles);
@@ -358,6 +377,7 @@ static int on_cycle_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         Manager *m = userdata;
 
         (void) manager_cycle(m);
+        manager_notify_changed(m, MANAGER_CHANGED_CYCLE);
         (void) sd_event_source_set_time(s, usec + m->config->sample_interval_usec);
         (void) sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
         return 0;

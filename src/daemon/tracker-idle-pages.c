@@ -93,8 +93,10 @@ static int open_idle_pages(Tracker *t, TrackerTarget *target, IdlePagesTarget *i
                 return 0;
         path = xasprintf("%s/%d/idle_pages", t->ctx.proc_root, (int) target->pid);
         fd = open(path, O_RDONLY | O_CLOEXEC);
+        /* A missing file means a gone process only if /proc says so (proc-pid.h): off the normal
+         * path, ask. A running process without it cannot be followed (-ENOENT), not dropped. */
         if (fd < 0)
-                return errno == ENOENT ? -ESRCH : negative_errno();
+                return errno == ENOENT ? (tracker_target_alive(&t->ctx, target) ? -ENOENT : -ESRCH) : negative_errno();
         it->fd = fd;
         return 0;
 }

@@ -114,27 +114,6 @@ static void scan_init(Scan *s) {
         };
 }
 
-/* pread() all of it; a short read leaves the rest zeroed (pagemap of an exited mm reads empty). */
-static int pread_full(int fd, void *buf, size_t size, uint64_t offset, size_t *ret_done) {
-        size_t done = 0;
-
-        while (done < size) {
-                ssize_t n = pread(fd, (uint8_t *) buf + done, size - done, (off_t) (offset + done));
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return negative_errno();
-                }
-                if (n == 0)
-                        break;
-                done += (size_t) n;
-        }
-        memset((uint8_t *) buf + done, 0, size - done);
-        if (ret_done)
-                *ret_done = done;
-        return 0;
-}
-
 static int pwrite_full(int fd, const void *buf, size_t size, uint64_t offset) {
         size_t done = 0;
 
@@ -384,8 +363,10 @@ static int open_pagemap(Tracker *t, TrackerTarget *target, PageIdleTarget *pt) {
                 return 0;
         path = xasprintf("%s/%d/pagemap", t->ctx.proc_root, (int) target->pid);
         fd = open(path, O_RDONLY | O_CLOEXEC);
+        /* A missing file means a gone process only if /proc says so (proc-pid.h): off the normal
+         * path, ask. A running process without it cannot be followed (-ENOENT), not dropped. */
         if (fd < 0)
-                return errno == ENOENT ? -ESRCH : negative_errno();
+                return errno == ENOENT ? (tracker_target_alive(&t->ctx, target) ? -ENOENT : -ESRCH) : negative_errno();
         pt->pagemap_fd = fd;
         return 0;
 }

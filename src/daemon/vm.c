@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <string.h>
+#include <strings.h>
 
 #include "vtism/log.h"
 #include "vtism/util.h"
@@ -9,6 +10,7 @@ static const char *const vm_state_table[_VM_STATE_MAX] = {
         [VM_STATE_NEW] = "new",
         [VM_STATE_TRACKED] = "tracked",
         [VM_STATE_UNTRACKABLE] = "untrackable",
+        [VM_STATE_IGNORED] = "ignored",
 };
 assert_cc(ELEMENTSOF(vm_state_table) == _VM_STATE_MAX);
 
@@ -39,6 +41,8 @@ Vm *vm_new(pid_t pid, unsigned long long start_time) {
         vm->start_time = start_time;
         vm->id = xasprintf("pid-%d", (int) pid);
         vm->name = xasprintf("pid-%d", (int) pid);
+        vm->default_name = xstrdup(vm->name);
+        vm->uid = (uid_t) -1;
         vm->home_node = -1;
         vm->home_reason = _VM_HOME_REASON_INVALID;
         vm->state = VM_STATE_NEW;
@@ -56,6 +60,12 @@ Vm *vm_free(Vm *vm) {
         free(vm->id);
         free(vm->name);
         free(vm->uuid);
+        free(vm->identity_conflict);
+        free(vm->libvirt_uuid);
+        free(vm->libvirt_name);
+        free(vm->claimed_uuid);
+        free(vm->claimed_name);
+        free(vm->default_name);
         free(vm->cmdline);
         free(vm->policy.policy.pattern);
         free(vm->policy.source);
@@ -63,7 +73,13 @@ Vm *vm_free(Vm *vm) {
         free(vm->numa_nodeset);
         free(vm->vcpu_cpuset);
         free(vm->error);
+        free(vm->logged_error);
         free(vm);
+        return NULL;
+}
+
+static char *mfree(char *p) {
+        free(p);
         return NULL;
 }
 
@@ -78,26 +94,178 @@ static bool replace(char **field, const char *value) {
 
 bool vm_update_identity(Vm *vm, unsigned source, const char *uuid, const char *name, const char *cmdline,
                         const char *numa_nodeset, const char *vcpu_cpuset) {
-        bool authoritative = source == VM_SOURCE_LIBVIRT || !(vm->sources & VM_SOURCE_LIBVIRT);
         bool changed = false;
 
         vm->sources |= source;
-        /* Both sources read the same /proc/PID/cmdline: the latest word counts. */
         if (cmdline)
                 changed |= replace(&vm->cmdline, cmdline);
-        if (!authoritative)
-                return changed;
-        if (uuid) {
-                changed |= replace(&vm->uuid, uuid);
-                replace(&vm->id, uuid);
-        }
-        if (name)
-                changed |= replace(&vm->name, name);
         if (source == VM_SOURCE_LIBVIRT) {
+                if (uuid)
+                        changed |= replace(&vm->libvirt_uuid, uuid);
+                if (name)
+                        changed |= replace(&vm->libvirt_name, name);
                 replace(&vm->numa_nodeset, numa_nodeset);
                 replace(&vm->vcpu_cpuset, vcpu_cpuset);
+        } else {
+                changed |= replace(&vm->claimed_uuid, uuid);
+                changed |= replace(&vm->claimed_name, name);
         }
         return changed;
+}
+
+void vm_drop_source(Vm *vm, unsigned source) {
+        vm->sources &= ~source;
+        if (source == VM_SOURCE_LIBVIRT) {
+                vm->libvirt_uuid = mfree(vm->libvirt_uuid);
+                vm->libvirt_name = mfree(vm->libvirt_name);
+                vm->numa_nodeset = mfree(vm->numa_nodeset);
+                vm->vcpu_cpuset = mfree(vm->vcpu_cpuset);
+        }
+}
+
+/* ---- identity resolution (see vm.h) ---- */
+
+static bool is_libvirt(const Vm *vm) {
+        return (vm->sources & VM_SOURCE_LIBVIRT) && vm->libvirt_uuid;
+}
+
+/* What a VM is resolved to, before it is stored. */
+typedef struct Resolved {
+        char *id, *name, *uuid, *conflict;
+        bool name_claimed;   /* name is an accepted claim (others may not claim it after us) */
+        bool uuid_claimed;
+} Resolved;
+
+/* The id a VM gets: it depends on nothing but the VM itself. */
+static char *resolved_id(const Vm *vm) {
+        return is_libvirt(vm) ? xstrdup(vm->libvirt_uuid) : xasprintf("pid-%d", (int) vm->pid);
+}
+
+/* Who already has name, from the point of view of vms[self] (res: the VMs resolved before it, in
+ * discovery order; NULL where not resolved yet). A description, or NULL if nobody. */
+static char *name_holder(Vm **vms, size_t n, size_t self, const Resolved *res, const char *name) {
+        for (size_t i = 0; i < n; i++) {
+                const Vm *o = vms[i];
+                _cleanup_free_ char *oid = NULL;
+
+                if (i == self)
+                        continue;
+                if (is_libvirt(o) && streq_ptr(o->libvirt_name, name))
+                        return xasprintf("libvirt domain %s (pid %d) has it", o->libvirt_name, (int) o->pid);
+                oid = resolved_id(o);
+                if (streq(oid, name) || streq_ptr(o->default_name, name))
+                        return xasprintf("it is VM %s's own", oid);
+                if (res[i].id && res[i].name_claimed && streq(res[i].name, name))
+                        return xasprintf("VM %s, found earlier, has it", oid);
+        }
+        return NULL;
+}
+
+static char *uuid_holder(Vm **vms, size_t n, size_t self, const Resolved *res, const char *uuid) {
+        for (size_t i = 0; i < n; i++) {
+                const Vm *o = vms[i];
+
+                if (i == self)
+                        continue;
+                if (is_libvirt(o) && strcasecmp(o->libvirt_uuid, uuid) == 0)
+                        return xasprintf("libvirt domain %s (pid %d) has it", o->libvirt_name ?: o->libvirt_uuid,
+                                         (int) o->pid);
+                if (res[i].id && res[i].uuid_claimed && strcasecmp(res[i].uuid, uuid) == 0)
+                        return xasprintf("VM pid-%d, found earlier, has it", (int) o->pid);
+        }
+        return NULL;
+}
+
+static void resolve_one(Vm **vms, size_t n, size_t self, Resolved *res) {
+        const Vm *vm = vms[self];
+        Resolved *r = &res[self];
+        _cleanup_free_ char *name_why = NULL, *uuid_why = NULL;
+
+        r->id = resolved_id(vm);
+        if (is_libvirt(vm)) {
+                r->uuid = xstrdup(vm->libvirt_uuid);
+                r->name = xstrdup(vm->libvirt_name ?: vm->default_name);
+                return;
+        }
+
+        if (!vm->trusted) {
+                r->name = xstrdup(vm->default_name);
+                if (vm->claimed_name || vm->claimed_uuid)
+                        r->conflict = xasprintf("its command line claims%s%s%s%s%s%s, which an untrusted VM cannot use",
+                                                vm->claimed_name ? " name '" : "", vm->claimed_name ?: "",
+                                                vm->claimed_name ? "'" : "",
+                                                vm->claimed_name && vm->claimed_uuid ? " and" : "",
+                                                vm->claimed_uuid ? " uuid " : "", vm->claimed_uuid ?: "");
+                return;
+        }
+
+        if (vm->claimed_name) {
+                name_why = name_holder(vms, n, self, res, vm->claimed_name);
+                if (!name_why) {
+                        r->name = xstrdup(vm->claimed_name);
+                        r->name_claimed = true;
+                }
+        }
+        if (!r->name)
+                r->name = xstrdup(vm->default_name);
+        if (vm->claimed_uuid) {
+                uuid_why = uuid_holder(vms, n, self, res, vm->claimed_uuid);
+                if (!uuid_why) {
+                        r->uuid = xstrdup(vm->claimed_uuid);
+                        r->uuid_claimed = true;
+                }
+        }
+        if (name_why && uuid_why)
+                r->conflict = xasprintf("its command line claims name '%s' (%s) and uuid %s (%s); neither is used",
+                                        vm->claimed_name, name_why, vm->claimed_uuid, uuid_why);
+        else if (name_why)
+                r->conflict = xasprintf("its command line claims name '%s', not used: %s", vm->claimed_name, name_why);
+        else if (uuid_why)
+                r->conflict = xasprintf("its command line claims uuid %s, not used: %s", vm->claimed_uuid, uuid_why);
+}
+
+static bool take(char **field, char **value) {
+        bool changed = !streq_ptr(*field, *value);
+
+        free(*field);
+        *field = *value;
+        *value = NULL;
+        return changed;
+}
+
+void vm_resolve_identities(Vm **vms, size_t n, void (*changed)(Vm *vm, void *userdata), void *userdata) {
+        _cleanup_free_ Resolved *res = NULL;
+        _cleanup_free_ size_t *order = NULL;
+
+        if (n == 0)
+                return;
+        res = xcalloc(n, sizeof(Resolved));
+        order = xcalloc(n, sizeof(size_t));
+
+        /* Discovery order (insertion sort: n is small and the array nearly sorted). */
+        for (size_t i = 0; i < n; i++) {
+                size_t j = i;
+
+                while (j > 0 && vms[order[j - 1]]->seq > vms[i]->seq) {
+                        order[j] = order[j - 1];
+                        j--;
+                }
+                order[j] = i;
+        }
+        for (size_t k = 0; k < n; k++)
+                resolve_one(vms, n, order[k], res);
+
+        for (size_t i = 0; i < n; i++) {
+                Vm *vm = vms[i];
+                bool c = false;
+
+                c |= take(&vm->id, &res[i].id);
+                c |= take(&vm->name, &res[i].name);
+                c |= take(&vm->uuid, &res[i].uuid);
+                c |= take(&vm->identity_conflict, &res[i].conflict);
+                if (c && changed)
+                        changed(vm, userdata);
+        }
 }
 
 static bool policy_equal(const VmPolicy *a, const VtPolicy *b, const char *source) {

@@ -17,8 +17,10 @@
 typedef struct ProcEntry {
         pid_t pid;
         unsigned long long start_time;
-        char *uuid;
-        char *name;
+        char *uuid;                /* claimed by -uuid, NULL if none */
+        char *name;                /* claimed by -name, NULL if none */
+        char *default_name;        /* qemu-PID, EXE-PID */
+        uid_t uid;                 /* real uid, (uid_t) -1 if unreadable */
         char *cmdline;             /* joined by spaces */
         uint64_t memory_bytes;
         bool seen;
@@ -39,6 +41,7 @@ typedef struct ProcSource {
 static void entry_done(ProcEntry *e) {
         free(e->uuid);
         free(e->name);
+        free(e->default_name);
         free(e->cmdline);
 }
 
@@ -83,6 +86,8 @@ static void announce(ProcSource *s, VmEvent event, const ProcEntry *e) {
         VmIdentity id = {
                 .uuid = e->uuid,
                 .name = e->name,
+                .default_name = e->default_name,
+                .uid = e->uid,
                 .pid = e->pid,
                 .start_time = e->start_time,
                 .cmdline = e->cmdline,
@@ -98,7 +103,9 @@ static int inspect(ProcSource *s, pid_t pid, ProcEntry *ret) {
         _cleanup_(proc_cmdline_freep) ProcCmdline *cmdline = NULL;
         _cleanup_(qemu_cmdline_freep) QemuCmdline *c = NULL;
         unsigned long long start_time;
+        const char *base;
         bool is_qemu;
+        uid_t uid;
         int r;
 
         r = proc_pid_cmdline(s->proc_root, pid, &cmdline);
@@ -121,20 +128,27 @@ static int inspect(ProcSource *s, pid_t pid, ProcEntry *ret) {
                 return 0;
         }
 
+        r = proc_pid_uid(s->proc_root, pid, &uid);
+        if (r == -ESRCH)
+                return 0;
+        if (r < 0) {
+                log_debug_errno(r, "Cannot read the owner of pid %d: %m", (int) pid);
+                uid = (uid_t) -1;  /* untrusted until the manager can read it */
+        }
+
+        base = strrchr(cmdline->argv[0], '/');
         *ret = (ProcEntry) {
                 .pid = pid,
                 .start_time = start_time,
+                .uid = uid,
                 .cmdline = proc_cmdline_join(cmdline),
+                .default_name = is_qemu ? xasprintf("qemu-%d", (int) pid)
+                                        : xasprintf("%s-%d", base ? base + 1 : cmdline->argv[0], (int) pid),
         };
         if (is_qemu && qemu_cmdline_parse(cmdline->argv, cmdline->argc, &c) >= 0) {
                 ret->uuid = c->uuid ? xstrdup(c->uuid) : NULL;
                 ret->name = c->name ? xstrdup(c->name) : NULL;
                 ret->memory_bytes = c->ram_bytes;
-        }
-        if (!ret->name) {
-                const char *base = strrchr(cmdline->argv[0], '/');
-                ret->name = is_qemu ? xasprintf("qemu-%d", (int) pid)
-                                    : xasprintf("%s-%d", base ? base + 1 : cmdline->argv[0], (int) pid);
         }
         return 1;
 }
@@ -159,7 +173,8 @@ void vmsource_proc_forget(VmSource *base, pid_t pid) {
                 return;
         e = find_entry(s, pid);
         if (e) {
-                log_debug("Forgetting process %d (%s): it is gone or its pid was reused.", e->pid, e->name);
+                log_debug("Forgetting process %d (%s): it is gone or its pid was reused.", e->pid,
+                          e->name ?: e->default_name);
                 remove_entry(s, e);
         }
 }
@@ -200,7 +215,7 @@ int vmsource_proc_scan(VmSource *base) {
                 e.seen = true;
                 s->entries = xreallocarray(s->entries, s->n_entries + 1, sizeof(ProcEntry));
                 s->entries[s->n_entries++] = e;
-                log_debug("Found QEMU process %d (%s).", e.pid, e.name);
+                log_debug("Found QEMU process %d (%s).", e.pid, e.name ?: e.default_name);
                 announce(s, VM_EVENT_STARTED, &e);
         }
 
@@ -221,7 +236,7 @@ int vmsource_proc_scan(VmSource *base) {
                         i++;
                         continue;
                 }
-                log_debug("QEMU process %d (%s) is gone.", e->pid, e->name);
+                log_debug("QEMU process %d (%s) is gone.", e->pid, e->name ?: e->default_name);
                 announce(s, VM_EVENT_STOPPED, e);
                 remove_entry(s, e);
         }

@@ -15,7 +15,9 @@ start_notify
 data="$VTISM_SOURCE_ROOT/tests/data"
 
 conf="$SCRATCH/vtism"$'\xff'".conf"
-printf 'global = {\n  sample_interval_ms = 200;\n  heat_range = "4M";\n  libvirt_uri = "qemu+unix:///system?socket=/nonexistent/\xff";\n};\n' >"$conf"
+# qemu_users = [ "*" ]: nobody's QEMUs are tiered and use their names here (test-identity has the
+# default, where they are ignored).
+printf 'global = {\n  sample_interval_ms = 200;\n  heat_range = "4M";\n  libvirt_uri = "qemu+unix:///system?socket=/nonexistent/\xff";\n  qemu_users = [ "*" ];\n};\n' >"$conf"
 "$VTISMD" --check-config="$conf" >/dev/null || fail "a config with \\xff in a string should be accepted"
 start_vtismd "$conf" --sysfs-root="$data/sysfs-1node"
 wait_for 10 grep -qx READY=1 "$SCRATCH/notify.log" || fail "no READY=1"

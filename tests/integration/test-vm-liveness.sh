@@ -8,6 +8,8 @@
 #   B. vtismd on the real /proc, under strace, with a plain QEMU sampled by the page_idle tracker
 #      (a regular file as the bitmap, as in test-vtismd-libvirt): exactly one /proc/PID/stat read
 #      per VM per cycle.
+# shellcheck disable=SC2034 # read by lib.sh
+PRIVATE_PIDS=1   # vtismd on the real /proc: see only our own processes (lib.sh)
 . "$(dirname "$0")/lib.sh"
 need dbus-daemon jq strace qemu-system-x86_64
 
@@ -30,6 +32,7 @@ fake_qemu() {
         mkdir -p "$dir"
         printf 'qemu-system-x86_64\0-name\0guest=%s\0-m\0%s\0' "$2" 64 >"$dir/cmdline"
         printf '%s (qemu-system-x86) %s 1 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 %s 0 0\n' "$1" "${4:-S}" "$3" >"$dir/stat"
+        printf 'Name:\tqemu-system-x86\nUid:\t0\t0\t0\t0\n' >"$dir/status"   # root's: trusted
         : >"$dir/maps"   # no guest RAM mapping: listed, untrackable, retried
 }
 mkdir -p "$proc/self"
@@ -99,7 +102,7 @@ PIDS+=($!)
 wait_for 20 grep -q '^MAINPID=' "$SCRATCH/notify.log" || fail "vtismd under strace did not start"
 VTISMD_PID=$(sed -n 's/^MAINPID=//p' "$SCRATCH/notify.log" | tail -n1)
 PIDS+=("$VTISMD_PID")
-vm_tracked() { vm_json stat-count | jq -e '.state == "tracked" and .cycles > 2' >/dev/null; }
+vm_tracked() { vm_json stat-count | jq -en 'input | (.state == "tracked" and .cycles > 2)' >/dev/null; }
 wait_for 30 vm_tracked || fail "QEMU not sampled: $(vm_json stat-count)"
 
 stat_reads() { grep -c "\"/proc/$qpid/stat\"" "$SCRATCH/strace.log" || true; }

@@ -3,6 +3,8 @@
 # its name, UUID and guest RAM located, placement (residency) read with move_pages; a process
 # named in the config's processes list; VMs that exit are dropped; vtismctl status/heatmap show
 # them. (Sampling needs a tracker, which this host lacks: the lab tests cover that.)
+# shellcheck disable=SC2034 # read by lib.sh
+PRIVATE_PIDS=1   # vtismd on the real /proc: see only our own processes (lib.sh)
 . "$(dirname "$0")/lib.sh"
 need dbus-daemon jq qemu-system-x86_64
 MEMHOG="$VTISM_BUILD_ROOT/tests/lab/workloads/memhog"
@@ -38,11 +40,12 @@ start_vtismd "$conf"
 wait_for 10 grep -qx READY=1 "$SCRATCH/notify.log" || fail "no READY=1"
 
 vm_json() { "$VTISMCTL" status --json | jq -c --arg n "$1" '.vms[] | select(.name == $n)'; }
-vm_ready() { vm_json "$1" | jq -e '.ram_bytes > 0 and .residency_known' >/dev/null; }
+vm_ready() { vm_json "$1" | jq -en 'input | (.ram_bytes > 0 and .residency_known)' >/dev/null; }
 wait_for 15 vm_ready itest-vm || fail "QEMU VM not located: $("$VTISMCTL" status --json | jq -c .vms)"
 
 j=$(vm_json itest-vm)
-jq -e --arg u "$uuid" --argjson p "$qemu_pid" '.id == $u and .uuid == $u and .pid == $p and .sources == "proc"
+# Found in /proc only: its id is its pid (a command line's -uuid is only a claim), its uuid the claim.
+jq -e --arg u "$uuid" --argjson p "$qemu_pid" '.id == "pid-\($p)" and .uuid == $u and .pid == $p and .sources == ["proc"]
         and .ram_bytes == 100663296 and .home_node == 0' <<<"$j" >/dev/null || fail "QEMU VM: $j"
 # QEMU -S has not touched its RAM: whatever is resident is on node 0, the only node here.
 jq -e '.dram_bytes <= .ram_bytes and .cxl_bytes == 0' <<<"$j" >/dev/null || fail "residency: $j"
@@ -70,6 +73,13 @@ grep -q "itest-vm: no access tracker is usable on this host" <<<"$out" || fail "
 "$VTISMCTL" heatmap itest-vm | grep -q "3 guest-physical ranges of 32 MiB" || fail "heatmap of itest-vm"
 "$VTISMCTL" heatmap --json "$uuid" | jq -e '(.ranges | length) == 3 and .ranges[2].gpa == 67108864' >/dev/null \
         || fail "heatmap --json by uuid"
+# Not sampled (no tracker here): its heat is unknown, not cold.
+hm=$("$VTISMCTL" heatmap itest-vm)
+grep -q '^heat strip, low GPA left: \[???\]' <<<"$hm" || fail "unsampled heat strip: $hm"
+grep -Eq '^0x0 +32 MiB +- +- +- ' <<<"$hm" || fail "unsampled range row: $hm"
+"$VTISMCTL" heatmap --json "$uuid" | jq -e '.schema_version == 1 and .cycles == 0 and .ranges[0].ram_bytes == 33554432
+        and .ranges[0].hot_bytes == null and .ranges[0].cold_bytes == null and .ranges[0].heat_buckets_pages == null' >/dev/null \
+        || fail "unsampled heatmap --json: $("$VTISMCTL" heatmap --json "$uuid")"
 set +e
 out=$("$VTISMCTL" heatmap no-such-vm 2>&1); rc=$?
 set -e

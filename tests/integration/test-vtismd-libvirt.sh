@@ -86,8 +86,8 @@ status() { "$VTISMCTL" status --json; }
 vm_json() { status | jq -c --arg u "$1" '.vms[] | select(.uuid == $u)'; }
 vm_listed() { [[ -n $(vm_json "$1") ]]; }
 vm_gone() { status >/dev/null && [[ -z $(vm_json "$1") ]]; }
-vm_ready() { vm_json "$1" | jq -e '.ram_bytes > 0 and .residency_known and .state == "tracked"' >/dev/null; }
-vm_sources_are() { vm_json "$1" | jq -e --arg s "$2" '.sources == $s' >/dev/null; }
+vm_ready() { vm_json "$1" | jq -en 'input | (.ram_bytes > 0 and .residency_known and .state == "tracked")' >/dev/null; }
+vm_sources_are() { vm_json "$1" | jq -en --arg s "$2" 'input | ((.sources | join(",")) == $s)' >/dev/null; }
 heat_cycles() { "$VTISMCTL" heatmap --json "$1" | jq -e '.cycles'; }
 cycles_at_least() { (($(heat_cycles "$1") >= $2)); }
 log_count() { grep -c -E -- "$1" "$LOG" || true; }
@@ -142,7 +142,7 @@ wait_for 15 vm_ready "$A_UUID" || fail "$A not tracked: $(status | jq -c .vms)"
 wait_for 5 vm_sources_are "$A_UUID" "libvirt,proc" || fail "$A sources: $(vm_json "$A_UUID")"
 j=$(vm_json "$A_UUID")
 jq -e --arg n "$A" --arg u "$A_UUID" --argjson p "$A_PID" '
-        .id == $u and .uuid == $u and .name == $n and .pid == $p and .sources == "libvirt,proc"
+        .id == $u and .uuid == $u and .name == $n and .pid == $p and .sources == ["libvirt", "proc"]
         and .ram_bytes == 134217728 and .residency_known and .dram_bytes <= .ram_bytes
         and .cxl_bytes == 0 and .home_node == 0' <<<"$j" >/dev/null || fail "$A: $j"
 first=$(grep -E -o "VM $A \(pid $A_PID\) found via [a-z]+" "$LOG" | head -n1)
@@ -163,7 +163,7 @@ connects=$(log_count "Connected to libvirt at ")
         while :; do
                 "$VTISMCTL" status --json 2>/dev/null | jq -r --arg u "$A_UUID" \
                         '[.vms[] | select(.uuid == $u)] | if length == 1
-                         then "\(.[0].id) \(.[0].pid) \(.[0].sources) \(.[0].cycles)" else "ABSENT" end' ||
+                         then "\(.[0].id) \(.[0].pid) \(.[0].sources | join(",")) \(.[0].cycles)" else "ABSENT" end' ||
                         echo "ERROR"
                 sleep 0.1
         done
@@ -262,8 +262,9 @@ wait_for 10 log_since "$from" "libvirt at $URI unreachable \(.*\), retrying in 1
         fail "vtismd did not say libvirt is unreachable"
 wait_for 10 vm_ready "$A_UUID" || fail "$A not found in /proc: $(status | jq -c .vms)"
 j=$(vm_json "$A_UUID")
+# Without libvirt its -uuid is only a claim: the id is the pid's until libvirt vouches for it.
 jq -e --arg n "$A" --arg u "$A_UUID" --argjson p "$A_PID" \
-        '.id == $u and .name == $n and .pid == $p and .sources == "proc" and .ram_bytes == 134217728' <<<"$j" >/dev/null ||
+        '.id == "pid-\($p)" and .uuid == $u and .name == $n and .pid == $p and .sources == ["proc"] and .ram_bytes == 134217728' <<<"$j" >/dev/null ||
         fail "$A via /proc: $j"
 sleep 1
 vtismd_alive
@@ -275,7 +276,7 @@ wait_for 40 log_since "$from" "Connected to libvirt at $URI, 1 VM running\." >/d
 wait_for 5 vm_sources_are "$A_UUID" "libvirt,proc" || fail "$A not merged with libvirt's view: $(vm_json "$A_UUID")"
 jq -e --argjson p "$A_PID" --arg u "$A_UUID" '.pid == $p and .id == $u' <<<"$(vm_json "$A_UUID")" >/dev/null ||
         fail "$A changed: $(vm_json "$A_UUID")"
-ok "4b. libvirtd came: vtismd connected, $A now from libvirt,proc (same pid and id)"
+ok "4b. libvirtd came: vtismd connected, $A now from libvirt,proc (same pid; id now libvirt's UUID)"
 
 # Events flow on the late connection too.
 from=$(log_lines)

@@ -60,9 +60,11 @@ int main(void) {
         source_path = c->path ?: "(built-in)";
         check_str(source_path, "test.conf");
 
-        /* Found by /proc: the command line says batch; guest RAM not located yet. */
+        /* Found by /proc (owner trusted): the command line says batch; guest RAM not located yet. */
+        vm->trusted = plain->trusted = true;
         check(vm_update_identity(vm, VM_SOURCE_PROC, NULL, "batch-1",
                                  "qemu-system-x86_64 -name guest=batch-1 -m 8G", NULL, NULL));
+        vm_resolve_identities(&vm, 1, NULL, NULL);
         check(vm_apply_policy(vm, c));
         check_policy(vm, "test.conf:5", -1);           /* 10% of RAM not known yet */
         check(vm->policy.policy.never_migrate);
@@ -72,6 +74,7 @@ int main(void) {
 
         /* Identity change: libvirt names it web-1 and gives its UUID: the name entry comes first. */
         check(vm_update_identity(vm, VM_SOURCE_LIBVIRT, U_WEB, "web-1", NULL, NULL, NULL));
+        vm_resolve_identities(&vm, 1, NULL, NULL);
         check(vm_apply_policy(vm, c));
         check_policy(vm, "test.conf:3", 4 * GIB);
         check_int(vm->policy.policy.weight, 200);
@@ -79,10 +82,12 @@ int main(void) {
         check(!vm_update_identity(vm, VM_SOURCE_LIBVIRT, U_WEB, "web-1", NULL, NULL, NULL)); /* same again */
         /* /proc's word on the name does not override libvirt's */
         check(!vm_update_identity(vm, VM_SOURCE_PROC, NULL, "batch-1", NULL, NULL, NULL));
+        vm_resolve_identities(&vm, 1, NULL, NULL);
         check_str(vm->name, "web-1");
 
         /* No entry matches: default_policy, from the file. */
         (void) vm_update_identity(plain, VM_SOURCE_PROC, NULL, "qemu-4343", "qemu-system-x86_64 -m 1G", NULL, NULL);
+        vm_resolve_identities(&plain, 1, NULL, NULL);
         check(vm_apply_policy(plain, c));
         check_policy(plain, "test.conf:1", -1);
         plain->ram_bytes = 100 * MIB + 12345;          /* 75%, rounded down to a 4 KiB page */
