@@ -58,7 +58,7 @@ pl_log "tracker $tracker; node 1 demotes to $(pl_node_get 1 '.demotion_targets |
 [[ $target == 2 || $target == 3 ]] || pl_fail "node 1 has no CXL demotion target: $(pl_node_get 1 .)"
 # DAMON reports the last aggregation interval (100 ms) before each check: a workload that rests
 # 0.3 s between passes would look idle in some cycles. Rest 50 ms (one workload at a time here).
-[[ $tracker != damon ]] || HOG_PAUSE_US=50000
+[[ $tracker != damon* ]] || HOG_PAUSE_US=50000
 
 # ---- (c) a process on socket 1 --------------------------------------------------------------------
 hog_start s1 --size=256M --hot=32M --offset=0 --phase-offset=128M --bind=1 --thp=off
@@ -109,7 +109,7 @@ sleep 60
 pl_poll
 d=$(( ($(pl_moved_pages "${HOG_PID[a1]}") - s) * 4096 )) dt=$((SECONDS - ts))
 pl_log "(a) $tracker: steady state: $d bytes moved in $dt s"
-if [[ $tracker == damon ]]; then
+if [[ $tracker == damon* ]]; then
         # DAMON's regions jitter around the window's edges: neighbours seen accessed in two
         # cycles are promoted into the spare DRAM now and then (measured: ~16 MiB a minute, 2 %
         # of the RAM). Below 1 % is for page-exact trackers; here: no ping-pong (< 5 %).
