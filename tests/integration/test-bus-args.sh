@@ -43,8 +43,14 @@ refused() {
         echo "  $member, $what: ${out:0:160}"
 }
 
-for m in GetHeatmap Pause Resume SetDryRun; do
+for m in GetHeatmap GetPlan Pause Resume SetDryRun; do
         refused "no argument" "$m" ""
+done
+for m in GetPlan; do
+        refused "a number" "$m" u 7
+        refused "two strings" "$m" ss a b
+        refused "a huge name" "$m" s "$huge"
+        refused "an unknown VM" "$m" s no-such-vm
 done
 refused "a number" GetHeatmap u 7
 refused "two strings" GetHeatmap ss a b
