@@ -3,13 +3,17 @@
 
 #include "vtism/manager.h"
 
-#define VTISM_BUS_NAME "org.vtism1"
-#define VTISM_BUS_PATH "/org/vtism1"
-#define VTISM_BUS_INTERFACE "org.vtism1.Manager"
-
-/* Connect to the system bus (DBUS_SYSTEM_BUS_ADDRESS is honoured), export the Manager object
- * and take the well-known name. Fails if another vtismd owns it. */
+/*
+ * vtismd's D-Bus face (names and record layouts: bus-api.h). Connect to the system bus
+ * (DBUS_SYSTEM_BUS_ADDRESS is honoured), export the Manager object, register the manager's change
+ * hook (PropertiesChanged from ManagerChange masks) and take the well-known name. Fails if another
+ * vtismd owns it. Call before manager_start(), which sends READY=1.
+ */
 int bus_setup(Manager *m);
 
-/* Emit PropertiesChanged for the named properties (NULL-terminated). */
-void bus_emit_properties_changed(Manager *m, ...);
+/*
+ * What GetAll on the Manager interface would return, as a sealed message rewound for reading
+ * (bus_snapshot_read()), built by the vtable's own getters without a caller: vtismd's metrics
+ * file says exactly what the bus says. -ENOTCONN before bus_setup().
+ */
+int bus_properties_message(Manager *m, sd_bus_message **ret);

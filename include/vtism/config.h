@@ -20,6 +20,7 @@ typedef enum TrackerKind {
         TRACKER_IDLE_PAGES,
         TRACKER_DAMON,
         TRACKER_PAGE_IDLE,
+        TRACKER_SOFTDIRTY,
         _TRACKER_KIND_MAX,
         _TRACKER_KIND_INVALID = -22,
 } TrackerKind;
@@ -77,6 +78,12 @@ typedef struct VtConf {
         unsigned heat_decay_percent;         /* heat lost per cycle: heat = heat*(100-d)/100 + hits */
         uint64_t heat_range_bytes;           /* size of the GPA ranges of the heat histograms */
         char *libvirt_uri;
+        char *metrics_textfile;              /* Prometheus textfile written each cycle; NULL: none */
+        /* qemu_users: whose QEMU processes found in /proc (not through libvirt) are tiered: user
+         * names or decimal uids, as written (resolved by the daemon); "*" alone = every user;
+         * empty = none. Default: root and libvirt-qemu (the user libvirt runs QEMU as on Debian). */
+        char **qemu_users;
+        size_t n_qemu_users;
 
         /* tiers { dram = [..]; cxl = [..]; }: sorted, no node in both; unlisted nodes are classified
          * automatically (n_* == 0: no override) */
@@ -105,7 +112,7 @@ static inline void config_freep(VtConf **c) {
  * Parse path into a new VtConf. On failure returns -errno (-ENOENT, -EACCES, -EINVAL for any
  * syntax or validation error) and, when ret_error is non-NULL, a message naming the place:
  * "/etc/vtism.conf:12: global.tracker: unknown tracker 'foo' (expected auto, idle_pages, damon,
- * page_idle)". Unknown keys are errors.
+ * page_idle, softdirty)". Unknown keys are errors.
  */
 int config_load(const char *path, VtConf **ret, char **ret_error);
 

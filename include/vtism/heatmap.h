@@ -48,8 +48,50 @@
  * move_pages(2) query results (status per page = node, or -errno when not present). They are
  * fed in ascending order per histogram range, in as many batches (and cycles) as wanted; the
  * counters of a histogram range are published when a sweep reaches its end, so readers always see
- * the result of one complete pass. heatmap_residency_moved() adjusts them after migrations.
- * No per-page node is stored.
+ * the result of one complete pass. A batch counts in the pass when it starts the window (at its
+ * first RAM page) or continues it where it stands (holes in guest RAM may lie between); a batch
+ * anywhere else — a block queried out of turn for the planner — leaves the pass alone and only
+ * updates the block placement below. heatmap_residency_moved() adjusts the counters after
+ * migrations. No per-page node is stored.
+ *
+ * Block placement, what the planner knows of where pages are (plan.h says why this and not a node
+ * byte per page): per 2 MiB block of HVA (2 MiB aligned; a range that does not start or end on
+ * 2 MiB has partial blocks at its edges), two bytes:
+ *   UNKNOWN          never queried (the start), or a node no slot could name;
+ *   ABSENT           the last query found no page present (and none was accessed since);
+ *   NODE(n)          every present page is on node n, and whether every page was present when
+ *                    last seen (if not, a page never touched may be absent);
+ *   MIXED(n, c)      pages on n and elsewhere, and every present page NOT on n has heat ≤ c (the
+ *                    "ceiling"): pages hotter than c are on n. n is the node of the hottest page
+ *                    when the block was last queried, so the hot pages are the well-known ones;
+ * plus a HUGE mark (the block is one transparent huge page: move it whole), set by
+ * heatmap_mark_huge() from what trackers saw (idle_pages PMD records, kpageflags THP) or what the
+ * migrator learned, and cleared when a query or a move shows the block is not one folio.
+ * Kept true by:
+ *   - heatmap_residency_update(): a batch covering a whole block sets it exactly (n = node of the
+ *     hottest present page, c = the hottest page elsewhere); a partial one merges without
+ *     claiming more than it saw (NODE(n) and a page seen elsewhere → MIXED(n, that page's heat));
+ *   - heatmap_residency_moved(h, hva, n, from, to): pages now on `to` (from == to: "found already
+ *     there", which tightens c without changing counters; to = -1: gone). Consecutive reports on
+ *     one block with the same `to` are kept (one 64-byte page set per map) and applied as one set
+ *     when another block, another `to`, a query, a THP mark or a cycle comes, or read as such
+ *     meanwhile: pages promoted one call each still teach the block what they teach together.
+ *     Of the true statements after a move the one with the lower ceiling is kept: the block's
+ *     node with what is known elsewhere (raised by pages that left it; lowered, for pages that
+ *     came to it, to the hottest page at or below c not in the set) or `to`, with the hottest
+ *     page not in the set; a whole block → NODE(to), all present; nothing left at or below c →
+ *     NODE(n);
+ *   - every cycle's sweep: the ceiling decays like idle pages do, and rises to the new heat of any
+ *     accessed page that was at or below it (cost: one compare per accessed granule of a MIXED
+ *     block, one table lookup per block); pages faulted in (accessed while at heat 0) may be
+ *     anywhere: an ABSENT block becomes UNKNOWN, a NODE(n) block not known to be all present
+ *     becomes MIXED(n, their heat).
+ * So in the steady state of a scattered 4 KiB hot set (hot pages on DRAM, cold ones on CXL, the
+ * blocks MIXED(dram, c) with c the heat of the warmest CXL page), every hot page is known to be on
+ * DRAM without a query, every cycle, for as long as the CXL pages stay cooler than it. What the
+ * kernel moves or faults in behind vtism's back (reclaim, NUMA balancing) is seen at the next
+ * residency query of that block. Residency calls belong between cycles; inside one, a ceiling they
+ * compute is set to 255 (always true).
  *
  * Histograms are per guest-physical "histogram range": the aligned GPA window
  * [k * hist_range_bytes, (k + 1) * hist_range_bytes) (default 1 GiB, a power of two ≥ 2 MiB);
@@ -57,8 +99,10 @@
  * per GiB).
  *
  * Memory: one byte per granule (≤ 1 byte per 4 KiB page; 1 byte per 2 MiB for 2 MiB granules),
- * plus per RAM range ~64 bytes and per histogram range 2 × HEATMAP_NODES_MAX × 4 bytes (1 KiB)
- * for residency: 1 TiB of 4 KiB-granule RAM costs 256 MiB + 1 MiB.
+ * plus 2 bytes per 2 MiB block (block placement: 0.0039 bytes per 4 KiB page), per RAM range
+ * ~120 bytes, per histogram range 2 × (HEATMAP_NODES_MAX + 1) × 4 bytes (1 KiB) for residency,
+ * per map ~1.3 KiB (tables, node slots): 1 TiB of 4 KiB-granule RAM costs 256 MiB + 1 MiB + 1 MiB
+ * (1.0078 bytes per 4 KiB page); a 1 GiB VM 265368 bytes (1.0123).
  */
 
 #define HEATMAP_ACCESS_WEIGHT 32u
@@ -73,6 +117,9 @@
 #define HEATMAP_HIST_RANGE_BYTES_DEFAULT (UINT64_C(1) << 30)
 #define HEATMAP_GRANULE_4K (UINT64_C(1) << 12)
 #define HEATMAP_GRANULE_2M (UINT64_C(1) << 21)
+#define HEATMAP_BLOCK_BYTES (UINT64_C(1) << 21)     /* placement is kept per 2 MiB block of HVA */
+#define HEATMAP_BLOCK_PAGES 512u
+#define HEATMAP_BLOCK_NODES_MAX 62u                 /* distinct nodes one map can name in blocks */
 
 typedef struct HeatParams {
         unsigned decay_percent;    /* 0..100 */
@@ -178,5 +225,43 @@ void heatmap_histogram_total(const HeatMap *h, HeatHistogram *ret);
  * windows and RAM ranges but must lie within one RAM range. -ENOENT if outside guest RAM.
  */
 int heatmap_residency_update(HeatMap *h, uint64_t hva, const int *status, size_t n_pages);
-/* After migrating n_pages at hva from node `from` to node `to` (either may be -1 = absent). */
+/*
+ * After migrating n_pages at hva from node `from` to node `to` (either may be -1 = absent).
+ * from == to: the pages were found on that node (a query-first move that had nothing to do):
+ * counters stay, block placement learns it.
+ */
 int heatmap_residency_moved(HeatMap *h, uint64_t hva, size_t n_pages, int from, int to);
+/* The histogram window's residency only (pages[] and class_bytes[] stay 0): O(nodes), no scan. */
+int heatmap_residency(const HeatMap *h, size_t index, HeatHistogram *ret);
+
+/* --- block placement (see "Block placement" above) --- */
+typedef enum HeatBlockKind {
+        HEAT_BLOCK_UNKNOWN,
+        HEAT_BLOCK_ABSENT,
+        HEAT_BLOCK_NODE,
+        HEAT_BLOCK_MIXED,
+        _HEAT_BLOCK_KIND_MAX,
+} HeatBlockKind;
+
+typedef struct HeatBlock {
+        uint64_t hva;           /* first byte of the block inside its range */
+        uint64_t n_pages;       /* 4 KiB pages of the range in the block (512 but at range edges) */
+        HeatBlockKind kind;
+        int node;               /* NODE, MIXED: the node; else -1 */
+        uint8_t ceiling;        /* MIXED: pages not on node have heat ≤ this; else 0 */
+        bool all_present;       /* NODE: every page was present when last seen (queried or moved) */
+        bool huge;              /* one transparent huge page: plan and move it whole */
+} HeatBlock;
+
+/* Blocks of range `index` (heatmap_range() order); 0 for a bad index. */
+size_t heatmap_range_n_blocks(const HeatMap *h, size_t index);
+/* -ENOENT for a bad range or block index. */
+int heatmap_range_block(const HeatMap *h, size_t index, size_t block, HeatBlock *ret);
+/* The block holding hva; -ENOENT if hva is not guest RAM. */
+int heatmap_block_hva(const HeatMap *h, uint64_t hva, HeatBlock *ret);
+/*
+ * Mark (or unmark) the whole 2 MiB blocks inside [hva, hva + len) as mapped by one transparent
+ * huge page each; partial blocks are left as they are (a range edge cannot be one THP of ours).
+ * -ENOENT if the span touches no guest RAM.
+ */
+int heatmap_mark_huge(HeatMap *h, uint64_t hva, uint64_t len_bytes, bool huge);

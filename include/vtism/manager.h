@@ -36,6 +36,25 @@ typedef enum ManagerSubsystem {
 /* "sampling", "migration", "all" -> mask; -EINVAL for anything else */
 int manager_subsystem_from_string(const char *s);
 
+/*
+ * What changed in the manager's state, as a mask, for whoever shows it (the bus registers a hook
+ * with manager_set_change_hook() and maps these to its properties). The manager and its VM code
+ * call manager_notify_changed(); they know nothing of D-Bus.
+ */
+typedef enum ManagerChange {
+        MANAGER_CHANGED_MODE         = 1 << 0, /* mode and its reason, nodes and distances */
+        MANAGER_CHANGED_CONFIG       = 1 << 1, /* settings from the config: interval, rate, URI, tracker */
+        MANAGER_CHANGED_PAUSED       = 1 << 2, /* sampling or migration paused or resumed */
+        MANAGER_CHANGED_DRY_RUN      = 1 << 3,
+        MANAGER_CHANGED_RELOAD_ERROR = 1 << 4,
+        MANAGER_CHANGED_TRACKERS     = 1 << 5, /* usable trackers, the active one */
+        MANAGER_CHANGED_VMS          = 1 << 6, /* a VM came, went, or changed identity or policy */
+        MANAGER_CHANGED_CYCLE        = 1 << 7, /* a cycle timer ran (counters, heat, placement moved on) */
+} ManagerChange;
+
+typedef struct Manager Manager;
+typedef void (*ManagerChangeHook)(Manager *m, unsigned changes, void *userdata);
+
 typedef struct ManagerCounters {
         uint64_t cycles;
         uint64_t pages_promoted;
@@ -44,12 +63,18 @@ typedef struct ManagerCounters {
         uint64_t bytes_migrated;
         uint64_t reloads;
         uint64_t reload_failures;
+        uint64_t cycle_usec;          /* CLOCK_MONOTONIC time spent in manager_cycle() */
+        uint64_t sample_errors;       /* failed tracker reads of a VM */
+        uint64_t metrics_file_errors; /* failed writes of global.metrics_textfile */
 } ManagerCounters;
 
-typedef struct Manager {
+struct Manager {
         sd_event *event;
-        sd_bus *bus;
+        sd_bus *bus;                /* set up by bus_setup(), closed by manager_free() */
+        ManagerChangeHook change_hook;
+        void *change_userdata;
         sd_event_source *cycle_timer;
+        int exit_error;             /* why the loop was left, 0 for a requested stop */
 
         char *config_path;
         char *sysfs_root;
@@ -73,11 +98,15 @@ typedef struct Manager {
         char *proc_root;
         Vm **vms;
         size_t n_vms;
+        uint64_t vm_seq;            /* discovery counter (Vm.seq) */
+        uid_t *qemu_uids;           /* config qemu_users resolved (manager_vms_apply_config()) */
+        size_t n_qemu_uids;
+        bool qemu_users_all;        /* qemu_users = [ "*" ] */
         VmSource *libvirt_source;
         VmSource *proc_source;
         char *tracker_reasons[_TRACKER_KIND_MAX]; /* why each tracker is unusable; NULL if usable */
         Tracker *tracker;                         /* NULL: none usable (monitor VMs only) */
-} Manager;
+};
 
 int manager_new(const char *config_path, const char *sysfs_root, const char *proc_root, int log_level_override,
                 Manager **ret);
@@ -88,9 +117,15 @@ static inline void manager_freep(Manager **m) {
 
 /* Load config and topology; on failure logs and returns -errno (startup is fatal). */
 int manager_load(Manager *m);
-/* Connect to the bus, take the name, arm timers and signals, tell systemd READY=1. */
+/* Arm signals, the watchdog, the VM sources and the cycle timer, tell systemd READY=1. Run
+ * bus_setup() before, so that READY=1 means the bus name is ours. */
 int manager_start(Manager *m);
+/* Run the loop until manager_exit(). Returns 0 after a requested stop (SIGTERM, SIGINT), -errno
+ * when the daemon must stop because something it cannot work without went away (the bus): then
+ * vtismd exits non-zero and systemd's Restart=on-failure restarts it. */
 int manager_run(Manager *m);
+/* Leave the loop: error 0 for a requested stop, else the -errno manager_run() returns. */
+void manager_exit(Manager *m, int error);
 
 /* Re-read config and topology. On failure keeps the old state, logs, and returns -errno with
  * *ret_error (if non-NULL) naming the file:line. */
@@ -101,6 +136,10 @@ void manager_set_dry_run(Manager *m, bool dry_run);
 bool manager_dry_run(const Manager *m);
 void manager_update_status(Manager *m);
 
+/* One hook (NULL to remove); called with a ManagerChange mask whenever the state changes. */
+void manager_set_change_hook(Manager *m, ManagerChangeHook hook, void *userdata);
+void manager_notify_changed(Manager *m, unsigned changes);
+
 /* One full cycle (also run by the timer). */
 int manager_cycle(Manager *m);
 
@@ -110,4 +149,7 @@ int manager_tracker_setup(Manager *m);             /* (re)pick the tracker per c
 int manager_vms_apply_config(Manager *m);          /* after a reload */
 void manager_vms_cycle(Manager *m);
 void manager_vms_done(Manager *m);
-Vm *manager_find_vm(Manager *m, const char *key); /* id, name or pid; NULL if none */
+/* By id, then uuid, then name, then QEMU pid. -ENOENT if none, -ENOTUNIQ if two VMs have that name
+ * (then only the id or pid finds them). An id or name with invalid UTF-8 also matches as the bus
+ * shows it (utf8_escape_invalid()). */
+int manager_find_vm(Manager *m, const char *key, Vm **ret);

@@ -20,7 +20,8 @@ typedef enum NodeTier {
 /* Why a node got its tier: shown by vtismctl so operators can tell. */
 typedef enum TierSource {
         TIER_SOURCE_MEMORY_TIER, /* kernel memory tiers (HMAT/CXL CDAT adistance) */
-        TIER_SOURCE_CPULESS,     /* one memory tier only: CPU-less memory node is CXL */
+        TIER_SOURCE_CPULESS,     /* one memory tier only: a CPU-less memory node is CXL */
+        TIER_SOURCE_HAS_CPUS,    /* one memory tier only: a node with CPUs is DRAM */
         TIER_SOURCE_CONFIG,      /* tiers { } override in vtism.conf */
         _TIER_SOURCE_MAX,
         _TIER_SOURCE_INVALID = -22,

@@ -48,12 +48,18 @@ static inline const char *vm_event_to_string(VmEvent e) {
         return table[e];
 }
 
-/* Valid only during the handler call: copy what you keep. */
+/* Valid only during the handler call: copy what you keep. From libvirt, uuid and name are the
+ * domain's; from /proc they are what the command line claims (-uuid, -name: untrusted, NULL if it
+ * claims none), see vm.h. */
 typedef struct VmIdentity {
         const char *uuid;          /* canonical lower-case */
         const char *name;
+        const char *default_name;  /* /proc: "qemu-<pid>" or "EXE-<pid>", for when the claim is unusable */
+        uid_t uid;                 /* /proc: the process's real uid, (uid_t) -1 if unknown (libvirt) */
         pid_t pid;                 /* QEMU pid, from libvirt's pid file, checked against /proc;
                                     * 0 if it could not be found (remote URI, unreadable file) */
+        unsigned long long start_time; /* of pid (proc-pid.h), 0 if unknown */
+        const char *cmdline;       /* pid's command line joined by spaces (untrusted bytes), NULL if unknown */
         const char *numa_nodeset;  /* host nodes of <numatune><memory nodeset=…>, NULL if none */
         const char *vcpu_cpuset;   /* union of the vCPUs' pinning, NULL if unpinned (every vCPU
                                     * may run on every host CPU) */
@@ -76,13 +82,22 @@ struct VmSource {
 };
 
 /*
- * Watch the libvirt daemon at uri (NULL: "qemu:///system") from event. Never fails because
- * libvirtd is unreachable: it then retries with backoff (1 s doubling to 60 s) and the handler
- * sees the first resync once connected; the same after libvirtd went away. -EBUSY if libvirt's
- * event implementation is already bound to another live loop.
+ * Watch the libvirt daemon at uri (NULL: "qemu:///system"); the handler is called from event's
+ * loop. Never fails because libvirtd is unreachable: it then retries with backoff (1 s doubling to
+ * 60 s) and the handler sees the first resync once connected; the same after libvirtd went away.
+ * libvirt itself runs in a thread of the source's own, so a libvirtd that hangs never blocks
+ * event's loop; a libvirt call that waits 30 s for an answer is cut short and retried
+ * (vmsource-libvirt.c). -EBUSY if libvirt's event implementation is still bound to another
+ * source's thread. QEMU pids from libvirt's pid files are checked below proc_root (NULL: "/proc").
+ * vmsource_free() returns within ~5 s even while libvirtd hangs.
  */
-int vmsource_libvirt_new(sd_event *event, const char *uri, VmSourceHandler handler, void *userdata,
-                         VmSource **ret);
+int vmsource_libvirt_new(sd_event *event, const char *uri, const char *proc_root, VmSourceHandler handler,
+                         void *userdata, VmSource **ret);
+
+/* Connect to another URI (a reload changed it): the old connection is dropped, an empty resync
+ * withdraws what it said (VMs that only it knew go, those /proc knows stay), and the new URI is
+ * tried at once, even while a call to the old one hangs. 1 if it changed, 0 if not, -EINVAL. */
+int vmsource_libvirt_set_uri(VmSource *s, const char *uri);
 
 static inline VmSource *vmsource_free(VmSource *s) {
         if (s)
@@ -104,11 +119,19 @@ static inline const char *vmsource_name(const VmSource *s) {
 
 /*
  * Plain QEMU processes found by scanning proc_root (normally "/proc"): every process whose argv[0]
- * is a system emulator (qemu-system-*, qemu-kvm), plus those the matcher accepts (explicitly
+ * is a system emulator (qemu-system-*, qemu-kvm, kvm), plus those the matcher accepts (explicitly
  * configured processes; NULL for none). No events of its own: each vmsource_proc_scan() compares
  * with the previous scan and reports STARTED/STOPPED; the first scan is wrapped in a resync.
+ *
+ * A scan reads the command line (and, for a VM, the start time) of pids it does not know yet, and
+ * nothing of those it knows: a known pid whose directory is gone is STOPPED; that a known pid now
+ * belongs to another process is the consumer's finding (its liveness check compares start
+ * times), which it reports with vmsource_proc_forget(). A pid that cannot be read (EACCES,
+ * EMFILE, ...) is looked at again in the next scan.
  */
 typedef bool (*VmSourceProcMatcher)(pid_t pid, char *const *argv, size_t argc, void *userdata);
 int vmsource_proc_new(const char *proc_root, VmSourceProcMatcher matcher, VmSourceHandler handler,
                       void *userdata, VmSource **ret);
 int vmsource_proc_scan(VmSource *s);
+/* pid is gone or reused: drop it without an event, so the next scan looks at it afresh. */
+void vmsource_proc_forget(VmSource *s, pid_t pid);

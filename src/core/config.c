@@ -24,6 +24,8 @@
 #define DEFAULT_HEAT_DECAY_PERCENT 12
 #define DEFAULT_HEAT_RANGE_BYTES GIB
 #define DEFAULT_LIBVIRT_URI "qemu:///system"
+#define DEFAULT_QEMU_USERS { "root", "libvirt-qemu" }
+#define USER_NAME_MAX 256 /* LOGIN_NAME_MAX */
 #define DEFAULT_DRAM_BUDGET_PERCENT 100
 #define DEFAULT_WEIGHT 100
 
@@ -36,6 +38,7 @@ static const char *const tracker_kind_table[_TRACKER_KIND_MAX] = {
         [TRACKER_IDLE_PAGES] = "idle_pages",
         [TRACKER_DAMON] = "damon",
         [TRACKER_PAGE_IDLE] = "page_idle",
+        [TRACKER_SOFTDIRTY] = "softdirty",
 };
 assert_cc(ELEMENTSOF(tracker_kind_table) == _TRACKER_KIND_MAX);
 assert_cc(sizeof(TrackerKind) == sizeof(int));
@@ -110,6 +113,12 @@ const char *policy_match_to_string(PolicyMatch m) {
 
 /* ---- building and freeing ---- */
 
+static void strv_free_n(char **v, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                free(v[i]);
+        free(v);
+}
+
 static void policy_init_default(VtPolicy *p) {
         *p = (VtPolicy) {
                 .match = POLICY_MATCH_DEFAULT,
@@ -132,6 +141,13 @@ VtConf *config_new_default(void) {
         c->heat_decay_percent = DEFAULT_HEAT_DECAY_PERCENT;
         c->heat_range_bytes = DEFAULT_HEAT_RANGE_BYTES;
         c->libvirt_uri = xstrdup(DEFAULT_LIBVIRT_URI);
+        {
+                static const char *const users[] = DEFAULT_QEMU_USERS;
+
+                c->qemu_users = xcalloc(ELEMENTSOF(users), sizeof(char *));
+                for (size_t i = 0; i < ELEMENTSOF(users); i++)
+                        c->qemu_users[c->n_qemu_users++] = xstrdup(users[i]);
+        }
         policy_init_default(&c->default_policy);
         return c;
 }
@@ -141,6 +157,8 @@ VtConf *config_free(VtConf *c) {
                 return NULL;
         free(c->path);
         free(c->libvirt_uri);
+        free(c->metrics_textfile);
+        strv_free_n(c->qemu_users, c->n_qemu_users);
         free(c->dram_nodes);
         free(c->cxl_nodes);
         free(c->default_policy.pattern);
@@ -319,6 +337,25 @@ static int parse_string(ParseContext *ctx, const ConfigKey *k, const config_sett
         return 0;
 }
 
+/* An absolute path, or "" for none (stored as NULL). */
+static int parse_optional_path(ParseContext *ctx, const ConfigKey *k, const config_setting_t *s, const char *path,
+                               void *base) {
+        char **field = FIELD(base, k, char *);
+        int r;
+
+        if (config_setting_type(s) == CONFIG_TYPE_STRING && !*config_setting_get_string(s)) {
+                free(*field);
+                *field = NULL;
+                return 0;
+        }
+        r = parse_string(ctx, k, s, path, base);
+        if (r < 0)
+                return r;
+        if (**field != '/')
+                return fail_at(ctx, s, path, "'%s' is not an absolute path (or \"\" for none)", *field);
+        return 0;
+}
+
 static int parse_enum(ParseContext *ctx, const ConfigKey *k, const config_setting_t *s, const char *path,
                       void *base) {
         const char *v;
@@ -490,6 +527,51 @@ static int parse_nodes(ParseContext *ctx, const ConfigKey *k, const config_setti
 assert_cc(offsetof(VtConf, n_dram_nodes) == offsetof(VtConf, dram_nodes) + sizeof(int *));
 assert_cc(offsetof(VtConf, n_cxl_nodes) == offsetof(VtConf, cxl_nodes) + sizeof(int *));
 
+/* global.qemu_users: an array of user names or decimal uids, or [ "*" ]; stored as written. */
+static int parse_users(ParseContext *ctx, const ConfigKey *k, const config_setting_t *s, const char *path,
+                       void *base) {
+        VtConf *c = base;
+        char **users = NULL;
+        size_t n_users = 0;
+        int n;
+
+        if (!config_setting_is_array(s) && !config_setting_is_list(s))
+                return fail_type(ctx, s, path, "an array of user names or uids, or [ \"*\" ]");
+        n = config_setting_length(s);
+        if (n > 0)
+                users = xcalloc((size_t) n, sizeof(char *));
+        for (int i = 0; i < n; i++) {
+                const config_setting_t *e = config_setting_get_elem(s, (unsigned) i);
+                _cleanup_free_ char *epath = xasprintf("%s[%d]", path, i);
+                const char *v = NULL;
+                int r = 0;
+
+                if (config_setting_type(e) != CONFIG_TYPE_STRING)
+                        r = fail_type(ctx, e, epath, "a string (a user name or a uid)");
+                else {
+                        v = config_setting_get_string(e);
+                        if (!*v)
+                                r = fail_at(ctx, e, epath, "must not be empty");
+                        else if (strlen(v) >= USER_NAME_MAX || strpbrk(v, " \t\n:,"))
+                                r = fail_at(ctx, e, epath, "'%.64s' is not a user name or uid", v);
+                        else if (streq(v, "*") && n > 1)
+                                r = fail_at(ctx, e, epath, "\"*\" (every user) must be the only entry");
+                        for (size_t j = 0; r >= 0 && j < n_users; j++)
+                                if (streq(users[j], v))
+                                        r = fail_at(ctx, e, epath, "'%s' is listed twice", v);
+                }
+                if (r < 0) {
+                        strv_free_n(users, n_users);
+                        return r;
+                }
+                users[n_users++] = xstrdup(v);
+        }
+        strv_free_n(c->qemu_users, c->n_qemu_users);
+        c->qemu_users = users;
+        c->n_qemu_users = n_users;
+        return 0;
+}
+
 #define GLOBAL_INT(n, field, lo, hi, mul)                                                         \
         { .section = SECTION_GLOBAL, .name = n, .parse = parse_u64_scaled,                        \
           .offset = offsetof(VtConf, field), .min = lo, .max = hi, .scale = mul }
@@ -515,6 +597,9 @@ static const ConfigKey config_keys[] = {
           .offset = offsetof(VtConf, heat_range_bytes), .min = 2 * MIB, .max = TIB },
         { .section = SECTION_GLOBAL, .name = "libvirt_uri", .parse = parse_string,
           .offset = offsetof(VtConf, libvirt_uri) },
+        { .section = SECTION_GLOBAL, .name = "metrics_textfile", .parse = parse_optional_path,
+          .offset = offsetof(VtConf, metrics_textfile) },
+        { .section = SECTION_GLOBAL, .name = "qemu_users", .parse = parse_users },
 
         { .section = SECTION_TIERS, .name = "dram", .parse = parse_nodes, .offset = offsetof(VtConf, dram_nodes),
           .min = 0, .max = NODE_ID_MAX },

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "vtism/macro.h"
+#include "vtism/proc-pid.h"
 #include "vtism/qemu-cmdline.h"
 #include "vtism/util.h"
 
@@ -455,24 +456,13 @@ out:
 }
 
 int qemu_cmdline_parse_proc(const char *buf, size_t len, QemuCmdline **ret) {
-        _cleanup_free_ char **argv = NULL;
-        _cleanup_free_ char *copy = NULL;
-        size_t argc = 0;
+        _cleanup_(proc_cmdline_freep) ProcCmdline *c = NULL;
+        int r;
 
-        if (len == 0)
+        r = proc_cmdline_split(buf, len, &c);
+        if (r < 0)
                 return -EINVAL;
-        copy = xmalloc(len + 1);
-        memcpy(copy, buf, len);
-        copy[len] = 0;
-        if (copy[len - 1] == 0)
-                len--; /* the usual trailing NUL */
-
-        argv = xcalloc(len + 2, sizeof(char *));
-        for (size_t i = 0; i <= len;) {
-                argv[argc++] = copy + i;
-                i += strlen(copy + i) + 1;
-        }
-        return qemu_cmdline_parse(argv, argc, ret);
+        return qemu_cmdline_parse(c->argv, c->argc, ret);
 }
 
 const char *qemu_machine_family(const char *machine) {

@@ -22,13 +22,15 @@
  *     Operators who disagree use an override. A node with memory that no memory tier lists (a
  *     race with hotplug) falls back to rule 3.
  *
- *  3. CPU-less rule (TIER_SOURCE_CPULESS), when there is one memory tier only (no HMAT: the kernel
- *     puts every DRAM-like node in the default tier) or no memory_tiering directory at all (old
- *     kernel): nodes with CPUs are DRAM, CPU-less memory nodes are CXL. If no node with memory has
- *     CPUs, there is no way to tell and every memory node is DRAM (nothing to tier).
+ *  3. CPU rule, when there is one memory tier only (no HMAT: the kernel puts every DRAM-like
+ *     node in the default tier) or no memory_tiering directory at all (old kernel): nodes with
+ *     CPUs are DRAM (TIER_SOURCE_HAS_CPUS), CPU-less memory nodes are CXL (TIER_SOURCE_CPULESS).
+ *     If no node with memory has CPUs, there is no way to tell and every memory node is DRAM
+ *     (still TIER_SOURCE_CPULESS: the source names the fact the rule looked at, never one the
+ *     node does not have).
  *
  * Memoryless nodes (CPUs, no memory) are kept, so a VM's home node can be looked up, but with
- * has_memory = false, tier DRAM, source TIER_SOURCE_CPULESS, memory_tier -1, 0 bytes and no
+ * has_memory = false, tier DRAM, source TIER_SOURCE_HAS_CPUS, memory_tier -1, 0 bytes and no
  * demotion targets. They are never placement targets and topology_count_tier() skips them.
  *
  * Demotion targets: each DRAM node with memory gets every CXL node, nearest (by the node distance
@@ -57,6 +59,7 @@ assert_cc(ELEMENTSOF(node_tier_table) == _NODE_TIER_MAX);
 static const char *const tier_source_table[_TIER_SOURCE_MAX] = {
         [TIER_SOURCE_MEMORY_TIER] = "memory-tier",
         [TIER_SOURCE_CPULESS] = "cpu-less",
+        [TIER_SOURCE_HAS_CPUS] = "has-cpus",
         [TIER_SOURCE_CONFIG] = "config",
 };
 assert_cc(ELEMENTSOF(tier_source_table) == _TIER_SOURCE_MAX);
@@ -297,7 +300,7 @@ static void classify_by_cpus(Topology *t, bool any_memory_node_has_cpus) {
 
                 if (n->tier_source == TIER_SOURCE_MEMORY_TIER)
                         continue; /* already decided by rule 2 */
-                n->tier_source = TIER_SOURCE_CPULESS;
+                n->tier_source = n->n_cpus > 0 ? TIER_SOURCE_HAS_CPUS : TIER_SOURCE_CPULESS;
                 if (!n->has_memory || n->n_cpus > 0 || !any_memory_node_has_cpus)
                         n->tier = NODE_TIER_DRAM;
                 else

@@ -33,6 +33,20 @@ char *xasprintf(const char *fmt, ...) {
         return p;
 }
 
+char *strextendf(char **s, const char *fmt, ...) {
+        va_list ap;
+        char *add, *joined;
+
+        va_start(ap, fmt);
+        if (vasprintf(&add, fmt, ap) < 0)
+                oom();
+        va_end(ap);
+        joined = xasprintf("%s%s", *s ?: "", add);
+        free(add);
+        free(*s);
+        return (*s = joined);
+}
+
 bool streq_ptr(const char *a, const char *b) {
         if (!a || !b)
                 return a == b;
@@ -44,6 +58,10 @@ int read_file_at(const char *root, const char *path, char **ret_contents) {
 }
 
 int read_file_at_size(const char *root, const char *path, char **ret_contents, size_t *ret_size) {
+        return read_file_at_max(root, path, 64 * MIB, ret_contents, ret_size);
+}
+
+int read_file_at_max(const char *root, const char *path, size_t max_bytes, char **ret_contents, size_t *ret_size) {
         _cleanup_free_ char *full = NULL, *buf = NULL;
         _cleanup_close_ int fd = -EBADF;
         size_t size = 0, allocated = 4096;
@@ -58,8 +76,6 @@ int read_file_at_size(const char *root, const char *path, char **ret_contents, s
                 ssize_t n;
 
                 if (allocated - size < 2) {
-                        if (allocated > 64 * MIB)
-                                return -EFBIG;
                         allocated *= 2;
                         buf = xreallocarray(buf, allocated, 1);
                 }
@@ -72,6 +88,8 @@ int read_file_at_size(const char *root, const char *path, char **ret_contents, s
                 if (n == 0)
                         break;
                 size += (size_t) n;
+                if (size > max_bytes)
+                        return -EFBIG;
         }
         buf[size] = 0;
         *ret_contents = TAKE_PTR(buf);
@@ -207,6 +225,33 @@ int safe_atou64(const char *s, uint64_t *ret) {
         return 0;
 }
 
+int read_u64_at(const char *root, const char *path, uint64_t *ret) {
+        _cleanup_free_ char *line = NULL;
+        unsigned long long v;
+        char *end;
+        int r, base = 10;
+        const char *p;
+
+        r = read_line_at(root, path, &line);
+        if (r < 0)
+                return r;
+        p = line;
+        if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X')) {
+                p += 2;
+                base = 16;
+        }
+        if (!isxdigit((unsigned char) *p) || (base == 10 && !isdigit((unsigned char) *p)))
+                return -EINVAL;
+        errno = 0;
+        v = strtoull(p, &end, base);
+        if (errno != 0)
+                return -ERANGE;
+        if (*end)
+                return -EINVAL;
+        *ret = v;
+        return 0;
+}
+
 int safe_atoi(const char *s, int *ret) {
         char *end;
         long v;
@@ -284,4 +329,24 @@ char *format_bytes(char *buf, size_t len, uint64_t bytes) {
                         snprintf(buf, len, "%" PRIu64 ".%" PRIu64 " %s", tenths / 10, tenths % 10, suffix[i]);
         }
         return buf;
+}
+
+int pread_full(int fd, void *buf, size_t size, uint64_t offset, size_t *ret_done) {
+        size_t done = 0;
+
+        while (done < size) {
+                ssize_t n = pread(fd, (uint8_t *) buf + done, size - done, (off_t) (offset + done));
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return negative_errno();
+                }
+                if (n == 0)
+                        break;
+                done += (size_t) n;
+        }
+        memset((uint8_t *) buf + done, 0, size - done);
+        if (ret_done)
+                *ret_done = done;
+        return 0;
 }

@@ -1,25 +1,42 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * vtismctl: look at and steer vtismd. Everything but check-config goes over D-Bus
- * (org.vtism1 on the system bus); the daemon is the only source of truth.
+ * (org.vtism1 on the system bus, or a remote one over SSH with -H; bus-api.h); the daemon is the
+ * only source of truth.
+ *
+ * Records come as a{sv} dicts and are read generically (bus-snapshot.h): vtismctl takes the keys
+ * it knows, skips the others, and says once, on stderr, which it skipped, so that a newer vtismd
+ * never makes an older vtismctl fail or silently drop a table. What it shows of a record is a
+ * table here (columns), the JSON of a record is every key of its bus-api.h table (null when the
+ * daemon left it out), and the metrics come from metrics.c's table: a key added to the bus shows
+ * up in --json and in 'vtismctl metrics' by its table entries, and in the text tables by a column.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <json-c/json.h>
+#include <locale.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/signalfd.h>
 #include <systemd/sd-bus.h>
+#include <termios.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "pager.h"
+#include "table.h"
 #include "vtism-build.h"
+#include "vtism/bus-api.h"
+#include "vtism/bus-snapshot.h"
 #include "vtism/config.h"
 #include "vtism/macro.h"
+#include "vtism/metrics.h"
 #include "vtism/util.h"
-
-#define BUS_NAME "org.vtism1"
-#define BUS_PATH "/org/vtism1"
-#define BUS_INTERFACE "org.vtism1.Manager"
 
 /* Exit codes, documented in vtismctl(8). */
 enum {
@@ -30,104 +47,47 @@ enum {
         EXIT_DENIED = 4,
 };
 
+/* The JSON's shape: bumped when a key is removed or changes meaning or type; adding keys does
+ * not bump it (vtismctl(8)). */
+#define JSON_SCHEMA_VERSION 1
+
 static bool arg_json = false;
-static const char *arg_verb = NULL;
+static bool arg_legend = true;
+static bool arg_pager = true;
+static bool arg_full = false;
+static const char *arg_host = NULL;
+static bool arg_watch = false;
+static usec_t arg_watch_usec = 2 * USEC_PER_SEC;
+static size_t arg_width = TABLE_WIDTH_UNLIMITED; /* for tables: the terminal's, before any pager */
 
-typedef struct NodeInfo {
-        int id;
-        char *tier;
-        char *tier_source;
-        int memory_tier;
-        char *cpus;
-        uint64_t total_bytes;
-        uint64_t free_bytes;
-        int *targets;
-        size_t n_targets;
-} NodeInfo;
+/* ---- the bus ---- */
 
-typedef struct Counter {
-        char *name;
-        uint64_t value;
-} Counter;
-
-typedef struct VmInfo {
-        char *id, *name, *uuid, *sources, *state, *error;
-        uint32_t pid;
-        uint64_t ram_bytes, dram_bytes, cxl_bytes, hot_bytes, warm_bytes, cold_bytes, cycles;
-        int32_t home_node;
-        bool residency_known;
-} VmInfo;
-
-typedef struct TrackerInfo {
-        char *name;
-        bool usable;
-        char *reason;
-} TrackerInfo;
-
-typedef struct Status {
-        char *version, *mode, *mode_reason, *tracker, *config_file, *last_reload_error, *libvirt_uri;
-        bool sampling_paused, migration_paused, dry_run;
-        uint64_t sample_interval_usec, rate_limit_bytes, started_at_usec, last_cycle_at_usec;
-        NodeInfo *nodes;
-        size_t n_nodes;
-        uint32_t *distances; /* n_nodes x n_nodes */
-        size_t n_distances;
-        Counter *counters;
-        size_t n_counters;
-        char *active_tracker;
-        bool have_vms;           /* the daemon exports VMs (older ones did not) */
-        VmInfo *vms;
-        size_t n_vms;
-        TrackerInfo *trackers;
-        size_t n_trackers;
-} Status;
-
-static void status_done(Status *s) {
-        free(s->version);
-        free(s->mode);
-        free(s->mode_reason);
-        free(s->tracker);
-        free(s->config_file);
-        free(s->last_reload_error);
-        free(s->libvirt_uri);
-        for (size_t i = 0; i < s->n_nodes; i++) {
-                free(s->nodes[i].tier);
-                free(s->nodes[i].tier_source);
-                free(s->nodes[i].cpus);
-                free(s->nodes[i].targets);
-        }
-        free(s->nodes);
-        free(s->distances);
-        for (size_t i = 0; i < s->n_counters; i++)
-                free(s->counters[i].name);
-        free(s->counters);
-        free(s->active_tracker);
-        for (size_t i = 0; i < s->n_vms; i++) {
-                VmInfo *v = &s->vms[i];
-                free(v->id);
-                free(v->name);
-                free(v->uuid);
-                free(v->sources);
-                free(v->state);
-                free(v->error);
-        }
-        free(s->vms);
-        for (size_t i = 0; i < s->n_trackers; i++) {
-                free(s->trackers[i].name);
-                free(s->trackers[i].reason);
-        }
-        free(s->trackers);
-}
+/* The connection itself failed (with -H: ssh or the bridge on the other side). */
+#define IN_SET_CONN_ERROR(r) ((r) == -ENOTCONN || (r) == -ECONNRESET || (r) == -EPIPE || (r) == -ECONNREFUSED)
 
 /* Turn a bus error into a message a user can act on, and an exit code. */
 static int report_bus_error(const char *what, const sd_bus_error *error, int r) {
         if (sd_bus_error_has_names(error, SD_BUS_ERROR_SERVICE_UNKNOWN, SD_BUS_ERROR_NAME_HAS_NO_OWNER)) {
-                fprintf(stderr, "vtismctl: vtismd is not running (start it with 'systemctl start vtismd').\n");
+                fprintf(stderr, "vtismctl: vtismd is not running%s%s (start it with 'systemctl start vtismd').\n",
+                        arg_host ? " on " : "", arg_host ?: "");
                 return EXIT_NOT_RUNNING;
         }
         if (sd_bus_error_has_name(error, SD_BUS_ERROR_ACCESS_DENIED)) {
-                fprintf(stderr, "vtismctl: permission denied: '%s' needs root.\n", what);
+                const char *why = error->message ? strstr(error->message, "Permission denied: ") : NULL;
+
+                /* vtismd's own refusal says why (e.g. root without CAP_SYS_ADMIN); the bus
+                 * policy's is about rules and matches. */
+                if (why == error->message && why)
+                        fprintf(stderr, "vtismctl: permission denied: %s\n", why + strlen("Permission denied: "));
+                else
+                        fprintf(stderr, "vtismctl: permission denied: '%s' needs root (with CAP_SYS_ADMIN).\n", what);
                 return EXIT_DENIED;
+        }
+        if (arg_host && IN_SET_CONN_ERROR(r)) {
+                /* ssh said why on stderr already */
+                fprintf(stderr, "vtismctl: cannot reach the system bus of %s (ssh -xT -- %s systemd-stdio-bridge): %s\n",
+                        arg_host, arg_host, strerror(-r));
+                return EXIT_NOT_RUNNING;
         }
         if (sd_bus_error_is_set(error))
                 fprintf(stderr, "vtismctl: %s failed: %s\n", what, error->message ?: error->name);
@@ -139,6 +99,16 @@ static int report_bus_error(const char *what, const sd_bus_error *error, int r) 
 static int connect_bus(sd_bus **ret) {
         int r;
 
+        if (arg_host) {
+                /* ssh -xT HOST systemd-stdio-bridge, as systemctl -H does. */
+                r = sd_bus_open_system_remote(ret, arg_host);
+                if (r < 0) {
+                        fprintf(stderr, "vtismctl: cannot reach the system bus of %s (ssh -xT -- %s systemd-stdio-bridge): %s\n",
+                                arg_host, arg_host, strerror(-r));
+                        return EXIT_NOT_RUNNING;
+                }
+                return EXIT_OK;
+        }
         r = sd_bus_open_system(ret);
         if (r < 0) {
                 fprintf(stderr, "vtismctl: cannot connect to the system bus: %s (is dbus running? then vtismd "
@@ -148,272 +118,63 @@ static int connect_bus(sd_bus **ret) {
         return EXIT_OK;
 }
 
-static char *read_string(sd_bus_message *m) {
-        const char *s;
-
-        if (sd_bus_message_read(m, "s", &s) < 0)
-                return NULL;
-        return xstrdup(s);
-}
-
-static int read_nodes(sd_bus_message *m, Status *s) {
-        int r;
-
-        r = sd_bus_message_enter_container(m, 'a', "(issisttai)");
-        if (r < 0)
-                return r;
-        while ((r = sd_bus_message_enter_container(m, 'r', "issisttai")) > 0) {
-                const char *tier, *source, *cpus;
-                const void *targets;
-                size_t size;
-                NodeInfo *n;
-
-                s->nodes = xreallocarray(s->nodes, s->n_nodes + 1, sizeof(NodeInfo));
-                n = &s->nodes[s->n_nodes];
-                *n = (NodeInfo) {};
-                r = sd_bus_message_read(m, "issistt", &n->id, &tier, &source, &n->memory_tier, &cpus,
-                                        &n->total_bytes, &n->free_bytes);
-                if (r < 0)
-                        return r;
-                r = sd_bus_message_read_array(m, 'i', &targets, &size);
-                if (r < 0)
-                        return r;
-                n->tier = xstrdup(tier);
-                n->tier_source = xstrdup(source);
-                n->cpus = xstrdup(cpus);
-                n->n_targets = size / sizeof(int);
-                n->targets = xmalloc(size);
-                memcpy(n->targets, targets, size);
-                s->n_nodes++;
-                r = sd_bus_message_exit_container(m);
-                if (r < 0)
-                        return r;
-        }
-        if (r < 0)
-                return r;
-        return sd_bus_message_exit_container(m);
-}
-
-static int read_distances(sd_bus_message *m, Status *s) {
-        int r;
-
-        r = sd_bus_message_enter_container(m, 'a', "au");
-        if (r < 0)
-                return r;
-        while ((r = sd_bus_message_enter_container(m, 'a', "u")) > 0) {
-                uint32_t d;
-
-                while ((r = sd_bus_message_read(m, "u", &d)) > 0) {
-                        s->distances = xreallocarray(s->distances, s->n_distances + 1, sizeof(uint32_t));
-                        s->distances[s->n_distances++] = d;
-                }
-                if (r < 0)
-                        return r;
-                r = sd_bus_message_exit_container(m);
-                if (r < 0)
-                        return r;
-        }
-        if (r < 0)
-                return r;
-        return sd_bus_message_exit_container(m);
-}
-
-static int read_counters(sd_bus_message *m, Status *s) {
-        const char *name;
-        uint64_t value;
-        int r;
-
-        r = sd_bus_message_enter_container(m, 'a', "{st}");
-        if (r < 0)
-                return r;
-        while ((r = sd_bus_message_read(m, "{st}", &name, &value)) > 0) {
-                s->counters = xreallocarray(s->counters, s->n_counters + 1, sizeof(Counter));
-                s->counters[s->n_counters++] = (Counter) { .name = xstrdup(name), .value = value };
-        }
-        if (r < 0)
-                return r;
-        return sd_bus_message_exit_container(m);
-}
-
-#define VMS_SIGNATURE "(sssussstttttttib)"
-
-static int read_vms(sd_bus_message *m, Status *s) {
-        int r;
-
-        s->have_vms = true;
-        r = sd_bus_message_enter_container(m, 'a', VMS_SIGNATURE);
-        if (r < 0)
-                return r;
-        for (;;) {
-                const char *id, *name, *uuid, *sources, *state, *error;
-                int residency_known;
-                VmInfo v = {};
-
-                r = sd_bus_message_read(m, VMS_SIGNATURE, &id, &name, &uuid, &v.pid, &sources, &state, &error,
-                                        &v.ram_bytes, &v.dram_bytes, &v.cxl_bytes, &v.hot_bytes, &v.warm_bytes,
-                                        &v.cold_bytes, &v.cycles, &v.home_node, &residency_known);
-                if (r <= 0)
-                        break;
-                v.id = xstrdup(id);
-                v.name = xstrdup(name);
-                v.uuid = xstrdup(uuid);
-                v.sources = xstrdup(sources);
-                v.state = xstrdup(state);
-                v.error = xstrdup(error);
-                v.residency_known = residency_known;
-                s->vms = xreallocarray(s->vms, s->n_vms + 1, sizeof(VmInfo));
-                s->vms[s->n_vms++] = v;
-        }
-        if (r < 0)
-                return r;
-        return sd_bus_message_exit_container(m);
-}
-
-static int read_trackers(sd_bus_message *m, Status *s) {
-        const char *name, *reason;
-        int usable, r;
-
-        r = sd_bus_message_enter_container(m, 'a', "(sbs)");
-        if (r < 0)
-                return r;
-        while ((r = sd_bus_message_read(m, "(sbs)", &name, &usable, &reason)) > 0) {
-                s->trackers = xreallocarray(s->trackers, s->n_trackers + 1, sizeof(TrackerInfo));
-                s->trackers[s->n_trackers++] = (TrackerInfo) {
-                        .name = xstrdup(name), .usable = usable, .reason = xstrdup(reason),
-                };
-        }
-        if (r < 0)
-                return r;
-        return sd_bus_message_exit_container(m);
-}
-
-static int read_property(sd_bus_message *m, const char *name, Status *s) {
-        const struct {
-                const char *name;
-                char **field;
-        } strings[] = {
-                { "Version", &s->version },
-                { "Mode", &s->mode },
-                { "ModeReason", &s->mode_reason },
-                { "Tracker", &s->tracker },
-                { "ConfigFile", &s->config_file },
-                { "LastReloadError", &s->last_reload_error },
-                { "LibvirtURI", &s->libvirt_uri },
-                { "ActiveTracker", &s->active_tracker },
-        };
-        const struct {
-                const char *name;
-                bool *field;
-        } bools[] = {
-                { "SamplingPaused", &s->sampling_paused },
-                { "MigrationPaused", &s->migration_paused },
-                { "DryRun", &s->dry_run },
-        };
-        const struct {
-                const char *name;
-                uint64_t *field;
-        } u64s[] = {
-                { "SampleIntervalUSec", &s->sample_interval_usec },
-                { "MigrateRateLimit", &s->rate_limit_bytes },
-                { "StartedAt", &s->started_at_usec },
-                { "LastCycleAt", &s->last_cycle_at_usec },
-        };
-        const char *contents;
-        char type;
-        int r;
-
-        r = sd_bus_message_peek_type(m, &type, &contents);
-        if (r < 0)
-                return r;
-        r = sd_bus_message_enter_container(m, 'v', contents);
-        if (r < 0)
-                return r;
-
-        for (size_t i = 0; i < ELEMENTSOF(strings); i++)
-                if (streq(name, strings[i].name) && streq(contents, "s")) {
-                        *strings[i].field = read_string(m);
-                        goto done;
-                }
-        for (size_t i = 0; i < ELEMENTSOF(bools); i++)
-                if (streq(name, bools[i].name) && streq(contents, "b")) {
-                        int b;
-                        r = sd_bus_message_read(m, "b", &b);
-                        if (r < 0)
-                                return r;
-                        *bools[i].field = b;
-                        goto done;
-                }
-        for (size_t i = 0; i < ELEMENTSOF(u64s); i++)
-                if (streq(name, u64s[i].name) && streq(contents, "t")) {
-                        r = sd_bus_message_read(m, "t", u64s[i].field);
-                        if (r < 0)
-                                return r;
-                        goto done;
-                }
-        if (streq(name, "Nodes") && streq(contents, "a(issisttai)"))
-                r = read_nodes(m, s);
-        else if (streq(name, "Distances") && streq(contents, "aau"))
-                r = read_distances(m, s);
-        else if (streq(name, "Counters") && streq(contents, "a{st}"))
-                r = read_counters(m, s);
-        else if (streq(name, "VMs") && streq(contents, "a" VMS_SIGNATURE))
-                r = read_vms(m, s);
-        else if (streq(name, "Trackers") && streq(contents, "a(sbs)"))
-                r = read_trackers(m, s);
-        else /* a newer daemon: ignore what we do not know */
-                r = sd_bus_message_skip(m, contents);
-        if (r < 0)
-                return r;
-done:
-        return sd_bus_message_exit_container(m);
-}
-
-static int fetch_status(sd_bus *bus, Status *s) {
+/* vtismd's properties, read into a snapshot. Errors are reported here. */
+static int fetch_status(sd_bus *bus, BusSnapshot *s) {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-        const char *name;
         int r;
 
-        r = sd_bus_call_method(bus, BUS_NAME, BUS_PATH, "org.freedesktop.DBus.Properties", "GetAll", &error, &reply,
-                               "s", BUS_INTERFACE);
+        r = sd_bus_call_method(bus, VTISM_BUS_NAME, VTISM_BUS_PATH, "org.freedesktop.DBus.Properties", "GetAll",
+                               &error, &reply, "s", VTISM_BUS_INTERFACE);
         if (r < 0)
                 return report_bus_error("status", &error, r);
 
-        r = sd_bus_message_enter_container(reply, 'a', "{sv}");
-        if (r < 0)
-                goto fail;
-        while ((r = sd_bus_message_enter_container(reply, 'e', "sv")) > 0) {
-                r = sd_bus_message_read(reply, "s", &name);
-                if (r < 0)
-                        goto fail;
-                r = read_property(reply, name, s);
-                if (r < 0)
-                        goto fail;
-                r = sd_bus_message_exit_container(reply);
-                if (r < 0)
-                        goto fail;
+        r = bus_snapshot_read(reply, s);
+        if (r < 0) {
+                fprintf(stderr, "vtismctl: cannot parse vtismd's reply: %s\n", strerror(-r));
+                return EXIT_FAIL;
         }
-        if (r < 0)
-                goto fail;
-        if (!s->version || !s->mode || s->n_distances != s->n_nodes * s->n_nodes) {
+        if (!bus_record_has(&s->status, BUS_STATUS_VERSION) || !bus_record_has(&s->status, BUS_STATUS_MODE) ||
+            s->n_distances != s->n_nodes * s->n_nodes) {
                 fprintf(stderr, "vtismctl: vtismd's reply lacks expected properties (version mismatch?)\n");
                 return EXIT_FAIL;
         }
         return EXIT_OK;
-fail:
-        fprintf(stderr, "vtismctl: cannot parse vtismd's reply: %s\n", strerror(-r));
-        return EXIT_FAIL;
 }
 
-static uint64_t counter(const Status *s, const char *name) {
-        for (size_t i = 0; i < s->n_counters; i++)
-                if (streq(s->counters[i].name, name))
-                        return s->counters[i].value;
-        return 0;
+/* What this vtismctl skipped, one line, once per run. */
+static BusUnknown skipped;
+
+static void note_skipped(const BusUnknown *u) {
+        for (size_t i = 0; i < u->n; i++) {
+                bool seen = false;
+
+                for (size_t j = 0; j < skipped.n; j++)
+                        seen = seen || streq(skipped.names[j], u->names[i]);
+                if (!seen) {
+                        skipped.names = xreallocarray(skipped.names, skipped.n + 1, sizeof(char *));
+                        skipped.names[skipped.n++] = xstrdup(u->names[i]);
+                }
+        }
 }
 
-static char *format_targets(const NodeInfo *n) {
-        return n->n_targets > 0 ? join_int_list(n->targets, n->n_targets, " ") : xstrdup("-");
+static void report_skipped(void) {
+        if (skipped.n == 0)
+                return;
+        fprintf(stderr, "vtismctl: vtismd sent fields this vtismctl does not know (");
+        for (size_t i = 0; i < skipped.n; i++)
+                fprintf(stderr, "%s%s", i > 0 ? ", " : "", skipped.names[i]);
+        fprintf(stderr, "); upgrade vtismctl to see them.\n");
+        bus_unknown_done(&skipped);
+}
+
+/* ---- formatting helpers ---- */
+
+static usec_t now_usec(clockid_t clock) {
+        struct timespec ts;
+
+        clock_gettime(clock, &ts);
+        return (usec_t) ts.tv_sec * USEC_PER_SEC + (usec_t) ts.tv_nsec / 1000;
 }
 
 static void format_duration(char *buf, size_t len, uint64_t usec) {
@@ -429,141 +190,401 @@ static void format_duration(char *buf, size_t len, uint64_t usec) {
                 snprintf(buf, len, "%" PRIu64 "h %" PRIu64 "min", sec / 3600, sec % 3600 / 60);
 }
 
-static uint64_t now_usec(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_REALTIME, &ts);
-        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / 1000;
+/* A byte count or "-" when the record does not have it. */
+static const char *bytes_cell(char *buf, size_t len, const BusRecord *r, unsigned field) {
+        return bus_record_has(r, field) ? format_bytes(buf, len, bus_record_u64(r, field, 0)) : NULL;
 }
 
-static void print_nodes(const Status *s) {
-        printf("NODE  TIER  CLASSIFIED BY  MEMTIER  CPUS        SIZE        FREE        DEMOTES TO\n");
-        for (size_t i = 0; i < s->n_nodes; i++) {
-                const NodeInfo *n = &s->nodes[i];
-                _cleanup_free_ char *targets = format_targets(n);
-                char size[FORMAT_BYTES_MAX], free_[FORMAT_BYTES_MAX], tier[16];
+/* A value per second, with a "+" if plus (a gauge's change): "+2 MiB", "-512 KiB", "0 B", "1.5". */
+static void format_rate(char *buf, size_t len, double per_sec, bool bytes, bool plus) {
+        char b[FORMAT_BYTES_MAX];
+        double a = per_sec < 0 ? -per_sec : per_sec;
 
-                if (n->memory_tier >= 0)
-                        snprintf(tier, sizeof(tier), "%d", n->memory_tier);
+        if (bytes) {
+                format_bytes(b, sizeof(b), (uint64_t) (a + 0.5));
+                snprintf(buf, len, "%s%s", (uint64_t) (a + 0.5) == 0 ? "" : per_sec < 0 ? "-" : plus ? "+" : "", b);
+        } else if (a >= 100 || a == 0)
+                snprintf(buf, len, "%s%.0f", per_sec < 0 ? "-" : "", a);
+        else
+                snprintf(buf, len, "%s%.1f", per_sec < 0 ? "-" : "", a);
+}
+
+/* "dram_bytes", "bytes_migrated": a number of bytes. */
+static bool key_is_bytes(const char *key) {
+        size_t n = strlen(key);
+        return (n >= 6 && streq(key + n - 6, "_bytes")) || strncmp(key, "bytes_", 6) == 0;
+}
+
+/* "dram_bytes" -> "DRAM/s", "pages_promoted" -> "PAGES PROMOTED/s". */
+static char *rate_header(const char *key) {
+        size_t n = strlen(key) - (key_is_bytes(key) ? 6 : 0);
+        char *h = xasprintf("%.*s/s", (int) n, key);
+
+        for (char *p = h; *p && p < h + n; p++)
+                *p = *p == '_' ? ' ' : (char) (*p >= 'a' && *p <= 'z' ? *p - 'a' + 'A' : *p);
+        return h;
+}
+
+/* ---- rates between two snapshots (the live view) ---- */
+
+typedef struct Rates {
+        const BusSnapshot *prev;
+        double seconds;
+} Rates;
+
+static const BusRecord *find_vm(const BusSnapshot *s, const char *id) {
+        for (size_t i = 0; i < s->n_vms; i++)
+                if (streq_ptr(bus_record_str(&s->vms[i], BUS_VM_ID, NULL), id))
+                        return &s->vms[i];
+        return NULL;
+}
+
+/* The change per second of a numeric field between two records; false if unknown. */
+static bool field_rate(const BusRecord *prev, const BusRecord *cur, unsigned field, double seconds, double *ret) {
+        if (!prev || !bus_record_has(prev, field) || !bus_record_has(cur, field) || seconds <= 0)
+                return false;
+        *ret = ((double) bus_record_u64(cur, field, 0) - (double) bus_record_u64(prev, field, 0)) / seconds;
+        return true;
+}
+
+/* ---- status, nodes, VMs ---- */
+
+static void print_nodes(FILE *f, const BusSnapshot *s) {
+        _cleanup_(table_freep) Table *t = table_new();
+
+        table_add_column(t, "NODE", TABLE_RIGHT);
+        table_add_column(t, "TIER", 0);
+        table_add_column(t, "CLASSIFIED BY", 0);
+        table_add_column(t, "MEMTIER", TABLE_RIGHT);
+        table_add_column(t, "CPUS", TABLE_ELLIPSIZE);
+        table_add_column(t, "SIZE", TABLE_RIGHT);
+        table_add_column(t, "FREE", TABLE_RIGHT);
+        table_add_column(t, "DEMOTES TO", TABLE_ELLIPSIZE);
+        for (size_t i = 0; i < s->n_nodes; i++) {
+                const BusRecord *n = &s->nodes[i];
+                const BusValue *targets = &n->v[BUS_NODE_DEMOTION_TARGETS];
+                const char *cpus = bus_record_str(n, BUS_NODE_CPUS, NULL);
+                char b1[FORMAT_BYTES_MAX], b2[FORMAT_BYTES_MAX];
+
+                table_add_cellf(t, "%" PRIi64, bus_record_i64(n, BUS_NODE_ID, -1));
+                table_add_cell(t, bus_record_str(n, BUS_NODE_TIER, "?"));
+                table_add_cell(t, bus_record_str(n, BUS_NODE_CLASSIFIED_BY, "?"));
+                if (bus_record_has(n, BUS_NODE_MEMORY_TIER))
+                        table_add_cellf(t, "%" PRIi64, bus_record_i64(n, BUS_NODE_MEMORY_TIER, 0));
                 else
-                        snprintf(tier, sizeof(tier), "-");
-                printf("%4d  %-4s  %-13s  %7s  %-10s  %10s  %10s  %s\n", n->id, n->tier, n->tier_source, tier,
-                       *n->cpus ? n->cpus : "-", format_bytes(size, sizeof(size), n->total_bytes),
-                       format_bytes(free_, sizeof(free_), n->free_bytes), targets);
+                        table_add_cell(t, NULL);
+                table_add_cell(t, cpus && *cpus ? cpus : NULL);
+                table_add_cell(t, bytes_cell(b1, sizeof(b1), n, BUS_NODE_TOTAL_BYTES));
+                table_add_cell(t, bytes_cell(b2, sizeof(b2), n, BUS_NODE_FREE_BYTES));
+                if (targets->present && targets->a.n > 0) {
+                        _cleanup_free_ int *list = xcalloc(targets->a.n, sizeof(int));
+                        _cleanup_free_ char *joined = NULL;
+
+                        for (size_t k = 0; k < targets->a.n; k++)
+                                list[k] = ((const int32_t *) targets->a.v)[k];
+                        joined = join_int_list(list, targets->a.n, " ");
+                        table_add_cell(t, joined);
+                } else
+                        table_add_cell(t, NULL);
         }
+        table_print(t, f, arg_width, arg_legend);
 }
 
-static void print_distances(const Status *s) {
-        printf("\nnode distances:\nnode ");
-        for (size_t j = 0; j < s->n_nodes; j++)
-                printf(" %4d", s->nodes[j].id);
-        printf("\n");
+static void print_distances(FILE *f, const BusSnapshot *s) {
+        _cleanup_(table_freep) Table *t = table_new();
+
+        if (arg_legend)
+                fprintf(f, "\nnode distances:\n");
+        table_add_column(t, "node", TABLE_RIGHT);
+        for (size_t j = 0; j < s->n_nodes; j++) {
+                _cleanup_free_ char *h = xasprintf("%" PRIi64, bus_record_i64(&s->nodes[j], BUS_NODE_ID, -1));
+                table_add_column(t, h, TABLE_RIGHT);
+        }
         for (size_t i = 0; i < s->n_nodes; i++) {
-                printf("%4d:", s->nodes[i].id);
+                table_add_cellf(t, "%" PRIi64 ":", bus_record_i64(&s->nodes[i], BUS_NODE_ID, -1));
                 for (size_t j = 0; j < s->n_nodes; j++)
-                        printf(" %4" PRIu32, s->distances[i * s->n_nodes + j]);
-                printf("\n");
+                        table_add_cellf(t, "%" PRIu32, s->distances[i * s->n_nodes + j]);
         }
+        table_print(t, f, arg_width, arg_legend);
 }
 
-static void print_trackers(const Status *s) {
+static void print_trackers(FILE *f, const BusSnapshot *s) {
         for (size_t i = 0; i < s->n_trackers; i++)
-                if (!s->trackers[i].usable)
-                        printf("%13s: unavailable: %s\n", s->trackers[i].name, s->trackers[i].reason);
+                if (!bus_record_bool(&s->trackers[i], BUS_TRACKER_USABLE, true))
+                        fprintf(f, "%13s: unavailable: %s\n", bus_record_str(&s->trackers[i], BUS_TRACKER_NAME, "?"),
+                                bus_record_str(&s->trackers[i], BUS_TRACKER_REASON, "?"));
 }
 
-static const char *bytes_or_dash(char *buf, size_t len, uint64_t bytes, bool known) {
-        return known ? format_bytes(buf, len, bytes) : "-";
+/* The VM fields whose change per second the live view shows (metrics.c: METRIC_WATCH_RATE). */
+static size_t vm_rate_fields(unsigned *fields, size_t max) {
+        size_t n = 0;
+
+        for (size_t i = 0; i < n_metric_defs && n < max; i++)
+                if (metric_defs[i].kind == BUS_RECORD_VM && (metric_defs[i].flags & METRIC_WATCH_RATE))
+                        fields[n++] = metric_defs[i].field;
+        return n;
 }
 
-static void print_vms(const Status *s) {
+static void print_vms(FILE *f, const BusSnapshot *s, const Rates *rates) {
+        _cleanup_(table_freep) Table *t = table_new();
+        unsigned rate_fields[_BUS_VM_FIELD_MAX];
+        size_t n_rate = rates ? vm_rate_fields(rate_fields, ELEMENTSOF(rate_fields)) : 0;
+
         if (s->n_vms == 0) {
-                printf("VMs: none found\n");
+                if (arg_legend)
+                        fprintf(f, "VMs: none found\n");
                 return;
         }
-        printf("VM                    PID      RAM        DRAM        CXL        HOT       WARM       COLD  HOME  STATE\n");
-        for (size_t i = 0; i < s->n_vms; i++) {
-                const VmInfo *v = &s->vms[i];
-                char ram[FORMAT_BYTES_MAX], dram[FORMAT_BYTES_MAX], cxl[FORMAT_BYTES_MAX], hot[FORMAT_BYTES_MAX],
-                        warm[FORMAT_BYTES_MAX], cold[FORMAT_BYTES_MAX], home[16];
-                bool sampled = streq(v->state, "tracked") && v->cycles > 0;
-
-                if (v->home_node >= 0)
-                        snprintf(home, sizeof(home), "%d", v->home_node);
-                else
-                        snprintf(home, sizeof(home), "-");
-                printf("%-20.20s %5" PRIu32 " %10s %10s %10s %10s %10s %10s %5s  %s\n", v->name, v->pid,
-                       format_bytes(ram, sizeof(ram), v->ram_bytes),
-                       bytes_or_dash(dram, sizeof(dram), v->dram_bytes, v->residency_known),
-                       bytes_or_dash(cxl, sizeof(cxl), v->cxl_bytes, v->residency_known),
-                       bytes_or_dash(hot, sizeof(hot), v->hot_bytes, sampled),
-                       bytes_or_dash(warm, sizeof(warm), v->warm_bytes, sampled),
-                       bytes_or_dash(cold, sizeof(cold), v->cold_bytes, sampled), home, v->state);
+        table_add_column(t, "VM", TABLE_ELLIPSIZE);
+        table_add_column(t, "PID", TABLE_RIGHT);
+        table_add_column(t, "RAM", TABLE_RIGHT);
+        table_add_column(t, "BUDGET", TABLE_RIGHT);
+        table_add_column(t, "DRAM", TABLE_RIGHT);
+        table_add_column(t, "CXL", TABLE_RIGHT);
+        table_add_column(t, "HOT", TABLE_RIGHT);
+        table_add_column(t, "WARM", TABLE_RIGHT);
+        table_add_column(t, "COLD", TABLE_RIGHT);
+        for (size_t k = 0; k < n_rate; k++) {
+                _cleanup_free_ char *h = rate_header(bus_vm_fields[rate_fields[k]].key);
+                table_add_column(t, h, TABLE_RIGHT);
         }
-        for (size_t i = 0; i < s->n_vms; i++)
-                if (*s->vms[i].error)
-                        printf("  %s: %s\n", s->vms[i].name, s->vms[i].error);
+        table_add_column(t, "HOME", TABLE_RIGHT);
+        table_add_column(t, "STATE", 0);
+        table_add_column(t, "POLICY", TABLE_ELLIPSIZE);
+
+        for (size_t i = 0; i < s->n_vms; i++) {
+                const BusRecord *v = &s->vms[i];
+                const BusRecord *prev = rates ? find_vm(rates->prev, bus_record_str(v, BUS_VM_ID, "")) : NULL;
+                char b[6][FORMAT_BYTES_MAX];
+
+                table_add_cell(t, bus_record_str(v, BUS_VM_NAME, bus_record_str(v, BUS_VM_ID, "?")));
+                table_add_cellf(t, "%" PRIu64, bus_record_u64(v, BUS_VM_PID, 0));
+                table_add_cell(t, bytes_cell(b[0], sizeof(b[0]), v, BUS_VM_RAM_BYTES));
+                table_add_cell(t, bytes_cell(b[1], sizeof(b[1]), v, BUS_VM_DRAM_BUDGET_BYTES));
+                table_add_cell(t, bytes_cell(b[2], sizeof(b[2]), v, BUS_VM_DRAM_BYTES));
+                table_add_cell(t, bytes_cell(b[3], sizeof(b[3]), v, BUS_VM_CXL_BYTES));
+                table_add_cell(t, bytes_cell(b[4], sizeof(b[4]), v, BUS_VM_HOT_BYTES));
+                table_add_cell(t, bytes_cell(b[5], sizeof(b[5]), v, BUS_VM_WARM_BYTES));
+                table_add_cell(t, bytes_cell(b[0], sizeof(b[0]), v, BUS_VM_COLD_BYTES));
+                for (size_t k = 0; k < n_rate; k++) {
+                        char cell[32];
+                        double per_sec;
+
+                        if (field_rate(prev, v, rate_fields[k], rates->seconds, &per_sec)) {
+                                format_rate(cell, sizeof(cell), per_sec, key_is_bytes(bus_vm_fields[rate_fields[k]].key),
+                                            metric_find(BUS_RECORD_VM, rate_fields[k])->type == METRIC_GAUGE);
+                                table_add_cell(t, cell);
+                        } else
+                                table_add_cell(t, NULL);
+                }
+                if (bus_record_has(v, BUS_VM_HOME_NODE))
+                        table_add_cellf(t, "%" PRIi64, bus_record_i64(v, BUS_VM_HOME_NODE, -1));
+                else
+                        table_add_cell(t, NULL);
+                table_add_cell(t, bus_record_str(v, BUS_VM_STATE, "?"));
+                table_add_cell(t, bus_record_str(v, BUS_VM_POLICY, NULL));
+        }
+        table_print(t, f, arg_width, arg_legend);
+        for (size_t i = 0; i < s->n_vms; i++) {
+                const char *error = bus_record_str(&s->vms[i], BUS_VM_ERROR, NULL);
+
+                if (error && *error)
+                        fprintf(f, "  %s: %s\n", bus_record_str(&s->vms[i], BUS_VM_NAME, "?"), error);
+        }
+        for (size_t i = 0; i < s->n_vms; i++) {
+                const char *conflict = bus_record_str(&s->vms[i], BUS_VM_IDENTITY_CONFLICT, NULL);
+
+                if (conflict && *conflict)
+                        fprintf(f, "  %s (%s): %s\n", bus_record_str(&s->vms[i], BUS_VM_NAME, "?"),
+                                bus_record_str(&s->vms[i], BUS_VM_ID, "?"), conflict);
+        }
 }
 
-static void print_status(const Status *s) {
-        char interval[32], ago[32], up[32], rate[FORMAT_BYTES_MAX + 8], moved[FORMAT_BYTES_MAX];
-        uint64_t now = now_usec();
+/* The live view's line of counter rates: every counter metrics.c marks METRIC_WATCH_RATE. */
+static void print_counter_rates(FILE *f, const BusSnapshot *s, const Rates *rates) {
+        bool first = true;
 
-        printf("vtismd %s, %s: %s\n", s->version, s->mode, s->mode_reason);
-        format_duration(interval, sizeof(interval), s->sample_interval_usec);
-        if (s->active_tracker && *s->active_tracker)
-                printf("     Sampling: %s, every %s, tracker %s%s\n", s->sampling_paused ? "paused" : "running",
-                       interval, s->active_tracker, streq(s->tracker, "auto") ? " (auto)" : "");
+        fprintf(f, "   Per second:");
+        for (size_t i = 0; i < n_metric_defs; i++) {
+                const MetricDef *d = &metric_defs[i];
+                const char *key = bus_counter_fields[d->field].key;
+                _cleanup_free_ char *label = NULL;
+                char cell[32];
+                double per_sec;
+
+                if (d->kind != BUS_RECORD_COUNTERS || !(d->flags & METRIC_WATCH_RATE))
+                        continue;
+                label = xstrdup(key);
+                for (char *p = label; *p; p++)
+                        if (*p == '_')
+                                *p = ' ';
+                if (field_rate(&rates->prev->counters, &s->counters, d->field, rates->seconds, &per_sec))
+                        format_rate(cell, sizeof(cell), per_sec, key_is_bytes(key), false);
+                else
+                        snprintf(cell, sizeof(cell), "-");
+                fprintf(f, "%s %s %s", first ? "" : ",", label, cell);
+                first = false;
+        }
+        fprintf(f, "\n");
+}
+
+static void print_status(FILE *f, const BusSnapshot *s, const Rates *rates) {
+        const BusRecord *st = &s->status;
+        char interval[32], ago[32], up[32], rate[FORMAT_BYTES_MAX + 8], moved[FORMAT_BYTES_MAX];
+        uint64_t now = now_usec(CLOCK_REALTIME);
+        const char *mode = bus_record_str(st, BUS_STATUS_MODE, "?"), *tracker = bus_record_str(st, BUS_STATUS_TRACKER, "?");
+        const char *active = bus_record_str(st, BUS_STATUS_ACTIVE_TRACKER, ""), *reload_error =
+                bus_record_str(st, BUS_STATUS_LAST_RELOAD_ERROR, "");
+        bool sampling_paused = bus_record_bool(st, BUS_STATUS_SAMPLING_PAUSED, false);
+        bool migration_paused = bus_record_bool(st, BUS_STATUS_MIGRATION_PAUSED, false);
+        uint64_t rate_limit = bus_record_u64(st, BUS_STATUS_MIGRATE_RATE_LIMIT, 0);
+        uint64_t started = bus_record_u64(st, BUS_STATUS_STARTED_AT, 0), last = bus_record_u64(st, BUS_STATUS_LAST_CYCLE_AT, 0);
+        const BusRecord *c = &s->counters;
+
+        fprintf(f, "vtismd %s, %s: %s\n", bus_record_str(st, BUS_STATUS_VERSION, "?"), mode,
+                bus_record_str(st, BUS_STATUS_MODE_REASON, ""));
+        format_duration(interval, sizeof(interval), bus_record_u64(st, BUS_STATUS_SAMPLE_INTERVAL_USEC, 0));
+        if (*active)
+                fprintf(f, "     Sampling: %s, every %s, tracker %s%s\n", sampling_paused ? "paused" : "running", interval,
+                        active, streq(tracker, "auto") ? " (auto)" : "");
         else
-                printf("     Sampling: %s, every %s, no usable tracker (configured: %s)\n",
-                       s->sampling_paused ? "paused" : "running", interval, s->tracker);
-        if (s->rate_limit_bytes > 0) {
-                format_bytes(rate, sizeof(rate), s->rate_limit_bytes);
+                fprintf(f, "     Sampling: %s, every %s, no usable tracker (configured: %s)\n",
+                        sampling_paused ? "paused" : "running", interval, tracker);
+        if (rate_limit > 0) {
+                format_bytes(rate, sizeof(rate), rate_limit);
                 strcat(rate, "/s");
         } else
                 snprintf(rate, sizeof(rate), "unlimited");
-        printf("    Migration: %s%s, rate limit %s\n",
-               streq(s->mode, "monitor-only") ? (s->migration_paused ? "off (monitor-only), paused" : "off (monitor-only)")
-                                              : s->migration_paused ? "paused" : "running",
-               s->dry_run ? ", dry-run (planned, not performed)" : "", rate);
-        printf("       Config: %s\n", s->config_file);
-        if (s->last_reload_error && *s->last_reload_error)
-                printf("  Last reload: FAILED, previous configuration kept: %s\n", s->last_reload_error);
-        format_duration(up, sizeof(up), now > s->started_at_usec ? now - s->started_at_usec : 0);
-        if (s->last_cycle_at_usec > 0) {
-                format_duration(ago, sizeof(ago), now > s->last_cycle_at_usec ? now - s->last_cycle_at_usec : 0);
-                printf("       Cycles: %" PRIu64 ", last %s ago; up %s\n", counter(s, "cycles"), ago, up);
+        fprintf(f, "    Migration: %s%s, rate limit %s\n",
+                streq(mode, "monitor-only") ? (migration_paused ? "off (monitor-only), paused" : "off (monitor-only)")
+                                            : migration_paused ? "paused" : "running",
+                bus_record_bool(st, BUS_STATUS_DRY_RUN, false) ? ", dry-run (planned, not performed)" : "", rate);
+        fprintf(f, "       Config: %s\n", bus_record_str(st, BUS_STATUS_CONFIG_FILE, "?"));
+        if (*bus_record_str(st, BUS_STATUS_LIBVIRT_STATE, ""))
+                fprintf(f, "      Libvirt: %s\n", bus_record_str(st, BUS_STATUS_LIBVIRT_STATE, ""));
+        if (*reload_error)
+                fprintf(f, "  Last reload: FAILED, previous configuration kept: %s\n", reload_error);
+        format_duration(up, sizeof(up), now > started ? now - started : 0);
+        if (last > 0) {
+                format_duration(ago, sizeof(ago), now > last ? now - last : 0);
+                fprintf(f, "       Cycles: %" PRIu64 ", last %s ago; up %s\n", bus_record_u64(c, BUS_COUNTER_CYCLES, 0), ago, up);
         } else
-                printf("       Cycles: none yet; up %s\n", up);
-        print_trackers(s);
-        printf("\n");
-        print_nodes(s);
+                fprintf(f, "       Cycles: none yet; up %s\n", up);
+        if (rates)
+                print_counter_rates(f, s, rates);
+        print_trackers(f, s);
+        fprintf(f, "\n");
+        print_nodes(f, s);
         if (s->have_vms) {
-                printf("\n");
-                print_vms(s);
+                fprintf(f, "\n");
+                print_vms(f, s, rates);
         }
-        printf("\nMigrations: %" PRIu64 " pages promoted, %" PRIu64 " demoted, %" PRIu64 " failed, %s moved\n",
-               counter(s, "pages_promoted"), counter(s, "pages_demoted"), counter(s, "pages_failed"),
-               format_bytes(moved, sizeof(moved), counter(s, "bytes_migrated")));
+        fprintf(f, "\nMigrations: %" PRIu64 " pages promoted, %" PRIu64 " demoted, %" PRIu64 " failed, %s moved\n",
+                bus_record_u64(c, BUS_COUNTER_PAGES_PROMOTED, 0), bus_record_u64(c, BUS_COUNTER_PAGES_DEMOTED, 0),
+                bus_record_u64(c, BUS_COUNTER_PAGES_FAILED, 0),
+                format_bytes(moved, sizeof(moved), bus_record_u64(c, BUS_COUNTER_BYTES_MIGRATED, 0)));
 }
 
-static json_object *json_nodes(const Status *s) {
+/* 'vtismctl vms': who is there, by the keys other verbs take. */
+static void print_vm_list(FILE *f, const BusSnapshot *s) {
+        _cleanup_(table_freep) Table *t = table_new();
+
+        if (s->n_vms == 0) {
+                if (arg_legend)
+                        fprintf(f, "No VMs.\n");
+                return;
+        }
+        table_add_column(t, "ID", 0);
+        table_add_column(t, "PID", TABLE_RIGHT);
+        table_add_column(t, "STATE", 0);
+        table_add_column(t, "NAME", TABLE_ELLIPSIZE);
+        for (size_t i = 0; i < s->n_vms; i++) {
+                table_add_cell(t, bus_record_str(&s->vms[i], BUS_VM_ID, "?"));
+                table_add_cellf(t, "%" PRIu64, bus_record_u64(&s->vms[i], BUS_VM_PID, 0));
+                table_add_cell(t, bus_record_str(&s->vms[i], BUS_VM_STATE, "?"));
+                table_add_cell(t, bus_record_str(&s->vms[i], BUS_VM_NAME, NULL));
+        }
+        table_print(t, f, arg_width, arg_legend);
+        if (arg_legend)
+                fprintf(f, "\n%zu VM%s listed.\n", s->n_vms, s->n_vms == 1 ? "" : "s");
+}
+
+/* ---- JSON: every key of a record's table, null when the daemon left it out ---- */
+
+static json_object *json_value(const BusValue *v, const char *type) {
+        json_object *a;
+
+        if (!v->present)
+                return NULL;
+        switch (type[0]) {
+        case 's':
+                return json_object_new_string(v->s);
+        case 'b':
+                return json_object_new_boolean(v->b);
+        case 'i':
+                return json_object_new_int64(v->i);
+        case 't':
+        case 'u':
+                return json_object_new_uint64(v->u);
+        case 'a':
+                a = json_object_new_array();
+                for (size_t k = 0; k < v->a.n; k++)
+                        json_object_array_add(a, type[1] == 'i' ? json_object_new_int(((const int32_t *) v->a.v)[k])
+                                                                : json_object_new_uint64(((const uint64_t *) v->a.v)[k]));
+                return a;
+        default:
+                return NULL;
+        }
+}
+
+static json_object *json_record(const BusRecord *r) {
+        const BusRecordType *t = &bus_record_types[r->kind];
+        json_object *o = json_object_new_object();
+
+        for (size_t i = 0; i < t->n_fields; i++)
+                json_object_object_add(o, t->fields[i].key, json_value(&r->v[i], t->fields[i].type));
+        return o;
+}
+
+/* A list carried as a string on the bus, as the JSON array a list is everywhere else. */
+static json_object *json_int_list(const char *s) {
+        _cleanup_free_ int *list = NULL;
+        json_object *a;
+        size_t n = 0;
+
+        if (!s)
+                return NULL;
+        if (*s && parse_int_list(s, &list, &n) < 0)
+                return json_object_new_string(s); /* not a list after all: as sent */
+        a = json_object_new_array();
+        for (size_t i = 0; i < n; i++)
+                json_object_array_add(a, json_object_new_int(list[i]));
+        return a;
+}
+
+static json_object *json_string_list(const char *s) {
+        json_object *a;
+
+        if (!s)
+                return NULL;
+        a = json_object_new_array();
+        while (*s) {
+                size_t n = strcspn(s, ",");
+
+                if (n > 0)
+                        json_object_array_add(a, json_object_new_string_len(s, (int) n));
+                s += n + (s[n] == ',');
+        }
+        return a;
+}
+
+static json_object *json_nodes(const BusSnapshot *s) {
         json_object *a = json_object_new_array();
 
         for (size_t i = 0; i < s->n_nodes; i++) {
-                const NodeInfo *n = &s->nodes[i];
-                json_object *o = json_object_new_object(), *t = json_object_new_array(), *d = json_object_new_array();
+                json_object *o = json_record(&s->nodes[i]), *d = json_object_new_array();
 
-                json_object_object_add(o, "id", json_object_new_int(n->id));
-                json_object_object_add(o, "tier", json_object_new_string(n->tier));
-                json_object_object_add(o, "classified_by", json_object_new_string(n->tier_source));
-                json_object_object_add(o, "memory_tier", n->memory_tier >= 0 ? json_object_new_int(n->memory_tier) : NULL);
-                json_object_object_add(o, "cpus", json_object_new_string(n->cpus));
-                json_object_object_add(o, "total_bytes", json_object_new_uint64(n->total_bytes));
-                json_object_object_add(o, "free_bytes", json_object_new_uint64(n->free_bytes));
-                for (size_t j = 0; j < n->n_targets; j++)
-                        json_object_array_add(t, json_object_new_int(n->targets[j]));
-                json_object_object_add(o, "demotion_targets", t);
+                json_object_object_add(o, "cpus", json_int_list(bus_record_str(&s->nodes[i], BUS_NODE_CPUS, NULL)));
                 for (size_t j = 0; j < s->n_nodes; j++)
                         json_object_array_add(d, json_object_new_int((int32_t) s->distances[i * s->n_nodes + j]));
                 json_object_object_add(o, "distances", d);
@@ -572,105 +593,120 @@ static json_object *json_nodes(const Status *s) {
         return a;
 }
 
-static json_object *json_trackers(const Status *s) {
+static json_object *json_records(const BusRecord *r, size_t n) {
         json_object *a = json_object_new_array();
 
-        for (size_t i = 0; i < s->n_trackers; i++) {
-                json_object *o = json_object_new_object();
-
-                json_object_object_add(o, "name", json_object_new_string(s->trackers[i].name));
-                json_object_object_add(o, "usable", json_object_new_boolean(s->trackers[i].usable));
-                json_object_object_add(o, "reason", s->trackers[i].usable ? NULL :
-                                                            json_object_new_string(s->trackers[i].reason));
-                json_object_array_add(a, o);
-        }
+        for (size_t i = 0; i < n; i++)
+                json_object_array_add(a, json_record(&r[i]));
         return a;
 }
 
-static json_object *json_vms(const Status *s) {
-        json_object *a = json_object_new_array();
+/* The scalar properties under their JSON names; "" or 0 where the daemon means "none". */
+enum { JSON_EMPTY_IS_NULL = 1 << 0, JSON_ZERO_IS_NULL = 1 << 1 };
+static const struct {
+        const char *name;
+        unsigned flags;
+} status_json[_BUS_STATUS_FIELD_MAX] = {
+        [BUS_STATUS_VERSION] = { "version", 0 },
+        [BUS_STATUS_MODE] = { "mode", 0 },
+        [BUS_STATUS_MODE_REASON] = { "mode_reason", 0 },
+        [BUS_STATUS_TRACKER] = { "tracker", 0 },
+        [BUS_STATUS_CONFIG_FILE] = { "config_file", 0 },
+        [BUS_STATUS_LIBVIRT_URI] = { "libvirt_uri", 0 },
+        [BUS_STATUS_LIBVIRT_STATE] = { "libvirt_state", JSON_EMPTY_IS_NULL },
+        [BUS_STATUS_LAST_RELOAD_ERROR] = { "last_reload_error", JSON_EMPTY_IS_NULL },
+        [BUS_STATUS_SAMPLING_PAUSED] = { "sampling_paused", 0 },
+        [BUS_STATUS_MIGRATION_PAUSED] = { "migration_paused", 0 },
+        [BUS_STATUS_DRY_RUN] = { "dry_run", 0 },
+        [BUS_STATUS_SAMPLE_INTERVAL_USEC] = { "sample_interval_usec", 0 },
+        [BUS_STATUS_MIGRATE_RATE_LIMIT] = { "migrate_rate_limit_bytes", 0 },
+        [BUS_STATUS_STARTED_AT] = { "started_at_usec", 0 },
+        [BUS_STATUS_LAST_CYCLE_AT] = { "last_cycle_at_usec", JSON_ZERO_IS_NULL },
+        [BUS_STATUS_ACTIVE_TRACKER] = { "active_tracker", JSON_EMPTY_IS_NULL },
+};
+assert_cc(ELEMENTSOF(status_json) == _BUS_STATUS_FIELD_MAX);
 
-        for (size_t i = 0; i < s->n_vms; i++) {
-                const VmInfo *v = &s->vms[i];
-                json_object *o = json_object_new_object();
+static json_object *json_status(const BusSnapshot *s) {
+        json_object *o = json_object_new_object(), *vms;
 
-                json_object_object_add(o, "id", json_object_new_string(v->id));
-                json_object_object_add(o, "name", json_object_new_string(v->name));
-                json_object_object_add(o, "uuid", *v->uuid ? json_object_new_string(v->uuid) : NULL);
-                json_object_object_add(o, "pid", json_object_new_int64(v->pid));
-                json_object_object_add(o, "sources", json_object_new_string(v->sources));
-                json_object_object_add(o, "state", json_object_new_string(v->state));
-                json_object_object_add(o, "error", *v->error ? json_object_new_string(v->error) : NULL);
-                json_object_object_add(o, "ram_bytes", json_object_new_uint64(v->ram_bytes));
-                json_object_object_add(o, "residency_known", json_object_new_boolean(v->residency_known));
-                json_object_object_add(o, "dram_bytes", json_object_new_uint64(v->dram_bytes));
-                json_object_object_add(o, "cxl_bytes", json_object_new_uint64(v->cxl_bytes));
-                json_object_object_add(o, "hot_bytes", json_object_new_uint64(v->hot_bytes));
-                json_object_object_add(o, "warm_bytes", json_object_new_uint64(v->warm_bytes));
-                json_object_object_add(o, "cold_bytes", json_object_new_uint64(v->cold_bytes));
-                json_object_object_add(o, "cycles", json_object_new_uint64(v->cycles));
-                json_object_object_add(o, "home_node", v->home_node >= 0 ? json_object_new_int(v->home_node) : NULL);
-                json_object_array_add(a, o);
+        json_object_object_add(o, "schema_version", json_object_new_int(JSON_SCHEMA_VERSION));
+        for (size_t i = 0; i < _BUS_STATUS_FIELD_MAX; i++) {
+                const BusValue *v = &s->status.v[i];
+                json_object *j = json_value(v, bus_status_fields[i].type);
+
+                if (v->present && (status_json[i].flags & JSON_EMPTY_IS_NULL) && !*v->s)
+                        j = (json_object_put(j), NULL);
+                if (v->present && (status_json[i].flags & JSON_ZERO_IS_NULL) && v->u == 0)
+                        j = (json_object_put(j), NULL);
+                json_object_object_add(o, status_json[i].name, j);
         }
-        return a;
+        json_object_object_add(o, "nodes", json_nodes(s));
+        json_object_object_add(o, "counters", s->have_counters ? json_record(&s->counters) : NULL);
+        json_object_object_add(o, "trackers", json_records(s->trackers, s->n_trackers));
+        vms = json_records(s->vms, s->n_vms);
+        for (size_t i = 0; i < s->n_vms; i++)
+                json_object_object_add(json_object_array_get_idx(vms, i), "sources",
+                                       json_string_list(bus_record_str(&s->vms[i], BUS_VM_SOURCES, NULL)));
+        json_object_object_add(o, "vms", vms);
+        return o;
 }
 
-static void print_json(const Status *s, bool nodes_only) {
-        json_object *o, *c;
-
-        if (nodes_only)
-                o = json_nodes(s);
-        else {
-                o = json_object_new_object();
-                json_object_object_add(o, "version", json_object_new_string(s->version));
-                json_object_object_add(o, "mode", json_object_new_string(s->mode));
-                json_object_object_add(o, "mode_reason", json_object_new_string(s->mode_reason ?: ""));
-                json_object_object_add(o, "tracker", json_object_new_string(s->tracker ?: ""));
-                json_object_object_add(o, "config_file", json_object_new_string(s->config_file ?: ""));
-                json_object_object_add(o, "last_reload_error",
-                                       s->last_reload_error && *s->last_reload_error ?
-                                               json_object_new_string(s->last_reload_error) : NULL);
-                json_object_object_add(o, "sampling_paused", json_object_new_boolean(s->sampling_paused));
-                json_object_object_add(o, "migration_paused", json_object_new_boolean(s->migration_paused));
-                json_object_object_add(o, "dry_run", json_object_new_boolean(s->dry_run));
-                json_object_object_add(o, "sample_interval_usec", json_object_new_uint64(s->sample_interval_usec));
-                json_object_object_add(o, "migrate_rate_limit_bytes", json_object_new_uint64(s->rate_limit_bytes));
-                json_object_object_add(o, "started_at_usec", json_object_new_uint64(s->started_at_usec));
-                json_object_object_add(o, "last_cycle_at_usec", json_object_new_uint64(s->last_cycle_at_usec));
-                json_object_object_add(o, "nodes", json_nodes(s));
-                c = json_object_new_object();
-                for (size_t i = 0; i < s->n_counters; i++)
-                        json_object_object_add(c, s->counters[i].name, json_object_new_uint64(s->counters[i].value));
-                json_object_object_add(o, "counters", c);
-                json_object_object_add(o, "active_tracker", s->active_tracker && *s->active_tracker ?
-                                                                    json_object_new_string(s->active_tracker) : NULL);
-                json_object_object_add(o, "trackers", json_trackers(s));
-                json_object_object_add(o, "vms", json_vms(s));
-        }
-        puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE));
+static void print_json(FILE *f, json_object *o) {
+        fprintf(f, "%s\n",
+                json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+                                                          JSON_C_TO_STRING_NOSLASHESCAPE));
         json_object_put(o);
 }
 
+/* ---- verbs ---- */
+
+static int print_snapshot(const char *verb, FILE *f, const BusSnapshot *s, const Rates *rates) {
+        if (streq(verb, "metrics"))
+                return metrics_format(s, f) < 0 ? EXIT_FAIL : EXIT_OK;
+        if (arg_json) {
+                if (streq(verb, "nodes")) {
+                        json_object *o = json_object_new_object();
+
+                        json_object_object_add(o, "schema_version", json_object_new_int(JSON_SCHEMA_VERSION));
+                        json_object_object_add(o, "nodes", json_nodes(s));
+                        print_json(f, o);
+                } else if (streq(verb, "vms")) {
+                        json_object *o = json_status(s), *l = json_object_new_object();
+
+                        json_object_object_add(l, "schema_version", json_object_new_int(JSON_SCHEMA_VERSION));
+                        json_object_object_add(l, "vms", json_object_get(json_object_object_get(o, "vms")));
+                        json_object_put(o);
+                        print_json(f, l);
+                } else
+                        print_json(f, json_status(s));
+        } else if (streq(verb, "nodes")) {
+                print_nodes(f, s);
+                print_distances(f, s);
+        } else if (streq(verb, "vms"))
+                print_vm_list(f, s);
+        else
+                print_status(f, s, rates);
+        return EXIT_OK;
+}
+
+static int run_watch(sd_bus *bus);
+
 static int verb_status(sd_bus *bus, int argc, char **argv) {
-        _cleanup_(status_done) Status s = {};
-        bool nodes_only = streq(argv[0], "nodes");
+        _cleanup_(bus_snapshot_done) BusSnapshot s = {};
         int r;
 
-        if (argc > 1) {
+        if (argc > 1 && !(arg_watch && argc == 2)) {
                 fprintf(stderr, "vtismctl: '%s' takes no arguments.\n", argv[0]);
                 return EXIT_USAGE;
         }
+        if (arg_watch)
+                return run_watch(bus);
         r = fetch_status(bus, &s);
         if (r != EXIT_OK)
                 return r;
-        if (arg_json)
-                print_json(&s, nodes_only);
-        else if (nodes_only) {
-                print_nodes(&s);
-                print_distances(&s);
-        } else
-                print_status(&s);
-        return EXIT_OK;
+        note_skipped(&s.unknown);
+        pager_open();
+        return print_snapshot(argv[0], stdout, &s, NULL);
 }
 
 static int call(sd_bus *bus, const char *what, const char *method, const char *types, ...) {
@@ -679,7 +715,7 @@ static int call(sd_bus *bus, const char *what, const char *method, const char *t
         va_list ap;
         int r;
 
-        r = sd_bus_message_new_method_call(bus, &m, BUS_NAME, BUS_PATH, BUS_INTERFACE, method);
+        r = sd_bus_message_new_method_call(bus, &m, VTISM_BUS_NAME, VTISM_BUS_PATH, VTISM_BUS_INTERFACE, method);
         if (r < 0)
                 return report_bus_error(what, &error, r);
         va_start(ap, types);
@@ -693,34 +729,96 @@ static int call(sd_bus *bus, const char *what, const char *method, const char *t
         return EXIT_OK;
 }
 
-typedef struct HeatWindow {
-        uint64_t gpa, ram_bytes, hot_bytes, warm_bytes, cold_bytes, dram_bytes, cxl_bytes;
-        uint64_t buckets[8];
-        size_t n_buckets;
-} HeatWindow;
-
 /* One character per GPA range for the strip: how much of it is hot. */
-static char heat_glyph(const HeatWindow *w) {
-        uint64_t pct = w->ram_bytes ? w->hot_bytes * 100 / w->ram_bytes : 0;
+static char heat_glyph(const BusRecord *w) {
+        uint64_t ram = bus_record_u64(w, BUS_HEAT_RANGE_RAM_BYTES, 0), hot = bus_record_u64(w, BUS_HEAT_RANGE_HOT_BYTES, 0);
+        uint64_t pct = ram ? hot * 100 / ram : 0;
 
-        if (w->hot_bytes == 0)
-                return w->warm_bytes == 0 ? '_' : '.';
+        if (!bus_record_has(w, BUS_HEAT_RANGE_HOT_BYTES))
+                return '?';
+        if (hot == 0)
+                return bus_record_u64(w, BUS_HEAT_RANGE_WARM_BYTES, 0) == 0 ? '_' : '.';
         return pct < 25 ? 'o' : pct < 50 ? 'O' : '#';
 }
 
-/* One character per heat bucket: the share of the range's pages in it. */
+/* One character per heat bucket: the share of the range's pages in it, in tenths ('0' some but
+ * under 10 %, '9' 90 % or more), so that no glyph of the strip above means something else here. */
 static char bucket_glyph(uint64_t pages, uint64_t total) {
-        uint64_t pct = total ? pages * 100 / total : 0;
+        uint64_t tenths = total ? pages * 10 / total : 0;
 
-        return pages == 0 ? ' ' : pct < 10 ? '.' : pct < 25 ? ':' : pct < 50 ? '+' : '#';
+        return pages == 0 ? ' ' : (char) ('0' + MIN(tenths, 9));
+}
+
+static int print_heatmap(FILE *f, const BusRecord *info, const BusRecord *w, size_t n) {
+        const char *id = bus_record_str(info, BUS_HEATMAP_ID, "?"), *name = bus_record_str(info, BUS_HEATMAP_NAME, id);
+        uint64_t cycles = bus_record_u64(info, BUS_HEATMAP_CYCLES, 0);
+        _cleanup_(table_freep) Table *t = NULL;
+        char rb[FORMAT_BYTES_MAX];
+
+        if (arg_json) {
+                json_object *o = json_record(info);
+
+                json_object_object_add(o, "schema_version", json_object_new_int(JSON_SCHEMA_VERSION));
+                json_object_object_add(o, "ranges", json_records(w, n));
+                print_json(f, o);
+                return EXIT_OK;
+        }
+
+        fprintf(f, "VM %s (%s): %zu guest-physical range%s of %s, %" PRIu64 " cycles sampled\n", name, id, n,
+                n == 1 ? "" : "s", format_bytes(rb, sizeof(rb), bus_record_u64(info, BUS_HEATMAP_RANGE_BYTES, 0)), cycles);
+        if (cycles == 0)
+                fprintf(f, "(not sampled yet: heat unknown, shown as '?' and '-')\n");
+        fprintf(f, "heat strip, low GPA left: [");
+        for (size_t i = 0; i < n; i++)
+                fputc(heat_glyph(&w[i]), f);
+        fprintf(f, "]");
+        if (arg_legend)
+                fprintf(f, "   _ cold  . warm  o <25%% hot  O <50%% hot  # half or more hot");
+        fprintf(f, "\n");
+        if (arg_legend)
+                fprintf(f, "HEAT 0..255: pages per heat bucket (coldest left), in tenths of the range: "
+                           "' ' none, 0 under 10%%, 1..9 that many tenths\n");
+        fprintf(f, "\n");
+
+        t = table_new();
+        table_add_column(t, "GPA", 0);
+        table_add_column(t, "RAM", TABLE_RIGHT);
+        table_add_column(t, "HOT", TABLE_RIGHT);
+        table_add_column(t, "WARM", TABLE_RIGHT);
+        table_add_column(t, "COLD", TABLE_RIGHT);
+        table_add_column(t, "DRAM", TABLE_RIGHT);
+        table_add_column(t, "CXL", TABLE_RIGHT);
+        table_add_column(t, "HEAT 0..255", 0);
+        for (size_t i = 0; i < n; i++) {
+                const BusValue *b = &w[i].v[BUS_HEAT_RANGE_HEAT_BUCKETS];
+                const uint64_t *pages = b->present ? b->a.v : NULL;
+                size_t n_buckets = b->present ? MIN(b->a.n, 8) : 0;
+                char strip[11] = "[", cells[6][FORMAT_BYTES_MAX];
+                uint64_t total = 0;
+
+                for (size_t k = 0; k < n_buckets; k++)
+                        total += pages[k];
+                for (size_t k = 0; k < 8; k++)
+                        strip[1 + k] = k < n_buckets ? bucket_glyph(pages[k], total) : ' ';
+                strip[9] = ']';
+                table_add_cellf(t, "0x%" PRIx64, bus_record_u64(&w[i], BUS_HEAT_RANGE_GPA, 0));
+                table_add_cell(t, bytes_cell(cells[0], sizeof(cells[0]), &w[i], BUS_HEAT_RANGE_RAM_BYTES));
+                table_add_cell(t, bytes_cell(cells[1], sizeof(cells[1]), &w[i], BUS_HEAT_RANGE_HOT_BYTES));
+                table_add_cell(t, bytes_cell(cells[2], sizeof(cells[2]), &w[i], BUS_HEAT_RANGE_WARM_BYTES));
+                table_add_cell(t, bytes_cell(cells[3], sizeof(cells[3]), &w[i], BUS_HEAT_RANGE_COLD_BYTES));
+                table_add_cell(t, bytes_cell(cells[4], sizeof(cells[4]), &w[i], BUS_HEAT_RANGE_DRAM_BYTES));
+                table_add_cell(t, bytes_cell(cells[5], sizeof(cells[5]), &w[i], BUS_HEAT_RANGE_CXL_BYTES));
+                table_add_cell(t, strip);
+        }
+        table_print(t, f, arg_width, arg_legend);
+        return EXIT_OK;
 }
 
 static int verb_heatmap(sd_bus *bus, int argc, char **argv) {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-        _cleanup_free_ HeatWindow *w = NULL;
-        const char *id, *name;
-        uint64_t range_bytes, cycles;
+        _cleanup_(bus_unknown_done) BusUnknown unknown = {};
+        BusRecord info = { .kind = BUS_RECORD_HEATMAP }, *w = NULL;
         size_t n = 0;
         int r;
 
@@ -728,100 +826,25 @@ static int verb_heatmap(sd_bus *bus, int argc, char **argv) {
                 fprintf(stderr, "vtismctl: usage: vtismctl heatmap VM   (VM: name, UUID or pid-N as in status)\n");
                 return EXIT_USAGE;
         }
-        r = sd_bus_call_method(bus, BUS_NAME, BUS_PATH, BUS_INTERFACE, "GetHeatmap", &error, &reply, "s", argv[1]);
+        r = sd_bus_call_method(bus, VTISM_BUS_NAME, VTISM_BUS_PATH, VTISM_BUS_INTERFACE, VTISM_METHOD_GET_HEATMAP,
+                               &error, &reply, "s", argv[1]);
         if (r < 0)
                 return report_bus_error("heatmap", &error, r);
 
-        r = sd_bus_message_read(reply, "sstt", &id, &name, &range_bytes, &cycles);
-        if (r < 0)
-                goto fail;
-        r = sd_bus_message_enter_container(reply, 'a', "(tttttttat)");
-        if (r < 0)
-                goto fail;
-        while ((r = sd_bus_message_enter_container(reply, 'r', "tttttttat")) > 0) {
-                const void *b;
-                size_t size;
-                HeatWindow *x;
-
-                w = xreallocarray(w, n + 1, sizeof(HeatWindow));
-                x = &w[n];
-                *x = (HeatWindow) {};
-                r = sd_bus_message_read(reply, "ttttttt", &x->gpa, &x->ram_bytes, &x->hot_bytes, &x->warm_bytes,
-                                        &x->cold_bytes, &x->dram_bytes, &x->cxl_bytes);
-                if (r < 0)
-                        goto fail;
-                r = sd_bus_message_read_array(reply, 't', &b, &size);
-                if (r < 0)
-                        goto fail;
-                x->n_buckets = MIN(size / sizeof(uint64_t), ELEMENTSOF(x->buckets));
-                memcpy(x->buckets, b, x->n_buckets * sizeof(uint64_t));
-                r = sd_bus_message_exit_container(reply);
-                if (r < 0)
-                        goto fail;
-                n++;
+        r = bus_record_read(reply, BUS_RECORD_HEATMAP, &info, &unknown);
+        if (r >= 0)
+                r = bus_records_read(reply, BUS_RECORD_HEAT_RANGE, &w, &n, &unknown);
+        if (r >= 0) {
+                note_skipped(&unknown);
+                pager_open();
+                r = print_heatmap(stdout, &info, w, n);
+        } else {
+                fprintf(stderr, "vtismctl: cannot parse vtismd's reply: %s\n", strerror(-r));
+                r = EXIT_FAIL;
         }
-        if (r < 0)
-                goto fail;
-
-        if (arg_json) {
-                json_object *o = json_object_new_object(), *a = json_object_new_array();
-
-                json_object_object_add(o, "id", json_object_new_string(id));
-                json_object_object_add(o, "name", json_object_new_string(name));
-                json_object_object_add(o, "range_bytes", json_object_new_uint64(range_bytes));
-                json_object_object_add(o, "cycles", json_object_new_uint64(cycles));
-                for (size_t i = 0; i < n; i++) {
-                        json_object *e = json_object_new_object(), *b = json_object_new_array();
-
-                        json_object_object_add(e, "gpa", json_object_new_uint64(w[i].gpa));
-                        json_object_object_add(e, "ram_bytes", json_object_new_uint64(w[i].ram_bytes));
-                        json_object_object_add(e, "hot_bytes", json_object_new_uint64(w[i].hot_bytes));
-                        json_object_object_add(e, "warm_bytes", json_object_new_uint64(w[i].warm_bytes));
-                        json_object_object_add(e, "cold_bytes", json_object_new_uint64(w[i].cold_bytes));
-                        json_object_object_add(e, "dram_bytes", json_object_new_uint64(w[i].dram_bytes));
-                        json_object_object_add(e, "cxl_bytes", json_object_new_uint64(w[i].cxl_bytes));
-                        for (size_t k = 0; k < w[i].n_buckets; k++)
-                                json_object_array_add(b, json_object_new_uint64(w[i].buckets[k]));
-                        json_object_object_add(e, "heat_buckets_pages", b);
-                        json_object_array_add(a, e);
-                }
-                json_object_object_add(o, "ranges", a);
-                puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
-                                                               JSON_C_TO_STRING_NOSLASHESCAPE));
-                json_object_put(o);
-                return EXIT_OK;
-        }
-
-        char rb[FORMAT_BYTES_MAX];
-        printf("VM %s (%s): %zu guest-physical range%s of %s, %" PRIu64 " cycles sampled\n", name, id, n,
-               n == 1 ? "" : "s", format_bytes(rb, sizeof(rb), range_bytes), cycles);
-        if (cycles == 0)
-                printf("(not sampled yet: heat is unknown, shown as cold)\n");
-        printf("heat strip, low GPA left: [");
-        for (size_t i = 0; i < n; i++)
-                putchar(heat_glyph(&w[i]));
-        printf("]   _ cold  . warm  o <25%% hot  O <50%% hot  # mostly hot\n\n");
-        printf("GPA                      RAM        HOT       WARM       COLD       DRAM        CXL  HEAT 0..255\n");
-        for (size_t i = 0; i < n; i++) {
-                char ram[FORMAT_BYTES_MAX], hot[FORMAT_BYTES_MAX], warm[FORMAT_BYTES_MAX], cold[FORMAT_BYTES_MAX],
-                        dram[FORMAT_BYTES_MAX], cxl[FORMAT_BYTES_MAX], strip[9] = {};
-                uint64_t total = 0;
-
-                for (size_t k = 0; k < w[i].n_buckets; k++)
-                        total += w[i].buckets[k];
-                for (size_t k = 0; k < w[i].n_buckets; k++)
-                        strip[k] = bucket_glyph(w[i].buckets[k], total);
-                printf("0x%-12" PRIx64 " %10s %10s %10s %10s %10s %10s  [%-8s]\n", w[i].gpa,
-                       format_bytes(ram, sizeof(ram), w[i].ram_bytes), format_bytes(hot, sizeof(hot), w[i].hot_bytes),
-                       format_bytes(warm, sizeof(warm), w[i].warm_bytes),
-                       format_bytes(cold, sizeof(cold), w[i].cold_bytes),
-                       format_bytes(dram, sizeof(dram), w[i].dram_bytes),
-                       format_bytes(cxl, sizeof(cxl), w[i].cxl_bytes), strip);
-        }
-        return EXIT_OK;
-fail:
-        fprintf(stderr, "vtismctl: cannot parse vtismd's reply: %s\n", strerror(-r));
-        return EXIT_FAIL;
+        bus_records_free(w, n);
+        bus_record_done(&info);
+        return r;
 }
 
 static int verb_reload(sd_bus *bus, int argc, char **argv) {
@@ -831,7 +854,7 @@ static int verb_reload(sd_bus *bus, int argc, char **argv) {
                 fprintf(stderr, "vtismctl: 'reload' takes no arguments.\n");
                 return EXIT_USAGE;
         }
-        r = call(bus, "reload", "Reload", "");
+        r = call(bus, "reload", VTISM_METHOD_RELOAD, "");
         if (r == EXIT_OK)
                 printf("Configuration reloaded.\n");
         return r;
@@ -846,7 +869,7 @@ static int verb_pause_resume(sd_bus *bus, int argc, char **argv) {
                 fprintf(stderr, "vtismctl: usage: vtismctl %s [sampling|migration|all]\n", argv[0]);
                 return EXIT_USAGE;
         }
-        r = call(bus, argv[0], pause ? "Pause" : "Resume", "s", what);
+        r = call(bus, argv[0], pause ? VTISM_METHOD_PAUSE : VTISM_METHOD_RESUME, "s", what);
         if (r == EXIT_OK)
                 printf("%s %s.\n", streq(what, "all") ? "Sampling and migration" :
                                    streq(what, "sampling") ? "Sampling" : "Migration",
@@ -861,7 +884,7 @@ static int verb_dry_run(sd_bus *bus, int argc, char **argv) {
                 fprintf(stderr, "vtismctl: usage: vtismctl dry-run on|off\n");
                 return EXIT_USAGE;
         }
-        r = call(bus, "dry-run", "SetDryRun", "b", enable);
+        r = call(bus, "dry-run", VTISM_METHOD_SET_DRY_RUN, "b", enable);
         if (r == EXIT_OK)
                 printf("Dry-run %s.\n", enable ? "on: migrations are planned, not performed" : "off");
         return r;
@@ -886,15 +909,224 @@ static int verb_check_config(int argc, char **argv) {
         return EXIT_OK;
 }
 
+/* ---- the live view: status --watch, top ---- */
+
+static struct termios saved_termios;
+static bool termios_saved, screen_entered;
+
+static void screen_leave(void) {
+        if (screen_entered) {
+                /* cursor back, main screen back */
+                fputs("\033[?25h\033[?1049l", stdout);
+                fflush(stdout);
+                screen_entered = false;
+        }
+        if (termios_saved) {
+                (void) tcsetattr(STDIN_FILENO, TCSANOW, &saved_termios);
+                termios_saved = false;
+        }
+}
+
+static int screen_enter(void) {
+        struct termios raw;
+
+        if (isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &saved_termios) >= 0) {
+                termios_saved = true;
+                raw = saved_termios;
+                /* keys one at a time, not echoed; Ctrl-C still a signal */
+                raw.c_lflag &= ~(tcflag_t) (ICANON | ECHO);
+                raw.c_cc[VMIN] = 0;
+                raw.c_cc[VTIME] = 0;
+                if (tcsetattr(STDIN_FILENO, TCSANOW, &raw) < 0)
+                        termios_saved = false;
+        }
+        /* the alternate screen, cursor hidden: the terminal's contents come back on exit */
+        fputs("\033[?1049h\033[?25l", stdout);
+        fflush(stdout);
+        screen_entered = true;
+        return 0;
+}
+
+/* Draw a frame over the last one: each line cut to the width and cleared to its end, then the
+ * rest of the screen cleared. Nothing is erased before it is overwritten, so nothing flickers. */
+static void screen_draw(const char *frame, size_t cols, size_t lines) {
+        _cleanup_free_ char *out = NULL;
+        size_t len = 0, row = 0;
+        FILE *o = open_memstream(&out, &len);
+        const char *p = frame;
+
+        if (!o)
+                oom();
+        fputs("\033[H", o);
+        while (*p && row < lines) {
+                size_t n = strcspn(p, "\n");
+                _cleanup_free_ char *line = strndup(p, n), *cut = NULL;
+
+                if (!line)
+                        oom();
+                cut = text_ellipsize(line, cols);
+                fprintf(o, "%s\033[K", cut);
+                p += n + (p[n] == '\n');
+                if (++row < lines)
+                        fputs("\r\n", o);
+        }
+        fputs("\033[J", o);
+        fclose(o);
+        fwrite(out, 1, len, stdout);
+        fflush(stdout);
+}
+
+static char *render_frame(const BusSnapshot *cur, const BusSnapshot *prev, double seconds, const char *error) {
+        _cleanup_free_ char *frame = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&frame, &len);
+        char interval[32], clock[16];
+        time_t now = time(NULL);
+        struct tm tm;
+        Rates rates = { prev, seconds };
+
+        if (!f)
+                oom();
+        format_duration(interval, sizeof(interval), arg_watch_usec);
+        strftime(clock, sizeof(clock), "%H:%M:%S", localtime_r(&now, &tm));
+        fprintf(f, "vtismctl top%s%s, every %s (q quits, space refreshes), %s\n", arg_host ? " on " : "",
+                arg_host ?: "", interval, clock);
+        if (error)
+                fprintf(f, "%s\n", error);
+        else
+                print_status(f, cur, prev ? &rates : NULL);
+        fclose(f);
+        return TAKE_PTR(frame);
+}
+
+static int run_watch(sd_bus *bus) {
+        _cleanup_(bus_snapshot_done) BusSnapshot a = {}, b = {};
+        BusSnapshot *cur = &a, *prev = &b;
+        bool have_cur = false, have_prev = false;
+        usec_t t_cur = 0, t_prev = 0;
+        _cleanup_free_ char *error = NULL;
+        _cleanup_close_ int sfd = -EBADF;
+        sigset_t mask;
+        int r = EXIT_OK;
+
+        if (!isatty(STDOUT_FILENO)) {
+                fprintf(stderr, "vtismctl: --watch needs a terminal (for a log, run 'vtismctl status' in a loop).\n");
+                return EXIT_USAGE;
+        }
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGINT);
+        sigaddset(&mask, SIGTERM);
+        sigaddset(&mask, SIGHUP);
+        sigaddset(&mask, SIGQUIT);
+        sigaddset(&mask, SIGWINCH);
+        if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0 || (sfd = signalfd(-1, &mask, SFD_CLOEXEC)) < 0) {
+                fprintf(stderr, "vtismctl: cannot watch signals: %m\n");
+                return EXIT_FAIL;
+        }
+        screen_enter();
+
+        for (bool fetch = true;;) {
+                struct pollfd p[2] = { { .fd = sfd, .events = POLLIN }, { .fd = STDIN_FILENO, .events = POLLIN } };
+                size_t cols = terminal_columns(STDOUT_FILENO), lines = terminal_lines(STDOUT_FILENO);
+                _cleanup_free_ char *frame = NULL;
+                int timeout;
+
+                if (fetch) {
+                        _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
+                        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+                        BusSnapshot *t;
+
+                        free(error);
+                        error = NULL;
+                        t = prev;
+                        prev = cur;
+                        cur = t;
+                        have_prev = have_cur;
+                        t_prev = t_cur;
+                        bus_snapshot_done(cur);
+                        have_cur = false;
+                        r = sd_bus_call_method(bus, VTISM_BUS_NAME, VTISM_BUS_PATH, "org.freedesktop.DBus.Properties",
+                                               "GetAll", &e, &reply, "s", VTISM_BUS_INTERFACE);
+                        if (r >= 0)
+                                r = bus_snapshot_read(reply, cur);
+                        if (r >= 0) {
+                                have_cur = true;
+                                t_cur = now_usec(CLOCK_MONOTONIC);
+                                note_skipped(&cur->unknown);
+                        } else {
+                                /* Keep watching: vtismd may come back (a restart). */
+                                error = xasprintf("vtismd cannot be reached: %s (still trying; q to quit)",
+                                                  sd_bus_error_is_set(&e) ? e.message ?: e.name : strerror(-r));
+                                have_prev = false;
+                        }
+                        r = EXIT_OK;
+                }
+                arg_width = arg_full ? TABLE_WIDTH_UNLIMITED : cols;
+                frame = render_frame(cur, have_prev ? prev : NULL, (double) (t_cur - t_prev) / USEC_PER_SEC,
+                                     have_cur ? NULL : error ?: "waiting for vtismd");
+                screen_draw(frame, cols, lines);
+
+                timeout = (int) (arg_watch_usec / USEC_PER_MSEC);
+                fetch = false;
+                for (usec_t until = now_usec(CLOCK_MONOTONIC) + arg_watch_usec;;) {
+                        usec_t now = now_usec(CLOCK_MONOTONIC);
+                        int k;
+
+                        if (now >= until) {
+                                fetch = true;
+                                break;
+                        }
+                        timeout = (int) ((until - now + USEC_PER_MSEC - 1) / USEC_PER_MSEC);
+                        k = poll(p, termios_saved ? 2 : 1, timeout);
+                        if (k < 0 && errno != EINTR) {
+                                r = EXIT_FAIL;
+                                goto done;
+                        }
+                        if (k <= 0)
+                                continue;
+                        if (p[0].revents & POLLIN) {
+                                struct signalfd_siginfo si;
+
+                                if (read(sfd, &si, sizeof(si)) == sizeof(si) && si.ssi_signo == SIGWINCH)
+                                        break; /* redraw at the new size, same data */
+                                goto done;     /* SIGINT, SIGTERM, SIGHUP, SIGQUIT */
+                        }
+                        if (p[1].revents & (POLLIN | POLLHUP)) {
+                                char c;
+                                ssize_t n = read(STDIN_FILENO, &c, 1);
+
+                                if (n <= 0 || c == 'q' || c == 'Q')
+                                        goto done;
+                                if (c == ' ' || c == 'r') {
+                                        fetch = true;
+                                        break;
+                                }
+                        }
+                }
+        }
+done:
+        screen_leave();
+        return r;
+}
+
+static void restore_terminal_at_exit(void) {
+        screen_leave();
+}
+
+/* ---- main ---- */
+
 static void help(void) {
         printf("Usage: vtismctl [OPTIONS] COMMAND\n"
                "\n"
                "Look at and steer vtismd, the VM memory tiering daemon.\n"
                "\n"
                "Commands:\n"
-               "  status                       Daemon state, nodes and tiers, migration counters\n"
+               "  status [--watch [SECONDS]]   Daemon state, nodes and tiers, VMs, migration counters\n"
+               "  top [SECONDS]                The same as a live view (status --watch)\n"
                "  nodes                        NUMA nodes, tiers, demotion targets and distances\n"
+               "  vms                          The VMs: id, pid, state, name\n"
                "  heatmap VM                   Heat and placement of a VM's guest RAM per GPA range\n"
+               "  metrics                      Everything status knows, as Prometheus text exposition\n"
                "  reload                       Re-read %s (the old one stays if the new is bad)\n"
                "  pause [sampling|migration]   Pause sampling and/or migration (default: both)\n"
                "  resume [sampling|migration]  Resume them\n"
@@ -902,20 +1134,49 @@ static void help(void) {
                "  check-config [FILE]          Check a configuration file without the daemon\n"
                "\n"
                "Options:\n"
-               "  --json      Machine-readable output for status, nodes and heatmap\n"
-               "  -h, --help  Show this help\n"
-               "  --version   Show the version\n"
+               "  --json                Machine-readable output for status, nodes, vms and heatmap\n"
+               "  -H, --host=[USER@]HOST  Talk to vtismd on HOST over SSH\n"
+               "  -w, --watch[=SECONDS]  Refresh status in place every SECONDS (default 2)\n"
+               "  -l, --full            Do not shorten table cells to the terminal's width\n"
+               "  --no-legend           No column headers, legends and footers\n"
+               "  --no-pager            Do not pipe long output into a pager\n"
+               "  -h, --help            Show this help\n"
+               "  --version             Show the version\n"
                "\n"
                "Exit status: 0 success, 1 failure, 2 bad usage, 3 vtismd not running, 4 permission denied.\n"
                "See vtismctl(8).\n",
                VTISM_CONFIG_FILE);
 }
 
+static int parse_seconds(const char *s, usec_t *ret) {
+        char *end;
+        double v;
+
+        errno = 0;
+        v = strtod(s, &end);
+        if (errno != 0 || end == s || *end || !(v >= 0.1 && v <= 86400))
+                return -EINVAL;
+        *ret = (usec_t) (v * USEC_PER_SEC);
+        return 0;
+}
+
+enum {
+        ARG_VERSION = 0x100,
+        ARG_JSON,
+        ARG_NO_LEGEND,
+        ARG_NO_PAGER,
+};
+
 int main(int argc, char *argv[]) {
         static const struct option options[] = {
-                { "json", no_argument, NULL, 'j' },
+                { "json", no_argument, NULL, ARG_JSON },
+                { "no-legend", no_argument, NULL, ARG_NO_LEGEND },
+                { "no-pager", no_argument, NULL, ARG_NO_PAGER },
+                { "full", no_argument, NULL, 'l' },
+                { "host", required_argument, NULL, 'H' },
+                { "watch", optional_argument, NULL, 'w' },
                 { "help", no_argument, NULL, 'h' },
-                { "version", no_argument, NULL, 'V' },
+                { "version", no_argument, NULL, ARG_VERSION },
                 {}
         };
         static const struct {
@@ -923,7 +1184,10 @@ int main(int argc, char *argv[]) {
                 int (*run)(sd_bus *bus, int argc, char **argv);
         } verbs[] = {
                 { "status", verb_status },
+                { "top", verb_status },
                 { "nodes", verb_status },
+                { "vms", verb_status },
+                { "metrics", verb_status },
                 { "reload", verb_reload },
                 { "pause", verb_pause_resume },
                 { "resume", verb_pause_resume },
@@ -931,18 +1195,41 @@ int main(int argc, char *argv[]) {
                 { "heatmap", verb_heatmap },
         };
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
-        int c, r;
+        const char *verb;
+        char **args;
+        int c, r, n;
 
-        /* "+": stop at the verb, so "vtismctl pause migration" keeps its arguments in order. */
-        while ((c = getopt_long(argc, argv, "+h", options, NULL)) >= 0)
+        setlocale(LC_CTYPE, "");
+        /* Options go anywhere ("vtismctl status --json"), as with systemctl. */
+        while ((c = getopt_long(argc, argv, "hlH:w::", options, NULL)) >= 0)
                 switch (c) {
-                case 'j':
+                case ARG_JSON:
                         arg_json = true;
+                        break;
+                case ARG_NO_LEGEND:
+                        arg_legend = false;
+                        break;
+                case ARG_NO_PAGER:
+                        arg_pager = false;
+                        break;
+                case 'l':
+                        arg_full = true;
+                        break;
+                case 'H':
+                        arg_host = optarg;
+                        break;
+                case 'w':
+                        arg_watch = true;
+                        if (optarg && parse_seconds(optarg, &arg_watch_usec) < 0) {
+                                fprintf(stderr, "vtismctl: --watch: '%s' is not a number of seconds (0.1 to 86400).\n",
+                                        optarg);
+                                return EXIT_USAGE;
+                        }
                         break;
                 case 'h':
                         help();
                         return EXIT_OK;
-                case 'V':
+                case ARG_VERSION:
                         printf("vtismctl " VTISM_VERSION "\n");
                         return EXIT_OK;
                 default:
@@ -950,33 +1237,51 @@ int main(int argc, char *argv[]) {
                         return EXIT_USAGE;
                 }
 
-        /* Allow "--json" after the verb too: "vtismctl status --json". */
-        int n = 0;
-        char **args = argv + optind;
-        for (int i = 0; i < argc - optind; i++) {
-                if (streq(args[i], "--json"))
-                        arg_json = true;
-                else if (streq(args[i], "--help") || streq(args[i], "-h")) {
-                        help();
-                        return EXIT_OK;
-                } else
-                        args[n++] = args[i];
+        args = argv + optind;
+        n = argc - optind;
+        verb = n > 0 ? args[0] : "status";
+        if (n == 0) {
+                static char *dflt[] = { (char *) "status", NULL };
+                args = dflt;
+                n = 1;
         }
-        arg_verb = n > 0 ? args[0] : "status";
-        if (n == 0)
-                args[n++] = (char *) arg_verb;
+        if (streq(verb, "top")) {
+                arg_watch = true;
+                if (n == 2 && parse_seconds(args[1], &arg_watch_usec) < 0) {
+                        fprintf(stderr, "vtismctl: top: '%s' is not a number of seconds (0.1 to 86400).\n", args[1]);
+                        return EXIT_USAGE;
+                }
+        } else if (arg_watch && streq(verb, "status") && n == 2 && parse_seconds(args[1], &arg_watch_usec) < 0) {
+                fprintf(stderr, "vtismctl: --watch: '%s' is not a number of seconds (0.1 to 86400).\n", args[1]);
+                return EXIT_USAGE;
+        } else if (arg_watch && !streq(verb, "status")) {
+                fprintf(stderr, "vtismctl: --watch goes with status (or use 'vtismctl top').\n");
+                return EXIT_USAGE;
+        }
+        if (arg_watch && arg_json) {
+                fprintf(stderr, "vtismctl: --watch shows a live view; for JSON, poll 'vtismctl status --json'.\n");
+                return EXIT_USAGE;
+        }
+        if (!arg_pager || arg_watch)
+                setenv("VTISM_PAGER", "", 1);
+        /* Tables fit the terminal as it is now, before a pager takes over standard output. */
+        arg_width = arg_full ? TABLE_WIDTH_UNLIMITED : terminal_columns(STDOUT_FILENO);
 
-        if (streq(arg_verb, "check-config"))
+        if (streq(verb, "check-config"))
                 return verb_check_config(n, args);
 
         for (size_t i = 0; i < ELEMENTSOF(verbs); i++)
-                if (streq(arg_verb, verbs[i].name)) {
+                if (streq(verb, verbs[i].name)) {
                         r = connect_bus(&bus);
                         if (r != EXIT_OK)
                                 return r;
-                        return verbs[i].run(bus, n, args);
+                        atexit(restore_terminal_at_exit);
+                        r = verbs[i].run(bus, n, args);
+                        pager_close();
+                        report_skipped();
+                        return r;
                 }
 
-        fprintf(stderr, "vtismctl: unknown command '%s'. Try 'vtismctl --help'.\n", arg_verb);
+        fprintf(stderr, "vtismctl: unknown command '%s'. Try 'vtismctl --help'.\n", verb);
         return EXIT_USAGE;
 }

@@ -1,31 +1,196 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * The D-Bus face of vtismd: org.vtism1 /org/vtism1 org.vtism1.Manager.
- * Only the vtable and thin adapters into manager_*() live here; every argument is validated
- * before the manager sees it. Mutating methods need root (CAP_SYS_ADMIN): the D-Bus policy file
- * enforces that on the bus, and this file checks again so a permissive bus cannot bypass it.
+ * The D-Bus face of vtismd: org.vtism1 /org/vtism1 org.vtism1.Manager (bus-api.h, vtismd(8)).
+ * Only the vtable, the wire format and thin adapters into manager_*() live here; every argument
+ * is validated before the manager sees it. Properties are read through offsetof() or small typed
+ * getters, never by comparing property names. Mutating methods need CAP_SYS_ADMIN: the D-Bus
+ * policy file lets only root call them on the bus, and this file checks again, so a permissive
+ * bus cannot bypass it.
  */
 #include <linux/capability.h>
 #include <stdarg.h>
 #include <string.h>
 
 #include "vtism-build.h"
+#include "vtism/bus-api.h"
 #include "vtism/bus.h"
 #include "vtism/log.h"
+#include "vtism/metrics-file.h"
+#include "vtism/utf8.h"
 #include "vtism/util.h"
 
-static int check_privileged(sd_bus_message *msg, sd_bus_error *error) {
+/* ---- the wire format: every string and record that leaves vtismd goes through here ---- */
+
+/*
+ * The one place strings cross: VM names, UUIDs and command lines come from processes any local
+ * user controls, config strings and error texts may hold any bytes, and sd-bus refuses a whole
+ * reply over one invalid UTF-8 byte. Every property, record, method reply and error message
+ * takes its strings from append_string() or bus_error_setf(), which escape (utf8.h).
+ */
+static int append_string(sd_bus_message *m, const char *s) {
+        _cleanup_free_ char *valid = NULL;
+
+        if (!s)
+                s = "";
+        else if (!utf8_is_valid(s))
+                s = valid = utf8_escape_invalid(s);
+        return sd_bus_message_append_basic(m, 's', s);
+}
+
+/* An error reply with a formatted message (made valid UTF-8, like every string we send). */
+_printf_(3, 4) static int bus_error_setf(sd_bus_error *error, const char *name, const char *fmt, ...) {
+        _cleanup_free_ char *text = NULL, *valid = NULL;
+        va_list ap;
         int r;
 
-        r = sd_bus_query_sender_privilege(msg, CAP_SYS_ADMIN);
+        va_start(ap, fmt);
+        r = vasprintf(&text, fmt, ap);
+        va_end(ap);
         if (r < 0)
-                return sd_bus_error_set_errnof(error, r, "Failed to check the caller's privileges: %m");
+                oom();
+        valid = utf8_escape_invalid(text);
+        return sd_bus_error_set(error, name, valid);
+}
+
+static int dict_begin(sd_bus_message *m) {
+        return sd_bus_message_open_container(m, 'a', "{sv}");
+}
+
+static int dict_end(sd_bus_message *m) {
+        return sd_bus_message_close_container(m);
+}
+
+static int entry_begin(sd_bus_message *m, const BusField *f, const char *type) {
+        int r;
+
+        /* A key must be sent with the type its table gives it: the API promises that. */
+        if (strcmp(f->type, type) != 0)
+                return log_error_errno(-EINVAL, "Internal error: record key %s is %s, not %s.", f->key, f->type, type);
+        r = sd_bus_message_open_container(m, 'e', "sv");
+        if (r < 0)
+                return r;
+        r = sd_bus_message_append_basic(m, 's', f->key);
+        if (r < 0)
+                return r;
+        return sd_bus_message_open_container(m, 'v', type);
+}
+
+static int entry_end(sd_bus_message *m) {
+        int r;
+
+        r = sd_bus_message_close_container(m);
+        if (r < 0)
+                return r;
+        return sd_bus_message_close_container(m);
+}
+
+/* The key is left out when s is NULL: unknown or not applicable. */
+static int dict_string(sd_bus_message *m, const BusField *f, const char *s) {
+        int r;
+
+        if (!s)
+                return 0;
+        r = entry_begin(m, f, "s");
+        if (r < 0)
+                return r;
+        r = append_string(m, s);
+        if (r < 0)
+                return r;
+        return entry_end(m);
+}
+
+static int dict_basic(sd_bus_message *m, const BusField *f, char type, const void *p) {
+        char t[2] = { type, 0 };
+        int r;
+
+        r = entry_begin(m, f, t);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_append_basic(m, type, p);
+        if (r < 0)
+                return r;
+        return entry_end(m);
+}
+
+static int dict_u64(sd_bus_message *m, const BusField *f, uint64_t v) {
+        return dict_basic(m, f, 't', &v);
+}
+
+static int dict_u32(sd_bus_message *m, const BusField *f, uint32_t v) {
+        return dict_basic(m, f, 'u', &v);
+}
+
+static int dict_i32(sd_bus_message *m, const BusField *f, int32_t v) {
+        return dict_basic(m, f, 'i', &v);
+}
+
+static int dict_bool(sd_bus_message *m, const BusField *f, bool v) {
+        int b = v;
+        return dict_basic(m, f, 'b', &b);
+}
+
+/* type "ai" or "at": n elements of size bytes each */
+static int dict_array(sd_bus_message *m, const BusField *f, char type, const void *v, size_t n, size_t size) {
+        char t[3] = { 'a', type, 0 };
+        int r;
+
+        r = entry_begin(m, f, t);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_append_array(m, type, v, n * size);
+        if (r < 0)
+                return r;
+        return entry_end(m);
+}
+
+/* ---- access ---- */
+
+/*
+ * Who may change the daemon's behaviour: a caller whose effective uid is 0 AND whose effective
+ * capability set holds CAP_SYS_ADMIN. (sd_bus_query_sender_privilege() does not do that on a
+ * dbus-daemon bus: the caps it would need are not in the message, so it falls back to "same uid
+ * as us", and root with an empty capability set could Pause.)
+ *
+ * Where the facts come from: the euid is what dbus-daemon reports for the connection (taken from
+ * the socket when the caller connected); the capabilities are not known to dbus-daemon and come
+ * from /proc/PID/status of the pid it reports (sd-bus's "augmented" credentials). That read is
+ * racy in principle (the caller may exit and its pid be reused), so it is only ever combined
+ * with the trusted uid: an unprivileged user never passes, and a capability-less root caller
+ * could only pass if a privileged process took over its pid between its call and this check.
+ */
+static int check_privileged(sd_bus_message *msg, sd_bus_error *error) {
+        _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
+        const char *member = sd_bus_message_get_member(msg);
+        uid_t euid;
+        int r;
+
+        r = sd_bus_query_sender_creds(msg, SD_BUS_CREDS_PID | SD_BUS_CREDS_EUID | SD_BUS_CREDS_EFFECTIVE_CAPS |
+                                                   SD_BUS_CREDS_AUGMENT, &creds);
+        if (r < 0)
+                return bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED,
+                                      "Permission denied: cannot tell who called %s: %s", member, strerror(-r));
+
+        r = sd_bus_creds_get_euid(creds, &euid);
+        if (r < 0 || (sd_bus_creds_get_augmented_mask(creds) & SD_BUS_CREDS_EUID))
+                return bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED,
+                                      "Permission denied: the bus did not say which user called %s.", member);
+        if (euid != 0)
+                return bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED,
+                                      "Permission denied: %s needs root (CAP_SYS_ADMIN).", member);
+
+        r = sd_bus_creds_has_effective_cap(creds, CAP_SYS_ADMIN);
+        if (r < 0)
+                return bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED,
+                                      "Permission denied: cannot read the capabilities of the caller of %s: %s",
+                                      member, strerror(-r));
         if (r == 0)
-                return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED,
-                                         "Permission denied: %s needs root (CAP_SYS_ADMIN).",
-                                         sd_bus_message_get_member(msg));
+                return bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED,
+                                      "Permission denied: %s needs root (CAP_SYS_ADMIN); the caller is root "
+                                      "without CAP_SYS_ADMIN in its effective set.", member);
         return 0;
 }
+
+/* ---- methods ---- */
 
 static int method_reload(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         _cleanup_free_ char *why = NULL;
@@ -38,14 +203,14 @@ static int method_reload(sd_bus_message *msg, void *userdata, sd_bus_error *erro
 
         r = manager_reload(m, &why);
         if (r < 0)
-                return sd_bus_error_setf(error, "org.vtism1.Error.ConfigInvalid",
-                                         "previous configuration kept: %s", why ?: strerror(-r));
+                return bus_error_setf(error, VTISM_BUS_ERROR_CONFIG_INVALID, "previous configuration kept: %s",
+                                      why ?: strerror(-r));
         return sd_bus_reply_method_return(msg, NULL);
 }
 
 static int method_pause_resume(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         Manager *m = userdata;
-        bool pause = streq(sd_bus_message_get_member(msg), "Pause");
+        bool pause = streq(sd_bus_message_get_member(msg), VTISM_METHOD_PAUSE);
         const char *what;
         int r, mask;
 
@@ -55,8 +220,8 @@ static int method_pause_resume(sd_bus_message *msg, void *userdata, sd_bus_error
 
         mask = manager_subsystem_from_string(what);
         if (mask < 0)
-                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
-                                         "Unknown subsystem '%s': expected 'sampling', 'migration' or 'all'.", what);
+                return bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                      "Unknown subsystem '%s': expected 'sampling', 'migration' or 'all'.", what);
 
         r = check_privileged(msg, error);
         if (r < 0)
@@ -81,147 +246,7 @@ static int method_set_dry_run(sd_bus_message *msg, void *userdata, sd_bus_error 
         return sd_bus_reply_method_return(msg, NULL);
 }
 
-static int property_get_mode(sd_bus *bus, const char *path, const char *interface, const char *property,
-                             sd_bus_message *reply, void *userdata, sd_bus_error *error) {
-        return sd_bus_message_append(reply, "s", manager_mode_to_string(((Manager *) userdata)->mode));
-}
-
-static int property_get_string(sd_bus *bus, const char *path, const char *interface, const char *property,
-                               sd_bus_message *reply, void *userdata, sd_bus_error *error) {
-        Manager *m = userdata;
-        const char *v = NULL;
-
-        if (streq(property, "Version"))
-                v = VTISM_VERSION;
-        else if (streq(property, "ModeReason"))
-                v = m->mode_reason;
-        else if (streq(property, "Tracker"))
-                v = tracker_kind_to_string(m->config->tracker);
-        else if (streq(property, "ConfigFile"))
-                v = m->config_path;
-        else if (streq(property, "LastReloadError"))
-                v = m->last_reload_error;
-        else if (streq(property, "LibvirtURI"))
-                v = m->config->libvirt_uri;
-        else if (streq(property, "ActiveTracker"))
-                v = m->tracker ? m->tracker->ops->name : NULL;
-        return sd_bus_message_append(reply, "s", v ?: "");
-}
-
-static int property_get_bool(sd_bus *bus, const char *path, const char *interface, const char *property,
-                             sd_bus_message *reply, void *userdata, sd_bus_error *error) {
-        Manager *m = userdata;
-        bool v;
-
-        if (streq(property, "SamplingPaused"))
-                v = m->sampling_paused;
-        else if (streq(property, "MigrationPaused"))
-                v = m->migration_paused;
-        else
-                v = manager_dry_run(m);
-        return sd_bus_message_append(reply, "b", v);
-}
-
-static int property_get_u64(sd_bus *bus, const char *path, const char *interface, const char *property,
-                            sd_bus_message *reply, void *userdata, sd_bus_error *error) {
-        Manager *m = userdata;
-        uint64_t v = 0;
-
-        if (streq(property, "SampleIntervalUSec"))
-                v = m->config->sample_interval_usec;
-        else if (streq(property, "MigrateRateLimit"))
-                v = m->config->migrate_rate_limit_bytes;
-        else if (streq(property, "StartedAt"))
-                v = m->started_usec;
-        else if (streq(property, "LastCycleAt"))
-                v = m->last_cycle_usec;
-        return sd_bus_message_append(reply, "t", v);
-}
-
-static int property_get_nodes(sd_bus *bus, const char *path, const char *interface, const char *property,
-                              sd_bus_message *reply, void *userdata, sd_bus_error *error) {
-        Topology *t = ((Manager *) userdata)->topology;
-        int r;
-
-        r = sd_bus_message_open_container(reply, 'a', "(issisttai)");
-        if (r < 0)
-                return r;
-        for (size_t i = 0; i < t->n_nodes; i++) {
-                const TopologyNode *n = &t->nodes[i];
-                _cleanup_free_ char *cpus = format_int_list(n->cpus, n->n_cpus);
-
-                r = sd_bus_message_open_container(reply, 'r', "issisttai");
-                if (r < 0)
-                        return r;
-                r = sd_bus_message_append(reply, "issistt", n->id, node_tier_to_string(n->tier),
-                                          tier_source_to_string(n->tier_source), n->memory_tier, cpus,
-                                          n->total_bytes, n->free_bytes);
-                if (r < 0)
-                        return r;
-                r = sd_bus_message_append_array(reply, 'i', n->demotion_targets,
-                                                n->n_demotion_targets * sizeof(int));
-                if (r < 0)
-                        return r;
-                r = sd_bus_message_close_container(reply);
-                if (r < 0)
-                        return r;
-        }
-        return sd_bus_message_close_container(reply);
-}
-
-static int property_get_distances(sd_bus *bus, const char *path, const char *interface, const char *property,
-                                  sd_bus_message *reply, void *userdata, sd_bus_error *error) {
-        Topology *t = ((Manager *) userdata)->topology;
-        int r;
-
-        r = sd_bus_message_open_container(reply, 'a', "au");
-        if (r < 0)
-                return r;
-        for (size_t i = 0; i < t->n_nodes; i++) {
-                r = sd_bus_message_open_container(reply, 'a', "u");
-                if (r < 0)
-                        return r;
-                for (size_t j = 0; j < t->n_nodes; j++) {
-                        r = sd_bus_message_append(reply, "u", (uint32_t) t->distance[i * t->n_nodes + j]);
-                        if (r < 0)
-                                return r;
-                }
-                r = sd_bus_message_close_container(reply);
-                if (r < 0)
-                        return r;
-        }
-        return sd_bus_message_close_container(reply);
-}
-
-static int property_get_counters(sd_bus *bus, const char *path, const char *interface, const char *property,
-                                 sd_bus_message *reply, void *userdata, sd_bus_error *error) {
-        const ManagerCounters *c = &((Manager *) userdata)->counters;
-        const struct {
-                const char *name;
-                uint64_t value;
-        } table[] = {
-                { "cycles", c->cycles },
-                { "pages_promoted", c->pages_promoted },
-                { "pages_demoted", c->pages_demoted },
-                { "pages_failed", c->pages_failed },
-                { "bytes_migrated", c->bytes_migrated },
-                { "reloads", c->reloads },
-                { "reload_failures", c->reload_failures },
-        };
-        int r;
-
-        r = sd_bus_message_open_container(reply, 'a', "{st}");
-        if (r < 0)
-                return r;
-        for (size_t i = 0; i < ELEMENTSOF(table); i++) {
-                r = sd_bus_message_append(reply, "{st}", table[i].name, table[i].value);
-                if (r < 0)
-                        return r;
-        }
-        return sd_bus_message_close_container(reply);
-}
-
-/* Bytes of a VM's guest RAM on DRAM and on CXL nodes, from the residency of its heat map. */
+/* Bytes of guest RAM on DRAM and on CXL nodes, from a histogram's residency. */
 static void residency_by_tier(const Topology *t, const HeatHistogram *h, uint64_t *ret_dram, uint64_t *ret_cxl) {
         uint64_t dram = 0, cxl = 0;
 
@@ -239,6 +264,210 @@ static void residency_by_tier(const Topology *t, const HeatHistogram *h, uint64_
         *ret_cxl = cxl;
 }
 
+/* sampled: the VM has been sampled at least once; before that its heat is unknown and left out. */
+static int append_heat_range(sd_bus_message *reply, const Topology *t, const HeatHistogram *h, bool sampled) {
+        const BusField *f = bus_heat_range_fields;
+        uint64_t dram, cxl;
+        int r;
+
+        residency_by_tier(t, h, &dram, &cxl);
+        r = dict_begin(reply);
+        if (r >= 0)
+                r = dict_u64(reply, &f[BUS_HEAT_RANGE_GPA], h->gpa);
+        if (r >= 0)
+                r = dict_u64(reply, &f[BUS_HEAT_RANGE_RAM_BYTES], h->ram_bytes);
+        if (r >= 0 && sampled)
+                r = dict_u64(reply, &f[BUS_HEAT_RANGE_HOT_BYTES], h->class_bytes[HEAT_HOT]);
+        if (r >= 0 && sampled)
+                r = dict_u64(reply, &f[BUS_HEAT_RANGE_WARM_BYTES], h->class_bytes[HEAT_WARM]);
+        if (r >= 0 && sampled)
+                r = dict_u64(reply, &f[BUS_HEAT_RANGE_COLD_BYTES], h->class_bytes[HEAT_COLD]);
+        if (r >= 0)
+                r = dict_u64(reply, &f[BUS_HEAT_RANGE_DRAM_BYTES], dram);
+        if (r >= 0)
+                r = dict_u64(reply, &f[BUS_HEAT_RANGE_CXL_BYTES], cxl);
+        if (r >= 0 && sampled)
+                r = dict_array(reply, &f[BUS_HEAT_RANGE_HEAT_BUCKETS], 't', h->pages, ELEMENTSOF(h->pages),
+                               sizeof(h->pages[0]));
+        if (r >= 0)
+                r = dict_end(reply);
+        return r;
+}
+
+static int method_get_heatmap(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        const BusField *f = bus_heatmap_fields;
+        Manager *m = userdata;
+        const char *key;
+        Vm *vm;
+        int r;
+
+        r = sd_bus_message_read(msg, "s", &key);
+        if (r < 0)
+                return r;
+        r = manager_find_vm(m, key, &vm);
+        if (r == -ENOTUNIQ)
+                return bus_error_setf(error, VTISM_BUS_ERROR_NO_SUCH_VM,
+                                      "More than one VM is named '%s': give its id or pid as 'vtismctl status' lists them.",
+                                      key);
+        if (r < 0)
+                return bus_error_setf(error, VTISM_BUS_ERROR_NO_SUCH_VM,
+                                      "No VM '%s' (give a name, UUID or pid as 'vtismctl status' lists them).", key);
+        if (!vm->heat)
+                return bus_error_setf(error, VTISM_BUS_ERROR_NOT_SAMPLED, "VM %s is not sampled: %s", vm->name,
+                                      vm->error ?: "its guest RAM is not located yet");
+
+        r = sd_bus_message_new_method_return(msg, &reply);
+        if (r < 0)
+                return r;
+        r = dict_begin(reply);
+        if (r >= 0)
+                r = dict_string(reply, &f[BUS_HEATMAP_ID], vm->id);
+        if (r >= 0)
+                r = dict_string(reply, &f[BUS_HEATMAP_NAME], vm->name);
+        if (r >= 0)
+                r = dict_u64(reply, &f[BUS_HEATMAP_RANGE_BYTES], heatmap_params(vm->heat)->hist_range_bytes);
+        if (r >= 0)
+                r = dict_u64(reply, &f[BUS_HEATMAP_CYCLES], vm->cycles);
+        if (r >= 0)
+                r = dict_end(reply);
+        if (r >= 0)
+                r = sd_bus_message_open_container(reply, 'a', "a{sv}");
+        for (size_t i = 0; r >= 0 && i < heatmap_n_histograms(vm->heat); i++) {
+                HeatHistogram h;
+
+                r = heatmap_histogram(vm->heat, i, &h);
+                if (r >= 0)
+                        r = append_heat_range(reply, m->topology, &h, vm->cycles > 0);
+        }
+        if (r >= 0)
+                r = sd_bus_message_close_container(reply);
+        if (r < 0)
+                return r;
+        return sd_bus_send(NULL, reply, NULL);
+}
+
+/* ---- properties ---- */
+
+#define PROPERTY_GETTER_ARGS                                                                          \
+        sd_bus *bus, const char *path, const char *interface, const char *property, sd_bus_message *reply, \
+                void *userdata, sd_bus_error *error
+
+/* Generic getters for fields at an offsetof() into the Manager (sd-bus adds it to userdata). */
+static int property_get_string(PROPERTY_GETTER_ARGS) {
+        return append_string(reply, *(char **) userdata);
+}
+
+static int property_get_bool(PROPERTY_GETTER_ARGS) {
+        int b = *(bool *) userdata;
+        return sd_bus_message_append_basic(reply, 'b', &b);
+}
+
+static int property_get_usec(PROPERTY_GETTER_ARGS) {
+        return sd_bus_message_append_basic(reply, 't', (usec_t *) userdata);
+}
+
+static int property_get_version(PROPERTY_GETTER_ARGS) {
+        return append_string(reply, VTISM_VERSION);
+}
+
+/* Typed getters for what is not a field of the Manager: one line each. */
+#define DEFINE_MANAGER_GETTER(name, append)                   \
+        static int name(PROPERTY_GETTER_ARGS) {               \
+                const Manager *m = userdata;                  \
+                return append;                                \
+        }
+
+DEFINE_MANAGER_GETTER(property_get_mode, append_string(reply, manager_mode_to_string(m->mode)))
+DEFINE_MANAGER_GETTER(property_get_tracker, append_string(reply, tracker_kind_to_string(m->config->tracker)))
+DEFINE_MANAGER_GETTER(property_get_libvirt_uri, append_string(reply, m->config->libvirt_uri))
+DEFINE_MANAGER_GETTER(property_get_libvirt_state,
+                      append_string(reply, m->libvirt_source ? vmsource_describe(m->libvirt_source) : NULL))
+DEFINE_MANAGER_GETTER(property_get_active_tracker, append_string(reply, m->tracker ? m->tracker->ops->name : NULL))
+DEFINE_MANAGER_GETTER(property_get_dry_run, sd_bus_message_append(reply, "b", (int) manager_dry_run(m)))
+DEFINE_MANAGER_GETTER(property_get_sample_interval, sd_bus_message_append(reply, "t", m->config->sample_interval_usec))
+DEFINE_MANAGER_GETTER(property_get_rate_limit, sd_bus_message_append(reply, "t", m->config->migrate_rate_limit_bytes))
+
+static int property_get_nodes(PROPERTY_GETTER_ARGS) {
+        const Topology *t = ((Manager *) userdata)->topology;
+        const BusField *f = bus_node_fields;
+        int r;
+
+        r = sd_bus_message_open_container(reply, 'a', "a{sv}");
+        for (size_t i = 0; r >= 0 && i < t->n_nodes; i++) {
+                const TopologyNode *n = &t->nodes[i];
+                _cleanup_free_ char *cpus = format_int_list(n->cpus, n->n_cpus);
+
+                r = dict_begin(reply);
+                if (r >= 0)
+                        r = dict_i32(reply, &f[BUS_NODE_ID], n->id);
+                if (r >= 0)
+                        r = dict_string(reply, &f[BUS_NODE_TIER], node_tier_to_string(n->tier));
+                if (r >= 0)
+                        r = dict_string(reply, &f[BUS_NODE_CLASSIFIED_BY], tier_source_to_string(n->tier_source));
+                if (r >= 0 && n->memory_tier >= 0)
+                        r = dict_i32(reply, &f[BUS_NODE_MEMORY_TIER], n->memory_tier);
+                if (r >= 0)
+                        r = dict_string(reply, &f[BUS_NODE_CPUS], cpus);
+                if (r >= 0)
+                        r = dict_u64(reply, &f[BUS_NODE_TOTAL_BYTES], n->total_bytes);
+                if (r >= 0)
+                        r = dict_u64(reply, &f[BUS_NODE_FREE_BYTES], n->free_bytes);
+                if (r >= 0)
+                        r = dict_array(reply, &f[BUS_NODE_DEMOTION_TARGETS], 'i', n->demotion_targets,
+                                       n->n_demotion_targets, sizeof(int));
+                if (r >= 0)
+                        r = dict_end(reply);
+        }
+        if (r >= 0)
+                r = sd_bus_message_close_container(reply);
+        return r;
+}
+
+static int property_get_distances(PROPERTY_GETTER_ARGS) {
+        const Topology *t = ((Manager *) userdata)->topology;
+        int r;
+
+        r = sd_bus_message_open_container(reply, 'a', "au");
+        for (size_t i = 0; r >= 0 && i < t->n_nodes; i++) {
+                r = sd_bus_message_open_container(reply, 'a', "u");
+                for (size_t j = 0; r >= 0 && j < t->n_nodes; j++)
+                        r = sd_bus_message_append(reply, "u", (uint32_t) t->distance[i * t->n_nodes + j]);
+                if (r >= 0)
+                        r = sd_bus_message_close_container(reply);
+        }
+        if (r >= 0)
+                r = sd_bus_message_close_container(reply);
+        return r;
+}
+
+/* Where each counter of bus-api.h lives in ManagerCounters. */
+static const size_t counter_offsets[_BUS_COUNTER_FIELD_MAX] = {
+        [BUS_COUNTER_CYCLES] = offsetof(ManagerCounters, cycles),
+        [BUS_COUNTER_PAGES_PROMOTED] = offsetof(ManagerCounters, pages_promoted),
+        [BUS_COUNTER_PAGES_DEMOTED] = offsetof(ManagerCounters, pages_demoted),
+        [BUS_COUNTER_PAGES_FAILED] = offsetof(ManagerCounters, pages_failed),
+        [BUS_COUNTER_BYTES_MIGRATED] = offsetof(ManagerCounters, bytes_migrated),
+        [BUS_COUNTER_RELOADS] = offsetof(ManagerCounters, reloads),
+        [BUS_COUNTER_RELOAD_FAILURES] = offsetof(ManagerCounters, reload_failures),
+        [BUS_COUNTER_CYCLE_USEC] = offsetof(ManagerCounters, cycle_usec),
+        [BUS_COUNTER_SAMPLE_ERRORS] = offsetof(ManagerCounters, sample_errors),
+        [BUS_COUNTER_METRICS_FILE_ERRORS] = offsetof(ManagerCounters, metrics_file_errors),
+};
+assert_cc(ELEMENTSOF(counter_offsets) == _BUS_COUNTER_FIELD_MAX);
+
+static int property_get_counters(PROPERTY_GETTER_ARGS) {
+        const uint8_t *c = (const uint8_t *) &((Manager *) userdata)->counters;
+        int r;
+
+        r = dict_begin(reply);
+        for (size_t i = 0; r >= 0 && i < _BUS_COUNTER_FIELD_MAX; i++)
+                r = dict_u64(reply, &bus_counter_fields[i], *(const uint64_t *) (c + counter_offsets[i]));
+        if (r >= 0)
+                r = dict_end(reply);
+        return r;
+}
+
 static const char *sources_to_string(unsigned sources) {
         switch (sources & (VM_SOURCE_LIBVIRT | VM_SOURCE_PROC)) {
         case VM_SOURCE_LIBVIRT | VM_SOURCE_PROC:
@@ -252,148 +481,260 @@ static const char *sources_to_string(unsigned sources) {
         }
 }
 
-static int property_get_vms(sd_bus *bus, const char *path, const char *interface, const char *property,
-                            sd_bus_message *reply, void *userdata, sd_bus_error *error) {
-        Manager *m = userdata;
+static int append_vm(sd_bus_message *reply, const Manager *m, const Vm *vm) {
+        const BusField *f = bus_vm_fields;
+        HeatHistogram h = {};
+        uint64_t dram = 0, cxl = 0, budget;
+        bool sampled = vm->heat && vm->state == VM_STATE_TRACKED && vm->cycles > 0;
         int r;
 
-        r = sd_bus_message_open_container(reply, 'a', "(sssussstttttttib)");
-        if (r < 0)
-                return r;
-        for (size_t i = 0; i < m->n_vms; i++) {
-                const Vm *vm = m->vms[i];
-                HeatHistogram h = {};
-                uint64_t dram = 0, cxl = 0;
-
-                if (vm->heat) {
-                        heatmap_histogram_total(vm->heat, &h);
-                        residency_by_tier(m->topology, &h, &dram, &cxl);
-                }
-                r = sd_bus_message_append(reply, "(sssussstttttttib)", vm->id, vm->name, vm->uuid ?: "",
-                                          (uint32_t) vm->pid, sources_to_string(vm->sources),
-                                          vm_state_to_string(vm->state), vm->error ?: "", vm->ram_bytes, dram, cxl,
-                                          h.class_bytes[HEAT_HOT], h.class_bytes[HEAT_WARM], h.class_bytes[HEAT_COLD],
-                                          vm->cycles, (int32_t) vm->home_node, (int) h.residency_known);
-                if (r < 0)
-                        return r;
+        if (vm->heat) {
+                heatmap_histogram_total(vm->heat, &h);
+                residency_by_tier(m->topology, &h, &dram, &cxl);
         }
-        return sd_bus_message_close_container(reply);
+        r = dict_begin(reply);
+        if (r >= 0)
+                r = dict_string(reply, &f[BUS_VM_ID], vm->id);
+        if (r >= 0)
+                r = dict_string(reply, &f[BUS_VM_NAME], vm->name);
+        if (r >= 0)
+                r = dict_string(reply, &f[BUS_VM_UUID], vm->uuid);
+        if (r >= 0)
+                r = dict_u32(reply, &f[BUS_VM_PID], (uint32_t) vm->pid);
+        if (r >= 0)
+                r = dict_string(reply, &f[BUS_VM_SOURCES], sources_to_string(vm->sources));
+        if (r >= 0)
+                r = dict_string(reply, &f[BUS_VM_STATE], vm_state_to_string(vm->state));
+        if (r >= 0)
+                r = dict_string(reply, &f[BUS_VM_ERROR], vm->error);
+        if (r >= 0)
+                r = dict_u64(reply, &f[BUS_VM_RAM_BYTES], vm->ram_bytes);
+        if (r >= 0)
+                r = dict_bool(reply, &f[BUS_VM_RESIDENCY_KNOWN], h.residency_known);
+        /* Unknown values are left out (bus-api.h): placement before a complete pass, heat before
+         * the first sample (a VM never sampled is not "all cold"). */
+        if (r >= 0 && h.residency_known)
+                r = dict_u64(reply, &f[BUS_VM_DRAM_BYTES], dram);
+        if (r >= 0 && h.residency_known)
+                r = dict_u64(reply, &f[BUS_VM_CXL_BYTES], cxl);
+        if (r >= 0 && sampled)
+                r = dict_u64(reply, &f[BUS_VM_HOT_BYTES], h.class_bytes[HEAT_HOT]);
+        if (r >= 0 && sampled)
+                r = dict_u64(reply, &f[BUS_VM_WARM_BYTES], h.class_bytes[HEAT_WARM]);
+        if (r >= 0 && sampled)
+                r = dict_u64(reply, &f[BUS_VM_COLD_BYTES], h.class_bytes[HEAT_COLD]);
+        if (r >= 0)
+                r = dict_u64(reply, &f[BUS_VM_CYCLES], vm->cycles);
+        if (r >= 0 && vm->home_node >= 0)
+                r = dict_i32(reply, &f[BUS_VM_HOME_NODE], vm->home_node);
+        if (r >= 0)
+                r = dict_string(reply, &f[BUS_VM_HOME_REASON], vm_home_reason_to_string(vm->home_reason));
+        if (r >= 0)
+                r = dict_string(reply, &f[BUS_VM_POLICY], vm->policy.source);
+        if (r >= 0 && vm_dram_budget_bytes(vm, &budget) >= 0)
+                r = dict_u64(reply, &f[BUS_VM_DRAM_BUDGET_BYTES], budget);
+        if (r >= 0)
+                r = dict_string(reply, &f[BUS_VM_IDENTITY_CONFLICT], vm->identity_conflict);
+        if (r >= 0)
+                r = dict_end(reply);
+        return r;
 }
 
-static int property_get_trackers(sd_bus *bus, const char *path, const char *interface, const char *property,
-                                 sd_bus_message *reply, void *userdata, sd_bus_error *error) {
-        Manager *m = userdata;
+static int property_get_vms(PROPERTY_GETTER_ARGS) {
+        const Manager *m = userdata;
         int r;
 
-        r = sd_bus_message_open_container(reply, 'a', "(sbs)");
-        if (r < 0)
-                return r;
-        for (int k = 0; k < _TRACKER_KIND_MAX; k++) {
+        r = sd_bus_message_open_container(reply, 'a', "a{sv}");
+        for (size_t i = 0; r >= 0 && i < m->n_vms; i++)
+                r = append_vm(reply, m, m->vms[i]);
+        if (r >= 0)
+                r = sd_bus_message_close_container(reply);
+        return r;
+}
+
+static int property_get_trackers(PROPERTY_GETTER_ARGS) {
+        const Manager *m = userdata;
+        const BusField *f = bus_tracker_fields;
+        int r;
+
+        r = sd_bus_message_open_container(reply, 'a', "a{sv}");
+        for (int k = 0; r >= 0 && k < _TRACKER_KIND_MAX; k++) {
                 if (k == TRACKER_AUTO)
                         continue;
-                r = sd_bus_message_append(reply, "(sbs)", tracker_kind_to_string(k), !m->tracker_reasons[k],
-                                          m->tracker_reasons[k] ?: "");
-                if (r < 0)
-                        return r;
+                r = dict_begin(reply);
+                if (r >= 0)
+                        r = dict_string(reply, &f[BUS_TRACKER_NAME], tracker_kind_to_string(k));
+                if (r >= 0)
+                        r = dict_bool(reply, &f[BUS_TRACKER_USABLE], !m->tracker_reasons[k]);
+                if (r >= 0)
+                        r = dict_string(reply, &f[BUS_TRACKER_REASON], m->tracker_reasons[k]);
+                if (r >= 0)
+                        r = dict_end(reply);
         }
-        return sd_bus_message_close_container(reply);
-}
-
-static int method_get_heatmap(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-        Manager *m = userdata;
-        const char *key;
-        Vm *vm;
-        int r;
-
-        r = sd_bus_message_read(msg, "s", &key);
-        if (r < 0)
-                return r;
-        vm = manager_find_vm(m, key);
-        if (!vm)
-                return sd_bus_error_setf(error, "org.vtism1.Error.NoSuchVM",
-                                         "No VM '%s' (give a name, UUID or pid as 'vtismctl status' lists them).", key);
-        if (!vm->heat)
-                return sd_bus_error_setf(error, "org.vtism1.Error.NotSampled", "VM %s is not sampled: %s", vm->name,
-                                         vm->error ?: "its guest RAM is not located yet");
-
-        r = sd_bus_message_new_method_return(msg, &reply);
-        if (r < 0)
-                return r;
-        r = sd_bus_message_append(reply, "sstt", vm->id, vm->name, heatmap_params(vm->heat)->hist_range_bytes,
-                                  vm->cycles);
-        if (r < 0)
-                return r;
-        r = sd_bus_message_open_container(reply, 'a', "(tttttttat)");
-        if (r < 0)
-                return r;
-        for (size_t i = 0; i < heatmap_n_histograms(vm->heat); i++) {
-                HeatHistogram h;
-                uint64_t dram, cxl;
-
-                r = heatmap_histogram(vm->heat, i, &h);
-                if (r < 0)
-                        return r;
-                residency_by_tier(m->topology, &h, &dram, &cxl);
-                r = sd_bus_message_open_container(reply, 'r', "tttttttat");
-                if (r < 0)
-                        return r;
-                r = sd_bus_message_append(reply, "ttttttt", h.gpa, h.ram_bytes, h.class_bytes[HEAT_HOT],
-                                          h.class_bytes[HEAT_WARM], h.class_bytes[HEAT_COLD], dram, cxl);
-                if (r < 0)
-                        return r;
-                r = sd_bus_message_append_array(reply, 't', h.pages, sizeof(h.pages));
-                if (r < 0)
-                        return r;
+        if (r >= 0)
                 r = sd_bus_message_close_container(reply);
-                if (r < 0)
-                        return r;
-        }
-        r = sd_bus_message_close_container(reply);
-        if (r < 0)
-                return r;
-        return sd_bus_send(NULL, reply, NULL);
+        return r;
 }
+
+#define EMITS_CHANGE SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE
+#define EMITS_INVALIDATION SD_BUS_VTABLE_PROPERTY_EMITS_INVALIDATION
+#define CONST SD_BUS_VTABLE_PROPERTY_CONST
+#define OFFSET(field) offsetof(Manager, field)
 
 static const sd_bus_vtable manager_vtable[] = {
         SD_BUS_VTABLE_START(0),
-        SD_BUS_PROPERTY("Version", "s", property_get_string, 0, SD_BUS_VTABLE_PROPERTY_CONST),
-        SD_BUS_PROPERTY("Mode", "s", property_get_mode, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-        SD_BUS_PROPERTY("ModeReason", "s", property_get_string, 0, SD_BUS_VTABLE_PROPERTY_EMITS_INVALIDATION),
-        SD_BUS_PROPERTY("Tracker", "s", property_get_string, 0, SD_BUS_VTABLE_PROPERTY_EMITS_INVALIDATION),
-        SD_BUS_PROPERTY("ConfigFile", "s", property_get_string, 0, SD_BUS_VTABLE_PROPERTY_CONST),
-        SD_BUS_PROPERTY("LibvirtURI", "s", property_get_string, 0, SD_BUS_VTABLE_PROPERTY_EMITS_INVALIDATION),
-        SD_BUS_PROPERTY("LastReloadError", "s", property_get_string, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-        SD_BUS_PROPERTY("SamplingPaused", "b", property_get_bool, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-        SD_BUS_PROPERTY("MigrationPaused", "b", property_get_bool, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-        SD_BUS_PROPERTY("DryRun", "b", property_get_bool, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-        SD_BUS_PROPERTY("SampleIntervalUSec", "t", property_get_u64, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-        SD_BUS_PROPERTY("MigrateRateLimit", "t", property_get_u64, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-        SD_BUS_PROPERTY("StartedAt", "t", property_get_u64, 0, SD_BUS_VTABLE_PROPERTY_CONST),
-        SD_BUS_PROPERTY("LastCycleAt", "t", property_get_u64, 0, 0),
-        SD_BUS_PROPERTY("Nodes", "a(issisttai)", property_get_nodes, 0, SD_BUS_VTABLE_PROPERTY_EMITS_INVALIDATION),
-        SD_BUS_PROPERTY("Distances", "aau", property_get_distances, 0, SD_BUS_VTABLE_PROPERTY_EMITS_INVALIDATION),
-        SD_BUS_PROPERTY("Counters", "a{st}", property_get_counters, 0, 0),
-        SD_BUS_PROPERTY("ActiveTracker", "s", property_get_string, 0, SD_BUS_VTABLE_PROPERTY_EMITS_INVALIDATION),
-        SD_BUS_PROPERTY("Trackers", "a(sbs)", property_get_trackers, 0, SD_BUS_VTABLE_PROPERTY_EMITS_INVALIDATION),
-        SD_BUS_PROPERTY("VMs", "a(sssussstttttttib)", property_get_vms, 0, SD_BUS_VTABLE_PROPERTY_EMITS_INVALIDATION),
-        SD_BUS_METHOD_WITH_ARGS("GetHeatmap", SD_BUS_ARGS("s", vm),
-                                SD_BUS_RESULT("s", id, "s", name, "t", range_bytes, "t", cycles,
-                                              "a(tttttttat)", ranges),
+        SD_BUS_PROPERTY(VTISM_PROP_VERSION, "s", property_get_version, 0, CONST),
+        SD_BUS_PROPERTY(VTISM_PROP_MODE, "s", property_get_mode, 0, EMITS_CHANGE),
+        SD_BUS_PROPERTY(VTISM_PROP_MODE_REASON, "s", property_get_string, OFFSET(mode_reason), EMITS_INVALIDATION),
+        SD_BUS_PROPERTY(VTISM_PROP_TRACKER, "s", property_get_tracker, 0, EMITS_INVALIDATION),
+        SD_BUS_PROPERTY(VTISM_PROP_CONFIG_FILE, "s", property_get_string, OFFSET(config_path), CONST),
+        SD_BUS_PROPERTY(VTISM_PROP_LIBVIRT_URI, "s", property_get_libvirt_uri, 0, EMITS_INVALIDATION),
+        SD_BUS_PROPERTY(VTISM_PROP_LIBVIRT_STATE, "s", property_get_libvirt_state, 0, 0),
+        SD_BUS_PROPERTY(VTISM_PROP_LAST_RELOAD_ERROR, "s", property_get_string, OFFSET(last_reload_error), EMITS_CHANGE),
+        SD_BUS_PROPERTY(VTISM_PROP_SAMPLING_PAUSED, "b", property_get_bool, OFFSET(sampling_paused), EMITS_CHANGE),
+        SD_BUS_PROPERTY(VTISM_PROP_MIGRATION_PAUSED, "b", property_get_bool, OFFSET(migration_paused), EMITS_CHANGE),
+        SD_BUS_PROPERTY(VTISM_PROP_DRY_RUN, "b", property_get_dry_run, 0, EMITS_CHANGE),
+        SD_BUS_PROPERTY(VTISM_PROP_SAMPLE_INTERVAL_USEC, "t", property_get_sample_interval, 0, EMITS_CHANGE),
+        SD_BUS_PROPERTY(VTISM_PROP_MIGRATE_RATE_LIMIT, "t", property_get_rate_limit, 0, EMITS_CHANGE),
+        SD_BUS_PROPERTY(VTISM_PROP_STARTED_AT, "t", property_get_usec, OFFSET(started_usec), CONST),
+        SD_BUS_PROPERTY(VTISM_PROP_LAST_CYCLE_AT, "t", property_get_usec, OFFSET(last_cycle_usec), 0),
+        SD_BUS_PROPERTY(VTISM_PROP_NODES, "aa{sv}", property_get_nodes, 0, EMITS_INVALIDATION),
+        SD_BUS_PROPERTY(VTISM_PROP_DISTANCES, "aau", property_get_distances, 0, EMITS_INVALIDATION),
+        SD_BUS_PROPERTY(VTISM_PROP_COUNTERS, "a{sv}", property_get_counters, 0, 0),
+        SD_BUS_PROPERTY(VTISM_PROP_ACTIVE_TRACKER, "s", property_get_active_tracker, 0, EMITS_INVALIDATION),
+        SD_BUS_PROPERTY(VTISM_PROP_TRACKERS, "aa{sv}", property_get_trackers, 0, EMITS_INVALIDATION),
+        SD_BUS_PROPERTY(VTISM_PROP_VMS, "aa{sv}", property_get_vms, 0, EMITS_INVALIDATION),
+        SD_BUS_METHOD_WITH_ARGS(VTISM_METHOD_GET_HEATMAP, SD_BUS_ARGS("s", vm),
+                                SD_BUS_RESULT("a{sv}", vm, "aa{sv}", ranges),
                                 method_get_heatmap, SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD("Reload", "", "", method_reload, SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS("Pause", SD_BUS_ARGS("s", what), SD_BUS_NO_RESULT, method_pause_resume,
+        SD_BUS_METHOD(VTISM_METHOD_RELOAD, "", "", method_reload, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS(VTISM_METHOD_PAUSE, SD_BUS_ARGS("s", what), SD_BUS_NO_RESULT, method_pause_resume,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS("Resume", SD_BUS_ARGS("s", what), SD_BUS_NO_RESULT, method_pause_resume,
+        SD_BUS_METHOD_WITH_ARGS(VTISM_METHOD_RESUME, SD_BUS_ARGS("s", what), SD_BUS_NO_RESULT, method_pause_resume,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS("SetDryRun", SD_BUS_ARGS("b", enable), SD_BUS_NO_RESULT, method_set_dry_run,
-                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS(VTISM_METHOD_SET_DRY_RUN, SD_BUS_ARGS("b", enable), SD_BUS_NO_RESULT,
+                                method_set_dry_run, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_VTABLE_END,
 };
+
+/* ---- the same properties without a caller: GetAll's reply built here ---- */
+
+int bus_properties_message(Manager *m, sd_bus_message **ret) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *msg = NULL;
+        int r;
+
+        if (!m->bus)
+                return -ENOTCONN;
+        /* A message of our own that is never sent: its body is what GetAll would return. */
+        r = sd_bus_message_new_signal(m->bus, &msg, VTISM_BUS_PATH, VTISM_BUS_INTERFACE, "Snapshot");
+        if (r < 0)
+                return r;
+        r = sd_bus_message_open_container(msg, 'a', "{sv}");
+        for (const sd_bus_vtable *v = manager_vtable; r >= 0 && v->type != _SD_BUS_VTABLE_END; v++) {
+                if (v->type != _SD_BUS_VTABLE_PROPERTY && v->type != _SD_BUS_VTABLE_WRITABLE_PROPERTY)
+                        continue;
+                r = sd_bus_message_open_container(msg, 'e', "sv");
+                if (r >= 0)
+                        r = sd_bus_message_append_basic(msg, 's', v->x.property.member);
+                if (r >= 0)
+                        r = sd_bus_message_open_container(msg, 'v', v->x.property.signature);
+                if (r >= 0)
+                        r = v->x.property.get(m->bus, VTISM_BUS_PATH, VTISM_BUS_INTERFACE, v->x.property.member, msg,
+                                              (uint8_t *) m + v->x.property.offset, &error);
+                if (r >= 0)
+                        r = sd_bus_message_close_container(msg);
+                if (r >= 0)
+                        r = sd_bus_message_close_container(msg);
+        }
+        if (r >= 0)
+                r = sd_bus_message_close_container(msg);
+        if (r >= 0)
+                r = sd_bus_message_seal(msg, 1, 0);
+        if (r >= 0)
+                r = sd_bus_message_rewind(msg, true);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(msg);
+        return 0;
+}
+
+/* ---- change notification: ManagerChange -> PropertiesChanged ---- */
+
+/* Which properties a change touches. Every one listed must emit (checked in bus_setup()); the
+ * others (Counters, LastCycleAt, LibvirtState) change all the time and are read, not signalled. */
+static const struct {
+        const char *property;
+        unsigned changes;
+} property_changes[] = {
+        { VTISM_PROP_MODE, MANAGER_CHANGED_MODE },
+        { VTISM_PROP_MODE_REASON, MANAGER_CHANGED_MODE },
+        { VTISM_PROP_NODES, MANAGER_CHANGED_MODE },
+        { VTISM_PROP_DISTANCES, MANAGER_CHANGED_MODE },
+        { VTISM_PROP_TRACKER, MANAGER_CHANGED_CONFIG },
+        { VTISM_PROP_LIBVIRT_URI, MANAGER_CHANGED_CONFIG },
+        { VTISM_PROP_SAMPLE_INTERVAL_USEC, MANAGER_CHANGED_CONFIG },
+        { VTISM_PROP_MIGRATE_RATE_LIMIT, MANAGER_CHANGED_CONFIG },
+        { VTISM_PROP_SAMPLING_PAUSED, MANAGER_CHANGED_PAUSED },
+        { VTISM_PROP_MIGRATION_PAUSED, MANAGER_CHANGED_PAUSED },
+        { VTISM_PROP_DRY_RUN, MANAGER_CHANGED_DRY_RUN | MANAGER_CHANGED_CONFIG },
+        { VTISM_PROP_LAST_RELOAD_ERROR, MANAGER_CHANGED_RELOAD_ERROR },
+        { VTISM_PROP_ACTIVE_TRACKER, MANAGER_CHANGED_TRACKERS },
+        { VTISM_PROP_TRACKERS, MANAGER_CHANGED_TRACKERS },
+        { VTISM_PROP_VMS, MANAGER_CHANGED_VMS | MANAGER_CHANGED_MODE },
+};
+
+static void on_manager_changed(Manager *m, unsigned changes, void *userdata) {
+        sd_bus *bus = userdata;
+        const char *names[ELEMENTSOF(property_changes) + 1];
+        size_t n = 0;
+        int r;
+
+        for (size_t i = 0; i < ELEMENTSOF(property_changes); i++)
+                if (property_changes[i].changes & changes)
+                        names[n++] = property_changes[i].property;
+        names[n] = NULL;
+        if (changes & MANAGER_CHANGED_CYCLE)
+                (void) metrics_file_update(m);
+        if (n == 0)
+                return;
+        r = sd_bus_emit_properties_changed_strv(bus, VTISM_BUS_PATH, VTISM_BUS_INTERFACE, (char **) names);
+        if (r < 0)
+                log_debug_errno(r, "Failed to emit PropertiesChanged: %m");
+}
+
+static int check_property_changes(void) {
+        for (size_t i = 0; i < ELEMENTSOF(property_changes); i++) {
+                const sd_bus_vtable *v;
+
+                for (v = manager_vtable; v->type != _SD_BUS_VTABLE_END; v++)
+                        if (v->type == _SD_BUS_VTABLE_PROPERTY && streq(v->x.property.member, property_changes[i].property))
+                                break;
+                if (v->type == _SD_BUS_VTABLE_END || !(v->flags & (EMITS_CHANGE | EMITS_INVALIDATION)))
+                        return log_error_errno(-EINVAL, "Internal error: property %s is signalled but does not emit.",
+                                               property_changes[i].property);
+        }
+        return 0;
+}
+
+/* sd-bus delivers this when the connection is gone (dbus-daemon exited or restarted). vtismd cannot
+ * be reached or controlled without it: stop with failure, so that Restart=on-failure brings it
+ * back once the bus is there again. */
+static int on_disconnected(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+
+        log_error("Lost the connection to the system bus; exiting with failure so that systemd restarts vtismd.");
+        manager_exit(m, -ECONNRESET);
+        return 0;
+}
 
 int bus_setup(Manager *m) {
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
         int r;
+
+        r = check_property_changes();
+        if (r < 0)
+                return r;
 
         r = sd_bus_open_system_with_description(&bus, "vtismd");
         if (r < 0)
@@ -407,7 +748,12 @@ int bus_setup(Manager *m) {
         if (r < 0)
                 return log_error_errno(r, "Failed to attach the bus to the event loop: %m");
 
-        /* If the bus goes away, leave: systemd restarts us once it is back. */
+        /* If the bus goes away, leave with failure: systemd restarts us once it is back. The match
+         * says why and sets the exit status; exit-on-disconnect is the safety net behind it. */
+        r = sd_bus_match_signal(bus, NULL, "org.freedesktop.DBus.Local", "/org/freedesktop/DBus/Local",
+                                "org.freedesktop.DBus.Local", "Disconnected", on_disconnected, m);
+        if (r < 0)
+                return log_error_errno(r, "Failed to watch for the loss of the bus: %m");
         r = sd_bus_set_exit_on_disconnect(bus, true);
         if (r < 0)
                 return log_error_errno(r, "Failed to set exit-on-disconnect: %m");
@@ -422,22 +768,6 @@ int bus_setup(Manager *m) {
                 return log_error_errno(r, "Failed to take the bus name %s: %m", VTISM_BUS_NAME);
 
         m->bus = TAKE_PTR(bus);
+        manager_set_change_hook(m, on_manager_changed, m->bus);
         return 0;
-}
-
-void bus_emit_properties_changed(Manager *m, ...) {
-        const char *names[32];
-        size_t n = 0;
-        va_list ap;
-
-        if (!m->bus)
-                return;
-
-        va_start(ap, m);
-        for (const char *p; (p = va_arg(ap, const char *)) && n < ELEMENTSOF(names) - 1;)
-                names[n++] = p;
-        va_end(ap);
-        names[n] = NULL;
-
-        (void) sd_bus_emit_properties_changed_strv(m->bus, VTISM_BUS_PATH, VTISM_BUS_INTERFACE, (char **) names);
 }

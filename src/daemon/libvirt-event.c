@@ -1,6 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <fcntl.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
 
@@ -20,6 +24,7 @@ struct LvWatch {
         bool is_timeout;
         bool removed;
         int fd;                 /* handles */
+        int abort_fd;           /* handles on a socket: a dup, for libvirt_event_abort_io(); -EBADF */
         int events;             /* handles: VIR_EVENT_HANDLE_* */
         int interval_msec;      /* timeouts: -1 off, 0 every loop iteration, > 0 period */
         virEventHandleCallback handle_cb;
@@ -38,6 +43,21 @@ static struct {
         unsigned n_live;
         bool registered;
 } lv;
+
+/*
+ * The only state another thread touches (libvirt_event_abort_io(), libvirt_event_attach()): the
+ * list's links and each handle's abort_fd, and n_live. The thread that runs the loop changes
+ * them under this lock; it reads them without (nobody else writes).
+ */
+static pthread_mutex_t lv_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void lock(void) {
+        (void) pthread_mutex_lock(&lv_lock);
+}
+
+static void unlock(void) {
+        (void) pthread_mutex_unlock(&lv_lock);
+}
 
 #define TIMEOUT_ACCURACY_USEC (1 * USEC_PER_MSEC)
 
@@ -78,6 +98,7 @@ static void reap(void) {
         lv.reaper = sd_event_source_disable_unref(lv.reaper);
 
         /* Unlink first: a free callback may call back into libvirt and add or remove watches. */
+        lock();
         while (*p) {
                 LvWatch *w = *p;
 
@@ -88,6 +109,7 @@ static void reap(void) {
                 } else
                         p = &w->next;
         }
+        unlock();
         while (dead) {
                 LvWatch *w = dead;
 
@@ -122,8 +144,13 @@ static void schedule_reap(void) {
 
 static void watch_remove(LvWatch *w) {
         w->source = sd_event_source_disable_unref(w->source);
+        lock();
         w->removed = true;
+        if (w->abort_fd >= 0)
+                (void) close(w->abort_fd);
+        w->abort_fd = -EBADF;
         lv.n_live--;
+        unlock();
         schedule_reap();
 }
 
@@ -135,24 +162,44 @@ static LvWatch *watch_new(bool is_timeout, void *opaque, virFreeCallback ff) {
         w->id = ++lv.last_id;
         w->is_timeout = is_timeout;
         w->fd = -EBADF;
+        w->abort_fd = -EBADF;
         w->opaque = opaque;
         w->ff = ff;
+        lock();
         w->next = lv.watches;
         lv.watches = w;
         lv.n_live++;
+        unlock();
         return w;
 }
 
 /* Unlink a record that never got a source (setup failed); libvirt keeps ownership of opaque. */
 static void watch_discard(LvWatch *w) {
+        lock();
         for (LvWatch **p = &lv.watches; *p; p = &(*p)->next)
                 if (*p == w) {
                         *p = w->next;
                         break;
                 }
-        sd_event_source_unref(w->source);
+        if (w->abort_fd >= 0)
+                (void) close(w->abort_fd);
         lv.n_live--;
+        unlock();
+        sd_event_source_unref(w->source);
         free(w);
+}
+
+/* A second descriptor of a socket libvirt watches, for libvirt_event_abort_io(): shutdown()
+ * through it reaches the same socket, and while it is open the number cannot be reused for
+ * another file, so a late abort never hits a stranger. Not for pipes and other files. */
+static int dup_if_socket(int fd) {
+        int type;
+        socklen_t len = sizeof(type);
+
+        if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0)
+                return -EBADF;
+        fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+        return fd < 0 ? -EBADF : fd;
 }
 
 /* ---- handles ---- */
@@ -184,6 +231,10 @@ static int lv_add_handle(int fd, int events, virEventHandleCallback cb, void *op
         w->fd = fd;
         w->events = events;
         w->handle_cb = cb;
+        r = dup_if_socket(fd);
+        lock();
+        w->abort_fd = r;
+        unlock();
 
         r = sd_event_add_io(lv.event, &w->source, fd, events_to_epoll(events), on_io, w);
         if (r >= 0) {
@@ -355,6 +406,8 @@ const char *libvirt_last_error_message(void) {
 /* ---- setup ---- */
 
 int libvirt_event_attach(sd_event *event) {
+        unsigned n_live;
+
         if (!event)
                 return -EINVAL;
 
@@ -371,7 +424,10 @@ int libvirt_event_attach(sd_event *event) {
 
         if (lv.event == event)
                 return 0;
-        if (lv.n_live > 0)
+        lock();
+        n_live = lv.n_live;
+        unlock();
+        if (n_live > 0)
                 return -EBUSY;
 
         libvirt_event_flush();
@@ -384,5 +440,21 @@ void libvirt_event_flush(void) {
 }
 
 unsigned libvirt_event_n_registered(void) {
-        return lv.n_live;
+        unsigned n;
+
+        lock();
+        n = lv.n_live;
+        unlock();
+        return n;
+}
+
+unsigned libvirt_event_abort_io(void) {
+        unsigned n = 0;
+
+        lock();
+        for (LvWatch *w = lv.watches; w; w = w->next)
+                if (!w->removed && w->abort_fd >= 0 && shutdown(w->abort_fd, SHUT_RDWR) >= 0)
+                        n++;
+        unlock();
+        return n;
 }

@@ -1,18 +1,20 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * The VM half of the manager: merges what the VM sources report (by pid: libvirt's word on
- * names wins, /proc finds the rest), locates each VM's guest RAM, keeps its heat map fed from
- * the tracker, and refreshes page residency with move_pages(2) queries a batch per cycle.
+ * The VM half of the manager: merges what the VM sources report (by pid), decides whom to trust
+ * and what each VM is called (vm.h: libvirt's word wins, a command line only claims), locates each
+ * VM's guest RAM, keeps its heat map fed from the tracker, and refreshes page residency with
+ * move_pages(2) queries a batch per cycle.
  */
 #include <fnmatch.h>
 #include <inttypes.h>
+#include <pwd.h>
 #include <numa.h>
 #include <numaif.h>
 #include <string.h>
 
-#include "vtism/bus.h"
 #include "vtism/log.h"
 #include "vtism/manager.h"
+#include "vtism/proc-pid.h"
 #include "vtism/util.h"
 
 /* Placement queries per VM and cycle: 64 MiB of 4 KiB pages, so a 1 GiB VM is re-read every
@@ -45,6 +47,8 @@ static void vm_detach_tracker(Manager *m, Vm *vm) {
         vm->target_added = false;
 }
 
+static void vms_refresh(Manager *m);
+
 static void remove_vm(Manager *m, size_t index, const char *why) {
         Vm *vm = m->vms[index];
 
@@ -52,7 +56,138 @@ static void remove_vm(Manager *m, size_t index, const char *why) {
         vm_detach_tracker(m, vm);
         vm_free(vm);
         m->vms[index] = m->vms[--m->n_vms];
-        bus_emit_properties_changed(m, "VMs", NULL);
+        manager_notify_changed(m, MANAGER_CHANGED_VMS);
+        /* A name or uuid it held may be free for another VM's claim now. */
+        vms_refresh(m);
+}
+
+/* (Re)resolve the VM's policy in the current config, and say so when it changed. */
+static void vm_resolve_policy(Manager *m, Vm *vm) {
+        char budget[FORMAT_BYTES_MAX + 32];
+        const VtPolicy *p;
+
+        if (!vm_apply_policy(vm, m->config))
+                return;
+        if (!vm->trusted)
+                return; /* never tiered: its policy does not matter, nor does a line about it */
+        p = &vm->policy.policy;
+        if (p->budget_is_percent)
+                snprintf(budget, sizeof(budget), "%u%% of guest RAM", p->dram_budget_percent);
+        else
+                format_bytes(budget, sizeof(budget), p->dram_budget_bytes);
+        log_fields(LOG_INFO, VM_FIELDS(vm), "VM %s: policy %s, DRAM budget %s, weight %u%s%s.", vm->name,
+                   vm->policy.source, budget, p->weight, p->pin_dram ? ", pinned to DRAM" : "",
+                   p->never_migrate ? ", never migrated" : "");
+}
+
+/* ---- trust and identity (vm.h) ---- */
+
+static bool uid_allowed(const Manager *m, uid_t uid) {
+        if (m->qemu_users_all)
+                return true;
+        if (uid == (uid_t) -1)
+                return false;
+        for (size_t i = 0; i < m->n_qemu_uids; i++)
+                if (m->qemu_uids[i] == uid)
+                        return true;
+        return false;
+}
+
+/* config qemu_users -> uids: a user name first, else a decimal uid (as chown(1) reads them). */
+static void resolve_qemu_users(Manager *m) {
+        const VtConf *c = m->config;
+
+        free(m->qemu_uids);
+        m->qemu_uids = NULL;
+        m->n_qemu_uids = 0;
+        m->qemu_users_all = false;
+        for (size_t i = 0; i < c->n_qemu_users; i++) {
+                const char *u = c->qemu_users[i];
+                struct passwd pw, *found = NULL;
+                char buf[4096];
+                uint64_t v;
+                uid_t uid;
+
+                if (streq(u, "*")) {
+                        m->qemu_users_all = true;
+                        continue;
+                }
+                if (getpwnam_r(u, &pw, buf, sizeof(buf), &found) == 0 && found)
+                        uid = found->pw_uid;
+                else if (safe_atou64(u, &v) >= 0 && v < (uid_t) -1)
+                        uid = (uid_t) v;
+                else {
+                        log_info("%s: qemu_users: there is no user '%s' on this host, ignoring it.",
+                                 c->path ?: "(built-in)", u);
+                        continue;
+                }
+                m->qemu_uids = xreallocarray(m->qemu_uids, m->n_qemu_uids + 1, sizeof(uid_t));
+                m->qemu_uids[m->n_qemu_uids++] = uid;
+        }
+}
+
+/* Trusted: libvirt vouches for it, or its owner is allowed. Returns true if that changed. */
+static bool vm_update_trust(Manager *m, Vm *vm) {
+        bool trusted = (vm->sources & VM_SOURCE_LIBVIRT) || uid_allowed(m, vm->uid);
+
+        if (trusted == vm->trusted && (trusted ? vm->state != VM_STATE_IGNORED : vm->state == VM_STATE_IGNORED))
+                return false;
+        vm->trusted = trusted;
+        free(vm->error);
+        vm->error = NULL;
+        if (trusted) {
+                vm->state = VM_STATE_NEW;
+                vm->retry_in_cycles = 0;
+                return true;
+        }
+        /* Never sampled, planned or migrated: let go of all it had. */
+        vm_detach_tracker(m, vm);
+        vm->heat = heatmap_free(vm->heat);
+        vm->state = VM_STATE_IGNORED;
+        vm->error = vm->uid == (uid_t) -1 ? xstrdup("not tiered: its owner cannot be read")
+                                          : xasprintf("not tiered: its owner, uid %u, is not in qemu_users",
+                                                      (unsigned) vm->uid);
+        return true;
+}
+
+static void on_identity_changed(Vm *vm, void *userdata) {
+        Manager *m = userdata;
+
+        if (vm->trusted && vm->identity_conflict)
+                log_fields(LOG_WARNING, VM_FIELDS(vm), "VM %s (pid %d, uid %d): %s.", vm->name, (int) vm->pid,
+                           vm->uid == (uid_t) -1 ? -1 : (int) vm->uid, vm->identity_conflict);
+        if (vm->policy.source) /* a new VM gets its policy once it is announced (on_vm_started()) */
+                vm_resolve_policy(m, vm);
+        manager_notify_changed(m, MANAGER_CHANGED_VMS);
+}
+
+/* After anything that may change whom to trust or what a VM is called: a VM came or went, a
+ * source said something new, the config changed. */
+static void vms_refresh(Manager *m) {
+        _cleanup_free_ bool *trust_changed = NULL;
+
+        if (m->n_vms == 0)
+                return;
+        trust_changed = xcalloc(m->n_vms, sizeof(bool));
+        for (size_t i = 0; i < m->n_vms; i++)
+                trust_changed[i] = vm_update_trust(m, m->vms[i]);
+        vm_resolve_identities(m->vms, m->n_vms, on_identity_changed, m);
+        for (size_t i = 0; i < m->n_vms; i++) {
+                Vm *vm = m->vms[i];
+
+                if (!trust_changed[i])
+                        continue;
+                if (vm->trusted)
+                        log_fields(LOG_INFO, VM_FIELDS(vm), "VM %s (pid %d) is trusted now (%s) and will be tiered.",
+                                   vm->name, (int) vm->pid,
+                                   vm->sources & VM_SOURCE_LIBVIRT ? "libvirt vouches for it" : "its owner is in qemu_users");
+                else
+                        log_fields(LOG_NOTICE, VM_FIELDS(vm), "VM %s (pid %d) is ignored from now on (%s)%s%s.",
+                                   vm->name, (int) vm->pid, vm->error, vm->identity_conflict ? "; " : "",
+                                   vm->identity_conflict ?: "");
+                vm_resolve_policy(m, vm);
+                manager_notify_changed(m, MANAGER_CHANGED_VMS);
+        }
 }
 
 static void on_vm_started(Manager *m, unsigned source, const VmIdentity *id) {
@@ -65,23 +200,53 @@ static void on_vm_started(Manager *m, unsigned source, const VmIdentity *id) {
         }
         vm = find_by_pid(m, id->pid, NULL);
         if (vm) {
-                vm_update_identity(vm, source, id->uuid, id->name, id->numa_nodeset, id->vcpu_cpuset);
+                bool changed = vm_update_identity(vm, source, id->uuid, id->name, id->cmdline, id->numa_nodeset,
+                                                  id->vcpu_cpuset);
+
+                if (id->uid != (uid_t) -1 && vm->uid != id->uid) {
+                        vm->uid = id->uid;
+                        changed = true;
+                }
                 vm->resync_seen |= source;
+                if (changed) {
+                        vms_refresh(m);
+                        vm_resolve_policy(m, vm); /* the command line may have changed */
+                        manager_notify_changed(m, MANAGER_CHANGED_VMS);
+                }
                 return;
         }
-        if (proc_pid_start_time(m->proc_root, id->pid, &start_time) < 0) {
-                log_debug("VM %s (pid %d) is already gone.", id->name, (int) id->pid);
-                return;
+        start_time = id->start_time;
+        if (start_time == 0) {
+                int r = proc_pid_start_time(m->proc_root, id->pid, &start_time);
+                if (r < 0) {
+                        log_debug_errno(r, "VM %s (pid %d) cannot be followed: %s", id->name, (int) id->pid,
+                                        r == -ESRCH ? "it is already gone" : "its start time is unreadable");
+                        return;
+                }
         }
 
         vm = vm_new(id->pid, start_time);
-        vm_update_identity(vm, source, id->uuid, id->name, id->numa_nodeset, id->vcpu_cpuset);
+        vm->seq = ++m->vm_seq;
+        vm->uid = id->uid;
+        if (id->default_name) {
+                free(vm->default_name);
+                vm->default_name = xstrdup(id->default_name);
+        }
+        (void) vm_update_identity(vm, source, id->uuid, id->name, id->cmdline, id->numa_nodeset, id->vcpu_cpuset);
+        (void) vm_update_trust(m, vm); /* said in the line below, not as a change */
         vm->resync_seen = source;
         m->vms = xreallocarray(m->vms, m->n_vms + 1, sizeof(Vm *));
         m->vms[m->n_vms++] = vm;
-        log_fields(LOG_INFO, VM_FIELDS(vm), "VM %s (pid %d) found via %s.", vm->name, (int) vm->pid,
-                   source_name(source));
-        bus_emit_properties_changed(m, "VMs", NULL);
+        vms_refresh(m);
+        if (vm->trusted)
+                log_fields(LOG_INFO, VM_FIELDS(vm), "VM %s (pid %d) found via %s.", vm->name, (int) vm->pid,
+                           source_name(source));
+        else
+                log_fields(LOG_NOTICE, VM_FIELDS(vm), "VM %s (pid %d) found via %s, ignored (%s)%s%s.", vm->name,
+                           (int) vm->pid, source_name(source), vm->error, vm->identity_conflict ? "; " : "",
+                           vm->identity_conflict ?: "");
+        vm_resolve_policy(m, vm);
+        manager_notify_changed(m, MANAGER_CHANGED_VMS);
 }
 
 static void on_vm_event(VmSource *s, VmEvent event, const VmIdentity *id, void *userdata) {
@@ -106,19 +271,22 @@ static void on_vm_event(VmSource *s, VmEvent event, const VmIdentity *id, void *
                         break;
                 /* /proc only sees the process vanish; for a libvirt domain, libvirt says why. */
                 if (source == VM_SOURCE_PROC && (m->vms[index]->sources & VM_SOURCE_LIBVIRT)) {
-                        m->vms[index]->sources &= ~VM_SOURCE_PROC;
+                        vm_drop_source(m->vms[index], VM_SOURCE_PROC);
                         break;
                 }
                 remove_vm(m, index, event == VM_EVENT_CRASHED ? "crashed" :
                                     event == VM_EVENT_MIGRATED_OUT ? "migrated away" : "stopped");
                 break;
 
-        case VM_EVENT_RESYNC_END:
+        case VM_EVENT_RESYNC_END: {
+                bool dropped = false;
+
                 for (size_t i = 0; i < m->n_vms;) {
                         Vm *vm = m->vms[i];
 
                         if ((vm->sources & source) && !(vm->resync_seen & source)) {
-                                vm->sources &= ~source;
+                                vm_drop_source(vm, source);
+                                dropped = true;
                                 if (vm->sources == 0) {
                                         remove_vm(m, i, "is gone");
                                         continue;
@@ -126,7 +294,10 @@ static void on_vm_event(VmSource *s, VmEvent event, const VmIdentity *id, void *
                         }
                         i++;
                 }
+                if (dropped)
+                        vms_refresh(m); /* libvirt no longer vouches for some: back to their claims */
                 break;
+        }
 
         default:
                 break;
@@ -185,7 +356,9 @@ int manager_tracker_setup(Manager *m) {
         /* Switching trackers: every VM starts over with the new one (heat is kept). */
         for (size_t i = 0; i < m->n_vms; i++) {
                 vm_detach_tracker(m, m->vms[i]);
-                m->vms[i]->state = VM_STATE_NEW;
+                m->vms[i]->setup_logged = false; /* say which tracker follows it now */
+                if (m->vms[i]->state != VM_STATE_IGNORED)
+                        m->vms[i]->state = VM_STATE_NEW;
         }
         m->tracker = tracker_free(m->tracker);
 
@@ -213,13 +386,32 @@ int manager_tracker_setup(Manager *m) {
         return 0;
 }
 
-/* After a reload: new heat parameters for every VM, and the tracker the config asks for now. */
+static void start_libvirt_source(Manager *m) {
+        int r;
+
+        if (!m->config->libvirt_uri || !*m->config->libvirt_uri)
+                return;
+        r = vmsource_libvirt_new(m->event, m->config->libvirt_uri, m->proc_root, on_vm_event, m, &m->libvirt_source);
+        if (r < 0)
+                log_warning_errno(r, "Cannot watch libvirt at %s, finding VMs in /proc only: %m", m->config->libvirt_uri);
+}
+
+/* After a reload: whom to trust (qemu_users), every VM's policy from the new config, the libvirt
+ * URI, new heat parameters, and the tracker the config asks for now. */
 int manager_vms_apply_config(Manager *m) {
         HeatParams params;
 
+        resolve_qemu_users(m);
+        vms_refresh(m);
+        if (m->libvirt_source)
+                (void) vmsource_libvirt_set_uri(m->libvirt_source, m->config->libvirt_uri);
+        else
+                start_libvirt_source(m);
         heat_params_from_config(m->config, &params);
         for (size_t i = 0; i < m->n_vms; i++) {
                 Vm *vm = m->vms[i];
+
+                vm_resolve_policy(m, vm);
 
                 if (!vm->heat)
                         continue;
@@ -228,6 +420,7 @@ int manager_vms_apply_config(Manager *m) {
                         vm_detach_tracker(m, vm);
                         vm->heat = heatmap_free(vm->heat);
                         vm->state = VM_STATE_NEW;
+                        vm->setup_logged = false;
                         continue;
                 }
                 (void) heatmap_set_params(vm->heat, &params);
@@ -238,12 +431,8 @@ int manager_vms_apply_config(Manager *m) {
 int manager_vms_start(Manager *m) {
         int r;
 
-        if (m->config->libvirt_uri && *m->config->libvirt_uri) {
-                r = vmsource_libvirt_new(m->event, m->config->libvirt_uri, on_vm_event, m, &m->libvirt_source);
-                if (r < 0)
-                        log_warning_errno(r, "Cannot watch libvirt at %s, finding VMs in /proc only: %m",
-                                          m->config->libvirt_uri);
-        }
+        resolve_qemu_users(m);
+        start_libvirt_source(m);
         r = vmsource_proc_new(m->proc_root, proc_matcher, on_vm_event, m, &m->proc_source);
         if (r < 0)
                 return log_error_errno(r, "Failed to set up the /proc VM source: %m");
@@ -259,6 +448,9 @@ void manager_vms_done(Manager *m) {
         free(m->vms);
         m->vms = NULL;
         m->n_vms = 0;
+        free(m->qemu_uids);
+        m->qemu_uids = NULL;
+        m->n_qemu_uids = 0;
         m->tracker = tracker_free(m->tracker);
         m->libvirt_source = vmsource_free(m->libvirt_source);
         m->proc_source = vmsource_free(m->proc_source);
@@ -266,6 +458,25 @@ void manager_vms_done(Manager *m) {
                 free(m->tracker_reasons[k]);
                 m->tracker_reasons[k] = NULL;
         }
+}
+
+/* Not sampled for now, retried every RETRY_CYCLES. One log line per outage, with its first reason,
+ * not one per retry (a reason that changes meanwhile goes to debug; status shows the current one). */
+static void vm_set_untrackable(Vm *vm, char *reason) {
+        if (!vm->logged_error) {
+                log_fields(LOG_NOTICE, VM_FIELDS(vm), "VM %s (pid %d) is not sampled: %s.", vm->name, (int) vm->pid,
+                           reason);
+                vm->logged_error = xstrdup(reason);
+        } else if (!streq(vm->logged_error, reason)) {
+                log_fields(LOG_DEBUG, VM_FIELDS(vm), "VM %s (pid %d) is still not sampled, now: %s.", vm->name,
+                           (int) vm->pid, reason);
+                free(vm->logged_error);
+                vm->logged_error = xstrdup(reason);
+        }
+        vm->state = VM_STATE_UNTRACKABLE;
+        free(vm->error);
+        vm->error = reason;
+        vm->retry_in_cycles = RETRY_CYCLES;
 }
 
 /* Locate guest RAM, build the heat map, hand the VM to the tracker. */
@@ -305,19 +516,15 @@ static int vm_setup(Manager *m, Vm *vm) {
         vm->state = VM_STATE_TRACKED;
         free(vm->error);
         vm->error = NULL;
-        log_fields(LOG_INFO, VM_FIELDS(vm), "VM %s: %zu guest RAM range%s, %" PRIu64 " MiB, home node %d (%s), tracker %s.",
-                   vm->name, vm->n_ranges, vm->n_ranges == 1 ? "" : "s", vm->ram_bytes / MIB, vm->home_node,
-                   vm->home_reason ?: "none", m->tracker->ops->name);
+        if (!vm->setup_logged)
+                log_fields(LOG_INFO, VM_FIELDS(vm), "VM %s: %zu guest RAM range%s, %" PRIu64 " MiB, home node %d (%s), tracker %s.",
+                           vm->name, vm->n_ranges, vm->n_ranges == 1 ? "" : "s", vm->ram_bytes / MIB, vm->home_node,
+                           vm_home_reason_to_string(vm->home_reason) ?: "none", m->tracker->ops->name);
+        vm->setup_logged = true;
         return 0;
 
 untrackable:
-        if (vm->state != VM_STATE_UNTRACKABLE || !streq_ptr(vm->error, reason))
-                log_fields(LOG_NOTICE, VM_FIELDS(vm), "VM %s (pid %d) is not sampled: %s.", vm->name, (int) vm->pid,
-                           reason);
-        vm->state = VM_STATE_UNTRACKABLE;
-        free(vm->error);
-        vm->error = TAKE_PTR(reason);
-        vm->retry_in_cycles = RETRY_CYCLES;
+        vm_set_untrackable(vm, TAKE_PTR(reason));
         return 0;
 }
 
@@ -361,6 +568,18 @@ static int vm_refresh_residency(Vm *vm) {
 static int vm_cycle(Manager *m, Vm *vm) {
         int r;
 
+        if (vm->state == VM_STATE_IGNORED) {
+                /* Its owner could not be read when it was found: try again. */
+                if (vm->uid == (uid_t) -1 && !(vm->sources & VM_SOURCE_LIBVIRT)) {
+                        r = proc_pid_uid(m->proc_root, vm->pid, &vm->uid);
+                        if (r == -ESRCH)
+                                return r;
+                        if (r >= 0)
+                                vms_refresh(m);
+                }
+                return 0;
+        }
+
         if (vm->state != VM_STATE_TRACKED) {
                 if (vm->retry_in_cycles > 0)
                         vm->retry_in_cycles--;
@@ -381,18 +600,45 @@ static int vm_cycle(Manager *m, Vm *vm) {
                         r = ops->prepare_access_checks(m->tracker, &vm->target);
                 if (r == -ESRCH)
                         return r;
-                if (r < 0)
-                        log_fields(LOG_DEBUG, VM_FIELDS(vm), "Sampling VM %s failed: %s", vm->name, strerror(-r));
-                vm->cycles++;
+                if (r < 0) {
+                        m->counters.sample_errors++;
+                        /* The VM runs but its tracker cannot read it (a kernel file gone or
+                         * failing): say so once, keep its heat, try again in RETRY_CYCLES. */
+                        vm_detach_tracker(m, vm);
+                        vm_set_untrackable(vm, xasprintf("the %s tracker cannot follow it: %s", ops->name, strerror(-r)));
+                } else {
+                        if (vm->logged_error && vm->cycles > 0)
+                                log_fields(LOG_INFO, VM_FIELDS(vm), "VM %s (pid %d) is sampled again.", vm->name,
+                                           (int) vm->pid);
+                        free(vm->logged_error);
+                        vm->logged_error = NULL;
+                        vm->cycles++;
+                }
         }
 
         /* Placement is worth knowing even when nothing samples the VM. */
         r = vm_refresh_residency(vm);
         if (r == -ESRCH)
                 return r;
-        if (vm->heat && vm->home_reason && streq(vm->home_reason, "first DRAM node"))
+        if (vm->heat && vm->home_reason == VM_HOME_FIRST_DRAM_NODE)
                 vm_pick_home_node(vm, m->topology);
         return 0;
+}
+
+/*
+ * Liveness: one proc_pid_check() (one /proc/PID/stat read) per VM per cycle, here, before the
+ * VM's cycle; the /proc scan reads nothing of pids it knows and the trackers do not check again
+ * on their normal path (tracker.h). Only -ESRCH (gone, a zombie, the pid reused) ends a VM; any
+ * other error leaves it and its heat alone until the next cycle.
+ */
+static int vm_check_alive(Manager *m, Vm *vm) {
+        int r;
+
+        r = proc_pid_check(m->proc_root, vm->pid, vm->start_time);
+        if (r < 0 && r != -ESRCH)
+                log_fields(LOG_DEBUG, VM_FIELDS(vm), "Cannot tell whether VM %s (pid %d) still runs, keeping it: %s",
+                           vm->name, (int) vm->pid, strerror(-r));
+        return r;
 }
 
 void manager_vms_cycle(Manager *m) {
@@ -401,9 +647,11 @@ void manager_vms_cycle(Manager *m) {
 
         for (size_t i = 0; i < m->n_vms;) {
                 Vm *vm = m->vms[i];
-                int r = vm->gone_cycles > 0 ? -ESRCH : vm_cycle(m, vm);
+                int r = vm->gone_cycles > 0 ? -ESRCH : vm_check_alive(m, vm);
 
-                if (r == -ESRCH || !tracker_target_alive(&(TrackerContext) { .proc_root = m->proc_root }, &vm->target)) {
+                if (r != -ESRCH)
+                        r = vm_cycle(m, vm);
+                if (r == -ESRCH) {
                         /* libvirt's lifecycle event (stopped, crashed, migrated) follows QEMU's exit
                          * by up to a second or so: wait a few cycles for its word. */
                         if ((vm->sources & VM_SOURCE_LIBVIRT) && vm->gone_cycles++ < LIBVIRT_VERDICT_CYCLES) {
@@ -413,6 +661,8 @@ void manager_vms_cycle(Manager *m) {
                         }
                         log_fields(LOG_DEBUG, VM_FIELDS(vm), "VM %s (pid %d) vanished during the cycle.", vm->name,
                                    (int) vm->pid);
+                        if (m->proc_source)
+                                vmsource_proc_forget(m->proc_source, vm->pid); /* in case the pid was reused */
                         remove_vm(m, i, "exited");
                         continue;
                 }

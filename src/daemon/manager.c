@@ -2,13 +2,14 @@
 #include <inttypes.h>
 #include <signal.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <systemd/sd-daemon.h>
 
 #include "vtism-build.h"
-#include "vtism/bus.h"
 #include "vtism/log.h"
 #include "vtism/manager.h"
+#include "vtism/utf8.h"
 #include "vtism/util.h"
 
 static const char *const manager_mode_table[_MANAGER_MODE_MAX] = {
@@ -202,7 +203,7 @@ int manager_reload(Manager *m, char **ret_error) {
                         *ret_error = TAKE_PTR(error);
                 (void) sd_notify(false, "READY=1");
                 manager_update_status(m);
-                bus_emit_properties_changed(m, "LastReloadError", NULL);
+                manager_notify_changed(m, MANAGER_CHANGED_RELOAD_ERROR);
                 return r;
         }
 
@@ -225,8 +226,9 @@ int manager_reload(Manager *m, char **ret_error) {
         log_info("Configuration reloaded.");
         (void) sd_notify(false, "READY=1");
         manager_update_status(m);
-        bus_emit_properties_changed(m, "Mode", "DryRun", "SampleIntervalUSec", "MigrateRateLimit",
-                                    "LastReloadError", "Nodes", "ActiveTracker", "Trackers", "VMs", NULL);
+        manager_notify_changed(m, MANAGER_CHANGED_MODE | MANAGER_CHANGED_CONFIG | MANAGER_CHANGED_DRY_RUN |
+                                          MANAGER_CHANGED_RELOAD_ERROR | MANAGER_CHANGED_TRACKERS |
+                                          MANAGER_CHANGED_VMS);
         return 0;
 }
 
@@ -240,7 +242,7 @@ void manager_set_paused(Manager *m, unsigned subsystems, bool paused) {
                 log_info("Migration %s.", paused ? "paused" : "resumed");
         }
         manager_update_status(m);
-        bus_emit_properties_changed(m, "SamplingPaused", "MigrationPaused", NULL);
+        manager_notify_changed(m, MANAGER_CHANGED_PAUSED);
 }
 
 void manager_set_dry_run(Manager *m, bool dry_run) {
@@ -251,7 +253,17 @@ void manager_set_dry_run(Manager *m, bool dry_run) {
                 log_info("Dry-run %s.", dry_run ? "enabled: migrations are planned but not performed"
                                                 : "disabled: migrations are performed");
         manager_update_status(m);
-        bus_emit_properties_changed(m, "DryRun", NULL);
+        manager_notify_changed(m, MANAGER_CHANGED_DRY_RUN);
+}
+
+void manager_set_change_hook(Manager *m, ManagerChangeHook hook, void *userdata) {
+        m->change_hook = hook;
+        m->change_userdata = userdata;
+}
+
+void manager_notify_changed(Manager *m, unsigned changes) {
+        if (m->change_hook && changes != 0)
+                m->change_hook(m, changes, m->change_userdata);
 }
 
 void manager_update_status(Manager *m) {
@@ -273,28 +285,65 @@ void manager_update_status(Manager *m) {
                           m->mode_reason ?: "");
 }
 
-/* By id (UUID or "pid-N"), then name, then QEMU pid. */
-Vm *manager_find_vm(Manager *m, const char *key) {
+/* s as it is, or as the bus shows it (invalid UTF-8 escaped): what a user copies from status. */
+static bool key_matches(const char *s, const char *key) {
+        _cleanup_free_ char *shown = NULL;
+
+        if (streq(s, key))
+                return true;
+        if (utf8_is_valid(s))
+                return false;
+        shown = utf8_escape_invalid(s);
+        return streq(shown, key);
+}
+
+int manager_find_vm(Manager *m, const char *key, Vm **ret) {
+        Vm *found = NULL;
         int pid;
 
         for (size_t i = 0; i < m->n_vms; i++)
-                if (streq(m->vms[i]->id, key))
-                        return m->vms[i];
+                if (key_matches(m->vms[i]->id, key)) {
+                        *ret = m->vms[i];
+                        return 0;
+                }
         for (size_t i = 0; i < m->n_vms; i++)
-                if (streq(m->vms[i]->name, key))
-                        return m->vms[i];
+                if (m->vms[i]->uuid && (strcasecmp(m->vms[i]->uuid, key) == 0 || key_matches(m->vms[i]->uuid, key))) {
+                        *ret = m->vms[i]; /* unique: vm_resolve_identities() */
+                        return 0;
+                }
+        for (size_t i = 0; i < m->n_vms; i++)
+                if (key_matches(m->vms[i]->name, key)) {
+                        if (found)
+                                return -ENOTUNIQ;
+                        found = m->vms[i];
+                }
+        if (found) {
+                *ret = found;
+                return 0;
+        }
         if (safe_atoi(key, &pid) >= 0)
                 for (size_t i = 0; i < m->n_vms; i++)
-                        if (m->vms[i]->pid == pid)
-                                return m->vms[i];
-        return NULL;
+                        if (m->vms[i]->pid == pid) {
+                                *ret = m->vms[i];
+                                return 0;
+                        }
+        return -ENOENT;
+}
+
+static usec_t now_monotonic(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (usec_t) ts.tv_sec * USEC_PER_SEC + (usec_t) ts.tv_nsec / 1000;
 }
 
 int manager_cycle(Manager *m) {
+        usec_t begin;
         int r;
 
         if (m->sampling_paused)
                 return 0;
+        begin = now_monotonic();
 
         r = topology_refresh_meminfo(m->topology, m->sysfs_root);
         if (r < 0)
@@ -303,6 +352,7 @@ int manager_cycle(Manager *m) {
         manager_vms_cycle(m);
 
         m->counters.cycles++;
+        m->counters.cycle_usec += now_monotonic() - begin;
         m->last_cycle_usec = now_realtime();
         manager_update_status(m);
         return 0;
@@ -312,6 +362,7 @@ static int on_cycle_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         Manager *m = userdata;
 
         (void) manager_cycle(m);
+        manager_notify_changed(m, MANAGER_CHANGED_CYCLE);
         (void) sd_event_source_set_time(s, usec + m->config->sample_interval_usec);
         (void) sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
         return 0;
@@ -327,7 +378,14 @@ static int on_exit_signal(sd_event_source *s, const struct signalfd_siginfo *si,
 
         log_info("Received SIG%s, shutting down.", sigabbrev_np((int) si->ssi_signo));
         (void) sd_notify(false, "STOPPING=1\nSTATUS=Shutting down...");
-        return sd_event_exit(m->event, 0);
+        manager_exit(m, 0);
+        return 0;
+}
+
+void manager_exit(Manager *m, int error) {
+        if (error < 0 && m->exit_error == 0)
+                m->exit_error = error;
+        (void) sd_event_exit(m->event, error < 0 ? EXIT_FAILURE : 0);
 }
 
 int manager_start(Manager *m) {
@@ -354,10 +412,6 @@ int manager_start(Manager *m) {
         r = sd_event_set_watchdog(m->event, true);
         if (r < 0)
                 log_warning_errno(r, "Failed to enable the watchdog, continuing without: %m");
-
-        r = bus_setup(m);
-        if (r < 0)
-                return r;
 
         r = manager_vms_start(m);
         if (r < 0)
@@ -386,5 +440,11 @@ int manager_run(Manager *m) {
         r = sd_event_loop(m->event);
         if (r < 0)
                 return log_error_errno(r, "Event loop failed: %m");
+        if (m->exit_error < 0)
+                return m->exit_error;
+        if (r != 0)
+                /* Someone asked the loop to exit with a failure code without saying why (sd-bus's
+                 * exit-on-disconnect does): a failure all the same, never a clean stop. */
+                return log_error_errno(-EPIPE, "Event loop left with status %d, stopping with failure.", r);
         return 0;
 }

@@ -8,7 +8,8 @@
  * stream (vtism/idle-pages-format.h). A read of N bytes covers at most N × 8 pages of address
  * space from the position (and N bytes of output); afterwards the file position is where the
  * next read should start (between the end of the last record and that bound); a read returns 0
- * only when no VMA is left above the position.
+ * only when no VMA is left above the position or the process has exited (so 0 before a range's
+ * end makes scan() ask whether the process still runs: -ESRCH if not, else -EIO).
  *
  * check_accesses: the guest RAM ranges in ascending order, each from its start until the file
  * position passes its end; each buffer is decoded starting at the position the read started from
@@ -102,8 +103,10 @@ static int open_idle_pages(Tracker *t, TrackerTarget *target, IdlePagesTarget *i
                 return 0;
         path = xasprintf("%s/%d/idle_pages", t->ctx.proc_root, (int) target->pid);
         fd = open(path, O_RDONLY | O_CLOEXEC);
+        /* A missing file means a gone process only if /proc says so (proc-pid.h): off the normal
+         * path, ask. A running process without it cannot be followed (-ENOENT), not dropped. */
         if (fd < 0)
-                return errno == ENOENT ? -ESRCH : negative_errno();
+                return errno == ENOENT ? (tracker_target_alive(&t->ctx, target) ? -ENOENT : -ESRCH) : negative_errno();
         it->fd = fd;
         return 0;
 }
@@ -142,7 +145,7 @@ static int scan_range(IdlePagesTarget *it, ClipContext *c, off_t *pos) {
                         return negative_errno();
                 }
                 if (n == 0)
-                        break; /* end of the address space, or the process exited: scan() tells */
+                        return -ENODATA; /* before the range's end: the mm is gone, or worse */
                 it->reads++;
                 it->bytes += (uint64_t) n;
 
@@ -179,13 +182,13 @@ static int scan(Tracker *t, TrackerTarget *target, HeatMap *heat) {
         for (size_t i = 0; i < target->n_ranges; i++) {
                 c.first = i;
                 r = scan_range(it, &c, &pos);
-                if (r >= 0 && !tracker_target_alive(&t->ctx, target))
-                        r = -ESRCH; /* a read returns 0 once the mm is gone */
                 if (r < 0) {
+                        /* A read returns 0 once the mm is gone; an exited process may fail in other
+                         * ways too. Only here, off the normal path, ask whether it still runs. */
                         close_idle_pages(it); /* reopened next time */
                         if (r == -ESRCH || !tracker_target_alive(&t->ctx, target))
                                 return -ESRCH;
-                        return r;
+                        return r == -ENODATA ? -EIO : r;
                 }
         }
         log_debug("idle_pages: pid %d: %" PRIu64 " KiB accessed%s", (int) target->pid, c.accessed_bytes / 1024,
@@ -241,14 +244,12 @@ static void idle_pages_target_remove(Tracker *t, TrackerTarget *target) {
 
 static int idle_pages_prepare(Tracker *t, TrackerTarget *target) {
         /* Reading clears: the check itself starts the next period. */
-        return tracker_target_alive(&t->ctx, target) ? 0 : -ESRCH;
+        return 0;
 }
 
 static int idle_pages_check(Tracker *t, TrackerTarget *target, HeatMap *heat) {
         int r;
 
-        if (!tracker_target_alive(&t->ctx, target))
-                return -ESRCH;
         r = scan(t, target, heat);
         if (r < 0)
                 log_debug_errno(r, "idle_pages: pid %d: scan failed: %m", (int) target->pid);

@@ -111,27 +111,6 @@ static void scan_init(Scan *s) {
         };
 }
 
-/* pread() all of it; a short read leaves the rest zeroed (pagemap of an exited mm reads empty). */
-static int pread_full(int fd, void *buf, size_t size, uint64_t offset, size_t *ret_done) {
-        size_t done = 0;
-
-        while (done < size) {
-                ssize_t n = pread(fd, (uint8_t *) buf + done, size - done, (off_t) (offset + done));
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return negative_errno();
-                }
-                if (n == 0)
-                        break;
-                done += (size_t) n;
-        }
-        memset((uint8_t *) buf + done, 0, size - done);
-        if (ret_done)
-                *ret_done = done;
-        return 0;
-}
-
 static int pwrite_full(int fd, const void *buf, size_t size, uint64_t offset) {
         size_t done = 0;
 
@@ -200,12 +179,15 @@ static uint64_t flag(uint64_t flags, unsigned bit) {
 
 /* Read pagemap and kpageflags for the chunk and compute the unit of every page. */
 static int scan_chunk(PageIdle *p, PageIdleTarget *pt, Scan *s, uint64_t hva, size_t n_pages) {
+        size_t got;
         int r;
 
         r = pread_full(pt->pagemap_fd, s->pagemap, n_pages * sizeof(uint64_t),
-                       hva / PAGE_BYTES * sizeof(uint64_t), NULL);
+                       hva / PAGE_BYTES * sizeof(uint64_t), &got);
         if (r < 0)
                 return r;
+        if (got < n_pages * sizeof(uint64_t))
+                return -ENODATA; /* the pagemap of an exited process reads empty: no idle VM */
 
         /* Present PFNs, sorted, flags read per run of consecutive PFNs. */
         s->n_refs = 0;
@@ -378,8 +360,10 @@ static int open_pagemap(Tracker *t, TrackerTarget *target, PageIdleTarget *pt) {
                 return 0;
         path = xasprintf("%s/%d/pagemap", t->ctx.proc_root, (int) target->pid);
         fd = open(path, O_RDONLY | O_CLOEXEC);
+        /* A missing file means a gone process only if /proc says so (proc-pid.h): off the normal
+         * path, ask. A running process without it cannot be followed (-ENOENT), not dropped. */
         if (fd < 0)
-                return errno == ENOENT ? -ESRCH : negative_errno();
+                return errno == ENOENT ? (tracker_target_alive(&t->ctx, target) ? -ENOENT : -ESRCH) : negative_errno();
         pt->pagemap_fd = fd;
         return 0;
 }
@@ -395,8 +379,6 @@ static int run_pass(Tracker *t, TrackerTarget *target, Pass pass, HeatMap *heat)
         _cleanup_(scan_done) Scan s = {};
         int r;
 
-        if (!tracker_target_alive(&t->ctx, target))
-                return -ESRCH;
         r = open_pagemap(t, target, pt);
         if (r < 0)
                 return r;
@@ -447,14 +429,14 @@ static int run_pass(Tracker *t, TrackerTarget *target, Pass pass, HeatMap *heat)
                         }
                 }
         }
-        /* The pagemap of an exited process reads empty: that was no idle VM. */
-        return tracker_target_alive(&t->ctx, target) ? 0 : -ESRCH;
+        return 0;
 
 fail:
-        /* A vanished process shows as an empty pagemap or an error: tell which. */
+        /* A vanished process shows as an empty pagemap or an error: tell which (off the normal
+         * path, the only place this tracker checks liveness). */
         if (!tracker_target_alive(&t->ctx, target))
                 return -ESRCH;
-        if (r == -EBADF || r == -EIO) {
+        if (r == -EBADF || r == -EIO || r == -ENODATA) {
                 if (pt->pagemap_fd >= 0)
                         (void) close(pt->pagemap_fd);
                 pt->pagemap_fd = -EBADF; /* reopened next time */

@@ -10,6 +10,7 @@
 
 #include "vtism/guest-layout.h"
 #include "vtism/log.h"
+#include "vtism/proc-pid.h"
 #include "vtism/procmaps.h"
 #include "vtism/qemu-cmdline.h"
 #include "vtism/util.h"
@@ -135,15 +136,18 @@ static int locate_process(Vm *vm, const ProcMaps *maps, char **ret_reason) {
 }
 
 int vm_locate_ram(Vm *vm, const char *proc_root, char **ret_reason) {
-        _cleanup_free_ char *path = xasprintf("%d/cmdline", (int) vm->pid), *buf = NULL;
+        _cleanup_(proc_cmdline_freep) ProcCmdline *cmdline = NULL;
         _cleanup_(qemu_cmdline_freep) QemuCmdline *c = NULL;
         _cleanup_(procmaps_freep) ProcMaps *maps = NULL;
-        size_t size;
         int r;
 
-        r = read_file_at_size(proc_root, path, &buf, &size);
-        if (r == -ENOENT || (r >= 0 && size == 0))
-                return -ESRCH;
+        r = proc_pid_cmdline(proc_root, vm->pid, &cmdline);
+        if (r == -ESRCH)
+                return r;
+        if (r == -ENODATA) {
+                *ret_reason = xstrdup("its command line is empty (is it exiting?)");
+                return r;
+        }
         if (r < 0) {
                 *ret_reason = xasprintf("cannot read its command line: %s", strerror(-r));
                 return r;
@@ -156,10 +160,10 @@ int vm_locate_ram(Vm *vm, const char *proc_root, char **ret_reason) {
                 return r;
         }
 
-        if (!qemu_cmdline_is_qemu(buf))
+        if (!qemu_cmdline_is_qemu(cmdline->argv[0]))
                 return locate_process(vm, maps, ret_reason);
 
-        r = qemu_cmdline_parse_proc(buf, size, &c);
+        r = qemu_cmdline_parse(cmdline->argv, cmdline->argc, &c);
         if (r < 0) {
                 *ret_reason = xstrdup("its QEMU command line cannot be parsed");
                 return r;

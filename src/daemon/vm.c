@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <string.h>
+#include <strings.h>
 
 #include "vtism/log.h"
 #include "vtism/util.h"
@@ -9,6 +10,7 @@ static const char *const vm_state_table[_VM_STATE_MAX] = {
         [VM_STATE_NEW] = "new",
         [VM_STATE_TRACKED] = "tracked",
         [VM_STATE_UNTRACKABLE] = "untrackable",
+        [VM_STATE_IGNORED] = "ignored",
 };
 assert_cc(ELEMENTSOF(vm_state_table) == _VM_STATE_MAX);
 
@@ -18,6 +20,20 @@ const char *vm_state_to_string(VmState s) {
         return vm_state_table[s];
 }
 
+static const char *const vm_home_reason_table[_VM_HOME_REASON_MAX] = {
+        [VM_HOME_NUMATUNE] = "numatune",
+        [VM_HOME_VCPU_PINNING] = "vcpu pinning",
+        [VM_HOME_MOST_PAGES] = "most pages",
+        [VM_HOME_FIRST_DRAM_NODE] = "first DRAM node",
+};
+assert_cc(ELEMENTSOF(vm_home_reason_table) == _VM_HOME_REASON_MAX);
+
+const char *vm_home_reason_to_string(VmHomeReason r) {
+        if (r < 0 || r >= _VM_HOME_REASON_MAX)
+                return NULL;
+        return vm_home_reason_table[r];
+}
+
 Vm *vm_new(pid_t pid, unsigned long long start_time) {
         Vm *vm = xcalloc(1, sizeof(Vm));
 
@@ -25,7 +41,10 @@ Vm *vm_new(pid_t pid, unsigned long long start_time) {
         vm->start_time = start_time;
         vm->id = xasprintf("pid-%d", (int) pid);
         vm->name = xasprintf("pid-%d", (int) pid);
+        vm->default_name = xstrdup(vm->name);
+        vm->uid = (uid_t) -1;
         vm->home_node = -1;
+        vm->home_reason = _VM_HOME_REASON_INVALID;
         vm->state = VM_STATE_NEW;
         vm->target.pid = pid;
         vm->target.start_time = start_time;
@@ -41,38 +60,253 @@ Vm *vm_free(Vm *vm) {
         free(vm->id);
         free(vm->name);
         free(vm->uuid);
+        free(vm->identity_conflict);
+        free(vm->libvirt_uuid);
+        free(vm->libvirt_name);
+        free(vm->claimed_uuid);
+        free(vm->claimed_name);
+        free(vm->default_name);
+        free(vm->cmdline);
+        free(vm->policy.policy.pattern);
+        free(vm->policy.source);
         free(vm->machine);
         free(vm->numa_nodeset);
         free(vm->vcpu_cpuset);
         free(vm->error);
+        free(vm->logged_error);
         free(vm);
         return NULL;
 }
 
-static void replace(char **field, const char *value) {
-        if (streq_ptr(*field, value))
-                return;
-        free(*field);
-        *field = value ? xstrdup(value) : NULL;
+static char *mfree(char *p) {
+        free(p);
+        return NULL;
 }
 
-void vm_update_identity(Vm *vm, unsigned source, const char *uuid, const char *name, const char *numa_nodeset,
-                        const char *vcpu_cpuset) {
-        bool authoritative = source == VM_SOURCE_LIBVIRT || !(vm->sources & VM_SOURCE_LIBVIRT);
+/* Returns true if the value changed. */
+static bool replace(char **field, const char *value) {
+        if (streq_ptr(*field, value))
+                return false;
+        free(*field);
+        *field = value ? xstrdup(value) : NULL;
+        return true;
+}
+
+bool vm_update_identity(Vm *vm, unsigned source, const char *uuid, const char *name, const char *cmdline,
+                        const char *numa_nodeset, const char *vcpu_cpuset) {
+        bool changed = false;
 
         vm->sources |= source;
-        if (!authoritative)
-                return;
-        if (uuid) {
-                replace(&vm->uuid, uuid);
-                replace(&vm->id, uuid);
-        }
-        if (name)
-                replace(&vm->name, name);
+        if (cmdline)
+                changed |= replace(&vm->cmdline, cmdline);
         if (source == VM_SOURCE_LIBVIRT) {
+                if (uuid)
+                        changed |= replace(&vm->libvirt_uuid, uuid);
+                if (name)
+                        changed |= replace(&vm->libvirt_name, name);
                 replace(&vm->numa_nodeset, numa_nodeset);
                 replace(&vm->vcpu_cpuset, vcpu_cpuset);
+        } else {
+                changed |= replace(&vm->claimed_uuid, uuid);
+                changed |= replace(&vm->claimed_name, name);
         }
+        return changed;
+}
+
+void vm_drop_source(Vm *vm, unsigned source) {
+        vm->sources &= ~source;
+        if (source == VM_SOURCE_LIBVIRT) {
+                vm->libvirt_uuid = mfree(vm->libvirt_uuid);
+                vm->libvirt_name = mfree(vm->libvirt_name);
+                vm->numa_nodeset = mfree(vm->numa_nodeset);
+                vm->vcpu_cpuset = mfree(vm->vcpu_cpuset);
+        }
+}
+
+/* ---- identity resolution (see vm.h) ---- */
+
+static bool is_libvirt(const Vm *vm) {
+        return (vm->sources & VM_SOURCE_LIBVIRT) && vm->libvirt_uuid;
+}
+
+/* What a VM is resolved to, before it is stored. */
+typedef struct Resolved {
+        char *id, *name, *uuid, *conflict;
+        bool name_claimed;   /* name is an accepted claim (others may not claim it after us) */
+        bool uuid_claimed;
+} Resolved;
+
+/* The id a VM gets: it depends on nothing but the VM itself. */
+static char *resolved_id(const Vm *vm) {
+        return is_libvirt(vm) ? xstrdup(vm->libvirt_uuid) : xasprintf("pid-%d", (int) vm->pid);
+}
+
+/* Who already has name, from the point of view of vms[self] (res: the VMs resolved before it, in
+ * discovery order; NULL where not resolved yet). A description, or NULL if nobody. */
+static char *name_holder(Vm **vms, size_t n, size_t self, const Resolved *res, const char *name) {
+        for (size_t i = 0; i < n; i++) {
+                const Vm *o = vms[i];
+                _cleanup_free_ char *oid = NULL;
+
+                if (i == self)
+                        continue;
+                if (is_libvirt(o) && streq_ptr(o->libvirt_name, name))
+                        return xasprintf("libvirt domain %s (pid %d) has it", o->libvirt_name, (int) o->pid);
+                oid = resolved_id(o);
+                if (streq(oid, name) || streq_ptr(o->default_name, name))
+                        return xasprintf("it is VM %s's own", oid);
+                if (res[i].id && res[i].name_claimed && streq(res[i].name, name))
+                        return xasprintf("VM %s, found earlier, has it", oid);
+        }
+        return NULL;
+}
+
+static char *uuid_holder(Vm **vms, size_t n, size_t self, const Resolved *res, const char *uuid) {
+        for (size_t i = 0; i < n; i++) {
+                const Vm *o = vms[i];
+
+                if (i == self)
+                        continue;
+                if (is_libvirt(o) && strcasecmp(o->libvirt_uuid, uuid) == 0)
+                        return xasprintf("libvirt domain %s (pid %d) has it", o->libvirt_name ?: o->libvirt_uuid,
+                                         (int) o->pid);
+                if (res[i].id && res[i].uuid_claimed && strcasecmp(res[i].uuid, uuid) == 0)
+                        return xasprintf("VM pid-%d, found earlier, has it", (int) o->pid);
+        }
+        return NULL;
+}
+
+static void resolve_one(Vm **vms, size_t n, size_t self, Resolved *res) {
+        const Vm *vm = vms[self];
+        Resolved *r = &res[self];
+        _cleanup_free_ char *name_why = NULL, *uuid_why = NULL;
+
+        r->id = resolved_id(vm);
+        if (is_libvirt(vm)) {
+                r->uuid = xstrdup(vm->libvirt_uuid);
+                r->name = xstrdup(vm->libvirt_name ?: vm->default_name);
+                return;
+        }
+
+        if (!vm->trusted) {
+                r->name = xstrdup(vm->default_name);
+                if (vm->claimed_name || vm->claimed_uuid)
+                        r->conflict = xasprintf("its command line claims%s%s%s%s%s%s, which an untrusted VM cannot use",
+                                                vm->claimed_name ? " name '" : "", vm->claimed_name ?: "",
+                                                vm->claimed_name ? "'" : "",
+                                                vm->claimed_name && vm->claimed_uuid ? " and" : "",
+                                                vm->claimed_uuid ? " uuid " : "", vm->claimed_uuid ?: "");
+                return;
+        }
+
+        if (vm->claimed_name) {
+                name_why = name_holder(vms, n, self, res, vm->claimed_name);
+                if (!name_why) {
+                        r->name = xstrdup(vm->claimed_name);
+                        r->name_claimed = true;
+                }
+        }
+        if (!r->name)
+                r->name = xstrdup(vm->default_name);
+        if (vm->claimed_uuid) {
+                uuid_why = uuid_holder(vms, n, self, res, vm->claimed_uuid);
+                if (!uuid_why) {
+                        r->uuid = xstrdup(vm->claimed_uuid);
+                        r->uuid_claimed = true;
+                }
+        }
+        if (name_why && uuid_why)
+                r->conflict = xasprintf("its command line claims name '%s' (%s) and uuid %s (%s); neither is used",
+                                        vm->claimed_name, name_why, vm->claimed_uuid, uuid_why);
+        else if (name_why)
+                r->conflict = xasprintf("its command line claims name '%s', not used: %s", vm->claimed_name, name_why);
+        else if (uuid_why)
+                r->conflict = xasprintf("its command line claims uuid %s, not used: %s", vm->claimed_uuid, uuid_why);
+}
+
+static bool take(char **field, char **value) {
+        bool changed = !streq_ptr(*field, *value);
+
+        free(*field);
+        *field = *value;
+        *value = NULL;
+        return changed;
+}
+
+void vm_resolve_identities(Vm **vms, size_t n, void (*changed)(Vm *vm, void *userdata), void *userdata) {
+        _cleanup_free_ Resolved *res = NULL;
+        _cleanup_free_ size_t *order = NULL;
+
+        if (n == 0)
+                return;
+        res = xcalloc(n, sizeof(Resolved));
+        order = xcalloc(n, sizeof(size_t));
+
+        /* Discovery order (insertion sort: n is small and the array nearly sorted). */
+        for (size_t i = 0; i < n; i++) {
+                size_t j = i;
+
+                while (j > 0 && vms[order[j - 1]]->seq > vms[i]->seq) {
+                        order[j] = order[j - 1];
+                        j--;
+                }
+                order[j] = i;
+        }
+        for (size_t k = 0; k < n; k++)
+                resolve_one(vms, n, order[k], res);
+
+        for (size_t i = 0; i < n; i++) {
+                Vm *vm = vms[i];
+                bool c = false;
+
+                c |= take(&vm->id, &res[i].id);
+                c |= take(&vm->name, &res[i].name);
+                c |= take(&vm->uuid, &res[i].uuid);
+                c |= take(&vm->identity_conflict, &res[i].conflict);
+                if (c && changed)
+                        changed(vm, userdata);
+        }
+}
+
+static bool policy_equal(const VmPolicy *a, const VtPolicy *b, const char *source) {
+        const VtPolicy *p = &a->policy;
+
+        return streq_ptr(a->source, source) && p->match == b->match && streq_ptr(p->pattern, b->pattern) &&
+               p->budget_is_percent == b->budget_is_percent && p->dram_budget_bytes == b->dram_budget_bytes &&
+               p->dram_budget_percent == b->dram_budget_percent && p->weight == b->weight &&
+               p->pin_dram == b->pin_dram && p->never_migrate == b->never_migrate;
+}
+
+bool vm_apply_policy(Vm *vm, const VtConf *c) {
+        const VtPolicy *p = config_match_policy(c, vm->name, vm->uuid, vm->cmdline);
+        _cleanup_free_ char *source = p->line > 0 ? xasprintf("%s:%u", c->path ?: "(built-in)", p->line)
+                                                  : xstrdup("default");
+
+        if (policy_equal(&vm->policy, p, source))
+                return false;
+        free(vm->policy.policy.pattern);
+        free(vm->policy.source);
+        vm->policy.policy = *p;
+        vm->policy.policy.pattern = p->pattern ? xstrdup(p->pattern) : NULL;
+        vm->policy.source = TAKE_PTR(source);
+        return true;
+}
+
+int vm_dram_budget_bytes(const Vm *vm, uint64_t *ret) {
+        const VtPolicy *p = &vm->policy.policy;
+
+        if (!vm->policy.source)
+                return -ENODATA;
+        if (!p->budget_is_percent) {
+                *ret = p->dram_budget_bytes;
+                return 0;
+        }
+        if (vm->ram_bytes == 0)
+                return -ENODATA;
+        /* ram * pct / 100 without overflow, rounded down to whole 4 KiB pages */
+        *ret = (vm->ram_bytes / 100 * p->dram_budget_percent + vm->ram_bytes % 100 * p->dram_budget_percent / 100) /
+               HEATMAP_GRANULE_4K * HEATMAP_GRANULE_4K;
+        return 0;
 }
 
 static int first_dram_node_in(const Topology *t, const int *nodes, size_t n) {
@@ -94,7 +328,7 @@ void vm_pick_home_node(Vm *vm, const Topology *t) {
                 node = first_dram_node_in(t, nodes, n);
                 if (node >= 0) {
                         vm->home_node = node;
-                        vm->home_reason = "numatune";
+                        vm->home_reason = VM_HOME_NUMATUNE;
                         return;
                 }
         }
@@ -119,7 +353,7 @@ void vm_pick_home_node(Vm *vm, const Topology *t) {
                 }
                 if (node >= 0) {
                         vm->home_node = node;
-                        vm->home_reason = "vcpu pinning";
+                        vm->home_reason = VM_HOME_VCPU_PINNING;
                         return;
                 }
         }
@@ -142,7 +376,7 @@ void vm_pick_home_node(Vm *vm, const Topology *t) {
                         }
                 if (node >= 0) {
                         vm->home_node = node;
-                        vm->home_reason = "most pages";
+                        vm->home_reason = VM_HOME_MOST_PAGES;
                         return;
                 }
         }
@@ -150,9 +384,9 @@ void vm_pick_home_node(Vm *vm, const Topology *t) {
         for (size_t i = 0; i < t->n_nodes; i++)
                 if (t->nodes[i].tier == NODE_TIER_DRAM && t->nodes[i].total_bytes > 0) {
                         vm->home_node = t->nodes[i].id;
-                        vm->home_reason = "first DRAM node";
+                        vm->home_reason = VM_HOME_FIRST_DRAM_NODE;
                         return;
                 }
         vm->home_node = -1;
-        vm->home_reason = NULL;
+        vm->home_reason = _VM_HOME_REASON_INVALID;
 }

@@ -1,15 +1,22 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <ctype.h>
 #include <limits.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <time.h>
+#include <unistd.h>
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
 
 #include "vtism/libvirt-event.h"
 #include "vtism/log.h"
 #include "vtism/macro.h"
+#include "vtism/proc-pid.h"
+#include "vtism/qemu-cmdline.h"
 #include "vtism/util.h"
 #include "vtism/vmsource.h"
 
@@ -18,6 +25,27 @@
  * subscribes to lifecycle events, then resyncs: every running domain is announced between
  * RESYNC_BEGIN and RESYNC_END. A lost connection (close callback: EOF, keepalive timeout, error)
  * is torn down from the loop and the same happens again after the backoff.
+ *
+ * Threads. Every libvirt call can block for as long as libvirtd does not answer: a stopped or hung
+ * libvirtd keeps virConnectOpen() waiting for its reply forever, and any RPC on a connection until
+ * the keepalive gives up (~20 s). None of that may stop the daemon's loop (its watchdog, D-Bus,
+ * SIGTERM). So all of libvirt runs in a thread of its own, "the worker", with its own sd-event loop
+ * that libvirt's event implementation (libvirt-event.c) is bound to; nothing else in vtismd calls
+ * libvirt. The worker and the caller's loop share one Shared record under a mutex:
+ *
+ *   worker -> loop   VM events, queued (copies) and signalled through an eventfd; the loop calls
+ *                    the handler, in order, from its own thread. A status (connecting, connected,
+ *                    unreachable; since when the worker has been inside a libvirt call, and which).
+ *   loop -> worker   requests through another eventfd: a new URI (a reload), quit.
+ *
+ * Bounds. The loop checks every CHECK_INTERVAL_USEC whether the worker has been inside one libvirt
+ * call for CALL_TIMEOUT_USEC; if so it shuts the connection's socket down (libvirt_event_abort_io()),
+ * the call fails at once, and the worker retries with backoff ("did not answer within 30 s"). The
+ * same abort makes a URI change or quit effective at once when the worker is stuck. Once connected,
+ * libvirt's keepalive (5 s, 3 missed) ends a connection to a hung libvirtd before that. On quit the
+ * loop waits QUIT_WAIT_USEC for the worker, then leaves it behind (it frees itself when its call
+ * returns): vtismd exits promptly even then. Only a connect(2) blocked in the kernel before libvirt
+ * hands over the socket (a full listen backlog) cannot be aborted.
  *
  * How libvirt 9.0 reports what happens to a QEMU domain, and what we make of it:
  *   virsh start / create             started/booted                   STARTED
@@ -36,30 +64,74 @@
  * Suspend, pmsuspend and guest-initiated shutdown (before QEMU exits) change nothing.
  */
 
-#define PROC_ROOT "/proc"
 #define SYSTEM_RUN_DIR "/run/libvirt/qemu"
 #define BACKOFF_MIN_USEC (1 * USEC_PER_SEC)
 #define BACKOFF_MAX_USEC (60 * USEC_PER_SEC)
 #define KEEPALIVE_INTERVAL_SEC 5
 #define KEEPALIVE_COUNT 3
+#define CALL_TIMEOUT_USEC (30 * USEC_PER_SEC)
+#define CHECK_INTERVAL_USEC (5 * USEC_PER_SEC)
+#define QUIT_WAIT_USEC (5 * USEC_PER_SEC)
 
 typedef struct KnownVm {
         char *uuid;
         char *name;
         pid_t pid;
+        unsigned long long start_time;
+        char *cmdline;
         char *numa_nodeset;
         char *vcpu_cpuset;
         uint64_t memory_bytes;
 } KnownVm;
 
-typedef struct LibvirtSource {
-        VmSource base;
+/* ---- what the worker and the loop share ---- */
 
-        sd_event *event;
+typedef struct Message {
+        VmEvent event;
+        bool has_vm;
+        KnownVm vm;                     /* a copy, owned by the message */
+        struct Message *next;
+} Message;
+
+typedef enum LinkState {
+        LINK_CONNECTING,
+        LINK_CONNECTED,
+        LINK_UNREACHABLE,
+} LinkState;
+
+typedef struct Shared {
+        pthread_mutex_t lock;
+        unsigned n_refs;                /* the worker's and the loop's */
+        int notify_fd;                  /* eventfd: messages are queued (the loop polls it) */
+        int wake_fd;                    /* eventfd: a request is pending (the worker polls it) */
+
+        /* worker -> loop */
+        Message *head, **tail;
+        LinkState state;
+        char *uri;                      /* the one the worker uses now */
+        size_t n_domains;
+        char *last_error;               /* why unreachable */
+        usec_t retry_at_usec;           /* CLOCK_MONOTONIC */
+        usec_t busy_since_usec;         /* inside a libvirt call since (CLOCK_MONOTONIC), 0 if not */
+        const char *busy_what;          /* which, a static string */
+
+        /* loop -> worker */
+        char *uri_request;              /* a new URI, NULL if none pending */
+        bool quit;
+        bool aborted;                   /* the loop shut the socket down: the call timed out */
+} Shared;
+
+/* ---- the worker: everything that talks to libvirt ---- */
+
+typedef struct Worker {
+        Shared *shared;
+        sd_event *event;                /* the worker's own loop */
+        sd_event_source *wake_source;
+
         char *uri;
         char *run_dir;                  /* where libvirt keeps NAME.pid; NULL: unknown (remote) */
-        VmSourceHandler handler;
-        void *userdata;
+        bool run_dir_known;
+        char *proc_root;                /* where QEMU pids are checked */
 
         virConnectPtr conn;
         int lifecycle_id;               /* -1: not registered */
@@ -71,14 +143,15 @@ typedef struct LibvirtSource {
         usec_t retry_at_usec;           /* CLOCK_MONOTONIC */
         char *last_error;               /* why the last attempt failed / the connection was lost */
         unsigned n_failures;            /* attempts since the last success, for log levels */
+        unsigned busy_depth;            /* busy() nesting */
 
         KnownVm *vms;
         size_t n_vms;
+} Worker;
 
-        char *description;
-} LibvirtSource;
-
-static const VmSourceVTable libvirt_vtable;
+static void publish(Worker *w);
+static void emit(Worker *w, VmEvent event, const KnownVm *v);
+static void busy(Worker *w, const char *what);
 
 static const char *startswith(const char *s, const char *prefix) {
         size_t l = strlen(prefix);
@@ -96,50 +169,33 @@ static usec_t now_monotonic(void) {
 static void known_vm_done(KnownVm *v) {
         free(v->uuid);
         free(v->name);
+        free(v->cmdline);
         free(v->numa_nodeset);
         free(v->vcpu_cpuset);
         *v = (KnownVm) {};
 }
 
-static void known_vms_clear(LibvirtSource *s) {
-        for (size_t i = 0; i < s->n_vms; i++)
-                known_vm_done(&s->vms[i]);
-        free(s->vms);
-        s->vms = NULL;
-        s->n_vms = 0;
+static void known_vms_clear(Worker *w) {
+        for (size_t i = 0; i < w->n_vms; i++)
+                known_vm_done(&w->vms[i]);
+        free(w->vms);
+        w->vms = NULL;
+        w->n_vms = 0;
 }
 
-static KnownVm *known_vm_find(LibvirtSource *s, const char *uuid) {
-        for (size_t i = 0; i < s->n_vms; i++)
-                if (streq(s->vms[i].uuid, uuid))
-                        return &s->vms[i];
+static KnownVm *known_vm_find(Worker *w, const char *uuid) {
+        for (size_t i = 0; i < w->n_vms; i++)
+                if (streq(w->vms[i].uuid, uuid))
+                        return &w->vms[i];
         return NULL;
 }
 
-static void known_vm_remove(LibvirtSource *s, KnownVm *v) {
-        size_t i = (size_t) (v - s->vms);
+static void known_vm_remove(Worker *w, KnownVm *v) {
+        size_t i = (size_t) (v - w->vms);
 
         known_vm_done(v);
-        memmove(s->vms + i, s->vms + i + 1, (s->n_vms - i - 1) * sizeof(KnownVm));
-        s->n_vms--;
-}
-
-static void emit(LibvirtSource *s, VmEvent event, const KnownVm *v) {
-        VmIdentity id;
-
-        if (!v) {
-                s->handler(&s->base, event, NULL, s->userdata);
-                return;
-        }
-        id = (VmIdentity) {
-                .uuid = v->uuid,
-                .name = v->name,
-                .pid = v->pid,
-                .numa_nodeset = v->numa_nodeset,
-                .vcpu_cpuset = v->vcpu_cpuset,
-                .memory_bytes = v->memory_bytes,
-        };
-        s->handler(&s->base, event, &id, s->userdata);
+        memmove(w->vms + i, w->vms + i + 1, (w->n_vms - i - 1) * sizeof(KnownVm));
+        w->n_vms--;
 }
 
 /* ---- the QEMU pid ---- */
@@ -164,81 +220,85 @@ static char *run_dir_for_uri(const char *uri) {
         return NULL;
 }
 
-static bool basename_is_qemu(const char *path) {
-        const char *b = strrchr(path, '/');
+/* Is the executable behind /proc/PID/exe a system emulator? The link reads "PATH (deleted)"
+ * once the binary was replaced by an upgrade. */
+static bool exe_is_qemu(const char *proc_root, pid_t pid) {
+        _cleanup_free_ char *path = xasprintf("%s/%d/exe", proc_root, (int) pid);
+        char exe[PATH_MAX];
+        ssize_t n;
+        size_t l;
 
-        b = b ? b + 1 : path;
-        return startswith(b, "qemu") != NULL;
+        n = readlink(path, exe, sizeof(exe) - 1);
+        if (n <= 0)
+                return false;
+        exe[n] = 0;
+        l = (size_t) n;
+        if (l > strlen(" (deleted)") && streq(exe + l - strlen(" (deleted)"), " (deleted)"))
+                exe[l - strlen(" (deleted)")] = 0;
+        return qemu_cmdline_is_qemu(exe);
 }
 
-/* The process must exist, be a QEMU, and, if its command line names a uuid (libvirt always passes
- * "-uuid"), be the one of this domain: a stale pid file must not make us tier a stranger. */
-static int qemu_pid_validate(pid_t pid, const char *uuid) {
-        _cleanup_free_ char *exe_path = xasprintf(PROC_ROOT "/%d/exe", (int) pid), *cmdline = NULL,
-                            *cmdline_path = xasprintf("%d/cmdline", (int) pid);
-        char exe[PATH_MAX];
-        bool is_qemu = false;
-        size_t size = 0;
-        ssize_t n;
+/* The process must exist, be a QEMU (by its executable or its argv[0]: qemu-system-*, qemu-kvm,
+ * kvm), and, if its command line names a uuid (libvirt always passes "-uuid"), be the one of this
+ * domain: a stale pid file must not make us tier a stranger. Fills in the start time and the
+ * joined command line. */
+static int qemu_pid_validate(Worker *w, pid_t pid, const char *uuid, KnownVm *v) {
+        _cleanup_(proc_cmdline_freep) ProcCmdline *c = NULL;
+        unsigned long long start_time;
         int r;
 
-        r = read_file_at_size(PROC_ROOT, cmdline_path, &cmdline, &size);
+        r = proc_pid_cmdline(w->proc_root, pid, &c);
+        if (r == -ENODATA)
+                return -ESRCH;  /* a zombie, or a kernel thread */
         if (r < 0)
                 return r;
-        if (size == 0)
-                return -ESRCH;  /* a zombie, or a kernel thread */
-
-        n = readlink(exe_path, exe, sizeof(exe) - 1);
-        if (n > 0) {
-                exe[n] = 0;
-                is_qemu = basename_is_qemu(exe);
-        }
-        if (!is_qemu)
-                is_qemu = basename_is_qemu(cmdline);
-        if (!is_qemu)
+        if (!exe_is_qemu(w->proc_root, pid) && !qemu_cmdline_is_qemu(c->argv[0]))
                 return -EMEDIUMTYPE;
 
-        for (size_t i = 0; i < size;) {
-                const char *arg = cmdline + i;
-                size_t l = strlen(arg);
-
-                if (streq(arg, "-uuid") && i + l + 1 < size) {
-                        const char *value = arg + l + 1;
-
-                        return strcasecmp(value, uuid) == 0 ? 0 : -ESTALE;
+        for (size_t i = 0; i + 1 < c->argc; i++)
+                if (streq(c->argv[i], "-uuid")) {
+                        if (strcasecmp(c->argv[i + 1], uuid) != 0)
+                                return -ESTALE;
+                        break;
                 }
-                i += l + 1;
-        }
+
+        r = proc_pid_start_time(w->proc_root, pid, &start_time);
+        if (r < 0)
+                return r;
+        v->start_time = start_time;
+        v->cmdline = proc_cmdline_join(c);
         return 0;
 }
 
-static pid_t domain_pid(LibvirtSource *s, const char *name, const char *uuid) {
+/* Fills v->pid (0 if unknown), v->start_time and v->cmdline. */
+static void domain_pid(Worker *w, const char *name, const char *uuid, KnownVm *v) {
         _cleanup_free_ char *file = NULL, *line = NULL;
         int r, pid;
 
-        if (!s->run_dir)
-                return 0;
+        v->pid = 0;
+        if (!w->run_dir)
+                return;
 
         file = xasprintf("%s.pid", name);
-        r = read_line_at(s->run_dir, file, &line);
+        r = read_line_at(w->run_dir, file, &line);
         if (r >= 0)
                 r = safe_atoi(line, &pid);
         if (r >= 0 && pid <= 0)
                 r = -EINVAL;
         if (r < 0) {
                 log_fields(LOG_DEBUG, FIELDS({"VTISM_VM", uuid}, {"VTISM_VM_NAME", name}),
-                           "No usable pid file %s/%s for domain %s: %s", s->run_dir, file, name, strerror(-r));
-                return 0;
+                           "No usable pid file %s/%s for domain %s: %s", w->run_dir, file, name, strerror(-r));
+                return;
         }
-        r = qemu_pid_validate(pid, uuid);
+        r = qemu_pid_validate(w, pid, uuid, v);
         if (r < 0) {
                 log_fields(LOG_DEBUG, FIELDS({"VTISM_VM", uuid}, {"VTISM_VM_NAME", name}),
-                           "Pid %d from %s/%s is not the QEMU of domain %s: %s", pid, s->run_dir, file, name,
+                           "Pid %d from %s/%s is not the QEMU of domain %s: %s", pid, w->run_dir, file, name,
                            r == -EMEDIUMTYPE ? "not a qemu process" :
                            r == -ESTALE ? "another domain's uuid" : strerror(-r));
-                return 0;
+                return;
         }
-        return pid;
+        v->pid = pid;
 }
 
 /* ---- the rest of a domain's identity ---- */
@@ -316,7 +376,7 @@ static char *domain_vcpu_cpuset(virConnectPtr conn, virDomainPtr dom, int n_vcpu
 }
 
 /* Fills v for a running domain. -ESRCH/-ENOENT if it is not running (any more). */
-static int domain_identity(LibvirtSource *s, virDomainPtr dom, KnownVm *ret) {
+static int domain_identity(Worker *w, virDomainPtr dom, KnownVm *ret) {
         char uuid[VIR_UUID_STRING_BUFLEN];
         const char *name;
         virDomainInfo info;
@@ -337,16 +397,16 @@ static int domain_identity(LibvirtSource *s, virDomainPtr dom, KnownVm *ret) {
         v.uuid = xstrdup(uuid);
         v.name = xstrdup(name);
         v.memory_bytes = (uint64_t) info.memory * KIB;
-        v.pid = domain_pid(s, name, uuid);
+        domain_pid(w, name, uuid, &v);
         v.numa_nodeset = domain_numa_nodeset(dom);
-        v.vcpu_cpuset = domain_vcpu_cpuset(s->conn, dom, info.nrVirtCpu);
+        v.vcpu_cpuset = domain_vcpu_cpuset(w->conn, dom, info.nrVirtCpu);
 
         *ret = v;
         return 0;
 }
 
 /* Announce a running domain unless it already was; returns the record or NULL. */
-static KnownVm *announce(LibvirtSource *s, virDomainPtr dom, bool resync) {
+static KnownVm *announce(Worker *w, virDomainPtr dom, bool resync) {
         char uuid[VIR_UUID_STRING_BUFLEN];
         KnownVm v, *known;
         char mem[FORMAT_BYTES_MAX];
@@ -355,21 +415,21 @@ static KnownVm *announce(LibvirtSource *s, virDomainPtr dom, bool resync) {
         if (virDomainGetUUIDString(dom, uuid) >= 0) {
                 for (char *p = uuid; *p; p++)
                         *p = (char) tolower((unsigned char) *p);
-                known = known_vm_find(s, uuid);
+                known = known_vm_find(w, uuid);
                 if (known)
                         return known;
         }
 
-        r = domain_identity(s, dom, &v);
+        r = domain_identity(w, dom, &v);
         if (r < 0) {
                 log_debug_errno(r, "Domain %s vanished before it could be announced: %m",
                                 virDomainGetName(dom) ?: "?");
                 return NULL;
         }
 
-        s->vms = xreallocarray(s->vms, s->n_vms + 1, sizeof(KnownVm));
-        s->vms[s->n_vms] = v;
-        known = &s->vms[s->n_vms++];
+        w->vms = xreallocarray(w->vms, w->n_vms + 1, sizeof(KnownVm));
+        w->vms[w->n_vms] = v;
+        known = &w->vms[w->n_vms++];
 
         log_internal_fields(resync ? LOG_DEBUG : LOG_INFO, 0, __FILE__, __LINE__, __func__,
                             FIELDS({"VTISM_VM", known->uuid}, {"VTISM_VM_NAME", known->name}),
@@ -377,7 +437,8 @@ static KnownVm *announce(LibvirtSource *s, virDomainPtr dom, bool resync) {
                             resync ? "running" : "started", (int) known->pid,
                             format_bytes(mem, sizeof(mem), known->memory_bytes),
                             known->numa_nodeset ?: "any", known->vcpu_cpuset ?: "any CPU");
-        emit(s, VM_EVENT_STARTED, known);
+        emit(w, VM_EVENT_STARTED, known);
+        publish(w);
         return known;
 }
 
@@ -462,7 +523,7 @@ static const char *detail_to_string(int event, int detail, char buf[static 12]) 
         return buf;
 }
 
-static void retire(LibvirtSource *s, virDomainPtr dom, VmEvent event, const char *why) {
+static void retire(Worker *w, virDomainPtr dom, VmEvent event, const char *why) {
         char uuid[VIR_UUID_STRING_BUFLEN];
         KnownVm *v;
 
@@ -470,7 +531,7 @@ static void retire(LibvirtSource *s, virDomainPtr dom, VmEvent event, const char
                 return;
         for (char *p = uuid; *p; p++)
                 *p = (char) tolower((unsigned char) *p);
-        v = known_vm_find(s, uuid);
+        v = known_vm_find(w, uuid);
         if (!v)
                 return;  /* never announced, nobody knows it */
 
@@ -479,88 +540,227 @@ static void retire(LibvirtSource *s, virDomainPtr dom, VmEvent event, const char
                    "VM %s (pid %d) %s (libvirt: %s).", v->name, (int) v->pid,
                    event == VM_EVENT_CRASHED ? "crashed" :
                    event == VM_EVENT_MIGRATED_OUT ? "migrated away" : "stopped", why);
-        emit(s, event, v);
-        /* The handler may not free us, but it may have made libvirt calls: look up again. */
-        v = known_vm_find(s, uuid);
-        if (v)
-                known_vm_remove(s, v);
+        emit(w, event, v);
+        known_vm_remove(w, v);
+        publish(w);
 }
 
 static int on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int detail, void *opaque) {
-        LibvirtSource *s = opaque;
+        Worker *w = opaque;
         _cleanup_free_ char *why = NULL;
         char buf[12];
 
-
+        busy(w, "reading a domain");
         why = xasprintf("%s/%s", lifecycle_to_string(event), detail_to_string(event, detail, buf));
         log_debug("libvirt event for domain %s: %s", virDomainGetName(dom) ?: "?", why);
 
         switch (event) {
         case VIR_DOMAIN_EVENT_STARTED:
         case VIR_DOMAIN_EVENT_RESUMED:
-                (void) announce(s, dom, false);
+                (void) announce(w, dom, false);
                 break;
         case VIR_DOMAIN_EVENT_STOPPED:
                 switch (detail) {
                 case VIR_DOMAIN_EVENT_STOPPED_FAILED:
                 case VIR_DOMAIN_EVENT_STOPPED_CRASHED:
-                        retire(s, dom, VM_EVENT_CRASHED, why);
+                        retire(w, dom, VM_EVENT_CRASHED, why);
                         break;
                 case VIR_DOMAIN_EVENT_STOPPED_MIGRATED:
-                        retire(s, dom, VM_EVENT_MIGRATED_OUT, why);
+                        retire(w, dom, VM_EVENT_MIGRATED_OUT, why);
                         break;
                 default:
-                        retire(s, dom, VM_EVENT_STOPPED, why);
+                        retire(w, dom, VM_EVENT_STOPPED, why);
                 }
                 break;
         case VIR_DOMAIN_EVENT_CRASHED:
-                retire(s, dom, VM_EVENT_CRASHED, why);
+                retire(w, dom, VM_EVENT_CRASHED, why);
                 break;
         default:
                 break;
         }
+        busy(w, NULL);
         return 0;
 }
 
-/* ---- connection ---- */
+/* ---- the shared record ---- */
+
+static Shared *shared_new(void) {
+        Shared *sh = xcalloc(1, sizeof(Shared));
+
+        (void) pthread_mutex_init(&sh->lock, NULL);
+        sh->n_refs = 1;
+        sh->tail = &sh->head;
+        sh->notify_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        sh->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        if (sh->notify_fd < 0 || sh->wake_fd < 0) {
+                /* Only EMFILE/ENFILE/ENOMEM get here: report it as such. */
+                if (sh->notify_fd >= 0)
+                        (void) close(sh->notify_fd);
+                if (sh->wake_fd >= 0)
+                        (void) close(sh->wake_fd);
+                (void) pthread_mutex_destroy(&sh->lock);
+                free(sh);
+                return NULL;
+        }
+        return sh;
+}
+
+static void message_free(Message *msg) {
+        known_vm_done(&msg->vm);
+        free(msg);
+}
+
+static void shared_unref(Shared *sh) {
+        unsigned n;
+
+        if (!sh)
+                return;
+        (void) pthread_mutex_lock(&sh->lock);
+        n = --sh->n_refs;
+        (void) pthread_mutex_unlock(&sh->lock);
+        if (n > 0)
+                return;
+        while (sh->head) {
+                Message *msg = sh->head;
+
+                sh->head = msg->next;
+                message_free(msg);
+        }
+        (void) close(sh->notify_fd);
+        (void) close(sh->wake_fd);
+        free(sh->uri);
+        free(sh->last_error);
+        free(sh->uri_request);
+        (void) pthread_mutex_destroy(&sh->lock);
+        free(sh);
+}
+
+static void signal_fd(int fd) {
+        /* Cannot fail but for a counter at its maximum, which means a wake-up is pending anyway. */
+        (void) eventfd_write(fd, 1);
+}
+
+static char *strdup_or_null(const char *s) {
+        return s ? xstrdup(s) : NULL;
+}
+
+static void known_vm_copy(KnownVm *dst, const KnownVm *src) {
+        *dst = (KnownVm) {
+                .uuid = strdup_or_null(src->uuid),
+                .name = strdup_or_null(src->name),
+                .pid = src->pid,
+                .start_time = src->start_time,
+                .cmdline = strdup_or_null(src->cmdline),
+                .numa_nodeset = strdup_or_null(src->numa_nodeset),
+                .vcpu_cpuset = strdup_or_null(src->vcpu_cpuset),
+                .memory_bytes = src->memory_bytes,
+        };
+}
+
+/* ---- worker: talking to the loop ---- */
+
+/* Queue an event for the loop's handler. */
+static void emit(Worker *w, VmEvent event, const KnownVm *v) {
+        Message *msg = xcalloc(1, sizeof(Message));
+        Shared *sh = w->shared;
+
+        msg->event = event;
+        if (v) {
+                msg->has_vm = true;
+                known_vm_copy(&msg->vm, v);
+        }
+        (void) pthread_mutex_lock(&sh->lock);
+        *sh->tail = msg;
+        sh->tail = &msg->next;
+        (void) pthread_mutex_unlock(&sh->lock);
+        signal_fd(sh->notify_fd);
+}
+
+/* Tell the loop what describe() should say. */
+static void publish(Worker *w) {
+        Shared *sh = w->shared;
+
+        (void) pthread_mutex_lock(&sh->lock);
+        sh->state = w->conn ? LINK_CONNECTED : w->last_error ? LINK_UNREACHABLE : LINK_CONNECTING;
+        if (!streq_ptr(sh->uri, w->uri)) {
+                free(sh->uri);
+                sh->uri = xstrdup(w->uri);
+        }
+        sh->n_domains = w->n_vms;
+        if (!streq_ptr(sh->last_error, w->last_error)) {
+                free(sh->last_error);
+                sh->last_error = strdup_or_null(w->last_error);
+        }
+        sh->retry_at_usec = w->retry_at_usec;
+        (void) pthread_mutex_unlock(&sh->lock);
+}
+
+/* Around every call into libvirt that may wait for libvirtd: the loop bounds it (see the top).
+ * busy(w, "what") ... busy(w, NULL) pairs nest; the outermost names the call. */
+static void busy(Worker *w, const char *what) {
+        Shared *sh = w->shared;
+
+        if (what ? w->busy_depth++ > 0 : --w->busy_depth > 0)
+                return;
+        (void) pthread_mutex_lock(&sh->lock);
+        sh->busy_since_usec = what ? now_monotonic() : 0;
+        sh->busy_what = what;
+        if (!what)
+                sh->aborted = false;
+        (void) pthread_mutex_unlock(&sh->lock);
+}
+
+/* Did the loop cut the call short (it timed out)? Asked before busy(w, NULL). */
+static bool was_aborted(Worker *w) {
+        bool aborted;
+
+        (void) pthread_mutex_lock(&w->shared->lock);
+        aborted = w->shared->aborted;
+        (void) pthread_mutex_unlock(&w->shared->lock);
+        return aborted;
+}
+
+/* ---- worker: connection ---- */
 
 static int on_retry(sd_event_source *es, uint64_t usec, void *userdata);
 
-static void schedule_retry(LibvirtSource *s, usec_t delay_usec) {
+static void schedule_retry(Worker *w, usec_t delay_usec) {
         int r;
 
-        s->retry_at_usec = now_monotonic() + delay_usec;
-        if (!s->retry_timer) {
-                r = sd_event_add_time(s->event, &s->retry_timer, CLOCK_MONOTONIC, s->retry_at_usec,
-                                      10 * USEC_PER_MSEC, on_retry, s);
+        w->retry_at_usec = now_monotonic() + delay_usec;
+        if (!w->retry_timer) {
+                r = sd_event_add_time(w->event, &w->retry_timer, CLOCK_MONOTONIC, w->retry_at_usec,
+                                      10 * USEC_PER_MSEC, on_retry, w);
                 if (r < 0) {
                         /* Only ENOMEM gets here. */
                         log_error_errno(r, "Failed to arm the libvirt reconnection timer: %m");
                         return;
                 }
-                (void) sd_event_source_set_description(s->retry_timer, "libvirt-retry");
+                (void) sd_event_source_set_description(w->retry_timer, "libvirt-retry");
                 return;
         }
-        (void) sd_event_source_set_time(s->retry_timer, s->retry_at_usec);
-        (void) sd_event_source_set_enabled(s->retry_timer, SD_EVENT_ONESHOT);
+        (void) sd_event_source_set_time(w->retry_timer, w->retry_at_usec);
+        (void) sd_event_source_set_enabled(w->retry_timer, SD_EVENT_ONESHOT);
 }
 
 static void on_close(virConnectPtr conn, int reason, void *opaque);
 
-static void disconnect(LibvirtSource *s) {
-        if (!s->conn)
+static void disconnect(Worker *w) {
+        if (!w->conn)
                 return;
+        busy(w, "closing the connection");
         /* On a dead connection these fail after dropping their local state, which is all we
          * need; their errors are only logged at debug by the error hook. */
-        if (s->lifecycle_id >= 0)
-                (void) virConnectDomainEventDeregisterAny(s->conn, s->lifecycle_id);
-        s->lifecycle_id = -1;
-        if (s->close_registered)
-                (void) virConnectUnregisterCloseCallback(s->conn, on_close);
-        s->close_registered = false;
-        (void) virConnectClose(s->conn);
-        s->conn = NULL;
-        s->lost_event = sd_event_source_disable_unref(s->lost_event);
+        if (w->lifecycle_id >= 0)
+                (void) virConnectDomainEventDeregisterAny(w->conn, w->lifecycle_id);
+        w->lifecycle_id = -1;
+        if (w->close_registered)
+                (void) virConnectUnregisterCloseCallback(w->conn, on_close);
+        w->close_registered = false;
+        (void) virConnectClose(w->conn);
+        w->conn = NULL;
+        busy(w, NULL);
+        w->lost_event = sd_event_source_disable_unref(w->lost_event);
 }
 
 static const char *close_reason_to_string(int reason) {
@@ -579,159 +779,368 @@ static const char *close_reason_to_string(int reason) {
 }
 
 static int on_lost(sd_event_source *es, void *userdata) {
-        LibvirtSource *s = userdata;
+        Worker *w = userdata;
 
-        disconnect(s);
-        s->backoff_usec = BACKOFF_MIN_USEC;
-        schedule_retry(s, s->backoff_usec);
-        s->backoff_usec = MIN(s->backoff_usec * 2, BACKOFF_MAX_USEC);
+        disconnect(w);
+        w->backoff_usec = BACKOFF_MIN_USEC;
+        schedule_retry(w, w->backoff_usec);
+        w->backoff_usec = MIN(w->backoff_usec * 2, BACKOFF_MAX_USEC);
         log_notice("Lost the connection to libvirt at %s (%s), reconnecting in %llu s; keeping its %zu VM%s until the resync.",
-                   s->uri, s->last_error, (unsigned long long) (BACKOFF_MIN_USEC / USEC_PER_SEC),
-                   s->n_vms, s->n_vms == 1 ? "" : "s");
+                   w->uri, w->last_error, (unsigned long long) (BACKOFF_MIN_USEC / USEC_PER_SEC),
+                   w->n_vms, w->n_vms == 1 ? "" : "s");
+        publish(w);
         return 0;
 }
 
 /* Called by libvirt from inside its I/O code: only note it, and tear down from the loop. */
 static void on_close(virConnectPtr conn, int reason, void *opaque) {
-        LibvirtSource *s = opaque;
+        Worker *w = opaque;
         int r;
 
-        free(s->last_error);
-        s->last_error = xstrdup(close_reason_to_string(reason));
-        if (s->lost_event)
+        free(w->last_error);
+        w->last_error = xstrdup(was_aborted(w) ? "no answer within the time limit" : close_reason_to_string(reason));
+        if (w->lost_event)
                 return;
-        r = sd_event_add_defer(s->event, &s->lost_event, on_lost, s);
+        r = sd_event_add_defer(w->event, &w->lost_event, on_lost, w);
         if (r < 0) {
                 log_error_errno(r, "Failed to schedule the libvirt reconnection: %m");
                 return;
         }
-        (void) sd_event_source_set_description(s->lost_event, "libvirt-lost");
+        (void) sd_event_source_set_description(w->lost_event, "libvirt-lost");
 }
 
 /* RESYNC_BEGIN, STARTED for each running domain, RESYNC_END. */
-static int resync(LibvirtSource *s) {
+static int resync(Worker *w) {
         virDomainPtr *doms = NULL;
         int n;
 
-        n = virConnectListAllDomains(s->conn, &doms, VIR_CONNECT_LIST_DOMAINS_ACTIVE);
+        n = virConnectListAllDomains(w->conn, &doms, VIR_CONNECT_LIST_DOMAINS_ACTIVE);
         if (n < 0)
                 return libvirt_last_error_errno();
 
-        emit(s, VM_EVENT_RESYNC_BEGIN, NULL);
-        known_vms_clear(s);
+        emit(w, VM_EVENT_RESYNC_BEGIN, NULL);
+        known_vms_clear(w);
         for (int i = 0; i < n; i++) {
-                (void) announce(s, doms[i], true);
+                (void) announce(w, doms[i], true);
                 virDomainFree(doms[i]);
         }
         free(doms);
-        emit(s, VM_EVENT_RESYNC_END, NULL);
+        emit(w, VM_EVENT_RESYNC_END, NULL);
         return 0;
 }
 
-static int try_connect(LibvirtSource *s) {
+static int try_connect(Worker *w) {
         int r;
 
-        s->conn = virConnectOpen(s->uri);
-        if (!s->conn)
+        w->conn = virConnectOpen(w->uri);
+        if (!w->conn)
                 return libvirt_last_error_errno();
 
-        if (!s->run_dir) {
-                _cleanup_free_ char *uri = virConnectGetURI(s->conn);
+        if (!w->run_dir_known) {
+                _cleanup_free_ char *uri = virConnectGetURI(w->conn);
 
-                s->run_dir = run_dir_for_uri(uri ?: s->uri);
-                if (!s->run_dir)
+                w->run_dir = run_dir_for_uri(uri ?: w->uri);
+                w->run_dir_known = true;
+                if (!w->run_dir)
                         log_notice("libvirt URI %s is not a local qemu:///system or qemu:///session, QEMU pids are unknown.",
-                                   uri ?: s->uri);
+                                   uri ?: w->uri);
         }
 
-        if (virConnectRegisterCloseCallback(s->conn, on_close, s, NULL) < 0)
+        if (virConnectRegisterCloseCallback(w->conn, on_close, w, NULL) < 0)
                 goto fail;
-        s->close_registered = true;
+        w->close_registered = true;
 
         /* Keepalive notices a libvirtd that hangs; one that exits closes the socket at once. */
-        if (virConnectSetKeepAlive(s->conn, KEEPALIVE_INTERVAL_SEC, KEEPALIVE_COUNT) < 0)
+        if (virConnectSetKeepAlive(w->conn, KEEPALIVE_INTERVAL_SEC, KEEPALIVE_COUNT) < 0)
                 log_debug("libvirt keepalive not available: %s", libvirt_last_error_message());
 
         /* Subscribe before listing, so a domain starting in between is not missed. */
-        s->lifecycle_id = virConnectDomainEventRegisterAny(s->conn, NULL, VIR_DOMAIN_EVENT_ID_LIFECYCLE,
-                                                           VIR_DOMAIN_EVENT_CALLBACK(on_lifecycle), s, NULL);
-        if (s->lifecycle_id < 0)
+        w->lifecycle_id = virConnectDomainEventRegisterAny(w->conn, NULL, VIR_DOMAIN_EVENT_ID_LIFECYCLE,
+                                                           VIR_DOMAIN_EVENT_CALLBACK(on_lifecycle), w, NULL);
+        if (w->lifecycle_id < 0)
                 goto fail;
 
-        r = resync(s);
+        r = resync(w);
         if (r < 0) {
-                disconnect(s);
+                disconnect(w);
                 return r;
         }
         return 0;
 
 fail:
         r = libvirt_last_error_errno();
-        disconnect(s);
+        disconnect(w);
         return r;
 }
 
 static int on_retry(sd_event_source *es, uint64_t usec, void *userdata) {
-        LibvirtSource *s = userdata;
+        Worker *w = userdata;
+        bool aborted;
         usec_t delay;
         int r;
 
-        r = try_connect(s);
+        busy(w, "connecting");
+        r = try_connect(w);
+        aborted = was_aborted(w);
+        busy(w, NULL);
         if (r >= 0) {
-                log_info("Connected to libvirt at %s, %zu VM%s running.", s->uri, s->n_vms,
-                         s->n_vms == 1 ? "" : "s");
-                free(s->last_error);
-                s->last_error = NULL;
-                s->n_failures = 0;
-                s->backoff_usec = BACKOFF_MIN_USEC;
+                log_info("Connected to libvirt at %s, %zu VM%s running.", w->uri, w->n_vms,
+                         w->n_vms == 1 ? "" : "s");
+                free(w->last_error);
+                w->last_error = NULL;
+                w->n_failures = 0;
+                w->backoff_usec = BACKOFF_MIN_USEC;
+                publish(w);
                 return 0;
         }
 
-        free(s->last_error);
-        s->last_error = xstrdup(libvirt_last_error_message());
-        delay = s->backoff_usec;
-        schedule_retry(s, delay);
-        s->backoff_usec = MIN(s->backoff_usec * 2, BACKOFF_MAX_USEC);
-        /* Say it once at info (libvirtd not running is a normal state), then at debug. */
-        log_full_errno(s->n_failures++ == 0 ? LOG_INFO : LOG_DEBUG, r,
-                       "libvirt at %s unreachable (%s), retrying in %llu s.", s->uri, s->last_error,
+        free(w->last_error);
+        w->last_error = aborted ? xasprintf("no answer within %llu s", (unsigned long long) (CALL_TIMEOUT_USEC / USEC_PER_SEC))
+                                : xstrdup(libvirt_last_error_message());
+        delay = w->backoff_usec;
+        schedule_retry(w, delay);
+        w->backoff_usec = MIN(w->backoff_usec * 2, BACKOFF_MAX_USEC);
+        /* Say it once (libvirtd not running is a normal state: info; one that hangs: warning), then
+         * at debug. */
+        log_full_errno(w->n_failures++ > 0 ? LOG_DEBUG : aborted ? LOG_WARNING : LOG_INFO, r,
+                       "libvirt at %s unreachable (%s), retrying in %llu s.", w->uri, w->last_error,
                        (unsigned long long) (delay / USEC_PER_SEC));
+        publish(w);
         return 0;
 }
 
-/* ---- VmSource ---- */
+/* A reload changed the URI: what the old one said no longer counts (an empty resync drops libvirt's
+ * word on every VM; those /proc knows stay), and the new one is tried at once. */
+static void worker_set_uri(Worker *w, char *uri) {
+        if (streq(uri, w->uri)) {
+                free(uri);
+                return;
+        }
+        log_info("libvirt URI changed from %s to %s, reconnecting.", w->uri, uri);
+        disconnect(w);
+        emit(w, VM_EVENT_RESYNC_BEGIN, NULL);
+        known_vms_clear(w);
+        emit(w, VM_EVENT_RESYNC_END, NULL);
+        free(w->uri);
+        w->uri = uri;
+        free(w->run_dir);
+        w->run_dir = NULL;
+        w->run_dir_known = false;
+        free(w->last_error);
+        w->last_error = NULL;
+        w->n_failures = 0;
+        w->backoff_usec = BACKOFF_MIN_USEC;
+        schedule_retry(w, 0);
+        publish(w);
+}
+
+static int on_wake(sd_event_source *es, int fd, uint32_t revents, void *userdata) {
+        Worker *w = userdata;
+        Shared *sh = w->shared;
+        eventfd_t v;
+        char *uri;
+        bool quit;
+
+        (void) eventfd_read(fd, &v);
+        (void) pthread_mutex_lock(&sh->lock);
+        quit = sh->quit;
+        uri = TAKE_PTR(sh->uri_request);
+        (void) pthread_mutex_unlock(&sh->lock);
+
+        if (quit) {
+                free(uri);
+                return sd_event_exit(w->event, 0);
+        }
+        if (uri)
+                worker_set_uri(w, uri);
+        return 0;
+}
+
+static Worker *worker_free(Worker *w) {
+        if (!w)
+                return NULL;
+        disconnect(w);
+        /* Run the free callbacks libvirt queued while closing: the loop does not run again. */
+        libvirt_event_flush();
+        sd_event_source_disable_unref(w->retry_timer);
+        sd_event_source_disable_unref(w->lost_event);
+        sd_event_source_disable_unref(w->wake_source);
+        sd_event_unref(w->event);
+        known_vms_clear(w);
+        free(w->uri);
+        free(w->run_dir);
+        free(w->proc_root);
+        free(w->last_error);
+        shared_unref(w->shared);
+        free(w);
+        return NULL;
+}
+
+static void *worker_main(void *userdata) {
+        Worker *w = userdata;
+        int r;
+
+        r = sd_event_loop(w->event);
+        if (r < 0)
+                log_error_errno(r, "The libvirt connection's event loop failed: %m");
+        worker_free(w);
+        return NULL;
+}
+
+/* ---- the VmSource, on the caller's loop ---- */
+
+typedef struct LibvirtSource {
+        VmSource base;
+
+        sd_event *event;
+        Shared *shared;
+        pthread_t thread;
+        sd_event_source *notify_source;
+        sd_event_source *check_timer;
+        VmSourceHandler handler;
+        void *userdata;
+        char *uri;                      /* the last one asked for */
+        usec_t aborted_busy_since;      /* the busy period already cut short */
+        char *description;
+} LibvirtSource;
+
+static const VmSourceVTable libvirt_vtable;
+
+static void dispatch(LibvirtSource *s, Message *msg) {
+        VmIdentity id;
+
+        if (!msg->has_vm) {
+                s->handler(&s->base, msg->event, NULL, s->userdata);
+                return;
+        }
+        id = (VmIdentity) {
+                .uuid = msg->vm.uuid,
+                .name = msg->vm.name,
+                .uid = (uid_t) -1,
+                .pid = msg->vm.pid,
+                .start_time = msg->vm.start_time,
+                .cmdline = msg->vm.cmdline,
+                .numa_nodeset = msg->vm.numa_nodeset,
+                .vcpu_cpuset = msg->vm.vcpu_cpuset,
+                .memory_bytes = msg->vm.memory_bytes,
+        };
+        s->handler(&s->base, msg->event, &id, s->userdata);
+}
+
+static int on_notify(sd_event_source *es, int fd, uint32_t revents, void *userdata) {
+        LibvirtSource *s = userdata;
+        Shared *sh = s->shared;
+        Message *list;
+        eventfd_t v;
+
+        (void) eventfd_read(fd, &v);
+        (void) pthread_mutex_lock(&sh->lock);
+        list = sh->head;
+        sh->head = NULL;
+        sh->tail = &sh->head;
+        (void) pthread_mutex_unlock(&sh->lock);
+
+        while (list) {
+                Message *msg = list;
+
+                list = msg->next;
+                dispatch(s, msg);
+                message_free(msg);
+        }
+        return 0;
+}
+
+/* Cut a libvirt call short that has waited for libvirtd too long. */
+static int on_check(sd_event_source *es, uint64_t usec, void *userdata) {
+        LibvirtSource *s = userdata;
+        Shared *sh = s->shared;
+        usec_t now = now_monotonic(), since;
+
+        (void) pthread_mutex_lock(&sh->lock);
+        since = sh->busy_since_usec;
+        if (since > 0 && now - since >= CALL_TIMEOUT_USEC && since != s->aborted_busy_since) {
+                s->aborted_busy_since = since;
+                sh->aborted = true;
+                (void) libvirt_event_abort_io();
+        }
+        (void) pthread_mutex_unlock(&sh->lock);
+
+        (void) sd_event_source_set_time(es, usec + CHECK_INTERVAL_USEC);
+        (void) sd_event_source_set_enabled(es, SD_EVENT_ON);
+        return 0;
+}
 
 static void libvirt_source_free(VmSource *base) {
         LibvirtSource *s = (LibvirtSource *) base;
+        struct timespec deadline;
+        const char *what = NULL;
+        int r;
 
-        disconnect(s);
-        /* Run the free callbacks libvirt queued while closing: the loop may never run again. */
-        libvirt_event_flush();
-        sd_event_source_disable_unref(s->retry_timer);
-        sd_event_source_disable_unref(s->lost_event);
+        if (s->shared) {
+                Shared *sh = s->shared;
+
+                /* The connection goes anyway: shut its socket down first, so that neither a call
+                 * stuck now nor the closing RPCs wait for a libvirtd that does not answer. */
+                (void) pthread_mutex_lock(&sh->lock);
+                sh->quit = true;
+                what = sh->busy_since_usec > 0 ? sh->busy_what : NULL;
+                sh->aborted = true;
+                (void) libvirt_event_abort_io();
+                (void) pthread_mutex_unlock(&sh->lock);
+                signal_fd(sh->wake_fd);
+
+                clock_gettime(CLOCK_REALTIME, &deadline);
+                deadline.tv_sec += QUIT_WAIT_USEC / USEC_PER_SEC;
+                r = pthread_timedjoin_np(s->thread, NULL, &deadline);
+                if (r != 0) {
+                        log_warning("The libvirt connection did not let go within %llu s (%s); leaving it behind.",
+                                    (unsigned long long) (QUIT_WAIT_USEC / USEC_PER_SEC), what ?: "busy");
+                        (void) pthread_detach(s->thread);
+                }
+        }
+        sd_event_source_disable_unref(s->notify_source);
+        sd_event_source_disable_unref(s->check_timer);
         sd_event_unref(s->event);
-        known_vms_clear(s);
+        shared_unref(s->shared);
         free(s->uri);
-        free(s->run_dir);
-        free(s->last_error);
         free(s->description);
         free(s);
 }
 
 static const char *libvirt_source_describe(VmSource *base) {
         LibvirtSource *s = (LibvirtSource *) base;
-        usec_t now = now_monotonic(), left;
+        Shared *sh = s->shared;
+        usec_t now = now_monotonic(), left, busy_for = 0;
 
         free(s->description);
-        if (s->conn)
-                s->description = xasprintf("connected to %s, %zu domain%s", s->uri, s->n_vms,
-                                           s->n_vms == 1 ? "" : "s");
-        else if (s->last_error) {
-                left = s->retry_at_usec > now ? s->retry_at_usec - now : 0;
-                s->description = xasprintf("libvirtd unreachable (%s), retrying in %llu s", s->last_error,
-                                           (unsigned long long) DIV_ROUND_UP(left, USEC_PER_SEC));
-        } else
-                s->description = xasprintf("connecting to %s", s->uri);
+        (void) pthread_mutex_lock(&sh->lock);
+        if (sh->busy_since_usec > 0 && now > sh->busy_since_usec)
+                busy_for = now - sh->busy_since_usec;
+        switch (sh->state) {
+        case LINK_CONNECTED:
+                s->description = xasprintf("connected to %s, %zu domain%s", sh->uri, sh->n_domains,
+                                           sh->n_domains == 1 ? "" : "s");
+                break;
+        case LINK_UNREACHABLE:
+                if (busy_for == 0) {
+                        left = sh->retry_at_usec > now ? sh->retry_at_usec - now : 0;
+                        s->description = xasprintf("libvirtd unreachable (%s), retrying in %llu s", sh->last_error,
+                                                   (unsigned long long) DIV_ROUND_UP(left, USEC_PER_SEC));
+                        break;
+                }
+                __attribute__((fallthrough));
+        default:
+                s->description = xasprintf("connecting to %s", sh->uri ?: s->uri);
+        }
+        /* A call that takes seconds means libvirtd is not answering: say so. */
+        if (busy_for >= USEC_PER_SEC) {
+                char *t = xasprintf("%s; %s: no answer for %llu s", s->description, sh->busy_what,
+                                    (unsigned long long) (busy_for / USEC_PER_SEC));
+
+                free(s->description);
+                s->description = t;
+        }
+        (void) pthread_mutex_unlock(&sh->lock);
         return s->description;
 }
 
@@ -741,34 +1150,121 @@ static const VmSourceVTable libvirt_vtable = {
         .describe = libvirt_source_describe,
 };
 
-int vmsource_libvirt_new(sd_event *event, const char *uri, VmSourceHandler handler, void *userdata,
-                         VmSource **ret) {
+int vmsource_libvirt_set_uri(VmSource *base, const char *uri) {
+        LibvirtSource *s = (LibvirtSource *) base;
+        Shared *sh;
+
+        if (!s || s->base.vtable != &libvirt_vtable || !uri || !*uri)
+                return -EINVAL;
+        if (streq(uri, s->uri))
+                return 0;
+        free(s->uri);
+        s->uri = xstrdup(uri);
+
+        sh = s->shared;
+        (void) pthread_mutex_lock(&sh->lock);
+        free(sh->uri_request);
+        sh->uri_request = xstrdup(uri);
+        /* The old connection goes: shut it down now, so that neither a call stuck on it nor the
+         * closing RPCs wait for a libvirtd that does not answer. */
+        sh->aborted = true;
+        (void) libvirt_event_abort_io();
+        (void) pthread_mutex_unlock(&sh->lock);
+        signal_fd(sh->wake_fd);
+        return 1;
+}
+
+/* The worker runs with every signal blocked: they are the caller's loop's business. */
+static int start_thread(pthread_t *ret, Worker *w) {
+        sigset_t all, saved;
+        int r;
+
+        sigfillset(&all);
+        (void) pthread_sigmask(SIG_SETMASK, &all, &saved);
+        r = pthread_create(ret, NULL, worker_main, w);
+        (void) pthread_sigmask(SIG_SETMASK, &saved, NULL);
+        if (r == 0)
+                (void) pthread_setname_np(*ret, "vtism-libvirt");
+        return -r;
+}
+
+int vmsource_libvirt_new(sd_event *event, const char *uri, const char *proc_root, VmSourceHandler handler,
+                         void *userdata, VmSource **ret) {
         LibvirtSource *s;
+        Worker *w;
+        Shared *sh;
+        usec_t now;
         int r;
 
         if (!event || !handler || !ret)
                 return -EINVAL;
+        uri = uri ?: "qemu:///system";
 
-        r = libvirt_event_attach(event);
+        sh = shared_new();
+        if (!sh)
+                return -errno;
+        w = xcalloc(1, sizeof(Worker));
+        w->shared = sh;
+        w->uri = xstrdup(uri);
+        w->proc_root = xstrdup(proc_root ?: "/proc");
+        w->lifecycle_id = -1;
+        w->backoff_usec = BACKOFF_MIN_USEC;
+
+        r = sd_event_new(&w->event);
         if (r < 0)
-                return r;
+                goto fail_worker;
+        r = libvirt_event_attach(w->event);
+        if (r < 0)
+                goto fail_worker;
+        r = sd_event_add_io(w->event, &w->wake_source, sh->wake_fd, EPOLLIN, on_wake, w);
+        if (r < 0)
+                goto fail_worker;
+        (void) sd_event_source_set_description(w->wake_source, "libvirt-wake");
+        schedule_retry(w, 0); /* the first attempt, from the worker's loop */
+        if (!w->retry_timer) {
+                r = -ENOMEM;
+                goto fail_worker;
+        }
+        publish(w);
 
         s = xcalloc(1, sizeof(LibvirtSource));
         s->base.vtable = &libvirt_vtable;
         s->event = sd_event_ref(event);
-        s->uri = xstrdup(uri ?: "qemu:///system");
         s->handler = handler;
         s->userdata = userdata;
-        s->lifecycle_id = -1;
-        s->backoff_usec = BACKOFF_MIN_USEC;
+        s->uri = xstrdup(uri);
+        r = sd_event_add_io(event, &s->notify_source, sh->notify_fd, EPOLLIN, on_notify, s);
+        if (r >= 0) {
+                (void) sd_event_source_set_description(s->notify_source, "libvirt-notify");
+                r = sd_event_now(event, CLOCK_MONOTONIC, &now);
+        }
+        if (r >= 0)
+                r = sd_event_add_time(event, &s->check_timer, CLOCK_MONOTONIC, now + CHECK_INTERVAL_USEC,
+                                      USEC_PER_SEC / 2, on_check, s);
+        if (r >= 0) {
+                (void) sd_event_source_set_description(s->check_timer, "libvirt-check");
+                r = sd_event_source_set_enabled(s->check_timer, SD_EVENT_ON);
+        }
+        if (r < 0) {
+                libvirt_source_free(&s->base); /* no thread yet: s->shared is NULL */
+                goto fail_worker;
+        }
 
-        /* First attempt from the loop, so the handler never runs before we return. */
-        schedule_retry(s, 0);
-        if (!s->retry_timer) {
+        /* From here on the worker owns w and one reference to sh; we hold the other. */
+        sh->n_refs = 2;
+        s->shared = sh;
+        r = start_thread(&s->thread, w);
+        if (r < 0) {
+                sh->n_refs = 1;
+                s->shared = NULL;
                 libvirt_source_free(&s->base);
-                return -ENOMEM;
+                goto fail_worker;
         }
 
         *ret = &s->base;
         return 0;
+
+fail_worker:
+        worker_free(w); /* drops sh */
+        return r;
 }

@@ -9,16 +9,19 @@
 #include <string.h>
 
 #include "vtism/log.h"
+#include "vtism/proc-pid.h"
 #include "vtism/qemu-cmdline.h"
-#include "vtism/tracker.h"
 #include "vtism/util.h"
 #include "vtism/vmsource.h"
 
 typedef struct ProcEntry {
         pid_t pid;
         unsigned long long start_time;
-        char *uuid;
-        char *name;
+        char *uuid;                /* claimed by -uuid, NULL if none */
+        char *name;                /* claimed by -name, NULL if none */
+        char *default_name;        /* qemu-PID, EXE-PID */
+        uid_t uid;                 /* real uid, (uid_t) -1 if unreadable */
+        char *cmdline;             /* joined by spaces */
         uint64_t memory_bytes;
         bool seen;
 } ProcEntry;
@@ -38,6 +41,8 @@ typedef struct ProcSource {
 static void entry_done(ProcEntry *e) {
         free(e->uuid);
         free(e->name);
+        free(e->default_name);
+        free(e->cmdline);
 }
 
 static void proc_source_free(VmSource *base) {
@@ -81,59 +86,97 @@ static void announce(ProcSource *s, VmEvent event, const ProcEntry *e) {
         VmIdentity id = {
                 .uuid = e->uuid,
                 .name = e->name,
+                .default_name = e->default_name,
+                .uid = e->uid,
                 .pid = e->pid,
+                .start_time = e->start_time,
+                .cmdline = e->cmdline,
                 .memory_bytes = e->memory_bytes,
         };
 
         s->handler(&s->base, event, &id, s->userdata);
 }
 
-/* Look at one pid: 1 and a filled entry if it is a VM (or a configured process), 0 if not. */
+/* Look at a pid we do not know: 1 and a filled entry if it is a VM (or a configured process), 0
+ * if not, or if it cannot be read now (gone, EACCES, EMFILE, ...: the next scan looks again). */
 static int inspect(ProcSource *s, pid_t pid, ProcEntry *ret) {
-        _cleanup_free_ char *path = xasprintf("%d/cmdline", (int) pid), *buf = NULL;
+        _cleanup_(proc_cmdline_freep) ProcCmdline *cmdline = NULL;
         _cleanup_(qemu_cmdline_freep) QemuCmdline *c = NULL;
-        _cleanup_free_ char **argv = NULL;
         unsigned long long start_time;
-        size_t size, argc = 0;
+        const char *base;
         bool is_qemu;
+        uid_t uid;
         int r;
 
-        r = read_file_at_size(s->proc_root, path, &buf, &size);
-        if (r < 0 || size == 0)
-                return 0; /* gone, or a kernel thread: not ours */
+        r = proc_pid_cmdline(s->proc_root, pid, &cmdline);
+        if (r == -ENODATA || r == -ESRCH)
+                return 0; /* a kernel thread, a zombie, or gone: not ours */
+        if (r < 0) {
+                log_debug_errno(r, "Cannot read the command line of pid %d, looking again next scan: %m", (int) pid);
+                return 0;
+        }
 
-        /* NUL-separated arguments; buf[size] is a NUL too, so the last one is terminated. */
-        argv = xcalloc(size + 1, sizeof(char *));
-        for (size_t i = 0; i < size; i += strlen(buf + i) + 1)
-                argv[argc++] = buf + i;
-
-        is_qemu = qemu_cmdline_is_qemu(argv[0]);
-        if (!is_qemu && !(s->matcher && s->matcher(pid, argv, argc, s->userdata)))
+        is_qemu = qemu_cmdline_is_qemu(cmdline->argv[0]);
+        if (!is_qemu && !(s->matcher && s->matcher(pid, cmdline->argv, cmdline->argc, s->userdata)))
                 return 0;
 
         r = proc_pid_start_time(s->proc_root, pid, &start_time);
-        if (r < 0)
+        if (r < 0) {
+                if (r != -ESRCH)
+                        log_debug_errno(r, "Cannot read the start time of pid %d, looking again next scan: %m",
+                                        (int) pid);
                 return 0;
+        }
 
-        *ret = (ProcEntry) { .pid = pid, .start_time = start_time };
-        if (is_qemu && qemu_cmdline_parse(argv, argc, &c) >= 0) {
+        r = proc_pid_uid(s->proc_root, pid, &uid);
+        if (r == -ESRCH)
+                return 0;
+        if (r < 0) {
+                log_debug_errno(r, "Cannot read the owner of pid %d: %m", (int) pid);
+                uid = (uid_t) -1;  /* untrusted until the manager can read it */
+        }
+
+        base = strrchr(cmdline->argv[0], '/');
+        *ret = (ProcEntry) {
+                .pid = pid,
+                .start_time = start_time,
+                .uid = uid,
+                .cmdline = proc_cmdline_join(cmdline),
+                .default_name = is_qemu ? xasprintf("qemu-%d", (int) pid)
+                                        : xasprintf("%s-%d", base ? base + 1 : cmdline->argv[0], (int) pid),
+        };
+        if (is_qemu && qemu_cmdline_parse(cmdline->argv, cmdline->argc, &c) >= 0) {
                 ret->uuid = c->uuid ? xstrdup(c->uuid) : NULL;
                 ret->name = c->name ? xstrdup(c->name) : NULL;
                 ret->memory_bytes = c->ram_bytes;
         }
-        if (!ret->name) {
-                const char *base = strrchr(argv[0], '/');
-                ret->name = is_qemu ? xasprintf("qemu-%d", (int) pid)
-                                    : xasprintf("%s-%d", base ? base + 1 : argv[0], (int) pid);
-        }
         return 1;
 }
 
-static ProcEntry *find_entry(ProcSource *s, pid_t pid, unsigned long long start_time) {
+static ProcEntry *find_entry(ProcSource *s, pid_t pid) {
         for (size_t i = 0; i < s->n_entries; i++)
-                if (s->entries[i].pid == pid && s->entries[i].start_time == start_time)
+                if (s->entries[i].pid == pid)
                         return &s->entries[i];
         return NULL;
+}
+
+static void remove_entry(ProcSource *s, ProcEntry *e) {
+        entry_done(e);
+        *e = s->entries[--s->n_entries];
+}
+
+void vmsource_proc_forget(VmSource *base, pid_t pid) {
+        ProcSource *s = (ProcSource *) base;
+        ProcEntry *e;
+
+        if (!s || s->base.vtable != &proc_source_vtable)
+                return;
+        e = find_entry(s, pid);
+        if (e) {
+                log_debug("Forgetting process %d (%s): it is gone or its pid was reused.", e->pid,
+                          e->name ?: e->default_name);
+                remove_entry(s, e);
+        }
 }
 
 int vmsource_proc_scan(VmSource *base) {
@@ -151,25 +194,39 @@ int vmsource_proc_scan(VmSource *base) {
         if (first)
                 s->handler(base, VM_EVENT_RESYNC_BEGIN, NULL, s->userdata);
 
-        while ((de = readdir(d))) {
+        for (;;) {
                 ProcEntry e, *known;
                 int pid;
 
+                errno = 0;
+                de = readdir(d);
+                if (!de)
+                        break;
                 if (safe_atoi(de->d_name, &pid) < 0 || pid <= 0)
                         continue;
-                if (inspect(s, pid, &e) <= 0)
-                        continue;
-                known = find_entry(s, e.pid, e.start_time);
+                /* A known pid costs nothing here: the manager checks each VM once per cycle. */
+                known = find_entry(s, pid);
                 if (known) {
                         known->seen = true;
-                        entry_done(&e);
                         continue;
                 }
+                if (inspect(s, pid, &e) <= 0)
+                        continue;
                 e.seen = true;
                 s->entries = xreallocarray(s->entries, s->n_entries + 1, sizeof(ProcEntry));
                 s->entries[s->n_entries++] = e;
-                log_debug("Found QEMU process %d (%s).", e.pid, e.name);
+                log_debug("Found QEMU process %d (%s).", e.pid, e.name ?: e.default_name);
                 announce(s, VM_EVENT_STARTED, &e);
+        }
+
+        if (errno != 0) {
+                /* A partial listing says nothing about the pids it did not reach: keep them all. */
+                int r = log_warning_errno(errno, "Scanning %s for QEMU processes failed, trying again next cycle: %m",
+                                          s->proc_root);
+                if (first)
+                        s->handler(base, VM_EVENT_RESYNC_END, NULL, s->userdata);
+                s->scanned_once = true;
+                return r;
         }
 
         for (size_t i = 0; i < s->n_entries;) {
@@ -179,10 +236,9 @@ int vmsource_proc_scan(VmSource *base) {
                         i++;
                         continue;
                 }
-                log_debug("QEMU process %d (%s) is gone.", e->pid, e->name);
+                log_debug("QEMU process %d (%s) is gone.", e->pid, e->name ?: e->default_name);
                 announce(s, VM_EVENT_STOPPED, e);
-                entry_done(e);
-                s->entries[i] = s->entries[--s->n_entries];
+                remove_entry(s, e);
         }
 
         if (first)

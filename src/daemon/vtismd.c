@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "vtism-build.h"
+#include "vtism/bus.h"
 #include "vtism/config.h"
 #include "vtism/log.h"
 #include "vtism/manager.h"
@@ -146,11 +147,19 @@ int main(int argc, char *argv[]) {
         if (r < 0)
                 return EXIT_FAILURE;
 
+        r = bus_setup(m);
+        if (r < 0)
+                return EXIT_FAILURE;
+
         r = manager_start(m);
         if (r < 0)
                 return EXIT_FAILURE;
 
         r = manager_run(m);
+        if (r < 0) {
+                log_error_errno(r, "vtismd stopped on an error (%m); exiting with failure.");
+                return EXIT_FAILURE;
+        }
         log_info("vtismd stopped.");
-        return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+        return EXIT_SUCCESS;
 }

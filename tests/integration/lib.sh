@@ -4,6 +4,26 @@
 
 set -euo pipefail
 
+# A test that runs vtismd on this machine's /proc sets PRIVATE_PIDS=1 before sourcing this file:
+# it then runs again in a PID namespace of its own with its own /proc (and mount namespace), so
+# that vtismd sees the test's processes only. On a shared machine /proc holds other tests' and
+# other engineers' QEMUs (lab VMs of GiBs, run by root): vtismd would sample every one of them,
+# and a test that counts cycles or names fails on their account. Without unshare the test runs
+# as it is and says so.
+if [[ ${PRIVATE_PIDS:-0} == 1 && -z ${VTISM_PRIVATE_PIDS_NS:-} && $EUID -eq 0 ]]; then
+        if unshare --mount --pid --fork --mount-proc --propagation private true 2>/dev/null; then
+                VTISM_PRIVATE_PIDS_NS=$$ exec unshare --mount --pid --fork --mount-proc --propagation private -- \
+                        "$BASH" "$0" "$@"
+        fi
+        echo "note: no private PID namespace here (unshare failed): vtismd sees every process of this machine"
+fi
+# As PID 1 of its namespace the test gets only the signals it has a handler for: without these a
+# SIGTERM (meson's timeout, Ctrl-C) would be ignored and the cleanup never run.
+if [[ -n ${VTISM_PRIVATE_PIDS_NS:-} && $$ -eq 1 ]]; then
+        trap 'echo "FAIL: interrupted (SIGTERM)" >&2; exit 143' TERM
+        trap 'echo "FAIL: interrupted (SIGINT)" >&2; exit 130' INT
+fi
+
 : "${VTISM_SOURCE_ROOT:?run through meson test}"
 : "${VTISM_BUILD_ROOT:?run through meson test}"
 VTISMD="$VTISM_BUILD_ROOT/src/daemon/vtismd"
@@ -67,7 +87,8 @@ start_bus() {
             "$VTISM_SOURCE_ROOT/tests/integration/system-bus.conf.in" >"$SCRATCH/bus.conf"
         dbus-daemon --config-file="$SCRATCH/bus.conf" --nofork --nopidfile \
                 --print-address=3 3>"$SCRATCH/bus.address" 2>"$SCRATCH/bus.log" &
-        PIDS+=($!)
+        BUS_PID=$!
+        PIDS+=("$BUS_PID")
         wait_for 10 test -s "$SCRATCH/bus.address" || fail "dbus-daemon did not start: $(cat "$SCRATCH/bus.log")"
         export DBUS_SYSTEM_BUS_ADDRESS="unix:path=$SCRATCH/system_bus_socket"
 }
@@ -82,8 +103,10 @@ wait_for() {
         done
 }
 
+# start_notify: the notify recorder on $SCRATCH/notify.sock, messages in notify.log, their arrival
+# times in notify.times ("MS FIRST-LINE", CLOCK_MONOTONIC).
 start_notify() {
-        "$NOTIFY_RECORDER" "$SCRATCH/notify.sock" >"$SCRATCH/notify.log" &
+        "$NOTIFY_RECORDER" "$SCRATCH/notify.sock" "$SCRATCH/notify.times" >"$SCRATCH/notify.log" &
         PIDS+=($!)
         wait_for 5 test -S "$SCRATCH/notify.sock" || fail "notify recorder did not start"
 }
@@ -102,6 +125,43 @@ notify_count() {
         grep -c -x "$1" "$SCRATCH/notify.log" || true
 }
 
+# watchdog_max_gap_ms FROM_MS [TO_MS]: the longest time without a WATCHDOG=1 between the two
+# CLOCK_MONOTONIC times (ms; TO defaults to now), counting both ends: a daemon that stopped
+# pinging shows the gap up to now.
+watchdog_max_gap_ms() {
+        local from=$1 to=${2:-$(monotonic_ms)}
+        awk -v from="$from" -v to="$to" '
+                $2 == "WATCHDOG=1" && $1 >= from && $1 <= to { if ($1 - last > max) max = $1 - last; last = $1 }
+                BEGIN { last = from; max = 0 }
+                END { if (to - last > max) max = to - last; print max }' "$SCRATCH/notify.times"
+}
+
+# CLOCK_MONOTONIC in ms, as the notify recorder stamps it.
+monotonic_ms() {
+        "$NOTIFY_RECORDER" --now
+}
+
 as_nobody() {
         setpriv --reuid=nobody --regid=nogroup --clear-groups -- "$@"
+}
+
+# start_plain_vtismd SYSFS_TREE: vtismd sampling every 200 ms, on a sysfs fixture of
+# tests/data, no libvirt (a socket that does not exist), with the notify recorder; waits for
+# READY=1. For tests about what vtismctl shows.
+start_plain_vtismd() {
+        [[ -S $SCRATCH/notify.sock ]] || start_notify
+        echo "global = { sample_interval_ms = 200; libvirt_uri = \"qemu+unix:///system?socket=$SCRATCH/none\"; };" \
+                >"$SCRATCH/vtism.conf"
+        start_vtismd "$SCRATCH/vtism.conf" --sysfs-root="$VTISM_TEST_DATA/$1"
+        wait_for 10 grep -qx READY=1 "$SCRATCH/notify.log" || fail "no READY=1"
+}
+
+# start_fake_qemu NAME: a process vtismd's /proc scan takes for a QEMU (argv[0]
+# qemu-system-x86_64, -name guest=NAME) with no guest RAM; it waits on a FIFO. Sets FAKE_QEMU_PID.
+start_fake_qemu() {
+        [[ -p $SCRATCH/fake-qemu.fifo ]] || mkfifo "$SCRATCH/fake-qemu.fifo"
+        FIFO="$SCRATCH/fake-qemu.fifo" bash -c \
+                'exec -a qemu-system-x86_64 /bin/bash -c '\''read -r -t 600 _ <>"$FIFO"'\'' -name "guest=$1"' _ "$1" &
+        FAKE_QEMU_PID=$!
+        PIDS+=("$FAKE_QEMU_PID")
 }

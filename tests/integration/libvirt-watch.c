@@ -74,7 +74,7 @@ int main(int argc, char *argv[]) {
         (void) sd_event_add_signal(event, NULL, SIGINT, on_exit_signal, NULL);
         (void) sd_event_add_signal(event, NULL, SIGUSR1, on_describe, &source);
 
-        r = vmsource_libvirt_new(event, uri, on_vm_event, NULL, &source);
+        r = vmsource_libvirt_new(event, uri, NULL, on_vm_event, NULL, &source);
         if (r < 0) {
                 log_error_errno(r, "Failed to set up the libvirt VM source: %m");
                 sd_event_unref(event);

@@ -158,4 +158,19 @@ set -e
 grep -qx STOPPING=1 "$SCRATCH/notify.log" || fail "no STOPPING=1"
 ok "SIGTERM: exit 0"
 
+# The bus goes away: vtismd must exit non-zero (so that Restart=on-failure restarts it) and say why.
+: >"$SCRATCH/notify.log"
+start_vtismd "$conf"
+wait_for 10 grep -qx READY=1 "$SCRATCH/notify.log" || fail "no READY=1 (second start)"
+kill -TERM "$BUS_PID"
+wait "$BUS_PID" 2>/dev/null || true
+set +e
+wait_for 10 bash -c "! kill -0 $VTISMD_PID 2>/dev/null"
+wait "$VTISMD_PID"; rc=$?
+set -e
+[[ $rc -ne 0 && $rc -lt 128 ]] || fail "vtismd exited with $rc after losing the bus (want a failure status, not 0 or a signal)"
+grep -q "Lost the connection to the system bus; exiting with failure so that systemd restarts vtismd." \
+        "$SCRATCH/vtismd.log" || fail "vtismd did not say why it left"
+ok "bus lost: vtismd exits $rc and says why"
+
 echo "PASS"

@@ -16,7 +16,8 @@
 # gpa2hva taints the domains: allowed in a test, never done by the daemon.
 #
 # Runs its own virtlogd + libvirtd in a private mount namespace (lib-libvirt.sh); needs root,
-# libvirtd and qemu-system-x86_64 (else exit 77). ~5 s per domain on an idle host (~10 s loaded).
+# libvirtd and qemu-system-x86_64 (else exit 77). Each domain takes ~1-2 s to start (its start
+# time is logged) and ~1-3 s for its probes; ~30 s in all on an idle host, ~60 s loaded.
 # VM_LAYOUT=path overrides the tool (default: $VTISM_BUILD_ROOT/tests/integration/vm-layout).
 
 set -euo pipefail
@@ -186,16 +187,14 @@ run_probes() {
 # check NAME MACHINE MEM_MIB CELLS BACKING EXPECTED_RANGES [MAX_BELOW_4G]: start, locate, probe,
 # destroy. MACHINE is libvirt's (any pc-i440fx-*/pc-q35-* version); vm-layout reports its family.
 check() {
-        local name=vtism-g2h-$$-$1 machine=$2 mem=$3 cells=$4 backing=$5 n_expected=$6 max_below=${7:-}
-        local xml="$LV_SCRATCH/$1.xml" t0=$SECONDS pid layout header family line total i gpa len end low_end
+        local name=vtism-g2h-$LV_ID-$1 machine=$2 mem=$3 cells=$4 backing=$5 n_expected=$6 max_below=${7:-}
+        local xml="$LV_SCRATCH/$1.xml" t0 pid layout header family line total i gpa len end low_end
 
+        t0=$(lv_now_ms)
         echo "--- $1: machine=$machine ${mem} MiB cells=$cells backing=$backing${max_below:+ max-ram-below-4g=$max_below}"
         domain_xml "$name" "$machine" "$mem" "$cells" "$backing" "$max_below" >"$xml"
-        V create --paused "$xml" >/dev/null || lv_fail "$1: virsh create failed"
-        pid=$(cat "/run/libvirt/qemu/$name.pid")
-        LV_EXTRA_PIDS+=("$pid")
-
-        echo "  started after $((SECONDS - t0)) s"
+        libvirt_create "$name" "$xml" --paused
+        pid=$LV_PID
         layout=$("$VM_LAYOUT" "$pid" 2>&1) || lv_fail "$1: vm-layout $pid: $layout"
         printf '  %s\n' "${layout//$'\n'/$'\n  '}"
         header=$(head -n 1 <<<"$layout")
@@ -251,7 +250,7 @@ check() {
 
         V destroy "$name" >/dev/null || lv_fail "$1: virsh destroy failed"
         N_DOMAINS=$((N_DOMAINS + 1))
-        echo "  ($((SECONDS - t0)) s)"
+        echo "  ($1: started, located, probed and destroyed in $(lv_secs_since "$t0") s)"
 }
 
 T0=$SECONDS
@@ -270,5 +269,6 @@ check pc-1.7-4096     pc-i440fx-1.7  4096  0     anon    2      # no gigabyte al
 check pc-file-max2g   pc             3072  0     file    2 2G   # a file backend; low RAM lowered
 check q35-max1g       q35            2048  0     anon    2 1G
 
+libvirt_start_summary
 ((FAILS == 0)) || lv_fail "$FAILS of $PROBES probes disagree with QEMU's gpa2hva (MISMATCH lines above)"
 lv_ok "$PROBES gpa2hva probes agree with vm_locate_ram() on $N_DOMAINS domains, in $((SECONDS - T0)) s"

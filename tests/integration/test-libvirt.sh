@@ -4,7 +4,8 @@
 # The libvirt VmSource against a real libvirtd 9.x with TCG domains, through libvirt-watch:
 # initial resync, start, destroy, QEMU killed, libvirtd restarted under a running domain, and
 # libvirtd absent when the watcher starts. Runs its own virtlogd + libvirtd in a private mount
-# namespace (see lib-libvirt.sh); needs root. ~40-60 s, most of it libvirtd probing QEMU once.
+# namespace (see lib-libvirt.sh); needs root. ~45 s, ~20 s of it waiting for the keepalive timeout
+# of a stopped libvirtd (step 7); domain start times are logged.
 #
 # LIBVIRT_WATCH=path overrides the driver (default: $VTISM_BUILD_ROOT/tests/integration/
 # libvirt-watch); LIBVIRT_WATCH_WRAPPER="valgrind --leak-check=full …" runs the first watcher
@@ -109,15 +110,15 @@ new_uuid() {
         cat /proc/sys/kernel/random/uuid
 }
 
-# create NAME UUID [vcpupin cpuset]: a transient domain; records its QEMU pid for the cleanup.
+# create NAME UUID [vcpupin cpuset]: a transient domain; records its QEMU pid for the cleanup (and
+# in $LV_PID) and logs its start time.
 create() {
         local name=$1 uuid=$2 pin=${3:-} xml="$LV_SCRATCH/$1.xml"
         libvirt_domain_xml "$name" "$uuid" >"$xml"
         if [[ -n $pin ]]; then
                 sed -i "s#<numatune>#<cputune><vcpupin vcpu='0' cpuset='$pin'/></cputune>\n  <numatune>#" "$xml"
         fi
-        V create "$xml" >/dev/null || lv_fail "virsh create $name failed"
-        LV_EXTRA_PIDS+=("$(cat "/run/libvirt/qemu/$name.pid")")
+        libvirt_create "$name" "$xml"
 }
 
 T0=$SECONDS
@@ -141,7 +142,7 @@ describe 1; d=$DESC
 lv_ok "watcher connected once libvirtd appeared, empty resync: '$d'"
 
 # ---- 2. a domain running before the watcher starts is in its first resync ----
-A=vtism-lvt-$$-a
+A=vtism-lvt-$LV_ID-a
 A_UUID=$(new_uuid)
 create "$A" "$A_UUID"
 A_PID=$(cat "/run/libvirt/qemu/$A.pid")
@@ -157,7 +158,7 @@ lv_ok "initial resync lists the running domain: $line"
 kill "$WATCH2_PID"
 
 # ---- 3. start -> STARTED once (libvirt sends resumed/unpaused and started/booted) ----
-B=vtism-lvt-$$-b
+B=vtism-lvt-$LV_ID-b
 B_UUID=$(new_uuid)
 pin=""
 (($(nproc) > 1)) && pin=1
@@ -181,7 +182,7 @@ expect 1 10 "(STOPPED|CRASHED|MIGRATED_OUT) $B_UUID .*"; line=$LINE
 lv_ok "destroy: $line"
 
 # ---- 5. QEMU killed -> CRASHED (libvirt 9.0: stopped/failed) ----
-C=vtism-lvt-$$-c
+C=vtism-lvt-$LV_ID-c
 C_UUID=$(new_uuid)
 create "$C" "$C_UUID"
 C_PID=$(cat "/run/libvirt/qemu/$C.pid")
@@ -242,4 +243,5 @@ if grep -q "ERROR SUMMARY" "$LV_SCRATCH/watch1.err"; then
         grep -E "ERROR SUMMARY|definitely lost|indirectly lost" "$LV_SCRATCH/watch1.err"
         grep -q "ERROR SUMMARY: 0 errors" "$LV_SCRATCH/watch1.err" || lv_fail "valgrind found errors"
 fi
+libvirt_start_summary
 lv_ok "all done in $((SECONDS - T0)) s"

@@ -3,6 +3,8 @@
 # its name, UUID and guest RAM located, placement (residency) read with move_pages; a process
 # named in the config's processes list; VMs that exit are dropped; vtismctl status/heatmap show
 # them. (Sampling needs a tracker, which this host lacks: the lab tests cover that.)
+# shellcheck disable=SC2034 # read by lib.sh
+PRIVATE_PIDS=1   # vtismd on the real /proc: see only our own processes (lib.sh)
 . "$(dirname "$0")/lib.sh"
 need dbus-daemon jq qemu-system-x86_64
 MEMHOG="$VTISM_BUILD_ROOT/tests/lab/workloads/memhog"
@@ -29,16 +31,21 @@ global = {
   libvirt_uri = "qemu+unix:///system?socket=$SCRATCH/no-libvirt-here";
 };
 processes = ( { exe = "*/memhog"; } );
+vm = (
+  { name = "itest-*"; dram_budget = "25%"; },
+  { cmdline = "*memhog*"; dram_budget = "8M"; }
+);
 CONF
 start_vtismd "$conf"
 wait_for 10 grep -qx READY=1 "$SCRATCH/notify.log" || fail "no READY=1"
 
 vm_json() { "$VTISMCTL" status --json | jq -c --arg n "$1" '.vms[] | select(.name == $n)'; }
-vm_ready() { vm_json "$1" | jq -e '.ram_bytes > 0 and .residency_known' >/dev/null; }
+vm_ready() { vm_json "$1" | jq -en 'input | (.ram_bytes > 0 and .residency_known)' >/dev/null; }
 wait_for 15 vm_ready itest-vm || fail "QEMU VM not located: $("$VTISMCTL" status --json | jq -c .vms)"
 
 j=$(vm_json itest-vm)
-jq -e --arg u "$uuid" --argjson p "$qemu_pid" '.id == $u and .uuid == $u and .pid == $p and .sources == "proc"
+# Found in /proc only: its id is its pid (a command line's -uuid is only a claim), its uuid the claim.
+jq -e --arg u "$uuid" --argjson p "$qemu_pid" '.id == "pid-\($p)" and .uuid == $u and .pid == $p and .sources == ["proc"]
         and .ram_bytes == 100663296 and .home_node == 0' <<<"$j" >/dev/null || fail "QEMU VM: $j"
 # QEMU -S has not touched its RAM: whatever is resident is on node 0, the only node here.
 jq -e '.dram_bytes <= .ram_bytes and .cxl_bytes == 0' <<<"$j" >/dev/null || fail "residency: $j"
@@ -46,17 +53,33 @@ jq -e '.state == "untrackable" and (.error | test("no access tracker"))' <<<"$j"
         || fail "this host has no tracker; the VM must say so: $j"
 ok "plain QEMU found: name, uuid, pid, 96 MiB of guest RAM, residency"
 
+# Its policy: the name entry (line 8 of the config), 25% of 96 MiB resolved to bytes.
+jq -e --arg p "$conf:8" '.policy == $p and .dram_budget_bytes == 25165824' <<<"$j" >/dev/null \
+        || fail "policy of the QEMU VM: $j"
+ok "QEMU VM: policy $conf:8, DRAM budget 24 MiB"
+
 wait_for 10 vm_ready "memhog-$memhog_pid" || fail "memhog not found via processes: $("$VTISMCTL" status --json | jq -c .vms)"
 j=$(vm_json "memhog-$memhog_pid")
 jq -e '.ram_bytes == 50331648 and .dram_bytes == 50331648' <<<"$j" >/dev/null || fail "memhog: $j"
 ok "configured process found; its 48 MiB mapping is resident on DRAM"
+jq -e --arg p "$conf:9" '.policy == $p and .dram_budget_bytes == 8388608' <<<"$j" >/dev/null \
+        || fail "policy of memhog (by cmdline): $j"
+ok "memhog: policy by cmdline $conf:9, DRAM budget 8 MiB"
 
 out=$("$VTISMCTL" status)
-grep -Eq '^itest-vm +[0-9]+ +96 MiB' <<<"$out" || fail "status table lacks the VM: $out"
+grep -Eq '^itest-vm +[0-9]+ +96 MiB +24 MiB .* untrackable +'"$conf"':8$' <<<"$out" \
+        || fail "status table lacks the VM, its budget or its policy: $out"
 grep -q "itest-vm: no access tracker is usable on this host" <<<"$out" || fail "status lacks the reason"
 "$VTISMCTL" heatmap itest-vm | grep -q "3 guest-physical ranges of 32 MiB" || fail "heatmap of itest-vm"
 "$VTISMCTL" heatmap --json "$uuid" | jq -e '(.ranges | length) == 3 and .ranges[2].gpa == 67108864' >/dev/null \
         || fail "heatmap --json by uuid"
+# Not sampled (no tracker here): its heat is unknown, not cold.
+hm=$("$VTISMCTL" heatmap itest-vm)
+grep -q '^heat strip, low GPA left: \[???\]' <<<"$hm" || fail "unsampled heat strip: $hm"
+grep -Eq '^0x0 +32 MiB +- +- +- ' <<<"$hm" || fail "unsampled range row: $hm"
+"$VTISMCTL" heatmap --json "$uuid" | jq -e '.schema_version == 1 and .cycles == 0 and .ranges[0].ram_bytes == 33554432
+        and .ranges[0].hot_bytes == null and .ranges[0].cold_bytes == null and .ranges[0].heat_buckets_pages == null' >/dev/null \
+        || fail "unsampled heatmap --json: $("$VTISMCTL" heatmap --json "$uuid")"
 set +e
 out=$("$VTISMCTL" heatmap no-such-vm 2>&1); rc=$?
 set -e
@@ -70,12 +93,19 @@ grep -q "VM itest-vm (pid $qemu_pid) .*no longer tracked" "$SCRATCH/vtismd.log" 
 kill -0 "$VTISMD_PID" || fail "vtismd died"
 ok "an exiting VM is dropped cleanly"
 
-# A reload that changes the histogram ranges starts heat maps over, keeps the VMs.
-sed -i 's/heat_range = "32M"/heat_range = "16M"/' "$conf"
+# A reload that changes the histogram ranges starts heat maps over, keeps the VMs; the policy
+# follows the new file (the cmdline entry no longer matches: the built-in default, 100%).
+sed -i -e 's/heat_range = "32M"/heat_range = "16M"/' -e 's/\*memhog\*/*no-such-process*/' "$conf"
 "$VTISMCTL" reload >/dev/null
 wait_for 10 bash -c "\"$VTISMCTL\" heatmap --json memhog-$memhog_pid | jq -e '.range_bytes == 16777216' >/dev/null" \
         || fail "new heat range not applied"
 ok "reload applies the new heat range"
+j=$(vm_json "memhog-$memhog_pid")
+jq -e '.policy == "default" and .dram_budget_bytes == .ram_bytes' <<<"$j" >/dev/null \
+        || fail "policy after the reload: $j"
+grep -q "VM memhog-$memhog_pid: policy default, DRAM budget 100% of guest RAM" "$SCRATCH/vtismd.log" \
+        || fail "no log line for the new policy"
+ok "reload: memhog's policy follows (default, 100%)"
 
 kill -TERM "$VTISMD_PID"; wait "$VTISMD_PID" || fail "exit status"
 echo PASS

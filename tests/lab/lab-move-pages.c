@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "lab-check.h"
+#include "lab-smaps.h"
 #include "vtism/macro.h"
 
 #define PAGE_SIZE_4K 4096UL
@@ -119,29 +120,6 @@ static void region_check_mempolicy(const Region *r, int node) {
         }
 }
 
-/* AnonHugePages (KiB) of the mapping that starts at base, from /proc/self/smaps. */
-static long anon_huge_kib(const void *base) {
-        _cleanup_fclose_ FILE *f = NULL;
-        char line[512];
-        bool in = false;
-
-        f = fopen("/proc/self/smaps", "re");
-        if (!f)
-                return -errno;
-        while (fgets(line, sizeof(line), f)) {
-                unsigned long start, end;
-                long kib;
-
-                if (sscanf(line, "%lx-%lx ", &start, &end) == 2 && strchr(line, '-') < strchr(line, ' ')) {
-                        in = start == (unsigned long) base;
-                        continue;
-                }
-                if (in && sscanf(line, "AnonHugePages: %ld kB", &kib) == 1)
-                        return kib;
-        }
-        return -ENOENT;
-}
-
 static void move_and_check(Region *r, int to, const char *step) {
         size_t on, busy = 0, errors = 0;
         long r_move;
@@ -228,7 +206,7 @@ int main(int argc, char *argv[]) {
         region_init(&huge, "THP", aligned, N_THP * THP_SIZE);
         region_fill(&huge);
 
-        kib = anon_huge_kib(aligned);
+        kib = lab_anon_huge_kib(0, (uintptr_t) aligned);
         printf("THP: AnonHugePages of the range after touching: %ld kB\n", kib);
         if (kib < (long) (N_THP * THP_SIZE / 1024))
                 fail("THP: the range is not backed by huge pages (AnonHugePages %ld kB); is THP enabled?", kib);
@@ -237,7 +215,7 @@ int main(int argc, char *argv[]) {
         round_trip(&small, from, to);
         round_trip(&huge, from, to);
 
-        kib = anon_huge_kib(aligned);
+        kib = lab_anon_huge_kib(0, (uintptr_t) aligned);
         printf("THP: AnonHugePages after the round trip: %ld kB (%s)\n", kib,
                kib >= (long) (N_THP * THP_SIZE / 1024) ? "still huge" : "split by migration");
 

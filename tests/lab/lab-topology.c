@@ -162,7 +162,8 @@ static void check_tiers(const Shape *s, bool hmat, const int *tier_of, int n_tie
 
 static void check_topology(const char *root, const Shape *s, bool hmat, const int *tier_of) {
         _cleanup_(topology_freep) Topology *t = NULL;
-        TierSource expect_source = hmat ? TIER_SOURCE_MEMORY_TIER : TIER_SOURCE_CPULESS;
+        TierSource expect_source_cpus = hmat ? TIER_SOURCE_MEMORY_TIER : TIER_SOURCE_HAS_CPUS;
+        TierSource expect_source_cpuless = hmat ? TIER_SOURCE_MEMORY_TIER : TIER_SOURCE_CPULESS;
         int r;
 
         r = topology_load(root, NULL, &t);
@@ -198,6 +199,7 @@ static void check_topology(const char *root, const Shape *s, bool hmat, const in
                 if (n->tier != s->tier[i])
                         fail("node%zu classified %s, expected %s", i, node_tier_to_string(n->tier),
                              node_tier_to_string(s->tier[i]));
+                TierSource expect_source = n->n_cpus > 0 ? expect_source_cpus : expect_source_cpuless;
                 if (n->tier_source != expect_source)
                         fail("node%zu tier source %s, expected %s", i, tier_source_to_string(n->tier_source),
                              tier_source_to_string(expect_source));

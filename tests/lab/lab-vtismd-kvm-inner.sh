@@ -3,8 +3,10 @@
 #
 # Runs INSIDE the lab (tests/lab/run --systemd --kvm): vtismd under systemd finds a KVM guest on
 # its own, samples it with the tracker 'auto' picks on this kernel, and 'vtismctl heatmap' shows
-# the guest's hot window at the right guest-physical address; when QEMU exits, the VM is dropped
-# and the daemon carries on.
+# the guest's hot window at the right guest-physical address; with DAMON, vtismd SIGKILLed and
+# restarted by systemd leaves no orphaned kdamond (the new one reclaims the old one's) and finds
+# the guest as it was; when QEMU exits, the VM is dropped and the daemon carries on; a stop
+# leaves no kdamond.
 # Usage: lab-vtismd-kvm-inner.sh SOURCE_ROOT BUILD_ROOT EXPECTED_TRACKER
 set -euo pipefail
 
@@ -46,7 +48,7 @@ trap 'kill "$QEMU_PID" 2>/dev/null || true' EXIT
 echo "guest: pid $QEMU_PID, accel $ACCEL, RAM at hva $RAM_HVA_START"
 
 vm() { vtismctl status --json | jq -c --argjson p "$QEMU_PID" '.vms[] | select(.pid == $p)'; }
-sampled() { vm | jq -e '.state == "tracked" and .cycles >= 25' >/dev/null; }
+sampled() { vm | jq -en 'input | (.state == "tracked" and .cycles >= 25)' >/dev/null; }
 deadline=$((SECONDS + 180))
 until sampled; do
         ((SECONDS < deadline)) || fail "the guest was not sampled for 25 cycles: $(vm)"
@@ -54,11 +56,15 @@ until sampled; do
 done
 tracker=$(vtismctl status --json | jq -r .active_tracker)
 [[ $tracker == "$EXPECTED_TRACKER" ]] || fail "tracker '$tracker', expected '$EXPECTED_TRACKER'"
-vm | jq -e '.ram_bytes == 67108864 and .residency_known and .dram_bytes + .cxl_bytes > 0' >/dev/null \
+vm | jq -en 'input | (.ram_bytes == 67108864 and .residency_known and .dram_bytes + .cxl_bytes > 0)' >/dev/null \
         || fail "VM record: $(vm)"
 echo "ok: vtismd found and sampled the KVM guest with $tracker: $(vm)"
 
-vtismctl heatmap "$QEMU_PID"
+vtismctl heatmap "$QEMU_PID" | tee /tmp/heatmap.txt
+# The HEAT column is digits (tenths of the range per bucket) and spaces: no glyph of the strip.
+rows=$(grep -c '^0x' /tmp/heatmap.txt)
+good=$(grep -Ec '^0x[0-9a-f]+ .*\[[0-9 ]{8}\]$' /tmp/heatmap.txt)
+((rows > 0 && rows == good)) || fail "heatmap rows with a HEAT column other than [digits]: $((rows - good)) of $rows"
 map=$(vtismctl heatmap --json "$QEMU_PID")
 # Recall: the window's range is (almost) all hot. Precision: above the guest's own image and
 # stack (range 0, which the guest touches every round), little else is hot. Warm pages at the
@@ -74,6 +80,43 @@ hottest=$(jq '[.ranges[] | {gpa, score: ([.heat_buckets_pages | to_entries[] | .
 ((hottest == window_gpa)) || fail "hottest range at $hottest, expected $window_gpa"
 echo "ok: heatmap puts the hot window at GPA 0x1000000 (range of $range_bytes bytes)"
 
+admin=/sys/kernel/mm/damon/admin
+main_pid() { systemctl show -p MainPID --value vtismd.service; }
+# kdamonds: "N STATE OWNER" (owner: the pid in vtism's mark on scheme 0, tracker-damon.c)
+kdamonds() {
+        local n state=- owner=-
+        n=$(cat "$admin/kdamonds/nr_kdamonds")
+        if ((n > 0)); then
+                state=$(cat "$admin/kdamonds/0/state")
+                owner=$(cat "$admin/kdamonds/0/contexts/0/schemes/0/watermarks/high" 2>/dev/null || echo -)
+        fi
+        echo "$n $state $owner"
+}
+if [[ $EXPECTED_TRACKER == damon ]]; then
+        old=$(main_pid)
+        [[ $(kdamonds) == "1 on $old" ]] || fail "vtismd's kdamond: $(kdamonds), MainPID $old"
+        before=$(vm | jq -c '{id, pid, ram_bytes, cxl_bytes}')
+        systemctl kill -s KILL vtismd.service
+        deadline=$((SECONDS + 60))
+        until [[ $(systemctl is-active vtismd.service) == active && $(main_pid) != "$old" && $(main_pid) != 0 ]]; do
+                ((SECONDS < deadline)) || fail "systemd did not restart vtismd after SIGKILL: $(systemctl status vtismd.service | head -n 5)"
+                sleep 1
+        done
+        new=$(main_pid)
+        kill -0 "$QEMU_PID" || fail "the guest died with vtismd"
+        resampled() { vm | jq -en 'input | (.state == "tracked" and .cycles >= 3 and .residency_known)' >/dev/null; }
+        deadline=$((SECONDS + 120))
+        until resampled; do
+                ((SECONDS < deadline)) || fail "the guest was not sampled again after the restart: $(vm)"
+                sleep 2
+        done
+        [[ $(kdamonds) == "1 on $new" ]] || fail "after the restart: kdamonds $(kdamonds), new MainPID $new (old $old)"
+        after=$(vm | jq -c '{id, pid, ram_bytes, cxl_bytes}')
+        [[ $after == "$before" ]] || fail "the guest after the restart: $after, before: $before"
+        journalctl --no-pager -o cat -u vtismd.service | grep -E "damon" | tail -n 5
+        echo "ok: SIGKILL of vtismd ($old): systemd restarted it ($new), its kdamond reclaimed (no orphan, not doubled), the guest found as it was: $after"
+fi
+
 kill "$QEMU_PID"
 deadline=$((SECONDS + 30))
 while [[ -n $(vm) ]]; do
@@ -85,4 +128,8 @@ journalctl --no-pager -o cat -u vtismd.service | grep -q "(pid $QEMU_PID) .*no l
         || fail "no journal entry for the VM's exit"
 echo "ok: the exited VM was dropped, vtismd keeps running"
 systemctl stop vtismd.service
+if [[ $EXPECTED_TRACKER == damon ]]; then
+        [[ $(kdamonds) == "0 - -" ]] || fail "a kdamond was left behind after the stop: $(kdamonds)"
+        echo "ok: no kdamond left after the stop"
+fi
 echo "lab-vtismd-kvm-inner: all checks passed"

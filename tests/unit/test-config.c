@@ -66,8 +66,11 @@ static bool config_equal(const VtConf *a, const VtConf *b) {
             a->log_level != b->log_level || a->dram_min_free_percent != b->dram_min_free_percent ||
             a->demotion_min_free_ratio != b->demotion_min_free_ratio ||
             a->heat_decay_percent != b->heat_decay_percent || a->heat_range_bytes != b->heat_range_bytes ||
-            !streq_ptr(a->libvirt_uri, b->libvirt_uri))
+            !streq_ptr(a->libvirt_uri, b->libvirt_uri) || a->n_qemu_users != b->n_qemu_users)
                 return false;
+        for (size_t i = 0; i < a->n_qemu_users; i++)
+                if (!streq(a->qemu_users[i], b->qemu_users[i]))
+                        return false;
         if (a->n_dram_nodes != b->n_dram_nodes || a->n_cxl_nodes != b->n_cxl_nodes ||
             (a->n_dram_nodes > 0 && memcmp(a->dram_nodes, b->dram_nodes, a->n_dram_nodes * sizeof(int)) != 0) ||
             (a->n_cxl_nodes > 0 && memcmp(a->cxl_nodes, b->cxl_nodes, a->n_cxl_nodes * sizeof(int)) != 0))
@@ -83,6 +86,7 @@ static bool config_equal(const VtConf *a, const VtConf *b) {
 static void test_enums(void) {
         check_str(tracker_kind_to_string(TRACKER_AUTO), "auto");
         check_str(tracker_kind_to_string(TRACKER_PAGE_IDLE), "page_idle");
+        check_str(tracker_kind_to_string(TRACKER_SOFTDIRTY), "softdirty");
         check_str(tracker_kind_to_string(_TRACKER_KIND_MAX), NULL);
         check_str(tracker_kind_to_string(_TRACKER_KIND_INVALID), NULL);
         for (TrackerKind k = 0; k < _TRACKER_KIND_MAX; k++)
@@ -118,6 +122,9 @@ static void test_defaults(void) {
         check(c->heat_decay_percent == 12);
         check(c->heat_range_bytes == GIB);
         check_str(c->libvirt_uri, "qemu:///system");
+        check(c->n_qemu_users == 2);
+        check_str(c->qemu_users[0], "root");
+        check_str(c->qemu_users[1], "libvirt-qemu");
         check(c->n_dram_nodes == 0 && !c->dram_nodes);
         check(c->n_cxl_nodes == 0 && !c->cxl_nodes);
         check(c->n_policies == 0 && !c->policies);
@@ -324,7 +331,7 @@ static void test_errors(void) {
 
         /* bad enums */
         CHECK_ERROR("global = {\n  tracker = \"foo\";\n};",
-                    "t.conf:2: global.tracker: unknown tracker 'foo' (expected auto, idle_pages, damon, page_idle)");
+                    "t.conf:2: global.tracker: unknown tracker 'foo' (expected auto, idle_pages, damon, page_idle, softdirty)");
         CHECK_ERROR("global = { log_level = \"verbose\"; };",
                     "t.conf:1: global.log_level: unknown log level 'verbose' (expected err, warning, notice, info, debug)");
         CHECK_ERROR("global = { log_level = \"INFO\"; };",
@@ -424,7 +431,7 @@ static void test_files(void) {
         check(!c);
         free(path);
         path = xasprintf("%s/config/bad-tracker.conf:3: global.tracker: unknown tracker 'damn' "
-                         "(expected auto, idle_pages, damon, page_idle)", test_data);
+                         "(expected auto, idle_pages, damon, page_idle, softdirty)", test_data);
         check_str(error, path);
         error = mfree(error);
 
@@ -587,6 +594,7 @@ static const char *const all_keys[] = {
         "global.heat_decay_percent",
         "global.heat_range",
         "global.libvirt_uri",
+        "global.qemu_users",
         "tiers.dram",
         "tiers.cxl",
         "default_policy.dram_budget",
@@ -660,6 +668,39 @@ static void test_shipped_conf(void) {
         check(c->policies[2].never_migrate);
 }
 
+static void test_qemu_users(void) {
+        _cleanup_(config_freep) VtConf *c = NULL;
+
+        c = load_ok("global = { qemu_users = [ \"root\", \"1000\", \"alice\" ]; };");
+        check(c->n_qemu_users == 3);
+        check_str(c->qemu_users[0], "root");
+        check_str(c->qemu_users[1], "1000");
+        check_str(c->qemu_users[2], "alice");
+        c = config_free(c);
+
+        c = load_ok("global = { qemu_users = ( \"*\" ); };"); /* a list is fine too */
+        check(c->n_qemu_users == 1);
+        check_str(c->qemu_users[0], "*");
+        c = config_free(c);
+
+        c = load_ok("global = { qemu_users = [ ]; };"); /* nobody's: only libvirt domains */
+        check(c->n_qemu_users == 0 && !c->qemu_users);
+        c = config_free(c);
+
+        CHECK_ERROR("global = { qemu_users = \"root\"; };",
+                    "t.conf:1: global.qemu_users: expected an array of user names or uids, or [ \"*\" ], got a string");
+        CHECK_ERROR("global = { qemu_users = [ 0 ]; };",
+                    "t.conf:1: global.qemu_users[0]: expected a string (a user name or a uid), got an integer");
+        CHECK_ERROR("global = { qemu_users = [ \"root\", \"\" ]; };",
+                    "t.conf:1: global.qemu_users[1]: must not be empty");
+        CHECK_ERROR("global = { qemu_users = [ \"root\", \"*\" ]; };",
+                    "t.conf:1: global.qemu_users[1]: \"*\" (every user) must be the only entry");
+        CHECK_ERROR("global = { qemu_users = [ \"a b\" ]; };",
+                    "t.conf:1: global.qemu_users[0]: 'a b' is not a user name or uid");
+        CHECK_ERROR("global = {\n qemu_users = [ \"root\",\n \"root\" ]; };",
+                    "t.conf:3: global.qemu_users[1]: 'root' is listed twice");
+}
+
 static void test_processes(void) {
         _cleanup_(config_freep) VtConf *c = NULL;
         _cleanup_free_ char *error = NULL;
@@ -684,6 +725,7 @@ int main(void) {
 
         test_enums();
         test_defaults();
+        test_qemu_users();
         test_full();
         test_values();
         test_errors();

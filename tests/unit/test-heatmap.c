@@ -215,9 +215,10 @@ static void test_layout_and_histograms(void) {
         check_int(n_granules, 2);
         check_int(heatmap_range(h, 3, NULL, NULL, NULL), -ENOENT);
         check_int(heatmap_ram_bytes(h), 8 * M1);
-        /* 1 byte per 4 KiB page (1024 pages in A+B), 1 per 2 MiB granule, plus fixed overhead */
-        check(heatmap_memory_bytes(h) >= 1024 + 2);
-        check(heatmap_memory_bytes(h) <= 1024 + 2 + 5 * 1200 + 512);
+        /* 1 byte per 4 KiB page (1024 pages in A+B), 1 per 2 MiB granule, 2 per 2 MiB block of HVA
+         * (A: 2, B: 1, C: 2), plus fixed overhead */
+        check(heatmap_memory_bytes(h) >= 1024 + 2 + 2 * 5);
+        check(heatmap_memory_bytes(h) <= 1024 + 2 + 2 * 5 + 5 * 1200 + 1024);
         check_int(heatmap_n_histograms(h), 5);
 
         check_int(heatmap_gpa_to_hva(h, 4 * G1 + 5 * K4, &x), 0);
@@ -396,6 +397,351 @@ static void test_residency(void) {
         check_int(heatmap_residency_moved(h, H0 + 4 * M1, 1, 0, 1), -ENOENT);
 }
 
+
+static void check_block(const HeatMap *h, uint64_t hva, HeatBlockKind kind, int node, unsigned ceiling, bool huge) {
+        HeatBlock b;
+
+        check_int(heatmap_block_hva(h, hva, &b), 0);
+        if (b.kind != kind || b.node != node || b.ceiling != ceiling || b.huge != huge) {
+                fprintf(stderr, "block at 0x%" PRIx64 ": kind %d node %d ceiling %u huge %d, expected %d %d %u %d\n", hva,
+                        (int) b.kind, b.node, (unsigned) b.ceiling, (int) b.huge, (int) kind, node, ceiling, (int) huge);
+                exit(EXIT_FAILURE);
+        }
+}
+
+/* One cycle in which pages [first, first + n) (4 KiB page indexes from H0) are accessed. */
+static void cycle_pages(HeatMap *h, uint64_t first, uint64_t n) {
+        heatmap_cycle_begin(h);
+        if (n > 0)
+                check_int(heatmap_sample_hva(h, H0 + first * K4, n * K4), 0);
+        check_int(heatmap_cycle_end(h), 0);
+}
+
+/* Block edges and THP marks on the layout of make_layout(). */
+static void test_blocks_layout(void) {
+        _cleanup_(heatmap_freep) HeatMap *h = make_layout();
+        static int status[512];
+        HeatBlock b;
+
+        /* A: H0 .. H0+3M → blocks [H0, +2M) 512 pages, [H0+2M, +1M) 256 pages; B: [H0+3M, +1M) */
+        check_int(heatmap_range_n_blocks(h, 0), 2);
+        check_int(heatmap_range_n_blocks(h, 1), 1);
+        check_int(heatmap_range_n_blocks(h, 2), 2);
+        check_int(heatmap_range_n_blocks(h, 3), 0);
+        check_int(heatmap_range_block(h, 0, 1, &b), 0);
+        check_int(b.hva, H0 + M2);
+        check_int(b.n_pages, 256);
+        check_int(b.kind, HEAT_BLOCK_UNKNOWN);
+        check_int(b.node, -1);
+        check_int(heatmap_range_block(h, 0, 2, &b), -ENOENT);
+        check_int(heatmap_range_block(h, 1, 0, &b), 0);
+        check_int(b.hva, H0 + 3 * M1);
+        check_int(b.n_pages, 256);
+        check_int(heatmap_block_hva(h, H0 + 4 * M1, &b), -ENOENT);
+
+        /* THP marks: whole blocks only */
+        check_int(heatmap_mark_huge(h, H0, 4 * M1, true), 0);
+        check_block(h, H0, HEAT_BLOCK_UNKNOWN, -1, 0, true);
+        check_block(h, H0 + M2, HEAT_BLOCK_UNKNOWN, -1, 0, false);     /* A's 1 MiB tail */
+        check_block(h, H0 + 3 * M1, HEAT_BLOCK_UNKNOWN, -1, 0, false); /* B: 1 MiB */
+        check_int(heatmap_mark_huge(h, H0 + K4, M2, true), 0);           /* covers no whole block */
+        check_int(heatmap_mark_huge(h, H0 + 5 * M1, M2, true), -ENOENT);
+        check_int(heatmap_mark_huge(h, H1, 2 * M2, true), 0);            /* C: 2 MiB granules */
+        check_block(h, H1 + M2, HEAT_BLOCK_UNKNOWN, -1, 0, true);
+
+        /* a whole-block query: one node → NODE; the THP mark stays */
+        for (unsigned i = 0; i < 512; i++)
+                status[i] = 1;
+        check_int(heatmap_residency_update(h, H0, status, 512), 0);
+        check_block(h, H0, HEAT_BLOCK_NODE, 1, 0, true);
+        /* part of it absent: not one THP */
+        status[7] = -ENOENT;
+        check_int(heatmap_residency_update(h, H0, status, 512), 0);
+        check_block(h, H0, HEAT_BLOCK_NODE, 1, 0, false);
+        /* nothing present */
+        for (unsigned i = 0; i < 512; i++)
+                status[i] = -EFAULT;
+        check_int(heatmap_residency_update(h, H0 + M2, status, 256), 0);
+        check_block(h, H0 + M2, HEAT_BLOCK_ABSENT, -1, 0, false);
+        /* an access makes an absent block unknown again (the page was faulted in somewhere) */
+        cycle_pages(h, 600, 1);
+        check_block(h, H0 + M2, HEAT_BLOCK_UNKNOWN, -1, 0, false);
+        /* 2 MiB granules: the same, one granule per block */
+        for (unsigned i = 0; i < 512; i++)
+                status[i] = 3;
+        check_int(heatmap_residency_update(h, H1, status, 512), 0);
+        check_block(h, H1, HEAT_BLOCK_NODE, 3, 0, true);
+        check_block(h, H1 + M2, HEAT_BLOCK_UNKNOWN, -1, 0, true);
+        /* a whole block moving keeps the mark; part of it moving means it was split */
+        check_int(heatmap_residency_moved(h, H1, 512, 3, 0), 0);
+        check_block(h, H1, HEAT_BLOCK_NODE, 0, 0, true);
+        check_int(heatmap_residency_moved(h, H1, 1, 0, 2), 0);
+        check_block(h, H1, HEAT_BLOCK_MIXED, 0, 0, false);
+}
+
+/*
+ * One 4 KiB-page range of 8 MiB (4 blocks) in a 1 GiB window. Block 0's pages get heat: pages
+ * 0..9 are accessed every cycle (hot), page 20 once at the end, the rest never.
+ *
+ *   block 0:  [hot × 10][cold × 10][p20][cold ...]       blocks 1..3: cold
+ */
+static HeatMap *make_blocks(void) {
+        HeatRangeSpec r = { .gpa = 0, .hva = H0, .len_bytes = 8 * M1 };
+        HeatMap *h;
+
+        check_int(heatmap_new(&r, 1, NULL, &h), 0);
+        for (unsigned c = 0; c < 30; c++)
+                cycle_pages(h, 0, 10);   /* 255 */
+        return h;
+}
+
+static void fill_status(int *status, size_t n, int node) {
+        for (size_t i = 0; i < n; i++)
+                status[i] = node;
+}
+
+static void test_blocks_mixed(void) {
+        _cleanup_(heatmap_freep) HeatMap *h = make_blocks();
+        static int status[2048];
+        HeatHistogram hist;
+
+        /* hot pages on DRAM node 0, the rest on CXL node 2 */
+        fill_status(status, 512, 2);
+        fill_status(status, 10, 0);
+        check_int(heatmap_residency_update(h, H0, status, 512), 0);
+        check_block(h, H0, HEAT_BLOCK_MIXED, 0, 0, false);
+        /* hot pages on both nodes: the first hottest names the node, the ceiling says nothing */
+        status[3] = 2;
+        check_int(heatmap_residency_update(h, H0, status, 512), 0);
+        check_block(h, H0, HEAT_BLOCK_MIXED, 0, 255, false);
+        /* the hot pages on the CXL node name it */
+        fill_status(status, 512, 0);
+        fill_status(status, 10, 2);
+        check_int(heatmap_residency_update(h, H0, status, 512), 0);
+        check_block(h, H0, HEAT_BLOCK_MIXED, 2, 0, false);
+        fill_status(status, 512, 2);
+        fill_status(status, 10, 0);
+        check_int(heatmap_residency_update(h, H0, status, 512), 0);
+        check_block(h, H0, HEAT_BLOCK_MIXED, 0, 0, false);
+
+        /* the ceiling follows the CXL pages: page 20 accessed → 32, then it cools; hot pages never count */
+        cycle_pages(h, 0, 10);
+        check_block(h, H0, HEAT_BLOCK_MIXED, 0, 0, false);
+        heatmap_cycle_begin(h);
+        check_int(heatmap_sample_hva(h, H0, 10 * K4), 0);
+        check_int(heatmap_sample_hva(h, H0 + 20 * K4, K4), 0);
+        check_int(heatmap_cycle_end(h), 0);
+        check_block(h, H0, HEAT_BLOCK_MIXED, 0, 32, false);
+        cycle_pages(h, 0, 10);
+        check_block(h, H0, HEAT_BLOCK_MIXED, 0, 28, false);
+
+        /* page 20 promoted: the hottest CXL page left is at 0 */
+        check_int(heatmap_residency_moved(h, H0 + 20 * K4, 1, 2, 0), 0);
+        check_block(h, H0, HEAT_BLOCK_MIXED, 0, 0, false);
+        /* a cold page demoted from node 0 (none is: pretend) keeps the ceiling at its heat */
+        check_int(heatmap_residency_moved(h, H0 + 20 * K4, 1, 0, 2), 0);
+        check_block(h, H0, HEAT_BLOCK_MIXED, 0, 28, false);
+        /* found on node 0 after all (a query-first move with nothing to do): ceiling back to 0 */
+        check_int(heatmap_residency_moved(h, H0 + 20 * K4, 1, 0, 0), 0);
+        check_block(h, H0, HEAT_BLOCK_MIXED, 0, 0, false);
+        /* every page at or below the ceiling moved onto node 0: the block is NODE(0) */
+        check_int(heatmap_residency_moved(h, H0 + 10 * K4, 502, 2, 0), 0);
+        check_block(h, H0, HEAT_BLOCK_NODE, 0, 0, false);
+
+        /* NODE(0) losing its cold pages to node 2: MIXED(0, their heat) */
+        check_int(heatmap_residency_moved(h, H0 + 100 * K4, 50, 0, 2), 0);
+        check_block(h, H0, HEAT_BLOCK_MIXED, 0, 0, false);
+        /* NODE(2) losing its hot pages to node 0: named after node 0, ceiling = the rest's heat */
+        fill_status(status, 512, 2);
+        check_int(heatmap_residency_update(h, H0, status, 512), 0);
+        check_block(h, H0, HEAT_BLOCK_NODE, 2, 0, false);
+        check_int(heatmap_residency_moved(h, H0, 10, 2, 0), 0);
+        check_block(h, H0, HEAT_BLOCK_MIXED, 0, 28, false); /* page 20 is still at 28, on node 2 */
+
+        /* partial queries merge: a page seen elsewhere raises the ceiling, nothing lowers it */
+        fill_status(status, 512, 0);
+        check_int(heatmap_residency_update(h, H0 + M2, status, 512), 0);       /* block 1: NODE(0) */
+        fill_status(status, 4, 3);
+        check_int(heatmap_residency_update(h, H0 + M2 + 8 * K4, status, 4), 0);
+        check_block(h, H0 + M2, HEAT_BLOCK_MIXED, 0, 0, false);
+        fill_status(status, 4, 0);
+        check_int(heatmap_residency_update(h, H0 + M2 + 8 * K4, status, 4), 0);
+        check_block(h, H0 + M2, HEAT_BLOCK_MIXED, 0, 0, false);
+        /* unknown stays unknown; absent learns the node */
+        check_int(heatmap_residency_update(h, H0 + 2 * M2, status, 4), 0);
+        check_block(h, H0 + 2 * M2, HEAT_BLOCK_UNKNOWN, -1, 0, false);
+        fill_status(status, 512, -ENOENT);
+        check_int(heatmap_residency_update(h, H0 + 2 * M2, status, 512), 0);
+        check_block(h, H0 + 2 * M2, HEAT_BLOCK_ABSENT, -1, 0, false);
+        fill_status(status, 4, 1);
+        check_int(heatmap_residency_update(h, H0 + 2 * M2, status, 4), 0);
+        check_block(h, H0 + 2 * M2, HEAT_BLOCK_NODE, 1, 0, false);
+
+        /* moves are applied as one set when the map next looks at the block: exact */
+        heatmap_cycle_begin(h);
+        check_int(heatmap_residency_moved(h, H0 + 2 * M2, 1, 1, 0), 0);
+        check_int(heatmap_cycle_end(h), 0);
+        check_block(h, H0 + 2 * M2, HEAT_BLOCK_MIXED, 1, 0, false);
+        /* a query inside a cycle sets the ceiling to 255: the heat bytes are half old, half new */
+        fill_status(status, 512, 1);
+        fill_status(status, 3, 0);
+        heatmap_cycle_begin(h);
+        check_int(heatmap_residency_update(h, H0 + 2 * M2, status, 512), 0);
+        check_int(heatmap_cycle_end(h), 0);
+        check_block(h, H0 + 2 * M2, HEAT_BLOCK_MIXED, 0, 224, false); /* 255, one idle decay */
+
+        /* none of these out-of-turn block queries disturbed the window's counters: no pass yet */
+        check_int(heatmap_residency(h, 0, &hist), 0);
+        check(!hist.residency_known);
+        check_int(hist.ram_bytes, 8 * M1);
+        check_int(hist.pages[0], 0);
+}
+
+/*
+ * Page-by-page reports of one block are one set: every 4th page of block 0 hot (on node 1 like
+ * the rest), each promoted alone → MIXED(0, 0), not MIXED(1, hot).
+ */
+static void test_blocks_moved_one_by_one(void) {
+        _cleanup_(heatmap_freep) HeatMap *h = NULL;
+        HeatRangeSpec r = { .gpa = 0, .hva = H0, .len_bytes = 2 * M2 };
+        static int status[1024];
+
+        check_int(heatmap_new(&r, 1, NULL, &h), 0);
+        for (unsigned c = 0; c < 10; c++) {
+                heatmap_cycle_begin(h);
+                for (unsigned i = 0; i < 1024; i += 4)
+                        check_int(heatmap_sample_hva(h, H0 + i * K4, K4), 0);
+                check_int(heatmap_cycle_end(h), 0);
+        }
+        fill_status(status, 1024, 1);
+        check_int(heatmap_residency_update(h, H0, status, 1024), 0);
+        for (unsigned i = 0; i < 512; i += 4)
+                check_int(heatmap_residency_moved(h, H0 + i * K4, 1, 1, 0), 0);
+        check_block(h, H0, HEAT_BLOCK_MIXED, 0, 0, false);
+        /* block 1: the hot pages of its second half are on node 0 already: nothing is known of them */
+        for (unsigned i = 768; i < 1024; i += 4)
+                status[i] = 0;
+        check_int(heatmap_residency_update(h, H0 + M2, status + 512, 512), 0);
+        check_block(h, H0 + M2, HEAT_BLOCK_MIXED, 1, 190, false);
+        /* a query-first promotion: half of them moved, half found in place; together: known */
+        for (unsigned i = 512; i < 1024; i += 4)
+                check_int(heatmap_residency_moved(h, H0 + i * K4, 1, i < 768 ? 1 : 0, 0), 0);
+        check_block(h, H0 + M2, HEAT_BLOCK_MIXED, 0, 0, false);
+        /* interleaved with another block's reports, each report stands alone: true, less useful */
+        fill_status(status, 1024, 1);
+        check_int(heatmap_residency_update(h, H0, status, 1024), 0);
+        for (unsigned i = 0; i < 512; i += 4) {
+                check_int(heatmap_residency_moved(h, H0 + i * K4, 1, 1, 0), 0);
+                check_int(heatmap_residency_moved(h, H0 + M2 + i * K4, 1, 1, 0), 0);
+        }
+        check_block(h, H0, HEAT_BLOCK_MIXED, 1, 190, false);
+}
+
+/*
+ * Presence: a NODE block knows whether all its pages were present; a page faulted in (accessed
+ * at heat 0) in a block not known to be all present may be anywhere: the block becomes MIXED.
+ *   block 0: all on node 0           block 1: node 0, pages 100..199 absent
+ */
+static void test_blocks_presence(void) {
+        _cleanup_(heatmap_freep) HeatMap *h = NULL;
+        HeatRangeSpec r = { .gpa = 0, .hva = H0, .len_bytes = 2 * M2 };
+        static int status[1024];
+        HeatBlock b;
+
+        check_int(heatmap_new(&r, 1, NULL, &h), 0);
+        fill_status(status, 1024, 0);
+        fill_status(status + 512 + 100, 100, -ENOENT);
+        check_int(heatmap_residency_update(h, H0, status, 1024), 0);
+        check_int(heatmap_block_hva(h, H0, &b), 0);
+        check(b.kind == HEAT_BLOCK_NODE && b.all_present);
+        check_int(heatmap_block_hva(h, H0 + M2, &b), 0);
+        check(b.kind == HEAT_BLOCK_NODE && !b.all_present);
+        /* accesses in an all-present block change nothing */
+        cycle_pages(h, 5, 3);
+        check_block(h, H0, HEAT_BLOCK_NODE, 0, 0, false);
+        /* pages of block 1 accessed for the first time: 32, and the block no longer vouches */
+        cycle_pages(h, 512 + 150, 2);
+        check_block(h, H0 + M2, HEAT_BLOCK_MIXED, 0, 32, false);
+        /* a whole-block move: every page present */
+        check_int(heatmap_residency_moved(h, H0 + M2, 512, 0, 1), 0);
+        check_int(heatmap_block_hva(h, H0 + M2, &b), 0);
+        check(b.kind == HEAT_BLOCK_NODE && b.node == 1 && b.all_present);
+        /* a partial query seeing an absent page */
+        status[0] = -ENOENT;
+        check_int(heatmap_residency_update(h, H0 + M2 + 10 * K4, status, 1), 0);
+        check_int(heatmap_block_hva(h, H0 + M2, &b), 0);
+        check(b.kind == HEAT_BLOCK_NODE && b.node == 1 && !b.all_present);
+        /* pages reported gone */
+        check_int(heatmap_residency_moved(h, H0 + 20 * K4, 3, 0, -1), 0);
+        check_int(heatmap_block_hva(h, H0, &b), 0);
+        check(b.kind == HEAT_BLOCK_NODE && !b.all_present);
+}
+
+/* Out-of-turn block queries and the window's residency pass. */
+static void test_blocks_pass(void) {
+        _cleanup_(heatmap_freep) HeatMap *h = make_blocks();
+        static int status[2048];
+        HeatHistogram hist;
+
+        fill_status(status, 2048, 0);
+        check_int(heatmap_residency_update(h, H0, status, 700), 0);             /* pass: pages 0..699 */
+        fill_status(status, 512, 2);
+        check_int(heatmap_residency_update(h, H0 + 3 * M2, status, 512), 0);    /* out of turn: block 3 */
+        check_block(h, H0 + 3 * M2, HEAT_BLOCK_NODE, 2, 0, false);
+        check_int(heatmap_residency_update(h, H0 + 100 * K4, status, 10), 0);  /* behind the pass */
+        fill_status(status, 2048, 1);
+        check_int(heatmap_residency_update(h, H0 + 700 * K4, status, 2048 - 700), 0); /* pass continues */
+        check_int(heatmap_residency(h, 0, &hist), 0);
+        check(hist.residency_known);
+        check_int(hist.node_pages[0], 700);
+        check_int(hist.node_pages[1], 2048 - 700);
+        check_int(hist.node_pages[2], 0);
+        check_int(hist.absent_pages, 0);
+        check_block(h, H0 + 3 * M2, HEAT_BLOCK_NODE, 1, 0, false);
+        check_block(h, H0, HEAT_BLOCK_MIXED, 0, 0, false); /* pages 100..109 seen on node 2 */
+
+        /* a pass continues across a hole in guest RAM, not across RAM it skipped */
+        {
+                HeatRangeSpec r[2] = {
+                        { .gpa = 0, .hva = H0, .len_bytes = M2 },
+                        { .gpa = 4 * M2, .hva = H1, .len_bytes = M2 },
+                };
+                _cleanup_(heatmap_freep) HeatMap *g = NULL;
+
+                check_int(heatmap_new(r, 2, NULL, &g), 0);
+                check_int(heatmap_residency_update(g, H1, status, 512), 0);     /* skips range 0: not the pass */
+                check_int(heatmap_residency_update(g, H0, status, 512), 0);
+                check_int(heatmap_residency(g, 0, &hist), 0);
+                check(!hist.residency_known);
+                check_int(heatmap_residency_update(g, H1, status, 512), 0);     /* across the hole */
+                check_int(heatmap_residency(g, 0, &hist), 0);
+                check(hist.residency_known);
+                check_int(hist.node_pages[1], 1024);
+        }
+}
+
+/* A map names at most HEATMAP_BLOCK_NODES_MAX nodes in its blocks; more make blocks unknown. */
+static void test_blocks_slots(void) {
+        _cleanup_(heatmap_freep) HeatMap *h = NULL;
+        HeatRangeSpec r = { .gpa = 0, .hva = H0, .len_bytes = 64 * M2 };
+        static int status[512];
+
+        check_int(heatmap_new(&r, 1, NULL, &h), 0);
+        for (unsigned b = 0; b < HEATMAP_BLOCK_NODES_MAX; b++) {
+                fill_status(status, 512, (int) (1000 + b));
+                check_int(heatmap_residency_update(h, H0 + b * M2, status, 512), 0);
+                check_block(h, H0 + b * M2, HEAT_BLOCK_NODE, (int) (1000 + b), 0, false);
+        }
+        fill_status(status, 512, 7);
+        check_int(heatmap_residency_update(h, H0 + 63 * M2, status, 512), 0);
+        check_block(h, H0 + 63 * M2, HEAT_BLOCK_UNKNOWN, -1, 0, false);
+        check_int(heatmap_residency_moved(h, H0, 512, 1000, 7), 0);
+        check_block(h, H0, HEAT_BLOCK_UNKNOWN, -1, 0, false);
+        fill_status(status, 512, 1001);
+        check_int(heatmap_residency_update(h, H0 + 63 * M2, status, 512), 0);
+        check_block(h, H0 + 63 * M2, HEAT_BLOCK_NODE, 1001, 0, false);
+}
+
 int main(void) {
         test_params();
         test_new_errors();
@@ -403,6 +749,12 @@ int main(void) {
         test_layout_and_histograms();
         test_idle_pages_feed();
         test_residency();
+        test_blocks_layout();
+        test_blocks_mixed();
+        test_blocks_moved_one_by_one();
+        test_blocks_presence();
+        test_blocks_pass();
+        test_blocks_slots();
         printf("test-heatmap: OK\n");
         return 0;
 }

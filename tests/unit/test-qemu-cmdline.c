@@ -32,6 +32,7 @@ static void test_is_qemu(void) {
         check(qemu_cmdline_is_qemu("/usr/bin/qemu-system-x86_64"));
         check(qemu_cmdline_is_qemu("qemu-system-aarch64"));
         check(qemu_cmdline_is_qemu("/usr/libexec/qemu-kvm"));
+        check(qemu_cmdline_is_qemu("/usr/bin/kvm"));          /* the emulator vmsource-libvirt refused */
         check(!qemu_cmdline_is_qemu("/usr/bin/qemu-img"));
         check(!qemu_cmdline_is_qemu("/bin/bash"));
         check(!qemu_cmdline_is_qemu(NULL));

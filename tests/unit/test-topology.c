@@ -181,6 +181,7 @@ static void test_strings(void) {
 
         check_str(tier_source_to_string(TIER_SOURCE_MEMORY_TIER), "memory-tier");
         check_str(tier_source_to_string(TIER_SOURCE_CPULESS), "cpu-less");
+        check_str(tier_source_to_string(TIER_SOURCE_HAS_CPUS), "has-cpus");
         check_str(tier_source_to_string(TIER_SOURCE_CONFIG), "config");
         check(!tier_source_to_string(_TIER_SOURCE_MAX));
         check(!tier_source_to_string(_TIER_SOURCE_INVALID));
@@ -195,7 +196,7 @@ static void test_1node(void) {
         check_int(t->n_nodes, 1);
         check_ids(t, "0");
         check(t->nodes[0].has_memory);
-        check_node(t, 0, NODE_TIER_DRAM, TIER_SOURCE_CPULESS, 4, "0-1", 4679456, 3496072);
+        check_node(t, 0, NODE_TIER_DRAM, TIER_SOURCE_HAS_CPUS, 4, "0-1", 4679456, 3496072);
         check_int(topology_distance(t, 0, 0), 10);
         check_int(topology_distance(t, 0, 1), -ENOENT);
         check_int(topology_distance(t, 1, 0), -ENOENT);
@@ -212,7 +213,7 @@ static void test_lab2(void) {
         /* Both nodes in memory_tier4: one tier, so the CPU-less rule decides. */
         check_int(t->n_nodes, 2);
         check_ids(t, "0-1");
-        check_node(t, 0, NODE_TIER_DRAM, TIER_SOURCE_CPULESS, 4, "0-1", 1014260, 921884);
+        check_node(t, 0, NODE_TIER_DRAM, TIER_SOURCE_HAS_CPUS, 4, "0-1", 1014260, 921884);
         check_node(t, 1, NODE_TIER_CXL, TIER_SOURCE_CPULESS, 4, "", 1031592, 1019548);
         check_int(topology_distance(t, 0, 0), 10);
         check_int(topology_distance(t, 0, 1), 20);
@@ -267,8 +268,8 @@ static void test_sparse(void) {
 
         check_int(t->n_nodes, 4);
         check_ids(t, "0-1,4,6");
-        check_node(t, 0, NODE_TIER_DRAM, TIER_SOURCE_CPULESS, 4, "0-7", 16326656, 12002304);
-        check_node(t, 1, NODE_TIER_DRAM, TIER_SOURCE_CPULESS, 4, "8-15", 16497408, 13580288);
+        check_node(t, 0, NODE_TIER_DRAM, TIER_SOURCE_HAS_CPUS, 4, "0-7", 16326656, 12002304);
+        check_node(t, 1, NODE_TIER_DRAM, TIER_SOURCE_HAS_CPUS, 4, "8-15", 16497408, 13580288);
         check_node(t, 4, NODE_TIER_CXL, TIER_SOURCE_CPULESS, 4, "", 33554432, 33400832);
         check_node(t, 6, NODE_TIER_CXL, TIER_SOURCE_CPULESS, 4, "", 33554432, 33521664);
         check(!topology_node(t, 2));
@@ -295,8 +296,8 @@ static void test_memoryless(void) {
         /* Old kernel: no has_memory/has_cpu, no memory tiers. Node 3 has neither CPUs nor memory. */
         check_int(t->n_nodes, 3);
         check_ids(t, "0-2");
-        check_node(t, 0, NODE_TIER_DRAM, TIER_SOURCE_CPULESS, -1, "0-3", 2097152, 1800000);
-        check_node(t, 1, NODE_TIER_DRAM, TIER_SOURCE_CPULESS, -1, "4-7", 0, 0);
+        check_node(t, 0, NODE_TIER_DRAM, TIER_SOURCE_HAS_CPUS, -1, "0-3", 2097152, 1800000);
+        check_node(t, 1, NODE_TIER_DRAM, TIER_SOURCE_HAS_CPUS, -1, "4-7", 0, 0);
         check_node(t, 2, NODE_TIER_CXL, TIER_SOURCE_CPULESS, -1, "", 4194304, 4100000);
         check(topology_node(t, 0)->has_memory);
         check(!topology_node(t, 1)->has_memory);
@@ -347,7 +348,7 @@ static void test_overrides(void) {
                 TopologyOverrides o = { .dram_nodes = dram, .n_dram_nodes = 1 };
                 _cleanup_(topology_freep) Topology *t = load_ok("sysfs-lab2", &o);
 
-                check_node(t, 0, NODE_TIER_DRAM, TIER_SOURCE_CPULESS, 4, "0-1", 1014260, 921884);
+                check_node(t, 0, NODE_TIER_DRAM, TIER_SOURCE_HAS_CPUS, 4, "0-1", 1014260, 921884);
                 check_node(t, 1, NODE_TIER_DRAM, TIER_SOURCE_CONFIG, 4, "", 1031592, 1019548);
                 check_targets(t, 0, "");
                 check_targets(t, 1, "");
@@ -456,7 +457,7 @@ static void test_cpu_node_in_slow_tier(void) {
         check_int(topology_count_tier(t, NODE_TIER_DRAM), 4);
         check_int(topology_count_tier(t, NODE_TIER_CXL), 0);
         for (size_t i = 0; i < t->n_nodes; i++) {
-                check_int(t->nodes[i].tier_source, TIER_SOURCE_CPULESS);
+                check_int(t->nodes[i].tier_source, t->nodes[i].n_cpus > 0 ? TIER_SOURCE_HAS_CPUS : TIER_SOURCE_CPULESS);
                 check_int(t->nodes[i].n_demotion_targets, 0);
         }
 
@@ -474,7 +475,7 @@ static void test_no_tiering_dir(void) {
         remove_dir(root, "devices/virtual/memory_tiering");
 
         check_int(topology_load(root, NULL, &t), 0);
-        check_node(t, 0, NODE_TIER_DRAM, TIER_SOURCE_CPULESS, -1, "0-1", 1014260, 921884);
+        check_node(t, 0, NODE_TIER_DRAM, TIER_SOURCE_HAS_CPUS, -1, "0-1", 1014260, 921884);
         check_node(t, 1, NODE_TIER_CXL, TIER_SOURCE_CPULESS, -1, "", 1031592, 1019548);
         check_targets(t, 0, "1");
         remove_tree(root);

@@ -9,8 +9,10 @@
  * pages per read), and leaves the position after its last record; EOF above the last VMA.
  *
  * Checked: the baseline pass of target_add, accessed runs clipped to the guest RAM range (also
- * for a huge page straddling its end), bounded reads continuing at the position, a gap inside
- * the range, bits cleared by reading, and -ESRCH for a vanished process.
+ * for a huge page straddling its end), bounded reads continuing at the position, reads sized
+ * to the range (at most 4096 bytes), a gap inside the range, bits cleared by reading, what the
+ * last read of a range reports of the next one counted there, no liveness read on the normal
+ * path, and -ESRCH for a vanished process (an empty read, then the stat file gone).
  */
 
 #include <fcntl.h>
@@ -50,6 +52,7 @@ static dev_t fake_dev;
 static ino_t fake_ino;
 static unsigned n_reads;
 static size_t max_read_bytes;
+static bool fake_exited;                          /* reads return 0, as once the mm is gone */
 static char root[] = "/tmp/test-tracker-idle-pages.XXXXXX";
 
 static bool is_fake(int fd) {
@@ -118,6 +121,8 @@ ssize_t __wrap_read(int fd, void *p, size_t count) {
                 return -1;
         }
         n_reads++;
+        if (fake_exited)
+                return 0;
         bound = start + (uint64_t) count * 8 * 4096;
         max_read_bytes = MAX(max_read_bytes, count);
         a = next_vma_addr(start);
@@ -360,12 +365,28 @@ int main(void) {
                 t->ops->target_remove(t, &target2);
         }
 
-        /* Gone. */
+        /* The normal path reads no /proc/PID/stat (the manager checks liveness once per cycle):
+         * with the stat file gone, a cycle still works; target_valid() is the explicit question. */
         check(unlink(stat_path) == 0);
         check(!t->ops->target_valid(t, &target));
-        check_int(t->ops->prepare_access_checks(t, &target), -ESRCH);
+        heatmap_cycle_begin(h);
+        check_int(t->ops->check_accesses(t, &target, h), 0);
+        check_int(heatmap_cycle_end(h), 0);
+        check_int(t->ops->prepare_access_checks(t, &target), 0);
+
+        /* An empty read where records were due: the mm is gone. Only now the tracker asks. */
+        fake_exited = true;
         heatmap_cycle_begin(h);
         check_int(t->ops->check_accesses(t, &target, h), -ESRCH);
+        heatmap_cycle_end(h);
+        /* The same from a process that still runs: an error, not "gone". */
+        write_file(stat_path, statline);
+        heatmap_cycle_begin(h);
+        check_int(t->ops->check_accesses(t, &target, h), -EIO);
+        heatmap_cycle_end(h);
+        fake_exited = false;
+        heatmap_cycle_begin(h);
+        check_int(t->ops->check_accesses(t, &target, h), 0); /* reopened */
         heatmap_cycle_end(h);
         t->ops->target_remove(t, &target);
 

@@ -5,7 +5,7 @@
  * prepare_access_checks sets (one per folio: THP tails folded to their head, swapped and absent
  * pages skipped) and what check_accesses reports once bits are cleared ("accessed"), including a
  * THP reported as a whole, a THP whose head comes later in address order, a page that moved to
- * a new PFN, and a vanished process.
+ * a new PFN, no liveness read on the normal path, and a vanished process (empty pagemap, no stat).
  *
  * A regular file is not the kernel's bitmap (a write there replaces words instead of setting
  * bits, a read does not harvest young bits), so the fixture only clears bits between the calls.
@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "fixture.h"
 #include "vtism/heatmap.h"
 #include "vtism/log.h"
 #include "vtism/tracker.h"
@@ -38,27 +39,7 @@
 static char root[] = "/tmp/test-tracker-page-idle.XXXXXX";
 static char proc_root[256], sysfs_root[256];
 static uint64_t pagemap[N_PAGES];
-
-static void mkdir_p(const char *path) {
-        char buf[512];
-
-        snprintf(buf, sizeof(buf), "%s", path);
-        for (char *p = buf + 1; *p; p++)
-                if (*p == '/') {
-                        *p = 0;
-                        (void) mkdir(buf, 0755);
-                        *p = '/';
-                }
-        (void) mkdir(buf, 0755);
-}
-
-static void write_at(const char *path, const void *buf, size_t size, uint64_t offset) {
-        int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-
-        check(fd >= 0);
-        check(pwrite(fd, buf, size, (off_t) offset) == (ssize_t) size);
-        close(fd);
-}
+static char pm_stat_saved[300];
 
 static void read_at(const char *path, void *buf, size_t size, uint64_t offset) {
         int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -70,12 +51,12 @@ static void read_at(const char *path, void *buf, size_t size, uint64_t offset) {
 
 static void set_flags(uint64_t pfn, uint64_t flags) {
         _cleanup_free_ char *p = xasprintf("%s/kpageflags", proc_root);
-        write_at(p, &flags, sizeof(flags), pfn * 8);
+        fixture_write_at(p, &flags, sizeof(flags), pfn * 8);
 }
 
 static void write_pagemap(void) {
         _cleanup_free_ char *p = xasprintf("%s/%d/pagemap", proc_root, PID);
-        write_at(p, pagemap, sizeof(pagemap), BASE_HVA / 4096 * 8);
+        fixture_write_at(p, pagemap, sizeof(pagemap), BASE_HVA / 4096 * 8);
 }
 
 static bool bit(uint64_t pfn) {
@@ -92,7 +73,7 @@ static void clear_bit(uint64_t pfn) {
 
         read_at(p, &w, sizeof(w), pfn / 64 * 8);
         w &= ~(UINT64_C(1) << (pfn % 64));
-        write_at(p, &w, sizeof(w), pfn / 64 * 8);
+        fixture_write_at(p, &w, sizeof(w), pfn / 64 * 8);
 }
 
 static uint64_t pfn_4k(unsigned i) {
@@ -106,19 +87,20 @@ static void build_fixture(void) {
         check(mkdtemp(root));
         snprintf(proc_root, sizeof(proc_root), "%s/proc", root);
         snprintf(sysfs_root, sizeof(sysfs_root), "%s/sys", root);
+        snprintf(pm_stat_saved, sizeof(pm_stat_saved), "%s/stat.saved", root);
         piddir = xasprintf("%s/%d", proc_root, PID);
-        mkdir_p(piddir);
+        fixture_mkdir_p(piddir);
         bitmap_dir = xasprintf("%s/kernel/mm/page_idle", sysfs_root);
-        mkdir_p(bitmap_dir);
+        fixture_mkdir_p(bitmap_dir);
 
         stat = xasprintf("%s/stat", piddir);
         snprintf(statline, sizeof(statline),
                  "%d (qemu) S 1 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 %llu 0 0\n", PID, START_TIME);
-        write_at(stat, statline, strlen(statline), 0);
+        fixture_write_at(stat, statline, strlen(statline), 0);
 
         bitmap = xasprintf("%s/kernel/mm/page_idle/bitmap", sysfs_root);
         zero = xcalloc(BITMAP_PFNS / 8, 1);
-        write_at(bitmap, zero, BITMAP_PFNS / 8, 0);
+        fixture_write_at(bitmap, zero, BITMAP_PFNS / 8, 0);
         set_flags(BITMAP_PFNS, 0); /* size kpageflags */
 
         /* pages 0..511: a PMD-mapped THP at PFN 0x10000 */
@@ -153,7 +135,7 @@ static void test_probe_missing(void) {
         TrackerContext ctx = { .proc_root = empty, .sysfs_root = empty };
         _cleanup_free_ char *reason = NULL;
 
-        mkdir_p(empty);
+        fixture_mkdir_p(empty);
         check(tracker_page_idle_ops.probe(&ctx, &reason) < 0);
         check(reason && strstr(reason, "page_idle"));
 }
@@ -222,17 +204,29 @@ int main(void) {
         check(bit(0x2f000));
         check(!bit(0x10001));
 
-        /* The process is gone. */
+        /* The normal path reads no /proc/PID/stat (the manager checks liveness once per cycle). */
         {
                 _cleanup_free_ char *stat = xasprintf("%s/%d/stat", proc_root, PID);
-                check(unlink(stat) == 0);
+                _cleanup_free_ char *pm = xasprintf("%s/%d/pagemap", proc_root, PID);
+
+                check(rename(stat, pm_stat_saved) == 0);
+                check(!t->ops->target_valid(t, &target));
+                check_int(t->ops->prepare_access_checks(t, &target), 0);
+                heatmap_cycle_begin(h);
+                check_int(t->ops->check_accesses(t, &target, h), 0);
+                check_int(heatmap_cycle_end(h), 0);
+
+                /* The pagemap of an exited process reads empty: now the tracker asks, -ESRCH. */
+                check(truncate(pm, 0) == 0);
+                r = t->ops->prepare_access_checks(t, &target);
+                check_int(r, -ESRCH);
+                heatmap_cycle_begin(h);
+                check_int(t->ops->check_accesses(t, &target, h), -ESRCH);
+                heatmap_cycle_end(h);
+                /* The same while the process runs: an error, not "gone". */
+                check(rename(pm_stat_saved, stat) == 0);
+                check_int(t->ops->prepare_access_checks(t, &target), -ENODATA);
         }
-        check(!t->ops->target_valid(t, &target));
-        r = t->ops->prepare_access_checks(t, &target);
-        check_int(r, -ESRCH);
-        heatmap_cycle_begin(h);
-        check_int(t->ops->check_accesses(t, &target, h), -ESRCH);
-        heatmap_cycle_end(h);
 
         t->ops->target_remove(t, &target);
         {

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * vm_pick_home_node() on the fixture topologies (numatune, vCPU pinning, residency from the heat
- * map, first DRAM node, in that order) and vm_update_identity() (libvirt's word wins over /proc's).
+ * map, first DRAM node, in that order) and one VM's identity (libvirt's word wins over /proc's;
+ * test-vm-identity has VMs against each other).
  *
  * Fixtures: sysfs-4node: DRAM 0 (CPUs 0-15,32-47), DRAM 1 (16-31,48-63), CXL 2, 3.
  *           sysfs-lab2:  DRAM 0 (CPUs 0-1), CXL 1.
@@ -41,7 +42,7 @@ static Topology *load(const char *name) {
 static Vm *vm_with(const char *nodeset, const char *cpuset) {
         Vm *vm = vm_new(4242, 1);
 
-        vm_update_identity(vm, VM_SOURCE_LIBVIRT, "6f1c2d3e-0000-4000-8000-000000000001", "guest", nodeset, cpuset);
+        vm_update_identity(vm, VM_SOURCE_LIBVIRT, "6f1c2d3e-0000-4000-8000-000000000001", "guest", NULL, nodeset, cpuset);
         return vm;
 }
 
@@ -49,9 +50,9 @@ static void check_home(const Topology *t, const char *nodeset, const char *cpuse
         _cleanup_(vm_freep) Vm *vm = vm_with(nodeset, cpuset);
 
         vm_pick_home_node(vm, t);
-        if (vm->home_node != node || !streq_ptr(vm->home_reason, reason)) {
+        if (vm->home_node != node || !streq_ptr(vm_home_reason_to_string(vm->home_reason), reason)) {
                 fprintf(stderr, "numatune=%s cpuset=%s: home node %d (%s), expected %d (%s)\n",
-                        nodeset ?: "-", cpuset ?: "-", vm->home_node, vm->home_reason ?: "(null)", node,
+                        nodeset ?: "-", cpuset ?: "-", vm->home_node, vm_home_reason_to_string(vm->home_reason) ?: "(null)", node,
                         reason ?: "(null)");
                 exit(EXIT_FAILURE);
         }
@@ -125,7 +126,7 @@ static void test_default(void) {
 
         vm_pick_home_node(vm, sparse);
         check_int(vm->home_node, 0);
-        check_str(vm->home_reason, "first DRAM node");
+        check_str(vm_home_reason_to_string(vm->home_reason), "first DRAM node");
 }
 
 /* Attach a heat map of TEST_PAGES pages at TEST_HVA; feed one residency pass of n_pages pages
@@ -155,9 +156,9 @@ static void check_home_heat(const Topology *t, const char *nodeset, const char *
 
         give_residency(vm, nodes, starts, n, n_pages);
         vm_pick_home_node(vm, t);
-        if (vm->home_node != node || !streq_ptr(vm->home_reason, reason)) {
+        if (vm->home_node != node || !streq_ptr(vm_home_reason_to_string(vm->home_reason), reason)) {
                 fprintf(stderr, "residency %zu runs, %u pages fed: home node %d (%s), expected %d (%s)\n", n, n_pages,
-                        vm->home_node, vm->home_reason ?: "(null)", node, reason ?: "(null)");
+                        vm->home_node, vm_home_reason_to_string(vm->home_reason) ?: "(null)", node, reason ?: "(null)");
                 exit(EXIT_FAILURE);
         }
 }
@@ -217,6 +218,11 @@ static void test_residency(void) {
         }
 }
 
+/* One VM alone: what vm_update_identity() records and vm_resolve_identities() makes of it. */
+static void resolve1(Vm *vm) {
+        vm_resolve_identities(&vm, 1, NULL, NULL);
+}
+
 static void test_identity(void) {
         static const char *const U_PROC = "11111111-2222-4333-8444-555555555555";
         static const char *const U_LV = "aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee";
@@ -226,21 +232,28 @@ static void test_identity(void) {
 
                 check_str(vm->id, "pid-1234");
                 check_str(vm->name, "pid-1234");
+                check_str(vm->default_name, "pid-1234");
                 check(!vm->uuid);
                 check_int(vm->sources, 0);
                 check_int(vm->home_node, -1);
+                check(vm->uid == (uid_t) -1);
 
-                /* /proc alone: its word counts, but never numatune or pinning */
-                vm_update_identity(vm, VM_SOURCE_PROC, U_PROC, "from-cmdline", "1", "0-3");
-                check_str(vm->id, U_PROC);
+                /* /proc alone, trusted: its claims are used, but never as the id, and never numatune
+                 * or pinning */
+                vm->trusted = true;
+                check(vm_update_identity(vm, VM_SOURCE_PROC, U_PROC, "from-cmdline", NULL, "1", "0-3"));
+                resolve1(vm);
+                check_str(vm->id, "pid-1234");
                 check_str(vm->uuid, U_PROC);
                 check_str(vm->name, "from-cmdline");
+                check(!vm->identity_conflict);
                 check(!vm->numa_nodeset);
                 check(!vm->vcpu_cpuset);
                 check_int(vm->sources, VM_SOURCE_PROC);
 
                 /* libvirt's word wins */
-                vm_update_identity(vm, VM_SOURCE_LIBVIRT, U_LV, "from-libvirt", "1", "16-31");
+                check(vm_update_identity(vm, VM_SOURCE_LIBVIRT, U_LV, "from-libvirt", NULL, "1", "16-31"));
+                resolve1(vm);
                 check_str(vm->id, U_LV);
                 check_str(vm->uuid, U_LV);
                 check_str(vm->name, "from-libvirt");
@@ -249,7 +262,8 @@ static void test_identity(void) {
                 check_int(vm->sources, VM_SOURCE_LIBVIRT | VM_SOURCE_PROC);
 
                 /* and /proc's does not overwrite it afterwards */
-                vm_update_identity(vm, VM_SOURCE_PROC, U_PROC, "from-cmdline", NULL, NULL);
+                (void) vm_update_identity(vm, VM_SOURCE_PROC, U_PROC, "from-cmdline", NULL, NULL, NULL);
+                resolve1(vm);
                 check_str(vm->id, U_LV);
                 check_str(vm->uuid, U_LV);
                 check_str(vm->name, "from-libvirt");
@@ -258,18 +272,29 @@ static void test_identity(void) {
                 check_int(vm->sources, VM_SOURCE_LIBVIRT | VM_SOURCE_PROC);
 
                 /* libvirt again without uuid/name keeps them; its numatune/pinning are its latest word */
-                vm_update_identity(vm, VM_SOURCE_LIBVIRT, NULL, NULL, NULL, "0-1");
+                vm_update_identity(vm, VM_SOURCE_LIBVIRT, NULL, NULL, NULL, NULL, "0-1");
+                resolve1(vm);
                 check_str(vm->id, U_LV);
                 check_str(vm->name, "from-libvirt");
                 check(!vm->numa_nodeset);
                 check_str(vm->vcpu_cpuset, "0-1");
+
+                /* libvirt no longer reports it: back to the command line's claims */
+                vm_drop_source(vm, VM_SOURCE_LIBVIRT);
+                resolve1(vm);
+                check_str(vm->id, "pid-1234");
+                check_str(vm->uuid, U_PROC);
+                check_str(vm->name, "from-cmdline");
+                check(!vm->numa_nodeset && !vm->vcpu_cpuset);
+                check_int(vm->sources, VM_SOURCE_PROC);
         }
         {
                 /* libvirt first, /proc later */
                 _cleanup_(vm_freep) Vm *vm = vm_new(77, 5);
 
-                vm_update_identity(vm, VM_SOURCE_LIBVIRT, U_LV, "web", "0", NULL);
-                vm_update_identity(vm, VM_SOURCE_PROC, U_PROC, "guest=web-from-proc", NULL, NULL);
+                vm_update_identity(vm, VM_SOURCE_LIBVIRT, U_LV, "web", NULL, "0", NULL);
+                vm_update_identity(vm, VM_SOURCE_PROC, U_PROC, "guest=web-from-proc", NULL, NULL, NULL);
+                resolve1(vm);
                 check_str(vm->id, U_LV);
                 check_str(vm->uuid, U_LV);
                 check_str(vm->name, "web");
@@ -281,14 +306,32 @@ static void test_identity(void) {
                 /* /proc without a uuid: the id stays the pid; the name is taken */
                 _cleanup_(vm_freep) Vm *vm = vm_new(88, 5);
 
-                vm_update_identity(vm, VM_SOURCE_PROC, NULL, "plain-qemu", NULL, NULL);
+                vm->trusted = true;
+                vm_update_identity(vm, VM_SOURCE_PROC, NULL, "plain-qemu", NULL, NULL, NULL);
+                resolve1(vm);
                 check_str(vm->id, "pid-88");
                 check(!vm->uuid);
                 check_str(vm->name, "plain-qemu");
                 /* a later /proc update may still change it: no libvirt word yet */
-                vm_update_identity(vm, VM_SOURCE_PROC, U_PROC, "renamed", NULL, NULL);
-                check_str(vm->id, U_PROC);
+                vm_update_identity(vm, VM_SOURCE_PROC, U_PROC, "renamed", NULL, NULL, NULL);
+                resolve1(vm);
+                check_str(vm->id, "pid-88");
+                check_str(vm->uuid, U_PROC);
                 check_str(vm->name, "renamed");
+        }
+        {
+                /* untrusted: claims never used */
+                _cleanup_(vm_freep) Vm *vm = vm_new(99, 5);
+
+                free(vm->default_name);
+                vm->default_name = xstrdup("qemu-99");
+                vm_update_identity(vm, VM_SOURCE_PROC, U_PROC, "web", NULL, NULL, NULL);
+                resolve1(vm);
+                check_str(vm->id, "pid-99");
+                check(!vm->uuid);
+                check_str(vm->name, "qemu-99");
+                check_str(vm->identity_conflict, "its command line claims name 'web' and uuid "
+                                                 "11111111-2222-4333-8444-555555555555, which an untrusted VM cannot use");
         }
 }
 

@@ -1,0 +1,207 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+#include <stddef.h>
+
+/*
+ * The D-Bus API of vtismd, shared by the daemon (src/daemon/bus.c) and vtismctl: bus name, object
+ * path, interface, error names, property names, and the layout of every record. vtismd(8)
+ * documents it for users; this header is where the code takes it from.
+ *
+ * Wire format:
+ *   - Scalars are properties of their own (Mode "s", DryRun "b", SampleIntervalUSec "t", ...).
+ *   - Every record that may grow is an a{sv} dict, and a list of records is aa{sv}: VMs (one dict
+ *     per VM, as systemd-machined has one object per machine), Nodes, Trackers, Counters (one
+ *     dict), and both parts of GetHeatmap()'s reply. The keys and their D-Bus types are the
+ *     tables below. A newer vtismd may ADD keys; it never changes the type or meaning of a key.
+ *     A key whose value is unknown or does not apply is left out (uuid of a VM without one,
+ *     error of a VM that has none, home_node of a VM without one), never sent as a sentinel.
+ *     A reader takes the keys it knows, skips the others and says so (vtismctl: one line on
+ *     stderr, "upgrade vtismctl"); it never drops a record for an unknown key.
+ *   - Every string is valid UTF-8. Names, UUIDs and command lines come from processes any local
+ *     user controls, and config strings and error texts may hold any bytes: vtismd escapes each
+ *     byte of an invalid sequence as the four characters \xNN (utf8.h), at one place.
+ *   - The JSON of "vtismctl --json" uses the same keys.
+ *
+ * Adding a key: append it to the enum and table here (the wire knows keys by name, so order is
+ * free), send it in bus.c with the dict_*() helper of its type (leave it out when unknown),
+ * decide it in metrics.c (a metric_defs[] entry, a label, or metric_unexported[] with why;
+ * test-metrics fails until you do; METRIC_WATCH_RATE puts its rate in 'vtismctl top'), and
+ * document it in vtismd(8). vtismctl reads every key of these tables generically
+ * (bus-snapshot.h): --json shows it with no code (null when absent); a text column is one
+ * table_add_column() in vtismctl.c.
+ * Adding a scalar property: its macro above, bus_status_fields[], the vtable in bus.c, its JSON
+ * name in vtismctl.c (status_json[]) and metrics.c.
+ * Adding a kind of record: a new enum and table here, an aa{sv}/a{sv} property or method, a
+ * BusRecordKind in bus-snapshot.h.
+ *
+ * Access: every property and GetHeatmap are open to every user; Reload, Pause, Resume and
+ * SetDryRun need uid 0 and CAP_SYS_ADMIN in the caller's effective set (vtismd checks both; the
+ * bus policy systemd/org.vtism1.conf lets only root call them). A new read method must be
+ * allowed in that policy file, a new mutating one must call check_privileged() (bus.c).
+ */
+
+#define VTISM_BUS_NAME      "org.vtism1"
+#define VTISM_BUS_PATH      "/org/vtism1"
+#define VTISM_BUS_INTERFACE "org.vtism1.Manager"
+
+#define VTISM_BUS_ERROR_CONFIG_INVALID "org.vtism1.Error.ConfigInvalid" /* Reload: the old config stays */
+#define VTISM_BUS_ERROR_NO_SUCH_VM     "org.vtism1.Error.NoSuchVM"
+#define VTISM_BUS_ERROR_NOT_SAMPLED    "org.vtism1.Error.NotSampled"    /* the VM has no heat map (yet) */
+
+/* Properties of VTISM_BUS_INTERFACE; their types are in the vtable (bus.c) and vtismd(8). */
+#define VTISM_PROP_VERSION              "Version"            /* s, const */
+#define VTISM_PROP_MODE                 "Mode"               /* s: "tiering", "monitor-only" */
+#define VTISM_PROP_MODE_REASON          "ModeReason"         /* s */
+#define VTISM_PROP_TRACKER              "Tracker"            /* s: the configured tracker */
+#define VTISM_PROP_CONFIG_FILE          "ConfigFile"         /* s, const */
+#define VTISM_PROP_LIBVIRT_URI          "LibvirtURI"         /* s */
+#define VTISM_PROP_LIBVIRT_STATE        "LibvirtState"       /* s: the connection, one line; "" if none; no signal */
+#define VTISM_PROP_LAST_RELOAD_ERROR    "LastReloadError"    /* s, "" after a good (re)load */
+#define VTISM_PROP_SAMPLING_PAUSED      "SamplingPaused"     /* b */
+#define VTISM_PROP_MIGRATION_PAUSED     "MigrationPaused"    /* b */
+#define VTISM_PROP_DRY_RUN              "DryRun"             /* b */
+#define VTISM_PROP_SAMPLE_INTERVAL_USEC "SampleIntervalUSec" /* t */
+#define VTISM_PROP_MIGRATE_RATE_LIMIT   "MigrateRateLimit"   /* t, bytes per second, 0 unlimited */
+#define VTISM_PROP_STARTED_AT           "StartedAt"          /* t, CLOCK_REALTIME usec, const */
+#define VTISM_PROP_LAST_CYCLE_AT        "LastCycleAt"        /* t, CLOCK_REALTIME usec, 0 before the first */
+#define VTISM_PROP_NODES                "Nodes"              /* aa{sv}: bus_node_fields */
+#define VTISM_PROP_DISTANCES            "Distances"          /* aau: node distance matrix, Nodes' order */
+#define VTISM_PROP_COUNTERS             "Counters"           /* a{sv}: bus_counter_fields */
+#define VTISM_PROP_ACTIVE_TRACKER       "ActiveTracker"      /* s, "" if none is usable */
+#define VTISM_PROP_TRACKERS             "Trackers"           /* aa{sv}: bus_tracker_fields */
+#define VTISM_PROP_VMS                  "VMs"                /* aa{sv}: bus_vm_fields */
+
+/*
+ * The scalar properties as a table, for readers that take them generically (bus-snapshot.h):
+ * key = the property name, type = its D-Bus type. Adding a scalar property: its macro above, an
+ * entry here, the vtable in bus.c; vtismctl's JSON name for it (vtismctl.c) and vtismd(8).
+ */
+typedef enum BusStatusField {
+        BUS_STATUS_VERSION,
+        BUS_STATUS_MODE,
+        BUS_STATUS_MODE_REASON,
+        BUS_STATUS_TRACKER,
+        BUS_STATUS_CONFIG_FILE,
+        BUS_STATUS_LIBVIRT_URI,
+        BUS_STATUS_LIBVIRT_STATE,
+        BUS_STATUS_LAST_RELOAD_ERROR,
+        BUS_STATUS_SAMPLING_PAUSED,
+        BUS_STATUS_MIGRATION_PAUSED,
+        BUS_STATUS_DRY_RUN,
+        BUS_STATUS_SAMPLE_INTERVAL_USEC,
+        BUS_STATUS_MIGRATE_RATE_LIMIT,
+        BUS_STATUS_STARTED_AT,
+        BUS_STATUS_LAST_CYCLE_AT,
+        BUS_STATUS_ACTIVE_TRACKER,
+        _BUS_STATUS_FIELD_MAX,
+} BusStatusField;
+
+/* Methods. GetHeatmap(s vm) -> (a{sv} bus_heatmap_fields, aa{sv} bus_heat_range_fields). */
+#define VTISM_METHOD_GET_HEATMAP "GetHeatmap"
+#define VTISM_METHOD_RELOAD      "Reload"
+#define VTISM_METHOD_PAUSE       "Pause"      /* (s what): "sampling", "migration", "all" */
+#define VTISM_METHOD_RESUME      "Resume"     /* (s what) */
+#define VTISM_METHOD_SET_DRY_RUN "SetDryRun"  /* (b enable) */
+
+/* One key of a record: its name and its D-Bus type ("s", "t", "u", "i", "b", "ai", "at"). */
+typedef struct BusField {
+        const char *key;
+        const char *type;
+} BusField;
+
+/* A VM (VMs property). */
+typedef enum BusVmField {
+        BUS_VM_ID,                /* s: the libvirt UUID of a libvirt domain, else "pid-N"; unique */
+        BUS_VM_NAME,              /* s: libvirt's name, QEMU's -name if usable (vm.h), or "qemu-N" / "EXE-N" */
+        BUS_VM_UUID,              /* s: absent if unknown or not usable */
+        BUS_VM_PID,               /* u: the QEMU (or configured) process */
+        BUS_VM_SOURCES,           /* s: "libvirt", "proc" or "libvirt,proc" */
+        BUS_VM_STATE,             /* s: "new", "tracked", "untrackable", "ignored" */
+        BUS_VM_ERROR,             /* s: why untrackable or ignored; absent if not */
+        BUS_VM_RAM_BYTES,         /* t: guest RAM located */
+        BUS_VM_RESIDENCY_KNOWN,   /* b: dram_bytes/cxl_bytes come from a complete placement pass */
+        BUS_VM_DRAM_BYTES,        /* t */
+        BUS_VM_CXL_BYTES,         /* t */
+        BUS_VM_HOT_BYTES,         /* t */
+        BUS_VM_WARM_BYTES,        /* t */
+        BUS_VM_COLD_BYTES,        /* t */
+        BUS_VM_CYCLES,            /* t: cycles sampled */
+        BUS_VM_HOME_NODE,         /* i: absent if none */
+        BUS_VM_HOME_REASON,       /* s: "numatune", "vcpu pinning", "most pages", "first DRAM node" */
+        BUS_VM_POLICY,            /* s: where the policy that applies is, "FILE:LINE", or "default" */
+        BUS_VM_DRAM_BUDGET_BYTES, /* t: that policy's DRAM budget, a percentage of guest RAM resolved;
+                                   * absent while guest RAM is not located */
+        BUS_VM_IDENTITY_CONFLICT, /* s: what the command line claims (name, uuid) that is not used, and
+                                   * why (another VM has it, the VM is untrusted); absent if none */
+        _BUS_VM_FIELD_MAX,
+} BusVmField;
+extern const BusField bus_vm_fields[_BUS_VM_FIELD_MAX];
+
+extern const BusField bus_status_fields[_BUS_STATUS_FIELD_MAX];
+
+/* A NUMA node (Nodes property). */
+typedef enum BusNodeField {
+        BUS_NODE_ID,               /* i */
+        BUS_NODE_TIER,             /* s: "dram", "cxl" */
+        BUS_NODE_CLASSIFIED_BY,    /* s: "memory-tier", "has-cpus", "cpu-less", "config" */
+        BUS_NODE_MEMORY_TIER,      /* i: the kernel's memory tier, absent if none */
+        BUS_NODE_CPUS,             /* s: cpulist, "" for none */
+        BUS_NODE_TOTAL_BYTES,      /* t */
+        BUS_NODE_FREE_BYTES,       /* t */
+        BUS_NODE_DEMOTION_TARGETS, /* ai: CXL nodes, nearest first */
+        _BUS_NODE_FIELD_MAX,
+} BusNodeField;
+extern const BusField bus_node_fields[_BUS_NODE_FIELD_MAX];
+
+/* An access tracker (Trackers property). */
+typedef enum BusTrackerField {
+        BUS_TRACKER_NAME,   /* s */
+        BUS_TRACKER_USABLE, /* b */
+        BUS_TRACKER_REASON, /* s: why not usable; absent if usable */
+        _BUS_TRACKER_FIELD_MAX,
+} BusTrackerField;
+extern const BusField bus_tracker_fields[_BUS_TRACKER_FIELD_MAX];
+
+/* The Counters property: one dict, every value "t", counted since vtismd started. */
+typedef enum BusCounterField {
+        BUS_COUNTER_CYCLES,
+        BUS_COUNTER_PAGES_PROMOTED,
+        BUS_COUNTER_PAGES_DEMOTED,
+        BUS_COUNTER_PAGES_FAILED,
+        BUS_COUNTER_BYTES_MIGRATED,
+        BUS_COUNTER_RELOADS,
+        BUS_COUNTER_RELOAD_FAILURES,
+        BUS_COUNTER_CYCLE_USEC,           /* time spent in cycles (CLOCK_MONOTONIC) */
+        BUS_COUNTER_SAMPLE_ERRORS,        /* tracker reads of a VM that failed */
+        BUS_COUNTER_METRICS_FILE_ERRORS,  /* failed writes of global.metrics_textfile */
+        _BUS_COUNTER_FIELD_MAX,
+} BusCounterField;
+extern const BusField bus_counter_fields[_BUS_COUNTER_FIELD_MAX];
+
+/* GetHeatmap(), first part: the VM. */
+typedef enum BusHeatmapField {
+        BUS_HEATMAP_ID,          /* s */
+        BUS_HEATMAP_NAME,        /* s */
+        BUS_HEATMAP_RANGE_BYTES, /* t: size of each guest-physical range */
+        BUS_HEATMAP_CYCLES,      /* t */
+        _BUS_HEATMAP_FIELD_MAX,
+} BusHeatmapField;
+extern const BusField bus_heatmap_fields[_BUS_HEATMAP_FIELD_MAX];
+
+/* GetHeatmap(), second part: one dict per guest-physical range holding RAM, ascending gpa. */
+typedef enum BusHeatRangeField {
+        BUS_HEAT_RANGE_GPA,          /* t */
+        BUS_HEAT_RANGE_RAM_BYTES,    /* t */
+        BUS_HEAT_RANGE_HOT_BYTES,    /* t */
+        BUS_HEAT_RANGE_WARM_BYTES,   /* t */
+        BUS_HEAT_RANGE_COLD_BYTES,   /* t */
+        BUS_HEAT_RANGE_DRAM_BYTES,   /* t */
+        BUS_HEAT_RANGE_CXL_BYTES,    /* t */
+        BUS_HEAT_RANGE_HEAT_BUCKETS, /* at: pages per heat bucket (heat / 32), coldest first */
+        _BUS_HEAT_RANGE_FIELD_MAX,
+} BusHeatRangeField;
+extern const BusField bus_heat_range_fields[_BUS_HEAT_RANGE_FIELD_MAX];
+
+/* The field named key in a table, or NULL. */
+const BusField *bus_field_find(const BusField *fields, size_t n, const char *key);

@@ -1,0 +1,110 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* The record layouts of vtismd's D-Bus API (bus-api.h), shared by vtismd and vtismctl. */
+#include <string.h>
+
+#include "vtism/bus-api.h"
+#include "vtism/macro.h"
+
+const BusField bus_vm_fields[_BUS_VM_FIELD_MAX] = {
+        [BUS_VM_ID] = { "id", "s" },
+        [BUS_VM_NAME] = { "name", "s" },
+        [BUS_VM_UUID] = { "uuid", "s" },
+        [BUS_VM_PID] = { "pid", "u" },
+        [BUS_VM_SOURCES] = { "sources", "s" },
+        [BUS_VM_STATE] = { "state", "s" },
+        [BUS_VM_ERROR] = { "error", "s" },
+        [BUS_VM_RAM_BYTES] = { "ram_bytes", "t" },
+        [BUS_VM_RESIDENCY_KNOWN] = { "residency_known", "b" },
+        [BUS_VM_DRAM_BYTES] = { "dram_bytes", "t" },
+        [BUS_VM_CXL_BYTES] = { "cxl_bytes", "t" },
+        [BUS_VM_HOT_BYTES] = { "hot_bytes", "t" },
+        [BUS_VM_WARM_BYTES] = { "warm_bytes", "t" },
+        [BUS_VM_COLD_BYTES] = { "cold_bytes", "t" },
+        [BUS_VM_CYCLES] = { "cycles", "t" },
+        [BUS_VM_HOME_NODE] = { "home_node", "i" },
+        [BUS_VM_HOME_REASON] = { "home_reason", "s" },
+        [BUS_VM_POLICY] = { "policy", "s" },
+        [BUS_VM_DRAM_BUDGET_BYTES] = { "dram_budget_bytes", "t" },
+        [BUS_VM_IDENTITY_CONFLICT] = { "identity_conflict", "s" },
+};
+assert_cc(ELEMENTSOF(bus_vm_fields) == _BUS_VM_FIELD_MAX);
+
+const BusField bus_status_fields[_BUS_STATUS_FIELD_MAX] = {
+        [BUS_STATUS_VERSION] = { VTISM_PROP_VERSION, "s" },
+        [BUS_STATUS_MODE] = { VTISM_PROP_MODE, "s" },
+        [BUS_STATUS_MODE_REASON] = { VTISM_PROP_MODE_REASON, "s" },
+        [BUS_STATUS_TRACKER] = { VTISM_PROP_TRACKER, "s" },
+        [BUS_STATUS_CONFIG_FILE] = { VTISM_PROP_CONFIG_FILE, "s" },
+        [BUS_STATUS_LIBVIRT_URI] = { VTISM_PROP_LIBVIRT_URI, "s" },
+        [BUS_STATUS_LIBVIRT_STATE] = { VTISM_PROP_LIBVIRT_STATE, "s" },
+        [BUS_STATUS_LAST_RELOAD_ERROR] = { VTISM_PROP_LAST_RELOAD_ERROR, "s" },
+        [BUS_STATUS_SAMPLING_PAUSED] = { VTISM_PROP_SAMPLING_PAUSED, "b" },
+        [BUS_STATUS_MIGRATION_PAUSED] = { VTISM_PROP_MIGRATION_PAUSED, "b" },
+        [BUS_STATUS_DRY_RUN] = { VTISM_PROP_DRY_RUN, "b" },
+        [BUS_STATUS_SAMPLE_INTERVAL_USEC] = { VTISM_PROP_SAMPLE_INTERVAL_USEC, "t" },
+        [BUS_STATUS_MIGRATE_RATE_LIMIT] = { VTISM_PROP_MIGRATE_RATE_LIMIT, "t" },
+        [BUS_STATUS_STARTED_AT] = { VTISM_PROP_STARTED_AT, "t" },
+        [BUS_STATUS_LAST_CYCLE_AT] = { VTISM_PROP_LAST_CYCLE_AT, "t" },
+        [BUS_STATUS_ACTIVE_TRACKER] = { VTISM_PROP_ACTIVE_TRACKER, "s" },
+};
+assert_cc(ELEMENTSOF(bus_status_fields) == _BUS_STATUS_FIELD_MAX);
+
+const BusField bus_node_fields[_BUS_NODE_FIELD_MAX] = {
+        [BUS_NODE_ID] = { "id", "i" },
+        [BUS_NODE_TIER] = { "tier", "s" },
+        [BUS_NODE_CLASSIFIED_BY] = { "classified_by", "s" },
+        [BUS_NODE_MEMORY_TIER] = { "memory_tier", "i" },
+        [BUS_NODE_CPUS] = { "cpus", "s" },
+        [BUS_NODE_TOTAL_BYTES] = { "total_bytes", "t" },
+        [BUS_NODE_FREE_BYTES] = { "free_bytes", "t" },
+        [BUS_NODE_DEMOTION_TARGETS] = { "demotion_targets", "ai" },
+};
+assert_cc(ELEMENTSOF(bus_node_fields) == _BUS_NODE_FIELD_MAX);
+
+const BusField bus_tracker_fields[_BUS_TRACKER_FIELD_MAX] = {
+        [BUS_TRACKER_NAME] = { "name", "s" },
+        [BUS_TRACKER_USABLE] = { "usable", "b" },
+        [BUS_TRACKER_REASON] = { "reason", "s" },
+};
+assert_cc(ELEMENTSOF(bus_tracker_fields) == _BUS_TRACKER_FIELD_MAX);
+
+const BusField bus_counter_fields[_BUS_COUNTER_FIELD_MAX] = {
+        [BUS_COUNTER_CYCLES] = { "cycles", "t" },
+        [BUS_COUNTER_PAGES_PROMOTED] = { "pages_promoted", "t" },
+        [BUS_COUNTER_PAGES_DEMOTED] = { "pages_demoted", "t" },
+        [BUS_COUNTER_PAGES_FAILED] = { "pages_failed", "t" },
+        [BUS_COUNTER_BYTES_MIGRATED] = { "bytes_migrated", "t" },
+        [BUS_COUNTER_RELOADS] = { "reloads", "t" },
+        [BUS_COUNTER_RELOAD_FAILURES] = { "reload_failures", "t" },
+        [BUS_COUNTER_CYCLE_USEC] = { "cycle_usec", "t" },
+        [BUS_COUNTER_SAMPLE_ERRORS] = { "sample_errors", "t" },
+        [BUS_COUNTER_METRICS_FILE_ERRORS] = { "metrics_file_errors", "t" },
+};
+assert_cc(ELEMENTSOF(bus_counter_fields) == _BUS_COUNTER_FIELD_MAX);
+
+const BusField bus_heatmap_fields[_BUS_HEATMAP_FIELD_MAX] = {
+        [BUS_HEATMAP_ID] = { "id", "s" },
+        [BUS_HEATMAP_NAME] = { "name", "s" },
+        [BUS_HEATMAP_RANGE_BYTES] = { "range_bytes", "t" },
+        [BUS_HEATMAP_CYCLES] = { "cycles", "t" },
+};
+assert_cc(ELEMENTSOF(bus_heatmap_fields) == _BUS_HEATMAP_FIELD_MAX);
+
+const BusField bus_heat_range_fields[_BUS_HEAT_RANGE_FIELD_MAX] = {
+        [BUS_HEAT_RANGE_GPA] = { "gpa", "t" },
+        [BUS_HEAT_RANGE_RAM_BYTES] = { "ram_bytes", "t" },
+        [BUS_HEAT_RANGE_HOT_BYTES] = { "hot_bytes", "t" },
+        [BUS_HEAT_RANGE_WARM_BYTES] = { "warm_bytes", "t" },
+        [BUS_HEAT_RANGE_COLD_BYTES] = { "cold_bytes", "t" },
+        [BUS_HEAT_RANGE_DRAM_BYTES] = { "dram_bytes", "t" },
+        [BUS_HEAT_RANGE_CXL_BYTES] = { "cxl_bytes", "t" },
+        [BUS_HEAT_RANGE_HEAT_BUCKETS] = { "heat_buckets_pages", "at" },
+};
+assert_cc(ELEMENTSOF(bus_heat_range_fields) == _BUS_HEAT_RANGE_FIELD_MAX);
+
+const BusField *bus_field_find(const BusField *fields, size_t n, const char *key) {
+        for (size_t i = 0; i < n; i++)
+                if (fields[i].key && strcmp(fields[i].key, key) == 0)
+                        return &fields[i];
+        return NULL;
+}

@@ -1,0 +1,1469 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The migrator against a fake kernel: move_pages(2) is wrapped at link time
+ * (-Wl,--wrap=move_pages) and follows mm/migrate.c of Linux 6.12 on a model of two QEMU
+ * processes: a node per 4 KiB page, THP folios that move whole (and make later subpages of the
+ * same call report -EBUSY), pages that are absent, unmapped, the zero page, shared, busy n times
+ * or pinned (their migration fails: the call returns how many did not move and leaves statuses
+ * unset), nodes with a capacity (ENOMEM), a cpuset (EACCES), and processes that exit (ESRCH),
+ * turn into zombies (EINVAL) or whose pid is reused (the start time in the fake
+ * /proc/PID/stat changes). Like the kernel, a call migrates its queued list whenever a page is
+ * not queued or the target node changes.
+ *
+ * The slices run from a real sd-event loop. Costs are simulated on the migrator's clock (what the
+ * fake kernel "spent", plus real time spent waiting in the loop, for retry delays), so slice and
+ * batch bounds are checked deterministically.
+ *
+ * Layout of each process (64 MiB at BASE, 16384 pages, 32 blocks of 2 MiB), redrawn per case:
+ *
+ *     block:  0   1   2   3  ...  31
+ *             4K  4K  4K  4K ...  4K      (THP where a case says so)
+ */
+#include <fcntl.h>
+#include <numaif.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "vtism/log.h"
+#include "vtism/migrator.h"
+#include "vtism/util.h"
+
+#define NODES 3                         /* 0 DRAM, 1 and 2 CXL */
+#define PAGES 16384u
+#define BLOCKS (PAGES / 512u)
+#define BASE UINT64_C(0x40000000)
+#define K4 UINT64_C(4096)
+#define M2 (UINT64_C(2) << 20)
+#define ADDR(i) (BASE + (uint64_t) (i) * K4)
+
+/* Simulated costs (microseconds) */
+#define COST_4K_USEC 20                 /* per 4 KiB page moved */
+#define COST_THP_USEC 2000              /* per THP moved */
+#define COST_QUERY_NSEC 1000            /* per page queried */
+#define COST_CALL_USEC 5                /* per call (fake_call_usec for moves) */
+
+long __real_move_pages(int pid, unsigned long count, void **pages, const int *nodes, int *status, int flags);
+long __wrap_move_pages(int pid, unsigned long count, void **pages, const int *nodes, int *status, int flags);
+
+typedef struct FakeProc {
+        pid_t pid;
+        unsigned long long start;
+        bool exited;                    /* no such task */
+        bool zombie;                    /* task without mm */
+        unsigned allowed;               /* cpuset.mems as a node mask */
+        int node[PAGES];                /* -1: not present */
+        bool unmapped[PAGES], zero[PAGES], shared[PAGES];
+        uint8_t busy[PAGES];            /* -EBUSY this many more times */
+        uint8_t pinned[PAGES];          /* migration fails this many more times */
+        bool thp[BLOCKS];
+        unsigned move_calls, query_calls;
+        unsigned long moved_pages;      /* by the fake */
+        unsigned exit_at_move_call;     /* exits just before that move call (1-based; 0: never) */
+        unsigned zombie_at_move_call;
+        unsigned exit_after_move_call;  /* exits right after that call (before any re-query) */
+        unsigned reuse_after_move_call; /* its pid goes to a new process after that call */
+        unsigned long calls_after_reuse;
+        bool reused;
+} FakeProc;
+
+static FakeProc procs[2];
+static long node_free[NODES];
+static bool isolated[PAGES];
+static usec_t fake_spent;
+static usec_t fake_call_usec = COST_CALL_USEC;  /* fixed cost of a move call */
+static unsigned stall_at_move_call;             /* that move call (of any process) takes 500 ms more */
+static usec_t fake_probe_usec;                  /* extra cost of the migrator's probe calls */
+static unsigned n_move_calls;
+static unsigned long call_pages[4096];          /* pages per move call, in order */
+static unsigned long max_call_pages;
+static char root[] = "/tmp/test-migrator.XXXXXX";
+static char *proc_root;
+
+static usec_t real_now(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (usec_t) ts.tv_sec * USEC_PER_SEC + (usec_t) ts.tv_nsec / 1000;
+}
+
+/* The migrator's clock: only what the fake kernel spent, plus the real time the loop spent
+ * waiting between dispatches (see loop_run()), so slices and batches measure simulated costs
+ * only, whatever the load of the machine (or valgrind). */
+static usec_t test_clock(void *userdata) {
+        return fake_spent;
+}
+
+static void write_file(const char *path, const char *s) {
+        FILE *f = fopen(path, "we");
+
+        check(f);
+        check(fputs(s, f) >= 0);
+        check(fclose(f) == 0);
+}
+
+static void write_stat(const FakeProc *p, unsigned long long start) {
+        _cleanup_free_ char *dir = xasprintf("%s/%d", proc_root, (int) p->pid);
+        _cleanup_free_ char *path = xasprintf("%s/stat", dir);
+        _cleanup_free_ char *line = xasprintf("%d (qemu-system-x86) S 1 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 %llu 0 0\n",
+                                              (int) p->pid, start);
+
+        (void) mkdir(dir, 0755);
+        write_file(path, line);
+}
+
+static void remove_stat(const FakeProc *p) {
+        _cleanup_free_ char *path = xasprintf("%s/%d/stat", proc_root, (int) p->pid);
+
+        (void) unlink(path);
+}
+
+static FakeProc *proc_by_pid(int pid) {
+        for (size_t i = 0; i < ELEMENTSOF(procs); i++)
+                if (procs[i].pid == pid)
+                        return &procs[i];
+        return NULL;
+}
+
+/* A fresh model: every page of both processes present on node 0, no THP. */
+static void fake_reset(void) {
+        for (size_t k = 0; k < ELEMENTSOF(procs); k++) {
+                FakeProc *p = &procs[k];
+
+                memset(p, 0, sizeof(*p));
+                p->pid = 4242 + (pid_t) k;
+                p->start = 1000 + k;
+                p->allowed = (1u << NODES) - 1;
+                for (unsigned i = 0; i < PAGES; i++)
+                        p->node[i] = 0;
+                write_stat(p, p->start);
+        }
+        for (int n = 0; n < NODES; n++)
+                node_free[n] = 1000000;
+        fake_spent = USEC_PER_SEC;
+        fake_call_usec = COST_CALL_USEC;
+        stall_at_move_call = n_move_calls = 0;
+        fake_probe_usec = 0;
+        max_call_pages = 0;
+}
+
+static int lookup(const FakeProc *p, uint64_t addr, unsigned *ret_index) {
+        uint64_t i;
+
+        if (addr < BASE || addr >= BASE + (uint64_t) PAGES * K4)
+                return -EFAULT;
+        i = (addr - BASE) / K4;
+        if (p->unmapped[i] || p->zero[i])
+                return -EFAULT;
+        if (p->node[i] < 0)
+                return -ENOENT;
+        *ret_index = (unsigned) i;
+        return 0;
+}
+
+/* The first page of the folio holding page i. */
+static unsigned folio_head(const FakeProc *p, unsigned i) {
+        return p->thp[i / 512] ? i / 512 * 512 : i;
+}
+
+static unsigned folio_pages(const FakeProc *p, unsigned i) {
+        return p->thp[i / 512] ? 512 : 1;
+}
+
+/* migrate_pages() of the queued folios to node: 0, -ENOMEM, or > 0 (failed + not attempted). */
+static long flush(FakeProc *p, int node, unsigned *queue, size_t *n_queue, int *status, size_t start, size_t i,
+                  size_t count) {
+        long failed = 0;
+
+        if (*n_queue == 0)
+                return 0;
+        for (size_t q = 0; q < *n_queue; q++) {
+                unsigned head = queue[q], n = folio_pages(p, head);
+                int from = p->node[head];
+
+                isolated[head] = false;
+                if (p->pinned[head] > 0) {
+                        p->pinned[head]--;
+                        failed++;
+                        continue;
+                }
+                if (node_free[node] < (long) n) {
+                        for (size_t r = q + 1; r < *n_queue; r++)
+                                isolated[queue[r]] = false;
+                        *n_queue = 0;
+                        return -ENOMEM;
+                }
+                node_free[node] -= n;
+                node_free[from] += n;
+                for (unsigned k = head; k < head + n; k++)
+                        p->node[k] = node;
+                p->moved_pages += n;
+                fake_spent += n == 512 ? COST_THP_USEC : COST_4K_USEC;
+        }
+        *n_queue = 0;
+        if (failed > 0)
+                return failed + (long) (count - i);
+        for (size_t k = start; k < i; k++)
+                status[k] = node;
+        return 0;
+}
+
+/* 1 queued, 0 already there, -errno */
+static int add_folio(FakeProc *p, uint64_t addr, int node, unsigned *queue, size_t *n_queue) {
+        unsigned i, head;
+        int r = lookup(p, addr, &i);
+
+        if (r < 0)
+                return r;
+        head = folio_head(p, i);
+        if (p->node[head] == node)
+                return 0;
+        if (p->shared[i])
+                return -EACCES;
+        if (isolated[head])
+                return -EBUSY;
+        if (p->busy[i] > 0) {
+                p->busy[i]--;
+                return -EBUSY;
+        }
+        isolated[head] = true;
+        queue[(*n_queue)++] = head;
+        return 1;
+}
+
+static long fake_move(FakeProc *p, unsigned long count, void **pages, const int *nodes, int *status) {
+        static unsigned queue[PAGES * 2];
+        size_t n_queue = 0, start = 0, i;
+        int current = -1;
+        long err = 0, err1;
+
+        memset(isolated, 0, sizeof(isolated));
+        for (i = 0; i < count; i++) {
+                int node = nodes[i];
+
+                if (node < 0 || node >= NODES) {
+                        err = -ENODEV;
+                        goto out_flush;
+                }
+                if (!(p->allowed & (1u << node))) {
+                        err = -EACCES;
+                        goto out_flush;
+                }
+                if (current < 0) {
+                        current = node;
+                        start = i;
+                } else if (node != current) {
+                        err = flush(p, current, queue, &n_queue, status, start, i, count);
+                        if (err)
+                                return err;
+                        start = i;
+                        current = node;
+                }
+                err = add_folio(p, (uintptr_t) pages[i], current, queue, &n_queue);
+                if (err > 0)
+                        continue;
+                status[i] = err ?: current;
+                err = flush(p, current, queue, &n_queue, status, start, i, count);
+                if (err)
+                        return err > 0 ? err - 1 : err;
+                current = -1;
+        }
+out_flush:
+        err1 = flush(p, current, queue, &n_queue, status, start, i, count);
+        if (err >= 0)
+                err = err1;
+        return err;
+}
+
+long __wrap_move_pages(int pid, unsigned long count, void **pages, const int *nodes, int *status, int flags) {
+        FakeProc *p = proc_by_pid(pid);
+        long r;
+
+        fake_spent += COST_CALL_USEC;
+        if (pid == 0) {
+                /* The migrator's probe of a call's fixed cost: a page of its own, on node 0. */
+                for (unsigned long i = 0; i < count; i++)
+                        status[i] = 0;
+                if (nodes) {
+                        check(count == 1 && nodes[0] == 0);
+                        fake_spent += fake_call_usec + fake_probe_usec;
+                }
+                return 0;
+        }
+        if (!p || p->exited) {
+                errno = ESRCH;
+                return -1;
+        }
+        if (p->reused) {
+                /* Another process has this pid now: nothing of ours may touch it. */
+                p->calls_after_reuse++;
+                errno = ESRCH;
+                return -1;
+        }
+        if (!nodes) {
+                p->query_calls++;
+                for (unsigned long i = 0; i < count; i++) {
+                        unsigned idx;
+                        int e = lookup(p, (uintptr_t) pages[i], &idx);
+
+                        status[i] = e < 0 ? e : p->node[idx];
+                }
+                fake_spent += count * COST_QUERY_NSEC / 1000;
+                return 0;
+        }
+        check(flags == MPOL_MF_MOVE);
+        fake_spent += fake_call_usec;
+        p->move_calls++;
+        max_call_pages = MAX(max_call_pages, count);
+        if (n_move_calls < ELEMENTSOF(call_pages))
+                call_pages[n_move_calls] = count;
+        if (++n_move_calls == stall_at_move_call)
+                fake_spent += 500 * USEC_PER_MSEC;
+        if (p->exit_at_move_call && p->move_calls >= p->exit_at_move_call) {
+                p->exited = true;
+                remove_stat(p);
+                errno = ESRCH;
+                return -1;
+        }
+        if (p->zombie_at_move_call && p->move_calls >= p->zombie_at_move_call)
+                p->zombie = true;
+        if (p->zombie) {
+                errno = EINVAL;
+                return -1;
+        }
+        r = fake_move(p, count, pages, nodes, status);
+        if (p->exit_after_move_call && p->move_calls == p->exit_after_move_call) {
+                p->exited = true;
+                remove_stat(p);
+        }
+        if (p->reuse_after_move_call && p->move_calls == p->reuse_after_move_call) {
+                p->reused = true;
+                write_stat(p, p->start + 777);
+        }
+        if (r < 0) {
+                errno = (int) -r;
+                return -1;
+        }
+        return r;
+}
+
+/* --- the sink: records what it is told --- */
+
+typedef struct Moved {
+        void *vm;
+        uint64_t hva, n;
+        int from, to;
+        PlanDirection dir;
+} Moved;
+
+typedef struct Rec {
+        Moved moved[40000];
+        size_t n_moved;
+        uint64_t moved_pages[2];        /* by the callbacks, per VM */
+        uint64_t huge_true, huge_false;
+        uint64_t huge_mark[2][BLOCKS];  /* +1 true, count of false in the next */
+        unsigned huge_seen[2][BLOCKS];
+        uint64_t in_place_pages, planned_pages, sweep_pages[2];
+        uint64_t sweep_next[2];         /* expected next sweep hva per VM (ascending, wraps) */
+        unsigned sweep_wraps[2];
+        bool sweep_order_ok;
+        unsigned rounds;
+        MigratorRound last;
+        MigratorRoundVm last_vms[2];
+        char last_ids[2][64];
+        /* actions from inside callbacks */
+        void (*on_moved)(void);
+        void (*on_round)(const MigratorRound *r);
+        bool forgotten[2];
+} Rec;
+
+static Rec rec;
+static Migrator *mig;
+static sd_event *ev;
+static int vm_keys[2];                  /* their addresses are the keys */
+#define KEY(k) ((void *) &vm_keys[k])
+
+static int key_index(void *vm) {
+        check(vm == KEY(0) || vm == KEY(1));
+        return vm == KEY(0) ? 0 : 1;
+}
+
+static void on_placement(void *u, void *vm, uint64_t hva, const int *status, size_t n, MigratorQuery kind) {
+        int k = key_index(vm);
+
+        check(!rec.forgotten[k]);
+        check(n > 0);
+        if (kind == MIGRATOR_QUERY_PLANNED) {
+                rec.planned_pages += n;
+                for (size_t i = 0; i < n; i++)
+                        check_int(status[i], procs[k].node[(hva - BASE) / K4 + i]);
+                return;
+        }
+        rec.sweep_pages[k] += n;
+        if (hva != rec.sweep_next[k]) {
+                if (hva == BASE && rec.sweep_next[k] == BASE + (uint64_t) PAGES * K4)
+                        rec.sweep_wraps[k]++;
+                else
+                        rec.sweep_order_ok = false;
+        }
+        /* whole 2 MiB blocks unless the allowance ran out */
+        rec.sweep_next[k] = hva + n * K4;
+        for (size_t i = 0; i < n; i++) {
+                unsigned idx = (unsigned) ((hva - BASE) / K4 + i);
+
+                check_int(status[i], procs[k].node[idx]);
+        }
+}
+
+static void on_moved(void *u, void *vm, uint64_t hva, size_t n, int from, int to, PlanDirection dir) {
+        int k = key_index(vm);
+
+        check(!rec.forgotten[k]);
+        check(n > 0);
+        check(rec.n_moved < ELEMENTSOF(rec.moved));
+        rec.moved[rec.n_moved++] = (Moved) { vm, hva, n, from, to, dir };
+        if (from == to)
+                rec.in_place_pages += n; /* found already there */
+        else
+                rec.moved_pages[k] += n;
+        for (size_t i = 0; i < n; i++)
+                check_int(procs[k].node[(hva - BASE) / K4 + i], to);
+        if (rec.on_moved)
+                rec.on_moved();
+}
+
+static void on_huge(void *u, void *vm, uint64_t hva, bool huge) {
+        int k = key_index(vm);
+        unsigned b = (unsigned) ((hva - BASE) / M2);
+
+        check(!rec.forgotten[k]);
+        check(hva % M2 == 0 && b < BLOCKS);
+        if (huge)
+                rec.huge_true++;
+        else
+                rec.huge_false++;
+        rec.huge_mark[k][b] = huge;
+        rec.huge_seen[k][b]++;
+}
+
+static void on_round(void *u, const MigratorRound *r) {
+        rec.rounds++;
+        rec.last = *r;
+        check(r->n_vms <= 2);
+        for (size_t i = 0; i < r->n_vms; i++) {
+                rec.last_vms[i] = r->vms[i];
+                snprintf(rec.last_ids[i], sizeof(rec.last_ids[i]), "%s", r->vms[i].id);
+                rec.last_vms[i].id = rec.last_ids[i];
+        }
+        rec.last.vms = rec.last_vms;
+        if (rec.on_round)
+                rec.on_round(r);
+}
+
+static const MigratorSink sink = {
+        .placement = on_placement,
+        .moved = on_moved,
+        .huge = on_huge,
+        .round_done = on_round,
+};
+
+
+static void setup(const MigratorOptions *opt) {
+        MigratorOptions o;
+
+        fake_reset();
+        memset(&rec, 0, sizeof(rec));
+        rec.sweep_order_ok = true;
+        rec.sweep_next[0] = rec.sweep_next[1] = BASE;
+        if (opt)
+                o = *opt;
+        else
+                migrator_options_init_default(&o);
+        o.proc_root = proc_root;
+        o.clock = test_clock;
+        check_int(sd_event_new(&ev), 0);
+        check_int(migrator_new(ev, &o, &sink, NULL, &mig), 0);
+        for (int k = 0; k < 2; k++) {
+                HeatRangeSpec r = { .gpa = 0, .hva = BASE, .len_bytes = (uint64_t) PAGES * K4 };
+                _cleanup_free_ char *id = xasprintf("vm%d", k);
+
+                check_int(migrator_add_vm(mig, KEY(k), id, procs[k].pid, procs[k].start, &r, 1), 0);
+        }
+}
+
+static void teardown(void) {
+        mig = migrator_free(mig);
+        ev = sd_event_unref(ev);
+}
+
+static void options_small(MigratorOptions *o) {
+        migrator_options_init_default(o);
+        o->retry_delay_usec = 1000;
+}
+
+static int loop_run(usec_t timeout) {
+        usec_t t0 = real_now();
+        int r = sd_event_run(ev, timeout);
+
+        fake_spent += real_now() - t0;
+        check(r >= 0);
+        return r;
+}
+
+/* Run the loop until `rounds` rounds have ended and the migrator has nothing left to do. */
+static void run_until_rounds(unsigned rounds) {
+        usec_t deadline = real_now() + 20 * USEC_PER_SEC;
+
+        while (rec.rounds < rounds || migrator_state(mig) == MIGRATOR_STATE_MOVING) {
+                if (real_now() > deadline) {
+                        fprintf(stderr, "timeout: %u of %u rounds ended, state %s\n", rec.rounds, rounds,
+                                migrator_state_to_string(migrator_state(mig)));
+                        exit(EXIT_FAILURE);
+                }
+                (void) loop_run(100 * USEC_PER_MSEC);
+        }
+}
+
+/* Run for a while (until nothing is pending for `quiet_usec`). */
+static void run_quiet(usec_t quiet_usec) {
+        usec_t deadline = real_now() + 20 * USEC_PER_SEC;
+
+        for (;;) {
+                if (loop_run(quiet_usec) == 0)
+                        return;
+                check(real_now() < deadline);
+        }
+}
+
+/* --- plans --- */
+
+typedef struct PlanBuilder {
+        Plan plan;
+        PlanMove moves[4096];
+        PlanQuery queries[64];
+        PlanVmResult vms[2];
+} PlanBuilder;
+
+static PlanBuilder pb;
+
+static void plan_begin(uint64_t budget_bytes) {
+        memset(&pb, 0, sizeof(pb));
+        pb.plan = (Plan) { .moves = pb.moves, .vms = pb.vms, .n_vms = 2, .queries = pb.queries,
+                           .budget_bytes = budget_bytes };
+}
+
+static void plan_query(uint32_t vm, unsigned first_page, unsigned n_pages) {
+        check(pb.plan.n_queries < ELEMENTSOF(pb.queries));
+        pb.queries[pb.plan.n_queries++] = (PlanQuery) { .vm = vm, .hva = ADDR(first_page), .n_pages = n_pages };
+}
+
+static void plan_needs_room(void) {
+        pb.moves[pb.plan.n_moves - 1].needs_room = true;
+}
+
+static void plan_add(uint32_t vm, PlanDirection dir, unsigned first_page, unsigned n_pages, int from, int to,
+                     bool huge) {
+        check(pb.plan.n_moves < ELEMENTSOF(pb.moves));
+        pb.moves[pb.plan.n_moves++] = (PlanMove) {
+                .vm = vm, .direction = dir, .hva = ADDR(first_page), .n_pages = n_pages,
+                .from_node = from, .to_node = to, .huge = huge,
+        };
+}
+
+static void submit(void) {
+        void *keys[2] = { KEY(0), KEY(1) };
+
+        check_int(migrator_submit(mig, &pb.plan, keys), 0);
+}
+
+static unsigned count_on(int k, unsigned first, unsigned n, int node) {
+        unsigned c = 0;
+
+        for (unsigned i = first; i < first + n; i++)
+                c += procs[k].node[i] == node;
+        return c;
+}
+
+/* --- cases --- */
+
+/*
+ * vm0: demote pages [0, 3000) 0 -> 1 (known from), promote none; vm1: demote [100, 1100).
+ * All move; callbacks add up; more than one batch and slice.
+ */
+static void test_basic(void) {
+        setup(NULL);
+        plan_begin(UINT64_MAX);
+        plan_add(0, PLAN_DEMOTE, 0, 3000, 0, 1, false);
+        plan_add(1, PLAN_DEMOTE, 100, 1000, 0, 1, false);
+        submit();
+        check_int(migrator_state(mig), MIGRATOR_STATE_MOVING);
+        run_until_rounds(1);
+        check_int(count_on(0, 0, 3000, 1), 3000);
+        check_int(count_on(1, 100, 1000, 1), 1000);
+        check_int(count_on(1, 0, 100, 0), 100);
+        check_int(rec.last.end, MIGRATOR_ROUND_DONE);
+        check_int(rec.last.n_vms, 2);
+        check_str(rec.last.vms[0].id, "vm0");
+        check(rec.last.vms[0].vm == KEY(0));
+        check_u64(rec.last.vms[0].counters.moved_pages[PLAN_DEMOTE], 3000);
+        check_u64(rec.last.vms[1].counters.moved_pages[PLAN_DEMOTE], 1000);
+        check_u64(rec.last.total.moved_pages[PLAN_DEMOTE], 4000);
+        check_u64(migrator_counters_failed(&rec.last.total), 0);
+        check_u64(rec.moved_pages[0], 3000);
+        check_u64(rec.moved_pages[1], 1000);
+        check_u64(migrator_counters(mig)->moved_pages[PLAN_DEMOTE], 4000);
+        check_u64(migrator_counters(mig)->rounds, 1);
+        check_u64(migrator_vm_counters(mig, KEY(0))->moved_pages[PLAN_DEMOTE], 3000);
+        check_u64(migrator_vm_counters(mig, KEY(0))->rounds, 1);
+        check(procs[0].move_calls > 1);
+        check(migrator_stats(mig)->slices > 1);
+        check(rec.moved[0].from == 0 && rec.moved[0].to == 1 && rec.moved[0].dir == PLAN_DEMOTE);
+        check_int(migrator_state(mig), MIGRATOR_STATE_IDLE);
+        teardown();
+}
+
+/*
+ * vm0: demote [0, 512): pages 10..19 busy twice (moved on the 2nd retry), 30..34 busy 9 times
+ * (failed busy after 3 retries), 40..44 pinned once (the call stops part-way; moved on retry).
+ */
+static void test_busy_and_partial(void) {
+        MigratorOptions o;
+
+        options_small(&o);
+        setup(&o);
+        for (unsigned i = 10; i < 20; i++)
+                procs[0].busy[i] = 2;
+        for (unsigned i = 30; i < 35; i++)
+                procs[0].busy[i] = 9;
+        for (unsigned i = 40; i < 45; i++)
+                procs[0].pinned[i] = 1;
+        plan_begin(UINT64_MAX);
+        plan_add(0, PLAN_DEMOTE, 0, 512, 0, 1, false);
+        submit();
+        run_until_rounds(1);
+        check_int(count_on(0, 0, 512, 1), 507);
+        check_int(count_on(0, 30, 5, 0), 5);
+        check_u64(rec.last.total.moved_pages[PLAN_DEMOTE], 507);
+        check_u64(rec.last.total.failed_pages[MIGRATOR_FAIL_BUSY], 5);
+        check_u64(migrator_counters_failed(&rec.last.total), 5);
+        check(rec.last.total.retried_pages >= 10 * 2 + 5 * 3);
+        check_u64(rec.moved_pages[0], 507);
+        check(procs[0].busy[30] == 9 - 4); /* 1 attempt + 3 retries */
+        teardown();
+}
+
+/*
+ * Node 1 holds 300 more pages. vm0: demote [0, 1000) to 1, then promote [2000, 2100) to 0 from
+ * node 1 (placed there first). The call that hits ENOMEM stops demotions into node 1; the
+ * promotion still runs.
+ */
+static void test_nomem(void) {
+        setup(NULL);
+        for (unsigned i = 2000; i < 2100; i++)
+                procs[0].node[i] = 1;
+        node_free[1] = 300;
+        plan_begin(UINT64_MAX);
+        plan_add(0, PLAN_DEMOTE, 0, 1000, 0, 1, false);
+        plan_add(0, PLAN_PROMOTE, 2000, 100, 1, 0, false);
+        submit();
+        run_until_rounds(1);
+        check_int(count_on(0, 0, 1000, 1), 300);
+        check_int(count_on(0, 2000, 100, 0), 100);
+        check_u64(rec.last.total.moved_pages[PLAN_DEMOTE], 300);
+        check_u64(rec.last.total.moved_pages[PLAN_PROMOTE], 100);
+        check(rec.last.total.failed_pages[MIGRATOR_FAIL_NOMEM] > 0);
+        check_u64(rec.last.total.failed_pages[MIGRATOR_FAIL_NOMEM] + rec.last.total.dropped_pages[MIGRATOR_DROP_NODE_FULL],
+                  700);
+        check_u64(rec.moved_pages[0], 400);
+        teardown();
+}
+
+/*
+ * vm0: demote [0, 100): 0..9 absent (-ENOENT), 10..14 unmapped and 15 the zero page (-EFAULT),
+ * 20..29 shared (-EACCES, never retried).
+ */
+static void test_gone_and_shared(void) {
+        setup(NULL);
+        for (unsigned i = 0; i < 10; i++)
+                procs[0].node[i] = -1;
+        for (unsigned i = 10; i < 15; i++)
+                procs[0].unmapped[i] = true;
+        procs[0].zero[15] = true;
+        for (unsigned i = 20; i < 30; i++)
+                procs[0].shared[i] = true;
+        plan_begin(UINT64_MAX);
+        plan_add(0, PLAN_DEMOTE, 0, 100, 0, 1, false);
+        submit();
+        run_until_rounds(1);
+        check_u64(rec.last.total.moved_pages[PLAN_DEMOTE], 74);
+        check_u64(rec.last.total.failed_pages[MIGRATOR_FAIL_GONE], 16);
+        check_u64(rec.last.total.failed_pages[MIGRATOR_FAIL_SHARED], 10);
+        check_u64(rec.last.total.retried_pages, 0);
+        check_int(procs[0].move_calls, 1);
+        teardown();
+}
+
+/*
+ * Small batches (64 pages). vm0 exits at its 3rd move call (ESRCH); vm1 becomes a zombie at its
+ * 2nd (EINVAL): both end cleanly, their rests dropped "exited"; moves alternate between them.
+ */
+static void test_exit_mid_plan(void) {
+        MigratorOptions o;
+
+        options_small(&o);
+        o.batch_pages_max = 512;
+        o.batch_pages_min = 64;
+        o.batch_usec = 1; /* always the minimum */
+        setup(&o);
+        procs[0].exit_at_move_call = 3;
+        procs[1].zombie_at_move_call = 2;
+        plan_begin(UINT64_MAX);
+        for (unsigned k = 0; k < 8; k++) {
+                plan_add(0, PLAN_DEMOTE, k * 64, 64, 0, 1, false);
+                plan_add(1, PLAN_DEMOTE, k * 64, 64, 0, 1, false);
+        }
+        submit();
+        run_until_rounds(1);
+        check_int(procs[0].move_calls, 3);
+        check_int(procs[1].move_calls, 2);
+        check_u64(rec.last.vms[0].counters.moved_pages[PLAN_DEMOTE], 128);
+        check_u64(rec.last.vms[0].counters.dropped_pages[MIGRATOR_DROP_EXITED], 512 - 128);
+        check_u64(rec.last.vms[1].counters.moved_pages[PLAN_DEMOTE], 64);
+        check_u64(rec.last.vms[1].counters.dropped_pages[MIGRATOR_DROP_EXITED], 512 - 64);
+        check_u64(migrator_counters_failed(&rec.last.total), 0);
+        teardown();
+}
+
+/*
+ * vm0 exits during its 2nd call (after the kernel moved what it could, before the re-query of
+ * its 8 busy pages): those are dropped "exited" with the rest, the moved ones count.
+ */
+static void test_exit_during_call(void) {
+        MigratorOptions o;
+
+        options_small(&o);
+        o.batch_pages_min = 64;
+        o.batch_usec = 1;
+        setup(&o);
+        procs[0].exit_after_move_call = 2;
+        for (unsigned i = 64; i < 72; i++)
+                procs[0].busy[i] = 1;
+        plan_begin(UINT64_MAX);
+        plan_add(0, PLAN_DEMOTE, 0, 256, 0, 1, false);
+        submit();
+        run_until_rounds(1);
+        check_int(procs[0].move_calls, 2);
+        check_u64(rec.last.total.moved_pages[PLAN_DEMOTE], 64 + 56);
+        check_u64(rec.last.total.dropped_pages[MIGRATOR_DROP_EXITED], 8 + 128);
+        check_u64(rec.last.total.retried_pages, 0);
+        check_u64(rec.moved_pages[0], 64 + 56);
+        teardown();
+}
+
+/*
+ * The pid of vm0 is reused after its first move call (the start time changes): no call may reach
+ * the new process; vm1 goes on.
+ */
+static void test_pid_reuse(void) {
+        MigratorOptions o;
+
+        options_small(&o);
+        o.batch_pages_min = 64;
+        o.batch_usec = 1;
+        setup(&o);
+        procs[0].reuse_after_move_call = 1;
+        plan_begin(UINT64_MAX);
+        for (unsigned k = 0; k < 4; k++) {
+                plan_add(0, PLAN_DEMOTE, k * 64, 64, 0, 1, false);
+                plan_add(1, PLAN_DEMOTE, k * 64, 64, 0, 1, false);
+        }
+        submit();
+        migrator_refresh_residency(mig, 100000);
+        run_until_rounds(1);
+        run_quiet(10 * USEC_PER_MSEC);
+        check_int(procs[0].move_calls, 1);
+        check_int(procs[0].calls_after_reuse, 0);
+        check_u64(rec.last.vms[0].counters.moved_pages[PLAN_DEMOTE], 64);
+        check_u64(rec.last.vms[0].counters.dropped_pages[MIGRATOR_DROP_EXITED], 192);
+        check_u64(rec.last.vms[1].counters.moved_pages[PLAN_DEMOTE], 256);
+        teardown();
+}
+
+/*
+ * Dry-run: vm0 demote [0, 1000) known, [1000, 2000) query-first, promote [3000, 3100); budget
+ * 1500 pages. Nothing moves, no call at all, would-move capped by the budget.
+ */
+static void test_dry_run(void) {
+        setup(NULL);
+        migrator_set_dry_run(mig, true);
+        check_int(migrator_state(mig), MIGRATOR_STATE_DRY_RUN);
+        for (unsigned i = 3000; i < 3100; i++)
+                procs[0].node[i] = 1;
+        plan_begin(1500 * K4);
+        plan_add(0, PLAN_DEMOTE, 0, 1000, 0, 1, false);
+        plan_add(0, PLAN_PROMOTE, 3000, 100, 1, 0, false);
+        plan_add(0, PLAN_DEMOTE, 1000, 1000, PLAN_NODE_ANY, 1, false);
+        submit();
+        run_until_rounds(1);
+        check_int(procs[0].move_calls + procs[0].query_calls, 0);
+        check_int(count_on(0, 0, 3000, 0), 3000);
+        check(rec.last.dry_run);
+        check_u64(rec.last.total.would_move_pages[PLAN_DEMOTE], 1400);
+        check_u64(rec.last.total.would_move_pages[PLAN_PROMOTE], 100);
+        check_u64(rec.last.total.dropped_pages[MIGRATOR_DROP_BUDGET], 600);
+        check_u64(rec.last.total.moved_pages[PLAN_DEMOTE] + rec.last.total.moved_pages[PLAN_PROMOTE], 0);
+        check_u64(rec.n_moved, 0);
+        teardown();
+}
+
+/* Pause from inside the first moved() callback: no further batch; resuming continues the plan. */
+static void pause_now(void) {
+        if (!migrator_stats(mig)->move_calls || rec.n_moved != 1)
+                return;
+        migrator_set_paused(mig, true);
+}
+
+static void test_pause(void) {
+        MigratorOptions o;
+        unsigned calls;
+
+        options_small(&o);
+        o.batch_pages_min = 64;
+        o.batch_usec = 1;
+        setup(&o);
+        rec.on_moved = pause_now;
+        plan_begin(UINT64_MAX);
+        plan_add(0, PLAN_DEMOTE, 0, 640, 0, 1, false);
+        submit();
+        run_quiet(20 * USEC_PER_MSEC);
+        check_int(migrator_state(mig), MIGRATOR_STATE_PAUSED);
+        check_int(procs[0].move_calls, 1);
+        check_int(rec.rounds, 0);
+        calls = procs[0].move_calls;
+        run_quiet(20 * USEC_PER_MSEC);
+        check_int(procs[0].move_calls, calls);
+        rec.on_moved = NULL;
+        migrator_set_paused(mig, false);
+        run_until_rounds(1);
+        check_int(count_on(0, 0, 640, 1), 640);
+        check_int(procs[0].move_calls, 10);
+        check_u64(rec.last.total.moved_pages[PLAN_DEMOTE], 640);
+        teardown();
+}
+
+/*
+ * Plan A (vm0 demote [0, 4096) in batches of 64) is replaced after its 2nd batch by plan B
+ * (vm1 demote [0, 128)): A ends REPLACED with its rest dropped "replaced", B runs to the end.
+ */
+static MigratorRound round_a;
+static unsigned rounds_seen;
+
+static void replace_now(void) {
+        if (rec.n_moved != 2 || rounds_seen)
+                return;
+        rounds_seen = 1;
+        plan_begin(UINT64_MAX);
+        plan_add(1, PLAN_DEMOTE, 0, 128, 0, 1, false);
+        submit(); /* from inside a callback */
+}
+
+static void remember_round(const MigratorRound *r) {
+        if (r->seq == 1)
+                round_a = *r;
+}
+
+static void test_replace(void) {
+        MigratorOptions o;
+
+        options_small(&o);
+        o.batch_pages_min = 64;
+        o.batch_usec = 1;
+        setup(&o);
+        rounds_seen = 0;
+        rec.on_moved = replace_now;
+        rec.on_round = remember_round;
+        plan_begin(UINT64_MAX);
+        plan_add(0, PLAN_DEMOTE, 0, 4096, 0, 1, false);
+        submit();
+        run_until_rounds(2);
+        check_int(round_a.end, MIGRATOR_ROUND_REPLACED);
+        check_u64(round_a.total.moved_pages[PLAN_DEMOTE], 128);
+        check_u64(round_a.total.dropped_pages[MIGRATOR_DROP_REPLACED], 4096 - 128);
+        check_int(rec.last.seq, 2);
+        check_int(rec.last.end, MIGRATOR_ROUND_DONE);
+        check_u64(rec.last.total.moved_pages[PLAN_DEMOTE], 128);
+        check_int(count_on(0, 0, 4096, 1), 128);
+        check_int(count_on(1, 0, 128, 1), 128);
+        check_int(procs[0].move_calls, 2);
+        check_u64(migrator_counters(mig)->rounds, 2);
+
+        /* An empty plan ends the running round and starts none; cancel ends one too. */
+        plan_begin(UINT64_MAX);
+        plan_add(0, PLAN_DEMOTE, 4096, 512, 0, 1, false);
+        submit();
+        plan_begin(UINT64_MAX);
+        submit();
+        check_int(rec.rounds, 3);
+        check_int(rec.last.end, MIGRATOR_ROUND_REPLACED);
+        check_int(migrator_state(mig), MIGRATOR_STATE_IDLE);
+        plan_add(0, PLAN_DEMOTE, 4096, 512, 0, 1, false);
+        submit();
+        migrator_cancel(mig);
+        check_int(rec.rounds, 4);
+        check_int(rec.last.end, MIGRATOR_ROUND_CANCELLED);
+        check_u64(rec.last.total.dropped_pages[MIGRATOR_DROP_REPLACED], 512);
+        teardown();
+}
+
+/*
+ * Budget: 1000 pages. vm0 demote [0, 800) known; [800, 1600) query-first with [800, 1200) already
+ * on node 1 ("already", reported as moved 1 -> 1) and [1200, 1300) on node 2 (moved to 1 too: only
+ * to_node counts as in place), so 400 remain; then [2000, 2600) known. With 40 busy pages retried
+ * the total moved never exceeds 1000.
+ */
+static void test_budget(void) {
+        MigratorOptions o;
+
+        options_small(&o);
+        setup(&o);
+        for (unsigned i = 800; i < 1200; i++)
+                procs[0].node[i] = 1;
+        for (unsigned i = 1200; i < 1300; i++)
+                procs[0].node[i] = 2;
+        for (unsigned i = 100; i < 140; i++)
+                procs[0].busy[i] = 1;
+        plan_begin(1000 * K4);
+        plan_add(0, PLAN_DEMOTE, 0, 800, 0, 1, false);
+        plan_add(0, PLAN_DEMOTE, 800, 800, PLAN_NODE_ANY, 1, false);
+        plan_add(0, PLAN_DEMOTE, 2000, 600, 0, 1, false);
+        submit();
+        run_until_rounds(1);
+        check_u64(procs[0].moved_pages, 1000);
+        check_u64(rec.last.total.moved_pages[PLAN_DEMOTE], 1000);
+        check_u64(rec.last.total.already_pages[PLAN_DEMOTE], 400);
+        check_u64(rec.last.total.dropped_pages[MIGRATOR_DROP_BUDGET], 800 + 400 + 600 - 1000);
+        check_u64(rec.last.budget_bytes, 1000 * K4);
+        check_int(count_on(0, 0, 800, 1), 800);
+        check_int(count_on(0, 800, 600, 1), 600);
+        check_int(count_on(0, 1400, 200, 0), 200);
+        check_u64(rec.in_place_pages, 400);
+        check_u64(rec.moved_pages[0], 1000);
+        teardown();
+}
+
+/*
+ * Slices: vm0 demotes 8000 pages at a simulated 20 us each (160 ms of work). With the defaults
+ * (slices of <= 40 ms, 5 ms batches) no slice takes more than ~45 ms, the loop serves a pipe
+ * written from inside a callback before the next slice, and sweeping goes on alongside.
+ */
+static int pipe_fds[2];
+static uint64_t slices_at_write, slices_at_read;
+
+static void write_pipe(void) {
+        if (slices_at_write == 0 && rec.n_moved > 3) {
+                slices_at_write = migrator_stats(mig)->slices;
+                check(write(pipe_fds[1], "x", 1) == 1);
+        }
+}
+
+static int on_pipe(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        char c;
+
+        check(read(fd, &c, 1) == 1);
+        slices_at_read = migrator_stats(mig)->slices;
+        return 0;
+}
+
+static void test_slices(void) {
+        _cleanup_(sd_event_source_unrefp) sd_event_source *io = NULL;
+        const MigratorStats *st;
+
+        setup(NULL);
+        check(pipe2(pipe_fds, O_CLOEXEC | O_NONBLOCK) == 0);
+        check_int(sd_event_add_io(ev, &io, pipe_fds[0], EPOLLIN, on_pipe, NULL), 0);
+        slices_at_write = slices_at_read = 0;
+        rec.on_moved = write_pipe;
+        plan_begin(UINT64_MAX);
+        plan_add(0, PLAN_DEMOTE, 0, 8000, 0, 1, false);
+        submit();
+        migrator_refresh_residency(mig, 4096);
+        run_until_rounds(1);
+        st = migrator_stats(mig);
+        check_int(count_on(0, 0, 8000, 1), 8000);
+        check(st->slices >= 160 / 30);
+        check(st->max_slice_usec <= 45 * USEC_PER_MSEC);
+        /* 20 us per page: a slice of <= 50 ms moves <= 2500 pages */
+        check(st->max_slice_pages <= 2500);
+        check(max_call_pages <= 20000 / COST_4K_USEC);
+        check(st->page_ns[0] >= 15000 && st->page_ns[0] <= 25000);
+        check(slices_at_write > 0);
+        check_u64(slices_at_read, slices_at_write);
+        check_u64(rec.sweep_pages[0] + rec.sweep_pages[1], 4096);
+        check(n_move_calls <= 8000 / 200 + 1);
+        fprintf(stderr, "slices: %llu, longest %llu us, %zu pages; batch cost %llu ns/page\n",
+                (unsigned long long) st->slices, (unsigned long long) st->max_slice_usec, st->max_slice_pages,
+                (unsigned long long) st->page_ns[0]);
+        close(pipe_fds[0]);
+        close(pipe_fds[1]);
+        teardown();
+}
+
+/*
+ * One move call stalls for 500 ms (a loaded host): the batches after it shrink by half at most
+ * once, and recover: the plan still needs few calls.
+ */
+static void test_slices_stall(void) {
+        setup(NULL);
+        stall_at_move_call = 3;
+        plan_begin(UINT64_MAX);
+        plan_add(0, PLAN_DEMOTE, 0, 8000, 0, 1, false);
+        submit();
+        run_until_rounds(1);
+        check_int(count_on(0, 0, 8000, 1), 8000);
+        check(call_pages[3] >= call_pages[2] / 2 - 1);
+        check(n_move_calls <= 8000 / 100);
+        fprintf(stderr, "stall: %u calls, after the stall %lu, %lu pages\n", n_move_calls, call_pages[3], call_pages[4]);
+        teardown();
+}
+
+/*
+ * The probe stalls (40 ms each time: it overestimates the fixed part 4x), real calls cost 10 ms
+ * plus 20 us per page (like the loaded lab): the estimate corrects itself from the real calls,
+ * batches stay large (35 ms: ~1250 pages), and the probe has a slice of its own.
+ */
+static void test_slices_bad_probe(void) {
+        setup(NULL);
+        fake_call_usec = 10000;
+        fake_probe_usec = 30000;
+        plan_begin(UINT64_MAX);
+        plan_add(0, PLAN_DEMOTE, 0, 8000, 0, 1, false);
+        submit();
+        run_until_rounds(1);
+        check_int(count_on(0, 0, 8000, 1), 8000);
+        fprintf(stderr, "bad probe: %u calls, call estimate %llu us\n", n_move_calls,
+                (unsigned long long) migrator_stats(mig)->call_ns / 1000);
+        check(n_move_calls <= 10);
+        check(migrator_stats(mig)->max_slice_usec <= 85 * USEC_PER_MSEC); /* the probe: 2 x 40 ms */
+        teardown();
+}
+
+/*
+ * The same with a fixed cost of 3 ms per move call (a big host whose lru_cache_disable() waits
+ * for many CPUs, or the lab's TCG): the probe sees it, batches grow to ~27 ms (the fixed part
+ * <= 10 %), a slice holds one of them, and still no slice exceeds ~40 ms.
+ */
+static void test_slices_expensive_calls(void) {
+        const MigratorStats *st;
+
+        setup(NULL);
+        fake_call_usec = 3000;
+        plan_begin(UINT64_MAX);
+        plan_add(0, PLAN_DEMOTE, 0, 8000, 0, 1, false);
+        submit();
+        run_until_rounds(1);
+        st = migrator_stats(mig);
+        check_int(count_on(0, 0, 8000, 1), 8000);
+        check(st->call_ns >= 3000 * 1000);
+        check(max_call_pages >= 1000);
+        check(procs[0].move_calls <= 8000 / 1000 + 2);
+        check(st->max_slice_usec <= 45 * USEC_PER_MSEC);
+        fprintf(stderr, "expensive calls: %u calls, %lu pages at most, longest slice %llu us\n", procs[0].move_calls,
+                max_call_pages, (unsigned long long) st->max_slice_usec);
+        teardown();
+}
+
+/*
+ * Forget vm0 from inside its first moved() callback: no further call or callback for it, the
+ * round lists it with a NULL key and its id, its rest dropped "forgotten"; vm1 goes on. Then a
+ * plan naming a VM never added drops its moves.
+ */
+static void forget_now(void) {
+        if (rec.n_moved == 1) {
+                migrator_forget_vm(mig, KEY(0));
+                rec.forgotten[0] = true;
+        }
+}
+
+static void test_forget(void) {
+        MigratorOptions o;
+
+        options_small(&o);
+        o.batch_pages_min = 64;
+        o.batch_usec = 1;
+        setup(&o);
+        rec.on_moved = forget_now;
+        plan_begin(UINT64_MAX);
+        plan_add(0, PLAN_DEMOTE, 0, 128, 0, 1, false);
+        plan_add(1, PLAN_DEMOTE, 0, 128, 0, 1, false);
+        plan_add(0, PLAN_DEMOTE, 128, 128, 0, 1, false);
+        submit();
+        migrator_refresh_residency(mig, 100000);
+        run_until_rounds(1);
+        check_int(procs[0].move_calls, 1);
+        check(!rec.last.vms[0].vm);
+        check_str(rec.last.vms[0].id, "vm0");
+        check_u64(rec.last.vms[0].counters.moved_pages[PLAN_DEMOTE], 64);
+        check_u64(rec.last.vms[0].counters.dropped_pages[MIGRATOR_DROP_FORGOTTEN], 256 - 64);
+        check_u64(rec.last.vms[1].counters.moved_pages[PLAN_DEMOTE], 128);
+        check(!migrator_vm_counters(mig, KEY(0)));
+        run_quiet(10 * USEC_PER_MSEC);
+
+        /* Not registered (any more): dropped, never touched. */
+        rec.on_moved = NULL;
+        plan_begin(UINT64_MAX);
+        plan_add(0, PLAN_DEMOTE, 1000, 64, 0, 1, false);
+        submit();
+        run_until_rounds(2);
+        check_int(procs[0].move_calls, 1);
+        check_u64(rec.last.total.dropped_pages[MIGRATOR_DROP_FORGOTTEN], 64);
+        check_int(migrator_vm_counters(mig, KEY(0)) == NULL, 1);
+        migrator_forget_vm(mig, KEY(0)); /* no-op */
+        migrator_forget_vm(mig, KEY(1));
+        teardown();
+}
+
+/*
+ * THP: vm0 blocks 0..3 are THPs on node 0; block 4 is planned huge but is 4 KiB pages (split
+ * meanwhile). Plan: demote blocks 0..4 as huge moves. Blocks 0..3 move whole (one address each,
+ * tail re-queried: huge(true)); block 4: only its first page moves, huge(false), the other 511
+ * follow as 4 KiB pages. Then block 6 (THP) is demoted with a 4 KiB plan of all its 512 pages:
+ * the second subpage reports -EBUSY (its folio is isolated already) although it moved: the
+ * re-query counts it moved, nothing is retried.
+ */
+static void test_thp(void) {
+        MigratorOptions o;
+
+        options_small(&o);
+        setup(&o);
+        for (unsigned b = 0; b < 4; b++)
+                procs[0].thp[b] = true;
+        procs[0].thp[6] = true;
+        plan_begin(UINT64_MAX);
+        for (unsigned b = 0; b < 5; b++)
+                plan_add(0, PLAN_DEMOTE, b * 512, 512, 0, 1, true);
+        submit();
+        run_until_rounds(1);
+        check_int(count_on(0, 0, 5 * 512, 1), 5 * 512);
+        check_u64(rec.last.total.moved_pages[PLAN_DEMOTE], 5 * 512);
+        check_u64(rec.last.total.moved_huge[PLAN_DEMOTE], 4);
+        check_u64(rec.huge_true, 4);
+        check_u64(rec.huge_false, 1);
+        check(rec.huge_mark[0][4] == 0 && rec.huge_seen[0][4] == 1);
+        check_u64(rec.moved_pages[0], 5 * 512);
+        check_u64(migrator_counters_failed(&rec.last.total), 0);
+
+        plan_begin(UINT64_MAX);
+        plan_add(0, PLAN_DEMOTE, 6 * 512, 512, 0, 1, false);
+        submit();
+        run_until_rounds(2);
+        check_int(count_on(0, 6 * 512, 512, 1), 512);
+        check_u64(rec.last.total.moved_pages[PLAN_DEMOTE], 512);
+        check_u64(rec.last.total.retried_pages, 0);
+        check_u64(migrator_counters_failed(&rec.last.total), 0);
+
+        /* Huge and query-first: block 8 (THP) already on node 1: "already", reported whole as
+         * found there; block 9 moves. */
+        procs[0].thp[8] = procs[0].thp[9] = true;
+        for (unsigned i = 8 * 512; i < 9 * 512; i++)
+                procs[0].node[i] = 1;
+        rec.in_place_pages = 0;
+        plan_begin(UINT64_MAX);
+        plan_add(0, PLAN_DEMOTE, 8 * 512, 512, PLAN_NODE_ANY, 1, true);
+        plan_add(0, PLAN_DEMOTE, 9 * 512, 512, PLAN_NODE_ANY, 1, true);
+        submit();
+        run_until_rounds(3);
+        check_u64(rec.last.total.already_pages[PLAN_DEMOTE], 512);
+        check_u64(rec.in_place_pages, 512);
+        check_u64(rec.last.total.moved_huge[PLAN_DEMOTE], 1);
+        check_int(count_on(0, 9 * 512, 512, 1), 512);
+        teardown();
+}
+
+/*
+ * needs_room: vm0 demotes [0, 512) 0 -> 1 but 350 of those pages are shared (fail): node 0 is
+ * 350 pages short. Then, in order: promote [1000, 1300) 1 -> 0 needs_room (300: all given up,
+ * 50 short left), promote block 4 (a THP) needs_room (given up whole: 0 short), promote
+ * [1500, 1600) needs_room (moves), and promote [1600, 1700) without needs_room (moves).
+ */
+static void test_needs_room(void) {
+        MigratorOptions o;
+
+        options_small(&o);
+        setup(&o);
+        for (unsigned i = 0; i < 350; i++)
+                procs[0].shared[i] = true;
+        for (unsigned i = 1000; i < 1700; i++)
+                procs[0].node[i] = 1;
+        procs[0].thp[4] = true;
+        for (unsigned i = 4 * 512; i < 5 * 512; i++)
+                procs[0].node[i] = 1;
+        plan_begin(UINT64_MAX);
+        plan_add(0, PLAN_DEMOTE, 0, 512, 0, 1, false);
+        plan_add(0, PLAN_PROMOTE, 1000, 300, 1, 0, false);
+        plan_needs_room();
+        plan_add(0, PLAN_PROMOTE, 4 * 512, 512, 1, 0, true);
+        plan_needs_room();
+        plan_add(0, PLAN_PROMOTE, 1500, 100, 1, 0, false);
+        plan_needs_room();
+        plan_add(0, PLAN_PROMOTE, 1600, 100, 1, 0, false);
+        submit();
+        run_until_rounds(1);
+        check_u64(rec.last.total.moved_pages[PLAN_DEMOTE], 162);
+        check_u64(rec.last.total.failed_pages[MIGRATOR_FAIL_SHARED], 350);
+        check_u64(rec.last.total.dropped_pages[MIGRATOR_DROP_NO_ROOM], 300 + 512);
+        check_u64(rec.last.total.moved_pages[PLAN_PROMOTE], 200);
+        check_int(count_on(0, 1000, 300, 1), 300);
+        check_int(count_on(0, 4 * 512, 512, 1), 512);
+        check_int(count_on(0, 1500, 200, 0), 200);
+        teardown();
+}
+
+/*
+ * queries[]: vm0 demotes [0, 64); the plan asks for vm0's block 1, vm1's pages [1024, 1280) and
+ * vm0's block 0. They run after the moves (block 0 shows [0, 64) on node 1), each is reported
+ * PLANNED, and migrator_vm_placement() returns them sorted by hva until the next submit. Dry-run
+ * still runs them; a plan replaced first leaves none.
+ */
+static void check_placement_of(int k, size_t want) {
+        const PlanPlacement *pl;
+        size_t n;
+
+        migrator_vm_placement(mig, KEY(k), &pl, &n);
+        check_int(n, want);
+        for (size_t i = 0; i < n; i++) {
+                if (i > 0)
+                        check(pl[i].hva >= pl[i - 1].hva + pl[i - 1].n_pages * K4);
+                for (size_t p = 0; p < pl[i].n_pages; p++)
+                        check_int(pl[i].status[p], procs[k].node[(pl[i].hva - BASE) / K4 + p]);
+        }
+}
+
+static void test_queries(void) {
+        const PlanPlacement *pl;
+        size_t n;
+
+        setup(NULL);
+        plan_begin(UINT64_MAX);
+        plan_add(0, PLAN_DEMOTE, 0, 64, 0, 1, false);
+        plan_query(0, 512, 512);
+        plan_query(1, 1024, 256);
+        plan_query(0, 0, 512);
+        submit();
+        run_until_rounds(1);
+        check_u64(rec.planned_pages, 512 + 256 + 512);
+        check_placement_of(0, 2);
+        check_placement_of(1, 1);
+        migrator_vm_placement(mig, KEY(0), &pl, &n);
+        check(pl[0].hva == BASE && pl[0].status[0] == 1 && pl[0].status[63] == 1 && pl[0].status[64] == 0);
+        check_u64(rec.last.total.queried_pages, 512 + 256 + 512);
+
+        /* the next plan frees them; dry-run runs queries (but moves nothing) */
+        migrator_set_dry_run(mig, true);
+        plan_begin(UINT64_MAX);
+        plan_add(1, PLAN_DEMOTE, 0, 64, 0, 1, false);
+        plan_query(1, 0, 512);
+        submit();
+        check_placement_of(0, 0);
+        check_placement_of(1, 0);
+        run_until_rounds(2);
+        check_placement_of(1, 1);
+        check_int(count_on(1, 0, 64, 0), 64);
+        migrator_set_dry_run(mig, false);
+
+        /* replaced before it ran its queries: none kept */
+        plan_begin(UINT64_MAX);
+        plan_add(0, PLAN_DEMOTE, 64, 64, 0, 1, false);
+        plan_query(0, 512, 512);
+        submit();
+        plan_begin(UINT64_MAX);
+        submit();
+        check_placement_of(0, 0);
+        check_int(rec.last.end, MIGRATOR_ROUND_REPLACED);
+
+        /* a query crossing a block boundary is refused */
+        plan_begin(UINT64_MAX);
+        plan_query(0, 500, 20);
+        check_int(migrator_submit(mig, &pb.plan, (void *[]) { KEY(0), KEY(1) }), -EINVAL);
+        teardown();
+}
+
+/* The VM's cpuset allows node 0 only: demoting fails "not-allowed" once, the rest of its
+ * demotions are dropped, its promotions and the other VM's demotions go on. */
+static void test_not_allowed(void) {
+        MigratorOptions o;
+
+        options_small(&o);
+        o.batch_pages_min = 64;
+        o.batch_usec = 1;
+        setup(&o);
+        procs[0].allowed = 1u << 0;
+        for (unsigned i = 1000; i < 1064; i++)
+                procs[0].node[i] = 1;
+        plan_begin(UINT64_MAX);
+        plan_add(0, PLAN_DEMOTE, 0, 256, 0, 1, false);
+        plan_add(1, PLAN_DEMOTE, 0, 64, 0, 1, false);
+        plan_add(0, PLAN_PROMOTE, 1000, 64, 1, 0, false);
+        submit();
+        run_until_rounds(1);
+        check_u64(rec.last.vms[0].counters.failed_pages[MIGRATOR_FAIL_NOT_ALLOWED], 64);
+        check_u64(rec.last.vms[0].counters.dropped_pages[MIGRATOR_DROP_NODE_FULL], 192);
+        check_u64(rec.last.vms[0].counters.moved_pages[PLAN_PROMOTE], 64);
+        check_u64(rec.last.vms[1].counters.moved_pages[PLAN_DEMOTE], 64);
+        check_int(procs[0].move_calls, 2);
+        teardown();
+}
+
+/*
+ * Residency sweep: budget 5000 pages per call, 2 VMs of 16384 pages: batches alternate between
+ * the VMs, each VM's pages come in ascending order in whole 2 MiB blocks (every batch ends on a
+ * block boundary, so a call may overrun its budget by < 512 pages), cursors continue across
+ * calls and wrap; a call resets the allowance (unused allowance is not carried). THP probe from fixture pagemap/kpageflags files: blocks
+ * 0, 5 and 31 of vm1 are THPs.
+ */
+static void write_at(const char *path, uint64_t index, uint64_t value) {
+        _cleanup_close_ int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+
+        check(fd >= 0);
+        check(pwrite(fd, &value, sizeof(value), (off_t) (index * 8)) == 8);
+}
+
+static void make_pagemap_fixture(void) {
+        _cleanup_free_ char *kpf = xasprintf("%s/kpageflags", proc_root);
+
+        for (int k = 0; k < 2; k++) {
+                _cleanup_free_ char *pm = xasprintf("%s/%d/pagemap", proc_root, (int) procs[k].pid);
+
+                for (unsigned i = 0; i < PAGES; i++) {
+                        uint64_t pfn = 0x10000 + (uint64_t) k * PAGES + i;
+                        bool thp = k == 1 && (i / 512 == 0 || i / 512 == 5 || i / 512 == 31);
+
+                        write_at(pm, ADDR(i) / K4, (UINT64_C(1) << 63) | pfn);
+                        write_at(kpf, pfn, thp ? ((UINT64_C(1) << 22) | (i % 512 == 0 ? UINT64_C(1) << 15 : UINT64_C(1) << 16)) : 0);
+                }
+        }
+}
+
+static void test_sweep(void) {
+        unsigned total_huge;
+        uint64_t swept;
+
+        make_pagemap_fixture();
+        setup(NULL);
+        check(!migrator_thp_probe_reason(mig));
+        migrator_refresh_residency(mig, 5000);
+        run_quiet(10 * USEC_PER_MSEC);
+        swept = rec.sweep_pages[0] + rec.sweep_pages[1];
+        check(swept >= 5000 && swept < 5000 + 512);
+        check(rec.sweep_order_ok);
+        migrator_refresh_residency(mig, 1000);
+        migrator_refresh_residency(mig, 3000); /* not cumulative */
+        run_quiet(10 * USEC_PER_MSEC);
+        check(rec.sweep_pages[0] + rec.sweep_pages[1] - swept >= 3000);
+        check(rec.sweep_pages[0] + rec.sweep_pages[1] - swept < 3000 + 512);
+        for (int c = 0; c < 10; c++) {
+                swept = rec.sweep_pages[0] + rec.sweep_pages[1];
+                migrator_refresh_residency(mig, 5000);
+                run_quiet(10 * USEC_PER_MSEC);
+                check(rec.sweep_pages[0] + rec.sweep_pages[1] - swept >= 5000);
+                check(rec.sweep_pages[0] + rec.sweep_pages[1] - swept < 5000 + 512);
+        }
+        check(rec.sweep_order_ok);
+        check(rec.sweep_wraps[0] >= 1 && rec.sweep_wraps[1] >= 1);
+        /* fair: within one batch of each other */
+        check(rec.sweep_pages[0] > 20000 && rec.sweep_pages[1] > 20000);
+        check(rec.huge_mark[1][0] && rec.huge_mark[1][5] && rec.huge_mark[1][31]);
+        total_huge = 0;
+        for (int k = 0; k < 2; k++)
+                for (unsigned b = 0; b < BLOCKS; b++)
+                        total_huge += (unsigned) rec.huge_mark[k][b];
+        check_int(total_huge, 3);
+        check(rec.huge_seen[0][1] > 0 && rec.huge_seen[1][7] > 0);
+        check(migrator_stats(mig)->probe_blocks > 0);
+        check_u64(migrator_vm_counters(mig, KEY(0))->queried_pages, rec.sweep_pages[0]);
+
+        /* A VM that exits is skipped; placement queries of a gone VM stop. */
+        procs[0].exited = true;
+        remove_stat(&procs[0]);
+        uint64_t before = rec.sweep_pages[0];
+        migrator_refresh_residency(mig, 5000);
+        run_quiet(10 * USEC_PER_MSEC);
+        check_u64(rec.sweep_pages[0], before);
+        teardown();
+
+        /* Without kpageflags the probe is off and says why. */
+        _cleanup_free_ char *kpf = xasprintf("%s/kpageflags", proc_root);
+        check(unlink(kpf) == 0);
+        setup(NULL);
+        check(migrator_thp_probe_reason(mig));
+        check(strstr(migrator_thp_probe_reason(mig), "kpageflags"));
+        teardown();
+}
+
+static void test_invalid(void) {
+        void *keys[2] = { KEY(0), KEY(1) };
+        HeatRangeSpec bad = { .hva = BASE + 1, .len_bytes = K4 };
+
+        setup(NULL);
+        check_int(migrator_add_vm(mig, KEY(0), "x", 1, 1, NULL, 0), -EEXIST);
+        check_int(migrator_add_vm(mig, (void *) 1, "x", 0, 1, NULL, 0), -EINVAL);
+        check_int(migrator_add_vm(mig, (void *) 1, "x", 1, 1, &bad, 1), -EINVAL);
+        plan_begin(UINT64_MAX);
+        plan_add(2, PLAN_DEMOTE, 0, 1, 0, 1, false);
+        check_int(migrator_submit(mig, &pb.plan, keys), -EINVAL);
+        plan_begin(UINT64_MAX);
+        plan_add(0, PLAN_DEMOTE, 1, 512, 0, 1, true); /* huge, not 2 MiB aligned */
+        check_int(migrator_submit(mig, &pb.plan, keys), -EINVAL);
+        plan_begin(UINT64_MAX);
+        plan_add(0, PLAN_DEMOTE, 0, 0, 0, 1, false);
+        check_int(migrator_submit(mig, &pb.plan, keys), -EINVAL);
+        plan_begin(UINT64_MAX);
+        plan_add(0, PLAN_DEMOTE, 0, 1, -5, 1, false);
+        check_int(migrator_submit(mig, &pb.plan, keys), -EINVAL);
+        check_int(migrator_state(mig), MIGRATOR_STATE_IDLE);
+        check_int(rec.rounds, 0);
+        check_str(migrator_failure_to_string(MIGRATOR_FAIL_NOT_ALLOWED), "not-allowed");
+        check_str(migrator_drop_to_string(MIGRATOR_DROP_BUDGET), "budget");
+        check(!migrator_drop_to_string(_MIGRATOR_DROP_MAX));
+        teardown();
+}
+
+int main(void) {
+        _cleanup_free_ char *cmd = NULL;
+
+        log_set_max_level(LOG_INFO);
+        check(mkdtemp(root));
+        proc_root = xasprintf("%s/proc", root);
+        check(mkdir(proc_root, 0755) == 0);
+
+        test_invalid();
+        test_basic();
+        test_busy_and_partial();
+        test_nomem();
+        test_gone_and_shared();
+        test_exit_mid_plan();
+        test_exit_during_call();
+        test_pid_reuse();
+        test_dry_run();
+        test_pause();
+        test_replace();
+        test_budget();
+        test_slices();
+        test_slices_expensive_calls();
+        test_slices_stall();
+        test_slices_bad_probe();
+        test_forget();
+        test_thp();
+        test_not_allowed();
+        test_needs_room();
+        test_queries();
+        test_sweep();
+
+        cmd = xasprintf("rm -rf '%s'", root);
+        check(system(cmd) == 0);
+        free(proc_root);
+        printf("test-migrator: OK\n");
+        return EXIT_SUCCESS;
+}
