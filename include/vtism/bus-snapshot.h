@@ -33,6 +33,8 @@ typedef enum BusRecordKind {
         BUS_RECORD_TRACKER,    /* Trackers[] */
         BUS_RECORD_HEATMAP,    /* GetHeatmap(), first part */
         BUS_RECORD_HEAT_RANGE, /* GetHeatmap(), ranges[] */
+        BUS_RECORD_PLAN,       /* GetPlan(), first part */
+        BUS_RECORD_PLAN_MOVE,  /* GetPlan(), moves[] */
         _BUS_RECORD_KIND_MAX,
 } BusRecordKind;
 

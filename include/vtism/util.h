@@ -28,6 +28,9 @@ int parse_int_list(const char *s, int **ret_list, size_t *ret_n);
 /* Format a sorted list back into the compact "0-3,8" form (never NULL; "" for empty). */
 char *format_int_list(const int *list, size_t n);
 
+/* Whether list (any order) holds v. */
+bool int_list_contains(const int *list, size_t n, int v);
+
 /* Join a list in its given order, e.g. demotion targets "2 3" (never NULL; "" for empty). */
 char *join_int_list(const int *list, size_t n, const char *separator);
 

@@ -198,6 +198,13 @@ char *format_int_list(const int *list, size_t n) {
         return buf;
 }
 
+bool int_list_contains(const int *list, size_t n, int v) {
+        for (size_t i = 0; i < n; i++)
+                if (list[i] == v)
+                        return true;
+        return false;
+}
+
 char *join_int_list(const int *list, size_t n, const char *separator) {
         char *buf = xstrdup("");
 

@@ -15,13 +15,15 @@
  * position passes its end; each buffer is decoded starting at the position the read started from
  * (so nothing depends on the kernel emitting a record for every byte of address space it
  * skipped), and the accessed runs (PTE/PMD accessed, dirty or not; present PUDs) clipped to the
- * ranges go into heatmap_sample_hva(). Reads are sized to end at the range's end rounded up to
- * 2 MiB (a huge page across the end is reported, and cleared, whole); what a read reports beyond
- * a range's end still counts if it lies in the next range (its scan then goes on from the
- * position instead of seeking back, or those pages would read idle: their bits were cleared).
- * Reading clears the bits, so prepare_access_checks is a no-op; the first period starts in
- * target_add, which does one clearing pass and throws the result away (the bits set before vtism
- * started say nothing about the first period).
+ * ranges go into heatmap_sample_hva(). The mapping size of present runs tells the heat map where
+ * transparent huge pages are: a PMD run marks its 2 MiB blocks huge, a PTE run unmarks every
+ * block it touches (heatmap_mark_huge(); the planner moves huge blocks whole). Reads are sized to
+ * end at the range's end rounded up to 2 MiB (a huge page across the end is reported, and
+ * cleared, whole); what a read reports beyond a range's end still counts if it lies in the next
+ * range (its scan then goes on from the position instead of seeking back, or those pages would
+ * read idle: their bits were cleared). Reading clears the bits, so prepare_access_checks is a
+ * no-op; the first period starts in target_add, which does one clearing pass and throws the
+ * result away (the bits set before vtism started say nothing about the first period).
  *
  * Cost: one page-table walk per cycle and VM, one byte of output per up to 15 pages (15 × 2 MiB
  * for huge pages), at most READ_BYTES (128 MiB of address space) per syscall; the TLB flushes are
@@ -57,21 +59,43 @@ typedef struct ClipContext {
         size_t n_ranges;
         size_t first;                   /* the range being scanned: runs start at or above it */
         uint64_t accessed_bytes;
+        uint64_t unmarked_end;          /* PTE runs: blocks below this were already unmarked huge */
 } ClipContext;
 
-/* An accessed run, clipped to the range being scanned and, past its end, to the ranges above. */
+/* Present runs say how the range is mapped: PMD = one THP per 2 MiB, PTE = no THP there. */
+static void mark_huge(ClipContext *c, const IdlePagesRun *run, uint64_t s, uint64_t e) {
+        if (!c->heat || run->kind == IDLE_PAGES_KIND_HOLE)
+                return;
+        if (run->page_size_bytes == IDLE_PAGES_PMD_SIZE)
+                (void) heatmap_mark_huge(c->heat, s, e - s, true);
+        else if (run->page_size_bytes == IDLE_PAGES_PTE_SIZE) {
+                /* every 2 MiB block the run touches, each once per scan */
+                uint64_t bs = MAX(s & ~(IDLE_PAGES_PMD_SIZE - 1), c->unmarked_end);
+                uint64_t be = (e + IDLE_PAGES_PMD_SIZE - 1) & ~(IDLE_PAGES_PMD_SIZE - 1);
+
+                if (bs < be)
+                        (void) heatmap_mark_huge(c->heat, bs, be - bs, false);
+                c->unmarked_end = MAX(c->unmarked_end, be);
+        }
+}
+
+/*
+ * A run, clipped to the range being scanned and, past its end, to the ranges above: present runs
+ * mark or unmark huge blocks, accessed ones are sampled.
+ */
 static int on_run(const IdlePagesRun *run, void *userdata) {
         ClipContext *c = userdata;
         uint64_t run_end = idle_pages_run_end(run);
 
-        if (run->kind != IDLE_PAGES_KIND_ACCESSED)
-                return 0;
         for (size_t i = c->first; i < c->n_ranges && c->ranges[i].hva < run_end; i++) {
                 uint64_t s = MAX(run->start_hva, c->ranges[i].hva);
                 uint64_t e = MIN(run_end, c->ranges[i].hva + c->ranges[i].len_bytes);
                 int r;
 
                 if (e <= s)
+                        continue;
+                mark_huge(c, run, s, e);
+                if (run->kind != IDLE_PAGES_KIND_ACCESSED)
                         continue;
                 c->accessed_bytes += e - s;
                 if (!c->heat)

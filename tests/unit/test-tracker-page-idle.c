@@ -4,7 +4,7 @@
  * /proc/kpageflags and /sys/kernel/mm/page_idle/bitmap as regular files. Checks which bitmap bits
  * prepare_access_checks sets (one per folio: THP tails folded to their head, swapped and absent
  * pages skipped) and what check_accesses reports once bits are cleared ("accessed"), including a
- * THP reported as a whole, a THP whose head comes later in address order, a page that moved to
+ * THP reported as a whole (and marked huge in the heat map), a THP whose head comes later in address order, a page that moved to
  * a new PFN, no liveness read on the normal path, and a vanished process (empty pagemap, no stat).
  *
  * A regular file is not the kernel's bitmap (a write there replaces words instead of setting
@@ -197,6 +197,15 @@ int main(void) {
         }
         check_u64(heatmap_stats(h)->unmatched_bytes, 0);
         check_u64(heatmap_stats(h)->out_of_order_bytes, 0);
+
+        /* THP marks: block 0 is one THP, block 1 4 KiB pages, block 2 one folio (PTE-mapped, but
+         * moved whole all the same), block 3 a hole (left as it was: unmarked). */
+        for (unsigned b = 0; b < 4; b++) {
+                HeatBlock hb;
+
+                check_int(heatmap_block_hva(h, BASE_HVA + (uint64_t) b * 512 * 4096, &hb), 0);
+                check_int(hb.huge, b == 0 || b == 2);
+        }
 
         /* The next period: the accessed folios are marked idle again, the moved page's new PFN too. */
         check_int(t->ops->prepare_access_checks(t, &target), 0);

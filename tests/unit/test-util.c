@@ -31,6 +31,9 @@ static void test_int_list(void) {
         check_int(parse_int_list("1;2", &l, &n), -EINVAL);
         check(!l);
 
+        check(int_list_contains((const int[]) { 3, 2 }, 2, 2));
+        check(!int_list_contains((const int[]) { 3, 2 }, 2, 1));
+        check(!int_list_contains(NULL, 0, 0));
         j = join_int_list((const int[]) { 3, 2 }, 2, " ");
         check_str(j, "3 2");
 }

@@ -35,6 +35,7 @@
 #define MIB                     (1ULL << 20)
 #define QUERY_BATCH             4096
 #define FLUSH_SCRATCH_PAGES     64      /* > the kernel's 33-page single-flush ceiling */
+#define REPORT_NODES            4       /* nodes counted in the "report" totals line */
 
 typedef enum ThpMode {
         THP_DEFAULT,
@@ -63,6 +64,7 @@ typedef struct Args {
         bool report;
         bool flush_tlb;
         unsigned pause_usec;
+        double report_every_sec;        /* > 0: a placement report this often */
         bool scatter;                   /* --scatter: hot units spread over the window */
         uint32_t seed;                  /* +1 at the phase shift */
         uint32_t per1024;               /* hot units per 1024 */
@@ -146,6 +148,7 @@ static void help(void) {
                "      --flush-tlb           flush this process' TLB after each pass (for emulators\n"
                "                            such as QEMU TCG that set accessed bits on TLB fills only)\n"
                "      --pause-us=USEC       sleep USEC microseconds after each pass\n"
+               "      --report-every=SEC    a placement report every SEC seconds (after a pass)\n"
                "      --scatter=SEED        only some units of the hot window are hot, spread by a hash\n"
                "                            (tests/lab/workloads/scatter.h); the phase shift makes it SEED+1\n"
                "      --density=N           hot units per 1024 with --scatter (default 128)\n"
@@ -160,6 +163,7 @@ static int parse_args(int argc, char *argv[], Args *a) {
                 ARG_THP = 0x100,
                 ARG_FLUSH_TLB,
                 ARG_PAUSE_US,
+                ARG_REPORT_EVERY,
                 ARG_SCATTER,
                 ARG_DENSITY,
                 ARG_SCATTER_UNIT,
@@ -178,6 +182,7 @@ static int parse_args(int argc, char *argv[], Args *a) {
                 { "duration",     required_argument, NULL, 'd'          },
                 { "flush-tlb",    no_argument,       NULL, ARG_FLUSH_TLB },
                 { "pause-us",     required_argument, NULL, ARG_PAUSE_US },
+                { "report-every", required_argument, NULL, ARG_REPORT_EVERY },
                 { "scatter",      required_argument, NULL, ARG_SCATTER  },
                 { "density",      required_argument, NULL, ARG_DENSITY  },
                 { "scatter-unit", required_argument, NULL, ARG_SCATTER_UNIT },
@@ -268,6 +273,9 @@ static int parse_args(int argc, char *argv[], Args *a) {
                                 a->pause_usec = (unsigned) n;
                         break;
                 }
+                case ARG_REPORT_EVERY:
+                        r = parse_seconds(optarg, &a->report_every_sec);
+                        break;
                 case ARG_SCATTER:
                 case ARG_DENSITY: {
                         char *end;
@@ -364,7 +372,7 @@ static void emit(const Args *a, const char *line, bool truncate) {
 }
 
 /* Count where the pages of [start, start+bytes) are: per node, absent (never faulted), error. */
-static int report_range(const Args *a, const char *name, uint8_t *start, uint64_t bytes) {
+static int report_range(const Args *a, const char *name, uint8_t *start, uint64_t bytes, uint64_t *total) {
         int nr_nodes = numa_available() >= 0 ? numa_max_node() + 1 : 1;
         uint64_t *per_node, absent = 0, failed = 0, pages = bytes / PAGE_BYTES;
         void *addrs[QUERY_BATCH];
@@ -389,8 +397,11 @@ static int report_range(const Args *a, const char *name, uint8_t *start, uint64_
                         return r;
                 }
                 for (unsigned long i = 0; i < count; i++) {
-                        if (status[i] >= 0 && status[i] < nr_nodes)
+                        if (status[i] >= 0 && status[i] < nr_nodes) {
                                 per_node[status[i]]++;
+                                if (status[i] < REPORT_NODES)
+                                        total[status[i]]++;
+                        }
                         else if (status[i] == -ENOENT)
                                 absent++;
                         else
@@ -410,15 +421,31 @@ static int report_range(const Args *a, const char *name, uint8_t *start, uint64_
         return 0;
 }
 
+/* One report: a line per region, then a "report" line with the totals per node and the hot
+ * window's, so that a reader waiting for a report knows it is complete. */
 static void report(const Args *a, uint8_t *base, uint64_t hot_offset) {
-        uint64_t hot_end = hot_offset + a->hot_bytes;
+        static unsigned seq;
+        uint64_t hot_end = hot_offset + a->hot_bytes, total[REPORT_NODES] = {}, hot[REPORT_NODES] = {};
+        char line[512];
+        size_t n;
 
-        report_range(a, "hot", base + hot_offset, a->hot_bytes);
+        report_range(a, "hot", base + hot_offset, a->hot_bytes, hot);
+        for (unsigned i = 0; i < REPORT_NODES; i++)
+                total[i] = hot[i];
         /* "rest" is everything but the current hot window, possibly two pieces. */
         if (hot_offset > 0)
-                report_range(a, "rest-low", base, hot_offset);
+                report_range(a, "rest-low", base, hot_offset, total);
         if (hot_end < a->size_bytes)
-                report_range(a, "rest-high", base + hot_end, a->size_bytes - hot_end);
+                report_range(a, "rest-high", base + hot_end, a->size_bytes - hot_end, total);
+
+        n = (size_t) snprintf(line, sizeof(line), "memhog: report pid=%d seq=%u t=%.3f hot_offset=%" PRIu64,
+                              (int) getpid(), ++seq, now_sec(), hot_offset);
+        for (unsigned i = 0; i < REPORT_NODES; i++)
+                n += (size_t) snprintf(line + n, sizeof(line) - n, " node%u=%" PRIu64, i, total[i]);
+        for (unsigned i = 0; i < REPORT_NODES; i++)
+                n += (size_t) snprintf(line + n, sizeof(line) - n, " hot_node%u=%" PRIu64, i, hot[i]);
+        snprintf(line + n, sizeof(line) - n, "\n");
+        emit(a, line, false);
 }
 
 static uint8_t *map_aligned(uint64_t bytes) {
@@ -506,8 +533,8 @@ static void format_start_line(const Args *a, uint8_t *base, uint64_t hot_offset,
         if (a->scatter)
                 n += (size_t) snprintf(buf + n, size - n, " scatter=%" PRIu32 " density=%" PRIu32 " unit_pages=%" PRIu32,
                                        a->seed, a->per1024, a->unit_pages);
-        snprintf(buf + n, size - n, " thp=%s mode=%s bind=%d\n",
-                 thp_mode_table[a->thp], a->write ? "write" : "read", a->bind_node);
+        snprintf(buf + n, size - n, " thp=%s mode=%s bind=%d t=%.3f\n",
+                 thp_mode_table[a->thp], a->write ? "write" : "read", a->bind_node, now_sec());
 }
 
 /* Where read passes leave their sum, so they are not optimised away. */
@@ -519,7 +546,7 @@ int main(int argc, char *argv[]) {
         uint64_t hot_offset, *list = NULL;
         size_t n_list = 0;
         uint32_t seed;
-        double start, phase_at, end_at;
+        double start, phase_at, end_at, next_report;
         bool phase_pending;
         Args a;
         char line[1024];
@@ -581,6 +608,7 @@ int main(int argc, char *argv[]) {
         phase_pending = a.phase;
         phase_at = a.phase_after_sec >= 0 ? start + a.phase_after_sec : 0;
         end_at = a.duration_sec > 0 ? start + a.duration_sec : 0;
+        next_report = a.report_every_sec > 0 ? start + a.report_every_sec : 0;
 
         while (!arrived_term) {
                 double now;
@@ -603,13 +631,15 @@ int main(int argc, char *argv[]) {
                                 list = hot_list(&a, hot_offset, ++seed, &n_list);
                         }
                         snprintf(line, sizeof(line), "memhog: phase pid=%d t=%.1f hot=%p-%p hot_offset=%" PRIu64
-                                 " scatter=%" PRIu32 "\n", (int) getpid(), now - start, (void *) (base + hot_offset),
-                                 (void *) (base + hot_offset + a.hot_bytes), hot_offset, seed);
+                                 " scatter=%" PRIu32 " at=%.3f\n", (int) getpid(), now - start, (void *) (base + hot_offset),
+                                 (void *) (base + hot_offset + a.hot_bytes), hot_offset, seed, now);
                         emit(&a, line, false);
                 }
-                if (arrived_usr1) {
+                if (arrived_usr1 || (next_report > 0 && now >= next_report)) {
                         arrived_usr1 = 0;
                         report(&a, base, hot_offset);
+                        if (next_report > 0)
+                                next_report = now_sec() + a.report_every_sec;
                 }
                 if (end_at > 0 && now >= end_at)
                         break;

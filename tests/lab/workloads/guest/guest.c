@@ -15,6 +15,8 @@
  *        report=SEC       print a tick marker every SEC seconds (default 1)
  *        time=SEC         exit after SEC seconds of the hot loop (0 = never)
  *        rounds=N         exit after N rounds over the hot window (0 = never)
+ *        verify=1         fill every page with a pattern of its address, so that the host can
+ *                         have the guest check its memory (mailbox command 3)
  *        scatter=SEED:N[:UNIT]  only some units of UNIT pages (1 or 512, default 1) of the
  *                         window are hot, about N in 1024, spread by a hash (../scatter.h); one
  *                         page per hot unit is touched; a phase shift makes the seed SEED+1
@@ -37,7 +39,11 @@
  *      The host can steer the guest by writing a 32-bit command into the mailbox, a word at the
  *      guest-physical address printed in the ready line (e.g. through /proc/QEMU_PID/mem at the
  *      guest RAM's host-virtual address + that GPA); the guest reads it once per round, clears it
- *      and acts: 1 = do the phase shift now, 2 = exit.
+ *      and acts: 1 = do the phase shift now, 2 = exit, 3 = verify (with verify=1): compare every
+ *      page in [lo, hi) with its pattern (all of it but the first word, which the hot rounds
+ *      increment) and print
+ *        VTGUEST: verify t=<s> rounds=<n> pages=<n> bad=<n> [first=0x<gpa>]
+ *      (bad=0: every byte the guest wrote is still there, wherever the host moved its pages).
  *   4. exit through QEMU's isa-debug-exit device (port 0xf4): writing V makes
  *      QEMU exit with status (V << 1) | 1, so a clean exit is status 1 and an
  *      error status 3.  Without that device the guest halts.
@@ -64,6 +70,7 @@
 
 #define MAILBOX_PHASE           1u
 #define MAILBOX_EXIT            2u
+#define MAILBOX_VERIFY          3u
 
 /* The first fields of the multiboot information structure; we need no more. */
 struct multiboot_info {
@@ -84,6 +91,7 @@ struct guest_config {
         uint32_t report_sec;
         uint32_t time_sec;
         uint32_t rounds;
+        bool verify;
         bool scatter;
         uint32_t seed;
         uint32_t per1024;
@@ -283,6 +291,12 @@ static void parse_cmdline(const char *s, struct guest_config *c) {
                 } else if (key_is(s, "rounds", &v)) {
                         if (!parse_u32(&v, &c->rounds) || !at_end(v))
                                 fail("bad rounds=N");
+                } else if (key_is(s, "verify", &v)) {
+                        uint32_t on;
+
+                        if (!parse_u32(&v, &on) || !at_end(v) || on > 1)
+                                fail("bad verify=0|1");
+                        c->verify = on;
                 } else if (key_is(s, "scatter", &v)) {
                         c->unit_pages = 1;
                         if (!parse_u32(&v, &c->seed) || *v++ != ':' || !parse_u32(&v, &c->per1024) ||
@@ -359,6 +373,37 @@ static uint32_t round_over(const struct guest_config *c, uint32_t round) {
         return sum;
 }
 
+/* The pattern of word i of the page at gpa (verify=1): a hash of its address. */
+static inline uint32_t pattern(uint32_t gpa, uint32_t i) {
+        return (gpa + i * 4u) * 2654435761u ^ 0x5a5a5a5au;
+}
+
+static void fill_pattern(uint32_t lo, uint32_t hi) {
+        for (uint32_t a = lo; a < hi; a += PAGE_SIZE) {
+                volatile uint32_t *w = (volatile uint32_t *) (uintptr_t) a;
+
+                for (uint32_t i = 1; i < PAGE_SIZE / 4; i++)
+                        w[i] = pattern(a, i);
+        }
+}
+
+/* Pages whose pattern changed; *first: the first of them. */
+static uint32_t verify_pattern(uint32_t lo, uint32_t hi, uint32_t *first) {
+        uint32_t bad = 0;
+
+        for (uint32_t a = lo; a < hi; a += PAGE_SIZE) {
+                const volatile uint32_t *w = (const volatile uint32_t *) (uintptr_t) a;
+
+                for (uint32_t i = 1; i < PAGE_SIZE / 4; i++)
+                        if (w[i] != pattern(a, i)) {
+                                if (bad++ == 0)
+                                        *first = a;
+                                break;
+                        }
+        }
+        return bad;
+}
+
 static void check_window(uint32_t start, uint32_t size, uint32_t lo, uint32_t hi) {
         if (size == 0 || start % PAGE_SIZE || size % PAGE_SIZE)
                 fail("hot window must be non-empty and 4 KiB aligned");
@@ -398,6 +443,8 @@ void guest_main(uint32_t magic, const struct multiboot_info *mbi) {
         /* The command line has been copied into c: now touch every page above our image once. */
         for (uint32_t a = lo; a < hi; a += PAGE_SIZE)
                 *(volatile uint8_t *) (uintptr_t) a = (uint8_t) (a >> 12);
+        if (c.verify)
+                fill_pattern(lo, hi);
 
         rtc_binary = cmos_read(0x0b) & 0x04;
 
@@ -424,7 +471,8 @@ void guest_main(uint32_t magic, const struct multiboot_info *mbi) {
                 puts_(":");
                 put_dec(c.unit_pages);
         }
-        puts_(c.write ? " mode=write\n" : " mode=read\n");
+        puts_(c.write ? " mode=write" : " mode=read");
+        puts_(c.verify ? " verify=1\n" : "\n");
 
         last_sec = rtc_seconds();
         next_report = c.report_sec;
@@ -455,6 +503,24 @@ void guest_main(uint32_t magic, const struct multiboot_info *mbi) {
                         puts_(" rounds=");
                         put_dec(rounds);
                         put_window(" hot=", c.hot_start, c.hot_size);
+                        puts_("\n");
+                }
+
+                if (cmd == MAILBOX_VERIFY && c.verify) {
+                        uint32_t first = 0, bad = verify_pattern(lo, hi, &first);
+
+                        puts_("VTGUEST: verify t=");
+                        put_dec(t);
+                        puts_(" rounds=");
+                        put_dec(rounds);
+                        puts_(" pages=");
+                        put_dec((hi - lo) / PAGE_SIZE);
+                        puts_(" bad=");
+                        put_dec(bad);
+                        if (bad) {
+                                puts_(" first=");
+                                put_hex(first);
+                        }
                         puts_("\n");
                 }
 
