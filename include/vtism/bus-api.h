@@ -71,6 +71,9 @@
 #define VTISM_PROP_ACTIVE_TRACKER       "ActiveTracker"      /* s, "" if none is usable */
 #define VTISM_PROP_TRACKERS             "Trackers"           /* aa{sv}: bus_tracker_fields */
 #define VTISM_PROP_VMS                  "VMs"                /* aa{sv}: bus_vm_fields */
+#define VTISM_PROP_OFFLINE_NODES        "OfflineNodes"       /* aa{sv}: bus_node_fields (id and the device keys):
+                                                              * nodes that are not online but a DAX device
+                                                              * targets (memory not made system RAM yet) */
 
 /*
  * The scalar properties as a table, for readers that take them generically (bus-snapshot.h):
@@ -150,6 +153,18 @@ typedef enum BusNodeField {
         BUS_NODE_TOTAL_BYTES,      /* t */
         BUS_NODE_FREE_BYTES,       /* t */
         BUS_NODE_DEMOTION_TARGETS, /* ai: CXL nodes, nearest first */
+        /* What is behind the node (cxl-devices.h), read at start and on every reload: */
+        BUS_NODE_KIND,             /* s: "dram", "cxl", "pmem", "soft-reserved", "emulated", "boot-memory";
+                                    * absent if the devices could not be read */
+        BUS_NODE_DESCRIPTION,      /* s: the devices behind it in one sentence */
+        BUS_NODE_CXL_MEMDEVS,      /* s: CXL memory devices of its regions, "mem0,mem1"; absent if none */
+        BUS_NODE_CXL_REGIONS,      /* s: CXL regions holding its memory, "region0"; absent if none */
+        BUS_NODE_CXL_WINDOW,       /* s: the CXL fixed memory window (root decoder) it is in; absent if none */
+        BUS_NODE_DAX_DEVICES,      /* s: DAX devices targeting it, "dax0.0"; absent if none */
+        BUS_NODE_DAX_MODES,        /* s: their modes in that order, "system-ram", "devdax", "disabled", "other" */
+        BUS_NODE_DAX_BYTES,        /* t: their total size; absent without DAX devices */
+        BUS_NODE_ONLINE_BYTES,     /* t: memory blocks online (CPU-less nodes; absent when unknown) */
+        BUS_NODE_MOVABLE_BYTES,    /* t: of those, onlined movable (ZONE_MOVABLE: can be offlined again) */
         _BUS_NODE_FIELD_MAX,
 } BusNodeField;
 extern const BusField bus_node_fields[_BUS_NODE_FIELD_MAX];

@@ -75,6 +75,8 @@ typedef struct BusSnapshot {
         bool have_counters;
         BusRecord *nodes;
         size_t n_nodes;
+        BusRecord *offline_nodes;  /* OfflineNodes: BUS_RECORD_NODE records too */
+        size_t n_offline_nodes;
         uint32_t *distances;       /* n_nodes x n_nodes when complete */
         size_t n_distances;
         bool have_vms;             /* the VMs property was there */

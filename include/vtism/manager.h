@@ -6,6 +6,7 @@
 #include <systemd/sd-event.h>
 
 #include "vtism/config.h"
+#include "vtism/cxl-devices.h"
 #include "vtism/macro.h"
 #include "vtism/topology.h"
 #include "vtism/tracker.h"
@@ -52,6 +53,20 @@ typedef enum ManagerChange {
         MANAGER_CHANGED_CYCLE        = 1 << 7, /* a cycle timer ran (counters, heat, placement moved on) */
 } ManagerChange;
 
+/* What is behind a NUMA node (manager-devices.c), as the bus shows it: lists comma-separated,
+ * NULL when empty. */
+typedef struct ManagerNodeView {
+        int node;
+        bool online;
+        NodeKind kind;
+        char *description;
+        char *cxl_memdevs, *cxl_regions, *cxl_window;
+        char *dax_devices, *dax_modes;
+        uint64_t dax_bytes;
+        bool zones_known;           /* online_bytes and movable_bytes are known */
+        uint64_t online_bytes, movable_bytes;
+} ManagerNodeView;
+
 typedef struct Manager Manager;
 typedef void (*ManagerChangeHook)(Manager *m, unsigned changes, void *userdata);
 
@@ -80,6 +95,8 @@ struct Manager {
         char *sysfs_root;
         VtConf *config;
         Topology *topology;
+        ManagerNodeView *node_views; /* what is behind each node (manager-devices.c), ascending */
+        size_t n_node_views;
         ManagerMode mode;
         char *mode_reason;          /* one sentence for vtismctl status */
 
@@ -142,6 +159,14 @@ void manager_notify_changed(Manager *m, unsigned changes);
 
 /* One full cycle (also run by the timer). */
 int manager_cycle(Manager *m);
+
+/* manager-devices.c: the memory devices behind each node (cxl-devices.h), read at start and on
+ * every reload (manager_load(), manager_reload()); a failed read keeps the last good one. */
+void manager_devices_refresh(Manager *m);
+void manager_devices_done(Manager *m);
+/* NULL if the node is not known there (the devices were never read, or the node is neither online
+ * nor a DAX device's target). */
+const ManagerNodeView *manager_node_view(const Manager *m, int node);
 
 /* manager-vms.c: VM discovery, tracking and heat. */
 int manager_vms_start(Manager *m);                 /* VM sources; after the loop exists */

@@ -58,6 +58,16 @@ const BusField bus_node_fields[_BUS_NODE_FIELD_MAX] = {
         [BUS_NODE_TOTAL_BYTES] = { "total_bytes", "t" },
         [BUS_NODE_FREE_BYTES] = { "free_bytes", "t" },
         [BUS_NODE_DEMOTION_TARGETS] = { "demotion_targets", "ai" },
+        [BUS_NODE_KIND] = { "kind", "s" },
+        [BUS_NODE_DESCRIPTION] = { "description", "s" },
+        [BUS_NODE_CXL_MEMDEVS] = { "cxl_memdevs", "s" },
+        [BUS_NODE_CXL_REGIONS] = { "cxl_regions", "s" },
+        [BUS_NODE_CXL_WINDOW] = { "cxl_window", "s" },
+        [BUS_NODE_DAX_DEVICES] = { "dax_devices", "s" },
+        [BUS_NODE_DAX_MODES] = { "dax_modes", "s" },
+        [BUS_NODE_DAX_BYTES] = { "dax_bytes", "t" },
+        [BUS_NODE_ONLINE_BYTES] = { "online_bytes", "t" },
+        [BUS_NODE_MOVABLE_BYTES] = { "movable_bytes", "t" },
 };
 assert_cc(ELEMENTSOF(bus_node_fields) == _BUS_NODE_FIELD_MAX);
 

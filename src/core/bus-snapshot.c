@@ -254,6 +254,8 @@ static const struct {
         size_t records, n;
 } list_properties[] = {
         { VTISM_PROP_NODES, BUS_RECORD_NODE, offsetof(BusSnapshot, nodes), offsetof(BusSnapshot, n_nodes) },
+        { VTISM_PROP_OFFLINE_NODES, BUS_RECORD_NODE, offsetof(BusSnapshot, offline_nodes),
+          offsetof(BusSnapshot, n_offline_nodes) },
         { VTISM_PROP_VMS, BUS_RECORD_VM, offsetof(BusSnapshot, vms), offsetof(BusSnapshot, n_vms) },
         { VTISM_PROP_TRACKERS, BUS_RECORD_TRACKER, offsetof(BusSnapshot, trackers), offsetof(BusSnapshot, n_trackers) },
 };
@@ -326,6 +328,7 @@ void bus_snapshot_done(BusSnapshot *s) {
         bus_record_done(&s->status);
         bus_record_done(&s->counters);
         bus_records_free(s->nodes, s->n_nodes);
+        bus_records_free(s->offline_nodes, s->n_offline_nodes);
         free(s->distances);
         bus_records_free(s->vms, s->n_vms);
         bus_records_free(s->trackers, s->n_trackers);

@@ -249,6 +249,19 @@ static bool field_rate(const BusRecord *prev, const BusRecord *cur, unsigned fie
 
 /* ---- status, nodes, VMs ---- */
 
+/* A node's movable memory: "all" or "none" of what is online, else the size; NULL if unknown. */
+static const char *movable_cell(char *buf, size_t len, const BusRecord *n) {
+        uint64_t online = bus_record_u64(n, BUS_NODE_ONLINE_BYTES, 0), movable = bus_record_u64(n, BUS_NODE_MOVABLE_BYTES, 0);
+
+        if (!bus_record_has(n, BUS_NODE_ONLINE_BYTES) || !bus_record_has(n, BUS_NODE_MOVABLE_BYTES) || online == 0)
+                return NULL;
+        if (movable == 0)
+                return "none";
+        if (movable >= online)
+                return "all";
+        return format_bytes(buf, len, movable);
+}
+
 static void print_nodes(FILE *f, const BusSnapshot *s) {
         _cleanup_(table_freep) Table *t = table_new();
 
@@ -260,6 +273,8 @@ static void print_nodes(FILE *f, const BusSnapshot *s) {
         table_add_column(t, "SIZE", TABLE_RIGHT);
         table_add_column(t, "FREE", TABLE_RIGHT);
         table_add_column(t, "DEMOTES TO", TABLE_ELLIPSIZE);
+        table_add_column(t, "KIND", 0);
+        table_add_column(t, "MOVABLE", TABLE_RIGHT);
         for (size_t i = 0; i < s->n_nodes; i++) {
                 const BusRecord *n = &s->nodes[i];
                 const BusValue *targets = &n->v[BUS_NODE_DEMOTION_TARGETS];
@@ -286,8 +301,34 @@ static void print_nodes(FILE *f, const BusSnapshot *s) {
                         table_add_cell(t, joined);
                 } else
                         table_add_cell(t, NULL);
+                table_add_cell(t, bus_record_str(n, BUS_NODE_KIND, NULL));
+                table_add_cell(t, movable_cell(b1, sizeof(b1), n));
         }
         table_print(t, f, arg_width, arg_legend);
+}
+
+/* What is behind each node that is not plain DRAM, and the nodes a DAX device targets that are
+ * not online yet: one line each, the daemon's sentence. */
+static void print_node_devices(FILE *f, const BusSnapshot *s) {
+        bool header = false;
+
+        for (int pass = 0; pass < 2; pass++) {
+                const BusRecord *list = pass == 0 ? s->nodes : s->offline_nodes;
+                size_t n = pass == 0 ? s->n_nodes : s->n_offline_nodes;
+
+                for (size_t i = 0; i < n; i++) {
+                        const char *kind = bus_record_str(&list[i], BUS_NODE_KIND, NULL);
+                        const char *what = bus_record_str(&list[i], BUS_NODE_DESCRIPTION, NULL);
+
+                        if (!what || (pass == 0 && streq_ptr(kind, "dram")))
+                                continue;
+                        if (!header && arg_legend)
+                                fprintf(f, "\nbehind the nodes:\n");
+                        header = true;
+                        fprintf(f, "node %" PRIi64 "%s: %s\n", bus_record_i64(&list[i], BUS_NODE_ID, -1),
+                                pass == 0 ? "" : " (not online)", what);
+                }
+        }
 }
 
 static void print_distances(FILE *f, const BusSnapshot *s) {
@@ -578,11 +619,30 @@ static json_object *json_string_list(const char *s) {
         return a;
 }
 
+/* A node's lists carried as strings on the bus, as JSON arrays. */
+static json_object *json_node(const BusRecord *n) {
+        static const unsigned lists[] = { BUS_NODE_CXL_MEMDEVS, BUS_NODE_CXL_REGIONS, BUS_NODE_DAX_DEVICES,
+                                          BUS_NODE_DAX_MODES };
+        json_object *o = json_record(n);
+
+        for (size_t k = 0; k < ELEMENTSOF(lists); k++)
+                json_object_object_add(o, bus_node_fields[lists[k]].key, json_string_list(bus_record_str(n, lists[k], NULL)));
+        return o;
+}
+
+static json_object *json_offline_nodes(const BusSnapshot *s) {
+        json_object *a = json_object_new_array();
+
+        for (size_t i = 0; i < s->n_offline_nodes; i++)
+                json_object_array_add(a, json_node(&s->offline_nodes[i]));
+        return a;
+}
+
 static json_object *json_nodes(const BusSnapshot *s) {
         json_object *a = json_object_new_array();
 
         for (size_t i = 0; i < s->n_nodes; i++) {
-                json_object *o = json_record(&s->nodes[i]), *d = json_object_new_array();
+                json_object *o = json_node(&s->nodes[i]), *d = json_object_new_array();
 
                 json_object_object_add(o, "cpus", json_int_list(bus_record_str(&s->nodes[i], BUS_NODE_CPUS, NULL)));
                 for (size_t j = 0; j < s->n_nodes; j++)
@@ -641,6 +701,7 @@ static json_object *json_status(const BusSnapshot *s) {
                 json_object_object_add(o, status_json[i].name, j);
         }
         json_object_object_add(o, "nodes", json_nodes(s));
+        json_object_object_add(o, "offline_nodes", json_offline_nodes(s));
         json_object_object_add(o, "counters", s->have_counters ? json_record(&s->counters) : NULL);
         json_object_object_add(o, "trackers", json_records(s->trackers, s->n_trackers));
         vms = json_records(s->vms, s->n_vms);
@@ -669,6 +730,7 @@ static int print_snapshot(const char *verb, FILE *f, const BusSnapshot *s, const
 
                         json_object_object_add(o, "schema_version", json_object_new_int(JSON_SCHEMA_VERSION));
                         json_object_object_add(o, "nodes", json_nodes(s));
+                        json_object_object_add(o, "offline_nodes", json_offline_nodes(s));
                         print_json(f, o);
                 } else if (streq(verb, "vms")) {
                         json_object *o = json_status(s), *l = json_object_new_object();
@@ -682,6 +744,7 @@ static int print_snapshot(const char *verb, FILE *f, const BusSnapshot *s, const
         } else if (streq(verb, "nodes")) {
                 print_nodes(f, s);
                 print_distances(f, s);
+                print_node_devices(f, s);
         } else if (streq(verb, "vms"))
                 print_vm_list(f, s);
         else

@@ -388,8 +388,62 @@ DEFINE_MANAGER_GETTER(property_get_dry_run, sd_bus_message_append(reply, "b", (i
 DEFINE_MANAGER_GETTER(property_get_sample_interval, sd_bus_message_append(reply, "t", m->config->sample_interval_usec))
 DEFINE_MANAGER_GETTER(property_get_rate_limit, sd_bus_message_append(reply, "t", m->config->migrate_rate_limit_bytes))
 
+/* The keys of what is behind a node (bus-api.h, manager-devices.c); nothing when unknown. */
+static int append_node_devices(sd_bus_message *reply, const ManagerNodeView *v) {
+        const BusField *f = bus_node_fields;
+        int r = 0;
+
+        if (!v)
+                return 0;
+        r = dict_string(reply, &f[BUS_NODE_KIND], node_kind_to_string(v->kind));
+        if (r >= 0)
+                r = dict_string(reply, &f[BUS_NODE_DESCRIPTION], v->description);
+        if (r >= 0)
+                r = dict_string(reply, &f[BUS_NODE_CXL_MEMDEVS], v->cxl_memdevs);
+        if (r >= 0)
+                r = dict_string(reply, &f[BUS_NODE_CXL_REGIONS], v->cxl_regions);
+        if (r >= 0)
+                r = dict_string(reply, &f[BUS_NODE_CXL_WINDOW], v->cxl_window);
+        if (r >= 0)
+                r = dict_string(reply, &f[BUS_NODE_DAX_DEVICES], v->dax_devices);
+        if (r >= 0)
+                r = dict_string(reply, &f[BUS_NODE_DAX_MODES], v->dax_modes);
+        if (r >= 0 && v->dax_devices)
+                r = dict_u64(reply, &f[BUS_NODE_DAX_BYTES], v->dax_bytes);
+        if (r >= 0 && v->zones_known)
+                r = dict_u64(reply, &f[BUS_NODE_ONLINE_BYTES], v->online_bytes);
+        if (r >= 0 && v->zones_known)
+                r = dict_u64(reply, &f[BUS_NODE_MOVABLE_BYTES], v->movable_bytes);
+        return r;
+}
+
+/* Nodes a DAX device targets that are not online (yet): id and what is behind them. */
+static int property_get_offline_nodes(PROPERTY_GETTER_ARGS) {
+        const Manager *m = userdata;
+        int r;
+
+        r = sd_bus_message_open_container(reply, 'a', "a{sv}");
+        for (size_t i = 0; r >= 0 && i < m->n_node_views; i++) {
+                const ManagerNodeView *v = &m->node_views[i];
+
+                if (v->online)
+                        continue;
+                r = dict_begin(reply);
+                if (r >= 0)
+                        r = dict_i32(reply, &bus_node_fields[BUS_NODE_ID], v->node);
+                if (r >= 0)
+                        r = append_node_devices(reply, v);
+                if (r >= 0)
+                        r = dict_end(reply);
+        }
+        if (r >= 0)
+                r = sd_bus_message_close_container(reply);
+        return r;
+}
+
 static int property_get_nodes(PROPERTY_GETTER_ARGS) {
-        const Topology *t = ((Manager *) userdata)->topology;
+        const Manager *m = userdata;
+        const Topology *t = m->topology;
         const BusField *f = bus_node_fields;
         int r;
 
@@ -416,6 +470,8 @@ static int property_get_nodes(PROPERTY_GETTER_ARGS) {
                 if (r >= 0)
                         r = dict_array(reply, &f[BUS_NODE_DEMOTION_TARGETS], 'i', n->demotion_targets,
                                        n->n_demotion_targets, sizeof(int));
+                if (r >= 0)
+                        r = append_node_devices(reply, manager_node_view(m, n->id));
                 if (r >= 0)
                         r = dict_end(reply);
         }
@@ -604,6 +660,7 @@ static const sd_bus_vtable manager_vtable[] = {
         SD_BUS_PROPERTY(VTISM_PROP_ACTIVE_TRACKER, "s", property_get_active_tracker, 0, EMITS_INVALIDATION),
         SD_BUS_PROPERTY(VTISM_PROP_TRACKERS, "aa{sv}", property_get_trackers, 0, EMITS_INVALIDATION),
         SD_BUS_PROPERTY(VTISM_PROP_VMS, "aa{sv}", property_get_vms, 0, EMITS_INVALIDATION),
+        SD_BUS_PROPERTY(VTISM_PROP_OFFLINE_NODES, "aa{sv}", property_get_offline_nodes, 0, EMITS_INVALIDATION),
         SD_BUS_METHOD_WITH_ARGS(VTISM_METHOD_GET_HEATMAP, SD_BUS_ARGS("s", vm),
                                 SD_BUS_RESULT("a{sv}", vm, "aa{sv}", ranges),
                                 method_get_heatmap, SD_BUS_VTABLE_UNPRIVILEGED),
@@ -671,6 +728,7 @@ static const struct {
         { VTISM_PROP_MODE_REASON, MANAGER_CHANGED_MODE },
         { VTISM_PROP_NODES, MANAGER_CHANGED_MODE },
         { VTISM_PROP_DISTANCES, MANAGER_CHANGED_MODE },
+        { VTISM_PROP_OFFLINE_NODES, MANAGER_CHANGED_MODE },
         { VTISM_PROP_TRACKER, MANAGER_CHANGED_CONFIG },
         { VTISM_PROP_LIBVIRT_URI, MANAGER_CHANGED_CONFIG },
         { VTISM_PROP_SAMPLE_INTERVAL_USEC, MANAGER_CHANGED_CONFIG },

@@ -70,6 +70,7 @@ Manager *manager_free(Manager *m) {
                 return NULL;
         sd_event_source_unref(m->cycle_timer);
         manager_vms_done(m);
+        manager_devices_done(m);
         sd_bus_flush_close_unref(m->bus);
         sd_event_unref(m->event);
         config_free(m->config);
@@ -180,6 +181,7 @@ int manager_load(Manager *m) {
         manager_apply_log_level(m);
         manager_pick_mode(m);
         manager_log_topology(m);
+        manager_devices_refresh(m);
         return 0;
 }
 
@@ -219,6 +221,7 @@ int manager_reload(Manager *m, char **ret_error) {
         manager_pick_mode(m);
         if (m->mode != old_mode)
                 manager_log_topology(m);
+        manager_devices_refresh(m);
         if (m->cycle_timer)
                 (void) sd_event_source_set_time_relative(m->cycle_timer, m->config->sample_interval_usec);
         (void) manager_vms_apply_config(m);
