@@ -100,6 +100,8 @@ int contiguity_scan_step(ContiguityScan *s, uint64_t max_pages);
 
 /* Fraction done, 0..1 (for progress messages). */
 double contiguity_scan_progress(const ContiguityScan *s);
+/* Pagemap entries read so far (for cost measurements). */
+uint64_t contiguity_scan_pages_done(const ContiguityScan *s);
 
 /* The summary once contiguity_scan_step() returned 0 (-EBUSY before, -ESTALE twice). stats may be NULL. */
 int contiguity_scan_finish(ContiguityScan *s, ContigSummary *ret, ContiguityScanStats *ret_stats);

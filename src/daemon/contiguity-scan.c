@@ -481,6 +481,10 @@ double contiguity_scan_progress(const ContiguityScan *s) {
         return (double) s->done_pages / (double) s->total_pages;
 }
 
+uint64_t contiguity_scan_pages_done(const ContiguityScan *s) {
+        return s ? s->done_pages : 0;
+}
+
 int contiguity_scan_finish(ContiguityScan *s, ContigSummary *ret, ContiguityScanStats *ret_stats) {
         int r;
 
