@@ -35,7 +35,7 @@
  * Adding a kind of record: a new enum and table here, an aa{sv}/a{sv} property or method, a
  * BusRecordKind in bus-snapshot.h.
  *
- * Access: every property and GetHeatmap are open to every user; Reload, Pause, Resume and
+ * Access: every property, GetHeatmap and GetContiguity are open to every user; Reload, Pause, Resume and
  * SetDryRun need uid 0 and CAP_SYS_ADMIN in the caller's effective set (vtismd checks both; the
  * bus policy systemd/org.vtism1.conf lets only root call them). A new read method must be
  * allowed in that policy file, a new mutating one must call check_privileged() (bus.c).
@@ -48,6 +48,7 @@
 #define VTISM_BUS_ERROR_CONFIG_INVALID "org.vtism1.Error.ConfigInvalid" /* Reload: the old config stays */
 #define VTISM_BUS_ERROR_NO_SUCH_VM     "org.vtism1.Error.NoSuchVM"
 #define VTISM_BUS_ERROR_NOT_SAMPLED    "org.vtism1.Error.NotSampled"    /* the VM has no heat map (yet) */
+#define VTISM_BUS_ERROR_SCAN_FAILED    "org.vtism1.Error.ScanFailed"    /* GetContiguity: the scan failed */
 
 /* Properties of VTISM_BUS_INTERFACE; their types are in the vtable (bus.c) and vtismd(8). */
 #define VTISM_PROP_VERSION              "Version"            /* s, const */
@@ -106,6 +107,11 @@ typedef enum BusStatusField {
 #define VTISM_METHOD_PAUSE       "Pause"      /* (s what): "sampling", "migration", "all" */
 #define VTISM_METHOD_RESUME      "Resume"     /* (s what) */
 #define VTISM_METHOD_SET_DRY_RUN "SetDryRun"  /* (b enable) */
+/* GetContiguity(s vm, t max_age_usec) -> (a{sv} bus_contig_vm_fields, aa{sv} bus_contig_fields,
+ * aa{sv} bus_contig_node_fields): the VM's contiguity summaries ("now" and "before_tiering"), a
+ * scan first when the newest is older than max_age_usec (raised to a floor, vtismd(8)); the reply
+ * comes when the scan is done. Open to every user. */
+#define VTISM_METHOD_GET_CONTIGUITY "GetContiguity"
 
 /* One key of a record: its name and its D-Bus type ("s", "t", "u", "i", "b", "ai", "at"). */
 typedef struct BusField {
@@ -177,6 +183,78 @@ typedef enum BusTrackerField {
         _BUS_TRACKER_FIELD_MAX,
 } BusTrackerField;
 extern const BusField bus_tracker_fields[_BUS_TRACKER_FIELD_MAX];
+
+/* GetContiguity(), first part: the VM. */
+typedef enum BusContigVmField {
+        BUS_CONTIG_VM_ID,                     /* s */
+        BUS_CONTIG_VM_NAME,                   /* s */
+        BUS_CONTIG_VM_PID,                    /* u */
+        BUS_CONTIG_VM_RAM_BYTES,              /* t: guest RAM located */
+        BUS_CONTIG_VM_MOVED_BYTES,            /* t: what vtism moved of it so far (promoted + demoted) */
+        BUS_CONTIG_VM_ANCHOR_BYTES,           /* t: global.contiguity_anchor now */
+        BUS_CONTIG_VM_BEFORE_TIERING_PENDING, /* b: no before-tiering summary yet, one will be taken */
+        BUS_CONTIG_VM_BEFORE_TIERING_ERROR,   /* s: why there is none and will be none; absent otherwise */
+        _BUS_CONTIG_VM_FIELD_MAX,
+} BusContigVmField;
+extern const BusField bus_contig_vm_fields[_BUS_CONTIG_VM_FIELD_MAX];
+
+/* GetContiguity(), second part: one dict per summary (contiguity.h has the definitions). Sizes in
+ * bytes are 4 KiB pages x 4096; "top" arrays are what the largest 32, 64, 128 and 256 entries cover. */
+typedef enum BusContigField {
+        BUS_CONTIG_ROLE,                      /* s: "now" (the newest), "before_tiering" */
+        BUS_CONTIG_TRIGGER,                   /* s: why it was taken: "request", "tiering-start", "migration" */
+        BUS_CONTIG_TAKEN_AT,                  /* t: CLOCK_REALTIME usec, when the scan ended */
+        BUS_CONTIG_AGE_USEC,                  /* t: how long ago that was, when vtismd replied */
+        BUS_CONTIG_SCAN_USEC,                 /* t: how long the scan took */
+        BUS_CONTIG_BUSY_USEC,                 /* t: of which in its slices */
+        BUS_CONTIG_MOVED_BYTES,               /* t: what vtism had moved of the VM when it started */
+        BUS_CONTIG_ANCHOR_BYTES,              /* t: the anchor size it used */
+        BUS_CONTIG_RAM_BYTES,                 /* t: guest RAM scanned */
+        BUS_CONTIG_PRESENT_BYTES,             /* t: backed by host memory (the denominator of the percentages) */
+        BUS_CONTIG_ZERO_BYTES,                /* t: mapped to the shared zero page (only ever read) */
+        BUS_CONTIG_ABSENT_BYTES,              /* t: not backed (never touched, swapped out) */
+        BUS_CONTIG_MAPPED_4K_BYTES,           /* t: present, not inside a 2 MiB or 1 GiB mapping */
+        BUS_CONTIG_THP_2M,                    /* t: 2 MiB transparent huge page mappings */
+        BUS_CONTIG_HUGETLB_2M,                /* t: 2 MiB hugetlbfs mappings */
+        BUS_CONTIG_HUGETLB_1G,                /* t: 1 GiB hugetlbfs mappings */
+        BUS_CONTIG_HUGE_MISMATCH_BYTES,       /* t: in huge host pages at guest addresses that cannot use them */
+        BUS_CONTIG_PMD_MAPPING_KNOWN,         /* b: the kernel said which ranges are PMD-mapped (PAGEMAP_SCAN) */
+        BUS_CONTIG_UNKNOWN_NODE_BYTES,        /* t: present on no node vtismd knows */
+        BUS_CONTIG_RUNS,                      /* t: range runs: consecutive in guest- and host-physical memory */
+        BUS_CONTIG_LARGEST_RUN_BYTES,         /* t */
+        BUS_CONTIG_RUNS_FOR_80PCT,            /* t: runs needed, largest first, for 80 % of present */
+        BUS_CONTIG_RUNS_FOR_90PCT,            /* t */
+        BUS_CONTIG_RUNS_FOR_99PCT,            /* t */
+        BUS_CONTIG_RUNS_TOP_BYTES,            /* at */
+        BUS_CONTIG_ANCHOR_ENTRIES,            /* t: anchor entries (anchor_bytes) */
+        BUS_CONTIG_ANCHOR_COVERED_BYTES,      /* t: covered by anchor entries proper */
+        BUS_CONTIG_LARGEST_ANCHOR_ENTRY_BYTES,/* t */
+        BUS_CONTIG_ANCHOR_ENTRIES_FOR_80PCT,  /* t */
+        BUS_CONTIG_ANCHOR_ENTRIES_FOR_90PCT,  /* t */
+        BUS_CONTIG_ANCHOR_ENTRIES_FOR_99PCT,  /* t */
+        BUS_CONTIG_ANCHOR_TOP_BYTES,          /* at */
+        BUS_CONTIG_OFFSET_GROUPS,             /* t: distinct host-minus-guest offsets (overflow: more than this - 1) */
+        BUS_CONTIG_OFFSET_GROUPS_OVERFLOW,    /* b: too many to count; the keys below are then absent */
+        BUS_CONTIG_LARGEST_OFFSET_GROUP_BYTES,/* t */
+        BUS_CONTIG_OFFSET_GROUPS_FOR_80PCT,   /* t */
+        BUS_CONTIG_OFFSET_GROUPS_FOR_90PCT,   /* t */
+        BUS_CONTIG_OFFSET_GROUPS_FOR_99PCT,   /* t */
+        BUS_CONTIG_OFFSET_GROUPS_TOP_BYTES,   /* at */
+        _BUS_CONTIG_FIELD_MAX,
+} BusContigField;
+extern const BusField bus_contig_fields[_BUS_CONTIG_FIELD_MAX];
+
+/* GetContiguity(), third part: per summary (role) and host node, ascending node. */
+typedef enum BusContigNodeField {
+        BUS_CONTIG_NODE_ROLE,                 /* s: the summary's role */
+        BUS_CONTIG_NODE_NODE,                 /* i: absent for memory on no known node */
+        BUS_CONTIG_NODE_BYTES,                /* t: present there */
+        BUS_CONTIG_NODE_HUGE_BYTES,           /* t: of which inside 2 MiB / 1 GiB mappings */
+        BUS_CONTIG_NODE_RUNS,                 /* t: range runs cut at node changes (runs per GiB: runs / (bytes / GiB)) */
+        BUS_CONTIG_NODE_LARGEST_RUN_BYTES,    /* t */
+        _BUS_CONTIG_NODE_FIELD_MAX,
+} BusContigNodeField;
+extern const BusField bus_contig_node_fields[_BUS_CONTIG_NODE_FIELD_MAX];
 
 /* The Counters property: one dict, every value "t", counted since vtismd started. */
 typedef enum BusCounterField {

@@ -31,6 +31,9 @@ typedef enum BusRecordKind {
         BUS_RECORD_NODE,       /* Nodes[] */
         BUS_RECORD_VM,         /* VMs[] */
         BUS_RECORD_TRACKER,    /* Trackers[] */
+        BUS_RECORD_CONTIGUITY_VM,   /* GetContiguity(), first part */
+        BUS_RECORD_CONTIGUITY,      /* GetContiguity(), summaries[] */
+        BUS_RECORD_CONTIGUITY_NODE, /* GetContiguity(), nodes[] */
         BUS_RECORD_HEATMAP,    /* GetHeatmap(), first part */
         BUS_RECORD_HEAT_RANGE, /* GetHeatmap(), ranges[] */
         _BUS_RECORD_KIND_MAX,

@@ -14,6 +14,9 @@ const BusRecordType bus_record_types[_BUS_RECORD_KIND_MAX] = {
         [BUS_RECORD_NODE] = { "Nodes", bus_node_fields, _BUS_NODE_FIELD_MAX },
         [BUS_RECORD_VM] = { "VMs", bus_vm_fields, _BUS_VM_FIELD_MAX },
         [BUS_RECORD_TRACKER] = { "Trackers", bus_tracker_fields, _BUS_TRACKER_FIELD_MAX },
+        [BUS_RECORD_CONTIGUITY_VM] = { "GetContiguity", bus_contig_vm_fields, _BUS_CONTIG_VM_FIELD_MAX },
+        [BUS_RECORD_CONTIGUITY] = { "GetContiguity.summaries", bus_contig_fields, _BUS_CONTIG_FIELD_MAX },
+        [BUS_RECORD_CONTIGUITY_NODE] = { "GetContiguity.nodes", bus_contig_node_fields, _BUS_CONTIG_NODE_FIELD_MAX },
         [BUS_RECORD_HEATMAP] = { "GetHeatmap", bus_heatmap_fields, _BUS_HEATMAP_FIELD_MAX },
         [BUS_RECORD_HEAT_RANGE] = { "GetHeatmap.ranges", bus_heat_range_fields, _BUS_HEAT_RANGE_FIELD_MAX },
 };
