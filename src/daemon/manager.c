@@ -69,6 +69,7 @@ Manager *manager_free(Manager *m) {
         if (!m)
                 return NULL;
         sd_event_source_unref(m->cycle_timer);
+        manager_contiguity_done(m); /* answers waiting callers while the bus is there */
         manager_vms_done(m);
         manager_devices_done(m);
         sd_bus_flush_close_unref(m->bus);
@@ -353,6 +354,7 @@ int manager_cycle(Manager *m) {
                 log_warning_errno(r, "Failed to refresh node memory info below %s: %m", m->sysfs_root);
 
         manager_vms_cycle(m);
+        manager_contiguity_cycle(m);
 
         m->counters.cycles++;
         m->counters.cycle_usec += now_monotonic() - begin;
