@@ -8,7 +8,7 @@
 #   root-noadmin  uid 0 with every capability but CAP_SYS_ADMIN
 #   nobody        an unprivileged user
 # on the real policy (systemd/org.vtism1.conf) and behind a permissive bus (vtismd's own check
-# alone): every read (Get, GetAll, Introspect, GetHeatmap) is allowed to all, every mutation
+# alone): every read (Get, GetAll, Introspect, GetHeatmap, GetContiguity) is allowed to all, every mutation
 # (Reload, Pause, Resume, SetDryRun) only to root with CAP_SYS_ADMIN, and a denied mutation
 # changes nothing. Properties.Set is refused to everyone (read-only properties).
 . "$(dirname "$0")/lib.sh"
@@ -86,8 +86,10 @@ for MODE in strict permissive; do
                         expect ok "$who" "Get $p" get-property org.vtism1 /org/vtism1 org.vtism1.Manager "$p"
                 done
                 expect ok "$who" GetHeatmap call org.vtism1 /org/vtism1 org.vtism1.Manager GetHeatmap s access-vm
+                expect ok "$who" GetContiguity call --timeout=120 org.vtism1 /org/vtism1 org.vtism1.Manager GetContiguity st access-vm 0
                 as_caller "$who" "$VTISMCTL" status >/dev/null || fail "[$MODE] vtismctl status as $who"
                 as_caller "$who" "$VTISMCTL" heatmap access-vm >/dev/null || fail "[$MODE] vtismctl heatmap as $who"
+                as_caller "$who" "$VTISMCTL" contiguity access-vm >/dev/null || fail "[$MODE] vtismctl contiguity as $who"
 
                 # Properties.Set: nobody may write a property.
                 got=$(call "$who" set-property org.vtism1 /org/vtism1 org.vtism1.Manager DryRun b true)
@@ -122,7 +124,7 @@ for MODE in strict permissive; do
                 || fail "[$MODE] message for root without CAP_SYS_ADMIN: $out"
         jq -e '.sampling_paused == false and .dry_run == false' <<<"$("$VTISMCTL" status --json)" >/dev/null \
                 || fail "[$MODE] final state"
-        ok "[$MODE] ${#props[@]} properties, GetHeatmap and 4 mutations x 4 callers: reads open, mutations root+CAP_SYS_ADMIN only"
+        ok "[$MODE] ${#props[@]} properties, GetHeatmap, GetContiguity and 4 mutations x 4 callers: reads open, mutations root+CAP_SYS_ADMIN only"
         kill -TERM "$VTISMD_PID"; wait "$VTISMD_PID" || fail "[$MODE] exit status on SIGTERM"
         kill "$BUS_PID"; wait "$BUS_PID" 2>/dev/null || true
 done
