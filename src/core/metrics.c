@@ -14,7 +14,7 @@ static const char *const vm_states[] = { "new", "tracked", "untrackable", NULL }
 #define NL(l, f) { .label = l, .field = BUS_NODE_##f }
 static const MetricLabel node_info_labels[] = {
         NL("cxl_memdevs", CXL_MEMDEVS), NL("cxl_regions", CXL_REGIONS), NL("cxl_window", CXL_WINDOW),
-        NL("dax_devices", DAX_DEVICES), NL("dax_modes", DAX_MODES), { NULL },
+        NL("dax_devices", DAX_DEVICES), NL("dax_modes", DAX_MODES), { .label = NULL },
 };
 #undef NL
 
