@@ -35,9 +35,9 @@
  * Adding a kind of record: a new enum and table here, an aa{sv}/a{sv} property or method, a
  * BusRecordKind in bus-snapshot.h.
  *
- * Access: every property, GetHeatmap and GetContiguity are open to every user; Reload, Pause, Resume and
- * SetDryRun need uid 0 and CAP_SYS_ADMIN in the caller's effective set (vtismd checks both; the
- * bus policy systemd/org.vtism1.conf lets only root call them). A new read method must be
+ * Access: every property, GetHeatmap, GetPlan and GetContiguity are open to every user; Reload,
+ * Pause, Resume and SetDryRun need uid 0 and CAP_SYS_ADMIN in the caller's effective set (vtismd
+ * checks both; the bus policy systemd/org.vtism1.conf lets only root call them). A new read method must be
  * allowed in that policy file, a new mutating one must call check_privileged() (bus.c).
  */
 
@@ -48,6 +48,7 @@
 #define VTISM_BUS_ERROR_CONFIG_INVALID "org.vtism1.Error.ConfigInvalid" /* Reload: the old config stays */
 #define VTISM_BUS_ERROR_NO_SUCH_VM     "org.vtism1.Error.NoSuchVM"
 #define VTISM_BUS_ERROR_NOT_SAMPLED    "org.vtism1.Error.NotSampled"    /* the VM has no heat map (yet) */
+#define VTISM_BUS_ERROR_NOT_PLANNED    "org.vtism1.Error.NotPlanned"    /* no plan covered the VM (yet) */
 #define VTISM_BUS_ERROR_SCAN_FAILED    "org.vtism1.Error.ScanFailed"    /* GetContiguity: the scan failed */
 
 /* Properties of VTISM_BUS_INTERFACE; their types are in the vtable (bus.c) and vtismd(8). */
@@ -75,6 +76,8 @@
 #define VTISM_PROP_OFFLINE_NODES        "OfflineNodes"       /* aa{sv}: bus_node_fields (id and the device keys):
                                                               * nodes that are not online but a DAX device
                                                               * targets (memory not made system RAM yet) */
+#define VTISM_PROP_MIGRATION_STATE      "MigrationState"     /* s: "idle", "moving", "paused", "dry-run",
+                                                              * "monitor-only" */
 
 /*
  * The scalar properties as a table, for readers that take them generically (bus-snapshot.h):
@@ -98,11 +101,15 @@ typedef enum BusStatusField {
         BUS_STATUS_STARTED_AT,
         BUS_STATUS_LAST_CYCLE_AT,
         BUS_STATUS_ACTIVE_TRACKER,
+        BUS_STATUS_MIGRATION_STATE,
         _BUS_STATUS_FIELD_MAX,
 } BusStatusField;
 
-/* Methods. GetHeatmap(s vm) -> (a{sv} bus_heatmap_fields, aa{sv} bus_heat_range_fields). */
+/* Methods. GetHeatmap(s vm) -> (a{sv} bus_heatmap_fields, aa{sv} bus_heat_range_fields).
+ * GetPlan(s vm) -> (a{sv} bus_plan_fields, aa{sv} bus_plan_move_fields): the last plan that covered
+ * the VM, its moves summed per (direction, from, to), and what its migration round did. */
 #define VTISM_METHOD_GET_HEATMAP "GetHeatmap"
+#define VTISM_METHOD_GET_PLAN    "GetPlan"
 #define VTISM_METHOD_RELOAD      "Reload"
 #define VTISM_METHOD_PAUSE       "Pause"      /* (s what): "sampling", "migration", "all" */
 #define VTISM_METHOD_RESUME      "Resume"     /* (s what) */
@@ -112,6 +119,9 @@ typedef enum BusStatusField {
  * scan first when the newest is older than max_age_usec (raised to a floor, vtismd(8)); the reply
  * comes when the scan is done. Open to every user. */
 #define VTISM_METHOD_GET_CONTIGUITY "GetContiguity"
+
+/* Signals. MigrationRound(a{sv} bus_round_fields): a migration round that had moves ended. */
+#define VTISM_SIGNAL_MIGRATION_ROUND "MigrationRound"
 
 /* One key of a record: its name and its D-Bus type ("s", "t", "u", "i", "b", "ai", "at"). */
 typedef struct BusField {
@@ -141,6 +151,22 @@ typedef enum BusVmField {
         BUS_VM_POLICY,            /* s: where the policy that applies is, "FILE:LINE", or "default" */
         BUS_VM_DRAM_BUDGET_BYTES, /* t: that policy's DRAM budget, a percentage of guest RAM resolved;
                                    * absent while guest RAM is not located */
+        BUS_VM_DRAM_TARGET_BYTES, /* t: what the last plan wants on DRAM; absent before a plan */
+        BUS_VM_NOT_TIERED,        /* s: why it gets no moves; absent when it is tiered */
+        BUS_VM_ALLOWED_NODES,     /* s: the nodes its QEMU may use (cpuset.mems), e.g. "0-1"; absent if unknown */
+        BUS_VM_MIGRATION_ROUNDS,  /* t: migration rounds that had moves for it */
+        BUS_VM_PAGES_PROMOTED,    /* t: 4 KiB pages moved CXL -> DRAM, since it was found */
+        BUS_VM_PAGES_DEMOTED,     /* t */
+        BUS_VM_BYTES_PROMOTED,    /* t */
+        BUS_VM_BYTES_DEMOTED,     /* t */
+        BUS_VM_PAGES_FAILED,      /* t: every failure, the next six by reason */
+        BUS_VM_PAGES_FAILED_BUSY,
+        BUS_VM_PAGES_FAILED_NOMEM,
+        BUS_VM_PAGES_FAILED_GONE,
+        BUS_VM_PAGES_FAILED_SHARED,
+        BUS_VM_PAGES_FAILED_NOT_ALLOWED,
+        BUS_VM_PAGES_FAILED_OTHER,
+        BUS_VM_PAGES_WOULD_MOVE,  /* t: dry-run */
         BUS_VM_IDENTITY_CONFLICT, /* s: what the command line claims (name, uuid) that is not used, and
                                    * why (another VM has it, the VM is untrusted); absent if none */
         _BUS_VM_FIELD_MAX,
@@ -256,15 +282,29 @@ typedef enum BusContigNodeField {
 } BusContigNodeField;
 extern const BusField bus_contig_node_fields[_BUS_CONTIG_NODE_FIELD_MAX];
 
-/* The Counters property: one dict, every value "t", counted since vtismd started. */
+/* The Counters property: one dict, every value "t", counted since vtismd started; pages are 4 KiB. */
 typedef enum BusCounterField {
         BUS_COUNTER_CYCLES,
         BUS_COUNTER_PAGES_PROMOTED,
         BUS_COUNTER_PAGES_DEMOTED,
-        BUS_COUNTER_PAGES_FAILED,
-        BUS_COUNTER_BYTES_MIGRATED,
+        BUS_COUNTER_PAGES_FAILED,        /* every failure, by reason below */
+        BUS_COUNTER_BYTES_MIGRATED,      /* promoted + demoted */
         BUS_COUNTER_RELOADS,
         BUS_COUNTER_RELOAD_FAILURES,
+        BUS_COUNTER_PLANS,               /* cycles that planned */
+        BUS_COUNTER_ROUNDS,              /* migration rounds that had moves */
+        BUS_COUNTER_BYTES_PROMOTED,
+        BUS_COUNTER_BYTES_DEMOTED,
+        BUS_COUNTER_PAGES_FAILED_BUSY,   /* still -EBUSY after its retries */
+        BUS_COUNTER_PAGES_FAILED_NOMEM,  /* the target node was full */
+        BUS_COUNTER_PAGES_FAILED_GONE,   /* not mapped / not present any more */
+        BUS_COUNTER_PAGES_FAILED_SHARED, /* mapped by other processes too */
+        BUS_COUNTER_PAGES_FAILED_NOT_ALLOWED, /* target outside the process's cpuset.mems */
+        BUS_COUNTER_PAGES_FAILED_OTHER,
+        BUS_COUNTER_PAGES_DROPPED,       /* planned, never attempted (replaced, budget, VM gone, ...) */
+        BUS_COUNTER_PAGES_WOULD_MOVE,    /* dry-run */
+        BUS_COUNTER_PAGES_ALREADY,       /* found where a move wanted them */
+        BUS_COUNTER_PAGES_QUERIED,       /* placement queries */
         BUS_COUNTER_CYCLE_USEC,           /* time spent in cycles (CLOCK_MONOTONIC) */
         BUS_COUNTER_SAMPLE_ERRORS,        /* tracker reads of a VM that failed */
         BUS_COUNTER_METRICS_FILE_ERRORS,  /* failed writes of global.metrics_textfile */
@@ -295,6 +335,74 @@ typedef enum BusHeatRangeField {
         _BUS_HEAT_RANGE_FIELD_MAX,
 } BusHeatRangeField;
 extern const BusField bus_heat_range_fields[_BUS_HEAT_RANGE_FIELD_MAX];
+
+/* GetPlan(), first part: the VM's last plan and its round. */
+typedef enum BusPlanField {
+        BUS_PLAN_ID,                  /* s */
+        BUS_PLAN_NAME,                /* s */
+        BUS_PLAN_CYCLE,               /* t: the daemon cycle that made it */
+        BUS_PLAN_COMPUTED_AT,         /* t: CLOCK_REALTIME usec */
+        BUS_PLAN_CYCLE_BUDGET_BYTES,  /* t: bytes the whole plan (all VMs) may move */
+        BUS_PLAN_POLICY_KIND,         /* s: "budget", "pin", "never" */
+        BUS_PLAN_POLICY,              /* s: "FILE:LINE" or "default" */
+        BUS_PLAN_WEIGHT,              /* u */
+        BUS_PLAN_DRAM_BUDGET_BYTES,   /* t: policy "budget" only */
+        BUS_PLAN_FROZEN,              /* b: no moves for it this cycle (see reason) */
+        BUS_PLAN_SUBMITTED,           /* b: false when migration was paused */
+        BUS_PLAN_RAM_BYTES,           /* t */
+        BUS_PLAN_DRAM_BYTES,          /* t: on DRAM when planned, as far as known */
+        BUS_PLAN_CXL_BYTES,           /* t */
+        BUS_PLAN_UNKNOWN_BYTES,       /* t: placement not known to the planner */
+        BUS_PLAN_DRAM_TARGET_BYTES,   /* t */
+        BUS_PLAN_PROMOTE_BYTES,       /* t: planned */
+        BUS_PLAN_DEMOTE_BYTES,        /* t */
+        BUS_PLAN_QUERY_BYTES,         /* t: RAM whose placement it asked for */
+        BUS_PLAN_HOT_MIN_HEAT,        /* u: heat >= this belongs on DRAM (256: nothing) */
+        BUS_PLAN_COLD_MAX_HEAT,       /* u: heat <= this may go to CXL */
+        BUS_PLAN_REASON,              /* s: in words */
+        BUS_PLAN_ROUND,               /* t: the migration round that runs it; absent if none */
+        BUS_PLAN_ROUND_STATE,         /* s: "running", "done", "replaced", "cancelled"; absent if none */
+        BUS_PLAN_ROUND_PAGES_PROMOTED,/* t: what that round did for this VM (so far) */
+        BUS_PLAN_ROUND_PAGES_DEMOTED, /* t */
+        BUS_PLAN_ROUND_PAGES_FAILED,  /* t */
+        BUS_PLAN_ROUND_PAGES_DROPPED, /* t */
+        BUS_PLAN_ROUND_PAGES_WOULD_MOVE, /* t: dry-run */
+        BUS_PLAN_ROUND_PAGES_ALREADY, /* t */
+        _BUS_PLAN_FIELD_MAX,
+} BusPlanField;
+extern const BusField bus_plan_fields[_BUS_PLAN_FIELD_MAX];
+
+/* GetPlan(), second part: the plan's moves of this VM summed per (direction, from, to). */
+typedef enum BusPlanMoveField {
+        BUS_PLAN_MOVE_DIRECTION,      /* s: "promote", "demote" */
+        BUS_PLAN_MOVE_FROM_NODE,      /* i: absent: where each page is is queried first */
+        BUS_PLAN_MOVE_TO_NODE,        /* i */
+        BUS_PLAN_MOVE_MOVES,          /* t: runs of pages */
+        BUS_PLAN_MOVE_PAGES,          /* t: 4 KiB pages */
+        BUS_PLAN_MOVE_HUGE_UNITS,     /* t: of those, whole 2 MiB THPs */
+        BUS_PLAN_MOVE_NEEDS_ROOM_PAGES, /* t: promotions that need the room earlier demotions make */
+        BUS_PLAN_MOVE_HEAT_MIN,       /* u */
+        BUS_PLAN_MOVE_HEAT_MAX,       /* u */
+        _BUS_PLAN_MOVE_FIELD_MAX,
+} BusPlanMoveField;
+extern const BusField bus_plan_move_fields[_BUS_PLAN_MOVE_FIELD_MAX];
+
+/* The MigrationRound signal. */
+typedef enum BusRoundField {
+        BUS_ROUND_SEQ,                /* t: 1, 2, ... */
+        BUS_ROUND_END,                /* s: "done", "replaced" (a newer plan came), "cancelled" */
+        BUS_ROUND_DRY_RUN,            /* b */
+        BUS_ROUND_DURATION_USEC,      /* t */
+        BUS_ROUND_BUDGET_BYTES,       /* t */
+        BUS_ROUND_VMS,                /* u: VMs that had moves */
+        BUS_ROUND_PAGES_PROMOTED,     /* t */
+        BUS_ROUND_PAGES_DEMOTED,      /* t */
+        BUS_ROUND_PAGES_FAILED,       /* t */
+        BUS_ROUND_PAGES_DROPPED,      /* t */
+        BUS_ROUND_PAGES_WOULD_MOVE,   /* t */
+        _BUS_ROUND_FIELD_MAX,
+} BusRoundField;
+extern const BusField bus_round_fields[_BUS_ROUND_FIELD_MAX];
 
 /* The field named key in a table, or NULL. */
 const BusField *bus_field_find(const BusField *fields, size_t n, const char *key);

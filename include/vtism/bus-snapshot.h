@@ -36,6 +36,8 @@ typedef enum BusRecordKind {
         BUS_RECORD_CONTIGUITY_NODE, /* GetContiguity(), nodes[] */
         BUS_RECORD_HEATMAP,    /* GetHeatmap(), first part */
         BUS_RECORD_HEAT_RANGE, /* GetHeatmap(), ranges[] */
+        BUS_RECORD_PLAN,       /* GetPlan(), first part */
+        BUS_RECORD_PLAN_MOVE,  /* GetPlan(), moves[] */
         _BUS_RECORD_KIND_MAX,
 } BusRecordKind;
 

@@ -20,6 +20,7 @@ typedef enum TrackerKind {
         TRACKER_IDLE_PAGES,
         TRACKER_DAMON,
         TRACKER_PAGE_IDLE,
+        TRACKER_SOFTDIRTY,
         _TRACKER_KIND_MAX,
         _TRACKER_KIND_INVALID = -22,
 } TrackerKind;
@@ -114,7 +115,7 @@ static inline void config_freep(VtConf **c) {
  * Parse path into a new VtConf. On failure returns -errno (-ENOENT, -EACCES, -EINVAL for any
  * syntax or validation error) and, when ret_error is non-NULL, a message naming the place:
  * "/etc/vtism.conf:12: global.tracker: unknown tracker 'foo' (expected auto, idle_pages, damon,
- * page_idle)". Unknown keys are errors.
+ * page_idle, softdirty)". Unknown keys are errors.
  */
 int config_load(const char *path, VtConf **ret, char **ret_error);
 

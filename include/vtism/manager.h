@@ -9,6 +9,7 @@
 #include "vtism/contiguity-scan.h"
 #include "vtism/cxl-devices.h"
 #include "vtism/macro.h"
+#include "vtism/migrator.h"
 #include "vtism/topology.h"
 #include "vtism/tracker.h"
 #include "vtism/vm.h"
@@ -51,7 +52,9 @@ typedef enum ManagerChange {
         MANAGER_CHANGED_RELOAD_ERROR = 1 << 4,
         MANAGER_CHANGED_TRACKERS     = 1 << 5, /* usable trackers, the active one */
         MANAGER_CHANGED_VMS          = 1 << 6, /* a VM came, went, or changed identity or policy */
-        MANAGER_CHANGED_CYCLE        = 1 << 7, /* a cycle timer ran (counters, heat, placement moved on) */
+        MANAGER_CHANGED_MIGRATION    = 1 << 7, /* the migration state (idle, moving, paused, ...) */
+        MANAGER_CHANGED_ROUND        = 1 << 8, /* a migration round with moves ended: last_round */
+        MANAGER_CHANGED_CYCLE        = 1 << 9, /* a cycle timer ran (counters, heat, placement moved on) */
 } ManagerChange;
 
 /* What is behind a NUMA node (manager-devices.c), as the bus shows it: lists comma-separated,
@@ -73,6 +76,7 @@ typedef struct ManagerContiguity ManagerContiguity; /* manager-contiguity.c */
 typedef struct Manager Manager;
 typedef void (*ManagerChangeHook)(Manager *m, unsigned changes, void *userdata);
 
+/* Since vtismd started; the migration counters are those of the migrator (pages of 4 KiB). */
 typedef struct ManagerCounters {
         uint64_t cycles;
         uint64_t pages_promoted;
@@ -81,10 +85,30 @@ typedef struct ManagerCounters {
         uint64_t bytes_migrated;
         uint64_t reloads;
         uint64_t reload_failures;
+        uint64_t plans;                 /* cycles that planned (tiering mode, sampling on) */
+        uint64_t rounds;                /* migration rounds that had moves */
+        uint64_t bytes_promoted;
+        uint64_t bytes_demoted;
+        uint64_t pages_failed_by[_MIGRATOR_FAILURE_MAX]; /* busy, nomem, gone, shared, not-allowed, other */
+        uint64_t pages_dropped;         /* planned, never attempted (replaced, budget, VM gone, ...) */
+        uint64_t pages_would_move;      /* dry-run */
+        uint64_t pages_already;         /* query-first moves found already in place */
+        uint64_t pages_queried;         /* placement queries (residency sweep and planned queries) */
         uint64_t cycle_usec;          /* CLOCK_MONOTONIC time spent in manager_cycle() */
         uint64_t sample_errors;       /* failed tracker reads of a VM */
         uint64_t metrics_file_errors; /* failed writes of global.metrics_textfile */
 } ManagerCounters;
+
+/* The last migration round that had moves, for the MigrationRound signal. */
+typedef struct ManagerRound {
+        uint64_t seq;
+        MigratorRoundEnd end;
+        bool dry_run;
+        usec_t duration_usec;
+        uint64_t budget_bytes;
+        size_t n_vms;                   /* VMs that had moves in it */
+        MigratorCounters total;
+} ManagerRound;
 
 struct Manager {
         sd_event *event;
@@ -127,6 +151,13 @@ struct Manager {
         VmSource *proc_source;
         char *tracker_reasons[_TRACKER_KIND_MAX]; /* why each tracker is unusable; NULL if usable */
         Tracker *tracker;                         /* NULL: none usable (monitor VMs only) */
+
+        /* Placement: plans and the migrator (manager-placement.c) */
+        Migrator *migrator;         /* the only owner of move_pages(2); NULL before manager_start() */
+        const char *migration_state; /* as last signalled (manager_migration_state()) */
+        uint64_t plan_round_seq;    /* the migrator round running the last plan, 0: none */
+        uint64_t rounds_seen;       /* rounds the migrator started (its seq counter, mirrored) */
+        ManagerRound last_round;
 };
 
 int manager_new(const char *config_path, const char *sysfs_root, const char *proc_root, int log_level_override,
@@ -259,3 +290,63 @@ void manager_vms_done(Manager *m);
  * (then only the id or pid finds them). An id or name with invalid UTF-8 also matches as the bus
  * shows it (utf8_escape_invalid()). */
 int manager_find_vm(Manager *m, const char *key, Vm **ret);
+
+/*
+ * manager-placement.c: the placement half of the cycle. Every cycle after sampling: the residency
+ * refresh (a global budget of placement queries, more while a VM's first pass is incomplete), then
+ * one plan for all VMs at once (plan_compute(): heat maps, homes, policies, allowed nodes, limits
+ * from the config) handed to the migrator, which moves pages in slices from the event loop; its
+ * reports go back to the heat maps, the journal (one entry per round per VM that moved) and the
+ * counters. Nothing is planned in monitor-only mode; the residency refresh goes on.
+ */
+int manager_placement_start(Manager *m);           /* the migrator; after the loop exists */
+void manager_placement_done(Manager *m);
+void manager_placement_cycle(Manager *m);
+/* A VM got a heat map (register it with the migrator), or is about to lose it or go. */
+void manager_placement_add_vm(Manager *m, Vm *vm);
+void manager_placement_forget_vm(Manager *m, Vm *vm);
+/* Its per-VM state too (the VM is being freed). */
+void manager_placement_free_vm(Manager *m, Vm *vm);
+/* After a reload (mode, dry-run from the config). */
+void manager_placement_apply_config(Manager *m);
+/* m->counters' migration part from the migrator's (and each VM's live counters). */
+void manager_placement_sync_counters(Manager *m);
+void manager_placement_set_paused(Manager *m, bool paused);
+void manager_placement_set_dry_run(Manager *m, bool dry_run);
+/* "idle", "moving", "paused", "dry-run" or "monitor-only" */
+const char *manager_migration_state(const Manager *m);
+
+/* What status and GetPlan show of a VM's placement (NULL/false when it was never planned). */
+typedef struct VmPlanGroup {
+        PlanDirection direction;
+        int from_node;              /* PLAN_NODE_ANY: query first */
+        int to_node;
+        uint64_t moves, pages, huge_units, needs_room_pages;
+        uint8_t heat_min, heat_max;
+} VmPlanGroup;
+
+typedef struct VmPlanView {
+        uint64_t cycle;             /* the manager cycle it was made in */
+        usec_t computed_usec;       /* CLOCK_REALTIME */
+        uint64_t cycle_budget_bytes;/* of the whole plan */
+        PlanPolicy policy;          /* origin valid as long as the view */
+        bool frozen;
+        bool submitted;             /* false: migration paused, monitor-only, or the plan failed */
+        const PlanVmResult *result;
+        const VmPlanGroup *groups;
+        size_t n_groups;
+        uint64_t round_seq;         /* the migrator round that ran it, 0: none */
+        bool round_ended;
+        MigratorRoundEnd round_end;
+        const MigratorCounters *round; /* this VM's part of that round so far */
+} VmPlanView;
+
+bool vm_plan_view(const Vm *vm, VmPlanView *ret);
+/* Counters of every round since the VM was found; NULL if it never had a heat map. */
+const MigratorCounters *vm_migration_counters(const Vm *vm);
+/* Why the VM gets no moves (one sentence), NULL if it is tiered. */
+const char *vm_not_tiered_reason(const Vm *vm);
+/* Its allowed memory nodes ("0-1"), NULL if not known. */
+const char *vm_allowed_nodes(const Vm *vm);
+/* The last plan's DRAM target; false if none. */
+bool vm_dram_target_bytes(const Vm *vm, uint64_t *ret);

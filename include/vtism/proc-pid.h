@@ -65,3 +65,8 @@ int proc_pid_check(const char *proc_root, pid_t pid, unsigned long long start_ti
 
 /* The real uid of the process (first field of "Uid:" in /proc/PID/status). */
 int proc_pid_uid(const char *proc_root, pid_t pid, uid_t *ret);
+
+/* The NUMA nodes the process may allocate on ("Mems_allowed_list:" in /proc/PID/status, its
+ * cpuset.mems: libvirt's numatune mode strict sets it), sorted. -EIO if the line is missing or
+ * does not parse. */
+int proc_pid_mems_allowed(const char *proc_root, pid_t pid, int **ret_nodes, size_t *ret_n);

@@ -19,6 +19,8 @@ const BusRecordType bus_record_types[_BUS_RECORD_KIND_MAX] = {
         [BUS_RECORD_CONTIGUITY_NODE] = { "GetContiguity.nodes", bus_contig_node_fields, _BUS_CONTIG_NODE_FIELD_MAX },
         [BUS_RECORD_HEATMAP] = { "GetHeatmap", bus_heatmap_fields, _BUS_HEATMAP_FIELD_MAX },
         [BUS_RECORD_HEAT_RANGE] = { "GetHeatmap.ranges", bus_heat_range_fields, _BUS_HEAT_RANGE_FIELD_MAX },
+        [BUS_RECORD_PLAN] = { "GetPlan", bus_plan_fields, _BUS_PLAN_FIELD_MAX },
+        [BUS_RECORD_PLAN_MOVE] = { "GetPlan.moves", bus_plan_move_fields, _BUS_PLAN_MOVE_FIELD_MAX },
 };
 assert_cc(ELEMENTSOF(bus_record_types) == _BUS_RECORD_KIND_MAX);
 

@@ -39,6 +39,7 @@ static const char *const tracker_kind_table[_TRACKER_KIND_MAX] = {
         [TRACKER_IDLE_PAGES] = "idle_pages",
         [TRACKER_DAMON] = "damon",
         [TRACKER_PAGE_IDLE] = "page_idle",
+        [TRACKER_SOFTDIRTY] = "softdirty",
 };
 assert_cc(ELEMENTSOF(tracker_kind_table) == _TRACKER_KIND_MAX);
 assert_cc(sizeof(TrackerKind) == sizeof(int));

@@ -170,3 +170,26 @@ int proc_pid_uid(const char *proc_root, pid_t pid, uid_t *ret) {
         *ret = (uid_t) uid;
         return 0;
 }
+
+int proc_pid_mems_allowed(const char *proc_root, pid_t pid, int **ret_nodes, size_t *ret_n) {
+        _cleanup_free_ char *buf = NULL, *list = NULL;
+        const char *p;
+        size_t size, len;
+        int r;
+
+        r = read_pid_file(proc_root, pid, "status", PROC_SMALL_FILE_MAX_BYTES, &buf, &size);
+        if (r < 0)
+                return r;
+        /* as for Uid: a line start is real (the command name cannot hold a newline) */
+        p = strstr(buf, "\nMems_allowed_list:");
+        if (!p)
+                return -EIO;
+        p += strlen("\nMems_allowed_list:");
+        p += strspn(p, " \t");
+        len = strcspn(p, "\n");
+        list = strndup(p, len);
+        if (!list)
+                oom();
+        r = parse_int_list(list, ret_nodes, ret_n);
+        return r < 0 ? -EIO : 0;
+}

@@ -384,6 +384,7 @@ static void print_vms(FILE *f, const BusSnapshot *s, const Rates *rates) {
         table_add_column(t, "PID", TABLE_RIGHT);
         table_add_column(t, "RAM", TABLE_RIGHT);
         table_add_column(t, "BUDGET", TABLE_RIGHT);
+        table_add_column(t, "TARGET", TABLE_RIGHT);
         table_add_column(t, "DRAM", TABLE_RIGHT);
         table_add_column(t, "CXL", TABLE_RIGHT);
         table_add_column(t, "HOT", TABLE_RIGHT);
@@ -400,12 +401,15 @@ static void print_vms(FILE *f, const BusSnapshot *s, const Rates *rates) {
         for (size_t i = 0; i < s->n_vms; i++) {
                 const BusRecord *v = &s->vms[i];
                 const BusRecord *prev = rates ? find_vm(rates->prev, bus_record_str(v, BUS_VM_ID, "")) : NULL;
+                const char *not_tiered = bus_record_str(v, BUS_VM_NOT_TIERED, NULL);
                 char b[6][FORMAT_BYTES_MAX];
 
                 table_add_cell(t, bus_record_str(v, BUS_VM_NAME, bus_record_str(v, BUS_VM_ID, "?")));
                 table_add_cellf(t, "%" PRIu64, bus_record_u64(v, BUS_VM_PID, 0));
                 table_add_cell(t, bytes_cell(b[0], sizeof(b[0]), v, BUS_VM_RAM_BYTES));
                 table_add_cell(t, bytes_cell(b[1], sizeof(b[1]), v, BUS_VM_DRAM_BUDGET_BYTES));
+                /* The last plan's DRAM target; none for a VM that gets no moves. */
+                table_add_cell(t, not_tiered && *not_tiered ? NULL : bytes_cell(b[2], sizeof(b[2]), v, BUS_VM_DRAM_TARGET_BYTES));
                 table_add_cell(t, bytes_cell(b[2], sizeof(b[2]), v, BUS_VM_DRAM_BYTES));
                 table_add_cell(t, bytes_cell(b[3], sizeof(b[3]), v, BUS_VM_CXL_BYTES));
                 table_add_cell(t, bytes_cell(b[4], sizeof(b[4]), v, BUS_VM_HOT_BYTES));
@@ -432,9 +436,12 @@ static void print_vms(FILE *f, const BusSnapshot *s, const Rates *rates) {
         table_print(t, f, arg_width, arg_legend);
         for (size_t i = 0; i < s->n_vms; i++) {
                 const char *error = bus_record_str(&s->vms[i], BUS_VM_ERROR, NULL);
+                const char *not_tiered = bus_record_str(&s->vms[i], BUS_VM_NOT_TIERED, NULL);
 
                 if (error && *error)
                         fprintf(f, "  %s: %s\n", bus_record_str(&s->vms[i], BUS_VM_NAME, "?"), error);
+                else if (not_tiered && *not_tiered)
+                        fprintf(f, "  %s: not tiered: %s\n", bus_record_str(&s->vms[i], BUS_VM_NAME, "?"), not_tiered);
         }
         for (size_t i = 0; i < s->n_vms; i++) {
                 const char *conflict = bus_record_str(&s->vms[i], BUS_VM_IDENTITY_CONFLICT, NULL);
@@ -473,6 +480,52 @@ static void print_counter_rates(FILE *f, const BusSnapshot *s, const Rates *rate
         fprintf(f, "\n");
 }
 
+/* What the daemon's migrator is doing, in words. */
+static const char *migration_state_text(const BusRecord *st) {
+        const char *state = bus_record_str(st, BUS_STATUS_MIGRATION_STATE, NULL);
+
+        if (!state) /* an older vtismd: its mode and flags */
+                state = streq(bus_record_str(st, BUS_STATUS_MODE, ""), "monitor-only") ? "monitor-only" :
+                        bus_record_bool(st, BUS_STATUS_MIGRATION_PAUSED, false)          ? "paused" :
+                        bus_record_bool(st, BUS_STATUS_DRY_RUN, false)                   ? "dry-run" :
+                                                                                           "idle";
+        if (streq(state, "monitor-only"))
+                return "monitor-only (no CXL or no DRAM node: nothing is planned or moved)";
+        if (streq(state, "paused"))
+                return "paused (nothing moves; 'vtismctl resume migration')";
+        if (streq(state, "dry-run"))
+                return "dry-run (planned and counted, nothing moves)";
+        return state; /* "idle", "moving" */
+}
+
+/* "busy 3, gone 2": pages failed by reason, "" for none. */
+static char *failures_text(const BusRecord *c) {
+        static const struct {
+                BusCounterField field;
+                const char *name;
+        } reasons[] = {
+                { BUS_COUNTER_PAGES_FAILED_BUSY, "busy" },
+                { BUS_COUNTER_PAGES_FAILED_NOMEM, "nomem" },
+                { BUS_COUNTER_PAGES_FAILED_GONE, "gone" },
+                { BUS_COUNTER_PAGES_FAILED_SHARED, "shared" },
+                { BUS_COUNTER_PAGES_FAILED_NOT_ALLOWED, "not-allowed" },
+                { BUS_COUNTER_PAGES_FAILED_OTHER, "other" },
+        };
+        char *t = xstrdup("");
+
+        for (size_t i = 0; i < ELEMENTSOF(reasons); i++) {
+                uint64_t n = bus_record_u64(c, reasons[i].field, 0);
+                char *next;
+
+                if (n == 0)
+                        continue;
+                next = xasprintf("%s%s%s %" PRIu64, t, *t ? ", " : "", reasons[i].name, n);
+                free(t);
+                t = next;
+        }
+        return t;
+}
+
 static void print_status(FILE *f, const BusSnapshot *s, const Rates *rates) {
         const BusRecord *st = &s->status;
         char interval[32], ago[32], up[32], rate[FORMAT_BYTES_MAX + 8], moved[FORMAT_BYTES_MAX];
@@ -481,7 +534,6 @@ static void print_status(FILE *f, const BusSnapshot *s, const Rates *rates) {
         const char *active = bus_record_str(st, BUS_STATUS_ACTIVE_TRACKER, ""), *reload_error =
                 bus_record_str(st, BUS_STATUS_LAST_RELOAD_ERROR, "");
         bool sampling_paused = bus_record_bool(st, BUS_STATUS_SAMPLING_PAUSED, false);
-        bool migration_paused = bus_record_bool(st, BUS_STATUS_MIGRATION_PAUSED, false);
         uint64_t rate_limit = bus_record_u64(st, BUS_STATUS_MIGRATE_RATE_LIMIT, 0);
         uint64_t started = bus_record_u64(st, BUS_STATUS_STARTED_AT, 0), last = bus_record_u64(st, BUS_STATUS_LAST_CYCLE_AT, 0);
         const BusRecord *c = &s->counters;
@@ -500,10 +552,7 @@ static void print_status(FILE *f, const BusSnapshot *s, const Rates *rates) {
                 strcat(rate, "/s");
         } else
                 snprintf(rate, sizeof(rate), "unlimited");
-        fprintf(f, "    Migration: %s%s, rate limit %s\n",
-                streq(mode, "monitor-only") ? (migration_paused ? "off (monitor-only), paused" : "off (monitor-only)")
-                                            : migration_paused ? "paused" : "running",
-                bus_record_bool(st, BUS_STATUS_DRY_RUN, false) ? ", dry-run (planned, not performed)" : "", rate);
+        fprintf(f, "    Migration: %s, rate limit %s\n", migration_state_text(st), rate);
         fprintf(f, "       Config: %s\n", bus_record_str(st, BUS_STATUS_CONFIG_FILE, "?"));
         if (*bus_record_str(st, BUS_STATUS_LIBVIRT_STATE, ""))
                 fprintf(f, "      Libvirt: %s\n", bus_record_str(st, BUS_STATUS_LIBVIRT_STATE, ""));
@@ -528,6 +577,20 @@ static void print_status(FILE *f, const BusSnapshot *s, const Rates *rates) {
                 bus_record_u64(c, BUS_COUNTER_PAGES_PROMOTED, 0), bus_record_u64(c, BUS_COUNTER_PAGES_DEMOTED, 0),
                 bus_record_u64(c, BUS_COUNTER_PAGES_FAILED, 0),
                 format_bytes(moved, sizeof(moved), bus_record_u64(c, BUS_COUNTER_BYTES_MIGRATED, 0)));
+        if (bus_record_u64(c, BUS_COUNTER_PLANS, 0) > 0) {
+                _cleanup_free_ char *why = failures_text(c);
+                char p[FORMAT_BYTES_MAX], d[FORMAT_BYTES_MAX];
+
+                fprintf(f, "            %s promoted, %s demoted in %" PRIu64 " rounds of %" PRIu64 " plans%s%s",
+                        format_bytes(p, sizeof(p), bus_record_u64(c, BUS_COUNTER_BYTES_PROMOTED, 0)),
+                        format_bytes(d, sizeof(d), bus_record_u64(c, BUS_COUNTER_BYTES_DEMOTED, 0)),
+                        bus_record_u64(c, BUS_COUNTER_ROUNDS, 0), bus_record_u64(c, BUS_COUNTER_PLANS, 0),
+                        *why ? "; failed: " : "", why);
+                if (bus_record_u64(c, BUS_COUNTER_PAGES_WOULD_MOVE, 0) > 0)
+                        fprintf(f, "; dry-run: %" PRIu64 " pages would have moved",
+                                bus_record_u64(c, BUS_COUNTER_PAGES_WOULD_MOVE, 0));
+                fprintf(f, "\n");
+        }
 }
 
 /* 'vtismctl vms': who is there, by the keys other verbs take. */
@@ -687,6 +750,7 @@ static const struct {
         [BUS_STATUS_STARTED_AT] = { "started_at_usec", 0 },
         [BUS_STATUS_LAST_CYCLE_AT] = { "last_cycle_at_usec", JSON_ZERO_IS_NULL },
         [BUS_STATUS_ACTIVE_TRACKER] = { "active_tracker", JSON_EMPTY_IS_NULL },
+        [BUS_STATUS_MIGRATION_STATE] = { "migration_state", 0 },
 };
 assert_cc(ELEMENTSOF(status_json) == _BUS_STATUS_FIELD_MAX);
 
@@ -910,6 +974,141 @@ static int verb_heatmap(sd_bus *bus, int argc, char **argv) {
                 r = EXIT_FAIL;
         }
         bus_records_free(w, n);
+        bus_record_done(&info);
+        return r;
+}
+
+/* ---- plan ---- */
+
+static const char *policy_text(const BusRecord *p) {
+        const char *kind = bus_record_str(p, BUS_PLAN_POLICY_KIND, "?");
+
+        return streq(kind, "pin") ? "pinned to DRAM" : streq(kind, "never") ? "never migrated" : kind;
+}
+
+static int print_plan(FILE *f, const BusRecord *p, const BusRecord *g, size_t n) {
+        char a[FORMAT_BYTES_MAX], b[FORMAT_BYTES_MAX], c[FORMAT_BYTES_MAX], d[FORMAT_BYTES_MAX], ago[32];
+        uint64_t now = now_usec(CLOCK_REALTIME), at = bus_record_u64(p, BUS_PLAN_COMPUTED_AT, 0);
+        const char *id = bus_record_str(p, BUS_PLAN_ID, "?"), *kind = bus_record_str(p, BUS_PLAN_POLICY_KIND, "?");
+        uint64_t hot_min = bus_record_u64(p, BUS_PLAN_HOT_MIN_HEAT, 0);
+
+        if (arg_json) {
+                json_object *o = json_record(p);
+
+                json_object_object_add(o, "schema_version", json_object_new_int(JSON_SCHEMA_VERSION));
+                json_object_object_add(o, "moves", json_records(g, n));
+                print_json(f, o);
+                return EXIT_OK;
+        }
+
+        format_duration(ago, sizeof(ago), now > at ? now - at : 0);
+        fprintf(f, "VM %s (%s): plan of cycle %" PRIu64 ", %s ago\n", bus_record_str(p, BUS_PLAN_NAME, id), id,
+                bus_record_u64(p, BUS_PLAN_CYCLE, 0), ago);
+        if (streq(kind, "budget"))
+                fprintf(f, "      Policy: DRAM budget %s, weight %" PRIu64 " (%s)\n",
+                        format_bytes(a, sizeof(a), bus_record_u64(p, BUS_PLAN_DRAM_BUDGET_BYTES, 0)),
+                        bus_record_u64(p, BUS_PLAN_WEIGHT, 0), bus_record_str(p, BUS_PLAN_POLICY, "default"));
+        else
+                fprintf(f, "      Policy: %s, weight %" PRIu64 " (%s)\n", policy_text(p), bus_record_u64(p, BUS_PLAN_WEIGHT, 0),
+                        bus_record_str(p, BUS_PLAN_POLICY, "default"));
+        fprintf(f, "   Placement: %s on DRAM, %s on CXL", format_bytes(a, sizeof(a), bus_record_u64(p, BUS_PLAN_DRAM_BYTES, 0)),
+                format_bytes(b, sizeof(b), bus_record_u64(p, BUS_PLAN_CXL_BYTES, 0)));
+        if (bus_record_u64(p, BUS_PLAN_UNKNOWN_BYTES, 0) > 0)
+                fprintf(f, ", %s not known yet", format_bytes(c, sizeof(c), bus_record_u64(p, BUS_PLAN_UNKNOWN_BYTES, 0)));
+        fprintf(f, " of %s; DRAM target %s\n", format_bytes(d, sizeof(d), bus_record_u64(p, BUS_PLAN_RAM_BYTES, 0)),
+                format_bytes(c, sizeof(c), bus_record_u64(p, BUS_PLAN_DRAM_TARGET_BYTES, 0)));
+        if (bus_record_bool(p, BUS_PLAN_FROZEN, false))
+                fprintf(f, "  Thresholds: none (no moves for it this cycle)\n");
+        else if (hot_min > 255)
+                fprintf(f, "  Thresholds: nothing belongs on DRAM (heat 0..255)\n");
+        else if (streq(kind, "budget"))
+                fprintf(f, "  Thresholds: heat >= %" PRIu64 " belongs on DRAM, heat <= %" PRIu64 " may go to CXL (heat 0..255)\n",
+                        hot_min, bus_record_u64(p, BUS_PLAN_COLD_MAX_HEAT, 0));
+        else
+                fprintf(f, "  Thresholds: heat >= %" PRIu64 " belongs on DRAM (heat 0..255)\n", hot_min);
+        if (n == 0)
+                fprintf(f, "       Moves: none\n");
+        for (size_t i = 0; i < n; i++) {
+                const BusRecord *m = &g[i];
+                uint64_t moves = bus_record_u64(m, BUS_PLAN_MOVE_MOVES, 0), huge = bus_record_u64(m, BUS_PLAN_MOVE_HUGE_UNITS, 0);
+                uint64_t room = bus_record_u64(m, BUS_PLAN_MOVE_NEEDS_ROOM_PAGES, 0);
+                bool queried = !bus_record_has(m, BUS_PLAN_MOVE_FROM_NODE);
+                char from[24];
+
+                if (queried)
+                        snprintf(from, sizeof(from), "any");
+                else
+                        snprintf(from, sizeof(from), "%" PRIi64, bus_record_i64(m, BUS_PLAN_MOVE_FROM_NODE, -1));
+                fprintf(f, "%s%s %s from node %s to node %" PRIi64 ", heat %" PRIu64 "..%" PRIu64 ", %" PRIu64 " run%s",
+                        i == 0 ? "       Moves: " : "              ", bus_record_str(m, BUS_PLAN_MOVE_DIRECTION, "?"),
+                        format_bytes(a, sizeof(a), bus_record_u64(m, BUS_PLAN_MOVE_PAGES, 0) * 4096), from,
+                        bus_record_i64(m, BUS_PLAN_MOVE_TO_NODE, -1), bus_record_u64(m, BUS_PLAN_MOVE_HEAT_MIN, 0),
+                        bus_record_u64(m, BUS_PLAN_MOVE_HEAT_MAX, 0), moves, moves == 1 ? "" : "s");
+                if (huge > 0)
+                        fprintf(f, ", %" PRIu64 " whole THP%s", huge, huge == 1 ? "" : "s");
+                if (queried)
+                        fprintf(f, " (placement queried first)");
+                if (room > 0)
+                        fprintf(f, " (%s of it into room the demotions make)", format_bytes(b, sizeof(b), room * 4096));
+                fprintf(f, "\n");
+        }
+        fprintf(f, "         Why: %s\n", bus_record_str(p, BUS_PLAN_REASON, ""));
+        fprintf(f, "Cycle budget: %s for all VMs\n",
+                format_bytes(a, sizeof(a), bus_record_u64(p, BUS_PLAN_CYCLE_BUDGET_BYTES, 0)));
+        if (!bus_record_bool(p, BUS_PLAN_SUBMITTED, false))
+                fprintf(f, "       Round: none: the plan was not handed to the migrator (migration paused)\n");
+        else if (!bus_record_has(p, BUS_PLAN_ROUND))
+                fprintf(f, "       Round: none (nothing to move or query)\n");
+        else {
+                uint64_t would = bus_record_u64(p, BUS_PLAN_ROUND_PAGES_WOULD_MOVE, 0);
+                uint64_t already = bus_record_u64(p, BUS_PLAN_ROUND_PAGES_ALREADY, 0);
+
+                fprintf(f, "       Round: %" PRIu64 ", %s: ", bus_record_u64(p, BUS_PLAN_ROUND, 0),
+                        bus_record_str(p, BUS_PLAN_ROUND_STATE, "?"));
+                if (would > 0)
+                        fprintf(f, "dry-run, %s would have moved", format_bytes(a, sizeof(a), would * 4096));
+                else
+                        fprintf(f, "promoted %s, demoted %s",
+                                format_bytes(a, sizeof(a), bus_record_u64(p, BUS_PLAN_ROUND_PAGES_PROMOTED, 0) * 4096),
+                                format_bytes(b, sizeof(b), bus_record_u64(p, BUS_PLAN_ROUND_PAGES_DEMOTED, 0) * 4096));
+                fprintf(f, ", %" PRIu64 " pages failed, %" PRIu64 " not attempted",
+                        bus_record_u64(p, BUS_PLAN_ROUND_PAGES_FAILED, 0), bus_record_u64(p, BUS_PLAN_ROUND_PAGES_DROPPED, 0));
+                if (already > 0)
+                        fprintf(f, ", %" PRIu64 " found in place", already);
+                fprintf(f, "\n");
+        }
+        return EXIT_OK;
+}
+
+static int verb_plan(sd_bus *bus, int argc, char **argv) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        _cleanup_(bus_unknown_done) BusUnknown unknown = {};
+        BusRecord info = { .kind = BUS_RECORD_PLAN }, *g = NULL;
+        size_t n = 0;
+        int r;
+
+        if (argc != 2) {
+                fprintf(stderr, "vtismctl: usage: vtismctl plan VM   (VM: name, UUID or pid-N as in status)\n");
+                return EXIT_USAGE;
+        }
+        r = sd_bus_call_method(bus, VTISM_BUS_NAME, VTISM_BUS_PATH, VTISM_BUS_INTERFACE, VTISM_METHOD_GET_PLAN, &error,
+                               &reply, "s", argv[1]);
+        if (r < 0)
+                return report_bus_error("plan", &error, r);
+
+        r = bus_record_read(reply, BUS_RECORD_PLAN, &info, &unknown);
+        if (r >= 0)
+                r = bus_records_read(reply, BUS_RECORD_PLAN_MOVE, &g, &n, &unknown);
+        if (r >= 0) {
+                note_skipped(&unknown);
+                pager_open();
+                r = print_plan(stdout, &info, g, n);
+        } else {
+                fprintf(stderr, "vtismctl: cannot parse vtismd's reply: %s\n", strerror(-r));
+                r = EXIT_FAIL;
+        }
+        bus_records_free(g, n);
         bus_record_done(&info);
         return r;
 }
@@ -1479,6 +1678,7 @@ static void help(void) {
                "  nodes                        NUMA nodes, tiers, demotion targets and distances\n"
                "  vms                          The VMs: id, pid, state, name\n"
                "  heatmap VM                   Heat and placement of a VM's guest RAM per GPA range\n"
+               "  plan VM                      The last plan for a VM in words: target, thresholds, moves, why\n"
                "  contiguity VM                How contiguously its guest RAM is in host memory: huge\n"
                "                               pages, runs, per node; before tiering and now\n"
                "  metrics                      Everything status knows, as Prometheus text exposition\n"
@@ -1489,7 +1689,8 @@ static void help(void) {
                "  check-config [FILE]          Check a configuration file without the daemon\n"
                "\n"
                "Options:\n"
-               "  --json                Machine-readable output for status, nodes, vms, heatmap and contiguity\n"
+               "  --json                Machine-readable output for status, nodes, vms, heatmap, plan\n"
+               "                        and contiguity\n"
                "  --max-age=SECONDS     contiguity: a summary this old will do (default 30; 0: scan now)\n"
                "  -H, --host=[USER@]HOST  Talk to vtismd on HOST over SSH\n"
                "  -w, --watch[=SECONDS]  Refresh status in place every SECONDS (default 2)\n"
@@ -1551,6 +1752,7 @@ int main(int argc, char *argv[]) {
                 { "resume", verb_pause_resume },
                 { "dry-run", verb_dry_run },
                 { "heatmap", verb_heatmap },
+                { "plan", verb_plan },
                 { "contiguity", verb_contiguity },
         };
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * The D-Bus face of vtismd: org.vtism1 /org/vtism1 org.vtism1.Manager (bus-api.h, vtismd(8)).
- * Only the vtable, the wire format and thin adapters into manager_*() live here; every argument
+ * Only the vtable, the wire format and thin adapters into manager_*() (and the placement
+ * views of manager.h) live here; every argument
  * is validated before the manager sees it. Properties are read through offsetof() or small typed
  * getters, never by comparing property names. Mutating methods need CAP_SYS_ADMIN: the D-Bus
  * policy file lets only root call them on the bus, and this file checks again, so a permissive
@@ -294,18 +295,15 @@ static int append_heat_range(sd_bus_message *reply, const Topology *t, const Hea
         return r;
 }
 
-static int method_get_heatmap(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-        const BusField *f = bus_heatmap_fields;
-        Manager *m = userdata;
+/* The VM a method's (s vm) argument names, or the NoSuchVM error. */
+static int read_vm_arg(sd_bus_message *msg, Manager *m, sd_bus_error *error, Vm **ret) {
         const char *key;
-        Vm *vm;
         int r;
 
         r = sd_bus_message_read(msg, "s", &key);
         if (r < 0)
                 return r;
-        r = manager_find_vm(m, key, &vm);
+        r = manager_find_vm(m, key, ret);
         if (r == -ENOTUNIQ)
                 return bus_error_setf(error, VTISM_BUS_ERROR_NO_SUCH_VM,
                                       "More than one VM is named '%s': give its id or pid as 'vtismctl status' lists them.",
@@ -313,6 +311,19 @@ static int method_get_heatmap(sd_bus_message *msg, void *userdata, sd_bus_error 
         if (r < 0)
                 return bus_error_setf(error, VTISM_BUS_ERROR_NO_SUCH_VM,
                                       "No VM '%s' (give a name, UUID or pid as 'vtismctl status' lists them).", key);
+        return 0;
+}
+
+static int method_get_heatmap(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        const BusField *f = bus_heatmap_fields;
+        Manager *m = userdata;
+        Vm *vm;
+        int r;
+
+        r = read_vm_arg(msg, m, error, &vm);
+        if (r < 0)
+                return r;
         if (!vm->heat)
                 return bus_error_setf(error, VTISM_BUS_ERROR_NOT_SAMPLED, "VM %s is not sampled: %s", vm->name,
                                       vm->error ?: "its guest RAM is not located yet");
@@ -342,6 +353,158 @@ static int method_get_heatmap(sd_bus_message *msg, void *userdata, sd_bus_error 
         }
         if (r >= 0)
                 r = sd_bus_message_close_container(reply);
+        if (r < 0)
+                return r;
+        return sd_bus_send(NULL, reply, NULL);
+}
+
+static uint64_t sum_u64(const uint64_t *v, size_t n) {
+        uint64_t s = 0;
+
+        for (size_t i = 0; i < n; i++)
+                s += v[i];
+        return s;
+}
+
+static int append_plan(sd_bus_message *reply, const Vm *vm, const VmPlanView *p) {
+        const BusField *f = bus_plan_fields;
+        const PlanVmResult *res = p->result;
+        const MigratorCounters *c = p->round;
+        int r;
+
+        r = dict_begin(reply);
+        if (r >= 0)
+                r = dict_string(reply, &f[BUS_PLAN_ID], vm->id);
+        if (r >= 0)
+                r = dict_string(reply, &f[BUS_PLAN_NAME], vm->name);
+        if (r >= 0)
+                r = dict_u64(reply, &f[BUS_PLAN_CYCLE], p->cycle);
+        if (r >= 0)
+                r = dict_u64(reply, &f[BUS_PLAN_COMPUTED_AT], p->computed_usec);
+        if (r >= 0)
+                r = dict_u64(reply, &f[BUS_PLAN_CYCLE_BUDGET_BYTES], p->cycle_budget_bytes);
+        if (r >= 0)
+                r = dict_string(reply, &f[BUS_PLAN_POLICY_KIND], plan_policy_kind_to_string(p->policy.kind));
+        if (r >= 0)
+                r = dict_string(reply, &f[BUS_PLAN_POLICY], p->policy.origin ?: "default");
+        if (r >= 0)
+                r = dict_u32(reply, &f[BUS_PLAN_WEIGHT], p->policy.weight);
+        if (r >= 0 && p->policy.kind == PLAN_POLICY_BUDGET)
+                r = dict_u64(reply, &f[BUS_PLAN_DRAM_BUDGET_BYTES], p->policy.dram_budget_bytes);
+        if (r >= 0)
+                r = dict_bool(reply, &f[BUS_PLAN_FROZEN], p->frozen);
+        if (r >= 0)
+                r = dict_bool(reply, &f[BUS_PLAN_SUBMITTED], p->submitted);
+        if (r >= 0)
+                r = dict_u64(reply, &f[BUS_PLAN_RAM_BYTES], res->ram_bytes);
+        if (r >= 0)
+                r = dict_u64(reply, &f[BUS_PLAN_DRAM_BYTES], res->dram_bytes);
+        if (r >= 0)
+                r = dict_u64(reply, &f[BUS_PLAN_CXL_BYTES], res->cxl_bytes);
+        if (r >= 0)
+                r = dict_u64(reply, &f[BUS_PLAN_UNKNOWN_BYTES], res->unknown_bytes);
+        if (r >= 0)
+                r = dict_u64(reply, &f[BUS_PLAN_DRAM_TARGET_BYTES], res->dram_target_bytes);
+        if (r >= 0)
+                r = dict_u64(reply, &f[BUS_PLAN_PROMOTE_BYTES], res->promote_bytes);
+        if (r >= 0)
+                r = dict_u64(reply, &f[BUS_PLAN_DEMOTE_BYTES], res->demote_bytes);
+        if (r >= 0)
+                r = dict_u64(reply, &f[BUS_PLAN_QUERY_BYTES], res->query_bytes);
+        if (r >= 0)
+                r = dict_u32(reply, &f[BUS_PLAN_HOT_MIN_HEAT], res->hot_min_heat);
+        if (r >= 0)
+                r = dict_u32(reply, &f[BUS_PLAN_COLD_MAX_HEAT], res->cold_max_heat);
+        if (r >= 0)
+                r = dict_string(reply, &f[BUS_PLAN_REASON], res->reason ?: "");
+        if (p->round_seq > 0) {
+                if (r >= 0)
+                        r = dict_u64(reply, &f[BUS_PLAN_ROUND], p->round_seq);
+                if (r >= 0)
+                        r = dict_string(reply, &f[BUS_PLAN_ROUND_STATE],
+                                        p->round_ended ? migrator_round_end_to_string(p->round_end) : "running");
+                if (r >= 0)
+                        r = dict_u64(reply, &f[BUS_PLAN_ROUND_PAGES_PROMOTED], c->moved_pages[PLAN_PROMOTE]);
+                if (r >= 0)
+                        r = dict_u64(reply, &f[BUS_PLAN_ROUND_PAGES_DEMOTED], c->moved_pages[PLAN_DEMOTE]);
+                if (r >= 0)
+                        r = dict_u64(reply, &f[BUS_PLAN_ROUND_PAGES_FAILED], migrator_counters_failed(c));
+                if (r >= 0)
+                        r = dict_u64(reply, &f[BUS_PLAN_ROUND_PAGES_DROPPED], sum_u64(c->dropped_pages, _MIGRATOR_DROP_MAX));
+                if (r >= 0)
+                        r = dict_u64(reply, &f[BUS_PLAN_ROUND_PAGES_WOULD_MOVE],
+                                     c->would_move_pages[PLAN_PROMOTE] + c->would_move_pages[PLAN_DEMOTE]);
+                if (r >= 0)
+                        r = dict_u64(reply, &f[BUS_PLAN_ROUND_PAGES_ALREADY],
+                                     c->already_pages[PLAN_PROMOTE] + c->already_pages[PLAN_DEMOTE]);
+        }
+        if (r >= 0)
+                r = dict_end(reply);
+        return r;
+}
+
+static int append_plan_groups(sd_bus_message *reply, const VmPlanView *p) {
+        const BusField *f = bus_plan_move_fields;
+        int r;
+
+        r = sd_bus_message_open_container(reply, 'a', "a{sv}");
+        for (size_t i = 0; r >= 0 && i < p->n_groups; i++) {
+                const VmPlanGroup *g = &p->groups[i];
+
+                r = dict_begin(reply);
+                if (r >= 0)
+                        r = dict_string(reply, &f[BUS_PLAN_MOVE_DIRECTION], plan_direction_to_string(g->direction));
+                if (r >= 0 && g->from_node >= 0)
+                        r = dict_i32(reply, &f[BUS_PLAN_MOVE_FROM_NODE], g->from_node);
+                if (r >= 0)
+                        r = dict_i32(reply, &f[BUS_PLAN_MOVE_TO_NODE], g->to_node);
+                if (r >= 0)
+                        r = dict_u64(reply, &f[BUS_PLAN_MOVE_MOVES], g->moves);
+                if (r >= 0)
+                        r = dict_u64(reply, &f[BUS_PLAN_MOVE_PAGES], g->pages);
+                if (r >= 0)
+                        r = dict_u64(reply, &f[BUS_PLAN_MOVE_HUGE_UNITS], g->huge_units);
+                if (r >= 0)
+                        r = dict_u64(reply, &f[BUS_PLAN_MOVE_NEEDS_ROOM_PAGES], g->needs_room_pages);
+                if (r >= 0)
+                        r = dict_u32(reply, &f[BUS_PLAN_MOVE_HEAT_MIN], g->heat_min);
+                if (r >= 0)
+                        r = dict_u32(reply, &f[BUS_PLAN_MOVE_HEAT_MAX], g->heat_max);
+                if (r >= 0)
+                        r = dict_end(reply);
+        }
+        if (r >= 0)
+                r = sd_bus_message_close_container(reply);
+        return r;
+}
+
+static int method_get_plan(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        Manager *m = userdata;
+        VmPlanView view;
+        Vm *vm;
+        int r;
+
+        r = read_vm_arg(msg, m, error, &vm);
+        if (r < 0)
+                return r;
+        if (!vm_plan_view(vm, &view)) {
+                const char *why = vm_not_tiered_reason(vm);
+
+                if (m->mode != MANAGER_MODE_TIERING)
+                        return bus_error_setf(error, VTISM_BUS_ERROR_NOT_PLANNED, "Nothing is planned: %s (%s).",
+                                              "vtismd is monitor-only", m->mode_reason ?: "no CXL node");
+                return bus_error_setf(error, VTISM_BUS_ERROR_NOT_PLANNED, "VM %s has not been planned yet: %s.", vm->name,
+                                      why ?: vm->error ?: (vm->heat ? "its first cycle is still to come"
+                                                                    : "its guest RAM is not located yet"));
+        }
+
+        r = sd_bus_message_new_method_return(msg, &reply);
+        if (r < 0)
+                return r;
+        r = append_plan(reply, vm, &view);
+        if (r >= 0)
+                r = append_plan_groups(reply, &view);
         if (r < 0)
                 return r;
         return sd_bus_send(NULL, reply, NULL);
@@ -612,6 +775,7 @@ DEFINE_MANAGER_GETTER(property_get_active_tracker, append_string(reply, m->track
 DEFINE_MANAGER_GETTER(property_get_dry_run, sd_bus_message_append(reply, "b", (int) manager_dry_run(m)))
 DEFINE_MANAGER_GETTER(property_get_sample_interval, sd_bus_message_append(reply, "t", m->config->sample_interval_usec))
 DEFINE_MANAGER_GETTER(property_get_rate_limit, sd_bus_message_append(reply, "t", m->config->migrate_rate_limit_bytes))
+DEFINE_MANAGER_GETTER(property_get_migration_state, append_string(reply, manager_migration_state(m)))
 
 /* The keys of what is behind a node (bus-api.h, manager-devices.c); nothing when unknown. */
 static int append_node_devices(sd_bus_message *reply, const ManagerNodeView *v) {
@@ -731,6 +895,20 @@ static const size_t counter_offsets[_BUS_COUNTER_FIELD_MAX] = {
         [BUS_COUNTER_BYTES_MIGRATED] = offsetof(ManagerCounters, bytes_migrated),
         [BUS_COUNTER_RELOADS] = offsetof(ManagerCounters, reloads),
         [BUS_COUNTER_RELOAD_FAILURES] = offsetof(ManagerCounters, reload_failures),
+        [BUS_COUNTER_PLANS] = offsetof(ManagerCounters, plans),
+        [BUS_COUNTER_ROUNDS] = offsetof(ManagerCounters, rounds),
+        [BUS_COUNTER_BYTES_PROMOTED] = offsetof(ManagerCounters, bytes_promoted),
+        [BUS_COUNTER_BYTES_DEMOTED] = offsetof(ManagerCounters, bytes_demoted),
+        [BUS_COUNTER_PAGES_FAILED_BUSY] = offsetof(ManagerCounters, pages_failed_by[MIGRATOR_FAIL_BUSY]),
+        [BUS_COUNTER_PAGES_FAILED_NOMEM] = offsetof(ManagerCounters, pages_failed_by[MIGRATOR_FAIL_NOMEM]),
+        [BUS_COUNTER_PAGES_FAILED_GONE] = offsetof(ManagerCounters, pages_failed_by[MIGRATOR_FAIL_GONE]),
+        [BUS_COUNTER_PAGES_FAILED_SHARED] = offsetof(ManagerCounters, pages_failed_by[MIGRATOR_FAIL_SHARED]),
+        [BUS_COUNTER_PAGES_FAILED_NOT_ALLOWED] = offsetof(ManagerCounters, pages_failed_by[MIGRATOR_FAIL_NOT_ALLOWED]),
+        [BUS_COUNTER_PAGES_FAILED_OTHER] = offsetof(ManagerCounters, pages_failed_by[MIGRATOR_FAIL_OTHER]),
+        [BUS_COUNTER_PAGES_DROPPED] = offsetof(ManagerCounters, pages_dropped),
+        [BUS_COUNTER_PAGES_WOULD_MOVE] = offsetof(ManagerCounters, pages_would_move),
+        [BUS_COUNTER_PAGES_ALREADY] = offsetof(ManagerCounters, pages_already),
+        [BUS_COUNTER_PAGES_QUERIED] = offsetof(ManagerCounters, pages_queried),
         [BUS_COUNTER_CYCLE_USEC] = offsetof(ManagerCounters, cycle_usec),
         [BUS_COUNTER_SAMPLE_ERRORS] = offsetof(ManagerCounters, sample_errors),
         [BUS_COUNTER_METRICS_FILE_ERRORS] = offsetof(ManagerCounters, metrics_file_errors),
@@ -741,6 +919,7 @@ static int property_get_counters(PROPERTY_GETTER_ARGS) {
         const uint8_t *c = (const uint8_t *) &((Manager *) userdata)->counters;
         int r;
 
+        manager_placement_sync_counters(userdata); /* the migrator's, live */
         r = dict_begin(reply);
         for (size_t i = 0; r >= 0 && i < _BUS_COUNTER_FIELD_MAX; i++)
                 r = dict_u64(reply, &bus_counter_fields[i], *(const uint64_t *) (c + counter_offsets[i]));
@@ -762,10 +941,47 @@ static const char *sources_to_string(unsigned sources) {
         }
 }
 
+/* A VM's migration counters (MigratorCounters) as bus_vm_fields. */
+static int append_vm_migrations(sd_bus_message *reply, const MigratorCounters *c) {
+        static const struct {
+                BusVmField field;
+                MigratorFailure failure;
+        } failures[] = {
+                { BUS_VM_PAGES_FAILED_BUSY, MIGRATOR_FAIL_BUSY },
+                { BUS_VM_PAGES_FAILED_NOMEM, MIGRATOR_FAIL_NOMEM },
+                { BUS_VM_PAGES_FAILED_GONE, MIGRATOR_FAIL_GONE },
+                { BUS_VM_PAGES_FAILED_SHARED, MIGRATOR_FAIL_SHARED },
+                { BUS_VM_PAGES_FAILED_NOT_ALLOWED, MIGRATOR_FAIL_NOT_ALLOWED },
+                { BUS_VM_PAGES_FAILED_OTHER, MIGRATOR_FAIL_OTHER },
+        };
+        const BusField *f = bus_vm_fields;
+        int r;
+
+        assert_cc(ELEMENTSOF(failures) == _MIGRATOR_FAILURE_MAX);
+        r = dict_u64(reply, &f[BUS_VM_MIGRATION_ROUNDS], c->rounds);
+        if (r >= 0)
+                r = dict_u64(reply, &f[BUS_VM_PAGES_PROMOTED], c->moved_pages[PLAN_PROMOTE]);
+        if (r >= 0)
+                r = dict_u64(reply, &f[BUS_VM_PAGES_DEMOTED], c->moved_pages[PLAN_DEMOTE]);
+        if (r >= 0)
+                r = dict_u64(reply, &f[BUS_VM_BYTES_PROMOTED], c->moved_pages[PLAN_PROMOTE] * HEATMAP_GRANULE_4K);
+        if (r >= 0)
+                r = dict_u64(reply, &f[BUS_VM_BYTES_DEMOTED], c->moved_pages[PLAN_DEMOTE] * HEATMAP_GRANULE_4K);
+        if (r >= 0)
+                r = dict_u64(reply, &f[BUS_VM_PAGES_FAILED], migrator_counters_failed(c));
+        for (size_t i = 0; r >= 0 && i < ELEMENTSOF(failures); i++)
+                r = dict_u64(reply, &f[failures[i].field], c->failed_pages[failures[i].failure]);
+        if (r >= 0)
+                r = dict_u64(reply, &f[BUS_VM_PAGES_WOULD_MOVE],
+                             c->would_move_pages[PLAN_PROMOTE] + c->would_move_pages[PLAN_DEMOTE]);
+        return r;
+}
+
 static int append_vm(sd_bus_message *reply, const Manager *m, const Vm *vm) {
+        static const MigratorCounters none = {};
         const BusField *f = bus_vm_fields;
         HeatHistogram h = {};
-        uint64_t dram = 0, cxl = 0, budget;
+        uint64_t dram = 0, cxl = 0, budget, target;
         bool sampled = vm->heat && vm->state == VM_STATE_TRACKED && vm->cycles > 0;
         int r;
 
@@ -814,6 +1030,14 @@ static int append_vm(sd_bus_message *reply, const Manager *m, const Vm *vm) {
                 r = dict_string(reply, &f[BUS_VM_POLICY], vm->policy.source);
         if (r >= 0 && vm_dram_budget_bytes(vm, &budget) >= 0)
                 r = dict_u64(reply, &f[BUS_VM_DRAM_BUDGET_BYTES], budget);
+        if (r >= 0 && vm_dram_target_bytes(vm, &target))
+                r = dict_u64(reply, &f[BUS_VM_DRAM_TARGET_BYTES], target);
+        if (r >= 0)
+                r = dict_string(reply, &f[BUS_VM_NOT_TIERED], vm_not_tiered_reason(vm));
+        if (r >= 0)
+                r = dict_string(reply, &f[BUS_VM_ALLOWED_NODES], vm_allowed_nodes(vm));
+        if (r >= 0)
+                r = append_vm_migrations(reply, vm_migration_counters(vm) ?: &none);
         if (r >= 0)
                 r = dict_string(reply, &f[BUS_VM_IDENTITY_CONFLICT], vm->identity_conflict);
         if (r >= 0)
@@ -825,6 +1049,7 @@ static int property_get_vms(PROPERTY_GETTER_ARGS) {
         const Manager *m = userdata;
         int r;
 
+        manager_placement_sync_counters(userdata); /* each VM's, live */
         r = sd_bus_message_open_container(reply, 'a', "a{sv}");
         for (size_t i = 0; r >= 0 && i < m->n_vms; i++)
                 r = append_vm(reply, m, m->vms[i]);
@@ -886,6 +1111,11 @@ static const sd_bus_vtable manager_vtable[] = {
         SD_BUS_PROPERTY(VTISM_PROP_TRACKERS, "aa{sv}", property_get_trackers, 0, EMITS_INVALIDATION),
         SD_BUS_PROPERTY(VTISM_PROP_VMS, "aa{sv}", property_get_vms, 0, EMITS_INVALIDATION),
         SD_BUS_PROPERTY(VTISM_PROP_OFFLINE_NODES, "aa{sv}", property_get_offline_nodes, 0, EMITS_INVALIDATION),
+        SD_BUS_PROPERTY(VTISM_PROP_MIGRATION_STATE, "s", property_get_migration_state, 0, EMITS_CHANGE),
+        SD_BUS_METHOD_WITH_ARGS(VTISM_METHOD_GET_PLAN, SD_BUS_ARGS("s", vm),
+                                SD_BUS_RESULT("a{sv}", plan, "aa{sv}", moves),
+                                method_get_plan, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_SIGNAL_WITH_ARGS(VTISM_SIGNAL_MIGRATION_ROUND, SD_BUS_ARGS("a{sv}", round), 0),
         SD_BUS_METHOD_WITH_ARGS(VTISM_METHOD_GET_HEATMAP, SD_BUS_ARGS("s", vm),
                                 SD_BUS_RESULT("a{sv}", vm, "aa{sv}", ranges),
                                 method_get_heatmap, SD_BUS_VTABLE_UNPRIVILEGED),
@@ -968,7 +1198,50 @@ static const struct {
         { VTISM_PROP_ACTIVE_TRACKER, MANAGER_CHANGED_TRACKERS },
         { VTISM_PROP_TRACKERS, MANAGER_CHANGED_TRACKERS },
         { VTISM_PROP_VMS, MANAGER_CHANGED_VMS | MANAGER_CHANGED_MODE },
+        { VTISM_PROP_MIGRATION_STATE, MANAGER_CHANGED_MIGRATION | MANAGER_CHANGED_MODE | MANAGER_CHANGED_PAUSED |
+                                              MANAGER_CHANGED_DRY_RUN },
 };
+
+/* MigrationRound(a{sv}): the round in m->last_round. */
+static int emit_round(sd_bus *bus, const Manager *m) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *msg = NULL;
+        const ManagerRound *rd = &m->last_round;
+        const BusField *f = bus_round_fields;
+        int r;
+
+        r = sd_bus_message_new_signal(bus, &msg, VTISM_BUS_PATH, VTISM_BUS_INTERFACE, VTISM_SIGNAL_MIGRATION_ROUND);
+        if (r < 0)
+                return r;
+        r = dict_begin(msg);
+        if (r >= 0)
+                r = dict_u64(msg, &f[BUS_ROUND_SEQ], rd->seq);
+        if (r >= 0)
+                r = dict_string(msg, &f[BUS_ROUND_END], migrator_round_end_to_string(rd->end));
+        if (r >= 0)
+                r = dict_bool(msg, &f[BUS_ROUND_DRY_RUN], rd->dry_run);
+        if (r >= 0)
+                r = dict_u64(msg, &f[BUS_ROUND_DURATION_USEC], rd->duration_usec);
+        if (r >= 0)
+                r = dict_u64(msg, &f[BUS_ROUND_BUDGET_BYTES], rd->budget_bytes);
+        if (r >= 0)
+                r = dict_u32(msg, &f[BUS_ROUND_VMS], (uint32_t) rd->n_vms);
+        if (r >= 0)
+                r = dict_u64(msg, &f[BUS_ROUND_PAGES_PROMOTED], rd->total.moved_pages[PLAN_PROMOTE]);
+        if (r >= 0)
+                r = dict_u64(msg, &f[BUS_ROUND_PAGES_DEMOTED], rd->total.moved_pages[PLAN_DEMOTE]);
+        if (r >= 0)
+                r = dict_u64(msg, &f[BUS_ROUND_PAGES_FAILED], migrator_counters_failed(&rd->total));
+        if (r >= 0)
+                r = dict_u64(msg, &f[BUS_ROUND_PAGES_DROPPED], sum_u64(rd->total.dropped_pages, _MIGRATOR_DROP_MAX));
+        if (r >= 0)
+                r = dict_u64(msg, &f[BUS_ROUND_PAGES_WOULD_MOVE],
+                             rd->total.would_move_pages[PLAN_PROMOTE] + rd->total.would_move_pages[PLAN_DEMOTE]);
+        if (r >= 0)
+                r = dict_end(msg);
+        if (r < 0)
+                return r;
+        return sd_bus_send(bus, msg, NULL);
+}
 
 static void on_manager_changed(Manager *m, unsigned changes, void *userdata) {
         sd_bus *bus = userdata;
@@ -976,6 +1249,11 @@ static void on_manager_changed(Manager *m, unsigned changes, void *userdata) {
         size_t n = 0;
         int r;
 
+        if (changes & MANAGER_CHANGED_ROUND) {
+                r = emit_round(bus, m);
+                if (r < 0)
+                        log_debug_errno(r, "Failed to emit MigrationRound: %m");
+        }
         for (size_t i = 0; i < ELEMENTSOF(property_changes); i++)
                 if (property_changes[i].changes & changes)
                         names[n++] = property_changes[i].property;

@@ -197,7 +197,7 @@ int contiguity_scan_new(const char *proc_root, const char *sysfs_root, pid_t pid
 }
 
 /* pread until n bytes or end of file; the bytes read. */
-static ssize_t pread_full(int fd, void *buf, size_t n, uint64_t offset) {
+static ssize_t scan_pread(int fd, void *buf, size_t n, uint64_t offset) {
         size_t done = 0;
 
         while (done < n) {
@@ -220,7 +220,7 @@ static int read_flags(ContiguityScan *s, uint64_t pfn, uint64_t *flags, size_t n
 
         if (pfn > UINT64_MAX / 8 - n)
                 return -EIO;
-        k = pread_full(s->kpageflags_fd, flags, n * sizeof(uint64_t), pfn * sizeof(uint64_t));
+        k = scan_pread(s->kpageflags_fd, flags, n * sizeof(uint64_t), pfn * sizeof(uint64_t));
         if (k < 0)
                 return (int) k;
         s->stats.kpageflags_reads++;
@@ -325,7 +325,7 @@ static int scan_batch(ContiguityScan *s) {
         int r;
 
         /* 1. pagemap */
-        got = pread_full(s->pagemap_fd, s->entries, n * sizeof(uint64_t), hva / PAGE_BYTES * sizeof(uint64_t));
+        got = scan_pread(s->pagemap_fd, s->entries, n * sizeof(uint64_t), hva / PAGE_BYTES * sizeof(uint64_t));
         if (got < 0)
                 return (int) got;
         s->stats.pagemap_reads++;

@@ -70,6 +70,7 @@ Manager *manager_free(Manager *m) {
                 return NULL;
         sd_event_source_unref(m->cycle_timer);
         manager_contiguity_done(m); /* answers waiting callers while the bus is there */
+        manager_placement_done(m);
         manager_vms_done(m);
         manager_devices_done(m);
         sd_bus_flush_close_unref(m->bus);
@@ -226,6 +227,7 @@ int manager_reload(Manager *m, char **ret_error) {
         if (m->cycle_timer)
                 (void) sd_event_source_set_time_relative(m->cycle_timer, m->config->sample_interval_usec);
         (void) manager_vms_apply_config(m);
+        manager_placement_apply_config(m);
 
         log_info("Configuration reloaded.");
         (void) sd_notify(false, "READY=1");
@@ -243,7 +245,8 @@ void manager_set_paused(Manager *m, unsigned subsystems, bool paused) {
         }
         if (subsystems & MANAGER_SUBSYSTEM_MIGRATION && m->migration_paused != paused) {
                 m->migration_paused = paused;
-                log_info("Migration %s.", paused ? "paused" : "resumed");
+                log_info("Migration %s.", paused ? "paused: no page moves until it is resumed" : "resumed");
+                manager_placement_set_paused(m, paused);
         }
         manager_update_status(m);
         manager_notify_changed(m, MANAGER_CHANGED_PAUSED);
@@ -253,6 +256,7 @@ void manager_set_dry_run(Manager *m, bool dry_run) {
         bool old = manager_dry_run(m);
 
         m->dry_run_override = dry_run;
+        manager_placement_set_dry_run(m, dry_run);
         if (old != dry_run)
                 log_info("Dry-run %s.", dry_run ? "enabled: migrations are planned but not performed"
                                                 : "disabled: migrations are performed");
@@ -342,7 +346,7 @@ static usec_t now_monotonic(void) {
 }
 
 int manager_cycle(Manager *m) {
-        usec_t begin;
+        usec_t begin, took;
         int r;
 
         if (m->sampling_paused)
@@ -355,10 +359,21 @@ int manager_cycle(Manager *m) {
 
         manager_vms_cycle(m);
         manager_contiguity_cycle(m);
+        manager_placement_cycle(m);
 
+        /* What a cycle costs on the loop (the migrator's slices come after it). */
+        took = now_monotonic() - begin;
         m->counters.cycles++;
-        m->counters.cycle_usec += now_monotonic() - begin;
+        m->counters.cycle_usec += took;
         m->last_cycle_usec = now_realtime();
+        {
+                char n[24], u[24];
+
+                snprintf(n, sizeof(n), "%" PRIu64, m->counters.cycles);
+                snprintf(u, sizeof(u), "%" PRIu64, took);
+                log_fields(LOG_DEBUG, FIELDS({ "VTISM_CYCLE", n }, { "VTISM_CYCLE_USEC", u }),
+                           "Cycle %" PRIu64 " done in %" PRIu64 " us: %zu VMs.", m->counters.cycles, took, m->n_vms);
+        }
         manager_update_status(m);
         return 0;
 }
@@ -418,6 +433,9 @@ int manager_start(Manager *m) {
         if (r < 0)
                 log_warning_errno(r, "Failed to enable the watchdog, continuing without: %m");
 
+        r = manager_placement_start(m);
+        if (r < 0)
+                return r;
         r = manager_vms_start(m);
         if (r < 0)
                 return r;

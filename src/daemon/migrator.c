@@ -1329,8 +1329,10 @@ static bool sweep_batch(Migrator *m) {
                 n = MIN(left, (cut - hva) / PAGE_4K);
         }
 
-        if (vm_check_alive(m, vm) <= 0) {
-                /* Gone (or cannot tell now): nothing to learn this time. */
+        /* No start-time check here (moves and planned queries have theirs): the owner checks
+         * every VM once per cycle before it allows the sweep (migrator_refresh_residency()), a
+         * query moves nothing, and an exited process answers ESRCH. */
+        if (vm->gone) {
                 m->sweep_allowance -= MIN(m->sweep_allowance, n);
                 return true;
         }

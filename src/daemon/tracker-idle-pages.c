@@ -12,7 +12,10 @@
  * its end; each buffer is decoded starting at the position the read started from (so nothing
  * depends on the kernel emitting a record for every byte of address space it skipped), and the
  * accessed runs (PTE/PMD accessed, dirty or not; present PUDs) clipped to the range go into
- * heatmap_sample_hva(). Reading clears the bits, so prepare_access_checks is a no-op; the first
+ * heatmap_sample_hva(). The mapping size of present runs tells the heat map where transparent
+ * huge pages are: a PMD run marks its 2 MiB blocks huge, a PTE run unmarks every block it
+ * touches (heatmap_mark_huge(); the planner moves huge blocks whole). Reading clears the bits, so
+ * prepare_access_checks is a no-op; the first
  * period starts in target_add, which does one clearing pass and throws the result away (the
  * bits set before vtism started say nothing about the first period).
  *
@@ -45,17 +48,36 @@ typedef struct ClipContext {
         HeatMap *heat;           /* NULL: baseline pass, results dropped */
         uint64_t start, end;
         uint64_t accessed_bytes;
+        uint64_t unmarked_end;   /* PTE runs: blocks below this were already unmarked huge */
 } ClipContext;
+
+/* Present runs say how the range is mapped: PMD = one THP per 2 MiB, PTE = no THP there. */
+static void mark_huge(ClipContext *c, const IdlePagesRun *run, uint64_t s, uint64_t e) {
+        if (!c->heat || run->kind == IDLE_PAGES_KIND_HOLE)
+                return;
+        if (run->page_size_bytes == IDLE_PAGES_PMD_SIZE)
+                (void) heatmap_mark_huge(c->heat, s, e - s, true);
+        else if (run->page_size_bytes == IDLE_PAGES_PTE_SIZE) {
+                /* every 2 MiB block the run touches, each once per scan */
+                uint64_t bs = MAX(s & ~(IDLE_PAGES_PMD_SIZE - 1), c->unmarked_end);
+                uint64_t be = (e + IDLE_PAGES_PMD_SIZE - 1) & ~(IDLE_PAGES_PMD_SIZE - 1);
+
+                if (bs < be)
+                        (void) heatmap_mark_huge(c->heat, bs, be - bs, false);
+                c->unmarked_end = MAX(c->unmarked_end, be);
+        }
+}
 
 static int on_run(const IdlePagesRun *run, void *userdata) {
         ClipContext *c = userdata;
         uint64_t s, e;
 
-        if (run->kind != IDLE_PAGES_KIND_ACCESSED)
-                return 0;
         s = MAX(run->start_hva, c->start);
         e = MIN(idle_pages_run_end(run), c->end);
         if (e <= s)
+                return 0;
+        mark_huge(c, run, s, e);
+        if (run->kind != IDLE_PAGES_KIND_ACCESSED)
                 return 0;
         c->accessed_bytes += e - s;
         if (!c->heat)

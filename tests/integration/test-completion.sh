@@ -65,6 +65,8 @@ offers "vtismctl heatmap $web_pid" "$web_pid"
 offers "vtismctl heatmap ${web_id:0:${#web_id}-1}" "$web_id"
 expect "vtismctl --no-pager heatmap web" "web-1"
 expect "vtismctl heatmap web-1 " ""
+expect "vtismctl pl" "plan"
+expect "vtismctl plan db" 'db\ one'
 got=$(complete_line 'vtismctl heatmap \$')
 [[ $got == "$(printf '%q' "\$(touch $SCRATCH/PWNED)")" ]] || fail "hostile name not offered quoted: [$got]"
 offers "vtismctl heatmap " "$(printf '%q' "\$(touch $SCRATCH/PWNED)")"

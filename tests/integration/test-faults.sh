@@ -24,7 +24,8 @@ data="$VTISM_SOURCE_ROOT/tests/data"
 LOG="$SCRATCH/vtismd.log"
 status() { timeout 20 "$VTISMCTL" status --json; }
 vm_by_pid() { status | jq -c --argjson p "$1" '.vms[] | select(.pid == $p)'; }
-vm_is() { vm_by_pid "$1" | jq -e "$2" >/dev/null; }
+# -n + input: jq 1.6's -e exits 0 on empty input, so a VM not (yet) listed would pass.
+vm_is() { vm_by_pid "$1" | jq -en "input | ($2)" >/dev/null; }
 log_lines() { wc -l <"$LOG"; }
 log_since() { tail -n "+$(($1 + 1))" "$LOG" | grep -E -- "$2"; }
 vtismd_alive() { kill -0 "$VTISMD_PID" 2>/dev/null || fail "vtismd died"; }

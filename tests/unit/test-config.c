@@ -87,6 +87,7 @@ static bool config_equal(const VtConf *a, const VtConf *b) {
 static void test_enums(void) {
         check_str(tracker_kind_to_string(TRACKER_AUTO), "auto");
         check_str(tracker_kind_to_string(TRACKER_PAGE_IDLE), "page_idle");
+        check_str(tracker_kind_to_string(TRACKER_SOFTDIRTY), "softdirty");
         check_str(tracker_kind_to_string(_TRACKER_KIND_MAX), NULL);
         check_str(tracker_kind_to_string(_TRACKER_KIND_INVALID), NULL);
         for (TrackerKind k = 0; k < _TRACKER_KIND_MAX; k++)
@@ -333,7 +334,7 @@ static void test_errors(void) {
 
         /* bad enums */
         CHECK_ERROR("global = {\n  tracker = \"foo\";\n};",
-                    "t.conf:2: global.tracker: unknown tracker 'foo' (expected auto, idle_pages, damon, page_idle)");
+                    "t.conf:2: global.tracker: unknown tracker 'foo' (expected auto, idle_pages, damon, page_idle, softdirty)");
         CHECK_ERROR("global = { log_level = \"verbose\"; };",
                     "t.conf:1: global.log_level: unknown log level 'verbose' (expected err, warning, notice, info, debug)");
         CHECK_ERROR("global = { log_level = \"INFO\"; };",
@@ -436,7 +437,7 @@ static void test_files(void) {
         check(!c);
         free(path);
         path = xasprintf("%s/config/bad-tracker.conf:3: global.tracker: unknown tracker 'damn' "
-                         "(expected auto, idle_pages, damon, page_idle)", test_data);
+                         "(expected auto, idle_pages, damon, page_idle, softdirty)", test_data);
         check_str(error, path);
         error = mfree(error);
 

@@ -9,7 +9,7 @@
  * pages per read), and leaves the position after its last record; EOF above the last VMA.
  *
  * Checked: the baseline pass of target_add, accessed runs clipped to the guest RAM range (also
- * for a huge page straddling its end), bounded reads continuing at the position, a gap inside
+ * for a huge page straddling its end), THP marks from PMD records (and unmarks from PTE ones), bounded reads continuing at the position, a gap inside
  * the range, bits cleared by reading, no liveness read on the normal path, and -ESRCH for a
  * vanished process (an empty read, then the stat file gone).
  */
@@ -222,7 +222,10 @@ int main(void) {
         heat_params_init_default(&params);
         check_int(heatmap_new(&range, 1, &params, &h), 0);
 
-        /* A period with nothing accessed in the range: nothing reported. */
+        /* A period with nothing accessed in the range: nothing reported. The block at 6 MiB was
+         * (wrongly) marked huge: its PTE records unmark it; the PMD-mapped one at 32 MiB is marked;
+         * the one at 34 MiB ends past the range (a partial block is never one THP of ours). */
+        check_int(heatmap_mark_huge(h, BASE + 6 * MIB, 2 * MIB, true), 0);
         access_range(BASE, BASE + 4 * MIB);
         heatmap_cycle_begin(h);
         check_int(t->ops->check_accesses(t, &target, h), 0);
@@ -230,6 +233,14 @@ int main(void) {
         check_int(t->ops->prepare_access_checks(t, &target), 0);
         for (uint64_t a = range.hva; a < range.hva + range.len_bytes; a += 4096)
                 check_int(heat_of(h, a), 0);
+        for (uint64_t a = BASE + 4 * MIB; a < BASE + 34 * MIB; a += 2 * MIB) {
+                HeatBlock b;
+
+                if (a == GAP_START)
+                        continue;
+                check_int(heatmap_block_hva(h, a, &b), 0);
+                check_int(b.huge, a == THP_START);
+        }
 
         /* Accesses: [5 MiB, 5 MiB + 40 KiB), the page before the gap, a hole (stays a hole),
          * the second huge page (its 2 MiB run ends past the range: clipped). */
