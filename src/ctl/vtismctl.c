@@ -1340,9 +1340,11 @@ static int print_contiguity(FILE *f, const BusRecord *vm, const BusRecord *s, si
                                 table_add_cell(t, NULL);
                                 continue;
                         }
-                        table_add_cellf(t, "%s, %" PRIu64 " runs (%.1f per GiB)",
-                                        format_bytes(b1, sizeof(b1), bus_record_u64(nr, BUS_CONTIG_NODE_BYTES, 0)),
-                                        bus_record_u64(nr, BUS_CONTIG_NODE_RUNS, 0), MAX(node_runs_per_gib(nr), 0.0));
+                        uint64_t runs = bus_record_u64(nr, BUS_CONTIG_NODE_RUNS, 0);
+
+                        table_add_cellf(t, "%s, %" PRIu64 " run%s (%.1f per GiB)",
+                                        format_bytes(b1, sizeof(b1), bus_record_u64(nr, BUS_CONTIG_NODE_BYTES, 0)), runs,
+                                        runs == 1 ? "" : "s", MAX(node_runs_per_gib(nr), 0.0));
                 }
         }
 #undef ROW

@@ -120,7 +120,7 @@ echo "$text"
 grep -qE '^ +BEFORE TIERING +NOW$' <<<"$text" || fail "no BEFORE TIERING / NOW columns"
 grep -qE '^taken +20[0-9-]+ [0-9:]+ \(.* ago\) +20[0-9-]+ [0-9:]+ \(.* ago\)$' <<<"$text" || fail "no 'taken' row with both times"
 grep -qE '^2 MiB THP mappings +' <<<"$text" || fail "no THP row"
-grep -qE '^node 0 +64 MiB, [0-9]+ runs \([0-9.]+ per GiB\) +64 MiB, ' <<<"$text" || fail "no node 0 row"
+grep -qE '^node 0 +64 MiB, [0-9]+ runs? \([0-9.]+ per GiB\) +64 MiB, ' <<<"$text" || fail "no node 0 row"
 timeout 300 "$VTISMCTL" contiguity small4k || fail "contiguity small4k (text)"
 ok "2. numbers add up; THP $(jq .now.thp_2m <<<"$thp") of 32, 4 KiB $(jq .now.runs <<<"$small") runs; text has both columns and times"
 
