@@ -78,4 +78,14 @@ vtismctl plan "$QEMU_PID" || true
 echo
 echo "== journalctl -u vtismd"
 journalctl --no-pager -o short-monotonic -u vtismd.service | tail -n 15
+echo
+v=$(vm)
+mib() { awk -v b="$1" 'BEGIN { printf "%.1f MiB", b / 1048576 }'; }
+if jq -en 'input | (.dram_target_bytes != null and .dram_bytes <= .dram_target_bytes and .cxl_bytes > 0)' <<<"$v" >/dev/null; then
+        echo "demo: the guest is tiered: $(mib "$(jq .dram_bytes <<<"$v")") on DRAM (target $(mib "$(jq .dram_target_bytes <<<"$v")")), $(mib "$(jq .cxl_bytes <<<"$v")") on CXL; $(jq .pages_promoted <<<"$v") pages promoted, $(jq .pages_demoted <<<"$v") demoted"
+else
+        echo "demo: the guest is NOT tiered after ${MAX_SECONDS} s: $v" >&2
+        systemctl stop vtismd.service
+        exit 1
+fi
 systemctl stop vtismd.service
