@@ -701,22 +701,16 @@ static void on_contiguity(Manager *m, Vm *vm, const ContigView *view, int error,
 
 static int method_get_contiguity(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         Manager *m = userdata;
-        const char *key;
         uint64_t max_age;
         Vm *vm;
         int r;
 
-        r = sd_bus_message_read(msg, "st", &key, &max_age);
+        r = read_vm_arg(msg, m, error, &vm);
         if (r < 0)
                 return r;
-        r = manager_find_vm(m, key, &vm);
-        if (r == -ENOTUNIQ)
-                return bus_error_setf(error, VTISM_BUS_ERROR_NO_SUCH_VM,
-                                      "More than one VM is named '%s': give its id or pid as 'vtismctl status' lists them.",
-                                      key);
+        r = sd_bus_message_read(msg, "t", &max_age);
         if (r < 0)
-                return bus_error_setf(error, VTISM_BUS_ERROR_NO_SUCH_VM,
-                                      "No VM '%s' (give a name, UUID or pid as 'vtismctl status' lists them).", key);
+                return r;
 
         r = manager_contiguity_request(m, vm, max_age, on_contiguity, sd_bus_message_ref(msg));
         if (r >= 0)

@@ -64,7 +64,7 @@ done
 conf="$SCRATCH/vtism.conf"
 cat >"$conf" <<CONF
 global = {
-  sample_interval_ms = 2000;
+  sample_interval_ms = 5000;   # page_idle's cycles read the sparse guests' whole pagemap
   heat_range = "32M";
   tracker = "page_idle";
   libvirt_uri = "qemu+unix:///system?socket=/nonexistent/vtism-test";
@@ -181,7 +181,9 @@ vtismd_alive
 gap=$(watchdog_max_gap_ms "$from_ms")
 # (the page_idle tracker reads the sparse guest's pagemap too, in its cycle: that is most of it)
 ((gap < 6000)) || fail "no WATCHDOG=1 for $gap ms during the scan: systemd would have killed vtismd"
-((worst < 5000)) || fail "status took $worst ms during the scan"
+# A status call may wait for a cycle, whose page_idle pass reads the same 64 GiB pagemap (~1 s,
+# 6.6 s measured on a host at a load average of ~20 while the scan took 25 s): bounded, not the scan.
+((worst < 10000)) || fail "status took $worst ms during the scan"
 ok "4. 3 concurrent callers answered by one scan of $scan_ms ms (sparse $SPARSE_SIZE), 5 killed callers harmless; $polls status calls meanwhile, the slowest $worst ms; watchdog gap $gap ms"
 kill "$sparse1"
 
