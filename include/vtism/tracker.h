@@ -93,6 +93,12 @@ char *tracker_pick_explain(TrackerKind wanted, char *const reasons[_TRACKER_KIND
 char *tracker_describe_target(Tracker *t, TrackerTarget *target);
 
 int tracker_new(const TrackerOps *ops, const TrackerContext *ctx, Tracker **ret);
+
+/* tracker_pick() and tracker_new(); when the picked tracker fails to start, reasons[] says so
+ * ("failed to start: ...", logged as a warning; for damon+softdirty, which fails only when both
+ * parts do, for both) and, for TRACKER_AUTO, the next usable one is tried. -EOPNOTSUPP when none
+ * could be started. */
+int tracker_start(TrackerKind wanted, const TrackerContext *ctx, char *reasons[_TRACKER_KIND_MAX], Tracker **ret);
 Tracker *tracker_free(Tracker *t);
 static inline void tracker_freep(Tracker **t) {
         tracker_free(*t);

@@ -459,13 +459,15 @@ static void print_counter_rates(FILE *f, const BusSnapshot *s, const Rates *rate
         fprintf(f, "   Per second:");
         for (size_t i = 0; i < n_metric_defs; i++) {
                 const MetricDef *d = &metric_defs[i];
-                const char *key = bus_counter_fields[d->field].key;
                 _cleanup_free_ char *label = NULL;
+                const char *key;
                 char cell[32];
                 double per_sec;
 
+                /* d->field indexes the fields of d->kind's record: only a counter's is ours */
                 if (d->kind != BUS_RECORD_COUNTERS || !(d->flags & METRIC_WATCH_RATE))
                         continue;
+                key = bus_counter_fields[d->field].key;
                 label = xstrdup(key);
                 for (char *p = label; *p; p++)
                         if (*p == '_')

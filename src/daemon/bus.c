@@ -53,6 +53,26 @@ _printf_(3, 4) static int bus_error_setf(sd_bus_error *error, const char *name, 
         return sd_bus_error_set(error, name, valid);
 }
 
+/*
+ * A caller's string quoted back in an error message: at most QUOTE_MAX bytes of it, cut at a
+ * UTF-8 character boundary, then "..." (QUOTED_FMT/QUOTED_ARGS). A name of 100 KiB is not sent
+ * back whole.
+ */
+#define QUOTE_MAX 64
+#define QUOTED_FMT "'%.*s%s'"
+#define QUOTED_ARGS(s) quote_len(s), (s), strlen(s) > QUOTE_MAX ? "..." : ""
+
+static int quote_len(const char *s) {
+        size_t n = strlen(s);
+
+        if (n <= QUOTE_MAX)
+                return (int) n;
+        n = QUOTE_MAX;
+        while (n > 0 && ((unsigned char) s[n] & 0xc0) == 0x80)
+                n--;
+        return (int) n;
+}
+
 static int dict_begin(sd_bus_message *m) {
         return sd_bus_message_open_container(m, 'a', "{sv}");
 }
@@ -222,7 +242,8 @@ static int method_pause_resume(sd_bus_message *msg, void *userdata, sd_bus_error
         mask = manager_subsystem_from_string(what);
         if (mask < 0)
                 return bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
-                                      "Unknown subsystem '%s': expected 'sampling', 'migration' or 'all'.", what);
+                                      "Unknown subsystem " QUOTED_FMT ": expected 'sampling', 'migration' or 'all'.",
+                                      QUOTED_ARGS(what));
 
         r = check_privileged(msg, error);
         if (r < 0)
@@ -306,11 +327,12 @@ static int read_vm_arg(sd_bus_message *msg, Manager *m, sd_bus_error *error, Vm 
         r = manager_find_vm(m, key, ret);
         if (r == -ENOTUNIQ)
                 return bus_error_setf(error, VTISM_BUS_ERROR_NO_SUCH_VM,
-                                      "More than one VM is named '%s': give its id or pid as 'vtismctl status' lists them.",
-                                      key);
+                                      "More than one VM is named " QUOTED_FMT ": give its id or pid as 'vtismctl status' lists them.",
+                                      QUOTED_ARGS(key));
         if (r < 0)
                 return bus_error_setf(error, VTISM_BUS_ERROR_NO_SUCH_VM,
-                                      "No VM '%s' (give a name, UUID or pid as 'vtismctl status' lists them).", key);
+                                      "No VM " QUOTED_FMT " (give a name, UUID or pid as 'vtismctl status' lists them).",
+                                      QUOTED_ARGS(key));
         return 0;
 }
 

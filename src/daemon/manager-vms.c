@@ -336,7 +336,7 @@ static void heat_params_from_config(const VtConf *c, HeatParams *p) {
 int manager_tracker_setup(Manager *m) {
         const TrackerOps *ops = NULL;
         TrackerContext ctx = { .proc_root = m->proc_root, .sysfs_root = m->sysfs_root };
-        Tracker *t;
+        Tracker *t = NULL;
         int r;
 
         for (int k = 0; k < _TRACKER_KIND_MAX; k++) {
@@ -358,12 +358,15 @@ int manager_tracker_setup(Manager *m) {
         }
         m->tracker = tracker_free(m->tracker);
 
+        /* A tracker that fails to start is no reason to exit: auto falls back to the next one. */
+        if (r >= 0)
+                r = tracker_start(m->config->tracker, &ctx, m->tracker_reasons, &t);
         if (r < 0) {
                 if (m->config->tracker == TRACKER_AUTO)
                         log_warning("No access tracker is usable on this host; VMs are listed but not sampled. "
-                                    "idle_pages: %s; page_idle: %s; damon: %s.",
+                                    "idle_pages: %s; page_idle: %s; damon: %s; softdirty: %s.",
                                     m->tracker_reasons[TRACKER_IDLE_PAGES], m->tracker_reasons[TRACKER_PAGE_IDLE],
-                                    m->tracker_reasons[TRACKER_DAMON]);
+                                    m->tracker_reasons[TRACKER_DAMON], m->tracker_reasons[TRACKER_SOFTDIRTY]);
                 else
                         log_warning("The configured tracker %s is not usable: %s. VMs are listed but not sampled.",
                                     tracker_kind_to_string(m->config->tracker),
@@ -371,14 +374,8 @@ int manager_tracker_setup(Manager *m) {
                 return 0;
         }
 
-        r = tracker_new(ops, &ctx, &t);
-        if (r < 0) {
-                free(m->tracker_reasons[ops->kind]);
-                m->tracker_reasons[ops->kind] = xasprintf("failed to start: %s", strerror(-r));
-                return log_warning_errno(r, "Failed to start the %s tracker: %m", ops->name);
-        }
         m->tracker = t;
-        log_info("Access tracker: %s%s.", ops->name, m->config->tracker == TRACKER_AUTO ? " (auto)" : "");
+        log_info("Access tracker: %s%s.", t->ops->name, m->config->tracker == TRACKER_AUTO ? " (auto)" : "");
         return 0;
 }
 

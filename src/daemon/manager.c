@@ -125,13 +125,20 @@ static int load_state(Manager *m, VtConf **ret_config, Topology **ret_topology, 
         TopologyOverrides o;
         int r;
 
-        r = config_load(m->config_path, &c, &error);
+        /* Every setting is optional: without the default file, the defaults (a file named with
+         * --config must exist). */
+        if (streq(m->config_path, VTISM_CONFIG_FILE))
+                r = config_load_or_defaults(m->config_path, &c, &error);
+        else
+                r = config_load(m->config_path, &c, &error);
         if (r < 0) {
                 if (!error)
                         error = xasprintf("%s: %s", m->config_path, strerror(-r));
                 *ret_error = TAKE_PTR(error);
                 return r;
         }
+        if (r > 0)
+                log_notice("%s does not exist, running on the built-in defaults (see vtism.conf(5)).", m->config_path);
 
         o = (TopologyOverrides) {
                 .dram_nodes = c->dram_nodes,

@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "vtism/log.h"
 #include "vtism/tracker-combo.h"
 #include "vtism/util.h"
 
@@ -76,6 +77,34 @@ int tracker_pick(TrackerKind wanted, char *const reasons[_TRACKER_KIND_MAX], con
                         *ret = preference[i].ops;
                         return 0;
                 }
+        return -EOPNOTSUPP;
+}
+
+int tracker_start(TrackerKind wanted, const TrackerContext *ctx, char *reasons[_TRACKER_KIND_MAX], Tracker **ret) {
+        const TrackerOps *ops, *failed_ops = NULL;
+        int r;
+
+        while (tracker_pick(wanted, reasons, &ops) >= 0 && ops != failed_ops) {
+                TrackerKind failed[ELEMENTSOF(preference[0].needs)] = { ops->kind, _TRACKER_KIND_INVALID };
+
+                r = tracker_new(ops, ctx, ret);
+                if (r >= 0)
+                        return 0;
+                log_warning_errno(r, "Failed to start the %s tracker%s: %m", ops->name,
+                                  wanted == TRACKER_AUTO ? ", trying the next one" : "");
+                /* A combination fails to start only when each of its parts does: all of them are
+                 * out, and the next choice needs none of them. */
+                for (size_t i = 0; i < ELEMENTSOF(preference); i++)
+                        if (preference[i].ops == ops)
+                                memcpy(failed, preference[i].needs, sizeof(failed));
+                for (size_t i = 0; i < ELEMENTSOF(failed); i++) {
+                        if (failed[i] == _TRACKER_KIND_INVALID || failed[i] == TRACKER_AUTO)
+                                continue;
+                        free(reasons[failed[i]]);
+                        reasons[failed[i]] = xasprintf("failed to start: %s", strerror(-r));
+                }
+                failed_ops = ops;
+        }
         return -EOPNOTSUPP;
 }
 

@@ -122,7 +122,8 @@ static const HeatRangeSpec ranges[2] = {
 
 static void set_runs(Fake *f, const HeatSample *runs, size_t n) {
         check(n <= RUNS_MAX);
-        memcpy(f->runs, runs, n * sizeof(HeatSample));
+        if (n > 0) /* runs may be NULL then: memcpy(dst, NULL, 0) is undefined */
+                memcpy(f->runs, runs, n * sizeof(HeatSample));
         f->n_runs = n;
 }
 
