@@ -35,9 +35,9 @@
  * Adding a kind of record: a new enum and table here, an aa{sv}/a{sv} property or method, a
  * BusRecordKind in bus-snapshot.h.
  *
- * Access: every property, GetHeatmap and GetPlan are open to every user; Reload, Pause, Resume and
- * SetDryRun need uid 0 and CAP_SYS_ADMIN in the caller's effective set (vtismd checks both; the
- * bus policy systemd/org.vtism1.conf lets only root call them). A new read method must be
+ * Access: every property, GetHeatmap, GetPlan and GetContiguity are open to every user; Reload,
+ * Pause, Resume and SetDryRun need uid 0 and CAP_SYS_ADMIN in the caller's effective set (vtismd
+ * checks both; the bus policy systemd/org.vtism1.conf lets only root call them). A new read method must be
  * allowed in that policy file, a new mutating one must call check_privileged() (bus.c).
  */
 
@@ -49,6 +49,7 @@
 #define VTISM_BUS_ERROR_NO_SUCH_VM     "org.vtism1.Error.NoSuchVM"
 #define VTISM_BUS_ERROR_NOT_SAMPLED    "org.vtism1.Error.NotSampled"    /* the VM has no heat map (yet) */
 #define VTISM_BUS_ERROR_NOT_PLANNED    "org.vtism1.Error.NotPlanned"    /* no plan covered the VM (yet) */
+#define VTISM_BUS_ERROR_SCAN_FAILED    "org.vtism1.Error.ScanFailed"    /* GetContiguity: the scan failed */
 
 /* Properties of VTISM_BUS_INTERFACE; their types are in the vtable (bus.c) and vtismd(8). */
 #define VTISM_PROP_VERSION              "Version"            /* s, const */
@@ -72,6 +73,9 @@
 #define VTISM_PROP_ACTIVE_TRACKER       "ActiveTracker"      /* s, "" if none is usable */
 #define VTISM_PROP_TRACKERS             "Trackers"           /* aa{sv}: bus_tracker_fields */
 #define VTISM_PROP_VMS                  "VMs"                /* aa{sv}: bus_vm_fields */
+#define VTISM_PROP_OFFLINE_NODES        "OfflineNodes"       /* aa{sv}: bus_node_fields (id and the device keys):
+                                                              * nodes that are not online but a DAX device
+                                                              * targets (memory not made system RAM yet) */
 #define VTISM_PROP_MIGRATION_STATE      "MigrationState"     /* s: "idle", "moving", "paused", "dry-run",
                                                               * "monitor-only" */
 
@@ -110,6 +114,11 @@ typedef enum BusStatusField {
 #define VTISM_METHOD_PAUSE       "Pause"      /* (s what): "sampling", "migration", "all" */
 #define VTISM_METHOD_RESUME      "Resume"     /* (s what) */
 #define VTISM_METHOD_SET_DRY_RUN "SetDryRun"  /* (b enable) */
+/* GetContiguity(s vm, t max_age_usec) -> (a{sv} bus_contig_vm_fields, aa{sv} bus_contig_fields,
+ * aa{sv} bus_contig_node_fields): the VM's contiguity summaries ("now" and "before_tiering"), a
+ * scan first when the newest is older than max_age_usec (raised to a floor, vtismd(8)); the reply
+ * comes when the scan is done. Open to every user. */
+#define VTISM_METHOD_GET_CONTIGUITY "GetContiguity"
 
 /* Signals. MigrationRound(a{sv} bus_round_fields): a migration round that had moves ended. */
 #define VTISM_SIGNAL_MIGRATION_ROUND "MigrationRound"
@@ -176,6 +185,18 @@ typedef enum BusNodeField {
         BUS_NODE_TOTAL_BYTES,      /* t */
         BUS_NODE_FREE_BYTES,       /* t */
         BUS_NODE_DEMOTION_TARGETS, /* ai: CXL nodes, nearest first */
+        /* What is behind the node (cxl-devices.h), read at start and on every reload: */
+        BUS_NODE_KIND,             /* s: "dram", "cxl", "pmem", "soft-reserved", "emulated", "boot-memory";
+                                    * absent if the devices could not be read */
+        BUS_NODE_DESCRIPTION,      /* s: the devices behind it in one sentence */
+        BUS_NODE_CXL_MEMDEVS,      /* s: CXL memory devices of its regions, "mem0,mem1"; absent if none */
+        BUS_NODE_CXL_REGIONS,      /* s: CXL regions holding its memory, "region0"; absent if none */
+        BUS_NODE_CXL_WINDOW,       /* s: the CXL fixed memory window (root decoder) it is in; absent if none */
+        BUS_NODE_DAX_DEVICES,      /* s: DAX devices targeting it, "dax0.0"; absent if none */
+        BUS_NODE_DAX_MODES,        /* s: their modes in that order, "system-ram", "devdax", "disabled", "other" */
+        BUS_NODE_DAX_BYTES,        /* t: their total size; absent without DAX devices */
+        BUS_NODE_ONLINE_BYTES,     /* t: memory blocks online (CPU-less nodes; absent when unknown) */
+        BUS_NODE_MOVABLE_BYTES,    /* t: of those, onlined movable (ZONE_MOVABLE: can be offlined again) */
         _BUS_NODE_FIELD_MAX,
 } BusNodeField;
 extern const BusField bus_node_fields[_BUS_NODE_FIELD_MAX];
@@ -188,6 +209,78 @@ typedef enum BusTrackerField {
         _BUS_TRACKER_FIELD_MAX,
 } BusTrackerField;
 extern const BusField bus_tracker_fields[_BUS_TRACKER_FIELD_MAX];
+
+/* GetContiguity(), first part: the VM. */
+typedef enum BusContigVmField {
+        BUS_CONTIG_VM_ID,                     /* s */
+        BUS_CONTIG_VM_NAME,                   /* s */
+        BUS_CONTIG_VM_PID,                    /* u */
+        BUS_CONTIG_VM_RAM_BYTES,              /* t: guest RAM located */
+        BUS_CONTIG_VM_MOVED_BYTES,            /* t: what vtism moved of it so far (promoted + demoted) */
+        BUS_CONTIG_VM_ANCHOR_BYTES,           /* t: global.contiguity_anchor now */
+        BUS_CONTIG_VM_BEFORE_TIERING_PENDING, /* b: no before-tiering summary yet, one will be taken */
+        BUS_CONTIG_VM_BEFORE_TIERING_ERROR,   /* s: why there is none and will be none; absent otherwise */
+        _BUS_CONTIG_VM_FIELD_MAX,
+} BusContigVmField;
+extern const BusField bus_contig_vm_fields[_BUS_CONTIG_VM_FIELD_MAX];
+
+/* GetContiguity(), second part: one dict per summary (contiguity.h has the definitions). Sizes in
+ * bytes are 4 KiB pages x 4096; "top" arrays are what the largest 32, 64, 128 and 256 entries cover. */
+typedef enum BusContigField {
+        BUS_CONTIG_ROLE,                      /* s: "now" (the newest), "before_tiering" */
+        BUS_CONTIG_TRIGGER,                   /* s: why it was taken: "request", "tiering-start", "migration" */
+        BUS_CONTIG_TAKEN_AT,                  /* t: CLOCK_REALTIME usec, when the scan ended */
+        BUS_CONTIG_AGE_USEC,                  /* t: how long ago that was, when vtismd replied */
+        BUS_CONTIG_SCAN_USEC,                 /* t: how long the scan took */
+        BUS_CONTIG_BUSY_USEC,                 /* t: of which in its slices */
+        BUS_CONTIG_MOVED_BYTES,               /* t: what vtism had moved of the VM when it started */
+        BUS_CONTIG_ANCHOR_BYTES,              /* t: the anchor size it used */
+        BUS_CONTIG_RAM_BYTES,                 /* t: guest RAM scanned */
+        BUS_CONTIG_PRESENT_BYTES,             /* t: backed by host memory (the denominator of the percentages) */
+        BUS_CONTIG_ZERO_BYTES,                /* t: mapped to the shared zero page (only ever read) */
+        BUS_CONTIG_ABSENT_BYTES,              /* t: not backed (never touched, swapped out) */
+        BUS_CONTIG_MAPPED_4K_BYTES,           /* t: present, not inside a 2 MiB or 1 GiB mapping */
+        BUS_CONTIG_THP_2M,                    /* t: 2 MiB transparent huge page mappings */
+        BUS_CONTIG_HUGETLB_2M,                /* t: 2 MiB hugetlbfs mappings */
+        BUS_CONTIG_HUGETLB_1G,                /* t: 1 GiB hugetlbfs mappings */
+        BUS_CONTIG_HUGE_MISMATCH_BYTES,       /* t: in huge host pages at guest addresses that cannot use them */
+        BUS_CONTIG_PMD_MAPPING_KNOWN,         /* b: the kernel said which ranges are PMD-mapped (PAGEMAP_SCAN) */
+        BUS_CONTIG_UNKNOWN_NODE_BYTES,        /* t: present on no node vtismd knows */
+        BUS_CONTIG_RUNS,                      /* t: range runs: consecutive in guest- and host-physical memory */
+        BUS_CONTIG_LARGEST_RUN_BYTES,         /* t */
+        BUS_CONTIG_RUNS_FOR_80PCT,            /* t: runs needed, largest first, for 80 % of present */
+        BUS_CONTIG_RUNS_FOR_90PCT,            /* t */
+        BUS_CONTIG_RUNS_FOR_99PCT,            /* t */
+        BUS_CONTIG_RUNS_TOP_BYTES,            /* at */
+        BUS_CONTIG_ANCHOR_ENTRIES,            /* t: anchor entries (anchor_bytes) */
+        BUS_CONTIG_ANCHOR_COVERED_BYTES,      /* t: covered by anchor entries proper */
+        BUS_CONTIG_LARGEST_ANCHOR_ENTRY_BYTES,/* t */
+        BUS_CONTIG_ANCHOR_ENTRIES_FOR_80PCT,  /* t */
+        BUS_CONTIG_ANCHOR_ENTRIES_FOR_90PCT,  /* t */
+        BUS_CONTIG_ANCHOR_ENTRIES_FOR_99PCT,  /* t */
+        BUS_CONTIG_ANCHOR_TOP_BYTES,          /* at */
+        BUS_CONTIG_OFFSET_GROUPS,             /* t: distinct host-minus-guest offsets (overflow: more than this - 1) */
+        BUS_CONTIG_OFFSET_GROUPS_OVERFLOW,    /* b: too many to count; the keys below are then absent */
+        BUS_CONTIG_LARGEST_OFFSET_GROUP_BYTES,/* t */
+        BUS_CONTIG_OFFSET_GROUPS_FOR_80PCT,   /* t */
+        BUS_CONTIG_OFFSET_GROUPS_FOR_90PCT,   /* t */
+        BUS_CONTIG_OFFSET_GROUPS_FOR_99PCT,   /* t */
+        BUS_CONTIG_OFFSET_GROUPS_TOP_BYTES,   /* at */
+        _BUS_CONTIG_FIELD_MAX,
+} BusContigField;
+extern const BusField bus_contig_fields[_BUS_CONTIG_FIELD_MAX];
+
+/* GetContiguity(), third part: per summary (role) and host node, ascending node. */
+typedef enum BusContigNodeField {
+        BUS_CONTIG_NODE_ROLE,                 /* s: the summary's role */
+        BUS_CONTIG_NODE_NODE,                 /* i: absent for memory on no known node */
+        BUS_CONTIG_NODE_BYTES,                /* t: present there */
+        BUS_CONTIG_NODE_HUGE_BYTES,           /* t: of which inside 2 MiB / 1 GiB mappings */
+        BUS_CONTIG_NODE_RUNS,                 /* t: range runs cut at node changes (runs per GiB: runs / (bytes / GiB)) */
+        BUS_CONTIG_NODE_LARGEST_RUN_BYTES,    /* t */
+        _BUS_CONTIG_NODE_FIELD_MAX,
+} BusContigNodeField;
+extern const BusField bus_contig_node_fields[_BUS_CONTIG_NODE_FIELD_MAX];
 
 /* The Counters property: one dict, every value "t", counted since vtismd started; pages are 4 KiB. */
 typedef enum BusCounterField {

@@ -84,6 +84,9 @@ typedef struct VtConf {
          * empty = none. Default: root and libvirt-qemu (the user libvirt runs QEMU as on Debian). */
         char **qemu_users;
         size_t n_qemu_users;
+        /* contiguity_anchor: the anchor size of the contiguity summaries (vtismctl contiguity),
+         * a power of two, 4 KiB .. 1 TiB (contiguity.h) */
+        uint64_t contiguity_anchor_bytes;
 
         /* tiers { dram = [..]; cxl = [..]; }: sorted, no node in both; unlisted nodes are classified
          * automatically (n_* == 0: no override) */

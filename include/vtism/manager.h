@@ -6,6 +6,8 @@
 #include <systemd/sd-event.h>
 
 #include "vtism/config.h"
+#include "vtism/contiguity-scan.h"
+#include "vtism/cxl-devices.h"
 #include "vtism/macro.h"
 #include "vtism/migrator.h"
 #include "vtism/topology.h"
@@ -54,6 +56,22 @@ typedef enum ManagerChange {
         MANAGER_CHANGED_ROUND        = 1 << 8, /* a migration round with moves ended: last_round */
         MANAGER_CHANGED_CYCLE        = 1 << 9, /* a cycle timer ran (counters, heat, placement moved on) */
 } ManagerChange;
+
+/* What is behind a NUMA node (manager-devices.c), as the bus shows it: lists comma-separated,
+ * NULL when empty. */
+typedef struct ManagerNodeView {
+        int node;
+        bool online;
+        NodeKind kind;
+        char *description;
+        char *cxl_memdevs, *cxl_regions, *cxl_window;
+        char *dax_devices, *dax_modes;
+        uint64_t dax_bytes;
+        bool zones_known;           /* online_bytes and movable_bytes are known */
+        uint64_t online_bytes, movable_bytes;
+} ManagerNodeView;
+
+typedef struct ManagerContiguity ManagerContiguity; /* manager-contiguity.c */
 
 typedef struct Manager Manager;
 typedef void (*ManagerChangeHook)(Manager *m, unsigned changes, void *userdata);
@@ -104,6 +122,9 @@ struct Manager {
         char *sysfs_root;
         VtConf *config;
         Topology *topology;
+        ManagerNodeView *node_views; /* what is behind each node (manager-devices.c), ascending */
+        size_t n_node_views;
+        ManagerContiguity *contiguity; /* contiguity summaries and their scans (manager-contiguity.c) */
         ManagerMode mode;
         char *mode_reason;          /* one sentence for vtismctl status */
 
@@ -173,6 +194,91 @@ void manager_notify_changed(Manager *m, unsigned changes);
 
 /* One full cycle (also run by the timer). */
 int manager_cycle(Manager *m);
+
+/* manager-devices.c: the memory devices behind each node (cxl-devices.h), read at start and on
+ * every reload (manager_load(), manager_reload()); a failed read keeps the last good one. */
+void manager_devices_refresh(Manager *m);
+void manager_devices_done(Manager *m);
+/* NULL if the node is not known there (the devices were never read, or the node is neither online
+ * nor a DAX device's target). */
+const ManagerNodeView *manager_node_view(const Manager *m, int node);
+
+/*
+ * manager-contiguity.c: how contiguously each VM's guest RAM is mapped in host memory
+ * (contiguity.h), scanned from its QEMU process's pagemap (contiguity-scan.h; root only, and
+ * only of the VMs vtismd tiers) in slices from the event loop, one scan at a time:
+ *   - on request (GetContiguity): a summary younger than the request's max age is answered at
+ *     once, else a scan starts (or the running one of that VM is joined) and the answer follows
+ *     when it is done;
+ *   - "before tiering": the first scan made while the VM is tracked and before vtism moved any
+ *     of its pages (queued when it is first tracked); kept for the VM's lifetime in vtismd;
+ *   - after moves: once vtism moved at least MIN(64 MiB, 1 % of its RAM) of the VM since its
+ *     last summary (manager_contiguity_round_done()), rate-limited per VM and overall.
+ * Costs, limits and the rules for what counts as fresh: vtismd(8) and manager-contiguity.c.
+ */
+typedef enum ContigTrigger {
+        CONTIG_TRIGGER_REQUEST,       /* a GetContiguity call */
+        CONTIG_TRIGGER_TIERING_START, /* the VM was first tracked */
+        CONTIG_TRIGGER_MIGRATION,     /* vtism moved enough of it since the last summary */
+        _CONTIG_TRIGGER_MAX,
+        _CONTIG_TRIGGER_INVALID = -22,
+} ContigTrigger;
+
+const char *contig_trigger_to_string(ContigTrigger t); /* "request", "tiering-start", "migration" */
+
+typedef struct ContigRecord {
+        ContigSummary summary;
+        ContiguityScanStats stats;
+        usec_t taken_usec;          /* CLOCK_REALTIME, when the scan ended */
+        usec_t taken_mono_usec;     /* CLOCK_MONOTONIC, the same moment */
+        usec_t scan_usec;           /* from the scan's start to its end */
+        usec_t busy_usec;           /* of which in its slices */
+        uint64_t slices;
+        ContigTrigger trigger;
+        uint64_t moved_bytes;       /* what vtism had moved of the VM when the scan started */
+} ContigRecord;
+
+typedef struct ContigView {
+        const ContigRecord *now;    /* the latest summary (never NULL in a successful answer) */
+        const ContigRecord *before; /* before tiering; NULL if none */
+        bool before_pending;        /* none yet, one will be taken */
+        const char *before_error;   /* none, and why there will be none; NULL if pending or there */
+        uint64_t moved_bytes;       /* vtism's moves of the VM since it was found */
+} ContigView;
+
+/* The answer to a request: view (and vm) valid during the call, or error (< 0) with a sentence
+ * (vm then NULL if the VM is gone). Called exactly once per request. */
+typedef void (*ManagerContigDone)(Manager *m, Vm *vm, const ContigView *view, int error, const char *error_text,
+                                  void *userdata);
+
+/*
+ * Ask for vm's contiguity summary no older than max_age_usec (raised to the VM's floor: 1 s, or
+ * 10 x the time its last scan took, so that callers cannot keep a core busy scanning). done() is
+ * called once: from this call when a summary is fresh enough, else from the slice that finishes
+ * the scan (with error -ESRCH when the VM exits meanwhile, -ECANCELED when vtismd stops, or the
+ * scan's error). Errors of the call itself (done() is then never called): -ENODATA guest RAM not
+ * located yet, -EPERM the VM is not tiered (ignored: its memory is not read), -EBUSY too many
+ * requests are waiting (64 per VM, 256 in all).
+ */
+int manager_contiguity_request(Manager *m, Vm *vm, usec_t max_age_usec, ManagerContigDone done, void *userdata);
+/* After manager_vms_cycle(): VMs gone, before-tiering scans of newly tracked VMs, rescans due. */
+void manager_contiguity_cycle(Manager *m);
+/* The migrator's round_done sink (migrator.h): what it moved of each VM. */
+struct MigratorRound;
+void manager_contiguity_round_done(Manager *m, const struct MigratorRound *r);
+/* Requests still waiting are answered -ECANCELED; the running scan ends. */
+void manager_contiguity_done(Manager *m);
+/* Tunables, for tests (0 fields: defaults). */
+typedef struct ContigOptions {
+        usec_t slice_usec;          /* a slice starts no batch expected to end later (40 ms) */
+        usec_t batch_usec;          /* size batches to take about this long (8 ms) */
+        usec_t rescan_min_usec;     /* per VM, between scans after moves, at least (60 s) */
+        unsigned rescan_busy_factor;/* ... and at least this times the last scan's busy time (100) */
+        unsigned auto_duty_factor;  /* after an automatic rescan of busy time B, no other for B x this (50: 2 %) */
+        usec_t floor_min_usec;      /* a request's max age is at least this (1 s) ... */
+        unsigned floor_busy_factor; /* ... and this times the last scan's busy time (10) */
+} ContigOptions;
+void manager_contiguity_set_options(Manager *m, const ContigOptions *o);
 
 /* manager-vms.c: VM discovery, tracking and heat. */
 int manager_vms_start(Manager *m);                 /* VM sources; after the loop exists */

@@ -75,6 +75,16 @@ const BusField bus_node_fields[_BUS_NODE_FIELD_MAX] = {
         [BUS_NODE_TOTAL_BYTES] = { "total_bytes", "t" },
         [BUS_NODE_FREE_BYTES] = { "free_bytes", "t" },
         [BUS_NODE_DEMOTION_TARGETS] = { "demotion_targets", "ai" },
+        [BUS_NODE_KIND] = { "kind", "s" },
+        [BUS_NODE_DESCRIPTION] = { "description", "s" },
+        [BUS_NODE_CXL_MEMDEVS] = { "cxl_memdevs", "s" },
+        [BUS_NODE_CXL_REGIONS] = { "cxl_regions", "s" },
+        [BUS_NODE_CXL_WINDOW] = { "cxl_window", "s" },
+        [BUS_NODE_DAX_DEVICES] = { "dax_devices", "s" },
+        [BUS_NODE_DAX_MODES] = { "dax_modes", "s" },
+        [BUS_NODE_DAX_BYTES] = { "dax_bytes", "t" },
+        [BUS_NODE_ONLINE_BYTES] = { "online_bytes", "t" },
+        [BUS_NODE_MOVABLE_BYTES] = { "movable_bytes", "t" },
 };
 assert_cc(ELEMENTSOF(bus_node_fields) == _BUS_NODE_FIELD_MAX);
 
@@ -84,6 +94,71 @@ const BusField bus_tracker_fields[_BUS_TRACKER_FIELD_MAX] = {
         [BUS_TRACKER_REASON] = { "reason", "s" },
 };
 assert_cc(ELEMENTSOF(bus_tracker_fields) == _BUS_TRACKER_FIELD_MAX);
+
+const BusField bus_contig_vm_fields[_BUS_CONTIG_VM_FIELD_MAX] = {
+        [BUS_CONTIG_VM_ID] = { "id", "s" },
+        [BUS_CONTIG_VM_NAME] = { "name", "s" },
+        [BUS_CONTIG_VM_PID] = { "pid", "u" },
+        [BUS_CONTIG_VM_RAM_BYTES] = { "ram_bytes", "t" },
+        [BUS_CONTIG_VM_MOVED_BYTES] = { "moved_bytes", "t" },
+        [BUS_CONTIG_VM_ANCHOR_BYTES] = { "anchor_bytes", "t" },
+        [BUS_CONTIG_VM_BEFORE_TIERING_PENDING] = { "before_tiering_pending", "b" },
+        [BUS_CONTIG_VM_BEFORE_TIERING_ERROR] = { "before_tiering_error", "s" },
+};
+assert_cc(ELEMENTSOF(bus_contig_vm_fields) == _BUS_CONTIG_VM_FIELD_MAX);
+
+const BusField bus_contig_fields[_BUS_CONTIG_FIELD_MAX] = {
+        [BUS_CONTIG_ROLE] = { "role", "s" },
+        [BUS_CONTIG_TRIGGER] = { "trigger", "s" },
+        [BUS_CONTIG_TAKEN_AT] = { "taken_at_usec", "t" },
+        [BUS_CONTIG_AGE_USEC] = { "age_usec", "t" },
+        [BUS_CONTIG_SCAN_USEC] = { "scan_usec", "t" },
+        [BUS_CONTIG_BUSY_USEC] = { "busy_usec", "t" },
+        [BUS_CONTIG_MOVED_BYTES] = { "moved_bytes", "t" },
+        [BUS_CONTIG_ANCHOR_BYTES] = { "anchor_bytes", "t" },
+        [BUS_CONTIG_RAM_BYTES] = { "ram_bytes", "t" },
+        [BUS_CONTIG_PRESENT_BYTES] = { "present_bytes", "t" },
+        [BUS_CONTIG_ZERO_BYTES] = { "zero_bytes", "t" },
+        [BUS_CONTIG_ABSENT_BYTES] = { "absent_bytes", "t" },
+        [BUS_CONTIG_MAPPED_4K_BYTES] = { "mapped_4k_bytes", "t" },
+        [BUS_CONTIG_THP_2M] = { "thp_2m", "t" },
+        [BUS_CONTIG_HUGETLB_2M] = { "hugetlb_2m", "t" },
+        [BUS_CONTIG_HUGETLB_1G] = { "hugetlb_1g", "t" },
+        [BUS_CONTIG_HUGE_MISMATCH_BYTES] = { "huge_mismatch_bytes", "t" },
+        [BUS_CONTIG_PMD_MAPPING_KNOWN] = { "pmd_mapping_known", "b" },
+        [BUS_CONTIG_UNKNOWN_NODE_BYTES] = { "unknown_node_bytes", "t" },
+        [BUS_CONTIG_RUNS] = { "runs", "t" },
+        [BUS_CONTIG_LARGEST_RUN_BYTES] = { "largest_run_bytes", "t" },
+        [BUS_CONTIG_RUNS_FOR_80PCT] = { "runs_for_80pct", "t" },
+        [BUS_CONTIG_RUNS_FOR_90PCT] = { "runs_for_90pct", "t" },
+        [BUS_CONTIG_RUNS_FOR_99PCT] = { "runs_for_99pct", "t" },
+        [BUS_CONTIG_RUNS_TOP_BYTES] = { "runs_top_bytes", "at" },
+        [BUS_CONTIG_ANCHOR_ENTRIES] = { "anchor_entries", "t" },
+        [BUS_CONTIG_ANCHOR_COVERED_BYTES] = { "anchor_covered_bytes", "t" },
+        [BUS_CONTIG_LARGEST_ANCHOR_ENTRY_BYTES] = { "largest_anchor_entry_bytes", "t" },
+        [BUS_CONTIG_ANCHOR_ENTRIES_FOR_80PCT] = { "anchor_entries_for_80pct", "t" },
+        [BUS_CONTIG_ANCHOR_ENTRIES_FOR_90PCT] = { "anchor_entries_for_90pct", "t" },
+        [BUS_CONTIG_ANCHOR_ENTRIES_FOR_99PCT] = { "anchor_entries_for_99pct", "t" },
+        [BUS_CONTIG_ANCHOR_TOP_BYTES] = { "anchor_top_bytes", "at" },
+        [BUS_CONTIG_OFFSET_GROUPS] = { "offset_groups", "t" },
+        [BUS_CONTIG_OFFSET_GROUPS_OVERFLOW] = { "offset_groups_overflow", "b" },
+        [BUS_CONTIG_LARGEST_OFFSET_GROUP_BYTES] = { "largest_offset_group_bytes", "t" },
+        [BUS_CONTIG_OFFSET_GROUPS_FOR_80PCT] = { "offset_groups_for_80pct", "t" },
+        [BUS_CONTIG_OFFSET_GROUPS_FOR_90PCT] = { "offset_groups_for_90pct", "t" },
+        [BUS_CONTIG_OFFSET_GROUPS_FOR_99PCT] = { "offset_groups_for_99pct", "t" },
+        [BUS_CONTIG_OFFSET_GROUPS_TOP_BYTES] = { "offset_groups_top_bytes", "at" },
+};
+assert_cc(ELEMENTSOF(bus_contig_fields) == _BUS_CONTIG_FIELD_MAX);
+
+const BusField bus_contig_node_fields[_BUS_CONTIG_NODE_FIELD_MAX] = {
+        [BUS_CONTIG_NODE_ROLE] = { "role", "s" },
+        [BUS_CONTIG_NODE_NODE] = { "node", "i" },
+        [BUS_CONTIG_NODE_BYTES] = { "bytes", "t" },
+        [BUS_CONTIG_NODE_HUGE_BYTES] = { "huge_bytes", "t" },
+        [BUS_CONTIG_NODE_RUNS] = { "runs", "t" },
+        [BUS_CONTIG_NODE_LARGEST_RUN_BYTES] = { "largest_run_bytes", "t" },
+};
+assert_cc(ELEMENTSOF(bus_contig_node_fields) == _BUS_CONTIG_NODE_FIELD_MAX);
 
 const BusField bus_counter_fields[_BUS_COUNTER_FIELD_MAX] = {
         [BUS_COUNTER_CYCLES] = { "cycles", "t" },

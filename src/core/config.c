@@ -30,6 +30,7 @@
 #define USER_NAME_MAX 256 /* LOGIN_NAME_MAX */
 #define DEFAULT_DRAM_BUDGET_PERCENT 100
 #define DEFAULT_WEIGHT 100
+#define DEFAULT_CONTIGUITY_ANCHOR_BYTES (2 * MIB) /* CONTIG_ANCHOR_BYTES_DEFAULT */
 
 #define NODE_ID_MAX 1023
 
@@ -146,6 +147,7 @@ VtConf *config_new_default(void) {
         c->heat_decay_percent = DEFAULT_HEAT_DECAY_PERCENT;
         c->heat_range_bytes = DEFAULT_HEAT_RANGE_BYTES;
         c->libvirt_uri = xstrdup(DEFAULT_LIBVIRT_URI);
+        c->contiguity_anchor_bytes = DEFAULT_CONTIGUITY_ANCHOR_BYTES;
         {
                 static const char *const users[] = DEFAULT_QEMU_USERS;
 
@@ -448,7 +450,7 @@ static int setting_get_size(ParseContext *ctx, const config_setting_t *s, const 
         return fail_type(ctx, s, path, "a size (a string such as \"4G\" or an integer)");
 }
 
-/* Sizes that must be a power of two between min and max bytes (heat_range). */
+/* Sizes that must be a power of two between min and max bytes (heat_range, contiguity_anchor). */
 static int parse_size_pow2(ParseContext *ctx, const ConfigKey *k, const config_setting_t *s, const char *path,
                            void *base) {
         char shown[ECHO_MAX_BYTES * 4 + 8], lo[32], hi[32];
@@ -654,6 +656,9 @@ static const ConfigKey config_keys[] = {
         { .section = SECTION_GLOBAL, .name = "metrics_textfile", .parse = parse_optional_path,
           .offset = offsetof(VtConf, metrics_textfile) },
         { .section = SECTION_GLOBAL, .name = "qemu_users", .parse = parse_users },
+
+        { .section = SECTION_GLOBAL, .name = "contiguity_anchor", .parse = parse_size_pow2,
+          .offset = offsetof(VtConf, contiguity_anchor_bytes), .min = 4 * KIB, .max = TIB },
 
         { .section = SECTION_TIERS, .name = "dram", .parse = parse_nodes, .offset = offsetof(VtConf, dram_nodes),
           .min = 0, .max = NODE_ID_MAX },

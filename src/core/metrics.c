@@ -12,6 +12,13 @@ static const char *const mode_states[] = { "tiering", "monitor-only", NULL };
 static const char *const vm_states[] = { "new", "tracked", "untrackable", NULL };
 static const char *const migration_states[] = { "idle", "moving", "paused", "dry-run", "monitor-only", NULL };
 
+#define NL(l, f) { .label = l, .field = BUS_NODE_##f }
+static const MetricLabel node_info_labels[] = {
+        NL("cxl_memdevs", CXL_MEMDEVS), NL("cxl_regions", CXL_REGIONS), NL("cxl_window", CXL_WINDOW),
+        NL("dax_devices", DAX_DEVICES), NL("dax_modes", DAX_MODES), { .label = NULL },
+};
+#undef NL
+
 #define S(f) .kind = BUS_RECORD_STATUS, .field = BUS_STATUS_##f
 #define C(f) .kind = BUS_RECORD_COUNTERS, .field = BUS_COUNTER_##f
 #define N(f) .kind = BUS_RECORD_NODE, .field = BUS_NODE_##f
@@ -93,6 +100,16 @@ const MetricDef metric_defs[] = {
           .help = "The kernel's memory tier of the node (lower is faster); no sample without one." },
         { N(CLASSIFIED_BY), .name = "vtism_node_classified_info", .type = METRIC_INFO, .flags = 0,
           .help = "What classified the node as DRAM or CXL.", .label = "classified_by" },
+        { N(KIND), .name = "vtism_node_info", .type = METRIC_INFO, .flags = 0,
+          .help = "What is behind the node: kind (dram, cxl, pmem, soft-reserved, emulated, boot-memory), its CXL "
+                  "memory devices, regions and window, its DAX devices and their modes (comma-separated).",
+          .label = "kind", .labels = node_info_labels },
+        { N(DAX_BYTES), .name = "vtism_node_dax_bytes", .type = METRIC_GAUGE, .flags = 0,
+          .help = "Size of the DAX devices targeting the node; no sample without one." },
+        { N(ONLINE_BYTES), .name = "vtism_node_online_bytes", .type = METRIC_GAUGE, .flags = 0,
+          .help = "Memory blocks of a CPU-less node that are online; no sample when unknown." },
+        { N(MOVABLE_BYTES), .name = "vtism_node_movable_bytes", .type = METRIC_GAUGE, .flags = 0,
+          .help = "Of those, onlined movable (ZONE_MOVABLE, so it can be offlined again); no sample when unknown." },
 
         /* per VM */
         { V(STATE), .name = "vtism_vm_state", .type = METRIC_STATESET, .flags = 0, .help = "The VM's state: new, tracked (sampled) or untrackable.",
@@ -155,6 +172,7 @@ const MetricUnexported metric_unexported[] = {
         { S(LIBVIRT_STATE), .why = "free text: the connection's state in words" },
         { N(CPUS), .why = "a CPU list" },
         { N(DEMOTION_TARGETS), .why = "a node list" },
+        { N(DESCRIPTION), .why = "free text; vtism_node_info has its parts" },
         { V(UUID), .why = "the id when known" },
         { V(SOURCES), .why = "how it was found, not state" },
         { V(ERROR), .why = "free text; vtism_vm_state says untrackable" },
@@ -213,6 +231,10 @@ bool metric_is_label(BusRecordKind kind, unsigned field) {
         for (size_t i = 0; i < ELEMENTSOF(label_defs); i++)
                 if (label_defs[i].kind == kind && label_defs[i].field == field)
                         return true;
+        for (size_t i = 0; i < n_metric_defs; i++)
+                for (const MetricLabel *l = metric_defs[i].labels; metric_defs[i].kind == kind && l && l->label; l++)
+                        if (l->field == field)
+                                return true;
         return false;
 }
 
@@ -233,9 +255,10 @@ static void put_label_value(FILE *f, const char *s) {
                 }
 }
 
-/* Opens "{" and writes the record's labels, then extra (name, value) if given. Closes "}"
- * unless nothing was written. */
-static void put_labels(FILE *f, const BusRecord *r, const char *extra_label, const char *extra_value) {
+/* Opens "{" and writes the record's labels, then extra (name, value) if given, then more (the
+ * values of other keys). Closes "}" unless nothing was written. */
+static void put_labels(FILE *f, const BusRecord *r, const char *extra_label, const char *extra_value,
+                       const MetricLabel *more) {
         bool any = false;
 
         for (size_t i = 0; i < ELEMENTSOF(label_defs); i++) {
@@ -265,6 +288,13 @@ static void put_labels(FILE *f, const BusRecord *r, const char *extra_label, con
                 put_label_value(f, extra_value);
                 fputc('"', f);
         }
+        for (const MetricLabel *l = more; l && l->label; l++) {
+                fputs(any ? "," : "{", f);
+                any = true;
+                fprintf(f, "%s=\"", l->label);
+                put_label_value(f, bus_record_str(r, l->field, ""));
+                fputc('"', f);
+        }
         if (any)
                 fputc('}', f);
 }
@@ -277,7 +307,7 @@ static size_t put_samples(FILE *f, const MetricDef *d, const BusRecord *r) {
         switch (d->type) {
         case METRIC_INFO:
                 fputs(d->name, f);
-                put_labels(f, r, d->label, v->s);
+                put_labels(f, r, d->label, v->s, d->labels);
                 fputs(" 1\n", f);
                 return 1;
         case METRIC_STATESET: {
@@ -285,20 +315,20 @@ static size_t put_samples(FILE *f, const MetricDef *d, const BusRecord *r) {
 
                 for (const char *const *st = d->states; *st; st++, n++) {
                         fputs(d->name, f);
-                        put_labels(f, r, d->label, *st);
+                        put_labels(f, r, d->label, *st, NULL);
                         fprintf(f, " %d\n", streq(*st, v->s));
                 }
                 return n;
         }
         case METRIC_NONEMPTY:
                 fputs(d->name, f);
-                put_labels(f, r, NULL, NULL);
+                put_labels(f, r, NULL, NULL, NULL);
                 fprintf(f, " %d\n", *v->s != 0);
                 return 1;
         case METRIC_GAUGE:
         case METRIC_COUNTER:
                 fputs(d->name, f);
-                put_labels(f, r, NULL, NULL);
+                put_labels(f, r, NULL, NULL, NULL);
                 if (type[0] == 'b')
                         fprintf(f, " %d\n", v->b);
                 else if (type[0] == 'i')

@@ -38,6 +38,9 @@
 #include "vtism/metrics.h"
 #include "vtism/util.h"
 
+/* How long 'contiguity' waits for vtismd's scan (a 1 TiB VM natively: ~2-3 min). */
+#define CONTIGUITY_CALL_TIMEOUT_USEC (10 * 60 * USEC_PER_SEC)
+
 /* Exit codes, documented in vtismctl(8). */
 enum {
         EXIT_OK = 0,
@@ -57,6 +60,7 @@ static bool arg_pager = true;
 static bool arg_full = false;
 static const char *arg_host = NULL;
 static bool arg_watch = false;
+static usec_t arg_max_age_usec = 30 * USEC_PER_SEC; /* contiguity */
 static usec_t arg_watch_usec = 2 * USEC_PER_SEC;
 static size_t arg_width = TABLE_WIDTH_UNLIMITED; /* for tables: the terminal's, before any pager */
 
@@ -249,6 +253,19 @@ static bool field_rate(const BusRecord *prev, const BusRecord *cur, unsigned fie
 
 /* ---- status, nodes, VMs ---- */
 
+/* A node's movable memory: "all" or "none" of what is online, else the size; NULL if unknown. */
+static const char *movable_cell(char *buf, size_t len, const BusRecord *n) {
+        uint64_t online = bus_record_u64(n, BUS_NODE_ONLINE_BYTES, 0), movable = bus_record_u64(n, BUS_NODE_MOVABLE_BYTES, 0);
+
+        if (!bus_record_has(n, BUS_NODE_ONLINE_BYTES) || !bus_record_has(n, BUS_NODE_MOVABLE_BYTES) || online == 0)
+                return NULL;
+        if (movable == 0)
+                return "none";
+        if (movable >= online)
+                return "all";
+        return format_bytes(buf, len, movable);
+}
+
 static void print_nodes(FILE *f, const BusSnapshot *s) {
         _cleanup_(table_freep) Table *t = table_new();
 
@@ -260,6 +277,8 @@ static void print_nodes(FILE *f, const BusSnapshot *s) {
         table_add_column(t, "SIZE", TABLE_RIGHT);
         table_add_column(t, "FREE", TABLE_RIGHT);
         table_add_column(t, "DEMOTES TO", TABLE_ELLIPSIZE);
+        table_add_column(t, "KIND", 0);
+        table_add_column(t, "MOVABLE", TABLE_RIGHT);
         for (size_t i = 0; i < s->n_nodes; i++) {
                 const BusRecord *n = &s->nodes[i];
                 const BusValue *targets = &n->v[BUS_NODE_DEMOTION_TARGETS];
@@ -286,8 +305,34 @@ static void print_nodes(FILE *f, const BusSnapshot *s) {
                         table_add_cell(t, joined);
                 } else
                         table_add_cell(t, NULL);
+                table_add_cell(t, bus_record_str(n, BUS_NODE_KIND, NULL));
+                table_add_cell(t, movable_cell(b1, sizeof(b1), n));
         }
         table_print(t, f, arg_width, arg_legend);
+}
+
+/* What is behind each node that is not plain DRAM, and the nodes a DAX device targets that are
+ * not online yet: one line each, the daemon's sentence. */
+static void print_node_devices(FILE *f, const BusSnapshot *s) {
+        bool header = false;
+
+        for (int pass = 0; pass < 2; pass++) {
+                const BusRecord *list = pass == 0 ? s->nodes : s->offline_nodes;
+                size_t n = pass == 0 ? s->n_nodes : s->n_offline_nodes;
+
+                for (size_t i = 0; i < n; i++) {
+                        const char *kind = bus_record_str(&list[i], BUS_NODE_KIND, NULL);
+                        const char *what = bus_record_str(&list[i], BUS_NODE_DESCRIPTION, NULL);
+
+                        if (!what || (pass == 0 && streq_ptr(kind, "dram")))
+                                continue;
+                        if (!header && arg_legend)
+                                fprintf(f, "\nbehind the nodes:\n");
+                        header = true;
+                        fprintf(f, "node %" PRIi64 "%s: %s\n", bus_record_i64(&list[i], BUS_NODE_ID, -1),
+                                pass == 0 ? "" : " (not online)", what);
+                }
+        }
 }
 
 static void print_distances(FILE *f, const BusSnapshot *s) {
@@ -643,11 +688,30 @@ static json_object *json_string_list(const char *s) {
         return a;
 }
 
+/* A node's lists carried as strings on the bus, as JSON arrays. */
+static json_object *json_node(const BusRecord *n) {
+        static const unsigned lists[] = { BUS_NODE_CXL_MEMDEVS, BUS_NODE_CXL_REGIONS, BUS_NODE_DAX_DEVICES,
+                                          BUS_NODE_DAX_MODES };
+        json_object *o = json_record(n);
+
+        for (size_t k = 0; k < ELEMENTSOF(lists); k++)
+                json_object_object_add(o, bus_node_fields[lists[k]].key, json_string_list(bus_record_str(n, lists[k], NULL)));
+        return o;
+}
+
+static json_object *json_offline_nodes(const BusSnapshot *s) {
+        json_object *a = json_object_new_array();
+
+        for (size_t i = 0; i < s->n_offline_nodes; i++)
+                json_object_array_add(a, json_node(&s->offline_nodes[i]));
+        return a;
+}
+
 static json_object *json_nodes(const BusSnapshot *s) {
         json_object *a = json_object_new_array();
 
         for (size_t i = 0; i < s->n_nodes; i++) {
-                json_object *o = json_record(&s->nodes[i]), *d = json_object_new_array();
+                json_object *o = json_node(&s->nodes[i]), *d = json_object_new_array();
 
                 json_object_object_add(o, "cpus", json_int_list(bus_record_str(&s->nodes[i], BUS_NODE_CPUS, NULL)));
                 for (size_t j = 0; j < s->n_nodes; j++)
@@ -707,6 +771,7 @@ static json_object *json_status(const BusSnapshot *s) {
                 json_object_object_add(o, status_json[i].name, j);
         }
         json_object_object_add(o, "nodes", json_nodes(s));
+        json_object_object_add(o, "offline_nodes", json_offline_nodes(s));
         json_object_object_add(o, "counters", s->have_counters ? json_record(&s->counters) : NULL);
         json_object_object_add(o, "trackers", json_records(s->trackers, s->n_trackers));
         vms = json_records(s->vms, s->n_vms);
@@ -735,6 +800,7 @@ static int print_snapshot(const char *verb, FILE *f, const BusSnapshot *s, const
 
                         json_object_object_add(o, "schema_version", json_object_new_int(JSON_SCHEMA_VERSION));
                         json_object_object_add(o, "nodes", json_nodes(s));
+                        json_object_object_add(o, "offline_nodes", json_offline_nodes(s));
                         print_json(f, o);
                 } else if (streq(verb, "vms")) {
                         json_object *o = json_status(s), *l = json_object_new_object();
@@ -748,6 +814,7 @@ static int print_snapshot(const char *verb, FILE *f, const BusSnapshot *s, const
         } else if (streq(verb, "nodes")) {
                 print_nodes(f, s);
                 print_distances(f, s);
+                print_node_devices(f, s);
         } else if (streq(verb, "vms"))
                 print_vm_list(f, s);
         else
@@ -1048,6 +1115,294 @@ static int verb_plan(sd_bus *bus, int argc, char **argv) {
         return r;
 }
 
+/* ---- contiguity ---- */
+
+/* The VM's summaries by role: [0] now, [1] before tiering; NULL if absent. */
+static const char *const contig_roles[2] = { "now", "before_tiering" };
+
+static const BusRecord *summary_of(const BusRecord *s, size_t n, const char *role) {
+        for (size_t i = 0; i < n; i++)
+                if (streq_ptr(bus_record_str(&s[i], BUS_CONTIG_ROLE, NULL), role))
+                        return &s[i];
+        return NULL;
+}
+
+/* Runs per GiB of a node record, or < 0 without memory there. */
+static double node_runs_per_gib(const BusRecord *n) {
+        uint64_t bytes = bus_record_u64(n, BUS_CONTIG_NODE_BYTES, 0);
+
+        return bytes ? (double) bus_record_u64(n, BUS_CONTIG_NODE_RUNS, 0) * (double) GIB / (double) bytes : -1;
+}
+
+static json_object *json_contiguity(const BusRecord *vm, const BusRecord *s, size_t n_s, const BusRecord *nodes,
+                                    size_t n_nodes) {
+        json_object *o = json_record(vm);
+
+        json_object_object_add(o, "schema_version", json_object_new_int(JSON_SCHEMA_VERSION));
+        for (size_t k = 0; k < ELEMENTSOF(contig_roles); k++) {
+                const BusRecord *sum = summary_of(s, n_s, contig_roles[k]);
+                json_object *j = NULL, *a;
+
+                if (sum) {
+                        j = json_record(sum);
+                        a = json_object_new_array();
+                        for (size_t i = 0; i < n_nodes; i++) {
+                                json_object *nj;
+                                double per_gib = node_runs_per_gib(&nodes[i]);
+
+                                if (!streq_ptr(bus_record_str(&nodes[i], BUS_CONTIG_NODE_ROLE, NULL), contig_roles[k]))
+                                        continue;
+                                nj = json_record(&nodes[i]);
+                                json_object_object_add(nj, "runs_per_gib", per_gib >= 0 ? json_object_new_double(per_gib) : NULL);
+                                json_object_array_add(a, nj);
+                        }
+                        json_object_object_add(j, "nodes", a);
+                }
+                json_object_object_add(o, contig_roles[k], j);
+        }
+        return o;
+}
+
+/* "1990 (97.2%)": a count of 2 MiB units and the share of present memory they hold. */
+static void cell_huge(Table *t, const BusRecord *r, unsigned field, uint64_t unit_bytes) {
+        uint64_t present = bus_record_u64(r, BUS_CONTIG_PRESENT_BYTES, 0), n = bus_record_u64(r, field, 0);
+
+        if (!bus_record_has(r, field))
+                table_add_cell(t, NULL);
+        else if (n == 0 || present == 0)
+                table_add_cellf(t, "%" PRIu64, n);
+        else
+                table_add_cellf(t, "%" PRIu64 " (%.1f%%)", n, 100.0 * (double) (n * unit_bytes) / (double) present);
+}
+
+static void cell_bytes_pct(Table *t, const BusRecord *r, unsigned field) {
+        uint64_t present = bus_record_u64(r, BUS_CONTIG_PRESENT_BYTES, 0), v = bus_record_u64(r, field, 0);
+        char b[FORMAT_BYTES_MAX];
+
+        if (!bus_record_has(r, field))
+                table_add_cell(t, NULL);
+        else if (present == 0)
+                table_add_cell(t, format_bytes(b, sizeof(b), v));
+        else
+                table_add_cellf(t, "%s (%.1f%%)", format_bytes(b, sizeof(b), v), 100.0 * (double) v / (double) present);
+}
+
+static void cell_u64(Table *t, const BusRecord *r, unsigned field) {
+        if (bus_record_has(r, field))
+                table_add_cellf(t, "%" PRIu64, bus_record_u64(r, field, 0));
+        else
+                table_add_cell(t, NULL);
+}
+
+/* "a / b / c" of three consecutive count keys */
+static void cell_three(Table *t, const BusRecord *r, unsigned first) {
+        if (bus_record_has(r, first) && bus_record_has(r, first + 1) && bus_record_has(r, first + 2))
+                table_add_cellf(t, "%" PRIu64 " / %" PRIu64 " / %" PRIu64, bus_record_u64(r, first, 0),
+                                bus_record_u64(r, first + 1, 0), bus_record_u64(r, first + 2, 0));
+        else
+                table_add_cell(t, NULL);
+}
+
+/* "3% / 24%": the share of present memory the largest 32 and 256 entries cover */
+static void cell_top(Table *t, const BusRecord *r, unsigned field) {
+        const BusValue *v = &r->v[field];
+        uint64_t present = bus_record_u64(r, BUS_CONTIG_PRESENT_BYTES, 0);
+        const uint64_t *top = v->present ? v->a.v : NULL;
+
+        if (!top || v->a.n < 4 || present == 0)
+                table_add_cell(t, NULL);
+        else
+                table_add_cellf(t, "%.1f%% / %.1f%%", 100.0 * (double) top[0] / (double) present,
+                                100.0 * (double) top[3] / (double) present);
+}
+
+static void cell_taken(Table *t, const BusRecord *r) {
+        time_t when = (time_t) (bus_record_u64(r, BUS_CONTIG_TAKEN_AT, 0) / USEC_PER_SEC);
+        char clock[32], ago[32];
+        struct tm tm;
+
+        strftime(clock, sizeof(clock), "%Y-%m-%d %H:%M:%S", localtime_r(&when, &tm));
+        format_duration(ago, sizeof(ago), bus_record_u64(r, BUS_CONTIG_AGE_USEC, 0));
+        table_add_cellf(t, "%s (%s ago)", clock, ago);
+}
+
+static int print_contiguity(FILE *f, const BusRecord *vm, const BusRecord *s, size_t n_s, const BusRecord *nodes,
+                            size_t n_nodes) {
+        const BusRecord *cols[2];
+        size_t n_cols = 0;
+        _cleanup_(table_freep) Table *t = table_new();
+        _cleanup_free_ int *ids = NULL;
+        size_t n_ids = 0;
+        bool unknown_node = false;
+        char b1[FORMAT_BYTES_MAX], b2[FORMAT_BYTES_MAX], b3[FORMAT_BYTES_MAX];
+        const char *why_none = bus_record_str(vm, BUS_CONTIG_VM_BEFORE_TIERING_ERROR, NULL);
+
+        if (arg_json) {
+                print_json(f, json_contiguity(vm, s, n_s, nodes, n_nodes));
+                return EXIT_OK;
+        }
+        /* before tiering first, then now: left to right as time goes */
+        if (summary_of(s, n_s, "before_tiering"))
+                cols[n_cols++] = summary_of(s, n_s, "before_tiering");
+        if (summary_of(s, n_s, "now"))
+                cols[n_cols++] = summary_of(s, n_s, "now");
+        if (!summary_of(s, n_s, "now")) {
+                fprintf(stderr, "vtismctl: vtismd's reply has no current summary.\n");
+                return EXIT_FAIL;
+        }
+
+        fprintf(f, "VM %s (%s): %s of guest RAM; anchor %s; vtism moved %s of it so far\n",
+                bus_record_str(vm, BUS_CONTIG_VM_NAME, "?"), bus_record_str(vm, BUS_CONTIG_VM_ID, "?"),
+                format_bytes(b1, sizeof(b1), bus_record_u64(vm, BUS_CONTIG_VM_RAM_BYTES, 0)),
+                format_bytes(b2, sizeof(b2), bus_record_u64(vm, BUS_CONTIG_VM_ANCHOR_BYTES, 0)),
+                format_bytes(b3, sizeof(b3), bus_record_u64(vm, BUS_CONTIG_VM_MOVED_BYTES, 0)));
+        if (arg_legend)
+                fprintf(f, "(guest-physical pages that are consecutive in host memory too; percentages of present memory)\n");
+        fprintf(f, "\n");
+
+        table_add_column(t, "", 0);
+        for (size_t c = 0; c < n_cols; c++)
+                table_add_column(t, cols[c] == summary_of(s, n_s, "now") ? "NOW" : "BEFORE TIERING", 0);
+
+/* one row: its label, then stmt once per column with r its summary */
+#define ROW(label, stmt)                                         \
+        do {                                                     \
+                table_add_cell(t, label);                        \
+                for (size_t c = 0; c < n_cols; c++) {            \
+                        const BusRecord *r = cols[c];            \
+                        stmt;                                    \
+                }                                                \
+        } while (0)
+
+        ROW("taken", cell_taken(t, r));
+        ROW("why", table_add_cell(t, bus_record_str(r, BUS_CONTIG_TRIGGER, NULL)));
+        ROW("scan took", ({
+                char d[32];
+                format_duration(d, sizeof(d), bus_record_u64(r, BUS_CONTIG_SCAN_USEC, 0));
+                table_add_cell(t, d);
+        }));
+        ROW("vtism had moved", table_add_cell(t, bytes_cell(b1, sizeof(b1), r, BUS_CONTIG_MOVED_BYTES)));
+        ROW("present", table_add_cell(t, bytes_cell(b1, sizeof(b1), r, BUS_CONTIG_PRESENT_BYTES)));
+        ROW("  zero page / absent", table_add_cellf(t, "%s / %s", bytes_cell(b1, sizeof(b1), r, BUS_CONTIG_ZERO_BYTES) ?: "-",
+                                                       bytes_cell(b2, sizeof(b2), r, BUS_CONTIG_ABSENT_BYTES) ?: "-"));
+        ROW("2 MiB THP mappings", cell_huge(t, r, BUS_CONTIG_THP_2M, 2 * MIB));
+        ROW("2 MiB hugetlb", cell_huge(t, r, BUS_CONTIG_HUGETLB_2M, 2 * MIB));
+        ROW("1 GiB hugetlb", cell_huge(t, r, BUS_CONTIG_HUGETLB_1G, GIB));
+        ROW("4 KiB-mapped", cell_bytes_pct(t, r, BUS_CONTIG_MAPPED_4K_BYTES));
+        ROW("range runs", cell_u64(t, r, BUS_CONTIG_RUNS));
+        ROW("  largest", table_add_cell(t, bytes_cell(b1, sizeof(b1), r, BUS_CONTIG_LARGEST_RUN_BYTES)));
+        ROW("  for 80/90/99%", cell_three(t, r, BUS_CONTIG_RUNS_FOR_80PCT));
+        ROW("  32/256 largest cover", cell_top(t, r, BUS_CONTIG_RUNS_TOP_BYTES));
+        ROW("anchor entries", cell_u64(t, r, BUS_CONTIG_ANCHOR_ENTRIES));
+        ROW("  for 80/90/99%", cell_three(t, r, BUS_CONTIG_ANCHOR_ENTRIES_FOR_80PCT));
+        ROW("  anchored", cell_bytes_pct(t, r, BUS_CONTIG_ANCHOR_COVERED_BYTES));
+        ROW("offset groups", ({
+                if (bus_record_bool(r, BUS_CONTIG_OFFSET_GROUPS_OVERFLOW, false))
+                        table_add_cellf(t, "more than %" PRIu64, bus_record_u64(r, BUS_CONTIG_OFFSET_GROUPS, 1) - 1);
+                else
+                        cell_u64(t, r, BUS_CONTIG_OFFSET_GROUPS);
+        }));
+        ROW("  for 80/90/99%", cell_three(t, r, BUS_CONTIG_OFFSET_GROUPS_FOR_80PCT));
+
+        /* one row per host node either summary has, then memory on no known node */
+        for (size_t i = 0; i < n_nodes; i++) {
+                bool seen = false;
+                int id;
+
+                if (!bus_record_has(&nodes[i], BUS_CONTIG_NODE_NODE)) {
+                        unknown_node = true;
+                        continue;
+                }
+                id = (int) bus_record_i64(&nodes[i], BUS_CONTIG_NODE_NODE, -1);
+                for (size_t k = 0; k < n_ids; k++)
+                        seen = seen || ids[k] == id;
+                if (!seen) {
+                        ids = xreallocarray(ids, n_ids + 1, sizeof(int));
+                        ids[n_ids++] = id;
+                }
+        }
+        for (size_t k = 0; k <= n_ids; k++) {
+                _cleanup_free_ char *label = NULL;
+
+                if (k == n_ids && !unknown_node)
+                        break;
+                label = k < n_ids ? xasprintf("node %d", ids[k]) : xstrdup("no known node");
+                table_add_cell(t, label);
+                for (size_t c = 0; c < n_cols; c++) {
+                        const char *role = bus_record_str(cols[c], BUS_CONTIG_ROLE, "");
+                        const BusRecord *nr = NULL;
+
+                        for (size_t i = 0; i < n_nodes && !nr; i++)
+                                if (streq_ptr(bus_record_str(&nodes[i], BUS_CONTIG_NODE_ROLE, NULL), role) &&
+                                    (k < n_ids ? bus_record_has(&nodes[i], BUS_CONTIG_NODE_NODE) &&
+                                                         bus_record_i64(&nodes[i], BUS_CONTIG_NODE_NODE, -1) == ids[k]
+                                               : !bus_record_has(&nodes[i], BUS_CONTIG_NODE_NODE)))
+                                        nr = &nodes[i];
+                        if (!nr) {
+                                table_add_cell(t, NULL);
+                                continue;
+                        }
+                        uint64_t runs = bus_record_u64(nr, BUS_CONTIG_NODE_RUNS, 0);
+
+                        table_add_cellf(t, "%s, %" PRIu64 " run%s (%.1f per GiB)",
+                                        format_bytes(b1, sizeof(b1), bus_record_u64(nr, BUS_CONTIG_NODE_BYTES, 0)), runs,
+                                        runs == 1 ? "" : "s", MAX(node_runs_per_gib(nr), 0.0));
+                }
+        }
+#undef ROW
+        table_print(t, f, arg_width, arg_legend);
+
+        if (!summary_of(s, n_s, "before_tiering")) {
+                if (why_none)
+                        fprintf(f, "\nNo before-tiering summary: %s.\n", why_none);
+                else if (bus_record_bool(vm, BUS_CONTIG_VM_BEFORE_TIERING_PENDING, false))
+                        fprintf(f, "\nNo before-tiering summary yet: vtismd takes one when it starts tiering the VM.\n");
+        }
+        return EXIT_OK;
+}
+
+static int verb_contiguity(sd_bus *bus, int argc, char **argv) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+        _cleanup_(bus_unknown_done) BusUnknown unknown = {};
+        BusRecord vm = { .kind = BUS_RECORD_CONTIGUITY_VM }, *s = NULL, *nodes = NULL;
+        size_t n_s = 0, n_nodes = 0;
+        int r;
+
+        if (argc != 2) {
+                fprintf(stderr, "vtismctl: usage: vtismctl contiguity VM [--max-age=SECONDS] [--json]   (VM: name, UUID or pid-N as in status)\n");
+                return EXIT_USAGE;
+        }
+        r = sd_bus_message_new_method_call(bus, &m, VTISM_BUS_NAME, VTISM_BUS_PATH, VTISM_BUS_INTERFACE,
+                                           VTISM_METHOD_GET_CONTIGUITY);
+        if (r >= 0)
+                r = sd_bus_message_append(m, "st", argv[1], (uint64_t) arg_max_age_usec);
+        if (r < 0)
+                return report_bus_error("contiguity", &error, r);
+        /* A scan takes ~0.1-0.2 s per GiB of guest RAM natively, much longer on a busy host. */
+        r = sd_bus_call(bus, m, CONTIGUITY_CALL_TIMEOUT_USEC, &error, &reply);
+        if (r < 0)
+                return report_bus_error("contiguity", &error, r);
+
+        r = bus_record_read(reply, BUS_RECORD_CONTIGUITY_VM, &vm, &unknown);
+        if (r >= 0)
+                r = bus_records_read(reply, BUS_RECORD_CONTIGUITY, &s, &n_s, &unknown);
+        if (r >= 0)
+                r = bus_records_read(reply, BUS_RECORD_CONTIGUITY_NODE, &nodes, &n_nodes, &unknown);
+        if (r >= 0) {
+                note_skipped(&unknown);
+                pager_open();
+                r = print_contiguity(stdout, &vm, s, n_s, nodes, n_nodes);
+        } else {
+                fprintf(stderr, "vtismctl: cannot parse vtismd's reply: %s\n", strerror(-r));
+                r = EXIT_FAIL;
+        }
+        bus_records_free(s, n_s);
+        bus_records_free(nodes, n_nodes);
+        bus_record_done(&vm);
+        return r;
+}
+
 static int verb_reload(sd_bus *bus, int argc, char **argv) {
         int r;
 
@@ -1328,6 +1683,8 @@ static void help(void) {
                "  vms                          The VMs: id, pid, state, name\n"
                "  heatmap VM                   Heat and placement of a VM's guest RAM per GPA range\n"
                "  plan VM                      The last plan for a VM in words: target, thresholds, moves, why\n"
+               "  contiguity VM                How contiguously its guest RAM is in host memory: huge\n"
+               "                               pages, runs, per node; before tiering and now\n"
                "  metrics                      Everything status knows, as Prometheus text exposition\n"
                "  reload                       Re-read %s (the old one stays if the new is bad)\n"
                "  pause [sampling|migration]   Pause sampling and/or migration (default: both)\n"
@@ -1336,7 +1693,9 @@ static void help(void) {
                "  check-config [FILE]          Check a configuration file without the daemon\n"
                "\n"
                "Options:\n"
-               "  --json                Machine-readable output for status, nodes, vms, heatmap and plan\n"
+               "  --json                Machine-readable output for status, nodes, vms, heatmap, plan\n"
+               "                        and contiguity\n"
+               "  --max-age=SECONDS     contiguity: a summary this old will do (default 30; 0: scan now)\n"
                "  -H, --host=[USER@]HOST  Talk to vtismd on HOST over SSH\n"
                "  -w, --watch[=SECONDS]  Refresh status in place every SECONDS (default 2)\n"
                "  -l, --full            Do not shorten table cells to the terminal's width\n"
@@ -1367,6 +1726,7 @@ enum {
         ARG_JSON,
         ARG_NO_LEGEND,
         ARG_NO_PAGER,
+        ARG_MAX_AGE,
 };
 
 int main(int argc, char *argv[]) {
@@ -1374,6 +1734,7 @@ int main(int argc, char *argv[]) {
                 { "json", no_argument, NULL, ARG_JSON },
                 { "no-legend", no_argument, NULL, ARG_NO_LEGEND },
                 { "no-pager", no_argument, NULL, ARG_NO_PAGER },
+                { "max-age", required_argument, NULL, ARG_MAX_AGE },
                 { "full", no_argument, NULL, 'l' },
                 { "host", required_argument, NULL, 'H' },
                 { "watch", optional_argument, NULL, 'w' },
@@ -1396,6 +1757,7 @@ int main(int argc, char *argv[]) {
                 { "dry-run", verb_dry_run },
                 { "heatmap", verb_heatmap },
                 { "plan", verb_plan },
+                { "contiguity", verb_contiguity },
         };
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
         const char *verb;
@@ -1415,6 +1777,19 @@ int main(int argc, char *argv[]) {
                 case ARG_NO_PAGER:
                         arg_pager = false;
                         break;
+                case ARG_MAX_AGE: {
+                        char *end;
+                        double v;
+
+                        errno = 0;
+                        v = strtod(optarg, &end);
+                        if (errno != 0 || end == optarg || *end || !(v >= 0 && v <= 86400 * 365)) {
+                                fprintf(stderr, "vtismctl: --max-age: '%s' is not a number of seconds.\n", optarg);
+                                return EXIT_USAGE;
+                        }
+                        arg_max_age_usec = (usec_t) (v * USEC_PER_SEC);
+                        break;
+                }
                 case 'l':
                         arg_full = true;
                         break;

@@ -532,6 +532,225 @@ static int method_get_plan(sd_bus_message *msg, void *userdata, sd_bus_error *er
         return sd_bus_send(NULL, reply, NULL);
 }
 
+/* ---- GetContiguity: answered when the VM's scan is done ---- */
+
+/* A coverage (contiguity.h) under its keys: entries, largest, for 80/90/99 % (consecutive keys),
+ * the top array; largest and the rest left out when k_largest is 0. */
+static int append_coverage(sd_bus_message *m, const ContigCoverage *c, unsigned k_entries, unsigned k_largest,
+                           unsigned k_for, unsigned k_top) {
+        const BusField *f = bus_contig_fields;
+        uint64_t top[CONTIG_TOPS];
+        int r;
+
+        r = dict_u64(m, &f[k_entries], c->entries);
+        if (r < 0 || k_largest == 0)
+                return r;
+        r = dict_u64(m, &f[k_largest], c->largest_pages * CONTIG_PAGE_BYTES);
+        for (unsigned i = 0; r >= 0 && i < CONTIG_TARGETS; i++)
+                r = dict_u64(m, &f[k_for + i], c->entries_for[i]);
+        for (unsigned i = 0; i < CONTIG_TOPS; i++)
+                top[i] = c->top_pages[i] * CONTIG_PAGE_BYTES;
+        if (r >= 0)
+                r = dict_array(m, &f[k_top], 't', top, CONTIG_TOPS, sizeof(uint64_t));
+        return r;
+}
+
+static int append_contig_record(sd_bus_message *m, const char *role, const ContigRecord *rec, usec_t now_mono) {
+        const ContigSummary *s = &rec->summary;
+        const BusField *f = bus_contig_fields;
+        int r;
+
+        r = dict_begin(m);
+        if (r >= 0)
+                r = dict_string(m, &f[BUS_CONTIG_ROLE], role);
+        if (r >= 0)
+                r = dict_string(m, &f[BUS_CONTIG_TRIGGER], contig_trigger_to_string(rec->trigger));
+        if (r >= 0)
+                r = dict_u64(m, &f[BUS_CONTIG_TAKEN_AT], rec->taken_usec);
+        if (r >= 0)
+                r = dict_u64(m, &f[BUS_CONTIG_AGE_USEC], now_mono - MIN(now_mono, rec->taken_mono_usec));
+        if (r >= 0)
+                r = dict_u64(m, &f[BUS_CONTIG_SCAN_USEC], rec->scan_usec);
+        if (r >= 0)
+                r = dict_u64(m, &f[BUS_CONTIG_BUSY_USEC], rec->busy_usec);
+        if (r >= 0)
+                r = dict_u64(m, &f[BUS_CONTIG_MOVED_BYTES], rec->moved_bytes);
+        if (r >= 0)
+                r = dict_u64(m, &f[BUS_CONTIG_ANCHOR_BYTES], s->params.anchor_bytes);
+        if (r >= 0)
+                r = dict_u64(m, &f[BUS_CONTIG_RAM_BYTES], s->ram_pages * CONTIG_PAGE_BYTES);
+        if (r >= 0)
+                r = dict_u64(m, &f[BUS_CONTIG_PRESENT_BYTES], s->present_pages * CONTIG_PAGE_BYTES);
+        if (r >= 0)
+                r = dict_u64(m, &f[BUS_CONTIG_ZERO_BYTES], s->zero_pages * CONTIG_PAGE_BYTES);
+        if (r >= 0)
+                r = dict_u64(m, &f[BUS_CONTIG_ABSENT_BYTES], s->absent_pages * CONTIG_PAGE_BYTES);
+        if (r >= 0)
+                r = dict_u64(m, &f[BUS_CONTIG_MAPPED_4K_BYTES], s->pages_4k * CONTIG_PAGE_BYTES);
+        if (r >= 0)
+                r = dict_u64(m, &f[BUS_CONTIG_THP_2M], s->thp_2m);
+        if (r >= 0)
+                r = dict_u64(m, &f[BUS_CONTIG_HUGETLB_2M], s->hugetlb_2m);
+        if (r >= 0)
+                r = dict_u64(m, &f[BUS_CONTIG_HUGETLB_1G], s->hugetlb_1g);
+        if (r >= 0)
+                r = dict_u64(m, &f[BUS_CONTIG_HUGE_MISMATCH_BYTES], s->huge_mismatch_pages * CONTIG_PAGE_BYTES);
+        if (r >= 0)
+                r = dict_bool(m, &f[BUS_CONTIG_PMD_MAPPING_KNOWN], rec->stats.pmd_mapping_known);
+        if (r >= 0)
+                r = dict_u64(m, &f[BUS_CONTIG_UNKNOWN_NODE_BYTES], rec->stats.unknown_node_pages * CONTIG_PAGE_BYTES);
+        if (r >= 0)
+                r = append_coverage(m, &s->runs, BUS_CONTIG_RUNS, BUS_CONTIG_LARGEST_RUN_BYTES, BUS_CONTIG_RUNS_FOR_80PCT,
+                                    BUS_CONTIG_RUNS_TOP_BYTES);
+        if (r >= 0)
+                r = append_coverage(m, &s->anchors, BUS_CONTIG_ANCHOR_ENTRIES, BUS_CONTIG_LARGEST_ANCHOR_ENTRY_BYTES,
+                                    BUS_CONTIG_ANCHOR_ENTRIES_FOR_80PCT, BUS_CONTIG_ANCHOR_TOP_BYTES);
+        if (r >= 0)
+                r = dict_u64(m, &f[BUS_CONTIG_ANCHOR_COVERED_BYTES], s->anchor_pages * CONTIG_PAGE_BYTES);
+        if (r >= 0)
+                r = append_coverage(m, &s->offset_groups, BUS_CONTIG_OFFSET_GROUPS,
+                                    s->offset_groups_overflow ? 0 : BUS_CONTIG_LARGEST_OFFSET_GROUP_BYTES,
+                                    BUS_CONTIG_OFFSET_GROUPS_FOR_80PCT, BUS_CONTIG_OFFSET_GROUPS_TOP_BYTES);
+        if (r >= 0)
+                r = dict_bool(m, &f[BUS_CONTIG_OFFSET_GROUPS_OVERFLOW], s->offset_groups_overflow);
+        if (r >= 0)
+                r = dict_end(m);
+        return r;
+}
+
+static int append_contig_nodes(sd_bus_message *m, const char *role, const ContigSummary *s) {
+        const BusField *f = bus_contig_node_fields;
+        int r = 0;
+
+        for (size_t i = 0; r >= 0 && i < s->n_nodes; i++) {
+                const ContigNode *n = &s->nodes[i];
+
+                r = dict_begin(m);
+                if (r >= 0)
+                        r = dict_string(m, &f[BUS_CONTIG_NODE_ROLE], role);
+                if (r >= 0 && n->node >= 0)
+                        r = dict_i32(m, &f[BUS_CONTIG_NODE_NODE], n->node);
+                if (r >= 0)
+                        r = dict_u64(m, &f[BUS_CONTIG_NODE_BYTES], n->pages * CONTIG_PAGE_BYTES);
+                if (r >= 0)
+                        r = dict_u64(m, &f[BUS_CONTIG_NODE_HUGE_BYTES], n->huge_pages * CONTIG_PAGE_BYTES);
+                if (r >= 0)
+                        r = dict_u64(m, &f[BUS_CONTIG_NODE_RUNS], n->runs);
+                if (r >= 0)
+                        r = dict_u64(m, &f[BUS_CONTIG_NODE_LARGEST_RUN_BYTES], n->largest_run_pages * CONTIG_PAGE_BYTES);
+                if (r >= 0)
+                        r = dict_end(m);
+        }
+        return r;
+}
+
+static int contiguity_reply(sd_bus_message *msg, const Manager *m, const Vm *vm, const ContigView *view) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        const BusField *f = bus_contig_vm_fields;
+        struct {
+                const char *role;
+                const ContigRecord *rec;
+        } parts[] = { { "now", view->now }, { "before_tiering", view->before } };
+        usec_t now;
+        int r;
+
+        r = sd_event_now(m->event, CLOCK_MONOTONIC, &now);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_new_method_return(msg, &reply);
+        if (r < 0)
+                return r;
+        r = dict_begin(reply);
+        if (r >= 0)
+                r = dict_string(reply, &f[BUS_CONTIG_VM_ID], vm->id);
+        if (r >= 0)
+                r = dict_string(reply, &f[BUS_CONTIG_VM_NAME], vm->name);
+        if (r >= 0)
+                r = dict_u32(reply, &f[BUS_CONTIG_VM_PID], (uint32_t) vm->pid);
+        if (r >= 0)
+                r = dict_u64(reply, &f[BUS_CONTIG_VM_RAM_BYTES], vm->ram_bytes);
+        if (r >= 0)
+                r = dict_u64(reply, &f[BUS_CONTIG_VM_MOVED_BYTES], view->moved_bytes);
+        if (r >= 0)
+                r = dict_u64(reply, &f[BUS_CONTIG_VM_ANCHOR_BYTES], m->config->contiguity_anchor_bytes);
+        if (r >= 0)
+                r = dict_bool(reply, &f[BUS_CONTIG_VM_BEFORE_TIERING_PENDING], view->before_pending);
+        if (r >= 0)
+                r = dict_string(reply, &f[BUS_CONTIG_VM_BEFORE_TIERING_ERROR], view->before_error);
+        if (r >= 0)
+                r = dict_end(reply);
+        if (r >= 0)
+                r = sd_bus_message_open_container(reply, 'a', "a{sv}");
+        for (size_t i = 0; r >= 0 && i < ELEMENTSOF(parts); i++)
+                if (parts[i].rec)
+                        r = append_contig_record(reply, parts[i].role, parts[i].rec, now);
+        if (r >= 0)
+                r = sd_bus_message_close_container(reply);
+        if (r >= 0)
+                r = sd_bus_message_open_container(reply, 'a', "a{sv}");
+        for (size_t i = 0; r >= 0 && i < ELEMENTSOF(parts); i++)
+                if (parts[i].rec)
+                        r = append_contig_nodes(reply, parts[i].role, &parts[i].rec->summary);
+        if (r >= 0)
+                r = sd_bus_message_close_container(reply);
+        if (r < 0)
+                return r;
+        return sd_bus_send(NULL, reply, NULL);
+}
+
+/* The answer, now or when the scan ends. userdata is our reference to the call: a caller that has
+ * disconnected meanwhile gets a reply nobody reads (the bus drops it), nothing more. */
+static void on_contiguity(Manager *m, Vm *vm, const ContigView *view, int error, const char *text, void *userdata) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *msg = userdata;
+        _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
+        int r;
+
+        if (error >= 0 && vm && view && view->now) {
+                r = contiguity_reply(msg, m, vm, view);
+                if (r >= 0)
+                        return;
+                error = r;
+                text = NULL;
+        }
+        if (error >= 0)
+                error = -ENODATA;
+        bus_error_setf(&e, error == -ESRCH ? VTISM_BUS_ERROR_NO_SUCH_VM : VTISM_BUS_ERROR_SCAN_FAILED, "%s",
+                       text ?: strerror(-error));
+        r = sd_bus_reply_method_error(msg, &e);
+        if (r < 0)
+                log_debug_errno(r, "Failed to send the contiguity reply: %m");
+}
+
+static int method_get_contiguity(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+        uint64_t max_age;
+        Vm *vm;
+        int r;
+
+        r = read_vm_arg(msg, m, error, &vm);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_read(msg, "t", &max_age);
+        if (r < 0)
+                return r;
+
+        r = manager_contiguity_request(m, vm, max_age, on_contiguity, sd_bus_message_ref(msg));
+        if (r >= 0)
+                return 1; /* answered, or to be answered by on_contiguity() */
+        sd_bus_message_unref(msg);
+        if (r == -EPERM)
+                return bus_error_setf(error, VTISM_BUS_ERROR_NOT_SAMPLED,
+                                      "VM %s is not tiered (%s): vtismd does not read its memory.", vm->name,
+                                      vm->error ?: "ignored");
+        if (r == -ENODATA)
+                return bus_error_setf(error, VTISM_BUS_ERROR_NOT_SAMPLED, "The guest RAM of VM %s is not located: %s",
+                                      vm->name, vm->error ?: "not yet (QEMU may still be starting)");
+        if (r == -EBUSY)
+                return bus_error_setf(error, SD_BUS_ERROR_LIMITS_EXCEEDED,
+                                      "Too many contiguity requests are waiting for scans; try again when they are answered.");
+        return bus_error_setf(error, VTISM_BUS_ERROR_SCAN_FAILED, "Cannot scan VM %s: %s", vm->name, strerror(-r));
+}
+
 /* ---- properties ---- */
 
 #define PROPERTY_GETTER_ARGS                                                                          \
@@ -574,8 +793,62 @@ DEFINE_MANAGER_GETTER(property_get_sample_interval, sd_bus_message_append(reply,
 DEFINE_MANAGER_GETTER(property_get_rate_limit, sd_bus_message_append(reply, "t", m->config->migrate_rate_limit_bytes))
 DEFINE_MANAGER_GETTER(property_get_migration_state, append_string(reply, manager_migration_state(m)))
 
+/* The keys of what is behind a node (bus-api.h, manager-devices.c); nothing when unknown. */
+static int append_node_devices(sd_bus_message *reply, const ManagerNodeView *v) {
+        const BusField *f = bus_node_fields;
+        int r = 0;
+
+        if (!v)
+                return 0;
+        r = dict_string(reply, &f[BUS_NODE_KIND], node_kind_to_string(v->kind));
+        if (r >= 0)
+                r = dict_string(reply, &f[BUS_NODE_DESCRIPTION], v->description);
+        if (r >= 0)
+                r = dict_string(reply, &f[BUS_NODE_CXL_MEMDEVS], v->cxl_memdevs);
+        if (r >= 0)
+                r = dict_string(reply, &f[BUS_NODE_CXL_REGIONS], v->cxl_regions);
+        if (r >= 0)
+                r = dict_string(reply, &f[BUS_NODE_CXL_WINDOW], v->cxl_window);
+        if (r >= 0)
+                r = dict_string(reply, &f[BUS_NODE_DAX_DEVICES], v->dax_devices);
+        if (r >= 0)
+                r = dict_string(reply, &f[BUS_NODE_DAX_MODES], v->dax_modes);
+        if (r >= 0 && v->dax_devices)
+                r = dict_u64(reply, &f[BUS_NODE_DAX_BYTES], v->dax_bytes);
+        if (r >= 0 && v->zones_known)
+                r = dict_u64(reply, &f[BUS_NODE_ONLINE_BYTES], v->online_bytes);
+        if (r >= 0 && v->zones_known)
+                r = dict_u64(reply, &f[BUS_NODE_MOVABLE_BYTES], v->movable_bytes);
+        return r;
+}
+
+/* Nodes a DAX device targets that are not online (yet): id and what is behind them. */
+static int property_get_offline_nodes(PROPERTY_GETTER_ARGS) {
+        const Manager *m = userdata;
+        int r;
+
+        r = sd_bus_message_open_container(reply, 'a', "a{sv}");
+        for (size_t i = 0; r >= 0 && i < m->n_node_views; i++) {
+                const ManagerNodeView *v = &m->node_views[i];
+
+                if (v->online)
+                        continue;
+                r = dict_begin(reply);
+                if (r >= 0)
+                        r = dict_i32(reply, &bus_node_fields[BUS_NODE_ID], v->node);
+                if (r >= 0)
+                        r = append_node_devices(reply, v);
+                if (r >= 0)
+                        r = dict_end(reply);
+        }
+        if (r >= 0)
+                r = sd_bus_message_close_container(reply);
+        return r;
+}
+
 static int property_get_nodes(PROPERTY_GETTER_ARGS) {
-        const Topology *t = ((Manager *) userdata)->topology;
+        const Manager *m = userdata;
+        const Topology *t = m->topology;
         const BusField *f = bus_node_fields;
         int r;
 
@@ -602,6 +875,8 @@ static int property_get_nodes(PROPERTY_GETTER_ARGS) {
                 if (r >= 0)
                         r = dict_array(reply, &f[BUS_NODE_DEMOTION_TARGETS], 'i', n->demotion_targets,
                                        n->n_demotion_targets, sizeof(int));
+                if (r >= 0)
+                        r = append_node_devices(reply, manager_node_view(m, n->id));
                 if (r >= 0)
                         r = dict_end(reply);
         }
@@ -851,6 +1126,7 @@ static const sd_bus_vtable manager_vtable[] = {
         SD_BUS_PROPERTY(VTISM_PROP_ACTIVE_TRACKER, "s", property_get_active_tracker, 0, EMITS_INVALIDATION),
         SD_BUS_PROPERTY(VTISM_PROP_TRACKERS, "aa{sv}", property_get_trackers, 0, EMITS_INVALIDATION),
         SD_BUS_PROPERTY(VTISM_PROP_VMS, "aa{sv}", property_get_vms, 0, EMITS_INVALIDATION),
+        SD_BUS_PROPERTY(VTISM_PROP_OFFLINE_NODES, "aa{sv}", property_get_offline_nodes, 0, EMITS_INVALIDATION),
         SD_BUS_PROPERTY(VTISM_PROP_MIGRATION_STATE, "s", property_get_migration_state, 0, EMITS_CHANGE),
         SD_BUS_METHOD_WITH_ARGS(VTISM_METHOD_GET_PLAN, SD_BUS_ARGS("s", vm),
                                 SD_BUS_RESULT("a{sv}", plan, "aa{sv}", moves),
@@ -859,6 +1135,9 @@ static const sd_bus_vtable manager_vtable[] = {
         SD_BUS_METHOD_WITH_ARGS(VTISM_METHOD_GET_HEATMAP, SD_BUS_ARGS("s", vm),
                                 SD_BUS_RESULT("a{sv}", vm, "aa{sv}", ranges),
                                 method_get_heatmap, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS(VTISM_METHOD_GET_CONTIGUITY, SD_BUS_ARGS("s", vm, "t", max_age_usec),
+                                SD_BUS_RESULT("a{sv}", vm, "aa{sv}", summaries, "aa{sv}", nodes),
+                                method_get_contiguity, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD(VTISM_METHOD_RELOAD, "", "", method_reload, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS(VTISM_METHOD_PAUSE, SD_BUS_ARGS("s", what), SD_BUS_NO_RESULT, method_pause_resume,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
@@ -923,6 +1202,7 @@ static const struct {
         { VTISM_PROP_MODE_REASON, MANAGER_CHANGED_MODE },
         { VTISM_PROP_NODES, MANAGER_CHANGED_MODE },
         { VTISM_PROP_DISTANCES, MANAGER_CHANGED_MODE },
+        { VTISM_PROP_OFFLINE_NODES, MANAGER_CHANGED_MODE },
         { VTISM_PROP_TRACKER, MANAGER_CHANGED_CONFIG },
         { VTISM_PROP_LIBVIRT_URI, MANAGER_CHANGED_CONFIG },
         { VTISM_PROP_SAMPLE_INTERVAL_USEC, MANAGER_CHANGED_CONFIG },

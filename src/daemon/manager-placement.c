@@ -327,6 +327,7 @@ static void on_round_done(void *userdata, const MigratorRound *r) {
                 };
         }
         manager_placement_sync_counters(m);
+        manager_contiguity_round_done(m, r); /* what moved of each VM: a contiguity summary when enough did */
         if (r->n_vms > 0)
                 manager_notify_changed(m, MANAGER_CHANGED_ROUND);
         notify_migration_state(m);

@@ -69,8 +69,10 @@ Manager *manager_free(Manager *m) {
         if (!m)
                 return NULL;
         sd_event_source_unref(m->cycle_timer);
+        manager_contiguity_done(m); /* answers waiting callers while the bus is there */
         manager_placement_done(m);
         manager_vms_done(m);
+        manager_devices_done(m);
         sd_bus_flush_close_unref(m->bus);
         sd_event_unref(m->event);
         config_free(m->config);
@@ -188,6 +190,7 @@ int manager_load(Manager *m) {
         manager_apply_log_level(m);
         manager_pick_mode(m);
         manager_log_topology(m);
+        manager_devices_refresh(m);
         return 0;
 }
 
@@ -227,6 +230,7 @@ int manager_reload(Manager *m, char **ret_error) {
         manager_pick_mode(m);
         if (m->mode != old_mode)
                 manager_log_topology(m);
+        manager_devices_refresh(m);
         if (m->cycle_timer)
                 (void) sd_event_source_set_time_relative(m->cycle_timer, m->config->sample_interval_usec);
         (void) manager_vms_apply_config(m);
@@ -361,6 +365,7 @@ int manager_cycle(Manager *m) {
                 log_warning_errno(r, "Failed to refresh node memory info below %s: %m", m->sysfs_root);
 
         manager_vms_cycle(m);
+        manager_contiguity_cycle(m);
         manager_placement_cycle(m);
 
         /* What a cycle costs on the loop (the migrator's slices come after it). */

@@ -8,9 +8,9 @@
 #   root-noadmin  uid 0 with every capability but CAP_SYS_ADMIN
 #   nobody        an unprivileged user
 # on the real policy (systemd/org.vtism1.conf) and behind a permissive bus (vtismd's own check
-# alone): every read (Get, GetAll, Introspect, GetHeatmap, GetPlan) is allowed to all, every mutation
-# (Reload, Pause, Resume, SetDryRun) only to root with CAP_SYS_ADMIN, and a denied mutation
-# changes nothing. Properties.Set is refused to everyone (read-only properties).
+# alone): every read (Get, GetAll, Introspect, GetHeatmap, GetPlan, GetContiguity) is allowed to
+# all, every mutation (Reload, Pause, Resume, SetDryRun) only to root with CAP_SYS_ADMIN, and a
+# denied mutation changes nothing. Properties.Set is refused to everyone (read-only properties).
 . "$(dirname "$0")/lib.sh"
 need dbus-daemon jq setpriv busctl qemu-system-x86_64
 
@@ -88,9 +88,11 @@ for MODE in strict permissive; do
                 done
                 expect ok "$who" GetHeatmap call org.vtism1 /org/vtism1 org.vtism1.Manager GetHeatmap s access-vm
                 expect ok "$who" GetPlan call org.vtism1 /org/vtism1 org.vtism1.Manager GetPlan s access-vm
+                expect ok "$who" GetContiguity call --timeout=120 org.vtism1 /org/vtism1 org.vtism1.Manager GetContiguity st access-vm 0
                 as_caller "$who" "$VTISMCTL" status >/dev/null || fail "[$MODE] vtismctl status as $who"
                 as_caller "$who" "$VTISMCTL" heatmap access-vm >/dev/null || fail "[$MODE] vtismctl heatmap as $who"
                 as_caller "$who" "$VTISMCTL" plan access-vm >/dev/null || fail "[$MODE] vtismctl plan as $who"
+                as_caller "$who" "$VTISMCTL" contiguity access-vm >/dev/null || fail "[$MODE] vtismctl contiguity as $who"
 
                 # Properties.Set: nobody may write a property.
                 got=$(call "$who" set-property org.vtism1 /org/vtism1 org.vtism1.Manager DryRun b true)
@@ -125,7 +127,7 @@ for MODE in strict permissive; do
                 || fail "[$MODE] message for root without CAP_SYS_ADMIN: $out"
         jq -e '.sampling_paused == false and .dry_run == false' <<<"$("$VTISMCTL" status --json)" >/dev/null \
                 || fail "[$MODE] final state"
-        ok "[$MODE] ${#props[@]} properties, GetHeatmap, GetPlan and 4 mutations x 4 callers: reads open, mutations root+CAP_SYS_ADMIN only"
+        ok "[$MODE] ${#props[@]} properties, GetHeatmap, GetPlan, GetContiguity and 4 mutations x 4 callers: reads open, mutations root+CAP_SYS_ADMIN only"
         kill -TERM "$VTISMD_PID"; wait "$VTISMD_PID" || fail "[$MODE] exit status on SIGTERM"
         kill "$BUS_PID"; wait "$BUS_PID" 2>/dev/null || true
 done

@@ -44,6 +44,8 @@ expect() {
 
 expect "vtismctl st" "status"
 expect "vtismctl he" "heatmap"
+expect "vtismctl con" "contiguity"
+expect "vtismctl --max" "--max-age"
 expect "vtismctl --no-" $'--no-legend\n--no-pager'
 expect "vtismctl pause " $'all\nmigration\nsampling'
 expect "vtismctl resume mi" "migration"
@@ -53,6 +55,7 @@ ok "verbs, options and their arguments"
 
 expect "vtismctl heatmap web" "web-1"
 expect "vtismctl heatmap db" 'db\ one'
+expect "vtismctl contiguity web" "web-1"
 offers() {
         local line=$1 want=$2 got
         got=$(complete_line "$line")

@@ -69,7 +69,8 @@ static bool config_equal(const VtConf *a, const VtConf *b) {
             a->log_level != b->log_level || a->dram_min_free_percent != b->dram_min_free_percent ||
             a->demotion_min_free_ratio != b->demotion_min_free_ratio ||
             a->heat_decay_percent != b->heat_decay_percent || a->heat_range_bytes != b->heat_range_bytes ||
-            !streq_ptr(a->libvirt_uri, b->libvirt_uri) || a->n_qemu_users != b->n_qemu_users)
+            !streq_ptr(a->libvirt_uri, b->libvirt_uri) || a->n_qemu_users != b->n_qemu_users ||
+            a->contiguity_anchor_bytes != b->contiguity_anchor_bytes)
                 return false;
         for (size_t i = 0; i < a->n_qemu_users; i++)
                 if (!streq(a->qemu_users[i], b->qemu_users[i]))
@@ -124,6 +125,7 @@ static void test_defaults(void) {
         check(c->demotion_min_free_ratio == 10);
         check(c->heat_decay_percent == 12);
         check(c->heat_range_bytes == GIB);
+        check(c->contiguity_anchor_bytes == 2 * MIB);
         check_str(c->libvirt_uri, "qemu:///system");
         check(c->n_qemu_users == 2);
         check_str(c->qemu_users[0], "root");
@@ -228,7 +230,8 @@ static void test_values(void) {
         check(c->tracker == TRACKER_DAMON && c->log_level == LOG_ERR);
         c = config_free(c);
 
-        c = load_ok("global = { heat_range = \"1T\"; }; default_policy = { dram_budget = \"0%\"; weight = 10000; };");
+        c = load_ok("global = { heat_range = \"1T\"; contiguity_anchor = \"1G\"; }; default_policy = { dram_budget = \"0%\"; weight = 10000; };");
+        check(c->contiguity_anchor_bytes == GIB);
         check(c->heat_range_bytes == TIB);
         check(c->default_policy.budget_is_percent && c->default_policy.dram_budget_percent == 0);
         check(c->default_policy.weight == 10000);
@@ -350,6 +353,9 @@ static void test_errors(void) {
         CHECK_ERROR("global = { heat_range = \"G\"; };",
                     "t.conf:1: global.heat_range: 'G' is not a valid size (expected bytes or a number with K, M, G or T)");
         CHECK_ERROR("global = { heat_range = \"3M\"; };", "t.conf:1: global.heat_range: '3M' is not a power of two");
+        CHECK_ERROR("global = { contiguity_anchor = \"3M\"; };", "t.conf:1: global.contiguity_anchor: '3M' is not a power of two");
+        CHECK_ERROR("global = { contiguity_anchor = \"2K\"; };",
+                    "t.conf:1: global.contiguity_anchor: '2K' is out of range (4K..1T)");
         CHECK_ERROR("global = { heat_range = 3145728; };", "t.conf:1: global.heat_range: 3145728 is not a power of two");
         CHECK_ERROR("global = { heat_range = \"1M\"; };", "t.conf:1: global.heat_range: '1M' is out of range (2M..1T)");
         CHECK_ERROR("global = { heat_range = \"2T\"; };", "t.conf:1: global.heat_range: '2T' is out of range (2M..1T)");
@@ -809,6 +815,7 @@ static const char *const all_keys[] = {
         "global.heat_range",
         "global.libvirt_uri",
         "global.qemu_users",
+        "global.contiguity_anchor",
         "tiers.dram",
         "tiers.cxl",
         "default_policy.dram_budget",
