@@ -9,7 +9,9 @@
 #   - the same vtismd all along (no restart), answering every poll;
 #   - RSS flat: the last quarter's largest sample within 2 MiB + 5 % of the second quarter's
 #     largest (the first quarter is warm-up);
-#   - fds flat: after the warm-up, the largest count at most 2 above the smallest;
+#   - fds flat: the last quarter's largest count at most 1 above the second quarter's largest
+#     (a cycle holds a few /proc files open for a moment: samples vary by 2-4 around a flat
+#     line, 20..24 over 30 minutes);
 #   - no VM lost: each memhog alive for 15 s is listed and tracked, each stopped 15 s ago is gone;
 #   - no errors: no journal line of vtismd at warning or above, no failed sample reads growing
 #     after the warm-up;
@@ -131,15 +133,16 @@ awk -v w="$warmup" -v d="$DURATION" '
         /^#/ { next }
         $1 >= w && $1 < d / 2 { if ($2 > q2) q2 = $2 }
         $1 >= 3 * d / 4 { if ($2 > q4) q4 = $2 }
-        $1 >= w { if (minfd == "" || $3 < minfd) minfd = $3; if ($3 > maxfd) maxfd = $3 }
+        $1 >= w && $1 < d / 2 { if ($3 > fd2) fd2 = $3 }
+        $1 >= 3 * d / 4 { if ($3 > fd4) fd4 = $3 }
         $1 >= w && se0 == "" { se0 = $8 }
         { se = $8; prom = $5; dem = $6 }
         END {
-                printf "rss: second quarter max %d KiB, last quarter max %d KiB; fds %d..%d; sample errors after warm-up %d; promoted %d, demoted %d\n",
-                        q2, q4, minfd, maxfd, se - se0, prom, dem
+                printf "rss: second quarter max %d KiB, last quarter max %d KiB; fds: second quarter max %d, last quarter max %d; sample errors after warm-up %d; promoted %d, demoted %d\n",
+                        q2, q4, fd2, fd4, se - se0, prom, dem
                 if (q2 == 0 || q4 == 0) { print "FAIL: too few samples"; exit 1 }
                 if (q4 > q2 * 1.05 + 2048) { print "FAIL: RSS grew"; exit 1 }
-                if (maxfd - minfd > 2) { print "FAIL: fd count grew"; exit 1 }
+                if (fd4 > fd2 + 1) { print "FAIL: fd count grew"; exit 1 }
                 if (se > se0) { print "FAIL: failed sample reads grew"; exit 1 }
                 if (prom == 0 || dem == 0) { print "FAIL: no migration both ways"; exit 1 }
         }' "$samples" || fail "see the figures above"

@@ -64,6 +64,7 @@ static void test_fixtures(void) {
         check_int(proc_pid_stat(proc_root, 100, &st), 0);
         check_int(st.state, 'S');
         check_int(st.ppid, 1);
+        check_int(st.flags, 4194560);
         check_u64(st.start_time, 123456);
         check_int(proc_pid_start_time(proc_root, 100, &start), 0);
         check_u64(start, 123456);
@@ -106,6 +107,12 @@ static void test_fixtures(void) {
         check_int(proc_pid_check(proc_root, 103, 1), -EISDIR);
         check_int(proc_pid_cmdline(proc_root, 103, &c), -EISDIR);
         check_int(proc_pid_uid(proc_root, 103, &uid), -EISDIR);
+
+        /* 107: exiting (PF_EXITING) while its state still says R: as good as gone */
+        check_int(proc_pid_stat(proc_root, 107, &st), 0);
+        check_int(st.state, 'R');
+        check(st.flags & PROC_PF_EXITING);
+        check_int(proc_pid_check(proc_root, 107, 888), -ESRCH);
 
         /* 104: vanished */
         check_int(proc_pid_stat(proc_root, 104, &st), -ESRCH);
