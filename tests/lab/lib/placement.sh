@@ -185,7 +185,15 @@ hog_probe() { # NAME
 pl_converge() {
         local name=$1 pid=$2 budget=$3 t0=$4 max=$5 probe=$6 c0 cycles lim replaced
         lim=$((budget + budget / 50))
+        # The VM must be listed before anything is read of it (a QEMU that came up within a cycle
+        # may not be yet); its cycles still count from T0.
+        local deadline=$((SECONDS + 180))
         pl_poll
+        until [[ -n $(pl_vm_get "$pid" '.pid') ]]; do
+                ((SECONDS < deadline)) || pl_fail "$name (pid $pid) is not listed by vtismd after 180 s: $PL_STATUS"
+                sleep 1
+                pl_poll
+        done
         c0=$(pl_vm_get "$pid" '.cycles')
         while :; do
                 "$probe" "$name"
