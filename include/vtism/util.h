@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <time.h>
 
 #include "vtism/macro.h"
 
@@ -54,3 +55,6 @@ bool streq_ptr(const char *a, const char *b);
 static inline bool streq(const char *a, const char *b) {
         return strcmp(a, b) == 0;
 }
+
+/* clock_gettime(clock) in microseconds. */
+usec_t clock_now_usec(clockid_t clock);

@@ -357,3 +357,10 @@ int pread_full(int fd, void *buf, size_t size, uint64_t offset, size_t *ret_done
                 *ret_done = done;
         return 0;
 }
+
+usec_t clock_now_usec(clockid_t clock) {
+        struct timespec ts;
+
+        clock_gettime(clock, &ts);
+        return (usec_t) ts.tv_sec * USEC_PER_SEC + (usec_t) ts.tv_nsec / 1000;
+}

@@ -174,13 +174,6 @@ static void report_skipped(void) {
 
 /* ---- formatting helpers ---- */
 
-static usec_t now_usec(clockid_t clock) {
-        struct timespec ts;
-
-        clock_gettime(clock, &ts);
-        return (usec_t) ts.tv_sec * USEC_PER_SEC + (usec_t) ts.tv_nsec / 1000;
-}
-
 static void format_duration(char *buf, size_t len, uint64_t usec) {
         uint64_t sec = usec / USEC_PER_SEC;
 
@@ -531,7 +524,7 @@ static char *failures_text(const BusRecord *c) {
 static void print_status(FILE *f, const BusSnapshot *s, const Rates *rates) {
         const BusRecord *st = &s->status;
         char interval[32], ago[32], up[32], rate[FORMAT_BYTES_MAX + 8], moved[FORMAT_BYTES_MAX];
-        uint64_t now = now_usec(CLOCK_REALTIME);
+        uint64_t now = clock_now_usec(CLOCK_REALTIME);
         const char *mode = bus_record_str(st, BUS_STATUS_MODE, "?"), *tracker = bus_record_str(st, BUS_STATUS_TRACKER, "?");
         const char *active = bus_record_str(st, BUS_STATUS_ACTIVE_TRACKER, ""), *reload_error =
                 bus_record_str(st, BUS_STATUS_LAST_RELOAD_ERROR, "");
@@ -990,7 +983,7 @@ static const char *policy_text(const BusRecord *p) {
 
 static int print_plan(FILE *f, const BusRecord *p, const BusRecord *g, size_t n) {
         char a[FORMAT_BYTES_MAX], b[FORMAT_BYTES_MAX], c[FORMAT_BYTES_MAX], d[FORMAT_BYTES_MAX], ago[32];
-        uint64_t now = now_usec(CLOCK_REALTIME), at = bus_record_u64(p, BUS_PLAN_COMPUTED_AT, 0);
+        uint64_t now = clock_now_usec(CLOCK_REALTIME), at = bus_record_u64(p, BUS_PLAN_COMPUTED_AT, 0);
         const char *id = bus_record_str(p, BUS_PLAN_ID, "?"), *kind = bus_record_str(p, BUS_PLAN_POLICY_KIND, "?");
         uint64_t hot_min = bus_record_u64(p, BUS_PLAN_HOT_MIN_HEAT, 0);
 
@@ -1607,7 +1600,7 @@ static int run_watch(sd_bus *bus) {
                                 r = bus_snapshot_read(reply, cur);
                         if (r >= 0) {
                                 have_cur = true;
-                                t_cur = now_usec(CLOCK_MONOTONIC);
+                                t_cur = clock_now_usec(CLOCK_MONOTONIC);
                                 note_skipped(&cur->unknown);
                         } else {
                                 /* Keep watching: vtismd may come back (a restart). */
@@ -1624,8 +1617,8 @@ static int run_watch(sd_bus *bus) {
 
                 timeout = (int) (arg_watch_usec / USEC_PER_MSEC);
                 fetch = false;
-                for (usec_t until = now_usec(CLOCK_MONOTONIC) + arg_watch_usec;;) {
-                        usec_t now = now_usec(CLOCK_MONOTONIC);
+                for (usec_t until = clock_now_usec(CLOCK_MONOTONIC) + arg_watch_usec;;) {
+                        usec_t now = clock_now_usec(CLOCK_MONOTONIC);
                         int k;
 
                         if (now >= until) {

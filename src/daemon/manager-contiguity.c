@@ -111,13 +111,6 @@ struct ManagerContiguity {
         usec_t next_auto_mono;      /* no rescan after moves starts before this (duty limit) */
 };
 
-static usec_t now_clock(clockid_t clock) {
-        struct timespec ts;
-
-        clock_gettime(clock, &ts);
-        return (usec_t) ts.tv_sec * USEC_PER_SEC + (usec_t) ts.tv_nsec / 1000;
-}
-
 static void options_default(ContigOptions *o) {
         *o = (ContigOptions) {
                 .slice_usec = 40 * USEC_PER_MSEC,
@@ -314,7 +307,7 @@ static void vc_remove_ptr(Manager *m, ManagerContiguity *c, VmContig *v, int err
 /* The scan of c->job ended with r (0: complete; or it could not start, r < 0). */
 static void job_finished(Manager *m, ManagerContiguity *c, int r) {
         VmContig *v = c->job;
-        usec_t now = now_clock(CLOCK_MONOTONIC);
+        usec_t now = clock_now_usec(CLOCK_MONOTONIC);
         ContigRecord rec = {};
 
         if (r >= 0)
@@ -354,7 +347,7 @@ static void job_finished(Manager *m, ManagerContiguity *c, int r) {
                 return;
         }
 
-        rec.taken_usec = now_clock(CLOCK_REALTIME);
+        rec.taken_usec = clock_now_usec(CLOCK_REALTIME);
         rec.taken_mono_usec = now;
         rec.scan_usec = now - c->job_start_mono;
         rec.busy_usec = c->job_busy_usec;
@@ -399,7 +392,7 @@ static size_t batch_pages(const ManagerContiguity *c) {
 
 static void slice(Manager *m) {
         ManagerContiguity *c = m->contiguity;
-        usec_t start = now_clock(CLOCK_MONOTONIC), now = start;
+        usec_t start = clock_now_usec(CLOCK_MONOTONIC), now = start;
         int r = 1;
 
         c->job_slices++;
@@ -412,7 +405,7 @@ static void slice(Manager *m) {
                         break;
                 (void) contiguity_scan_set_batch_pages(c->scan, pages);
                 r = contiguity_scan_step(c->scan, pages);
-                now = now_clock(CLOCK_MONOTONIC);
+                now = clock_now_usec(CLOCK_MONOTONIC);
                 done = contiguity_scan_pages_done(c->scan) - before; /* a batch ends at a range's end too */
                 if (r >= 0 && done > 0) {
                         uint64_t ns = (now - t0) * 1000 / done;
@@ -458,7 +451,7 @@ static int job_start(Manager *m, ManagerContiguity *c, VmContig *v, ContigTrigge
         c->trigger = trigger;
         c->job_tracked = vm->state == VM_STATE_TRACKED;
         c->job_moved_start = v->moved_bytes;
-        c->job_start_mono = now_clock(CLOCK_MONOTONIC);
+        c->job_start_mono = clock_now_usec(CLOCK_MONOTONIC);
         c->job_busy_usec = 0;
         c->job_slices = 0;
         c->slices_at_cycle = 0;
@@ -479,7 +472,7 @@ static int job_start(Manager *m, ManagerContiguity *c, VmContig *v, ContigTrigge
 
 /* What to scan next: oldest request, then before-tiering, then rescans after moves (if allowed). */
 static VmContig *pick_next(Manager *m, ManagerContiguity *c, ContigTrigger *ret_trigger) {
-        usec_t now = now_clock(CLOCK_MONOTONIC);
+        usec_t now = clock_now_usec(CLOCK_MONOTONIC);
         VmContig *best = NULL;
 
         for (size_t i = 0; i < c->n_vms; i++) {
@@ -538,7 +531,7 @@ static void kick(Manager *m) {
 /* ---- the manager's side ---- */
 
 static bool record_fresh(const ManagerContiguity *c, const Manager *m, const VmContig *v, usec_t max_age_usec) {
-        usec_t now = now_clock(CLOCK_MONOTONIC), floor;
+        usec_t now = clock_now_usec(CLOCK_MONOTONIC), floor;
 
         if (!v->have_now || v->now.summary.params.anchor_bytes != m->config->contiguity_anchor_bytes)
                 return false;

@@ -75,13 +75,6 @@ typedef struct VmTier {
         char *not_tiered;           /* why it gets no moves; NULL: tiered */
 } VmTier;
 
-static usec_t now_realtime(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_REALTIME, &ts);
-        return (usec_t) ts.tv_sec * USEC_PER_SEC + (usec_t) ts.tv_nsec / 1000;
-}
-
 static VmTier *tier_of(Vm *vm) {
         if (!vm->tier)
                 vm->tier = xcalloc(1, sizeof(VmTier));
@@ -621,7 +614,7 @@ void manager_placement_cycle(Manager *m) {
                 tier_clear_plan(t);
                 t->planned = true;
                 t->plan_cycle = m->counters.cycles + 1; /* counted when the cycle ends */
-                t->plan_usec = now_realtime();
+                t->plan_usec = clock_now_usec(CLOCK_REALTIME);
                 t->plan_budget_bytes = plan->budget_bytes;
                 t->policy = in[v].policy;
                 t->policy_origin = in[v].policy.origin ? xstrdup(in[v].policy.origin) : NULL;

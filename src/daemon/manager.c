@@ -36,13 +36,6 @@ int manager_subsystem_from_string(const char *s) {
         return -EINVAL;
 }
 
-static usec_t now_realtime(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_REALTIME, &ts);
-        return (usec_t) ts.tv_sec * USEC_PER_SEC + (usec_t) ts.tv_nsec / 1000;
-}
-
 int manager_new(const char *config_path, const char *sysfs_root, const char *proc_root, int log_level_override,
                 Manager **ret) {
         _cleanup_(manager_freep) Manager *m = NULL;
@@ -55,7 +48,7 @@ int manager_new(const char *config_path, const char *sysfs_root, const char *pro
         m->dry_run_override = -1;
         m->log_level_override = log_level_override;
         m->mode = MANAGER_MODE_MONITOR_ONLY;
-        m->started_usec = now_realtime();
+        m->started_usec = clock_now_usec(CLOCK_REALTIME);
 
         r = sd_event_default(&m->event);
         if (r < 0)
@@ -345,20 +338,13 @@ int manager_find_vm(Manager *m, const char *key, Vm **ret) {
         return -ENOENT;
 }
 
-static usec_t now_monotonic(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (usec_t) ts.tv_sec * USEC_PER_SEC + (usec_t) ts.tv_nsec / 1000;
-}
-
 int manager_cycle(Manager *m) {
         usec_t begin, took;
         int r;
 
         if (m->sampling_paused)
                 return 0;
-        begin = now_monotonic();
+        begin = clock_now_usec(CLOCK_MONOTONIC);
 
         r = topology_refresh_meminfo(m->topology, m->sysfs_root);
         if (r < 0)
@@ -369,10 +355,10 @@ int manager_cycle(Manager *m) {
         manager_placement_cycle(m);
 
         /* What a cycle costs on the loop (the migrator's slices come after it). */
-        took = now_monotonic() - begin;
+        took = clock_now_usec(CLOCK_MONOTONIC) - begin;
         m->counters.cycles++;
         m->counters.cycle_usec += took;
-        m->last_cycle_usec = now_realtime();
+        m->last_cycle_usec = clock_now_usec(CLOCK_REALTIME);
         {
                 char n[24], u[24];
 

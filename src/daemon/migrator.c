@@ -242,12 +242,9 @@ void migrator_options_init_default(MigratorOptions *o) {
 }
 
 static usec_t now_usec(const Migrator *m) {
-        struct timespec ts;
-
         if (m->o.clock)
                 return m->o.clock(m->o.clock_userdata);
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (usec_t) ts.tv_sec * USEC_PER_SEC + (usec_t) ts.tv_nsec / 1000;
+        return clock_now_usec(CLOCK_MONOTONIC);
 }
 
 /* --- the VM registry --- */
