@@ -1,0 +1,306 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# INSIDE the lab (tests/lab/run --systemd --hmat, 2 nodes), for bench/h2h-lab: one workload under
+# each tiering contender in turn, every contender from the same starting placement (a fresh
+# h2h-work process places its own pages: DRAM_MIB on node 0, the rest on node 1; a fresh idle
+# filler first takes node 0's free memory down to FREE_MIB, so that the DRAM node is under real
+# pressure). Per contender it writes OUT/CONTENDER.json: the workload's own reports (one every
+# INTERVAL s), /proc/vmstat deltas, the agent's CPU time, the workload's CPU time, and why it
+# could not run if it could not. A benchmark: it never judges numbers; it exits 1 only when a
+# contender could not run (after trying all of them).
+# Usage: h2h-inner.sh SOURCE_ROOT BUILD_ROOT OUT WORKLOAD DURATION CONTENDER...
+#   WORKLOAD: zipf | shift; CONTENDER: alldram none oracle vtismd damon numab
+set -euo pipefail
+SRC=$1 BUILD=$2 OUT=$3 WORKLOAD=$4 DURATION=$5
+shift 5
+CONTENDERS=("$@")
+WORK=$BUILD/bench/h2h-work
+SIZE_MIB=${VTISM_H2H_SIZE_MIB:-256} DRAM_MIB=${VTISM_H2H_DRAM_MIB:-64}
+HOT_MIB=${VTISM_H2H_HOT_MIB:-$([[ $WORKLOAD == zipf ]] && echo 16 || echo 48)}
+FREE_MIB=${VTISM_H2H_FREE_MIB:-36} RATE=${VTISM_H2H_RATE:-20000} INTERVAL=${VTISM_H2H_INTERVAL:-5}
+PHASE=${VTISM_H2H_PHASE:-$((DURATION / 2))}
+D=/sys/kernel/mm/damon/admin/kdamonds
+VMSTAT_KEYS="pgmigrate_success pgmigrate_fail pgpromote_success pgpromote_candidate pgdemote_kswapd pgdemote_direct pgdemote_khugepaged numa_pages_migrated numa_hint_faults numa_pte_updates"
+
+log() { echo "h2h: $*" >&2; }
+
+[[ ${VTISM_LAB:-} == 1 && -d /run/systemd/system ]] || { echo "h2h-inner: run me through bench/h2h-lab" >&2; exit 77; }
+mkdir -p "$OUT"
+. "$SRC/tests/lab/lib/install-vtism.sh"
+
+cat >/tmp/vtism.conf <<CONF
+# bench/h2h-lab: vtismd's defaults, plus the workload's DRAM budget (what it starts with on DRAM).
+global = { log_level = "debug"; libvirt_uri = "qemu+unix:///system?socket=/nonexistent"; };
+processes = ( { cmdline = "*h2h-work --pattern=*"; } );
+vm = ( { cmdline = "*h2h-work --pattern=*"; dram_budget = "${DRAM_MIB}M"; } );
+CONF
+install_vtism "$SRC" "$BUILD" /tmp/vtism.conf
+
+node_kb() { # NODE FIELD: kB of a field of the node's meminfo
+        awk -v f="$2:" '$3 == f { print $4 }' "/sys/devices/system/node/node$1/meminfo"
+}
+vmstat_json() {
+        local k
+        printf '{'
+        for k in $VMSTAT_KEYS; do
+                printf '"%s":%s,' "$k" "$(awk -v k="$k" '$1 == k { print $2; f = 1 } END { if (!f) print 0 }' /proc/vmstat)"
+        done
+        printf '"_":0}'
+}
+cpu_ticks() { # PID...: utime + stime of the processes (0 for gone ones)
+        local p s=0 st
+        for p in "$@"; do
+                st=$(cat "/proc/$p/stat" 2>/dev/null) || continue
+                st=${st##*) }
+                set -- $st
+                s=$((s + ${12} + ${13}))
+        done
+        echo "$s"
+}
+TCK=$(getconf CLK_TCK)
+kswapd_pids() { pgrep -x 'kswapd[0-9]*' | tr '\n' ' '; }
+
+# Memory tiers (HMAT): the CXL node must sit in a lower tier than the DRAM node.
+tiers=$(for t in /sys/devices/virtual/memory_tiering/memory_tier*; do [[ -e $t/nodelist ]] && echo "${t##*/}=$(cat "$t/nodelist")"; done | tr '\n' ' ')
+log "kernel $(uname -r); memory tiers: ${tiers:-none}; node0 $(($(node_kb 0 MemTotal) >> 10)) MiB, node1 $(($(node_kb 1 MemTotal) >> 10)) MiB"
+sysctl -qw kernel.numa_balancing=0 2>/dev/null || true
+echo 0 >/sys/kernel/mm/numa/demotion_enabled 2>/dev/null || true
+BASE_FREE0=$(node_kb 0 MemFree)
+
+# ---- contenders: start_X sets AGENT_PIDS (whose CPU is the agent's) and may fail with WHY
+start_none() { :; }
+stop_none() { :; }
+start_alldram() { :; }
+stop_alldram() { :; }
+start_oracle() { :; }
+stop_oracle() { :; }
+
+start_vtismd() {
+        systemctl start vtismd.service || { WHY="systemctl start vtismd failed: $(journalctl -u vtismd -n 5 --no-pager)"; return 1; }
+        local i
+        for ((i = 0; i < 60; i++)); do
+                vtismctl status --json >/tmp/st.json 2>/dev/null && break
+                sleep 1
+        done
+        AGENT_PIDS=$(systemctl show -P MainPID vtismd.service)
+        NOTE="tracker $(jq -r .active_tracker /tmp/st.json 2>/dev/null), budget ${DRAM_MIB} MiB, defaults otherwise"
+}
+stop_vtismd() {
+        vtismctl status --json >"$OUT/$C.vtismctl.json" 2>/dev/null || true
+        AGENT_EXTRA=$(jq -c --argjson p "$WPID" '[.vms[] | select(.pid == $p)][0] // {} | {pages_promoted, pages_demoted, cycles, tracker}' "$OUT/$C.vtismctl.json" 2>/dev/null || echo '{}')
+        journalctl -u vtismd.service --no-pager -o short-monotonic >"$OUT/$C.journal.txt" 2>&1 || true
+        systemctl stop vtismd.service || true
+}
+
+# DAMON's tiering, as SeongJae Park's auto-tuned memory tiering (lkml 20250420194030.75838-1-sj@kernel.org,
+# mainline 6.16; damo scripts/mem_tier.sh) sets it up, within what 6.12 offers: one paddr kdamond per
+# node; node 0: migrate_cold to node 1 on nr_accesses 0, a quota of 200 MiB per 1 s aiming at 0.5 %
+# of node 0 free, young pages rejected; node 1: migrate_hot to node 0 on >= 5 % access rate, 200 MiB
+# per 1 s aiming at 99.7 % of node 0 used, only young pages; actions applied every 1 s. 6.12 has
+# neither the node_mem_free_bp / node_mem_used_bp goal metrics (6.16) nor the intervals auto-tuning
+# (6.15), nor allow-filters (6.14): the goals are user_input goals that damon_feedback() below
+# feeds every second with those two metrics computed from node 0's meminfo (the use the DAMON
+# documentation gives user_input), the intervals are fixed (sample 20 ms, aggregation 1 s), and
+# "allow young" is a young filter with matching N (reject what is not young).
+DAMON_SAMPLE_US=${VTISM_H2H_DAMON_SAMPLE_US:-20000} DAMON_AGGR_US=${VTISM_H2H_DAMON_AGGR_US:-1000000}
+node_range() { # NODE: physical address range "START END" of its zones (/proc/zoneinfo)
+        awk -v n="$1" '$1 == "Node" { z = ($2 == n ",") } z && $1 == "spanned" { sp = $2 }
+                z && $1 == "start_pfn:" && sp > 0 { if (lo == "" || $2 < lo) lo = $2; if ($2 + sp > hi) hi = $2 + sp }
+                END { if (lo != "") printf "%.0f %.0f\n", lo * 4096, hi * 4096 }' /proc/zoneinfo
+}
+damon_scheme() { # KDAMOND ACTION TARGET_NID NR_MIN NR_MAX FILTER_MATCHING GOAL_TARGET_BP
+        local s=$D/$1/contexts/0/schemes/0
+        echo 1 >"$D/$1/contexts/0/schemes/nr_schemes"
+        echo "$2" >"$s/action"
+        echo "$3" >"$s/target_nid"
+        echo 0 >"$s/access_pattern/sz/min"; echo 18446744073709551615 >"$s/access_pattern/sz/max"
+        echo "$4" >"$s/access_pattern/nr_accesses/min"; echo "$5" >"$s/access_pattern/nr_accesses/max"
+        echo 0 >"$s/access_pattern/age/min"; echo 4294967295 >"$s/access_pattern/age/max"
+        echo 1000000 >"$s/apply_interval_us"
+        echo $((200 << 20)) >"$s/quotas/bytes"
+        echo 1000 >"$s/quotas/reset_interval_ms"
+        echo 1 >"$s/quotas/goals/nr_goals"
+        echo user_input >"$s/quotas/goals/0/target_metric"
+        echo "$7" >"$s/quotas/goals/0/target_value"
+        echo "$7" >"$s/quotas/goals/0/current_value"
+        echo 1 >"$s/filters/nr_filters"
+        echo young >"$s/filters/0/type"
+        echo "$6" >"$s/filters/0/matching"
+}
+damon_kdamond() { # KDAMOND NODE
+        local c=$D/$1/contexts/0 r
+        read -r -a r <<<"$(node_range "$2")"
+        ((${#r[@]} == 2)) || { WHY="no physical range of node $2 in /proc/zoneinfo"; return 1; }
+        echo 1 >"$D/$1/contexts/nr_contexts"
+        echo paddr >"$c/operations"
+        echo "$DAMON_SAMPLE_US" >"$c/monitoring_attrs/intervals/sample_us"
+        echo "$DAMON_AGGR_US" >"$c/monitoring_attrs/intervals/aggr_us"
+        echo 1000000 >"$c/monitoring_attrs/intervals/update_us"
+        echo 1 >"$c/targets/nr_targets"
+        echo 1 >"$c/targets/0/regions/nr_regions"
+        echo "${r[0]}" >"$c/targets/0/regions/0/start"
+        echo "${r[1]}" >"$c/targets/0/regions/0/end"
+}
+damon_feedback() { # every second: node 0's free and used ratios (bp) as the goals' current values
+        local tot free
+        while :; do
+                tot=$(node_kb 0 MemTotal) free=$(node_kb 0 MemFree)
+                echo $((free * 10000 / tot)) >"$D/0/contexts/0/schemes/0/quotas/goals/0/current_value"
+                echo $(((tot - free) * 10000 / tot)) >"$D/1/contexts/0/schemes/0/quotas/goals/0/current_value"
+                echo commit_schemes_quota_goals >"$D/0/state"
+                echo commit_schemes_quota_goals >"$D/1/state"
+                sleep 1
+        done
+}
+start_damon() {
+        [[ -d $D ]] || { WHY="no DAMON sysfs interface ($D): kernel without CONFIG_DAMON_SYSFS"; return 1; }
+        grep -qw paddr <<<"$(echo 1 >"$D/nr_kdamonds" && echo 1 >"$D/0/contexts/nr_contexts" && cat "$D/0/contexts/0/avail_operations")" ||
+                { WHY="DAMON has no paddr operations"; return 1; }
+        echo 2 >"$D/nr_kdamonds"
+        local hot_min=$(( (DAMON_AGGR_US / DAMON_SAMPLE_US * 5 + 99) / 100 ))
+        damon_kdamond 0 0 || return 1
+        damon_scheme 0 migrate_cold 1 0 0 Y 50
+        damon_kdamond 1 1 || return 1
+        damon_scheme 1 migrate_hot 0 "$hot_min" $((DAMON_AGGR_US / DAMON_SAMPLE_US)) N 9970
+        echo on >"$D/0/state" || { WHY="kdamond 0 (node 0, migrate_cold) did not start: $(dmesg | tail -n 3)"; return 1; }
+        echo on >"$D/1/state" || { WHY="kdamond 1 (node 1, migrate_hot) did not start: $(dmesg | tail -n 3)"; return 1; }
+        damon_feedback 2>/dev/null &
+        FEEDBACK_PID=$!
+        AGENT_PIDS="$(cat "$D/0/pid") $(cat "$D/1/pid")"
+        NOTE="paddr kdamonds $AGENT_PIDS on node 0 [$(node_range 0)) and node 1 [$(node_range 1)); sample ${DAMON_SAMPLE_US} us, aggregation ${DAMON_AGGR_US} us; migrate_hot nr_accesses >= $hot_min"
+}
+stop_damon() {
+        local k
+        kill "$FEEDBACK_PID" 2>/dev/null || true
+        wait "$FEEDBACK_PID" 2>/dev/null || true
+        for k in 0 1; do
+                echo update_schemes_stats >"$D/$k/state" 2>/dev/null || true
+        done
+        AGENT_EXTRA=$(for k in 0 1; do
+                s=$D/$k/contexts/0/schemes/0/stats
+                printf '{"kdamond":%s,"nr_tried":%s,"sz_tried":%s,"nr_applied":%s,"sz_applied":%s,"qt_exceeds":%s}\n' \
+                        "$k" "$(cat $s/nr_tried)" "$(cat $s/sz_tried)" "$(cat $s/nr_applied)" "$(cat $s/sz_applied)" "$(cat $s/qt_exceeds)"
+        done | jq -sc '{schemes: .}')
+        for k in 0 1; do
+                echo off >"$D/$k/state" 2>/dev/null || true
+        done
+        echo 0 >"$D/nr_kdamonds" || true
+}
+
+# NUMA balancing's memory tiering mode (TPP-style): hint faults promote hot pages of the lower
+# tier; kswapd demotes cold ones when the DRAM node is low (the filler keeps it so). Its CPU:
+# kswapd's, plus the workload's system time beyond the no-tiering run's (task_numa_work and the
+# hint faults run in the workload's own context) — reported as workload_sys_s.
+start_numab() {
+        [[ -w /proc/sys/kernel/numa_balancing ]] || { WHY="kernel without CONFIG_NUMA_BALANCING"; return 1; }
+        [[ -w /sys/kernel/mm/numa/demotion_enabled ]] || { WHY="no /sys/kernel/mm/numa/demotion_enabled"; return 1; }
+        [[ $tiers == *" "*=* ]] || { WHY="one memory tier only ($tiers): no promotion or demotion target"; return 1; }
+        sysctl -qw kernel.numa_balancing=2 || { WHY="kernel.numa_balancing=2 refused"; return 1; }
+        echo 1 >/sys/kernel/mm/numa/demotion_enabled
+        AGENT_PIDS=$(kswapd_pids)
+        NOTE="kernel.numa_balancing=2, demotion_enabled=1, other settings at their defaults (promote rate limit $(cat /proc/sys/kernel/numa_balancing_promote_rate_limit_MBps) MB/s)"
+}
+stop_numab() {
+        sysctl -qw kernel.numa_balancing=0
+        echo 0 >/sys/kernel/mm/numa/demotion_enabled
+}
+
+# Until node 0 has its starting free memory back (within 32 MiB), at most 30 s: the last
+# contender's processes are gone. The filler is sized from what is free then, so every contender
+# starts with the same free memory on node 0 whatever the lab itself holds by then.
+wait_free() {
+        local i
+        for ((i = 0; i < 30; i++)); do
+                (($(node_kb 0 MemFree) + 32768 >= BASE_FREE0)) && return 0
+                sleep 1
+        done
+        log "node 0 free $(($(node_kb 0 MemFree) >> 10)) MiB, was $((BASE_FREE0 >> 10)) MiB at the start"
+}
+
+wait_ready() { # FILE PID WHAT
+        local i
+        for ((i = 1; i <= 1200; i++)); do
+                grep -q '"ready"' "$1" 2>/dev/null && return 0
+                kill -0 "$2" 2>/dev/null || { WHY="$3 exited before it was ready: $(dmesg | tail -n 5)"; return 1; }
+                ((i % 60)) || log "waiting for $3: node 0 free $(($(node_kb 0 MemFree) >> 10)) MiB, node 1 free $(($(node_kb 1 MemFree) >> 10)) MiB"
+                sleep 0.5
+        done
+        WHY="$3 not ready after 600 s: $(dmesg | tail -n 5)"
+        return 1
+}
+
+failed=()
+for C in "${CONTENDERS[@]}"; do
+        declare -F "start_$C" >/dev/null || { log "unknown contender '$C'"; failed+=("$C"); continue; }
+        WHY= NOTE= AGENT_PIDS= AGENT_EXTRA='{}' FPID= WPID=
+        wait_free
+        wargs=(--pattern="$WORKLOAD" --size="$SIZE_MIB" --dram="$DRAM_MIB" --hot="$HOT_MIB" --rate="$RATE"
+               --interval="$INTERVAL" --phase="$PHASE" --duration="$DURATION" --wait-go --linger)
+        filler_mib=0
+        if [[ $C == alldram ]]; then
+                wargs+=(--all-dram)     # the reference: every page on node 0, no filler
+        else
+                # the filler leaves DRAM_MIB for the workload and FREE_MIB free on node 0
+                filler_mib=$(( ($(node_kb 0 MemFree) >> 10) - DRAM_MIB - FREE_MIB ))
+                ((filler_mib > 0)) || filler_mib=0
+        fi
+        [[ $C == oracle ]] && wargs+=(--oracle)
+        if ((filler_mib > 0)); then
+                "$WORK" --idle --size="$filler_mib" >/tmp/filler.out 2>&1 &
+                FPID=$!
+                log "$C: filler of $filler_mib MiB (node 0 free $(($(node_kb 0 MemFree) >> 10)) MiB)"
+                wait_ready /tmp/filler.out "$FPID" "the DRAM filler" || { log "$C: $WHY"; failed+=("$C: $WHY"); kill "$FPID"; continue; }
+        fi
+        "$WORK" "${wargs[@]}" >"/tmp/w-$C.out" 2>"/tmp/w-$C.err" &
+        WPID=$!
+        if ! wait_ready "/tmp/w-$C.out" "$WPID" "h2h-work"; then
+                WHY="$WHY: $(cat "/tmp/w-$C.err")"
+                log "$C: $WHY"; failed+=("$C: $WHY")
+                kill "$FPID" 2>/dev/null || true
+                continue
+        fi
+        free_before=$(node_kb 0 MemFree)
+        v0=$(vmstat_json)
+        ks0=$(cpu_ticks $(kswapd_pids))
+        t0=$(awk '{ print $1 }' /proc/uptime)
+        if ! "start_$C"; then
+                log "$C could not run: $WHY"
+                failed+=("$C: $WHY")
+                kill "$WPID" "$FPID" 2>/dev/null || true
+                wait "$WPID" "$FPID" 2>/dev/null || true
+                jq -n --arg c "$C" --arg why "$WHY" '{contender: $c, error: $why}' >"$OUT/$C.json"
+                continue
+        fi
+        a0=$(cpu_ticks $AGENT_PIDS)
+        log "$C: running ${DURATION} s ($NOTE); node 0 free $((free_before >> 10)) MiB with the workload and the filler (${filler_mib} MiB)"
+        kill -USR1 "$WPID"
+        # until the workload's exit line (it lingers: the agent can still be asked about it)
+        for ((i = 0; i < DURATION + 600; i++)); do
+                grep -q '"exit"' "/tmp/w-$C.out" && break
+                kill -0 "$WPID" 2>/dev/null || { log "$C: h2h-work ended early: $(cat "/tmp/w-$C.err")"; break; }
+                sleep 1
+        done
+        a1=$(cpu_ticks $AGENT_PIDS)
+        ks1=$(cpu_ticks $(kswapd_pids))
+        v1=$(vmstat_json)
+        t1=$(awk '{ print $1 }' /proc/uptime)
+        "stop_$C"
+        kill "$WPID" "$FPID" 2>/dev/null || true
+        wait "$WPID" "$FPID" 2>/dev/null || true
+        jq -s \
+                --arg c "$C" --arg w "$WORKLOAD" --arg note "$NOTE" --arg kernel "$(uname -r)" \
+                --argjson v0 "$v0" --argjson v1 "$v1" --argjson extra "$AGENT_EXTRA" \
+                --argjson agent "$(awk -v a="$a0" -v b="$a1" -v t="$TCK" 'BEGIN { print (b - a) / t }')" \
+                --argjson kswapd "$(awk -v a="$ks0" -v b="$ks1" -v t="$TCK" 'BEGIN { print (b - a) / t }')" \
+                --argjson t0 "$t0" --argjson t1 "$t1" --argjson filler "$filler_mib" \
+                --argjson size "$SIZE_MIB" --argjson dram "$DRAM_MIB" --argjson hot "$HOT_MIB" --argjson rate "$RATE" --argjson phase "$PHASE" \
+                '{contender: $c, workload: $w, kernel: $kernel, note: $note, t0: $t0, t1: $t1,
+                  size_mib: $size, dram_mib: $dram, phase_sec: $phase, hot_mib: $hot, rate: $rate, filler_mib: $filler,
+                  agent_cpu_s: $agent, kswapd_cpu_s: $kswapd, agent: $extra,
+                  vmstat: ($v1 | with_entries(.value -= ($v0[.key] // 0)) | del(._)),
+                  workload_start: (map(select(.ready)) | .[0] // {}),
+                  workload_cpu: (map(select(.exit)) | .[0] // {}),
+                  samples: map(select((.exit or .ready) | not))}' "/tmp/w-$C.out" >"$OUT/$C.json"
+        log "$C: done, $(jq '.samples | length' "$OUT/$C.json") reports"
+done
+((${#failed[@]} == 0)) || { printf 'h2h: could not run: %s\n' "${failed[@]}" >&2; exit 1; }
