@@ -34,7 +34,14 @@ global = { log_level = "debug"; libvirt_uri = "qemu+unix:///system?socket=/nonex
 processes = ( { cmdline = "*h2h-work --pattern=*"; } );
 vm = ( { cmdline = "*h2h-work --pattern=*"; dram_budget = "${DRAM_MIB}M"; } );
 CONF
-install_vtism "$SRC" "$BUILD" /tmp/vtism.conf
+# Under a loaded host systemd's D-Bus calls time out (25 s): the reloads install_vtism makes are
+# retried until they succeed (a contender that cannot start still says why below).
+install_vtism "$SRC" "$BUILD" /tmp/vtism.conf || true
+for try in 1 2 3 4 5; do
+        systemctl daemon-reload && systemctl try-reload-or-restart dbus.service && break
+        log "systemctl daemon-reload / dbus reload failed (try $try of 5), retrying in 10 s"
+        sleep 10
+done
 
 node_kb() { # NODE FIELD: kB of a field of the node's meminfo
         awk -v f="$2:" '$3 == f { print $4 }' "/sys/devices/system/node/node$1/meminfo"
