@@ -4,8 +4,8 @@
  * own accesses, so that every tiering contender is judged by the same ground truth.
  *
  * It maps SIZE of anonymous 4 KiB memory and places it itself before the first access: the first
- * DRAM bytes on node 0 and the rest on node 1 (mbind MPOL_BIND while touching, then MPOL_DEFAULT
- * over the whole mapping, so that any agent may move it and it is one VMA again).  Every contender therefore starts from the same placement.
+ * DRAM bytes on node 0 and the rest on node 1 (a task policy MPOL_BIND while touching, then
+ * MPOL_DEFAULT: one VMA, the default policy, so that any agent may move it).  Every contender therefore starts from the same placement.
  * Then it writes one byte of one page per access, paced at RATE accesses a second (a guest does
  * not spin on all of its memory either, and a paced workload leaves the lab's two CPUs to the
  * agents), drawing pages from:
@@ -223,35 +223,37 @@ static int parse_args(int argc, char *argv[], Args *a) {
         return 0;
 }
 
-/* Touch [from, to) pages with memory policy MODE on NODE (MPOL_BIND, MPOL_PREFERRED). */
+/* Touch [from, to) pages under the task memory policy MODE on NODE (MPOL_BIND, MPOL_PREFERRED),
+ * then back to the default policy. A task policy, not mbind(): a VMA policy would split the
+ * mapping into VMAs that fault in with their own anon_vma and never merge again, and an agent
+ * that tiers a process by its largest mapping (vtismd does: for QEMU that is guest RAM) would see
+ * only part of it. */
 static int place(Work *w, size_t from, size_t to, int mode, int node) {
         unsigned long mask = 1UL << node;
 
         if (to <= from)
                 return 0;
-        if (mbind(w->mem + from * PAGE, (to - from) * PAGE, mode, &mask, sizeof(mask) * 8, 0) < 0) {
-                fprintf(stderr, "h2h-work: mbind(node %d): %m\n", node);
+        if (set_mempolicy(mode, &mask, sizeof(mask) * 8) < 0) {
+                fprintf(stderr, "h2h-work: set_mempolicy(node %d): %m\n", node);
                 return -errno;
         }
         for (size_t i = from; i < to; i++)
                 w->mem[i * PAGE] = 1;
+        if (set_mempolicy(MPOL_DEFAULT, NULL, 0) < 0) {
+                fprintf(stderr, "h2h-work: set_mempolicy(MPOL_DEFAULT): %m\n");
+                return -errno;
+        }
         return 0;
 }
 
-/* Back to the default policy over the whole mapping in one call, so that the parts placed
- * apart merge into one VMA again: an agent that tiers a process by its largest mapping (vtismd
- * does: for QEMU that is guest RAM) must see all of it. Returns the number of VMAs it spans. */
-static int unplace(Work *w) {
+/* The number of VMAs the mapping spans (1: an agent sees all of it as one range). */
+static int count_vmas(Work *w) {
         uintptr_t lo = (uintptr_t) w->mem, hi = lo + w->npages * PAGE;
         unsigned long long a, b;
         char line[512];
         int n = 0;
         FILE *f;
 
-        if (mbind(w->mem, w->npages * PAGE, MPOL_DEFAULT, NULL, 0, 0) < 0) {
-                fprintf(stderr, "h2h-work: mbind(MPOL_DEFAULT): %m\n");
-                return -errno;
-        }
         f = fopen("/proc/self/maps", "re");
         if (!f)
                 return -errno;
@@ -420,7 +422,7 @@ static int setup(Work *w) {
         if (a->idle) {
                 int r = place(w, 0, w->npages, MPOL_PREFERRED, 0);
 
-                return r < 0 ? r : unplace(w);
+                return r < 0 ? r : count_vmas(w);
         }
         w->perm = calloc(w->npages, sizeof(*w->perm));
         w->cdf = calloc(w->npages, sizeof(*w->cdf));
@@ -453,7 +455,7 @@ static int setup(Work *w) {
         int r = place(w, 0, dram, MPOL_BIND, 0);
         if (r >= 0)
                 r = place(w, dram, w->npages, MPOL_BIND, 1);
-        return r < 0 ? r : unplace(w);
+        return r < 0 ? r : count_vmas(w);
 }
 
 int main(int argc, char *argv[]) {
