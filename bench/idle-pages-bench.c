@@ -47,6 +47,16 @@
 #define PAGE_SZ 4096UL
 #define PMD_SZ (2UL << 20)
 
+/* A measured range of some process: this one (host-only memory) or a VMM's guest RAM. */
+typedef struct Range {
+        pid_t pid;
+        uintptr_t base;
+        size_t len, n_pages;
+        int ip_fd, pm_fd;       /* /proc/PID/idle_pages, /proc/PID/pagemap */
+        uint64_t *pfns;         /* n_pages, for page_idle */
+} Range;
+
+/* The host-only range, in this process. */
 static uint8_t *region;
 static size_t region_len, n_pages;
 
@@ -62,16 +72,28 @@ static void touch(size_t every) {
                 region[i * PAGE_SZ] = 1;
 }
 
-/* One idle_pages pass over the region: returns the accessed 4 KiB pages, or -errno. */
-static long pass_idle_pages(int fd) {
+/* Touch [off, off + len) of the region, every page. */
+static void touch_window(size_t off, size_t len) {
+        for (size_t o = off; o < off + len && o < region_len; o += PAGE_SZ)
+                region[o] = 1;
+}
+
+/*
+ * One idle_pages pass over the range: returns the accessed 4 KiB pages, or -errno. A read of N
+ * bytes covers at most N × 8 pages: each read is sized to end at the range's end (plus less than
+ * 8 pages), so that the pass measures the range and nothing beyond it.
+ */
+static long pass_idle_pages(const Range *rg) {
         static uint8_t buf[1 << 16];
-        uintptr_t base = (uintptr_t) region, end = base + region_len, pos = base;
+        uintptr_t base = rg->base, end = base + rg->len, pos = base;
+        int fd = rg->ip_fd;
         long accessed = 0;
 
         if (lseek(fd, (off_t) base, SEEK_SET) < 0)
                 return -errno;
         while (pos < end) {
-                ssize_t n = read(fd, buf, sizeof(buf));
+                size_t want = ((end - (pos & ~(PAGE_SZ - 1))) / PAGE_SZ + 7) / 8;
+                ssize_t n = read(fd, buf, want < 10 ? 10 : want > sizeof(buf) ? sizeof(buf) : want);
                 uintptr_t addr = 0;
 
                 if (n < 0)
@@ -128,21 +150,22 @@ static int bitmap_io(int fd, uint64_t *words, size_t nw, size_t w0, bool wr) {
  * chunks, the most sysfs allows (the best case for page_idle). A THP is tracked by its head
  * page: all its pages take its state.
  */
-static long pass_page_idle(int pm_fd, int bm_fd, uint64_t *pfns) {
+static long pass_page_idle(const Range *rg, int bm_fd) {
         static uint64_t *words;
         static size_t words_len;
         const size_t chunk = 65536;
-        uint64_t min_pfn = UINT64_MAX, max_pfn = 0;
+        uint64_t min_pfn = UINT64_MAX, max_pfn = 0, *pfns = rg->pfns;
+        size_t np = rg->n_pages;
         long accessed = 0;
 
-        for (size_t i = 0; i < n_pages; i += chunk) {
-                size_t n = n_pages - i < chunk ? n_pages - i : chunk;
-                off_t off = (off_t) (((uintptr_t) region / PAGE_SZ + i) * 8);
+        for (size_t i = 0; i < np; i += chunk) {
+                size_t n = np - i < chunk ? np - i : chunk;
+                off_t off = (off_t) ((rg->base / PAGE_SZ + i) * 8);
 
-                if (pread(pm_fd, pfns + i, n * 8, off) != (ssize_t) (n * 8))
+                if (pread(rg->pm_fd, pfns + i, n * 8, off) != (ssize_t) (n * 8))
                         return -EIO;
         }
-        for (size_t i = 0; i < n_pages; i++) {
+        for (size_t i = 0; i < np; i++) {
                 if (!(pfns[i] >> 63)) {
                         pfns[i] = UINT64_MAX;
                         continue;
@@ -166,11 +189,11 @@ static long pass_page_idle(int pm_fd, int bm_fd, uint64_t *pfns) {
         }
         if (bitmap_io(bm_fd, words, nw, w0, false) < 0)
                 return -EIO;
-        for (size_t i = 0; i < n_pages; i++)
+        for (size_t i = 0; i < np; i++)
                 if (pfns[i] != UINT64_MAX && !(words[pfns[i] / 64 - w0] >> (pfns[i] % 64) & 1))
                         accessed++;
         memset(words, 0, nw * 8);
-        for (size_t i = 0; i < n_pages; i++)
+        for (size_t i = 0; i < np; i++)
                 if (pfns[i] != UINT64_MAX)
                         words[pfns[i] / 64 - w0] |= UINT64_C(1) << (pfns[i] % 64);
         if (bitmap_io(bm_fd, words, nw, w0, true) < 0)
@@ -291,14 +314,18 @@ static double mono_s(void) {
         return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-/* Keep the workload alive: touch the hot pages once per aggregation interval, for secs. */
+/*
+ * Keep the workload alive: touch the hot pages once per aggregation interval, for secs. every 0:
+ * nothing to touch (a KVM guest keeps its own hot window busy): just wait.
+ */
 static void touch_for(double secs, unsigned long aggr_us, size_t every) {
         double end = mono_s() + secs;
 
         for (double now = mono_s(); now < end; now = mono_s()) {
                 double left = end - now, nap = aggr_us / 1e6 < left ? aggr_us / 1e6 : left;
 
-                touch(every);
+                if (every)
+                        touch(every);
                 usleep((useconds_t) (nap * 1e6));
         }
 }
@@ -311,9 +338,9 @@ static void damon_teardown(void) {
         (void) write_file(DAMON_KDAMONDS "/nr_kdamonds", "0");
 }
 
-/* Configure kdamond 0: one vaddr context, this process, one region = the measured mapping. */
-static int damon_setup(unsigned long sample_us, unsigned long aggr_us) {
-        uintptr_t start = (uintptr_t) region, end = start + region_len;
+/* Configure kdamond 0: one vaddr context, the range's process, one region = the range. */
+static int damon_setup(const Range *rg, unsigned long sample_us, unsigned long aggr_us) {
+        uintptr_t start = rg->base, end = start + rg->len;
         unsigned long nr;
         int r;
 
@@ -338,7 +365,7 @@ static int damon_setup(unsigned long sample_us, unsigned long aggr_us) {
              */
             (r = damon_set(DAMON_CTX "/monitoring_attrs/intervals/update_us", "%lu", 3600UL * 1000000)) < 0 ||
             (r = damon_set(DAMON_CTX "/targets/nr_targets", "1")) < 0 ||
-            (r = damon_set(DAMON_CTX "/targets/0/pid_target", "%d", (int) getpid())) < 0 ||
+            (r = damon_set(DAMON_CTX "/targets/0/pid_target", "%d", (int) rg->pid)) < 0 ||
             (r = damon_set(DAMON_CTX "/targets/0/regions/nr_regions", "1")) < 0 ||
             (r = damon_set(DAMON_CTX "/targets/0/regions/0/start", "%lu", (unsigned long) start)) < 0 ||
             (r = damon_set(DAMON_CTX "/targets/0/regions/0/end", "%lu", (unsigned long) end)) < 0 ||
@@ -359,9 +386,9 @@ static int damon_setup(unsigned long sample_us, unsigned long aggr_us) {
         return 0;
 }
 
-/* Count the regions of the last tried_regions snapshot and check they lie in the mapping. */
-static void damon_snapshot(DamonRun *run) {
-        uintptr_t start = (uintptr_t) region, end = start + region_len;
+/* Count the regions of the last tried_regions snapshot and check they lie in the range. */
+static void damon_snapshot(DamonRun *run, const Range *rg) {
+        uintptr_t start = rg->base, end = start + rg->len;
         char path[PATH_MAX];
         struct dirent *de;
         DIR *d;
@@ -392,7 +419,8 @@ static void damon_snapshot(DamonRun *run) {
 }
 
 /* One monitoring run with the given region bounds; kdamond 0 is set up and off. */
-static int damon_measure(DamonRun *run, unsigned long aggr_us, double warmup_s, double window_s, size_t every) {
+static int damon_measure(DamonRun *run, const Range *rg, unsigned long aggr_us, double warmup_s, double window_s,
+                         size_t every) {
         double c0, c1, k0, k1, t0, t1;
         unsigned long pid, tried0, tried1;
         int r;
@@ -428,18 +456,329 @@ static int damon_measure(DamonRun *run, unsigned long aggr_us, double warmup_s, 
         run->tick_ms = k1 - k0;
         run->window_s = t1 - t0;
         run->avg_regions = (tried1 - tried0) / (run->window_s * 1e6 / aggr_us);
-        damon_snapshot(run);
+        damon_snapshot(run, rg);
 off:
         (void) write_file(DAMON_KD "/state", "off");
         return r;
 }
 
+typedef struct DamonOpts {
+        unsigned long sample_us, aggr_us, max_regions;
+        double secs, warmup;
+} DamonOpts;
+
+/*
+ * DAMON over a range with both region settings; every: the host-only workload to keep touching
+ * (0: a KVM guest that keeps itself busy). Returns 0, or < 0 after printing why (a skip is 1).
+ */
+static int run_damon(const Range *rg, const DamonOpts *o, size_t every, DamonRun runs[2]) {
+        double gib = rg->len / (double) (1UL << 30), per_s = 1e6 / o->aggr_us;
+        int r;
+
+        runs[0] = (DamonRun) { .min_regions = 10, .max_regions = o->max_regions };
+        runs[1] = (DamonRun) { .min_regions = o->max_regions, .max_regions = o->max_regions };
+        if (damon_setup(rg, o->sample_us, o->aggr_us) < 0)
+                return 1;
+        printf("DAMON vaddr: pid %d, one region = the range, sample %lu us, aggr %lu us, "
+               "warm-up %.1f s, window %.1f s, %s\n", (int) rg->pid, o->sample_us, o->aggr_us, o->warmup, o->secs,
+               every ? "touching every N-th page once per aggregation" : "the guest touching its hot window");
+        for (size_t i = 0; i < 2; i++) {
+                DamonRun *run = &runs[i];
+
+                r = damon_measure(run, rg, o->aggr_us, o->warmup, o->secs, every);
+                if (r < 0) {
+                        printf("DAMON: FAIL: monitoring run failed (%s)\n", strerror(-r));
+                        damon_teardown();
+                        return r;
+                }
+                double aggrs = run->window_s * per_s, samples = run->window_s * 1e6 / o->sample_us;
+                printf("DAMON %4lu..%lu regions: kdamond %.1f ms CPU in %.2f s (%.1f %% of a CPU; "
+                       "utime+stime %.0f ms); ~%.0f regions after merging (snapshot %lu, %s; "
+                       "sampled: up to 2-3x that, after the split)\n",
+                       run->min_regions, run->max_regions, run->cpu_ms, run->window_s,
+                       run->cpu_ms / run->window_s / 10, run->tick_ms, run->avg_regions,
+                       run->snap_regions, run->snap_inside ? "all inside the range" : "NOT all inside the range");
+                printf("      per aggregation %.2f ms = %.2f ms per GiB; per sample (every region once) %.3f ms = %.3f ms per GiB\n",
+                       run->cpu_ms / aggrs, run->cpu_ms / aggrs / gib,
+                       run->cpu_ms / samples, run->cpu_ms / samples / gib);
+        }
+        damon_teardown();
+        return 0;
+}
+
+static int range_open(Range *rg, pid_t pid, uintptr_t base, size_t len) {
+        char path[64];
+
+        *rg = (Range) { .pid = pid, .base = base, .len = len, .n_pages = len / PAGE_SZ };
+        snprintf(path, sizeof(path), "/proc/%d/idle_pages", (int) pid);
+        rg->ip_fd = open(path, O_RDONLY | O_CLOEXEC);
+        snprintf(path, sizeof(path), "/proc/%d/pagemap", (int) pid);
+        rg->pm_fd = open(path, O_RDONLY | O_CLOEXEC);
+        rg->pfns = calloc(rg->n_pages, 8);
+        if (rg->ip_fd < 0 || rg->pm_fd < 0) {
+                printf("SKIP: needs /proc/%d/idle_pages and pagemap as root (%s)\n", (int) pid, strerror(errno));
+                return -errno;
+        }
+        if (!rg->pfns)
+                return -ENOMEM;
+        return 0;
+}
+
+static int map_region(size_t len, bool thp) {
+        uint8_t *p = mmap(NULL, len + PMD_SZ, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+        if (p == MAP_FAILED) {
+                perror("mmap");
+                return -errno;
+        }
+        region_len = len;
+        n_pages = len / PAGE_SZ;
+        region = (uint8_t *) (((uintptr_t) p + PMD_SZ - 1) & ~(PMD_SZ - 1));
+        madvise(region, region_len, thp ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
+        touch(1);
+        return 0;
+}
+
+/* Thread CPU time of one pass; *ret_accessed < 0 on failure. */
+static double timed_idle_pages(const Range *rg, long *ret_accessed) {
+        double t0 = thread_cpu_ms();
+
+        *ret_accessed = pass_idle_pages(rg);
+        return thread_cpu_ms() - t0;
+}
+
+static double timed_page_idle(const Range *rg, int bm_fd, long *ret_accessed) {
+        double t0 = thread_cpu_ms();
+
+        *ret_accessed = pass_page_idle(rg, bm_fd);
+        return thread_cpu_ms() - t0;
+}
+
+/*
+ * Secondary-MMU aging calls of one idle_pages pass over the range, counted with KVM's kvm_age_hva
+ * tracepoint (every clear_young, clear_flush_young and clear_young_bitmap call into KVM fires it
+ * once, with the range): calls, and how many of them covered one 4 KiB page, one 2 MiB page, or
+ * another size. Lab only (tracefs, mounted here if needed). Returns < 0 if tracing is missing.
+ */
+#define TRACEFS "/sys/kernel/tracing"
+static int count_age_calls(const Range *rg, unsigned long *calls, unsigned long *c4k, unsigned long *c2m,
+                           unsigned long *cother) {
+        char line[512];
+        FILE *f;
+        int r;
+
+        *calls = *c4k = *c2m = *cother = 0;
+        if (access(TRACEFS "/trace", W_OK) < 0 &&
+            system("mount -t tracefs nodev " TRACEFS " 2>/dev/null") != 0)
+                return -ENOENT;
+        if ((r = write_file(TRACEFS "/events/kvm/kvm_age_hva/enable", "0")) < 0 ||
+            (r = write_file(TRACEFS "/buffer_size_kb", "8192")) < 0 ||
+            (r = write_file(TRACEFS "/trace", "")) < 0 ||
+            (r = write_file(TRACEFS "/events/kvm/kvm_age_hva/enable", "1")) < 0)
+                return r;
+        r = pass_idle_pages(rg) < 0 ? -EIO : 0;
+        (void) write_file(TRACEFS "/events/kvm/kvm_age_hva/enable", "0");
+        if (r < 0)
+                return r;
+        f = fopen(TRACEFS "/trace", "re");
+        if (!f)
+                return -errno;
+        while (fgets(line, sizeof(line), f)) {
+                char *p = strstr(line, "kvm_age_hva:");
+                unsigned long long a, b;
+
+                /* "mmu notifier age hva: 0x...  -- 0x..." */
+                if (!p || !(p = strstr(p, "age hva: ")) || sscanf(p + 9, "%llx -- %llx", &a, &b) != 2)
+                        continue;
+                if (a < rg->base || b > rg->base + rg->len)
+                        continue;
+                (*calls)++;
+                if (b - a == PAGE_SZ)
+                        (*c4k)++;
+                else if (b - a == PMD_SZ)
+                        (*c2m)++;
+                else
+                        (*cother)++;
+        }
+        fclose(f);
+        (void) write_file(TRACEFS "/trace", "");
+        return 0;
+}
+
+/*
+ * How KVM maps guest memory right now (all VMs): its pages_4k/pages_2m/pages_1g statistics in
+ * debugfs (mounted here if needed; lab only). A THP-backed guest whose NPT/EPT entries are 4 KiB
+ * costs 512 SPTEs per huge page to age, not one.
+ */
+#define DEBUGFS_KVM "/sys/kernel/debug/kvm"
+static void print_kvm_mapping(void) {
+        unsigned long p4k, p2m, p1g;
+
+        if (access(DEBUGFS_KVM, R_OK) < 0 &&
+            system("mount -t debugfs none /sys/kernel/debug 2>/dev/null") != 0)
+                return;
+        if (read_ul(DEBUGFS_KVM "/pages_4k", &p4k) < 0 || read_ul(DEBUGFS_KVM "/pages_2m", &p2m) < 0 ||
+            read_ul(DEBUGFS_KVM "/pages_1g", &p1g) < 0) {
+                printf("KVM mappings: no statistics in " DEBUGFS_KVM "\n");
+                return;
+        }
+        printf("KVM mappings (all VMs): %lu of 4 KiB, %lu of 2 MiB, %lu of 1 GiB (%.0f%% of the mapped "
+               "memory in 2 MiB)\n", p4k, p2m, p1g,
+               p4k + p2m * 512 + p1g * 262144 ? 100.0 * p2m * 512 / (p4k + p2m * 512 + p1g * 262144) : 0);
+}
+
+static int cmp_double(const void *a, const void *b) {
+        double x = *(const double *) a, y = *(const double *) b;
+
+        return x < y ? -1 : x > y;
+}
+
+/* The median of n values (sorts them). */
+static double median(double *v, size_t n) {
+        qsort(v, n, sizeof(*v), cmp_double);
+        return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/*
+ * KVM mode: a VMM's guest RAM [start, end) in pid against the same amount of host-only memory in
+ * this process (THP or not as the guest), touched the way the guest touches its own (a hot
+ * window): CPU time per check-and-reset pass of idle_pages over each, the ratio, page_idle over
+ * the guest, the notifier calls of one pass, DAMON over the guest.
+ */
+static int kvm_mode(pid_t pid, uintptr_t start, uintptr_t end, bool thp, int rounds, size_t hot_off, size_t hot_len,
+                    bool count_calls, bool damon, const DamonOpts *dopts) {
+        int bm_fd = open("/sys/kernel/mm/page_idle/bitmap", O_RDWR | O_CLOEXEC);
+        double ip_host, ip_kvm, pi_host, pi_kvm, *v_ih, *v_ik, *v_ph, *v_pk;
+        size_t len = end - start;
+        double gib = len / (double) (1UL << 30);
+        Range host, kvm;
+        int r;
+
+        if (bm_fd < 0) {
+                printf("SKIP: needs /sys/kernel/mm/page_idle/bitmap as root (%s)\n", strerror(errno));
+                return 77;
+        }
+        if (start % PAGE_SZ || end <= start || len % PAGE_SZ) {
+                fprintf(stderr, "--kvm-range: START-END, page aligned, START < END\n");
+                return 2;
+        }
+        if (range_open(&kvm, pid, start, len) < 0)
+                return 77;
+        if (map_region(len, thp) < 0 || range_open(&host, getpid(), (uintptr_t) region, len) < 0)
+                return 1;
+        v_ih = calloc((size_t) rounds, sizeof(double));
+        v_ik = calloc((size_t) rounds, sizeof(double));
+        v_ph = calloc((size_t) rounds, sizeof(double));
+        v_pk = calloc((size_t) rounds, sizeof(double));
+        if (!v_ih || !v_ik || !v_ph || !v_pk)
+                return 1;
+        if (count_calls)
+                print_kvm_mapping();
+
+        /* Warm up (first passes find everything accessed). */
+        pass_idle_pages(&host);
+        pass_idle_pages(&kvm);
+        pass_page_idle(&host, bm_fd);
+        pass_page_idle(&kvm, bm_fd);
+
+        printf("idle-pages-bench --kvm: guest RAM of pid %d, 0x%lx-0x%lx (%zu MiB), host-only %s of the same size "
+               "touching [%zu, %zu) MiB per round (as the guest), %d rounds\n", (int) pid, (unsigned long) start,
+               (unsigned long) end, len >> 20, thp ? "THP" : "4 KiB pages", hot_off >> 20, (hot_off + hot_len) >> 20,
+               rounds);
+        for (int i = 0; i < rounds; i++) {
+                long a_ih, a_ik, a_ph, a_pk;
+                double d_ih, d_ik, d_ph, d_pk;
+
+                touch_window(hot_off, hot_len);
+                d_ih = timed_idle_pages(&host, &a_ih);
+                d_ik = timed_idle_pages(&kvm, &a_ik);
+                touch_window(hot_off, hot_len);
+                d_ph = timed_page_idle(&host, bm_fd, &a_ph);
+                d_pk = timed_page_idle(&kvm, bm_fd, &a_pk);
+                printf("round %d: idle_pages host %.1f ms (%ld accessed), KVM %.1f ms (%ld); "
+                       "page_idle+pagemap host %.1f ms (%ld), KVM %.1f ms (%ld)\n",
+                       i, d_ih, a_ih, d_ik, a_ik, d_ph, a_ph, d_pk, a_pk);
+                if (a_ih < 0 || a_ik < 0 || a_ph < 0 || a_pk < 0) {
+                        printf("FAIL: a pass failed\n");
+                        return 1;
+                }
+                v_ih[i] = d_ih;
+                v_ik[i] = d_ik;
+                v_ph[i] = d_ph;
+                v_pk[i] = d_pk;
+                usleep(100000);
+        }
+        /*
+         * Medians: under single-threaded TCG the lab's vCPUs share one host thread, so a pass is
+         * sometimes charged for the other vCPU's time slice (the guest's QEMU); the median is
+         * robust against those outliers.
+         */
+        ip_host = median(v_ih, (size_t) rounds);
+        ip_kvm = median(v_ik, (size_t) rounds);
+        pi_host = median(v_ph, (size_t) rounds);
+        pi_kvm = median(v_pk, (size_t) rounds);
+        printf("medians of %d rounds:\n", rounds);
+        printf("idle_pages host-only:       %8.2f ms CPU per pass, %8.1f ms per GiB\n", ip_host, ip_host / gib);
+        printf("idle_pages KVM guest:       %8.2f ms CPU per pass, %8.1f ms per GiB\n", ip_kvm, ip_kvm / gib);
+        printf("page_idle+pagemap host-only:%8.2f ms CPU per pass, %8.1f ms per GiB\n", pi_host, pi_host / gib);
+        printf("page_idle+pagemap KVM guest:%8.2f ms CPU per pass, %8.1f ms per GiB\n", pi_kvm, pi_kvm / gib);
+        printf("ratio idle_pages KVM/host-only (%s): %.2fx (goal: <= %dx)\n", thp ? "THP" : "4K",
+               ip_host > 0 ? ip_kvm / ip_host : 0, thp ? 2 : 3);
+        printf("ratio page_idle KVM / idle_pages KVM: %.2fx\n", ip_kvm > 0 ? pi_kvm / ip_kvm : 0);
+
+        if (count_calls) {
+                unsigned long calls, c4k, c2m, cother;
+
+                r = count_age_calls(&kvm, &calls, &c4k, &c2m, &cother);
+                if (r < 0)
+                        printf("notifier calls: not counted (tracing: %s)\n", strerror(-r));
+                else
+                        printf("notifier calls of one idle_pages pass over the guest (kvm_age_hva): %lu "
+                               "(%lu of 4 KiB, %lu of 2 MiB, %lu other), %.2f per 2 MiB of guest RAM\n",
+                               calls, c4k, c2m, cother, calls / (len / (double) PMD_SZ));
+        }
+
+        if (damon) {
+                DamonRun runs[2];
+                double per_s = 1e6 / dopts->aggr_us;
+
+                r = run_damon(&kvm, dopts, 0, runs);
+                if (r < 0)
+                        return 1;
+                if (r == 0) {
+                        printf("summary KVM %zu MiB %s: CPU ms per GiB per full picture | per GiB per s at one picture per %lu ms\n",
+                               len >> 20, thp ? "THP" : "4K", dopts->aggr_us / 1000);
+                        printf("  idle_pages host-only (one pass)  %9.2f | %9.1f\n", ip_host / gib, ip_host / gib * per_s);
+                        printf("  idle_pages KVM (one pass)        %9.2f | %9.1f\n", ip_kvm / gib, ip_kvm / gib * per_s);
+                        printf("  page_idle KVM (one pass)         %9.2f | %9.1f\n", pi_kvm / gib, pi_kvm / gib * per_s);
+                        for (size_t i = 0; i < 2; i++) {
+                                double v = runs[i].cpu_ms / (runs[i].window_s * per_s) / gib;
+
+                                printf("  DAMON KVM %4lu..%-4lu (one aggr.) %9.2f | %9.1f   (DAMON/idle_pages KVM %.2fx)\n",
+                                       runs[i].min_regions, runs[i].max_regions, v, v * per_s,
+                                       ip_kvm > 0 ? v / (ip_kvm / gib) : 0);
+                        }
+                }
+        }
+        return 0;
+}
+
+static void usage(const char *argv0) {
+        fprintf(stderr,
+                "usage: %s [--size MIB] [--rounds N] [--thp on|off] [--hot-every N]\n"
+                "       [--damon] [--damon-secs S] [--damon-warmup S] [--damon-sample-us US]\n"
+                "       [--damon-aggr-us US] [--damon-max-regions N]\n"
+                "       [--kvm-pid PID --kvm-range START-END [--hot-window OFF_MIB+LEN_MIB] [--count-calls]]\n",
+                argv0);
+}
+
 int main(int argc, char **argv) {
-        size_t size_mib = 512, every = 8;
-        unsigned long sample_us = 5000, aggr_us = 100000, max_regions = 1000;
-        double damon_secs = 5, damon_warmup = 2;
+        size_t size_mib = 512, every = 8, hot_off = 32UL << 20, hot_len = 8UL << 20;
+        DamonOpts dopts = { .sample_us = 5000, .aggr_us = 100000, .max_regions = 1000, .secs = 5, .warmup = 2 };
+        uintptr_t kvm_start = 0, kvm_end = 0;
+        pid_t kvm_pid = 0;
         int rounds = 5;
-        bool thp = false, damon = false;
+        bool thp = false, damon = false, count_calls = false;
 
         for (int i = 1; i < argc; i++) {
                 if (!strcmp(argv[i], "--size") && i + 1 < argc)
@@ -453,20 +792,39 @@ int main(int argc, char **argv) {
                 else if (!strcmp(argv[i], "--damon"))
                         damon = true;
                 else if (!strcmp(argv[i], "--damon-secs") && i + 1 < argc)
-                        damon_secs = atof(argv[++i]);
+                        dopts.secs = atof(argv[++i]);
                 else if (!strcmp(argv[i], "--damon-warmup") && i + 1 < argc)
-                        damon_warmup = atof(argv[++i]);
+                        dopts.warmup = atof(argv[++i]);
                 else if (!strcmp(argv[i], "--damon-sample-us") && i + 1 < argc)
-                        sample_us = strtoul(argv[++i], NULL, 0);
+                        dopts.sample_us = strtoul(argv[++i], NULL, 0);
                 else if (!strcmp(argv[i], "--damon-aggr-us") && i + 1 < argc)
-                        aggr_us = strtoul(argv[++i], NULL, 0);
+                        dopts.aggr_us = strtoul(argv[++i], NULL, 0);
                 else if (!strcmp(argv[i], "--damon-max-regions") && i + 1 < argc)
-                        max_regions = strtoul(argv[++i], NULL, 0);
+                        dopts.max_regions = strtoul(argv[++i], NULL, 0);
+                else if (!strcmp(argv[i], "--kvm-pid") && i + 1 < argc)
+                        kvm_pid = (pid_t) strtol(argv[++i], NULL, 0);
+                else if (!strcmp(argv[i], "--kvm-range") && i + 1 < argc) {
+                        char *e;
+
+                        kvm_start = strtoull(argv[++i], &e, 0);
+                        if (*e != '-') {
+                                usage(argv[0]);
+                                return 2;
+                        }
+                        kvm_end = strtoull(e + 1, NULL, 0);
+                } else if (!strcmp(argv[i], "--hot-window") && i + 1 < argc) {
+                        char *e;
+
+                        hot_off = strtoul(argv[++i], &e, 0) << 20;
+                        if (*e != '+') {
+                                usage(argv[0]);
+                                return 2;
+                        }
+                        hot_len = strtoul(e + 1, NULL, 0) << 20;
+                } else if (!strcmp(argv[i], "--count-calls"))
+                        count_calls = true;
                 else {
-                        fprintf(stderr,
-                                "usage: %s [--size MIB] [--rounds N] [--thp on|off] [--hot-every N]\n"
-                                "       [--damon] [--damon-secs S] [--damon-warmup S] [--damon-sample-us US]\n"
-                                "       [--damon-aggr-us US] [--damon-max-regions N]\n", argv[0]);
+                        usage(argv[0]);
                         return 2;
                 }
         }
@@ -474,67 +832,53 @@ int main(int argc, char **argv) {
                 every = 1;
         if (rounds < 1)
                 rounds = 1;
-        if (damon && !(getenv("VTISM_LAB") && !strcmp(getenv("VTISM_LAB"), "1"))) {
-                fprintf(stderr, "--damon only runs inside the lab (VTISM_LAB=1): the host's DAMON is not ours\n");
+        if ((damon || count_calls) && !(getenv("VTISM_LAB") && !strcmp(getenv("VTISM_LAB"), "1"))) {
+                fprintf(stderr, "--damon and --count-calls only run inside the lab (VTISM_LAB=1): "
+                        "the host's DAMON and tracing are not ours\n");
                 return 2;
         }
-        if (damon && (sample_us == 0 || aggr_us < sample_us || max_regions < 10 || damon_secs <= 0)) {
+        if (damon && (dopts.sample_us == 0 || dopts.aggr_us < dopts.sample_us || dopts.max_regions < 10 ||
+                      dopts.secs <= 0)) {
                 fprintf(stderr, "--damon needs 0 < sample_us <= aggr_us, max regions >= 10, secs > 0\n");
                 return 2;
         }
+        if (kvm_pid > 0 || kvm_end)
+                return kvm_mode(kvm_pid, kvm_start, kvm_end, thp, rounds, hot_off, hot_len, count_calls, damon, &dopts);
 
-        int ip_fd = open("/proc/self/idle_pages", O_RDONLY | O_CLOEXEC);
-        int pm_fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
         int bm_fd = open("/sys/kernel/mm/page_idle/bitmap", O_RDWR | O_CLOEXEC);
-        if (ip_fd < 0 || pm_fd < 0 || bm_fd < 0) {
+        Range self;
+
+        if (bm_fd < 0) {
                 printf("SKIP: needs /proc/self/idle_pages, pagemap and page_idle/bitmap as root (%s)\n",
                        strerror(errno));
                 return 77;
         }
-
-        region_len = size_mib << 20;
-        n_pages = region_len / PAGE_SZ;
-        uint8_t *p = mmap(NULL, region_len + PMD_SZ, PROT_READ | PROT_WRITE,
-                          MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-        if (p == MAP_FAILED) {
-                perror("mmap");
+        if (map_region(size_mib << 20, thp) < 0)
                 return 1;
-        }
-        region = (uint8_t *) (((uintptr_t) p + PMD_SZ - 1) & ~(PMD_SZ - 1));
-        madvise(region, region_len, thp ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
-        touch(1);
-
-        uint64_t *pfns = calloc(n_pages, 8);
-        if (!pfns)
-                return 1;
+        if (range_open(&self, getpid(), (uintptr_t) region, region_len) < 0)
+                return 77;
 
         double gib = region_len / (double) (1UL << 30), ms_ip = 0, ms_pi = 0;
         long exp = (long) ((n_pages + every - 1) / every);
 
         /* Warm up both (first passes find everything accessed). */
-        pass_idle_pages(ip_fd);
-        pass_page_idle(pm_fd, bm_fd, pfns);
+        pass_idle_pages(&self);
+        pass_page_idle(&self, bm_fd);
 
         printf("idle-pages-bench: %zu MiB, %s, %d rounds, every %zu-th page touched (%ld pages)\n",
                size_mib, thp ? "THP" : "4 KiB pages", rounds, every, exp);
         for (int r = 0; r < rounds; r++) {
-                double t0, t1;
                 long a_ip, a_pi;
+                double d_ip, d_pi;
 
                 touch(every);
-                t0 = thread_cpu_ms();
-                a_ip = pass_idle_pages(ip_fd);
-                t1 = thread_cpu_ms();
-                ms_ip += t1 - t0;
-                double d_ip = t1 - t0;
-
+                d_ip = timed_idle_pages(&self, &a_ip);
+                ms_ip += d_ip;
                 touch(every);
-                t0 = thread_cpu_ms();
-                a_pi = pass_page_idle(pm_fd, bm_fd, pfns);
-                t1 = thread_cpu_ms();
-                ms_pi += t1 - t0;
+                d_pi = timed_page_idle(&self, bm_fd, &a_pi);
+                ms_pi += d_pi;
                 printf("round %d: idle_pages %.1f ms, %ld accessed; page_idle+pagemap %.1f ms, %ld accessed\n",
-                       r, d_ip, a_ip, t1 - t0, a_pi);
+                       r, d_ip, a_ip, d_pi, a_pi);
                 if (a_ip < 0 || a_pi < 0) {
                         printf("FAIL: a pass failed (%s)\n", strerror((int) -(a_ip < 0 ? a_ip : a_pi)));
                         return 1;
@@ -547,42 +891,14 @@ int main(int argc, char **argv) {
         if (!damon)
                 return 0;
 
-        DamonRun runs[2] = {
-                { .min_regions = 10, .max_regions = max_regions },
-                { .min_regions = max_regions, .max_regions = max_regions },
-        };
-        double per_s = 1e6 / aggr_us;   /* pictures per second */
-        int r;
+        DamonRun runs[2];
+        double per_s = 1e6 / dopts.aggr_us;     /* pictures per second */
+        int r = run_damon(&self, &dopts, every, runs);
 
-        if (damon_setup(sample_us, aggr_us) < 0)
-                return 0;
-        printf("DAMON vaddr: this process, one region = the mapping, sample %lu us, aggr %lu us, "
-               "warm-up %.1f s, window %.1f s, touching every %zu-th page once per aggregation\n",
-               sample_us, aggr_us, damon_warmup, damon_secs, every);
-        for (size_t i = 0; i < 2; i++) {
-                DamonRun *run = &runs[i];
-
-                r = damon_measure(run, aggr_us, damon_warmup, damon_secs, every);
-                if (r < 0) {
-                        printf("DAMON: FAIL: monitoring run failed (%s)\n", strerror(-r));
-                        damon_teardown();
-                        return 1;
-                }
-                double aggrs = run->window_s * per_s, samples = run->window_s * 1e6 / sample_us;
-                printf("DAMON %4lu..%lu regions: kdamond %.1f ms CPU in %.2f s (%.1f %% of a CPU; "
-                       "utime+stime %.0f ms); ~%.0f regions after merging (snapshot %lu, %s; "
-                       "sampled: up to 2-3x that, after the split)\n",
-                       run->min_regions, run->max_regions, run->cpu_ms, run->window_s,
-                       run->cpu_ms / run->window_s / 10, run->tick_ms, run->avg_regions,
-                       run->snap_regions, run->snap_inside ? "all inside the mapping" : "NOT all inside the mapping");
-                printf("      per aggregation %.2f ms = %.2f ms per GiB; per sample (every region once) %.3f ms = %.3f ms per GiB\n",
-                       run->cpu_ms / aggrs, run->cpu_ms / aggrs / gib,
-                       run->cpu_ms / samples, run->cpu_ms / samples / gib);
-        }
-        damon_teardown();
-
+        if (r != 0)
+                return r < 0 ? 1 : 0;
         printf("summary %zu MiB %s: CPU ms per GiB per full picture | CPU ms per GiB per s at one picture per %lu ms\n",
-               size_mib, thp ? "THP" : "4K", aggr_us / 1000);
+               size_mib, thp ? "THP" : "4K", dopts.aggr_us / 1000);
         printf("  idle_pages (one pass)             %9.2f | %9.1f\n", ip_gib, ip_gib * per_s);
         printf("  page_idle+pagemap (one pass)      %9.2f | %9.1f\n", pi_gib, pi_gib * per_s);
         for (size_t i = 0; i < 2; i++) {

@@ -31,8 +31,13 @@ typedef enum BusRecordKind {
         BUS_RECORD_NODE,       /* Nodes[] */
         BUS_RECORD_VM,         /* VMs[] */
         BUS_RECORD_TRACKER,    /* Trackers[] */
+        BUS_RECORD_CONTIGUITY_VM,   /* GetContiguity(), first part */
+        BUS_RECORD_CONTIGUITY,      /* GetContiguity(), summaries[] */
+        BUS_RECORD_CONTIGUITY_NODE, /* GetContiguity(), nodes[] */
         BUS_RECORD_HEATMAP,    /* GetHeatmap(), first part */
         BUS_RECORD_HEAT_RANGE, /* GetHeatmap(), ranges[] */
+        BUS_RECORD_PLAN,       /* GetPlan(), first part */
+        BUS_RECORD_PLAN_MOVE,  /* GetPlan(), moves[] */
         _BUS_RECORD_KIND_MAX,
 } BusRecordKind;
 
@@ -75,6 +80,8 @@ typedef struct BusSnapshot {
         bool have_counters;
         BusRecord *nodes;
         size_t n_nodes;
+        BusRecord *offline_nodes;  /* OfflineNodes: BUS_RECORD_NODE records too */
+        size_t n_offline_nodes;
         uint32_t *distances;       /* n_nodes x n_nodes when complete */
         size_t n_distances;
         bool have_vms;             /* the VMs property was there */

@@ -20,6 +20,7 @@ typedef enum TrackerKind {
         TRACKER_IDLE_PAGES,
         TRACKER_DAMON,
         TRACKER_PAGE_IDLE,
+        TRACKER_SOFTDIRTY,
         _TRACKER_KIND_MAX,
         _TRACKER_KIND_INVALID = -22,
 } TrackerKind;
@@ -83,6 +84,9 @@ typedef struct VtConf {
          * empty = none. Default: root and libvirt-qemu (the user libvirt runs QEMU as on Debian). */
         char **qemu_users;
         size_t n_qemu_users;
+        /* contiguity_anchor: the anchor size of the contiguity summaries (vtismctl contiguity),
+         * a power of two, 4 KiB .. 1 TiB (contiguity.h) */
+        uint64_t contiguity_anchor_bytes;
 
         /* tiers { dram = [..]; cxl = [..]; }: sorted, no node in both; unlisted nodes are classified
          * automatically (n_* == 0: no override) */
@@ -107,13 +111,27 @@ static inline void config_freep(VtConf **c) {
         config_free(*c);
 }
 
+/* Largest configuration file accepted (vtism.conf(5) says so). */
+#define CONFIG_FILE_MAX_BYTES (UINT64_C(1) << 20)
+
 /*
- * Parse path into a new VtConf. On failure returns -errno (-ENOENT, -EACCES, -EINVAL for any
- * syntax or validation error) and, when ret_error is non-NULL, a message naming the place:
- * "/etc/vtism.conf:12: global.tracker: unknown tracker 'foo' (expected auto, idle_pages, damon,
- * page_idle)". Unknown keys are errors.
+ * Parse path into a new VtConf. Only a regular file of at most CONFIG_FILE_MAX_BYTES is read
+ * (opened non-blocking, checked before reading: a FIFO or a device never hangs or floods us). On
+ * failure returns -errno (-ENOENT, -EACCES, -EISDIR, -EFBIG; -EINVAL for any other kind of file,
+ * an empty path, any syntax or validation error) and, when ret_error is non-NULL, a message
+ * naming the place: "/etc/vtism.conf:12: global.tracker: unknown tracker 'foo' (expected auto,
+ * idle_pages, damon, page_idle, softdirty)". Unknown keys are errors. Strings from the file are
+ * shown shortened to 64 bytes ("...") with control characters escaped.
  */
 int config_load(const char *path, VtConf **ret, char **ret_error);
+
+/*
+ * As config_load(), but a path that does not exist (not even as a dangling symlink) gives the
+ * built-in defaults (path NULL) and returns 1: every setting is optional, so a missing default
+ * /etc/vtism.conf is no error. Callers say so once. A file named explicitly by the user should go
+ * through config_load(), so that a typo in its name is reported.
+ */
+int config_load_or_defaults(const char *path, VtConf **ret, char **ret_error);
 
 /* Parse from a string (tests, fuzzing); name is used in messages in place of the path. */
 int config_load_string(const char *text, const char *name, VtConf **ret, char **ret_error);

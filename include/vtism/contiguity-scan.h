@@ -19,7 +19,8 @@
  *  - PROC/PID/pagemap of the VM's QEMU pid, and of no other process: one 64-bit entry per
  *    4 KiB of its address space; bit 63 present, bits 0-54 the pfn. The pfns read as 0 without
  *    CAP_SYS_ADMIN: that is -EPERM here, not a layout. Read in batches of
- *    CONTIG_SCAN_BATCH_PAGES entries (128 KiB, 64 MiB of guest RAM) with one pread each.
+ *    CONTIG_SCAN_BATCH_PAGES entries (128 KiB, 64 MiB of guest RAM; fewer with
+ *    contiguity_scan_set_batch_pages()) with one pread each.
  *  - PROC/kpageflags, 64 bits per pfn: COMPOUND_HEAD (15), COMPOUND_TAIL (16), HUGE (17,
  *    hugetlb), THP (22, any large anonymous folio, not only PMD-sized), ZERO_PAGE (24). Read
  *    with one pread per run of consecutive pfns in a batch: one per 2 MiB or less for THP-backed
@@ -50,6 +51,7 @@
  */
 
 #define CONTIG_SCAN_BATCH_PAGES 16384u
+#define CONTIG_SCAN_BATCH_PAGES_MIN 1024u
 
 typedef struct ContiguityScanStats {
         uint64_t pages;                 /* pagemap entries read */
@@ -79,6 +81,15 @@ ContiguityScan *contiguity_scan_free(ContiguityScan *s);
 DEFINE_TRIVIAL_CLEANUP_FUNC(ContiguityScan *, contiguity_scan_free);
 
 /*
+ * Batches of `pages` pagemap entries from now on (a power of two, CONTIG_SCAN_BATCH_PAGES_MIN
+ * .. CONTIG_SCAN_BATCH_PAGES; default the maximum), each ending on a multiple of its size in
+ * host-virtual addresses: smaller batches for slices of a loaded event loop (the daemon's,
+ * under the lab's TCG where a 64 MiB batch can take ~100 ms). The summary does not depend on
+ * the batch size. -EINVAL for another size.
+ */
+int contiguity_scan_set_batch_pages(ContiguityScan *s, size_t pages);
+
+/*
  * Scan the next batches, at least one, until about max_pages pages are read (0: all). Returns
  * 1 while there is more to do, 0 when the scan is complete. Errors: -EPERM pfns hidden (not
  * CAP_SYS_ADMIN); -ESRCH the process exited (pagemap reads 0 bytes for a dead process); -ERANGE
@@ -89,6 +100,8 @@ int contiguity_scan_step(ContiguityScan *s, uint64_t max_pages);
 
 /* Fraction done, 0..1 (for progress messages). */
 double contiguity_scan_progress(const ContiguityScan *s);
+/* Pagemap entries read so far (for cost measurements). */
+uint64_t contiguity_scan_pages_done(const ContiguityScan *s);
 
 /* The summary once contiguity_scan_step() returned 0 (-EBUSY before, -ESTALE twice). stats may be NULL. */
 int contiguity_scan_finish(ContiguityScan *s, ContigSummary *ret, ContiguityScanStats *ret_stats);

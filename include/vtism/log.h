@@ -8,7 +8,10 @@
 
 /*
  * Daemon-side logging. Under systemd (JOURNAL_STREAM names our stderr) messages go to the journal
- * with structured fields; otherwise to stderr as "vtismd: message". The pure core never logs.
+ * with structured fields; otherwise to stderr as "vtismd: LEVEL: message" (LEVEL err, warning,
+ * notice, info or debug). When the journal cannot take a message (its socket is absent, or it
+ * refuses), the message goes to stderr instead: "<N>message" if stderr is a journal stream (the
+ * prefix carries the priority), else as above. The pure core never logs.
  */
 
 typedef enum LogTarget {
@@ -23,6 +26,8 @@ typedef struct LogField {
 } LogField;
 
 void log_setup(const char *ident, LogTarget target);
+/* Where the journal's native socket is looked for (tests); default /run/systemd/journal/socket. */
+void log_set_journal_socket(const char *path);
 void log_set_max_level(int level);
 int log_get_max_level(void);
 

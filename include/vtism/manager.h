@@ -6,7 +6,10 @@
 #include <systemd/sd-event.h>
 
 #include "vtism/config.h"
+#include "vtism/contiguity-scan.h"
+#include "vtism/cxl-devices.h"
 #include "vtism/macro.h"
+#include "vtism/migrator.h"
 #include "vtism/topology.h"
 #include "vtism/tracker.h"
 #include "vtism/vm.h"
@@ -49,12 +52,31 @@ typedef enum ManagerChange {
         MANAGER_CHANGED_RELOAD_ERROR = 1 << 4,
         MANAGER_CHANGED_TRACKERS     = 1 << 5, /* usable trackers, the active one */
         MANAGER_CHANGED_VMS          = 1 << 6, /* a VM came, went, or changed identity or policy */
-        MANAGER_CHANGED_CYCLE        = 1 << 7, /* a cycle timer ran (counters, heat, placement moved on) */
+        MANAGER_CHANGED_MIGRATION    = 1 << 7, /* the migration state (idle, moving, paused, ...) */
+        MANAGER_CHANGED_ROUND        = 1 << 8, /* a migration round with moves ended: last_round */
+        MANAGER_CHANGED_CYCLE        = 1 << 9, /* a cycle timer ran (counters, heat, placement moved on) */
 } ManagerChange;
+
+/* What is behind a NUMA node (manager-devices.c), as the bus shows it: lists comma-separated,
+ * NULL when empty. */
+typedef struct ManagerNodeView {
+        int node;
+        bool online;
+        NodeKind kind;
+        char *description;
+        char *cxl_memdevs, *cxl_regions, *cxl_window;
+        char *dax_devices, *dax_modes;
+        uint64_t dax_bytes;
+        bool zones_known;           /* online_bytes and movable_bytes are known */
+        uint64_t online_bytes, movable_bytes;
+} ManagerNodeView;
+
+typedef struct ManagerContiguity ManagerContiguity; /* manager-contiguity.c */
 
 typedef struct Manager Manager;
 typedef void (*ManagerChangeHook)(Manager *m, unsigned changes, void *userdata);
 
+/* Since vtismd started; the migration counters are those of the migrator (pages of 4 KiB). */
 typedef struct ManagerCounters {
         uint64_t cycles;
         uint64_t pages_promoted;
@@ -63,10 +85,30 @@ typedef struct ManagerCounters {
         uint64_t bytes_migrated;
         uint64_t reloads;
         uint64_t reload_failures;
+        uint64_t plans;                 /* cycles that planned (tiering mode, sampling on) */
+        uint64_t rounds;                /* migration rounds that had moves */
+        uint64_t bytes_promoted;
+        uint64_t bytes_demoted;
+        uint64_t pages_failed_by[_MIGRATOR_FAILURE_MAX]; /* busy, nomem, gone, shared, not-allowed, other */
+        uint64_t pages_dropped;         /* planned, never attempted (replaced, budget, VM gone, ...) */
+        uint64_t pages_would_move;      /* dry-run */
+        uint64_t pages_already;         /* query-first moves found already in place */
+        uint64_t pages_queried;         /* placement queries (residency sweep and planned queries) */
         uint64_t cycle_usec;          /* CLOCK_MONOTONIC time spent in manager_cycle() */
         uint64_t sample_errors;       /* failed tracker reads of a VM */
         uint64_t metrics_file_errors; /* failed writes of global.metrics_textfile */
 } ManagerCounters;
+
+/* The last migration round that had moves, for the MigrationRound signal. */
+typedef struct ManagerRound {
+        uint64_t seq;
+        MigratorRoundEnd end;
+        bool dry_run;
+        usec_t duration_usec;
+        uint64_t budget_bytes;
+        size_t n_vms;                   /* VMs that had moves in it */
+        MigratorCounters total;
+} ManagerRound;
 
 struct Manager {
         sd_event *event;
@@ -80,6 +122,9 @@ struct Manager {
         char *sysfs_root;
         VtConf *config;
         Topology *topology;
+        ManagerNodeView *node_views; /* what is behind each node (manager-devices.c), ascending */
+        size_t n_node_views;
+        ManagerContiguity *contiguity; /* contiguity summaries and their scans (manager-contiguity.c) */
         ManagerMode mode;
         char *mode_reason;          /* one sentence for vtismctl status */
 
@@ -106,6 +151,13 @@ struct Manager {
         VmSource *proc_source;
         char *tracker_reasons[_TRACKER_KIND_MAX]; /* why each tracker is unusable; NULL if usable */
         Tracker *tracker;                         /* NULL: none usable (monitor VMs only) */
+
+        /* Placement: plans and the migrator (manager-placement.c) */
+        Migrator *migrator;         /* the only owner of move_pages(2); NULL before manager_start() */
+        const char *migration_state; /* as last signalled (manager_migration_state()) */
+        uint64_t plan_round_seq;    /* the migrator round running the last plan, 0: none */
+        uint64_t rounds_seen;       /* rounds the migrator started (its seq counter, mirrored) */
+        ManagerRound last_round;
 };
 
 int manager_new(const char *config_path, const char *sysfs_root, const char *proc_root, int log_level_override,
@@ -143,6 +195,91 @@ void manager_notify_changed(Manager *m, unsigned changes);
 /* One full cycle (also run by the timer). */
 int manager_cycle(Manager *m);
 
+/* manager-devices.c: the memory devices behind each node (cxl-devices.h), read at start and on
+ * every reload (manager_load(), manager_reload()); a failed read keeps the last good one. */
+void manager_devices_refresh(Manager *m);
+void manager_devices_done(Manager *m);
+/* NULL if the node is not known there (the devices were never read, or the node is neither online
+ * nor a DAX device's target). */
+const ManagerNodeView *manager_node_view(const Manager *m, int node);
+
+/*
+ * manager-contiguity.c: how contiguously each VM's guest RAM is mapped in host memory
+ * (contiguity.h), scanned from its QEMU process's pagemap (contiguity-scan.h; root only, and
+ * only of the VMs vtismd tiers) in slices from the event loop, one scan at a time:
+ *   - on request (GetContiguity): a summary younger than the request's max age is answered at
+ *     once, else a scan starts (or the running one of that VM is joined) and the answer follows
+ *     when it is done;
+ *   - "before tiering": the first scan made while the VM is tracked and before vtism moved any
+ *     of its pages (queued when it is first tracked); kept for the VM's lifetime in vtismd;
+ *   - after moves: once vtism moved at least MIN(64 MiB, 1 % of its RAM) of the VM since its
+ *     last summary (manager_contiguity_round_done()), rate-limited per VM and overall.
+ * Costs, limits and the rules for what counts as fresh: vtismd(8) and manager-contiguity.c.
+ */
+typedef enum ContigTrigger {
+        CONTIG_TRIGGER_REQUEST,       /* a GetContiguity call */
+        CONTIG_TRIGGER_TIERING_START, /* the VM was first tracked */
+        CONTIG_TRIGGER_MIGRATION,     /* vtism moved enough of it since the last summary */
+        _CONTIG_TRIGGER_MAX,
+        _CONTIG_TRIGGER_INVALID = -22,
+} ContigTrigger;
+
+const char *contig_trigger_to_string(ContigTrigger t); /* "request", "tiering-start", "migration" */
+
+typedef struct ContigRecord {
+        ContigSummary summary;
+        ContiguityScanStats stats;
+        usec_t taken_usec;          /* CLOCK_REALTIME, when the scan ended */
+        usec_t taken_mono_usec;     /* CLOCK_MONOTONIC, the same moment */
+        usec_t scan_usec;           /* from the scan's start to its end */
+        usec_t busy_usec;           /* of which in its slices */
+        uint64_t slices;
+        ContigTrigger trigger;
+        uint64_t moved_bytes;       /* what vtism had moved of the VM when the scan started */
+} ContigRecord;
+
+typedef struct ContigView {
+        const ContigRecord *now;    /* the latest summary (never NULL in a successful answer) */
+        const ContigRecord *before; /* before tiering; NULL if none */
+        bool before_pending;        /* none yet, one will be taken */
+        const char *before_error;   /* none, and why there will be none; NULL if pending or there */
+        uint64_t moved_bytes;       /* vtism's moves of the VM since it was found */
+} ContigView;
+
+/* The answer to a request: view (and vm) valid during the call, or error (< 0) with a sentence
+ * (vm then NULL if the VM is gone). Called exactly once per request. */
+typedef void (*ManagerContigDone)(Manager *m, Vm *vm, const ContigView *view, int error, const char *error_text,
+                                  void *userdata);
+
+/*
+ * Ask for vm's contiguity summary no older than max_age_usec (raised to the VM's floor: 1 s, or
+ * 10 x the time its last scan took, so that callers cannot keep a core busy scanning). done() is
+ * called once: from this call when a summary is fresh enough, else from the slice that finishes
+ * the scan (with error -ESRCH when the VM exits meanwhile, -ECANCELED when vtismd stops, or the
+ * scan's error). Errors of the call itself (done() is then never called): -ENODATA guest RAM not
+ * located yet, -EPERM the VM is not tiered (ignored: its memory is not read), -EBUSY too many
+ * requests are waiting (64 per VM, 256 in all).
+ */
+int manager_contiguity_request(Manager *m, Vm *vm, usec_t max_age_usec, ManagerContigDone done, void *userdata);
+/* After manager_vms_cycle(): VMs gone, before-tiering scans of newly tracked VMs, rescans due. */
+void manager_contiguity_cycle(Manager *m);
+/* The migrator's round_done sink (migrator.h): what it moved of each VM. */
+struct MigratorRound;
+void manager_contiguity_round_done(Manager *m, const struct MigratorRound *r);
+/* Requests still waiting are answered -ECANCELED; the running scan ends. */
+void manager_contiguity_done(Manager *m);
+/* Tunables, for tests (0 fields: defaults). */
+typedef struct ContigOptions {
+        usec_t slice_usec;          /* a slice starts no batch expected to end later (40 ms) */
+        usec_t batch_usec;          /* size batches to take about this long (8 ms) */
+        usec_t rescan_min_usec;     /* per VM, between scans after moves, at least (60 s) */
+        unsigned rescan_busy_factor;/* ... and at least this times the last scan's busy time (100) */
+        unsigned auto_duty_factor;  /* after an automatic rescan of busy time B, no other for B x this (50: 2 %) */
+        usec_t floor_min_usec;      /* a request's max age is at least this (1 s) ... */
+        unsigned floor_busy_factor; /* ... and this times the last scan's busy time (10) */
+} ContigOptions;
+void manager_contiguity_set_options(Manager *m, const ContigOptions *o);
+
 /* manager-vms.c: VM discovery, tracking and heat. */
 int manager_vms_start(Manager *m);                 /* VM sources; after the loop exists */
 int manager_tracker_setup(Manager *m);             /* (re)pick the tracker per config */
@@ -153,3 +290,63 @@ void manager_vms_done(Manager *m);
  * (then only the id or pid finds them). An id or name with invalid UTF-8 also matches as the bus
  * shows it (utf8_escape_invalid()). */
 int manager_find_vm(Manager *m, const char *key, Vm **ret);
+
+/*
+ * manager-placement.c: the placement half of the cycle. Every cycle after sampling: the residency
+ * refresh (a global budget of placement queries, more while a VM's first pass is incomplete), then
+ * one plan for all VMs at once (plan_compute(): heat maps, homes, policies, allowed nodes, limits
+ * from the config) handed to the migrator, which moves pages in slices from the event loop; its
+ * reports go back to the heat maps, the journal (one entry per round per VM that moved) and the
+ * counters. Nothing is planned in monitor-only mode; the residency refresh goes on.
+ */
+int manager_placement_start(Manager *m);           /* the migrator; after the loop exists */
+void manager_placement_done(Manager *m);
+void manager_placement_cycle(Manager *m);
+/* A VM got a heat map (register it with the migrator), or is about to lose it or go. */
+void manager_placement_add_vm(Manager *m, Vm *vm);
+void manager_placement_forget_vm(Manager *m, Vm *vm);
+/* Its per-VM state too (the VM is being freed). */
+void manager_placement_free_vm(Manager *m, Vm *vm);
+/* After a reload (mode, dry-run from the config). */
+void manager_placement_apply_config(Manager *m);
+/* m->counters' migration part from the migrator's (and each VM's live counters). */
+void manager_placement_sync_counters(Manager *m);
+void manager_placement_set_paused(Manager *m, bool paused);
+void manager_placement_set_dry_run(Manager *m, bool dry_run);
+/* "idle", "moving", "paused", "dry-run" or "monitor-only" */
+const char *manager_migration_state(const Manager *m);
+
+/* What status and GetPlan show of a VM's placement (NULL/false when it was never planned). */
+typedef struct VmPlanGroup {
+        PlanDirection direction;
+        int from_node;              /* PLAN_NODE_ANY: query first */
+        int to_node;
+        uint64_t moves, pages, huge_units, needs_room_pages;
+        uint8_t heat_min, heat_max;
+} VmPlanGroup;
+
+typedef struct VmPlanView {
+        uint64_t cycle;             /* the manager cycle it was made in */
+        usec_t computed_usec;       /* CLOCK_REALTIME */
+        uint64_t cycle_budget_bytes;/* of the whole plan */
+        PlanPolicy policy;          /* origin valid as long as the view */
+        bool frozen;
+        bool submitted;             /* false: migration paused, monitor-only, or the plan failed */
+        const PlanVmResult *result;
+        const VmPlanGroup *groups;
+        size_t n_groups;
+        uint64_t round_seq;         /* the migrator round that ran it, 0: none */
+        bool round_ended;
+        MigratorRoundEnd round_end;
+        const MigratorCounters *round; /* this VM's part of that round so far */
+} VmPlanView;
+
+bool vm_plan_view(const Vm *vm, VmPlanView *ret);
+/* Counters of every round since the VM was found; NULL if it never had a heat map. */
+const MigratorCounters *vm_migration_counters(const Vm *vm);
+/* Why the VM gets no moves (one sentence), NULL if it is tiered. */
+const char *vm_not_tiered_reason(const Vm *vm);
+/* Its allowed memory nodes ("0-1"), NULL if not known. */
+const char *vm_allowed_nodes(const Vm *vm);
+/* The last plan's DRAM target; false if none. */
+bool vm_dram_target_bytes(const Vm *vm, uint64_t *ret);

@@ -13,7 +13,8 @@
  * bus becomes a metric by one entry there (or is a label, label_defs[], or is listed in
  * metric_unexported[] with why not; the unit test test-metrics fails for a key that is in none).
  *
- * Per-record labels: node="ID",tier="dram|cxl" for Nodes; id="ID",name="NAME" for VMs;
+ * Per-record labels: node="ID",tier="dram|cxl" for Nodes (vtism_node_info adds kind and the CXL
+ * and DAX devices behind the node); id="ID",name="NAME" for VMs;
  * tracker="NAME" for Trackers; none for the scalar properties and Counters. A value the record
  * does not carry (unknown, see bus-api.h) gives no sample: an unsampled VM has no
  * vtism_vm_hot_bytes, rather than 0. Label values are escaped (\\, \", \n) and are UTF-8 since
@@ -41,6 +42,12 @@ enum {
         METRIC_WATCH_RATE      = 1 << 2, /* vtismctl's live view shows its change per second */
 };
 
+/* A label taken from another key of the same record (an info metric's details). */
+typedef struct MetricLabel {
+        const char *label;
+        unsigned field;           /* a key of type "s"; an absent one gives label="" (no label) */
+} MetricLabel;
+
 typedef struct MetricDef {
         BusRecordKind kind;
         unsigned field;           /* index into bus_record_types[kind].fields */
@@ -50,6 +57,7 @@ typedef struct MetricDef {
         const char *help;
         const char *label;        /* METRIC_INFO, METRIC_STATESET */
         const char *const *states; /* METRIC_STATESET, NULL-terminated */
+        const MetricLabel *labels; /* METRIC_INFO: more labels, terminated by { NULL }; may be NULL */
 } MetricDef;
 
 extern const MetricDef metric_defs[];
@@ -66,7 +74,7 @@ extern const size_t n_metric_unexported;
 
 /* The first metric of a key, or NULL. */
 const MetricDef *metric_find(BusRecordKind kind, unsigned field);
-/* Whether the key is a label of its record's samples. */
+/* Whether the key is a label of its record's samples, or of an info metric's (MetricDef.labels). */
 bool metric_is_label(BusRecordKind kind, unsigned field);
 
 const char *metric_type_to_string(MetricType t);

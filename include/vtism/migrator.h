@@ -54,8 +54,11 @@
  * half of it when the per-page part is derived. Sizes stay within
  * [.batch_pages_min, .batch_pages_max] (4 KiB pages; a THP counts 512). Natively that gives
  * batches of ~4,000 pages (16 MiB) or ~25 THPs; in the lab ~500 pages or one THP.
- * Before every batch the pid's start time is re-read (/proc/PID/stat: ~10-40 us natively, ~60 us
- * in the lab): a different process with the same pid never gets moves.
+ * Before every move batch and every batch of planned queries the pid's start time is re-read
+ * (/proc/PID/stat: ~10-40 us natively, ~60 us in the lab): a different process with the same pid
+ * never gets moves. The residency sweep does not re-read it: its owner checks each VM once per
+ * cycle before migrator_refresh_residency() (the daemon's budget is one stat read per VM per
+ * cycle), a query moves nothing, and an exited process answers ESRCH.
  *
  * Per-page results, counted per VM and in total (MigratorCounters):
  *   node == target       moved (from the node the plan or the query said); sink->moved()

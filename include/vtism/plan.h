@@ -100,8 +100,9 @@
  *      102 vs new 32, 60, ..., 156): cycle 7 at the latest. Bytes moved: what has to move, once.
  *
  * 4. Where. Promotions go to the VM's home node. A demotion from DRAM node n goes to the first
- *    of n's demotion targets (nearest CXL node first) that keeps demotion_min_free_ratio % of its
- *    size free after it, counting what earlier moves of this plan put there; none can: dropped.
+ *    of n's demotion targets (nearest CXL node first) that the VM may use (PlanVm.allowed_nodes)
+ *    and that keeps demotion_min_free_ratio % of its size free after it, counting what earlier
+ *    moves of this plan put there; none can: dropped.
  *    Promotions are checked the same way against the home node's watermark and the VM's target.
  *
  * 5. Order and the cycle budget. The budget is shared by weight between the VMs that need moves
@@ -221,6 +222,13 @@ typedef struct PlanVm {
         PlanPolicy policy;
         bool frozen;                /* no moves for it this cycle (paused, migrating, untracked),
                                      * but its DRAM use counts */
+        const char *frozen_why;     /* frozen: why, for its reason ("not sampled: ..."); NULL: "frozen" */
+        /* The nodes its pages may be on (the QEMU process's cpuset.mems, /proc/PID/status
+         * Mems_allowed_list; libvirt numatune strict narrows it), sorted; NULL: any node. A home
+         * node outside them gets no promotions (as if there were no home), a CXL node outside them
+         * no demotions (the next demotion target is tried). */
+        const int *allowed_nodes;
+        size_t n_allowed_nodes;
         const PlanPlacement *placement; /* may be NULL; sorted by hva, not overlapping, each
                                          * inside one RAM range */
         size_t n_placement;

@@ -51,17 +51,27 @@ int proc_pid_cmdline(const char *proc_root, pid_t pid, ProcCmdline **ret);
 typedef struct ProcPidStat {
         char state;                    /* field 3: R, S, D, T, t, Z, X, I, ... */
         pid_t ppid;                    /* field 4 */
+        unsigned flags;                /* field 9: the kernel's PF_* bits */
         unsigned long long start_time; /* field 22: clock ticks after boot; tells a reused pid apart */
 } ProcPidStat;
+
+/* PF_EXITING (include/linux/sched.h): the task is in do_exit(). */
+#define PROC_PF_EXITING 0x00000004u
 
 /* /proc/PID/stat: -ESRCH gone, -EIO if it does not parse. A zombie is returned (state 'Z'). */
 int proc_pid_stat(const char *proc_root, pid_t pid, ProcPidStat *ret);
 /* Field 22 of /proc/PID/stat (zombies included). */
 int proc_pid_start_time(const char *proc_root, pid_t pid, unsigned long long *ret);
 
-/* Is pid still the process that started at start_time? 0: yes and not a zombie; -ESRCH: gone,
- * a zombie, or the pid was reused; any other -errno: cannot tell now (keep the process). */
+/* Is pid still the process that started at start_time? 0: yes, neither exiting nor a zombie;
+ * -ESRCH: gone, exiting (PF_EXITING), a zombie, or the pid was reused; any other -errno: cannot
+ * tell now (keep the process). */
 int proc_pid_check(const char *proc_root, pid_t pid, unsigned long long start_time);
 
 /* The real uid of the process (first field of "Uid:" in /proc/PID/status). */
 int proc_pid_uid(const char *proc_root, pid_t pid, uid_t *ret);
+
+/* The NUMA nodes the process may allocate on ("Mems_allowed_list:" in /proc/PID/status, its
+ * cpuset.mems: libvirt's numatune mode strict sets it), sorted. -EIO if the line is missing or
+ * does not parse. */
+int proc_pid_mems_allowed(const char *proc_root, pid_t pid, int **ret_nodes, size_t *ret_n);

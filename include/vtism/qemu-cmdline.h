@@ -30,7 +30,7 @@ typedef struct QemuBackend {
         uint64_t size_bytes;
         char *mem_path;       /* memory-backend-file only */
         bool share;
-        int *host_nodes;      /* host-nodes=, empty if unset */
+        int *host_nodes;      /* host-nodes= (all of them), sorted, distinct; empty if unset or empty */
         size_t n_host_nodes;
         int guest_node;       /* -numa node,nodeid=N,memdev=ID; -1 if not a NUMA memdev */
 } QemuBackend;

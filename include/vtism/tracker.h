@@ -52,6 +52,8 @@ typedef struct TrackerOps {
         int (*prepare_access_checks)(Tracker *t, TrackerTarget *target);
         int (*check_accesses)(Tracker *t, TrackerTarget *target, HeatMap *heat);
         bool (*target_valid)(Tracker *t, TrackerTarget *target);
+        /* Optional: one line for the status, what feeds this target and how it went (malloc'ed). */
+        char *(*describe_target)(Tracker *t, TrackerTarget *target);
 } TrackerOps;
 
 struct Tracker {
@@ -63,6 +65,9 @@ struct Tracker {
 extern const TrackerOps tracker_idle_pages_ops;
 extern const TrackerOps tracker_page_idle_ops;
 extern const TrackerOps tracker_damon_ops;
+/* Writes only, page-exact, on stock kernels; every clear costs the guest a fault per page it
+ * writes (and, under KVM, per page it touches): see tracker-softdirty.c. */
+extern const TrackerOps tracker_softdirty_ops;
 
 /* NULL for TRACKER_AUTO or an unknown kind. */
 const TrackerOps *tracker_ops_from_kind(TrackerKind kind);
@@ -70,11 +75,30 @@ const TrackerOps *tracker_ops_from_kind(TrackerKind kind);
 /* Probe every tracker. reasons[k] is NULL for a usable tracker, else why not (caller frees). */
 void tracker_probe_all(const TrackerContext *ctx, char *reasons[_TRACKER_KIND_MAX]);
 
-/* Pick wanted (or, for TRACKER_AUTO, the best usable: idle_pages, page_idle, damon) given the
- * probe results. -EOPNOTSUPP if none (or the wanted one) is usable. */
+/*
+ * Pick wanted, or for TRACKER_AUTO the best usable given the probe results:
+ *   idle_pages                  page-exact reads and writes (vtism's kernel patch)
+ *   page_idle                   page-exact reads and writes (CONFIG_IDLE_PAGE_TRACKING)
+ *   damon + softdirty           reads per DAMON region, writes page-exact (stock kernels;
+ *                               tracker_damon_softdirty_ops, see vtism/tracker-combo.h)
+ *   damon                       reads and writes per region
+ *   softdirty                   writes only: blind to reads, so last
+ * -EOPNOTSUPP if none (or the wanted one) is usable.
+ */
 int tracker_pick(TrackerKind wanted, char *const reasons[_TRACKER_KIND_MAX], const TrackerOps **ret);
+/* Why tracker_pick() chose picked, in a sentence for the status (malloc'ed): for auto, the
+ * better trackers it passed over and why they are unusable. */
+char *tracker_pick_explain(TrackerKind wanted, char *const reasons[_TRACKER_KIND_MAX], const TrackerOps *picked);
+/* What feeds target and how it went: the tracker's describe_target(), else its name (malloc'ed). */
+char *tracker_describe_target(Tracker *t, TrackerTarget *target);
 
 int tracker_new(const TrackerOps *ops, const TrackerContext *ctx, Tracker **ret);
+
+/* tracker_pick() and tracker_new(); when the picked tracker fails to start, reasons[] says so
+ * ("failed to start: ...", logged as a warning; for damon+softdirty, which fails only when both
+ * parts do, for both) and, for TRACKER_AUTO, the next usable one is tried. -EOPNOTSUPP when none
+ * could be started. */
+int tracker_start(TrackerKind wanted, const TrackerContext *ctx, char *reasons[_TRACKER_KIND_MAX], Tracker **ret);
 Tracker *tracker_free(Tracker *t);
 static inline void tracker_freep(Tracker **t) {
         tracker_free(*t);

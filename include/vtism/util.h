@@ -5,6 +5,9 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <time.h>
+
+#include "vtism/macro.h"
 
 /* Small string and file helpers shared by core and daemon. All return 0/-errno. */
 
@@ -17,10 +20,17 @@ int read_file_at_max(const char *root, const char *path, size_t max_bytes, char 
 /* Same, stripping trailing whitespace. */
 int read_line_at(const char *root, const char *path, char **ret_line);
 
+/* pread() size bytes at offset, on EINTR again; what lies past the end of the file reads as zeros
+ * (an exited process' pagemap reads empty). ret_done (may be NULL): the bytes the file had. */
+int pread_full(int fd, void *buf, size_t size, uint64_t offset, size_t *ret_done);
+
 /* Parse a kernel cpulist/nodelist ("0-3,8,10-11") into a sorted, deduplicated array. */
 int parse_int_list(const char *s, int **ret_list, size_t *ret_n);
 /* Format a sorted list back into the compact "0-3,8" form (never NULL; "" for empty). */
 char *format_int_list(const int *list, size_t n);
+
+/* Whether list (any order) holds v. */
+bool int_list_contains(const int *list, size_t n, int v);
 
 /* Join a list in its given order, e.g. demotion targets "2 3" (never NULL; "" for empty). */
 char *join_int_list(const int *list, size_t n, const char *separator);
@@ -38,7 +48,13 @@ int parse_size_unit(const char *s, uint64_t default_unit, uint64_t *ret_bytes);
 #define FORMAT_BYTES_MAX 16
 char *format_bytes(char *buf, size_t len, uint64_t bytes);
 
+/* Append to the malloc'ed string *s (NULL counts as ""); returns the new *s. */
+_printf_(2, 3) char *strextendf(char **s, const char *fmt, ...);
+
 bool streq_ptr(const char *a, const char *b);
 static inline bool streq(const char *a, const char *b) {
         return strcmp(a, b) == 0;
 }
+
+/* clock_gettime(clock) in microseconds. */
+usec_t clock_now_usec(clockid_t clock);

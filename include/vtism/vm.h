@@ -119,10 +119,11 @@ typedef struct Vm {
         TrackerTarget target;
         bool target_added;
         uint64_t cycles;
-        uint64_t residency_cursor; /* next guest-RAM byte offset to query placement of */
         unsigned gone_cycles;      /* libvirt domain whose QEMU is gone: cycles waited for libvirt's event */
 
         VmPolicy policy;           /* policy.source NULL until vm_apply_policy() */
+        struct VmTier *tier;       /* manager-placement.c: its plans, rounds and counters; NULL
+                                    * until it has a heat map */
 } Vm;
 
 Vm *vm_new(pid_t pid, unsigned long long start_time);

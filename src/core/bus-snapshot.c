@@ -14,8 +14,13 @@ const BusRecordType bus_record_types[_BUS_RECORD_KIND_MAX] = {
         [BUS_RECORD_NODE] = { "Nodes", bus_node_fields, _BUS_NODE_FIELD_MAX },
         [BUS_RECORD_VM] = { "VMs", bus_vm_fields, _BUS_VM_FIELD_MAX },
         [BUS_RECORD_TRACKER] = { "Trackers", bus_tracker_fields, _BUS_TRACKER_FIELD_MAX },
+        [BUS_RECORD_CONTIGUITY_VM] = { "GetContiguity", bus_contig_vm_fields, _BUS_CONTIG_VM_FIELD_MAX },
+        [BUS_RECORD_CONTIGUITY] = { "GetContiguity.summaries", bus_contig_fields, _BUS_CONTIG_FIELD_MAX },
+        [BUS_RECORD_CONTIGUITY_NODE] = { "GetContiguity.nodes", bus_contig_node_fields, _BUS_CONTIG_NODE_FIELD_MAX },
         [BUS_RECORD_HEATMAP] = { "GetHeatmap", bus_heatmap_fields, _BUS_HEATMAP_FIELD_MAX },
         [BUS_RECORD_HEAT_RANGE] = { "GetHeatmap.ranges", bus_heat_range_fields, _BUS_HEAT_RANGE_FIELD_MAX },
+        [BUS_RECORD_PLAN] = { "GetPlan", bus_plan_fields, _BUS_PLAN_FIELD_MAX },
+        [BUS_RECORD_PLAN_MOVE] = { "GetPlan.moves", bus_plan_move_fields, _BUS_PLAN_MOVE_FIELD_MAX },
 };
 assert_cc(ELEMENTSOF(bus_record_types) == _BUS_RECORD_KIND_MAX);
 
@@ -254,6 +259,8 @@ static const struct {
         size_t records, n;
 } list_properties[] = {
         { VTISM_PROP_NODES, BUS_RECORD_NODE, offsetof(BusSnapshot, nodes), offsetof(BusSnapshot, n_nodes) },
+        { VTISM_PROP_OFFLINE_NODES, BUS_RECORD_NODE, offsetof(BusSnapshot, offline_nodes),
+          offsetof(BusSnapshot, n_offline_nodes) },
         { VTISM_PROP_VMS, BUS_RECORD_VM, offsetof(BusSnapshot, vms), offsetof(BusSnapshot, n_vms) },
         { VTISM_PROP_TRACKERS, BUS_RECORD_TRACKER, offsetof(BusSnapshot, trackers), offsetof(BusSnapshot, n_trackers) },
 };
@@ -326,6 +333,7 @@ void bus_snapshot_done(BusSnapshot *s) {
         bus_record_done(&s->status);
         bus_record_done(&s->counters);
         bus_records_free(s->nodes, s->n_nodes);
+        bus_records_free(s->offline_nodes, s->n_offline_nodes);
         free(s->distances);
         bus_records_free(s->vms, s->n_vms);
         bus_records_free(s->trackers, s->n_trackers);

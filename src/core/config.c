@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <fnmatch.h>
 #include <inttypes.h>
 #include <libconfig.h>
@@ -8,6 +9,7 @@
 #include <stddef.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <syslog.h>
 
 #include "vtism/config.h"
@@ -28,8 +30,12 @@
 #define USER_NAME_MAX 256 /* LOGIN_NAME_MAX */
 #define DEFAULT_DRAM_BUDGET_PERCENT 100
 #define DEFAULT_WEIGHT 100
+#define DEFAULT_CONTIGUITY_ANCHOR_BYTES (2 * MIB) /* CONTIG_ANCHOR_BYTES_DEFAULT */
 
 #define NODE_ID_MAX 1023
+
+#define CONFIG_NESTING_MAX 32     /* groups, lists and arrays; vtism's own need 3 */
+#define ECHO_MAX_BYTES 64         /* of a string from the file, in messages */
 
 /* ---- enum <-> string ---- */
 
@@ -38,6 +44,7 @@ static const char *const tracker_kind_table[_TRACKER_KIND_MAX] = {
         [TRACKER_IDLE_PAGES] = "idle_pages",
         [TRACKER_DAMON] = "damon",
         [TRACKER_PAGE_IDLE] = "page_idle",
+        [TRACKER_SOFTDIRTY] = "softdirty",
 };
 assert_cc(ELEMENTSOF(tracker_kind_table) == _TRACKER_KIND_MAX);
 assert_cc(sizeof(TrackerKind) == sizeof(int));
@@ -140,6 +147,7 @@ VtConf *config_new_default(void) {
         c->heat_decay_percent = DEFAULT_HEAT_DECAY_PERCENT;
         c->heat_range_bytes = DEFAULT_HEAT_RANGE_BYTES;
         c->libvirt_uri = xstrdup(DEFAULT_LIBVIRT_URI);
+        c->contiguity_anchor_bytes = DEFAULT_CONTIGUITY_ANCHOR_BYTES;
         {
                 static const char *const users[] = DEFAULT_QEMU_USERS;
 
@@ -178,7 +186,53 @@ VtConf *config_free(VtConf *c) {
 typedef struct ParseContext {
         const char *name; /* file name (or string name) used in messages */
         char *error;      /* the first error, "name:line: path: message" */
+        char **echoes;    /* strings made by echo(), freed with the context */
+        size_t n_echoes;
 } ParseContext;
+
+static void parse_context_done(ParseContext *ctx) {
+        for (size_t i = 0; i < ctx->n_echoes; i++)
+                free(ctx->echoes[i]);
+        free(ctx->echoes);
+        free(ctx->error);
+}
+
+/*
+ * A string from the file as messages show it: control characters as \xNN, and at most
+ * ECHO_MAX_BYTES bytes of it, cut at a UTF-8 character boundary and followed by "..." when it is
+ * longer. Messages end up on terminals, in the journal, in LastReloadError and in D-Bus errors:
+ * a 1 MiB setting name must not travel whole.
+ */
+static char *shorten(const char *s) {
+        size_t len = strlen(s), n = MIN(len, (size_t) ECHO_MAX_BYTES);
+        char *out, *o;
+
+        if (n < len)
+                while (n > 0 && ((unsigned char) s[n] & 0xc0) == 0x80)
+                        n--;
+        out = o = xmalloc(n * 4 + sizeof("..."));
+        for (size_t i = 0; i < n; i++) {
+                unsigned char ch = (unsigned char) s[i];
+
+                if (ch < 0x20 || ch == 0x7f)
+                        o += sprintf(o, "\\x%02x", ch);
+                else
+                        *o++ = (char) ch;
+        }
+        if (n < len)
+                o = stpcpy(o, "...");
+        *o = 0;
+        return out;
+}
+
+/* shorten(), owned by ctx: for the arguments of fail(). */
+static const char *echo(ParseContext *ctx, const char *s) {
+        char *e = shorten(s ?: "");
+
+        ctx->echoes = xreallocarray(ctx->echoes, ctx->n_echoes + 1, sizeof(char *));
+        ctx->echoes[ctx->n_echoes++] = e;
+        return e;
+}
 
 _printf_(4, 5) static int fail(ParseContext *ctx, unsigned line, const char *path, const char *fmt, ...) {
         _cleanup_free_ char *msg = NULL;
@@ -366,7 +420,7 @@ static int parse_enum(ParseContext *ctx, const ConfigKey *k, const config_settin
         i = table_from_string(k->table, k->table_size, v);
         if (i < 0) {
                 _cleanup_free_ char *expected = table_join(k->table, k->table_size);
-                return fail_at(ctx, s, path, "unknown %s '%s' (expected %s)", k->what, v, expected);
+                return fail_at(ctx, s, path, "unknown %s '%s' (expected %s)", k->what, echo(ctx, v), expected);
         }
         *FIELD(base, k, int) = i;
         return 0;
@@ -379,8 +433,9 @@ static int setting_get_size(ParseContext *ctx, const config_setting_t *s, const 
                 const char *v = config_setting_get_string(s);
 
                 if (parse_size(v, ret) < 0)
-                        return fail_at(ctx, s, path, "'%s' is not a valid size (expected bytes or a number with K, M, G or T)", v);
-                snprintf(shown, shown_len, "'%s'", v);
+                        return fail_at(ctx, s, path, "'%s' is not a valid size (expected bytes or a number with K, M, G or T)",
+                                       echo(ctx, v));
+                snprintf(shown, shown_len, "'%s'", echo(ctx, v));
                 return 0;
         }
         if (setting_is_integer(s)) {
@@ -395,10 +450,10 @@ static int setting_get_size(ParseContext *ctx, const config_setting_t *s, const 
         return fail_type(ctx, s, path, "a size (a string such as \"4G\" or an integer)");
 }
 
-/* Sizes that must be a power of two between min and max bytes (heat_range). */
+/* Sizes that must be a power of two between min and max bytes (heat_range, contiguity_anchor). */
 static int parse_size_pow2(ParseContext *ctx, const ConfigKey *k, const config_setting_t *s, const char *path,
                            void *base) {
-        char shown[64], lo[32], hi[32];
+        char shown[ECHO_MAX_BYTES * 4 + 8], lo[32], hi[32];
         uint64_t v;
         int r;
 
@@ -420,7 +475,7 @@ static int parse_size_pow2(ParseContext *ctx, const ConfigKey *k, const config_s
 static int parse_budget(ParseContext *ctx, const ConfigKey *k, const config_setting_t *s, const char *path,
                         void *base) {
         VtPolicy *p = base;
-        char shown[64];
+        char shown[ECHO_MAX_BYTES * 4 + 8];
         uint64_t v;
         int r;
 
@@ -434,9 +489,10 @@ static int parse_budget(ParseContext *ctx, const ConfigKey *k, const config_sett
                         if (!digits)
                                 oom();
                         if (safe_atou64(digits, &v) < 0)
-                                return fail_at(ctx, s, path, "'%s' is not a valid percentage", str);
+                                return fail_at(ctx, s, path, "'%s' is not a valid percentage", echo(ctx, str));
                         if (v > (uint64_t) k->max)
-                                return fail_at(ctx, s, path, "'%s' is out of range (0%%..%" PRIi64 "%%)", str, k->max);
+                                return fail_at(ctx, s, path, "'%s' is out of range (0%%..%" PRIi64 "%%)",
+                                               echo(ctx, str), k->max);
                         p->budget_is_percent = true;
                         p->dram_budget_percent = (unsigned) v;
                         p->dram_budget_bytes = 0;
@@ -477,7 +533,8 @@ static int parse_match(ParseContext *ctx, const ConfigKey *k, const config_setti
         if (!*v)
                 return fail_at(ctx, s, path, "must not be empty");
         if (k->match == POLICY_MATCH_UUID && !uuid_is_valid(v))
-                return fail_at(ctx, s, path, "'%s' is not a valid UUID (expected xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)", v);
+                return fail_at(ctx, s, path, "'%s' is not a valid UUID (expected xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)",
+                               echo(ctx, v));
         free(p->pattern);
         p->pattern = xstrdup(v);
         p->match = k->match;
@@ -600,6 +657,9 @@ static const ConfigKey config_keys[] = {
           .offset = offsetof(VtConf, metrics_textfile) },
         { .section = SECTION_GLOBAL, .name = "qemu_users", .parse = parse_users },
 
+        { .section = SECTION_GLOBAL, .name = "contiguity_anchor", .parse = parse_size_pow2,
+          .offset = offsetof(VtConf, contiguity_anchor_bytes), .min = 4 * KIB, .max = TIB },
+
         { .section = SECTION_TIERS, .name = "dram", .parse = parse_nodes, .offset = offsetof(VtConf, dram_nodes),
           .min = 0, .max = NODE_ID_MAX },
         { .section = SECTION_TIERS, .name = "cxl", .parse = parse_nodes, .offset = offsetof(VtConf, cxl_nodes),
@@ -642,7 +702,7 @@ static int parse_group(ParseContext *ctx, const config_setting_t *g, const char 
         for (int i = 0; i < n; i++) {
                 const config_setting_t *s = config_setting_get_elem(g, (unsigned) i);
                 const char *name = config_setting_name(s);
-                _cleanup_free_ char *kpath = xasprintf("%s.%s", path, name);
+                _cleanup_free_ char *shown = shorten(name), *kpath = xasprintf("%s.%s", path, shown);
                 const ConfigKey *k;
                 int r;
 
@@ -799,7 +859,8 @@ static int parse_root(ParseContext *ctx, const config_setting_t *root, VtConf *c
                         if (streq(config_sections[j].name, name))
                                 break;
                 if (j >= ELEMENTSOF(config_sections))
-                        return fail_at(ctx, s, name, "unknown section (expected global, tiers, default_policy, vm or processes)");
+                        return fail_at(ctx, s, echo(ctx, name),
+                                       "unknown section (expected global, tiers, default_policy, vm or processes)");
                 if (config_setting_type(s) != config_sections[j].type)
                         return fail_type(ctx, s, name, config_sections[j].type_text);
         }
@@ -817,28 +878,148 @@ static int parse_root(ParseContext *ctx, const config_setting_t *root, VtConf *c
 }
 
 /*
- * libconfig 1.5 silently wraps integer literals that do not fit in 32 bits unless they carry an
- * L suffix, and it opens @include files relative to the working directory. Catch both before
- * handing the text over: a lexer just good enough to skip comments and strings.
+ * A pre-pass over the text, for what libconfig 1.5 gets wrong: it silently wraps integer literals
+ * that do not fit in 32 bits unless they carry an L suffix (hexadecimal ones above 0x7fffffff
+ * too), silently ignores the rest of the file after an unterminated comment, opens @include files
+ * relative to the working directory, answers deep nesting with a bare "memory exhausted" and a
+ * duplicate setting with a bare "duplicate setting name". A lexer just good enough to skip
+ * comments and strings and to follow groups, lists and arrays.
+ *
+ * With find_duplicate it also remembers the names of every group's settings, to name the
+ * duplicate libconfig found (quadratic in the settings of a group, so only after libconfig
+ * reported one).
  */
-static int check_text(ParseContext *ctx, const char *text) {
-        unsigned line = 1;
-        const char *p = text;
+typedef struct ScanScope {
+        char kind;              /* 0 for the root, else '{', '(' or '[' */
+        char *path;             /* find_duplicate: "global", "vm[1]"; NULL for the root */
+        unsigned index;         /* lists and arrays: the element being read */
+        char *last;             /* groups: the name of the setting being read */
+        char **names;           /* find_duplicate: the settings of this group so far ... */
+        unsigned *lines;        /* ... and their lines */
+        size_t n_names;
+} ScanScope;
 
-        while (*p) {
+static void scan_scope_done(ScanScope *s) {
+        free(s->path);
+        free(s->last);
+        for (size_t i = 0; i < s->n_names; i++)
+                free(s->names[i]);
+        free(s->names);
+        free(s->lines);
+        *s = (ScanScope) {};
+}
+
+/* "parent.name" (or "name" at the root) with the name shortened for messages. */
+static char *scan_join(const ScanScope *parent, const char *name) {
+        _cleanup_free_ char *shown = shorten(name ?: "?");
+
+        return parent->path ? xasprintf("%s.%s", parent->path, shown) : xstrdup(shown);
+}
+
+/* A setting name followed by '=' or ':' in a group (or the root). */
+static int scan_setting(ParseContext *ctx, ScanScope *s, const char *name, size_t len, unsigned line,
+                        bool find_duplicate) {
+        free(s->last);
+        s->last = strndup(name, len);
+        if (!s->last)
+                oom();
+        if (!find_duplicate)
+                return 0;
+        for (size_t i = 0; i < s->n_names; i++)
+                if (streq(s->names[i], s->last)) {
+                        _cleanup_free_ char *path = scan_join(s, s->last);
+
+                        return fail(ctx, line, path, "set twice (first on line %u)", s->lines[i]);
+                }
+        s->names = xreallocarray(s->names, s->n_names + 1, sizeof(char *));
+        s->lines = xreallocarray(s->lines, s->n_names + 1, sizeof(unsigned));
+        s->names[s->n_names] = xstrdup(s->last);
+        s->lines[s->n_names++] = line;
+        return 0;
+}
+
+static int scan_number(ParseContext *ctx, const char **pp, unsigned line) {
+        const char *p = *pp, *start = p;
+        bool negative = *p == '-', hex = false, overflow = false;
+        uint64_t v = 0, max;
+        _cleanup_free_ char *literal = NULL;
+
+        if (*p == '-' || *p == '+')
+                p++;
+        if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X')) {
+                hex = true;
+                for (p += 2; isxdigit((unsigned char) *p); p++) {
+                        unsigned d = isdigit((unsigned char) *p) ? (unsigned) (*p - '0')
+                                                                 : (unsigned) (toupper((unsigned char) *p) - 'A' + 10);
+                        overflow = overflow || v > (UINT64_MAX >> 4);
+                        v = v << 4 | d;
+                }
+        } else
+                for (; isdigit((unsigned char) *p); p++) {
+                        unsigned d = (unsigned) (*p - '0');
+                        overflow = overflow || v > (UINT64_MAX - d) / 10;
+                        v = v * 10 + d;
+                }
+        if (!hex && (*p == '.' || *p == 'e' || *p == 'E')) {
+                /* a floating-point number: not our business */
+                while ((*p && (isdigit((unsigned char) *p) || strchr(".eE", *p))) ||
+                       ((*p == '-' || *p == '+') && (p[-1] == 'e' || p[-1] == 'E')))
+                        p++;
+                *pp = p;
+                return 0;
+        }
+
+        /* libconfig stores integers signed: 0xffffffff would be -1, 0xffffffffffffffffL too */
+        if (*p == 'L')
+                max = (uint64_t) INT64_MAX + (negative && !hex);
+        else
+                max = (uint64_t) INT32_MAX + (negative && !hex);
+        if (overflow || v > max) {
+                literal = strndup(start, (size_t) (p - start));
+                if (!literal)
+                        oom();
+                if (*p == 'L')
+                        return fail(ctx, line, NULL, "integer %s does not fit in 64 bits", echo(ctx, literal));
+                return fail(ctx, line, NULL, "integer %s does not fit in 32 bits (write %sL for a 64-bit integer)",
+                            echo(ctx, literal), echo(ctx, literal));
+        }
+        if (*p == 'L')
+                p++;
+        *pp = p;
+        return 0;
+}
+
+static int scan_text(ParseContext *ctx, const char *text, bool find_duplicate) {
+        ScanScope stack[CONFIG_NESTING_MAX + 1] = {};
+        const char *p = text, *pending = NULL; /* a name that may be a setting's */
+        size_t depth = 0, pending_len = 0;
+        unsigned line = 1, pending_line = 0;
+        int r = 0;
+
+        while (*p && r >= 0) {
+                ScanScope *s = &stack[depth];
+
                 if (*p == '\n') {
                         line++;
                         p++;
-                } else if (*p == '#' || (p[0] == '/' && p[1] == '/')) {
+                } else if (isspace((unsigned char) *p))
+                        p++;
+                else if (*p == '#' || (p[0] == '/' && p[1] == '/')) {
                         while (*p && *p != '\n')
                                 p++;
                 } else if (p[0] == '/' && p[1] == '*') {
+                        unsigned start = line;
+
                         for (p += 2; *p && !(p[0] == '*' && p[1] == '/'); p++)
                                 if (*p == '\n')
                                         line++;
-                        if (*p)
+                        if (!*p)
+                                r = fail(ctx, start, NULL, "unterminated comment: /* without */ (the rest of the "
+                                         "file would be ignored)");
+                        else
                                 p += 2;
                 } else if (*p == '"') {
+                        pending = NULL;
                         for (p++; *p && *p != '"'; p++) {
                                 if (*p == '\\' && p[1])
                                         p++;
@@ -848,73 +1029,92 @@ static int check_text(ParseContext *ctx, const char *text) {
                         if (*p)
                                 p++;
                 } else if (*p == '@') {
+                        pending = NULL;
                         if (strncmp(p, "@include", 8) == 0)
-                                return fail(ctx, line, NULL, "@include is not supported");
+                                r = fail(ctx, line, NULL, "@include is not supported");
                         p++;
                 } else if (isalpha((unsigned char) *p) || *p == '*') {
                         /* a setting name, or true/false: may contain digits */
+                        pending = p;
+                        pending_line = line;
                         while (*p && (isalnum((unsigned char) *p) || strchr("-_*", *p)))
                                 p++;
+                        pending_len = (size_t) (p - pending);
                 } else if (isdigit((unsigned char) *p) || *p == '.' ||
                            ((*p == '-' || *p == '+') && (isdigit((unsigned char) p[1]) || p[1] == '.'))) {
-                        const char *start = p;
-                        bool negative = *p == '-', hex = false, overflow = false;
-                        uint64_t v = 0;
-
-                        if (*p == '-' || *p == '+')
-                                p++;
-                        if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X')) {
-                                hex = true;
-                                for (p += 2; isxdigit((unsigned char) *p); p++) {
-                                        unsigned d = isdigit((unsigned char) *p) ? (unsigned) (*p - '0')
-                                                                                 : (unsigned) (toupper((unsigned char) *p) - 'A' + 10);
-                                        overflow = overflow || v > (UINT64_MAX >> 4);
-                                        v = v << 4 | d;
-                                }
-                        } else
-                                for (; isdigit((unsigned char) *p); p++) {
-                                        unsigned d = (unsigned) (*p - '0');
-                                        overflow = overflow || v > (UINT64_MAX - d) / 10;
-                                        v = v * 10 + d;
-                                }
-                        if (!hex && (*p == '.' || *p == 'e' || *p == 'E')) {
-                                /* a floating-point number: not our business */
-                                while ((*p && (isdigit((unsigned char) *p) || strchr(".eE", *p))) ||
-                                       ((*p == '-' || *p == '+') && (p[-1] == 'e' || p[-1] == 'E')))
-                                        p++;
-                                continue;
-                        }
-                        if (*p == 'L') {
-                                if (overflow || (hex ? false : v > (uint64_t) INT64_MAX + negative))
-                                        return fail(ctx, line, NULL, "integer %.*s does not fit in 64 bits",
-                                                    (int) (p - start), start);
-                                p++;
-                        } else if (overflow || v > (hex ? UINT32_MAX : (uint64_t) INT32_MAX + negative))
-                                return fail(ctx, line, NULL,
-                                            "integer %.*s does not fit in 32 bits (write %.*sL for a 64-bit integer)",
-                                            (int) (p - start), start, (int) (p - start), start);
-                } else
+                        pending = NULL;
+                        r = scan_number(ctx, &p, line);
+                } else if (*p == '=' || *p == ':') {
+                        if (pending && (s->kind == 0 || s->kind == '{'))
+                                r = scan_setting(ctx, s, pending, pending_len, pending_line, find_duplicate);
+                        pending = NULL;
                         p++;
+                } else if (*p == '{' || *p == '(' || *p == '[') {
+                        pending = NULL;
+                        if (depth >= CONFIG_NESTING_MAX) {
+                                r = fail(ctx, line, NULL, "groups, lists and arrays nested more than %d deep",
+                                         CONFIG_NESTING_MAX);
+                                break;
+                        }
+                        stack[++depth] = (ScanScope) { .kind = *p };
+                        if (find_duplicate)
+                                stack[depth].path = s->kind == '(' || s->kind == '['
+                                                            ? xasprintf("%s[%u]", s->path ?: "?", s->index)
+                                                            : scan_join(s, s->last);
+                        p++;
+                } else if (*p == '}' || *p == ')' || *p == ']') {
+                        /* mismatched brackets are libconfig's syntax error to report */
+                        pending = NULL;
+                        if (depth > 0)
+                                scan_scope_done(&stack[depth--]);
+                        p++;
+                } else {
+                        pending = NULL;
+                        if (*p == ',' && (s->kind == '(' || s->kind == '['))
+                                s->index++;
+                        p++;
+                }
         }
-        return 0;
+        for (size_t i = 0; i <= depth; i++)
+                scan_scope_done(&stack[i]);
+        return r;
 }
 
 static void config_destroyp(config_t *cfg) {
         config_destroy(cfg);
 }
 
-static int load_text(const char *text, const char *name, const char *path, VtConf **ret, char **ret_error) {
+static int load_text(const char *text, size_t size, const char *name, const char *path, VtConf **ret,
+                     char **ret_error) {
         _cleanup_(config_destroyp) config_t cfg;
         _cleanup_(config_freep) VtConf *c = NULL;
-        ParseContext ctx = { .name = name };
+        _cleanup_(parse_context_done) ParseContext ctx = { .name = name };
+        const char *nul;
         int r;
 
         config_init(&cfg);
 
-        r = check_text(&ctx, text);
-        if (r >= 0 && !config_read_string(&cfg, text))
-                r = fail(&ctx, (unsigned) MAX(config_error_line(&cfg), 0), NULL, "%s",
-                         config_error_text(&cfg) ?: "syntax error");
+        /* libconfig would stop reading at a NUL byte and ignore the rest */
+        nul = memchr(text, 0, size);
+        if (nul) {
+                unsigned line = 1;
+
+                for (const char *p = text; p < nul; p++)
+                        line += *p == '\n';
+                r = fail(&ctx, line, NULL, "contains a NUL byte");
+        } else if (size > CONFIG_FILE_MAX_BYTES)
+                r = fail(&ctx, 0, NULL, "too large (%zu bytes, at most %" PRIu64 ")", size, CONFIG_FILE_MAX_BYTES);
+        else
+                r = scan_text(&ctx, text, false);
+        if (r >= 0 && !config_read_string(&cfg, text)) {
+                const char *e = config_error_text(&cfg) ?: "syntax error";
+
+                /* name the duplicate: look for it ourselves */
+                if (!streq(e, "duplicate setting name") || scan_text(&ctx, text, true) >= 0)
+                        r = fail(&ctx, (unsigned) MAX(config_error_line(&cfg), 0), NULL, "%s", e);
+                else
+                        r = -EINVAL;
+        }
         if (r >= 0) {
                 c = config_new_default();
                 r = parse_root(&ctx, config_root_setting(&cfg), c);
@@ -922,7 +1122,6 @@ static int load_text(const char *text, const char *name, const char *path, VtCon
         if (r < 0) {
                 if (ret_error)
                         *ret_error = TAKE_PTR(ctx.error);
-                free(ctx.error);
                 return r;
         }
 
@@ -934,38 +1133,130 @@ static int load_text(const char *text, const char *name, const char *path, VtCon
 int config_load_string(const char *text, const char *name, VtConf **ret, char **ret_error) {
         if (!text || !ret)
                 return -EINVAL;
-        return load_text(text, name ?: "<string>", name, ret, ret_error);
+        return load_text(text, strlen(text), name ?: "<string>", name, ret, ret_error);
+}
+
+static const char *file_type_name(mode_t mode) {
+        switch (mode & S_IFMT) {
+        case S_IFDIR:
+                return "a directory";
+        case S_IFIFO:
+                return "a FIFO";
+        case S_IFCHR:
+                return "a character device";
+        case S_IFBLK:
+                return "a block device";
+        case S_IFSOCK:
+                return "a socket";
+        default:
+                return "not a regular file";
+        }
+}
+
+/*
+ * The file's contents, and only of a regular file of at most CONFIG_FILE_MAX_BYTES: opened
+ * non-blocking (a FIFO would block open() until a writer comes), checked with fstat() before a
+ * byte is read (/dev/zero never ends), and read to one byte past the limit (it may grow).
+ */
+static int read_config_file(const char *path, char **ret_text, size_t *ret_size, char **ret_error) {
+        _cleanup_free_ char *text = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        char size_text[FORMAT_BYTES_MAX], max_text[FORMAT_BYTES_MAX];
+        size_t size = 0;
+        struct stat st;
+
+        fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0) {
+                int r = negative_errno();
+
+                *ret_error = xasprintf("%s: cannot read: %s", path, strerror(-r));
+                return r;
+        }
+        if (fstat(fd, &st) < 0) {
+                int r = negative_errno();
+
+                *ret_error = xasprintf("%s: cannot read: %s", path, strerror(-r));
+                return r;
+        }
+        if (S_ISDIR(st.st_mode)) {
+                *ret_error = xasprintf("%s: is a directory, not a configuration file", path);
+                return -EISDIR;
+        }
+        if (!S_ISREG(st.st_mode)) {
+                *ret_error = xasprintf("%s: is %s, not a regular file", path, file_type_name(st.st_mode));
+                return -EINVAL;
+        }
+        if ((uint64_t) st.st_size > CONFIG_FILE_MAX_BYTES) {
+                *ret_error = xasprintf("%s: too large (%s, at most %s)", path,
+                                       format_bytes(size_text, sizeof(size_text), (uint64_t) st.st_size),
+                                       format_bytes(max_text, sizeof(max_text), CONFIG_FILE_MAX_BYTES));
+                return -EFBIG;
+        }
+
+        text = xmalloc(CONFIG_FILE_MAX_BYTES + 2);
+        while (size <= CONFIG_FILE_MAX_BYTES) {
+                ssize_t n = read(fd, text + size, CONFIG_FILE_MAX_BYTES + 1 - size);
+
+                if (n < 0) {
+                        int r;
+
+                        if (errno == EINTR)
+                                continue;
+                        r = negative_errno();
+                        *ret_error = xasprintf("%s: cannot read: %s", path, strerror(-r));
+                        return r;
+                }
+                if (n == 0)
+                        break;
+                size += (size_t) n;
+        }
+        if (size > CONFIG_FILE_MAX_BYTES) {
+                *ret_error = xasprintf("%s: too large (grew past %s while being read)", path,
+                                       format_bytes(max_text, sizeof(max_text), CONFIG_FILE_MAX_BYTES));
+                return -EFBIG;
+        }
+        text[size] = 0;
+        *ret_text = TAKE_PTR(text);
+        *ret_size = size;
+        return 0;
 }
 
 int config_load(const char *path, VtConf **ret, char **ret_error) {
-        _cleanup_free_ char *text = NULL;
-        const char *nul;
-        size_t size;
+        _cleanup_free_ char *text = NULL, *error = NULL;
+        size_t size = 0;
         int r;
 
         if (!path || !ret)
                 return -EINVAL;
-
-        /* read_file_at_size() joins root and path with a '/' */
-        r = read_file_at_size(path[0] == '/' ? NULL : ".", path, &text, &size);
-        if (r < 0) {
+        if (!*path) {
                 if (ret_error)
-                        *ret_error = xasprintf("%s: cannot read: %s", path, strerror(-r));
-                return r;
-        }
-
-        /* libconfig would stop reading at a NUL byte and ignore the rest */
-        nul = memchr(text, 0, size);
-        if (nul) {
-                unsigned line = 1;
-
-                for (const char *p = text; p < nul; p++)
-                        line += *p == '\n';
-                if (ret_error)
-                        *ret_error = xasprintf("%s:%u: contains a NUL byte", path, line);
+                        *ret_error = xstrdup("the configuration file name is empty");
                 return -EINVAL;
         }
-        return load_text(text, path, path, ret, ret_error);
+
+        r = read_config_file(path, &text, &size, &error);
+        if (r < 0) {
+                if (ret_error)
+                        *ret_error = TAKE_PTR(error);
+                return r;
+        }
+        return load_text(text, size, path, path, ret, ret_error);
+}
+
+int config_load_or_defaults(const char *path, VtConf **ret, char **ret_error) {
+        struct stat st;
+        int r;
+
+        r = config_load(path, ret, ret_error);
+        /* a dangling symlink is somebody's configuration gone missing, not an absent file */
+        if (r != -ENOENT || lstat(path, &st) >= 0)
+                return r;
+        if (ret_error) {
+                free(*ret_error);
+                *ret_error = NULL;
+        }
+        *ret = config_new_default();
+        return 1;
 }
 
 const VtPolicy *config_match_policy(const VtConf *c, const char *name, const char *uuid, const char *cmdline) {

@@ -10,6 +10,14 @@
 
 static const char *const mode_states[] = { "tiering", "monitor-only", NULL };
 static const char *const vm_states[] = { "new", "tracked", "untrackable", NULL };
+static const char *const migration_states[] = { "idle", "moving", "paused", "dry-run", "monitor-only", NULL };
+
+#define NL(l, f) { .label = l, .field = BUS_NODE_##f }
+static const MetricLabel node_info_labels[] = {
+        NL("cxl_memdevs", CXL_MEMDEVS), NL("cxl_regions", CXL_REGIONS), NL("cxl_window", CXL_WINDOW),
+        NL("dax_devices", DAX_DEVICES), NL("dax_modes", DAX_MODES), { .label = NULL },
+};
+#undef NL
 
 #define S(f) .kind = BUS_RECORD_STATUS, .field = BUS_STATUS_##f
 #define C(f) .kind = BUS_RECORD_COUNTERS, .field = BUS_COUNTER_##f
@@ -31,6 +39,9 @@ const MetricDef metric_defs[] = {
         { S(SAMPLING_PAUSED), .name = "vtism_sampling_paused", .type = METRIC_GAUGE, .flags = 0, .help = "1 if sampling is paused." },
         { S(MIGRATION_PAUSED), .name = "vtism_migration_paused", .type = METRIC_GAUGE, .flags = 0, .help = "1 if migration is paused." },
         { S(DRY_RUN), .name = "vtism_dry_run", .type = METRIC_GAUGE, .flags = 0, .help = "1 if migrations are planned but not performed." },
+        { S(MIGRATION_STATE), .name = "vtism_migration_state", .type = METRIC_STATESET, .flags = 0,
+          .help = "What the migrator does: idle, moving (a plan is carried out), paused, dry-run or monitor-only.",
+          .label = "state", .states = migration_states },
         { S(SAMPLE_INTERVAL_USEC), .name = "vtism_sample_interval_seconds", .type = METRIC_GAUGE, .flags = METRIC_USEC_TO_SECONDS,
           .help = "Time between two cycles." },
         { S(MIGRATE_RATE_LIMIT), .name = "vtism_migrate_rate_limit_bytes", .type = METRIC_GAUGE, .flags = 0,
@@ -50,6 +61,31 @@ const MetricDef metric_defs[] = {
         { C(PAGES_FAILED), .name = "vtism_migration_failed_pages_total", .type = METRIC_COUNTER, .flags = METRIC_WATCH_RATE,
           .help = "Pages a migration failed to move." },
         { C(BYTES_MIGRATED), .name = "vtism_migrated_bytes_total", .type = METRIC_COUNTER, .flags = METRIC_WATCH_RATE, .help = "Bytes moved." },
+        { C(PLANS), .name = "vtism_plans_total", .type = METRIC_COUNTER, .flags = 0, .help = "Cycles that made a plan." },
+        { C(ROUNDS), .name = "vtism_migration_rounds_total", .type = METRIC_COUNTER, .flags = 0,
+          .help = "Migration rounds that had moves." },
+        { C(BYTES_PROMOTED), .name = "vtism_promoted_bytes_total", .type = METRIC_COUNTER, .flags = 0, .help = "Bytes moved from CXL to DRAM." },
+        { C(BYTES_DEMOTED), .name = "vtism_demoted_bytes_total", .type = METRIC_COUNTER, .flags = 0, .help = "Bytes moved from DRAM to CXL." },
+        { C(PAGES_FAILED_BUSY), .name = "vtism_migration_failed_busy_pages_total", .type = METRIC_COUNTER, .flags = 0,
+          .help = "Pages still busy after their retries." },
+        { C(PAGES_FAILED_NOMEM), .name = "vtism_migration_failed_nomem_pages_total", .type = METRIC_COUNTER, .flags = 0,
+          .help = "Pages not moved because the target node was full." },
+        { C(PAGES_FAILED_GONE), .name = "vtism_migration_failed_gone_pages_total", .type = METRIC_COUNTER, .flags = 0,
+          .help = "Pages unmapped or not present any more when moved." },
+        { C(PAGES_FAILED_SHARED), .name = "vtism_migration_failed_shared_pages_total", .type = METRIC_COUNTER, .flags = 0,
+          .help = "Pages not moved because other processes map them too." },
+        { C(PAGES_FAILED_NOT_ALLOWED), .name = "vtism_migration_failed_not_allowed_pages_total", .type = METRIC_COUNTER,
+          .flags = 0, .help = "Pages not moved because the target node is outside the process's cpuset.mems." },
+        { C(PAGES_FAILED_OTHER), .name = "vtism_migration_failed_other_pages_total", .type = METRIC_COUNTER, .flags = 0,
+          .help = "Pages that failed to move for any other reason." },
+        { C(PAGES_DROPPED), .name = "vtism_migration_dropped_pages_total", .type = METRIC_COUNTER, .flags = 0,
+          .help = "Pages planned but never attempted (a newer plan, the budget, the VM gone)." },
+        { C(PAGES_WOULD_MOVE), .name = "vtism_dry_run_pages_total", .type = METRIC_COUNTER, .flags = 0,
+          .help = "Pages that would have moved in dry-run." },
+        { C(PAGES_ALREADY), .name = "vtism_migration_in_place_pages_total", .type = METRIC_COUNTER, .flags = 0,
+          .help = "Pages a move found already where it wanted them." },
+        { C(PAGES_QUERIED), .name = "vtism_placement_queried_pages_total", .type = METRIC_COUNTER, .flags = 0,
+          .help = "Pages whose placement was queried with move_pages(2)." },
         { C(RELOADS), .name = "vtism_reloads_total", .type = METRIC_COUNTER, .flags = 0, .help = "Successful configuration reloads." },
         { C(RELOAD_FAILURES), .name = "vtism_reload_failures_total", .type = METRIC_COUNTER, .flags = 0,
           .help = "Reloads refused because the new configuration was bad." },
@@ -64,6 +100,16 @@ const MetricDef metric_defs[] = {
           .help = "The kernel's memory tier of the node (lower is faster); no sample without one." },
         { N(CLASSIFIED_BY), .name = "vtism_node_classified_info", .type = METRIC_INFO, .flags = 0,
           .help = "What classified the node as DRAM or CXL.", .label = "classified_by" },
+        { N(KIND), .name = "vtism_node_info", .type = METRIC_INFO, .flags = 0,
+          .help = "What is behind the node: kind (dram, cxl, pmem, soft-reserved, emulated, boot-memory), its CXL "
+                  "memory devices, regions and window, its DAX devices and their modes (comma-separated).",
+          .label = "kind", .labels = node_info_labels },
+        { N(DAX_BYTES), .name = "vtism_node_dax_bytes", .type = METRIC_GAUGE, .flags = 0,
+          .help = "Size of the DAX devices targeting the node; no sample without one." },
+        { N(ONLINE_BYTES), .name = "vtism_node_online_bytes", .type = METRIC_GAUGE, .flags = 0,
+          .help = "Memory blocks of a CPU-less node that are online; no sample when unknown." },
+        { N(MOVABLE_BYTES), .name = "vtism_node_movable_bytes", .type = METRIC_GAUGE, .flags = 0,
+          .help = "Of those, onlined movable (ZONE_MOVABLE, so it can be offlined again); no sample when unknown." },
 
         /* per VM */
         { V(STATE), .name = "vtism_vm_state", .type = METRIC_STATESET, .flags = 0, .help = "The VM's state: new, tracked (sampled) or untrackable.",
@@ -83,6 +129,36 @@ const MetricDef metric_defs[] = {
         { V(COLD_BYTES), .name = "vtism_vm_cold_bytes", .type = METRIC_GAUGE, .flags = 0, .help = "Cold guest RAM; no sample before the first sample." },
         { V(CYCLES), .name = "vtism_vm_sampled_cycles_total", .type = METRIC_COUNTER, .flags = 0, .help = "Cycles in which the VM was sampled." },
         { V(HOME_NODE), .name = "vtism_vm_home_node", .type = METRIC_GAUGE, .flags = 0, .help = "The VM's home DRAM node; no sample without one." },
+        { V(DRAM_TARGET_BYTES), .name = "vtism_vm_dram_target_bytes", .type = METRIC_GAUGE, .flags = 0,
+          .help = "What the last plan wants of the VM on DRAM; no sample before a plan." },
+        { V(NOT_TIERED), .name = "vtism_vm_not_tiered", .type = METRIC_NONEMPTY, .flags = 0,
+          .help = "1 if the VM gets no moves (monitor-only, never_migrate, a cpuset without CXL nodes)." },
+        { V(MIGRATION_ROUNDS), .name = "vtism_vm_migration_rounds_total", .type = METRIC_COUNTER, .flags = 0,
+          .help = "Migration rounds that had moves for the VM." },
+        { V(PAGES_PROMOTED), .name = "vtism_vm_promoted_pages_total", .type = METRIC_COUNTER, .flags = 0,
+          .help = "The VM's pages moved from CXL to DRAM." },
+        { V(PAGES_DEMOTED), .name = "vtism_vm_demoted_pages_total", .type = METRIC_COUNTER, .flags = 0,
+          .help = "The VM's pages moved from DRAM to CXL." },
+        { V(BYTES_PROMOTED), .name = "vtism_vm_promoted_bytes_total", .type = METRIC_COUNTER, .flags = 0,
+          .help = "The VM's bytes moved from CXL to DRAM." },
+        { V(BYTES_DEMOTED), .name = "vtism_vm_demoted_bytes_total", .type = METRIC_COUNTER, .flags = 0,
+          .help = "The VM's bytes moved from DRAM to CXL." },
+        { V(PAGES_FAILED), .name = "vtism_vm_migration_failed_pages_total", .type = METRIC_COUNTER, .flags = 0,
+          .help = "The VM's pages a migration failed to move." },
+        { V(PAGES_FAILED_BUSY), .name = "vtism_vm_migration_failed_busy_pages_total", .type = METRIC_COUNTER, .flags = 0,
+          .help = "The VM's pages still busy after their retries." },
+        { V(PAGES_FAILED_NOMEM), .name = "vtism_vm_migration_failed_nomem_pages_total", .type = METRIC_COUNTER, .flags = 0,
+          .help = "The VM's pages not moved because the target node was full." },
+        { V(PAGES_FAILED_GONE), .name = "vtism_vm_migration_failed_gone_pages_total", .type = METRIC_COUNTER, .flags = 0,
+          .help = "The VM's pages unmapped or not present any more when moved." },
+        { V(PAGES_FAILED_SHARED), .name = "vtism_vm_migration_failed_shared_pages_total", .type = METRIC_COUNTER, .flags = 0,
+          .help = "The VM's pages not moved because other processes map them too." },
+        { V(PAGES_FAILED_NOT_ALLOWED), .name = "vtism_vm_migration_failed_not_allowed_pages_total", .type = METRIC_COUNTER,
+          .flags = 0, .help = "The VM's pages not moved because the target node is outside its cpuset.mems." },
+        { V(PAGES_FAILED_OTHER), .name = "vtism_vm_migration_failed_other_pages_total", .type = METRIC_COUNTER, .flags = 0,
+          .help = "The VM's pages that failed to move for any other reason." },
+        { V(PAGES_WOULD_MOVE), .name = "vtism_vm_dry_run_pages_total", .type = METRIC_COUNTER, .flags = 0,
+          .help = "The VM's pages that would have moved in dry-run." },
 
         /* per tracker */
         { T(USABLE), .name = "vtism_tracker_usable", .type = METRIC_GAUGE, .flags = 0, .help = "1 if the tracker works on this kernel." },
@@ -96,11 +172,13 @@ const MetricUnexported metric_unexported[] = {
         { S(LIBVIRT_STATE), .why = "free text: the connection's state in words" },
         { N(CPUS), .why = "a CPU list" },
         { N(DEMOTION_TARGETS), .why = "a node list" },
+        { N(DESCRIPTION), .why = "free text; vtism_node_info has its parts" },
         { V(UUID), .why = "the id when known" },
         { V(SOURCES), .why = "how it was found, not state" },
         { V(ERROR), .why = "free text; vtism_vm_state says untrackable" },
         { V(HOME_REASON), .why = "free text" },
         { V(POLICY), .why = "a file:line" },
+        { V(ALLOWED_NODES), .why = "a node list" },
         { V(IDENTITY_CONFLICT), .why = "free text: what a command line claims and may not use" },
         { T(REASON), .why = "free text; vtism_tracker_usable says 0" },
 };
@@ -153,6 +231,10 @@ bool metric_is_label(BusRecordKind kind, unsigned field) {
         for (size_t i = 0; i < ELEMENTSOF(label_defs); i++)
                 if (label_defs[i].kind == kind && label_defs[i].field == field)
                         return true;
+        for (size_t i = 0; i < n_metric_defs; i++)
+                for (const MetricLabel *l = metric_defs[i].labels; metric_defs[i].kind == kind && l && l->label; l++)
+                        if (l->field == field)
+                                return true;
         return false;
 }
 
@@ -173,9 +255,10 @@ static void put_label_value(FILE *f, const char *s) {
                 }
 }
 
-/* Opens "{" and writes the record's labels, then extra (name, value) if given. Closes "}"
- * unless nothing was written. */
-static void put_labels(FILE *f, const BusRecord *r, const char *extra_label, const char *extra_value) {
+/* Opens "{" and writes the record's labels, then extra (name, value) if given, then more (the
+ * values of other keys). Closes "}" unless nothing was written. */
+static void put_labels(FILE *f, const BusRecord *r, const char *extra_label, const char *extra_value,
+                       const MetricLabel *more) {
         bool any = false;
 
         for (size_t i = 0; i < ELEMENTSOF(label_defs); i++) {
@@ -205,6 +288,13 @@ static void put_labels(FILE *f, const BusRecord *r, const char *extra_label, con
                 put_label_value(f, extra_value);
                 fputc('"', f);
         }
+        for (const MetricLabel *l = more; l && l->label; l++) {
+                fputs(any ? "," : "{", f);
+                any = true;
+                fprintf(f, "%s=\"", l->label);
+                put_label_value(f, bus_record_str(r, l->field, ""));
+                fputc('"', f);
+        }
         if (any)
                 fputc('}', f);
 }
@@ -217,7 +307,7 @@ static size_t put_samples(FILE *f, const MetricDef *d, const BusRecord *r) {
         switch (d->type) {
         case METRIC_INFO:
                 fputs(d->name, f);
-                put_labels(f, r, d->label, v->s);
+                put_labels(f, r, d->label, v->s, d->labels);
                 fputs(" 1\n", f);
                 return 1;
         case METRIC_STATESET: {
@@ -225,20 +315,20 @@ static size_t put_samples(FILE *f, const MetricDef *d, const BusRecord *r) {
 
                 for (const char *const *st = d->states; *st; st++, n++) {
                         fputs(d->name, f);
-                        put_labels(f, r, d->label, *st);
+                        put_labels(f, r, d->label, *st, NULL);
                         fprintf(f, " %d\n", streq(*st, v->s));
                 }
                 return n;
         }
         case METRIC_NONEMPTY:
                 fputs(d->name, f);
-                put_labels(f, r, NULL, NULL);
+                put_labels(f, r, NULL, NULL, NULL);
                 fprintf(f, " %d\n", *v->s != 0);
                 return 1;
         case METRIC_GAUGE:
         case METRIC_COUNTER:
                 fputs(d->name, f);
-                put_labels(f, r, NULL, NULL);
+                put_labels(f, r, NULL, NULL, NULL);
                 if (type[0] == 'b')
                         fprintf(f, " %d\n", v->b);
                 else if (type[0] == 'i')

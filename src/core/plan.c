@@ -139,6 +139,7 @@ typedef struct Ctx {
         const char *still;          /* why not, for the reason */
         int home;                   /* host index of the home node, -1: none */
         bool home_bad;              /* a home node was given but is no DRAM node with memory */
+        bool home_denied;           /* ... or one outside the VM's allowed nodes */
         unsigned floor;             /* promotion floor F */
         int margin;                 /* hysteresis margin M (PLAN_MARGIN_HEAT unless limits say) */
         uint64_t ram_pages;
@@ -153,8 +154,14 @@ typedef struct Ctx {
         Selection want, sel;        /* without and within the budget share */
         uint64_t budget_pages, query_share_pages, query_want_pages;
         uint64_t promoted_pages, demoted_pages, dropped_demote_pages, dropped_promote_pages, query_pages;
+        uint64_t denied_demote_pages; /* dropped: no demotion target of its DRAM node is allowed to it */
         uint64_t sim_dram_pages;
 } Ctx;
+
+/* May the VM have pages on node id (PlanVm.allowed_nodes)? */
+static bool vm_allows(const PlanVm *vm, int id) {
+        return !vm->allowed_nodes || int_list_contains(vm->allowed_nodes, vm->n_allowed_nodes, id);
+}
 
 static bool ctx_budget(const Ctx *c) {
         return c->in->policy.kind == PLAN_POLICY_BUDGET;
@@ -1148,6 +1155,7 @@ static void simulate(Ctx *ctx, Host *host, const Units *l, Plan *p) {
 
                 if (!u->promote) {
                         const TopologyNode *tn = &host->t->nodes[u->from];
+                        bool any_allowed = false;
 
                         for (size_t k = 0; k < tn->n_demotion_targets && left > 0; k++) {
                                 int ci = host_index(host, tn->demotion_targets[k]);
@@ -1155,6 +1163,9 @@ static void simulate(Ctx *ctx, Host *host, const Units *l, Plan *p) {
 
                                 if (ci < 0 || !host->nodes[ci].usable || host->nodes[ci].tier != NODE_TIER_CXL)
                                         continue;
+                                if (!vm_allows(c->in, host->nodes[ci].id))
+                                        continue;
+                                any_allowed = true;
                                 room = free_pages[ci] > host->nodes[ci].keep_pages ? free_pages[ci] - host->nodes[ci].keep_pages : 0;
                                 take = u->huge ? (room >= left ? left : 0) : MIN(left, room);
                                 if (take == 0)
@@ -1167,7 +1178,10 @@ static void simulate(Ctx *ctx, Host *host, const Units *l, Plan *p) {
                                 hva += take << PAGE_SHIFT;
                                 left -= take;
                         }
-                        c->dropped_demote_pages += left;
+                        if (any_allowed)
+                                c->dropped_demote_pages += left;
+                        else
+                                c->denied_demote_pages += left;
                 } else {
                         int hi = c->home;
                         uint64_t node_room = free_pages[hi] > host->nodes[hi].keep_pages ? free_pages[hi] - host->nodes[hi].keep_pages : 0;
@@ -1355,7 +1369,9 @@ static void describe(Ctx *c, const Host *host, uint64_t budget_pages) {
                 return;
         }
         if (c->home < 0)
-                text_add(&t, "; %s: nothing is promoted", c->home_bad ? "its home node is no DRAM node" : "no home DRAM node");
+                text_add(&t, "; %s: nothing is promoted",
+                         c->home_denied ? "its home node is not among its allowed nodes" :
+                         c->home_bad ? "its home node is no DRAM node" : "no home DRAM node");
         else {
                 text_add(&t, "; target %s on node %d", size_str(a, c->target_pages), host->nodes[c->home].id);
                 if (c->target_pages < c->ask_pages && c->weight_sum > pol->weight)
@@ -1381,6 +1397,8 @@ static void describe(Ctx *c, const Host *host, uint64_t budget_pages) {
                          size_str(b, budget_pages), size_str(d, c->want.demote_pages + c->want.promote_pages));
         if (c->dropped_demote_pages > 0)
                 text_add(&t, "; %s not demoted: no CXL node keeps its minimum free ratio", size_str(a, c->dropped_demote_pages));
+        if (c->denied_demote_pages > 0)
+                text_add(&t, "; %s not demoted: no CXL node is among its allowed nodes", size_str(a, c->denied_demote_pages));
         if (c->dropped_promote_pages > 0)
                 text_add(&t, "; %s not promoted: no room", size_str(a, c->dropped_promote_pages));
         if (c->query_pages > 0)
@@ -1486,8 +1504,10 @@ static void ctx_init(Ctx *c, const Host *host, const PlanLimits *limits, const P
         if (vm->home_node >= 0) {
                 int i = host_index(host, vm->home_node);
 
-                if (i >= 0 && host->nodes[i].usable && host->nodes[i].tier == NODE_TIER_DRAM)
+                if (i >= 0 && host->nodes[i].usable && host->nodes[i].tier == NODE_TIER_DRAM && vm_allows(vm, vm->home_node))
                         c->home = i;
+                else if (i >= 0 && host->nodes[i].usable && host->nodes[i].tier == NODE_TIER_DRAM)
+                        c->home_denied = c->home_bad = true;
                 else
                         c->home_bad = true;
         }
@@ -1496,7 +1516,7 @@ static void ctx_init(Ctx *c, const Host *host, const PlanLimits *limits, const P
         if (vm->policy.kind == PLAN_POLICY_NEVER)
                 c->still = "its pages stay where they are";
         else if (vm->frozen)
-                c->still = "frozen: no moves this cycle, its DRAM use counts";
+                c->still = vm->frozen_why ?: "frozen: no moves this cycle, its DRAM use counts";
         else if (st->cycles < PLAN_WARMUP_CYCLES) {
                 c->still = st->cycles == 0 ? "no heat yet: no moves" : "heat of 1 cycle only: no moves yet";
                 c->scan = true;

@@ -89,6 +89,7 @@ int proc_pid_cmdline(const char *proc_root, pid_t pid, ProcCmdline **ret) {
 int proc_pid_stat(const char *proc_root, pid_t pid, ProcPidStat *ret) {
         _cleanup_free_ char *buf = NULL;
         unsigned long long start_time;
+        unsigned flags;
         const char *p;
         size_t size;
         char state;
@@ -107,7 +108,8 @@ int proc_pid_stat(const char *proc_root, pid_t pid, ProcPidStat *ret) {
         p = strrchr(buf, ')');
         if (!p)
                 return -EIO;
-        if (sscanf(p + 1, " %c %d", &state, &ppid) != 2)
+        /* state, ppid, pgrp, session, tty_nr, tpgid, flags */
+        if (sscanf(p + 1, " %c %d %*d %*d %*d %*d %u", &state, &ppid, &flags) != 3)
                 return -EIO;
         /* Fields 3..21 are separated by single spaces; field 22 follows the 19th space. */
         p++;
@@ -122,6 +124,7 @@ int proc_pid_stat(const char *proc_root, pid_t pid, ProcPidStat *ret) {
         *ret = (ProcPidStat) {
                 .state = state,
                 .ppid = (pid_t) ppid,
+                .flags = flags,
                 .start_time = start_time,
         };
         return 0;
@@ -149,6 +152,10 @@ int proc_pid_check(const char *proc_root, pid_t pid, unsigned long long start_ti
                 return -ESRCH; /* the pid was reused */
         if (st.state == 'Z' || st.state == 'X')
                 return -ESRCH; /* exited, not reaped yet: its memory is gone */
+        if (st.flags & PROC_PF_EXITING)
+                return -ESRCH; /* exiting: past exit_mm() its memory is gone, and its state is
+                                * still R or D until it is a zombie (lab-soak saw a read of
+                                * idle_pages fail in that window) */
         return 0;
 }
 
@@ -169,4 +176,27 @@ int proc_pid_uid(const char *proc_root, pid_t pid, uid_t *ret) {
                 return -EIO;
         *ret = (uid_t) uid;
         return 0;
+}
+
+int proc_pid_mems_allowed(const char *proc_root, pid_t pid, int **ret_nodes, size_t *ret_n) {
+        _cleanup_free_ char *buf = NULL, *list = NULL;
+        const char *p;
+        size_t size, len;
+        int r;
+
+        r = read_pid_file(proc_root, pid, "status", PROC_SMALL_FILE_MAX_BYTES, &buf, &size);
+        if (r < 0)
+                return r;
+        /* as for Uid: a line start is real (the command name cannot hold a newline) */
+        p = strstr(buf, "\nMems_allowed_list:");
+        if (!p)
+                return -EIO;
+        p += strlen("\nMems_allowed_list:");
+        p += strspn(p, " \t");
+        len = strcspn(p, "\n");
+        list = strndup(p, len);
+        if (!list)
+                oom();
+        r = parse_int_list(list, ret_nodes, ret_n);
+        return r < 0 ? -EIO : 0;
 }

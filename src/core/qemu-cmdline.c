@@ -125,23 +125,74 @@ static const char *opt_get(const OptList *l, const char *key, bool implied) {
 }
 
 
-static int parse_node_list_into(const char *s, int **nodes, size_t *n) {
-        _cleanup_free_ int *list = NULL;
-        size_t k;
-        int r;
+/* host-nodes= beyond this is refused (QEMU's own limit, MAX_NODES, is 128). */
+#define HOST_NODE_MAX 1023
 
-        /* host-nodes=0-1 or host-nodes=0:2 (QEMU's list syntax uses ':' too in places). */
-        _cleanup_free_ char *copy = xstrdup(s);
-        for (char *p = copy; *p; p++)
-                if (*p == ':')
-                        *p = ',';
-        r = parse_int_list(copy, &list, &k);
-        if (r < 0)
-                return r;
-        *nodes = xreallocarray(*nodes, *n + k, sizeof(int));
-        memcpy(*nodes + *n, list, k * sizeof(int));
-        *n += k;
+typedef struct HostNodeSet {
+        bool node[HOST_NODE_MAX + 1];
+} HostNodeSet;
+
+static int parse_host_node(const char **p, unsigned *ret) {
+        unsigned v = 0;
+        const char *start = *p;
+
+        for (; **p >= '0' && **p <= '9'; (*p)++) {
+                v = v * 10 + (unsigned) (**p - '0');
+                if (v > HOST_NODE_MAX)
+                        return -ERANGE;
+        }
+        if (*p == start)
+                return -EINVAL;
+        *ret = v;
         return 0;
+}
+
+/*
+ * host-nodes=0-1, host-nodes=0:2 (QEMU's list syntax uses ':' too in places); repeated
+ * host-nodes= add up. Into a set, so that no command line can make a big list: every id is
+ * checked before a range is expanded. An empty value is no nodes.
+ */
+static int parse_host_nodes(const char *s, HostNodeSet *set) {
+        const char *p = s;
+
+        while (*p) {
+                unsigned a, b;
+                int r;
+
+                r = parse_host_node(&p, &a);
+                if (r < 0)
+                        return r;
+                b = a;
+                if (*p == '-') {
+                        p++;
+                        r = parse_host_node(&p, &b);
+                        if (r < 0)
+                                return r;
+                        if (b < a)
+                                return -EINVAL;
+                }
+                for (unsigned i = a; i <= b; i++)
+                        set->node[i] = true;
+                if (!*p)
+                        break;
+                if (*p != ',' && *p != ':')
+                        return -EINVAL;
+                p++;
+        }
+        return 0;
+}
+
+static void backend_set_host_nodes(QemuBackend *b, const HostNodeSet *set) {
+        size_t n = 0;
+
+        for (unsigned i = 0; i <= HOST_NODE_MAX; i++)
+                n += set->node[i];
+        free(b->host_nodes);
+        b->host_nodes = n > 0 ? xcalloc(n, sizeof(int)) : NULL;
+        b->n_host_nodes = 0;
+        for (unsigned i = 0; i <= HOST_NODE_MAX; i++)
+                if (set->node[i])
+                        b->host_nodes[b->n_host_nodes++] = (int) i;
 }
 
 static QemuBackend *add_backend(QemuCmdline *c) {
@@ -200,17 +251,25 @@ static int parse_object_json(QemuCmdline *c, const char *s) {
         if (json_object_object_get_ex(o, "share", &v))
                 b->share = json_object_get_boolean(v);
         if (json_object_object_get_ex(o, "host-nodes", &v) && json_object_is_type(v, json_type_array)) {
+                _cleanup_free_ HostNodeSet *set = xcalloc(1, sizeof(HostNodeSet));
                 size_t n = json_object_array_length(v);
 
-                b->host_nodes = xcalloc(n, sizeof(int));
                 for (size_t i = 0; i < n; i++) {
                         json_object *e = json_object_array_get_idx(v, i);
+                        int64_t id;
+
                         if (!json_object_is_type(e, json_type_int)) {
                                 r = -EINVAL;
                                 goto out;
                         }
-                        b->host_nodes[b->n_host_nodes++] = json_object_get_int(e);
+                        id = json_object_get_int64(e);
+                        if (id < 0 || id > HOST_NODE_MAX) {
+                                r = -ERANGE;
+                                goto out;
+                        }
+                        set->node[id] = true;
                 }
+                backend_set_host_nodes(b, set);
         }
 out:
         json_object_put(o);
@@ -249,12 +308,17 @@ static int parse_object(QemuCmdline *c, const char *s) {
                 b->mem_path = xstrdup(v);
         v = opt_get(&l, "share", false);
         b->share = v && (streq(v, "on") || streq(v, "true") || streq(v, "yes"));
-        for (size_t i = 0; i < l.n; i++)
-                if (l.pairs[i].key && streq(l.pairs[i].key, "host-nodes")) {
-                        r = parse_node_list_into(l.pairs[i].value, &b->host_nodes, &b->n_host_nodes);
-                        if (r < 0)
-                                return r;
-                }
+        if (opt_get(&l, "host-nodes", false)) {
+                _cleanup_free_ HostNodeSet *set = xcalloc(1, sizeof(HostNodeSet));
+
+                for (size_t i = 0; i < l.n; i++)
+                        if (l.pairs[i].key && streq(l.pairs[i].key, "host-nodes")) {
+                                r = parse_host_nodes(l.pairs[i].value, set);
+                                if (r < 0)
+                                        return r;
+                        }
+                backend_set_host_nodes(b, set);
+        }
         return 0;
 }
 

@@ -107,13 +107,6 @@ Topology *topology_free(Topology *t) {
         return NULL;
 }
 
-static bool int_list_contains(const int *list, size_t n, int x) {
-        for (size_t i = 0; i < n; i++)
-                if (list[i] == x)
-                        return true;
-        return false;
-}
-
 static int read_int_list_at(const char *root, const char *path, int **ret_list, size_t *ret_n) {
         _cleanup_free_ char *line = NULL;
         int r;

@@ -33,6 +33,20 @@ char *xasprintf(const char *fmt, ...) {
         return p;
 }
 
+char *strextendf(char **s, const char *fmt, ...) {
+        va_list ap;
+        char *add, *joined;
+
+        va_start(ap, fmt);
+        if (vasprintf(&add, fmt, ap) < 0)
+                oom();
+        va_end(ap);
+        joined = xasprintf("%s%s", *s ?: "", add);
+        free(add);
+        free(*s);
+        return (*s = joined);
+}
+
 bool streq_ptr(const char *a, const char *b) {
         if (!a || !b)
                 return a == b;
@@ -184,6 +198,13 @@ char *format_int_list(const int *list, size_t n) {
         return buf;
 }
 
+bool int_list_contains(const int *list, size_t n, int v) {
+        for (size_t i = 0; i < n; i++)
+                if (list[i] == v)
+                        return true;
+        return false;
+}
+
 char *join_int_list(const int *list, size_t n, const char *separator) {
         char *buf = xstrdup("");
 
@@ -315,4 +336,31 @@ char *format_bytes(char *buf, size_t len, uint64_t bytes) {
                         snprintf(buf, len, "%" PRIu64 ".%" PRIu64 " %s", tenths / 10, tenths % 10, suffix[i]);
         }
         return buf;
+}
+
+int pread_full(int fd, void *buf, size_t size, uint64_t offset, size_t *ret_done) {
+        size_t done = 0;
+
+        while (done < size) {
+                ssize_t n = pread(fd, (uint8_t *) buf + done, size - done, (off_t) (offset + done));
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return negative_errno();
+                }
+                if (n == 0)
+                        break;
+                done += (size_t) n;
+        }
+        memset((uint8_t *) buf + done, 0, size - done);
+        if (ret_done)
+                *ret_done = done;
+        return 0;
+}
+
+usec_t clock_now_usec(clockid_t clock) {
+        struct timespec ts;
+
+        clock_gettime(clock, &ts);
+        return (usec_t) ts.tv_sec * USEC_PER_SEC + (usec_t) ts.tv_nsec / 1000;
 }

@@ -38,6 +38,9 @@
 #include "vtism/metrics.h"
 #include "vtism/util.h"
 
+/* How long 'contiguity' waits for vtismd's scan (a 1 TiB VM natively: ~2-3 min). */
+#define CONTIGUITY_CALL_TIMEOUT_USEC (10 * 60 * USEC_PER_SEC)
+
 /* Exit codes, documented in vtismctl(8). */
 enum {
         EXIT_OK = 0,
@@ -57,6 +60,7 @@ static bool arg_pager = true;
 static bool arg_full = false;
 static const char *arg_host = NULL;
 static bool arg_watch = false;
+static usec_t arg_max_age_usec = 30 * USEC_PER_SEC; /* contiguity */
 static usec_t arg_watch_usec = 2 * USEC_PER_SEC;
 static size_t arg_width = TABLE_WIDTH_UNLIMITED; /* for tables: the terminal's, before any pager */
 
@@ -170,13 +174,6 @@ static void report_skipped(void) {
 
 /* ---- formatting helpers ---- */
 
-static usec_t now_usec(clockid_t clock) {
-        struct timespec ts;
-
-        clock_gettime(clock, &ts);
-        return (usec_t) ts.tv_sec * USEC_PER_SEC + (usec_t) ts.tv_nsec / 1000;
-}
-
 static void format_duration(char *buf, size_t len, uint64_t usec) {
         uint64_t sec = usec / USEC_PER_SEC;
 
@@ -249,6 +246,19 @@ static bool field_rate(const BusRecord *prev, const BusRecord *cur, unsigned fie
 
 /* ---- status, nodes, VMs ---- */
 
+/* A node's movable memory: "all" or "none" of what is online, else the size; NULL if unknown. */
+static const char *movable_cell(char *buf, size_t len, const BusRecord *n) {
+        uint64_t online = bus_record_u64(n, BUS_NODE_ONLINE_BYTES, 0), movable = bus_record_u64(n, BUS_NODE_MOVABLE_BYTES, 0);
+
+        if (!bus_record_has(n, BUS_NODE_ONLINE_BYTES) || !bus_record_has(n, BUS_NODE_MOVABLE_BYTES) || online == 0)
+                return NULL;
+        if (movable == 0)
+                return "none";
+        if (movable >= online)
+                return "all";
+        return format_bytes(buf, len, movable);
+}
+
 static void print_nodes(FILE *f, const BusSnapshot *s) {
         _cleanup_(table_freep) Table *t = table_new();
 
@@ -260,6 +270,8 @@ static void print_nodes(FILE *f, const BusSnapshot *s) {
         table_add_column(t, "SIZE", TABLE_RIGHT);
         table_add_column(t, "FREE", TABLE_RIGHT);
         table_add_column(t, "DEMOTES TO", TABLE_ELLIPSIZE);
+        table_add_column(t, "KIND", 0);
+        table_add_column(t, "MOVABLE", TABLE_RIGHT);
         for (size_t i = 0; i < s->n_nodes; i++) {
                 const BusRecord *n = &s->nodes[i];
                 const BusValue *targets = &n->v[BUS_NODE_DEMOTION_TARGETS];
@@ -286,8 +298,34 @@ static void print_nodes(FILE *f, const BusSnapshot *s) {
                         table_add_cell(t, joined);
                 } else
                         table_add_cell(t, NULL);
+                table_add_cell(t, bus_record_str(n, BUS_NODE_KIND, NULL));
+                table_add_cell(t, movable_cell(b1, sizeof(b1), n));
         }
         table_print(t, f, arg_width, arg_legend);
+}
+
+/* What is behind each node that is not plain DRAM, and the nodes a DAX device targets that are
+ * not online yet: one line each, the daemon's sentence. */
+static void print_node_devices(FILE *f, const BusSnapshot *s) {
+        bool header = false;
+
+        for (int pass = 0; pass < 2; pass++) {
+                const BusRecord *list = pass == 0 ? s->nodes : s->offline_nodes;
+                size_t n = pass == 0 ? s->n_nodes : s->n_offline_nodes;
+
+                for (size_t i = 0; i < n; i++) {
+                        const char *kind = bus_record_str(&list[i], BUS_NODE_KIND, NULL);
+                        const char *what = bus_record_str(&list[i], BUS_NODE_DESCRIPTION, NULL);
+
+                        if (!what || (pass == 0 && streq_ptr(kind, "dram")))
+                                continue;
+                        if (!header && arg_legend)
+                                fprintf(f, "\nbehind the nodes:\n");
+                        header = true;
+                        fprintf(f, "node %" PRIi64 "%s: %s\n", bus_record_i64(&list[i], BUS_NODE_ID, -1),
+                                pass == 0 ? "" : " (not online)", what);
+                }
+        }
 }
 
 static void print_distances(FILE *f, const BusSnapshot *s) {
@@ -339,6 +377,7 @@ static void print_vms(FILE *f, const BusSnapshot *s, const Rates *rates) {
         table_add_column(t, "PID", TABLE_RIGHT);
         table_add_column(t, "RAM", TABLE_RIGHT);
         table_add_column(t, "BUDGET", TABLE_RIGHT);
+        table_add_column(t, "TARGET", TABLE_RIGHT);
         table_add_column(t, "DRAM", TABLE_RIGHT);
         table_add_column(t, "CXL", TABLE_RIGHT);
         table_add_column(t, "HOT", TABLE_RIGHT);
@@ -355,12 +394,15 @@ static void print_vms(FILE *f, const BusSnapshot *s, const Rates *rates) {
         for (size_t i = 0; i < s->n_vms; i++) {
                 const BusRecord *v = &s->vms[i];
                 const BusRecord *prev = rates ? find_vm(rates->prev, bus_record_str(v, BUS_VM_ID, "")) : NULL;
+                const char *not_tiered = bus_record_str(v, BUS_VM_NOT_TIERED, NULL);
                 char b[6][FORMAT_BYTES_MAX];
 
                 table_add_cell(t, bus_record_str(v, BUS_VM_NAME, bus_record_str(v, BUS_VM_ID, "?")));
                 table_add_cellf(t, "%" PRIu64, bus_record_u64(v, BUS_VM_PID, 0));
                 table_add_cell(t, bytes_cell(b[0], sizeof(b[0]), v, BUS_VM_RAM_BYTES));
                 table_add_cell(t, bytes_cell(b[1], sizeof(b[1]), v, BUS_VM_DRAM_BUDGET_BYTES));
+                /* The last plan's DRAM target; none for a VM that gets no moves. */
+                table_add_cell(t, not_tiered && *not_tiered ? NULL : bytes_cell(b[2], sizeof(b[2]), v, BUS_VM_DRAM_TARGET_BYTES));
                 table_add_cell(t, bytes_cell(b[2], sizeof(b[2]), v, BUS_VM_DRAM_BYTES));
                 table_add_cell(t, bytes_cell(b[3], sizeof(b[3]), v, BUS_VM_CXL_BYTES));
                 table_add_cell(t, bytes_cell(b[4], sizeof(b[4]), v, BUS_VM_HOT_BYTES));
@@ -387,9 +429,12 @@ static void print_vms(FILE *f, const BusSnapshot *s, const Rates *rates) {
         table_print(t, f, arg_width, arg_legend);
         for (size_t i = 0; i < s->n_vms; i++) {
                 const char *error = bus_record_str(&s->vms[i], BUS_VM_ERROR, NULL);
+                const char *not_tiered = bus_record_str(&s->vms[i], BUS_VM_NOT_TIERED, NULL);
 
                 if (error && *error)
                         fprintf(f, "  %s: %s\n", bus_record_str(&s->vms[i], BUS_VM_NAME, "?"), error);
+                else if (not_tiered && *not_tiered)
+                        fprintf(f, "  %s: not tiered: %s\n", bus_record_str(&s->vms[i], BUS_VM_NAME, "?"), not_tiered);
         }
         for (size_t i = 0; i < s->n_vms; i++) {
                 const char *conflict = bus_record_str(&s->vms[i], BUS_VM_IDENTITY_CONFLICT, NULL);
@@ -407,13 +452,15 @@ static void print_counter_rates(FILE *f, const BusSnapshot *s, const Rates *rate
         fprintf(f, "   Per second:");
         for (size_t i = 0; i < n_metric_defs; i++) {
                 const MetricDef *d = &metric_defs[i];
-                const char *key = bus_counter_fields[d->field].key;
                 _cleanup_free_ char *label = NULL;
+                const char *key;
                 char cell[32];
                 double per_sec;
 
+                /* d->field indexes the fields of d->kind's record: only a counter's is ours */
                 if (d->kind != BUS_RECORD_COUNTERS || !(d->flags & METRIC_WATCH_RATE))
                         continue;
+                key = bus_counter_fields[d->field].key;
                 label = xstrdup(key);
                 for (char *p = label; *p; p++)
                         if (*p == '_')
@@ -428,15 +475,60 @@ static void print_counter_rates(FILE *f, const BusSnapshot *s, const Rates *rate
         fprintf(f, "\n");
 }
 
+/* What the daemon's migrator is doing, in words. */
+static const char *migration_state_text(const BusRecord *st) {
+        const char *state = bus_record_str(st, BUS_STATUS_MIGRATION_STATE, NULL);
+
+        if (!state) /* an older vtismd: its mode and flags */
+                state = streq(bus_record_str(st, BUS_STATUS_MODE, ""), "monitor-only") ? "monitor-only" :
+                        bus_record_bool(st, BUS_STATUS_MIGRATION_PAUSED, false)          ? "paused" :
+                        bus_record_bool(st, BUS_STATUS_DRY_RUN, false)                   ? "dry-run" :
+                                                                                           "idle";
+        if (streq(state, "monitor-only"))
+                return "monitor-only (no CXL or no DRAM node: nothing is planned or moved)";
+        if (streq(state, "paused"))
+                return "paused (nothing moves; 'vtismctl resume migration')";
+        if (streq(state, "dry-run"))
+                return "dry-run (planned and counted, nothing moves)";
+        return state; /* "idle", "moving" */
+}
+
+/* "busy 3, gone 2": pages failed by reason, "" for none. */
+static char *failures_text(const BusRecord *c) {
+        static const struct {
+                BusCounterField field;
+                const char *name;
+        } reasons[] = {
+                { BUS_COUNTER_PAGES_FAILED_BUSY, "busy" },
+                { BUS_COUNTER_PAGES_FAILED_NOMEM, "nomem" },
+                { BUS_COUNTER_PAGES_FAILED_GONE, "gone" },
+                { BUS_COUNTER_PAGES_FAILED_SHARED, "shared" },
+                { BUS_COUNTER_PAGES_FAILED_NOT_ALLOWED, "not-allowed" },
+                { BUS_COUNTER_PAGES_FAILED_OTHER, "other" },
+        };
+        char *t = xstrdup("");
+
+        for (size_t i = 0; i < ELEMENTSOF(reasons); i++) {
+                uint64_t n = bus_record_u64(c, reasons[i].field, 0);
+                char *next;
+
+                if (n == 0)
+                        continue;
+                next = xasprintf("%s%s%s %" PRIu64, t, *t ? ", " : "", reasons[i].name, n);
+                free(t);
+                t = next;
+        }
+        return t;
+}
+
 static void print_status(FILE *f, const BusSnapshot *s, const Rates *rates) {
         const BusRecord *st = &s->status;
         char interval[32], ago[32], up[32], rate[FORMAT_BYTES_MAX + 8], moved[FORMAT_BYTES_MAX];
-        uint64_t now = now_usec(CLOCK_REALTIME);
+        uint64_t now = clock_now_usec(CLOCK_REALTIME);
         const char *mode = bus_record_str(st, BUS_STATUS_MODE, "?"), *tracker = bus_record_str(st, BUS_STATUS_TRACKER, "?");
         const char *active = bus_record_str(st, BUS_STATUS_ACTIVE_TRACKER, ""), *reload_error =
                 bus_record_str(st, BUS_STATUS_LAST_RELOAD_ERROR, "");
         bool sampling_paused = bus_record_bool(st, BUS_STATUS_SAMPLING_PAUSED, false);
-        bool migration_paused = bus_record_bool(st, BUS_STATUS_MIGRATION_PAUSED, false);
         uint64_t rate_limit = bus_record_u64(st, BUS_STATUS_MIGRATE_RATE_LIMIT, 0);
         uint64_t started = bus_record_u64(st, BUS_STATUS_STARTED_AT, 0), last = bus_record_u64(st, BUS_STATUS_LAST_CYCLE_AT, 0);
         const BusRecord *c = &s->counters;
@@ -455,10 +547,7 @@ static void print_status(FILE *f, const BusSnapshot *s, const Rates *rates) {
                 strcat(rate, "/s");
         } else
                 snprintf(rate, sizeof(rate), "unlimited");
-        fprintf(f, "    Migration: %s%s, rate limit %s\n",
-                streq(mode, "monitor-only") ? (migration_paused ? "off (monitor-only), paused" : "off (monitor-only)")
-                                            : migration_paused ? "paused" : "running",
-                bus_record_bool(st, BUS_STATUS_DRY_RUN, false) ? ", dry-run (planned, not performed)" : "", rate);
+        fprintf(f, "    Migration: %s, rate limit %s\n", migration_state_text(st), rate);
         fprintf(f, "       Config: %s\n", bus_record_str(st, BUS_STATUS_CONFIG_FILE, "?"));
         if (*bus_record_str(st, BUS_STATUS_LIBVIRT_STATE, ""))
                 fprintf(f, "      Libvirt: %s\n", bus_record_str(st, BUS_STATUS_LIBVIRT_STATE, ""));
@@ -483,6 +572,20 @@ static void print_status(FILE *f, const BusSnapshot *s, const Rates *rates) {
                 bus_record_u64(c, BUS_COUNTER_PAGES_PROMOTED, 0), bus_record_u64(c, BUS_COUNTER_PAGES_DEMOTED, 0),
                 bus_record_u64(c, BUS_COUNTER_PAGES_FAILED, 0),
                 format_bytes(moved, sizeof(moved), bus_record_u64(c, BUS_COUNTER_BYTES_MIGRATED, 0)));
+        if (bus_record_u64(c, BUS_COUNTER_PLANS, 0) > 0) {
+                _cleanup_free_ char *why = failures_text(c);
+                char p[FORMAT_BYTES_MAX], d[FORMAT_BYTES_MAX];
+
+                fprintf(f, "            %s promoted, %s demoted in %" PRIu64 " rounds of %" PRIu64 " plans%s%s",
+                        format_bytes(p, sizeof(p), bus_record_u64(c, BUS_COUNTER_BYTES_PROMOTED, 0)),
+                        format_bytes(d, sizeof(d), bus_record_u64(c, BUS_COUNTER_BYTES_DEMOTED, 0)),
+                        bus_record_u64(c, BUS_COUNTER_ROUNDS, 0), bus_record_u64(c, BUS_COUNTER_PLANS, 0),
+                        *why ? "; failed: " : "", why);
+                if (bus_record_u64(c, BUS_COUNTER_PAGES_WOULD_MOVE, 0) > 0)
+                        fprintf(f, "; dry-run: %" PRIu64 " pages would have moved",
+                                bus_record_u64(c, BUS_COUNTER_PAGES_WOULD_MOVE, 0));
+                fprintf(f, "\n");
+        }
 }
 
 /* 'vtismctl vms': who is there, by the keys other verbs take. */
@@ -578,11 +681,30 @@ static json_object *json_string_list(const char *s) {
         return a;
 }
 
+/* A node's lists carried as strings on the bus, as JSON arrays. */
+static json_object *json_node(const BusRecord *n) {
+        static const unsigned lists[] = { BUS_NODE_CXL_MEMDEVS, BUS_NODE_CXL_REGIONS, BUS_NODE_DAX_DEVICES,
+                                          BUS_NODE_DAX_MODES };
+        json_object *o = json_record(n);
+
+        for (size_t k = 0; k < ELEMENTSOF(lists); k++)
+                json_object_object_add(o, bus_node_fields[lists[k]].key, json_string_list(bus_record_str(n, lists[k], NULL)));
+        return o;
+}
+
+static json_object *json_offline_nodes(const BusSnapshot *s) {
+        json_object *a = json_object_new_array();
+
+        for (size_t i = 0; i < s->n_offline_nodes; i++)
+                json_object_array_add(a, json_node(&s->offline_nodes[i]));
+        return a;
+}
+
 static json_object *json_nodes(const BusSnapshot *s) {
         json_object *a = json_object_new_array();
 
         for (size_t i = 0; i < s->n_nodes; i++) {
-                json_object *o = json_record(&s->nodes[i]), *d = json_object_new_array();
+                json_object *o = json_node(&s->nodes[i]), *d = json_object_new_array();
 
                 json_object_object_add(o, "cpus", json_int_list(bus_record_str(&s->nodes[i], BUS_NODE_CPUS, NULL)));
                 for (size_t j = 0; j < s->n_nodes; j++)
@@ -623,6 +745,7 @@ static const struct {
         [BUS_STATUS_STARTED_AT] = { "started_at_usec", 0 },
         [BUS_STATUS_LAST_CYCLE_AT] = { "last_cycle_at_usec", JSON_ZERO_IS_NULL },
         [BUS_STATUS_ACTIVE_TRACKER] = { "active_tracker", JSON_EMPTY_IS_NULL },
+        [BUS_STATUS_MIGRATION_STATE] = { "migration_state", 0 },
 };
 assert_cc(ELEMENTSOF(status_json) == _BUS_STATUS_FIELD_MAX);
 
@@ -641,6 +764,7 @@ static json_object *json_status(const BusSnapshot *s) {
                 json_object_object_add(o, status_json[i].name, j);
         }
         json_object_object_add(o, "nodes", json_nodes(s));
+        json_object_object_add(o, "offline_nodes", json_offline_nodes(s));
         json_object_object_add(o, "counters", s->have_counters ? json_record(&s->counters) : NULL);
         json_object_object_add(o, "trackers", json_records(s->trackers, s->n_trackers));
         vms = json_records(s->vms, s->n_vms);
@@ -669,6 +793,7 @@ static int print_snapshot(const char *verb, FILE *f, const BusSnapshot *s, const
 
                         json_object_object_add(o, "schema_version", json_object_new_int(JSON_SCHEMA_VERSION));
                         json_object_object_add(o, "nodes", json_nodes(s));
+                        json_object_object_add(o, "offline_nodes", json_offline_nodes(s));
                         print_json(f, o);
                 } else if (streq(verb, "vms")) {
                         json_object *o = json_status(s), *l = json_object_new_object();
@@ -682,6 +807,7 @@ static int print_snapshot(const char *verb, FILE *f, const BusSnapshot *s, const
         } else if (streq(verb, "nodes")) {
                 print_nodes(f, s);
                 print_distances(f, s);
+                print_node_devices(f, s);
         } else if (streq(verb, "vms"))
                 print_vm_list(f, s);
         else
@@ -844,6 +970,429 @@ static int verb_heatmap(sd_bus *bus, int argc, char **argv) {
         }
         bus_records_free(w, n);
         bus_record_done(&info);
+        return r;
+}
+
+/* ---- plan ---- */
+
+static const char *policy_text(const BusRecord *p) {
+        const char *kind = bus_record_str(p, BUS_PLAN_POLICY_KIND, "?");
+
+        return streq(kind, "pin") ? "pinned to DRAM" : streq(kind, "never") ? "never migrated" : kind;
+}
+
+static int print_plan(FILE *f, const BusRecord *p, const BusRecord *g, size_t n) {
+        char a[FORMAT_BYTES_MAX], b[FORMAT_BYTES_MAX], c[FORMAT_BYTES_MAX], d[FORMAT_BYTES_MAX], ago[32];
+        uint64_t now = clock_now_usec(CLOCK_REALTIME), at = bus_record_u64(p, BUS_PLAN_COMPUTED_AT, 0);
+        const char *id = bus_record_str(p, BUS_PLAN_ID, "?"), *kind = bus_record_str(p, BUS_PLAN_POLICY_KIND, "?");
+        uint64_t hot_min = bus_record_u64(p, BUS_PLAN_HOT_MIN_HEAT, 0);
+
+        if (arg_json) {
+                json_object *o = json_record(p);
+
+                json_object_object_add(o, "schema_version", json_object_new_int(JSON_SCHEMA_VERSION));
+                json_object_object_add(o, "moves", json_records(g, n));
+                print_json(f, o);
+                return EXIT_OK;
+        }
+
+        format_duration(ago, sizeof(ago), now > at ? now - at : 0);
+        fprintf(f, "VM %s (%s): plan of cycle %" PRIu64 ", %s ago\n", bus_record_str(p, BUS_PLAN_NAME, id), id,
+                bus_record_u64(p, BUS_PLAN_CYCLE, 0), ago);
+        if (streq(kind, "budget"))
+                fprintf(f, "      Policy: DRAM budget %s, weight %" PRIu64 " (%s)\n",
+                        format_bytes(a, sizeof(a), bus_record_u64(p, BUS_PLAN_DRAM_BUDGET_BYTES, 0)),
+                        bus_record_u64(p, BUS_PLAN_WEIGHT, 0), bus_record_str(p, BUS_PLAN_POLICY, "default"));
+        else
+                fprintf(f, "      Policy: %s, weight %" PRIu64 " (%s)\n", policy_text(p), bus_record_u64(p, BUS_PLAN_WEIGHT, 0),
+                        bus_record_str(p, BUS_PLAN_POLICY, "default"));
+        fprintf(f, "   Placement: %s on DRAM, %s on CXL", format_bytes(a, sizeof(a), bus_record_u64(p, BUS_PLAN_DRAM_BYTES, 0)),
+                format_bytes(b, sizeof(b), bus_record_u64(p, BUS_PLAN_CXL_BYTES, 0)));
+        if (bus_record_u64(p, BUS_PLAN_UNKNOWN_BYTES, 0) > 0)
+                fprintf(f, ", %s not known yet", format_bytes(c, sizeof(c), bus_record_u64(p, BUS_PLAN_UNKNOWN_BYTES, 0)));
+        fprintf(f, " of %s; DRAM target %s\n", format_bytes(d, sizeof(d), bus_record_u64(p, BUS_PLAN_RAM_BYTES, 0)),
+                format_bytes(c, sizeof(c), bus_record_u64(p, BUS_PLAN_DRAM_TARGET_BYTES, 0)));
+        if (bus_record_bool(p, BUS_PLAN_FROZEN, false))
+                fprintf(f, "  Thresholds: none (no moves for it this cycle)\n");
+        else if (hot_min > 255)
+                fprintf(f, "  Thresholds: nothing belongs on DRAM (heat 0..255)\n");
+        else if (streq(kind, "budget"))
+                fprintf(f, "  Thresholds: heat >= %" PRIu64 " belongs on DRAM, heat <= %" PRIu64 " may go to CXL (heat 0..255)\n",
+                        hot_min, bus_record_u64(p, BUS_PLAN_COLD_MAX_HEAT, 0));
+        else
+                fprintf(f, "  Thresholds: heat >= %" PRIu64 " belongs on DRAM (heat 0..255)\n", hot_min);
+        if (n == 0)
+                fprintf(f, "       Moves: none\n");
+        for (size_t i = 0; i < n; i++) {
+                const BusRecord *m = &g[i];
+                uint64_t moves = bus_record_u64(m, BUS_PLAN_MOVE_MOVES, 0), huge = bus_record_u64(m, BUS_PLAN_MOVE_HUGE_UNITS, 0);
+                uint64_t room = bus_record_u64(m, BUS_PLAN_MOVE_NEEDS_ROOM_PAGES, 0);
+                bool queried = !bus_record_has(m, BUS_PLAN_MOVE_FROM_NODE);
+                char from[24];
+
+                if (queried)
+                        snprintf(from, sizeof(from), "any");
+                else
+                        snprintf(from, sizeof(from), "%" PRIi64, bus_record_i64(m, BUS_PLAN_MOVE_FROM_NODE, -1));
+                fprintf(f, "%s%s %s from node %s to node %" PRIi64 ", heat %" PRIu64 "..%" PRIu64 ", %" PRIu64 " run%s",
+                        i == 0 ? "       Moves: " : "              ", bus_record_str(m, BUS_PLAN_MOVE_DIRECTION, "?"),
+                        format_bytes(a, sizeof(a), bus_record_u64(m, BUS_PLAN_MOVE_PAGES, 0) * 4096), from,
+                        bus_record_i64(m, BUS_PLAN_MOVE_TO_NODE, -1), bus_record_u64(m, BUS_PLAN_MOVE_HEAT_MIN, 0),
+                        bus_record_u64(m, BUS_PLAN_MOVE_HEAT_MAX, 0), moves, moves == 1 ? "" : "s");
+                if (huge > 0)
+                        fprintf(f, ", %" PRIu64 " whole THP%s", huge, huge == 1 ? "" : "s");
+                if (queried)
+                        fprintf(f, " (placement queried first)");
+                if (room > 0)
+                        fprintf(f, " (%s of it into room the demotions make)", format_bytes(b, sizeof(b), room * 4096));
+                fprintf(f, "\n");
+        }
+        fprintf(f, "         Why: %s\n", bus_record_str(p, BUS_PLAN_REASON, ""));
+        fprintf(f, "Cycle budget: %s for all VMs\n",
+                format_bytes(a, sizeof(a), bus_record_u64(p, BUS_PLAN_CYCLE_BUDGET_BYTES, 0)));
+        if (!bus_record_bool(p, BUS_PLAN_SUBMITTED, false))
+                fprintf(f, "       Round: none: the plan was not handed to the migrator (migration paused)\n");
+        else if (!bus_record_has(p, BUS_PLAN_ROUND))
+                fprintf(f, "       Round: none (nothing to move or query)\n");
+        else {
+                uint64_t would = bus_record_u64(p, BUS_PLAN_ROUND_PAGES_WOULD_MOVE, 0);
+                uint64_t already = bus_record_u64(p, BUS_PLAN_ROUND_PAGES_ALREADY, 0);
+
+                fprintf(f, "       Round: %" PRIu64 ", %s: ", bus_record_u64(p, BUS_PLAN_ROUND, 0),
+                        bus_record_str(p, BUS_PLAN_ROUND_STATE, "?"));
+                if (would > 0)
+                        fprintf(f, "dry-run, %s would have moved", format_bytes(a, sizeof(a), would * 4096));
+                else
+                        fprintf(f, "promoted %s, demoted %s",
+                                format_bytes(a, sizeof(a), bus_record_u64(p, BUS_PLAN_ROUND_PAGES_PROMOTED, 0) * 4096),
+                                format_bytes(b, sizeof(b), bus_record_u64(p, BUS_PLAN_ROUND_PAGES_DEMOTED, 0) * 4096));
+                fprintf(f, ", %" PRIu64 " pages failed, %" PRIu64 " not attempted",
+                        bus_record_u64(p, BUS_PLAN_ROUND_PAGES_FAILED, 0), bus_record_u64(p, BUS_PLAN_ROUND_PAGES_DROPPED, 0));
+                if (already > 0)
+                        fprintf(f, ", %" PRIu64 " found in place", already);
+                fprintf(f, "\n");
+        }
+        return EXIT_OK;
+}
+
+static int verb_plan(sd_bus *bus, int argc, char **argv) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        _cleanup_(bus_unknown_done) BusUnknown unknown = {};
+        BusRecord info = { .kind = BUS_RECORD_PLAN }, *g = NULL;
+        size_t n = 0;
+        int r;
+
+        if (argc != 2) {
+                fprintf(stderr, "vtismctl: usage: vtismctl plan VM   (VM: name, UUID or pid-N as in status)\n");
+                return EXIT_USAGE;
+        }
+        r = sd_bus_call_method(bus, VTISM_BUS_NAME, VTISM_BUS_PATH, VTISM_BUS_INTERFACE, VTISM_METHOD_GET_PLAN, &error,
+                               &reply, "s", argv[1]);
+        if (r < 0)
+                return report_bus_error("plan", &error, r);
+
+        r = bus_record_read(reply, BUS_RECORD_PLAN, &info, &unknown);
+        if (r >= 0)
+                r = bus_records_read(reply, BUS_RECORD_PLAN_MOVE, &g, &n, &unknown);
+        if (r >= 0) {
+                note_skipped(&unknown);
+                pager_open();
+                r = print_plan(stdout, &info, g, n);
+        } else {
+                fprintf(stderr, "vtismctl: cannot parse vtismd's reply: %s\n", strerror(-r));
+                r = EXIT_FAIL;
+        }
+        bus_records_free(g, n);
+        bus_record_done(&info);
+        return r;
+}
+
+/* ---- contiguity ---- */
+
+/* The VM's summaries by role: [0] now, [1] before tiering; NULL if absent. */
+static const char *const contig_roles[2] = { "now", "before_tiering" };
+
+static const BusRecord *summary_of(const BusRecord *s, size_t n, const char *role) {
+        for (size_t i = 0; i < n; i++)
+                if (streq_ptr(bus_record_str(&s[i], BUS_CONTIG_ROLE, NULL), role))
+                        return &s[i];
+        return NULL;
+}
+
+/* Runs per GiB of a node record, or < 0 without memory there. */
+static double node_runs_per_gib(const BusRecord *n) {
+        uint64_t bytes = bus_record_u64(n, BUS_CONTIG_NODE_BYTES, 0);
+
+        return bytes ? (double) bus_record_u64(n, BUS_CONTIG_NODE_RUNS, 0) * (double) GIB / (double) bytes : -1;
+}
+
+static json_object *json_contiguity(const BusRecord *vm, const BusRecord *s, size_t n_s, const BusRecord *nodes,
+                                    size_t n_nodes) {
+        json_object *o = json_record(vm);
+
+        json_object_object_add(o, "schema_version", json_object_new_int(JSON_SCHEMA_VERSION));
+        for (size_t k = 0; k < ELEMENTSOF(contig_roles); k++) {
+                const BusRecord *sum = summary_of(s, n_s, contig_roles[k]);
+                json_object *j = NULL, *a;
+
+                if (sum) {
+                        j = json_record(sum);
+                        a = json_object_new_array();
+                        for (size_t i = 0; i < n_nodes; i++) {
+                                json_object *nj;
+                                double per_gib = node_runs_per_gib(&nodes[i]);
+
+                                if (!streq_ptr(bus_record_str(&nodes[i], BUS_CONTIG_NODE_ROLE, NULL), contig_roles[k]))
+                                        continue;
+                                nj = json_record(&nodes[i]);
+                                json_object_object_add(nj, "runs_per_gib", per_gib >= 0 ? json_object_new_double(per_gib) : NULL);
+                                json_object_array_add(a, nj);
+                        }
+                        json_object_object_add(j, "nodes", a);
+                }
+                json_object_object_add(o, contig_roles[k], j);
+        }
+        return o;
+}
+
+/* "1990 (97.2%)": a count of 2 MiB units and the share of present memory they hold. */
+static void cell_huge(Table *t, const BusRecord *r, unsigned field, uint64_t unit_bytes) {
+        uint64_t present = bus_record_u64(r, BUS_CONTIG_PRESENT_BYTES, 0), n = bus_record_u64(r, field, 0);
+
+        if (!bus_record_has(r, field))
+                table_add_cell(t, NULL);
+        else if (n == 0 || present == 0)
+                table_add_cellf(t, "%" PRIu64, n);
+        else
+                table_add_cellf(t, "%" PRIu64 " (%.1f%%)", n, 100.0 * (double) (n * unit_bytes) / (double) present);
+}
+
+static void cell_bytes_pct(Table *t, const BusRecord *r, unsigned field) {
+        uint64_t present = bus_record_u64(r, BUS_CONTIG_PRESENT_BYTES, 0), v = bus_record_u64(r, field, 0);
+        char b[FORMAT_BYTES_MAX];
+
+        if (!bus_record_has(r, field))
+                table_add_cell(t, NULL);
+        else if (present == 0)
+                table_add_cell(t, format_bytes(b, sizeof(b), v));
+        else
+                table_add_cellf(t, "%s (%.1f%%)", format_bytes(b, sizeof(b), v), 100.0 * (double) v / (double) present);
+}
+
+static void cell_u64(Table *t, const BusRecord *r, unsigned field) {
+        if (bus_record_has(r, field))
+                table_add_cellf(t, "%" PRIu64, bus_record_u64(r, field, 0));
+        else
+                table_add_cell(t, NULL);
+}
+
+/* "a / b / c" of three consecutive count keys */
+static void cell_three(Table *t, const BusRecord *r, unsigned first) {
+        if (bus_record_has(r, first) && bus_record_has(r, first + 1) && bus_record_has(r, first + 2))
+                table_add_cellf(t, "%" PRIu64 " / %" PRIu64 " / %" PRIu64, bus_record_u64(r, first, 0),
+                                bus_record_u64(r, first + 1, 0), bus_record_u64(r, first + 2, 0));
+        else
+                table_add_cell(t, NULL);
+}
+
+/* "3% / 24%": the share of present memory the largest 32 and 256 entries cover */
+static void cell_top(Table *t, const BusRecord *r, unsigned field) {
+        const BusValue *v = &r->v[field];
+        uint64_t present = bus_record_u64(r, BUS_CONTIG_PRESENT_BYTES, 0);
+        const uint64_t *top = v->present ? v->a.v : NULL;
+
+        if (!top || v->a.n < 4 || present == 0)
+                table_add_cell(t, NULL);
+        else
+                table_add_cellf(t, "%.1f%% / %.1f%%", 100.0 * (double) top[0] / (double) present,
+                                100.0 * (double) top[3] / (double) present);
+}
+
+static void cell_taken(Table *t, const BusRecord *r) {
+        time_t when = (time_t) (bus_record_u64(r, BUS_CONTIG_TAKEN_AT, 0) / USEC_PER_SEC);
+        char clock[32], ago[32];
+        struct tm tm;
+
+        strftime(clock, sizeof(clock), "%Y-%m-%d %H:%M:%S", localtime_r(&when, &tm));
+        format_duration(ago, sizeof(ago), bus_record_u64(r, BUS_CONTIG_AGE_USEC, 0));
+        table_add_cellf(t, "%s (%s ago)", clock, ago);
+}
+
+static int print_contiguity(FILE *f, const BusRecord *vm, const BusRecord *s, size_t n_s, const BusRecord *nodes,
+                            size_t n_nodes) {
+        const BusRecord *cols[2];
+        size_t n_cols = 0;
+        _cleanup_(table_freep) Table *t = table_new();
+        _cleanup_free_ int *ids = NULL;
+        size_t n_ids = 0;
+        bool unknown_node = false;
+        char b1[FORMAT_BYTES_MAX], b2[FORMAT_BYTES_MAX], b3[FORMAT_BYTES_MAX];
+        const char *why_none = bus_record_str(vm, BUS_CONTIG_VM_BEFORE_TIERING_ERROR, NULL);
+
+        if (arg_json) {
+                print_json(f, json_contiguity(vm, s, n_s, nodes, n_nodes));
+                return EXIT_OK;
+        }
+        /* before tiering first, then now: left to right as time goes */
+        if (summary_of(s, n_s, "before_tiering"))
+                cols[n_cols++] = summary_of(s, n_s, "before_tiering");
+        if (summary_of(s, n_s, "now"))
+                cols[n_cols++] = summary_of(s, n_s, "now");
+        if (!summary_of(s, n_s, "now")) {
+                fprintf(stderr, "vtismctl: vtismd's reply has no current summary.\n");
+                return EXIT_FAIL;
+        }
+
+        fprintf(f, "VM %s (%s): %s of guest RAM; anchor %s; vtism moved %s of it so far\n",
+                bus_record_str(vm, BUS_CONTIG_VM_NAME, "?"), bus_record_str(vm, BUS_CONTIG_VM_ID, "?"),
+                format_bytes(b1, sizeof(b1), bus_record_u64(vm, BUS_CONTIG_VM_RAM_BYTES, 0)),
+                format_bytes(b2, sizeof(b2), bus_record_u64(vm, BUS_CONTIG_VM_ANCHOR_BYTES, 0)),
+                format_bytes(b3, sizeof(b3), bus_record_u64(vm, BUS_CONTIG_VM_MOVED_BYTES, 0)));
+        if (arg_legend)
+                fprintf(f, "(guest-physical pages that are consecutive in host memory too; percentages of present memory)\n");
+        fprintf(f, "\n");
+
+        table_add_column(t, "", 0);
+        for (size_t c = 0; c < n_cols; c++)
+                table_add_column(t, cols[c] == summary_of(s, n_s, "now") ? "NOW" : "BEFORE TIERING", 0);
+
+/* one row: its label, then stmt once per column with r its summary */
+#define ROW(label, stmt)                                         \
+        do {                                                     \
+                table_add_cell(t, label);                        \
+                for (size_t c = 0; c < n_cols; c++) {            \
+                        const BusRecord *r = cols[c];            \
+                        stmt;                                    \
+                }                                                \
+        } while (0)
+
+        ROW("taken", cell_taken(t, r));
+        ROW("why", table_add_cell(t, bus_record_str(r, BUS_CONTIG_TRIGGER, NULL)));
+        ROW("scan took", ({
+                char d[32];
+                format_duration(d, sizeof(d), bus_record_u64(r, BUS_CONTIG_SCAN_USEC, 0));
+                table_add_cell(t, d);
+        }));
+        ROW("vtism had moved", table_add_cell(t, bytes_cell(b1, sizeof(b1), r, BUS_CONTIG_MOVED_BYTES)));
+        ROW("present", table_add_cell(t, bytes_cell(b1, sizeof(b1), r, BUS_CONTIG_PRESENT_BYTES)));
+        ROW("  zero page / absent", table_add_cellf(t, "%s / %s", bytes_cell(b1, sizeof(b1), r, BUS_CONTIG_ZERO_BYTES) ?: "-",
+                                                       bytes_cell(b2, sizeof(b2), r, BUS_CONTIG_ABSENT_BYTES) ?: "-"));
+        ROW("2 MiB THP mappings", cell_huge(t, r, BUS_CONTIG_THP_2M, 2 * MIB));
+        ROW("2 MiB hugetlb", cell_huge(t, r, BUS_CONTIG_HUGETLB_2M, 2 * MIB));
+        ROW("1 GiB hugetlb", cell_huge(t, r, BUS_CONTIG_HUGETLB_1G, GIB));
+        ROW("4 KiB-mapped", cell_bytes_pct(t, r, BUS_CONTIG_MAPPED_4K_BYTES));
+        ROW("range runs", cell_u64(t, r, BUS_CONTIG_RUNS));
+        ROW("  largest", table_add_cell(t, bytes_cell(b1, sizeof(b1), r, BUS_CONTIG_LARGEST_RUN_BYTES)));
+        ROW("  for 80/90/99%", cell_three(t, r, BUS_CONTIG_RUNS_FOR_80PCT));
+        ROW("  32/256 largest cover", cell_top(t, r, BUS_CONTIG_RUNS_TOP_BYTES));
+        ROW("anchor entries", cell_u64(t, r, BUS_CONTIG_ANCHOR_ENTRIES));
+        ROW("  for 80/90/99%", cell_three(t, r, BUS_CONTIG_ANCHOR_ENTRIES_FOR_80PCT));
+        ROW("  anchored", cell_bytes_pct(t, r, BUS_CONTIG_ANCHOR_COVERED_BYTES));
+        ROW("offset groups", ({
+                if (bus_record_bool(r, BUS_CONTIG_OFFSET_GROUPS_OVERFLOW, false))
+                        table_add_cellf(t, "more than %" PRIu64, bus_record_u64(r, BUS_CONTIG_OFFSET_GROUPS, 1) - 1);
+                else
+                        cell_u64(t, r, BUS_CONTIG_OFFSET_GROUPS);
+        }));
+        ROW("  for 80/90/99%", cell_three(t, r, BUS_CONTIG_OFFSET_GROUPS_FOR_80PCT));
+
+        /* one row per host node either summary has, then memory on no known node */
+        for (size_t i = 0; i < n_nodes; i++) {
+                bool seen = false;
+                int id;
+
+                if (!bus_record_has(&nodes[i], BUS_CONTIG_NODE_NODE)) {
+                        unknown_node = true;
+                        continue;
+                }
+                id = (int) bus_record_i64(&nodes[i], BUS_CONTIG_NODE_NODE, -1);
+                for (size_t k = 0; k < n_ids; k++)
+                        seen = seen || ids[k] == id;
+                if (!seen) {
+                        ids = xreallocarray(ids, n_ids + 1, sizeof(int));
+                        ids[n_ids++] = id;
+                }
+        }
+        for (size_t k = 0; k <= n_ids; k++) {
+                _cleanup_free_ char *label = NULL;
+
+                if (k == n_ids && !unknown_node)
+                        break;
+                label = k < n_ids ? xasprintf("node %d", ids[k]) : xstrdup("no known node");
+                table_add_cell(t, label);
+                for (size_t c = 0; c < n_cols; c++) {
+                        const char *role = bus_record_str(cols[c], BUS_CONTIG_ROLE, "");
+                        const BusRecord *nr = NULL;
+
+                        for (size_t i = 0; i < n_nodes && !nr; i++)
+                                if (streq_ptr(bus_record_str(&nodes[i], BUS_CONTIG_NODE_ROLE, NULL), role) &&
+                                    (k < n_ids ? bus_record_has(&nodes[i], BUS_CONTIG_NODE_NODE) &&
+                                                         bus_record_i64(&nodes[i], BUS_CONTIG_NODE_NODE, -1) == ids[k]
+                                               : !bus_record_has(&nodes[i], BUS_CONTIG_NODE_NODE)))
+                                        nr = &nodes[i];
+                        if (!nr) {
+                                table_add_cell(t, NULL);
+                                continue;
+                        }
+                        uint64_t runs = bus_record_u64(nr, BUS_CONTIG_NODE_RUNS, 0);
+
+                        table_add_cellf(t, "%s, %" PRIu64 " run%s (%.1f per GiB)",
+                                        format_bytes(b1, sizeof(b1), bus_record_u64(nr, BUS_CONTIG_NODE_BYTES, 0)), runs,
+                                        runs == 1 ? "" : "s", MAX(node_runs_per_gib(nr), 0.0));
+                }
+        }
+#undef ROW
+        table_print(t, f, arg_width, arg_legend);
+
+        if (!summary_of(s, n_s, "before_tiering")) {
+                if (why_none)
+                        fprintf(f, "\nNo before-tiering summary: %s.\n", why_none);
+                else if (bus_record_bool(vm, BUS_CONTIG_VM_BEFORE_TIERING_PENDING, false))
+                        fprintf(f, "\nNo before-tiering summary yet: vtismd takes one when it starts tiering the VM.\n");
+        }
+        return EXIT_OK;
+}
+
+static int verb_contiguity(sd_bus *bus, int argc, char **argv) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+        _cleanup_(bus_unknown_done) BusUnknown unknown = {};
+        BusRecord vm = { .kind = BUS_RECORD_CONTIGUITY_VM }, *s = NULL, *nodes = NULL;
+        size_t n_s = 0, n_nodes = 0;
+        int r;
+
+        if (argc != 2) {
+                fprintf(stderr, "vtismctl: usage: vtismctl contiguity VM [--max-age=SECONDS] [--json]   (VM: name, UUID or pid-N as in status)\n");
+                return EXIT_USAGE;
+        }
+        r = sd_bus_message_new_method_call(bus, &m, VTISM_BUS_NAME, VTISM_BUS_PATH, VTISM_BUS_INTERFACE,
+                                           VTISM_METHOD_GET_CONTIGUITY);
+        if (r >= 0)
+                r = sd_bus_message_append(m, "st", argv[1], (uint64_t) arg_max_age_usec);
+        if (r < 0)
+                return report_bus_error("contiguity", &error, r);
+        /* A scan takes ~0.1-0.2 s per GiB of guest RAM natively, much longer on a busy host. */
+        r = sd_bus_call(bus, m, CONTIGUITY_CALL_TIMEOUT_USEC, &error, &reply);
+        if (r < 0)
+                return report_bus_error("contiguity", &error, r);
+
+        r = bus_record_read(reply, BUS_RECORD_CONTIGUITY_VM, &vm, &unknown);
+        if (r >= 0)
+                r = bus_records_read(reply, BUS_RECORD_CONTIGUITY, &s, &n_s, &unknown);
+        if (r >= 0)
+                r = bus_records_read(reply, BUS_RECORD_CONTIGUITY_NODE, &nodes, &n_nodes, &unknown);
+        if (r >= 0) {
+                note_skipped(&unknown);
+                pager_open();
+                r = print_contiguity(stdout, &vm, s, n_s, nodes, n_nodes);
+        } else {
+                fprintf(stderr, "vtismctl: cannot parse vtismd's reply: %s\n", strerror(-r));
+                r = EXIT_FAIL;
+        }
+        bus_records_free(s, n_s);
+        bus_records_free(nodes, n_nodes);
+        bus_record_done(&vm);
         return r;
 }
 
@@ -1051,7 +1600,7 @@ static int run_watch(sd_bus *bus) {
                                 r = bus_snapshot_read(reply, cur);
                         if (r >= 0) {
                                 have_cur = true;
-                                t_cur = now_usec(CLOCK_MONOTONIC);
+                                t_cur = clock_now_usec(CLOCK_MONOTONIC);
                                 note_skipped(&cur->unknown);
                         } else {
                                 /* Keep watching: vtismd may come back (a restart). */
@@ -1068,8 +1617,8 @@ static int run_watch(sd_bus *bus) {
 
                 timeout = (int) (arg_watch_usec / USEC_PER_MSEC);
                 fetch = false;
-                for (usec_t until = now_usec(CLOCK_MONOTONIC) + arg_watch_usec;;) {
-                        usec_t now = now_usec(CLOCK_MONOTONIC);
+                for (usec_t until = clock_now_usec(CLOCK_MONOTONIC) + arg_watch_usec;;) {
+                        usec_t now = clock_now_usec(CLOCK_MONOTONIC);
                         int k;
 
                         if (now >= until) {
@@ -1126,6 +1675,9 @@ static void help(void) {
                "  nodes                        NUMA nodes, tiers, demotion targets and distances\n"
                "  vms                          The VMs: id, pid, state, name\n"
                "  heatmap VM                   Heat and placement of a VM's guest RAM per GPA range\n"
+               "  plan VM                      The last plan for a VM in words: target, thresholds, moves, why\n"
+               "  contiguity VM                How contiguously its guest RAM is in host memory: huge\n"
+               "                               pages, runs, per node; before tiering and now\n"
                "  metrics                      Everything status knows, as Prometheus text exposition\n"
                "  reload                       Re-read %s (the old one stays if the new is bad)\n"
                "  pause [sampling|migration]   Pause sampling and/or migration (default: both)\n"
@@ -1134,7 +1686,9 @@ static void help(void) {
                "  check-config [FILE]          Check a configuration file without the daemon\n"
                "\n"
                "Options:\n"
-               "  --json                Machine-readable output for status, nodes, vms and heatmap\n"
+               "  --json                Machine-readable output for status, nodes, vms, heatmap, plan\n"
+               "                        and contiguity\n"
+               "  --max-age=SECONDS     contiguity: a summary this old will do (default 30; 0: scan now)\n"
                "  -H, --host=[USER@]HOST  Talk to vtismd on HOST over SSH\n"
                "  -w, --watch[=SECONDS]  Refresh status in place every SECONDS (default 2)\n"
                "  -l, --full            Do not shorten table cells to the terminal's width\n"
@@ -1165,6 +1719,7 @@ enum {
         ARG_JSON,
         ARG_NO_LEGEND,
         ARG_NO_PAGER,
+        ARG_MAX_AGE,
 };
 
 int main(int argc, char *argv[]) {
@@ -1172,6 +1727,7 @@ int main(int argc, char *argv[]) {
                 { "json", no_argument, NULL, ARG_JSON },
                 { "no-legend", no_argument, NULL, ARG_NO_LEGEND },
                 { "no-pager", no_argument, NULL, ARG_NO_PAGER },
+                { "max-age", required_argument, NULL, ARG_MAX_AGE },
                 { "full", no_argument, NULL, 'l' },
                 { "host", required_argument, NULL, 'H' },
                 { "watch", optional_argument, NULL, 'w' },
@@ -1193,6 +1749,8 @@ int main(int argc, char *argv[]) {
                 { "resume", verb_pause_resume },
                 { "dry-run", verb_dry_run },
                 { "heatmap", verb_heatmap },
+                { "plan", verb_plan },
+                { "contiguity", verb_contiguity },
         };
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
         const char *verb;
@@ -1212,6 +1770,19 @@ int main(int argc, char *argv[]) {
                 case ARG_NO_PAGER:
                         arg_pager = false;
                         break;
+                case ARG_MAX_AGE: {
+                        char *end;
+                        double v;
+
+                        errno = 0;
+                        v = strtod(optarg, &end);
+                        if (errno != 0 || end == optarg || *end || !(v >= 0 && v <= 86400 * 365)) {
+                                fprintf(stderr, "vtismctl: --max-age: '%s' is not a number of seconds.\n", optarg);
+                                return EXIT_USAGE;
+                        }
+                        arg_max_age_usec = (usec_t) (v * USEC_PER_SEC);
+                        break;
+                }
                 case 'l':
                         arg_full = true;
                         break;

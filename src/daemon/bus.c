@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * The D-Bus face of vtismd: org.vtism1 /org/vtism1 org.vtism1.Manager (bus-api.h, vtismd(8)).
- * Only the vtable, the wire format and thin adapters into manager_*() live here; every argument
+ * Only the vtable, the wire format and thin adapters into manager_*() (and the placement
+ * views of manager.h) live here; every argument
  * is validated before the manager sees it. Properties are read through offsetof() or small typed
  * getters, never by comparing property names. Mutating methods need CAP_SYS_ADMIN: the D-Bus
  * policy file lets only root call them on the bus, and this file checks again, so a permissive
@@ -50,6 +51,26 @@ _printf_(3, 4) static int bus_error_setf(sd_bus_error *error, const char *name, 
                 oom();
         valid = utf8_escape_invalid(text);
         return sd_bus_error_set(error, name, valid);
+}
+
+/*
+ * A caller's string quoted back in an error message: at most QUOTE_MAX bytes of it, cut at a
+ * UTF-8 character boundary, then "..." (QUOTED_FMT/QUOTED_ARGS). A name of 100 KiB is not sent
+ * back whole.
+ */
+#define QUOTE_MAX 64
+#define QUOTED_FMT "'%.*s%s'"
+#define QUOTED_ARGS(s) quote_len(s), (s), strlen(s) > QUOTE_MAX ? "..." : ""
+
+static int quote_len(const char *s) {
+        size_t n = strlen(s);
+
+        if (n <= QUOTE_MAX)
+                return (int) n;
+        n = QUOTE_MAX;
+        while (n > 0 && ((unsigned char) s[n] & 0xc0) == 0x80)
+                n--;
+        return (int) n;
 }
 
 static int dict_begin(sd_bus_message *m) {
@@ -221,7 +242,8 @@ static int method_pause_resume(sd_bus_message *msg, void *userdata, sd_bus_error
         mask = manager_subsystem_from_string(what);
         if (mask < 0)
                 return bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
-                                      "Unknown subsystem '%s': expected 'sampling', 'migration' or 'all'.", what);
+                                      "Unknown subsystem " QUOTED_FMT ": expected 'sampling', 'migration' or 'all'.",
+                                      QUOTED_ARGS(what));
 
         r = check_privileged(msg, error);
         if (r < 0)
@@ -294,25 +316,36 @@ static int append_heat_range(sd_bus_message *reply, const Topology *t, const Hea
         return r;
 }
 
-static int method_get_heatmap(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-        const BusField *f = bus_heatmap_fields;
-        Manager *m = userdata;
+/* The VM a method's (s vm) argument names, or the NoSuchVM error. */
+static int read_vm_arg(sd_bus_message *msg, Manager *m, sd_bus_error *error, Vm **ret) {
         const char *key;
-        Vm *vm;
         int r;
 
         r = sd_bus_message_read(msg, "s", &key);
         if (r < 0)
                 return r;
-        r = manager_find_vm(m, key, &vm);
+        r = manager_find_vm(m, key, ret);
         if (r == -ENOTUNIQ)
                 return bus_error_setf(error, VTISM_BUS_ERROR_NO_SUCH_VM,
-                                      "More than one VM is named '%s': give its id or pid as 'vtismctl status' lists them.",
-                                      key);
+                                      "More than one VM is named " QUOTED_FMT ": give its id or pid as 'vtismctl status' lists them.",
+                                      QUOTED_ARGS(key));
         if (r < 0)
                 return bus_error_setf(error, VTISM_BUS_ERROR_NO_SUCH_VM,
-                                      "No VM '%s' (give a name, UUID or pid as 'vtismctl status' lists them).", key);
+                                      "No VM " QUOTED_FMT " (give a name, UUID or pid as 'vtismctl status' lists them).",
+                                      QUOTED_ARGS(key));
+        return 0;
+}
+
+static int method_get_heatmap(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        const BusField *f = bus_heatmap_fields;
+        Manager *m = userdata;
+        Vm *vm;
+        int r;
+
+        r = read_vm_arg(msg, m, error, &vm);
+        if (r < 0)
+                return r;
         if (!vm->heat)
                 return bus_error_setf(error, VTISM_BUS_ERROR_NOT_SAMPLED, "VM %s is not sampled: %s", vm->name,
                                       vm->error ?: "its guest RAM is not located yet");
@@ -345,6 +378,377 @@ static int method_get_heatmap(sd_bus_message *msg, void *userdata, sd_bus_error 
         if (r < 0)
                 return r;
         return sd_bus_send(NULL, reply, NULL);
+}
+
+static uint64_t sum_u64(const uint64_t *v, size_t n) {
+        uint64_t s = 0;
+
+        for (size_t i = 0; i < n; i++)
+                s += v[i];
+        return s;
+}
+
+static int append_plan(sd_bus_message *reply, const Vm *vm, const VmPlanView *p) {
+        const BusField *f = bus_plan_fields;
+        const PlanVmResult *res = p->result;
+        const MigratorCounters *c = p->round;
+        int r;
+
+        r = dict_begin(reply);
+        if (r >= 0)
+                r = dict_string(reply, &f[BUS_PLAN_ID], vm->id);
+        if (r >= 0)
+                r = dict_string(reply, &f[BUS_PLAN_NAME], vm->name);
+        if (r >= 0)
+                r = dict_u64(reply, &f[BUS_PLAN_CYCLE], p->cycle);
+        if (r >= 0)
+                r = dict_u64(reply, &f[BUS_PLAN_COMPUTED_AT], p->computed_usec);
+        if (r >= 0)
+                r = dict_u64(reply, &f[BUS_PLAN_CYCLE_BUDGET_BYTES], p->cycle_budget_bytes);
+        if (r >= 0)
+                r = dict_string(reply, &f[BUS_PLAN_POLICY_KIND], plan_policy_kind_to_string(p->policy.kind));
+        if (r >= 0)
+                r = dict_string(reply, &f[BUS_PLAN_POLICY], p->policy.origin ?: "default");
+        if (r >= 0)
+                r = dict_u32(reply, &f[BUS_PLAN_WEIGHT], p->policy.weight);
+        if (r >= 0 && p->policy.kind == PLAN_POLICY_BUDGET)
+                r = dict_u64(reply, &f[BUS_PLAN_DRAM_BUDGET_BYTES], p->policy.dram_budget_bytes);
+        if (r >= 0)
+                r = dict_bool(reply, &f[BUS_PLAN_FROZEN], p->frozen);
+        if (r >= 0)
+                r = dict_bool(reply, &f[BUS_PLAN_SUBMITTED], p->submitted);
+        if (r >= 0)
+                r = dict_u64(reply, &f[BUS_PLAN_RAM_BYTES], res->ram_bytes);
+        if (r >= 0)
+                r = dict_u64(reply, &f[BUS_PLAN_DRAM_BYTES], res->dram_bytes);
+        if (r >= 0)
+                r = dict_u64(reply, &f[BUS_PLAN_CXL_BYTES], res->cxl_bytes);
+        if (r >= 0)
+                r = dict_u64(reply, &f[BUS_PLAN_UNKNOWN_BYTES], res->unknown_bytes);
+        if (r >= 0)
+                r = dict_u64(reply, &f[BUS_PLAN_DRAM_TARGET_BYTES], res->dram_target_bytes);
+        if (r >= 0)
+                r = dict_u64(reply, &f[BUS_PLAN_PROMOTE_BYTES], res->promote_bytes);
+        if (r >= 0)
+                r = dict_u64(reply, &f[BUS_PLAN_DEMOTE_BYTES], res->demote_bytes);
+        if (r >= 0)
+                r = dict_u64(reply, &f[BUS_PLAN_QUERY_BYTES], res->query_bytes);
+        if (r >= 0)
+                r = dict_u32(reply, &f[BUS_PLAN_HOT_MIN_HEAT], res->hot_min_heat);
+        if (r >= 0)
+                r = dict_u32(reply, &f[BUS_PLAN_COLD_MAX_HEAT], res->cold_max_heat);
+        if (r >= 0)
+                r = dict_string(reply, &f[BUS_PLAN_REASON], res->reason ?: "");
+        if (p->round_seq > 0) {
+                if (r >= 0)
+                        r = dict_u64(reply, &f[BUS_PLAN_ROUND], p->round_seq);
+                if (r >= 0)
+                        r = dict_string(reply, &f[BUS_PLAN_ROUND_STATE],
+                                        p->round_ended ? migrator_round_end_to_string(p->round_end) : "running");
+                if (r >= 0)
+                        r = dict_u64(reply, &f[BUS_PLAN_ROUND_PAGES_PROMOTED], c->moved_pages[PLAN_PROMOTE]);
+                if (r >= 0)
+                        r = dict_u64(reply, &f[BUS_PLAN_ROUND_PAGES_DEMOTED], c->moved_pages[PLAN_DEMOTE]);
+                if (r >= 0)
+                        r = dict_u64(reply, &f[BUS_PLAN_ROUND_PAGES_FAILED], migrator_counters_failed(c));
+                if (r >= 0)
+                        r = dict_u64(reply, &f[BUS_PLAN_ROUND_PAGES_DROPPED], sum_u64(c->dropped_pages, _MIGRATOR_DROP_MAX));
+                if (r >= 0)
+                        r = dict_u64(reply, &f[BUS_PLAN_ROUND_PAGES_WOULD_MOVE],
+                                     c->would_move_pages[PLAN_PROMOTE] + c->would_move_pages[PLAN_DEMOTE]);
+                if (r >= 0)
+                        r = dict_u64(reply, &f[BUS_PLAN_ROUND_PAGES_ALREADY],
+                                     c->already_pages[PLAN_PROMOTE] + c->already_pages[PLAN_DEMOTE]);
+        }
+        if (r >= 0)
+                r = dict_end(reply);
+        return r;
+}
+
+static int append_plan_groups(sd_bus_message *reply, const VmPlanView *p) {
+        const BusField *f = bus_plan_move_fields;
+        int r;
+
+        r = sd_bus_message_open_container(reply, 'a', "a{sv}");
+        for (size_t i = 0; r >= 0 && i < p->n_groups; i++) {
+                const VmPlanGroup *g = &p->groups[i];
+
+                r = dict_begin(reply);
+                if (r >= 0)
+                        r = dict_string(reply, &f[BUS_PLAN_MOVE_DIRECTION], plan_direction_to_string(g->direction));
+                if (r >= 0 && g->from_node >= 0)
+                        r = dict_i32(reply, &f[BUS_PLAN_MOVE_FROM_NODE], g->from_node);
+                if (r >= 0)
+                        r = dict_i32(reply, &f[BUS_PLAN_MOVE_TO_NODE], g->to_node);
+                if (r >= 0)
+                        r = dict_u64(reply, &f[BUS_PLAN_MOVE_MOVES], g->moves);
+                if (r >= 0)
+                        r = dict_u64(reply, &f[BUS_PLAN_MOVE_PAGES], g->pages);
+                if (r >= 0)
+                        r = dict_u64(reply, &f[BUS_PLAN_MOVE_HUGE_UNITS], g->huge_units);
+                if (r >= 0)
+                        r = dict_u64(reply, &f[BUS_PLAN_MOVE_NEEDS_ROOM_PAGES], g->needs_room_pages);
+                if (r >= 0)
+                        r = dict_u32(reply, &f[BUS_PLAN_MOVE_HEAT_MIN], g->heat_min);
+                if (r >= 0)
+                        r = dict_u32(reply, &f[BUS_PLAN_MOVE_HEAT_MAX], g->heat_max);
+                if (r >= 0)
+                        r = dict_end(reply);
+        }
+        if (r >= 0)
+                r = sd_bus_message_close_container(reply);
+        return r;
+}
+
+static int method_get_plan(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        Manager *m = userdata;
+        VmPlanView view;
+        Vm *vm;
+        int r;
+
+        r = read_vm_arg(msg, m, error, &vm);
+        if (r < 0)
+                return r;
+        if (!vm_plan_view(vm, &view)) {
+                const char *why = vm_not_tiered_reason(vm);
+
+                if (m->mode != MANAGER_MODE_TIERING)
+                        return bus_error_setf(error, VTISM_BUS_ERROR_NOT_PLANNED, "Nothing is planned: %s (%s).",
+                                              "vtismd is monitor-only", m->mode_reason ?: "no CXL node");
+                return bus_error_setf(error, VTISM_BUS_ERROR_NOT_PLANNED, "VM %s has not been planned yet: %s.", vm->name,
+                                      why ?: vm->error ?: (vm->heat ? "its first cycle is still to come"
+                                                                    : "its guest RAM is not located yet"));
+        }
+
+        r = sd_bus_message_new_method_return(msg, &reply);
+        if (r < 0)
+                return r;
+        r = append_plan(reply, vm, &view);
+        if (r >= 0)
+                r = append_plan_groups(reply, &view);
+        if (r < 0)
+                return r;
+        return sd_bus_send(NULL, reply, NULL);
+}
+
+/* ---- GetContiguity: answered when the VM's scan is done ---- */
+
+/* A coverage (contiguity.h) under its keys: entries, largest, for 80/90/99 % (consecutive keys),
+ * the top array; largest and the rest left out when k_largest is 0. */
+static int append_coverage(sd_bus_message *m, const ContigCoverage *c, unsigned k_entries, unsigned k_largest,
+                           unsigned k_for, unsigned k_top) {
+        const BusField *f = bus_contig_fields;
+        uint64_t top[CONTIG_TOPS];
+        int r;
+
+        r = dict_u64(m, &f[k_entries], c->entries);
+        if (r < 0 || k_largest == 0)
+                return r;
+        r = dict_u64(m, &f[k_largest], c->largest_pages * CONTIG_PAGE_BYTES);
+        for (unsigned i = 0; r >= 0 && i < CONTIG_TARGETS; i++)
+                r = dict_u64(m, &f[k_for + i], c->entries_for[i]);
+        for (unsigned i = 0; i < CONTIG_TOPS; i++)
+                top[i] = c->top_pages[i] * CONTIG_PAGE_BYTES;
+        if (r >= 0)
+                r = dict_array(m, &f[k_top], 't', top, CONTIG_TOPS, sizeof(uint64_t));
+        return r;
+}
+
+static int append_contig_record(sd_bus_message *m, const char *role, const ContigRecord *rec, usec_t now_mono) {
+        const ContigSummary *s = &rec->summary;
+        const BusField *f = bus_contig_fields;
+        int r;
+
+        r = dict_begin(m);
+        if (r >= 0)
+                r = dict_string(m, &f[BUS_CONTIG_ROLE], role);
+        if (r >= 0)
+                r = dict_string(m, &f[BUS_CONTIG_TRIGGER], contig_trigger_to_string(rec->trigger));
+        if (r >= 0)
+                r = dict_u64(m, &f[BUS_CONTIG_TAKEN_AT], rec->taken_usec);
+        if (r >= 0)
+                r = dict_u64(m, &f[BUS_CONTIG_AGE_USEC], now_mono - MIN(now_mono, rec->taken_mono_usec));
+        if (r >= 0)
+                r = dict_u64(m, &f[BUS_CONTIG_SCAN_USEC], rec->scan_usec);
+        if (r >= 0)
+                r = dict_u64(m, &f[BUS_CONTIG_BUSY_USEC], rec->busy_usec);
+        if (r >= 0)
+                r = dict_u64(m, &f[BUS_CONTIG_MOVED_BYTES], rec->moved_bytes);
+        if (r >= 0)
+                r = dict_u64(m, &f[BUS_CONTIG_ANCHOR_BYTES], s->params.anchor_bytes);
+        if (r >= 0)
+                r = dict_u64(m, &f[BUS_CONTIG_RAM_BYTES], s->ram_pages * CONTIG_PAGE_BYTES);
+        if (r >= 0)
+                r = dict_u64(m, &f[BUS_CONTIG_PRESENT_BYTES], s->present_pages * CONTIG_PAGE_BYTES);
+        if (r >= 0)
+                r = dict_u64(m, &f[BUS_CONTIG_ZERO_BYTES], s->zero_pages * CONTIG_PAGE_BYTES);
+        if (r >= 0)
+                r = dict_u64(m, &f[BUS_CONTIG_ABSENT_BYTES], s->absent_pages * CONTIG_PAGE_BYTES);
+        if (r >= 0)
+                r = dict_u64(m, &f[BUS_CONTIG_MAPPED_4K_BYTES], s->pages_4k * CONTIG_PAGE_BYTES);
+        if (r >= 0)
+                r = dict_u64(m, &f[BUS_CONTIG_THP_2M], s->thp_2m);
+        if (r >= 0)
+                r = dict_u64(m, &f[BUS_CONTIG_HUGETLB_2M], s->hugetlb_2m);
+        if (r >= 0)
+                r = dict_u64(m, &f[BUS_CONTIG_HUGETLB_1G], s->hugetlb_1g);
+        if (r >= 0)
+                r = dict_u64(m, &f[BUS_CONTIG_HUGE_MISMATCH_BYTES], s->huge_mismatch_pages * CONTIG_PAGE_BYTES);
+        if (r >= 0)
+                r = dict_bool(m, &f[BUS_CONTIG_PMD_MAPPING_KNOWN], rec->stats.pmd_mapping_known);
+        if (r >= 0)
+                r = dict_u64(m, &f[BUS_CONTIG_UNKNOWN_NODE_BYTES], rec->stats.unknown_node_pages * CONTIG_PAGE_BYTES);
+        if (r >= 0)
+                r = append_coverage(m, &s->runs, BUS_CONTIG_RUNS, BUS_CONTIG_LARGEST_RUN_BYTES, BUS_CONTIG_RUNS_FOR_80PCT,
+                                    BUS_CONTIG_RUNS_TOP_BYTES);
+        if (r >= 0)
+                r = append_coverage(m, &s->anchors, BUS_CONTIG_ANCHOR_ENTRIES, BUS_CONTIG_LARGEST_ANCHOR_ENTRY_BYTES,
+                                    BUS_CONTIG_ANCHOR_ENTRIES_FOR_80PCT, BUS_CONTIG_ANCHOR_TOP_BYTES);
+        if (r >= 0)
+                r = dict_u64(m, &f[BUS_CONTIG_ANCHOR_COVERED_BYTES], s->anchor_pages * CONTIG_PAGE_BYTES);
+        if (r >= 0)
+                r = append_coverage(m, &s->offset_groups, BUS_CONTIG_OFFSET_GROUPS,
+                                    s->offset_groups_overflow ? 0 : BUS_CONTIG_LARGEST_OFFSET_GROUP_BYTES,
+                                    BUS_CONTIG_OFFSET_GROUPS_FOR_80PCT, BUS_CONTIG_OFFSET_GROUPS_TOP_BYTES);
+        if (r >= 0)
+                r = dict_bool(m, &f[BUS_CONTIG_OFFSET_GROUPS_OVERFLOW], s->offset_groups_overflow);
+        if (r >= 0)
+                r = dict_end(m);
+        return r;
+}
+
+static int append_contig_nodes(sd_bus_message *m, const char *role, const ContigSummary *s) {
+        const BusField *f = bus_contig_node_fields;
+        int r = 0;
+
+        for (size_t i = 0; r >= 0 && i < s->n_nodes; i++) {
+                const ContigNode *n = &s->nodes[i];
+
+                r = dict_begin(m);
+                if (r >= 0)
+                        r = dict_string(m, &f[BUS_CONTIG_NODE_ROLE], role);
+                if (r >= 0 && n->node >= 0)
+                        r = dict_i32(m, &f[BUS_CONTIG_NODE_NODE], n->node);
+                if (r >= 0)
+                        r = dict_u64(m, &f[BUS_CONTIG_NODE_BYTES], n->pages * CONTIG_PAGE_BYTES);
+                if (r >= 0)
+                        r = dict_u64(m, &f[BUS_CONTIG_NODE_HUGE_BYTES], n->huge_pages * CONTIG_PAGE_BYTES);
+                if (r >= 0)
+                        r = dict_u64(m, &f[BUS_CONTIG_NODE_RUNS], n->runs);
+                if (r >= 0)
+                        r = dict_u64(m, &f[BUS_CONTIG_NODE_LARGEST_RUN_BYTES], n->largest_run_pages * CONTIG_PAGE_BYTES);
+                if (r >= 0)
+                        r = dict_end(m);
+        }
+        return r;
+}
+
+static int contiguity_reply(sd_bus_message *msg, const Manager *m, const Vm *vm, const ContigView *view) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        const BusField *f = bus_contig_vm_fields;
+        struct {
+                const char *role;
+                const ContigRecord *rec;
+        } parts[] = { { "now", view->now }, { "before_tiering", view->before } };
+        usec_t now;
+        int r;
+
+        r = sd_event_now(m->event, CLOCK_MONOTONIC, &now);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_new_method_return(msg, &reply);
+        if (r < 0)
+                return r;
+        r = dict_begin(reply);
+        if (r >= 0)
+                r = dict_string(reply, &f[BUS_CONTIG_VM_ID], vm->id);
+        if (r >= 0)
+                r = dict_string(reply, &f[BUS_CONTIG_VM_NAME], vm->name);
+        if (r >= 0)
+                r = dict_u32(reply, &f[BUS_CONTIG_VM_PID], (uint32_t) vm->pid);
+        if (r >= 0)
+                r = dict_u64(reply, &f[BUS_CONTIG_VM_RAM_BYTES], vm->ram_bytes);
+        if (r >= 0)
+                r = dict_u64(reply, &f[BUS_CONTIG_VM_MOVED_BYTES], view->moved_bytes);
+        if (r >= 0)
+                r = dict_u64(reply, &f[BUS_CONTIG_VM_ANCHOR_BYTES], m->config->contiguity_anchor_bytes);
+        if (r >= 0)
+                r = dict_bool(reply, &f[BUS_CONTIG_VM_BEFORE_TIERING_PENDING], view->before_pending);
+        if (r >= 0)
+                r = dict_string(reply, &f[BUS_CONTIG_VM_BEFORE_TIERING_ERROR], view->before_error);
+        if (r >= 0)
+                r = dict_end(reply);
+        if (r >= 0)
+                r = sd_bus_message_open_container(reply, 'a', "a{sv}");
+        for (size_t i = 0; r >= 0 && i < ELEMENTSOF(parts); i++)
+                if (parts[i].rec)
+                        r = append_contig_record(reply, parts[i].role, parts[i].rec, now);
+        if (r >= 0)
+                r = sd_bus_message_close_container(reply);
+        if (r >= 0)
+                r = sd_bus_message_open_container(reply, 'a', "a{sv}");
+        for (size_t i = 0; r >= 0 && i < ELEMENTSOF(parts); i++)
+                if (parts[i].rec)
+                        r = append_contig_nodes(reply, parts[i].role, &parts[i].rec->summary);
+        if (r >= 0)
+                r = sd_bus_message_close_container(reply);
+        if (r < 0)
+                return r;
+        return sd_bus_send(NULL, reply, NULL);
+}
+
+/* The answer, now or when the scan ends. userdata is our reference to the call: a caller that has
+ * disconnected meanwhile gets a reply nobody reads (the bus drops it), nothing more. */
+static void on_contiguity(Manager *m, Vm *vm, const ContigView *view, int error, const char *text, void *userdata) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *msg = userdata;
+        _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
+        int r;
+
+        if (error >= 0 && vm && view && view->now) {
+                r = contiguity_reply(msg, m, vm, view);
+                if (r >= 0)
+                        return;
+                error = r;
+                text = NULL;
+        }
+        if (error >= 0)
+                error = -ENODATA;
+        bus_error_setf(&e, error == -ESRCH ? VTISM_BUS_ERROR_NO_SUCH_VM : VTISM_BUS_ERROR_SCAN_FAILED, "%s",
+                       text ?: strerror(-error));
+        r = sd_bus_reply_method_error(msg, &e);
+        if (r < 0)
+                log_debug_errno(r, "Failed to send the contiguity reply: %m");
+}
+
+static int method_get_contiguity(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+        uint64_t max_age;
+        Vm *vm;
+        int r;
+
+        r = read_vm_arg(msg, m, error, &vm);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_read(msg, "t", &max_age);
+        if (r < 0)
+                return r;
+
+        r = manager_contiguity_request(m, vm, max_age, on_contiguity, sd_bus_message_ref(msg));
+        if (r >= 0)
+                return 1; /* answered, or to be answered by on_contiguity() */
+        sd_bus_message_unref(msg);
+        if (r == -EPERM)
+                return bus_error_setf(error, VTISM_BUS_ERROR_NOT_SAMPLED,
+                                      "VM %s is not tiered (%s): vtismd does not read its memory.", vm->name,
+                                      vm->error ?: "ignored");
+        if (r == -ENODATA)
+                return bus_error_setf(error, VTISM_BUS_ERROR_NOT_SAMPLED, "The guest RAM of VM %s is not located: %s",
+                                      vm->name, vm->error ?: "not yet (QEMU may still be starting)");
+        if (r == -EBUSY)
+                return bus_error_setf(error, SD_BUS_ERROR_LIMITS_EXCEEDED,
+                                      "Too many contiguity requests are waiting for scans; try again when they are answered.");
+        return bus_error_setf(error, VTISM_BUS_ERROR_SCAN_FAILED, "Cannot scan VM %s: %s", vm->name, strerror(-r));
 }
 
 /* ---- properties ---- */
@@ -387,9 +791,64 @@ DEFINE_MANAGER_GETTER(property_get_active_tracker, append_string(reply, m->track
 DEFINE_MANAGER_GETTER(property_get_dry_run, sd_bus_message_append(reply, "b", (int) manager_dry_run(m)))
 DEFINE_MANAGER_GETTER(property_get_sample_interval, sd_bus_message_append(reply, "t", m->config->sample_interval_usec))
 DEFINE_MANAGER_GETTER(property_get_rate_limit, sd_bus_message_append(reply, "t", m->config->migrate_rate_limit_bytes))
+DEFINE_MANAGER_GETTER(property_get_migration_state, append_string(reply, manager_migration_state(m)))
+
+/* The keys of what is behind a node (bus-api.h, manager-devices.c); nothing when unknown. */
+static int append_node_devices(sd_bus_message *reply, const ManagerNodeView *v) {
+        const BusField *f = bus_node_fields;
+        int r = 0;
+
+        if (!v)
+                return 0;
+        r = dict_string(reply, &f[BUS_NODE_KIND], node_kind_to_string(v->kind));
+        if (r >= 0)
+                r = dict_string(reply, &f[BUS_NODE_DESCRIPTION], v->description);
+        if (r >= 0)
+                r = dict_string(reply, &f[BUS_NODE_CXL_MEMDEVS], v->cxl_memdevs);
+        if (r >= 0)
+                r = dict_string(reply, &f[BUS_NODE_CXL_REGIONS], v->cxl_regions);
+        if (r >= 0)
+                r = dict_string(reply, &f[BUS_NODE_CXL_WINDOW], v->cxl_window);
+        if (r >= 0)
+                r = dict_string(reply, &f[BUS_NODE_DAX_DEVICES], v->dax_devices);
+        if (r >= 0)
+                r = dict_string(reply, &f[BUS_NODE_DAX_MODES], v->dax_modes);
+        if (r >= 0 && v->dax_devices)
+                r = dict_u64(reply, &f[BUS_NODE_DAX_BYTES], v->dax_bytes);
+        if (r >= 0 && v->zones_known)
+                r = dict_u64(reply, &f[BUS_NODE_ONLINE_BYTES], v->online_bytes);
+        if (r >= 0 && v->zones_known)
+                r = dict_u64(reply, &f[BUS_NODE_MOVABLE_BYTES], v->movable_bytes);
+        return r;
+}
+
+/* Nodes a DAX device targets that are not online (yet): id and what is behind them. */
+static int property_get_offline_nodes(PROPERTY_GETTER_ARGS) {
+        const Manager *m = userdata;
+        int r;
+
+        r = sd_bus_message_open_container(reply, 'a', "a{sv}");
+        for (size_t i = 0; r >= 0 && i < m->n_node_views; i++) {
+                const ManagerNodeView *v = &m->node_views[i];
+
+                if (v->online)
+                        continue;
+                r = dict_begin(reply);
+                if (r >= 0)
+                        r = dict_i32(reply, &bus_node_fields[BUS_NODE_ID], v->node);
+                if (r >= 0)
+                        r = append_node_devices(reply, v);
+                if (r >= 0)
+                        r = dict_end(reply);
+        }
+        if (r >= 0)
+                r = sd_bus_message_close_container(reply);
+        return r;
+}
 
 static int property_get_nodes(PROPERTY_GETTER_ARGS) {
-        const Topology *t = ((Manager *) userdata)->topology;
+        const Manager *m = userdata;
+        const Topology *t = m->topology;
         const BusField *f = bus_node_fields;
         int r;
 
@@ -416,6 +875,8 @@ static int property_get_nodes(PROPERTY_GETTER_ARGS) {
                 if (r >= 0)
                         r = dict_array(reply, &f[BUS_NODE_DEMOTION_TARGETS], 'i', n->demotion_targets,
                                        n->n_demotion_targets, sizeof(int));
+                if (r >= 0)
+                        r = append_node_devices(reply, manager_node_view(m, n->id));
                 if (r >= 0)
                         r = dict_end(reply);
         }
@@ -450,6 +911,20 @@ static const size_t counter_offsets[_BUS_COUNTER_FIELD_MAX] = {
         [BUS_COUNTER_BYTES_MIGRATED] = offsetof(ManagerCounters, bytes_migrated),
         [BUS_COUNTER_RELOADS] = offsetof(ManagerCounters, reloads),
         [BUS_COUNTER_RELOAD_FAILURES] = offsetof(ManagerCounters, reload_failures),
+        [BUS_COUNTER_PLANS] = offsetof(ManagerCounters, plans),
+        [BUS_COUNTER_ROUNDS] = offsetof(ManagerCounters, rounds),
+        [BUS_COUNTER_BYTES_PROMOTED] = offsetof(ManagerCounters, bytes_promoted),
+        [BUS_COUNTER_BYTES_DEMOTED] = offsetof(ManagerCounters, bytes_demoted),
+        [BUS_COUNTER_PAGES_FAILED_BUSY] = offsetof(ManagerCounters, pages_failed_by[MIGRATOR_FAIL_BUSY]),
+        [BUS_COUNTER_PAGES_FAILED_NOMEM] = offsetof(ManagerCounters, pages_failed_by[MIGRATOR_FAIL_NOMEM]),
+        [BUS_COUNTER_PAGES_FAILED_GONE] = offsetof(ManagerCounters, pages_failed_by[MIGRATOR_FAIL_GONE]),
+        [BUS_COUNTER_PAGES_FAILED_SHARED] = offsetof(ManagerCounters, pages_failed_by[MIGRATOR_FAIL_SHARED]),
+        [BUS_COUNTER_PAGES_FAILED_NOT_ALLOWED] = offsetof(ManagerCounters, pages_failed_by[MIGRATOR_FAIL_NOT_ALLOWED]),
+        [BUS_COUNTER_PAGES_FAILED_OTHER] = offsetof(ManagerCounters, pages_failed_by[MIGRATOR_FAIL_OTHER]),
+        [BUS_COUNTER_PAGES_DROPPED] = offsetof(ManagerCounters, pages_dropped),
+        [BUS_COUNTER_PAGES_WOULD_MOVE] = offsetof(ManagerCounters, pages_would_move),
+        [BUS_COUNTER_PAGES_ALREADY] = offsetof(ManagerCounters, pages_already),
+        [BUS_COUNTER_PAGES_QUERIED] = offsetof(ManagerCounters, pages_queried),
         [BUS_COUNTER_CYCLE_USEC] = offsetof(ManagerCounters, cycle_usec),
         [BUS_COUNTER_SAMPLE_ERRORS] = offsetof(ManagerCounters, sample_errors),
         [BUS_COUNTER_METRICS_FILE_ERRORS] = offsetof(ManagerCounters, metrics_file_errors),
@@ -460,6 +935,7 @@ static int property_get_counters(PROPERTY_GETTER_ARGS) {
         const uint8_t *c = (const uint8_t *) &((Manager *) userdata)->counters;
         int r;
 
+        manager_placement_sync_counters(userdata); /* the migrator's, live */
         r = dict_begin(reply);
         for (size_t i = 0; r >= 0 && i < _BUS_COUNTER_FIELD_MAX; i++)
                 r = dict_u64(reply, &bus_counter_fields[i], *(const uint64_t *) (c + counter_offsets[i]));
@@ -481,10 +957,47 @@ static const char *sources_to_string(unsigned sources) {
         }
 }
 
+/* A VM's migration counters (MigratorCounters) as bus_vm_fields. */
+static int append_vm_migrations(sd_bus_message *reply, const MigratorCounters *c) {
+        static const struct {
+                BusVmField field;
+                MigratorFailure failure;
+        } failures[] = {
+                { BUS_VM_PAGES_FAILED_BUSY, MIGRATOR_FAIL_BUSY },
+                { BUS_VM_PAGES_FAILED_NOMEM, MIGRATOR_FAIL_NOMEM },
+                { BUS_VM_PAGES_FAILED_GONE, MIGRATOR_FAIL_GONE },
+                { BUS_VM_PAGES_FAILED_SHARED, MIGRATOR_FAIL_SHARED },
+                { BUS_VM_PAGES_FAILED_NOT_ALLOWED, MIGRATOR_FAIL_NOT_ALLOWED },
+                { BUS_VM_PAGES_FAILED_OTHER, MIGRATOR_FAIL_OTHER },
+        };
+        const BusField *f = bus_vm_fields;
+        int r;
+
+        assert_cc(ELEMENTSOF(failures) == _MIGRATOR_FAILURE_MAX);
+        r = dict_u64(reply, &f[BUS_VM_MIGRATION_ROUNDS], c->rounds);
+        if (r >= 0)
+                r = dict_u64(reply, &f[BUS_VM_PAGES_PROMOTED], c->moved_pages[PLAN_PROMOTE]);
+        if (r >= 0)
+                r = dict_u64(reply, &f[BUS_VM_PAGES_DEMOTED], c->moved_pages[PLAN_DEMOTE]);
+        if (r >= 0)
+                r = dict_u64(reply, &f[BUS_VM_BYTES_PROMOTED], c->moved_pages[PLAN_PROMOTE] * HEATMAP_GRANULE_4K);
+        if (r >= 0)
+                r = dict_u64(reply, &f[BUS_VM_BYTES_DEMOTED], c->moved_pages[PLAN_DEMOTE] * HEATMAP_GRANULE_4K);
+        if (r >= 0)
+                r = dict_u64(reply, &f[BUS_VM_PAGES_FAILED], migrator_counters_failed(c));
+        for (size_t i = 0; r >= 0 && i < ELEMENTSOF(failures); i++)
+                r = dict_u64(reply, &f[failures[i].field], c->failed_pages[failures[i].failure]);
+        if (r >= 0)
+                r = dict_u64(reply, &f[BUS_VM_PAGES_WOULD_MOVE],
+                             c->would_move_pages[PLAN_PROMOTE] + c->would_move_pages[PLAN_DEMOTE]);
+        return r;
+}
+
 static int append_vm(sd_bus_message *reply, const Manager *m, const Vm *vm) {
+        static const MigratorCounters none = {};
         const BusField *f = bus_vm_fields;
         HeatHistogram h = {};
-        uint64_t dram = 0, cxl = 0, budget;
+        uint64_t dram = 0, cxl = 0, budget, target;
         bool sampled = vm->heat && vm->state == VM_STATE_TRACKED && vm->cycles > 0;
         int r;
 
@@ -533,6 +1046,14 @@ static int append_vm(sd_bus_message *reply, const Manager *m, const Vm *vm) {
                 r = dict_string(reply, &f[BUS_VM_POLICY], vm->policy.source);
         if (r >= 0 && vm_dram_budget_bytes(vm, &budget) >= 0)
                 r = dict_u64(reply, &f[BUS_VM_DRAM_BUDGET_BYTES], budget);
+        if (r >= 0 && vm_dram_target_bytes(vm, &target))
+                r = dict_u64(reply, &f[BUS_VM_DRAM_TARGET_BYTES], target);
+        if (r >= 0)
+                r = dict_string(reply, &f[BUS_VM_NOT_TIERED], vm_not_tiered_reason(vm));
+        if (r >= 0)
+                r = dict_string(reply, &f[BUS_VM_ALLOWED_NODES], vm_allowed_nodes(vm));
+        if (r >= 0)
+                r = append_vm_migrations(reply, vm_migration_counters(vm) ?: &none);
         if (r >= 0)
                 r = dict_string(reply, &f[BUS_VM_IDENTITY_CONFLICT], vm->identity_conflict);
         if (r >= 0)
@@ -544,6 +1065,7 @@ static int property_get_vms(PROPERTY_GETTER_ARGS) {
         const Manager *m = userdata;
         int r;
 
+        manager_placement_sync_counters(userdata); /* each VM's, live */
         r = sd_bus_message_open_container(reply, 'a', "a{sv}");
         for (size_t i = 0; r >= 0 && i < m->n_vms; i++)
                 r = append_vm(reply, m, m->vms[i]);
@@ -604,9 +1126,18 @@ static const sd_bus_vtable manager_vtable[] = {
         SD_BUS_PROPERTY(VTISM_PROP_ACTIVE_TRACKER, "s", property_get_active_tracker, 0, EMITS_INVALIDATION),
         SD_BUS_PROPERTY(VTISM_PROP_TRACKERS, "aa{sv}", property_get_trackers, 0, EMITS_INVALIDATION),
         SD_BUS_PROPERTY(VTISM_PROP_VMS, "aa{sv}", property_get_vms, 0, EMITS_INVALIDATION),
+        SD_BUS_PROPERTY(VTISM_PROP_OFFLINE_NODES, "aa{sv}", property_get_offline_nodes, 0, EMITS_INVALIDATION),
+        SD_BUS_PROPERTY(VTISM_PROP_MIGRATION_STATE, "s", property_get_migration_state, 0, EMITS_CHANGE),
+        SD_BUS_METHOD_WITH_ARGS(VTISM_METHOD_GET_PLAN, SD_BUS_ARGS("s", vm),
+                                SD_BUS_RESULT("a{sv}", plan, "aa{sv}", moves),
+                                method_get_plan, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_SIGNAL_WITH_ARGS(VTISM_SIGNAL_MIGRATION_ROUND, SD_BUS_ARGS("a{sv}", round), 0),
         SD_BUS_METHOD_WITH_ARGS(VTISM_METHOD_GET_HEATMAP, SD_BUS_ARGS("s", vm),
                                 SD_BUS_RESULT("a{sv}", vm, "aa{sv}", ranges),
                                 method_get_heatmap, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS(VTISM_METHOD_GET_CONTIGUITY, SD_BUS_ARGS("s", vm, "t", max_age_usec),
+                                SD_BUS_RESULT("a{sv}", vm, "aa{sv}", summaries, "aa{sv}", nodes),
+                                method_get_contiguity, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD(VTISM_METHOD_RELOAD, "", "", method_reload, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS(VTISM_METHOD_PAUSE, SD_BUS_ARGS("s", what), SD_BUS_NO_RESULT, method_pause_resume,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
@@ -671,6 +1202,7 @@ static const struct {
         { VTISM_PROP_MODE_REASON, MANAGER_CHANGED_MODE },
         { VTISM_PROP_NODES, MANAGER_CHANGED_MODE },
         { VTISM_PROP_DISTANCES, MANAGER_CHANGED_MODE },
+        { VTISM_PROP_OFFLINE_NODES, MANAGER_CHANGED_MODE },
         { VTISM_PROP_TRACKER, MANAGER_CHANGED_CONFIG },
         { VTISM_PROP_LIBVIRT_URI, MANAGER_CHANGED_CONFIG },
         { VTISM_PROP_SAMPLE_INTERVAL_USEC, MANAGER_CHANGED_CONFIG },
@@ -682,7 +1214,50 @@ static const struct {
         { VTISM_PROP_ACTIVE_TRACKER, MANAGER_CHANGED_TRACKERS },
         { VTISM_PROP_TRACKERS, MANAGER_CHANGED_TRACKERS },
         { VTISM_PROP_VMS, MANAGER_CHANGED_VMS | MANAGER_CHANGED_MODE },
+        { VTISM_PROP_MIGRATION_STATE, MANAGER_CHANGED_MIGRATION | MANAGER_CHANGED_MODE | MANAGER_CHANGED_PAUSED |
+                                              MANAGER_CHANGED_DRY_RUN },
 };
+
+/* MigrationRound(a{sv}): the round in m->last_round. */
+static int emit_round(sd_bus *bus, const Manager *m) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *msg = NULL;
+        const ManagerRound *rd = &m->last_round;
+        const BusField *f = bus_round_fields;
+        int r;
+
+        r = sd_bus_message_new_signal(bus, &msg, VTISM_BUS_PATH, VTISM_BUS_INTERFACE, VTISM_SIGNAL_MIGRATION_ROUND);
+        if (r < 0)
+                return r;
+        r = dict_begin(msg);
+        if (r >= 0)
+                r = dict_u64(msg, &f[BUS_ROUND_SEQ], rd->seq);
+        if (r >= 0)
+                r = dict_string(msg, &f[BUS_ROUND_END], migrator_round_end_to_string(rd->end));
+        if (r >= 0)
+                r = dict_bool(msg, &f[BUS_ROUND_DRY_RUN], rd->dry_run);
+        if (r >= 0)
+                r = dict_u64(msg, &f[BUS_ROUND_DURATION_USEC], rd->duration_usec);
+        if (r >= 0)
+                r = dict_u64(msg, &f[BUS_ROUND_BUDGET_BYTES], rd->budget_bytes);
+        if (r >= 0)
+                r = dict_u32(msg, &f[BUS_ROUND_VMS], (uint32_t) rd->n_vms);
+        if (r >= 0)
+                r = dict_u64(msg, &f[BUS_ROUND_PAGES_PROMOTED], rd->total.moved_pages[PLAN_PROMOTE]);
+        if (r >= 0)
+                r = dict_u64(msg, &f[BUS_ROUND_PAGES_DEMOTED], rd->total.moved_pages[PLAN_DEMOTE]);
+        if (r >= 0)
+                r = dict_u64(msg, &f[BUS_ROUND_PAGES_FAILED], migrator_counters_failed(&rd->total));
+        if (r >= 0)
+                r = dict_u64(msg, &f[BUS_ROUND_PAGES_DROPPED], sum_u64(rd->total.dropped_pages, _MIGRATOR_DROP_MAX));
+        if (r >= 0)
+                r = dict_u64(msg, &f[BUS_ROUND_PAGES_WOULD_MOVE],
+                             rd->total.would_move_pages[PLAN_PROMOTE] + rd->total.would_move_pages[PLAN_DEMOTE]);
+        if (r >= 0)
+                r = dict_end(msg);
+        if (r < 0)
+                return r;
+        return sd_bus_send(bus, msg, NULL);
+}
 
 static void on_manager_changed(Manager *m, unsigned changes, void *userdata) {
         sd_bus *bus = userdata;
@@ -690,6 +1265,11 @@ static void on_manager_changed(Manager *m, unsigned changes, void *userdata) {
         size_t n = 0;
         int r;
 
+        if (changes & MANAGER_CHANGED_ROUND) {
+                r = emit_round(bus, m);
+                if (r < 0)
+                        log_debug_errno(r, "Failed to emit MigrationRound: %m");
+        }
         for (size_t i = 0; i < ELEMENTSOF(property_changes); i++)
                 if (property_changes[i].changes & changes)
                         names[n++] = property_changes[i].property;

@@ -22,8 +22,10 @@
 #define PAGES_2M (WINDOW_2M / PAGE_BYTES)
 #define PAGES_1G (WINDOW_1G / PAGE_BYTES)
 #define WINDOWS_PER_BATCH (BATCH_BYTES / WINDOW_2M)
+/* Every allowed batch size (a power of two in [MIN, MAX] pages) is a multiple of 2 MiB that
+ * divides 1 GiB, and holds a 1 GiB head and its page 512. */
 assert_cc(BATCH_BYTES % WINDOW_2M == 0 && WINDOW_1G % BATCH_BYTES == 0);
-assert_cc(CONTIG_SCAN_BATCH_PAGES > PAGES_2M); /* a 1 GiB head and its page 512 in one batch */
+assert_cc(CONTIG_SCAN_BATCH_PAGES_MIN > PAGES_2M && CONTIG_SCAN_BATCH_PAGES_MIN <= CONTIG_SCAN_BATCH_PAGES);
 
 /* /proc/PID/pagemap entries (Documentation/admin-guide/mm/pagemap.rst) */
 #define PM_PRESENT (UINT64_C(1) << 63)
@@ -59,6 +61,7 @@ struct ContiguityScan {
         MemoryBlocks *blocks;
         Contiguity *contig;
 
+        uint64_t batch_bytes;           /* CONTIG_SCAN_BATCH_PAGES by default */
         HeatRangeSpec *ranges;          /* by gpa */
         size_t n_ranges, range_index;
         uint64_t range_off;             /* bytes of ranges[range_index] done */
@@ -148,6 +151,7 @@ int contiguity_scan_new(const char *proc_root, const char *sysfs_root, pid_t pid
         s->proc_root = xstrdup(proc_root);
         s->pid = pid;
         s->start_time = start_time;
+        s->batch_bytes = BATCH_BYTES;
 
         s->ranges = xcalloc(n_ranges, sizeof(HeatRangeSpec));
         memcpy(s->ranges, ranges, n_ranges * sizeof(HeatRangeSpec));
@@ -193,7 +197,7 @@ int contiguity_scan_new(const char *proc_root, const char *sysfs_root, pid_t pid
 }
 
 /* pread until n bytes or end of file; the bytes read. */
-static ssize_t pread_full(int fd, void *buf, size_t n, uint64_t offset) {
+static ssize_t scan_pread(int fd, void *buf, size_t n, uint64_t offset) {
         size_t done = 0;
 
         while (done < n) {
@@ -216,7 +220,7 @@ static int read_flags(ContiguityScan *s, uint64_t pfn, uint64_t *flags, size_t n
 
         if (pfn > UINT64_MAX / 8 - n)
                 return -EIO;
-        k = pread_full(s->kpageflags_fd, flags, n * sizeof(uint64_t), pfn * sizeof(uint64_t));
+        k = scan_pread(s->kpageflags_fd, flags, n * sizeof(uint64_t), pfn * sizeof(uint64_t));
         if (k < 0)
                 return (int) k;
         s->stats.kpageflags_reads++;
@@ -315,13 +319,13 @@ static int classify_2m(ContiguityScan *s, size_t i, size_t n, bool *ret_huge, bo
 static int scan_batch(ContiguityScan *s) {
         const HeatRangeSpec *g = &s->ranges[s->range_index];
         uint64_t hva = g->hva + s->range_off, range_end = g->hva + g->len_bytes;
-        uint64_t end = MIN(range_end, (hva / BATCH_BYTES + 1) * BATCH_BYTES);
+        uint64_t end = MIN(range_end, (hva / s->batch_bytes + 1) * s->batch_bytes);
         size_t n = (size_t) ((end - hva) / PAGE_BYTES);
         ssize_t got;
         int r;
 
         /* 1. pagemap */
-        got = pread_full(s->pagemap_fd, s->entries, n * sizeof(uint64_t), hva / PAGE_BYTES * sizeof(uint64_t));
+        got = scan_pread(s->pagemap_fd, s->entries, n * sizeof(uint64_t), hva / PAGE_BYTES * sizeof(uint64_t));
         if (got < 0)
                 return (int) got;
         s->stats.pagemap_reads++;
@@ -442,6 +446,13 @@ static int scan_batch(ContiguityScan *s) {
         return 0;
 }
 
+int contiguity_scan_set_batch_pages(ContiguityScan *s, size_t pages) {
+        if (!s || pages < CONTIG_SCAN_BATCH_PAGES_MIN || pages > CONTIG_SCAN_BATCH_PAGES || (pages & (pages - 1)) != 0)
+                return -EINVAL;
+        s->batch_bytes = (uint64_t) pages * PAGE_BYTES;
+        return 0;
+}
+
 int contiguity_scan_step(ContiguityScan *s, uint64_t max_pages) {
         uint64_t start;
 
@@ -468,6 +479,10 @@ double contiguity_scan_progress(const ContiguityScan *s) {
         if (!s || s->total_pages == 0)
                 return 1.0;
         return (double) s->done_pages / (double) s->total_pages;
+}
+
+uint64_t contiguity_scan_pages_done(const ContiguityScan *s) {
+        return s ? s->done_pages : 0;
 }
 
 int contiguity_scan_finish(ContiguityScan *s, ContigSummary *ret, ContiguityScanStats *ret_stats) {

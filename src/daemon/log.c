@@ -7,12 +7,16 @@
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <systemd/sd-journal.h>
+#include <unistd.h>
 
+#include "vtism/config.h"
 #include "vtism/log.h"
 
 static int max_level = LOG_INFO;
 static bool to_journal = false;
+static bool stderr_journal = false; /* stderr is a journal stream: "<N>" prefixes set the priority */
 static const char *identifier = "vtismd";
+static const char *journal_socket = "/run/systemd/journal/socket"; /* sd_journal_sendv()'s */
 
 /* True when systemd connected our stderr to the journal (see systemd.exec(5), $JOURNAL_STREAM). */
 static bool stderr_is_journal(void) {
@@ -27,9 +31,14 @@ static bool stderr_is_journal(void) {
         return (unsigned long long) st.st_dev == dev && (unsigned long long) st.st_ino == ino;
 }
 
+void log_set_journal_socket(const char *path) {
+        journal_socket = path;
+}
+
 void log_setup(const char *ident, LogTarget target) {
         if (ident)
                 identifier = ident;
+        stderr_journal = stderr_is_journal();
         switch (target) {
         case LOG_TARGET_JOURNAL:
                 to_journal = true;
@@ -39,7 +48,7 @@ void log_setup(const char *ident, LogTarget target) {
                 break;
         case LOG_TARGET_AUTO:
         default:
-                to_journal = stderr_is_journal();
+                to_journal = stderr_journal;
         }
 }
 
@@ -64,8 +73,11 @@ _printf_(8, 0) static int log_dispatch(int level, int error, const char *file, i
         errno = error;
         vsnprintf(msg, sizeof(msg), fmt, ap);
 
-        if (to_journal) {
+        /* Without journald (no socket: a container, early boot, a sandbox hiding /run) or when it
+         * refuses the message, the line goes to stderr rather than nowhere. */
+        if (to_journal && access(journal_socket, F_OK) >= 0) {
                 size_t n = 0, max = 8 + n_fields;
+                int r;
                 struct iovec iov[max];
                 char *strs[max];
 
@@ -82,11 +94,19 @@ _printf_(8, 0) static int log_dispatch(int level, int error, const char *file, i
                                 strs[n++] = xasprintf("%s=%s", fields[i].key, fields[i].value);
                 for (size_t i = 0; i < n; i++)
                         iov[i] = (struct iovec) { .iov_base = strs[i], .iov_len = strlen(strs[i]) };
-                (void) sd_journal_sendv(iov, (int) n);
+                r = sd_journal_sendv(iov, (int) n);
                 for (size_t i = 0; i < n; i++)
                         free(strs[i]);
-        } else
-                fprintf(stderr, "%s: %s\n", identifier, msg);
+                if (r >= 0) {
+                        errno = saved;
+                        return -error;
+                }
+        }
+
+        if (stderr_journal)
+                fprintf(stderr, "<%d>%s\n", level, msg); /* journald takes the priority from the prefix */
+        else
+                fprintf(stderr, "%s: %s: %s\n", identifier, log_level_to_string(level) ?: "log", msg);
 
         errno = saved;
         return -error;

@@ -2,14 +2,12 @@
 /*
  * The VM half of the manager: merges what the VM sources report (by pid), decides whom to trust
  * and what each VM is called (vm.h: libvirt's word wins, a command line only claims), locates each
- * VM's guest RAM, keeps its heat map fed from the tracker, and refreshes page residency with
- * move_pages(2) queries a batch per cycle.
+ * VM's guest RAM and keeps its heat map fed from the tracker. Page residency and moves are the
+ * migrator's (manager-placement.c).
  */
 #include <fnmatch.h>
 #include <inttypes.h>
 #include <pwd.h>
-#include <numa.h>
-#include <numaif.h>
 #include <string.h>
 
 #include "vtism/log.h"
@@ -17,9 +15,6 @@
 #include "vtism/proc-pid.h"
 #include "vtism/util.h"
 
-/* Placement queries per VM and cycle: 64 MiB of 4 KiB pages, so a 1 GiB VM is re-read every
- * 16 cycles. Cheap (no page is touched), bounded, and enough for status and planning. */
-#define RESIDENCY_PAGES_PER_CYCLE 16384u
 /* An untrackable VM (RAM not located yet, e.g. QEMU still starting) is retried this often. */
 #define RETRY_CYCLES 6u
 /* A libvirt domain whose QEMU is gone is kept this many cycles for libvirt's stopped/crashed event. */
@@ -54,6 +49,7 @@ static void remove_vm(Manager *m, size_t index, const char *why) {
 
         log_fields(LOG_INFO, VM_FIELDS(vm), "VM %s (pid %d) %s; no longer tracked.", vm->name, (int) vm->pid, why);
         vm_detach_tracker(m, vm);
+        manager_placement_free_vm(m, vm);
         vm_free(vm);
         m->vms[index] = m->vms[--m->n_vms];
         manager_notify_changed(m, MANAGER_CHANGED_VMS);
@@ -340,7 +336,7 @@ static void heat_params_from_config(const VtConf *c, HeatParams *p) {
 int manager_tracker_setup(Manager *m) {
         const TrackerOps *ops = NULL;
         TrackerContext ctx = { .proc_root = m->proc_root, .sysfs_root = m->sysfs_root };
-        Tracker *t;
+        Tracker *t = NULL;
         int r;
 
         for (int k = 0; k < _TRACKER_KIND_MAX; k++) {
@@ -362,12 +358,15 @@ int manager_tracker_setup(Manager *m) {
         }
         m->tracker = tracker_free(m->tracker);
 
+        /* A tracker that fails to start is no reason to exit: auto falls back to the next one. */
+        if (r >= 0)
+                r = tracker_start(m->config->tracker, &ctx, m->tracker_reasons, &t);
         if (r < 0) {
                 if (m->config->tracker == TRACKER_AUTO)
                         log_warning("No access tracker is usable on this host; VMs are listed but not sampled. "
-                                    "idle_pages: %s; page_idle: %s; damon: %s.",
+                                    "idle_pages: %s; page_idle: %s; damon: %s; softdirty: %s.",
                                     m->tracker_reasons[TRACKER_IDLE_PAGES], m->tracker_reasons[TRACKER_PAGE_IDLE],
-                                    m->tracker_reasons[TRACKER_DAMON]);
+                                    m->tracker_reasons[TRACKER_DAMON], m->tracker_reasons[TRACKER_SOFTDIRTY]);
                 else
                         log_warning("The configured tracker %s is not usable: %s. VMs are listed but not sampled.",
                                     tracker_kind_to_string(m->config->tracker),
@@ -375,14 +374,8 @@ int manager_tracker_setup(Manager *m) {
                 return 0;
         }
 
-        r = tracker_new(ops, &ctx, &t);
-        if (r < 0) {
-                free(m->tracker_reasons[ops->kind]);
-                m->tracker_reasons[ops->kind] = xasprintf("failed to start: %s", strerror(-r));
-                return log_warning_errno(r, "Failed to start the %s tracker: %m", ops->name);
-        }
         m->tracker = t;
-        log_info("Access tracker: %s%s.", ops->name, m->config->tracker == TRACKER_AUTO ? " (auto)" : "");
+        log_info("Access tracker: %s%s.", t->ops->name, m->config->tracker == TRACKER_AUTO ? " (auto)" : "");
         return 0;
 }
 
@@ -418,6 +411,7 @@ int manager_vms_apply_config(Manager *m) {
                 if (heatmap_params(vm->heat)->hist_range_bytes != params.hist_range_bytes) {
                         /* The histogram windows changed size: start the VM's heat map over. */
                         vm_detach_tracker(m, vm);
+                        manager_placement_forget_vm(m, vm);
                         vm->heat = heatmap_free(vm->heat);
                         vm->state = VM_STATE_NEW;
                         vm->setup_logged = false;
@@ -443,6 +437,7 @@ int manager_vms_start(Manager *m) {
 void manager_vms_done(Manager *m) {
         for (size_t i = 0; i < m->n_vms; i++) {
                 vm_detach_tracker(m, m->vms[i]);
+                manager_placement_free_vm(m, m->vms[i]);
                 vm_free(m->vms[i]);
         }
         free(m->vms);
@@ -528,43 +523,6 @@ untrackable:
         return 0;
 }
 
-/* Query the placement of the next batch of guest pages and feed it to the heat map. */
-static int vm_refresh_residency(Vm *vm) {
-        static void *pages[RESIDENCY_PAGES_PER_CYCLE];
-        static int status[RESIDENCY_PAGES_PER_CYCLE];
-        uint64_t offset = 0, cursor = vm->residency_cursor;
-        size_t budget = RESIDENCY_PAGES_PER_CYCLE;
-
-        if (!vm->heat || vm->ram_bytes == 0)
-                return 0;
-        if (cursor >= vm->ram_bytes)
-                cursor = 0;
-
-        for (size_t i = 0; i < vm->n_ranges && budget > 0; i++) {
-                const HeatRangeSpec *r = &vm->ranges[i];
-                uint64_t start, n_pages;
-                long rc;
-
-                if (cursor >= offset + r->len_bytes) {
-                        offset += r->len_bytes;
-                        continue;
-                }
-                start = cursor - offset;
-                n_pages = MIN((r->len_bytes - start) / HEATMAP_GRANULE_4K, budget);
-                for (uint64_t p = 0; p < n_pages; p++)
-                        pages[p] = (void *) (uintptr_t) (r->hva + start + p * HEATMAP_GRANULE_4K);
-                rc = move_pages(vm->pid, n_pages, pages, NULL, status, 0);
-                if (rc < 0)
-                        return errno == ESRCH ? -ESRCH : -errno;
-                (void) heatmap_residency_update(vm->heat, r->hva + start, status, n_pages);
-                budget -= n_pages;
-                cursor += n_pages * HEATMAP_GRANULE_4K;
-                offset += r->len_bytes;
-        }
-        vm->residency_cursor = cursor;
-        return 0;
-}
-
 static int vm_cycle(Manager *m, Vm *vm) {
         int r;
 
@@ -616,10 +574,7 @@ static int vm_cycle(Manager *m, Vm *vm) {
                 }
         }
 
-        /* Placement is worth knowing even when nothing samples the VM. */
-        r = vm_refresh_residency(vm);
-        if (r == -ESRCH)
-                return r;
+        /* Placement is refreshed by the migrator (manager-placement.c), sampled or not. */
         if (vm->heat && vm->home_reason == VM_HOME_FIRST_DRAM_NODE)
                 vm_pick_home_node(vm, m->topology);
         return 0;

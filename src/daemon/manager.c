@@ -36,13 +36,6 @@ int manager_subsystem_from_string(const char *s) {
         return -EINVAL;
 }
 
-static usec_t now_realtime(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_REALTIME, &ts);
-        return (usec_t) ts.tv_sec * USEC_PER_SEC + (usec_t) ts.tv_nsec / 1000;
-}
-
 int manager_new(const char *config_path, const char *sysfs_root, const char *proc_root, int log_level_override,
                 Manager **ret) {
         _cleanup_(manager_freep) Manager *m = NULL;
@@ -55,7 +48,7 @@ int manager_new(const char *config_path, const char *sysfs_root, const char *pro
         m->dry_run_override = -1;
         m->log_level_override = log_level_override;
         m->mode = MANAGER_MODE_MONITOR_ONLY;
-        m->started_usec = now_realtime();
+        m->started_usec = clock_now_usec(CLOCK_REALTIME);
 
         r = sd_event_default(&m->event);
         if (r < 0)
@@ -69,7 +62,10 @@ Manager *manager_free(Manager *m) {
         if (!m)
                 return NULL;
         sd_event_source_unref(m->cycle_timer);
+        manager_contiguity_done(m); /* answers waiting callers while the bus is there */
+        manager_placement_done(m);
         manager_vms_done(m);
+        manager_devices_done(m);
         sd_bus_flush_close_unref(m->bus);
         sd_event_unref(m->event);
         config_free(m->config);
@@ -122,13 +118,20 @@ static int load_state(Manager *m, VtConf **ret_config, Topology **ret_topology, 
         TopologyOverrides o;
         int r;
 
-        r = config_load(m->config_path, &c, &error);
+        /* Every setting is optional: without the default file, the defaults (a file named with
+         * --config must exist). */
+        if (streq(m->config_path, VTISM_CONFIG_FILE))
+                r = config_load_or_defaults(m->config_path, &c, &error);
+        else
+                r = config_load(m->config_path, &c, &error);
         if (r < 0) {
                 if (!error)
                         error = xasprintf("%s: %s", m->config_path, strerror(-r));
                 *ret_error = TAKE_PTR(error);
                 return r;
         }
+        if (r > 0)
+                log_notice("%s does not exist, running on the built-in defaults (see vtism.conf(5)).", m->config_path);
 
         o = (TopologyOverrides) {
                 .dram_nodes = c->dram_nodes,
@@ -180,6 +183,7 @@ int manager_load(Manager *m) {
         manager_apply_log_level(m);
         manager_pick_mode(m);
         manager_log_topology(m);
+        manager_devices_refresh(m);
         return 0;
 }
 
@@ -219,9 +223,11 @@ int manager_reload(Manager *m, char **ret_error) {
         manager_pick_mode(m);
         if (m->mode != old_mode)
                 manager_log_topology(m);
+        manager_devices_refresh(m);
         if (m->cycle_timer)
                 (void) sd_event_source_set_time_relative(m->cycle_timer, m->config->sample_interval_usec);
         (void) manager_vms_apply_config(m);
+        manager_placement_apply_config(m);
 
         log_info("Configuration reloaded.");
         (void) sd_notify(false, "READY=1");
@@ -239,7 +245,8 @@ void manager_set_paused(Manager *m, unsigned subsystems, bool paused) {
         }
         if (subsystems & MANAGER_SUBSYSTEM_MIGRATION && m->migration_paused != paused) {
                 m->migration_paused = paused;
-                log_info("Migration %s.", paused ? "paused" : "resumed");
+                log_info("Migration %s.", paused ? "paused: no page moves until it is resumed" : "resumed");
+                manager_placement_set_paused(m, paused);
         }
         manager_update_status(m);
         manager_notify_changed(m, MANAGER_CHANGED_PAUSED);
@@ -249,6 +256,7 @@ void manager_set_dry_run(Manager *m, bool dry_run) {
         bool old = manager_dry_run(m);
 
         m->dry_run_override = dry_run;
+        manager_placement_set_dry_run(m, dry_run);
         if (old != dry_run)
                 log_info("Dry-run %s.", dry_run ? "enabled: migrations are planned but not performed"
                                                 : "disabled: migrations are performed");
@@ -330,30 +338,35 @@ int manager_find_vm(Manager *m, const char *key, Vm **ret) {
         return -ENOENT;
 }
 
-static usec_t now_monotonic(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (usec_t) ts.tv_sec * USEC_PER_SEC + (usec_t) ts.tv_nsec / 1000;
-}
-
 int manager_cycle(Manager *m) {
-        usec_t begin;
+        usec_t begin, took;
         int r;
 
         if (m->sampling_paused)
                 return 0;
-        begin = now_monotonic();
+        begin = clock_now_usec(CLOCK_MONOTONIC);
 
         r = topology_refresh_meminfo(m->topology, m->sysfs_root);
         if (r < 0)
                 log_warning_errno(r, "Failed to refresh node memory info below %s: %m", m->sysfs_root);
 
         manager_vms_cycle(m);
+        manager_contiguity_cycle(m);
+        manager_placement_cycle(m);
 
+        /* What a cycle costs on the loop (the migrator's slices come after it). */
+        took = clock_now_usec(CLOCK_MONOTONIC) - begin;
         m->counters.cycles++;
-        m->counters.cycle_usec += now_monotonic() - begin;
-        m->last_cycle_usec = now_realtime();
+        m->counters.cycle_usec += took;
+        m->last_cycle_usec = clock_now_usec(CLOCK_REALTIME);
+        {
+                char n[24], u[24];
+
+                snprintf(n, sizeof(n), "%" PRIu64, m->counters.cycles);
+                snprintf(u, sizeof(u), "%" PRIu64, took);
+                log_fields(LOG_DEBUG, FIELDS({ "VTISM_CYCLE", n }, { "VTISM_CYCLE_USEC", u }),
+                           "Cycle %" PRIu64 " done in %" PRIu64 " us: %zu VMs.", m->counters.cycles, took, m->n_vms);
+        }
         manager_update_status(m);
         return 0;
 }
@@ -413,6 +426,9 @@ int manager_start(Manager *m) {
         if (r < 0)
                 log_warning_errno(r, "Failed to enable the watchdog, continuing without: %m");
 
+        r = manager_placement_start(m);
+        if (r < 0)
+                return r;
         r = manager_vms_start(m);
         if (r < 0)
                 return r;

@@ -242,12 +242,9 @@ void migrator_options_init_default(MigratorOptions *o) {
 }
 
 static usec_t now_usec(const Migrator *m) {
-        struct timespec ts;
-
         if (m->o.clock)
                 return m->o.clock(m->o.clock_userdata);
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (usec_t) ts.tv_sec * USEC_PER_SEC + (usec_t) ts.tv_nsec / 1000;
+        return clock_now_usec(CLOCK_MONOTONIC);
 }
 
 /* --- the VM registry --- */
@@ -1329,8 +1326,10 @@ static bool sweep_batch(Migrator *m) {
                 n = MIN(left, (cut - hva) / PAGE_4K);
         }
 
-        if (vm_check_alive(m, vm) <= 0) {
-                /* Gone (or cannot tell now): nothing to learn this time. */
+        /* No start-time check here (moves and planned queries have theirs): the owner checks
+         * every VM once per cycle before it allows the sweep (migrator_refresh_residency()), a
+         * query moves nothing, and an exited process answers ESRCH. */
+        if (vm->gone) {
                 m->sweep_allowance -= MIN(m->sweep_allowance, n);
                 return true;
         }

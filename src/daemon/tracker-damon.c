@@ -36,15 +36,23 @@
  * last 100 ms before the check, per region, not the whole period: cheap (kernel cost bounded
  * by the number of regions, not the RAM size) but coarse. prepare_access_checks is a no-op.
  *
+ * A shared host. DAMON is one per machine and other users (damo, DAMON_RECLAIM, a second vtism)
+ * may want it: vtism takes it only while it has a VM to follow. probe() only reads. init writes
+ * nothing either, except to release a kdamond a vtism that is gone left behind (below). The
+ * kdamond is created (nr_kdamonds 0 -> 1) when the first target is added, after checking once more
+ * that no other kdamond exists, and released (off, nr_kdamonds 1 -> 0) when the last target is
+ * removed and at cleanup. avail_operations can only be read once a kdamond exists, so a kernel
+ * without vaddr whose /proc/kallsyms could not tell is found out at that first target.
+ *
  * Ownership and crash recovery. Every scheme of ours carries a mark in its watermarks, which
  * DAMON ignores with metric "none": interval_us = DAMON_MARK ("vtis"), high = owner pid, mid =
  * owner start time (field 22 of /proc/PID/stat). A kdamond is vtism's when it is the only one
  * (nr_kdamonds = 1), has one context with operations vaddr, update_us = DAMON_UPDATE_US and
- * scheme 0 marked so. At init, such a kdamond whose owner is no longer running (pid gone or
- * reused: start time differs) or is ourselves is released (off, nr_kdamonds = 0) and rebuilt;
- * if its owner still runs, probe and init refuse. Anything else present means another DAMON user:
- * refused, never touched. cleanup turns ours off and sets nr_kdamonds back to 0, after checking
- * the mark is still ours and nothing was added next to it (else it only turns ours off).
+ * scheme 0 marked so. Such a kdamond whose owner is no longer running (pid gone or reused: start
+ * time differs) or is ourselves is released at init; if its owner still runs, probe and init
+ * refuse. Anything else present means another DAMON user: refused, never touched. Releasing ours
+ * turns it off and sets nr_kdamonds back to 0, after checking the mark is still ours and nothing
+ * was added next to it (else it only turns ours off).
  */
 
 #include <dirent.h>
@@ -67,6 +75,7 @@
 #define DAMON_MAX_REGIONS 1000u
 #define DAMON_MARK UINT64_C(0x76746973)              /* "vtis", in watermarks/interval_us */
 #define DAMON_BUSY_RETRIES 200                        /* × 5 ms: DAMON sysfs uses mutex_trylock */
+#define DAMON_KDAMONDS_SCAN_MAX 64                    /* other users' kdamonds looked at, for the message */
 
 typedef struct DamonRegion {
         uint64_t start, end;
@@ -88,6 +97,7 @@ typedef struct Damon {
         char *ctx;               /* kd/contexts/0 */
         pid_t owner_pid;
         unsigned long long owner_start;
+        bool created;            /* kdamonds/0 is ours: we set nr_kdamonds to 1 */
         DamonTarget **targets;
         size_t n_targets;
 } Damon;
@@ -108,7 +118,9 @@ static int write_str(const char *dir, const char *name, const char *value) {
                 ssize_t n;
                 int r;
 
-                fd = open(path, O_WRONLY | O_CLOEXEC);
+                /* O_TRUNC: what a shell's ">" does; sysfs ignores it, a fixture tree of regular
+                 * files then holds what the kernel would show */
+                fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
                 if (fd < 0)
                         return log_debug_errno(negative_errno(), "damon: cannot open %s: %m", path);
                 n = write(fd, value, len);
@@ -222,7 +234,8 @@ static Owner damon_owner(const TrackerContext *ctx, const char *admin, char **re
                 }
                 return OWNER_STALE;
         }
-        for (uint64_t i = 0; i < n; i++) {
+        /* nr_kdamonds comes from the kernel, but bound the walk anyway: it only makes the message */
+        for (uint64_t i = 0; i < MIN(n, (uint64_t) DAMON_KDAMONDS_SCAN_MAX); i++) {
                 _cleanup_free_ char *name = xasprintf("kdamonds/%" PRIu64 "/state", i), *state = NULL;
 
                 if (read_str(admin, name, &state) >= 0 && streq(state, "on"))
@@ -230,8 +243,9 @@ static Owner damon_owner(const TrackerContext *ctx, const char *admin, char **re
         }
         if (running > 0)
                 *ret_reason = xasprintf("%" PRIu64 " kdamond(s) of another DAMON user exist, %" PRIu64
-                                        " running; DAMON sysfs cannot add one without stopping and "
-                                        "recreating them", n, running);
+                                        " running%s; DAMON sysfs cannot add one without stopping and "
+                                        "recreating them", n, running,
+                                        n > DAMON_KDAMONDS_SCAN_MAX ? " (of the first 64)" : "");
         else
                 *ret_reason = xasprintf("%" PRIu64 " kdamond(s) of another DAMON user exist; adding one "
                                         "would make DAMON sysfs recreate them and lose their setup", n);
@@ -413,7 +427,8 @@ static int read_tried_regions(Damon *d, DamonTarget *dt) {
         closedir(dirp);
         if (r < 0)
                 return r;
-        qsort(regions, n, sizeof(DamonRegion), cmp_region);
+        if (n > 0) /* no regions: regions is NULL, and qsort() wants a pointer */
+                qsort(regions, n, sizeof(DamonRegion), cmp_region);
         free(dt->regions);
         dt->regions = TAKE_PTR(regions);
         dt->n_regions = n;
@@ -454,19 +469,26 @@ static int refresh(Tracker *t, Damon *d) {
 /*
  * Without a kdamond, avail_operations cannot be read without creating one. The functions of
  * DAMON's vaddr operations set (damon_va_*) are in /proc/kallsyms if the kernel has it: 1 yes,
- * 0 no, < 0 cannot tell (init checks avail_operations then).
+ * 0 no, < 0 cannot tell (the first target checks avail_operations then). Only a kallsyms that
+ * shows DAMON's other functions can tell "no": it may be hidden (systemd's ProtectKernelTunables=
+ * puts an empty file over it) or filtered, and DAMON, whose sysfs is there, cannot be a module.
  */
 static int kallsyms_has_vaddr(const TrackerContext *ctx) {
         _cleanup_free_ char *path = xasprintf("%s/kallsyms", ctx->proc_root);
         _cleanup_fclose_ FILE *f = fopen(path, "re");
+        bool damon = false;
         char line[512];
 
         if (!f)
                 return -errno;
-        while (fgets(line, sizeof(line), f))
+        while (fgets(line, sizeof(line), f)) {
                 if (strstr(line, " damon_va_"))
                         return 1;
-        return ferror(f) ? -EIO : 0;
+                damon = damon || strstr(line, " damon_");
+        }
+        if (ferror(f))
+                return -EIO;
+        return damon ? 0 : -ENODATA;
 }
 
 static int damon_probe(const TrackerContext *ctx, char **ret_reason) {
@@ -512,45 +534,62 @@ static void damon_free(Damon *d) {
         free(d);
 }
 
-static int damon_init(Tracker *t) {
-        _cleanup_free_ char *reason = NULL, *avail = NULL;
-        Damon *d;
-        Owner o;
+/* Turn our kdamond off and remove it, if it is still ours and alone (nr_kdamonds = 0 would
+ * remove others too). */
+static void damon_release(Damon *d) {
+        uint64_t n = 0, pid = 0, start = 0;
+
+        if (!d->created)
+                return;
+        d->created = false;
+        if (kdamond_running(d))
+                (void) write_str(d->kd, "state", "off");
+        if (read_u64(d->admin, "kdamonds/nr_kdamonds", &n) >= 0 && n == 1 &&
+            kdamond_is_ours(d->admin, &pid, &start) && pid == (uint64_t) d->owner_pid && start == d->owner_start)
+                (void) write_u64(d->admin, "kdamonds/nr_kdamonds", 0);
+        else
+                log_debug("damon: kdamond 0 is no longer only ours; turned off, not removed");
+        for (size_t i = 0; i < d->n_targets; i++)
+                d->targets[i]->index = -1;
+}
+
+/* A kdamond of a vtism that is gone (or of ourselves): turn it off and remove it. */
+static int release_stale(Damon *d) {
         int r;
 
-        d = xcalloc(1, sizeof(Damon));
-        d->admin = admin_dir(&t->ctx);
-        d->kd = xasprintf("%s/kdamonds/0", d->admin);
-        d->ctx = xasprintf("%s/contexts/0", d->kd);
-        d->owner_pid = getpid();
-        if (proc_pid_start_time(t->ctx.proc_root, d->owner_pid, &d->owner_start) < 0)
-                d->owner_start = 0;
-
-        o = damon_owner(&t->ctx, d->admin, &reason);
-        switch (o) {
-        case OWNER_FOREIGN:
-        case OWNER_LIVE:
-                log_debug("damon: %s", reason);
-                damon_free(d);
-                return -EBUSY;
-        case OWNER_STALE:
-                log_debug("damon: releasing the kdamond left behind by a vtism that is gone");
-                if (kdamond_running(d)) {
-                        r = write_str(d->kd, "state", "off");
-                        if (r < 0)
-                                goto fail_free;
-                }
-                r = write_u64(d->admin, "kdamonds/nr_kdamonds", 0);
+        log_debug("damon: releasing the kdamond left behind by a vtism that is gone");
+        if (kdamond_running(d)) {
+                r = write_str(d->kd, "state", "off");
                 if (r < 0)
-                        goto fail_free;
-                break;
+                        return r;
+        }
+        return write_u64(d->admin, "kdamonds/nr_kdamonds", 0);
+}
+
+/* Create our kdamond, if no other exists (DAMON's state may have changed since init). */
+static int damon_acquire(Tracker *t, Damon *d) {
+        _cleanup_free_ char *reason = NULL, *avail = NULL;
+        int r;
+
+        if (d->created)
+                return 0;
+        switch (damon_owner(&t->ctx, d->admin, &reason)) {
         case OWNER_NONE:
                 break;
+        case OWNER_STALE:
+                r = release_stale(d);
+                if (r < 0)
+                        return r;
+                break;
+        case OWNER_FOREIGN:
+        case OWNER_LIVE:
+                log_debug("damon: not creating a kdamond: %s", reason);
+                return -EBUSY;
         }
 
         r = write_u64(d->admin, "kdamonds/nr_kdamonds", 1);
         if (r < 0)
-                goto fail_free;
+                return r;
         r = write_u64(d->kd, "contexts/nr_contexts", 1);
         if (r < 0)
                 goto fail_remove;
@@ -562,35 +601,64 @@ static int damon_init(Tracker *t) {
                 r = -EOPNOTSUPP;
                 goto fail_remove;
         }
-        r = write_config(d);
-        if (r < 0)
-                goto fail_remove;
-        t->data = d;
+        d->created = true;
         return 0;
 
 fail_remove:
         (void) write_u64(d->admin, "kdamonds/nr_kdamonds", 0);
-fail_free:
-        damon_free(d);
         return r;
+}
+
+static int damon_init(Tracker *t) {
+        _cleanup_free_ char *reason = NULL;
+        Damon *d;
+        int r;
+
+        d = xcalloc(1, sizeof(Damon));
+        d->admin = admin_dir(&t->ctx);
+        d->kd = xasprintf("%s/kdamonds/0", d->admin);
+        d->ctx = xasprintf("%s/contexts/0", d->kd);
+        d->owner_pid = getpid();
+        if (proc_pid_start_time(t->ctx.proc_root, d->owner_pid, &d->owner_start) < 0)
+                d->owner_start = 0;
+
+        switch (damon_owner(&t->ctx, d->admin, &reason)) {
+        case OWNER_FOREIGN:
+        case OWNER_LIVE:
+                log_debug("damon: %s", reason);
+                damon_free(d);
+                return -EBUSY;
+        case OWNER_STALE:
+                /* Ours, from a vtism that is gone: nobody can use DAMON while it exists. */
+                r = release_stale(d);
+                if (r < 0) {
+                        damon_free(d);
+                        return r;
+                }
+                break;
+        case OWNER_NONE:
+                break;
+        }
+        t->data = d;
+        return 0;
 }
 
 static void damon_cleanup(Tracker *t) {
         Damon *d = t->data;
-        uint64_t n = 0, pid = 0, start = 0;
 
         if (!d)
                 return;
-        if (kdamond_running(d))
-                (void) write_str(d->kd, "state", "off");
-        /* Remove it only if it is still ours and alone (nr_kdamonds = 0 would remove others too). */
-        if (read_u64(d->admin, "kdamonds/nr_kdamonds", &n) >= 0 && n == 1 &&
-            kdamond_is_ours(d->admin, &pid, &start) && pid == (uint64_t) d->owner_pid && start == d->owner_start)
-                (void) write_u64(d->admin, "kdamonds/nr_kdamonds", 0);
-        else
-                log_debug("damon: kdamond 0 is no longer only ours; turned off, not removed");
+        damon_release(d);
         damon_free(d);
         t->data = NULL;
+}
+
+/* After a target left: with none, DAMON goes back to whoever else wants it. */
+static void damon_targets_changed(Tracker *t, Damon *d) {
+        if (d->n_targets == 0)
+                damon_release(d);
+        else
+                (void) apply_config(t, d);
 }
 
 static int damon_target_add(Tracker *t, TrackerTarget *target) {
@@ -600,6 +668,10 @@ static int damon_target_add(Tracker *t, TrackerTarget *target) {
 
         if (!tracker_target_alive(&t->ctx, target))
                 return -ESRCH;
+        r = damon_acquire(t, d);
+        if (r < 0)
+                return log_debug_errno(r, "damon: cannot follow pid %d: %m", (int) target->pid);
+
         dt = xcalloc(1, sizeof(DamonTarget));
         dt->target = target;
         dt->index = -1;
@@ -616,7 +688,7 @@ static int damon_target_add(Tracker *t, TrackerTarget *target) {
         d->n_targets--;
         free(dt);
         target->data = NULL;
-        (void) apply_config(t, d);
+        damon_targets_changed(t, d);
         return r;
 }
 
@@ -635,7 +707,7 @@ static void damon_target_remove(Tracker *t, TrackerTarget *target) {
         free(dt->regions);
         free(dt);
         target->data = NULL;
-        (void) apply_config(t, d);
+        damon_targets_changed(t, d);
 }
 
 static int damon_prepare(Tracker *t, TrackerTarget *target) {

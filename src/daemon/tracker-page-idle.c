@@ -21,7 +21,10 @@
  * PFN belongs to the previous page's folio (the common case, no search). A THP is thus reported
  * accessed or idle as a whole 2 MiB. hugetlbfs pages are not on the LRU and cannot be tracked
  * by page_idle: they are reported accessed (nothing demotes what cannot be seen).
- * Swapped and not-present pages are never accessed.
+ * Swapped and not-present pages are never accessed. A 2 MiB-aligned block whose 512 pages all
+ * fold to one unit is one transparent huge page: check_accesses marks it huge in the heat map
+ * (heatmap_mark_huge(): the planner moves it whole), and unmarks a block with present pages of
+ * other units.
  *
  * Work is done in chunks of CHUNK_PAGES pages (64 MiB of guest RAM): per chunk one pread of
  * pagemap (8 bytes per page), preads of kpageflags per run of nearby PFNs (bridging gaps of up
@@ -109,27 +112,6 @@ static void scan_init(Scan *s) {
                 .words = xcalloc(CHUNK_PAGES, sizeof(Word)),
                 .flags_buf = xcalloc(CHUNK_PAGES, sizeof(uint64_t)),
         };
-}
-
-/* pread() all of it; a short read leaves the rest zeroed (pagemap of an exited mm reads empty). */
-static int pread_full(int fd, void *buf, size_t size, uint64_t offset, size_t *ret_done) {
-        size_t done = 0;
-
-        while (done < size) {
-                ssize_t n = pread(fd, (uint8_t *) buf + done, size - done, (off_t) (offset + done));
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return negative_errno();
-                }
-                if (n == 0)
-                        break;
-                done += (size_t) n;
-        }
-        memset((uint8_t *) buf + done, 0, size - done);
-        if (ret_done)
-                *ret_done = done;
-        return 0;
 }
 
 static int pwrite_full(int fd, const void *buf, size_t size, uint64_t offset) {
@@ -394,6 +376,24 @@ typedef enum Pass {
         PASS_CHECK,
 } Pass;
 
+/* THP marks for the whole 2 MiB blocks of a chunk (units computed by scan_chunk()). */
+static void mark_huge_blocks(HeatMap *heat, const Scan *s, uint64_t hva, size_t n_pages) {
+        const uint64_t block = 512 * (uint64_t) PAGE_BYTES;
+
+        for (uint64_t b = (hva + block - 1) & ~(block - 1); b + block <= hva + (uint64_t) n_pages * PAGE_BYTES; b += block) {
+                size_t first = (size_t) ((b - hva) / PAGE_BYTES);
+                uint64_t u = s->unit[first];
+                bool one = u != UNIT_NONE && u != UNIT_UNTRACKABLE, present = u != UNIT_NONE;
+
+                for (size_t i = first + 1; i < first + 512; i++) {
+                        one = one && s->unit[i] == u;
+                        present = present || s->unit[i] != UNIT_NONE;
+                }
+                if (present)
+                        (void) heatmap_mark_huge(heat, b, block, one);
+        }
+}
+
 static int run_pass(Tracker *t, TrackerTarget *target, Pass pass, HeatMap *heat) {
         PageIdle *p = t->data;
         PageIdleTarget *pt = target->data;
@@ -430,6 +430,7 @@ static int run_pass(Tracker *t, TrackerTarget *target, Pass pass, HeatMap *heat)
                         r = read_idle_words(p, &s);
                         if (r < 0)
                                 goto fail;
+                        mark_huge_blocks(heat, &s, hva, n_pages);
                         for (size_t i = 0; i <= n_pages; i++) {
                                 bool accessed = false;
 

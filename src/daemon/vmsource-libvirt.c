@@ -159,13 +159,6 @@ static const char *startswith(const char *s, const char *prefix) {
         return strncmp(s, prefix, l) == 0 ? s + l : NULL;
 }
 
-static usec_t now_monotonic(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (usec_t) ts.tv_sec * USEC_PER_SEC + (usec_t) ts.tv_nsec / 1000;
-}
-
 static void known_vm_done(KnownVm *v) {
         free(v->uuid);
         free(v->name);
@@ -703,7 +696,7 @@ static void busy(Worker *w, const char *what) {
         if (what ? w->busy_depth++ > 0 : --w->busy_depth > 0)
                 return;
         (void) pthread_mutex_lock(&sh->lock);
-        sh->busy_since_usec = what ? now_monotonic() : 0;
+        sh->busy_since_usec = what ? clock_now_usec(CLOCK_MONOTONIC) : 0;
         sh->busy_what = what;
         if (!what)
                 sh->aborted = false;
@@ -727,7 +720,7 @@ static int on_retry(sd_event_source *es, uint64_t usec, void *userdata);
 static void schedule_retry(Worker *w, usec_t delay_usec) {
         int r;
 
-        w->retry_at_usec = now_monotonic() + delay_usec;
+        w->retry_at_usec = clock_now_usec(CLOCK_MONOTONIC) + delay_usec;
         if (!w->retry_timer) {
                 r = sd_event_add_time(w->event, &w->retry_timer, CLOCK_MONOTONIC, w->retry_at_usec,
                                       10 * USEC_PER_MSEC, on_retry, w);
@@ -1054,7 +1047,7 @@ static int on_notify(sd_event_source *es, int fd, uint32_t revents, void *userda
 static int on_check(sd_event_source *es, uint64_t usec, void *userdata) {
         LibvirtSource *s = userdata;
         Shared *sh = s->shared;
-        usec_t now = now_monotonic(), since;
+        usec_t now = clock_now_usec(CLOCK_MONOTONIC), since;
 
         (void) pthread_mutex_lock(&sh->lock);
         since = sh->busy_since_usec;
@@ -1110,7 +1103,7 @@ static void libvirt_source_free(VmSource *base) {
 static const char *libvirt_source_describe(VmSource *base) {
         LibvirtSource *s = (LibvirtSource *) base;
         Shared *sh = s->shared;
-        usec_t now = now_monotonic(), left, busy_for = 0;
+        usec_t now = clock_now_usec(CLOCK_MONOTONIC), left, busy_for = 0;
 
         free(s->description);
         (void) pthread_mutex_lock(&sh->lock);

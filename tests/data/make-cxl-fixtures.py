@@ -22,8 +22,14 @@ def tree(name):
         return os.path.relpath(to, os.path.dirname(frm))
     return root, w, l, rel
 
-def nodes(w, l, rel, cpus, blocks, online):
+def nodes(w, l, rel, cpus, blocks, online, distances):
+    # distances: one row per online node, in order; sizes and free memory from the blocks
     w('devices/system/node/online', online + '\n')
+    for i, n in enumerate(cpus):
+        kb = sum(128 << 10 for b, (bn, state, zone) in blocks.items() if bn == n and state == 'online')
+        w(f'devices/system/node/node{n}/meminfo', f'Node {n} MemTotal:       {kb} kB\n'
+          f'Node {n} MemFree:        {kb * 3 // 4} kB\nNode {n} MemUsed:        {kb - kb * 3 // 4} kB\n')
+        w(f'devices/system/node/node{n}/distance', ' '.join(str(d) for d in distances[i]) + '\n')
     w('devices/system/node/possible', online + '\n')
     w('devices/system/memory/block_size_bytes', '8000000\n')
     w('devices/system/memory/auto_online_blocks', 'offline\n')
@@ -44,7 +50,7 @@ blocks = {b: (0, 'online', 'Normal' if b >= 8 else 'DMA32') for b in range(0, 16
 blocks[0] = (0, 'online', 'none')
 for b in range(272, 304):
     blocks[b] = (1, 'online', 'Movable')
-nodes(w, l, rel, {0: '0-7', 1: ''}, blocks, '0-1')
+nodes(w, l, rel, {0: '0-7', 1: ''}, blocks, '0-1', [[10, 20], [20, 10]])
 w('devices/system/node/has_cpu', '0\n'); w('devices/system/node/has_memory', '0-1\n')
 acpi = 'devices/platform/ACPI0017:00'
 r0 = f'{acpi}/root0'
@@ -119,7 +125,7 @@ w('devices/virtual/memory_tiering/memory_tier22/nodelist', '1\n')
 #    CXL driver loaded: soft-reserved memory as dax0.0 (hmem), devdax mode, node 1 not online.
 root, w, l, rel = tree('sysfs-hmem-devdax')
 blocks = {b: (0, 'online', 'Normal') for b in range(0, 16)}
-nodes(w, l, rel, {0: '0-3'}, blocks, '0')
+nodes(w, l, rel, {0: '0-3'}, blocks, '0', [[10]])
 w('devices/system/node/has_cpu', '0\n'); w('devices/system/node/has_memory', '0\n')
 w('devices/system/node/possible', '0-1\n')
 dx = 'devices/platform/hmem.0/dax0.0'

@@ -106,7 +106,7 @@ static int get_distances(GETTER_ARGS) {
 }
 
 static int get_counters(GETTER_ARGS) {
-        static const BusField future = { "bytes_promoted", "t" };
+        static const BusField future = { "pages_compacted", "t" };
         int r;
 
         r = sd_bus_message_open_container(reply, 'a', "{sv}");

@@ -8,9 +8,9 @@
 #   root-noadmin  uid 0 with every capability but CAP_SYS_ADMIN
 #   nobody        an unprivileged user
 # on the real policy (systemd/org.vtism1.conf) and behind a permissive bus (vtismd's own check
-# alone): every read (Get, GetAll, Introspect, GetHeatmap) is allowed to all, every mutation
-# (Reload, Pause, Resume, SetDryRun) only to root with CAP_SYS_ADMIN, and a denied mutation
-# changes nothing. Properties.Set is refused to everyone (read-only properties).
+# alone): every read (Get, GetAll, Introspect, GetHeatmap, GetPlan, GetContiguity) is allowed to
+# all, every mutation (Reload, Pause, Resume, SetDryRun) only to root with CAP_SYS_ADMIN, and a
+# denied mutation changes nothing. Properties.Set is refused to everyone (read-only properties).
 . "$(dirname "$0")/lib.sh"
 need dbus-daemon jq setpriv busctl qemu-system-x86_64
 
@@ -69,10 +69,11 @@ start_notify
 for MODE in strict permissive; do
         start_bus "$MODE"
         : >"$SCRATCH/notify.log"
-        start_vtismd "$conf" --sysfs-root="$data/sysfs-1node"
+        # A DRAM + CXL topology, so that access-vm gets planned (GetPlan has something to show).
+        start_vtismd "$conf" --sysfs-root="$data/sysfs-lab2"
         wait_for 10 grep -qx READY=1 "$SCRATCH/notify.log" || fail "[$MODE] no READY=1"
-        vm_ready() { "$VTISMCTL" heatmap --json access-vm >/dev/null 2>&1; }
-        wait_for 20 vm_ready || fail "[$MODE] access-vm has no heat map: $("$VTISMCTL" status --json | jq -c .vms)"
+        vm_ready() { "$VTISMCTL" heatmap --json access-vm >/dev/null 2>&1 && "$VTISMCTL" plan --json access-vm >/dev/null 2>&1; }
+        wait_for 20 vm_ready || fail "[$MODE] access-vm has no heat map or plan: $("$VTISMCTL" status --json | jq -c .vms)"
 
         mapfile -t props < <(busctl --system introspect --list org.vtism1 /org/vtism1 org.vtism1.Manager |
                              awk '$2 == "property" { sub(/^\./, "", $1); print $1 }')
@@ -86,8 +87,12 @@ for MODE in strict permissive; do
                         expect ok "$who" "Get $p" get-property org.vtism1 /org/vtism1 org.vtism1.Manager "$p"
                 done
                 expect ok "$who" GetHeatmap call org.vtism1 /org/vtism1 org.vtism1.Manager GetHeatmap s access-vm
+                expect ok "$who" GetPlan call org.vtism1 /org/vtism1 org.vtism1.Manager GetPlan s access-vm
+                expect ok "$who" GetContiguity call --timeout=120 org.vtism1 /org/vtism1 org.vtism1.Manager GetContiguity st access-vm 0
                 as_caller "$who" "$VTISMCTL" status >/dev/null || fail "[$MODE] vtismctl status as $who"
                 as_caller "$who" "$VTISMCTL" heatmap access-vm >/dev/null || fail "[$MODE] vtismctl heatmap as $who"
+                as_caller "$who" "$VTISMCTL" plan access-vm >/dev/null || fail "[$MODE] vtismctl plan as $who"
+                as_caller "$who" "$VTISMCTL" contiguity access-vm >/dev/null || fail "[$MODE] vtismctl contiguity as $who"
 
                 # Properties.Set: nobody may write a property.
                 got=$(call "$who" set-property org.vtism1 /org/vtism1 org.vtism1.Manager DryRun b true)
@@ -122,7 +127,7 @@ for MODE in strict permissive; do
                 || fail "[$MODE] message for root without CAP_SYS_ADMIN: $out"
         jq -e '.sampling_paused == false and .dry_run == false' <<<"$("$VTISMCTL" status --json)" >/dev/null \
                 || fail "[$MODE] final state"
-        ok "[$MODE] ${#props[@]} properties, GetHeatmap and 4 mutations x 4 callers: reads open, mutations root+CAP_SYS_ADMIN only"
+        ok "[$MODE] ${#props[@]} properties, GetHeatmap, GetPlan, GetContiguity and 4 mutations x 4 callers: reads open, mutations root+CAP_SYS_ADMIN only"
         kill -TERM "$VTISMD_PID"; wait "$VTISMD_PID" || fail "[$MODE] exit status on SIGTERM"
         kill "$BUS_PID"; wait "$BUS_PID" 2>/dev/null || true
 done

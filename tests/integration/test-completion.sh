@@ -44,6 +44,8 @@ expect() {
 
 expect "vtismctl st" "status"
 expect "vtismctl he" "heatmap"
+expect "vtismctl con" "contiguity"
+expect "vtismctl --max" "--max-age"
 expect "vtismctl --no-" $'--no-legend\n--no-pager'
 expect "vtismctl pause " $'all\nmigration\nsampling'
 expect "vtismctl resume mi" "migration"
@@ -53,6 +55,7 @@ ok "verbs, options and their arguments"
 
 expect "vtismctl heatmap web" "web-1"
 expect "vtismctl heatmap db" 'db\ one'
+expect "vtismctl contiguity web" "web-1"
 offers() {
         local line=$1 want=$2 got
         got=$(complete_line "$line")
@@ -62,6 +65,8 @@ offers "vtismctl heatmap $web_pid" "$web_pid"
 offers "vtismctl heatmap ${web_id:0:${#web_id}-1}" "$web_id"
 expect "vtismctl --no-pager heatmap web" "web-1"
 expect "vtismctl heatmap web-1 " ""
+expect "vtismctl pl" "plan"
+expect "vtismctl plan db" 'db\ one'
 got=$(complete_line 'vtismctl heatmap \$')
 [[ $got == "$(printf '%q' "\$(touch $SCRATCH/PWNED)")" ]] || fail "hostile name not offered quoted: [$got]"
 offers "vtismctl heatmap " "$(printf '%q' "\$(touch $SCRATCH/PWNED)")"

@@ -25,7 +25,8 @@ U=5c0ffee0-1d2e-4f3a-8b4c-5d6e7f8a9b0c
 
 status() { "$VTISMCTL" status --json; }
 vm_by_pid() { status | jq -c --argjson p "$1" '.vms[] | select(.pid == $p)'; }
-vm_is() { vm_by_pid "$1" | jq -e "$2" >/dev/null; }
+# -n + input: jq 1.6's -e exits 0 on empty input, so a VM not (yet) listed would pass.
+vm_is() { vm_by_pid "$1" | jq -en "input | ($2)" >/dev/null; }
 
 conf="$SCRATCH/vtism.conf"
 write_conf() {

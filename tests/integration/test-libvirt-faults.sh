@@ -66,7 +66,8 @@ new_uuid() { cat /proc/sys/kernel/random/uuid; }
 status() { timeout 20 "$VTISMCTL" status --json; }
 vm_json() { status | jq -c --arg u "$1" '.vms[] | select(.uuid == $u)'; }
 vm_by_pid() { status | jq -c --argjson p "$1" '.vms[] | select(.pid == $p)'; }
-vm_is() { vm_by_pid "$1" | jq -e "$2" >/dev/null; }
+# -n + input: jq 1.6's -e exits 0 on empty input, so a VM not (yet) listed would pass.
+vm_is() { vm_by_pid "$1" | jq -en "input | ($2)" >/dev/null; }
 libvirt_state() { status | jq -r '.libvirt_state // ""'; }
 libvirt_state_matches() { [[ $(libvirt_state) =~ $1 ]]; }
 log_lines() { wc -l <"$LOG"; }

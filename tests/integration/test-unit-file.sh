@@ -31,7 +31,10 @@ echo "ok: shipped config passes --check-config"
 exposure=$(systemd-analyze security --offline=true "$scratch/vtismd.service" 2>/dev/null \
         | sed -n 's/.*Overall exposure level for vtismd.service: \([0-9.]*\).*/\1/p')
 echo "exposure: $exposure"
-awk -v e="$exposure" 'BEGIN { exit !(e != "" && e + 0 <= 4.0) }' \
-        || { echo "FAIL: exposure $exposure above 4.0 (something in the sandboxing regressed)"; exit 1; }
+# 1.6 with the shipped unit (2.8 before PrivateNetwork=, IPAddressDeny=, PrivateMounts=,
+# ProtectKernelTunables= and ProtectProc=); what remains is what vtismd needs: root,
+# CAP_SYS_ADMIN/PTRACE/NICE/DAC_READ_SEARCH, AF_UNIX, move_pages (in @resources), all of /proc.
+awk -v e="$exposure" 'BEGIN { exit !(e != "" && e + 0 <= 2.0) }' \
+        || { echo "FAIL: exposure $exposure above 2.0 (something in the sandboxing regressed)"; exit 1; }
 echo "ok: systemd-analyze security exposure $exposure"
 echo PASS

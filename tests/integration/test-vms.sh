@@ -40,7 +40,7 @@ start_vtismd "$conf"
 wait_for 10 grep -qx READY=1 "$SCRATCH/notify.log" || fail "no READY=1"
 
 vm_json() { "$VTISMCTL" status --json | jq -c --arg n "$1" '.vms[] | select(.name == $n)'; }
-vm_ready() { vm_json "$1" | jq -e '.ram_bytes > 0 and .residency_known' >/dev/null; }
+vm_ready() { vm_json "$1" | jq -en 'input | (.ram_bytes > 0 and .residency_known)' >/dev/null; }
 wait_for 15 vm_ready itest-vm || fail "QEMU VM not located: $("$VTISMCTL" status --json | jq -c .vms)"
 
 j=$(vm_json itest-vm)

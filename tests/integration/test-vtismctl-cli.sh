@@ -41,13 +41,13 @@ nodes=$(grep -E '^NODE|^ +[0-9]+  (dram|cxl)' <<<"$out")
 ok "tables: CPU lists and a $((${#long}))-character name whole, columns aligned"
 
 # A terminal's width ($COLUMNS): the VM column gives way with an ellipsis, --full keeps it.
-narrow=$(COLUMNS=90 LC_ALL=C.UTF-8 "$VTISMCTL" status)
-row=$(grep "^a-guest" <<<"$narrow")
-[[ $row == *"…"* ]] || fail "no ellipsis at 90 columns: $narrow"
-(($(LC_ALL=C.UTF-8 wc -L <<<"$row") <= 90)) || fail "VM row wider than 90 columns: $row"
-COLUMNS=90 "$VTISMCTL" --full status | grep "^$long " >/dev/null || fail "--full still cut the name"
-COLUMNS=90 LC_ALL=C "$VTISMCTL" status | grep '^a-g[a-z-]*\.\.\. ' >/dev/null || fail "no ASCII ellipsis in the C locale"
-ok "at 90 columns the VM name ends in … (... in the C locale), --full keeps it whole"
+narrow=$(COLUMNS=100 LC_ALL=C.UTF-8 "$VTISMCTL" status)
+row=$(grep "^a-g" <<<"$narrow")
+[[ $row == *"…"* ]] || fail "no ellipsis at 100 columns: $narrow"
+(($(LC_ALL=C.UTF-8 wc -L <<<"$row") <= 100)) || fail "VM row wider than 100 columns: $row"
+COLUMNS=100 "$VTISMCTL" --full status | grep "^$long " >/dev/null || fail "--full still cut the name"
+COLUMNS=100 LC_ALL=C "$VTISMCTL" status | grep '^a-g[a-z-]*\.\.\. ' >/dev/null || fail "no ASCII ellipsis in the C locale"
+ok "at 100 columns the VM name ends in … (... in the C locale), --full keeps it whole"
 
 # --no-legend: rows only.
 "$VTISMCTL" --no-legend nodes | grep '^NODE' >/dev/null && fail "--no-legend nodes printed the header"

@@ -86,8 +86,8 @@ status() { "$VTISMCTL" status --json; }
 vm_json() { status | jq -c --arg u "$1" '.vms[] | select(.uuid == $u)'; }
 vm_listed() { [[ -n $(vm_json "$1") ]]; }
 vm_gone() { status >/dev/null && [[ -z $(vm_json "$1") ]]; }
-vm_ready() { vm_json "$1" | jq -e '.ram_bytes > 0 and .residency_known and .state == "tracked"' >/dev/null; }
-vm_sources_are() { vm_json "$1" | jq -e --arg s "$2" '(.sources | join(",")) == $s' >/dev/null; }
+vm_ready() { vm_json "$1" | jq -en 'input | (.ram_bytes > 0 and .residency_known and .state == "tracked")' >/dev/null; }
+vm_sources_are() { vm_json "$1" | jq -en --arg s "$2" 'input | ((.sources | join(",")) == $s)' >/dev/null; }
 heat_cycles() { "$VTISMCTL" heatmap --json "$1" | jq -e '.cycles'; }
 cycles_at_least() { (($(heat_cycles "$1") >= $2)); }
 log_count() { grep -c -E -- "$1" "$LOG" || true; }

@@ -19,7 +19,7 @@ expect_notice() {
         [[ $(wc -l <"$err") -eq 1 ]] || fail "$what: want exactly one line on stderr, got: $(cat "$err")"
         grep -q '^vtismctl: vtismd sent fields this vtismctl does not know (.*); upgrade vtismctl to see them\.$' "$err" \
                 || fail "$what: notice: $(cat "$err")"
-        for key in VMs.planned_dram_bytes VMs.numa_cells Nodes.bandwidth_bytes_per_sec Counters.bytes_promoted \
+        for key in VMs.planned_dram_bytes VMs.numa_cells Nodes.bandwidth_bytes_per_sec Counters.pages_compacted \
                    'Plans (a(st))'; do
                 grep -qF "$key" "$err" || fail "$what: notice lacks $key: $(cat "$err")"
         done

@@ -44,7 +44,9 @@ static int pass(int fd, uintptr_t start, uintptr_t end, double *ret_ms) {
         if (lseek(fd, (off_t) start, SEEK_SET) < 0)
                 return -errno;
         while (pos < end) {
-                ssize_t n = read(fd, buf, sizeof(buf));
+                /* A read of N bytes covers N × 8 pages: stop at the end of guest RAM. */
+                size_t want = ((end - (pos & ~(PAGE_SZ - 1))) / PAGE_SZ + 7) / 8;
+                ssize_t n = read(fd, buf, want < 10 ? 10 : want > sizeof(buf) ? sizeof(buf) : want);
                 uintptr_t addr = 0;
                 size_t i = 0;
 

@@ -15,7 +15,8 @@ main() {
         local prog="$LAB_BUILD/tests/kernel/idle-pages-test" rc=0
         [[ -x $prog ]] || lab_skip "$prog was not built"
 
-        lab_boot patched --kernel patched --nodes 2 --timeout 600 -- "$prog" || rc=$?
+        # --kvm: the selftest creates a KVM VM for its second pass (single-threaded TCG, see DESIGN §5)
+        lab_boot patched --kernel patched --kvm --nodes 2 --timeout 600 -- "$prog" || rc=$?
         case $rc in
         0) ;;
         77) lab_skip "the patched kernel could not be provided, or it has no idle_pages" ;;

@@ -15,7 +15,7 @@ main() {
         lab_init
         [[ -x $LAB_BUILD/tests/integration/move-probe ]] || lab_skip "move-probe was not built"
         command -v libvirtd >/dev/null || lab_skip "libvirtd is not installed"
-        lab_boot n2 --nodes 2 --timeout 900 -- "$LAB_SOURCE/tests/lab/lab-numatune-inner.sh" ||
+        lab_boot n2 --nodes 2 --timeout 2400 -- "$LAB_SOURCE/tests/lab/lab-numatune-inner.sh" ||
                 lab_fail "see the output above"
         lab_cleanup_results
         echo "PASS: $LAB_TEST: numatune modes vs. moves to the CXL node"

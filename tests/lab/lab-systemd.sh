@@ -4,7 +4,9 @@
 # lab-systemd: boot the lab with systemd as PID 1 (tests/lab/run --systemd) and, inside
 # (lib/systemd-inner.sh): install vtismd, vtismctl, vtismd.service, the D-Bus policy and
 # /etc/vtism.conf into the overlay; systemctl start vtismd; systemctl is-active; vtismctl status;
-# systemctl reload vtismd; journalctl -u vtismd shows the daemon's start message.
+# a QEMU of user nobody is seen through the hardened unit's sandbox (ignored while nobody is not
+# in qemu_users, tiered with its guest RAM found once a reload adds it); systemctl reload vtismd;
+# journalctl -u vtismd shows the daemon's start message.
 
 set -euo pipefail
 # shellcheck source=lib/common.sh

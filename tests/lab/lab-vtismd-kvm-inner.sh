@@ -48,7 +48,7 @@ trap 'kill "$QEMU_PID" 2>/dev/null || true' EXIT
 echo "guest: pid $QEMU_PID, accel $ACCEL, RAM at hva $RAM_HVA_START"
 
 vm() { vtismctl status --json | jq -c --argjson p "$QEMU_PID" '.vms[] | select(.pid == $p)'; }
-sampled() { vm | jq -e '.state == "tracked" and .cycles >= 25' >/dev/null; }
+sampled() { vm | jq -en 'input | (.state == "tracked" and .cycles >= 25)' >/dev/null; }
 deadline=$((SECONDS + 180))
 until sampled; do
         ((SECONDS < deadline)) || fail "the guest was not sampled for 25 cycles: $(vm)"
@@ -56,7 +56,7 @@ until sampled; do
 done
 tracker=$(vtismctl status --json | jq -r .active_tracker)
 [[ $tracker == "$EXPECTED_TRACKER" ]] || fail "tracker '$tracker', expected '$EXPECTED_TRACKER'"
-vm | jq -e '.ram_bytes == 67108864 and .residency_known and .dram_bytes + .cxl_bytes > 0' >/dev/null \
+vm | jq -en 'input | (.ram_bytes == 67108864 and .residency_known and .dram_bytes + .cxl_bytes > 0)' >/dev/null \
         || fail "VM record: $(vm)"
 echo "ok: vtismd found and sampled the KVM guest with $tracker: $(vm)"
 
@@ -104,7 +104,7 @@ if [[ $EXPECTED_TRACKER == damon ]]; then
         done
         new=$(main_pid)
         kill -0 "$QEMU_PID" || fail "the guest died with vtismd"
-        resampled() { vm | jq -e '.state == "tracked" and .cycles >= 3 and .residency_known' >/dev/null; }
+        resampled() { vm | jq -en 'input | (.state == "tracked" and .cycles >= 3 and .residency_known)' >/dev/null; }
         deadline=$((SECONDS + 120))
         until resampled; do
                 ((SECONDS < deadline)) || fail "the guest was not sampled again after the restart: $(vm)"

@@ -4,7 +4,8 @@
 # lab-vtismd-kvm: vtismd end to end in the lab, under systemd, with a real KVM guest: found,
 # sampled by the tracker 'auto' picks, its hot guest-physical window shown at the right GPA by
 # 'vtismctl heatmap', dropped cleanly when QEMU exits. Twice: on Debian's kernel 'auto' picks
-# DAMON; on our patched kernel it picks idle_pages (which reads KVM's NPT accessed bits).
+# DAMON together with soft-dirty; on our patched kernel it picks idle_pages (which reads KVM's
+# NPT accessed bits).
 set -euo pipefail
 # shellcheck source=lib/common.sh
 . "$(dirname "$(readlink -f "$0")")/lib/common.sh"
@@ -18,7 +19,7 @@ main() {
         command -v jq >/dev/null || lab_skip "jq is not installed (bash .ci/run installs it)"
 
         lab_boot stock --systemd --kvm --timeout 600 -- \
-                "$LAB_SOURCE/tests/lab/lab-vtismd-kvm-inner.sh" "$LAB_SOURCE" "$LAB_BUILD" damon ||
+                "$LAB_SOURCE/tests/lab/lab-vtismd-kvm-inner.sh" "$LAB_SOURCE" "$LAB_BUILD" damon+softdirty ||
                 lab_fail "vtismd with a KVM guest on the stock kernel (see above)"
 
         local rc=0

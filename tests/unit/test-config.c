@@ -1,11 +1,14 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <libconfig.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <syslog.h>
+#include <unistd.h>
 
 #include "check.h"
 #include "vtism/config.h"
@@ -66,7 +69,8 @@ static bool config_equal(const VtConf *a, const VtConf *b) {
             a->log_level != b->log_level || a->dram_min_free_percent != b->dram_min_free_percent ||
             a->demotion_min_free_ratio != b->demotion_min_free_ratio ||
             a->heat_decay_percent != b->heat_decay_percent || a->heat_range_bytes != b->heat_range_bytes ||
-            !streq_ptr(a->libvirt_uri, b->libvirt_uri) || a->n_qemu_users != b->n_qemu_users)
+            !streq_ptr(a->libvirt_uri, b->libvirt_uri) || a->n_qemu_users != b->n_qemu_users ||
+            a->contiguity_anchor_bytes != b->contiguity_anchor_bytes)
                 return false;
         for (size_t i = 0; i < a->n_qemu_users; i++)
                 if (!streq(a->qemu_users[i], b->qemu_users[i]))
@@ -86,6 +90,7 @@ static bool config_equal(const VtConf *a, const VtConf *b) {
 static void test_enums(void) {
         check_str(tracker_kind_to_string(TRACKER_AUTO), "auto");
         check_str(tracker_kind_to_string(TRACKER_PAGE_IDLE), "page_idle");
+        check_str(tracker_kind_to_string(TRACKER_SOFTDIRTY), "softdirty");
         check_str(tracker_kind_to_string(_TRACKER_KIND_MAX), NULL);
         check_str(tracker_kind_to_string(_TRACKER_KIND_INVALID), NULL);
         for (TrackerKind k = 0; k < _TRACKER_KIND_MAX; k++)
@@ -120,6 +125,7 @@ static void test_defaults(void) {
         check(c->demotion_min_free_ratio == 10);
         check(c->heat_decay_percent == 12);
         check(c->heat_range_bytes == GIB);
+        check(c->contiguity_anchor_bytes == 2 * MIB);
         check_str(c->libvirt_uri, "qemu:///system");
         check(c->n_qemu_users == 2);
         check_str(c->qemu_users[0], "root");
@@ -224,7 +230,8 @@ static void test_values(void) {
         check(c->tracker == TRACKER_DAMON && c->log_level == LOG_ERR);
         c = config_free(c);
 
-        c = load_ok("global = { heat_range = \"1T\"; }; default_policy = { dram_budget = \"0%\"; weight = 10000; };");
+        c = load_ok("global = { heat_range = \"1T\"; contiguity_anchor = \"1G\"; }; default_policy = { dram_budget = \"0%\"; weight = 10000; };");
+        check(c->contiguity_anchor_bytes == GIB);
         check(c->heat_range_bytes == TIB);
         check(c->default_policy.budget_is_percent && c->default_policy.dram_budget_percent == 0);
         check(c->default_policy.weight == 10000);
@@ -330,7 +337,7 @@ static void test_errors(void) {
 
         /* bad enums */
         CHECK_ERROR("global = {\n  tracker = \"foo\";\n};",
-                    "t.conf:2: global.tracker: unknown tracker 'foo' (expected auto, idle_pages, damon, page_idle)");
+                    "t.conf:2: global.tracker: unknown tracker 'foo' (expected auto, idle_pages, damon, page_idle, softdirty)");
         CHECK_ERROR("global = { log_level = \"verbose\"; };",
                     "t.conf:1: global.log_level: unknown log level 'verbose' (expected err, warning, notice, info, debug)");
         CHECK_ERROR("global = { log_level = \"INFO\"; };",
@@ -346,6 +353,9 @@ static void test_errors(void) {
         CHECK_ERROR("global = { heat_range = \"G\"; };",
                     "t.conf:1: global.heat_range: 'G' is not a valid size (expected bytes or a number with K, M, G or T)");
         CHECK_ERROR("global = { heat_range = \"3M\"; };", "t.conf:1: global.heat_range: '3M' is not a power of two");
+        CHECK_ERROR("global = { contiguity_anchor = \"3M\"; };", "t.conf:1: global.contiguity_anchor: '3M' is not a power of two");
+        CHECK_ERROR("global = { contiguity_anchor = \"2K\"; };",
+                    "t.conf:1: global.contiguity_anchor: '2K' is out of range (4K..1T)");
         CHECK_ERROR("global = { heat_range = 3145728; };", "t.conf:1: global.heat_range: 3145728 is not a power of two");
         CHECK_ERROR("global = { heat_range = \"1M\"; };", "t.conf:1: global.heat_range: '1M' is out of range (2M..1T)");
         CHECK_ERROR("global = { heat_range = \"2T\"; };", "t.conf:1: global.heat_range: '2T' is out of range (2M..1T)");
@@ -408,11 +418,101 @@ static void test_errors(void) {
         /* libconfig's own errors, with libconfig's line */
         CHECK_ERROR("global = {\n  sample_interval_ms = ;\n};", "t.conf:2: syntax error");
         CHECK_ERROR("global = {\n  dry_run = true;\n  tracker \"auto\";\n};", "t.conf:3: syntax error");
-        CHECK_ERROR("global = { dry_run = true; };\n\nglobal = { };", "t.conf:3: duplicate setting name");
+        /* duplicates: libconfig finds them, we name them */
+        CHECK_ERROR("global = { dry_run = true; };\n\nglobal = { };", "t.conf:3: global: set twice (first on line 1)");
+        CHECK_ERROR("global = {\n  dry_run = true;\n  tracker = \"auto\";\n  dry_run = false;\n};",
+                    "t.conf:4: global.dry_run: set twice (first on line 2)");
+        CHECK_ERROR("vm = ( { name = \"a\"; weight = 1; },\n  { name = \"b\";\n weight = 1; weight : 2; } );",
+                    "t.conf:3: vm[1].weight: set twice (first on line 3)");
+        CHECK_ERROR("tiers = { dram = [ 0 ]; };\nvm = ( { name = \"a\"; }, { uuid = \"x\"; name = \"b\"; name = \"c\"; } );",
+                    "t.conf:2: vm[1].name: set twice (first on line 2)");
         CHECK_ERROR("tiers = { dram = [ 1, \"2\" ]; };", "t.conf:1: mismatched element type in array");
         CHECK_ERROR("global = {", "t.conf:1: syntax error");
         CHECK_ERROR("x = \"unterminated", "t.conf:1: syntax error");
         CHECK_ERROR("# ok\n@include \"/etc/passwd\"\n", "t.conf:2: @include is not supported");
+
+        /* an unterminated comment would hide the rest of the file */
+        CHECK_ERROR("global = { dry_run = true; };\n/* the tracker:\n\nglobal = { tracker = \"bogus\"; };\n",
+                    "t.conf:2: unterminated comment: /* without */ (the rest of the file would be ignored)");
+        CHECK_ERROR("/**/ /*/", "t.conf:1: unterminated comment: /* without */ (the rest of the file would be ignored)");
+
+        /* hexadecimal integers are signed too: 0xffffffff would be -1 */
+        CHECK_ERROR("global = { sample_interval_ms = 0xffffffff; };",
+                    "t.conf:1: integer 0xffffffff does not fit in 32 bits (write 0xffffffffL for a 64-bit integer)");
+        CHECK_ERROR("global = { sample_interval_ms = 0x80000000; };",
+                    "t.conf:1: integer 0x80000000 does not fit in 32 bits (write 0x80000000L for a 64-bit integer)");
+        CHECK_ERROR("global = { sample_interval_ms = 0x7fffffff; };",
+                    "t.conf:1: global.sample_interval_ms: 2147483647 is out of range (100..3600000)");
+        CHECK_ERROR("global = { sample_interval_ms = 0xffffffffL; };",
+                    "t.conf:1: global.sample_interval_ms: 4294967295 is out of range (100..3600000)");
+        CHECK_ERROR("global = { sample_interval_ms = 0xffffffffffffffffL; };",
+                    "t.conf:1: integer 0xffffffffffffffff does not fit in 64 bits");
+        CHECK_ERROR("global = { sample_interval_ms = 0x8000000000000000L; };",
+                    "t.conf:1: integer 0x8000000000000000 does not fit in 64 bits");
+        CHECK_ERROR("global = { sample_interval_ms = -2147483648; };",
+                    "t.conf:1: global.sample_interval_ms: -2147483648 is out of range (100..3600000)");
+
+        /* nesting: libconfig would say "memory exhausted" (around 10000 levels) */
+        {
+                _cleanup_free_ char *ok = NULL, *deep = NULL, *deeper = NULL;
+                char lparen[10001], rparen[10001];
+
+                memset(lparen, '(', sizeof(lparen) - 1);
+                memset(rparen, ')', sizeof(rparen) - 1);
+                lparen[10000] = rparen[10000] = 0;
+                ok = xasprintf("x = %.32s%.32s;", lparen, rparen);
+                CHECK_ERROR(ok, "t.conf:1: x: unknown section (expected global, tiers, default_policy, vm or processes)");
+                deep = xasprintf("x = %.33s%.33s;", lparen, rparen);
+                CHECK_ERROR(deep, "t.conf:1: groups, lists and arrays nested more than 32 deep");
+                deeper = xasprintf("global = {\n x = [ %s%s ]; };", lparen, rparen);
+                CHECK_ERROR(deeper, "t.conf:2: groups, lists and arrays nested more than 32 deep");
+        }
+
+        /* strings from the file are shortened and escaped in messages */
+        {
+                _cleanup_free_ char *name = xmalloc(1000001), *text = NULL, *expected = NULL, *utf8 = NULL;
+
+                memset(name, 'k', 1000000);
+                name[1000000] = 0;
+                text = xasprintf("global = { %s = 1; };", name);
+                expected = xasprintf("t.conf:1: global.%.64s...: unknown key", name);
+                CHECK_ERROR(text, expected);
+                text = mfree(text);
+                expected = mfree(expected);
+                text = xasprintf("%s = { };", name);
+                expected = xasprintf("t.conf:1: %.64s...: unknown section (expected global, tiers, default_policy, vm or processes)", name);
+                CHECK_ERROR(text, expected);
+                text = mfree(text);
+                expected = mfree(expected);
+                text = xasprintf("global = { tracker = \"%s\"; };", name);
+                expected = xasprintf("t.conf:1: global.tracker: unknown tracker '%.64s...' (expected auto, idle_pages, damon, page_idle, softdirty)", name);
+                CHECK_ERROR(text, expected);
+                text = mfree(text);
+                expected = mfree(expected);
+                memset(name, '9', 100000);
+                name[100000] = 0;
+                text = xasprintf("global = { sample_interval_ms = %s; };", name);
+                expected = xasprintf("t.conf:1: integer %.64s... does not fit in 32 bits (write %.64s...L for a 64-bit integer)",
+                                     name, name);
+                CHECK_ERROR(text, expected);
+                text = mfree(text);
+                expected = mfree(expected);
+
+                /* cut at a character boundary: "x" and 40 two-byte characters */
+                utf8 = xstrdup("x");
+                for (int i = 0; i < 40; i++) {
+                        char *t = xasprintf("%s\u00e9", utf8);
+                        free(utf8);
+                        utf8 = t;
+                }
+                text = xasprintf("default_policy = { dram_budget = \"%s\"; };", utf8);
+                expected = xasprintf("t.conf:1: default_policy.dram_budget: '%.63s...' is not a valid size (expected bytes or a number with K, M, G or T)", utf8);
+                CHECK_ERROR(text, expected);
+                text = mfree(text);
+                expected = mfree(expected);
+                CHECK_ERROR("vm = ( { uuid = \"\\x1b[2J\\n\"; } );",
+                            "t.conf:1: vm[0].uuid: '\\x1b[2J\\x0a' is not a valid UUID (expected xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)");
+        }
 
         /* without a message */
         check(config_load_string("global = 1;", "t.conf", &c, NULL) == -EINVAL);
@@ -430,7 +530,7 @@ static void test_files(void) {
         check(!c);
         free(path);
         path = xasprintf("%s/config/bad-tracker.conf:3: global.tracker: unknown tracker 'damn' "
-                         "(expected auto, idle_pages, damon, page_idle)", test_data);
+                         "(expected auto, idle_pages, damon, page_idle, softdirty)", test_data);
         check_str(error, path);
         error = mfree(error);
 
@@ -462,6 +562,127 @@ static void test_files(void) {
 
         check(config_load("does/not/exist.conf", &c, NULL) == -ENOENT);
         check(!c);
+}
+
+/* Only regular files of at most 1 MiB, checked before reading; a missing file can mean defaults. */
+static void test_file_kinds(void) {
+        char dir[] = "/tmp/test-config.XXXXXX";
+        _cleanup_free_ char *fifo = NULL, *big = NULL, *max = NULL, *missing = NULL, *dangling = NULL, *expected = NULL;
+        _cleanup_free_ char *error = NULL, *text = NULL;
+        VtConf *c = NULL;
+        int fd;
+
+        check(mkdtemp(dir));
+        /* a FIFO used to block in open() forever: fail the test instead of hanging it */
+        alarm(60);
+
+        fifo = xasprintf("%s/fifo.conf", dir);
+        check(mkfifo(fifo, 0600) == 0);
+        check_int(config_load(fifo, &c, &error), -EINVAL);
+        check(!c);
+        expected = xasprintf("%s: is a FIFO, not a regular file", fifo);
+        check_str(error, expected);
+        error = mfree(error);
+        expected = mfree(expected);
+
+        /* /dev/zero used to be read to 64 MiB and more */
+        check_int(config_load("/dev/zero", &c, &error), -EINVAL);
+        check_str(error, "/dev/zero: is a character device, not a regular file");
+        error = mfree(error);
+        check_int(config_load("/dev/null", &c, &error), -EINVAL);
+        check_str(error, "/dev/null: is a character device, not a regular file");
+        error = mfree(error);
+
+        check_int(config_load(dir, &c, &error), -EISDIR);
+        expected = xasprintf("%s: is a directory, not a configuration file", dir);
+        check_str(error, expected);
+        error = mfree(error);
+        expected = mfree(expected);
+
+        /* vtismd --check-config= */
+        check_int(config_load("", &c, &error), -EINVAL);
+        check_str(error, "the configuration file name is empty");
+        error = mfree(error);
+
+        /* too large: refused before reading (a sparse 70 MB file) */
+        big = xasprintf("%s/big.conf", dir);
+        fd = open(big, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+        check(fd >= 0);
+        check(ftruncate(fd, 70 * 1000 * 1000) == 0);
+        close(fd);
+        check_int(config_load(big, &c, &error), -EFBIG);
+        expected = xasprintf("%s: too large (66.8 MiB, at most 1 MiB)", big);
+        check_str(error, expected);
+        error = mfree(error);
+        expected = mfree(expected);
+
+        /* exactly the limit is fine, one byte more is not */
+        max = xasprintf("%s/max.conf", dir);
+        text = xmalloc(CONFIG_FILE_MAX_BYTES + 1);
+        memset(text, ' ', CONFIG_FILE_MAX_BYTES + 1);
+        memcpy(text, "global = { dry_run = true; };\n", 30);
+        fd = open(max, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+        check(fd >= 0);
+        check(write(fd, text, CONFIG_FILE_MAX_BYTES) == (ssize_t) CONFIG_FILE_MAX_BYTES);
+        check_int(config_load(max, &c, &error), 0);
+        check(c->dry_run);
+        c = config_free(c);
+        check(write(fd, " ", 1) == 1);
+        close(fd);
+        check_int(config_load(max, &c, &error), -EFBIG);
+        expected = xasprintf("%s: too large (1 MiB, at most 1 MiB)", max);
+        check_str(error, expected);
+        error = mfree(error);
+        expected = mfree(expected);
+        text[CONFIG_FILE_MAX_BYTES] = 0;
+        check_int(config_load_string(text, "t.conf", &c, &error), 0);
+        c = config_free(c);
+        text = xreallocarray(text, CONFIG_FILE_MAX_BYTES + 2, 1);
+        text[CONFIG_FILE_MAX_BYTES] = ' ';
+        text[CONFIG_FILE_MAX_BYTES + 1] = 0;
+        check_int(config_load_string(text, "t.conf", &c, &error), -EINVAL);
+        check_str(error, "t.conf: too large (1048577 bytes, at most 1048576)");
+        error = mfree(error);
+
+        /* missing: an error for config_load(), the defaults for config_load_or_defaults() */
+        missing = xasprintf("%s/missing.conf", dir);
+        check_int(config_load(missing, &c, &error), -ENOENT);
+        expected = xasprintf("%s: cannot read: No such file or directory", missing);
+        check_str(error, expected);
+        error = mfree(error);
+        expected = mfree(expected);
+        check_int(config_load_or_defaults(missing, &c, &error), 1);
+        check(c && !error);
+        {
+                _cleanup_(config_freep) VtConf *def = config_new_default();
+                check(config_equal(c, def));
+                check(!c->path);
+        }
+        c = config_free(c);
+        check_int(config_load_or_defaults(max, &c, NULL), -EFBIG);
+        check(!c);
+        check_int(config_load_or_defaults(fifo, &c, NULL), -EINVAL);
+        check_int(config_load_or_defaults(max, &c, NULL), -EFBIG);
+        /* a dangling symlink is not a missing file */
+        dangling = xasprintf("%s/dangling.conf", dir);
+        check(symlink(missing, dangling) == 0);
+        check_int(config_load_or_defaults(dangling, &c, &error), -ENOENT);
+        check(!c);
+        expected = xasprintf("%s: cannot read: No such file or directory", dangling);
+        check_str(error, expected);
+        error = mfree(error);
+        expected = mfree(expected);
+        /* a symlink to a regular file is fine */
+        check(unlink(dangling) == 0);
+        check(symlink(max, dangling) == 0);
+        check(truncate(max, 30) == 0);
+        check_int(config_load_or_defaults(dangling, &c, &error), 0);
+        check_str(c->path, dangling);
+        c = config_free(c);
+
+        alarm(0);
+        expected = xasprintf("rm -rf '%s'", dir);
+        check(system(expected) == 0);
 }
 
 static void test_match(void) {
@@ -594,6 +815,7 @@ static const char *const all_keys[] = {
         "global.heat_range",
         "global.libvirt_uri",
         "global.qemu_users",
+        "global.contiguity_anchor",
         "tiers.dram",
         "tiers.cxl",
         "default_policy.dram_budget",
@@ -729,6 +951,7 @@ int main(void) {
         test_values();
         test_errors();
         test_files();
+        test_file_kinds();
         test_match();
         test_processes();
         test_shipped_conf();

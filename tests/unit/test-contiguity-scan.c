@@ -233,6 +233,22 @@ static void test_layout(void) {
         check_same(&got, &want);
         check_int(contiguity_scan_finish(s, &got, NULL), -ESTALE);
         check_int(contiguity_scan_step(s, 0), -ESTALE);
+        s = contiguity_scan_free(s);
+
+        /* Smaller batches (the daemon's slices): the same summary, 4 MiB per pread. */
+        check_int(contiguity_scan_new(f.proc, sys, PID, 0, layout_ranges, ELEMENTSOF(layout_ranges), NULL, &s), 0);
+        check_int(contiguity_scan_set_batch_pages(s, 512), -EINVAL);
+        check_int(contiguity_scan_set_batch_pages(s, 3072), -EINVAL);
+        check_int(contiguity_scan_set_batch_pages(s, 32768), -EINVAL);
+        check_int(contiguity_scan_set_batch_pages(s, 1024), 0);
+        steps = 0;
+        while ((r = contiguity_scan_step(s, 1)) > 0)
+                steps++;
+        check_int(r, 0);
+        check_int(contiguity_scan_finish(s, &got, &st), 0);
+        check_same(&got, &want);
+        check_u64(st.pagemap_reads, 4);    /* A (8 MiB at 4 MiB) takes two 4 MiB batches */
+        check_int(steps, 3);
 
         fake_close(&f);
         printf("layout: OK\n");
@@ -284,6 +300,22 @@ static void test_1g(void) {
         check_u64(got.huge_mismatch_pages, 0);
         check_u64(st.unknown_node_pages, 262144 * 2 + 131072);
         check_u64(st.pagemap_reads, 16 + 16 + 8);
+
+        /* In the smallest batches the 1 GiB page is still found at its batch's start. */
+        {
+                _cleanup_(contiguity_scan_freep) ContiguityScan *s = NULL;
+                ContigSummary small;
+                int r;
+
+                check_int(contiguity_scan_new(f.proc, sys, PID, START_TIME, ranges, ELEMENTSOF(ranges), NULL, &s), 0);
+                check_int(contiguity_scan_set_batch_pages(s, CONTIG_SCAN_BATCH_PAGES_MIN), 0);
+                while ((r = contiguity_scan_step(s, CONTIG_SCAN_BATCH_PAGES_MIN)) > 0)
+                        ;
+                check_int(r, 0);
+                check_int(contiguity_scan_finish(s, &small, &st), 0);
+                check_same(&small, &want);
+                check_u64(st.pagemap_reads, 256 + 256 + 128);
+        }
         fake_close(&f);
         printf("1g: OK\n");
 }

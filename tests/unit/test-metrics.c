@@ -102,6 +102,12 @@ static void test_format(void) {
         s.nodes[0].v[BUS_NODE_ID] = (BusValue) { .present = true, .i = 2 };
         set_str(&s.nodes[0], BUS_NODE_TIER, "cxl");
         set_u64(&s.nodes[0], BUS_NODE_TOTAL_BYTES, 1024);
+        set_str(&s.nodes[0], BUS_NODE_KIND, "cxl");
+        set_str(&s.nodes[0], BUS_NODE_CXL_MEMDEVS, "mem0,mem1");
+        set_str(&s.nodes[0], BUS_NODE_DAX_DEVICES, "dax0.0");
+        set_str(&s.nodes[0], BUS_NODE_DAX_MODES, "system-ram");
+        set_str(&s.nodes[0], BUS_NODE_DESCRIPTION, "CXL memory: ...");
+        set_u64(&s.nodes[0], BUS_NODE_MOVABLE_BYTES, 512);
 
         s.vms = xcalloc(1, sizeof(BusRecord));
         s.n_vms = 1;
@@ -124,6 +130,12 @@ static void test_format(void) {
         check(strstr(out, "\nvtism_mode{mode=\"tiering\"} 0\nvtism_mode{mode=\"monitor-only\"} 1\n"));
         check(strstr(out, "\nvtism_last_reload_failed 1\n"));
         check(strstr(out, "\nvtism_node_size_bytes{node=\"2\",tier=\"cxl\"} 1024\n"));
+        /* the info metric's details from other keys; an absent one is an empty label */
+        check(strstr(out, "\nvtism_node_info{node=\"2\",tier=\"cxl\",kind=\"cxl\",cxl_memdevs=\"mem0,mem1\",cxl_regions=\"\","
+                          "cxl_window=\"\",dax_devices=\"dax0.0\",dax_modes=\"system-ram\"} 1\n"));
+        check(strstr(out, "\nvtism_node_movable_bytes{node=\"2\",tier=\"cxl\"} 512\n"));
+        check(!strstr(out, "vtism_node_online_bytes"));
+        check(!strstr(out, "CXL memory: ..."));
         check(strstr(out, "\nvtism_vm_ram_bytes{id=\"pid-7\",name=\"a \\\"b\\\"\\\\c\\nd\"} 4096\n"));
         check(strstr(out, "vtism_vm_state{id=\"pid-7\",name=\"a \\\"b\\\"\\\\c\\nd\",state=\"new\"} 1\n"));
         check(strstr(out, "state=\"tracked\"} 0\n"));

@@ -867,6 +867,74 @@ static void test_four_nodes(void) {
 }
 
 /*
+ * Allowed nodes (the QEMU process's cpuset.mems): no move ever goes to a node outside them.
+ * The 4-node shape of tests/data/sysfs-4node: [0 dram] [1 dram] [2 cxl] [3 cxl], node 1 demotes
+ * to 2 then 3.   vm (home 1, budget 64M): | 64M@200:2 | 192M@0:1 |
+ *   allowed        demotions          promotions   reason
+ *   any            192M 1 -> 2        64M 2 -> 1
+ *   0,1,3          192M 1 -> 3        64M 2 -> 1   (node 2 skipped)
+ *   0,1            none               none         "no CXL node is among its allowed nodes" (it
+ *                                                  stays above its target: no room to promote)
+ *   0,2,3          128M 1 -> 2        none         "home node is not among its allowed nodes" (no
+ *                                                  home: it may only shrink, to its 64M budget)
+ */
+static void test_allowed_nodes(void) {
+        static const int ANY[] = { -1 }, NO2[] = { 0, 1, 3 }, DRAM_ONLY[] = { 0, 1 }, NO_HOME[] = { 0, 2, 3 };
+        static const struct {
+                const int *allowed;
+                size_t n;
+                int demote_to;        /* -1: no demotion */
+                uint64_t demote_pages;
+                bool promote;
+                const char *reason;
+        } cases[] = {
+                { ANY, 0, 2, PG(192), true, NULL },
+                { NO2, 3, 3, PG(192), true, NULL },
+                { DRAM_ONLY, 2, -1, 0, false, "no CXL node is among its allowed nodes" },
+                { NO_HOME, 3, 2, PG(128), false, "home node is not among its allowed nodes" },
+        };
+        _cleanup_free_ char *root = xasprintf("%s/sysfs-4node", test_data);
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                _cleanup_(plan_freep) Plan *p = NULL;
+                Topology *t = NULL;
+                World w;
+                WVm *vm;
+
+                check_int(topology_load(root, NULL, &t), 0);
+                world_from_topology(&w, t);
+                vm = world_add_vm(&w, PG(256));
+                vm_fill(vm, (const Seg[]) { S(PG(64), 200, 2), S(PG(192), 0, 1) }, 2);
+                vm_pass(vm);
+                world_refresh_free(&w);
+                vm->in.home_node = 1;
+                if (cases[i].allowed != ANY) {
+                        vm->in.allowed_nodes = cases[i].allowed;
+                        vm->in.n_allowed_nodes = cases[i].n;
+                }
+                set_budget(vm, 64);
+                p = world_plan(&w);
+                for (size_t k = 0; k < p->n_moves; k++) {
+                        const PlanMove *m = &p->moves[k];
+                        bool allowed = cases[i].allowed == ANY;
+
+                        for (size_t a = 0; a < cases[i].n; a++)
+                                allowed = allowed || cases[i].allowed[a] == m->to_node;
+                        check(allowed);
+                        if (m->direction == PLAN_DEMOTE)
+                                check_int(m->to_node, cases[i].demote_to);
+                        else
+                                check_int(m->to_node, 1);
+                }
+                check_u64(sum_moves(p, PLAN_DEMOTE, -1), cases[i].demote_pages);
+                check_u64(sum_moves(p, PLAN_PROMOTE, -1), cases[i].promote ? PG(64) : 0);
+                if (cases[i].reason)
+                        check(strstr(p->vms[0].reason, cases[i].reason));
+                world_done(&w);
+        }
+}
+
+/*
  * Weights under oversubscription. [0 dram 1G, others use 512M] [1 cxl 4G]
  *   a (weight 300): | 1G@200:1 |   b (weight 100): | 1G@200:1 |   both budget 1G
  * The VMs may hold 1024 - 512 - 51.2 = 460.8M: a 345.6M, b 115.2M. Then a asks only 100M: b gets
@@ -1905,6 +1973,7 @@ int main(void) {
         test_dram_watermark();
         test_cxl_min_free();
         test_four_nodes();
+        test_allowed_nodes();
         test_weights();
         test_cycle_budget();
         test_thp_units();

@@ -56,12 +56,15 @@ static void test_fixtures(void) {
         _cleanup_(proc_cmdline_freep) ProcCmdline *c = NULL;
         unsigned long long start = 1;
         ProcPidStat st;
+        _cleanup_free_ int *nodes = NULL;
+        size_t n_nodes = 0;
         uid_t uid = 1;
 
         /* 100: comm "a) b\n(c": the fields after the last ')' */
         check_int(proc_pid_stat(proc_root, 100, &st), 0);
         check_int(st.state, 'S');
         check_int(st.ppid, 1);
+        check_int(st.flags, 4194560);
         check_u64(st.start_time, 123456);
         check_int(proc_pid_start_time(proc_root, 100, &start), 0);
         check_u64(start, 123456);
@@ -76,6 +79,12 @@ static void test_fixtures(void) {
         c = proc_cmdline_free(c);
         check_int(proc_pid_uid(proc_root, 100, &uid), 0);
         check_int(uid, 1000);
+        check_int(proc_pid_mems_allowed(proc_root, 100, &nodes, &n_nodes), 0);
+        check_int(n_nodes, 2);
+        check_int(nodes[0], 0);
+        check_int(nodes[1], 2);
+        free(nodes);
+        nodes = NULL;
 
         /* 101: kernel thread */
         check_int(proc_pid_cmdline(proc_root, 101, &c), -ENODATA);
@@ -83,6 +92,7 @@ static void test_fixtures(void) {
         check_int(proc_pid_check(proc_root, 101, 42), 0);
         check_int(proc_pid_uid(proc_root, 101, &uid), 0);
         check_int(uid, 0);
+        check_int(proc_pid_mems_allowed(proc_root, 101, &nodes, &n_nodes), -EIO); /* no such line */
 
         /* 102: zombie: start time readable, but gone as far as liveness goes */
         check_int(proc_pid_start_time(proc_root, 102, &start), 0);
@@ -98,11 +108,18 @@ static void test_fixtures(void) {
         check_int(proc_pid_cmdline(proc_root, 103, &c), -EISDIR);
         check_int(proc_pid_uid(proc_root, 103, &uid), -EISDIR);
 
+        /* 107: exiting (PF_EXITING) while its state still says R: as good as gone */
+        check_int(proc_pid_stat(proc_root, 107, &st), 0);
+        check_int(st.state, 'R');
+        check(st.flags & PROC_PF_EXITING);
+        check_int(proc_pid_check(proc_root, 107, 888), -ESRCH);
+
         /* 104: vanished */
         check_int(proc_pid_stat(proc_root, 104, &st), -ESRCH);
         check_int(proc_pid_check(proc_root, 104, 1), -ESRCH);
         check_int(proc_pid_cmdline(proc_root, 104, &c), -ESRCH);
         check_int(proc_pid_uid(proc_root, 104, &uid), -ESRCH);
+        check_int(proc_pid_mems_allowed(proc_root, 104, &nodes, &n_nodes), -ESRCH);
         check_int(proc_pid_check(proc_root, 0, 1), -ESRCH);
         check_int(proc_pid_check(proc_root, -5, 1), -ESRCH);
 
@@ -116,6 +133,8 @@ static void test_fixtures(void) {
         check_str(c->argv[2], "1G");
         c = proc_cmdline_free(c);
         check_int(proc_pid_uid(proc_root, 105, &uid), -EIO);
+        check_int(proc_pid_mems_allowed(proc_root, 105, &nodes, &n_nodes), -EIO);
+        check(!nodes);
 
         /* 106: stat cut short: cannot tell, not gone */
         check_int(proc_pid_stat(proc_root, 106, &st), -EIO);
@@ -169,7 +188,9 @@ static void test_huge(void) {
 
 static void test_self(void) {
         _cleanup_(proc_cmdline_freep) ProcCmdline *c = NULL;
+        _cleanup_free_ int *nodes = NULL;
         unsigned long long start;
+        size_t n = 0;
         uid_t uid;
 
         /* The real /proc, on ourselves. */
@@ -180,6 +201,8 @@ static void test_self(void) {
         check(strstr(c->argv[0], "test-proc-pid"));
         check_int(proc_pid_uid("/proc", getpid(), &uid), 0);
         check_int(uid, getuid());
+        check_int(proc_pid_mems_allowed("/proc", getpid(), &nodes, &n), 0);
+        check(n >= 1);
 }
 
 int main(void) {

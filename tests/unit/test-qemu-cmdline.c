@@ -183,6 +183,66 @@ static void test_errors(void) {
         check(!ram);
 }
 
+/*
+ * host-nodes=: any user's command line reaches this. An empty value used to reach
+ * memcpy(dst, NULL, 0) (undefined behaviour, caught by UBSan), a big range made a big list.
+ */
+static void test_host_nodes(void) {
+        char *empty[] = { "qemu-system-x86_64", "-m", "1G", "-object", "memory-backend-ram,id=m0,size=1G,host-nodes=",
+                          "-numa", "node,memdev=m0", NULL };
+        char *repeated[] = { "qemu-system-x86_64", "-m", "1G",
+                             "-object", "memory-backend-ram,id=m0,size=1G,host-nodes=3,host-nodes=1-3:0,host-nodes=",
+                             "-numa", "node,memdev=m0", NULL };
+        char *json[] = { "qemu-system-x86_64", "-m", "1G",
+                         "-object", "{\"qom-type\":\"memory-backend-ram\",\"id\":\"m0\",\"size\":1073741824,"
+                                    "\"host-nodes\":[2,0,2,1023]}",
+                         NULL };
+        char *json_empty[] = { "qemu-system-x86_64", "-m", "1G",
+                               "-object", "{\"qom-type\":\"memory-backend-ram\",\"id\":\"m0\",\"size\":1073741824,"
+                                          "\"host-nodes\":[]}",
+                               NULL };
+        char *too_big[] = { "qemu-system-x86_64", "-object", "memory-backend-ram,id=m0,size=1G,host-nodes=0-1048576", NULL };
+        char *too_big2[] = { "qemu-system-x86_64", "-object", "memory-backend-ram,id=m0,size=1G,host-nodes=99999999999999999999", NULL };
+        char *negative[] = { "qemu-system-x86_64", "-object",
+                             "{\"qom-type\":\"memory-backend-ram\",\"id\":\"m0\",\"size\":1,\"host-nodes\":[-1]}", NULL };
+        char *json_big[] = { "qemu-system-x86_64", "-object",
+                             "{\"qom-type\":\"memory-backend-ram\",\"id\":\"m0\",\"size\":1,\"host-nodes\":[1024]}", NULL };
+        char *backwards[] = { "qemu-system-x86_64", "-object", "memory-backend-ram,id=m0,size=1G,host-nodes=3-1", NULL };
+        char *garbage[] = { "qemu-system-x86_64", "-object", "memory-backend-ram,id=m0,size=1G,host-nodes=1;2", NULL };
+        char *dash[] = { "qemu-system-x86_64", "-object", "memory-backend-ram,id=m0,size=1G,host-nodes=1-", NULL };
+        QemuCmdline *c;
+
+        c = parse(empty);
+        check_int(c->n_backends, 1);
+        check_int(c->backends[0].n_host_nodes, 0);
+        c = qemu_cmdline_free(c);
+
+        /* repeated host-nodes= add up, sorted and without duplicates */
+        c = parse(repeated);
+        check_int(c->backends[0].n_host_nodes, 4);
+        for (int i = 0; i < 4; i++)
+                check_int(c->backends[0].host_nodes[i], i);
+        c = qemu_cmdline_free(c);
+
+        c = parse(json);
+        check_int(c->backends[0].n_host_nodes, 3);
+        check_int(c->backends[0].host_nodes[0], 0);
+        check_int(c->backends[0].host_nodes[1], 2);
+        check_int(c->backends[0].host_nodes[2], 1023);
+        c = qemu_cmdline_free(c);
+        c = parse(json_empty);
+        check_int(c->backends[0].n_host_nodes, 0);
+        c = qemu_cmdline_free(c);
+
+        check_int(parse_err(too_big), -ERANGE);
+        check_int(parse_err(too_big2), -ERANGE);
+        check_int(parse_err(negative), -ERANGE);
+        check_int(parse_err(json_big), -ERANGE);
+        check_int(parse_err(backwards), -EINVAL);
+        check_int(parse_err(garbage), -EINVAL);
+        check_int(parse_err(dash), -EINVAL);
+}
+
 int main(void) {
         test_is_qemu();
         test_libvirt();
@@ -191,6 +251,7 @@ int main(void) {
         test_implicit();
         test_proc();
         test_errors();
+        test_host_nodes();
         printf("test-qemu-cmdline: ok\n");
         return 0;
 }

@@ -5,11 +5,16 @@
  * with the reason), a kdamond marked as vtism's whose owner is gone (usable: init reclaims it)
  * or still running (refused), and a vtism kdamond on a kernel without vaddr.
  * Without a kdamond, /proc/kallsyms tells whether the vaddr operations exist.
+ * On a shared host DAMON belongs to nobody: probe and init write nothing (they used to create a
+ * kdamond and remove it again even with no VM to follow), the kdamond is created for the first
+ * target only if no other kdamond exists, and removed with the last one. Those writes are checked
+ * on fixture trees of regular files (the tracker truncates what it writes, as a shell would).
  * The real thing, init/commit/tried regions and crash recovery, is tested in the lab
  * (tests/lab/trackers).
  */
 
 #include <fcntl.h>
+#include <ftw.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -20,7 +25,7 @@
 #include "vtism/util.h"
 
 static char root[] = "/tmp/test-tracker-damon.XXXXXX";
-static char *paths[64]; /* the fixtures' roots, freed at the end */
+static char *paths[128]; /* the fixtures' roots, freed at the end */
 static size_t n_paths;
 
 static void put(const char *base, const char *rel, const char *value) {
@@ -79,6 +84,150 @@ static int probe(const TrackerContext *ctx, char **reason) {
 
 #define VTISM_UPDATE_US "33342043501625344\n" /* 0x0076746973000000 */
 
+/* Every file below a fixture, with its contents and modification time, as one string. */
+static char *snapshot_text;
+
+static int snapshot_one(const char *path, const struct stat *st, int type, struct FTW *ftw) {
+        _cleanup_free_ char *contents = NULL;
+        char *t;
+
+        if (type != FTW_F)
+                return 0;
+        check(read_file_at(NULL, path, &contents) == 0);
+        t = xasprintf("%s%s@%lld.%09ld=%s\n", snapshot_text, path, (long long) st->st_mtim.tv_sec,
+                      st->st_mtim.tv_nsec, contents);
+        free(snapshot_text);
+        snapshot_text = t;
+        return 0;
+}
+
+static char *snapshot(const TrackerContext *ctx) {
+        snapshot_text = xstrdup("");
+        check(nftw(ctx->sysfs_root, snapshot_one, 16, FTW_PHYS) == 0);
+        return snapshot_text;
+}
+
+static void check_file(const TrackerContext *ctx, const char *rel, const char *expected) {
+        _cleanup_free_ char *path = xasprintf("%s/kernel/mm/damon/admin/%s", ctx->sysfs_root, rel), *v = NULL;
+
+        check(read_file_at(NULL, path, &v) == 0);
+        if (!streq(v, expected)) {
+                fprintf(stderr, "%s: \"%s\", expected \"%s\"\n", rel, v, expected);
+                exit(EXIT_FAILURE);
+        }
+}
+
+/* The files of kdamonds/0 the tracker writes, as DAMON would show them after nr_kdamonds = 1. */
+static void kdamond_files(const TrackerContext *ctx, const char *avail) {
+        static const char *const files[] = {
+                "contexts/nr_contexts", "contexts/0/operations",
+                "contexts/0/monitoring_attrs/intervals/sample_us", "contexts/0/monitoring_attrs/intervals/aggr_us",
+                "contexts/0/monitoring_attrs/intervals/update_us", "contexts/0/monitoring_attrs/nr_regions/min",
+                "contexts/0/monitoring_attrs/nr_regions/max", "contexts/0/targets/nr_targets",
+                "contexts/0/targets/0/pid_target", "contexts/0/targets/0/regions/nr_regions",
+                "contexts/0/targets/0/regions/0/start", "contexts/0/targets/0/regions/0/end",
+                "contexts/0/schemes/nr_schemes", "contexts/0/schemes/0/action",
+                "contexts/0/schemes/0/access_pattern/sz/min", "contexts/0/schemes/0/access_pattern/sz/max",
+                "contexts/0/schemes/0/access_pattern/nr_accesses/min",
+                "contexts/0/schemes/0/access_pattern/nr_accesses/max",
+                "contexts/0/schemes/0/access_pattern/age/min", "contexts/0/schemes/0/access_pattern/age/max",
+                "contexts/0/schemes/0/watermarks/metric", "contexts/0/schemes/0/watermarks/interval_us",
+                "contexts/0/schemes/0/watermarks/high", "contexts/0/schemes/0/watermarks/mid",
+                "contexts/0/schemes/0/watermarks/low", "contexts/0/schemes/0/filters/nr_filters",
+                "contexts/0/schemes/0/filters/0/type", "contexts/0/schemes/0/filters/0/matching",
+                "contexts/0/schemes/0/filters/0/damon_target_idx",
+        };
+        _cleanup_free_ char *kd = xasprintf("%s/kernel/mm/damon/admin/kdamonds/0", ctx->sysfs_root);
+
+        for (size_t i = 0; i < ELEMENTSOF(files); i++)
+                put(kd, files[i], "0\n");
+        put(kd, "state", "off\n");
+        put(kd, "contexts/0/avail_operations", avail);
+}
+
+static void test_shared_host(void) {
+        HeatRangeSpec range = { .gpa = 0, .hva = 0x7f0000000000, .len_bytes = 2 * MIB };
+        TrackerTarget target = { .pid = 1, .start_time = 55, .ranges = &range, .n_ranges = 1 };
+        _cleanup_free_ char *reason = NULL, *pid = NULL;
+        char *before, *after;
+        TrackerContext ctx;
+        Tracker *t = NULL;
+
+        /* DAMON vaddr present, no kdamond, no VM: probe, init and cleanup write nothing */
+        ctx = fixture("shared", 0);
+        put(ctx.proc_root, "kallsyms", "0000000000000000 t damon_va_check_accesses\n");
+        before = snapshot(&ctx);
+        check_int(probe(&ctx, &reason), 0);
+        check_int(tracker_new(&tracker_damon_ops, &ctx, &t), 0);
+        t = tracker_free(t);
+        after = snapshot(&ctx);
+        check_str(after, before);
+        free(before);
+        free(after);
+
+        /* the first VM creates the kdamond, the last one going removes it */
+        ctx = fixture("one-vm", 0);
+        put(ctx.proc_root, "kallsyms", "0000000000000000 t damon_va_check_accesses\n");
+        kdamond_files(&ctx, "vaddr\nfvaddr\npaddr\n");
+        before = snapshot(&ctx);
+        check_int(tracker_new(&tracker_damon_ops, &ctx, &t), 0);
+        after = snapshot(&ctx);
+        check_str(after, before);
+        free(after);
+        check_int(tracker_damon_ops.target_add(t, &target), 0);
+        check_file(&ctx, "kdamonds/nr_kdamonds", "1");
+        check_file(&ctx, "kdamonds/0/state", "on");
+        check_file(&ctx, "kdamonds/0/contexts/nr_contexts", "1");
+        check_file(&ctx, "kdamonds/0/contexts/0/targets/nr_targets", "1");
+        check_file(&ctx, "kdamonds/0/contexts/0/targets/0/pid_target", "1");
+        check_file(&ctx, "kdamonds/0/contexts/0/targets/0/regions/0/start", "139637976727552");
+        check_file(&ctx, "kdamonds/0/contexts/0/targets/0/regions/0/end", "139637978824704");
+        pid = xasprintf("%d", (int) getpid());
+        check_file(&ctx, "kdamonds/0/contexts/0/schemes/0/watermarks/high", pid);
+        tracker_damon_ops.target_remove(t, &target);
+        check_file(&ctx, "kdamonds/0/state", "off");
+        check_file(&ctx, "kdamonds/nr_kdamonds", "0");
+        free(before);
+        before = snapshot(&ctx);
+        t = tracker_free(t);
+        after = snapshot(&ctx);
+        check_str(after, before);
+        free(before);
+        free(after);
+
+        /* another DAMON user took DAMON after init: the VM is refused, nothing touched */
+        ctx = fixture("foreign-later", 0);
+        put(ctx.proc_root, "kallsyms", "0000000000000000 t damon_va_check_accesses\n");
+        check_int(tracker_new(&tracker_damon_ops, &ctx, &t), 0);
+        put(ctx.sysfs_root, "kernel/mm/damon/admin/kdamonds/nr_kdamonds", "1\n");
+        kdamond(&ctx, 0, "on\n", "1000000\n", "0\n", "0\n");
+        before = snapshot(&ctx);
+        check_int(tracker_damon_ops.target_add(t, &target), -EBUSY);
+        check(!target.data);
+        t = tracker_free(t);
+        after = snapshot(&ctx);
+        check_str(after, before);
+        free(before);
+        free(after);
+
+        /* kallsyms could not tell, the kdamond shows no vaddr: refused, and removed again */
+        ctx = fixture("no-vaddr-late", 0);
+        kdamond_files(&ctx, "paddr\n");
+        check_int(probe(&ctx, &reason), 0);
+        check_int(tracker_new(&tracker_damon_ops, &ctx, &t), 0);
+        check_int(tracker_damon_ops.target_add(t, &target), -EOPNOTSUPP);
+        check_file(&ctx, "kdamonds/nr_kdamonds", "0");
+        t = tracker_free(t);
+
+        /* a kdamond a vtism that is gone left running: init releases it (it blocks everyone) */
+        ctx = fixture("stale-init", 1);
+        kdamond(&ctx, 0, "on\n", VTISM_UPDATE_US, "99999\n", "54\n");
+        check_int(tracker_new(&tracker_damon_ops, &ctx, &t), 0);
+        check_file(&ctx, "kdamonds/0/state", "off");
+        check_file(&ctx, "kdamonds/nr_kdamonds", "0");
+        t = tracker_free(t);
+}
+
 int main(void) {
         _cleanup_free_ char *reason = NULL;
         TrackerContext ctx;
@@ -101,6 +250,12 @@ int main(void) {
         check_int(probe(&ctx, &reason), -EOPNOTSUPP);
         check(reason && strstr(reason, "CONFIG_DAMON_VADDR"));
         put(ctx.proc_root, "kallsyms", "0000000000000000 t damon_va_check_accesses\n");
+        check_int(probe(&ctx, &reason), 0);
+        /* a kallsyms without any DAMON symbol is hidden (an empty file under systemd's
+         * ProtectKernelTunables=) or filtered: it cannot tell, the first target will */
+        put(ctx.proc_root, "kallsyms", "");
+        check_int(probe(&ctx, &reason), 0);
+        put(ctx.proc_root, "kallsyms", "0000000000000000 T start_kernel\n");
         check_int(probe(&ctx, &reason), 0);
 
         /* another user's kdamond, running */
@@ -149,6 +304,8 @@ int main(void) {
         put(ctx.sysfs_root, "kernel/mm/damon/admin/kdamonds/0/contexts/0/avail_operations", "paddr\nfvaddr\n");
         check_int(probe(&ctx, &reason), -EOPNOTSUPP);
         check(reason && strstr(reason, "virtual address"));
+
+        test_shared_host();
 
         {
                 _cleanup_free_ char *cmd = xasprintf("rm -rf '%s'", root);

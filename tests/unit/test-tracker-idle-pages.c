@@ -9,9 +9,11 @@
  * pages per read), and leaves the position after its last record; EOF above the last VMA.
  *
  * Checked: the baseline pass of target_add, accessed runs clipped to the guest RAM range (also
- * for a huge page straddling its end), bounded reads continuing at the position, a gap inside
- * the range, bits cleared by reading, no liveness read on the normal path, and -ESRCH for a
- * vanished process (an empty read, then the stat file gone).
+ * for a huge page straddling its end), THP marks from PMD records (and unmarks from PTE ones),
+ * bounded reads continuing at the position, reads sized to the range (at most 4096 bytes), a gap
+ * inside the range, bits cleared by reading, what the last read of a range reports of the next
+ * one counted there, no liveness read on the normal path, and -ESRCH for a vanished process (an
+ * empty read, then the stat file gone).
  */
 
 #include <fcntl.h>
@@ -35,7 +37,8 @@
 #define GAP_END (BASE + 18 * MIB)
 #define THP_START (BASE + 32 * MIB)              /* [32 MiB, 36 MiB): two PMD-mapped huge pages */
 #define THP_END (BASE + 36 * MIB)
-#define READ_PAGES_MAX 100u                      /* the fake kernel's bound per read */
+#define MODEL_END (BASE + (uint64_t) SPACE_PAGES * 4096)
+#define TASK_END (UINT64_C(1) << 47)
 
 enum { HOLE, IDLE, ACCESSED };
 
@@ -49,6 +52,7 @@ static uint64_t fake_pos;
 static dev_t fake_dev;
 static ino_t fake_ino;
 static unsigned n_reads;
+static size_t max_read_bytes;
 static bool fake_exited;                          /* reads return 0, as once the mm is gone */
 static char root[] = "/tmp/test-tracker-idle-pages.XXXXXX";
 
@@ -86,11 +90,30 @@ off64_t __wrap_lseek64(int fd, off64_t offset, int whence) {
         return (off64_t) fake_pos;
 }
 
+/* The first address at or above a that lies in a VMA of the model; 0 if none. */
+static uint64_t next_vma_addr(uint64_t a) {
+        if (a < BASE)
+                a = BASE;
+        if (a >= GAP_START && a < GAP_END)
+                a = GAP_END;
+        return a < MODEL_END ? a : 0;
+}
+
+/*
+ * The kernel's read: it covers at most count × 8 pages from the position's page (the bound) and
+ * count bytes; one record per 4 KiB page (the kernel merges runs, decoders must not care), one
+ * PMD record per huge page of [THP_START, THP_END) reported whole. A huge page is cleared only by
+ * the read that reports its last page; a read that has reported something stops before a huge
+ * page it cannot report to its end; a fresh one reports what it can with the state tested, not
+ * cleared. The position afterwards: the bound if the read covered its range, else the address
+ * after its last record; a read with nothing below its bound is a lone SET_HVA to where the next
+ * VMA starts.
+ */
 ssize_t __wrap_read(int fd, void *p, size_t count) {
         uint8_t *buf = p;
-        uint64_t a = fake_pos & ~UINT64_C(4095), end = BASE + (uint64_t) SPACE_PAGES * 4096;
+        uint64_t start = fake_pos & ~UINT64_C(4095), bound, a;
         size_t n = 0;
-        unsigned pages = 0;
+        bool emitted = false;
 
         if (!is_fake(fd))
                 return __real_read(fd, p, count);
@@ -101,33 +124,68 @@ ssize_t __wrap_read(int fd, void *p, size_t count) {
         n_reads++;
         if (fake_exited)
                 return 0;
-        if (a < BASE)
-                a = BASE;
-        if (a >= GAP_START && a < GAP_END)
-                a = GAP_END;
-        if (a >= end)
+        bound = start + (uint64_t) count * 8 * 4096;
+        max_read_bytes = MAX(max_read_bytes, count);
+        a = next_vma_addr(start);
+        if (!a) {
+                fake_pos = TASK_END;
                 return 0;
+        }
+        if (a >= bound) {
+                put_set_hva(buf, &n, a);
+                fake_pos = a;
+                return (ssize_t) n;
+        }
         put_set_hva(buf, &n, a);
-        while (a < end && n < count && pages < READ_PAGES_MAX) {
+        while (a < bound) {
                 if (!in_vma(a)) {
-                        if (n + 9 > count)
+                        uint64_t next = next_vma_addr(a);
+
+                        if (!next || next >= bound)
                                 break;
-                        a = GAP_END;
+                        if (n + 10 > count) {
+                                fake_pos = a;
+                                return (ssize_t) n;
+                        }
+                        a = next;
                         put_set_hva(buf, &n, a);
                         continue;
                 }
-                if (a >= THP_START && a < THP_END && a % (2 * MIB) == 0) {
-                        uint8_t *s = page_state(a);
+                if (a >= THP_START && a < THP_END) {
+                        uint64_t h = a & ~(2 * MIB - 1), hend = h + 2 * MIB, reach = MIN(hend, bound);
+                        size_t need = a == h && reach == hend ? 1 : DIV_ROUND_UP((reach - a) / 4096, 15u);
+                        uint8_t *s = page_state(h);
                         bool acc = false;
 
-                        for (unsigned i = 0; i < 512; i++) {
+                        for (unsigned i = 0; i < 512; i++)
                                 acc = acc || s[i] == ACCESSED;
-                                s[i] = IDLE;
+                        if (a != h)
+                                need = (reach - a) / 4096; /* one record per page here */
+                        if (reach == hend && n + need <= count) {
+                                for (unsigned i = 0; i < 512; i++)
+                                        s[i] = IDLE;
+                                if (a == h) {
+                                        buf[n++] = IDLE_PAGES_RECORD(acc ? IDLE_PAGES_PMD_ACCESSED : IDLE_PAGES_PMD_IDLE, 1);
+                                        a = hend;
+                                } else {
+                                        for (; a < hend; a += 4096)
+                                                buf[n++] = IDLE_PAGES_RECORD(acc ? IDLE_PAGES_PTE_ACCESSED : IDLE_PAGES_PTE_IDLE, 1);
+                                }
+                                emitted = true;
+                                continue;
                         }
-                        buf[n++] = IDLE_PAGES_RECORD(acc ? IDLE_PAGES_PMD_ACCESSED : IDLE_PAGES_PMD_IDLE, 1);
-                        a += 2 * MIB;
-                        pages += 512;
-                        continue;
+                        if (emitted) {
+                                fake_pos = a;
+                                return (ssize_t) n;
+                        }
+                        for (; a < reach && n < count; a += 4096)
+                                buf[n++] = IDLE_PAGES_RECORD(acc ? IDLE_PAGES_PTE_ACCESSED : IDLE_PAGES_PTE_IDLE, 1);
+                        fake_pos = a;
+                        return (ssize_t) n;
+                }
+                if (n >= count) {
+                        fake_pos = a;
+                        return (ssize_t) n;
                 }
                 {
                         uint8_t *s = page_state(a);
@@ -138,10 +196,10 @@ ssize_t __wrap_read(int fd, void *p, size_t count) {
                                 *s = IDLE;
                         buf[n++] = IDLE_PAGES_RECORD(t, 1);
                         a += 4096;
-                        pages++;
+                        emitted = true;
                 }
         }
-        fake_pos = a;
+        fake_pos = bound;
         return (ssize_t) n;
 }
 
@@ -222,7 +280,10 @@ int main(void) {
         heat_params_init_default(&params);
         check_int(heatmap_new(&range, 1, &params, &h), 0);
 
-        /* A period with nothing accessed in the range: nothing reported. */
+        /* A period with nothing accessed in the range: nothing reported. The block at 6 MiB was
+         * (wrongly) marked huge: its PTE records unmark it; the PMD-mapped one at 32 MiB is marked;
+         * the one at 34 MiB ends past the range (a partial block is never one THP of ours). */
+        check_int(heatmap_mark_huge(h, BASE + 6 * MIB, 2 * MIB, true), 0);
         access_range(BASE, BASE + 4 * MIB);
         heatmap_cycle_begin(h);
         check_int(t->ops->check_accesses(t, &target, h), 0);
@@ -230,6 +291,14 @@ int main(void) {
         check_int(t->ops->prepare_access_checks(t, &target), 0);
         for (uint64_t a = range.hva; a < range.hva + range.len_bytes; a += 4096)
                 check_int(heat_of(h, a), 0);
+        for (uint64_t a = BASE + 4 * MIB; a < BASE + 34 * MIB; a += 2 * MIB) {
+                HeatBlock b;
+
+                if (a == GAP_START)
+                        continue;
+                check_int(heatmap_block_hva(h, a, &b), 0);
+                check_int(b.huge, a == THP_START);
+        }
 
         /* Accesses: [5 MiB, 5 MiB + 40 KiB), the page before the gap, a hole (stays a hole),
          * the second huge page (its 2 MiB run ends past the range: clipped). */
@@ -258,13 +327,55 @@ int main(void) {
         }
         check_u64(heatmap_stats(h)->unmatched_bytes, 0);
         check_u64(heatmap_stats(h)->out_of_order_bytes, 0);
-        check(*page_state(BASE + 40 * MIB) == ACCESSED); /* far beyond the range: not walked */
+        /* Reads sized to the range: no further than its end rounded up to 2 MiB (36 MiB), plus
+         * less than the 8 pages one byte of a read covers. */
+        check(*page_state(BASE + 36 * MIB + 8 * 4096) == ACCESSED);
+        check(*page_state(BASE + 40 * MIB) == ACCESSED);
+        check(max_read_bytes <= 4096);
 
         /* Read again at once: cleared by the previous read. */
         heatmap_cycle_begin(h);
         check_int(t->ops->check_accesses(t, &target, h), 0);
         check_int(heatmap_cycle_end(h), 0);
         check_u64(heatmap_stats(h)->sampled_bytes, 40 * KIB + 4096 + 1 * MIB);
+
+        /*
+         * Two adjacent ranges, the first ending 100 pages past a 2 MiB boundary: its last read
+         * (sized to 22 MiB) reports and clears the head of the second, which must count there.
+         */
+        {
+                _cleanup_(heatmap_freep) HeatMap *h2 = NULL;
+                HeatRangeSpec two[2] = {
+                        { .gpa = 0, .hva = BASE + 18 * MIB, .len_bytes = 2 * MIB + 100 * 4096 },
+                        { .gpa = 64 * MIB, .hva = BASE + 20 * MIB + 100 * 4096, .len_bytes = 6 * MIB - 100 * 4096 },
+                };
+                TrackerTarget target2 = { .pid = PID, .start_time = START_TIME, .ranges = two, .n_ranges = 2 };
+                uint64_t r2_head = two[1].hva, r1_tail = BASE + 20 * MIB;
+
+                check_int(heatmap_new(two, 2, &params, &h2), 0);
+                check_int(t->ops->target_add(t, &target2), 0);
+                access_range(r1_tail, r1_tail + 10 * 4096);
+                access_range(r2_head, r2_head + 50 * 4096);
+                access_range(BASE + 25 * MIB, BASE + 25 * MIB + 4096);
+                heatmap_cycle_begin(h2);
+                check_int(t->ops->check_accesses(t, &target2, h2), 0);
+                check_int(heatmap_cycle_end(h2), 0);
+                for (size_t k = 0; k < 2; k++)
+                        for (uint64_t a = two[k].hva; a < two[k].hva + two[k].len_bytes; a += 4096) {
+                                bool want = (a >= r1_tail && a < r1_tail + 10 * 4096) ||
+                                            (a >= r2_head && a < r2_head + 50 * 4096) || a == BASE + 25 * MIB;
+
+                                if ((heat_of(h2, a) > 0) != want) {
+                                        fprintf(stderr, "two ranges: 0x%llx: heat %u, expected %s\n",
+                                                (unsigned long long) a, heat_of(h2, a), want ? "accessed" : "idle");
+                                        return EXIT_FAILURE;
+                                }
+                        }
+                check_u64(heatmap_stats(h2)->sampled_bytes, (10 + 50 + 1) * 4096);
+                check_u64(heatmap_stats(h2)->out_of_order_bytes, 0);
+                check_u64(heatmap_stats(h2)->unmatched_bytes, 0);
+                t->ops->target_remove(t, &target2);
+        }
 
         /* The normal path reads no /proc/PID/stat (the manager checks liveness once per cycle):
          * with the stat file gone, a cycle still works; target_valid() is the explicit question. */

@@ -4,7 +4,7 @@
  * /proc/kpageflags and /sys/kernel/mm/page_idle/bitmap as regular files. Checks which bitmap bits
  * prepare_access_checks sets (one per folio: THP tails folded to their head, swapped and absent
  * pages skipped) and what check_accesses reports once bits are cleared ("accessed"), including a
- * THP reported as a whole, a THP whose head comes later in address order, a page that moved to
+ * THP reported as a whole (and marked huge in the heat map), a THP whose head comes later in address order, a page that moved to
  * a new PFN, no liveness read on the normal path, and a vanished process (empty pagemap, no stat).
  *
  * A regular file is not the kernel's bitmap (a write there replaces words instead of setting
@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "fixture.h"
 #include "vtism/heatmap.h"
 #include "vtism/log.h"
 #include "vtism/tracker.h"
@@ -40,27 +41,6 @@ static char proc_root[256], sysfs_root[256];
 static uint64_t pagemap[N_PAGES];
 static char pm_stat_saved[300];
 
-static void mkdir_p(const char *path) {
-        char buf[512];
-
-        snprintf(buf, sizeof(buf), "%s", path);
-        for (char *p = buf + 1; *p; p++)
-                if (*p == '/') {
-                        *p = 0;
-                        (void) mkdir(buf, 0755);
-                        *p = '/';
-                }
-        (void) mkdir(buf, 0755);
-}
-
-static void write_at(const char *path, const void *buf, size_t size, uint64_t offset) {
-        int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-
-        check(fd >= 0);
-        check(pwrite(fd, buf, size, (off_t) offset) == (ssize_t) size);
-        close(fd);
-}
-
 static void read_at(const char *path, void *buf, size_t size, uint64_t offset) {
         int fd = open(path, O_RDONLY | O_CLOEXEC);
 
@@ -71,12 +51,12 @@ static void read_at(const char *path, void *buf, size_t size, uint64_t offset) {
 
 static void set_flags(uint64_t pfn, uint64_t flags) {
         _cleanup_free_ char *p = xasprintf("%s/kpageflags", proc_root);
-        write_at(p, &flags, sizeof(flags), pfn * 8);
+        fixture_write_at(p, &flags, sizeof(flags), pfn * 8);
 }
 
 static void write_pagemap(void) {
         _cleanup_free_ char *p = xasprintf("%s/%d/pagemap", proc_root, PID);
-        write_at(p, pagemap, sizeof(pagemap), BASE_HVA / 4096 * 8);
+        fixture_write_at(p, pagemap, sizeof(pagemap), BASE_HVA / 4096 * 8);
 }
 
 static bool bit(uint64_t pfn) {
@@ -93,7 +73,7 @@ static void clear_bit(uint64_t pfn) {
 
         read_at(p, &w, sizeof(w), pfn / 64 * 8);
         w &= ~(UINT64_C(1) << (pfn % 64));
-        write_at(p, &w, sizeof(w), pfn / 64 * 8);
+        fixture_write_at(p, &w, sizeof(w), pfn / 64 * 8);
 }
 
 static uint64_t pfn_4k(unsigned i) {
@@ -109,18 +89,18 @@ static void build_fixture(void) {
         snprintf(sysfs_root, sizeof(sysfs_root), "%s/sys", root);
         snprintf(pm_stat_saved, sizeof(pm_stat_saved), "%s/stat.saved", root);
         piddir = xasprintf("%s/%d", proc_root, PID);
-        mkdir_p(piddir);
+        fixture_mkdir_p(piddir);
         bitmap_dir = xasprintf("%s/kernel/mm/page_idle", sysfs_root);
-        mkdir_p(bitmap_dir);
+        fixture_mkdir_p(bitmap_dir);
 
         stat = xasprintf("%s/stat", piddir);
         snprintf(statline, sizeof(statline),
                  "%d (qemu) S 1 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 %llu 0 0\n", PID, START_TIME);
-        write_at(stat, statline, strlen(statline), 0);
+        fixture_write_at(stat, statline, strlen(statline), 0);
 
         bitmap = xasprintf("%s/kernel/mm/page_idle/bitmap", sysfs_root);
         zero = xcalloc(BITMAP_PFNS / 8, 1);
-        write_at(bitmap, zero, BITMAP_PFNS / 8, 0);
+        fixture_write_at(bitmap, zero, BITMAP_PFNS / 8, 0);
         set_flags(BITMAP_PFNS, 0); /* size kpageflags */
 
         /* pages 0..511: a PMD-mapped THP at PFN 0x10000 */
@@ -155,7 +135,7 @@ static void test_probe_missing(void) {
         TrackerContext ctx = { .proc_root = empty, .sysfs_root = empty };
         _cleanup_free_ char *reason = NULL;
 
-        mkdir_p(empty);
+        fixture_mkdir_p(empty);
         check(tracker_page_idle_ops.probe(&ctx, &reason) < 0);
         check(reason && strstr(reason, "page_idle"));
 }
@@ -217,6 +197,15 @@ int main(void) {
         }
         check_u64(heatmap_stats(h)->unmatched_bytes, 0);
         check_u64(heatmap_stats(h)->out_of_order_bytes, 0);
+
+        /* THP marks: block 0 is one THP, block 1 4 KiB pages, block 2 one folio (PTE-mapped, but
+         * moved whole all the same), block 3 a hole (left as it was: unmarked). */
+        for (unsigned b = 0; b < 4; b++) {
+                HeatBlock hb;
+
+                check_int(heatmap_block_hva(h, BASE_HVA + (uint64_t) b * 512 * 4096, &hb), 0);
+                check_int(hb.huge, b == 0 || b == 2);
+        }
 
         /* The next period: the accessed folios are marked idle again, the moved page's new PFN too. */
         check_int(t->ops->prepare_access_checks(t, &target), 0);

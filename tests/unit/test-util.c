@@ -31,6 +31,9 @@ static void test_int_list(void) {
         check_int(parse_int_list("1;2", &l, &n), -EINVAL);
         check(!l);
 
+        check(int_list_contains((const int[]) { 3, 2 }, 2, 2));
+        check(!int_list_contains((const int[]) { 3, 2 }, 2, 1));
+        check(!int_list_contains(NULL, 0, 0));
         j = join_int_list((const int[]) { 3, 2 }, 2, " ");
         check_str(j, "3 2");
 }
@@ -87,11 +90,42 @@ static void test_atoi(void) {
         check_int(safe_atou64("-1", &u), -EINVAL);
 }
 
+static void test_strextendf(void) {
+        char *s = NULL;
+
+        check_str(strextendf(&s, "%s", ""), "");
+        check_str(strextendf(&s, "a%d", 1), "a1");
+        check_str(strextendf(&s, "; %s", "b"), "a1; b");
+        check_str(s, "a1; b");
+        free(s);
+}
+
+static void test_pread_full(void) {
+        char path[] = "/tmp/test-util-pread.XXXXXX";
+        uint8_t buf[8];
+        size_t done = 99;
+        int fd = mkstemp(path);
+
+        check(fd >= 0);
+        check(write(fd, "abcde", 5) == 5);
+        memset(buf, 0xff, sizeof(buf));
+        check_int(pread_full(fd, buf, sizeof(buf), 2, &done), 0);
+        check_int(done, 3);
+        check(memcmp(buf, "cde\0\0\0\0\0", 8) == 0);
+        check_int(pread_full(fd, buf, 4, 100, NULL), 0);
+        check(memcmp(buf, "\0\0\0\0", 4) == 0);
+        check_int(pread_full(-1, buf, 4, 0, NULL), -EBADF);
+        close(fd);
+        unlink(path);
+}
+
 int main(void) {
         test_int_list();
         test_sizes();
         test_format_bytes();
         test_atoi();
+        test_strextendf();
+        test_pread_full();
         printf("test-util: ok\n");
         return 0;
 }

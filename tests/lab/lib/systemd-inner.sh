@@ -49,6 +49,34 @@ echo "$status_out"
 check "vtismctl status exits 0" test "$rc" = 0
 check "vtismctl status shows a CXL node" grep -qi cxl <<<"$status_out"
 
+step "another user's QEMU is seen through the sandbox (ProtectProc=invisible, CAP_SYS_PTRACE)"
+setpriv --reuid=nobody --regid=nogroup --clear-groups -- qemu-system-x86_64 -accel tcg -m 16 \
+        -display none -nodefaults -S -name guest=nobody-vm >/dev/null 2>&1 &
+qemu_pid=$!
+vm_json() {
+        vtismctl status --json | jq -c --argjson p "$qemu_pid" '.vms[] | select(.pid == $p)'
+}
+wait_vm() { # jq predicate on the VM, within 120 s (vtismd scans /proc every 5 s)
+        local deadline=$((SECONDS + 120))
+        until vm_json | jq -en "input | ($1)" >/dev/null 2>&1 || ((SECONDS >= deadline)); do
+                sleep 1
+        done
+        vm_json | jq -en "input | ($1)" >/dev/null 2>&1
+}
+# Not in the default qemu_users (root, libvirt-qemu): listed, never tiered, its claimed name refused.
+check "vtismd lists nobody's QEMU (pid $qemu_pid) as ignored: not in qemu_users" \
+        wait_vm '.state == "ignored" and (.error | test("qemu_users"))'
+vm_json || true
+# With nobody in qemu_users (a reload), vtismd reads that QEMU's /proc/PID/{cmdline,maps} through
+# the sandbox and finds its guest RAM.
+printf '\nglobal = {\n        qemu_users = [ "root", "libvirt-qemu", "nobody" ];\n};\n' >>/etc/vtism.conf
+check "reload with nobody in qemu_users" systemctl reload vtismd.service
+check "vtismd tiers nobody's QEMU (pid $qemu_pid) with its 16 MiB of guest RAM" \
+        wait_vm '.state != "ignored" and .ram_bytes == 16777216'
+vm_json || true
+kill "$qemu_pid" 2>/dev/null || true
+wait "$qemu_pid" 2>/dev/null || true
+
 step "systemctl reload vtismd"
 pid_before=$(systemctl show -p MainPID --value vtismd.service)
 check "systemctl reload vtismd" systemctl reload vtismd.service

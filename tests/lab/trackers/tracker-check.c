@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "sim-trace.h"
+#include "../workloads/scatter.h"
 #include "vtism/heatmap.h"
 #include "vtism/log.h"
 #include "vtism/tracker.h"
@@ -32,6 +33,9 @@
 
 typedef struct Window {
         uint64_t start, end; /* guest-physical (= HVA when no --gpa is given) */
+        /* scattered (scatter.h): only the hot units of [start, end) are hot */
+        bool scatter;
+        uint32_t seed, per1024, unit_pages;
 } Window;
 
 /* One process (target) and what it should show. */
@@ -70,6 +74,9 @@ typedef struct Args {
         const char *record;
         unsigned min_cycles;
         bool verbose;
+        bool keep_going;
+        bool scatter;                   /* --scatter: for the --hot and --phase-hot windows */
+        uint32_t seed, per1024, unit_pages;
 } Args;
 
 static volatile sig_atomic_t stop_requested = 0;
@@ -81,23 +88,31 @@ static void on_stop(int sig) {
 static void help(void) {
         printf("Usage: tracker-check --tracker NAME (--pid PID --range LO-HI | --memhog-info FILE) [OPTIONS]\n"
                "\n"
-               "Run tracker NAME (idle_pages, page_idle, damon) on PID's memory [LO, HI) (host-virtual)\n"
+               "Run tracker NAME (idle_pages, page_idle, damon, softdirty, or auto: what vtismd would pick)\n"
+               "on PID's memory [LO, HI) (host-virtual)\n"
                "for up to --cycles cycles into a heat map, and after each cycle score the hot granules\n"
                "(heat >= 128, i.e. accessed in about half of the recent cycles) against the hot window:\n"
                "recall = |hot granules ∩ window| / |window|, precision = |hot granules ∩ (window ∪ also)| /\n"
                "|hot granules|, by bytes. A phase passes once both reach --want.\n"
                "\n"
-               "  --tracker NAME       idle_pages, page_idle or damon\n"
+               "  --tracker NAME       idle_pages, page_idle, damon, softdirty or auto\n"
                "  --pid PID            the process\n"
                "  --range LO-HI        its memory to track (hex or decimal, 4 KiB aligned)\n"
                "  --gpa G              LO is guest-physical address G (a VM's guest RAM): windows below\n"
                "                       are then guest-physical and scored through the heat map's GPA view\n"
                "  --hot S-E            the hot window (repeatable)\n"
                "  --also S-E           memory legitimately accessed too (counts for precision only)\n"
+               "  --scatter SEED:N[:UNIT]  the --hot window's hot set is scattered: units of UNIT pages (1\n"
+               "                       or 512), about N in 1024 hot (tests/lab/workloads/scatter.h); the\n"
+               "                       --phase-hot window uses SEED+1 (memhog --info says this itself)\n"
                "  --memhog-info FILE   take pid, range, hot window and phase window from memhog --info;\n"
                "                       repeatable: one tracker target per file, all scored (the\n"
                "                       options above then describe no further target)\n"
                "  --phase-hot S-E      after phase 1 passed, trigger the phase shift and expect this window\n"
+               "  --record FILE        write what the tracker saw, cycle by cycle, as a vtism trace\n"
+               "                       (bench/lib/sim-trace.h; replay: bench/policy-sim replay FILE):\n"
+               "                       target 0 to FILE, target N > 0 to FILE.N\n"
+               "  --min-cycles N       run at least N cycles per phase, also after it passed (default 0)\n"
                "  --phase-signal       trigger it with SIGUSR2 (memhog)\n"
                "  --phase-mailbox GPA  trigger it by writing 1 to the 32-bit guest mailbox at GPA through\n"
                "                       /proc/PID/mem (vtguest)\n"
@@ -105,10 +120,7 @@ static void help(void) {
                "  --interval MS        time between cycles (default 1000)\n"
                "  --granule 4k|2m      heat map granule (default 4k)\n"
                "  --want F             precision and recall wanted (default 0.9)\n"
-               "  --record FILE        write what the tracker saw, cycle by cycle, as a vtism trace\n"
-               "                       (bench/lib/sim-trace.h; replay: bench/policy-sim replay FILE):\n"
-               "                       target 0 to FILE, target N > 0 to FILE.N\n"
-               "  --min-cycles N       run at least N cycles per phase, also after it passed (default 0)\n"
+               "  --keep-going         run all --cycles cycles of a phase even once it passed\n"
                "  --proc-root DIR, --sysfs-root DIR  (default /proc, /sys)\n"
                "  -v, --verbose        debug logging of the tracker\n");
 }
@@ -158,8 +170,30 @@ static int info_field(const char *path, const char *prefix, const char *key, cha
         return -ENOENT;
 }
 
+static void window_scatter(Window *w, uint32_t seed, uint32_t per1024, uint32_t unit_pages) {
+        w->scatter = true;
+        w->seed = seed;
+        w->per1024 = per1024;
+        w->unit_pages = unit_pages;
+}
+
+/* "SEED:N[:UNIT]" */
+static int parse_scatter(const char *s, uint32_t *ret_seed, uint32_t *ret_per1024, uint32_t *ret_unit) {
+        unsigned long long seed, n, unit = 1;
+        int k, end = 0;
+
+        k = sscanf(s, "%llu:%llu%n:%llu%n", &seed, &n, &end, &unit, &end);
+        if (k < 2 || s[end] != 0 || seed > UINT32_MAX || n == 0 || n > 1024 || (unit != 1 && unit != 512))
+                return -EINVAL;
+        *ret_seed = (uint32_t) seed;
+        *ret_per1024 = (uint32_t) n;
+        *ret_unit = (uint32_t) unit;
+        return 0;
+}
+
 static int parse_memhog_info(const char *path, Subject *a) {
         _cleanup_free_ char *pid = NULL, *addr = NULL, *end = NULL, *hot = NULL, *phase = NULL;
+        _cleanup_free_ char *seed = NULL, *per1024 = NULL, *unit_pages = NULL;
         uint64_t v;
 
         if (info_field(path, "memhog: pid=", "pid", &pid) < 0 || info_field(path, "memhog: pid=", "addr", &addr) < 0 ||
@@ -173,6 +207,18 @@ static int parse_memhog_info(const char *path, Subject *a) {
         if (info_field(path, "memhog: pid=", "phase", &phase) >= 0 && a->n_phase_hot < WINDOWS_MAX &&
             parse_window(phase, &a->phase_hot[a->n_phase_hot]) >= 0)
                 a->n_phase_hot++;
+        if (info_field(path, "memhog: pid=", "scatter", &seed) >= 0) {
+                uint64_t sd, density = 0, unit = 0;
+
+                if (parse_u64(seed, &sd) < 0 || info_field(path, "memhog: pid=", "density", &per1024) < 0 ||
+                    parse_u64(per1024, &density) < 0 || info_field(path, "memhog: pid=", "unit_pages", &unit_pages) < 0 ||
+                    parse_u64(unit_pages, &unit) < 0)
+                        return -EINVAL;
+                for (size_t i = 0; i < a->n_hot; i++)
+                        window_scatter(&a->hot[i], (uint32_t) sd, (uint32_t) density, (uint32_t) unit);
+                for (size_t i = 0; i < a->n_phase_hot; i++)
+                        window_scatter(&a->phase_hot[i], (uint32_t) sd + 1, (uint32_t) density, (uint32_t) unit);
+        }
         return 0;
 }
 
@@ -184,7 +230,8 @@ static int parse_args(int argc, char **argv, Args *a) {
         enum {
                 ARG_TRACKER = 0x100, ARG_PID, ARG_RANGE, ARG_GPA, ARG_HOT, ARG_ALSO, ARG_MEMHOG_INFO,
                 ARG_PHASE_HOT, ARG_PHASE_SIGNAL, ARG_PHASE_MAILBOX, ARG_CYCLES, ARG_INTERVAL,
-                ARG_GRANULE, ARG_WANT, ARG_PROC_ROOT, ARG_SYSFS_ROOT, ARG_RECORD, ARG_MIN_CYCLES,
+                ARG_GRANULE, ARG_WANT, ARG_KEEP_GOING, ARG_SCATTER, ARG_PROC_ROOT, ARG_SYSFS_ROOT, ARG_RECORD,
+                ARG_MIN_CYCLES,
         };
         static const struct option options[] = {
                 { "tracker", required_argument, NULL, ARG_TRACKER },
@@ -201,6 +248,8 @@ static int parse_args(int argc, char **argv, Args *a) {
                 { "interval", required_argument, NULL, ARG_INTERVAL },
                 { "granule", required_argument, NULL, ARG_GRANULE },
                 { "want", required_argument, NULL, ARG_WANT },
+                { "keep-going", no_argument, NULL, ARG_KEEP_GOING },
+                { "scatter", required_argument, NULL, ARG_SCATTER },
                 { "proc-root", required_argument, NULL, ARG_PROC_ROOT },
                 { "sysfs-root", required_argument, NULL, ARG_SYSFS_ROOT },
                 { "record", required_argument, NULL, ARG_RECORD },
@@ -300,6 +349,14 @@ static int parse_args(int argc, char **argv, Args *a) {
                         if (a->want <= 0 || a->want > 1)
                                 goto bad;
                         break;
+                case ARG_KEEP_GOING:
+                        a->keep_going = true;
+                        break;
+                case ARG_SCATTER:
+                        if (parse_scatter(optarg, &a->seed, &a->per1024, &a->unit_pages) < 0)
+                                goto bad;
+                        a->scatter = true;
+                        break;
                 case ARG_PROC_ROOT:
                         a->proc_root = optarg;
                         break;
@@ -339,6 +396,12 @@ static int parse_args(int argc, char **argv, Args *a) {
                 }
                 if (!sub->have_gpa)
                         sub->gpa = sub->range_lo;
+                if (a->scatter && manual) {
+                        for (size_t k = 0; k < sub->n_hot; k++)
+                                window_scatter(&sub->hot[k], a->seed, a->per1024, a->unit_pages);
+                        for (size_t k = 0; k < sub->n_phase_hot; k++)
+                                window_scatter(&sub->phase_hot[k], a->seed + 1, a->per1024, a->unit_pages);
+                }
                 if (sub->n_phase_hot > 0 && !a->phase_signal && !a->have_mailbox) {
                         fprintf(stderr, "tracker-check: --phase-hot needs --phase-signal or --phase-mailbox\n");
                         return -EINVAL;
@@ -355,6 +418,23 @@ static uint64_t overlap(uint64_t s, uint64_t e, uint64_t ws, uint64_t we) {
         return hi > lo ? hi - lo : 0;
 }
 
+/* Hot bytes of window w inside [s, e): all of the overlap, or its hot units' part. */
+static uint64_t window_overlap(const Window *w, uint64_t s, uint64_t e) {
+        uint64_t unit_bytes, lo = MAX(s, w->start), hi = MIN(e, w->end), sum = 0;
+
+        if (!w->scatter || hi <= lo)
+                return overlap(s, e, w->start, w->end);
+        unit_bytes = (uint64_t) w->unit_pages * 4096;
+        for (uint64_t u = (lo - w->start) / unit_bytes; w->start + u * unit_bytes < hi; u++)
+                if (scatter_hot(w->seed, (uint32_t) u, w->per1024))
+                        sum += overlap(lo, hi, w->start + u * unit_bytes, w->start + (u + 1) * unit_bytes);
+        return sum;
+}
+
+static uint64_t window_bytes(const Window *w) {
+        return window_overlap(w, w->start, w->end);
+}
+
 typedef struct Score {
         uint64_t detected, true_pos, good, hot;
         double precision, recall;
@@ -365,7 +445,7 @@ static void score(const HeatMap *h, const Window *hot, size_t n_hot, const Windo
         Score s = {};
 
         for (size_t i = 0; i < n_hot; i++)
-                s.hot += hot[i].end - hot[i].start;
+                s.hot += window_bytes(&hot[i]);
 
         for (size_t r = 0; r < heatmap_n_ranges(h); r++) {
                 HeatRangeSpec spec;
@@ -381,7 +461,7 @@ static void score(const HeatMap *h, const Window *hot, size_t n_hot, const Windo
                                 continue;
                         s.detected += spec.granule_bytes;
                         for (size_t i = 0; i < n_hot; i++)
-                                tp += overlap(gs, ge, hot[i].start, hot[i].end);
+                                tp += window_overlap(&hot[i], gs, ge);
                         ok = tp;
                         for (size_t i = 0; i < n_also; i++)
                                 ok += overlap(gs, ge, also[i].start, also[i].end);
@@ -394,11 +474,26 @@ static void score(const HeatMap *h, const Window *hot, size_t n_hot, const Windo
         *ret = s;
 }
 
-static uint64_t now_usec(void) {
+static uint64_t clock_usec(clockid_t clock) {
         struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
+        clock_gettime(clock, &ts);
         return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / 1000;
 }
+
+static uint64_t now_usec(void) {
+        return clock_usec(CLOCK_MONOTONIC);
+}
+
+/* CPU time of this process, user and system (the kernel's work for the tracker counts). */
+static uint64_t cpu_usec(void) {
+        return clock_usec(CLOCK_PROCESS_CPUTIME_ID);
+}
+
+/* Wall and CPU time of the checks and prepares so far. */
+typedef struct Cost {
+        uint64_t wall_usec, cpu_usec;
+        unsigned cycles;
+} Cost;
 
 static void sleep_ms(unsigned ms) {
         struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long) (ms % 1000) * 1000000L };
@@ -419,9 +514,14 @@ static int mailbox_write(const Args *a, const Subject *sub, uint32_t cmd) {
 }
 
 static void print_windows(const char *what, const Window *w, size_t n) {
-        for (size_t i = 0; i < n; i++)
-                printf("tracker-check: %s 0x%" PRIx64 "-0x%" PRIx64 " (%" PRIu64 " KiB)\n", what, w[i].start, w[i].end,
-                       (w[i].end - w[i].start) / 1024);
+        for (size_t i = 0; i < n; i++) {
+                printf("tracker-check: %s 0x%" PRIx64 "-0x%" PRIx64 " (%" PRIu64 " KiB", what, w[i].start, w[i].end,
+                       window_bytes(&w[i]) / 1024);
+                if (w[i].scatter)
+                        printf(" scattered: seed %" PRIu32 ", %" PRIu32 " units of %" PRIu32 " KiB in 1024 hot", w[i].seed,
+                               w[i].per1024, w[i].unit_pages * 4);
+                printf(")\n");
+        }
 }
 
 /* ---- --record: what the tracker saw, as a vtism trace (bench/lib/sim-trace.h) ---- */
@@ -505,10 +605,11 @@ static int record_close(Subject *sub) {
 
 /* Cycles until every subject's window is found (0) or not within a->cycles (1); < 0 on tracker
  * errors. phase 2 scores the phase windows. With --min-cycles, a phase that passed goes on until
- * it has run that many cycles. */
-static int run_phase(Args *a, Tracker *t, unsigned phase, uint64_t *cost_usec, unsigned *n_cost) {
+ * it has run that many cycles (--keep-going: all of --cycles, and it must still pass at the last). */
+static int run_phase(Args *a, Tracker *t, unsigned phase, Cost *cost) {
+        unsigned passed_at = 0, first_pass = 0;
+        bool all = false;
         Score s = {};
-        unsigned passed_at = 0;
         int r;
 
         for (size_t i = 0; i < a->n_subjects; i++) {
@@ -527,11 +628,12 @@ static int run_phase(Args *a, Tracker *t, unsigned phase, uint64_t *cost_usec, u
                         print_windows("expect hot", sub->phase_hot, sub->n_phase_hot);
         }
         for (unsigned c = 1; c <= MAX(a->cycles, a->min_cycles) && !stop_requested; c++) {
-                bool all = true;
-                uint64_t t0;
+                uint64_t t0, c0;
 
+                all = true;
                 sleep_ms(a->interval_ms);
                 t0 = now_usec();
+                c0 = cpu_usec();
                 for (size_t i = 0; i < a->n_subjects; i++) {
                         Subject *sub = &a->subjects[i];
 
@@ -557,8 +659,9 @@ static int run_phase(Args *a, Tracker *t, unsigned phase, uint64_t *cost_usec, u
                                 return r;
                         }
                 }
-                *cost_usec += now_usec() - t0;
-                (*n_cost)++;
+                cost->wall_usec += now_usec() - t0;
+                cost->cpu_usec += cpu_usec() - c0;
+                cost->cycles++;
 
                 for (size_t i = 0; i < a->n_subjects; i++) {
                         Subject *sub = &a->subjects[i];
@@ -569,22 +672,34 @@ static int run_phase(Args *a, Tracker *t, unsigned phase, uint64_t *cost_usec, u
                                 score(sub->heat, sub->phase_hot, sub->n_phase_hot, sub->also, sub->n_also, &s);
                         printf("tracker-check: phase %u cycle %u target %zu: detected %" PRIu64 " KiB, precision %.3f, "
                                "recall %.3f (%.1f ms per cycle)\n", phase, c, i, s.detected / 1024, s.precision,
-                               s.recall, (double) *cost_usec / *n_cost / 1000.0);
+                               s.recall, (double) cost->wall_usec / cost->cycles / 1000.0);
                         sub->passed = s.precision >= a->want && s.recall >= a->want;
                         all = all && sub->passed;
                 }
                 fflush(stdout);
-                if (all && passed_at == 0) {
-                        printf("tracker-check: phase %u PASS after %u cycles\n", phase, c);
-                        passed_at = c;
+                if (a->keep_going) {
+                        if (all && passed_at == 0)
+                                passed_at = c;
+                        if (!all)
+                                passed_at = 0;
+                        continue;
                 }
-                if (passed_at > 0 && c >= a->min_cycles)
+                if (all && first_pass == 0) {
+                        printf("tracker-check: phase %u PASS after %u cycles\n", phase, c);
+                        first_pass = c;
+                }
+                if (first_pass > 0 && c >= a->min_cycles)
                         return 0;
-                if (passed_at == 0 && c >= a->cycles)
+                if (first_pass == 0 && c >= a->cycles)
                         break;
         }
-        if (passed_at > 0)
+        if (!a->keep_going && first_pass > 0)
                 return 0;
+        if (all && a->keep_going) {
+                printf("tracker-check: phase %u PASS after %u cycles, and still at the last (%u)\n", phase, passed_at,
+                       a->cycles);
+                return 0;
+        }
         for (size_t i = 0; i < a->n_subjects; i++)
                 if (!a->subjects[i].passed)
                         printf("tracker-check: phase %u FAIL: target %zu (pid %d) not found after %u cycles "
@@ -611,8 +726,7 @@ int main(int argc, char **argv) {
         const TrackerOps *ops = NULL;
         TrackerContext ctx;
         HeatParams params;
-        uint64_t cost = 0;
-        unsigned n_cost = 0;
+        Cost cost = {};
         bool phase2 = false;
         Args a;
         int r, ret = EXIT_SUCCESS;
@@ -633,11 +747,20 @@ int main(int argc, char **argv) {
                 if (o && streq(o->name, a.tracker))
                         ops = o;
         }
-        if (!ops) {
+        if (streq(a.tracker, "auto")) {
+                _cleanup_free_ char *why = NULL;
+
+                r = tracker_pick(TRACKER_AUTO, reasons, &ops);
+                why = tracker_pick_explain(TRACKER_AUTO, reasons, r >= 0 ? ops : NULL);
+                printf("tracker-check: auto: %s\n", why);
+                if (r < 0) {
+                        printf("SKIP: no tracker is usable here\n");
+                        return 77;
+                }
+        } else if (!ops) {
                 fprintf(stderr, "tracker-check: unknown tracker '%s'\n", a.tracker);
                 return 2;
-        }
-        if (reasons[ops->kind]) {
+        } else if (reasons[ops->kind]) {
                 printf("SKIP: tracker %s is not usable here: %s\n", ops->name, reasons[ops->kind]);
                 return 77;
         }
@@ -705,7 +828,7 @@ int main(int argc, char **argv) {
         }
 
         /* As the manager: target_add starts the first period, then check + prepare per cycle. */
-        r = run_phase(&a, t, 1, &cost, &n_cost);
+        r = run_phase(&a, t, 1, &cost);
         if (r == 0 && phase2) {
                 for (size_t i = 0; i < a.n_subjects && r >= 0; i++) {
                         if (a.phase_signal)
@@ -717,14 +840,20 @@ int main(int argc, char **argv) {
                         fprintf(stderr, "tracker-check: cannot trigger the phase shift: %s\n", strerror(-r));
                 else {
                         printf("tracker-check: phase shift triggered\n");
-                        r = run_phase(&a, t, 2, &cost, &n_cost);
+                        r = run_phase(&a, t, 2, &cost);
                 }
         }
         if (r != 0)
                 ret = EXIT_FAILURE;
-        if (n_cost > 0)
-                printf("tracker-check: %s: %u cycles, check+prepare %.1f ms per cycle on average\n", ops->name, n_cost,
-                       (double) cost / n_cost / 1000.0);
+        if (cost.cycles > 0)
+                printf("tracker-check: %s: %u cycles, check+prepare %.1f ms per cycle on average, %.1f ms of it CPU\n",
+                       ops->name, cost.cycles, (double) cost.wall_usec / cost.cycles / 1000.0,
+                       (double) cost.cpu_usec / cost.cycles / 1000.0);
+        for (size_t i = 0; i < a.n_subjects; i++)
+                if (a.subjects[i].added) {
+                        _cleanup_free_ char *d = tracker_describe_target(t, &a.subjects[i].target);
+                        printf("tracker-check: target %zu fed by %s\n", i, d);
+                }
         printf("tracker-check: %s\n", ret == EXIT_SUCCESS ? "PASS" : "FAIL");
         subjects_free(&a, t);
         return ret;

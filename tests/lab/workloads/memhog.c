@@ -4,7 +4,8 @@
  *
  * Maps SIZE of anonymous memory (2 MiB aligned), touches all of it once, then loops over a hot
  * window [OFFSET, OFFSET+HOT), reading or writing one byte per 4 KiB page per pass.  After
- * --phase-after seconds the hot window moves to --phase-offset.  It can report where its pages
+ * --phase-after seconds the hot window moves to --phase-offset.  With --scatter only some units
+ * of the window are hot, spread by a hash (scatter.h): one byte of one page per hot unit.  It can report where its pages
  * are (per NUMA node, via a move_pages(2) query) on SIGUSR1, at start and at exit.
  *
  * Everything it prints for machines starts with "memhog: " and is made of key=value words.
@@ -27,11 +28,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "scatter.h"
+
 #define PAGE_BYTES              4096ULL
 #define HUGE_BYTES              (2ULL << 20)
 #define MIB                     (1ULL << 20)
 #define QUERY_BATCH             4096
 #define FLUSH_SCRATCH_PAGES     64      /* > the kernel's 33-page single-flush ceiling */
+#define REPORT_NODES            4       /* nodes counted in the "report" totals line */
 
 typedef enum ThpMode {
         THP_DEFAULT,
@@ -60,6 +64,11 @@ typedef struct Args {
         bool report;
         bool flush_tlb;
         unsigned pause_usec;
+        double report_every_sec;        /* > 0: a placement report this often */
+        bool scatter;                   /* --scatter: hot units spread over the window */
+        uint32_t seed;                  /* +1 at the phase shift */
+        uint32_t per1024;               /* hot units per 1024 */
+        uint32_t unit_pages;            /* 1 (4 KiB) or 512 (2 MiB) */
 } Args;
 
 static volatile sig_atomic_t arrived_usr1 = 0;
@@ -139,6 +148,11 @@ static void help(void) {
                "      --flush-tlb           flush this process' TLB after each pass (for emulators\n"
                "                            such as QEMU TCG that set accessed bits on TLB fills only)\n"
                "      --pause-us=USEC       sleep USEC microseconds after each pass\n"
+               "      --report-every=SEC    a placement report every SEC seconds (after a pass)\n"
+               "      --scatter=SEED        only some units of the hot window are hot, spread by a hash\n"
+               "                            (tests/lab/workloads/scatter.h); the phase shift makes it SEED+1\n"
+               "      --density=N           hot units per 1024 with --scatter (default 128)\n"
+               "      --scatter-unit=4K|2M  unit of --scatter (default 4K); one page per hot unit is touched\n"
                "  -h, --help                this text\n\n"
                "SIGUSR1 prints a placement report (move_pages query per node, hot window and rest).\n"
                "SIGUSR2 makes the phase shift happen now (needs --phase-offset).\n");
@@ -149,6 +163,10 @@ static int parse_args(int argc, char *argv[], Args *a) {
                 ARG_THP = 0x100,
                 ARG_FLUSH_TLB,
                 ARG_PAUSE_US,
+                ARG_REPORT_EVERY,
+                ARG_SCATTER,
+                ARG_DENSITY,
+                ARG_SCATTER_UNIT,
         };
         static const struct option options[] = {
                 { "size",         required_argument, NULL, 's'          },
@@ -164,6 +182,10 @@ static int parse_args(int argc, char *argv[], Args *a) {
                 { "duration",     required_argument, NULL, 'd'          },
                 { "flush-tlb",    no_argument,       NULL, ARG_FLUSH_TLB },
                 { "pause-us",     required_argument, NULL, ARG_PAUSE_US },
+                { "report-every", required_argument, NULL, ARG_REPORT_EVERY },
+                { "scatter",      required_argument, NULL, ARG_SCATTER  },
+                { "density",      required_argument, NULL, ARG_DENSITY  },
+                { "scatter-unit", required_argument, NULL, ARG_SCATTER_UNIT },
                 { "help",         no_argument,       NULL, 'h'          },
                 {}
         };
@@ -177,6 +199,8 @@ static int parse_args(int argc, char *argv[], Args *a) {
                 .write = true,
                 .thp = THP_DEFAULT,
                 .bind_node = -1,
+                .per1024 = 128,
+                .unit_pages = 1,
         };
 
         while ((c = getopt_long(argc, argv, "s:H:o:O:T:m:b:i:rd:h", options, NULL)) >= 0) {
@@ -249,6 +273,34 @@ static int parse_args(int argc, char *argv[], Args *a) {
                                 a->pause_usec = (unsigned) n;
                         break;
                 }
+                case ARG_REPORT_EVERY:
+                        r = parse_seconds(optarg, &a->report_every_sec);
+                        break;
+                case ARG_SCATTER:
+                case ARG_DENSITY: {
+                        char *end;
+                        unsigned long n;
+
+                        errno = 0;
+                        n = strtoul(optarg, &end, 0);
+                        if (errno != 0 || end == optarg || *end != 0 || n > UINT32_MAX ||
+                            (c == ARG_DENSITY && (n == 0 || n > 1024)))
+                                r = -EINVAL;
+                        else if (c == ARG_SCATTER) {
+                                a->scatter = true;
+                                a->seed = (uint32_t) n;
+                        } else
+                                a->per1024 = (uint32_t) n;
+                        break;
+                }
+                case ARG_SCATTER_UNIT:
+                        if (strcmp(optarg, "4K") == 0 || strcmp(optarg, "4k") == 0)
+                                a->unit_pages = 1;
+                        else if (strcmp(optarg, "2M") == 0 || strcmp(optarg, "2m") == 0)
+                                a->unit_pages = (uint32_t) (HUGE_BYTES / PAGE_BYTES);
+                        else
+                                r = -EINVAL;
+                        break;
                 case 'h':
                         help();
                         return 0;
@@ -275,6 +327,12 @@ static int parse_args(int argc, char *argv[], Args *a) {
         if (a->hot_offset_bytes > a->size_bytes || a->hot_bytes > a->size_bytes - a->hot_offset_bytes ||
             a->phase_offset_bytes > a->size_bytes || a->hot_bytes > a->size_bytes - a->phase_offset_bytes) {
                 fprintf(stderr, "memhog: the hot window must lie inside the mapping\n");
+                return -EINVAL;
+        }
+        if (a->scatter && (a->hot_bytes % (a->unit_pages * PAGE_BYTES) ||
+                           a->hot_offset_bytes % (a->unit_pages * PAGE_BYTES) ||
+                           a->phase_offset_bytes % (a->unit_pages * PAGE_BYTES))) {
+                fprintf(stderr, "memhog: with --scatter the hot window must consist of whole units\n");
                 return -EINVAL;
         }
         if (a->phase_after_sec >= 0 && !have_phase_offset) {
@@ -314,7 +372,7 @@ static void emit(const Args *a, const char *line, bool truncate) {
 }
 
 /* Count where the pages of [start, start+bytes) are: per node, absent (never faulted), error. */
-static int report_range(const Args *a, const char *name, uint8_t *start, uint64_t bytes) {
+static int report_range(const Args *a, const char *name, uint8_t *start, uint64_t bytes, uint64_t *total) {
         int nr_nodes = numa_available() >= 0 ? numa_max_node() + 1 : 1;
         uint64_t *per_node, absent = 0, failed = 0, pages = bytes / PAGE_BYTES;
         void *addrs[QUERY_BATCH];
@@ -339,8 +397,11 @@ static int report_range(const Args *a, const char *name, uint8_t *start, uint64_
                         return r;
                 }
                 for (unsigned long i = 0; i < count; i++) {
-                        if (status[i] >= 0 && status[i] < nr_nodes)
+                        if (status[i] >= 0 && status[i] < nr_nodes) {
                                 per_node[status[i]]++;
+                                if (status[i] < REPORT_NODES)
+                                        total[status[i]]++;
+                        }
                         else if (status[i] == -ENOENT)
                                 absent++;
                         else
@@ -360,15 +421,31 @@ static int report_range(const Args *a, const char *name, uint8_t *start, uint64_
         return 0;
 }
 
+/* One report: a line per region, then a "report" line with the totals per node and the hot
+ * window's, so that a reader waiting for a report knows it is complete. */
 static void report(const Args *a, uint8_t *base, uint64_t hot_offset) {
-        uint64_t hot_end = hot_offset + a->hot_bytes;
+        static unsigned seq;
+        uint64_t hot_end = hot_offset + a->hot_bytes, total[REPORT_NODES] = {}, hot[REPORT_NODES] = {};
+        char line[512];
+        size_t n;
 
-        report_range(a, "hot", base + hot_offset, a->hot_bytes);
+        report_range(a, "hot", base + hot_offset, a->hot_bytes, hot);
+        for (unsigned i = 0; i < REPORT_NODES; i++)
+                total[i] = hot[i];
         /* "rest" is everything but the current hot window, possibly two pieces. */
         if (hot_offset > 0)
-                report_range(a, "rest-low", base, hot_offset);
+                report_range(a, "rest-low", base, hot_offset, total);
         if (hot_end < a->size_bytes)
-                report_range(a, "rest-high", base + hot_end, a->size_bytes - hot_end);
+                report_range(a, "rest-high", base + hot_end, a->size_bytes - hot_end, total);
+
+        n = (size_t) snprintf(line, sizeof(line), "memhog: report pid=%d seq=%u t=%.3f hot_offset=%" PRIu64,
+                              (int) getpid(), ++seq, now_sec(), hot_offset);
+        for (unsigned i = 0; i < REPORT_NODES; i++)
+                n += (size_t) snprintf(line + n, sizeof(line) - n, " node%u=%" PRIu64, i, total[i]);
+        for (unsigned i = 0; i < REPORT_NODES; i++)
+                n += (size_t) snprintf(line + n, sizeof(line) - n, " hot_node%u=%" PRIu64, i, hot[i]);
+        snprintf(line + n, sizeof(line) - n, "\n");
+        emit(a, line, false);
 }
 
 static uint8_t *map_aligned(uint64_t bytes) {
@@ -409,6 +486,36 @@ static uint64_t pass(uint8_t *start, uint64_t bytes, bool write) {
         return sum;
 }
 
+/* --scatter: the offsets (from the mapping's start) of the pages touched per pass. */
+static uint64_t *hot_list(const Args *a, uint64_t window_offset, uint32_t seed, size_t *ret_n) {
+        uint64_t unit_bytes = a->unit_pages * PAGE_BYTES, units = a->hot_bytes / unit_bytes;
+        uint64_t *list = malloc((size_t) units * sizeof(uint64_t) + 1);
+        size_t n = 0;
+
+        if (!list)
+                abort();
+        for (uint64_t u = 0; u < units; u++)
+                if (scatter_hot(seed, (uint32_t) u, a->per1024))
+                        list[n++] = window_offset + u * unit_bytes +
+                                    (uint64_t) scatter_page(seed, (uint32_t) u, a->unit_pages) * PAGE_BYTES;
+        *ret_n = n;
+        return list;
+}
+
+static uint64_t pass_list(uint8_t *base, const uint64_t *list, size_t n, bool write) {
+        uint64_t sum = 0;
+
+        for (size_t i = 0; i < n; i++) {
+                volatile uint8_t *b = base + list[i];
+
+                if (write)
+                        *b = (uint8_t) (*b + 1);
+                else
+                        sum += *b;
+        }
+        return sum;
+}
+
 static void format_start_line(const Args *a, uint8_t *base, uint64_t hot_offset, char *buf, size_t size) {
         size_t n;
 
@@ -423,8 +530,11 @@ static void format_start_line(const Args *a, uint8_t *base, uint64_t hot_offset,
                                        (void *) (base + a->phase_offset_bytes),
                                        (void *) (base + a->phase_offset_bytes + a->hot_bytes),
                                        a->phase_after_sec);
-        snprintf(buf + n, size - n, " thp=%s mode=%s bind=%d\n",
-                 thp_mode_table[a->thp], a->write ? "write" : "read", a->bind_node);
+        if (a->scatter)
+                n += (size_t) snprintf(buf + n, size - n, " scatter=%" PRIu32 " density=%" PRIu32 " unit_pages=%" PRIu32,
+                                       a->seed, a->per1024, a->unit_pages);
+        snprintf(buf + n, size - n, " thp=%s mode=%s bind=%d t=%.3f\n",
+                 thp_mode_table[a->thp], a->write ? "write" : "read", a->bind_node, now_sec());
 }
 
 /* Where read passes leave their sum, so they are not optimised away. */
@@ -433,8 +543,10 @@ volatile uint64_t memhog_sink;
 int main(int argc, char *argv[]) {
         struct sigaction sa = { .sa_handler = on_signal };
         uint8_t *base, *scratch = NULL;
-        uint64_t hot_offset;
-        double start, phase_at, end_at;
+        uint64_t hot_offset, *list = NULL;
+        size_t n_list = 0;
+        uint32_t seed;
+        double start, phase_at, end_at, next_report;
         bool phase_pending;
         Args a;
         char line[1024];
@@ -484,6 +596,9 @@ int main(int argc, char *argv[]) {
                 base[off] = (uint8_t) (off >> 12);
 
         hot_offset = a.hot_offset_bytes;
+        seed = a.seed;
+        if (a.scatter)
+                list = hot_list(&a, hot_offset, seed, &n_list);
         format_start_line(&a, base, hot_offset, line, sizeof(line));
         emit(&a, line, true);
         if (a.report)
@@ -493,11 +608,15 @@ int main(int argc, char *argv[]) {
         phase_pending = a.phase;
         phase_at = a.phase_after_sec >= 0 ? start + a.phase_after_sec : 0;
         end_at = a.duration_sec > 0 ? start + a.duration_sec : 0;
+        next_report = a.report_every_sec > 0 ? start + a.report_every_sec : 0;
 
         while (!arrived_term) {
                 double now;
 
-                memhog_sink += pass(base + hot_offset, a.hot_bytes, a.write);
+                if (list)
+                        memhog_sink += pass_list(base, list, n_list, a.write);
+                else
+                        memhog_sink += pass(base + hot_offset, a.hot_bytes, a.write);
                 if (scratch)
                         flush_tlb(scratch);
                 if (a.pause_usec > 0)
@@ -507,14 +626,20 @@ int main(int argc, char *argv[]) {
                 if (phase_pending && (arrived_usr2 || (phase_at > 0 && now >= phase_at))) {
                         phase_pending = false;
                         hot_offset = a.phase_offset_bytes;
-                        snprintf(line, sizeof(line), "memhog: phase pid=%d t=%.1f hot=%p-%p hot_offset=%" PRIu64 "\n",
-                                 (int) getpid(), now - start, (void *) (base + hot_offset),
-                                 (void *) (base + hot_offset + a.hot_bytes), hot_offset);
+                        if (list) {
+                                free(list);
+                                list = hot_list(&a, hot_offset, ++seed, &n_list);
+                        }
+                        snprintf(line, sizeof(line), "memhog: phase pid=%d t=%.1f hot=%p-%p hot_offset=%" PRIu64
+                                 " scatter=%" PRIu32 " at=%.3f\n", (int) getpid(), now - start, (void *) (base + hot_offset),
+                                 (void *) (base + hot_offset + a.hot_bytes), hot_offset, seed, now);
                         emit(&a, line, false);
                 }
-                if (arrived_usr1) {
+                if (arrived_usr1 || (next_report > 0 && now >= next_report)) {
                         arrived_usr1 = 0;
                         report(&a, base, hot_offset);
+                        if (next_report > 0)
+                                next_report = now_sec() + a.report_every_sec;
                 }
                 if (end_at > 0 && now >= end_at)
                         break;
@@ -522,6 +647,7 @@ int main(int argc, char *argv[]) {
 
         if (a.report)
                 report(&a, base, hot_offset);
+        free(list);
         snprintf(line, sizeof(line), "memhog: exit pid=%d t=%.1f\n", (int) getpid(), now_sec() - start);
         emit(&a, line, false);
         return EXIT_SUCCESS;

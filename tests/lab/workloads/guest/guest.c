@@ -15,14 +15,22 @@
  *        report=SEC       print a tick marker every SEC seconds (default 1)
  *        time=SEC         exit after SEC seconds of the hot loop (0 = never)
  *        rounds=N         exit after N rounds over the hot window (0 = never)
+ *        verify=1         fill every page with a pattern of its address, so that the host can
+ *                         have the guest check its memory (mailbox command 3)
+ *        scatter=SEED:N[:UNIT]  only some units of UNIT pages (1 or 512, default 1) of the
+ *                         window are hot, about N in 1024, spread by a hash (../scatter.h); one
+ *                         page per hot unit is touched; a phase shift makes the seed SEED+1
  *      numbers are decimal or 0x-hex, with an optional K, M or G suffix;
  *   2. write one byte to every 4 KiB page from the end of its own image to
  *      the end of RAM (so the host allocates all of guest RAM), then print
  *        VTGUEST: ready mem=<bytes> lo=0x<first touched> hi=0x<end> mailbox=0x<gpa>
  *                       hot=0x<start>+0x<size> [phase=0x<start>@<sec>] mode=<m>
  *   3. loop: one "round" writes (or reads) one byte of every 4 KiB page of the
- *      hot window; time comes from the CMOS RTC seconds register, read once per
- *      round.  Markers:
+ *      hot window (of every hot unit's page with scatter=); time comes from the CMOS RTC
+ *      seconds register, read once per round.  Round r of a phase writes a value derived
+ *      from the page's address and r, and from the second round of a phase on first checks
+ *      that the page still holds what round r-1 wrote (VTGUEST: error memory mismatch ...
+ *      otherwise: the host lost or corrupted a write).  Markers:
  *        VTGUEST: tick t=<s> rounds=<n> hot=0x<start>+0x<size>
  *        VTGUEST: phase t=<s> rounds=<n> hot=0x<start>+0x<size>
  *        VTGUEST: exit t=<s> rounds=<n>
@@ -31,7 +39,11 @@
  *      The host can steer the guest by writing a 32-bit command into the mailbox, a word at the
  *      guest-physical address printed in the ready line (e.g. through /proc/QEMU_PID/mem at the
  *      guest RAM's host-virtual address + that GPA); the guest reads it once per round, clears it
- *      and acts: 1 = do the phase shift now, 2 = exit.
+ *      and acts: 1 = do the phase shift now, 2 = exit, 3 = verify (with verify=1): compare every
+ *      page in [lo, hi) with its pattern (all of it but the first word, which the hot rounds
+ *      increment) and print
+ *        VTGUEST: verify t=<s> rounds=<n> pages=<n> bad=<n> [first=0x<gpa>]
+ *      (bad=0: every byte the guest wrote is still there, wherever the host moved its pages).
  *   4. exit through QEMU's isa-debug-exit device (port 0xf4): writing V makes
  *      QEMU exit with status (V << 1) | 1, so a clean exit is status 1 and an
  *      error status 3.  Without that device the guest halts.
@@ -40,6 +52,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "../scatter.h"
 
 #define PAGE_SIZE               4096u
 #define MB_LOADER_MAGIC         0x2BADB002u
@@ -56,6 +70,7 @@
 
 #define MAILBOX_PHASE           1u
 #define MAILBOX_EXIT            2u
+#define MAILBOX_VERIFY          3u
 
 /* The first fields of the multiboot information structure; we need no more. */
 struct multiboot_info {
@@ -76,6 +91,11 @@ struct guest_config {
         uint32_t report_sec;
         uint32_t time_sec;
         uint32_t rounds;
+        bool verify;
+        bool scatter;
+        uint32_t seed;
+        uint32_t per1024;
+        uint32_t unit_pages;
 };
 
 extern char _image_end[];       /* from guest.ld, 4 KiB aligned */
@@ -271,6 +291,19 @@ static void parse_cmdline(const char *s, struct guest_config *c) {
                 } else if (key_is(s, "rounds", &v)) {
                         if (!parse_u32(&v, &c->rounds) || !at_end(v))
                                 fail("bad rounds=N");
+                } else if (key_is(s, "verify", &v)) {
+                        uint32_t on;
+
+                        if (!parse_u32(&v, &on) || !at_end(v) || on > 1)
+                                fail("bad verify=0|1");
+                        c->verify = on;
+                } else if (key_is(s, "scatter", &v)) {
+                        c->unit_pages = 1;
+                        if (!parse_u32(&v, &c->seed) || *v++ != ':' || !parse_u32(&v, &c->per1024) ||
+                            (*v == ':' && (v++, !parse_u32(&v, &c->unit_pages))) || !at_end(v) ||
+                            c->per1024 == 0 || c->per1024 > 1024 || (c->unit_pages != 1 && c->unit_pages != 512))
+                                fail("bad scatter=SEED:N[:UNIT] (N 1..1024, UNIT 1 or 512)");
+                        c->scatter = true;
                 }
                 /* Anything else (QEMU passes the kernel file name first) is ignored. */
 
@@ -296,18 +329,79 @@ static uint32_t rtc_seconds(void) {
 
 /* ---- the workload ------------------------------------------------------------------------ */
 
-static uint32_t round_over(uint32_t start, uint32_t size, bool write) {
-        uint32_t sum = 0;
+static uint8_t page_value(uint32_t a, uint32_t round) {
+        return (uint8_t) ((a >> 12) * 31u + round);
+}
 
-        for (uint32_t a = start; a < start + size; a += PAGE_SIZE) {
-                volatile uint8_t *b = (volatile uint8_t *) (uintptr_t) a;
+static void __attribute__((noreturn)) mismatch(uint32_t a, uint8_t got, uint8_t want) {
+        puts_("VTGUEST: error memory mismatch at ");
+        put_hex(a);
+        puts_(": ");
+        put_hex(got);
+        puts_(", expected ");
+        put_hex(want);
+        puts_("\n");
+        guest_exit(1);
+}
 
-                if (write)
-                        *b = (uint8_t) (*b + 1);
-                else
-                        sum += *b;
+/* One page of the round: read it, or check what the last round wrote and write this round's. */
+static uint32_t touch(uint32_t a, bool write, uint32_t round) {
+        volatile uint8_t *b = (volatile uint8_t *) (uintptr_t) a;
+
+        if (!write)
+                return *b;
+        if (round > 1 && *b != page_value(a, round - 1))
+                mismatch(a, *b, page_value(a, round - 1));
+        *b = page_value(a, round);
+        return 0;
+}
+
+/* round: 1 for the first round of a phase (nothing to check yet). */
+static uint32_t round_over(const struct guest_config *c, uint32_t round) {
+        uint32_t sum = 0, unit_bytes = PAGE_SIZE * (c->scatter ? c->unit_pages : 1);
+
+        for (uint32_t u = 0; u < c->hot_size / unit_bytes; u++) {
+                uint32_t a = c->hot_start + u * unit_bytes;
+
+                if (c->scatter) {
+                        if (!scatter_hot(c->seed, u, c->per1024))
+                                continue;
+                        a += scatter_page(c->seed, u, c->unit_pages) * PAGE_SIZE;
+                }
+                sum += touch(a, c->write, round);
         }
         return sum;
+}
+
+/* The pattern of word i of the page at gpa (verify=1): a hash of its address. */
+static inline uint32_t pattern(uint32_t gpa, uint32_t i) {
+        return (gpa + i * 4u) * 2654435761u ^ 0x5a5a5a5au;
+}
+
+static void fill_pattern(uint32_t lo, uint32_t hi) {
+        for (uint32_t a = lo; a < hi; a += PAGE_SIZE) {
+                volatile uint32_t *w = (volatile uint32_t *) (uintptr_t) a;
+
+                for (uint32_t i = 1; i < PAGE_SIZE / 4; i++)
+                        w[i] = pattern(a, i);
+        }
+}
+
+/* Pages whose pattern changed; *first: the first of them. */
+static uint32_t verify_pattern(uint32_t lo, uint32_t hi, uint32_t *first) {
+        uint32_t bad = 0;
+
+        for (uint32_t a = lo; a < hi; a += PAGE_SIZE) {
+                const volatile uint32_t *w = (const volatile uint32_t *) (uintptr_t) a;
+
+                for (uint32_t i = 1; i < PAGE_SIZE / 4; i++)
+                        if (w[i] != pattern(a, i)) {
+                                if (bad++ == 0)
+                                        *first = a;
+                                break;
+                        }
+        }
+        return bad;
 }
 
 static void check_window(uint32_t start, uint32_t size, uint32_t lo, uint32_t hi) {
@@ -324,7 +418,7 @@ void guest_main(uint32_t magic, const struct multiboot_info *mbi) {
                 .write = true,
                 .report_sec = 1,
         };
-        uint32_t lo, hi, t = 0, last_sec, next_report, rounds = 0;
+        uint32_t lo, hi, t = 0, last_sec, next_report, rounds = 0, phase_round = 0;
         volatile uint32_t sink = 0;
 
         if (magic != MB_LOADER_MAGIC)
@@ -340,12 +434,17 @@ void guest_main(uint32_t magic, const struct multiboot_info *mbi) {
         hi = 0x100000u + mbi->mem_upper * 1024u;
         hi &= ~(PAGE_SIZE - 1);
         check_window(c.hot_start, c.hot_size, lo, hi);
+        if (c.scatter && (c.hot_start % (c.unit_pages * PAGE_SIZE) || c.hot_size % (c.unit_pages * PAGE_SIZE) ||
+                          (c.phase && c.phase_start % (c.unit_pages * PAGE_SIZE))))
+                fail("with scatter= the hot window must consist of whole units");
         if (c.phase)
                 check_window(c.phase_start, c.hot_size, lo, hi);
 
         /* The command line has been copied into c: now touch every page above our image once. */
         for (uint32_t a = lo; a < hi; a += PAGE_SIZE)
                 *(volatile uint8_t *) (uintptr_t) a = (uint8_t) (a >> 12);
+        if (c.verify)
+                fill_pattern(lo, hi);
 
         rtc_binary = cmos_read(0x0b) & 0x04;
 
@@ -364,7 +463,16 @@ void guest_main(uint32_t magic, const struct multiboot_info *mbi) {
                 puts_("@");
                 put_dec(c.phase_sec);
         }
-        puts_(c.write ? " mode=write\n" : " mode=read\n");
+        if (c.scatter) {
+                puts_(" scatter=");
+                put_dec(c.seed);
+                puts_(":");
+                put_dec(c.per1024);
+                puts_(":");
+                put_dec(c.unit_pages);
+        }
+        puts_(c.write ? " mode=write" : " mode=read");
+        puts_(c.verify ? " verify=1\n" : "\n");
 
         last_sec = rtc_seconds();
         next_report = c.report_sec;
@@ -372,7 +480,7 @@ void guest_main(uint32_t magic, const struct multiboot_info *mbi) {
         for (;;) {
                 uint32_t now, delta, cmd;
 
-                sink += round_over(c.hot_start, c.hot_size, c.write);
+                sink += round_over(&c, ++phase_round);
                 rounds++;
 
                 /* One RTC read per round (two port accesses, i.e. two VM exits under KVM). */
@@ -388,11 +496,31 @@ void guest_main(uint32_t magic, const struct multiboot_info *mbi) {
                 if (c.phase && ((c.phase_sec && t >= c.phase_sec) || cmd == MAILBOX_PHASE)) {
                         c.phase = false;
                         c.hot_start = c.phase_start;
+                        c.seed++;
+                        phase_round = 0;
                         puts_("VTGUEST: phase t=");
                         put_dec(t);
                         puts_(" rounds=");
                         put_dec(rounds);
                         put_window(" hot=", c.hot_start, c.hot_size);
+                        puts_("\n");
+                }
+
+                if (cmd == MAILBOX_VERIFY && c.verify) {
+                        uint32_t first = 0, bad = verify_pattern(lo, hi, &first);
+
+                        puts_("VTGUEST: verify t=");
+                        put_dec(t);
+                        puts_(" rounds=");
+                        put_dec(rounds);
+                        puts_(" pages=");
+                        put_dec((hi - lo) / PAGE_SIZE);
+                        puts_(" bad=");
+                        put_dec(bad);
+                        if (bad) {
+                                puts_(" first=");
+                                put_hex(first);
+                        }
                         puts_("\n");
                 }
 
