@@ -14,7 +14,9 @@
  * everything below it), the cycle end (the sweep of the rest), the histograms, and the cycle
  * without and with them; the headline is the cycle with histograms, what a sampling cycle costs
  * the daemon. CPU time of the benchmark's thread. Prints numbers; never fails on time.
- *     build/bench/heatmap-bench [GIB [CYCLES]]
+ * Reads go through heatmap_sample_idle_pages(), as the tracker's do; --decoder sends them through
+ * the stream decoder and heatmap_sample_hva() run by run instead (the path before it).
+ *     build/bench/heatmap-bench [--decoder] [--callgrind] [GIB [CYCLES]]
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -130,23 +132,44 @@ typedef struct Times {
         double decode, sweep, hist;
 } Times;
 
+/* The path reads take: heatmap_sample_idle_pages() (the tracker's), or the decoder's runs into
+ * heatmap_sample_hva() one by one (--decoder: what the tracker did before). */
+static bool use_decoder;
+
+/* Where each read of READ_BYTES starts, as the tracker learns it from the file position. */
+static uint64_t *read_positions(const uint8_t *stream, size_t size) {
+        uint64_t *pos = xcalloc(size / READ_BYTES + 1, sizeof(uint64_t)), hva = HVA;
+
+        for (size_t o = 0, i = 0; o < size; o += READ_BYTES, i++) {
+                IdlePagesDecoder d;
+
+                pos[i] = hva;
+                idle_pages_decoder_init(&d, hva);
+                (void) idle_pages_decoder_feed(&d, stream + o, MIN((size_t) READ_BYTES, size - o), NULL, NULL);
+                hva = idle_pages_decoder_position(&d);
+        }
+        return pos;
+}
+
 /* One read of the tracker: the accessed runs of buf (from hva) into the heat map. */
-static void feed_read(HeatMap *h, uint64_t hva, const uint8_t *buf, size_t n, uint64_t *ret_next) {
+static void feed_read(HeatMap *h, uint64_t hva, const uint8_t *buf, size_t n, uint64_t ram) {
         IdlePagesDecoder d;
 
+        if (!use_decoder) {
+                (void) heatmap_sample_idle_pages(h, hva, buf, n, HVA, ram, 0, NULL);
+                return;
+        }
         idle_pages_decoder_init(&d, hva);
         (void) idle_pages_decoder_feed(&d, buf, n, feed, h);
         (void) idle_pages_decoder_finish(&d, feed, h);
-        *ret_next = idle_pages_decoder_position(&d);
 }
 
 /* The samples of one cycle, in reads of READ_BYTES like the tracker's. */
-static __attribute__((noinline)) void bench_decode(HeatMap *h, const uint8_t *stream, size_t size) {
-        uint64_t hva = HVA;
-
+static __attribute__((noinline)) void bench_decode(HeatMap *h, const uint8_t *stream, size_t size, const uint64_t *pos,
+                                                   uint64_t ram) {
         heatmap_cycle_begin(h);
-        for (size_t o = 0; o < size; o += READ_BYTES)
-                feed_read(h, hva, stream + o, MIN((size_t) READ_BYTES, size - o), &hva);
+        for (size_t o = 0, i = 0; o < size; o += READ_BYTES, i++)
+                feed_read(h, pos[i], stream + o, MIN((size_t) READ_BYTES, size - o), ram);
 }
 
 static __attribute__((noinline)) void bench_end(HeatMap *h) {
@@ -163,10 +186,11 @@ static __attribute__((noinline)) void bench_histograms(HeatMap *h) {
 }
 
 /* The whole cycle: what callgrind counts (--toggle-collect=bench_cycle). */
-static __attribute__((noinline)) void bench_cycle(HeatMap *h, const uint8_t *stream, size_t size, Times *t) {
+static __attribute__((noinline)) void bench_cycle(HeatMap *h, const uint8_t *stream, size_t size, const uint64_t *pos,
+                                                  uint64_t ram, Times *t) {
         double t0 = now_sec(), t1, t2;
 
-        bench_decode(h, stream, size);
+        bench_decode(h, stream, size, pos, ram);
         t1 = now_sec();
         bench_end(h);
         t2 = now_sec();
@@ -207,7 +231,9 @@ static int callgrind_pattern(const char *self, const Pattern *pt, uint64_t gib, 
                 if (!freopen("/dev/null", "w", stderr) || !freopen("/dev/null", "w", stdout))
                         _exit(127);
                 execlp("valgrind", "valgrind", "--tool=callgrind", "--collect-atstart=no", "--toggle-collect=bench_cycle",
-                       arg_out, self, "--one", pt->name, gib_s, cycles_s, (char *) NULL);
+                       arg_out, self, use_decoder ? "--decoder" : "--one", use_decoder ? "--one" : pt->name,
+                       use_decoder ? pt->name : gib_s, use_decoder ? gib_s : cycles_s, use_decoder ? cycles_s : NULL,
+                       (char *) NULL);
                 _exit(127);
         }
         if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
@@ -231,13 +257,15 @@ static void run(const Pattern *pt, uint64_t gib, unsigned cycles, const char *se
         uint64_t ram = gib << 30, pages = ram / PAGE, accessed;
         _cleanup_(heatmap_freep) HeatMap *h = new_map(pt, ram);
         _cleanup_free_ uint8_t *stream = NULL;
+        _cleanup_free_ uint64_t *pos = NULL;
         size_t size;
         Times t = {};
         double np;
 
         stream = encode(pt, ram, &size, &accessed);
+        pos = read_positions(stream, size);
         for (unsigned c = 0; c < cycles; c++)
-                bench_cycle(h, stream, size, &t);
+                bench_cycle(h, stream, size, pos, ram, &t);
         np = (double) pages * cycles / 1e9;
         printf("%-14s %8.2f %% %10.2f %9.2f %8.2f %8.2f %10.2f %10.2f %9.1f", pt->name, 100.0 * (double) accessed / (double) pages,
                (double) size / 1024, t.decode / np, t.sweep / np, t.hist / np, (t.decode + t.sweep) / np,
@@ -268,16 +296,21 @@ static const Pattern patterns[] = {
 };
 
 static int usage(void) {
-        fprintf(stderr, "usage: heatmap-bench [--callgrind] [GIB (1..4096) [CYCLES (>= 1)]]\n");
+        fprintf(stderr, "usage: heatmap-bench [--decoder] [--callgrind] [GIB (1..4096) [CYCLES (>= 1)]]\n");
         return EXIT_FAILURE;
 }
 
 int main(int argc, char *argv[]) {
-        const char *self = NULL;
+        const char *self = NULL, *prog = argv[0];
         uint64_t gib;
         unsigned cycles;
         HeatMap *h;
 
+        if (argc > 1 && streq(argv[1], "--decoder")) {
+                use_decoder = true;
+                argc--;
+                argv++;
+        }
         if (argc == 5 && streq(argv[1], "--one")) {
                 /* one pattern, for callgrind: only bench_cycle() is counted */
                 for (size_t i = 0; i < ELEMENTSOF(patterns); i++)
@@ -288,7 +321,7 @@ int main(int argc, char *argv[]) {
                 return usage();
         }
         if (argc > 1 && streq(argv[1], "--callgrind")) {
-                self = argv[0];
+                self = prog;
                 argc--;
                 argv++;
         }
@@ -298,9 +331,9 @@ int main(int argc, char *argv[]) {
                 return usage();
         h = new_map(&patterns[0], gib << 30);
         printf("guest RAM %" PRIu64 " GiB (%" PRIu64 " pages, 4 KiB granules), heat map %" PRIu64 " bytes (%.4f bytes/page), "
-               "%zu histogram windows, mean of %u cycles\n",
+               "%zu histogram windows, mean of %u cycles, reads through %s\n",
                gib, (gib << 30) / PAGE, heatmap_memory_bytes(h), (double) heatmap_memory_bytes(h) / (double) ((gib << 30) / PAGE),
-               heatmap_n_histograms(h), cycles);
+               heatmap_n_histograms(h), cycles, use_decoder ? "the decoder" : "heatmap_sample_idle_pages()");
         h = heatmap_free(h);
         printf("%-14s %10s %10s %9s %8s %8s %10s %10s %9s%s\n", "pattern", "accessed", "stream", "decode,", "cycle", "histo-",
                "cycle", "cycle+", "cycle+", self ? "      cycle" : "");
