@@ -10,6 +10,7 @@
 # contender could not run (after trying all of them).
 # Usage: h2h-inner.sh SOURCE_ROOT BUILD_ROOT OUT WORKLOAD DURATION CONTENDER...
 #   WORKLOAD: zipf | shift; CONTENDER: alldram none oracle vtismd damon numab
+# shellcheck disable=SC2046,SC2086 # lists of pids are split on purpose where they are used
 set -euo pipefail
 SRC=$1 BUILD=$2 OUT=$3 WORKLOAD=$4 DURATION=$5
 shift 5
@@ -242,7 +243,7 @@ wait_ready() { # FILE PID WHAT
 failed=()
 for C in "${CONTENDERS[@]}"; do
         declare -F "start_$C" >/dev/null || { log "unknown contender '$C'"; failed+=("$C"); continue; }
-        WHY= NOTE= AGENT_PIDS= AGENT_EXTRA='{}' FPID= WPID=
+        WHY='' NOTE='' AGENT_PIDS='' AGENT_EXTRA='{}' FPID='' WPID=''
         wait_free
         wargs=(--pattern="$WORKLOAD" --size="$SIZE_MIB" --dram="$DRAM_MIB" --hot="$HOT_MIB" --rate="$RATE"
                --interval="$INTERVAL" --phase="$PHASE" --duration="$DURATION" --wait-go --linger)
