@@ -84,7 +84,8 @@ start_oracle() { :; }
 stop_oracle() { :; }
 
 start_vtismd() {
-        systemctl start vtismd.service || { WHY="systemctl start vtismd failed: $(journalctl -u vtismd -n 5 --no-pager)"; return 1; }
+        timeout 600 systemctl start vtismd.service ||
+                { WHY="systemctl start vtismd failed or took over 600 s: $(journalctl -u vtismd -n 5 --no-pager)"; return 1; }
         local i
         for ((i = 0; i < 60; i++)); do
                 vtismctl status --json >/tmp/st.json 2>/dev/null && break
@@ -274,6 +275,7 @@ for C in "${CONTENDERS[@]}"; do
         v0=$(vmstat_json)
         ks0=$(cpu_ticks $(kswapd_pids))
         t0=$(awk '{ print $1 }' /proc/uptime)
+        log "$C: workload placed ($(jq -c 'select(.ready)' "/tmp/w-$C.out")); starting the contender"
         if ! "start_$C"; then
                 log "$C could not run: $WHY"
                 failed+=("$C: $WHY")
