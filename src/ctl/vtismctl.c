@@ -383,6 +383,7 @@ static void print_vms(FILE *f, const BusSnapshot *s, const Rates *rates) {
         table_add_column(t, "HOT", TABLE_RIGHT);
         table_add_column(t, "WARM", TABLE_RIGHT);
         table_add_column(t, "COLD", TABLE_RIGHT);
+        table_add_column(t, "CXL-ACC", TABLE_RIGHT);
         for (size_t k = 0; k < n_rate; k++) {
                 _cleanup_free_ char *h = rate_header(bus_vm_fields[rate_fields[k]].key);
                 table_add_column(t, h, TABLE_RIGHT);
@@ -408,6 +409,14 @@ static void print_vms(FILE *f, const BusSnapshot *s, const Rates *rates) {
                 table_add_cell(t, bytes_cell(b[4], sizeof(b[4]), v, BUS_VM_HOT_BYTES));
                 table_add_cell(t, bytes_cell(b[5], sizeof(b[5]), v, BUS_VM_WARM_BYTES));
                 table_add_cell(t, bytes_cell(b[0], sizeof(b[0]), v, BUS_VM_COLD_BYTES));
+                /* the share of its sampled accesses served from CXL, "~" when the bounds are wide */
+                if (bus_record_has(v, BUS_VM_CXL_ACCESS_BP)) {
+                        uint64_t x = bus_record_u64(v, BUS_VM_CXL_ACCESS_BP, 0);
+                        uint64_t lo = bus_record_u64(v, BUS_VM_CXL_ACCESS_MIN_BP, x), hi = bus_record_u64(v, BUS_VM_CXL_ACCESS_MAX_BP, x);
+
+                        table_add_cellf(t, "%s%" PRIu64 ".%" PRIu64 "%%", hi - lo > 100 ? "~" : "", x / 100, x % 100 / 10);
+                } else
+                        table_add_cell(t, NULL);
                 for (size_t k = 0; k < n_rate; k++) {
                         char cell[32];
                         double per_sec;
@@ -435,6 +444,23 @@ static void print_vms(FILE *f, const BusSnapshot *s, const Rates *rates) {
                         fprintf(f, "  %s: %s\n", bus_record_str(&s->vms[i], BUS_VM_NAME, "?"), error);
                 else if (not_tiered && *not_tiered)
                         fprintf(f, "  %s: not tiered: %s\n", bus_record_str(&s->vms[i], BUS_VM_NAME, "?"), not_tiered);
+        }
+        for (size_t i = 0; i < s->n_vms; i++) {
+                const BusRecord *v = &s->vms[i];
+                const char *slo = bus_record_str(v, BUS_VM_SLO_STATE, NULL);
+                uint64_t cap = bus_record_u64(v, BUS_VM_SLO_CAP_BP, 0), x = bus_record_u64(v, BUS_VM_CXL_ACCESS_BP, 0);
+
+                if (!slo)
+                        continue;
+                fprintf(f, "  %s: service level %" PRIu64 ".%02" PRIu64 " %% of accesses from CXL: %s", bus_record_str(v, BUS_VM_NAME, "?"),
+                        cap / 100, cap % 100, slo);
+                if (bus_record_has(v, BUS_VM_CXL_ACCESS_MIN_BP) &&
+                    bus_record_u64(v, BUS_VM_CXL_ACCESS_MAX_BP, x) - bus_record_u64(v, BUS_VM_CXL_ACCESS_MIN_BP, x) > 100)
+                        fprintf(f, " (estimate %" PRIu64 ".%02" PRIu64 " %%, between %" PRIu64 ".%02" PRIu64 " and %" PRIu64 ".%02" PRIu64 " %%)",
+                                x / 100, x % 100, bus_record_u64(v, BUS_VM_CXL_ACCESS_MIN_BP, 0) / 100,
+                                bus_record_u64(v, BUS_VM_CXL_ACCESS_MIN_BP, 0) % 100, bus_record_u64(v, BUS_VM_CXL_ACCESS_MAX_BP, 0) / 100,
+                                bus_record_u64(v, BUS_VM_CXL_ACCESS_MAX_BP, 0) % 100);
+                fprintf(f, "\n");
         }
         for (size_t i = 0; i < s->n_vms; i++) {
                 const char *conflict = bus_record_str(&s->vms[i], BUS_VM_IDENTITY_CONFLICT, NULL);

@@ -998,6 +998,9 @@ static int append_vm(sd_bus_message *reply, const Manager *m, const Vm *vm) {
         const BusField *f = bus_vm_fields;
         HeatHistogram h = {};
         uint64_t dram = 0, cxl = 0, budget, target;
+        unsigned share_bp, share_min_bp, share_max_bp, slo_cap_bp;
+        const char *slo_state;
+        bool slo_met;
         bool sampled = vm->heat && vm->state == VM_STATE_TRACKED && vm->cycles > 0;
         int r;
 
@@ -1056,6 +1059,20 @@ static int append_vm(sd_bus_message *reply, const Manager *m, const Vm *vm) {
                 r = append_vm_migrations(reply, vm_migration_counters(vm) ?: &none);
         if (r >= 0)
                 r = dict_string(reply, &f[BUS_VM_IDENTITY_CONFLICT], vm->identity_conflict);
+        if (r >= 0 && vm_cxl_access(vm, &share_bp, &share_min_bp, &share_max_bp)) {
+                r = dict_u32(reply, &f[BUS_VM_CXL_ACCESS_BP], share_bp);
+                if (r >= 0)
+                        r = dict_u32(reply, &f[BUS_VM_CXL_ACCESS_MIN_BP], share_min_bp);
+                if (r >= 0)
+                        r = dict_u32(reply, &f[BUS_VM_CXL_ACCESS_MAX_BP], share_max_bp);
+        }
+        if (r >= 0 && (slo_state = vm_slo_state(vm, &slo_cap_bp, &slo_met))) {
+                r = dict_u32(reply, &f[BUS_VM_SLO_CAP_BP], slo_cap_bp);
+                if (r >= 0)
+                        r = dict_bool(reply, &f[BUS_VM_SLO_MET], slo_met);
+                if (r >= 0)
+                        r = dict_string(reply, &f[BUS_VM_SLO_STATE], slo_state);
+        }
         if (r >= 0)
                 r = dict_end(reply);
         return r;
