@@ -98,8 +98,11 @@
  *                          weights, the DRAM watermark)
  *      SLO_RARE            share > C, but what is over C is pages too rarely accessed for the
  *                          planner to promote (heat below its promotion floor, plan.h 3)
- *    not_met_cycles counts consecutive cycles in one of the last three: the daemon reports an
- *    SLO that cannot be met after SLO_REPORT_CYCLES of them, once per episode.
+ *    not_met_cycles counts consecutive cycles in one of the last three: slo_cannot_be_met() says
+ *    when the daemon should report it (SLO_REPORT_CYCLES of them, SLO_REPORT_RARE_CYCLES for
+ *    SLO_RARE: pages touched once when a VM starts read as rare until they are forgotten; the
+ *    simulated lab case in test-plan is in SLO_RARE for its first 13 cycles while its true share
+ *    is already 0), once per episode.
  *
  * Errors: slo_estimate() -EINVAL for a NULL map or topology; slo_update() -EINVAL for a cap
  * outside 1..10000 or dram_min > dram_max. Nothing allocates.
@@ -110,6 +113,9 @@
 #define SLO_STEP_MIN_BYTES (UINT64_C(2) << 20)
 #define SLO_NUDGE_DIVISOR 4u
 #define SLO_REPORT_CYCLES 3u
+/* SLO_RARE is reported only after this many cycles: pages touched once at a VM's start read
+ * "rare" until their heat is gone (16 cycles with the default decay, heatmap.h). */
+#define SLO_REPORT_RARE_CYCLES 20u
 
 typedef struct SloEstimate {
         uint64_t heat_total;            /* sum of heat x 4 KiB pages */
@@ -176,6 +182,8 @@ typedef struct Slo {
 } Slo;
 
 void slo_init(Slo *s);
+/* Has the SLO been failing long enough to say it cannot be met (see "State")? */
+bool slo_cannot_be_met(const Slo *s);
 /* One cycle of 2; returns the new state (also in s->state), or -EINVAL. */
 int slo_update(Slo *s, const SloParams *p, const SloInput *in);
 /*

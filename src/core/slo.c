@@ -212,6 +212,10 @@ void slo_init(Slo *s) {
         *s = (Slo) { .state = SLO_NO_ESTIMATE };
 }
 
+bool slo_cannot_be_met(const Slo *s) {
+        return s->not_met_cycles >= (s->state == SLO_RARE ? SLO_REPORT_RARE_CYCLES : SLO_REPORT_CYCLES);
+}
+
 static uint64_t clamp_u64(uint64_t x, uint64_t lo, uint64_t hi) {
         return MAX(lo, MIN(x, hi));
 }

@@ -367,6 +367,7 @@ static void print_vms(FILE *f, const BusSnapshot *s, const Rates *rates) {
         _cleanup_(table_freep) Table *t = table_new();
         unsigned rate_fields[_BUS_VM_FIELD_MAX];
         size_t n_rate = rates ? vm_rate_fields(rate_fields, ELEMENTSOF(rate_fields)) : 0;
+        bool with_share = false;
 
         if (s->n_vms == 0) {
                 if (arg_legend)
@@ -383,7 +384,11 @@ static void print_vms(FILE *f, const BusSnapshot *s, const Rates *rates) {
         table_add_column(t, "HOT", TABLE_RIGHT);
         table_add_column(t, "WARM", TABLE_RIGHT);
         table_add_column(t, "COLD", TABLE_RIGHT);
-        table_add_column(t, "CXL-ACC", TABLE_RIGHT);
+        /* the CXL access share, only once some VM has one (narrow terminals) */
+        for (size_t i = 0; i < s->n_vms && !with_share; i++)
+                with_share = bus_record_has(&s->vms[i], BUS_VM_CXL_ACCESS_BP);
+        if (with_share)
+                table_add_column(t, "CXL%", TABLE_RIGHT);
         for (size_t k = 0; k < n_rate; k++) {
                 _cleanup_free_ char *h = rate_header(bus_vm_fields[rate_fields[k]].key);
                 table_add_column(t, h, TABLE_RIGHT);
@@ -410,11 +415,13 @@ static void print_vms(FILE *f, const BusSnapshot *s, const Rates *rates) {
                 table_add_cell(t, bytes_cell(b[5], sizeof(b[5]), v, BUS_VM_WARM_BYTES));
                 table_add_cell(t, bytes_cell(b[0], sizeof(b[0]), v, BUS_VM_COLD_BYTES));
                 /* the share of its sampled accesses served from CXL, "~" when the bounds are wide */
-                if (bus_record_has(v, BUS_VM_CXL_ACCESS_BP)) {
+                if (!with_share)
+                        ;
+                else if (bus_record_has(v, BUS_VM_CXL_ACCESS_BP)) {
                         uint64_t x = bus_record_u64(v, BUS_VM_CXL_ACCESS_BP, 0);
                         uint64_t lo = bus_record_u64(v, BUS_VM_CXL_ACCESS_MIN_BP, x), hi = bus_record_u64(v, BUS_VM_CXL_ACCESS_MAX_BP, x);
 
-                        table_add_cellf(t, "%s%" PRIu64 ".%" PRIu64 "%%", hi - lo > 100 ? "~" : "", x / 100, x % 100 / 10);
+                        table_add_cellf(t, "%s%" PRIu64 ".%" PRIu64, hi - lo > 100 ? "~" : "", x / 100, x % 100 / 10);
                 } else
                         table_add_cell(t, NULL);
                 for (size_t k = 0; k < n_rate; k++) {

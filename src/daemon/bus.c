@@ -1047,7 +1047,8 @@ static int append_vm(sd_bus_message *reply, const Manager *m, const Vm *vm) {
                 r = dict_string(reply, &f[BUS_VM_HOME_REASON], vm_home_reason_to_string(vm->home_reason));
         if (r >= 0)
                 r = dict_string(reply, &f[BUS_VM_POLICY], vm->policy.source);
-        if (r >= 0 && vm_dram_budget_bytes(vm, &budget) >= 0)
+        /* a service level has no budget: its target tunes itself (slo_state) */
+        if (r >= 0 && vm->policy.policy.cxl_access_max_percent == 0 && vm_dram_budget_bytes(vm, &budget) >= 0)
                 r = dict_u64(reply, &f[BUS_VM_DRAM_BUDGET_BYTES], budget);
         if (r >= 0 && vm_dram_target_bytes(vm, &target))
                 r = dict_u64(reply, &f[BUS_VM_DRAM_TARGET_BYTES], target);

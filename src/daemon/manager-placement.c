@@ -581,7 +581,7 @@ static void tier_slo(Manager *m, Vm *vm, VmTier *t, PlanPolicy *pp, bool frozen)
                         t->slo_state = xstrdup(buf);
                 }
                 snprintf(cap, sizeof(cap), "%u", t->slo_params.cap_bp);
-                if (t->slo.not_met_cycles >= SLO_REPORT_CYCLES && !t->slo_reported) {
+                if (slo_cannot_be_met(&t->slo) && !t->slo_reported) {
                         log_fields(LOG_WARNING,
                                    FIELDS({ "MESSAGE_ID", SLO_NOT_MET_MESSAGE_ID }, { "VTISM_VM", vm->id }, { "VTISM_VM_NAME", vm->name },
                                           { "VTISM_SLO_CAP_BP", cap }, { "VTISM_SLO_STATE", slo_state_to_string(t->slo.state) }),

@@ -355,6 +355,7 @@ static void test_bounds(void) {
         check_int(st, SLO_AT_MAX);
         check_u64(s.target_bytes, 64 * MIB);
         check(s.not_met_cycles >= SLO_REPORT_CYCLES);
+        check(slo_cannot_be_met(&s));
         {
                 SloInput in = { .est = &pl.est, .ram_bytes = PG(1024) << 12, .dram_bytes = pl.dram_pages << 12,
                                 .planned = true, .granted_bytes = pl.granted_pages << 12 };
@@ -465,6 +466,11 @@ static void test_rare(void) {
         slo_init(&s);
         check_int(slo_update(&s, &p, &in), SLO_RARE);
         check_u64(s.target_bytes, 100 * MIB);
+        for (unsigned c = 1; c < SLO_REPORT_RARE_CYCLES; c++) {
+                check(!slo_cannot_be_met(&s)); /* not for the pages touched once at the start */
+                check_int(slo_update(&s, &p, &in), SLO_RARE);
+        }
+        check(slo_cannot_be_met(&s));
         slo_describe(&s, &p, &in, buf, sizeof(buf));
         check(strstr(buf, "too rarely to promote"));
         check_str(slo_state_to_string(SLO_AT_MAX), "at dram_max");
