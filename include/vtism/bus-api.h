@@ -175,7 +175,8 @@ typedef enum BusVmField {
         BUS_VM_CXL_ACCESS_MIN_BP, /* u: its bounds (placement not known; damon: regions on both tiers) */
         BUS_VM_CXL_ACCESS_MAX_BP, /* u */
         BUS_VM_SLO_CAP_BP,        /* u: the policy's cxl_access_max_percent x 100; absent without a service level */
-        BUS_VM_SLO_MET,           /* b: the service level is met; absent without one or before its first plan */
+        BUS_VM_SLO_MET,           /* b: the service level is met; absent without one, or while the VM has
+                                   * been frozen since it was found (no update yet) */
         BUS_VM_SLO_STATE,         /* s: "met", "not met: <why>"; absent as slo_met */
         _BUS_VM_FIELD_MAX,
 } BusVmField;

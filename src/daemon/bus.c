@@ -1067,11 +1067,11 @@ static int append_vm(sd_bus_message *reply, const Manager *m, const Vm *vm) {
                 if (r >= 0)
                         r = dict_u32(reply, &f[BUS_VM_CXL_ACCESS_MAX_BP], share_max_bp);
         }
-        if (r >= 0 && (slo_state = vm_slo_state(vm, &slo_cap_bp, &slo_met))) {
+        if (r >= 0 && vm_slo(vm, &slo_cap_bp, &slo_state, &slo_met)) {
                 r = dict_u32(reply, &f[BUS_VM_SLO_CAP_BP], slo_cap_bp);
-                if (r >= 0)
+                if (r >= 0 && slo_state)
                         r = dict_bool(reply, &f[BUS_VM_SLO_MET], slo_met);
-                if (r >= 0)
+                if (r >= 0 && slo_state)
                         r = dict_string(reply, &f[BUS_VM_SLO_STATE], slo_state);
         }
         if (r >= 0)

@@ -196,14 +196,15 @@ bool vm_cxl_access(const Vm *vm, unsigned *ret_bp, unsigned *ret_min_bp, unsigne
         return true;
 }
 
-const char *vm_slo_state(const Vm *vm, unsigned *ret_cap_bp, bool *ret_met) {
+bool vm_slo(const Vm *vm, unsigned *ret_cap_bp, const char **ret_state, bool *ret_met) {
         const VmTier *t = vm->tier;
 
         if (!t || !t->slo_on)
-                return NULL;
+                return false;
         *ret_cap_bp = t->slo_params.cap_bp;
+        *ret_state = t->slo_state;
         *ret_met = slo_state_met(t->slo.state);
-        return t->slo_state;
+        return true;
 }
 
 /* Live counters: the migrator's since the VM was registered, plus earlier registrations. */
