@@ -479,48 +479,8 @@ static int parse_size_pow2(ParseContext *ctx, const ConfigKey *k, const config_s
         return 0;
 }
 
-/* dram_budget: "NN%" of guest RAM, a size string, or integer bytes. */
-static int parse_budget(ParseContext *ctx, const ConfigKey *k, const config_setting_t *s, const char *path,
-                        void *base) {
-        VtPolicy *p = base;
-        char shown[ECHO_MAX_BYTES * 4 + 8];
-        uint64_t v;
-        int r;
-
-        if (config_setting_type(s) == CONFIG_TYPE_STRING) {
-                const char *str = config_setting_get_string(s);
-                size_t l = strlen(str);
-
-                if (l > 0 && str[l - 1] == '%') {
-                        _cleanup_free_ char *digits = strndup(str, l - 1);
-
-                        if (!digits)
-                                oom();
-                        if (safe_atou64(digits, &v) < 0)
-                                return fail_at(ctx, s, path, "'%s' is not a valid percentage", echo(ctx, str));
-                        if (v > (uint64_t) k->max)
-                                return fail_at(ctx, s, path, "'%s' is out of range (0%%..%" PRIi64 "%%)",
-                                               echo(ctx, str), k->max);
-                        p->budget_is_percent = true;
-                        p->dram_budget_percent = (unsigned) v;
-                        p->dram_budget_bytes = 0;
-                        return 0;
-                }
-        }
-
-        r = setting_get_size(ctx, s, path, &v, shown, sizeof(shown));
-        if (r < 0)
-                return r;
-        p->budget_is_percent = false;
-        p->dram_budget_bytes = v;
-        p->dram_budget_percent = 0;
-        return 0;
-}
-
-/* dram_min, dram_max: "NN%" of guest RAM, a size string, or integer bytes (a VtRamSize). */
-static int parse_ram_size(ParseContext *ctx, const ConfigKey *k, const config_setting_t *s, const char *path,
-                          void *base) {
-        VtRamSize *field = FIELD(base, k, VtRamSize);
+/* "NN%" of guest RAM, a size string, or integer bytes (dram_budget, dram_min, dram_max). */
+static int setting_get_ram_size(ParseContext *ctx, const config_setting_t *s, const char *path, VtRamSize *ret) {
         char shown[ECHO_MAX_BYTES * 4 + 8];
         uint64_t v;
         int r;
@@ -538,15 +498,35 @@ static int parse_ram_size(ParseContext *ctx, const ConfigKey *k, const config_se
                                 return fail_at(ctx, s, path, "'%s' is not a valid percentage", echo(ctx, str));
                         if (v > 100)
                                 return fail_at(ctx, s, path, "'%s' is out of range (0%%..100%%)", echo(ctx, str));
-                        *field = (VtRamSize) { .is_percent = true, .percent = (unsigned) v };
+                        *ret = (VtRamSize) { .is_percent = true, .percent = (unsigned) v };
                         return 0;
                 }
         }
         r = setting_get_size(ctx, s, path, &v, shown, sizeof(shown));
         if (r < 0)
                 return r;
-        *field = (VtRamSize) { .bytes = v };
+        *ret = (VtRamSize) { .bytes = v };
         return 0;
+}
+
+static int parse_budget(ParseContext *ctx, const ConfigKey *k, const config_setting_t *s, const char *path,
+                        void *base) {
+        VtPolicy *p = base;
+        VtRamSize v;
+        int r;
+
+        r = setting_get_ram_size(ctx, s, path, &v);
+        if (r < 0)
+                return r;
+        p->budget_is_percent = v.is_percent;
+        p->dram_budget_percent = v.percent;
+        p->dram_budget_bytes = v.bytes;
+        return 0;
+}
+
+static int parse_ram_size(ParseContext *ctx, const ConfigKey *k, const config_setting_t *s, const char *path,
+                          void *base) {
+        return setting_get_ram_size(ctx, s, path, FIELD(base, k, VtRamSize));
 }
 
 static bool uuid_is_valid(const char *s) {
@@ -708,7 +688,7 @@ static const ConfigKey config_keys[] = {
         POLICY_MATCH_KEY("name", POLICY_MATCH_NAME),
         POLICY_MATCH_KEY("uuid", POLICY_MATCH_UUID),
         POLICY_MATCH_KEY("cmdline", POLICY_MATCH_CMDLINE),
-        { .section = SECTION_POLICY, .name = "dram_budget", .parse = parse_budget, .max = 100 },
+        { .section = SECTION_POLICY, .name = "dram_budget", .parse = parse_budget },
         { .section = SECTION_POLICY, .name = "weight", .parse = parse_unsigned, .offset = offsetof(VtPolicy, weight),
           .min = 1, .max = 10000 },
         { .section = SECTION_POLICY, .name = "pin_dram", .parse = parse_bool, .offset = offsetof(VtPolicy, pin_dram) },
