@@ -352,7 +352,7 @@ typedef enum BusPlanField {
         BUS_PLAN_CYCLE,               /* t: the daemon cycle that made it */
         BUS_PLAN_COMPUTED_AT,         /* t: CLOCK_REALTIME usec */
         BUS_PLAN_CYCLE_BUDGET_BYTES,  /* t: bytes the whole plan (all VMs) may move */
-        BUS_PLAN_POLICY_KIND,         /* s: "budget", "pin", "never" */
+        BUS_PLAN_POLICY_KIND,         /* s: "budget", "pin", "never", "slo" */
         BUS_PLAN_POLICY,              /* s: "FILE:LINE" or "default" */
         BUS_PLAN_WEIGHT,              /* u */
         BUS_PLAN_DRAM_BUDGET_BYTES,   /* t: policy "budget" only */

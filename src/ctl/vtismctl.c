@@ -1011,7 +1011,10 @@ static int verb_heatmap(sd_bus *bus, int argc, char **argv) {
 static const char *policy_text(const BusRecord *p) {
         const char *kind = bus_record_str(p, BUS_PLAN_POLICY_KIND, "?");
 
-        return streq(kind, "pin") ? "pinned to DRAM" : streq(kind, "never") ? "never migrated" : kind;
+        return streq(kind, "pin")     ? "pinned to DRAM" :
+               streq(kind, "never")   ? "never migrated" :
+               streq(kind, "slo")     ? "service level (its DRAM target tunes itself, see Why)" :
+                                        kind;
 }
 
 static int print_plan(FILE *f, const BusRecord *p, const BusRecord *g, size_t n) {
