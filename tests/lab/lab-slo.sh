@@ -18,7 +18,7 @@ main() {
         command -v jq >/dev/null || lab_skip "jq is not installed (bash .ci/run installs it)"
 
         local rc=0
-        lab_boot patched --kernel patched --systemd --dram-mb 1280 --cxl-mb 1536 --timeout 1500 -- \
+        lab_boot patched --kernel patched --systemd --dram-mb 1280 --cxl-mb 1536 --timeout 1800 -- \
                 "$LAB_SOURCE/tests/lab/lab-slo-inner.sh" "$LAB_SOURCE" "$LAB_BUILD" || rc=$?
         [[ $rc -ne 77 ]] || lab_skip "the patched kernel is not available (tests/kernel/build failed)"
         [[ $rc -eq 0 ]] || lab_fail "service level on the patched kernel (see above)"
