@@ -169,6 +169,15 @@ typedef enum BusVmField {
         BUS_VM_PAGES_WOULD_MOVE,  /* t: dry-run */
         BUS_VM_IDENTITY_CONFLICT, /* s: what the command line claims (name, uuid) that is not used, and
                                    * why (another VM has it, the VM is untrusted); absent if none */
+        /* The CXL access share (slo.h): heat-weighted share of sampled accesses hitting pages on
+         * CXL nodes, in basis points (10000 = 100 %); absent before an access was sampled. */
+        BUS_VM_CXL_ACCESS_BP,     /* u: the estimate */
+        BUS_VM_CXL_ACCESS_MIN_BP, /* u: its bounds (placement not known; damon: regions on both tiers) */
+        BUS_VM_CXL_ACCESS_MAX_BP, /* u */
+        BUS_VM_SLO_CAP_BP,        /* u: the policy's cxl_access_max_percent x 100; absent without a service level */
+        BUS_VM_SLO_MET,           /* b: the service level is met; absent without one, or while the VM has
+                                   * been frozen since it was found (no update yet) */
+        BUS_VM_SLO_STATE,         /* s: "met", "not met: <why>"; absent as slo_met */
         _BUS_VM_FIELD_MAX,
 } BusVmField;
 extern const BusField bus_vm_fields[_BUS_VM_FIELD_MAX];
@@ -343,7 +352,7 @@ typedef enum BusPlanField {
         BUS_PLAN_CYCLE,               /* t: the daemon cycle that made it */
         BUS_PLAN_COMPUTED_AT,         /* t: CLOCK_REALTIME usec */
         BUS_PLAN_CYCLE_BUDGET_BYTES,  /* t: bytes the whole plan (all VMs) may move */
-        BUS_PLAN_POLICY_KIND,         /* s: "budget", "pin", "never" */
+        BUS_PLAN_POLICY_KIND,         /* s: "budget", "pin", "never", "slo" */
         BUS_PLAN_POLICY,              /* s: "FILE:LINE" or "default" */
         BUS_PLAN_WEIGHT,              /* u */
         BUS_PLAN_DRAM_BUDGET_BYTES,   /* t: policy "budget" only */

@@ -43,6 +43,16 @@ typedef enum PolicyMatch {
 
 const char *policy_match_to_string(PolicyMatch m);
 
+/* A policy's size that may be a percentage of guest RAM (dram_min, dram_max). */
+typedef struct VtRamSize {
+        bool is_percent;
+        uint64_t bytes;
+        unsigned percent;             /* 0..100 */
+} VtRamSize;
+
+/* The size in bytes for a VM of ram_bytes: a percentage resolved (rounded down to 4 KiB pages). */
+uint64_t vt_ram_size_bytes(const VtRamSize *s, uint64_t ram_bytes);
+
 typedef struct VtPolicy {
         PolicyMatch match;
         char *pattern;                /* NULL for the default policy */
@@ -53,6 +63,12 @@ typedef struct VtPolicy {
         unsigned weight;              /* share of contended DRAM, 1..10000, default 100 */
         bool pin_dram;                /* keep all of this VM on DRAM, never demote */
         bool never_migrate;           /* leave this VM's pages where they are */
+        /* A service level instead of a budget: at most this % of the VM's memory accesses served
+         * from CXL (1..100), with a self-tuning DRAM target within [dram_min, dram_max] (slo.h);
+         * 0 = none, the budget applies (default) */
+        unsigned cxl_access_max_percent;
+        VtRamSize dram_min;           /* default 0 */
+        VtRamSize dram_max;           /* default 100% */
         unsigned line;                /* where it was defined, 0 for the built-in default */
 } VtPolicy;
 

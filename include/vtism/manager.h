@@ -350,3 +350,8 @@ const char *vm_not_tiered_reason(const Vm *vm);
 const char *vm_allowed_nodes(const Vm *vm);
 /* The last plan's DRAM target; false if none. */
 bool vm_dram_target_bytes(const Vm *vm, uint64_t *ret);
+/* The VM's CXL access share this cycle (slo.h), basis points; false before an access was sampled. */
+bool vm_cxl_access(const Vm *vm, unsigned *ret_bp, unsigned *ret_min_bp, unsigned *ret_max_bp);
+/* Its service level, if its policy has one: its cap, and "met" or "not met: ..." (state NULL before
+ * the controller's first update: a VM frozen since it was found). */
+bool vm_slo(const Vm *vm, unsigned *ret_cap_bp, const char **ret_state, bool *ret_met);

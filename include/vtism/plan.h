@@ -59,24 +59,27 @@
  *    on a CXL node, known absent (never moved), or ambiguous (see 6).
  *
  * 2. DRAM targets. A VM asks for its dram_budget_bytes (budget), all of its RAM (pin), or nothing
- *    (never, frozen, warming up: they keep what they have and get no moves). On DRAM node n the
+ *    (never, frozen, warming up: they keep what they have and get no moves), or what its SLO
+ *    controller wants (slo; at least its dram_min served first, see "Policies" below). On DRAM node n the
  *    VMs may hold
  *        room_n = free_n + (pages of all VMs on n) - dram_min_free_percent % of n's size
  *    (non-VM use of n stays as it is). What the VMs that cannot be moved hold on n, and what VMs
  *    homed elsewhere hold there, is taken first; the rest is shared by the VMs homed on n by
  *    water-filling: pinned VMs first (each gets at least what it holds: pinned pages are never
- *    demoted), then budget VMs, each  share = min(ask, RAM, lambda * weight)  with lambda such
- *    that the shares fill the room: what one VM does not ask for goes to the others. Weights 3:1,
- *    room 400 MiB, both asking 1 GiB: 300 and 100 MiB; the first asking only 200 MiB: 200 + 200.
+ *    demoted), then budget and SLO VMs: first each SLO VM's dram_min (by weight if even those do
+ *    not fit), then all of them by weight, each  share = max(its minimum, min(ask, RAM, lambda *
+ *    weight))  with lambda such that the shares fill the room: what one VM does not ask for goes
+ *    to the others. Weights 3:1, room 400 MiB, both asking 1 GiB: 300 and 100 MiB; the first
+ *    asking only 200 MiB: 200 + 200; the second an SLO VM with dram_min 150 MiB: 250 + 150.
  *    Target = share + what the VM holds on other DRAM nodes. A VM without a home DRAM node gets no
  *    share: target = min(ask, what it holds), so it can only shrink.
  *
  * 3. Which pages: thresholds and hysteresis. With margin M = PLAN_MARGIN_HEAT (48) and promotion
  *    floor F = cold_max + M + 1 (49), per VM and in this order:
- *      (a) above its target, a budget VM demotes its coldest DRAM units down to the target;
+ *      (a) above its target, a budget (or SLO) VM demotes its coldest DRAM units down to the target;
  *      (b) below it, the hottest CXL units with heat >= F are promoted into the room (pin: every
  *          unit, whatever its heat); the room counts pages of unknown place as on DRAM;
- *      (c) then the hottest CXL unit is swapped with the coldest DRAM unit while it is hotter by
+ *      (c) then (budget, SLO) the hottest CXL unit is swapped with the coldest DRAM unit while it is hotter by
  *          at least M (both with heat >= F on the CXL side). Only units whose place is known
  *          take part: an ambiguous one (see 6) may be on DRAM already, and a DRAM page given up
  *          for it would be lost for nothing.
@@ -190,20 +193,42 @@ typedef enum PlanDirection {
 
 const char *plan_direction_to_string(PlanDirection d);
 
-/* What the VM's policy asks for, resolved to bytes (the planner does not read the config). */
+/*
+ * Policies. What a VM's policy asks for, resolved to bytes (the planner does not read the config),
+ * behind one table in plan.c: each kind is one entry (its name, how it shares contended DRAM,
+ * whether it may give DRAM pages up) and one function (what it asks for, what it is guaranteed,
+ * the words of its reason). Adding a kind: an enum value here, its entry and function there
+ * (test-plan-policy adds one the same way, through PLAN_POLICY_KIND_EXTRA and
+ * PLAN_POLICY_TABLE_EXTRA, to prove it takes nothing else).
+ *
+ * Contended DRAM (model 2) is shared in classes, in this order: pinned VMs (each keeps at least
+ * what it holds), then every other movable VM by weight, after each of those was first given
+ * its guaranteed minimum (slo: dram_min) by weight as far as the room goes. So under
+ * oversubscription an SLO VM is served before budget VMs up to its dram_min, then by weight
+ * like them.
+ */
 typedef enum PlanPolicyKind {
         PLAN_POLICY_BUDGET, /* a DRAM budget: hottest pages on DRAM up to it */
         PLAN_POLICY_PIN,    /* all of the VM on DRAM, never demoted */
         PLAN_POLICY_NEVER,  /* no moves at all; its DRAM use is counted as it is */
+        PLAN_POLICY_SLO,    /* a service level: dram_budget_bytes is the controller's current DRAM
+                             * target (slo.h), at least dram_min_bytes of it served first */
+#ifdef PLAN_POLICY_KIND_EXTRA
+        PLAN_POLICY_KIND_EXTRA
+#endif
         _PLAN_POLICY_KIND_MAX,
         _PLAN_POLICY_KIND_INVALID = -22,
 } PlanPolicyKind;
 
 const char *plan_policy_kind_to_string(PlanPolicyKind k);
+PlanPolicyKind plan_policy_kind_from_string(const char *s);
 
 typedef struct PlanPolicy {
         PlanPolicyKind kind;
-        uint64_t dram_budget_bytes; /* PLAN_POLICY_BUDGET: at most this much on DRAM (<= RAM) */
+        uint64_t dram_budget_bytes; /* BUDGET: at most this much on DRAM (<= RAM); SLO: the DRAM
+                                     * target its controller asks for this cycle */
+        uint64_t dram_min_bytes;    /* SLO: served before budget VMs up to this (<= dram_budget_bytes) */
+        unsigned cxl_access_max_bp; /* SLO: its cap, in basis points of accesses, for the reason */
         unsigned weight;            /* share of contended DRAM, relative to other VMs (>= 1) */
         const char *origin;         /* for reasons: "/etc/vtism.conf:12" or "default"; may be NULL */
 } PlanPolicy;

@@ -131,7 +131,15 @@ static void policy_init_default(VtPolicy *p) {
                 .budget_is_percent = true,
                 .dram_budget_percent = DEFAULT_DRAM_BUDGET_PERCENT,
                 .weight = DEFAULT_WEIGHT,
+                .dram_max = { .is_percent = true, .percent = 100 },
         };
+}
+
+uint64_t vt_ram_size_bytes(const VtRamSize *s, uint64_t ram_bytes) {
+        if (!s->is_percent)
+                return s->bytes;
+        /* ram * pct / 100 without overflow, rounded down to whole 4 KiB pages */
+        return (ram_bytes / 100 * s->percent + ram_bytes % 100 * s->percent / 100) / 4096 * 4096;
 }
 
 VtConf *config_new_default(void) {
@@ -471,10 +479,8 @@ static int parse_size_pow2(ParseContext *ctx, const ConfigKey *k, const config_s
         return 0;
 }
 
-/* dram_budget: "NN%" of guest RAM, a size string, or integer bytes. */
-static int parse_budget(ParseContext *ctx, const ConfigKey *k, const config_setting_t *s, const char *path,
-                        void *base) {
-        VtPolicy *p = base;
+/* "NN%" of guest RAM, a size string, or integer bytes (dram_budget, dram_min, dram_max). */
+static int setting_get_ram_size(ParseContext *ctx, const config_setting_t *s, const char *path, VtRamSize *ret) {
         char shown[ECHO_MAX_BYTES * 4 + 8];
         uint64_t v;
         int r;
@@ -490,23 +496,37 @@ static int parse_budget(ParseContext *ctx, const ConfigKey *k, const config_sett
                                 oom();
                         if (safe_atou64(digits, &v) < 0)
                                 return fail_at(ctx, s, path, "'%s' is not a valid percentage", echo(ctx, str));
-                        if (v > (uint64_t) k->max)
-                                return fail_at(ctx, s, path, "'%s' is out of range (0%%..%" PRIi64 "%%)",
-                                               echo(ctx, str), k->max);
-                        p->budget_is_percent = true;
-                        p->dram_budget_percent = (unsigned) v;
-                        p->dram_budget_bytes = 0;
+                        if (v > 100)
+                                return fail_at(ctx, s, path, "'%s' is out of range (0%%..100%%)", echo(ctx, str));
+                        *ret = (VtRamSize) { .is_percent = true, .percent = (unsigned) v };
                         return 0;
                 }
         }
-
         r = setting_get_size(ctx, s, path, &v, shown, sizeof(shown));
         if (r < 0)
                 return r;
-        p->budget_is_percent = false;
-        p->dram_budget_bytes = v;
-        p->dram_budget_percent = 0;
+        *ret = (VtRamSize) { .bytes = v };
         return 0;
+}
+
+static int parse_budget(ParseContext *ctx, const ConfigKey *k, const config_setting_t *s, const char *path,
+                        void *base) {
+        VtPolicy *p = base;
+        VtRamSize v;
+        int r;
+
+        r = setting_get_ram_size(ctx, s, path, &v);
+        if (r < 0)
+                return r;
+        p->budget_is_percent = v.is_percent;
+        p->dram_budget_percent = v.percent;
+        p->dram_budget_bytes = v.bytes;
+        return 0;
+}
+
+static int parse_ram_size(ParseContext *ctx, const ConfigKey *k, const config_setting_t *s, const char *path,
+                          void *base) {
+        return setting_get_ram_size(ctx, s, path, FIELD(base, k, VtRamSize));
 }
 
 static bool uuid_is_valid(const char *s) {
@@ -668,12 +688,16 @@ static const ConfigKey config_keys[] = {
         POLICY_MATCH_KEY("name", POLICY_MATCH_NAME),
         POLICY_MATCH_KEY("uuid", POLICY_MATCH_UUID),
         POLICY_MATCH_KEY("cmdline", POLICY_MATCH_CMDLINE),
-        { .section = SECTION_POLICY, .name = "dram_budget", .parse = parse_budget, .max = 100 },
+        { .section = SECTION_POLICY, .name = "dram_budget", .parse = parse_budget },
         { .section = SECTION_POLICY, .name = "weight", .parse = parse_unsigned, .offset = offsetof(VtPolicy, weight),
           .min = 1, .max = 10000 },
         { .section = SECTION_POLICY, .name = "pin_dram", .parse = parse_bool, .offset = offsetof(VtPolicy, pin_dram) },
         { .section = SECTION_POLICY, .name = "never_migrate", .parse = parse_bool,
           .offset = offsetof(VtPolicy, never_migrate) },
+        { .section = SECTION_POLICY, .name = "cxl_access_max_percent", .parse = parse_unsigned,
+          .offset = offsetof(VtPolicy, cxl_access_max_percent), .min = 0, .max = 100 },
+        { .section = SECTION_POLICY, .name = "dram_min", .parse = parse_ram_size, .offset = offsetof(VtPolicy, dram_min) },
+        { .section = SECTION_POLICY, .name = "dram_max", .parse = parse_ram_size, .offset = offsetof(VtPolicy, dram_max) },
 
         { .section = SECTION_PROCESS, .name = "pid", .parse = parse_unsigned, .offset = offsetof(VtProcess, pid),
           .min = 1, .max = 4194304 },
@@ -721,6 +745,26 @@ static int parse_group(ParseContext *ctx, const config_setting_t *g, const char 
 static int policy_check(ParseContext *ctx, const config_setting_t *g, const char *path, const VtPolicy *p) {
         if (p->pin_dram && p->never_migrate)
                 return fail_at(ctx, g, path, "pin_dram and never_migrate contradict each other");
+        if (p->cxl_access_max_percent > 0 && (p->pin_dram || p->never_migrate))
+                return fail_at(ctx, g, path,
+                               "cxl_access_max_percent (a service level) and %s contradict each other "
+                               "(cxl_access_max_percent = 0 turns an inherited service level off)",
+                               p->pin_dram ? "pin_dram" : "never_migrate");
+        if (p->cxl_access_max_percent > 0 && config_setting_get_member(g, "dram_budget")) {
+                _cleanup_free_ char *kpath = xasprintf("%s.dram_budget", path);
+
+                return fail_at(ctx, config_setting_get_member(g, "dram_budget"), kpath,
+                               "does not apply to a service level (cxl_access_max_percent): its DRAM target "
+                               "tunes itself within dram_min and dram_max");
+        }
+        if (p->dram_min.is_percent == p->dram_max.is_percent &&
+            (p->dram_min.is_percent ? p->dram_min.percent > p->dram_max.percent : p->dram_min.bytes > p->dram_max.bytes)) {
+                const char *key = config_setting_get_member(g, "dram_min") ? "dram_min" : "dram_max";
+                const config_setting_t *at = config_setting_get_member(g, key);
+                _cleanup_free_ char *kpath = xasprintf("%s.%s", path, key);
+
+                return fail_at(ctx, at ?: g, at ? kpath : path, "dram_min is above dram_max");
+        }
         return 0;
 }
 

@@ -45,23 +45,101 @@ static const char *const plan_direction_names[_PLAN_DIRECTION_MAX] = {
 };
 assert_cc(ELEMENTSOF(plan_direction_names) == _PLAN_DIRECTION_MAX);
 
-static const char *const plan_policy_kind_names[_PLAN_POLICY_KIND_MAX] = {
-        [PLAN_POLICY_BUDGET] = "budget",
-        [PLAN_POLICY_PIN] = "pin",
-        [PLAN_POLICY_NEVER] = "never",
-};
-assert_cc(ELEMENTSOF(plan_policy_kind_names) == _PLAN_POLICY_KIND_MAX);
-
 const char *plan_direction_to_string(PlanDirection d) {
         if ((unsigned) d >= _PLAN_DIRECTION_MAX)
                 return NULL;
         return plan_direction_names[d];
 }
 
+/* ---- policies (plan.h, "Policies") ---- */
+
+/* What a policy asks of DRAM for one VM, from what the VM is. */
+typedef struct PolicyAsk {
+        uint64_t ask_pages;         /* what it wants on DRAM (<= RAM) */
+        uint64_t min_pages;         /* guaranteed first in its class (<= ask_pages) */
+} PolicyAsk;
+
+typedef enum PolicyClass {
+        POLICY_CLASS_PINNED,        /* served first; each keeps at least what it holds */
+        POLICY_CLASS_SHARED,        /* then by weight, after the minimums */
+        _POLICY_CLASS_MAX,
+} PolicyClass;
+
+typedef struct PolicyOps {
+        const char *name;
+        /* ask: what it wants, and its guaranteed minimum; label: the reason's first words */
+        void (*ask)(const PlanPolicy *p, uint64_t ram_pages, uint64_t dram_pages, PolicyAsk *ret);
+        void (*label)(const PlanPolicy *p, char *buf, size_t size);
+        PolicyClass class;
+        bool movable;               /* false: no moves at all, its DRAM use counted as it is */
+        bool gives_up;              /* above target it demotes (a), and it swaps (c) */
+        bool every_unit;            /* (b) promotes every unit whatever its heat (no floor) */
+        bool keep_without_home;     /* without a home node it keeps what it holds (else it may shrink to its ask) */
+} PolicyOps;
+
+static void budget_ask(const PlanPolicy *p, uint64_t ram_pages, uint64_t dram_pages, PolicyAsk *ret) {
+        *ret = (PolicyAsk) { .ask_pages = MIN(p->dram_budget_bytes >> PAGE_SHIFT, ram_pages) };
+}
+
+static void budget_label(const PlanPolicy *p, char *buf, size_t size) {
+        char a[FORMAT_BYTES_MAX];
+
+        snprintf(buf, size, "Budget %s", format_bytes(a, sizeof(a), p->dram_budget_bytes));
+}
+
+static void pin_ask(const PlanPolicy *p, uint64_t ram_pages, uint64_t dram_pages, PolicyAsk *ret) {
+        *ret = (PolicyAsk) { .ask_pages = ram_pages };
+}
+
+static void pin_label(const PlanPolicy *p, char *buf, size_t size) {
+        snprintf(buf, size, "Pinned to DRAM");
+}
+
+static void never_ask(const PlanPolicy *p, uint64_t ram_pages, uint64_t dram_pages, PolicyAsk *ret) {
+        *ret = (PolicyAsk) { .ask_pages = dram_pages };
+}
+
+static void never_label(const PlanPolicy *p, char *buf, size_t size) {
+        snprintf(buf, size, "Never migrated");
+}
+
+static void slo_ask(const PlanPolicy *p, uint64_t ram_pages, uint64_t dram_pages, PolicyAsk *ret) {
+        uint64_t ask = MIN(p->dram_budget_bytes >> PAGE_SHIFT, ram_pages);
+
+        *ret = (PolicyAsk) { .ask_pages = ask, .min_pages = MIN(p->dram_min_bytes >> PAGE_SHIFT, ask) };
+}
+
+static void slo_label(const PlanPolicy *p, char *buf, size_t size) {
+        char a[FORMAT_BYTES_MAX], b[FORMAT_BYTES_MAX];
+
+        snprintf(buf, size, "SLO at most %u.%02u %% of accesses from CXL, DRAM target %s (at least %s)",
+                 p->cxl_access_max_bp / 100, p->cxl_access_max_bp % 100, format_bytes(a, sizeof(a), p->dram_budget_bytes),
+                 format_bytes(b, sizeof(b), p->dram_min_bytes));
+}
+
+static const PolicyOps plan_policies[_PLAN_POLICY_KIND_MAX] = {
+        [PLAN_POLICY_BUDGET] = { "budget", budget_ask, budget_label, POLICY_CLASS_SHARED, .movable = true, .gives_up = true },
+        [PLAN_POLICY_PIN] = { "pin", pin_ask, pin_label, POLICY_CLASS_PINNED, .movable = true, .every_unit = true,
+                              .keep_without_home = true },
+        [PLAN_POLICY_NEVER] = { "never", never_ask, never_label, POLICY_CLASS_SHARED, .keep_without_home = true },
+        [PLAN_POLICY_SLO] = { "slo", slo_ask, slo_label, POLICY_CLASS_SHARED, .movable = true, .gives_up = true },
+#ifdef PLAN_POLICY_TABLE_EXTRA
+        PLAN_POLICY_TABLE_EXTRA
+#endif
+};
+assert_cc(ELEMENTSOF(plan_policies) == _PLAN_POLICY_KIND_MAX);
+
 const char *plan_policy_kind_to_string(PlanPolicyKind k) {
         if ((unsigned) k >= _PLAN_POLICY_KIND_MAX)
                 return NULL;
-        return plan_policy_kind_names[k];
+        return plan_policies[k].name;
+}
+
+PlanPolicyKind plan_policy_kind_from_string(const char *s) {
+        for (size_t k = 0; s && k < _PLAN_POLICY_KIND_MAX; k++)
+                if (plan_policies[k].name && streq(plan_policies[k].name, s))
+                        return (PlanPolicyKind) k;
+        return _PLAN_POLICY_KIND_INVALID;
 }
 
 /* ---- the host ---- */
@@ -131,6 +209,7 @@ typedef struct Selection {
 
 typedef struct Ctx {
         const PlanVm *in;
+        const PolicyOps *ops;       /* plan_policies[in->policy.kind] */
         size_t index;
         PlanVmResult *res;
         const HeatParams *params;
@@ -149,7 +228,7 @@ typedef struct Ctx {
         bool small_units;           /* a 4 KiB unit is a candidate */
         BlockSum **blocks;          /* per range, per block */
         size_t n_ranges;
-        uint64_t ask_pages, share_pages, target_pages;
+        uint64_t ask_pages, min_pages, share_pages, target_pages;
         uint64_t weight_sum;        /* of the VMs sharing its home node's room with it (itself too) */
         Selection want, sel;        /* without and within the budget share */
         uint64_t budget_pages, query_share_pages, query_want_pages;
@@ -163,12 +242,14 @@ static bool vm_allows(const PlanVm *vm, int id) {
         return !vm->allowed_nodes || int_list_contains(vm->allowed_nodes, vm->n_allowed_nodes, id);
 }
 
-static bool ctx_budget(const Ctx *c) {
-        return c->in->policy.kind == PLAN_POLICY_BUDGET;
+/* Does its policy give DRAM pages up: demote above its target (a), swap (c)? */
+static bool ctx_gives_up(const Ctx *c) {
+        return c->ops->gives_up;
 }
 
-static bool ctx_pin(const Ctx *c) {
-        return c->in->policy.kind == PLAN_POLICY_PIN;
+/* Does its policy want every unit on DRAM, whatever its heat (pin)? */
+static bool ctx_every_unit(const Ctx *c) {
+        return c->ops->every_unit;
 }
 
 static unsigned promote_key(unsigned heat, bool known) {
@@ -641,12 +722,11 @@ static void set_targets(Ctx *ctx, size_t n_vms, Host *host) {
         for (size_t v = 0; v < n_vms; v++) {
                 Ctx *c = &ctx[v];
 
-                if (ctx_budget(c))
-                        c->ask_pages = MIN(c->in->policy.dram_budget_bytes >> PAGE_SHIFT, c->ram_pages);
-                else if (ctx_pin(c))
-                        c->ask_pages = c->ram_pages;
-                else
-                        c->ask_pages = c->dram_pages;
+                PolicyAsk a;
+
+                c->ops->ask(&c->in->policy, c->ram_pages, c->dram_pages, &a);
+                c->ask_pages = MIN(a.ask_pages, c->ram_pages);
+                c->min_pages = MIN(a.min_pages, c->ask_pages);
                 for (size_t i = 0; i < host->n_nodes; i++) {
                         Node *n = &host->nodes[i];
 
@@ -666,31 +746,42 @@ static void set_targets(Ctx *ctx, size_t n_vms, Host *host) {
                 cap = cap > n->keep_pages ? cap - n->keep_pages : 0;
                 n->room_pages = cap > n->fixed_pages ? cap - n->fixed_pages : 0;
 
-                /* pinned VMs first, then budget VMs, each by weight */
-                for (int pass = 0; pass < 2; pass++) {
+                /* pinned VMs first, then the others: their minimums by weight, then all by weight */
+                for (int pass = 0; pass < 3; pass++) {
+                        PolicyClass class = pass == 0 ? POLICY_CLASS_PINNED : POLICY_CLASS_SHARED;
                         size_t k = 0;
                         uint64_t used = 0;
 
                         for (size_t v = 0; v < n_vms; v++) {
                                 Ctx *c = &ctx[v];
-                                uint64_t elsewhere = c->dram_pages - c->node_pages[i], want;
+                                uint64_t elsewhere = c->dram_pages - c->node_pages[i], want, min;
 
-                                if (!c->movable || c->home != (int) i || ctx_pin(c) != (pass == 0))
+                                if (!c->movable || c->home != (int) i || c->ops->class != class)
                                         continue;
                                 want = c->ask_pages > elsewhere ? c->ask_pages - elsewhere : 0;
-                                claims[k] = (Claim) {
-                                        .floor = pass == 0 ? MIN(c->node_pages[i], want) : 0,
-                                        .want = want,
-                                        .weight = c->in->policy.weight,
-                                };
+                                min = c->min_pages > elsewhere ? c->min_pages - elsewhere : 0;
+                                if (pass == 0)
+                                        claims[k] = (Claim) { .floor = MIN(c->node_pages[i], want), .want = want };
+                                else if (pass == 1)
+                                        claims[k] = (Claim) { .want = MIN(min, want) };
+                                else
+                                        claims[k] = (Claim) { .floor = c->share_pages, .want = MAX(want, c->share_pages) };
+                                claims[k].weight = c->in->policy.weight;
                                 who[k++] = v;
                         }
+                        if (pass == 2)
+                                /* the minimums come back into the room: shared again, as floors */
+                                for (size_t j = 0; j < k; j++)
+                                        n->room_pages += ctx[who[j]].share_pages;
                         waterfill(claims, k, n->room_pages, shares);
                         for (size_t j = 0; j < k; j++) {
                                 Ctx *c = &ctx[who[j]];
 
-                                for (size_t q = 0; q < k; q++)
-                                        c->weight_sum += claims[q].weight;
+                                if (pass != 1) {
+                                        c->weight_sum = 0;
+                                        for (size_t q = 0; q < k; q++)
+                                                c->weight_sum += claims[q].weight;
+                                }
                                 c->share_pages = shares[j];
                                 c->target_pages = shares[j] + (c->dram_pages - c->node_pages[i]);
                                 used += shares[j];
@@ -705,7 +796,7 @@ static void set_targets(Ctx *ctx, size_t n_vms, Host *host) {
                 if (!c->movable)
                         c->target_pages = c->dram_pages;
                 else if (c->home < 0)
-                        c->target_pages = ctx_budget(c) ? MIN(c->ask_pages, c->dram_pages) : c->dram_pages;
+                        c->target_pages = c->ops->keep_without_home ? c->dram_pages : MIN(c->ask_pages, c->dram_pages);
         }
 }
 
@@ -751,14 +842,14 @@ static void select_vm(const Ctx *c, uint64_t cap, Selection *ret) {
                 .promote_known = { .hist = c->cxl, .down = true },
                 .promote_ambig = { .hist = c->ambig, .down = true },
         };
-        unsigned floor = ctx_pin(c) ? 0 : c->floor, dmax = hidden_dram_max_heat(c);
+        unsigned floor = ctx_every_unit(c) ? 0 : c->floor, dmax = hidden_dram_max_heat(c);
         uint64_t used = 0, room, demoted = 0, u = c->dram_pages, t = c->target_pages;
         /* ambiguous units can be on CXL only as many as the VM's CXL pages not known as units */
         uint64_t ambig_cap = hidden_pages(c, c->cxl, c->cxl_pages);
         Cut *d = &s.demote, *pk = &s.promote_known, *pa = &s.promote_ambig;
 
         /* (a) */
-        if (ctx_budget(c) && u > t) {
+        if (ctx_gives_up(c) && u > t) {
                 uint64_t need = u - t, left;
 
                 while (need > 0 && used < cap && (left = cut_left(d)) > 0 && cut_heat(d) <= (int) dmax) {
@@ -792,7 +883,7 @@ static void select_vm(const Ctx *c, uint64_t cap, Selection *ret) {
                 }
 
         /* (c) */
-        if (ctx_budget(c) && c->home >= 0)
+        if (ctx_gives_up(c) && c->home >= 0)
                 for (;;) {
                         uint64_t kl = cut_left(pk), dl = cut_left(d), k;
 
@@ -820,7 +911,7 @@ static void select_vm(const Ctx *c, uint64_t cap, Selection *ret) {
  * more than the pages known on DRAM): else every ambiguous page is on CXL already.
  */
 static int query_demote_heat(const Ctx *c) {
-        if (!ctx_budget(c) || hidden_pages(c, c->dram, c->dram_pages) == 0)
+        if (!ctx_gives_up(c) || hidden_pages(c, c->dram, c->dram_pages) == 0)
                 return -1;
         if (c->want.forced_unmet_pages > 0)
                 return (int) LEVELS - 1;
@@ -837,7 +928,7 @@ static int query_swap_heat(const Ctx *c) {
         const Selection *w = &c->want;
         int h;
 
-        if (!ctx_budget(c) || c->home < 0 || w->next_ambig_heat < 0 || w->coldest_dram_heat < 0)
+        if (!ctx_gives_up(c) || c->home < 0 || w->next_ambig_heat < 0 || w->coldest_dram_heat < 0)
                 return -1;
         h = MAX(w->coldest_dram_heat + c->margin, (int) c->floor);
         return w->next_ambig_heat >= h ? h : -1;
@@ -846,7 +937,7 @@ static int query_swap_heat(const Ctx *c) {
 /* How much a block is worth querying: promotion wants first (hottest), then demotion wants
  * (coldest), then any unknown block; -1: not at all. */
 static int query_priority(const Ctx *c, const BlockSum *s, int demote_heat, int swap_heat) {
-        unsigned floor = ctx_pin(c) ? 0 : c->floor;
+        unsigned floor = ctx_every_unit(c) ? 0 : c->floor;
 
         if (s->requery)
                 return (int) (LEVELS + (unsigned) MAX(s->ambig_max, 0));
@@ -1346,20 +1437,11 @@ static unsigned hot_min_heat(const Ctx *c) {
 static void describe(Ctx *c, const Host *host, uint64_t budget_pages) {
         const PlanPolicy *pol = &c->in->policy;
         const char *origin = pol->origin ?: "default";
-        char a[FORMAT_BYTES_MAX], b[FORMAT_BYTES_MAX], d[FORMAT_BYTES_MAX];
+        char a[FORMAT_BYTES_MAX], b[FORMAT_BYTES_MAX], d[FORMAT_BYTES_MAX], label[256];
         Text t = {};
 
-        switch (pol->kind) {
-        case PLAN_POLICY_BUDGET:
-                text_add(&t, "Budget %s (%s)", format_bytes(a, sizeof(a), pol->dram_budget_bytes), origin);
-                break;
-        case PLAN_POLICY_PIN:
-                text_add(&t, "Pinned to DRAM (%s)", origin);
-                break;
-        default:
-                text_add(&t, "Never migrated (%s)", origin);
-                break;
-        }
+        c->ops->label(pol, label, sizeof(label));
+        text_add(&t, "%s (%s)", label, origin);
         text_add(&t, ": %s on DRAM, %s on CXL", size_str(a, c->dram_pages), size_str(b, c->cxl_pages));
         if (c->unknown_pages > 0)
                 text_add(&t, ", %s not known yet", size_str(a, c->unknown_pages));
@@ -1380,7 +1462,7 @@ static void describe(Ctx *c, const Host *host, uint64_t budget_pages) {
                 else if (c->target_pages < c->ask_pages)
                         text_add(&t, " of %s asked (all node %d holds for VMs above its free watermark)", size_str(b, c->ask_pages),
                                  host->nodes[c->home].id);
-                if (ctx_pin(c) && c->target_pages < c->ram_pages)
+                if (ctx_every_unit(c) && c->target_pages < c->ram_pages)
                         text_add(&t, ": does not fit");
         }
         text_add(&t, ". ");
@@ -1389,7 +1471,7 @@ static void describe(Ctx *c, const Host *host, uint64_t budget_pages) {
         else
                 text_add(&t, "Demoting %s, promoting %s", size_str(a, c->demoted_pages), size_str(b, c->promoted_pages));
         text_add(&t, " (hot >= %u", c->res->hot_min_heat);
-        if (ctx_budget(c))
+        if (ctx_gives_up(c))
                 text_add(&t, ", cold <= %u", c->res->cold_max_heat);
         text_add(&t, ")");
         if (c->want.demote_pages + c->want.promote_pages > c->budget_pages)
@@ -1418,10 +1500,10 @@ static void fill_result(Ctx *c) {
         r->promote_bytes = c->promoted_pages << PAGE_SHIFT;
         r->demote_bytes = c->demoted_pages << PAGE_SHIFT;
         r->query_bytes = c->query_pages << PAGE_SHIFT;
-        if (!c->movable || c->in->policy.kind == PLAN_POLICY_NEVER) {
+        if (!c->movable || !c->ops->movable) {
                 r->hot_min_heat = 256;
                 r->cold_max_heat = 0;
-        } else if (ctx_pin(c)) {
+        } else if (ctx_every_unit(c)) {
                 r->hot_min_heat = 0;
                 r->cold_max_heat = 0;
         } else {
@@ -1450,7 +1532,8 @@ static int validate(const Topology *t, const PlanLimits *limits, const PlanVm *v
         for (size_t v = 0; v < n_vms; v++) {
                 const PlanVm *vm = &vms[v];
 
-                if (!vm->heat || vm->policy.weight == 0 || (unsigned) vm->policy.kind >= _PLAN_POLICY_KIND_MAX)
+                if (!vm->heat || vm->policy.weight == 0 || (unsigned) vm->policy.kind >= _PLAN_POLICY_KIND_MAX ||
+                    !plan_policies[vm->policy.kind].ask)
                         return -EINVAL;
                 for (size_t i = 0; vm->placement && i < vm->n_placement; i++) {
                         const PlanPlacement *pl = &vm->placement[i];
@@ -1493,6 +1576,7 @@ static void ctx_init(Ctx *c, const Host *host, const PlanLimits *limits, const P
         const HeatStats *st = heatmap_stats(vm->heat);
 
         c->in = vm;
+        c->ops = &plan_policies[vm->policy.kind];
         c->index = index;
         c->res = res;
         c->params = heatmap_params(vm->heat);
@@ -1513,7 +1597,7 @@ static void ctx_init(Ctx *c, const Host *host, const PlanLimits *limits, const P
         }
         c->want = (Selection) { .next_known_heat = -1, .next_ambig_heat = -1, .coldest_dram_heat = -1 };
         c->movable = true;
-        if (vm->policy.kind == PLAN_POLICY_NEVER)
+        if (!c->ops->movable)
                 c->still = "its pages stay where they are";
         else if (vm->frozen)
                 c->still = vm->frozen_why ?: "frozen: no moves this cycle, its DRAM use counts";

@@ -367,6 +367,7 @@ static void print_vms(FILE *f, const BusSnapshot *s, const Rates *rates) {
         _cleanup_(table_freep) Table *t = table_new();
         unsigned rate_fields[_BUS_VM_FIELD_MAX];
         size_t n_rate = rates ? vm_rate_fields(rate_fields, ELEMENTSOF(rate_fields)) : 0;
+        bool with_share = false;
 
         if (s->n_vms == 0) {
                 if (arg_legend)
@@ -383,6 +384,11 @@ static void print_vms(FILE *f, const BusSnapshot *s, const Rates *rates) {
         table_add_column(t, "HOT", TABLE_RIGHT);
         table_add_column(t, "WARM", TABLE_RIGHT);
         table_add_column(t, "COLD", TABLE_RIGHT);
+        /* the CXL access share, only once some VM has one (narrow terminals) */
+        for (size_t i = 0; i < s->n_vms && !with_share; i++)
+                with_share = bus_record_has(&s->vms[i], BUS_VM_CXL_ACCESS_BP);
+        if (with_share)
+                table_add_column(t, "CXL%", TABLE_RIGHT);
         for (size_t k = 0; k < n_rate; k++) {
                 _cleanup_free_ char *h = rate_header(bus_vm_fields[rate_fields[k]].key);
                 table_add_column(t, h, TABLE_RIGHT);
@@ -408,6 +414,16 @@ static void print_vms(FILE *f, const BusSnapshot *s, const Rates *rates) {
                 table_add_cell(t, bytes_cell(b[4], sizeof(b[4]), v, BUS_VM_HOT_BYTES));
                 table_add_cell(t, bytes_cell(b[5], sizeof(b[5]), v, BUS_VM_WARM_BYTES));
                 table_add_cell(t, bytes_cell(b[0], sizeof(b[0]), v, BUS_VM_COLD_BYTES));
+                /* the share of its sampled accesses served from CXL, "~" when the bounds are wide */
+                if (!with_share)
+                        ;
+                else if (bus_record_has(v, BUS_VM_CXL_ACCESS_BP)) {
+                        uint64_t x = bus_record_u64(v, BUS_VM_CXL_ACCESS_BP, 0);
+                        uint64_t lo = bus_record_u64(v, BUS_VM_CXL_ACCESS_MIN_BP, x), hi = bus_record_u64(v, BUS_VM_CXL_ACCESS_MAX_BP, x);
+
+                        table_add_cellf(t, "%s%" PRIu64 ".%" PRIu64, hi - lo > 100 ? "~" : "", x / 100, x % 100 / 10);
+                } else
+                        table_add_cell(t, NULL);
                 for (size_t k = 0; k < n_rate; k++) {
                         char cell[32];
                         double per_sec;
@@ -435,6 +451,23 @@ static void print_vms(FILE *f, const BusSnapshot *s, const Rates *rates) {
                         fprintf(f, "  %s: %s\n", bus_record_str(&s->vms[i], BUS_VM_NAME, "?"), error);
                 else if (not_tiered && *not_tiered)
                         fprintf(f, "  %s: not tiered: %s\n", bus_record_str(&s->vms[i], BUS_VM_NAME, "?"), not_tiered);
+        }
+        for (size_t i = 0; i < s->n_vms; i++) {
+                const BusRecord *v = &s->vms[i];
+                const char *slo = bus_record_str(v, BUS_VM_SLO_STATE, NULL);
+                uint64_t cap = bus_record_u64(v, BUS_VM_SLO_CAP_BP, 0), x = bus_record_u64(v, BUS_VM_CXL_ACCESS_BP, 0);
+
+                if (!slo)
+                        continue;
+                fprintf(f, "  %s: service level %" PRIu64 ".%02" PRIu64 " %% of accesses from CXL: %s", bus_record_str(v, BUS_VM_NAME, "?"),
+                        cap / 100, cap % 100, slo);
+                if (bus_record_has(v, BUS_VM_CXL_ACCESS_MIN_BP) &&
+                    bus_record_u64(v, BUS_VM_CXL_ACCESS_MAX_BP, x) - bus_record_u64(v, BUS_VM_CXL_ACCESS_MIN_BP, x) > 100)
+                        fprintf(f, " (estimate %" PRIu64 ".%02" PRIu64 " %%, between %" PRIu64 ".%02" PRIu64 " and %" PRIu64 ".%02" PRIu64 " %%)",
+                                x / 100, x % 100, bus_record_u64(v, BUS_VM_CXL_ACCESS_MIN_BP, 0) / 100,
+                                bus_record_u64(v, BUS_VM_CXL_ACCESS_MIN_BP, 0) % 100, bus_record_u64(v, BUS_VM_CXL_ACCESS_MAX_BP, 0) / 100,
+                                bus_record_u64(v, BUS_VM_CXL_ACCESS_MAX_BP, 0) % 100);
+                fprintf(f, "\n");
         }
         for (size_t i = 0; i < s->n_vms; i++) {
                 const char *conflict = bus_record_str(&s->vms[i], BUS_VM_IDENTITY_CONFLICT, NULL);
@@ -978,7 +1011,10 @@ static int verb_heatmap(sd_bus *bus, int argc, char **argv) {
 static const char *policy_text(const BusRecord *p) {
         const char *kind = bus_record_str(p, BUS_PLAN_POLICY_KIND, "?");
 
-        return streq(kind, "pin") ? "pinned to DRAM" : streq(kind, "never") ? "never migrated" : kind;
+        return streq(kind, "pin")     ? "pinned to DRAM" :
+               streq(kind, "never")   ? "never migrated" :
+               streq(kind, "slo")     ? "service level (its DRAM target tunes itself, see Why)" :
+                                        kind;
 }
 
 static int print_plan(FILE *f, const BusRecord *p, const BusRecord *g, size_t n) {

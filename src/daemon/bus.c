@@ -998,6 +998,9 @@ static int append_vm(sd_bus_message *reply, const Manager *m, const Vm *vm) {
         const BusField *f = bus_vm_fields;
         HeatHistogram h = {};
         uint64_t dram = 0, cxl = 0, budget, target;
+        unsigned share_bp, share_min_bp, share_max_bp, slo_cap_bp;
+        const char *slo_state;
+        bool slo_met;
         bool sampled = vm->heat && vm->state == VM_STATE_TRACKED && vm->cycles > 0;
         int r;
 
@@ -1044,7 +1047,8 @@ static int append_vm(sd_bus_message *reply, const Manager *m, const Vm *vm) {
                 r = dict_string(reply, &f[BUS_VM_HOME_REASON], vm_home_reason_to_string(vm->home_reason));
         if (r >= 0)
                 r = dict_string(reply, &f[BUS_VM_POLICY], vm->policy.source);
-        if (r >= 0 && vm_dram_budget_bytes(vm, &budget) >= 0)
+        /* a service level has no budget: its target tunes itself (slo_state) */
+        if (r >= 0 && vm->policy.policy.cxl_access_max_percent == 0 && vm_dram_budget_bytes(vm, &budget) >= 0)
                 r = dict_u64(reply, &f[BUS_VM_DRAM_BUDGET_BYTES], budget);
         if (r >= 0 && vm_dram_target_bytes(vm, &target))
                 r = dict_u64(reply, &f[BUS_VM_DRAM_TARGET_BYTES], target);
@@ -1056,6 +1060,20 @@ static int append_vm(sd_bus_message *reply, const Manager *m, const Vm *vm) {
                 r = append_vm_migrations(reply, vm_migration_counters(vm) ?: &none);
         if (r >= 0)
                 r = dict_string(reply, &f[BUS_VM_IDENTITY_CONFLICT], vm->identity_conflict);
+        if (r >= 0 && vm_cxl_access(vm, &share_bp, &share_min_bp, &share_max_bp)) {
+                r = dict_u32(reply, &f[BUS_VM_CXL_ACCESS_BP], share_bp);
+                if (r >= 0)
+                        r = dict_u32(reply, &f[BUS_VM_CXL_ACCESS_MIN_BP], share_min_bp);
+                if (r >= 0)
+                        r = dict_u32(reply, &f[BUS_VM_CXL_ACCESS_MAX_BP], share_max_bp);
+        }
+        if (r >= 0 && vm_slo(vm, &slo_cap_bp, &slo_state, &slo_met)) {
+                r = dict_u32(reply, &f[BUS_VM_SLO_CAP_BP], slo_cap_bp);
+                if (r >= 0 && slo_state)
+                        r = dict_bool(reply, &f[BUS_VM_SLO_MET], slo_met);
+                if (r >= 0 && slo_state)
+                        r = dict_string(reply, &f[BUS_VM_SLO_STATE], slo_state);
+        }
         if (r >= 0)
                 r = dict_end(reply);
         return r;

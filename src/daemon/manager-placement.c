@@ -26,6 +26,7 @@
 #include "vtism/manager.h"
 #include "vtism/plan.h"
 #include "vtism/proc-pid.h"
+#include "vtism/slo.h"
 #include "vtism/util.h"
 
 /* Placement queries per cycle for all VMs together: 64 Ki pages (256 MiB of guest RAM; ~11 ms of
@@ -44,6 +45,10 @@
 #define PAGE_BYTES HEATMAP_GRANULE_4K
 
 #define VM_FIELDS(vm) FIELDS({ "VTISM_VM", (vm)->id }, { "VTISM_VM_NAME", (vm)->name })
+
+/* Journal MESSAGE_IDs (vtismd(8)): a VM's service level cannot be met, and is met again. */
+#define SLO_NOT_MET_MESSAGE_ID "77730e97949b46b6b9723854720ed0a2"
+#define SLO_MET_MESSAGE_ID     "f36be4fc455a4af2a29ae2ceb2037e8e"
 
 typedef struct VmTier {
         /* the last plan that covered this VM */
@@ -73,6 +78,14 @@ typedef struct VmTier {
         bool allowed_known, recheck_allowed;
         unsigned allowed_age;
         char *not_tiered;           /* why it gets no moves; NULL: tiered */
+        /* its CXL access share this cycle, and its service level (slo.h) */
+        bool have_est;
+        SloEstimate est;
+        bool slo_on;
+        Slo slo;
+        SloParams slo_params;
+        char *slo_state;            /* "met", "not met: ..."; NULL before its first update */
+        bool slo_reported;          /* "cannot be met" was logged for this episode */
 } VmTier;
 
 static VmTier *tier_of(Vm *vm) {
@@ -98,6 +111,7 @@ static VmTier *tier_free(VmTier *t) {
         free(t->allowed);
         free(t->allowed_str);
         free(t->not_tiered);
+        free(t->slo_state);
         free(t);
         return NULL;
 }
@@ -168,6 +182,28 @@ bool vm_dram_target_bytes(const Vm *vm, uint64_t *ret) {
         if (!vm->tier || !vm->tier->planned)
                 return false;
         *ret = vm->tier->result.dram_target_bytes;
+        return true;
+}
+
+bool vm_cxl_access(const Vm *vm, unsigned *ret_bp, unsigned *ret_min_bp, unsigned *ret_max_bp) {
+        const VmTier *t = vm->tier;
+
+        if (!t || !t->have_est || !t->est.valid)
+                return false;
+        *ret_bp = t->est.share_bp;
+        *ret_min_bp = t->est.share_min_bp;
+        *ret_max_bp = t->est.share_max_bp;
+        return true;
+}
+
+bool vm_slo(const Vm *vm, unsigned *ret_cap_bp, const char **ret_state, bool *ret_met) {
+        const VmTier *t = vm->tier;
+
+        if (!t || !t->slo_on)
+                return false;
+        *ret_cap_bp = t->slo_params.cap_bp;
+        *ret_state = t->slo_state;
+        *ret_met = slo_state_met(t->slo.state);
         return true;
 }
 
@@ -470,6 +506,104 @@ static PlanPolicy policy_of(const Vm *vm) {
         return pp;
 }
 
+/* ---- the service level (slo.h) ---- */
+
+static uint64_t dram_bytes_of(const Manager *m, const Vm *vm) {
+        HeatHistogram h;
+        uint64_t pages = 0;
+
+        heatmap_histogram_total(vm->heat, &h);
+        for (size_t i = 0; i < m->topology->n_nodes; i++) {
+                const TopologyNode *n = &m->topology->nodes[i];
+
+                if (n->tier == NODE_TIER_DRAM && n->id >= 0 && (unsigned) n->id < HEATMAP_NODES_MAX)
+                        pages += h.node_pages[n->id];
+        }
+        return pages * PAGE_BYTES;
+}
+
+/* Every VM with a heat map, every cycle: the share of its sampled accesses served from CXL. */
+static void tier_estimate(Manager *m, Vm *vm, VmTier *t) {
+        const HeatParams *hp = heatmap_params(vm->heat);
+        bool coarse = m->tracker && m->tracker->ops->kind == TRACKER_DAMON;
+
+        t->have_est = slo_estimate(vm->heat, m->topology, coarse, MIN(hp->cold_max + PLAN_MARGIN_HEAT + 1, 255u), &t->est) >= 0;
+}
+
+/*
+ * A VM whose policy has a service level: the controller moves its DRAM target, which the plan
+ * takes as its ask (policy "slo"). Not while it is frozen: a plan that moves nothing for it
+ * says nothing about its DRAM.
+ */
+static void tier_slo(Manager *m, Vm *vm, VmTier *t, PlanPolicy *pp, bool frozen) {
+        const VtPolicy *vp = &vm->policy.policy;
+        uint64_t ram = heatmap_ram_bytes(vm->heat);
+        char buf[512], cap[24];
+        SloInput in;
+        int r;
+
+        if (vp->cxl_access_max_percent == 0 || pp->kind != PLAN_POLICY_BUDGET || !t->have_est) {
+                if (t->slo_on && vp->cxl_access_max_percent == 0) {
+                        t->slo_on = false;
+                        free(t->slo_state);
+                        t->slo_state = NULL;
+                }
+                return;
+        }
+        if (!t->slo_on) {
+                slo_init(&t->slo);
+                t->slo_on = true;
+                t->slo_reported = false;
+        }
+        t->slo_params = (SloParams) {
+                .cap_bp = vp->cxl_access_max_percent * 100,
+                .dram_min_bytes = vt_ram_size_bytes(&vp->dram_min, ram),
+                .dram_max_bytes = vt_ram_size_bytes(&vp->dram_max, ram),
+        };
+        if (t->slo_params.dram_min_bytes > t->slo_params.dram_max_bytes)
+                t->slo_params.dram_min_bytes = t->slo_params.dram_max_bytes; /* a percentage and a size: the size wins */
+        in = (SloInput) {
+                .est = &t->est,
+                .ram_bytes = ram,
+                .dram_bytes = dram_bytes_of(m, vm),
+                .planned = t->planned && !t->frozen,
+                .granted_bytes = t->result.dram_target_bytes,
+                .moving = t->result.promote_bytes + t->result.demote_bytes > 0,
+        };
+        if (!frozen) {
+                r = slo_update(&t->slo, &t->slo_params, &in);
+                if (r < 0) {
+                        log_fields(LOG_DEBUG, VM_FIELDS(vm), "VM %s: service level not updated: %s", vm->name, strerror(-r));
+                        return;
+                }
+                slo_describe(&t->slo, &t->slo_params, &in, buf, sizeof(buf));
+                if (!streq_ptr(buf, t->slo_state)) {
+                        free(t->slo_state);
+                        t->slo_state = xstrdup(buf);
+                }
+                snprintf(cap, sizeof(cap), "%u", t->slo_params.cap_bp);
+                if (slo_cannot_be_met(&t->slo) && !t->slo_reported) {
+                        log_fields(LOG_WARNING,
+                                   FIELDS({ "MESSAGE_ID", SLO_NOT_MET_MESSAGE_ID }, { "VTISM_VM", vm->id }, { "VTISM_VM_NAME", vm->name },
+                                          { "VTISM_SLO_CAP_BP", cap }, { "VTISM_SLO_STATE", slo_state_to_string(t->slo.state) }),
+                                   "VM %s: its service level cannot be met: %s.", vm->name, buf);
+                        t->slo_reported = true;
+                } else if (t->slo_reported && slo_state_met(t->slo.state)) {
+                        log_fields(LOG_INFO,
+                                   FIELDS({ "MESSAGE_ID", SLO_MET_MESSAGE_ID }, { "VTISM_VM", vm->id }, { "VTISM_VM_NAME", vm->name },
+                                          { "VTISM_SLO_CAP_BP", cap }),
+                                   "VM %s: its service level is met again.", vm->name);
+                        t->slo_reported = false;
+                }
+        }
+        if (!t->slo.started)
+                t->slo.target_bytes = MIN(in.dram_bytes, t->slo_params.dram_max_bytes);
+        pp->kind = PLAN_POLICY_SLO;
+        pp->dram_budget_bytes = MAX(MIN(t->slo.target_bytes, ram), MIN(t->slo_params.dram_min_bytes, ram));
+        pp->dram_min_bytes = MIN(t->slo_params.dram_min_bytes, pp->dram_budget_bytes);
+        pp->cxl_access_max_bp = t->slo_params.cap_bp;
+}
+
 /* The moves of one VM summed per (direction, from, to). */
 static void tier_groups(VmTier *t, const Plan *p, uint32_t index) {
         for (size_t k = 0; k < p->n_moves; k++) {
@@ -538,6 +672,7 @@ void manager_placement_cycle(Manager *m) {
                         continue;
                 refresh_allowed(m, vm, vm->tier);
                 update_not_tiered(m, vm, vm->tier);
+                tier_estimate(m, vm, vm->tier);
                 if (!residency_known(vm))
                         first_pass += heatmap_ram_bytes(vm->heat) / PAGE_BYTES;
         }
@@ -571,6 +706,7 @@ void manager_placement_cycle(Manager *m) {
                         p->frozen = true;
                         p->frozen_why = "its first placement pass is not complete yet: no moves";
                 }
+                tier_slo(m, vm, t, &p->policy, p->frozen);
                 if (t->allowed_known && !tier_allows_all(t, m->topology)) {
                         p->allowed_nodes = t->allowed;
                         p->n_allowed_nodes = t->n_allowed;

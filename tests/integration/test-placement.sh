@@ -115,6 +115,18 @@ out=$("$VTISMCTL" plan 2>&1); rc=$?
 set -e
 [[ $rc -eq 2 && $out == *"usage: vtismctl plan VM"* ]] || fail "plan without a VM: rc=$rc $out"
 ok "plan: unknown VM and usage errors"
+
+# A service level (vtism.conf: cxl_access_max_percent): the plan takes the "slo" kind with its
+# bounds; the VM record has its cap and no budget. (Frozen here: no estimate, no controller
+# update, so no slo_state; the controller itself: test-slo, test-plan's simulated SLO case.)
+sed -i 's|dram_budget = "8M"; weight = 300;|cxl_access_max_percent = 5; dram_min = "4M"; dram_max = "50%"; weight = 300;|' "$conf"
+"$VTISMCTL" reload >/dev/null || fail "reload with a service level"
+slo_planned() { "$VTISMCTL" plan --json "$vm" 2>/dev/null | jq -en 'input | .policy_kind == "slo"' >/dev/null; }
+wait_for 10 slo_planned || fail "no slo plan: $("$VTISMCTL" plan --json "$vm" 2>&1)"
+p=$("$VTISMCTL" plan --json "$vm")
+jq -en 'input | (.reason | test("^SLO at most 5.00 % of accesses from CXL, DRAM target [0-9.]+ [KM]iB \\(at least 4 MiB\\)"))' <<<"$p" >/dev/null || fail "GetPlan of an SLO VM: $p"
+vm_json | jq -en 'input | .slo_cap_bp == 500 and .dram_budget_bytes == null' >/dev/null || fail "VM record of an SLO VM: $(vm_json)"
+ok "service level: plan kind slo with its target and dram_min, cap 500 bp in the VM record"
 kill -TERM "$VTISMD_PID"; wait "$VTISMD_PID" || fail "exit status on SIGTERM"
 
 # Monitor-only (this host: one node): nothing is planned, and both status and GetPlan say so.

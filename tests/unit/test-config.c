@@ -59,7 +59,10 @@ static bool policy_equal(const VtPolicy *a, const VtPolicy *b) {
                a->budget_is_percent == b->budget_is_percent &&
                a->dram_budget_bytes == b->dram_budget_bytes &&
                a->dram_budget_percent == b->dram_budget_percent && a->weight == b->weight &&
-               a->pin_dram == b->pin_dram && a->never_migrate == b->never_migrate;
+               a->pin_dram == b->pin_dram && a->never_migrate == b->never_migrate &&
+               a->cxl_access_max_percent == b->cxl_access_max_percent &&
+               memcmp(&a->dram_min, &b->dram_min, sizeof(VtRamSize)) == 0 &&
+               memcmp(&a->dram_max, &b->dram_max, sizeof(VtRamSize)) == 0;
 }
 
 /* Everything but the path and the line numbers. */
@@ -803,6 +806,55 @@ static char *man_example(const char *text) {
         return out;
 }
 
+/* Service levels: cxl_access_max_percent, dram_min, dram_max, and what they contradict. */
+static void test_slo(void) {
+        _cleanup_(config_freep) VtConf *c = NULL;
+        const VtPolicy *p;
+
+        c = load_ok("default_policy = { cxl_access_max_percent = 5; dram_min = \"1G\"; };\n"
+                    "vm = ( { name = \"a\"; dram_max = \"50%\"; },\n"
+                    "       { name = \"b\"; cxl_access_max_percent = 0; dram_budget = \"2G\"; },\n"
+                    "       { name = \"c\"; cxl_access_max_percent = 0; pin_dram = true; } );");
+        p = &c->default_policy;
+        check_int(p->cxl_access_max_percent, 5);
+        check(!p->dram_min.is_percent && p->dram_min.bytes == UINT64_C(1) << 30);
+        check(p->dram_max.is_percent && p->dram_max.percent == 100);
+        p = &c->policies[0];
+        check_int(p->cxl_access_max_percent, 5); /* inherited */
+        check(!p->dram_min.is_percent && p->dram_min.bytes == UINT64_C(1) << 30);
+        check(p->dram_max.is_percent && p->dram_max.percent == 50);
+        check_int(c->policies[1].cxl_access_max_percent, 0);
+        check(!c->policies[1].budget_is_percent && c->policies[1].dram_budget_bytes == UINT64_C(2) << 30);
+        check(c->policies[2].pin_dram);
+        /* resolved against guest RAM */
+        check_u64(vt_ram_size_bytes(&(VtRamSize) { .is_percent = true, .percent = 50 }, (UINT64_C(1) << 30) + 4096),
+                  UINT64_C(1) << 29);
+        check_u64(vt_ram_size_bytes(&(VtRamSize) { .bytes = 12345 }, 1), 12345);
+        /* the default: no service level, dram_min 0, dram_max 100% */
+        c = config_free(c);
+        c = config_new_default();
+        check_int(c->default_policy.cxl_access_max_percent, 0);
+        check(c->default_policy.dram_max.is_percent && c->default_policy.dram_max.percent == 100);
+
+        CHECK_ERROR("default_policy = {\n  cxl_access_max_percent = 101;\n};",
+                    "t.conf:2: default_policy.cxl_access_max_percent: 101 is out of range (0..100)");
+        CHECK_ERROR("default_policy = {\n  dram_min = \"120%\";\n};",
+                    "t.conf:2: default_policy.dram_min: '120%' is out of range (0%..100%)");
+        CHECK_ERROR("default_policy = {\n  dram_max = \"lots\";\n};",
+                    "t.conf:2: default_policy.dram_max: 'lots' is not a valid size (expected bytes or a number with K, M, G or T)");
+        CHECK_ERROR("vm = (\n  { name = \"a\";\n    dram_min = \"60%\";\n    dram_max = \"50%\"; }\n);",
+                    "t.conf:3: vm[0].dram_min: dram_min is above dram_max");
+        CHECK_ERROR("default_policy = { cxl_access_max_percent = 5; };\nvm = (\n  { name = \"a\"; pin_dram = true; }\n);",
+                    "t.conf:3: vm[0]: cxl_access_max_percent (a service level) and pin_dram contradict each other "
+                    "(cxl_access_max_percent = 0 turns an inherited service level off)");
+        CHECK_ERROR("default_policy = { cxl_access_max_percent = 5; never_migrate = true; };",
+                    "t.conf:1: default_policy: cxl_access_max_percent (a service level) and never_migrate contradict each other "
+                    "(cxl_access_max_percent = 0 turns an inherited service level off)");
+        CHECK_ERROR("default_policy = { cxl_access_max_percent = 5; };\nvm = (\n  { name = \"a\";\n    dram_budget = \"1G\"; }\n);",
+                    "t.conf:4: vm[0].dram_budget: does not apply to a service level (cxl_access_max_percent): its DRAM "
+                    "target tunes itself within dram_min and dram_max");
+}
+
 static const char *const all_keys[] = {
         "global.sample_interval_ms",
         "global.tracker",
@@ -822,6 +874,9 @@ static const char *const all_keys[] = {
         "default_policy.weight",
         "default_policy.pin_dram",
         "default_policy.never_migrate",
+        "default_policy.cxl_access_max_percent",
+        "default_policy.dram_min",
+        "default_policy.dram_max",
         "vm",
 };
 
@@ -954,6 +1009,7 @@ int main(void) {
         test_file_kinds();
         test_match();
         test_processes();
+        test_slo();
         test_shipped_conf();
         return 0;
 }

@@ -17,6 +17,7 @@
 #include "vtism/heatmap.h"
 #include "vtism/macro.h"
 #include "vtism/plan.h"
+#include "vtism/slo.h"
 #include "vtism/topology.h"
 #include "vtism/util.h"
 
@@ -1961,6 +1962,123 @@ static void test_simulated_weights(void) {
         world_done(&w);
 }
 
+/* The share of the accesses of [first, first + n) (each page once a cycle) served from CXL, bp. */
+static unsigned true_cxl_share_bp(const World *w, const WVm *vm, uint64_t first, uint64_t n) {
+        return (unsigned) (vm_pages_on_tier(w, vm, NODE_TIER_CXL, first, n) * SLO_BP_MAX / n);
+}
+
+/*
+ * The lab's service-level case simulated: the estimate (slo.h) from the heat map and its block
+ * placement, the controller, the planner and the ideal migrator in a loop.
+ * [0 dram 1G, 512M used by others] [1 cxl 4G]; 256 MiB of moves a cycle.
+ *   A: 768 MiB, SLO cap 5 %, hot set 192 MiB accessed every cycle;
+ *   B: 768 MiB, budget 768 MiB, hot set 512 MiB: DRAM is oversubscribed (704 MiB hot, 461 MiB room).
+ * Everything starts on CXL, and every page is touched in the first cycle. A's true CXL access
+ * share (its hot pages on CXL: each is accessed once a cycle) settles under the cap; B gets the
+ * rest. Then A's hot set shrinks to 64 MiB: A gives DRAM back, B's grows. The target never
+ * oscillates once settled.
+ */
+static void test_simulated_slo(void) {
+        static const TNode nodes[] = {
+                { .id = 0, .tier = NODE_TIER_DRAM, .total_mib = 1024, .other_mib = 512, .targets = { 1 }, .n_targets = 1 },
+                { .id = 1, .tier = NODE_TIER_CXL, .total_mib = 4096 },
+        };
+        uint64_t room = PG(512) - DIV_ROUND_UP(PG(1024) * 5, 100), hot_a = PG(192);
+        SloParams sp = { .cap_bp = 500, .dram_max_bytes = UINT64_MAX };
+        PlanVmResult last = {};
+        bool planned = false;
+        int settled_at = -1, given_at = -1;
+        uint64_t settled_target = 0, b_before = 0, prev_target = 0;
+        int last_dir = 0, turns = 0, changed_at = 0;
+        Slo slo;
+        World w;
+        WVm *a, *b;
+
+        world_init(&w, nodes, 2);
+        for (unsigned v = 0; v < 2; v++) {
+                WVm *vm = world_add_vm_ranges(&w, (const uint64_t[]) { PG(768) }, (const uint64_t[]) { 0 }, 1, 0);
+
+                for (uint64_t q = 0; q < vm->pages; q++)
+                        vm->where[q] = 1;
+                vm_pass(vm);
+                set_budget(vm, 768);
+        }
+        a = &w.vm[0];
+        b = &w.vm[1];
+        world_refresh_free(&w);
+        w.limits.budget_bytes = UINT64_C(256) << 20;
+        slo_init(&slo);
+
+        for (int cycle = 1; cycle <= 90; cycle++) {
+                _cleanup_(plan_freep) Plan *p = NULL;
+                SloEstimate e;
+                SloInput in;
+                unsigned share;
+
+                if (cycle == 41)
+                        hot_a = PG(64); /* the guest goes mostly idle */
+                vm_cycle(a, (const Run[]) { { 0, cycle == 1 ? PG(768) : hot_a } }, 1);
+                vm_cycle(b, (const Run[]) { { 0, cycle == 1 ? PG(768) : PG(512) } }, 1);
+                check_int(slo_estimate(a->heat, w.t, false, PLAN_MARGIN_HEAT + 1, &e), 0);
+                in = (SloInput) {
+                        .est = &e,
+                        .ram_bytes = a->pages << 12,
+                        .dram_bytes = vm_pages_on_tier(&w, a, NODE_TIER_DRAM, 0, a->pages) << 12,
+                        .planned = planned,
+                        .granted_bytes = last.dram_target_bytes,
+                        .moving = last.promote_bytes + last.demote_bytes > 0,
+                };
+                check(slo_update(&slo, &sp, &in) >= 0);
+                a->in.policy = (PlanPolicy) { .kind = PLAN_POLICY_SLO, .weight = 100, .dram_budget_bytes = slo.target_bytes,
+                                              .cxl_access_max_bp = sp.cap_bp };
+                p = world_step(&w);
+                last = p->vms[0];
+                last.reason = NULL;
+                planned = true;
+
+                share = true_cxl_share_bp(&w, a, 0, hot_a);
+                /* no oscillation: the target changes direction at most once (up, then down to need) */
+                if (slo.target_bytes != prev_target) {
+                        int dir = slo.target_bytes > prev_target ? 1 : -1;
+
+                        if (dir != last_dir && last_dir != 0)
+                                turns++;
+                        last_dir = dir;
+                        prev_target = slo.target_bytes;
+                        changed_at = cycle;
+                }
+                if (cycle == 40) {
+                        settled_target = slo.target_bytes;
+                        settled_at = changed_at;
+                        check_int(turns, 1);
+                }
+                if (cycle >= 25 && cycle <= 40)
+                        check(share <= 600); /* the cap + 1 point, measured as the workload sees it */
+                if (cycle == 40) {
+                        b_before = vm_pages_on_tier(&w, b, NODE_TIER_DRAM, 0, b->pages);
+                        printf("test-plan: simulated SLO: A's true CXL share %u bp from cycle %d on, target %" PRIu64
+                               " MiB, estimate %u bp; B %" PRIu64 " MiB of DRAM\n",
+                               share, settled_at, slo.target_bytes >> 20, e.share_bp, b_before / 256);
+                        /* B has the rest of the room */
+                        check(vm_pages_on_tier(&w, a, NODE_TIER_DRAM, 0, a->pages) + b_before + PG(4) >= room);
+                }
+                if (cycle > 41 && given_at < 0 && slo.target_bytes <= (UINT64_C(64) << 20))
+                        given_at = cycle - 40;
+                if (cycle > 41) {
+                        check(slo.target_bytes <= prev_target || slo.target_bytes == settled_target); /* only down */
+                        check(share <= 600);
+                }
+        }
+        check(settled_at > 0 && settled_at <= 25);
+        check(settled_target >= (UINT64_C(180) << 20) && settled_target <= (UINT64_C(192) << 20));
+        printf("test-plan: simulated SLO: hot set 192 -> 64 MiB: A's target %" PRIu64 " MiB after %d cycles; B %" PRIu64
+               " -> %" PRIu64 " MiB of DRAM\n",
+               slo.target_bytes >> 20, given_at, b_before / 256, vm_pages_on_tier(&w, b, NODE_TIER_DRAM, 0, b->pages) / 256);
+        check(given_at > 0 && given_at <= 40);
+        check(vm_pages_on_tier(&w, b, NODE_TIER_DRAM, 0, b->pages) >= b_before + PG(100));
+        world_done(&w);
+}
+
 int main(void) {
         test_data = getenv("VTISM_TEST_DATA");
         if (!test_data) {
@@ -1991,6 +2109,7 @@ int main(void) {
         test_random();
         test_simulated_lab();
         test_simulated_weights();
+        test_simulated_slo();
         printf("test-plan: OK\n");
         return 0;
 }

@@ -1,0 +1,122 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# Runs INSIDE the lab (tests/lab/run --systemd, 2 nodes: DRAM node 0, CXL node 1): two memhog
+# "VMs" under vtismd, DRAM oversubscribed by a filler (not a VM) and the free watermark so that
+# the VMs share ~320 MiB:
+#   s1: 320 MiB, hot window 96 MiB, cxl_access_max_percent = 5 (dram_max 100 %);
+#   b1: 320 MiB, all of it hot, dram_budget = "100%".
+# Both start on CXL. memhog reads each page of its hot window once a pass, so the share of its
+# accesses served from CXL is the share of its hot window on the CXL node, which it reports itself
+# (move_pages queries: hot_node1 / hot pages), never taken from vtismd. Checked: within 10
+# minutes s1's share is <= 6 % (the cap + 1 point) in two reports in a row, b1 holds the rest of
+# the room, status says the service level is met, and the estimate vtismd shows is within 5
+# points of the workload's own count.
+# Usage: lab-slo-inner.sh SOURCE_ROOT BUILD_ROOT
+set -euo pipefail
+
+SRC=$1
+BUILD=$2
+PL_NAME=lab-slo
+PL_MEMHOG=$BUILD/tests/lab/workloads/memhog
+# shellcheck source=lib/install-vtism.sh
+. "$SRC/tests/lab/lib/install-vtism.sh"
+# shellcheck source=lib/placement.sh
+. "$SRC/tests/lab/lib/placement.sh"
+
+[[ ${VTISM_LAB:-} == 1 && -d /run/systemd/system ]] || {
+        echo "SKIP: run me through tests/lab/run --systemd"
+        exit 77
+}
+
+MIB=$((1 << 20))
+INTERVAL_MS=${VTISM_PLACEMENT_INTERVAL_MS:-5000}
+DRAM_MIN_FREE=5
+
+write_config() {
+        cat >/tmp/vtism.conf <<CONF
+global = {
+        sample_interval_ms = $INTERVAL_MS;
+        heat_range = "64M";
+        dram_min_free_percent = $DRAM_MIN_FREE;
+        migrate_rate_limit_mbps = 256;
+        log_level = "debug";
+        libvirt_uri = "qemu+unix:///system?socket=/nonexistent";
+};
+processes = ( { cmdline = "*--info=/tmp/vm-*"; } );
+vm = (
+        { cmdline = "*vm-s1.info*"; cxl_access_max_percent = 5; },
+        { cmdline = "*vm-b1.info*"; dram_budget = "100%"; }
+);
+CONF
+}
+
+reload() {
+        write_config
+        cp /tmp/vtism.conf /etc/vtism.conf
+        vtismctl reload >/dev/null || pl_fail "vtismctl reload"
+}
+
+write_config
+install_vtism "$SRC" "$BUILD" /tmp/vtism.conf
+systemctl start vtismd.service || pl_fail "systemctl start vtismd"
+t_start=$SECONDS
+
+# The filler takes DRAM; the watermark leaves the VMs ~320 MiB (as lab-placement (e) does).
+"$PL_MEMHOG" --size=384M --hot=4M --bind=0 --thp=off --info=/tmp/filler.info >/tmp/filler.log 2>&1 &
+filler=$!
+for ((i = 0; i < 600; i++)); do [[ -s /tmp/filler.info ]] && break; sleep 0.2; done
+[[ -s /tmp/filler.info ]] || pl_fail "the filler did not touch its memory in 120 s: $(cat /tmp/filler.log)"
+node_meminfo() { awk -v k="$2:" '$3 == k { printf "%.0f\n", $4 * 1024 }' "/sys/devices/system/node/node$1/meminfo"; }
+dram_total=$(node_meminfo 0 MemTotal) dram_free=$(node_meminfo 0 MemFree)
+DRAM_MIN_FREE=$(( (dram_free - 320 * MIB) * 100 / dram_total ))
+((DRAM_MIN_FREE >= 1 && DRAM_MIN_FREE <= 50)) || pl_fail "cannot shape the DRAM node: $((dram_free >> 20)) MiB free"
+reload
+room=$((dram_free - dram_total * DRAM_MIN_FREE / 100))
+pl_log "DRAM node 0: $((dram_free >> 20)) of $((dram_total >> 20)) MiB free; dram_min_free_percent = $DRAM_MIN_FREE: the VMs share $((room >> 20)) MiB"
+
+hog_start s1 --size=320M --hot=96M --bind=1 --thp=off
+hog_start b1 --size=320M --hot=320M --bind=1 --thp=off
+pl_wait_tracked "${HOG_PID[s1]}"
+pl_wait_tracked "${HOG_PID[b1]}"
+deadline=$((SECONDS + 600))
+stable=0 cycles=0
+while :; do
+        pl_wait_cycles "${HOG_PID[s1]}" 1
+        cycles=$((cycles + 1))
+        hog_report s1; r1=$HOG_REPORT
+        hog_report b1; r2=$HOG_REPORT
+        hot1=$(( $(kv "$r1" hot_node0) + $(kv "$r1" hot_node1) ))
+        share=$(( $(kv "$r1" hot_node1) * 10000 / hot1 ))
+        b_dram=$(( $(kv "$r2" node0) * 4096 )) s_dram=$(( $(kv "$r1" node0) * 4096 ))
+        pl_poll
+        est=$(pl_vm_get "${HOG_PID[s1]}" '.cxl_access_bp // -1')
+        state=$(pl_vm_get "${HOG_PID[s1]}" '.slo_state // "none"')
+        pl_log "cycle +$cycles: s1 $((share / 100)).$((share % 100 / 10)) % of its hot window on CXL (vtismd's estimate $est bp, $state), $((s_dram >> 20)) MiB on DRAM, target $(( $(pl_vm_get "${HOG_PID[s1]}" .dram_target_bytes) >> 20)) MiB; b1 $((b_dram >> 20)) MiB on DRAM"
+        if ((share <= 600)) && [[ $state == met ]]; then
+                stable=$((stable + 1))
+                ((stable < 2)) || break
+        else
+                stable=0
+        fi
+        ((SECONDS < deadline)) || pl_fail "s1's CXL share not <= 6 % within 10 minutes"
+done
+# the rest of the room is b1's (16 MiB of slack: the planner's view is a cycle old), within 10
+# more cycles (the lab migrates at 10-25 MiB/s under load)
+for ((i = 0; i < 10 && s_dram + b_dram + 16 * MIB < room; i++)); do
+        pl_wait_cycles "${HOG_PID[b1]}" 1
+        hog_report s1; s_dram=$(( $(kv "$HOG_REPORT" node0) * 4096 ))
+        hog_report b1; b_dram=$(( $(kv "$HOG_REPORT" node0) * 4096 ))
+        pl_log "b1 $((b_dram >> 20)) MiB on DRAM, s1 $((s_dram >> 20)) MiB"
+done
+((s_dram + b_dram + 16 * MIB >= room)) || pl_fail "b1 does not get the rest: s1 $((s_dram >> 20)) + b1 $((b_dram >> 20)) of $((room >> 20)) MiB"
+((s_dram < 160 * MIB)) || pl_fail "s1 holds more DRAM ($((s_dram >> 20)) MiB) than its weight's half: the service level should cost less"
+((est >= 0 && (est - share < 500) && (share - est < 500))) || pl_fail "vtismd's estimate $est bp is more than 5 points from the workload's $share bp"
+vtismctl status | grep -q "service level 5.00 % of accesses from CXL: met" || pl_fail "status does not show the service level met: $(vtismctl status)"
+pl_log "SUMMARY s1 (SLO 5 %): $((share / 100)).$((share % 100 / 10)) % of its accesses on CXL after $cycles cycles with $((s_dram >> 20)) MiB of DRAM (estimate $est bp); b1 $((b_dram >> 20)) MiB; $((SECONDS - t_start)) s"
+vtismctl plan "${HOG_PID[s1]}"
+hog_stop s1
+hog_stop b1
+kill "$filler" 2>/dev/null || true
+systemctl stop vtismd.service
+echo "lab-slo-inner: all checks passed"
