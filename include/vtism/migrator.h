@@ -125,8 +125,11 @@
  * which replaces it, so at most one cycle's plan is ever resumed). The sweep goes on.
  *
  * Residency. migrator_refresh_residency(m, budget) allows `budget` 4 KiB pages of placement
- * queries (nodes = NULL) until the next call (not cumulative: a call resets the allowance), run
- * from the slices alongside the moves: one batch for one VM per turn, VMs in turn (round robin
+ * queries (nodes = NULL) until the next call (not cumulative: a call resets the allowance). Called
+ * once per cycle, it also runs one slice itself, first, when work was armed since the previous
+ * call and loop iterations went by without a slice (the idle-priority source starves while cycles
+ * overrun their interval: then each cycle still gets one slice, of moves and sweep alike;
+ * stats.forced_slices). The queries run from the slices alongside the moves: one batch for one VM per turn, VMs in turn (round robin
  * that survives calls), each VM's RAM ranges swept in ascending GPA order with a cursor that
  * wraps, batches ending on 2 MiB block boundaries so each block is fed whole (a call may overrun
  * its allowance by less than one block): sink->placement(...,
@@ -310,6 +313,7 @@ typedef struct MigratorStats {
         uint64_t move_calls;
         uint64_t query_calls;
         uint64_t probe_blocks;      /* 2 MiB blocks probed for THP */
+        uint64_t forced_slices;     /* slices run from migrator_refresh_residency() (starved) */
         usec_t max_slice_usec;      /* longest slice so far */
         usec_t max_batch_usec;      /* longest single call */
         size_t max_slice_pages;     /* most 4 KiB pages handed to move_pages in one slice */

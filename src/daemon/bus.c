@@ -1023,12 +1023,14 @@ static int append_vm(sd_bus_message *reply, const Manager *m, const Vm *vm) {
                 r = dict_string(reply, &f[BUS_VM_STATE], vm_state_to_string(vm->state));
         if (r >= 0)
                 r = dict_string(reply, &f[BUS_VM_ERROR], vm->error);
-        if (r >= 0)
+        /* Unknown values are left out (bus-api.h): the RAM size before its guest RAM is located
+         * (a QEMU still starting, a process that has not mapped its memory: not "0 bytes"),
+         * placement before a complete pass, heat before the first sample (a VM never sampled is
+         * not "all cold"). */
+        if (r >= 0 && vm->n_ranges > 0)
                 r = dict_u64(reply, &f[BUS_VM_RAM_BYTES], vm->ram_bytes);
         if (r >= 0)
                 r = dict_bool(reply, &f[BUS_VM_RESIDENCY_KNOWN], h.residency_known);
-        /* Unknown values are left out (bus-api.h): placement before a complete pass, heat before
-         * the first sample (a VM never sampled is not "all cold"). */
         if (r >= 0 && h.residency_known)
                 r = dict_u64(reply, &f[BUS_VM_DRAM_BYTES], dram);
         if (r >= 0 && h.residency_known)

@@ -17,6 +17,11 @@
 
 /* An untrackable VM (RAM not located yet, e.g. QEMU still starting) is retried this often. */
 #define RETRY_CYCLES 6u
+/* Guest RAM larger than this many times the host's memory is not tiered: at most 1/16 of it can
+ * be resident, and its heat map alone (a byte per 4 KiB page, built in one go on the loop) would
+ * cost 1/256 of the host's memory and more. A reserved mapping of TiBs costs its owner nothing:
+ * an ASan-instrumented process's shadow memory (tens of TiB) is its largest anonymous mapping. */
+#define RAM_MAX_HOST_FACTOR 16u
 /* A libvirt domain whose QEMU is gone is kept this many cycles for libvirt's stopped/crashed event. */
 #define LIBVIRT_VERDICT_CYCLES 10u
 
@@ -477,6 +482,7 @@ static void vm_set_untrackable(Vm *vm, char *reason) {
 /* Locate guest RAM, build the heat map, hand the VM to the tracker. */
 static int vm_setup(Manager *m, Vm *vm) {
         _cleanup_free_ char *reason = NULL;
+        uint64_t host_bytes = 0;
         HeatParams params;
         int r;
 
@@ -486,6 +492,16 @@ static int vm_setup(Manager *m, Vm *vm) {
                         return r;
                 if (r < 0)
                         goto untrackable;
+                for (size_t i = 0; i < m->topology->n_nodes; i++)
+                        host_bytes += m->topology->nodes[i].total_bytes;
+                if (host_bytes > 0 && vm->ram_bytes / RAM_MAX_HOST_FACTOR > host_bytes) {
+                        char a[FORMAT_BYTES_MAX], b[FORMAT_BYTES_MAX];
+
+                        reason = xasprintf("its guest RAM (%s) is more than %u times this host's memory (%s): not tiered",
+                                           format_bytes(a, sizeof(a), vm->ram_bytes), RAM_MAX_HOST_FACTOR,
+                                           format_bytes(b, sizeof(b), host_bytes));
+                        goto untrackable;
+                }
 
                 heat_params_from_config(m->config, &params);
                 r = heatmap_new(vm->ranges, vm->n_ranges, &params, &vm->heat);

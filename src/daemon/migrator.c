@@ -196,6 +196,8 @@ struct Migrator {
         Job *running;               /* the job the current slice works on (may have ended) */
         bool in_slice;
         bool sweep_skipped;         /* the last slice had sweep work but no room for it */
+        uint64_t slices_at_refresh; /* stats.slices at the last migrator_refresh_residency() */
+        uint64_t iteration_at_refresh; /* and the event loop's iteration then */
         bool paused;
         bool dry_run;
         uint64_t seq;
@@ -1868,6 +1870,22 @@ MigratorState migrator_state(const Migrator *m) {
 }
 
 void migrator_refresh_residency(Migrator *m, uint64_t budget_pages) {
+        uint64_t iteration = 0;
+        int enabled = SD_EVENT_OFF;
+
+        /* The slices' sources are idle-priority: while cycles overrun their interval (a loaded
+         * host, many or large VMs, a sanitizer build) the loop is never idle and they would never
+         * run: no first residency pass, so no VM ever planned. Work left armed since the last
+         * cycle, through loop iterations that ran no slice, gets one here, once per cycle (at
+         * most ~slice_usec). */
+        (void) sd_event_get_iteration(m->event, &iteration);
+        if (!m->in_slice && m->stats.slices == m->slices_at_refresh && iteration != m->iteration_at_refresh &&
+            sd_event_source_get_enabled(m->defer, &enabled) >= 0 && enabled != SD_EVENT_OFF) {
+                m->stats.forced_slices++;
+                slice(m);
+        }
+        m->slices_at_refresh = m->stats.slices;
+        m->iteration_at_refresh = iteration;
         m->sweep_allowance = budget_pages;
         rearm(m);
 }

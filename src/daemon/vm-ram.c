@@ -4,8 +4,11 @@
  * guest-physical order, /proc/PID/maps shows the mappings that hold them, and the machine type
  * fixes the guest-physical layout (guest-layout.h has the rules and their limits). A process that
  * is not QEMU (a configured "processes" entry) is described by its largest anonymous private
- * mapping, laid out from guest-physical address 0.
+ * mapping, laid out from guest-physical address 0, once that is at least PROCESS_RAM_MIN_BYTES:
+ * until then the process has not mapped its memory yet (what a fresh one has are the loader's
+ * and libc's few pages), and a heat map built on those would stay on them for its whole life.
  */
+#include <inttypes.h>
 #include <string.h>
 
 #include "vtism/guest-layout.h"
@@ -28,6 +31,9 @@ static int read_maps(const char *proc_root, pid_t pid, ProcMaps **ret) {
                 return r;
         return procmaps_parse_string(text, ret, &line);
 }
+
+/* One huge page: less than that is not memory worth tiering, nor anyone's guest RAM. */
+#define PROCESS_RAM_MIN_BYTES (UINT64_C(2) << 20)
 
 static uint64_t granule_for(MappingKind backing) {
         return backing == MAPPING_HUGETLBFS ? HEATMAP_GRANULE_2M : HEATMAP_GRANULE_4K;
@@ -119,7 +125,13 @@ static int locate_process(Vm *vm, const ProcMaps *maps, char **ret_reason) {
                         best = m;
         }
         if (!best) {
-                *ret_reason = xstrdup("it has no anonymous private writable mapping");
+                *ret_reason = xstrdup("it has no anonymous private writable mapping (it has not mapped its memory yet)");
+                return -ENOENT;
+        }
+        if (proc_mapping_len(best) < PROCESS_RAM_MIN_BYTES) {
+                *ret_reason = xasprintf("it has not mapped its memory yet: its largest anonymous private writable mapping "
+                                        "is %" PRIu64 " KiB, less than %" PRIu64 " MiB",
+                                        proc_mapping_len(best) >> 10, PROCESS_RAM_MIN_BYTES >> 20);
                 return -ENOENT;
         }
         spec = xcalloc(1, sizeof(HeatRangeSpec));

@@ -361,10 +361,19 @@ void vm_pick_home_node(Vm *vm, const Topology *t) {
         }
 
         if (vm->heat) {
-                HeatHistogram total;
+                /* Placement only, window by window: no scan of the heat bytes (this runs every
+                 * cycle until a VM has a home; a whole-RAM histogram is O(RAM) each time). */
+                HeatHistogram total = { .residency_known = heatmap_n_histograms(vm->heat) > 0 }, w;
                 uint64_t best = 0;
 
-                heatmap_histogram_total(vm->heat, &total);
+                for (size_t i = 0; i < heatmap_n_histograms(vm->heat); i++) {
+                        if (heatmap_residency(vm->heat, i, &w) < 0 || !w.residency_known) {
+                                total.residency_known = false;
+                                break;
+                        }
+                        for (unsigned k = 0; k < HEATMAP_NODES_MAX; k++)
+                                total.node_pages[k] += w.node_pages[k];
+                }
                 if (total.residency_known)
                         for (size_t i = 0; i < t->n_nodes; i++) {
                                 const TopologyNode *tn = &t->nodes[i];

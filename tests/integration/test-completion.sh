@@ -7,6 +7,9 @@
 # VMs' ids, pids and names, quoted for the command line; the hostile name is offered quoted and
 # never run. With -H the names come from the other host (a stand-in ssh runs
 # systemd-stdio-bridge here).
+# shellcheck disable=SC2034 # read by lib.sh
+PRIVATE_PIDS=1   # vtismd on the real /proc: see only our own processes (another run's hostile QEMU
+                 # was offered too)
 . "$(dirname "$0")/lib.sh"
 need dbus-daemon jq systemd-stdio-bridge
 bc=/usr/share/bash-completion/bash_completion

@@ -69,7 +69,7 @@ nobody_uid=$(id -u nobody)
 jq -e --arg id "pid-$fake" --arg n "qemu-$fake" --arg e "not tiered: its owner, uid $nobody_uid, is not in qemu_users" \
         '.id == $id and .name == $n and .uuid == null and .state == "ignored" and .error == $e
          and (.identity_conflict | contains("claims name '"'"'real-vm'"'"' and uuid '"$U"'"))
-         and .cycles == 0 and .ram_bytes == 0' <<<"$j" >/dev/null || fail "impostor: $j"
+         and .cycles == 0 and .ram_bytes == null' <<<"$j" >/dev/null || fail "impostor: $j"
 vm_is "$real" ".name == \"real-vm\" and .uuid == \"$U\"" || fail "the real VM lost its identity: $(vm_by_pid "$real")"
 n_ids=$(status | jq '[.vms[].id] | length') n_unique=$(status | jq '[.vms[].id] | unique | length')
 ((n_ids == n_unique)) || fail "ids not unique: $(status | jq -c '[.vms[] | {id, name, pid}]')"

@@ -22,6 +22,19 @@ PIDS+=("$qemu_pid")
 memhog_pid=$!
 PIDS+=("$memhog_pid")
 wait_for 10 test -s "$SCRATCH/memhog.info" || fail "memhog did not start"
+# A configured process that has not mapped its memory yet (sleep has only the loader's and libc's
+# few pages): listed as untrackable with that reason, no RAM size, not tracked on a stray mapping.
+bash -c 'exec -a not-mapped-yet sleep 600' &
+unmapped_pid=$!
+PIDS+=("$unmapped_pid")
+# One whose largest mapping is 64 TiB, reserved (MAP_NORESERVE, 0x4000; what an ASan process's
+# shadow memory looks like): refused at once with why, not a heat map of 16 Gi pages built on the
+# event loop.
+python3 -c 'import mmap, time; m = mmap.mmap(-1, 64 << 40, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | 0x4000); print("mapped", flush=True); time.sleep(600)' reserved-tib >"$SCRATCH/reserved.log" 2>&1 &
+reserved_pid=$!
+PIDS+=("$reserved_pid")
+# python3 started in up to >10 s at a load average of 40 (nice 19): a budget far above that.
+wait_for 90 grep -q mapped "$SCRATCH/reserved.log" || fail "could not reserve 64 TiB: $(cat "$SCRATCH/reserved.log")"
 
 conf="$SCRATCH/vtism.conf"
 cat >"$conf" <<CONF
@@ -30,7 +43,7 @@ global = {
   heat_range = "32M";
   libvirt_uri = "qemu+unix:///system?socket=$SCRATCH/no-libvirt-here";
 };
-processes = ( { exe = "*/memhog"; } );
+processes = ( { exe = "*/memhog"; }, { cmdline = "not-mapped-yet *"; }, { cmdline = "* reserved-tib"; } );
 vm = (
   { name = "itest-*"; dram_budget = "25%"; },
   { cmdline = "*memhog*"; dram_budget = "8M"; }
@@ -65,6 +78,26 @@ ok "configured process found; its 48 MiB mapping is resident on DRAM"
 jq -e --arg p "$conf:9" '.policy == $p and .dram_budget_bytes == 8388608' <<<"$j" >/dev/null \
         || fail "policy of memhog (by cmdline): $j"
 ok "memhog: policy by cmdline $conf:9, DRAM budget 8 MiB"
+
+unmapped=not-mapped-yet-$unmapped_pid
+wait_for 10 bash -c "\"$VTISMCTL\" status --json | jq -e '.vms[] | select(.name == \"$unmapped\")' >/dev/null" \
+        || fail "the process without memory is not listed: $("$VTISMCTL" status --json | jq -c .vms)"
+j=$(vm_json "$unmapped")
+jq -en --argjson j "$j" '$j | .state == "untrackable" and .ram_bytes == null and .residency_known == false
+        and (.error | test("^it has not mapped its memory yet: its largest anonymous private writable mapping is [0-9]+ KiB, less than 2 MiB$"))' \
+        >/dev/null || fail "a process that has not mapped its memory: $j"
+out=$("$VTISMCTL" status)
+grep -Eq "^$unmapped +$unmapped_pid +- .* untrackable " <<<"$out" || fail "status row of $unmapped (RAM '-'): $out"
+grep -q "^  $unmapped: it has not mapped its memory yet" <<<"$out" || fail "status lacks why $unmapped is untrackable: $out"
+ok "a process that has not mapped its memory yet: untrackable, says so, RAM '-' (not 0)"
+
+wait_for 10 bash -c "\"$VTISMCTL\" status --json | jq -e '.vms[] | select(.pid == $reserved_pid and .state == \"untrackable\")' >/dev/null" \
+        || fail "the process with 64 TiB reserved is not listed as untrackable: $("$VTISMCTL" status --json | jq -c .vms)"
+j=$("$VTISMCTL" status --json | jq -c --argjson p "$reserved_pid" '.vms[] | select(.pid == $p)')
+jq -en --argjson j "$j" '$j | .ram_bytes == 70368744177664 and .residency_known == false
+        and (.error | test("^its guest RAM \\(64 TiB\\) is more than 16 times this host.s memory \\([0-9.]+ [KMGT]iB\\): not tiered$"))' \
+        >/dev/null || fail "a process with 64 TiB reserved: $j"
+ok "a process whose largest mapping is 64 TiB (reserved): not tiered, says why"
 
 out=$("$VTISMCTL" status)
 grep -Eq '^itest-vm +[0-9]+ +96 MiB +24 MiB .* untrackable +'"$conf"':8$' <<<"$out" \

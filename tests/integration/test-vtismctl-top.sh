@@ -7,6 +7,8 @@
 # the terminal as it was (main screen back with the shell's lines, cursor shown, keys echoed).
 # The pager: long output on a terminal goes through $PAGER (LESS=FRSXMK), never with --no-pager
 # or when not on a terminal.
+# shellcheck disable=SC2034 # read by lib.sh
+PRIVATE_PIDS=1   # vtismd on the real /proc: see only our own processes (lib.sh)
 . "$(dirname "$0")/lib.sh"
 need dbus-daemon tmux jq
 

@@ -17,6 +17,8 @@
 #   (d) a CXL node at its minimum free ratio receives no more demotions, and one given a little
 #       room takes no more than that;
 #   (e) two VMs with weights 3:1 and oversubscribed DRAM get DRAM shares within 10 % of 3:1;
+#   (g) vtismd restarted with migration on picks up the placement it made: 8 cycles later the
+#       workloads' placement is unchanged (1 % of their RAM per node) and it moved <= 1 % of it;
 #   and a process whose cpuset.mems holds no CXL node is not tiered, and says why.
 # Usage: lab-placement-inner.sh SOURCE_ROOT BUILD_ROOT
 set -euo pipefail
@@ -162,6 +164,48 @@ for n in a1 a2; do
                           .VTISM_DEMOTED_BYTES and .VTISM_FAILED_PAGES)' >/dev/null ||
                 pl_fail "$n: no journal entry per round, or one lacks a VTISM_ field"
 done
+
+# ---- (g) a restart picks up the placement it made ----------------------------------------------
+# A new vtismd knows nothing of the old one's heat: it must read where the pages are (its first
+# residency pass), warm up, and then find a1 and a2 placed as they are, not move pages back and
+# forth. Asserted over 8 of its cycles: the workloads' own reports unchanged within 1 % of their
+# RAM per node and the hot window still >= 95 % on DRAM; the new vtismd's counters for both: at
+# most 1 % of the RAM moved (the steady state's allowance per minute), in each direction.
+pl_poll
+for n in a1 a2; do
+        hog_probe "$n"
+        eval "${n}_pre=\$PROBE_LINE"
+done
+old_pid=$(systemctl show -p MainPID --value vtismd.service)
+systemctl restart vtismd.service || pl_fail "(g) systemctl restart vtismd"
+new_pid=$(systemctl show -p MainPID --value vtismd.service)
+[[ $new_pid -gt 0 && $new_pid != "$old_pid" ]] || pl_fail "(g) vtismd was not restarted: MainPID $old_pid -> $new_pid"
+pl_log "(g) vtismd restarted: pid $old_pid -> $new_pid"
+for n in a1 a2; do pl_wait_tracked "${HOG_PID[$n]}"; done
+pl_wait_cycles "${HOG_PID[a1]}" 8
+pl_poll
+for n in a1 a2; do
+        pid=${HOG_PID[$n]}
+        hog_probe "$n"
+        eval "pre=\$${n}_pre"
+        # shellcheck disable=SC2154 # set by eval above
+        pl_log "(g) $n before the restart: $pre"
+        pl_log "(g) $n 8 cycles after it:   $PROBE_LINE"
+        pl_log "(g) $n: the new vtismd's plan: $(vtismctl plan --json "$pid" | jq -c '{cycle, frozen, reason, promote_bytes, demote_bytes}')"
+        prom=$(pl_vm_get "$pid" .pages_promoted) dem=$(pl_vm_get "$pid" .pages_demoted)
+        pl_log "(g) $n: the new vtismd promoted $((prom * 4096 >> 10)) KiB, demoted $((dem * 4096 >> 10)) KiB"
+        [[ $(pl_vm_get "$pid" .residency_known) == true ]] || pl_fail "(g) $n: the new vtismd has no complete residency pass"
+        ((prom * 4096 * 100 <= A_SIZE && dem * 4096 * 100 <= A_SIZE)) ||
+                pl_fail "(g) $n: the new vtismd moved more than 1 % of its RAM: $prom pages promoted, $dem demoted"
+        for k in node0 node1; do
+                a=$(kv "$pre" "$k") b=$(kv "$PROBE_LINE" "$k")
+                d=$((a > b ? a - b : b - a))
+                ((d * 4096 * 100 <= A_SIZE)) || pl_fail "(g) $n: $k changed by $d pages across the restart ($a -> $b)"
+        done
+        ((PROBE_HOT > 0 && PROBE_HOT0 * 100 >= PROBE_HOT * 95)) ||
+                pl_fail "(g) $n: the hot window is no longer on DRAM after the restart ($PROBE_HOT0/$PROBE_HOT pages)"
+done
+pl_log "(g) restart: placement kept, nothing moved back and forth"
 
 # ---- (f) dry-run, then pause --------------------------------------------------------------------
 # A slow rate (8 MiB/s: 32 MiB per cycle) so that f1's 160 MiB take several cycles to move.

@@ -2,10 +2,11 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 #
 # lab-placement: vtismd tiers processes end to end in the lab (issue 8, lab tests (a), (d), (e),
-# (f)), one boot of the patched kernel (idle_pages, exact) under systemd: convergence from CXL,
-# from DRAM and after a shift of the hot window, bytes moved against the minimum, the steady
-# state, the journal and the MigrationRound signal against the counters, dry-run and pause, the
-# CXL minimum free ratio, weights 3:1, a DRAM-only cpuset. See lab-placement-inner.sh.
+# (f); issue 12, (g)), one boot of the patched kernel (idle_pages, exact) under systemd:
+# convergence from CXL, from DRAM and after a shift of the hot window, bytes moved against the
+# minimum, the steady state, the journal and the MigrationRound signal against the counters, a
+# restart that keeps the placement it finds, dry-run and pause, the CXL minimum free ratio,
+# weights 3:1, a DRAM-only cpuset. See lab-placement-inner.sh.
 set -euo pipefail
 # shellcheck source=lib/common.sh
 . "$(dirname "$(readlink -f "$0")")/lib/common.sh"

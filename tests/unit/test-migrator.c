@@ -1402,6 +1402,47 @@ static void test_sweep(void) {
         teardown();
 }
 
+static int on_busy(sd_event_source *s, void *userdata) {
+        return 0;
+}
+
+/* A loop that is never idle (cycles that overrun their interval) still gets one slice per call. */
+static void test_sweep_starved(void) {
+        _cleanup_(sd_event_source_disable_unrefp) sd_event_source *busy = NULL;
+        uint64_t swept;
+
+        make_pagemap_fixture();
+        setup(NULL);
+        check_int(sd_event_add_defer(ev, &busy, on_busy, NULL), 0);
+        check_int(sd_event_source_set_enabled(busy, SD_EVENT_ON), 0); /* always pending, priority 0 */
+        migrator_refresh_residency(mig, 5000);
+        for (int i = 0; i < 20; i++)
+                (void) loop_run(0);
+        check_u64(rec.sweep_pages[0] + rec.sweep_pages[1], 0); /* starved */
+        check_u64(migrator_stats(mig)->forced_slices, 0);
+        for (int c = 1; c <= 3; c++) {
+                swept = rec.sweep_pages[0] + rec.sweep_pages[1];
+                migrator_refresh_residency(mig, 5000); /* the next cycle: one slice of the last one's work */
+                check_u64(migrator_stats(mig)->forced_slices, (uint64_t) c);
+                check(rec.sweep_pages[0] + rec.sweep_pages[1] > swept);
+                for (int i = 0; i < 20; i++)
+                        (void) loop_run(0);
+        }
+        /* A second call within the same loop iteration (no cycle went by) forces nothing. */
+        migrator_refresh_residency(mig, 5000);
+        check_u64(migrator_stats(mig)->forced_slices, 4);
+        migrator_refresh_residency(mig, 5000);
+        check_u64(migrator_stats(mig)->forced_slices, 4);
+        busy = sd_event_source_disable_unref(busy);
+        /* An idle loop runs the slices itself: nothing forced. */
+        run_quiet(10 * USEC_PER_MSEC);
+        migrator_refresh_residency(mig, 5000);
+        run_quiet(10 * USEC_PER_MSEC);
+        migrator_refresh_residency(mig, 5000);
+        check_u64(migrator_stats(mig)->forced_slices, 4);
+        teardown();
+}
+
 static void test_invalid(void) {
         void *keys[2] = { KEY(0), KEY(1) };
         HeatRangeSpec bad = { .hva = BASE + 1, .len_bytes = K4 };
@@ -1460,6 +1501,7 @@ int main(void) {
         test_needs_room();
         test_queries();
         test_sweep();
+        test_sweep_starved();
 
         cmd = xasprintf("rm -rf '%s'", root);
         check(system(cmd) == 0);
