@@ -9,6 +9,7 @@
 #include "vtism-build.h"
 #include "vtism/log.h"
 #include "vtism/manager.h"
+#include "vtism/message-ids.h"
 #include "vtism/utf8.h"
 #include "vtism/util.h"
 
@@ -200,7 +201,8 @@ int manager_reload(Manager *m, char **ret_error) {
         r = load_state(m, &c, &t, &error);
         if (r < 0) {
                 m->counters.reload_failures++;
-                log_error("Reload failed, keeping the previous configuration: %s", error);
+                log_fields(LOG_ERR, FIELDS({ "MESSAGE_ID", VTISM_MESSAGE_RELOAD_FAILED_STR }, { "VTISM_CONFIG_ERROR", error }),
+                           "Reload failed, keeping the previous configuration: %s", error);
                 free(m->last_reload_error);
                 m->last_reload_error = xstrdup(error);
                 if (ret_error)
