@@ -3,7 +3,7 @@
 # watchdog, vtismctl output, privilege checks, pause/resume, reload with good and bad configs,
 # clean exit on SIGTERM.
 . "$(dirname "$0")/lib.sh"
-need dbus-daemon setpriv jq busctl
+need dbus-daemon dbus-send setpriv jq busctl
 
 start_bus
 start_notify
@@ -136,6 +136,20 @@ set -e
 [[ $rc -eq 1 && $out == *"$conf:3: global.tracker: unknown tracker 'nonsense'"* ]] \
         || fail "vtismctl reload with a bad config: rc=$rc '$out'"
 ok "vtismctl reload reports the bad line"
+
+# The Reload method itself, as any D-Bus client (and systemctl reload's ExecReload) sees it: a
+# synchronous error reply naming org.vtism1.Error.ConfigInvalid and file:line, and the
+# configuration in force before stays in force.
+failures_before=$("$VTISMCTL" status --json | jq '.counters.reload_failures')
+set +e
+out=$(dbus-send --system --print-reply --dest=org.vtism1 /org/vtism1 org.vtism1.Manager.Reload 2>&1); rc=$?
+set -e
+[[ $rc -ne 0 && $out == *"org.vtism1.Error.ConfigInvalid: previous configuration kept: $conf:3: global.tracker: unknown tracker 'nonsense'"* ]] \
+        || fail "D-Bus Reload with a bad config: rc=$rc '$out'"
+jq -e --argjson n "$failures_before" '.sample_interval_usec == 200000 and .counters.reload_failures == $n + 1
+        and .counters.reloads == 0' <<<"$("$VTISMCTL" status --json)" >/dev/null \
+        || fail "after a refused Reload: $("$VTISMCTL" status --json | jq -c '{sample_interval_usec, counters}')"
+ok "D-Bus Reload of a bad config: ConfigInvalid with file:line, the old config (200 ms) stays"
 
 # A good config applies, on SIGHUP and on Reload.
 printf 'global = {\n  sample_interval_ms = 300;\n};\n' >"$conf"
