@@ -132,7 +132,10 @@ static int load_state(Manager *m, VtConf **ret_config, Topology **ret_topology, 
                 return r;
         }
         if (r > 0)
-                log_notice("%s does not exist, running on the built-in defaults (see vtism.conf(5)).", m->config_path);
+                log_notice("%s does not exist, running on the built-in defaults%s (see vtism.conf(5)).", m->config_path,
+                           c->n_dropins > 0 ? " and its drop-ins" : "");
+        for (size_t i = 0; i < c->n_dropins; i++)
+                log_info("Configuration drop-in %s applied.", c->dropins[i]);
 
         o = (TopologyOverrides) {
                 .dram_nodes = c->dram_nodes,

@@ -279,7 +279,7 @@ static bool policy_equal(const VmPolicy *a, const VtPolicy *b, const char *sourc
 
 bool vm_apply_policy(Vm *vm, const VtConf *c) {
         const VtPolicy *p = config_match_policy(c, vm->name, vm->uuid, vm->cmdline);
-        _cleanup_free_ char *source = p->line > 0 ? xasprintf("%s:%u", c->path ?: "(built-in)", p->line)
+        _cleanup_free_ char *source = p->line > 0 ? xasprintf("%s:%u", p->file ?: c->path ?: "(built-in)", p->line)
                                                   : xstrdup("default");
 
         if (policy_equal(&vm->policy, p, source))
@@ -288,6 +288,7 @@ bool vm_apply_policy(Vm *vm, const VtConf *c) {
         free(vm->policy.source);
         vm->policy.policy = *p;
         vm->policy.policy.pattern = p->pattern ? xstrdup(p->pattern) : NULL;
+        vm->policy.policy.file = NULL; /* the VtConf's, gone on reload: source says it */
         vm->policy.source = TAKE_PTR(source);
         return true;
 }

@@ -163,6 +163,27 @@ wait_for 5 bash -c "\"$VTISMCTL\" status --json | jq -e '.sample_interval_usec =
 grep -q '^RELOADING=1' "$SCRATCH/notify.log" || fail "no RELOADING=1 sent"
 ok "good reloads applied (D-Bus and SIGHUP)"
 
+# Drop-ins: $conf.d/*.conf after $conf on reload; a bad one is named and changes nothing.
+mkdir "$conf.d"
+printf 'global = {\n  sample_interval_ms = 400;\n};\n' >"$conf.d/50-interval.conf"
+"$VTISMCTL" reload | grep -q "Configuration reloaded" || fail "vtismctl reload with a drop-in"
+jq -e '.sample_interval_usec == 400000' <<<"$("$VTISMCTL" status --json)" >/dev/null \
+        || fail "the drop-in's sample_interval_ms not applied: $("$VTISMCTL" status --json | jq .sample_interval_usec)"
+grep -q "Configuration drop-in $conf.d/50-interval.conf applied" "$SCRATCH/vtismd.log" \
+        || fail "vtismd does not log the drop-in it applied"
+printf '\nglobal = { tracker = "nonsense"; };\n' >"$conf.d/60-bad.conf"
+set +e
+out=$("$VTISMCTL" reload 2>&1); rc=$?
+set -e
+[[ $rc -eq 1 && $out == *"previous configuration kept: $conf.d/60-bad.conf:2: global.tracker: unknown tracker 'nonsense'"* ]] \
+        || fail "vtismctl reload with a bad drop-in: rc=$rc '$out'"
+jq -e '.sample_interval_usec == 400000' <<<"$("$VTISMCTL" status --json)" >/dev/null || fail "a bad drop-in changed the config"
+rm -r "$conf.d"
+"$VTISMCTL" reload >/dev/null || fail "reload without the drop-ins"
+jq -e '.sample_interval_usec == 250000 and .last_reload_error == null' <<<"$("$VTISMCTL" status --json)" >/dev/null \
+        || fail "removing the drop-ins did not restore the main file's setting"
+ok "drop-ins applied on reload, a bad one named by file:line, removing them restores the main file"
+
 # SIGTERM: clean exit 0, STOPPING=1 sent.
 kill -TERM "$VTISMD_PID"
 set +e
