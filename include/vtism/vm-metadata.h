@@ -42,7 +42,8 @@ typedef struct PolicyOverride {
 
 /*
  * Parse the element libvirt returns for VTISM_METADATA_NS (virDomainGetMetadata(...,
- * VIR_DOMAIN_METADATA_ELEMENT, ...)). 0 and *ret on success; -EINVAL and, if ret_error is non-NULL,
+ * VIR_DOMAIN_METADATA_ELEMENT, ...): "<policy weight="200"/>", without the namespace, which libvirt
+ * selected it by; an element in VTISM_METADATA_NS is fine too, one in another is not). 0 and *ret on success; -EINVAL and, if ret_error is non-NULL,
  * a message naming the attribute ("weight: '0' is out of range (1..10000)") otherwise; -E2BIG for
  * more than VTISM_METADATA_MAX_BYTES.
  */

@@ -138,8 +138,9 @@ int policy_override_parse(const char *xml, PolicyOverride *ret, char **ret_error
         root = xmlDocGetRootElement(doc);
         if (!root || !streq((const char *) root->name, "policy"))
                 return fail(ret_error, "the element is not <policy>");
-        if (!root->ns || !root->ns->href || !streq((const char *) root->ns->href, VTISM_METADATA_NS))
-                return fail(ret_error, "<policy> is not in the namespace %s", VTISM_METADATA_NS);
+        /* libvirt hands the element back without its namespace (it picked it by that) */
+        if (root->ns && root->ns->href && !streq((const char *) root->ns->href, VTISM_METADATA_NS))
+                return fail(ret_error, "<policy> is in another namespace than %s", VTISM_METADATA_NS);
         for (xmlNode *c = root->children; c; c = c->next)
                 if (c->type == XML_ELEMENT_NODE) {
                         _cleanup_free_ char *n_shown = shown((const char *) c->name);

@@ -70,6 +70,8 @@ static void vm_resolve_policy(Manager *m, Vm *vm) {
                 return;
         if (!vm->trusted)
                 return; /* never tiered: its policy does not matter, nor does a line about it */
+        if (vm->policy.metadata_error)
+                log_fields(LOG_WARNING, VM_FIELDS(vm), "VM %s: %s.", vm->name, vm->policy.metadata_error);
         p = &vm->policy.policy;
         if (p->budget_is_percent)
                 snprintf(budget, sizeof(budget), "%u%% of guest RAM", p->dram_budget_percent);
@@ -203,6 +205,9 @@ static void on_vm_started(Manager *m, unsigned source, const VmIdentity *id) {
                 bool changed = vm_update_identity(vm, source, id->uuid, id->name, id->cmdline, id->numa_nodeset,
                                                   id->vcpu_cpuset);
 
+                if (source == VM_SOURCE_LIBVIRT && vm_set_libvirt_policy(vm, id->policy_xml))
+                        changed = true;
+
                 if (id->uid != (uid_t) -1 && vm->uid != id->uid) {
                         vm->uid = id->uid;
                         changed = true;
@@ -233,6 +238,8 @@ static void on_vm_started(Manager *m, unsigned source, const VmIdentity *id) {
                 vm->default_name = xstrdup(id->default_name);
         }
         (void) vm_update_identity(vm, source, id->uuid, id->name, id->cmdline, id->numa_nodeset, id->vcpu_cpuset);
+        if (source == VM_SOURCE_LIBVIRT)
+                (void) vm_set_libvirt_policy(vm, id->policy_xml);
         (void) vm_update_trust(m, vm); /* said in the line below, not as a change */
         vm->resync_seen = source;
         m->vms = xreallocarray(m->vms, m->n_vms + 1, sizeof(Vm *));
@@ -261,6 +268,7 @@ static void on_vm_event(VmSource *s, VmEvent event, const VmIdentity *id, void *
                 break;
 
         case VM_EVENT_STARTED:
+        case VM_EVENT_CHANGED: /* the libvirt metadata: the known VM's identity path re-resolves its policy */
                 on_vm_started(m, source, id);
                 break;
 

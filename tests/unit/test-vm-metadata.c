@@ -18,7 +18,9 @@ static const struct {
         const char *error;    /* exact message on failure */
         const char *describe; /* policy_override_describe() on success */
 } cases[] = {
-        /* what libvirt hands back: the element in its namespace, default or prefixed */
+        /* what libvirt hands back: the element without its namespace (virsh metadata --uri shows it) */
+        { "<policy dram_budget=\"32M\" weight=\"300\"/>", 0, NULL, "dram_budget=33554432 weight=300" },
+        /* ... or in it, default or prefixed */
         { "<policy " NS " dram_budget=\"4G\" weight=\"200\"/>", 0, NULL, "dram_budget=4294967296 weight=200" },
         { "<vtism:policy " NS_PREFIXED " vtism:x=\"1\"/>", -EINVAL,
           "unknown attribute 'x' (expected dram_budget, weight, pin_dram, never_migrate)", NULL },
@@ -45,9 +47,10 @@ static const struct {
           "unknown attribute 'colour' (expected dram_budget, weight, pin_dram, never_migrate)", NULL },
         { "<policy " NS "><weight>5</weight></policy>", -EINVAL,
           "unexpected element <weight> in <policy> (settings are attributes)", NULL },
-        { "<policy weight=\"5\"/>", -EINVAL, "<policy> is not in the namespace " VTISM_METADATA_NS, NULL },
         { "<policy xmlns=\"urn:someone:else\" weight=\"5\"/>", -EINVAL,
-          "<policy> is not in the namespace " VTISM_METADATA_NS, NULL },
+          "<policy> is in another namespace than " VTISM_METADATA_NS, NULL },
+        { "<other:policy xmlns:other=\"urn:someone:else\" weight=\"5\"/>", -EINVAL,
+          "<policy> is in another namespace than " VTISM_METADATA_NS, NULL },
         { "<budget " NS "/>", -EINVAL, "the element is not <policy>", NULL },
         { "<policy " NS " weight=\"5\">", -EINVAL, "not well-formed XML", NULL },
         { "", -EINVAL, "not well-formed XML", NULL },
