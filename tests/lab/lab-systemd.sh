@@ -29,7 +29,7 @@ main() {
         [[ -x /lib/systemd/systemd ]] || lab_skip "systemd is not installed on the host (apt-get install systemd)"
         command -v dbus-daemon >/dev/null || lab_skip "dbus is not installed on the host (apt-get install dbus)"
 
-        lab_boot systemd --systemd --timeout 600 -- \
+        lab_boot systemd --systemd --timeout 1200 -- \
                 "$LAB_SOURCE/tests/lab/lib/systemd-inner.sh" "$LAB_SOURCE" "$LAB_BUILD" ||
                 lab_fail "the systemd flow failed (see above)"
         lab_cleanup_results

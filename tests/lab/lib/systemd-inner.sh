@@ -117,10 +117,16 @@ wait_entry() { # MESSAGE_ID, jq predicate on one entry, seconds
 vm_id="pid-$hog_pid"
 check "journal: VM found (MESSAGE_ID=$ID_VM_FOUND) with VTISM_VM=$vm_id" \
         wait_entry "$ID_VM_FOUND" ".VTISM_VM == \"$vm_id\" and .VTISM_VM_NAME == \"memhog-$hog_pid\" and .PRIORITY == \"6\"" 120
-# TCG under load: a few cycles of sampling before the planner trusts the heat (measured ~40 s)
+# TCG under load: a few cycles of sampling before the planner has heat to act on
 check "journal: a migration round (MESSAGE_ID=$ID_ROUND) demoted memhog's pages" \
-        wait_entry "$ID_ROUND" ".VTISM_VM == \"$vm_id\" and (.VTISM_DEMOTED_BYTES | tonumber) > 0 and (.VTISM_ROUND | tonumber) >= 1" 400
+        wait_entry "$ID_ROUND" ".VTISM_VM == \"$vm_id\" and (.VTISM_DEMOTED_BYTES | tonumber) > 0 and (.VTISM_ROUND | tonumber) >= 1" 300
 entries "$ID_ROUND" | jq -c '.[] | {MESSAGE, VTISM_ROUND, VTISM_PROMOTED_BYTES, VTISM_DEMOTED_BYTES, VTISM_FAILED_PAGES}' | tail -n 3 || true
+if ! entries "$ID_ROUND" | jq -en "input | any(.[]; .VTISM_VM == \"$vm_id\")" >/dev/null 2>&1; then
+        echo "--- no migration round for $vm_id: what vtismd says"
+        vtismctl status --no-pager 2>&1 | tail -n 25 || true
+        vtismctl plan --no-pager "$vm_id" 2>&1 | head -n 30 || true
+        journalctl --no-pager -o cat -u vtismd.service | tail -n 30 || true
+fi
 kill "$hog_pid" 2>/dev/null || true
 wait "$hog_pid" 2>/dev/null || true
 check "journal: VM lost (MESSAGE_ID=$ID_VM_LOST) for $vm_id" wait_entry "$ID_VM_LOST" ".VTISM_VM == \"$vm_id\"" 60
