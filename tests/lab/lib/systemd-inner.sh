@@ -93,9 +93,20 @@ processes = ( { cmdline = "*--info=/tmp/vm-hog.info*"; } );
 vm = ( { cmdline = "*--info=/tmp/vm-hog.info*"; dram_budget = "8M"; } );
 CONF
 check "reload with the memhog process and its budget" systemctl reload vtismd.service
+# Sampling paused until memhog has mapped and touched its 64 MiB: a process found before that has
+# no guest RAM to speak of (lib/placement.sh's hog_start does the same).
+vtismctl pause sampling >/dev/null || echo "FAIL: vtismctl pause sampling"
 "$BUILD/tests/lab/workloads/memhog" --size=64M --hot=4M --bind=0 --pause-us=300000 --info=/tmp/vm-hog.info \
         >/tmp/vm-hog.log 2>&1 &
 hog_pid=$!
+for ((i = 0; i < 3000; i++)); do
+        grep -qs '^memhog: pid=' /tmp/vm-hog.info && break
+        kill -0 "$hog_pid" 2>/dev/null || break
+        sleep 0.2
+done
+check "memhog mapped its 64 MiB: $(head -n 1 /tmp/vm-hog.info 2>/dev/null || cat /tmp/vm-hog.log)" \
+        grep -qs '^memhog: pid=' /tmp/vm-hog.info
+vtismctl resume sampling >/dev/null || echo "FAIL: vtismctl resume sampling"
 # MESSAGE_IDs as message-ids.h writes them (16 bytes, comma-separated)
 message_id() {
         sed -n "s/^#define VTISM_MESSAGE_ID_BYTES_$1 *//p" "$SRC/include/vtism/message-ids.h" | tr -d ', '
