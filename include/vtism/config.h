@@ -69,6 +69,8 @@ typedef struct VtPolicy {
         unsigned cxl_access_max_percent;
         VtRamSize dram_min;           /* default 0 */
         VtRamSize dram_max;           /* default 100% */
+        const char *file;             /* the file it was defined in (the VtConf's path or one of
+                                       * its dropins); NULL for the built-in default and strings */
         unsigned line;                /* where it was defined, 0 for the built-in default */
 } VtPolicy;
 
@@ -82,6 +84,8 @@ typedef struct VtProcess {
 
 typedef struct VtConf {
         char *path;                          /* the file it came from, NULL for built-in defaults */
+        char **dropins;                      /* PATH.d/\*.conf applied after it, in that order */
+        size_t n_dropins;
 
         /* global { } */
         usec_t sample_interval_usec;         /* sample_interval_ms */
@@ -127,8 +131,10 @@ static inline void config_freep(VtConf **c) {
         config_free(*c);
 }
 
-/* Largest configuration file accepted (vtism.conf(5) says so). */
+/* Largest configuration file accepted, main file or drop-in (vtism.conf(5) says so). */
 #define CONFIG_FILE_MAX_BYTES (UINT64_C(1) << 20)
+/* Most drop-ins read from PATH.d (each up to CONFIG_FILE_MAX_BYTES). */
+#define CONFIG_DROPINS_MAX 256
 
 /*
  * Parse path into a new VtConf. Only a regular file of at most CONFIG_FILE_MAX_BYTES is read
@@ -138,12 +144,23 @@ static inline void config_freep(VtConf **c) {
  * naming the place: "/etc/vtism.conf:12: global.tracker: unknown tracker 'foo' (expected auto,
  * idle_pages, damon, page_idle, softdirty)". Unknown keys are errors. Strings from the file are
  * shown shortened to 64 bytes ("...") with control characters escaped.
+ *
+ * Then the drop-ins: every PATH.d/NAME.conf (not starting with "."), in strcmp order of NAME, each
+ * read like the main file and applied after it. Section by section (global, tiers,
+ * default_policy, vm, processes), each file's settings replace those of the files before it, key
+ * by key; vm and processes entries are appended after the earlier files' (the first matching vm
+ * entry wins, so an earlier file's entry for the same VM still does); every vm entry starts from
+ * the default_policy of all files together. An error in a drop-in names the drop-in
+ * ("/etc/vtism.conf.d/50-web.conf:3: vm[0].weight: ..."), and fails the whole load. No PATH.d is
+ * no drop-ins; a PATH.d that is not a directory, or that cannot be listed, is an error, as are
+ * more than CONFIG_DROPINS_MAX drop-ins (-E2BIG).
  */
 int config_load(const char *path, VtConf **ret, char **ret_error);
 
 /*
  * As config_load(), but a path that does not exist (not even as a dangling symlink) gives the
- * built-in defaults (path NULL) and returns 1: every setting is optional, so a missing default
+ * built-in defaults (path NULL) with the drop-ins of PATH.d applied, if there are any, and returns
+ * 1: every setting is optional, so a missing default
  * /etc/vtism.conf is no error. Callers say so once. A file named explicitly by the user should go
  * through config_load(), so that a typo in its name is reported.
  */

@@ -73,7 +73,9 @@ const char *vm_home_reason_to_string(VmHomeReason r);
  */
 typedef struct VmPolicy {
         VtPolicy policy;           /* pattern owned by the copy */
-        char *source;              /* "FILE:LINE" of the vm entry or default_policy, "default" if built in */
+        char *source;              /* "FILE:LINE" of the vm entry or default_policy, "default" if built in;
+                                    * "libvirt metadata (KEY=VALUE ...) over FILE:LINE" with metadata */
+        char *metadata_error;      /* why the libvirt metadata is not used, NULL if it is or there is none */
 } VmPolicy;
 
 typedef struct Vm {
@@ -107,6 +109,7 @@ typedef struct Vm {
 
         char *numa_nodeset;        /* libvirt <numatune> host nodes */
         char *vcpu_cpuset;         /* libvirt vCPU pinning */
+        char *libvirt_policy;      /* libvirt <metadata> policy element (vm-metadata.h), NULL if none */
         int home_node;             /* host DRAM node, -1 until known */
         VmHomeReason home_reason;  /* _VM_HOME_REASON_INVALID while home_node is -1 */
         uint64_t home_residency_generation; /* heatmap_residency_generation() + 1 when picked; 0: no heat map */
@@ -142,8 +145,12 @@ static inline void vm_freep(Vm **vm) {
  */
 bool vm_update_identity(Vm *vm, unsigned source, const char *uuid, const char *name, const char *cmdline,
                         const char *numa_nodeset, const char *vcpu_cpuset);
-/* The source no longer reports the VM: forget its word (libvirt's uuid and name, numatune, pinning). */
+/* The source no longer reports the VM: forget its word (libvirt's uuid, name, numatune, pinning
+ * and policy metadata). */
 void vm_drop_source(Vm *vm, unsigned source);
+
+/* Record the libvirt domain's policy metadata (NULL: none); true if it changed. */
+bool vm_set_libvirt_policy(Vm *vm, const char *xml);
 
 /*
  * Set id, name, uuid and identity_conflict of every VM from what the sources said, by the rules
@@ -153,8 +160,9 @@ void vm_drop_source(Vm *vm, unsigned source);
  */
 void vm_resolve_identities(Vm **vms, size_t n, void (*changed)(Vm *vm, void *userdata), void *userdata);
 
-/* Resolve the VM's policy in c (config_match_policy() on name, uuid, cmdline) and keep a copy.
- * Returns true if it differs from the one it had. */
+/* Resolve the VM's policy in c (config_match_policy() on name, uuid, cmdline), with the libvirt
+ * metadata's settings over it key by key (an invalid element is not used: policy.metadata_error
+ * says why), and keep a copy. Returns true if it (or metadata_error) differs from what it had. */
 bool vm_apply_policy(Vm *vm, const VtConf *c);
 
 /* The VM's DRAM budget in bytes: a percentage of its guest RAM resolved, a size as it is.

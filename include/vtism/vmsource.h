@@ -16,7 +16,9 @@
  * running now, then RESYNC_END. The consumer drops the VMs of this source that were not announced
  * in between and keeps the state (heat) of those that were. Outside a resync STARTED comes once
  * per VM run (a resume or a repeated libvirt event is not a new start), and STOPPED, CRASHED and
- * MIGRATED_OUT only for a VM announced before, with the identity it was announced with. A lost
+ * MIGRATED_OUT only for a VM announced before, with the identity it was announced with; CHANGED
+ * (libvirt only) when a running domain's vtism metadata changed (VIR_DOMAIN_EVENT_ID_METADATA_CHANGE),
+ * with the whole identity again. A lost
  * connection is silent: VMs stay known until the next resync says otherwise. A VM whose pid
  * differs from the one known for its uuid is a new run (it restarted while the source was blind).
  */
@@ -28,6 +30,7 @@ typedef enum VmEvent {
         VM_EVENT_MIGRATED_OUT,
         VM_EVENT_RESYNC_BEGIN,  /* vm == NULL */
         VM_EVENT_RESYNC_END,    /* vm == NULL */
+        VM_EVENT_CHANGED,       /* a VM announced before has a new policy_xml (libvirt metadata) */
         _VM_EVENT_MAX,
         _VM_EVENT_INVALID = -22,
 } VmEvent;
@@ -40,6 +43,7 @@ static inline const char *vm_event_to_string(VmEvent e) {
                 [VM_EVENT_MIGRATED_OUT] = "MIGRATED_OUT",
                 [VM_EVENT_RESYNC_BEGIN] = "RESYNC_BEGIN",
                 [VM_EVENT_RESYNC_END] = "RESYNC_END",
+                [VM_EVENT_CHANGED] = "CHANGED",
         };
         assert_cc(ELEMENTSOF(table) == _VM_EVENT_MAX);
 
@@ -64,6 +68,8 @@ typedef struct VmIdentity {
         const char *vcpu_cpuset;   /* union of the vCPUs' pinning, NULL if unpinned (every vCPU
                                     * may run on every host CPU) */
         uint64_t memory_bytes;     /* current guest memory */
+        const char *policy_xml;    /* libvirt: the domain's <metadata> element in vtism's namespace
+                                    * (vm-metadata.h), NULL if none; re-sent with CHANGED */
 } VmIdentity;
 
 typedef struct VmSource VmSource;

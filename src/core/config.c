@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <fnmatch.h>
@@ -171,6 +172,7 @@ VtConf *config_free(VtConf *c) {
         if (!c)
                 return NULL;
         free(c->path);
+        strv_free_n(c->dropins, c->n_dropins);
         free(c->libvirt_uri);
         free(c->metrics_textfile);
         strv_free_n(c->qemu_users, c->n_qemu_users);
@@ -193,6 +195,7 @@ VtConf *config_free(VtConf *c) {
 
 typedef struct ParseContext {
         const char *name; /* file name (or string name) used in messages */
+        const char *file; /* the same, owned by the VtConf being filled (NULL for a string) */
         char *error;      /* the first error, "name:line: path: message" */
         char **echoes;    /* strings made by echo(), freed with the context */
         size_t n_echoes;
@@ -780,10 +783,17 @@ static int section_tiers(ParseContext *ctx, const config_setting_t *g, VtConf *c
         r = parse_group(ctx, g, "tiers", SECTION_TIERS, false, c);
         if (r < 0)
                 return r;
+        /* against what is in force: a drop-in may set one list and the main file the other */
         for (size_t i = 0; i < c->n_cxl_nodes && c->n_dram_nodes > 0; i++)
-                if (bsearch(&c->cxl_nodes[i], c->dram_nodes, c->n_dram_nodes, sizeof(int), cmp_int))
-                        return fail_at(ctx, config_setting_get_member(g, "cxl"), "tiers.cxl",
-                                       "node %d is also listed in tiers.dram", c->cxl_nodes[i]);
+                if (bsearch(&c->cxl_nodes[i], c->dram_nodes, c->n_dram_nodes, sizeof(int), cmp_int)) {
+                        const config_setting_t *cxl = config_setting_get_member(g, "cxl");
+
+                        if (cxl)
+                                return fail_at(ctx, cxl, "tiers.cxl", "node %d is also listed in tiers.dram",
+                                               c->cxl_nodes[i]);
+                        return fail_at(ctx, config_setting_get_member(g, "dram"), "tiers.dram",
+                                       "node %d is also listed in tiers.cxl (set before this file)", c->cxl_nodes[i]);
+                }
         return 0;
 }
 
@@ -824,6 +834,7 @@ static int section_vm_entry(ParseContext *ctx, const config_setting_t *g, const 
         r = parse_group(ctx, g, path, SECTION_POLICY, true, p);
         if (r < 0)
                 return r;
+        p->file = ctx->file;
         p->line = config_setting_source_line(g);
         return policy_check(ctx, g, path, p);
 }
@@ -834,13 +845,17 @@ static int section_vm(ParseContext *ctx, const config_setting_t *l, VtConf *c) {
         if (!config_setting_is_list(l))
                 return fail_type(ctx, l, "vm", "a list of groups: vm = ( { ... }, ... )");
         n = config_setting_length(l);
-        if (n > 0)
-                c->policies = xcalloc((size_t) n, sizeof(VtPolicy));
+        /* a drop-in's entries come after those of the files before it */
+        if (n > 0) {
+                c->policies = xreallocarray(c->policies, c->n_policies + (size_t) n, sizeof(VtPolicy));
+                memset(c->policies + c->n_policies, 0, (size_t) n * sizeof(VtPolicy));
+        }
         for (int i = 0; i < n; i++) {
                 _cleanup_free_ char *path = xasprintf("vm[%d]", i);
                 int r;
 
-                r = section_vm_entry(ctx, config_setting_get_elem(l, (unsigned) i), path, c, &c->policies[i]);
+                r = section_vm_entry(ctx, config_setting_get_elem(l, (unsigned) i), path, c,
+                                     &c->policies[c->n_policies]);
                 /* count it even on failure, so config_free() releases its pattern */
                 c->n_policies++;
                 if (r < 0)
@@ -855,12 +870,14 @@ static int section_processes(ParseContext *ctx, const config_setting_t *l, VtCon
         if (!config_setting_is_list(l))
                 return fail_type(ctx, l, "processes", "a list of groups: processes = ( { ... }, ... )");
         n = config_setting_length(l);
-        if (n > 0)
-                c->processes = xcalloc((size_t) n, sizeof(VtProcess));
+        if (n > 0) {
+                c->processes = xreallocarray(c->processes, c->n_processes + (size_t) n, sizeof(VtProcess));
+                memset(c->processes + c->n_processes, 0, (size_t) n * sizeof(VtProcess));
+        }
         for (int i = 0; i < n; i++) {
                 const config_setting_t *g = config_setting_get_elem(l, (unsigned) i);
                 _cleanup_free_ char *path = xasprintf("processes[%d]", i);
-                VtProcess *p = &c->processes[i];
+                VtProcess *p = &c->processes[c->n_processes];
                 int r;
 
                 c->n_processes++; /* counted even on failure, so config_free() releases it */
@@ -890,9 +907,9 @@ static const struct {
         { "processes", CONFIG_TYPE_LIST, "a list of groups: processes = ( { ... }, ... )", section_processes },
 };
 
-static int parse_root(ParseContext *ctx, const config_setting_t *root, VtConf *c) {
+/* The top-level names and types of one file. */
+static int check_root(ParseContext *ctx, const config_setting_t *root) {
         int n = config_setting_length(root);
-        int r;
 
         for (int i = 0; i < n; i++) {
                 const config_setting_t *s = config_setting_get_elem(root, (unsigned) i);
@@ -908,16 +925,45 @@ static int parse_root(ParseContext *ctx, const config_setting_t *root, VtConf *c
                 if (config_setting_type(s) != config_sections[j].type)
                         return fail_type(ctx, s, name, config_sections[j].type_text);
         }
+        return 0;
+}
 
-        for (size_t j = 0; j < ELEMENTSOF(config_sections); j++) {
-                const config_setting_t *s = config_setting_get_member(root, config_sections[j].name);
+/* One file read by libconfig: the main file or a drop-in. */
+typedef struct ConfigSource {
+        const char *name; /* in messages */
+        const char *file; /* owned by the VtConf, NULL for a string */
+        config_t cfg;
+        bool read;        /* cfg needs config_destroy() */
+} ConfigSource;
 
-                if (!s)
-                        continue;
-                r = config_sections[j].parse(ctx, s, c);
+/*
+ * Apply the files to c, section by section in config_sections' order and, within a section, the
+ * files in the order given (the main file, then the drop-ins): a later file's setting replaces an
+ * earlier one's, key by key; vm and processes entries are appended; and every vm entry, whatever
+ * its file, starts from the default_policy that all the files together make.
+ */
+static int parse_sources(ParseContext *ctx, ConfigSource *src, size_t n_src, VtConf *c) {
+        int r;
+
+        for (size_t i = 0; i < n_src; i++) {
+                ctx->name = src[i].name;
+                r = check_root(ctx, config_root_setting(&src[i].cfg));
                 if (r < 0)
                         return r;
         }
+        for (size_t j = 0; j < ELEMENTSOF(config_sections); j++)
+                for (size_t i = 0; i < n_src; i++) {
+                        const config_setting_t *s = config_setting_get_member(config_root_setting(&src[i].cfg),
+                                                                              config_sections[j].name);
+
+                        if (!s)
+                                continue;
+                        ctx->name = src[i].name;
+                        ctx->file = src[i].file;
+                        r = config_sections[j].parse(ctx, s, c);
+                        if (r < 0)
+                                return r;
+                }
         return 0;
 }
 
@@ -1124,19 +1170,14 @@ static int scan_text(ParseContext *ctx, const char *text, bool find_duplicate) {
         return r;
 }
 
-static void config_destroyp(config_t *cfg) {
-        config_destroy(cfg);
-}
-
-static int load_text(const char *text, size_t size, const char *name, const char *path, VtConf **ret,
-                     char **ret_error) {
-        _cleanup_(config_destroyp) config_t cfg;
-        _cleanup_(config_freep) VtConf *c = NULL;
-        _cleanup_(parse_context_done) ParseContext ctx = { .name = name };
+/* One text through the pre-pass and libconfig into src->cfg; errors name ctx->name. */
+static int read_source(ParseContext *ctx, const char *text, size_t size, ConfigSource *src) {
         const char *nul;
         int r;
 
-        config_init(&cfg);
+        ctx->name = src->name;
+        config_init(&src->cfg);
+        src->read = true;
 
         /* libconfig would stop reading at a NUL byte and ignore the rest */
         nul = memchr(text, 0, size);
@@ -1145,31 +1186,50 @@ static int load_text(const char *text, size_t size, const char *name, const char
 
                 for (const char *p = text; p < nul; p++)
                         line += *p == '\n';
-                r = fail(&ctx, line, NULL, "contains a NUL byte");
-        } else if (size > CONFIG_FILE_MAX_BYTES)
-                r = fail(&ctx, 0, NULL, "too large (%zu bytes, at most %" PRIu64 ")", size, CONFIG_FILE_MAX_BYTES);
-        else
-                r = scan_text(&ctx, text, false);
-        if (r >= 0 && !config_read_string(&cfg, text)) {
-                const char *e = config_error_text(&cfg) ?: "syntax error";
+                return fail(ctx, line, NULL, "contains a NUL byte");
+        }
+        if (size > CONFIG_FILE_MAX_BYTES)
+                return fail(ctx, 0, NULL, "too large (%zu bytes, at most %" PRIu64 ")", size, CONFIG_FILE_MAX_BYTES);
+        r = scan_text(ctx, text, false);
+        if (r < 0)
+                return r;
+        if (!config_read_string(&src->cfg, text)) {
+                const char *e = config_error_text(&src->cfg) ?: "syntax error";
 
                 /* name the duplicate: look for it ourselves */
-                if (!streq(e, "duplicate setting name") || scan_text(&ctx, text, true) >= 0)
-                        r = fail(&ctx, (unsigned) MAX(config_error_line(&cfg), 0), NULL, "%s", e);
-                else
-                        r = -EINVAL;
+                if (!streq(e, "duplicate setting name") || scan_text(ctx, text, true) >= 0)
+                        return fail(ctx, (unsigned) MAX(config_error_line(&src->cfg), 0), NULL, "%s", e);
+                return -EINVAL;
         }
-        if (r >= 0) {
-                c = config_new_default();
-                r = parse_root(&ctx, config_root_setting(&cfg), c);
-        }
+        return 0;
+}
+
+static void config_sources_free(ConfigSource *src, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                if (src[i].read)
+                        config_destroy(&src[i].cfg);
+        free(src);
+}
+
+static int load_text(const char *text, size_t size, const char *name, const char *path, VtConf **ret,
+                     char **ret_error) {
+        _cleanup_(config_freep) VtConf *c = config_new_default();
+        _cleanup_(parse_context_done) ParseContext ctx = { .name = name };
+        ConfigSource src = { .name = name };
+        int r;
+
+        c->path = path ? xstrdup(path) : NULL;
+        src.file = c->path;
+        r = read_source(&ctx, text, size, &src);
+        if (r >= 0)
+                r = parse_sources(&ctx, &src, 1, c);
+        if (src.read)
+                config_destroy(&src.cfg);
         if (r < 0) {
                 if (ret_error)
                         *ret_error = TAKE_PTR(ctx.error);
                 return r;
         }
-
-        c->path = path ? xstrdup(path) : NULL;
         *ret = TAKE_PTR(c);
         return 0;
 }
@@ -1265,11 +1325,107 @@ static int read_config_file(const char *path, char **ret_text, size_t *ret_size,
         return 0;
 }
 
-int config_load(const char *path, VtConf **ret, char **ret_error) {
-        _cleanup_free_ char *text = NULL, *error = NULL;
-        size_t size = 0;
+static int cmp_strp(const void *a, const void *b) {
+        return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+/*
+ * PATH.d/\*.conf, sorted by name (strcmp: "10-a.conf" before "9-b.conf" before "a.conf"); hidden
+ * files and other names are not drop-ins. No directory: none. Anything else that keeps us from
+ * listing it is an error, so that a drop-in never goes unapplied silently.
+ */
+static int list_dropins(const char *path, char ***ret, size_t *ret_n, char **ret_error) {
+        _cleanup_free_ char *dir = xasprintf("%s.d", path);
+        _cleanup_(closedirp) DIR *d = NULL;
+        char **names = NULL;
+        size_t n = 0;
+        struct dirent *de;
+
+        d = opendir(dir);
+        if (!d) {
+                int r = negative_errno();
+
+                if (r == -ENOENT) {
+                        *ret = NULL;
+                        *ret_n = 0;
+                        return 0;
+                }
+                *ret_error = r == -ENOTDIR ? xasprintf("%s: is not a directory (drop-ins go there)", dir)
+                                           : xasprintf("%s: cannot list the drop-ins: %s", dir, strerror(-r));
+                return r;
+        }
+        for (errno = 0; (de = readdir(d)); errno = 0) {
+                size_t len = strlen(de->d_name);
+
+                if (de->d_name[0] == '.' || len <= strlen(".conf") || !streq(de->d_name + len - strlen(".conf"), ".conf"))
+                        continue;
+                if (n >= CONFIG_DROPINS_MAX) {
+                        strv_free_n(names, n);
+                        *ret_error = xasprintf("%s: more than %d drop-ins", dir, CONFIG_DROPINS_MAX);
+                        return -E2BIG;
+                }
+                names = xreallocarray(names, n + 1, sizeof(char *));
+                names[n++] = xasprintf("%s/%s", dir, de->d_name);
+        }
+        if (errno != 0) {
+                int r = negative_errno();
+
+                strv_free_n(names, n);
+                *ret_error = xasprintf("%s: cannot list the drop-ins: %s", dir, strerror(-r));
+                return r;
+        }
+        if (n > 1)
+                qsort(names, n, sizeof(char *), cmp_strp);
+        *ret = names;
+        *ret_n = n;
+        return 0;
+}
+
+/* The main file (unless main_missing) and its drop-ins, read and applied in that order. */
+static int load_files(const char *path, bool main_missing, VtConf **ret, char **ret_error) {
+        _cleanup_(config_freep) VtConf *c = config_new_default();
+        _cleanup_(parse_context_done) ParseContext ctx = { .name = path };
+        _cleanup_free_ char *error = NULL;
+        ConfigSource *src = NULL;
+        size_t n_src = 0;
         int r;
 
+        r = list_dropins(path, &c->dropins, &c->n_dropins, &error);
+        if (r < 0)
+                goto fail;
+        if (!main_missing)
+                c->path = xstrdup(path);
+        src = xcalloc(1 + c->n_dropins, sizeof(ConfigSource));
+        for (size_t i = 0; i < 1 + c->n_dropins; i++) {
+                const char *file = i == 0 ? c->path : c->dropins[i - 1];
+                _cleanup_free_ char *text = NULL;
+                size_t size = 0;
+
+                if (!file)
+                        continue;
+                r = read_config_file(file, &text, &size, &error);
+                if (r < 0)
+                        goto fail;
+                src[n_src] = (ConfigSource) { .name = file, .file = file };
+                r = read_source(&ctx, text, size, &src[n_src++]);
+                if (r < 0)
+                        goto fail;
+        }
+        r = parse_sources(&ctx, src, n_src, c);
+        if (r < 0)
+                goto fail;
+        config_sources_free(src, n_src);
+        *ret = TAKE_PTR(c);
+        return main_missing ? 1 : 0;
+
+fail:
+        config_sources_free(src, n_src);
+        if (ret_error)
+                *ret_error = error ? TAKE_PTR(error) : TAKE_PTR(ctx.error);
+        return r;
+}
+
+int config_load(const char *path, VtConf **ret, char **ret_error) {
         if (!path || !ret)
                 return -EINVAL;
         if (!*path) {
@@ -1277,14 +1433,7 @@ int config_load(const char *path, VtConf **ret, char **ret_error) {
                         *ret_error = xstrdup("the configuration file name is empty");
                 return -EINVAL;
         }
-
-        r = read_config_file(path, &text, &size, &error);
-        if (r < 0) {
-                if (ret_error)
-                        *ret_error = TAKE_PTR(error);
-                return r;
-        }
-        return load_text(text, size, path, path, ret, ret_error);
+        return load_files(path, false, ret, ret_error);
 }
 
 int config_load_or_defaults(const char *path, VtConf **ret, char **ret_error) {
@@ -1299,8 +1448,8 @@ int config_load_or_defaults(const char *path, VtConf **ret, char **ret_error) {
                 free(*ret_error);
                 *ret_error = NULL;
         }
-        *ret = config_new_default();
-        return 1;
+        /* the defaults, and the drop-ins if there are any */
+        return load_files(path, true, ret, ret_error);
 }
 
 const VtPolicy *config_match_policy(const VtConf *c, const char *name, const char *uuid, const char *cmdline) {

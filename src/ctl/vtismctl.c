@@ -1490,6 +1490,8 @@ static int verb_check_config(int argc, char **argv) {
                 fprintf(stderr, "%s\n", error ?: strerror(-r));
                 return EXIT_FAIL;
         }
+        for (size_t i = 0; i < c->n_dropins; i++)
+                printf("drop-in %s\n", c->dropins[i]);
         printf("configuration OK\n");
         return EXIT_OK;
 }

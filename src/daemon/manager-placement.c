@@ -24,6 +24,7 @@
 
 #include "vtism/log.h"
 #include "vtism/manager.h"
+#include "vtism/message-ids.h"
 #include "vtism/plan.h"
 #include "vtism/proc-pid.h"
 #include "vtism/slo.h"
@@ -303,7 +304,8 @@ static void log_round(const Vm *vm, const MigratorRound *r, const MigratorCounte
 
         if (promoted + demoted + failed == 0) {
                 log_fields(LOG_INFO,
-                           FIELDS({ "VTISM_VM", vm->id }, { "VTISM_VM_NAME", vm->name }, { "VTISM_ROUND", seq },
+                           FIELDS({ "MESSAGE_ID", VTISM_MESSAGE_MIGRATION_ROUND_STR }, { "VTISM_VM", vm->id },
+                                  { "VTISM_VM_NAME", vm->name }, { "VTISM_ROUND", seq },
                                   { "VTISM_PROMOTED_BYTES", pb }, { "VTISM_DEMOTED_BYTES", db }, { "VTISM_FAILED_PAGES", fp },
                                   { "VTISM_WOULD_PROMOTE_BYTES", wp }, { "VTISM_WOULD_DEMOTE_BYTES", wd }, { "VTISM_DRY_RUN", "1" }),
                            "VM %s: dry-run: would promote %s and demote %s (round %" PRIu64 ").", vm->name,
@@ -311,7 +313,8 @@ static void log_round(const Vm *vm, const MigratorRound *r, const MigratorCounte
                 return;
         }
         log_fields(promoted + demoted == 0 ? LOG_NOTICE : LOG_INFO,
-                   FIELDS({ "VTISM_VM", vm->id }, { "VTISM_VM_NAME", vm->name }, { "VTISM_ROUND", seq },
+                   FIELDS({ "MESSAGE_ID", VTISM_MESSAGE_MIGRATION_ROUND_STR }, { "VTISM_VM", vm->id },
+                          { "VTISM_VM_NAME", vm->name }, { "VTISM_ROUND", seq },
                           { "VTISM_PROMOTED_BYTES", pb }, { "VTISM_DEMOTED_BYTES", db }, { "VTISM_FAILED_PAGES", fp }),
                    "VM %s: promoted %s, demoted %s%s%s (round %" PRIu64 ", %s).", vm->name,
                    format_bytes(a, sizeof(a), promoted), format_bytes(b, sizeof(b), demoted),

@@ -12,6 +12,7 @@
 
 #include "vtism/log.h"
 #include "vtism/manager.h"
+#include "vtism/message-ids.h"
 #include "vtism/proc-pid.h"
 #include "vtism/util.h"
 
@@ -30,6 +31,9 @@ static const char *source_name(unsigned bit) {
 }
 
 #define VM_FIELDS(vm) FIELDS({ "VTISM_VM", (vm)->id }, { "VTISM_VM_NAME", (vm)->name })
+/* The same with the MESSAGE_ID of an event operators search for (message-ids.h) */
+#define VM_EVENT_FIELDS(vm, message_id) \
+        FIELDS({ "MESSAGE_ID", message_id }, { "VTISM_VM", (vm)->id }, { "VTISM_VM_NAME", (vm)->name })
 
 static Vm *find_by_pid(Manager *m, pid_t pid, size_t *ret_index) {
         for (size_t i = 0; i < m->n_vms; i++)
@@ -52,7 +56,7 @@ static void vms_refresh(Manager *m);
 static void remove_vm(Manager *m, size_t index, const char *why) {
         Vm *vm = m->vms[index];
 
-        log_fields(LOG_INFO, VM_FIELDS(vm), "VM %s (pid %d) %s; no longer tracked.", vm->name, (int) vm->pid, why);
+        log_fields(LOG_INFO, VM_EVENT_FIELDS(vm, VTISM_MESSAGE_VM_LOST_STR), "VM %s (pid %d) %s; no longer tracked.", vm->name, (int) vm->pid, why);
         vm_detach_tracker(m, vm);
         manager_placement_free_vm(m, vm);
         vm_free(vm);
@@ -71,6 +75,8 @@ static void vm_resolve_policy(Manager *m, Vm *vm) {
                 return;
         if (!vm->trusted)
                 return; /* never tiered: its policy does not matter, nor does a line about it */
+        if (vm->policy.metadata_error)
+                log_fields(LOG_WARNING, VM_FIELDS(vm), "VM %s: %s.", vm->name, vm->policy.metadata_error);
         p = &vm->policy.policy;
         if (p->budget_is_percent)
                 snprintf(budget, sizeof(budget), "%u%% of guest RAM", p->dram_budget_percent);
@@ -204,6 +210,9 @@ static void on_vm_started(Manager *m, unsigned source, const VmIdentity *id) {
                 bool changed = vm_update_identity(vm, source, id->uuid, id->name, id->cmdline, id->numa_nodeset,
                                                   id->vcpu_cpuset);
 
+                if (source == VM_SOURCE_LIBVIRT && vm_set_libvirt_policy(vm, id->policy_xml))
+                        changed = true;
+
                 if (id->uid != (uid_t) -1 && vm->uid != id->uid) {
                         vm->uid = id->uid;
                         changed = true;
@@ -234,16 +243,18 @@ static void on_vm_started(Manager *m, unsigned source, const VmIdentity *id) {
                 vm->default_name = xstrdup(id->default_name);
         }
         (void) vm_update_identity(vm, source, id->uuid, id->name, id->cmdline, id->numa_nodeset, id->vcpu_cpuset);
+        if (source == VM_SOURCE_LIBVIRT)
+                (void) vm_set_libvirt_policy(vm, id->policy_xml);
         (void) vm_update_trust(m, vm); /* said in the line below, not as a change */
         vm->resync_seen = source;
         m->vms = xreallocarray(m->vms, m->n_vms + 1, sizeof(Vm *));
         m->vms[m->n_vms++] = vm;
         vms_refresh(m);
         if (vm->trusted)
-                log_fields(LOG_INFO, VM_FIELDS(vm), "VM %s (pid %d) found via %s.", vm->name, (int) vm->pid,
+                log_fields(LOG_INFO, VM_EVENT_FIELDS(vm, VTISM_MESSAGE_VM_FOUND_STR), "VM %s (pid %d) found via %s.", vm->name, (int) vm->pid,
                            source_name(source));
         else
-                log_fields(LOG_NOTICE, VM_FIELDS(vm), "VM %s (pid %d) found via %s, ignored (%s)%s%s.", vm->name,
+                log_fields(LOG_NOTICE, VM_EVENT_FIELDS(vm, VTISM_MESSAGE_VM_FOUND_STR), "VM %s (pid %d) found via %s, ignored (%s)%s%s.", vm->name,
                            (int) vm->pid, source_name(source), vm->error, vm->identity_conflict ? "; " : "",
                            vm->identity_conflict ?: "");
         vm_resolve_policy(m, vm);
@@ -262,6 +273,7 @@ static void on_vm_event(VmSource *s, VmEvent event, const VmIdentity *id, void *
                 break;
 
         case VM_EVENT_STARTED:
+        case VM_EVENT_CHANGED: /* the libvirt metadata: the known VM's identity path re-resolves its policy */
                 on_vm_started(m, source, id);
                 break;
 
@@ -338,6 +350,8 @@ static void heat_params_from_config(const VtConf *c, HeatParams *p) {
         p->hist_range_bytes = c->heat_range_bytes;
 }
 
+#define TRACKER_FIELDS(name) FIELDS({ "MESSAGE_ID", VTISM_MESSAGE_TRACKER_CHANGED_STR }, { "VTISM_TRACKER", name })
+
 int manager_tracker_setup(Manager *m) {
         const TrackerOps *ops = NULL;
         TrackerContext ctx = { .proc_root = m->proc_root, .sysfs_root = m->sysfs_root };
@@ -368,19 +382,19 @@ int manager_tracker_setup(Manager *m) {
                 r = tracker_start(m->config->tracker, &ctx, m->tracker_reasons, &t);
         if (r < 0) {
                 if (m->config->tracker == TRACKER_AUTO)
-                        log_warning("No access tracker is usable on this host; VMs are listed but not sampled. "
+                        log_fields(LOG_WARNING, TRACKER_FIELDS("none"), "No access tracker is usable on this host; VMs are listed but not sampled. "
                                     "idle_pages: %s; page_idle: %s; damon: %s; softdirty: %s.",
                                     m->tracker_reasons[TRACKER_IDLE_PAGES], m->tracker_reasons[TRACKER_PAGE_IDLE],
                                     m->tracker_reasons[TRACKER_DAMON], m->tracker_reasons[TRACKER_SOFTDIRTY]);
                 else
-                        log_warning("The configured tracker %s is not usable: %s. VMs are listed but not sampled.",
+                        log_fields(LOG_WARNING, TRACKER_FIELDS("none"), "The configured tracker %s is not usable: %s. VMs are listed but not sampled.",
                                     tracker_kind_to_string(m->config->tracker),
                                     m->tracker_reasons[m->config->tracker] ?: "unknown tracker");
                 return 0;
         }
 
         m->tracker = t;
-        log_info("Access tracker: %s%s.", t->ops->name, m->config->tracker == TRACKER_AUTO ? " (auto)" : "");
+        log_fields(LOG_INFO, TRACKER_FIELDS(t->ops->name), "Access tracker: %s%s.", t->ops->name, m->config->tracker == TRACKER_AUTO ? " (auto)" : "");
         return 0;
 }
 

@@ -9,6 +9,7 @@
 #include "vtism-build.h"
 #include "vtism/log.h"
 #include "vtism/manager.h"
+#include "vtism/message-ids.h"
 #include "vtism/utf8.h"
 #include "vtism/util.h"
 
@@ -131,7 +132,10 @@ static int load_state(Manager *m, VtConf **ret_config, Topology **ret_topology, 
                 return r;
         }
         if (r > 0)
-                log_notice("%s does not exist, running on the built-in defaults (see vtism.conf(5)).", m->config_path);
+                log_notice("%s does not exist, running on the built-in defaults%s (see vtism.conf(5)).", m->config_path,
+                           c->n_dropins > 0 ? " and its drop-ins" : "");
+        for (size_t i = 0; i < c->n_dropins; i++)
+                log_info("Configuration drop-in %s applied.", c->dropins[i]);
 
         o = (TopologyOverrides) {
                 .dram_nodes = c->dram_nodes,
@@ -200,7 +204,8 @@ int manager_reload(Manager *m, char **ret_error) {
         r = load_state(m, &c, &t, &error);
         if (r < 0) {
                 m->counters.reload_failures++;
-                log_error("Reload failed, keeping the previous configuration: %s", error);
+                log_fields(LOG_ERR, FIELDS({ "MESSAGE_ID", VTISM_MESSAGE_RELOAD_FAILED_STR }, { "VTISM_CONFIG_ERROR", error }),
+                           "Reload failed, keeping the previous configuration: %s", error);
                 free(m->last_reload_error);
                 m->last_reload_error = xstrdup(error);
                 if (ret_error)

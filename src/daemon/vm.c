@@ -4,6 +4,7 @@
 
 #include "vtism/log.h"
 #include "vtism/util.h"
+#include "vtism/vm-metadata.h"
 #include "vtism/vm.h"
 
 static const char *const vm_state_table[_VM_STATE_MAX] = {
@@ -69,6 +70,8 @@ Vm *vm_free(Vm *vm) {
         free(vm->cmdline);
         free(vm->policy.policy.pattern);
         free(vm->policy.source);
+        free(vm->policy.metadata_error);
+        free(vm->libvirt_policy);
         free(vm->machine);
         free(vm->numa_nodeset);
         free(vm->vcpu_cpuset);
@@ -120,7 +123,16 @@ void vm_drop_source(Vm *vm, unsigned source) {
                 vm->libvirt_name = mfree(vm->libvirt_name);
                 vm->numa_nodeset = mfree(vm->numa_nodeset);
                 vm->vcpu_cpuset = mfree(vm->vcpu_cpuset);
+                vm->libvirt_policy = mfree(vm->libvirt_policy);
         }
+}
+
+bool vm_set_libvirt_policy(Vm *vm, const char *xml) {
+        if (streq_ptr(vm->libvirt_policy, xml))
+                return false;
+        free(vm->libvirt_policy);
+        vm->libvirt_policy = xml ? xstrdup(xml) : NULL;
+        return true;
 }
 
 /* ---- identity resolution (see vm.h) ---- */
@@ -278,17 +290,38 @@ static bool policy_equal(const VmPolicy *a, const VtPolicy *b, const char *sourc
 }
 
 bool vm_apply_policy(Vm *vm, const VtConf *c) {
-        const VtPolicy *p = config_match_policy(c, vm->name, vm->uuid, vm->cmdline);
-        _cleanup_free_ char *source = p->line > 0 ? xasprintf("%s:%u", c->path ?: "(built-in)", p->line)
-                                                  : xstrdup("default");
+        const VtPolicy *match = config_match_policy(c, vm->name, vm->uuid, vm->cmdline);
+        _cleanup_free_ char *source = match->line > 0 ? xasprintf("%s:%u", match->file ?: c->path ?: "(built-in)", match->line)
+                                                      : xstrdup("default");
+        _cleanup_free_ char *error = NULL;
+        VtPolicy p = *match;
 
-        if (policy_equal(&vm->policy, p, source))
+        /* the domain's own word over the config's, key by key (vtism.conf(5), "VM"); not when it is
+         * invalid, or contradicts what it lies over */
+        if (vm->libvirt_policy) {
+                PolicyOverride o;
+                _cleanup_free_ char *why = NULL;
+
+                if (policy_override_parse(vm->libvirt_policy, &o, &why) >= 0 &&
+                    policy_override_apply(&o, &p, &why) >= 0) {
+                        _cleanup_free_ char *what = policy_override_describe(&o), *over = TAKE_PTR(source);
+
+                        source = xasprintf("libvirt metadata (%s) over %s", *what ? what : "nothing set", over);
+                } else
+                        error = xasprintf("its libvirt metadata <policy xmlns=\"%s\"> is not used: %s",
+                                          VTISM_METADATA_NS, why ?: "invalid");
+        }
+
+        if (policy_equal(&vm->policy, &p, source) && streq_ptr(vm->policy.metadata_error, error))
                 return false;
         free(vm->policy.policy.pattern);
         free(vm->policy.source);
-        vm->policy.policy = *p;
-        vm->policy.policy.pattern = p->pattern ? xstrdup(p->pattern) : NULL;
+        free(vm->policy.metadata_error);
+        vm->policy.policy = p;
+        vm->policy.policy.pattern = p.pattern ? xstrdup(p.pattern) : NULL;
+        vm->policy.policy.file = NULL; /* the VtConf's, gone on reload: source says it */
         vm->policy.source = TAKE_PTR(source);
+        vm->policy.metadata_error = TAKE_PTR(error);
         return true;
 }
 

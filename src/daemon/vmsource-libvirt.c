@@ -18,6 +18,7 @@
 #include "vtism/proc-pid.h"
 #include "vtism/qemu-cmdline.h"
 #include "vtism/util.h"
+#include "vtism/vm-metadata.h"
 #include "vtism/vmsource.h"
 
 /*
@@ -82,6 +83,7 @@ typedef struct KnownVm {
         char *numa_nodeset;
         char *vcpu_cpuset;
         uint64_t memory_bytes;
+        char *policy_xml;               /* <metadata> in VTISM_METADATA_NS, NULL if none */
 } KnownVm;
 
 /* ---- what the worker and the loop share ---- */
@@ -135,6 +137,7 @@ typedef struct Worker {
 
         virConnectPtr conn;
         int lifecycle_id;               /* -1: not registered */
+        int metadata_id;                /* -1: not registered */
         bool close_registered;
 
         sd_event_source *retry_timer;   /* next connection attempt */
@@ -165,6 +168,7 @@ static void known_vm_done(KnownVm *v) {
         free(v->cmdline);
         free(v->numa_nodeset);
         free(v->vcpu_cpuset);
+        free(v->policy_xml);
         *v = (KnownVm) {};
 }
 
@@ -296,6 +300,22 @@ static void domain_pid(Worker *w, const char *name, const char *uuid, KnownVm *v
 
 /* ---- the rest of a domain's identity ---- */
 
+/* The domain's vtism policy element (vm-metadata.h) as libvirt keeps it for the running domain;
+ * NULL if it has none (or libvirt cannot say, logged at debug). */
+static char *domain_policy_xml(virDomainPtr dom) {
+        char *xml = virDomainGetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, VTISM_METADATA_NS, VIR_DOMAIN_AFFECT_LIVE);
+
+        if (!xml) {
+                virErrorPtr e = virGetLastError();
+
+                if (!e || e->code != VIR_ERR_NO_DOMAIN_METADATA)
+                        log_debug("No vtism metadata for domain %s: %s", virDomainGetName(dom) ?: "?",
+                                  libvirt_last_error_message());
+                return NULL;
+        }
+        return xml; /* malloc()ed by libvirt */
+}
+
 static char *domain_numa_nodeset(virDomainPtr dom) {
         virTypedParameterPtr params = NULL;
         int n = 0;
@@ -393,6 +413,7 @@ static int domain_identity(Worker *w, virDomainPtr dom, KnownVm *ret) {
         domain_pid(w, name, uuid, &v);
         v.numa_nodeset = domain_numa_nodeset(dom);
         v.vcpu_cpuset = domain_vcpu_cpuset(w->conn, dom, info.nrVirtCpu);
+        v.policy_xml = domain_policy_xml(dom);
 
         *ret = v;
         return 0;
@@ -426,10 +447,11 @@ static KnownVm *announce(Worker *w, virDomainPtr dom, bool resync) {
 
         log_internal_fields(resync ? LOG_DEBUG : LOG_INFO, 0, __FILE__, __LINE__, __func__,
                             FIELDS({"VTISM_VM", known->uuid}, {"VTISM_VM_NAME", known->name}),
-                            "VM %s %s: pid %d, %s, NUMA nodes %s, vCPUs on %s", known->name,
+                            "VM %s %s: pid %d, %s, NUMA nodes %s, vCPUs on %s%s", known->name,
                             resync ? "running" : "started", (int) known->pid,
                             format_bytes(mem, sizeof(mem), known->memory_bytes),
-                            known->numa_nodeset ?: "any", known->vcpu_cpuset ?: "any CPU");
+                            known->numa_nodeset ?: "any", known->vcpu_cpuset ?: "any CPU",
+                            known->policy_xml ? ", vtism policy in its metadata" : "");
         emit(w, VM_EVENT_STARTED, known);
         publish(w);
         return known;
@@ -575,6 +597,38 @@ static int on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int det
         return 0;
 }
 
+/* The domain's metadata changed: for our namespace, read it again and tell the loop if it differs
+ * (a --config-only change leaves the running domain's metadata as it was). */
+static void on_metadata_change(virConnectPtr conn, virDomainPtr dom, int type, const char *nsuri, void *opaque) {
+        Worker *w = opaque;
+        char uuid[VIR_UUID_STRING_BUFLEN];
+        _cleanup_free_ char *xml = NULL;
+        KnownVm *v;
+
+        log_debug("libvirt metadata event for domain %s: type %d, namespace %s", virDomainGetName(dom) ?: "?", type,
+                  nsuri ?: "none");
+        if (type != VIR_DOMAIN_METADATA_ELEMENT || !nsuri || !streq(nsuri, VTISM_METADATA_NS))
+                return;
+        if (virDomainGetUUIDString(dom, uuid) < 0)
+                return;
+        for (char *p = uuid; *p; p++)
+                *p = (char) tolower((unsigned char) *p);
+        v = known_vm_find(w, uuid);
+        if (!v)
+                return; /* not running: read when it starts */
+        busy(w, "reading a domain's metadata");
+        xml = domain_policy_xml(dom);
+        busy(w, NULL);
+        if (streq_ptr(xml, v->policy_xml))
+                return;
+        log_fields(LOG_INFO, FIELDS({"VTISM_VM", v->uuid}, {"VTISM_VM_NAME", v->name}),
+                   "VM %s: vtism policy metadata %s.", v->name, !xml ? "removed" : v->policy_xml ? "changed" : "added");
+        free(v->policy_xml);
+        v->policy_xml = TAKE_PTR(xml);
+        emit(w, VM_EVENT_CHANGED, v);
+        publish(w);
+}
+
 /* ---- the shared record ---- */
 
 static Shared *shared_new(void) {
@@ -647,6 +701,7 @@ static void known_vm_copy(KnownVm *dst, const KnownVm *src) {
                 .numa_nodeset = strdup_or_null(src->numa_nodeset),
                 .vcpu_cpuset = strdup_or_null(src->vcpu_cpuset),
                 .memory_bytes = src->memory_bytes,
+                .policy_xml = strdup_or_null(src->policy_xml),
         };
 }
 
@@ -747,6 +802,9 @@ static void disconnect(Worker *w) {
         if (w->lifecycle_id >= 0)
                 (void) virConnectDomainEventDeregisterAny(w->conn, w->lifecycle_id);
         w->lifecycle_id = -1;
+        if (w->metadata_id >= 0)
+                (void) virConnectDomainEventDeregisterAny(w->conn, w->metadata_id);
+        w->metadata_id = -1;
         if (w->close_registered)
                 (void) virConnectUnregisterCloseCallback(w->conn, on_close);
         w->close_registered = false;
@@ -851,6 +909,10 @@ static int try_connect(Worker *w) {
         w->lifecycle_id = virConnectDomainEventRegisterAny(w->conn, NULL, VIR_DOMAIN_EVENT_ID_LIFECYCLE,
                                                            VIR_DOMAIN_EVENT_CALLBACK(on_lifecycle), w, NULL);
         if (w->lifecycle_id < 0)
+                goto fail;
+        w->metadata_id = virConnectDomainEventRegisterAny(w->conn, NULL, VIR_DOMAIN_EVENT_ID_METADATA_CHANGE,
+                                                          VIR_DOMAIN_EVENT_CALLBACK(on_metadata_change), w, NULL);
+        if (w->metadata_id < 0)
                 goto fail;
 
         r = resync(w);
@@ -1016,6 +1078,7 @@ static void dispatch(LibvirtSource *s, Message *msg) {
                 .numa_nodeset = msg->vm.numa_nodeset,
                 .vcpu_cpuset = msg->vm.vcpu_cpuset,
                 .memory_bytes = msg->vm.memory_bytes,
+                .policy_xml = msg->vm.policy_xml,
         };
         s->handler(&s->base, msg->event, &id, s->userdata);
 }
@@ -1201,6 +1264,7 @@ int vmsource_libvirt_new(sd_event *event, const char *uri, const char *proc_root
         w->uri = xstrdup(uri);
         w->proc_root = xstrdup(proc_root ?: "/proc");
         w->lifecycle_id = -1;
+        w->metadata_id = -1;
         w->backoff_usec = BACKOFF_MIN_USEC;
 
         r = sd_event_new(&w->event);

@@ -23,7 +23,7 @@ static void help(void) {
                "Keep KVM guests' hot memory on DRAM and cold memory on CXL NUMA nodes.\n"
                "Normally started by systemd (vtismd.service); it never forks.\n"
                "\n"
-               "  -c, --config=FILE        Read FILE instead of %s\n"
+               "  -c, --config=FILE        Read FILE (and FILE.d/*.conf) instead of %s\n"
                "      --check-config[=FILE] Check the configuration, print 'configuration OK'\n"
                "                           or the errors, and exit\n"
                "  -f, --foreground         Log to the terminal (stderr) even under systemd\n"
@@ -125,7 +125,10 @@ static int check_config(void) {
                 return EXIT_FAILURE;
         }
         if (r > 0)
-                printf("%s does not exist: vtismd runs on the built-in defaults.\n", path);
+                printf("%s does not exist: vtismd runs on the built-in defaults%s.\n", path,
+                       c->n_dropins > 0 ? " and the drop-ins" : "");
+        for (size_t i = 0; i < c->n_dropins; i++)
+                printf("drop-in %s\n", c->dropins[i]);
         printf("configuration OK\n");
         return EXIT_SUCCESS;
 }

@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # What vtismd does with configuration files that are not what they should be: a FIFO, a device,
 # a directory, an empty name, a huge file, an unterminated comment, a missing file (an error when
-# named explicitly, the built-in defaults for the default path). --check-config and the daemon's
+# named explicitly, the built-in defaults for the default path), drop-ins (listed; a bad one named). --check-config and the daemon's
 # start-up must answer at once with a message naming the file, never hang or read forever; the
 # daemon logs with levels on stderr in --foreground.
 . "$(dirname "$0")/lib.sh"
 need dbus-daemon timeout
 
-default_conf=$("$VTISMD" --help | sed -n 's/.*Read FILE instead of \(.*\)$/\1/p')
+default_conf=$("$VTISMD" --help | sed -n 's/.*Read FILE .*instead of \(.*\)$/\1/p')
 [[ -n $default_conf ]] || fail "vtismd --help does not name the default configuration file"
 
 # check_config EXPECTED_STATUS EXPECTED_OUTPUT ARGS...: vtismd ARGS, within 20 s.
@@ -35,6 +35,26 @@ check_config 1 "$SCRATCH/big.conf: too large (70 MiB, at most 1 MiB)" --check-co
 printf 'global = { dry_run = true; };\n/* tracker:\nglobal = { tracker = "bogus"; };\n' >"$SCRATCH/comment.conf"
 check_config 1 "$SCRATCH/comment.conf:2: unterminated comment" --check-config "$SCRATCH/comment.conf"
 check_config 1 "$SCRATCH/missing.conf: cannot read: No such file or directory" --check-config "$SCRATCH/missing.conf"
+
+# Drop-ins: FILE.d/*.conf after FILE, listed by --check-config; an error names the drop-in.
+printf 'global = { sample_interval_ms = 1000; };\n' >"$SCRATCH/d.conf"
+mkdir "$SCRATCH/d.conf.d"
+printf 'global = { dry_run = true; };\n' >"$SCRATCH/d.conf.d/10-dry.conf"
+printf 'not a drop-in = ;\n' >"$SCRATCH/d.conf.d/README"
+check_config 0 "drop-in $SCRATCH/d.conf.d/10-dry.conf" --check-config "$SCRATCH/d.conf"
+[[ $("$VTISMD" --check-config "$SCRATCH/d.conf") == "drop-in $SCRATCH/d.conf.d/10-dry.conf"$'\n'"configuration OK" ]] \
+        || fail "--check-config with a drop-in: $("$VTISMD" --check-config "$SCRATCH/d.conf" 2>&1)"
+printf '# web servers\nvm = ( { name = "web*"; weight = 20000; } );\n' >"$SCRATCH/d.conf.d/20-web.conf"
+check_config 1 "$SCRATCH/d.conf.d/20-web.conf:2: vm[0].weight:" --check-config "$SCRATCH/d.conf"
+check_config 1 "vtismd: err: $SCRATCH/d.conf.d/20-web.conf:2: vm[0].weight:" --foreground --config "$SCRATCH/d.conf"
+set +e
+out=$("$VTISMCTL" check-config "$SCRATCH/d.conf" 2>&1); rc=$?
+set -e
+[[ $rc -eq 1 && $out == "$SCRATCH/d.conf.d/20-web.conf:2: vm[0].weight:"* ]] || fail "vtismctl check-config, bad drop-in: rc=$rc '$out'"
+rm "$SCRATCH/d.conf.d/20-web.conf"
+[[ $("$VTISMCTL" check-config "$SCRATCH/d.conf") == "drop-in $SCRATCH/d.conf.d/10-dry.conf"$'\n'"configuration OK" ]] \
+        || fail "vtismctl check-config with a drop-in: $("$VTISMCTL" check-config "$SCRATCH/d.conf" 2>&1)"
+ok "vtismctl check-config: the drop-ins listed, a bad one named"
 
 # The daemon refuses a FIFO at once too (it used to block in open()), with the level shown.
 check_config 1 "vtismd: err: $SCRATCH/fifo.conf: is a FIFO, not a regular file" --foreground --config "$SCRATCH/fifo.conf"

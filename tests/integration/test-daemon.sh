@@ -6,7 +6,7 @@
 PRIVATE_PIDS=1   # vtismd on the real /proc: see only our own processes (lib.sh; others' QEMUs of GiBs
                  # made its cycles take seconds under ASan on a loaded machine)
 . "$(dirname "$0")/lib.sh"
-need dbus-daemon setpriv jq busctl
+need dbus-daemon dbus-send setpriv jq busctl
 
 start_bus
 start_notify
@@ -140,6 +140,20 @@ set -e
         || fail "vtismctl reload with a bad config: rc=$rc '$out'"
 ok "vtismctl reload reports the bad line"
 
+# The Reload method itself, as any D-Bus client (and systemctl reload's ExecReload) sees it: a
+# synchronous error reply naming org.vtism1.Error.ConfigInvalid and file:line, and the
+# configuration in force before stays in force.
+failures_before=$("$VTISMCTL" status --json | jq '.counters.reload_failures')
+set +e
+out=$(dbus-send --system --print-reply --dest=org.vtism1 /org/vtism1 org.vtism1.Manager.Reload 2>&1); rc=$?
+set -e
+[[ $rc -ne 0 && $out == *"org.vtism1.Error.ConfigInvalid: previous configuration kept: $conf:3: global.tracker: unknown tracker 'nonsense'"* ]] \
+        || fail "D-Bus Reload with a bad config: rc=$rc '$out'"
+jq -e --argjson n "$failures_before" '.sample_interval_usec == 200000 and .counters.reload_failures == $n + 1
+        and .counters.reloads == 0' <<<"$("$VTISMCTL" status --json)" >/dev/null \
+        || fail "after a refused Reload: $("$VTISMCTL" status --json | jq -c '{sample_interval_usec, counters}')"
+ok "D-Bus Reload of a bad config: ConfigInvalid with file:line, the old config (200 ms) stays"
+
 # A good config applies, on SIGHUP and on Reload.
 printf 'global = {\n  sample_interval_ms = 300;\n};\n' >"$conf"
 "$VTISMCTL" reload | grep -q "Configuration reloaded" || fail "vtismctl reload of a good config"
@@ -151,6 +165,27 @@ wait_for 5 bash -c "\"$VTISMCTL\" status --json | jq -e '.sample_interval_usec =
         || fail "SIGHUP reload not applied"
 grep -q '^RELOADING=1' "$SCRATCH/notify.log" || fail "no RELOADING=1 sent"
 ok "good reloads applied (D-Bus and SIGHUP)"
+
+# Drop-ins: $conf.d/*.conf after $conf on reload; a bad one is named and changes nothing.
+mkdir "$conf.d"
+printf 'global = {\n  sample_interval_ms = 400;\n};\n' >"$conf.d/50-interval.conf"
+"$VTISMCTL" reload | grep -q "Configuration reloaded" || fail "vtismctl reload with a drop-in"
+jq -e '.sample_interval_usec == 400000' <<<"$("$VTISMCTL" status --json)" >/dev/null \
+        || fail "the drop-in's sample_interval_ms not applied: $("$VTISMCTL" status --json | jq .sample_interval_usec)"
+grep -q "Configuration drop-in $conf.d/50-interval.conf applied" "$SCRATCH/vtismd.log" \
+        || fail "vtismd does not log the drop-in it applied"
+printf '\nglobal = { tracker = "nonsense"; };\n' >"$conf.d/60-bad.conf"
+set +e
+out=$("$VTISMCTL" reload 2>&1); rc=$?
+set -e
+[[ $rc -eq 1 && $out == *"previous configuration kept: $conf.d/60-bad.conf:2: global.tracker: unknown tracker 'nonsense'"* ]] \
+        || fail "vtismctl reload with a bad drop-in: rc=$rc '$out'"
+jq -e '.sample_interval_usec == 400000' <<<"$("$VTISMCTL" status --json)" >/dev/null || fail "a bad drop-in changed the config"
+rm -r "$conf.d"
+"$VTISMCTL" reload >/dev/null || fail "reload without the drop-ins"
+jq -e '.sample_interval_usec == 250000 and .last_reload_error == null' <<<"$("$VTISMCTL" status --json)" >/dev/null \
+        || fail "removing the drop-ins did not restore the main file's setting"
+ok "drop-ins applied on reload, a bad one named by file:line, removing them restores the main file"
 
 # SIGTERM: clean exit 0, STOPPING=1 sent.
 kill -TERM "$VTISMD_PID"

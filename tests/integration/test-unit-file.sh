@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The systemd unit passes 'systemd-analyze verify' with nothing on stderr, vtismd --check-config
-# (its ExecStartPre) accepts the shipped config, and the offline security exposure stays low.
+# (its ExecStartPre) accepts the shipped config, ExecReload is the synchronous vtismctl reload, and
+# the offline security exposure stays low.
 set -euo pipefail
 : "${VTISM_SOURCE_ROOT:?run through meson test}" "${VTISM_BUILD_ROOT:?}"
 command -v systemd-analyze >/dev/null || { echo "SKIP: systemd-analyze missing"; exit 77; }
@@ -9,8 +10,12 @@ scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
 vtismd="$VTISM_BUILD_ROOT/src/daemon/vtismd"
 
-# Point ExecStart= at the built binary (verify checks that it exists and is executable).
-sed -e "s#/usr/sbin/vtismd#$vtismd#g" "$VTISM_SOURCE_ROOT/systemd/vtismd.service" >"$scratch/vtismd.service"
+vtismctl="$VTISM_BUILD_ROOT/src/ctl/vtismctl"
+
+# Point ExecStart= and ExecReload= at the built binaries (verify checks that they exist and are
+# executable).
+sed -e "s#/usr/sbin/vtismd#$vtismd#g" -e "s#/usr/bin/vtismctl#$vtismctl#g" \
+        "$VTISM_SOURCE_ROOT/systemd/vtismd.service" >"$scratch/vtismd.service"
 systemd-analyze verify --man=no "$scratch/vtismd.service" 2>"$scratch/verify.err" \
         || { cat "$scratch/verify.err"; echo "FAIL: systemd-analyze verify"; exit 1; }
 if [[ -s "$scratch/verify.err" ]]; then
@@ -22,7 +27,11 @@ echo "ok: systemd-analyze verify clean"
 
 grep -qx 'Type=notify' "$scratch/vtismd.service" || { echo "FAIL: not Type=notify"; exit 1; }
 grep -q '^WatchdogSec=' "$scratch/vtismd.service" || { echo "FAIL: no WatchdogSec"; exit 1; }
-grep -q '^ExecReload=' "$scratch/vtismd.service" || { echo "FAIL: no ExecReload"; exit 1; }
+# Reload through the synchronous D-Bus call, so that 'systemctl reload' fails on a bad config
+# (test-daemon checks vtismctl reload's exit code and message, lab-systemd systemctl reload's).
+grep -qx "ExecReload=$vtismctl reload" "$scratch/vtismd.service" \
+        || { echo "FAIL: ExecReload is not 'vtismctl reload': $(grep '^ExecReload' "$scratch/vtismd.service")"; exit 1; }
+echo "ok: ExecReload=vtismctl reload"
 
 "$vtismd" --check-config "$VTISM_SOURCE_ROOT/conf/vtism.conf" | grep -qx "configuration OK" \
         || { echo "FAIL: shipped conf/vtism.conf does not pass --check-config"; exit 1; }

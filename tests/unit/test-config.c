@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "tmptree.h"
 #include "vtism/config.h"
 #include "vtism/macro.h"
 #include "vtism/util.h"
@@ -991,6 +992,141 @@ static void test_processes(void) {
         check(!c->processes[2].exe && !c->processes[2].cmdline);
 }
 
+/* Drop-ins: PATH.d/\*.conf after the main file, in name order; keys replaced, vm/processes appended,
+ * vm entries inheriting the final default_policy, errors naming the drop-in. */
+static void test_dropins(void) {
+        char *root = tmptree_new("test-config-dropins");
+        _cleanup_free_ char *main_conf = xasprintf("%s/v.conf", root), *expected = NULL, *error = NULL;
+        _cleanup_free_ char *a = xasprintf("%s/v.conf.d/10-a.conf", root), *b = xasprintf("%s/v.conf.d/20-b.conf", root);
+        VtConf *c = NULL;
+        const VtPolicy *p;
+
+        tmptree_write_str(root, "v.conf",
+                          "global = { sample_interval_ms = 1000; tracker = \"damon\"; };\n"
+                          "default_policy = { weight = 50; };\n"
+                          "tiers = { cxl = [ 1 ]; };\n"
+                          "vm = ( { name = \"web*\"; dram_budget = \"1G\"; } );\n");
+        /* named so that strcmp order differs from creation order and from "natural" order */
+        tmptree_write_str(root, "v.conf.d/20-b.conf",
+                          "global = { sample_interval_ms = 3000; };\n"
+                          "default_policy = { weight = 200; };\n"
+                          "\n"
+                          "vm = ( { name = \"db1\"; weight = 300; },\n"
+                          "       { name = \"web1\"; pin_dram = true; } );\n");
+        tmptree_write_str(root, "v.conf.d/10-a.conf",
+                          "global = { sample_interval_ms = 2000; migrate_rate_limit_mbps = 10; };\n"
+                          "processes = ( { exe = \"*/memhog\"; } );\n");
+        /* not drop-ins: hidden, other suffixes, a bare ".conf" */
+        tmptree_write_str(root, "v.conf.d/.hidden.conf", "this is not read");
+        tmptree_write_str(root, "v.conf.d/README", "this is not read");
+        tmptree_write_str(root, "v.conf.d/30-c.conf.disabled", "this is not read");
+        tmptree_write_str(root, "v.conf.d/.conf", "this is not read");
+
+        check_int(config_load(main_conf, &c, &error), 0);
+        check_str(c->path, main_conf);
+        check_int(c->n_dropins, 2);
+        check_str(c->dropins[0], a);
+        check_str(c->dropins[1], b);
+        check_u64(c->sample_interval_usec, 3 * USEC_PER_SEC); /* the last file's */
+        check_u64(c->migrate_rate_limit_bytes, 10 * (UINT64_C(1) << 20)); /* only 10-a set it */
+        check_int(c->tracker, TRACKER_DAMON);                 /* only the main file set it */
+        check_int(c->n_cxl_nodes, 1);
+        check_int(c->default_policy.weight, 200);
+        check_int(c->n_processes, 1);
+        check_str(c->processes[0].exe, "*/memhog");
+        check_int(c->n_policies, 3);
+        /* main file's entry first, with the final default_policy's weight; then 20-b's */
+        check_str(c->policies[0].pattern, "web*");
+        check_str(c->policies[0].file, main_conf);
+        check_int(c->policies[0].line, 4);
+        check_int(c->policies[0].weight, 200);
+        check_u64(c->policies[0].dram_budget_bytes, UINT64_C(1) << 30);
+        check_str(c->policies[1].pattern, "db1");
+        check_str(c->policies[1].file, b);
+        check_int(c->policies[1].line, 4);
+        check_int(c->policies[1].weight, 300);
+        check_str(c->policies[2].file, b);
+        check_int(c->policies[2].line, 5);
+        /* the first match wins: the main file's web* before the drop-in's web1 */
+        p = config_match_policy(c, "web1", NULL, NULL);
+        check(p == &c->policies[0]);
+        check(!p->pin_dram);
+        p = config_match_policy(c, "db1", NULL, NULL);
+        check(p == &c->policies[1]);
+        c = config_free(c);
+
+        /* an error in a drop-in names the drop-in and its line, and fails the whole load */
+        static const struct {
+                const char *text, *error; /* error: after "ROOT/v.conf.d/15-bad.conf:" */
+                bool prefix;              /* error is the start of the message */
+        } bad[] = {
+                { "# a comment\nvm = ( { name = \"x\"; weight = 0; } );\n", "2: vm[0].weight: ", true },
+                { "global = {\n  sample_interval_ms = = 100;\n};\n", "2: syntax error", false },
+                { "bogus = 1;\n", "1: bogus: unknown section (expected global, tiers, default_policy, vm or processes)", false },
+                /* checks across files: a drop-in's tiers.dram against the main file's tiers.cxl */
+                { "\ntiers = { dram = [ 0, 1 ]; };\n", "2: tiers.dram: node 1 is also listed in tiers.cxl (set before this file)",
+                  false },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                tmptree_write_str(root, "v.conf.d/15-bad.conf", bad[i].text);
+                check_int(config_load(main_conf, &c, &error), -EINVAL);
+                check(!c);
+                expected = xasprintf("%s/v.conf.d/15-bad.conf:%s", root, bad[i].error);
+                if (bad[i].prefix)
+                        check(error && strncmp(error, expected, strlen(expected)) == 0);
+                else
+                        check_str(error, expected);
+                error = mfree(error);
+                expected = mfree(expected);
+        }
+        /* a drop-in that is not a regular file */
+        expected = xasprintf("%s/v.conf.d/15-bad.conf", root);
+        check(unlink(expected) == 0);
+        check(mkdir(expected, 0755) == 0);
+        check_int(config_load(main_conf, &c, &error), -EISDIR);
+        free(expected);
+        expected = xasprintf("%s/v.conf.d/15-bad.conf: is a directory, not a configuration file", root);
+        check_str(error, expected);
+        error = mfree(error);
+        expected = mfree(expected);
+        expected = xasprintf("%s/v.conf.d/15-bad.conf", root);
+        check(rmdir(expected) == 0);
+        expected = mfree(expected);
+
+        /* the main file missing: defaults plus the drop-ins (config_load_or_defaults only) */
+        check(unlink(main_conf) == 0);
+        check_int(config_load(main_conf, &c, &error), -ENOENT);
+        error = mfree(error);
+        check_int(config_load_or_defaults(main_conf, &c, &error), 1);
+        check(!c->path);
+        check_int(c->n_dropins, 2);
+        check_u64(c->sample_interval_usec, 3 * USEC_PER_SEC);
+        check_int(c->tracker, TRACKER_AUTO);
+        check_int(c->n_policies, 2);
+        c = config_free(c);
+
+        /* PATH.d that is not a directory is an error, not "no drop-ins" */
+        tmptree_write_str(root, "w.conf", "global = { dry_run = true; };\n");
+        tmptree_write_str(root, "w.conf.d", "a file where the drop-in directory should be\n");
+        free(main_conf);
+        main_conf = xasprintf("%s/w.conf", root);
+        check_int(config_load(main_conf, &c, &error), -ENOTDIR);
+        expected = xasprintf("%s/w.conf.d: is not a directory (drop-ins go there)", root);
+        check_str(error, expected);
+        error = mfree(error);
+        expected = mfree(expected);
+
+        /* no PATH.d: no drop-ins */
+        tmptree_write_str(root, "x.conf", "global = { dry_run = true; };\n");
+        free(main_conf);
+        main_conf = xasprintf("%s/x.conf", root);
+        check_int(config_load(main_conf, &c, &error), 0);
+        check_int(c->n_dropins, 0);
+        check(c->dry_run);
+        c = config_free(c);
+        tmptree_remove(root);
+}
+
 int main(void) {
         test_data = getenv("VTISM_TEST_DATA");
         source_root = getenv("VTISM_SOURCE_ROOT");
@@ -1010,6 +1146,7 @@ int main(void) {
         test_match();
         test_processes();
         test_slo();
+        test_dropins();
         test_shipped_conf();
         return 0;
 }

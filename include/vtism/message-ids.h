@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+#include <systemd/sd-id128.h>
+
+/*
+ * The journal MESSAGE_IDs of the events an operator looks for, e.g.
+ *
+ *     journalctl -u vtismd MESSAGE_ID=e2b8a4d1b7f54d0c9c5f3f6a1e0d9b42
+ *
+ * finds every failed reload whatever its wording or language. Each one has an entry in
+ * systemd/vtism.catalog (installed to the systemd catalog directory: `journalctl -x` shows it);
+ * test-message-ids checks that every ID here has one and that the string and binary forms agree.
+ * An ID, once released, never changes meaning; a new event gets a new ID (`systemd-id128 new`).
+ *
+ * Each ID is written once, as its 16 bytes; VTISM_MESSAGE_*_STR is the 32-hex-digit string the
+ * journal field carries.
+ */
+
+#define VTISM_MESSAGE_ID_BYTES_VM_FOUND        b2,53,0e,54,83,97,41,61,b1,ea,05,06,de,65,3a,65
+#define VTISM_MESSAGE_ID_BYTES_VM_LOST         64,c1,73,7a,06,17,4f,d5,a0,45,5d,a0,a7,0d,3b,38
+#define VTISM_MESSAGE_ID_BYTES_MIGRATION_ROUND 88,2a,7e,95,bb,97,43,00,b3,99,4e,4e,90,8a,11,39
+#define VTISM_MESSAGE_ID_BYTES_RELOAD_FAILED   48,1c,60,90,86,9d,4f,ea,8c,9f,bb,21,00,10,6e,bb
+#define VTISM_MESSAGE_ID_BYTES_TRACKER_CHANGED 29,a7,35,9f,ce,10,42,aa,b5,88,9f,cc,50,d8,25,ea
+
+/* Expand the byte list first, then hand it to sd-id128's macros. */
+#define VTISM_ID128_MAKE(bytes) VTISM_ID128_MAKE_(bytes)
+#define VTISM_ID128_MAKE_(...) SD_ID128_MAKE(__VA_ARGS__)
+#define VTISM_ID128_MAKE_STR(bytes) VTISM_ID128_MAKE_STR_(bytes)
+#define VTISM_ID128_MAKE_STR_(...) SD_ID128_MAKE_STR(__VA_ARGS__)
+
+/* A VM was found (libvirt or /proc) and is tracked: VTISM_VM=, VTISM_VM_NAME=. Priority info when
+ * it will be tiered, notice when it is listed but ignored (the message says why). */
+#define VTISM_MESSAGE_VM_FOUND VTISM_ID128_MAKE(VTISM_MESSAGE_ID_BYTES_VM_FOUND)
+#define VTISM_MESSAGE_VM_FOUND_STR VTISM_ID128_MAKE_STR(VTISM_MESSAGE_ID_BYTES_VM_FOUND)
+/* A VM is no longer tracked (it stopped, its QEMU exited, libvirt undefined it). */
+#define VTISM_MESSAGE_VM_LOST VTISM_ID128_MAKE(VTISM_MESSAGE_ID_BYTES_VM_LOST)
+#define VTISM_MESSAGE_VM_LOST_STR VTISM_ID128_MAKE_STR(VTISM_MESSAGE_ID_BYTES_VM_LOST)
+/* One migration round of one VM that moved pages, had pages fail, or (dry-run) would have moved:
+ * VTISM_ROUND=, VTISM_PROMOTED_BYTES=, VTISM_DEMOTED_BYTES=, VTISM_FAILED_PAGES=, … */
+#define VTISM_MESSAGE_MIGRATION_ROUND VTISM_ID128_MAKE(VTISM_MESSAGE_ID_BYTES_MIGRATION_ROUND)
+#define VTISM_MESSAGE_MIGRATION_ROUND_STR VTISM_ID128_MAKE_STR(VTISM_MESSAGE_ID_BYTES_MIGRATION_ROUND)
+/* A reload (SIGHUP, D-Bus Reload, systemctl reload) was refused; the previous configuration stays.
+ * VTISM_CONFIG_ERROR= carries the file:line message. */
+#define VTISM_MESSAGE_RELOAD_FAILED VTISM_ID128_MAKE(VTISM_MESSAGE_ID_BYTES_RELOAD_FAILED)
+#define VTISM_MESSAGE_RELOAD_FAILED_STR VTISM_ID128_MAKE_STR(VTISM_MESSAGE_ID_BYTES_RELOAD_FAILED)
+/* The access tracker in use was chosen or changed (at start, on reload): VTISM_TRACKER= names it,
+ * "none" when no tracker is usable (VMs are listed but not sampled). */
+#define VTISM_MESSAGE_TRACKER_CHANGED VTISM_ID128_MAKE(VTISM_MESSAGE_ID_BYTES_TRACKER_CHANGED)
+#define VTISM_MESSAGE_TRACKER_CHANGED_STR VTISM_ID128_MAKE_STR(VTISM_MESSAGE_ID_BYTES_TRACKER_CHANGED)
