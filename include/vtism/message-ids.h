@@ -22,6 +22,8 @@
 #define VTISM_MESSAGE_ID_BYTES_MIGRATION_ROUND 88,2a,7e,95,bb,97,43,00,b3,99,4e,4e,90,8a,11,39
 #define VTISM_MESSAGE_ID_BYTES_RELOAD_FAILED   48,1c,60,90,86,9d,4f,ea,8c,9f,bb,21,00,10,6e,bb
 #define VTISM_MESSAGE_ID_BYTES_TRACKER_CHANGED 29,a7,35,9f,ce,10,42,aa,b5,88,9f,cc,50,d8,25,ea
+#define VTISM_MESSAGE_ID_BYTES_SLO_NOT_MET     77,73,0e,97,94,9b,46,b6,b9,72,38,54,72,0e,d0,a2
+#define VTISM_MESSAGE_ID_BYTES_SLO_MET         f3,6b,e4,fc,45,5a,4a,f2,a2,9a,e2,ce,b2,03,7e,8e
 
 /* Expand the byte list first, then hand it to sd-id128's macros. */
 #define VTISM_ID128_MAKE(bytes) VTISM_ID128_MAKE_(bytes)
@@ -48,3 +50,10 @@
  * "none" when no tracker is usable (VMs are listed but not sampled). */
 #define VTISM_MESSAGE_TRACKER_CHANGED VTISM_ID128_MAKE(VTISM_MESSAGE_ID_BYTES_TRACKER_CHANGED)
 #define VTISM_MESSAGE_TRACKER_CHANGED_STR VTISM_ID128_MAKE_STR(VTISM_MESSAGE_ID_BYTES_TRACKER_CHANGED)
+/* A VM's service level (cxl_access_max_percent) cannot be met: VTISM_SLO_CAP_BP=, VTISM_SLO_STATE=
+ * ("at dram_max", "contended", "rare pages"); once per episode, priority warning. */
+#define VTISM_MESSAGE_SLO_NOT_MET VTISM_ID128_MAKE(VTISM_MESSAGE_ID_BYTES_SLO_NOT_MET)
+#define VTISM_MESSAGE_SLO_NOT_MET_STR VTISM_ID128_MAKE_STR(VTISM_MESSAGE_ID_BYTES_SLO_NOT_MET)
+/* That VM's service level is met again (priority info). */
+#define VTISM_MESSAGE_SLO_MET VTISM_ID128_MAKE(VTISM_MESSAGE_ID_BYTES_SLO_MET)
+#define VTISM_MESSAGE_SLO_MET_STR VTISM_ID128_MAKE_STR(VTISM_MESSAGE_ID_BYTES_SLO_MET)

@@ -47,10 +47,6 @@
 
 #define VM_FIELDS(vm) FIELDS({ "VTISM_VM", (vm)->id }, { "VTISM_VM_NAME", (vm)->name })
 
-/* Journal MESSAGE_IDs (vtismd(8)): a VM's service level cannot be met, and is met again. */
-#define SLO_NOT_MET_MESSAGE_ID "77730e97949b46b6b9723854720ed0a2"
-#define SLO_MET_MESSAGE_ID     "f36be4fc455a4af2a29ae2ceb2037e8e"
-
 typedef struct VmTier {
         /* the last plan that covered this VM */
         bool planned;
@@ -587,13 +583,13 @@ static void tier_slo(Manager *m, Vm *vm, VmTier *t, PlanPolicy *pp, bool frozen)
                 snprintf(cap, sizeof(cap), "%u", t->slo_params.cap_bp);
                 if (slo_cannot_be_met(&t->slo) && !t->slo_reported) {
                         log_fields(LOG_WARNING,
-                                   FIELDS({ "MESSAGE_ID", SLO_NOT_MET_MESSAGE_ID }, { "VTISM_VM", vm->id }, { "VTISM_VM_NAME", vm->name },
+                                   FIELDS({ "MESSAGE_ID", VTISM_MESSAGE_SLO_NOT_MET_STR }, { "VTISM_VM", vm->id }, { "VTISM_VM_NAME", vm->name },
                                           { "VTISM_SLO_CAP_BP", cap }, { "VTISM_SLO_STATE", slo_state_to_string(t->slo.state) }),
                                    "VM %s: its service level cannot be met: %s.", vm->name, buf);
                         t->slo_reported = true;
                 } else if (t->slo_reported && slo_state_met(t->slo.state)) {
                         log_fields(LOG_INFO,
-                                   FIELDS({ "MESSAGE_ID", SLO_MET_MESSAGE_ID }, { "VTISM_VM", vm->id }, { "VTISM_VM_NAME", vm->name },
+                                   FIELDS({ "MESSAGE_ID", VTISM_MESSAGE_SLO_MET_STR }, { "VTISM_VM", vm->id }, { "VTISM_VM_NAME", vm->name },
                                           { "VTISM_SLO_CAP_BP", cap }),
                                    "VM %s: its service level is met again.", vm->name);
                         t->slo_reported = false;
