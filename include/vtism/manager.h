@@ -89,7 +89,7 @@ typedef struct ManagerCounters {
         uint64_t rounds;                /* migration rounds that had moves */
         uint64_t bytes_promoted;
         uint64_t bytes_demoted;
-        uint64_t pages_failed_by[_MIGRATOR_FAILURE_MAX]; /* busy, nomem, gone, shared, not-allowed, other */
+        uint64_t pages_failed_by[_MIGRATOR_FAILURE_MAX]; /* busy, nomem, gone, shared, not-allowed, other, floor */
         uint64_t pages_dropped;         /* planned, never attempted (replaced, budget, VM gone, ...) */
         uint64_t pages_would_move;      /* dry-run */
         uint64_t pages_already;         /* query-first moves found already in place */

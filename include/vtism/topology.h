@@ -74,6 +74,9 @@ Topology *topology_free(Topology *t);
 /* Re-read MemTotal/MemFree of every node (cheap; called once per cycle). All or nothing: on
  * failure no node is changed. */
 int topology_refresh_meminfo(Topology *t, const char *sysfs_root);
+/* MemFree of one node's meminfo below sysfs_root, now (the migrator's floor check reads it
+ * before every batch: one open+read of ~1.5 KiB). Errors as topology_load(). */
+int topology_read_node_free(const char *sysfs_root, int id, uint64_t *ret_free_bytes);
 
 const TopologyNode *topology_node(const Topology *t, int id); /* NULL if absent */
 int topology_distance(const Topology *t, int from_id, int to_id); /* -ENOENT if absent */

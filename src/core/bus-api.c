@@ -40,6 +40,7 @@ const BusField bus_vm_fields[_BUS_VM_FIELD_MAX] = {
         [BUS_VM_PAGES_FAILED_SHARED] = { "pages_failed_shared", "t" },
         [BUS_VM_PAGES_FAILED_NOT_ALLOWED] = { "pages_failed_not_allowed", "t" },
         [BUS_VM_PAGES_FAILED_OTHER] = { "pages_failed_other", "t" },
+        [BUS_VM_PAGES_FAILED_FLOOR] = { "pages_failed_floor", "t" },
         [BUS_VM_PAGES_WOULD_MOVE] = { "pages_would_move", "t" },
         [BUS_VM_IDENTITY_CONFLICT] = { "identity_conflict", "s" },
 };
@@ -178,6 +179,7 @@ const BusField bus_counter_fields[_BUS_COUNTER_FIELD_MAX] = {
         [BUS_COUNTER_PAGES_FAILED_SHARED] = { "pages_failed_shared", "t" },
         [BUS_COUNTER_PAGES_FAILED_NOT_ALLOWED] = { "pages_failed_not_allowed", "t" },
         [BUS_COUNTER_PAGES_FAILED_OTHER] = { "pages_failed_other", "t" },
+        [BUS_COUNTER_PAGES_FAILED_FLOOR] = { "pages_failed_floor", "t" },
         [BUS_COUNTER_PAGES_DROPPED] = { "pages_dropped", "t" },
         [BUS_COUNTER_PAGES_WOULD_MOVE] = { "pages_would_move", "t" },
         [BUS_COUNTER_PAGES_ALREADY] = { "pages_already", "t" },

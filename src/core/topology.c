@@ -533,6 +533,14 @@ int topology_load(const char *sysfs_root, const TopologyOverrides *overrides, To
         return 0;
 }
 
+int topology_read_node_free(const char *sysfs_root, int id, uint64_t *ret_free_bytes) {
+        uint64_t total;
+
+        if (!sysfs_root || id < 0 || !ret_free_bytes)
+                return -EINVAL;
+        return read_node_meminfo(sysfs_root, id, &total, ret_free_bytes);
+}
+
 int topology_refresh_meminfo(Topology *t, const char *sysfs_root) {
         _cleanup_free_ uint64_t *total = NULL, *free_bytes = NULL;
         int r;
