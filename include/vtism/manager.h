@@ -154,6 +154,7 @@ struct Manager {
 
         /* Placement: plans and the migrator (manager-placement.c) */
         Migrator *migrator;         /* the only owner of move_pages(2); NULL before manager_start() */
+        NodeFreeReader *node_free;  /* its floor check's reader of the nodes' MemFree */
         const char *migration_state; /* as last signalled (manager_migration_state()) */
         uint64_t plan_round_seq;    /* the migrator round running the last plan, 0: none */
         uint64_t rounds_seen;       /* rounds the migrator started (its seq counter, mirrored) */

@@ -513,9 +513,9 @@ static void tier_groups(VmTier *t, const Plan *p, uint32_t index) {
 
 /* The migrator's reader of a node's free memory, before every batch into a node with a floor. */
 static int read_node_free(void *userdata, int node, uint64_t *ret_bytes) {
-        const Manager *m = userdata;
+        Manager *m = userdata;
 
-        return topology_read_node_free(m->sysfs_root, node, ret_bytes);
+        return node_free_reader_read(m->node_free, node, ret_bytes);
 }
 
 /* Every node's floor from its size and the config, as the planner counts it (plan.c: whole pages,
@@ -700,6 +700,7 @@ int manager_placement_start(Manager *m) {
         o.proc_root = m->proc_root;
         o.node_free = read_node_free;
         o.node_free_userdata = m;
+        m->node_free = node_free_reader_new(m->sysfs_root);
         r = migrator_new(m->event, &o, &sink, m, &m->migrator);
         if (r < 0)
                 return log_error_errno(r, "Failed to set up the migrator: %m");
@@ -716,4 +717,5 @@ void manager_placement_done(Manager *m) {
         for (size_t i = 0; i < m->n_vms; i++)
                 manager_placement_free_vm(m, m->vms[i]);
         m->migrator = migrator_free(m->migrator);
+        m->node_free = node_free_reader_free(m->node_free);
 }
