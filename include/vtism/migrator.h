@@ -103,8 +103,9 @@
  * allocate meanwhile, and a round that outlives its cycle moves on stale numbers (under load a
  * round demoted 73 MiB into 48 MiB of room). So before every move batch into a node with a floor
  * (migrator_set_floor(): vtismd sets each node's every cycle from its size and the config) the
- * migrator reads that node's free memory (options.node_free; ~10-30 us natively, ~0.2-0.5 ms in
- * the TCG lab: a few % of a batch) and hands over only the entries, in order, that fit above the
+ * migrator reads that node's free memory (options.node_free: vtismd keeps the node's meminfo open
+ * and reads it again, 55-120 us on the loaded build host, bench/migrate-bench calibrate; ~1-2 %
+ * of a 5 ms batch natively) and hands over only the entries, in order, that fit above the
  * floor (whole THPs only): room = (free - floor) / 4 KiB pages. What does not fit fails "floor"
  * (a demotion's shortfall counts as for any failure, see Room), the node gets nothing more in
  * this plan (its later moves fail "floor" too, unattempted), and one notice says so. So after the
@@ -180,7 +181,7 @@
  * Memory: per VM ~200 bytes plus its ranges; per running plan a copy of its moves (40 bytes each)
  * and queries (24 each), ~40 bytes per pending retry; the last plan's query results, 4 bytes per
  * page queried (limits.query_pages: 16384 -> 64 KiB); batch buffers of .batch_pages_max entries
- * (~60 bytes each: ~1 MiB).
+ * (~60 bytes each: ~1 MiB); a floor per node id up to the highest set (16 bytes each).
  */
 
 #define MIGRATOR_PAGE_BYTES 4096u
