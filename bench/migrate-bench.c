@@ -8,17 +8,20 @@
  * calibrate: maps SIZE MiB (default 256) of anonymous memory of this process, touches it, and
  * moves all of it FROM -> TO and back with bare move_pages(2) calls of growing batch sizes (4 KiB
  * pages: one address per page; THP: one address per 2 MiB, and for comparison every subpage),
- * then times placement queries (nodes = NULL), the start-time check (/proc/self/stat) and the
- * THP probe (pagemap + kpageflags per 2 MiB). Prints ns per 4 KiB page and per call: the numbers
+ * then times placement queries (nodes = NULL), the start-time check (/proc/self/stat), the floor
+ * check (node0/meminfo) and the THP probe (pagemap + kpageflags per 2 MiB). Prints ns per 4 KiB page and per call: the numbers
  * the migrator's batch sizes come from (include/vtism/migrator.h). Needs two memory nodes: run it
  * in the lab (bench/migrate-lab). With one node only the query and probe costs are measured.
  *
  * compare: for each SIZE (default 1,4,16,64,256,512 MiB) moves the region FROM -> TO with ONE
- * bare move_pages(2) call over all its pages (THP: one address per 2 MiB), back, then the same
+ * bare move_pages(2) call over all its pages (THP: one address per 2 MiB), back, and the same
  * through the migrator (a hand-made Plan run from a real sd-event loop, batched and sliced, every
- * status counted), back, ROUNDS times (default 3); prints the best time of each and the ratio
- * bare / migrator (1.0 = as fast as one bare call; the target is >= 0.9). Placement is checked
- * after every move. Times under TCG are only comparable within one run.
+ * status counted, the target's free memory read before every batch as vtismd does), back, ROUNDS
+ * times (default 7), alternating which of the two goes first. Each round gives a paired ratio
+ * bare / migrator of two measurements seconds apart (1.0 = as fast as one bare call; the target
+ * is >= 0.9); printed: the median time of each, the median ratio and its spread (min..max over
+ * the rounds), so the load of a shared host moves the spread, not the verdict. Placement is
+ * checked after every move. Times under TCG are only comparable within one run.
  *
  * A benchmark: prints numbers, never fails on time.
  */
@@ -42,11 +45,14 @@
 #include "vtism/log.h"
 #include "vtism/macro.h"
 #include "vtism/migrator.h"
+#include "vtism/topology.h"
 #include "vtism/tracker.h"
 
 #define PAGE_SZ 4096UL
 #define HUGE_SZ (2UL << 20)
 #define SUBPAGES (HUGE_SZ / PAGE_SZ)
+
+#define ROUNDS_MAX 64u
 
 typedef struct Args {
         uint64_t sizes_mib[16];
@@ -250,7 +256,7 @@ static void calibrate_checks(Region *r) {
         const unsigned n = 2000;
         char buf[1024];
         uint64_t entries[SUBPAGES], flags;
-        double t0, t;
+        double t0, t, t1;
         int pm, kpf;
 
         t0 = now_ns();
@@ -263,6 +269,27 @@ static void calibrate_checks(Region *r) {
         }
         t = now_ns() - t0;
         printf("%-40s %10.1f us\n", "start-time check (/proc/PID/stat)", t / 1e3 / n);
+
+        /* The migrator's floor check before every batch: the target node's MemFree, as vtismd
+         * reads it (the file kept open, read again from 0), and opened each time. */
+        NodeFreeReader *nf = node_free_reader_new("/sys");
+        uint64_t free_bytes;
+        unsigned reads = 0, opened = 0;
+
+        t0 = now_ns();
+        for (unsigned i = 0; i < n / 4; i++)
+                reads += node_free_reader_read(nf, 0, &free_bytes) >= 0;
+        t = now_ns() - t0;
+        nf = node_free_reader_free(nf);
+        t1 = now_ns();
+        for (unsigned i = 0; i < n / 4; i++)
+                opened += topology_read_node_free("/sys", 0, &free_bytes) >= 0;
+        t1 = now_ns() - t1;
+        if (reads == n / 4 && opened == n / 4)
+                printf("%-40s %10.1f us (open+read+close: %.1f us)\n", "floor check (node0/meminfo MemFree)",
+                       t / 1e3 / reads, t1 / 1e3 / opened);
+        else
+                printf("%-40s %s\n", "floor check (node0/meminfo MemFree)", "unavailable");
 
         pm = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
         kpf = open("/proc/kpageflags", O_RDONLY | O_CLOEXEC);
@@ -370,12 +397,35 @@ static double migrator_move(Migrator *m, sd_event *e, Done *d, const Region *r, 
         return now_ns() - t0;
 }
 
+/* vtismd's reader of a node's free memory (manager-placement.c), so every batch pays for it. */
+static int read_node_free(void *userdata, int node, uint64_t *ret_bytes) {
+        return node_free_reader_read(userdata, node, ret_bytes);
+}
+
+static int double_cmp(const void *a, const void *b) {
+        double x = *(const double *) a, y = *(const double *) b;
+
+        return x < y ? -1 : x > y;
+}
+
+/* Median, min and max of v[0..n) (sorts a copy). */
+static void spread(const double *v, size_t n, double *ret_median, double *ret_min, double *ret_max) {
+        double c[ROUNDS_MAX];
+
+        memcpy(c, v, n * sizeof(double));
+        qsort(c, n, sizeof(double), double_cmp);
+        *ret_median = n % 2 ? c[n / 2] : (c[n / 2 - 1] + c[n / 2]) / 2;
+        *ret_min = c[0];
+        *ret_max = c[n - 1];
+}
+
 int migrate_bench_compare(const Args *a);
 int migrate_bench_compare(const Args *a) {
         _cleanup_(migrator_freep) Migrator *m = NULL;
         _cleanup_(sd_event_unrefp) sd_event *e = NULL;
         const MigratorSink sink = { .round_done = on_round };
         unsigned long long start_time;
+        MigratorOptions o;
         Done d = {};
         int k;
 
@@ -384,18 +434,24 @@ int migrate_bench_compare(const Args *a) {
                 return 77;
         }
         log_set_max_level(LOG_WARNING);
-        if (sd_event_new(&e) < 0 || migrator_new(e, NULL, &sink, &d, &m) < 0 ||
+        migrator_options_init_default(&o);
+        o.node_free = read_node_free;
+        o.node_free_userdata = node_free_reader_new("/sys");
+        if (sd_event_new(&e) < 0 || migrator_new(e, &o, &sink, &d, &m) < 0 ||
             proc_pid_start_time("/proc", getpid(), &start_time) < 0) {
                 fprintf(stderr, "cannot set up the migrator\n");
                 return 1;
         }
-        printf("compare: THP %s, node %d -> %d, best of %u; bare = one move_pages call over all pages%s\n",
+        /* A floor on the target that never binds: the read before every batch is paid, as in vtismd. */
+        (void) migrator_set_floor(m, a->to, PAGE_SZ, "bench");
+        printf("compare: THP %s, node %d -> %d, %u rounds, bare and migrator alternating first; bare = one move_pages "
+               "call over all pages%s\n",
                a->thp ? "on" : "off", a->from, a->to, a->rounds, a->thp ? " (one address per 2 MiB)" : "");
-        printf("%8s %12s %12s %8s %8s %8s %10s %s\n", "MiB", "bare ms", "migrator ms", "ratio", "calls", "slices",
-               "slice ms", a->thp ? "AnonHugePages KiB before -> after" : "");
+        printf("%6s %22s %22s %7s %13s %6s %7s %9s %s\n", "MiB", "bare ms median (min-max)", "migrator ms median (min-max)",
+               "ratio", "ratio min-max", "calls", "slices", "slice ms", a->thp ? "AnonHugePages KiB before -> after" : "");
         for (size_t s = 0; s < a->n_sizes; s++) {
                 Region r = {};
-                double best_bare = 1e300, best_mig = 1e300;
+                double t_bare[ROUNDS_MAX], t_mig[ROUNDS_MAX], ratio[ROUNDS_MAX], mb, mb0, mb1, mm, mm0, mm1, mr, mr0, mr1;
                 uint64_t calls0 = migrator_stats(m)->move_calls, calls = 0, slices = 0;
                 long huge_before, huge_after;
                 bool ok = true;
@@ -418,27 +474,34 @@ int migrate_bench_compare(const Args *a) {
                 for (unsigned i = 0; i < a->rounds; i++) {
                         void **list = a->thp ? r.heads : r.pages;
                         size_t count = a->thp ? r.n_pages / SUBPAGES : r.n_pages;
-                        double t;
 
-                        t = bare_move(list, count, count, a->to, r.nodes, r.status, NULL);
-                        ok = ok && t >= 0 && region_count_on(&r, a->to) == r.n_pages;
-                        best_bare = MIN(best_bare, t);
-                        (void) bare_move(list, count, count, a->from, r.nodes, r.status, NULL);
-                        ok = ok && region_count_on(&r, a->from) == r.n_pages;
-
-                        calls0 = migrator_stats(m)->move_calls;
-                        t = migrator_move(m, e, &d, &r, a->thp, a->from, a->to);
-                        calls = migrator_stats(m)->move_calls - calls0;
-                        slices = d.slices;
-                        ok = ok && t >= 0 && region_count_on(&r, a->to) == r.n_pages &&
-                             d.total.moved_pages[PLAN_DEMOTE] + d.total.moved_pages[PLAN_PROMOTE] == r.n_pages;
-                        best_mig = MIN(best_mig, t);
-                        (void) bare_move(list, count, count, a->from, r.nodes, r.status, NULL);
+                        /* Alternate which goes first, so a trend of the host's load (or of the
+                         * kernel's state after a move) favours neither. */
+                        for (unsigned k2 = 0; k2 < 2; k2++) {
+                                if ((k2 == 0) == (i % 2 == 0)) {
+                                        t_bare[i] = bare_move(list, count, count, a->to, r.nodes, r.status, NULL);
+                                        ok = ok && t_bare[i] >= 0 && region_count_on(&r, a->to) == r.n_pages;
+                                } else {
+                                        calls0 = migrator_stats(m)->move_calls;
+                                        t_mig[i] = migrator_move(m, e, &d, &r, a->thp, a->from, a->to);
+                                        calls = migrator_stats(m)->move_calls - calls0;
+                                        slices = d.slices;
+                                        ok = ok && t_mig[i] >= 0 && region_count_on(&r, a->to) == r.n_pages &&
+                                             d.total.moved_pages[PLAN_DEMOTE] + d.total.moved_pages[PLAN_PROMOTE] == r.n_pages;
+                                }
+                                (void) bare_move(list, count, count, a->from, r.nodes, r.status, NULL);
+                                ok = ok && region_count_on(&r, a->from) == r.n_pages;
+                        }
+                        ratio[i] = t_mig[i] > 0 ? t_bare[i] / t_mig[i] : 0;
                 }
                 huge_after = lab_anon_huge_kib(0, (uintptr_t) r.base);
-                printf("%8" PRIu64 " %12.2f %12.2f %8.3f %8" PRIu64 " %8" PRIu64 " %10.2f", a->sizes_mib[s], best_bare / 1e6,
-                       best_mig / 1e6, best_bare / best_mig, calls, slices,
-                       (double) migrator_stats(m)->max_slice_usec / 1e3);
+                spread(t_bare, a->rounds, &mb, &mb0, &mb1);
+                spread(t_mig, a->rounds, &mm, &mm0, &mm1);
+                spread(ratio, a->rounds, &mr, &mr0, &mr1);
+                printf("%6" PRIu64 " %8.1f (%5.1f-%6.1f) %8.1f (%5.1f-%6.1f) %7.3f %6.2f-%-6.2f %6" PRIu64 " %7" PRIu64
+                       " %9.2f",
+                       a->sizes_mib[s], mb / 1e6, mb0 / 1e6, mb1 / 1e6, mm / 1e6, mm0 / 1e6, mm1 / 1e6, mr, mr0, mr1, calls,
+                       slices, (double) migrator_stats(m)->max_slice_usec / 1e3);
                 if (a->thp)
                         printf(" %ld -> %ld", huge_before, huge_after);
                 printf("%s\n", ok ? "" : "  (placement check FAILED)");
@@ -452,9 +515,12 @@ int migrate_bench_compare(const Args *a) {
         const MigratorStats *st = migrator_stats(m);
         printf("migrator: cost estimates ns/page: 4K move %" PRIu64 ", THP move %" PRIu64 ", query %" PRIu64
                "; fixed part of a move call %" PRIu64 " ns"
-               "; longest call %.2f ms, longest slice %.2f ms (%zu pages)\n",
+               "; longest call %.2f ms, longest slice %.2f ms (%zu pages); %" PRIu64 " free-memory reads for %" PRIu64
+               " move calls\n",
                st->page_ns[0], st->page_ns[1], st->page_ns[2], st->call_ns, (double) st->max_batch_usec / 1e3,
-               (double) st->max_slice_usec / 1e3, st->max_slice_pages);
+               (double) st->max_slice_usec / 1e3, st->max_slice_pages, st->floor_reads, st->move_calls);
+        m = migrator_free(m);
+        node_free_reader_free(o.node_free_userdata);
         return 0;
 }
 
@@ -484,7 +550,7 @@ int main(int argc, char **argv) {
                 { "rounds", required_argument, NULL, 'r' },
                 {}
         };
-        Args a = { .from = 0, .to = 1, .rounds = 3 };
+        Args a = { .from = 0, .to = 1, .rounds = 7 };
         bool compare;
         int c;
 
@@ -522,7 +588,7 @@ int main(int argc, char **argv) {
                         a.to = atoi(optarg);
                         break;
                 case 'r':
-                        a.rounds = (unsigned) MAX(1, atoi(optarg));
+                        a.rounds = (unsigned) MIN(MAX(1, atoi(optarg)), (int) ROUNDS_MAX);
                         break;
                 default:
                         return 2;

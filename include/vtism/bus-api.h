@@ -159,13 +159,14 @@ typedef enum BusVmField {
         BUS_VM_PAGES_DEMOTED,     /* t */
         BUS_VM_BYTES_PROMOTED,    /* t */
         BUS_VM_BYTES_DEMOTED,     /* t */
-        BUS_VM_PAGES_FAILED,      /* t: every failure, the next six by reason */
+        BUS_VM_PAGES_FAILED,      /* t: every failure, the next seven by reason */
         BUS_VM_PAGES_FAILED_BUSY,
         BUS_VM_PAGES_FAILED_NOMEM,
         BUS_VM_PAGES_FAILED_GONE,
         BUS_VM_PAGES_FAILED_SHARED,
         BUS_VM_PAGES_FAILED_NOT_ALLOWED,
         BUS_VM_PAGES_FAILED_OTHER,
+        BUS_VM_PAGES_FAILED_FLOOR,
         BUS_VM_PAGES_WOULD_MOVE,  /* t: dry-run */
         BUS_VM_IDENTITY_CONFLICT, /* s: what the command line claims (name, uuid) that is not used, and
                                    * why (another VM has it, the VM is untrusted); absent if none */
@@ -310,6 +311,7 @@ typedef enum BusCounterField {
         BUS_COUNTER_PAGES_FAILED_SHARED, /* mapped by other processes too */
         BUS_COUNTER_PAGES_FAILED_NOT_ALLOWED, /* target outside the process's cpuset.mems */
         BUS_COUNTER_PAGES_FAILED_OTHER,
+        BUS_COUNTER_PAGES_FAILED_FLOOR,  /* not moved: the target node reached its free-memory floor */
         BUS_COUNTER_PAGES_DROPPED,       /* planned, never attempted (replaced, budget, VM gone, ...) */
         BUS_COUNTER_PAGES_WOULD_MOVE,    /* dry-run */
         BUS_COUNTER_PAGES_ALREADY,       /* found where a move wanted them */

@@ -89,7 +89,7 @@ typedef struct ManagerCounters {
         uint64_t rounds;                /* migration rounds that had moves */
         uint64_t bytes_promoted;
         uint64_t bytes_demoted;
-        uint64_t pages_failed_by[_MIGRATOR_FAILURE_MAX]; /* busy, nomem, gone, shared, not-allowed, other */
+        uint64_t pages_failed_by[_MIGRATOR_FAILURE_MAX]; /* busy, nomem, gone, shared, not-allowed, other, floor */
         uint64_t pages_dropped;         /* planned, never attempted (replaced, budget, VM gone, ...) */
         uint64_t pages_would_move;      /* dry-run */
         uint64_t pages_already;         /* query-first moves found already in place */
@@ -154,6 +154,7 @@ struct Manager {
 
         /* Placement: plans and the migrator (manager-placement.c) */
         Migrator *migrator;         /* the only owner of move_pages(2); NULL before manager_start() */
+        NodeFreeReader *node_free;  /* its floor check's reader of the nodes' MemFree */
         const char *migration_state; /* as last signalled (manager_migration_state()) */
         uint64_t plan_round_seq;    /* the migrator round running the last plan, 0: none */
         uint64_t rounds_seen;       /* rounds the migrator started (its seq counter, mirrored) */

@@ -68,6 +68,7 @@
  *   -ENOMEM              (the call fails with ENOMEM: the target node is full) nothing more is
  *                        moved into that node for the rest of this plan: failed "nomem", the rest
  *                        dropped "node-full"
+ *   (not handed over)    the target node is at its floor (see Floors): failed "floor"
  *   -EFAULT, -ENOENT     failed "gone": not mapped / not present (or the zero page)
  *   -EACCES              failed "shared": mapped by other processes too; not retried
  *   others               failed "other"
@@ -96,6 +97,23 @@
  * sink->moved(hva, n, to_node, to_node) ("found already there": the heat map learns from it as
  * from a move); absent ones are failed "gone"; the rest is moved from where the query found it.
  * Pages that failed are never reported.
+ *
+ * Floors. The planner keeps every DRAM node above dram_min_free_percent and every CXL node above
+ * demotion_min_free_ratio judged from the free memory at the cycle's start; other processes
+ * allocate meanwhile, and a round that outlives its cycle moves on stale numbers (under load a
+ * round demoted 73 MiB into 48 MiB of room). So before every move batch into a node with a floor
+ * (migrator_set_floor(): vtismd sets each node's every cycle from its size and the config) the
+ * migrator reads that node's free memory (options.node_free: vtismd keeps the node's meminfo open
+ * and reads it again, 55-120 us on the loaded build host, bench/migrate-bench calibrate; ~1-2 %
+ * of a 5 ms batch natively) and hands over only the entries, in order, that fit above the
+ * floor (whole THPs only): room = (free - floor) / 4 KiB pages. What does not fit fails "floor"
+ * (a demotion's shortfall counts as for any failure, see Room), the node gets nothing more in
+ * this plan (its later moves fail "floor" too, unattempted), and one notice says so. So after the
+ * batch the node's free memory is >= floor - (what others allocated there during the batch) -
+ * (the kernel's own inexactness of MemFree: per-CPU vmstat deltas, up to the zone's stat
+ * threshold per CPU, and pages cached on per-CPU free lists, which MemFree does not count). A
+ * reader that fails (-errno) lets the batch run as planned (debug message): the planner's check
+ * stands. Dry-run counts "would move" without reading (nothing moves, nothing fills).
  *
  * Room (plan.h: needs_room). What a demotion with a known source node fails to free there (failed,
  * dropped for budget, a full or forbidden target, denied; not when the VM exited) is the node's
@@ -166,7 +184,7 @@
  * Memory: per VM ~200 bytes plus its ranges; per running plan a copy of its moves (40 bytes each)
  * and queries (24 each), ~40 bytes per pending retry; the last plan's query results, 4 bytes per
  * page queried (limits.query_pages: 16384 -> 64 KiB); batch buffers of .batch_pages_max entries
- * (~60 bytes each: ~1 MiB).
+ * (~60 bytes each: ~1 MiB); a floor per node id up to the highest set (16 bytes each).
  */
 
 #define MIGRATOR_PAGE_BYTES 4096u
@@ -185,6 +203,8 @@ typedef enum MigratorFailure {
         MIGRATOR_FAIL_SHARED,       /* -EACCES: mapped by other processes too */
         MIGRATOR_FAIL_NOT_ALLOWED,  /* the target node is not in the VM's allowed memory nodes */
         MIGRATOR_FAIL_OTHER,
+        MIGRATOR_FAIL_FLOOR,        /* not handed over: the target node's free memory reached its
+                                     * floor (migrator_set_floor(); checked before every batch) */
         _MIGRATOR_FAILURE_MAX,
         _MIGRATOR_FAILURE_INVALID = -22,
 } MigratorFailure;
@@ -292,6 +312,11 @@ typedef struct MigratorOptions {
         /* The clock slices and batch costs are measured with; NULL: CLOCK_MONOTONIC. For tests. */
         usec_t (*clock)(void *clock_userdata);
         void *clock_userdata;
+        /* The free memory of a node now, in bytes (>= 0), or -errno: read before every move batch
+         * into a node with a floor (see "Floors"). NULL: floors are not checked. vtismd reads
+         * /sys/devices/system/node/nodeN/meminfo's MemFree; tests pass a fake. */
+        int (*node_free)(void *node_free_userdata, int node, uint64_t *ret_bytes);
+        void *node_free_userdata;
 } MigratorOptions;
 
 void migrator_options_init_default(MigratorOptions *o);
@@ -319,6 +344,8 @@ typedef struct MigratorStats {
         size_t max_slice_pages;     /* most 4 KiB pages handed to move_pages in one slice */
         uint64_t page_ns[3];        /* estimates per 4 KiB page: move 4K, move THP, query */
         uint64_t call_ns;           /* estimate of the fixed part of a move call */
+        uint64_t floor_reads;       /* node_free() calls (one per move batch into a node with a floor) */
+        uint64_t floor_cuts;        /* batches shortened or stopped at a floor */
 } MigratorStats;
 
 typedef struct Migrator Migrator;
@@ -356,6 +383,14 @@ int migrator_submit(Migrator *m, const Plan *plan, void *const *vms);
 void migrator_vm_placement(const Migrator *m, void *vm, const PlanPlacement **ret, size_t *ret_n);
 /* End the running round now (CANCELLED); no-op when idle. */
 void migrator_cancel(Migrator *m);
+
+/*
+ * The free memory node `node` must keep: moves into it stop where they would take it below
+ * min_free_bytes (see "Floors"); 0 removes its floor. what names the setting for messages
+ * ("demotion_min_free_ratio 12 %"; copied; may be NULL). Takes effect at the next batch, also
+ * for a running plan. -EINVAL for a node id < 0 or >= 1024.
+ */
+int migrator_set_floor(Migrator *m, int node, uint64_t min_free_bytes, const char *what);
 
 void migrator_set_paused(Migrator *m, bool paused);
 void migrator_set_dry_run(Migrator *m, bool dry_run);

@@ -78,6 +78,8 @@ const MetricDef metric_defs[] = {
           .flags = 0, .help = "Pages not moved because the target node is outside the process's cpuset.mems." },
         { C(PAGES_FAILED_OTHER), .name = "vtism_migration_failed_other_pages_total", .type = METRIC_COUNTER, .flags = 0,
           .help = "Pages that failed to move for any other reason." },
+        { C(PAGES_FAILED_FLOOR), .name = "vtism_migration_failed_floor_pages_total", .type = METRIC_COUNTER, .flags = 0,
+          .help = "Pages not moved because the target node reached its free-memory floor (dram_min_free_percent, demotion_min_free_ratio)." },
         { C(PAGES_DROPPED), .name = "vtism_migration_dropped_pages_total", .type = METRIC_COUNTER, .flags = 0,
           .help = "Pages planned but never attempted (a newer plan, the budget, the VM gone)." },
         { C(PAGES_WOULD_MOVE), .name = "vtism_dry_run_pages_total", .type = METRIC_COUNTER, .flags = 0,
@@ -167,6 +169,8 @@ const MetricDef metric_defs[] = {
           .flags = 0, .help = "The VM's pages not moved because the target node is outside its cpuset.mems." },
         { V(PAGES_FAILED_OTHER), .name = "vtism_vm_migration_failed_other_pages_total", .type = METRIC_COUNTER, .flags = 0,
           .help = "The VM's pages that failed to move for any other reason." },
+        { V(PAGES_FAILED_FLOOR), .name = "vtism_vm_migration_failed_floor_pages_total", .type = METRIC_COUNTER, .flags = 0,
+          .help = "The VM's pages not moved because the target node reached its free-memory floor." },
         { V(PAGES_WOULD_MOVE), .name = "vtism_vm_dry_run_pages_total", .type = METRIC_COUNTER, .flags = 0,
           .help = "The VM's pages that would have moved in dry-run." },
 

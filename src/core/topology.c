@@ -38,10 +38,12 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "vtism/macro.h"
 #include "vtism/topology.h"
@@ -531,6 +533,87 @@ int topology_load(const char *sysfs_root, const TopologyOverrides *overrides, To
 
         *ret = TAKE_PTR(t);
         return 0;
+}
+
+int topology_read_node_free(const char *sysfs_root, int id, uint64_t *ret_free_bytes) {
+        uint64_t total;
+
+        if (!sysfs_root || id < 0 || !ret_free_bytes)
+                return -EINVAL;
+        return read_node_meminfo(sysfs_root, id, &total, ret_free_bytes);
+}
+
+#define NODE_FREE_READER_MAX_ID 1024 /* MAX_NUMNODES of any kernel config */
+
+struct NodeFreeReader {
+        char *root;
+        int *fds;                   /* by node id; < 0: not open */
+        size_t n_fds;
+};
+
+NodeFreeReader *node_free_reader_new(const char *sysfs_root) {
+        NodeFreeReader *r = xcalloc(1, sizeof(NodeFreeReader));
+
+        r->root = xstrdup(sysfs_root ?: "/sys");
+        return r;
+}
+
+NodeFreeReader *node_free_reader_free(NodeFreeReader *r) {
+        if (!r)
+                return NULL;
+        for (size_t i = 0; i < r->n_fds; i++)
+                if (r->fds[i] >= 0)
+                        (void) close(r->fds[i]);
+        free(r->fds);
+        free(r->root);
+        free(r);
+        return NULL;
+}
+
+int node_free_reader_read(NodeFreeReader *r, int id, uint64_t *ret_free_bytes) {
+        char buf[8192];
+        size_t size = 0;
+        uint64_t total;
+        int fd;
+
+        if (!r || id < 0 || id >= NODE_FREE_READER_MAX_ID || !ret_free_bytes)
+                return -EINVAL;
+        if ((size_t) id >= r->n_fds) {
+                r->fds = xreallocarray(r->fds, (size_t) id + 1, sizeof(int));
+                for (size_t i = r->n_fds; i <= (size_t) id; i++)
+                        r->fds[i] = -EBADF;
+                r->n_fds = (size_t) id + 1;
+        }
+        if (r->fds[id] < 0) {
+                _cleanup_free_ char *path = xasprintf("%s/" NODE_DIR "/node%d/meminfo", r->root, id);
+
+                r->fds[id] = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+                if (r->fds[id] < 0)
+                        return negative_errno();
+        }
+        fd = r->fds[id];
+        /* From offset 0 every time: sysfs (seq_file) generates the file anew for a read there. */
+        for (;;) {
+                ssize_t n = pread(fd, buf + size, sizeof(buf) - 1 - size, (off_t) size);
+
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0) {
+                        /* e.g. ENODEV: the node went offline; open it again next time */
+                        int e = negative_errno();
+
+                        (void) close(fd);
+                        r->fds[id] = -EBADF;
+                        return e;
+                }
+                if (n == 0)
+                        break;
+                size += (size_t) n;
+                if (size >= sizeof(buf) - 1)
+                        return -EFBIG;
+        }
+        buf[size] = 0;
+        return parse_node_meminfo(buf, id, &total, ret_free_bytes);
 }
 
 int topology_refresh_meminfo(Topology *t, const char *sysfs_root) {

@@ -538,6 +538,7 @@ static char *failures_text(const BusRecord *c) {
                 { BUS_COUNTER_PAGES_FAILED_SHARED, "shared" },
                 { BUS_COUNTER_PAGES_FAILED_NOT_ALLOWED, "not-allowed" },
                 { BUS_COUNTER_PAGES_FAILED_OTHER, "other" },
+                { BUS_COUNTER_PAGES_FAILED_FLOOR, "floor" },
         };
         char *t = xstrdup("");
 

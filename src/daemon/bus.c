@@ -921,6 +921,7 @@ static const size_t counter_offsets[_BUS_COUNTER_FIELD_MAX] = {
         [BUS_COUNTER_PAGES_FAILED_SHARED] = offsetof(ManagerCounters, pages_failed_by[MIGRATOR_FAIL_SHARED]),
         [BUS_COUNTER_PAGES_FAILED_NOT_ALLOWED] = offsetof(ManagerCounters, pages_failed_by[MIGRATOR_FAIL_NOT_ALLOWED]),
         [BUS_COUNTER_PAGES_FAILED_OTHER] = offsetof(ManagerCounters, pages_failed_by[MIGRATOR_FAIL_OTHER]),
+        [BUS_COUNTER_PAGES_FAILED_FLOOR] = offsetof(ManagerCounters, pages_failed_by[MIGRATOR_FAIL_FLOOR]),
         [BUS_COUNTER_PAGES_DROPPED] = offsetof(ManagerCounters, pages_dropped),
         [BUS_COUNTER_PAGES_WOULD_MOVE] = offsetof(ManagerCounters, pages_would_move),
         [BUS_COUNTER_PAGES_ALREADY] = offsetof(ManagerCounters, pages_already),
@@ -969,6 +970,7 @@ static int append_vm_migrations(sd_bus_message *reply, const MigratorCounters *c
                 { BUS_VM_PAGES_FAILED_SHARED, MIGRATOR_FAIL_SHARED },
                 { BUS_VM_PAGES_FAILED_NOT_ALLOWED, MIGRATOR_FAIL_NOT_ALLOWED },
                 { BUS_VM_PAGES_FAILED_OTHER, MIGRATOR_FAIL_OTHER },
+                { BUS_VM_PAGES_FAILED_FLOOR, MIGRATOR_FAIL_FLOOR },
         };
         const BusField *f = bus_vm_fields;
         int r;

@@ -10,7 +10,9 @@
  *               it must not move; limits from the config (the cycle's byte budget is the rate
  *               limit times the interval)
  *     act       migrator_submit() (the migrator moves in slices from the event loop; dry-run and
- *               pause are honoured there)
+ *               pause are honoured there), each node's free-memory floor first
+ *               (dram_min_free_percent, demotion_min_free_ratio of its size: the migrator re-reads
+ *               the node's MemFree before every batch into it)
  *     account   the migrator's sink: placement and moves back into the heat maps, THP marks, one
  *               journal entry per round per VM that moved (or would have, or failed), the
  *               MigrationRound signal, the counters
@@ -284,8 +286,8 @@ static char *format_failures(const MigratorCounters *c) {
 static void log_round(const Vm *vm, const MigratorRound *r, const MigratorCounters *c) {
         uint64_t promoted = c->moved_pages[PLAN_PROMOTE] * PAGE_BYTES, demoted = c->moved_pages[PLAN_DEMOTE] * PAGE_BYTES;
         uint64_t would_p = c->would_move_pages[PLAN_PROMOTE] * PAGE_BYTES, would_d = c->would_move_pages[PLAN_DEMOTE] * PAGE_BYTES;
-        uint64_t failed = migrator_counters_failed(c);
-        char pb[24], db[24], fp[24], wp[24], wd[24], seq[24], a[FORMAT_BYTES_MAX], b[FORMAT_BYTES_MAX];
+        uint64_t failed = migrator_counters_failed(c), floored = c->failed_pages[MIGRATOR_FAIL_FLOOR];
+        char pb[24], db[24], fp[24], fl[24], wp[24], wd[24], seq[24], a[FORMAT_BYTES_MAX], b[FORMAT_BYTES_MAX];
         _cleanup_free_ char *why = NULL;
 
         if (promoted + demoted + failed + would_p + would_d == 0)
@@ -293,6 +295,7 @@ static void log_round(const Vm *vm, const MigratorRound *r, const MigratorCounte
         snprintf(pb, sizeof(pb), "%" PRIu64, promoted);
         snprintf(db, sizeof(db), "%" PRIu64, demoted);
         snprintf(fp, sizeof(fp), "%" PRIu64, failed);
+        snprintf(fl, sizeof(fl), "%" PRIu64, floored);
         snprintf(wp, sizeof(wp), "%" PRIu64, would_p);
         snprintf(wd, sizeof(wd), "%" PRIu64, would_d);
         snprintf(seq, sizeof(seq), "%" PRIu64, r->seq);
@@ -311,10 +314,14 @@ static void log_round(const Vm *vm, const MigratorRound *r, const MigratorCounte
         log_fields(promoted + demoted == 0 ? LOG_NOTICE : LOG_INFO,
                    FIELDS({ "MESSAGE_ID", VTISM_MESSAGE_MIGRATION_ROUND_STR }, { "VTISM_VM", vm->id },
                           { "VTISM_VM_NAME", vm->name }, { "VTISM_ROUND", seq },
-                          { "VTISM_PROMOTED_BYTES", pb }, { "VTISM_DEMOTED_BYTES", db }, { "VTISM_FAILED_PAGES", fp }),
-                   "VM %s: promoted %s, demoted %s%s%s (round %" PRIu64 ", %s).", vm->name,
+                          { "VTISM_PROMOTED_BYTES", pb }, { "VTISM_DEMOTED_BYTES", db }, { "VTISM_FAILED_PAGES", fp },
+                          { "VTISM_FLOOR_PAGES", fl }),
+                   "VM %s: promoted %s, demoted %s%s%s%s (round %" PRIu64 ", %s).", vm->name,
                    format_bytes(a, sizeof(a), promoted), format_bytes(b, sizeof(b), demoted),
-                   failed > 0 ? "; pages failed: " : "", why, r->seq, migrator_round_end_to_string(r->end));
+                   failed > 0 ? "; pages failed: " : "", why,
+                   floored > 0 ? " (floor: stopped where the target node would go below its free-memory floor, "
+                               "dram_min_free_percent or demotion_min_free_ratio)" : "",
+                   r->seq, migrator_round_end_to_string(r->end));
 }
 
 static void on_round_done(void *userdata, const MigratorRound *r) {
@@ -637,6 +644,27 @@ static void tier_groups(VmTier *t, const Plan *p, uint32_t index) {
 
 /* ---- the cycle ---- */
 
+/* The migrator's reader of a node's free memory, before every batch into a node with a floor. */
+static int read_node_free(void *userdata, int node, uint64_t *ret_bytes) {
+        Manager *m = userdata;
+
+        return node_free_reader_read(m->node_free, node, ret_bytes);
+}
+
+/* Every node's floor from its size and the config, as the planner counts it (plan.c: whole pages,
+ * rounded up); sizes change with memory hotplug, the percentages on reload. */
+static void set_floors(Manager *m) {
+        for (size_t i = 0; i < m->topology->n_nodes; i++) {
+                const TopologyNode *n = &m->topology->nodes[i];
+                bool dram = n->tier == NODE_TIER_DRAM;
+                unsigned pct = dram ? m->config->dram_min_free_percent : m->config->demotion_min_free_ratio;
+                uint64_t keep = n->has_memory ? DIV_ROUND_UP(n->total_bytes / PAGE_BYTES * pct, 100) * PAGE_BYTES : 0;
+                _cleanup_free_ char *what = xasprintf("%s %u %%", dram ? "dram_min_free_percent" : "demotion_min_free_ratio", pct);
+
+                (void) migrator_set_floor(m->migrator, n->id, keep, what);
+        }
+}
+
 static uint64_t cycle_budget_bytes(const Manager *m) {
         const VtConf *c = m->config;
         unsigned __int128 b;
@@ -729,6 +757,7 @@ void manager_placement_cycle(Manager *m) {
         m->counters.plans++;
 
         /* act */
+        set_floors(m);
         if (!m->migration_paused) {
                 r = migrator_submit(m->migrator, plan, (void *const *) keys);
                 if (r < 0)
@@ -804,6 +833,9 @@ int manager_placement_start(Manager *m) {
 
         migrator_options_init_default(&o);
         o.proc_root = m->proc_root;
+        o.node_free = read_node_free;
+        o.node_free_userdata = m;
+        m->node_free = node_free_reader_new(m->sysfs_root);
         r = migrator_new(m->event, &o, &sink, m, &m->migrator);
         if (r < 0)
                 return log_error_errno(r, "Failed to set up the migrator: %m");
@@ -820,4 +852,5 @@ void manager_placement_done(Manager *m) {
         for (size_t i = 0; i < m->n_vms; i++)
                 manager_placement_free_vm(m, m->vms[i]);
         m->migrator = migrator_free(m->migrator);
+        m->node_free = node_free_reader_free(m->node_free);
 }

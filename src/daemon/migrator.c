@@ -29,6 +29,14 @@
 #define NODE_ID_MAX 1024 /* MAX_NUMNODES of any kernel config */
 #define STATUS_UNSET INT_MIN /* never written by the kernel: a node id or -errno */
 
+/* Job.node_full[]: why nothing more goes into a node in this plan. */
+enum { NODE_OPEN, NODE_NOMEM, NODE_FLOOR };
+
+typedef struct Floor {
+        uint64_t min_free_bytes;    /* 0: none */
+        char *what;                 /* the setting, for messages; may be NULL */
+} Floor;
+
 /* /proc/PID/pagemap and /proc/kpageflags (Documentation/admin-guide/mm/pagemap.rst) */
 #define PM_PRESENT (UINT64_C(1) << 63)
 #define PM_PFN_MASK ((UINT64_C(1) << 55) - 1)
@@ -44,6 +52,7 @@ static const char *const failure_table[_MIGRATOR_FAILURE_MAX] = {
         [MIGRATOR_FAIL_SHARED] = "shared",
         [MIGRATOR_FAIL_NOT_ALLOWED] = "not-allowed",
         [MIGRATOR_FAIL_OTHER] = "other",
+        [MIGRATOR_FAIL_FLOOR] = "floor",
 };
 assert_cc(ELEMENTSOF(failure_table) == _MIGRATOR_FAILURE_MAX);
 
@@ -158,7 +167,7 @@ typedef struct Job {
         Slot *slots;
         size_t n_slots;
         size_t n_nodes;             /* node ids < n_nodes */
-        uint8_t *node_full;         /* ENOMEM (or ENODEV) seen: nothing more into it */
+        uint8_t *node_full;         /* NODE_NOMEM, NODE_FLOOR: nothing more into it */
         uint64_t *shortfall;        /* per node: pages demotions from it failed to free, which
                                      * needs_room promotions into it have not given up yet */
         PlanQuery *queries;         /* after the moves: blocks whose placement the planner wants */
@@ -204,6 +213,10 @@ struct Migrator {
 
         int kpageflags_fd;
         char *thp_probe_reason;
+
+        Floor *floors;              /* by node id, n_floors entries */
+        size_t n_floors;
+        bool floor_read_failed;     /* logged once */
 
         MigratorCounters total;
         MigratorStats stats;
@@ -440,7 +453,7 @@ static void slot_block_node(Job *j, Slot *s, int node) {
 static void job_node_full(Job *j, int node, int err) {
         if (node < 0 || (size_t) node >= j->n_nodes || j->node_full[node])
                 return;
-        j->node_full[node] = 1;
+        j->node_full[node] = NODE_NOMEM;
         log_notice("Node %d %s; nothing more is moved into it in migration round %" PRIu64 ".", node,
                    err == ENODEV ? "has no memory" : "is out of memory", j->seq);
 }
@@ -450,6 +463,26 @@ static void job_node_full(Job *j, int node, int err) {
 static void room_lost(Job *j, const Entry *e, uint64_t pages) {
         if (e->counted && e->from >= 0 && (size_t) e->from < j->n_nodes)
                 j->shortfall[e->from] += pages;
+}
+
+static void account(Migrator *m, Job *j, uint32_t slot, const MigratorCounters *delta);
+static void account_drop(Migrator *m, Job *j, uint32_t slot, MigratorDrop why, uint64_t pages);
+
+/* pages of e that cannot go: its VM is done for (dropped, its reason), or nothing more goes into
+ * its target (at its floor: failed "floor"; full or not allowed: dropped "node-full"). */
+static void count_blocked(Migrator *m, Job *j, const Entry *e, uint64_t pages) {
+        const Slot *s = &j->slots[e->slot];
+        MigratorDrop why = s->vm ? MIGRATOR_DROP_NODE_FULL : s->drop;
+
+        if (s->vm && j->node_full[e->to] == NODE_FLOOR && !(s->blocked && s->blocked[e->to])) {
+                MigratorCounters d = {};
+
+                d.failed_pages[MIGRATOR_FAIL_FLOOR] = pages;
+                account(m, j, e->slot, &d);
+        } else
+                account_drop(m, j, e->slot, why, pages);
+        if (why != MIGRATOR_DROP_EXITED && why != MIGRATOR_DROP_FORGOTTEN)
+                room_lost(j, e, pages);
 }
 
 /* The slot's VM is done for in this job (exited, denied, forgotten): its queued work is dropped
@@ -658,11 +691,7 @@ static size_t batch_fill(Migrator *m, Job *j, usec_t now) {
                         if (e->not_before > now)
                                 break;
                         if (!s->vm || node_blocked(j, s, e->to)) {
-                                MigratorDrop why = s->vm ? MIGRATOR_DROP_NODE_FULL : s->drop;
-
-                                account_drop(m, j, e->slot, why, entry_pages(e));
-                                if (why != MIGRATOR_DROP_EXITED && why != MIGRATOR_DROP_FORGOTTEN)
-                                        room_lost(j, e, entry_pages(e));
+                                count_blocked(m, j, e, entry_pages(e));
                                 q->head++;
                                 continue;
                         }
@@ -692,11 +721,7 @@ static size_t batch_fill(Migrator *m, Job *j, usec_t now) {
                 uint64_t left = mv->n_pages - j->next_page, take;
 
                 if (!s->vm || node_blocked(j, s, mv->to_node)) {
-                        MigratorDrop why = s->vm ? MIGRATOR_DROP_NODE_FULL : s->drop;
-
-                        account_drop(m, j, mv->vm, why, left);
-                        if (why != MIGRATOR_DROP_EXITED && why != MIGRATOR_DROP_FORGOTTEN)
-                                room_lost(j, &e, left);
+                        count_blocked(m, j, &e, left);
                         j->next_move++;
                         j->next_page = 0;
                         continue;
@@ -1013,6 +1038,51 @@ static void emit_huge_results(Migrator *m, Slot *s, HugeResult *h, size_t n) {
         }
 }
 
+/*
+ * The target's floor (migrator.h, "Floors"): keep the entries of the batch [0, n), in order, that
+ * fit in the target's free memory above its floor; the rest fail "floor" and the node takes
+ * nothing more in this plan. Returns how many are kept.
+ */
+static size_t batch_fit_floor(Migrator *m, Job *j, size_t n, MigratorCounters *d) {
+        const int to = m->batch[0].to;
+        const Floor *f = (size_t) to < m->n_floors ? &m->floors[to] : NULL;
+        uint64_t free_bytes, room, used = 0;
+        size_t k;
+        int r;
+
+        if (!m->o.node_free || !f || f->min_free_bytes == 0)
+                return n;
+        r = m->o.node_free(m->o.node_free_userdata, to, &free_bytes);
+        m->stats.floor_reads++;
+        if (r < 0) {
+                if (!m->floor_read_failed)
+                        log_debug("Cannot read the free memory of node %d: %s; moving as planned.", to, strerror(-r));
+                m->floor_read_failed = true;
+                return n;
+        }
+        room = free_bytes > f->min_free_bytes ? (free_bytes - f->min_free_bytes) / PAGE_4K : 0;
+        for (k = 0; k < n && used + entry_pages(&m->batch[k]) <= room; k++)
+                used += entry_pages(&m->batch[k]);
+        if (k == n)
+                return n;
+
+        m->stats.floor_cuts++;
+        for (size_t i = k; i < n; i++) {
+                d->failed_pages[MIGRATOR_FAIL_FLOOR] += entry_pages(&m->batch[i]);
+                room_lost(j, &m->batch[i], entry_pages(&m->batch[i]));
+        }
+        if (!j->node_full[to]) {
+                char a[FORMAT_BYTES_MAX], b[FORMAT_BYTES_MAX];
+
+                j->node_full[to] = NODE_FLOOR;
+                log_notice("Node %d has %s free and must keep %s%s%s%s: moving only what fits above that, then nothing "
+                           "more into it in migration round %" PRIu64 ".", to, format_bytes(a, sizeof(a), free_bytes),
+                           format_bytes(b, sizeof(b), f->min_free_bytes), f->what ? " (" : "", f->what ?: "",
+                           f->what ? ")" : "", j->seq);
+        }
+        return k;
+}
+
 /* Dry-run: count what the budget lets through as "would move". */
 static void batch_dry(Migrator *m, Job *j, size_t n) {
         MigratorCounters d = {};
@@ -1080,6 +1150,11 @@ static void batch_run(Migrator *m, Job *j, size_t n) {
                 if (n == 0)
                         goto account;
         }
+
+        /* No more than the target's floor allows (what does not fit fails "floor"). */
+        n = batch_fit_floor(m, j, n, &d);
+        if (n == 0)
+                goto account;
 
         /* Charge what we hand over; what does not fit is dropped. */
         k = 0;
@@ -1660,6 +1735,9 @@ Migrator *migrator_free(Migrator *m) {
         if (m->kpageflags_fd >= 0)
                 (void) close(m->kpageflags_fd);
         free(m->thp_probe_reason);
+        for (size_t i = 0; i < m->n_floors; i++)
+                free(m->floors[i].what);
+        free(m->floors);
         free(m->proc_root);
         free(m->batch);
         free(m->addrs);
@@ -1850,6 +1928,25 @@ void migrator_vm_placement(const Migrator *m, void *key, const PlanPlacement **r
 void migrator_cancel(Migrator *m) {
         while (m->job)
                 job_end(m, MIGRATOR_ROUND_CANCELLED);
+}
+
+int migrator_set_floor(Migrator *m, int node, uint64_t min_free_bytes, const char *what) {
+        Floor *f;
+
+        if (node < 0 || node >= NODE_ID_MAX)
+                return -EINVAL;
+        if ((size_t) node >= m->n_floors) {
+                if (min_free_bytes == 0)
+                        return 0;
+                m->floors = xreallocarray(m->floors, (size_t) node + 1, sizeof(Floor));
+                memset(m->floors + m->n_floors, 0, ((size_t) node + 1 - m->n_floors) * sizeof(Floor));
+                m->n_floors = (size_t) node + 1;
+        }
+        f = &m->floors[node];
+        f->min_free_bytes = min_free_bytes;
+        free(f->what);
+        f->what = what && min_free_bytes > 0 ? xstrdup(what) : NULL;
+        return 0;
 }
 
 void migrator_set_paused(Migrator *m, bool paused) {

@@ -20,6 +20,7 @@
  *             4K  4K  4K  4K ...  4K      (THP where a case says so)
  */
 #include <fcntl.h>
+#include <limits.h>
 #include <numaif.h>
 #include <stdio.h>
 #include <string.h>
@@ -80,6 +81,13 @@ static usec_t fake_probe_usec;                  /* extra cost of the migrator's 
 static unsigned n_move_calls;
 static unsigned long call_pages[4096];          /* pages per move call, in order */
 static unsigned long max_call_pages;
+/* Floors (test_floors): what the migrator is told, what others allocate on a node at every move
+ * call (after the migrator read the node's free memory), and what the fake reader does. */
+static long floor_pages[NODES];
+static long others_pages[NODES];
+static long floor_slack_min;                    /* min over move calls of free - (floor - others) */
+static bool free_read_fails;
+static unsigned free_reads;
 static char root[] = "/tmp/test-migrator.XXXXXX";
 static char *proc_root;
 
@@ -148,6 +156,22 @@ static void fake_reset(void) {
         stall_at_move_call = n_move_calls = 0;
         fake_probe_usec = 0;
         max_call_pages = 0;
+        memset(floor_pages, 0, sizeof(floor_pages));
+        memset(others_pages, 0, sizeof(others_pages));
+        floor_slack_min = LONG_MAX;
+        free_read_fails = false;
+        free_reads = 0;
+}
+
+/* The migrator's reader of a node's free memory: the fake kernel's, which drops as pages move in
+ * (and as others allocate). */
+static int fake_node_free(void *userdata, int node, uint64_t *ret_bytes) {
+        check(node >= 0 && node < NODES);
+        free_reads++;
+        if (free_read_fails)
+                return -EIO;
+        *ret_bytes = (uint64_t) MAX(node_free[node], 0L) * K4;
+        return 0;
 }
 
 static int lookup(const FakeProc *p, uint64_t addr, unsigned *ret_index) {
@@ -334,7 +358,11 @@ long __wrap_move_pages(int pid, unsigned long count, void **pages, const int *no
                 errno = EINVAL;
                 return -1;
         }
+        for (int n = 0; n < NODES; n++)
+                node_free[n] -= MIN(others_pages[n], node_free[n]);
         r = fake_move(p, count, pages, nodes, status);
+        if (count > 0 && nodes[0] >= 0 && nodes[0] < NODES && floor_pages[nodes[0]] > 0)
+                floor_slack_min = MIN(floor_slack_min, node_free[nodes[0]] - (floor_pages[nodes[0]] - others_pages[nodes[0]]));
         if (p->exit_after_move_call && p->move_calls == p->exit_after_move_call) {
                 p->exited = true;
                 remove_stat(p);
@@ -1222,6 +1250,159 @@ static void test_needs_room(void) {
 }
 
 /*
+ * Floors: before every move batch into a node with a floor, the migrator reads the node's free
+ * memory (the fake reader: the fake kernel's count, which drops as pages move in and as "others"
+ * take pages at every move call) and hands over only what keeps the node at or above its floor;
+ * the rest fails "floor" and the node takes nothing more in the round. In pages; vm0 only; every
+ * page starts on node 0 (DRAM) unless a case puts it on node 1; nodes 1 and 2 are CXL.
+ *
+ *   case                 free (n0,n1,n2)  floor (n0,n1,n2)  moves of vm0                   result
+ *   room for all         -, 10000, -      -, 1000, -        demote [0,3000) 0->1           3000 moved
+ *   room for part        -, 1500, -       -, 1000, -        demote [0,3000), [3000,3100)   500 moved; 2600 floor;
+ *                                                                                           node 1 left at 1000
+ *   at its floor         -, 1000, -       -, 1000, -        demote [0,3000)                0 moved; 3000 floor
+ *   below it already     -, 200, -        -, 1000, -        demote [0,3000)                0 moved; 3000 floor
+ *   THPs whole           -, 2300, -       -, 1000, -        4 THPs (blocks 0-3) 0->1       2 THPs (1024) moved,
+ *                                                                                           2 floor; 276 left above
+ *   others allocate      -, 6000, -       -, 1000, -        demote [0,8000); others take   some moved, the rest
+ *                                         (300 a call)      300 of node 1 every call       floor; never below
+ *                                                                                           floor - 300
+ *   reader fails         -, 5000, -       -, 4000, -        demote [0,3000)                3000 moved (the
+ *                                                                                           planner's check stands)
+ *   DRAM watermark       900, -, -        400, -, -         promote [5000,5800) 1->0       500 moved; 300 floor
+ *   needs room           -, 1300, -       -, 1000, -        demote [0,600) 0->1, then      300 demoted, 300 floor;
+ *                                                           promote [5000,5400) 1->0       promote gives up 300
+ *                                                           needs_room                     (no-room), 100 moved
+ *   other node free      -, 1000, 9000    -, 1000, 1000     demote [0,1000) ->1,           1000 moved (to 2);
+ *                                                           [1000,2000) ->2                1000 floor
+ *   no floor: no read    -, 10000, -      -, 0, -           demote [0,3000)                3000 moved, 0 reads
+ *   dry-run              -, 1000, -       -, 1000, -        demote [0,3000), dry-run       3000 would move, 0 reads
+ * ("-": 1000000 free, no floor)
+ */
+typedef struct FloorMove {
+        unsigned first, n;
+        int from, to;
+        PlanDirection dir;
+        bool huge, needs_room;
+} FloorMove;
+
+typedef struct FloorCase {
+        const char *name;
+        long free[NODES], floor[NODES], others[NODES];  /* free: 0 means "-" (1000000) */
+        unsigned thp_blocks;                            /* blocks [0, thp_blocks) are THPs */
+        unsigned on_node1_first, on_node1_n;            /* these pages start on node 1 */
+        bool read_fails, dry_run;
+        FloorMove moves[3];
+        /* expected; moved_demote_max > 0: a range [moved_demote, moved_demote_max] */
+        uint64_t moved_promote, moved_demote, moved_demote_max, failed_floor, no_room, would_move;
+        long end_free1;                                 /* node 1's free pages at the end; -1: any */
+        bool no_reads;
+} FloorCase;
+
+static const FloorCase floor_cases[] = {
+        { "room for all", .free = { 0, 10000 }, .floor = { 0, 1000 }, .moves = { { 0, 3000, 0, 1, PLAN_DEMOTE } },
+          .moved_demote = 3000, .end_free1 = 7000 },
+        { "room for part", .free = { 0, 1500 }, .floor = { 0, 1000 },
+          .moves = { { 0, 3000, 0, 1, PLAN_DEMOTE }, { 3000, 100, 0, 1, PLAN_DEMOTE } },
+          .moved_demote = 500, .failed_floor = 2600, .end_free1 = 1000 },
+        { "at its floor", .free = { 0, 1000 }, .floor = { 0, 1000 }, .moves = { { 0, 3000, 0, 1, PLAN_DEMOTE } },
+          .failed_floor = 3000, .end_free1 = 1000 },
+        { "below it already", .free = { 0, 200 }, .floor = { 0, 1000 }, .moves = { { 0, 3000, 0, 1, PLAN_DEMOTE } },
+          .failed_floor = 3000, .end_free1 = 200 },
+        { "THPs whole", .free = { 0, 2300 }, .floor = { 0, 1000 }, .thp_blocks = 4,
+          .moves = { { 0, 512, 0, 1, PLAN_DEMOTE, true }, { 512, 512, 0, 1, PLAN_DEMOTE, true },
+                     { 1024, 512, 0, 1, PLAN_DEMOTE, true } },
+          .moved_demote = 1024, .failed_floor = 512, .end_free1 = 1276 },
+        { "others allocate", .free = { 0, 6000 }, .floor = { 0, 1000 }, .others = { 0, 300 },
+          .moves = { { 0, 8000, 0, 1, PLAN_DEMOTE } }, .moved_demote = 1, .moved_demote_max = 4999, .end_free1 = -1 },
+        { "reader fails", .free = { 0, 5000 }, .floor = { 0, 4000 }, .read_fails = true,
+          .moves = { { 0, 3000, 0, 1, PLAN_DEMOTE } }, .moved_demote = 3000, .end_free1 = 2000 },
+        { "DRAM watermark", .free = { 900 }, .floor = { 400 }, .on_node1_first = 5000, .on_node1_n = 800,
+          .moves = { { 5000, 800, 1, 0, PLAN_PROMOTE } }, .moved_promote = 500, .failed_floor = 300, .end_free1 = -1 },
+        { "needs room", .free = { 0, 1300 }, .floor = { 0, 1000 }, .on_node1_first = 5000, .on_node1_n = 400,
+          .moves = { { 0, 600, 0, 1, PLAN_DEMOTE }, { 5000, 400, 1, 0, PLAN_PROMOTE, false, true } },
+          .moved_demote = 300, .failed_floor = 300, .no_room = 300, .moved_promote = 100, .end_free1 = -1 },
+        { "other node free", .free = { 0, 1000, 9000 }, .floor = { 0, 1000, 1000 },
+          .moves = { { 0, 1000, 0, 1, PLAN_DEMOTE }, { 1000, 1000, 0, 2, PLAN_DEMOTE } },
+          .moved_demote = 1000, .failed_floor = 1000, .end_free1 = 1000 },
+        { "no floor: no read", .free = { 0, 10000 }, .moves = { { 0, 3000, 0, 1, PLAN_DEMOTE } },
+          .moved_demote = 3000, .end_free1 = 7000, .no_reads = true },
+        { "dry-run", .free = { 0, 1000 }, .floor = { 0, 1000 }, .dry_run = true,
+          .moves = { { 0, 3000, 0, 1, PLAN_DEMOTE } }, .would_move = 3000, .end_free1 = 1000, .no_reads = true },
+};
+
+static void test_floors(void) {
+        for (size_t c = 0; c < ELEMENTSOF(floor_cases); c++) {
+                const FloorCase *fc = &floor_cases[c];
+                const MigratorCounters *t;
+                MigratorOptions o;
+                uint64_t demoted;
+
+                fprintf(stderr, "floors: %s\n", fc->name);
+                options_small(&o);
+                o.node_free = fake_node_free;
+                setup(&o);
+                for (int n = 0; n < NODES; n++) {
+                        node_free[n] = fc->free[n] ?: 1000000;
+                        floor_pages[n] = fc->floor[n];
+                        others_pages[n] = fc->others[n];
+                        check_int(migrator_set_floor(mig, n, (uint64_t) fc->floor[n] * K4, "test floor"), 0);
+                }
+                free_read_fails = fc->read_fails;
+                for (unsigned b = 0; b < fc->thp_blocks; b++)
+                        procs[0].thp[b] = true;
+                for (unsigned i = fc->on_node1_first; i < fc->on_node1_first + fc->on_node1_n; i++)
+                        procs[0].node[i] = 1;
+                migrator_set_dry_run(mig, fc->dry_run);
+                plan_begin(UINT64_MAX);
+                for (size_t k = 0; k < ELEMENTSOF(fc->moves) && fc->moves[k].n > 0; k++) {
+                        const FloorMove *mv = &fc->moves[k];
+
+                        plan_add(0, mv->dir, mv->first, mv->n, mv->from, mv->to, mv->huge);
+                        if (mv->needs_room)
+                                plan_needs_room();
+                }
+                submit();
+                run_until_rounds(1);
+
+                t = &rec.last.total;
+                demoted = t->moved_pages[PLAN_DEMOTE];
+                if (fc->moved_demote_max > 0)
+                        check(demoted >= fc->moved_demote && demoted <= fc->moved_demote_max);
+                else
+                        check_u64(demoted, fc->moved_demote);
+                check_u64(t->moved_pages[PLAN_PROMOTE], fc->moved_promote);
+                check_u64(t->would_move_pages[PLAN_DEMOTE], fc->would_move);
+                check_u64(t->dropped_pages[MIGRATOR_DROP_NO_ROOM], fc->no_room);
+                if (fc->moved_demote_max > 0) {
+                        /* everything not moved failed "floor" */
+                        check(t->failed_pages[MIGRATOR_FAIL_FLOOR] > 0);
+                        check_u64(demoted + t->failed_pages[MIGRATOR_FAIL_FLOOR], fc->moves[0].n);
+                } else
+                        check_u64(t->failed_pages[MIGRATOR_FAIL_FLOOR], fc->failed_floor);
+                check_u64(migrator_counters_failed(t), t->failed_pages[MIGRATOR_FAIL_FLOOR]);
+                check_u64(migrator_vm_counters(mig, KEY(0))->failed_pages[MIGRATOR_FAIL_FLOOR],
+                          t->failed_pages[MIGRATOR_FAIL_FLOOR]);
+                check_u64(rec.moved_pages[0], t->moved_pages[PLAN_DEMOTE] + t->moved_pages[PLAN_PROMOTE]);
+                if (fc->end_free1 >= 0)
+                        check_int(node_free[1], fc->end_free1);
+                /* after every call the target kept its floor, but for what others took meanwhile */
+                if (!fc->read_fails && floor_slack_min != LONG_MAX)
+                        check(floor_slack_min >= 0);
+                if (fc->no_reads)
+                        check_int(free_reads, 0);
+                else {
+                        check(free_reads > 0);
+                        /* one read per batch into a node with a floor, at most */
+                        check(free_reads <= procs[0].move_calls + 1);
+                        check_u64(migrator_stats(mig)->floor_reads, free_reads);
+                }
+                check_int(count_on(0, 0, PAGES, 1) + count_on(0, 0, PAGES, 0) + count_on(0, 0, PAGES, 2), PAGES);
+                teardown();
+        }
+}
+
+/*
  * queries[]: vm0 demotes [0, 64); the plan asks for vm0's block 1, vm1's pages [1024, 1280) and
  * vm0's block 0. They run after the moves (block 0 shows [0, 64) on node 1), each is reported
  * PLANNED, and migrator_vm_placement() returns them sorted by hva until the next submit. Dry-run
@@ -1466,6 +1647,10 @@ static void test_invalid(void) {
         check_int(migrator_state(mig), MIGRATOR_STATE_IDLE);
         check_int(rec.rounds, 0);
         check_str(migrator_failure_to_string(MIGRATOR_FAIL_NOT_ALLOWED), "not-allowed");
+        check_str(migrator_failure_to_string(MIGRATOR_FAIL_FLOOR), "floor");
+        check_int(migrator_set_floor(mig, -1, 4096, NULL), -EINVAL);
+        check_int(migrator_set_floor(mig, 1024, 4096, NULL), -EINVAL);
+        check_int(migrator_set_floor(mig, 1023, 0, NULL), 0);
         check_str(migrator_drop_to_string(MIGRATOR_DROP_BUDGET), "budget");
         check(!migrator_drop_to_string(_MIGRATOR_DROP_MAX));
         teardown();
@@ -1499,6 +1684,7 @@ int main(void) {
         test_thp();
         test_not_allowed();
         test_needs_room();
+        test_floors();
         test_queries();
         test_sweep();
         test_sweep_starved();

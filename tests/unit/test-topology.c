@@ -513,6 +513,35 @@ static void test_refresh_meminfo(void) {
         remove_tree(root);
 }
 
+/* The floor check's reader: the file stays open and a changed file is read anew from its start;
+ * a garbled file fails -EINVAL, a node without one -ENOENT, ids outside 0..1023 -EINVAL. */
+static void test_node_free_reader(void) {
+        char *root = copy_fixture("sysfs-sparse");
+        NodeFreeReader *r = node_free_reader_new(root);
+        uint64_t f = 0;
+
+        check_int(node_free_reader_read(r, 4, &f), 0);
+        check_int(f, UINT64_C(33400832) * KIB);
+        check_int(topology_read_node_free(root, 4, &f), 0);
+        check_int(f, UINT64_C(33400832) * KIB);
+        /* rewritten in place (same inode, as sysfs regenerates it): read again from the start */
+        write_file(root, "devices/system/node/node4/meminfo",
+                   "Node 4 MemTotal:       33554432 kB\n"
+                   "Node 4 MemFree:         1048576 kB\n");
+        check_int(node_free_reader_read(r, 4, &f), 0);
+        check_int(f, UINT64_C(1048576) * KIB);
+        check_int(node_free_reader_read(r, 0, &f), 0);
+        check_int(f, UINT64_C(12002304) * KIB);
+        write_file(root, "devices/system/node/node4/meminfo", "Node 4 MemTotal:       33554432 kB\n");
+        check_int(node_free_reader_read(r, 4, &f), -EINVAL);
+        check_int(node_free_reader_read(r, 5, &f), -ENOENT);
+        check_int(node_free_reader_read(r, -1, &f), -EINVAL);
+        check_int(node_free_reader_read(r, 1024, &f), -EINVAL);
+        check_int(topology_read_node_free(root, 5, &f), -ENOENT);
+        r = node_free_reader_free(r);
+        remove_tree(root);
+}
+
 static void test_broken(void) {
         Topology *t = NULL;
 
@@ -632,6 +661,7 @@ int main(void) {
         test_cpu_node_in_slow_tier();
         test_no_tiering_dir();
         test_refresh_meminfo();
+        test_node_free_reader();
         test_broken();
         test_garbled();
         test_node_in_two_tiers();
