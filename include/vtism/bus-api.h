@@ -71,6 +71,10 @@
 #define VTISM_PROP_DISTANCES            "Distances"          /* aau: node distance matrix, Nodes' order */
 #define VTISM_PROP_COUNTERS             "Counters"           /* a{sv}: bus_counter_fields */
 #define VTISM_PROP_ACTIVE_TRACKER       "ActiveTracker"      /* s, "" if none is usable */
+#define VTISM_PROP_ACTIVE_TRACKER_REASON "ActiveTrackerReason" /* s: why that one (or none), one clause per
+                                                               * better tracker passed over, e.g.
+                                                               * "damon+softdirty (auto); unusable: idle_pages:
+                                                               * kernel lacks ...; page_idle: ..." */
 #define VTISM_PROP_TRACKERS             "Trackers"           /* aa{sv}: bus_tracker_fields */
 #define VTISM_PROP_VMS                  "VMs"                /* aa{sv}: bus_vm_fields */
 #define VTISM_PROP_OFFLINE_NODES        "OfflineNodes"       /* aa{sv}: bus_node_fields (id and the device keys):
@@ -102,6 +106,7 @@ typedef enum BusStatusField {
         BUS_STATUS_LAST_CYCLE_AT,
         BUS_STATUS_ACTIVE_TRACKER,
         BUS_STATUS_MIGRATION_STATE,
+        BUS_STATUS_ACTIVE_TRACKER_REASON,
         _BUS_STATUS_FIELD_MAX,
 } BusStatusField;
 
@@ -169,6 +174,10 @@ typedef enum BusVmField {
         BUS_VM_PAGES_WOULD_MOVE,  /* t: dry-run */
         BUS_VM_IDENTITY_CONFLICT, /* s: what the command line claims (name, uuid) that is not used, and
                                    * why (another VM has it, the VM is untrusted); absent if none */
+        BUS_VM_TRACKERS,          /* s: which trackers feed it, "+"-joined: "idle_pages", "damon+softdirty",
+                                   * "damon" (soft-dirty cannot follow it), ..., or "none"; absent while new */
+        BUS_VM_TRACKER_DETAIL,    /* s: and why, in words: the tracker's account of the VM (the parts of a
+                                   * combination, what each saw), or why none; absent while new */
         _BUS_VM_FIELD_MAX,
 } BusVmField;
 extern const BusField bus_vm_fields[_BUS_VM_FIELD_MAX];

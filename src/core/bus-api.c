@@ -42,6 +42,8 @@ const BusField bus_vm_fields[_BUS_VM_FIELD_MAX] = {
         [BUS_VM_PAGES_FAILED_OTHER] = { "pages_failed_other", "t" },
         [BUS_VM_PAGES_WOULD_MOVE] = { "pages_would_move", "t" },
         [BUS_VM_IDENTITY_CONFLICT] = { "identity_conflict", "s" },
+        [BUS_VM_TRACKERS] = { "trackers", "s" },
+        [BUS_VM_TRACKER_DETAIL] = { "tracker_detail", "s" },
 };
 assert_cc(ELEMENTSOF(bus_vm_fields) == _BUS_VM_FIELD_MAX);
 
@@ -63,6 +65,7 @@ const BusField bus_status_fields[_BUS_STATUS_FIELD_MAX] = {
         [BUS_STATUS_LAST_CYCLE_AT] = { VTISM_PROP_LAST_CYCLE_AT, "t" },
         [BUS_STATUS_ACTIVE_TRACKER] = { VTISM_PROP_ACTIVE_TRACKER, "s" },
         [BUS_STATUS_MIGRATION_STATE] = { VTISM_PROP_MIGRATION_STATE, "s" },
+        [BUS_STATUS_ACTIVE_TRACKER_REASON] = { VTISM_PROP_ACTIVE_TRACKER_REASON, "s" },
 };
 assert_cc(ELEMENTSOF(bus_status_fields) == _BUS_STATUS_FIELD_MAX);
 

@@ -160,6 +160,9 @@ const MetricDef metric_defs[] = {
         { V(PAGES_WOULD_MOVE), .name = "vtism_vm_dry_run_pages_total", .type = METRIC_COUNTER, .flags = 0,
           .help = "The VM's pages that would have moved in dry-run." },
 
+        { V(TRACKERS), .name = "vtism_vm_tracker_info", .type = METRIC_INFO, .flags = 0,
+          .help = "Which trackers feed the VM, \"+\"-joined (damon+softdirty), or none; no sample while it is new.",
+          .label = "trackers" },
         /* per tracker */
         { T(USABLE), .name = "vtism_tracker_usable", .type = METRIC_GAUGE, .flags = 0, .help = "1 if the tracker works on this kernel." },
 };
@@ -180,6 +183,8 @@ const MetricUnexported metric_unexported[] = {
         { V(POLICY), .why = "a file:line" },
         { V(ALLOWED_NODES), .why = "a node list" },
         { V(IDENTITY_CONFLICT), .why = "free text: what a command line claims and may not use" },
+        { V(TRACKER_DETAIL), .why = "free text; vtism_vm_tracker_info has the trackers" },
+        { S(ACTIVE_TRACKER_REASON), .why = "free text; vtism_tracker_usable says which are unusable" },
         { T(REASON), .why = "free text; vtism_tracker_usable says 0" },
 };
 const size_t n_metric_unexported = ELEMENTSOF(metric_unexported);

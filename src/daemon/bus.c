@@ -993,7 +993,20 @@ static int append_vm_migrations(sd_bus_message *reply, const MigratorCounters *c
         return r;
 }
 
-static int append_vm(sd_bus_message *reply, const Manager *m, const Vm *vm) {
+/* Which trackers feed the VM and why; nothing while it is new. */
+static int append_vm_trackers(sd_bus_message *reply, const Manager *m, Vm *vm) {
+        _cleanup_free_ char *feeds = NULL, *why = NULL;
+        int r;
+
+        if (manager_vm_trackers(m, vm, &feeds, &why) < 0)
+                return 0;
+        r = dict_string(reply, &bus_vm_fields[BUS_VM_TRACKERS], feeds);
+        if (r >= 0)
+                r = dict_string(reply, &bus_vm_fields[BUS_VM_TRACKER_DETAIL], why);
+        return r;
+}
+
+static int append_vm(sd_bus_message *reply, const Manager *m, Vm *vm) {
         static const MigratorCounters none = {};
         const BusField *f = bus_vm_fields;
         HeatHistogram h = {};
@@ -1056,6 +1069,8 @@ static int append_vm(sd_bus_message *reply, const Manager *m, const Vm *vm) {
                 r = append_vm_migrations(reply, vm_migration_counters(vm) ?: &none);
         if (r >= 0)
                 r = dict_string(reply, &f[BUS_VM_IDENTITY_CONFLICT], vm->identity_conflict);
+        if (r >= 0)
+                r = append_vm_trackers(reply, m, vm);
         if (r >= 0)
                 r = dict_end(reply);
         return r;
@@ -1128,6 +1143,8 @@ static const sd_bus_vtable manager_vtable[] = {
         SD_BUS_PROPERTY(VTISM_PROP_VMS, "aa{sv}", property_get_vms, 0, EMITS_INVALIDATION),
         SD_BUS_PROPERTY(VTISM_PROP_OFFLINE_NODES, "aa{sv}", property_get_offline_nodes, 0, EMITS_INVALIDATION),
         SD_BUS_PROPERTY(VTISM_PROP_MIGRATION_STATE, "s", property_get_migration_state, 0, EMITS_CHANGE),
+        SD_BUS_PROPERTY(VTISM_PROP_ACTIVE_TRACKER_REASON, "s", property_get_string, OFFSET(tracker_choice),
+                        EMITS_INVALIDATION),
         SD_BUS_METHOD_WITH_ARGS(VTISM_METHOD_GET_PLAN, SD_BUS_ARGS("s", vm),
                                 SD_BUS_RESULT("a{sv}", plan, "aa{sv}", moves),
                                 method_get_plan, SD_BUS_VTABLE_UNPRIVILEGED),
@@ -1213,6 +1230,7 @@ static const struct {
         { VTISM_PROP_LAST_RELOAD_ERROR, MANAGER_CHANGED_RELOAD_ERROR },
         { VTISM_PROP_ACTIVE_TRACKER, MANAGER_CHANGED_TRACKERS },
         { VTISM_PROP_TRACKERS, MANAGER_CHANGED_TRACKERS },
+        { VTISM_PROP_ACTIVE_TRACKER_REASON, MANAGER_CHANGED_TRACKERS },
         { VTISM_PROP_VMS, MANAGER_CHANGED_VMS | MANAGER_CHANGED_MODE },
         { VTISM_PROP_MIGRATION_STATE, MANAGER_CHANGED_MIGRATION | MANAGER_CHANGED_MODE | MANAGER_CHANGED_PAUSED |
                                               MANAGER_CHANGED_DRY_RUN },
