@@ -3,6 +3,8 @@
 
 #include <stddef.h>
 
+#include "vtism/migrate-failures.h"
+
 /*
  * The D-Bus API of vtismd, shared by the daemon (src/daemon/bus.c) and vtismctl: bus name, object
  * path, interface, error names, property names, and the layout of every record. vtismd(8)
@@ -164,13 +166,10 @@ typedef enum BusVmField {
         BUS_VM_PAGES_DEMOTED,     /* t */
         BUS_VM_BYTES_PROMOTED,    /* t */
         BUS_VM_BYTES_DEMOTED,     /* t */
-        BUS_VM_PAGES_FAILED,      /* t: every failure, the next six by reason */
-        BUS_VM_PAGES_FAILED_BUSY,
-        BUS_VM_PAGES_FAILED_NOMEM,
-        BUS_VM_PAGES_FAILED_GONE,
-        BUS_VM_PAGES_FAILED_SHARED,
-        BUS_VM_PAGES_FAILED_NOT_ALLOWED,
-        BUS_VM_PAGES_FAILED_OTHER,
+        BUS_VM_PAGES_FAILED,      /* t: every failure, then by reason (migrate-failures.h): */
+#define BUS_VM_FAILED_ENUM(ID, WORD, KEY, WHAT) BUS_VM_PAGES_FAILED_##ID, /* t: "pages_failed_" KEY */
+        MIGRATE_FAILURES(BUS_VM_FAILED_ENUM)
+#undef BUS_VM_FAILED_ENUM
         BUS_VM_PAGES_WOULD_MOVE,  /* t: dry-run */
         BUS_VM_IDENTITY_CONFLICT, /* s: what the command line claims (name, uuid) that is not used, and
                                    * why (another VM has it, the VM is untrusted); absent if none */
@@ -304,12 +303,9 @@ typedef enum BusCounterField {
         BUS_COUNTER_ROUNDS,              /* migration rounds that had moves */
         BUS_COUNTER_BYTES_PROMOTED,
         BUS_COUNTER_BYTES_DEMOTED,
-        BUS_COUNTER_PAGES_FAILED_BUSY,   /* still -EBUSY after its retries */
-        BUS_COUNTER_PAGES_FAILED_NOMEM,  /* the target node was full */
-        BUS_COUNTER_PAGES_FAILED_GONE,   /* not mapped / not present any more */
-        BUS_COUNTER_PAGES_FAILED_SHARED, /* mapped by other processes too */
-        BUS_COUNTER_PAGES_FAILED_NOT_ALLOWED, /* target outside the process's cpuset.mems */
-        BUS_COUNTER_PAGES_FAILED_OTHER,
+#define BUS_COUNTER_FAILED_ENUM(ID, WORD, KEY, WHAT) BUS_COUNTER_PAGES_FAILED_##ID, /* "pages_failed_" KEY */
+        MIGRATE_FAILURES(BUS_COUNTER_FAILED_ENUM) /* by reason: migrate-failures.h */
+#undef BUS_COUNTER_FAILED_ENUM
         BUS_COUNTER_PAGES_DROPPED,       /* planned, never attempted (replaced, budget, VM gone, ...) */
         BUS_COUNTER_PAGES_WOULD_MOVE,    /* dry-run */
         BUS_COUNTER_PAGES_ALREADY,       /* found where a move wanted them */

@@ -517,12 +517,9 @@ static char *failures_text(const BusRecord *c) {
                 BusCounterField field;
                 const char *name;
         } reasons[] = {
-                { BUS_COUNTER_PAGES_FAILED_BUSY, "busy" },
-                { BUS_COUNTER_PAGES_FAILED_NOMEM, "nomem" },
-                { BUS_COUNTER_PAGES_FAILED_GONE, "gone" },
-                { BUS_COUNTER_PAGES_FAILED_SHARED, "shared" },
-                { BUS_COUNTER_PAGES_FAILED_NOT_ALLOWED, "not-allowed" },
-                { BUS_COUNTER_PAGES_FAILED_OTHER, "other" },
+#define REASON(ID, WORD, KEY, WHAT) { BUS_COUNTER_PAGES_FAILED_##ID, WORD },
+                MIGRATE_FAILURES(REASON)
+#undef REASON
         };
         char *t = xstrdup("");
 

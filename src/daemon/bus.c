@@ -915,12 +915,10 @@ static const size_t counter_offsets[_BUS_COUNTER_FIELD_MAX] = {
         [BUS_COUNTER_ROUNDS] = offsetof(ManagerCounters, rounds),
         [BUS_COUNTER_BYTES_PROMOTED] = offsetof(ManagerCounters, bytes_promoted),
         [BUS_COUNTER_BYTES_DEMOTED] = offsetof(ManagerCounters, bytes_demoted),
-        [BUS_COUNTER_PAGES_FAILED_BUSY] = offsetof(ManagerCounters, pages_failed_by[MIGRATOR_FAIL_BUSY]),
-        [BUS_COUNTER_PAGES_FAILED_NOMEM] = offsetof(ManagerCounters, pages_failed_by[MIGRATOR_FAIL_NOMEM]),
-        [BUS_COUNTER_PAGES_FAILED_GONE] = offsetof(ManagerCounters, pages_failed_by[MIGRATOR_FAIL_GONE]),
-        [BUS_COUNTER_PAGES_FAILED_SHARED] = offsetof(ManagerCounters, pages_failed_by[MIGRATOR_FAIL_SHARED]),
-        [BUS_COUNTER_PAGES_FAILED_NOT_ALLOWED] = offsetof(ManagerCounters, pages_failed_by[MIGRATOR_FAIL_NOT_ALLOWED]),
-        [BUS_COUNTER_PAGES_FAILED_OTHER] = offsetof(ManagerCounters, pages_failed_by[MIGRATOR_FAIL_OTHER]),
+#define COUNTER_FAILED(ID, WORD, KEY, WHAT) \
+        [BUS_COUNTER_PAGES_FAILED_##ID] = offsetof(ManagerCounters, pages_failed_by[MIGRATOR_FAIL_##ID]),
+        MIGRATE_FAILURES(COUNTER_FAILED)
+#undef COUNTER_FAILED
         [BUS_COUNTER_PAGES_DROPPED] = offsetof(ManagerCounters, pages_dropped),
         [BUS_COUNTER_PAGES_WOULD_MOVE] = offsetof(ManagerCounters, pages_would_move),
         [BUS_COUNTER_PAGES_ALREADY] = offsetof(ManagerCounters, pages_already),
@@ -963,12 +961,9 @@ static int append_vm_migrations(sd_bus_message *reply, const MigratorCounters *c
                 BusVmField field;
                 MigratorFailure failure;
         } failures[] = {
-                { BUS_VM_PAGES_FAILED_BUSY, MIGRATOR_FAIL_BUSY },
-                { BUS_VM_PAGES_FAILED_NOMEM, MIGRATOR_FAIL_NOMEM },
-                { BUS_VM_PAGES_FAILED_GONE, MIGRATOR_FAIL_GONE },
-                { BUS_VM_PAGES_FAILED_SHARED, MIGRATOR_FAIL_SHARED },
-                { BUS_VM_PAGES_FAILED_NOT_ALLOWED, MIGRATOR_FAIL_NOT_ALLOWED },
-                { BUS_VM_PAGES_FAILED_OTHER, MIGRATOR_FAIL_OTHER },
+#define VM_FAILED(ID, WORD, KEY, WHAT) { BUS_VM_PAGES_FAILED_##ID, MIGRATOR_FAIL_##ID },
+                MIGRATE_FAILURES(VM_FAILED)
+#undef VM_FAILED
         };
         const BusField *f = bus_vm_fields;
         int r;
