@@ -397,7 +397,6 @@ static void print_vms(FILE *f, const BusSnapshot *s, const Rates *rates) {
                 table_add_column(t, h, TABLE_RIGHT);
         }
         table_add_column(t, "HOME", TABLE_RIGHT);
-        table_add_column(t, "TRACKERS", 0);
         table_add_column(t, "STATE", 0);
         table_add_column(t, "POLICY", TABLE_ELLIPSIZE);
 
@@ -433,8 +432,11 @@ static void print_vms(FILE *f, const BusSnapshot *s, const Rates *rates) {
                         table_add_cellf(t, "%" PRIi64, bus_record_i64(v, BUS_VM_HOME_NODE, -1));
                 else
                         table_add_cell(t, NULL);
-                table_add_cell(t, bus_record_str(v, BUS_VM_TRACKERS, NULL));
-                table_add_cell(t, bus_record_str(v, BUS_VM_STATE, "?"));
+                /* A tracked VM's state says which trackers feed it: "tracked by damon+softdirty". */
+                if (streq(bus_record_str(v, BUS_VM_STATE, ""), "tracked") && bus_record_has(v, BUS_VM_TRACKERS))
+                        table_add_cellf(t, "tracked by %s", bus_record_str(v, BUS_VM_TRACKERS, "?"));
+                else
+                        table_add_cell(t, bus_record_str(v, BUS_VM_STATE, "?"));
                 table_add_cell(t, bus_record_str(v, BUS_VM_POLICY, NULL));
         }
         table_print(t, f, arg_width, arg_legend);

@@ -79,7 +79,7 @@ idle_pages)
 esac
 text=$(vtismctl status)
 grep -qxF "      Tracker: $reason" <<<"$text" || fail "status lacks 'Tracker: $reason': $text"
-grep -Eq "^[^ ].* ${EXPECTED_TRACKER//+/\\+} +tracked " <<<"$text" || fail "the VM row lacks TRACKERS $EXPECTED_TRACKER: $text"
+grep -Eq "^[^ ].* tracked by ${EXPECTED_TRACKER//+/\\+} " <<<"$text" || fail "the VM row lacks 'tracked by $EXPECTED_TRACKER': $text"
 vtismctl metrics | grep -Eq "^vtism_vm_tracker_info\{id=\"[^\"]*\",name=\"[^\"]*\",trackers=\"${EXPECTED_TRACKER//+/\\+}\"\} 1$" \
         || fail "metrics: $(vtismctl metrics | grep tracker)"
 echo "ok: status says the guest is fed by $EXPECTED_TRACKER, and why: $reason"
