@@ -443,7 +443,6 @@ static void print_vms(FILE *f, const BusSnapshot *s, const Rates *rates) {
         for (size_t i = 0; i < s->n_vms; i++) {
                 const char *error = bus_record_str(&s->vms[i], BUS_VM_ERROR, NULL);
                 const char *not_tiered = bus_record_str(&s->vms[i], BUS_VM_NOT_TIERED, NULL);
-
                 const char *feeds = bus_record_str(&s->vms[i], BUS_VM_TRACKERS, NULL);
                 const char *detail = bus_record_str(&s->vms[i], BUS_VM_TRACKER_DETAIL, NULL);
 
