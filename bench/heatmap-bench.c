@@ -14,25 +14,35 @@
  * everything below it), the cycle end (the sweep of the rest), the histograms, and the cycle
  * without and with them; the headline is the cycle with histograms, what a sampling cycle costs
  * the daemon. CPU time of the benchmark's thread. Prints numbers; never fails on time.
- *     build/bench/heatmap-bench [GIB [CYCLES]]
+ * Reads go through heatmap_sample_idle_pages(), as the tracker's do; --decoder sends them through
+ * the stream decoder and heatmap_sample_hva() run by run instead (the path before it).
+ *     build/bench/heatmap-bench [--decoder] [--callgrind] [GIB [CYCLES]]
  */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "vtism/heatmap.h"
 #include "vtism/idle-pages-format.h"
 #include "vtism/macro.h"
+#include "vtism/util.h"
 
 #define HVA UINT64_C(0x7f0000000000)
 #define PAGE UINT64_C(4096)
 #define HUGE (UINT64_C(2) << 20)
+#define READ_BYTES 4096u /* what tracker-idle-pages.c reads at a time */
 
 typedef enum Kind {
         PERIODIC,
         RANDOM,
         THP_MIX,
+        THP,           /* THP-backed: every 2 MiB one PMD record, accessed with probability D */
+        GRANULE_2M,    /* hugetlbfs-like: 2 MiB granules, PMD records, accessed with probability D */
 } Kind;
 
 typedef struct Pattern {
@@ -79,6 +89,15 @@ static uint8_t *encode(const Pattern *pt, uint64_t ram, size_t *ret_size, uint64
 
         idle_pages_encoder_init(&e, HVA);
         for (uint64_t off = 0; off < ram; off += HUGE) {
+                if (pt->kind == THP || pt->kind == GRANULE_2M) {
+                        bool a = (double) (splitmix(&seed) >> 11) * 0x1.0p-53 < pt->density;
+                        IdlePagesRun r = { .start_hva = HVA + off, .len_bytes = HUGE, .page_size_bytes = HUGE,
+                                           .kind = a ? IDLE_PAGES_KIND_ACCESSED : IDLE_PAGES_KIND_IDLE };
+
+                        (void) idle_pages_encoder_add(&e, &r);
+                        accessed += a ? HUGE / PAGE : 0;
+                        continue;
+                }
                 if (pt->kind == THP_MIX && (off / HUGE) % 20 == 0) {
                         IdlePagesRun r = { .start_hva = HVA + off, .len_bytes = HUGE, .page_size_bytes = HUGE,
                                            .kind = IDLE_PAGES_KIND_ACCESSED };
@@ -113,76 +132,216 @@ typedef struct Times {
         double decode, sweep, hist;
 } Times;
 
-static void run(const Pattern *pt, uint64_t gib, unsigned cycles) {
+/* The path reads take: heatmap_sample_idle_pages() (the tracker's), or the decoder's runs into
+ * heatmap_sample_hva() one by one (--decoder: what the tracker did before). */
+static bool use_decoder;
+
+/* Where each read of READ_BYTES starts, as the tracker learns it from the file position. */
+static uint64_t *read_positions(const uint8_t *stream, size_t size) {
+        uint64_t *pos = xcalloc(size / READ_BYTES + 1, sizeof(uint64_t)), hva = HVA;
+
+        for (size_t o = 0, i = 0; o < size; o += READ_BYTES, i++) {
+                IdlePagesDecoder d;
+
+                pos[i] = hva;
+                idle_pages_decoder_init(&d, hva);
+                (void) idle_pages_decoder_feed(&d, stream + o, MIN((size_t) READ_BYTES, size - o), NULL, NULL);
+                hva = idle_pages_decoder_position(&d);
+        }
+        return pos;
+}
+
+/* One read of the tracker: the accessed runs of buf (from hva) into the heat map. */
+static void feed_read(HeatMap *h, uint64_t hva, const uint8_t *buf, size_t n, uint64_t ram) {
+        IdlePagesDecoder d;
+
+        if (!use_decoder) {
+                (void) heatmap_sample_idle_pages(h, hva, buf, n, HVA, ram, 0, NULL);
+                return;
+        }
+        idle_pages_decoder_init(&d, hva);
+        (void) idle_pages_decoder_feed(&d, buf, n, feed, h);
+        (void) idle_pages_decoder_finish(&d, feed, h);
+}
+
+/* The samples of one cycle, in reads of READ_BYTES like the tracker's. */
+static __attribute__((noinline)) void bench_decode(HeatMap *h, const uint8_t *stream, size_t size, const uint64_t *pos,
+                                                   uint64_t ram) {
+        heatmap_cycle_begin(h);
+        for (size_t o = 0, i = 0; o < size; o += READ_BYTES, i++)
+                feed_read(h, pos[i], stream + o, MIN((size_t) READ_BYTES, size - o), ram);
+}
+
+static __attribute__((noinline)) void bench_end(HeatMap *h) {
+        (void) heatmap_cycle_end(h);
+}
+
+/* What the planner and GetHeatmap read each cycle: every window's histogram, and the total. */
+static __attribute__((noinline)) void bench_histograms(HeatMap *h) {
+        HeatHistogram hist;
+
+        for (size_t i = 0; i < heatmap_n_histograms(h); i++)
+                (void) heatmap_histogram(h, i, &hist);
+        heatmap_histogram_total(h, &hist);
+}
+
+/* The whole cycle: what callgrind counts (--toggle-collect=bench_cycle). */
+static __attribute__((noinline)) void bench_cycle(HeatMap *h, const uint8_t *stream, size_t size, const uint64_t *pos,
+                                                  uint64_t ram, Times *t) {
+        double t0 = now_sec(), t1, t2;
+
+        bench_decode(h, stream, size, pos, ram);
+        t1 = now_sec();
+        bench_end(h);
+        t2 = now_sec();
+        bench_histograms(h);
+        t->decode += t1 - t0;
+        t->sweep += t2 - t1;
+        t->hist += now_sec() - t2;
+}
+
+static HeatMap *new_map(const Pattern *pt, uint64_t ram) {
+        HeatRangeSpec spec = { .gpa = 0, .hva = HVA, .len_bytes = ram,
+                               .granule_bytes = pt->kind == GRANULE_2M ? HEATMAP_GRANULE_2M : HEATMAP_GRANULE_4K };
+        HeatMap *h;
+
+        if (heatmap_new(&spec, 1, NULL, &h) < 0)
+                abort();
+        return h;
+}
+
+/* Instructions executed inside bench_cycle() for the pattern, from a callgrind run of ourselves. */
+static int callgrind_pattern(const char *self, const Pattern *pt, uint64_t gib, unsigned cycles, uint64_t *ret_ir) {
+        char gib_s[32], cycles_s[32], out[64], line[512];
+        _cleanup_fclose_ FILE *f = NULL;
+        pid_t pid;
+        int status;
+
+        snprintf(gib_s, sizeof(gib_s), "%" PRIu64, gib);
+        snprintf(cycles_s, sizeof(cycles_s), "%u", cycles);
+        snprintf(out, sizeof(out), "/tmp/heatmap-bench-callgrind.%d", (int) getpid());
+        fflush(stdout);
+        pid = fork();
+        if (pid < 0)
+                return -errno;
+        if (pid == 0) {
+                char arg_out[96];
+
+                snprintf(arg_out, sizeof(arg_out), "--callgrind-out-file=%s", out);
+                if (!freopen("/dev/null", "w", stderr) || !freopen("/dev/null", "w", stdout))
+                        _exit(127);
+                execlp("valgrind", "valgrind", "--tool=callgrind", "--collect-atstart=no", "--toggle-collect=bench_cycle",
+                       arg_out, self, use_decoder ? "--decoder" : "--one", use_decoder ? "--one" : pt->name,
+                       use_decoder ? pt->name : gib_s, use_decoder ? gib_s : cycles_s, use_decoder ? cycles_s : NULL,
+                       (char *) NULL);
+                _exit(127);
+        }
+        if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+                (void) unlink(out);
+                return -ECHILD;
+        }
+        f = fopen(out, "re");
+        if (!f)
+                return -errno;
+        while (fgets(line, sizeof(line), f))
+                if (strncmp(line, "summary:", 8) == 0 || strncmp(line, "totals:", 7) == 0) {
+                        *ret_ir = strtoull(strchr(line, ':') + 1, NULL, 10);
+                        (void) unlink(out);
+                        return 0;
+                }
+        (void) unlink(out);
+        return -EIO;
+}
+
+static void run(const Pattern *pt, uint64_t gib, unsigned cycles, const char *self) {
         uint64_t ram = gib << 30, pages = ram / PAGE, accessed;
-        HeatRangeSpec spec = { .gpa = 0, .hva = HVA, .len_bytes = ram };
-        _cleanup_(heatmap_freep) HeatMap *h = NULL;
+        _cleanup_(heatmap_freep) HeatMap *h = new_map(pt, ram);
         _cleanup_free_ uint8_t *stream = NULL;
+        _cleanup_free_ uint64_t *pos = NULL;
         size_t size;
         Times t = {};
         double np;
 
-        if (heatmap_new(&spec, 1, NULL, &h) < 0)
-                abort();
         stream = encode(pt, ram, &size, &accessed);
-        for (unsigned c = 0; c < cycles; c++) {
-                IdlePagesDecoder d;
-                HeatHistogram hist;
-                double t0 = now_sec(), t1, t2;
-
-                heatmap_cycle_begin(h);
-                idle_pages_decoder_init(&d, HVA);
-                /* 64 KiB reads, like the tracker */
-                for (size_t o = 0; o < size; o += 65536)
-                        (void) idle_pages_decoder_feed(&d, stream + o, MIN((size_t) 65536, size - o), feed, h);
-                (void) idle_pages_decoder_finish(&d, feed, h);
-                t1 = now_sec();
-                (void) heatmap_cycle_end(h);
-                t2 = now_sec();
-                for (size_t i = 0; i < heatmap_n_histograms(h); i++)
-                        (void) heatmap_histogram(h, i, &hist);
-                t.decode += t1 - t0;
-                t.sweep += t2 - t1;
-                t.hist += now_sec() - t2;
-        }
+        pos = read_positions(stream, size);
+        for (unsigned c = 0; c < cycles; c++)
+                bench_cycle(h, stream, size, pos, ram, &t);
         np = (double) pages * cycles / 1e9;
-        printf("%-14s %8.2f %% %10.2f %9.2f %8.2f %8.2f %10.2f %10.2f %9.1f\n", pt->name, 100.0 * (double) accessed / (double) pages,
+        printf("%-14s %8.2f %% %10.2f %9.2f %8.2f %8.2f %10.2f %10.2f %9.1f", pt->name, 100.0 * (double) accessed / (double) pages,
                (double) size / 1024, t.decode / np, t.sweep / np, t.hist / np, (t.decode + t.sweep) / np,
                (t.decode + t.sweep + t.hist) / np, (t.decode + t.sweep + t.hist) / cycles * 1e3);
+        if (self) {
+                uint64_t ir = 0;
+
+                if (callgrind_pattern(self, pt, gib, cycles, &ir) < 0)
+                        printf(" %10s", "n/a");
+                else
+                        printf(" %10.2f", (double) ir / ((double) pages * cycles));
+        }
+        printf("\n");
         fflush(stdout);
 }
 
-int main(int argc, char *argv[]) {
-        static const Pattern patterns[] = {
-                { PERIODIC, 0.01, "periodic 1%" },
-                { PERIODIC, 0.10, "periodic 10%" },
-                { PERIODIC, 0.50, "periodic 50%" },
-                { RANDOM, 0.01, "random 1%" },
-                { RANDOM, 0.10, "random 10%" },
-                { RANDOM, 0.50, "random 50%" },
-                { THP_MIX, 0, "thp+4k" },
-        };
-        uint64_t gib = argc > 1 ? strtoull(argv[1], NULL, 10) : 16;
-        unsigned cycles = argc > 2 ? (unsigned) strtoul(argv[2], NULL, 10) : 10;
-        HeatRangeSpec spec = { .gpa = 0, .hva = HVA, .len_bytes = gib << 30 };
-        _cleanup_(heatmap_freep) HeatMap *h = NULL;
+static const Pattern patterns[] = {
+        { PERIODIC, 0.01, "periodic-1%" },
+        { PERIODIC, 0.10, "periodic-10%" },
+        { PERIODIC, 0.50, "periodic-50%" },
+        { RANDOM, 0.01, "random-1%" },
+        { RANDOM, 0.10, "random-10%" },
+        { RANDOM, 0.50, "random-50%" },
+        { THP, 0.10, "thp-10%" },
+        { THP, 0.50, "thp-50%" },
+        { THP_MIX, 0, "thp+4k" },
+        { GRANULE_2M, 0.10, "2m-granule-10%" },
+};
 
-        if (gib == 0 || gib > 4096 || cycles == 0 || heatmap_new(&spec, 1, NULL, &h) < 0) {
-                fprintf(stderr, "usage: heatmap-bench [GIB (1..4096) [CYCLES (>= 1)]]\n");
-                return EXIT_FAILURE;
+static int usage(void) {
+        fprintf(stderr, "usage: heatmap-bench [--decoder] [--callgrind] [GIB (1..4096) [CYCLES (>= 1)]]\n");
+        return EXIT_FAILURE;
+}
+
+int main(int argc, char *argv[]) {
+        const char *self = NULL, *prog = argv[0];
+        uint64_t gib;
+        unsigned cycles;
+        HeatMap *h;
+
+        if (argc > 1 && streq(argv[1], "--decoder")) {
+                use_decoder = true;
+                argc--;
+                argv++;
         }
+        if (argc == 5 && streq(argv[1], "--one")) {
+                /* one pattern, for callgrind: only bench_cycle() is counted */
+                for (size_t i = 0; i < ELEMENTSOF(patterns); i++)
+                        if (streq(argv[2], patterns[i].name)) {
+                                run(&patterns[i], strtoull(argv[3], NULL, 10), (unsigned) strtoul(argv[4], NULL, 10), NULL);
+                                return 0;
+                        }
+                return usage();
+        }
+        if (argc > 1 && streq(argv[1], "--callgrind")) {
+                self = prog;
+                argc--;
+                argv++;
+        }
+        gib = argc > 1 ? strtoull(argv[1], NULL, 10) : (self ? 2 : 16);
+        cycles = argc > 2 ? (unsigned) strtoul(argv[2], NULL, 10) : (self ? 5 : 10);
+        if (gib == 0 || gib > 4096 || cycles == 0)
+                return usage();
+        h = new_map(&patterns[0], gib << 30);
         printf("guest RAM %" PRIu64 " GiB (%" PRIu64 " pages, 4 KiB granules), heat map %" PRIu64 " bytes (%.4f bytes/page), "
-               "%zu histogram windows, mean of %u cycles\n",
+               "%zu histogram windows, mean of %u cycles, reads through %s\n",
                gib, (gib << 30) / PAGE, heatmap_memory_bytes(h), (double) heatmap_memory_bytes(h) / (double) ((gib << 30) / PAGE),
-               heatmap_n_histograms(h), cycles);
-        printf("%-14s %10s %10s %9s %8s %8s %10s %10s %9s\n", "pattern", "accessed", "stream", "decode,", "cycle", "histo-",
-               "cycle", "cycle+", "cycle+");
-        printf("%-14s %10s %10s %9s %8s %8s %10s %10s %9s\n", "", "(pages)", "KiB/cycle", "samples", "end", "grams", "no hist", "hist",
-               "hist");
-        printf("%-14s %10s %10s %9s %8s %8s %10s %10s %9s\n", "", "", "", "ns/page", "ns/page", "ns/page", "ns/page", "ns/page",
-               "ms");
+               heatmap_n_histograms(h), cycles, use_decoder ? "the decoder" : "heatmap_sample_idle_pages()");
         h = heatmap_free(h);
+        printf("%-14s %10s %10s %9s %8s %8s %10s %10s %9s%s\n", "pattern", "accessed", "stream", "decode,", "cycle", "histo-",
+               "cycle", "cycle+", "cycle+", self ? "      cycle" : "");
+        printf("%-14s %10s %10s %9s %8s %8s %10s %10s %9s%s\n", "", "(pages)", "KiB/cycle", "samples", "end", "grams", "no hist",
+               "hist", "hist", self ? "      instr" : "");
+        printf("%-14s %10s %10s %9s %8s %8s %10s %10s %9s%s\n", "", "", "", "ns/page", "ns/page", "ns/page", "ns/page", "ns/page",
+               "ms", self ? "    /page" : "");
         for (size_t i = 0; i < ELEMENTSOF(patterns); i++)
-                run(&patterns[i], gib, cycles);
+                run(&patterns[i], gib, cycles, self);
         return 0;
 }

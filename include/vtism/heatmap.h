@@ -44,6 +44,25 @@
  * stats.unmatched_bytes. heatmap_apply_cycle() does all three steps for runs in any order.
  * The sweep is cache-friendly and O(granules) per cycle, like aging itself.
  *
+ * How the sweep computes it (the result is exactly the formula above; test-heatmap-model runs a
+ * plain reference of this model against it on random streams for every decay 0..100): samples
+ * mark the granules of the 2 MiB block they fall in, in a 512-byte "accessed" buffer (0xff or 0);
+ * when the samples leave a block it is aged in one vectorised pass, 16 granules per SSE2 step:
+ * heat * (100 - decay) / 100 is computed as (heat * keep * 20972) >> 21, equal to it for every
+ * heat 0..255 and keep 0..100 (20972 / 2^21 exceeds 1/100 by 2.4e-7, so for heat * keep ≤ 25500
+ * the product exceeds the exact quotient by less than 0.0061, while the quotient's fraction is at
+ * most 0.99: the floor is the same; the test checks all 256 × 101 pairs), then a saturating add
+ * of (buffer & 32). A piece of a block whose bytes are all equal and whose pages
+ * are all accessed or all idle (THP-backed memory, never-touched RAM) costs one byte's update and
+ * a memset. The same pass counts, per histogram window, the granules at or above each bucket edge
+ * and class threshold: histograms are cached per cycle (see below).
+ * Cost per 4 KiB page and cycle, decode + sweep + histograms, measured by bench/heatmap-bench
+ * (bench/README.md has the machine and all patterns): 0.6 ns and 9.5 instructions at 10 %
+ * scattered accesses, 1.1 ns and 17 instructions at 50 %, 0.1 ns and 1.3 instructions THP-backed
+ * (before: 6.8 ns / 40, 10.6 ns / 78, 1.3 ns / 16). Inside a cycle the heat bytes of the block
+ * being sampled are aged only when the samples leave it (or a residency call or the cycle's end
+ * comes): read heat between cycles.
+ *
  * Residency: for each histogram range (see below) pages per host NUMA node, counted from
  * move_pages(2) query results (status per page = node, or -errno when not present). They are
  * fed in ascending order per histogram range, in as many batches (and cycles) as wanted; the
@@ -95,14 +114,20 @@
  *
  * Histograms are per guest-physical "histogram range": the aligned GPA window
  * [k * hist_range_bytes, (k + 1) * hist_range_bytes) (default 1 GiB, a power of two ≥ 2 MiB);
- * only windows containing RAM exist. Computed on demand by scanning the heat bytes (~256 Ki bytes
- * per GiB).
+ * only windows containing RAM exist. Counted by each cycle's sweep and cached at its end, so a
+ * query costs O(buckets), not a scan: heatmap_histogram() and heatmap_histogram_total() between
+ * cycles return what the last heatmap_cycle_end() counted; heatmap_set_params() with new
+ * thresholds recounts at once (one scan of the heat bytes; inside a cycle at its end, when the
+ * bytes of that cycle are all aged); a query inside a cycle scans the window's bytes as they are
+ * (some aged this cycle, some not yet).
  *
  * Memory: one byte per granule (≤ 1 byte per 4 KiB page; 1 byte per 2 MiB for 2 MiB granules),
  * plus 2 bytes per 2 MiB block (block placement: 0.0039 bytes per 4 KiB page), per RAM range
- * ~120 bytes, per histogram range 2 × (HEATMAP_NODES_MAX + 1) × 4 bytes (1 KiB) for residency,
- * per map ~1.3 KiB (tables, node slots): 1 TiB of 4 KiB-granule RAM costs 256 MiB + 1 MiB + 1 MiB
- * (1.0078 bytes per 4 KiB page); a 1 GiB VM 265368 bytes (1.0123).
+ * ~130 bytes, per histogram window ~112 bytes (bounds, cached and counting histogram edges) plus
+ * 2 × (highest node id seen + 2) × 4 bytes of residency counters (24 bytes with nodes 0 and 1),
+ * per map ~2.3 KiB (tables, node slots, the 512-granule accessed buffer): 1 TiB of 4 KiB-granule
+ * RAM costs 256 MiB + 1 MiB + 146 KiB (1.0045 bytes per 4 KiB page; the block placement is most
+ * of the excess); 64 GiB 16,853,696 bytes (1.0046); a 1 GiB VM 265,040 bytes (1.011).
  */
 
 #define HEATMAP_ACCESS_WEIGHT 32u
@@ -198,6 +223,29 @@ int heatmap_sample_gpa(HeatMap *h, uint64_t gpa, uint64_t len_bytes);
 /* -ESTALE outside a cycle. */
 int heatmap_cycle_end(HeatMap *h);
 
+/*
+ * One read() of /proc/PID/idle_pages (vtism/idle-pages-format.h) from file position hva: its
+ * accessed pages inside [clip_start, clip_start + clip_len) are samples, exactly as if the buffer
+ * were decoded with idle_pages_decoder_feed()/_finish() and every accessed run, clipped, went
+ * into heatmap_sample_hva(). In addition, the pages its idle and hole records cover count as
+ * swept: a later sample below the end of the last record is out of order. Feed the reads of a
+ * range in ascending order, each from where the previous one stopped, as the tracker reads them.
+ * With HEATMAP_STREAM_MARK_HUGE the mappings seen mark the 2 MiB blocks (heatmap_mark_huge()): a
+ * PMD-mapped run (accessed or idle) marks the whole blocks it covers huge, a run of 4 KiB
+ * page-table entries (accessed, idle, or a PTE table all idle) unmarks every block it touches.
+ *
+ * The fast path decodes straight into the heat bytes (see "How the sweep computes it"): a read
+ * of page records only, at or above clip_start, whose clip ends inside the RAM range holding hva
+ * (4 KiB granules, page-aligned, in order). A SET_HVA, a malformed stream, 2 MiB granules or a
+ * clip across ranges take the decoder and heatmap_sample_hva(), with the same result.
+ * ret_accessed_bytes (may be NULL): accessed bytes inside the clip. Errors: -ESTALE outside a
+ * cycle, and the decoder's (-EBADMSG, -ERANGE, -ENODATA; the samples before the bad record
+ * count, as with the decoder).
+ */
+#define HEATMAP_STREAM_MARK_HUGE 1u
+int heatmap_sample_idle_pages(HeatMap *h, uint64_t hva, const void *buf, size_t size, uint64_t clip_start, uint64_t clip_len,
+                              unsigned flags, uint64_t *ret_accessed_bytes);
+
 typedef struct HeatSample {
         uint64_t hva;
         uint64_t len_bytes;
@@ -233,6 +281,9 @@ int heatmap_residency_update(HeatMap *h, uint64_t hva, const int *status, size_t
 int heatmap_residency_moved(HeatMap *h, uint64_t hva, size_t n_pages, int from, int to);
 /* The histogram window's residency only (pages[] and class_bytes[] stay 0): O(nodes), no scan. */
 int heatmap_residency(const HeatMap *h, size_t index, HeatHistogram *ret);
+/* Changes whenever a window's published residency does (a pass completes, a move is counted):
+ * what depends only on residency needs no recomputing while it stays. */
+uint64_t heatmap_residency_generation(const HeatMap *h);
 
 /* --- block placement (see "Block placement" above) --- */
 typedef enum HeatBlockKind {

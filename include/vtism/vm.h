@@ -109,6 +109,7 @@ typedef struct Vm {
         char *vcpu_cpuset;         /* libvirt vCPU pinning */
         int home_node;             /* host DRAM node, -1 until known */
         VmHomeReason home_reason;  /* _VM_HOME_REASON_INVALID while home_node is -1 */
+        uint64_t home_residency_generation; /* heatmap_residency_generation() + 1 when picked; 0: no heat map */
 
         VmState state;
         char *error;               /* why it is untrackable */
@@ -170,3 +171,7 @@ int vm_locate_ram(Vm *vm, const char *proc_root, char **ret_reason);
 /* Pick the home DRAM node: numatune, else vCPU pinning, else where most of its pages are
  * (from the heat map's residency), else the first DRAM node. */
 void vm_pick_home_node(Vm *vm, const Topology *t);
+/* Once per cycle: a home that is only "the first DRAM node" is picked again when the heat map's
+ * residency has changed since the last pick (heatmap_residency_generation()), not every cycle
+ * (a VM whose pages are all on CXL stays there for ever). True if it was picked again. */
+bool vm_refresh_home_node(Vm *vm, const Topology *t);

@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "heat-sweep.h"
 #include "vtism/heatmap.h"
+#include "vtism/idle-pages-format.h"
 #include "vtism/macro.h"
 
 #define PAGE_SHIFT 12
@@ -31,6 +34,7 @@ typedef struct Range {
         unsigned granule_shift;
         size_t n_granules;
         uint8_t *heat;
+        size_t first_window;   /* index of the histogram window holding gpa */
         /* placement per 2 MiB block of HVA: block b covers HVA [(first_block + b) << 21, +2 MiB) */
         uint64_t first_block;  /* hva >> BLOCK_SHIFT */
         size_t n_blocks;
@@ -39,28 +43,37 @@ typedef struct Range {
         uint8_t *ceiling;      /* MIXED: every present page not on the block's node has heat <= this */
         /* the sweep of the current cycle */
         size_t swept;          /* granules [0, swept) have their update for this cycle */
-        uint64_t cursor_off;   /* end offset of the highest sample applied in this cycle */
+        uint64_t cursor_off;   /* end offset of the highest sample (or idle_pages record) of this cycle */
         size_t aged_block;     /* the block whose ceiling this cycle's sweep aged last, SIZE_MAX: none */
         uint8_t aged_ceiling;  /* that block's ceiling before this cycle */
-        size_t aged_end;       /* its end as a granule index, 0 when it must be looked at again */
-        bool aged_plain_idle;  /* its idle granules need nothing but the table */
-        bool aged_plain_access;/* ... nor its accessed ones */
 } Range;
+
+/*
+ * Histogram cache per window: granules (in 4 KiB pages) with heat >= each threshold of
+ * HistEdge, counted by the sweep (cur) and published at the cycle's end (hist).
+ */
+enum {
+        HIST_EDGE_BUCKET1,                              /* 32, 64, ..., 224: buckets 1..7 */
+        HIST_EDGE_COLD = HIST_EDGE_BUCKET1 + HEATMAP_BUCKETS - 1,   /* cold_max + 1 */
+        HIST_EDGE_HOT,                                  /* hot_min */
+        _HIST_EDGE_MAX,
+};
+assert_cc(_HIST_EDGE_MAX == HEAT_SWEEP_THRESHOLDS);
 
 typedef struct Window {
         uint64_t gpa;                 /* start, aligned to hist_range_bytes */
         uint64_t ram_pages;
         uint64_t first_ram_off;       /* page offsets inside the window */
         uint64_t end_ram_off;         /* one past the last RAM page */
-        /* residency: [0, HEATMAP_NODES_MAX) nodes, [HEATMAP_NODES_MAX] other */
-        uint32_t pending[HEATMAP_NODES_MAX + 1];
-        uint32_t published[HEATMAP_NODES_MAX + 1];
-        uint64_t cursor;              /* next page offset expected in the pass */
+        uint64_t cursor;              /* next page offset expected in the residency pass */
         bool known;
+        uint32_t hist[_HIST_EDGE_MAX];
+        uint32_t cur[_HIST_EDGE_MAX];
 } Window;
 
 struct HeatMap {
         HeatParams params;
+        HeatSweepParams sweep;
         uint8_t lut_idle[256], lut_accessed[256];
         Range *ranges;                /* sorted by gpa */
         size_t n_ranges;
@@ -68,9 +81,16 @@ struct HeatMap {
         Window *windows;              /* sorted by gpa */
         size_t n_windows;
         unsigned window_shift;
+        /* residency counters, per window a pending and a published array of res_width: nodes
+         * 0..res_width-2 and, last, every other node (>= res_width - 1 only for >= NODES_MAX):
+         * sized to the highest node seen, not to HEATMAP_NODES_MAX */
+        uint32_t *res;
+        unsigned res_width;
+        uint64_t residency_generation;
         uint64_t ram_bytes;
         HeatStats stats;
         bool in_cycle;
+        bool cycle_hist_ok;           /* this cycle's sweep counts hold (params unchanged) */
         int slot_node[BLOCK_SLOTS];   /* node id of each block slot, in order of first sight */
         unsigned n_slots;
         /* consecutive heatmap_residency_moved() reports on one block, applied as one set: pages
@@ -81,6 +101,14 @@ struct HeatMap {
                 int to_slot;          /* slot, BLOCK_ABSENT (-1 = gone), or -2: no slot */
                 uint64_t bits[BLOCK_PAGES / 64];
         } pending;
+        /* the block being sampled: what was seen of granules [g0, g0 + fill), 0xff accessed */
+        struct {
+                Range *r;             /* NULL: none */
+                size_t b, g0, g1;     /* block b of r: granules [g0, g1) */
+                size_t fill;
+                bool pte_present;     /* heatmap_sample_idle_pages(MARK_HUGE): 4 KiB mappings seen */
+                uint8_t acc[BLOCK_PAGES + 16];
+        } open;
 };
 
 static uint8_t page_heat(const Range *r, uint64_t page) {
@@ -148,6 +176,11 @@ static void heatmap_build_luts(HeatMap *h) {
                 h->lut_idle[v] = (uint8_t) idle;
                 h->lut_accessed[v] = (uint8_t) MIN(idle + HEATMAP_ACCESS_WEIGHT, HEATMAP_HEAT_MAX);
         }
+        h->sweep.keep = 100 - h->params.decay_percent;
+        for (unsigned b = 1; b < HEATMAP_BUCKETS; b++)
+                h->sweep.ge[HIST_EDGE_BUCKET1 + b - 1] = (uint8_t) (b * HEATMAP_BUCKET_WIDTH);
+        h->sweep.ge[HIST_EDGE_COLD] = (uint8_t) (h->params.cold_max + 1);
+        h->sweep.ge[HIST_EDGE_HOT] = (uint8_t) h->params.hot_min;
 }
 
 static unsigned log2_u64(uint64_t v) {
@@ -272,6 +305,15 @@ int heatmap_new(const HeatRangeSpec *ranges, size_t n, const HeatParams *params,
                 h->ram_bytes += rg->len_bytes;
         }
         heatmap_build_windows(h);
+        for (size_t i = 0, w = 0; i < n; i++) {
+                Range *rg = &h->ranges[i];
+
+                while (h->windows[w].gpa + (UINT64_C(1) << h->window_shift) - 1 < rg->gpa)
+                        w++;
+                rg->first_window = w;
+        }
+        h->res_width = 1;
+        h->res = xcalloc(h->n_windows * 2, sizeof(uint32_t));
 
         *ret = TAKE_PTR(h);
         return 0;
@@ -288,6 +330,7 @@ HeatMap *heatmap_free(HeatMap *h) {
         free(h->ranges);
         free(h->by_hva);
         free(h->windows);
+        free(h->res);
         free(h);
         return NULL;
 }
@@ -296,7 +339,10 @@ const HeatParams *heatmap_params(const HeatMap *h) {
         return &h->params;
 }
 
+static void windows_recount(HeatMap *h);
+
 int heatmap_set_params(HeatMap *h, const HeatParams *p) {
+        bool same;
         int r;
 
         r = heat_params_validate(p);
@@ -304,8 +350,17 @@ int heatmap_set_params(HeatMap *h, const HeatParams *p) {
                 return r;
         if (p->hist_range_bytes != h->params.hist_range_bytes)
                 return -EINVAL;
+        /* the decay changes nothing counted: only new thresholds make the cached counts wrong */
+        same = p->hot_min == h->params.hot_min && p->cold_max == h->params.cold_max;
         h->params = *p;
         heatmap_build_luts(h);
+        if (same)
+                return 0;
+        /* the cached histograms count by the old thresholds: count again, now or after the cycle */
+        if (h->in_cycle)
+                h->cycle_hist_ok = false;
+        else
+                windows_recount(h);
         return 0;
 }
 
@@ -318,11 +373,16 @@ uint64_t heatmap_ram_bytes(const HeatMap *h) {
 }
 
 uint64_t heatmap_memory_bytes(const HeatMap *h) {
-        uint64_t m = sizeof(HeatMap) + h->n_ranges * (sizeof(Range) + sizeof(size_t)) + h->n_windows * sizeof(Window);
+        uint64_t m = sizeof(HeatMap) + h->n_ranges * (sizeof(Range) + sizeof(size_t)) + h->n_windows * sizeof(Window) +
+                     h->n_windows * 2 * h->res_width * sizeof(uint32_t);
 
         for (size_t i = 0; i < h->n_ranges; i++)
                 m += h->ranges[i].n_granules + 2 * h->ranges[i].n_blocks;
         return m;
+}
+
+uint64_t heatmap_residency_generation(const HeatMap *h) {
+        return h->residency_generation;
 }
 
 size_t heatmap_n_ranges(const HeatMap *h) {
@@ -352,15 +412,24 @@ int heatmap_range(const HeatMap *h, size_t index, HeatRangeSpec *ret_spec, const
 /* ---- sampling ---- */
 
 static void pending_flush(HeatMap *h);
+static const Range *find_hva(const HeatMap *h, uint64_t hva);
 
-/* What the fast path of range_sweep_to() may assume of block b, the one being aged. */
-static void aged_update(Range *r, size_t b) {
-        uint8_t v = r->block[b];
-        unsigned slot = v & BLOCK_SLOT_MASK;
+/* Granules [*ret_g0, *ret_g1) of r in its block b. A 2 MiB granule is its block (hva aligned). */
+static void block_granules(const Range *r, size_t b, size_t *ret_g0, size_t *ret_g1) {
+        uint64_t s, e;
 
-        r->aged_end = (size_t) (((uint64_t) (b + 1) << (BLOCK_SHIFT - PAGE_SHIFT)) - r->lead_pages);
-        r->aged_plain_idle = !(v & BLOCK_MIXED);
-        r->aged_plain_access = r->aged_plain_idle && (slot == BLOCK_UNKNOWN || (slot < BLOCK_SLOTS && r->ceiling[b] == BLOCK_FULL));
+        if (r->granule_shift != PAGE_SHIFT) {
+                *ret_g0 = b;
+                *ret_g1 = b + 1;
+                return;
+        }
+        block_span(r, b, &s, &e);
+        *ret_g0 = (size_t) s;
+        *ret_g1 = (size_t) e;
+}
+
+static size_t granule_block(const Range *r, size_t g) {
+        return r->granule_shift != PAGE_SHIFT ? g : page_block(r, g);
 }
 
 /* Accessed pages may have been faulted in: a block known to be empty is no longer known. */
@@ -369,105 +438,212 @@ static void block_accessed(Range *r, size_t b) {
                 r->block[b] = (uint8_t) ((r->block[b] & BLOCK_HUGE) | BLOCK_UNKNOWN);
 }
 
-/*
- * Update granules [swept, g_end) of r, all accessed or all idle. A MIXED block's ceiling follows
- * its pages: pages that stay idle only cool (the ceiling decays with them), and an accessed page
- * that was at or below the ceiling before this cycle may now be hotter (the ceiling rises to it);
- * pages above the ceiling are on the block's node and do not count.
- */
-static void range_sweep_blocks(HeatMap *h, Range *r, size_t g_end, bool accessed) {
-        const uint8_t *lut = accessed ? h->lut_accessed : h->lut_idle;
-        uint8_t *heat = r->heat;
-        size_t g = r->swept;
+/* Granule g of r lies in window r->first_window + this. */
+static size_t granule_window(const HeatMap *h, const Range *r, size_t g) {
+        return (size_t) (((r->gpa + ((uint64_t) g << r->granule_shift)) >> h->window_shift) - (r->gpa >> h->window_shift));
+}
 
-        if (r->granule_shift != PAGE_SHIFT) { /* one granule, one page: no ceiling */
-                for (; g < g_end; g++) {
-                        heat[g] = lut[heat[g]];
-                        if (accessed)
-                                block_accessed(r, g);
-                }
-                r->swept = g_end;
-                return;
-        }
-        while (g < g_end) {
-                size_t b = page_block(r, g);
-                size_t e = MIN(g_end, (size_t) (((uint64_t) (b + 1) << (BLOCK_SHIFT - PAGE_SHIFT)) - r->lead_pages));
-                bool mixed = r->block[b] & BLOCK_MIXED;
+/* First granule of r past the window holding granule g. */
+static size_t window_end_granule(const HeatMap *h, const Range *r, size_t g) {
+        uint64_t gpa = r->gpa + ((uint64_t) g << r->granule_shift);
+        uint64_t end = (gpa | ((UINT64_C(1) << h->window_shift) - 1)) - r->gpa;   /* last byte, as an offset */
 
-                if (r->aged_block != b) { /* the first visit of block b in this cycle */
-                        r->aged_block = b;
-                        r->aged_ceiling = r->ceiling[b];
-                        if (mixed)
-                                r->ceiling[b] = h->lut_idle[r->ceiling[b]];
-                }
-                if (accessed && !mixed && (r->block[b] & BLOCK_SLOT_MASK) < BLOCK_SLOTS && r->ceiling[b] != BLOCK_FULL) {
-                        /* a page that was absent (cold) and is accessed has been faulted in,
-                         * maybe elsewhere: the block's node no longer speaks for it */
-                        int c = -1;
+        return end >= r->len_bytes - 1 ? r->n_granules : (size_t) ((end + 1) >> r->granule_shift);
+}
 
-                        for (; g < e; g++) {
-                                unsigned v = heat[g];
+static void window_count(HeatMap *h, Range *r, size_t g, const HeatSweepResult *res) {
+        Window *w = &h->windows[r->first_window + granule_window(h, r, g)];
+        unsigned pages_shift = r->granule_shift - PAGE_SHIFT;
 
-                                heat[g] = lut[v];
-                                if (v == 0)
-                                        c = MAX(c, (int) heat[g]);
-                        }
-                        if (c >= 0) {
-                                r->block[b] |= BLOCK_MIXED;
-                                r->ceiling[b] = (uint8_t) c;
-                                r->aged_ceiling = 0; /* later pieces: the same rule */
-                        }
-                } else if (accessed && mixed) {
-                        unsigned before = r->aged_ceiling, c = r->ceiling[b];
-
-                        for (; g < e; g++) {
-                                unsigned v = heat[g];
-
-                                heat[g] = lut[v];
-                                if (v <= before && heat[g] > c)
-                                        c = heat[g];
-                        }
-                        r->ceiling[b] = (uint8_t) c;
-                } else
-                        for (; g < e; g++)
-                                heat[g] = lut[heat[g]];
-                if (accessed)
-                        block_accessed(r, b);
-                aged_update(r, b);
-        }
-        r->swept = g_end;
+        for (unsigned t = 0; t < _HIST_EDGE_MAX; t++)
+                w->cur[t] += (uint32_t) (res->ge[t] << pages_shift);
 }
 
 /*
- * The common case first: the granules lie in the block this cycle's sweep has aged already, and
- * the block has nothing to learn from them (not MIXED; idle, or accessed in a block that is
- * UNKNOWN or all present). Then it is the plain table loop.
+ * Age granules [gs, ge) of block b of r by one cycle, accessed as acc[0..) says (NULL: all as
+ * all_accessed says), counting them into their windows' histograms. A MIXED block's ceiling
+ * follows its pages: idle pages only cool (the ceiling decays with them on the block's first
+ * piece of the cycle), an accessed page that was at or below the ceiling before this cycle may
+ * now be hotter (the ceiling rises to it); pages above the ceiling are on the block's node. A
+ * NODE block not known to be all present turns MIXED when a page accessed at heat 0 (maybe
+ * faulted in elsewhere) is seen. 2 MiB granules keep no ceiling.
  */
-static inline void range_sweep_to(HeatMap *h, Range *r, size_t g_end, bool accessed) {
-        if (g_end <= r->aged_end && (accessed ? r->aged_plain_access : r->aged_plain_idle)) {
-                const uint8_t *lut = accessed ? h->lut_accessed : h->lut_idle;
-                uint8_t *heat = r->heat;
+static void block_piece(HeatMap *h, Range *r, size_t b, size_t gs, size_t ge, const uint8_t *acc, bool all_accessed) {
+        bool fourk = r->granule_shift == PAGE_SHIFT, any = acc || all_accessed;
+        uint8_t v = r->block[b];
+        unsigned slot = v & BLOCK_SLOT_MASK, before = 0;
+        bool mixed = v & BLOCK_MIXED, stats;
+        HeatSweepResult res = {};
 
-                for (size_t g = r->swept; g < g_end; g++)
-                        heat[g] = lut[heat[g]];
-                r->swept = MAX(r->swept, g_end);
+        if (gs >= ge)
                 return;
+        if (fourk && r->aged_block != b) { /* the first piece of block b in this cycle */
+                r->aged_block = b;
+                r->aged_ceiling = r->ceiling[b];
+                if (mixed)
+                        r->ceiling[b] = h->lut_idle[r->ceiling[b]];
         }
-        range_sweep_blocks(h, r, g_end, accessed);
+        if (fourk) {
+                stats = any && (mixed || slot == BLOCK_ABSENT || (slot < BLOCK_SLOTS && r->ceiling[b] != BLOCK_FULL));
+                before = mixed ? r->aged_ceiling : 0;
+        } else
+                stats = any && slot == BLOCK_ABSENT;
+
+        if (!acc && ge - gs > 1 && heat_sweep_uniform(r->heat + gs, ge - gs)) {
+                /* one value for the whole piece (THP-backed, or never touched): one granule's worth */
+                unsigned v0 = r->heat[gs], nv = all_accessed ? h->lut_accessed[v0] : h->lut_idle[v0];
+                size_t n = ge - gs;
+
+                if (nv != v0)
+                        memset(r->heat + gs, (int) nv, n);
+                for (unsigned t = 0; t < _HIST_EDGE_MAX; t++)
+                        res.ge[t] = nv >= h->sweep.ge[t] ? n : 0;
+                res.any_accessed = all_accessed;
+                res.max_masked = all_accessed && v0 <= before ? (uint8_t) nv : 0;
+                if (granule_window(h, r, gs) == granule_window(h, r, ge - 1)) {
+                        window_count(h, r, gs, &res);
+                        goto rules;
+                }
+                /* a block across a window edge: count each side */
+                for (size_t g = gs; g < ge;) {
+                        size_t e = MIN(ge, window_end_granule(h, r, g));
+                        HeatSweepResult part = {};
+
+                        for (unsigned t = 0; t < _HIST_EDGE_MAX; t++)
+                                part.ge[t] = res.ge[t] ? e - g : 0;
+                        window_count(h, r, g, &part);
+                        g = e;
+                }
+                goto rules;
+        }
+        for (size_t g = gs; g < ge;) {
+                size_t e = MIN(ge, window_end_granule(h, r, g));
+                HeatSweepResult part = {};
+
+                heat_sweep(r->heat + g, acc ? acc + (g - gs) : NULL, all_accessed, e - g, &h->sweep, stats, before, &part);
+                window_count(h, r, g, &part);
+                res.any_accessed = res.any_accessed || part.any_accessed;
+                res.max_masked = MAX(res.max_masked, part.max_masked);
+                g = e;
+        }
+rules:
+        if (!stats)
+                return;
+        if (fourk) {
+                if (mixed) {
+                        if (res.max_masked > r->ceiling[b])
+                                r->ceiling[b] = res.max_masked;
+                } else if (slot < BLOCK_SLOTS && r->ceiling[b] != BLOCK_FULL && res.max_masked > 0) {
+                        r->block[b] |= BLOCK_MIXED;
+                        r->ceiling[b] = res.max_masked;
+                        r->aged_ceiling = 0; /* later pieces: the same rule */
+                }
+        }
+        if (res.any_accessed)
+                block_accessed(r, b);
+}
+
+/* Whole blocks (or what is left of them) of r from r->swept to granule g_end, idle. */
+static void range_idle_to(HeatMap *h, Range *r, size_t g_end) {
+        while (r->swept < g_end) {
+                size_t b = granule_block(r, r->swept), g0, g1;
+
+                block_granules(r, b, &g0, &g1);
+                g1 = MIN(g1, g_end);
+                block_piece(h, r, b, r->swept, g1, NULL, false);
+                r->swept = g1;
+        }
+}
+
+static void open_zero_to(HeatMap *h, size_t fill) {
+        if (fill > h->open.fill) {
+                memset(h->open.acc + h->open.fill, 0, fill - h->open.fill);
+                h->open.fill = fill;
+        }
+}
+
+/* Unmark a whole block whose pages were seen mapped by 4 KiB page tables. */
+static void open_unmark_huge(HeatMap *h) {
+        if (h->open.pte_present && h->open.g1 - h->open.g0 == BLOCK_PAGES)
+                h->open.r->block[h->open.b] &= (uint8_t) ~BLOCK_HUGE;
+        h->open.pte_present = false;
+}
+
+/* Age what the open block has seen so far (an in-cycle residency call wants its heat). */
+static void open_settle(HeatMap *h) {
+        Range *r = h->open.r;
+        size_t end;
+
+        if (!r)
+                return;
+        end = h->open.g0 + h->open.fill;
+        if (end > r->swept) {
+                block_piece(h, r, h->open.b, r->swept, end, h->open.acc + (r->swept - h->open.g0), false);
+                r->swept = end;
+        }
+}
+
+/* The open block is done: the granules not seen are idle. */
+static void open_close(HeatMap *h) {
+        Range *r = h->open.r;
+
+        if (!r)
+                return;
+        open_zero_to(h, h->open.g1 - h->open.g0);
+        open_settle(h);
+        open_unmark_huge(h);
+        h->open.r = NULL;
+}
+
+/* Make block b of r the open one; the blocks between are idle. */
+static void open_block(HeatMap *h, Range *r, size_t b) {
+        if (h->open.r == r && h->open.b == b)
+                return;
+        open_close(h);
+        h->open.r = r;
+        h->open.b = b;
+        block_granules(r, b, &h->open.g0, &h->open.g1);
+        range_idle_to(h, r, h->open.g0);
+        h->open.fill = r->swept - h->open.g0; /* > 0 only if granules of b were aged already */
+        h->open.pte_present = false;
+}
+
+/* Where r's granules stop being open to samples: the open block's fill, or what is swept. */
+static size_t range_front(const HeatMap *h, const Range *r) {
+        return h->open.r == r ? h->open.g0 + h->open.fill : r->swept;
+}
+
+/* Granules [g0, g1) of r accessed (those below the front are, already). */
+static void range_mark(HeatMap *h, Range *r, size_t g0, size_t g1) {
+        g0 = MAX(g0, range_front(h, r));
+        while (g0 < g1) {
+                size_t b = granule_block(r, g0), e;
+
+                open_block(h, r, b);
+                e = MIN(g1, h->open.g1);
+                open_zero_to(h, g0 - h->open.g0);
+                memset(h->open.acc + (g0 - h->open.g0), 0xff, e - g0);
+                h->open.fill = e - h->open.g0;
+                g0 = e;
+        }
 }
 
 static void range_finish_cycle(HeatMap *h, Range *r) {
-        range_sweep_to(h, r, r->n_granules, false);
+        if (h->open.r == r)
+                open_close(h);
+        range_idle_to(h, r, r->n_granules);
         r->swept = 0;
         r->cursor_off = 0;
         r->aged_block = SIZE_MAX;
-        r->aged_end = 0;
 }
 
 void heatmap_cycle_begin(HeatMap *h) {
         if (h->in_cycle)
                 (void) heatmap_cycle_end(h);
         pending_flush(h);
+        for (size_t i = 0; i < h->n_windows; i++)
+                memset(h->windows[i].cur, 0, sizeof(h->windows[i].cur));
+        h->cycle_hist_ok = true;
         h->in_cycle = true;
 }
 
@@ -478,13 +654,16 @@ int heatmap_cycle_end(HeatMap *h) {
                 range_finish_cycle(h, &h->ranges[i]);
         h->in_cycle = false;
         h->stats.cycles++;
+        if (h->cycle_hist_ok)
+                for (size_t i = 0; i < h->n_windows; i++)
+                        memcpy(h->windows[i].hist, h->windows[i].cur, sizeof(h->windows[i].hist));
+        else
+                windows_recount(h);
         return 0;
 }
 
 /* Apply an accessed piece [s, e) given as byte offsets inside r. */
 static void range_sample(HeatMap *h, Range *r, uint64_t s, uint64_t e) {
-        size_t g0, g1;
-
         if (s < r->cursor_off) {
                 uint64_t clip = MIN(e, r->cursor_off);
 
@@ -493,12 +672,7 @@ static void range_sample(HeatMap *h, Range *r, uint64_t s, uint64_t e) {
                 if (s >= e)
                         return;
         }
-        g0 = (size_t) (s >> r->granule_shift);
-        g1 = (size_t) ((e - 1) >> r->granule_shift) + 1;
-        if (g0 > r->swept)
-                range_sweep_to(h, r, g0, false);
-        if (g1 > r->swept)
-                range_sweep_to(h, r, g1, true);
+        range_mark(h, r, (size_t) (s >> r->granule_shift), (size_t) ((e - 1) >> r->granule_shift) + 1);
         r->cursor_off = e;
         h->stats.sampled_bytes += e - s;
 }
@@ -581,6 +755,285 @@ int heatmap_apply_cycle(HeatMap *h, const HeatSample *samples, size_t n) {
         return heatmap_cycle_end(h);
 }
 
+/* ---- idle_pages streams ---- */
+
+/*
+ * Per record byte, for the fast decoder: bits 0..7 the 4 KiB pages a PTE-level record covers (0:
+ * another record, which takes the careful path), bits 8..15 the accessed ones, bit 16: present
+ * pages mapped by page tables (not a THP). stream_flags[type]: 16 bytes of the record's
+ * accessed flag, stored whole whatever the count (the next record overwrites the rest).
+ */
+#define REC_PRESENT (UINT32_C(1) << 16)
+
+static uint32_t stream_rec[256];
+static uint8_t stream_flags[16][16];
+
+static void stream_tables_init(void) {
+        static bool done;
+
+        if (done)
+                return;
+        for (unsigned b = 0; b < 256; b++) {
+                unsigned type = b >> 4, count = b & 0xfu;
+                uint32_t e = 0;
+
+                if (count == 0)
+                        continue;
+                switch (type) {
+                case IDLE_PAGES_PTE_ACCESSED:
+                case IDLE_PAGES_PTE_DIRTY_M:
+                        e = count | count << 8 | REC_PRESENT;
+                        break;
+                case IDLE_PAGES_PTE_IDLE:
+                        e = count | REC_PRESENT;
+                        break;
+                case IDLE_PAGES_PTE_HOLE:
+                        e = count;
+                        break;
+                default:
+                        break;
+                }
+                stream_rec[b] = e;
+        }
+        memset(stream_flags[IDLE_PAGES_PTE_ACCESSED], 0xff, 16);
+        memset(stream_flags[IDLE_PAGES_PTE_DIRTY_M], 0xff, 16);
+        done = true;
+}
+
+typedef struct StreamClip {
+        HeatMap *h;
+        uint64_t start, end;
+        unsigned flags;
+        uint64_t unmarked_end;   /* blocks below this were unmarked huge already */
+        uint64_t accessed_bytes;
+} StreamClip;
+
+/* The careful path: the decoder, one callback per run (also the THP marks per run). */
+static int stream_on_run(const IdlePagesRun *run, void *userdata) {
+        StreamClip *c = userdata;
+        uint64_t s = MAX(run->start_hva, c->start), e = MIN(idle_pages_run_end(run), c->end);
+
+        if (e <= s)
+                return 0;
+        if ((c->flags & HEATMAP_STREAM_MARK_HUGE) && run->kind != IDLE_PAGES_KIND_HOLE) {
+                if (run->page_size_bytes == IDLE_PAGES_PMD_SIZE)
+                        (void) heatmap_mark_huge(c->h, s, e - s, true);
+                else if (run->page_size_bytes == IDLE_PAGES_PTE_SIZE) {
+                        uint64_t bs = MAX(s & ~(IDLE_PAGES_PMD_SIZE - 1), c->unmarked_end);
+                        uint64_t be = (e + IDLE_PAGES_PMD_SIZE - 1) & ~(IDLE_PAGES_PMD_SIZE - 1);
+
+                        if (bs < be)
+                                (void) heatmap_mark_huge(c->h, bs, be - bs, false);
+                        c->unmarked_end = MAX(c->unmarked_end, be);
+                }
+        }
+        if (run->kind != IDLE_PAGES_KIND_ACCESSED)
+                return 0;
+        c->accessed_bytes += e - s;
+        return heatmap_sample_hva(c->h, s, e - s);
+}
+
+static int stream_careful(HeatMap *h, uint64_t hva, const uint8_t *buf, size_t size, uint64_t start, uint64_t end,
+                          unsigned flags, uint64_t *accessed_bytes) {
+        StreamClip c = { .h = h, .start = start, .end = end, .flags = flags };
+        IdlePagesDecoder d;
+        int r;
+
+        idle_pages_decoder_init(&d, hva);
+        r = idle_pages_decoder_feed(&d, buf, size, stream_on_run, &c);
+        if (r >= 0)
+                r = idle_pages_decoder_finish(&d, stream_on_run, &c);
+        *accessed_bytes += c.accessed_bytes;
+        return r;
+}
+
+/*
+ * A record of 2 MiB or 1 GiB units at granule *io_g of r: `n` granules, accessed or not, up to
+ * the clip end; whole blocks are aged at once, parts go into the open block.
+ */
+static void stream_big_record(HeatMap *h, Range *r, size_t *io_g, uint64_t n, bool accessed, size_t g_end,
+                              uint64_t *accessed_pages) {
+        size_t g = *io_g, end = (size_t) MIN((uint64_t) g_end, g + n);
+
+        while (g < end) {
+                size_t b = granule_block(r, g), g0, g1;
+
+                block_granules(r, b, &g0, &g1);
+                if (g == g0 && g1 <= end && r->swept <= g0 && !(h->open.r == r && h->open.b == b && h->open.fill > 0)) {
+                        /* a whole block: no flags to keep */
+                        if (h->open.r != r || h->open.b != b)
+                                open_close(h);
+                        else
+                                h->open.r = NULL;
+                        range_idle_to(h, r, g0);
+                        block_piece(h, r, b, g0, g1, NULL, accessed);
+                        r->swept = g1;
+                        g = g1;
+                        continue;
+                }
+                open_block(h, r, b);
+                g1 = MIN(g1, end);
+                open_zero_to(h, g - h->open.g0);
+                memset(h->open.acc + (g - h->open.g0), accessed ? 0xff : 0, g1 - g);
+                h->open.fill = g1 - h->open.g0;
+                if (g1 == h->open.g1)
+                        open_close(h);
+                g = g1;
+        }
+        *accessed_pages += accessed ? end - *io_g : 0;
+        *io_g = end;
+}
+
+/* Mark (PMD mappings) or unmark (PTE tables) the whole blocks of [g, g + n) of r as THPs. */
+static void stream_mark(HeatMap *h, Range *r, size_t g, uint64_t n, size_t g_end, bool huge) {
+        uint64_t s = r->hva + ((uint64_t) g << PAGE_SHIFT), e = r->hva + ((uint64_t) MIN((uint64_t) g_end, g + n) << PAGE_SHIFT);
+
+        if (h->open.r == r && h->open.pte_present)
+                open_unmark_huge(h); /* in stream order */
+        if (s < e)
+                (void) heatmap_mark_huge(h, huge ? s : s & ~(IDLE_PAGES_PMD_SIZE - 1), huge ? e - s : ((e + IDLE_PAGES_PMD_SIZE - 1) & ~(IDLE_PAGES_PMD_SIZE - 1)) - (s & ~(IDLE_PAGES_PMD_SIZE - 1)), huge);
+}
+
+/*
+ * The fast path: records straight into the open block's accessed flags, one 16-byte store per
+ * PTE-level record whatever its count, the block aged in one pass when the records leave it.
+ * Only for a stream of page records (no SET_HVA, nothing malformed) at or above the range's
+ * front, in one range of 4 KiB granules.
+ */
+static void stream_fast(HeatMap *h, Range *r, size_t g, const uint8_t *buf, size_t size, size_t g_end, unsigned flags,
+                        uint64_t *ret_accessed_pages) {
+        uint64_t accessed = 0, mark_start = 0, mark_end = 0;   /* granules of the PMD run being marked */
+        unsigned mark_type = UINT_MAX;
+
+        while (g < g_end) {
+                size_t b = granule_block(r, g), i = 0, pos, limit;
+                uint32_t present = 0, e = 0;
+                uint8_t *acc;
+
+                open_block(h, r, b);
+                open_zero_to(h, g - h->open.g0);
+                acc = h->open.acc;
+                pos = h->open.fill;
+                limit = MIN(h->open.g1, g_end) - h->open.g0;
+                for (; i < size; i++) {
+                        uint8_t byte = buf[i];
+
+                        e = stream_rec[byte];
+                        if (_unlikely_((e & 0xffu) == 0))
+                                break;
+                        memcpy(acc + pos, stream_flags[byte >> 4], 16);
+                        pos += e & 0xffu;
+                        accessed += (e >> 8) & 0xffu;
+                        present |= e;
+                        if (_unlikely_(pos >= limit))
+                                break;
+                }
+                if ((present & REC_PRESENT) && (flags & HEATMAP_STREAM_MARK_HUGE))
+                        h->open.pte_present = true;
+                if (i == size) { /* the read ends inside the block */
+                        h->open.fill = pos;
+                        g = h->open.g0 + pos;
+                        break;
+                }
+                if (pos >= limit) {
+                        /* the last record left the block (or the clip): its flags beyond are the next block's */
+                        size_t over = pos - limit;
+                        uint8_t carry[16];
+
+                        for (size_t k = limit; k < pos; k++)
+                                accessed -= acc[k] & 1;
+                        memcpy(carry, acc + limit, 16);
+                        h->open.fill = limit;
+                        g = h->open.g0 + limit;
+                        buf += i + 1;
+                        size -= i + 1;
+                        if (g >= g_end)
+                                break;
+                        open_close(h);
+                        open_block(h, r, granule_block(r, g));
+                        /* the next block holds the rest of the record, but for a short last block
+                         * (the range's end) or the clip's end: what lies beyond is not ours */
+                        over = MIN(over, MIN(h->open.g1, g_end) - h->open.g0);
+                        memcpy(h->open.acc, carry, 16);
+                        h->open.fill = over;
+                        if (over > 0 && (e & REC_PRESENT) && (flags & HEATMAP_STREAM_MARK_HUGE))
+                                h->open.pte_present = true; /* the record reaches into this block too */
+                        for (size_t k = 0; k < over; k++)
+                                accessed += carry[k] & 1;
+                        g += over;
+                        continue;
+                }
+                /* a record of 2 MiB or 1 GiB units */
+                h->open.fill = pos;
+                g = h->open.g0 + pos;
+                {
+                        uint8_t byte = buf[i];
+                        unsigned type = byte >> 4, count = byte & 0xfu;
+                        uint64_t n = (uint64_t) count << (type == IDLE_PAGES_PUD_PRESENT ? 30 - PAGE_SHIFT : 21 - PAGE_SHIFT);
+                        bool is_acc = type == IDLE_PAGES_PMD_ACCESSED || type == IDLE_PAGES_PMD_DIRTY_M || type == IDLE_PAGES_PUD_PRESENT;
+
+                        if (flags & HEATMAP_STREAM_MARK_HUGE) {
+                                bool pmd = type == IDLE_PAGES_PMD_ACCESSED || type == IDLE_PAGES_PMD_DIRTY_M ||
+                                           type == IDLE_PAGES_PMD_IDLE;
+
+                                /* PMD records of one type in a row are one run, as the decoder
+                                 * reports them: its whole blocks are huge, also those that no
+                                 * single record covers (records not 2 MiB aligned) */
+                                if (!pmd || type != mark_type || g != mark_end) {
+                                        if (mark_end > mark_start)
+                                                stream_mark(h, r, mark_start, mark_end - mark_start, g_end, true);
+                                        mark_start = mark_end = g;
+                                        mark_type = pmd ? type : UINT_MAX;
+                                }
+                                if (pmd)
+                                        mark_end = g + n;
+                                else if (type == IDLE_PAGES_PMD_IDLE_PTES)
+                                        stream_mark(h, r, g, n, g_end, false);
+                        }
+                        stream_big_record(h, r, &g, n, is_acc, g_end, &accessed);
+                }
+                buf += i + 1;
+                size -= i + 1;
+        }
+        if (mark_end > mark_start)
+                stream_mark(h, r, mark_start, mark_end - mark_start, g_end, true);
+        r->cursor_off = MAX(r->cursor_off, (uint64_t) g << PAGE_SHIFT);
+        h->stats.sampled_bytes += accessed << PAGE_SHIFT;
+        *ret_accessed_pages = accessed;
+}
+
+int heatmap_sample_idle_pages(HeatMap *h, uint64_t hva, const void *buf, size_t size, uint64_t clip_start, uint64_t clip_len,
+                              unsigned flags, uint64_t *ret_accessed_bytes) {
+        uint64_t clip_end = clip_start > UINT64_MAX - clip_len ? UINT64_MAX : clip_start + clip_len, accessed = 0, pages;
+        Range *r;
+        size_t g, g_end;
+        int e;
+
+        if (!h->in_cycle)
+                return -ESTALE;
+        stream_tables_init();
+        r = (Range *) find_hva(h, hva);
+        if (!r || r->granule_shift != PAGE_SHIFT || clip_end > r->hva + r->len_bytes || hva < clip_start ||
+            ((hva | clip_end) & (PAGE_BYTES - 1)) || hva - r->hva < r->cursor_off ||
+            ((hva - r->hva) >> PAGE_SHIFT) < range_front(h, r) ||
+            size > (UINT64_MAX - hva) / (IDLE_PAGES_COUNT_MAX * IDLE_PAGES_PUD_SIZE) ||
+            !heat_sweep_plain_records(buf, size)) {
+                e = stream_careful(h, hva, buf, size, clip_start, clip_end, flags, &accessed);
+                if (e >= 0 && ret_accessed_bytes)
+                        *ret_accessed_bytes = accessed;
+                return e;
+        }
+        g = (size_t) ((hva - r->hva) >> PAGE_SHIFT);
+        g_end = (size_t) ((clip_end - r->hva + PAGE_BYTES - 1) >> PAGE_SHIFT);
+        if (size > 0 && g < g_end)
+                stream_fast(h, r, g, buf, size, g_end, flags, &pages);
+        else
+                pages = 0;
+        if (ret_accessed_bytes)
+                *ret_accessed_bytes = pages << PAGE_SHIFT;
+        return 0;
+}
+
 /* ---- queries ---- */
 
 static const Range *find_gpa(const HeatMap *h, uint64_t gpa) {
@@ -657,49 +1110,103 @@ size_t heatmap_n_histograms(const HeatMap *h) {
         return h->n_windows;
 }
 
-static void histogram_add_heat(const HeatMap *h, HeatHistogram *hist, uint64_t gpa_start, uint64_t gpa_end) {
-        for (size_t i = 0; i < h->n_ranges; i++) {
-                const Range *r = &h->ranges[i];
-                uint64_t s = MAX(gpa_start, r->gpa), e = MIN(gpa_end, r->gpa + r->len_bytes);
-                uint64_t pages_per_granule = UINT64_C(1) << (r->granule_shift - PAGE_SHIFT);
-                uint64_t bucket_granules[HEATMAP_BUCKETS] = {}, class_granules[_HEAT_CLASS_MAX] = {};
-                uint64_t per_value[256] = {};
+/* Granules of r in [gs, ge) with heat >= each of the current thresholds, by a scan of their bytes. */
+static void count_ge(const HeatMap *h, const Range *r, size_t gs, size_t ge, uint64_t ret[_HIST_EDGE_MAX]) {
+        uint64_t per_value[256] = {};
 
-                if (s >= e)
-                        continue;
-                /* count values first, then fold: one pass over the bytes */
-                for (size_t g = (size_t) ((s - r->gpa) >> r->granule_shift),
-                            ge = (size_t) ((e - r->gpa) >> r->granule_shift); g < ge; g++)
-                        per_value[r->heat[g]]++;
-                for (unsigned v = 0; v < 256; v++) {
-                        bucket_granules[v / HEATMAP_BUCKET_WIDTH] += per_value[v];
-                        class_granules[heat_params_classify(&h->params, (uint8_t) v)] += per_value[v];
-                }
-                for (unsigned b = 0; b < HEATMAP_BUCKETS; b++)
-                        hist->pages[b] += bucket_granules[b] * pages_per_granule;
-                for (unsigned c = 0; c < _HEAT_CLASS_MAX; c++)
-                        hist->class_bytes[c] += class_granules[c] << r->granule_shift;
-                hist->ram_bytes += e - s;
+        /* count values first, then fold: one pass over the bytes */
+        for (size_t g = gs; g < ge; g++)
+                per_value[r->heat[g]]++;
+        for (unsigned t = 0; t < _HIST_EDGE_MAX; t++) {
+                uint64_t n = 0;
+
+                for (unsigned v = h->sweep.ge[t]; v < 256; v++)
+                        n += per_value[v];
+                ret[t] = n;
         }
 }
 
-static void histogram_add_residency(HeatHistogram *hist, const Window *w) {
+/* The window's counts (in 4 KiB pages) from its heat bytes, as the sweep would have counted them. */
+static void window_scan(const HeatMap *h, size_t index, uint64_t ret[_HIST_EDGE_MAX]) {
+        const Window *w = &h->windows[index];
+        uint64_t ws = w->gpa, we = w->gpa + (w->end_ram_off << PAGE_SHIFT);
+
+        memset(ret, 0, sizeof(uint64_t) * _HIST_EDGE_MAX);
+        for (size_t i = 0; i < h->n_ranges; i++) {
+                const Range *r = &h->ranges[i];
+                uint64_t s = MAX(ws, r->gpa), e = MIN(we, r->gpa + r->len_bytes), part[_HIST_EDGE_MAX];
+
+                if (s >= e)
+                        continue;
+                count_ge(h, r, (size_t) ((s - r->gpa) >> r->granule_shift), (size_t) ((e - r->gpa) >> r->granule_shift), part);
+                for (unsigned t = 0; t < _HIST_EDGE_MAX; t++)
+                        ret[t] += part[t] << (r->granule_shift - PAGE_SHIFT);
+        }
+}
+
+/* After a change of thresholds: the cached counts from the heat bytes. O(pages), once per reload. */
+static void windows_recount(HeatMap *h) {
+        for (size_t i = 0; i < h->n_windows; i++) {
+                uint64_t ge[_HIST_EDGE_MAX];
+
+                window_scan(h, i, ge);
+                for (unsigned t = 0; t < _HIST_EDGE_MAX; t++)
+                        h->windows[i].hist[t] = (uint32_t) ge[t];
+        }
+}
+
+/* Buckets and classes of ram_pages pages from their counts at or above each edge. */
+static void histogram_add_heat(HeatHistogram *hist, uint64_t ram_pages, const uint64_t ge[_HIST_EDGE_MAX]) {
+        uint64_t above = ram_pages;
+
+        for (unsigned b = 0; b < HEATMAP_BUCKETS; b++) {
+                uint64_t next = b + 1 < HEATMAP_BUCKETS ? ge[HIST_EDGE_BUCKET1 + b] : 0;
+
+                hist->pages[b] += above - next;
+                above = next;
+        }
+        hist->class_bytes[HEAT_COLD] += (ram_pages - ge[HIST_EDGE_COLD]) << PAGE_SHIFT;
+        hist->class_bytes[HEAT_WARM] += (ge[HIST_EDGE_COLD] - ge[HIST_EDGE_HOT]) << PAGE_SHIFT;
+        hist->class_bytes[HEAT_HOT] += ge[HIST_EDGE_HOT] << PAGE_SHIFT;
+        hist->ram_bytes += ram_pages << PAGE_SHIFT;
+}
+
+static const uint32_t *window_published(const HeatMap *h, size_t index) {
+        return h->res + (index * 2 + 1) * h->res_width;
+}
+
+static void histogram_add_residency(const HeatMap *h, HeatHistogram *hist, size_t index) {
+        const Window *w = &h->windows[index];
+        const uint32_t *published = window_published(h, index);
         uint64_t known = 0;
 
         if (!w->known) {
                 hist->absent_pages += w->ram_pages;
                 return;
         }
-        for (unsigned n = 0; n < HEATMAP_NODES_MAX; n++) {
-                hist->node_pages[n] += w->published[n];
-                known += w->published[n];
+        for (unsigned n = 0; n + 1 < h->res_width; n++) {
+                hist->node_pages[n] += published[n];
+                known += published[n];
         }
-        hist->other_node_pages += w->published[HEATMAP_NODES_MAX];
-        known += w->published[HEATMAP_NODES_MAX];
+        hist->other_node_pages += published[h->res_width - 1];
+        known += published[h->res_width - 1];
         hist->absent_pages += w->ram_pages - MIN(known, w->ram_pages);
 }
 
-/* A window's histogram, with its heat part (a scan of its heat bytes) or without. */
+/* A window's heat part: cached at the end of each cycle; inside one, from the bytes as they are. */
+static void window_add_heat(const HeatMap *h, HeatHistogram *hist, size_t index) {
+        const Window *w = &h->windows[index];
+        uint64_t ge[_HIST_EDGE_MAX];
+
+        if (h->in_cycle)
+                window_scan(h, index, ge);
+        else
+                for (unsigned t = 0; t < _HIST_EDGE_MAX; t++)
+                        ge[t] = w->hist[t];
+        histogram_add_heat(hist, w->ram_pages, ge);
+}
+
+/* A window's histogram, with its heat part or without. O(nodes) out of a cycle. */
 static int window_histogram(const HeatMap *h, size_t index, bool with_heat, HeatHistogram *ret) {
         const Window *w;
         HeatHistogram hist = {};
@@ -709,10 +1216,10 @@ static int window_histogram(const HeatMap *h, size_t index, bool with_heat, Heat
         w = &h->windows[index];
         hist.gpa = w->gpa;
         if (with_heat)
-                histogram_add_heat(h, &hist, w->gpa, w->gpa + ((w->end_ram_off) << PAGE_SHIFT));
+                window_add_heat(h, &hist, index);
         else
                 hist.ram_bytes = w->ram_pages << PAGE_SHIFT;
-        histogram_add_residency(&hist, w);
+        histogram_add_residency(h, &hist, index);
         hist.residency_known = w->known;
         *ret = hist;
         return 0;
@@ -726,9 +1233,9 @@ void heatmap_histogram_total(const HeatMap *h, HeatHistogram *ret) {
         HeatHistogram hist = {};
         bool all_known = h->n_windows > 0;
 
-        histogram_add_heat(h, &hist, 0, UINT64_MAX);
         for (size_t i = 0; i < h->n_windows; i++) {
-                histogram_add_residency(&hist, &h->windows[i]);
+                window_add_heat(h, &hist, i);
+                histogram_add_residency(h, &hist, i);
                 all_known = all_known && h->windows[i].known;
         }
         hist.residency_known = all_known;
@@ -754,8 +1261,33 @@ static Window *find_window(HeatMap *h, uint64_t gpa) {
         return NULL;
 }
 
-static unsigned node_slot(int node) {
-        return node < (int) HEATMAP_NODES_MAX ? (unsigned) node : HEATMAP_NODES_MAX;
+static uint32_t *window_pending(HeatMap *h, const Window *w) {
+        return h->res + (size_t) (w - h->windows) * 2 * h->res_width;
+}
+
+static uint32_t *window_published_mut(HeatMap *h, const Window *w) {
+        return window_pending(h, w) + h->res_width;
+}
+
+/* The counter of node in each residency array, widening them all when a new node comes. */
+static unsigned res_index(HeatMap *h, int node) {
+        unsigned width, old = h->res_width;
+        uint32_t *res;
+
+        if (node >= (int) HEATMAP_NODES_MAX)
+                return old - 1;
+        if ((unsigned) node + 1 < old)
+                return (unsigned) node;
+        width = (unsigned) node + 2;
+        res = xcalloc(h->n_windows * 2 * width, sizeof(uint32_t));
+        for (size_t a = 0; a < h->n_windows * 2; a++) {
+                memcpy(res + a * width, h->res + a * old, (old - 1) * sizeof(uint32_t));
+                res[a * width + width - 1] = h->res[a * old + old - 1];
+        }
+        free(h->res);
+        h->res = res;
+        h->res_width = width;
+        return (unsigned) node;
 }
 
 static const Range *find_hva_run(const HeatMap *h, uint64_t hva, size_t n_pages, int *ret_error) {
@@ -797,9 +1329,9 @@ static bool ram_between(const HeatMap *h, uint64_t a, uint64_t b) {
  * Yes when it starts the window (a new pass) or continues the pass where it stands, possibly
  * across a hole in guest RAM; a batch anywhere else (a block queried out of turn) does not.
  */
-static bool window_accepts(const HeatMap *h, Window *w, uint64_t off) {
+static bool window_accepts(HeatMap *h, Window *w, uint64_t off) {
         if (off == w->first_ram_off) {
-                memset(w->pending, 0, sizeof(w->pending));
+                memset(window_pending(h, w), 0, h->res_width * sizeof(uint32_t));
                 w->cursor = off;
                 return true;
         }
@@ -823,7 +1355,6 @@ static int node_to_slot(HeatMap *h, int node) {
 }
 
 static void block_set(HeatMap *h, Range *r, size_t b, unsigned slot, bool mixed, int ceiling, bool huge) {
-        r->aged_end = 0; /* the sweep looks at blocks again */
         r->block[b] = (uint8_t) (slot | (mixed ? BLOCK_MIXED : 0) | (huge ? BLOCK_HUGE : 0));
         /* inside a cycle some heat bytes of the block may be this cycle's and some the last's */
         r->ceiling[b] = (uint8_t) (h->in_cycle ? HEATMAP_HEAT_MAX : MAX(ceiling, 0));
@@ -908,7 +1439,6 @@ static void block_observe_some(HeatMap *h, Range *r, size_t b, uint64_t s, const
         }
         if (any_absent && !mixed && slot < BLOCK_SLOTS) {
                 r->ceiling[b] = 0; /* not every page is present */
-                r->aged_end = 0;
         }
         if (first_slot < 0)
                 return; /* only absent pages */
@@ -1054,7 +1584,6 @@ static void pending_flush(HeatMap *h) {
         b = h->pending.block;
         block_after_move(h, r, b, h->pending.bits, h->pending.to_slot, h->pending.moved, &r->block[b], &r->ceiling[b]);
         h->pending.active = false;
-        r->aged_end = 0;
 }
 
 static void range_moved(HeatMap *h, Range *r, uint64_t first_page, uint64_t n_pages, int to, bool moved) {
@@ -1100,6 +1629,10 @@ int heatmap_residency_update(HeatMap *h, uint64_t hva, const int *status, size_t
         if (!r)
                 return error;
         pending_flush(h);
+        open_settle(h);
+        for (size_t i = 0; i < n_pages; i++) /* widen the counters first, if need be */
+                if (status[i] >= 0)
+                        (void) res_index(h, status[i]);
 
         for (size_t i = 0; i < n_pages; i++) {
                 uint64_t gpa = r->gpa + (hva - r->hva) + ((uint64_t) i << PAGE_SHIFT), off;
@@ -1115,10 +1648,13 @@ int heatmap_residency_update(HeatMap *h, uint64_t hva, const int *status, size_t
                 off = (gpa - w->gpa) >> PAGE_SHIFT;
                 w->cursor = off + 1;
                 if (status[i] >= 0)
-                        w->pending[node_slot(status[i])]++;
+                        window_pending(h, w)[res_index(h, status[i])]++;
                 if (w->cursor >= w->end_ram_off) {
-                        memcpy(w->published, w->pending, sizeof(w->published));
-                        memset(w->pending, 0, sizeof(w->pending));
+                        uint32_t *pending = window_pending(h, w);
+
+                        memcpy(pending + h->res_width, pending, h->res_width * sizeof(uint32_t));
+                        memset(pending, 0, h->res_width * sizeof(uint32_t));
+                        h->residency_generation++;
                         w->known = true;
                         w->cursor = 0;
                         in_pass = false;
@@ -1128,14 +1664,14 @@ int heatmap_residency_update(HeatMap *h, uint64_t hva, const int *status, size_t
         return 0;
 }
 
-static void counter_move(uint32_t *c, int from, int to) {
+static void counter_move(HeatMap *h, uint32_t *c, int from, int to) {
         if (from >= 0) {
-                unsigned s = node_slot(from);
+                unsigned s = res_index(h, from);
                 if (c[s] > 0)
                         c[s]--;
         }
         if (to >= 0)
-                c[node_slot(to)]++;
+                c[res_index(h, to)]++;
 }
 
 int heatmap_residency_moved(HeatMap *h, uint64_t hva, size_t n_pages, int from, int to) {
@@ -1148,9 +1684,14 @@ int heatmap_residency_moved(HeatMap *h, uint64_t hva, size_t n_pages, int from, 
                 return error;
         if (n_pages == 0)
                 return 0;
+        open_settle(h);
         range_moved(h, (Range *) r, (hva - r->hva) >> PAGE_SHIFT, n_pages, to, from != to);
         if (from == to)
                 return 0;
+        if (from >= 0)
+                (void) res_index(h, from); /* widen before taking pointers */
+        if (to >= 0)
+                (void) res_index(h, to);
 
         for (size_t i = 0; i < n_pages; i++) {
                 uint64_t gpa = r->gpa + (hva - r->hva) + ((uint64_t) i << PAGE_SHIFT), off;
@@ -1161,10 +1702,12 @@ int heatmap_residency_moved(HeatMap *h, uint64_t hva, size_t n_pages, int from, 
                                 return -EIO; /* every RAM page has a window: cannot happen */
                 }
                 off = (gpa - w->gpa) >> PAGE_SHIFT;
-                if (w->known)
-                        counter_move(w->published, from, to);
+                if (w->known) {
+                        counter_move(h, window_published_mut(h, w), from, to);
+                        h->residency_generation++;
+                }
                 if (off < w->cursor)
-                        counter_move(w->pending, from, to);
+                        counter_move(h, window_pending(h, w), from, to);
         }
         return 0;
 }

@@ -609,8 +609,7 @@ static int vm_cycle(Manager *m, Vm *vm) {
         }
 
         /* Placement is refreshed by the migrator (manager-placement.c), sampled or not. */
-        if (vm->heat && vm->home_reason == VM_HOME_FIRST_DRAM_NODE)
-                vm_pick_home_node(vm, m->topology);
+        (void) vm_refresh_home_node(vm, m->topology);
         return 0;
 }
 

@@ -15,7 +15,9 @@
  * position passes its end; each buffer is decoded starting at the position the read started from
  * (so nothing depends on the kernel emitting a record for every byte of address space it
  * skipped), and the accessed runs (PTE/PMD accessed, dirty or not; present PUDs) clipped to the
- * ranges go into heatmap_sample_hva(). The mapping size of present runs tells the heat map where
+ * ranges go into heatmap_sample_hva() (a read that lies inside one range goes whole into
+ * heatmap_sample_idle_pages(), which decodes it straight into the heat bytes with the same
+ * result). The mapping size of present runs tells the heat map where
  * transparent huge pages are: a PMD run marks its 2 MiB blocks huge, a PTE run unmarks every
  * block it touches (heatmap_mark_huge(); the planner moves huge blocks whole). Reads are sized to
  * end at the range's end rounded up to 2 MiB (a huge page across the end is reported, and
@@ -173,10 +175,20 @@ static int scan_range(IdlePagesTarget *it, ClipContext *c, off_t *pos) {
                 it->reads++;
                 it->bytes += (uint64_t) n;
 
-                idle_pages_decoder_init(&d, (uint64_t) *pos);
-                r = idle_pages_decoder_feed(&d, buf, (size_t) n, on_run, c);
-                if (r >= 0)
-                        r = idle_pages_decoder_finish(&d, on_run, c);
+                if (c->heat && (uint64_t) n * READ_PAGES_PER_BYTE * IDLE_PAGES_PTE_SIZE <= end - (uint64_t) *pos) {
+                        /* the read lies inside the range (a read covers at most n × 8 pages): the
+                         * heat map decodes it straight into its heat bytes, same result */
+                        uint64_t acc = 0;
+
+                        r = heatmap_sample_idle_pages(c->heat, (uint64_t) *pos, buf, (size_t) n, range->hva,
+                                                      range->len_bytes, HEATMAP_STREAM_MARK_HUGE, &acc);
+                        c->accessed_bytes += acc;
+                } else {
+                        idle_pages_decoder_init(&d, (uint64_t) *pos);
+                        r = idle_pages_decoder_feed(&d, buf, (size_t) n, on_run, c);
+                        if (r >= 0)
+                                r = idle_pages_decoder_finish(&d, on_run, c);
+                }
                 if (r < 0)
                         return r;
 

@@ -324,6 +324,8 @@ void vm_pick_home_node(Vm *vm, const Topology *t) {
         size_t n;
         int node = -1;
 
+        vm->home_residency_generation = vm->heat ? heatmap_residency_generation(vm->heat) + 1 : 0;
+
         if (vm->numa_nodeset && parse_int_list(vm->numa_nodeset, &nodes, &n) >= 0) {
                 node = first_dram_node_in(t, nodes, n);
                 if (node >= 0) {
@@ -389,4 +391,12 @@ void vm_pick_home_node(Vm *vm, const Topology *t) {
                 }
         vm->home_node = -1;
         vm->home_reason = _VM_HOME_REASON_INVALID;
+}
+
+bool vm_refresh_home_node(Vm *vm, const Topology *t) {
+        if (!vm->heat || vm->home_reason != VM_HOME_FIRST_DRAM_NODE ||
+            vm->home_residency_generation == heatmap_residency_generation(vm->heat) + 1)
+                return false;
+        vm_pick_home_node(vm, t);
+        return true;
 }

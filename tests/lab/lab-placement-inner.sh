@@ -130,16 +130,33 @@ pl_log "(a) shift: a1 converged in $a1_sconv cycles, moved $((a1_smoved >> 20)) 
 ((a2_smoved * 2 <= a2_shift_min * 3)) || pl_fail "(a) shift: a2 moved $a2_smoved bytes > 1.5 x $a2_shift_min"
 
 # ---- accounting: the journal's per-round entries add up to the VMs' counters ---------------------
+# A round can end between reading the counters and reading the journal (seen under load: one round
+# of 30 pages), and journald may store an entry a moment after the counters moved: compare only
+# when the counters read before and after the journal agree, and retry for up to ~10 cycles.
+journal_sums() { # VM-ID -> "promoted demoted"
+        journalctl --no-pager -o json -u vtismd.service VTISM_VM="$1" |
+                jq -s '[ (map(.VTISM_PROMOTED_BYTES // "0" | tonumber) | add // 0), (map(.VTISM_DEMOTED_BYTES // "0" | tonumber) | add // 0) ] | @tsv' -r
+}
 pl_poll
 for n in a1 a2; do
         pid=${HOG_PID[$n]}
         id=$(pl_vm_get "$pid" .id)
-        want_p=$(pl_vm_get "$pid" .bytes_promoted) want_d=$(pl_vm_get "$pid" .bytes_demoted)
-        got=$(journalctl --no-pager -o json -u vtismd.service VTISM_VM="$id" |
-              jq -s '[ (map(.VTISM_PROMOTED_BYTES // "0" | tonumber) | add), (map(.VTISM_DEMOTED_BYTES // "0" | tonumber) | add) ] | @tsv' -r)
-        read -r got_p got_d <<<"$got"
-        pl_log "$n: journal says promoted $got_p demoted $got_d bytes; the VM record $want_p and $want_d"
-        [[ $got_p == "$want_p" && $got_d == "$want_d" ]] || pl_fail "$n: journal entries ($got_p, $got_d) do not add up to the VM's counters ($want_p, $want_d)"
+        acct_ok=0 acct_tries=0 acct_deadline=$((SECONDS + 10 * INTERVAL_MS / 1000 + 30))
+        while ((SECONDS < acct_deadline)); do
+                acct_tries=$((acct_tries + 1))
+                pl_poll
+                want_p=$(pl_vm_get "$pid" .bytes_promoted) want_d=$(pl_vm_get "$pid" .bytes_demoted)
+                read -r got_p got_d <<<"$(journal_sums "$id")"
+                pl_poll
+                again_p=$(pl_vm_get "$pid" .bytes_promoted) again_d=$(pl_vm_get "$pid" .bytes_demoted)
+                if [[ $want_p == "$again_p" && $want_d == "$again_d" && $got_p == "$want_p" && $got_d == "$want_d" ]]; then
+                        acct_ok=1
+                        break
+                fi
+                sleep 1
+        done
+        pl_log "$n: journal says promoted $got_p demoted $got_d bytes; the VM record $want_p and $want_d ($acct_tries reads)"
+        ((acct_ok)) || pl_fail "$n: journal entries ($got_p, $got_d) do not add up to the VM's counters ($want_p, $want_d), read $acct_tries times over $((10 * INTERVAL_MS / 1000 + 30)) s"
         journalctl --no-pager -o json -u vtismd.service VTISM_VM="$id" |
                 jq -s -e 'map(select(.VTISM_ROUND)) | length > 0 and all(.VTISM_VM_NAME and .VTISM_PROMOTED_BYTES and
                           .VTISM_DEMOTED_BYTES and .VTISM_FAILED_PAGES)' >/dev/null ||

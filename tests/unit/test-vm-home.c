@@ -218,6 +218,63 @@ static void test_residency(void) {
         }
 }
 
+/*
+ * The fallback home ("first DRAM node") is picked again only when residency changed: not every
+ * cycle for a VM whose pages are all on CXL, at once when a pass shows them on another DRAM node.
+ */
+static void test_refresh(void) {
+        _cleanup_(topology_freep) Topology *t4 = load("sysfs-4node");
+        _cleanup_(vm_freep) Vm *vm = vm_with(NULL, NULL);
+        static const int cxl[] = { 2 };
+        static const unsigned starts[] = { 0 };
+        uint64_t gen;
+
+        /* no heat map: nothing to learn from, never picked again */
+        vm_pick_home_node(vm, t4);
+        check_str(vm_home_reason_to_string(vm->home_reason), "first DRAM node");
+        check(!vm_refresh_home_node(vm, t4));
+
+        /* every page on CXL 2: the fallback stays; picked again once for the pass, then not */
+        give_residency(vm, cxl, starts, 1, TEST_PAGES);
+        check(vm_refresh_home_node(vm, t4));
+        check_int(vm->home_node, 0);
+        check_str(vm_home_reason_to_string(vm->home_reason), "first DRAM node");
+        for (unsigned c = 0; c < 100; c++)
+                check(!vm_refresh_home_node(vm, t4));
+
+        /* a pass that is not complete publishes nothing: still not picked again */
+        gen = heatmap_residency_generation(vm->heat);
+        {
+                _cleanup_free_ int *status = xcalloc(TEST_PAGES, sizeof(int));
+
+                for (unsigned p = 0; p < TEST_PAGES; p++)
+                        status[p] = 1;
+                check_int(heatmap_residency_update(vm->heat, TEST_HVA, status, TEST_PAGES / 2), 0);
+                check_u64(heatmap_residency_generation(vm->heat), gen);
+                check(!vm_refresh_home_node(vm, t4));
+                /* ... until it completes: the pages are on DRAM 1 now */
+                check_int(heatmap_residency_update(vm->heat, TEST_HVA + TEST_PAGES / 2 * PAGE, status + TEST_PAGES / 2,
+                                                   TEST_PAGES / 2), 0);
+        }
+        check(heatmap_residency_generation(vm->heat) != gen);
+        check(vm_refresh_home_node(vm, t4));
+        check_int(vm->home_node, 1);
+        check_str(vm_home_reason_to_string(vm->home_reason), "most pages");
+        /* a home from residency is not a fallback: kept */
+        check(!vm_refresh_home_node(vm, t4));
+
+        /* moves counted into the published residency change it too: CXL 2 -> DRAM 1 */
+        vm->heat = heatmap_free(vm->heat);
+        give_residency(vm, cxl, starts, 1, TEST_PAGES);
+        vm_pick_home_node(vm, t4);
+        check_str(vm_home_reason_to_string(vm->home_reason), "first DRAM node");
+        check(!vm_refresh_home_node(vm, t4));
+        check_int(heatmap_residency_moved(vm->heat, TEST_HVA, TEST_PAGES, 2, 1), 0);
+        check(vm_refresh_home_node(vm, t4));
+        check_int(vm->home_node, 1);
+        check_str(vm_home_reason_to_string(vm->home_reason), "most pages");
+}
+
 /* One VM alone: what vm_update_identity() records and vm_resolve_identities() makes of it. */
 static void resolve1(Vm *vm) {
         vm_resolve_identities(&vm, 1, NULL, NULL);
@@ -346,6 +403,7 @@ int main(void) {
         test_pinning();
         test_default();
         test_residency();
+        test_refresh();
         test_identity();
         return 0;
 }
