@@ -3,6 +3,8 @@
 
 #include <stddef.h>
 
+#include "vtism/migrate-failures.h"
+
 /*
  * The D-Bus API of vtismd, shared by the daemon (src/daemon/bus.c) and vtismctl: bus name, object
  * path, interface, error names, property names, and the layout of every record. vtismd(8)
@@ -71,6 +73,10 @@
 #define VTISM_PROP_DISTANCES            "Distances"          /* aau: node distance matrix, Nodes' order */
 #define VTISM_PROP_COUNTERS             "Counters"           /* a{sv}: bus_counter_fields */
 #define VTISM_PROP_ACTIVE_TRACKER       "ActiveTracker"      /* s, "" if none is usable */
+#define VTISM_PROP_ACTIVE_TRACKER_REASON "ActiveTrackerReason" /* s: why that one (or none), one clause per
+                                                               * better tracker passed over, e.g.
+                                                               * "damon+softdirty (auto); unusable: idle_pages:
+                                                               * kernel lacks ...; page_idle: ..." */
 #define VTISM_PROP_TRACKERS             "Trackers"           /* aa{sv}: bus_tracker_fields */
 #define VTISM_PROP_VMS                  "VMs"                /* aa{sv}: bus_vm_fields */
 #define VTISM_PROP_OFFLINE_NODES        "OfflineNodes"       /* aa{sv}: bus_node_fields (id and the device keys):
@@ -102,6 +108,7 @@ typedef enum BusStatusField {
         BUS_STATUS_LAST_CYCLE_AT,
         BUS_STATUS_ACTIVE_TRACKER,
         BUS_STATUS_MIGRATION_STATE,
+        BUS_STATUS_ACTIVE_TRACKER_REASON,
         _BUS_STATUS_FIELD_MAX,
 } BusStatusField;
 
@@ -159,17 +166,17 @@ typedef enum BusVmField {
         BUS_VM_PAGES_DEMOTED,     /* t */
         BUS_VM_BYTES_PROMOTED,    /* t */
         BUS_VM_BYTES_DEMOTED,     /* t */
-        BUS_VM_PAGES_FAILED,      /* t: every failure, the next seven by reason */
-        BUS_VM_PAGES_FAILED_BUSY,
-        BUS_VM_PAGES_FAILED_NOMEM,
-        BUS_VM_PAGES_FAILED_GONE,
-        BUS_VM_PAGES_FAILED_SHARED,
-        BUS_VM_PAGES_FAILED_NOT_ALLOWED,
-        BUS_VM_PAGES_FAILED_OTHER,
-        BUS_VM_PAGES_FAILED_FLOOR,
+        BUS_VM_PAGES_FAILED,      /* t: every failure, then by reason (migrate-failures.h): */
+#define BUS_VM_FAILED_ENUM(ID, WORD, KEY, WHAT) BUS_VM_PAGES_FAILED_##ID, /* t: "pages_failed_" KEY */
+        MIGRATE_FAILURES(BUS_VM_FAILED_ENUM)
+#undef BUS_VM_FAILED_ENUM
         BUS_VM_PAGES_WOULD_MOVE,  /* t: dry-run */
         BUS_VM_IDENTITY_CONFLICT, /* s: what the command line claims (name, uuid) that is not used, and
                                    * why (another VM has it, the VM is untrusted); absent if none */
+        BUS_VM_TRACKERS,          /* s: which trackers feed it, "+"-joined: "idle_pages", "damon+softdirty",
+                                   * "damon" (soft-dirty cannot follow it), ..., or "none"; absent while new */
+        BUS_VM_TRACKER_DETAIL,    /* s: and why, in words: the tracker's account of the VM (the parts of a
+                                   * combination, what each saw), or why none; absent while new */
         /* The CXL access share (slo.h): heat-weighted share of sampled accesses hitting pages on
          * CXL nodes, in basis points (10000 = 100 %); absent before an access was sampled. */
         BUS_VM_CXL_ACCESS_BP,     /* u: the estimate */
@@ -305,13 +312,9 @@ typedef enum BusCounterField {
         BUS_COUNTER_ROUNDS,              /* migration rounds that had moves */
         BUS_COUNTER_BYTES_PROMOTED,
         BUS_COUNTER_BYTES_DEMOTED,
-        BUS_COUNTER_PAGES_FAILED_BUSY,   /* still -EBUSY after its retries */
-        BUS_COUNTER_PAGES_FAILED_NOMEM,  /* the target node was full */
-        BUS_COUNTER_PAGES_FAILED_GONE,   /* not mapped / not present any more */
-        BUS_COUNTER_PAGES_FAILED_SHARED, /* mapped by other processes too */
-        BUS_COUNTER_PAGES_FAILED_NOT_ALLOWED, /* target outside the process's cpuset.mems */
-        BUS_COUNTER_PAGES_FAILED_OTHER,
-        BUS_COUNTER_PAGES_FAILED_FLOOR,  /* not moved: the target node reached its free-memory floor */
+#define BUS_COUNTER_FAILED_ENUM(ID, WORD, KEY, WHAT) BUS_COUNTER_PAGES_FAILED_##ID, /* "pages_failed_" KEY */
+        MIGRATE_FAILURES(BUS_COUNTER_FAILED_ENUM) /* by reason: migrate-failures.h */
+#undef BUS_COUNTER_FAILED_ENUM
         BUS_COUNTER_PAGES_DROPPED,       /* planned, never attempted (replaced, budget, VM gone, ...) */
         BUS_COUNTER_PAGES_WOULD_MOVE,    /* dry-run */
         BUS_COUNTER_PAGES_ALREADY,       /* found where a move wanted them */

@@ -151,6 +151,7 @@ struct Manager {
         VmSource *proc_source;
         char *tracker_reasons[_TRACKER_KIND_MAX]; /* why each tracker is unusable; NULL if usable */
         Tracker *tracker;                         /* NULL: none usable (monitor VMs only) */
+        char *tracker_choice;                     /* why that one, tracker_pick_explain() */
 
         /* Placement: plans and the migrator (manager-placement.c) */
         Migrator *migrator;         /* the only owner of move_pages(2); NULL before manager_start() */
@@ -285,6 +286,11 @@ void manager_contiguity_set_options(Manager *m, const ContigOptions *o);
 int manager_vms_start(Manager *m);                 /* VM sources; after the loop exists */
 int manager_tracker_setup(Manager *m);             /* (re)pick the tracker per config */
 int manager_vms_apply_config(Manager *m);          /* after a reload */
+/* Which trackers feed the VM, "+"-joined ("idle_pages", "damon+softdirty", "damon" when soft-dirty
+ * cannot follow it), or "none"; and why in a sentence: the tracker's own account of the VM
+ * (tracker_describe_target()), or why it is not sampled. Both malloc'ed. -ENODATA while the VM
+ * is new (not set up yet: not known). */
+int manager_vm_trackers(const Manager *m, Vm *vm, char **ret_feeds, char **ret_why);
 void manager_vms_cycle(Manager *m);
 void manager_vms_done(Manager *m);
 /* By id, then uuid, then name, then QEMU pid. -ENOENT if none, -ENOTUNIQ if two VMs have that name

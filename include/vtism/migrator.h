@@ -9,6 +9,7 @@
 
 #include "vtism/heatmap.h"
 #include "vtism/macro.h"
+#include "vtism/migrate-failures.h"
 #include "vtism/plan.h"
 
 /*
@@ -196,15 +197,11 @@
 #define MIGRATOR_COST_QUERY_NS 2000u
 #define MIGRATOR_COST_CALL_NS 200000u /* fixed part of a move call */
 
+/* MIGRATOR_FAIL_BUSY, _NOMEM, ...: one per line of vtism/migrate-failures.h, in its order. */
 typedef enum MigratorFailure {
-        MIGRATOR_FAIL_BUSY,         /* -EBUSY (or left unmoved by a partial call) after every retry */
-        MIGRATOR_FAIL_NOMEM,        /* the target node ran out of memory */
-        MIGRATOR_FAIL_GONE,         /* -EFAULT, -ENOENT: not mapped, not present, zero page */
-        MIGRATOR_FAIL_SHARED,       /* -EACCES: mapped by other processes too */
-        MIGRATOR_FAIL_NOT_ALLOWED,  /* the target node is not in the VM's allowed memory nodes */
-        MIGRATOR_FAIL_OTHER,
-        MIGRATOR_FAIL_FLOOR,        /* not handed over: the target node's free memory reached its
-                                     * floor (migrator_set_floor(); checked before every batch) */
+#define MIGRATOR_FAIL_ENUM(ID, WORD, KEY, WHAT) MIGRATOR_FAIL_##ID,
+        MIGRATE_FAILURES(MIGRATOR_FAIL_ENUM)
+#undef MIGRATOR_FAIL_ENUM
         _MIGRATOR_FAILURE_MAX,
         _MIGRATOR_FAILURE_INVALID = -22,
 } MigratorFailure;

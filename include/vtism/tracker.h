@@ -91,6 +91,9 @@ int tracker_pick(TrackerKind wanted, char *const reasons[_TRACKER_KIND_MAX], con
 char *tracker_pick_explain(TrackerKind wanted, char *const reasons[_TRACKER_KIND_MAX], const TrackerOps *picked);
 /* What feeds target and how it went: the tracker's describe_target(), else its name (malloc'ed). */
 char *tracker_describe_target(Tracker *t, TrackerTarget *target);
+/* Which trackers feed target, by name: the tracker's, or a combination's parts that follow it,
+ * "+"-joined ("damon+softdirty"; "damon" when soft-dirty could not add it). Malloc'ed. */
+char *tracker_target_feeds(Tracker *t, TrackerTarget *target);
 
 int tracker_new(const TrackerOps *ops, const TrackerContext *ctx, Tracker **ret);
 

@@ -34,15 +34,13 @@ const BusField bus_vm_fields[_BUS_VM_FIELD_MAX] = {
         [BUS_VM_BYTES_PROMOTED] = { "bytes_promoted", "t" },
         [BUS_VM_BYTES_DEMOTED] = { "bytes_demoted", "t" },
         [BUS_VM_PAGES_FAILED] = { "pages_failed", "t" },
-        [BUS_VM_PAGES_FAILED_BUSY] = { "pages_failed_busy", "t" },
-        [BUS_VM_PAGES_FAILED_NOMEM] = { "pages_failed_nomem", "t" },
-        [BUS_VM_PAGES_FAILED_GONE] = { "pages_failed_gone", "t" },
-        [BUS_VM_PAGES_FAILED_SHARED] = { "pages_failed_shared", "t" },
-        [BUS_VM_PAGES_FAILED_NOT_ALLOWED] = { "pages_failed_not_allowed", "t" },
-        [BUS_VM_PAGES_FAILED_OTHER] = { "pages_failed_other", "t" },
-        [BUS_VM_PAGES_FAILED_FLOOR] = { "pages_failed_floor", "t" },
+#define VM_FAILED(ID, WORD, KEY, WHAT) [BUS_VM_PAGES_FAILED_##ID] = { "pages_failed_" KEY, "t" },
+        MIGRATE_FAILURES(VM_FAILED)
+#undef VM_FAILED
         [BUS_VM_PAGES_WOULD_MOVE] = { "pages_would_move", "t" },
         [BUS_VM_IDENTITY_CONFLICT] = { "identity_conflict", "s" },
+        [BUS_VM_TRACKERS] = { "trackers", "s" },
+        [BUS_VM_TRACKER_DETAIL] = { "tracker_detail", "s" },
         [BUS_VM_CXL_ACCESS_BP] = { "cxl_access_bp", "u" },
         [BUS_VM_CXL_ACCESS_MIN_BP] = { "cxl_access_min_bp", "u" },
         [BUS_VM_CXL_ACCESS_MAX_BP] = { "cxl_access_max_bp", "u" },
@@ -70,6 +68,7 @@ const BusField bus_status_fields[_BUS_STATUS_FIELD_MAX] = {
         [BUS_STATUS_LAST_CYCLE_AT] = { VTISM_PROP_LAST_CYCLE_AT, "t" },
         [BUS_STATUS_ACTIVE_TRACKER] = { VTISM_PROP_ACTIVE_TRACKER, "s" },
         [BUS_STATUS_MIGRATION_STATE] = { VTISM_PROP_MIGRATION_STATE, "s" },
+        [BUS_STATUS_ACTIVE_TRACKER_REASON] = { VTISM_PROP_ACTIVE_TRACKER_REASON, "s" },
 };
 assert_cc(ELEMENTSOF(bus_status_fields) == _BUS_STATUS_FIELD_MAX);
 
@@ -179,13 +178,9 @@ const BusField bus_counter_fields[_BUS_COUNTER_FIELD_MAX] = {
         [BUS_COUNTER_ROUNDS] = { "migration_rounds", "t" },
         [BUS_COUNTER_BYTES_PROMOTED] = { "bytes_promoted", "t" },
         [BUS_COUNTER_BYTES_DEMOTED] = { "bytes_demoted", "t" },
-        [BUS_COUNTER_PAGES_FAILED_BUSY] = { "pages_failed_busy", "t" },
-        [BUS_COUNTER_PAGES_FAILED_NOMEM] = { "pages_failed_nomem", "t" },
-        [BUS_COUNTER_PAGES_FAILED_GONE] = { "pages_failed_gone", "t" },
-        [BUS_COUNTER_PAGES_FAILED_SHARED] = { "pages_failed_shared", "t" },
-        [BUS_COUNTER_PAGES_FAILED_NOT_ALLOWED] = { "pages_failed_not_allowed", "t" },
-        [BUS_COUNTER_PAGES_FAILED_OTHER] = { "pages_failed_other", "t" },
-        [BUS_COUNTER_PAGES_FAILED_FLOOR] = { "pages_failed_floor", "t" },
+#define COUNTER_FAILED(ID, WORD, KEY, WHAT) [BUS_COUNTER_PAGES_FAILED_##ID] = { "pages_failed_" KEY, "t" },
+        MIGRATE_FAILURES(COUNTER_FAILED)
+#undef COUNTER_FAILED
         [BUS_COUNTER_PAGES_DROPPED] = { "pages_dropped", "t" },
         [BUS_COUNTER_PAGES_WOULD_MOVE] = { "pages_would_move", "t" },
         [BUS_COUNTER_PAGES_ALREADY] = { "pages_already", "t" },

@@ -170,30 +170,53 @@ static int entry_read(sd_bus_message *m, BusRecord *r, const char *key, BusUnkno
         return sd_bus_message_exit_container(m);
 }
 
-/* Every entry of an a{sv}: fn(m, key, userdata) with m at the variant, which fn must consume. */
-static int dict_for_each(sd_bus_message *m, int (*fn)(sd_bus_message *m, const char *key, void *userdata),
-                         void *userdata) {
+/* Every element of an array of contents ("{sv}", "a{sv}", "au"): fn(m, userdata) with m at the
+ * element, which fn must consume. The one loop over the arrays of the API. */
+static int array_for_each(sd_bus_message *m, const char *contents, int (*fn)(sd_bus_message *m, void *userdata),
+                          void *userdata) {
         int k;
 
-        k = sd_bus_message_enter_container(m, 'a', "{sv}");
+        k = sd_bus_message_enter_container(m, 'a', contents);
         if (k < 0)
                 return k;
-        while ((k = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
-                const char *key;
-
-                k = sd_bus_message_read_basic(m, 's', &key);
-                if (k < 0)
-                        return k;
-                k = fn(m, key, userdata);
-                if (k < 0)
-                        return k;
-                k = sd_bus_message_exit_container(m);
+        while ((k = sd_bus_message_at_end(m, false)) == 0) {
+                k = fn(m, userdata);
                 if (k < 0)
                         return k;
         }
         if (k < 0)
                 return k;
         return sd_bus_message_exit_container(m);
+}
+
+typedef struct DictReader {
+        int (*fn)(sd_bus_message *m, const char *key, void *userdata);
+        void *userdata;
+} DictReader;
+
+static int dict_entry(sd_bus_message *m, void *userdata) {
+        DictReader *d = userdata;
+        const char *key;
+        int k;
+
+        k = sd_bus_message_enter_container(m, 'e', "sv");
+        if (k == 0)
+                return -EBADMSG; /* not at the end, yet no entry */
+        if (k < 0)
+                return k;
+        k = sd_bus_message_read_basic(m, 's', &key);
+        if (k < 0)
+                return k;
+        k = d->fn(m, key, d->userdata);
+        if (k < 0)
+                return k;
+        return sd_bus_message_exit_container(m);
+}
+
+/* Every entry of an a{sv}: fn(m, key, userdata) with m at the variant, which fn must consume. */
+static int dict_for_each(sd_bus_message *m, int (*fn)(sd_bus_message *m, const char *key, void *userdata),
+                         void *userdata) {
+        return array_for_each(m, "{sv}", dict_entry, &(DictReader) { fn, userdata });
 }
 
 typedef struct RecordReader {
@@ -211,45 +234,45 @@ int bus_record_read(sd_bus_message *m, BusRecordKind kind, BusRecord *r, BusUnkn
         return dict_for_each(m, record_entry, &(RecordReader) { r, unknown });
 }
 
+typedef struct RecordsReader {
+        BusRecordKind kind;
+        BusRecord **records;
+        size_t *n;
+        BusUnknown *unknown;
+} RecordsReader;
+
+static int records_element(sd_bus_message *m, void *userdata) {
+        RecordsReader *rr = userdata;
+
+        *rr->records = xreallocarray(*rr->records, *rr->n + 1, sizeof(BusRecord));
+        return bus_record_read(m, rr->kind, &(*rr->records)[(*rr->n)++], rr->unknown);
+}
+
 int bus_records_read(sd_bus_message *m, BusRecordKind kind, BusRecord **records, size_t *n, BusUnknown *unknown) {
+        return array_for_each(m, "a{sv}", records_element, &(RecordsReader) { kind, records, n, unknown });
+}
+
+/* One row of the distance matrix, appended. */
+static int distances_row(sd_bus_message *m, void *userdata) {
+        BusSnapshot *s = userdata;
+        const void *p;
+        size_t size, n;
         int k;
 
-        k = sd_bus_message_enter_container(m, 'a', "a{sv}");
+        k = sd_bus_message_read_array(m, 'u', &p, &size);
         if (k < 0)
                 return k;
-        while ((k = sd_bus_message_at_end(m, false)) == 0) {
-                *records = xreallocarray(*records, *n + 1, sizeof(BusRecord));
-                k = bus_record_read(m, kind, &(*records)[(*n)++], unknown);
-                if (k < 0)
-                        return k;
-        }
-        if (k < 0)
-                return k;
-        return sd_bus_message_exit_container(m);
+        n = size / sizeof(uint32_t);
+        if (n == 0)
+                return 0;
+        s->distances = xreallocarray(s->distances, s->n_distances + n, sizeof(uint32_t));
+        memcpy(s->distances + s->n_distances, p, n * sizeof(uint32_t));
+        s->n_distances += n;
+        return 0;
 }
 
 static int distances_read(sd_bus_message *m, BusSnapshot *s) {
-        int k;
-
-        k = sd_bus_message_enter_container(m, 'a', "au");
-        if (k < 0)
-                return k;
-        while ((k = sd_bus_message_enter_container(m, 'a', "u")) > 0) {
-                uint32_t d;
-
-                while ((k = sd_bus_message_read_basic(m, 'u', &d)) > 0) {
-                        s->distances = xreallocarray(s->distances, s->n_distances + 1, sizeof(uint32_t));
-                        s->distances[s->n_distances++] = d;
-                }
-                if (k < 0)
-                        return k;
-                k = sd_bus_message_exit_container(m);
-                if (k < 0)
-                        return k;
-        }
-        if (k < 0)
-                return k;
-        return sd_bus_message_exit_container(m);
+        return array_for_each(m, "au", distances_row, s);
 }
 
 /* The aa{sv} properties: where their records go in a BusSnapshot. */

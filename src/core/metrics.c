@@ -66,20 +66,10 @@ const MetricDef metric_defs[] = {
           .help = "Migration rounds that had moves." },
         { C(BYTES_PROMOTED), .name = "vtism_promoted_bytes_total", .type = METRIC_COUNTER, .flags = 0, .help = "Bytes moved from CXL to DRAM." },
         { C(BYTES_DEMOTED), .name = "vtism_demoted_bytes_total", .type = METRIC_COUNTER, .flags = 0, .help = "Bytes moved from DRAM to CXL." },
-        { C(PAGES_FAILED_BUSY), .name = "vtism_migration_failed_busy_pages_total", .type = METRIC_COUNTER, .flags = 0,
-          .help = "Pages still busy after their retries." },
-        { C(PAGES_FAILED_NOMEM), .name = "vtism_migration_failed_nomem_pages_total", .type = METRIC_COUNTER, .flags = 0,
-          .help = "Pages not moved because the target node was full." },
-        { C(PAGES_FAILED_GONE), .name = "vtism_migration_failed_gone_pages_total", .type = METRIC_COUNTER, .flags = 0,
-          .help = "Pages unmapped or not present any more when moved." },
-        { C(PAGES_FAILED_SHARED), .name = "vtism_migration_failed_shared_pages_total", .type = METRIC_COUNTER, .flags = 0,
-          .help = "Pages not moved because other processes map them too." },
-        { C(PAGES_FAILED_NOT_ALLOWED), .name = "vtism_migration_failed_not_allowed_pages_total", .type = METRIC_COUNTER,
-          .flags = 0, .help = "Pages not moved because the target node is outside the process's cpuset.mems." },
-        { C(PAGES_FAILED_OTHER), .name = "vtism_migration_failed_other_pages_total", .type = METRIC_COUNTER, .flags = 0,
-          .help = "Pages that failed to move for any other reason." },
-        { C(PAGES_FAILED_FLOOR), .name = "vtism_migration_failed_floor_pages_total", .type = METRIC_COUNTER, .flags = 0,
-          .help = "Pages not moved because the target node reached its free-memory floor (dram_min_free_percent, demotion_min_free_ratio)." },
+#define C_FAILED(ID, WORD, KEY, WHAT) { C(PAGES_FAILED_##ID), .name = "vtism_migration_failed_" KEY "_pages_total", \
+                                        .type = METRIC_COUNTER, .flags = 0, .help = "Pages " WHAT },
+        MIGRATE_FAILURES(C_FAILED)
+#undef C_FAILED
         { C(PAGES_DROPPED), .name = "vtism_migration_dropped_pages_total", .type = METRIC_COUNTER, .flags = 0,
           .help = "Pages planned but never attempted (a newer plan, the budget, the VM gone)." },
         { C(PAGES_WOULD_MOVE), .name = "vtism_dry_run_pages_total", .type = METRIC_COUNTER, .flags = 0,
@@ -157,23 +147,16 @@ const MetricDef metric_defs[] = {
           .help = "The VM's bytes moved from DRAM to CXL." },
         { V(PAGES_FAILED), .name = "vtism_vm_migration_failed_pages_total", .type = METRIC_COUNTER, .flags = 0,
           .help = "The VM's pages a migration failed to move." },
-        { V(PAGES_FAILED_BUSY), .name = "vtism_vm_migration_failed_busy_pages_total", .type = METRIC_COUNTER, .flags = 0,
-          .help = "The VM's pages still busy after their retries." },
-        { V(PAGES_FAILED_NOMEM), .name = "vtism_vm_migration_failed_nomem_pages_total", .type = METRIC_COUNTER, .flags = 0,
-          .help = "The VM's pages not moved because the target node was full." },
-        { V(PAGES_FAILED_GONE), .name = "vtism_vm_migration_failed_gone_pages_total", .type = METRIC_COUNTER, .flags = 0,
-          .help = "The VM's pages unmapped or not present any more when moved." },
-        { V(PAGES_FAILED_SHARED), .name = "vtism_vm_migration_failed_shared_pages_total", .type = METRIC_COUNTER, .flags = 0,
-          .help = "The VM's pages not moved because other processes map them too." },
-        { V(PAGES_FAILED_NOT_ALLOWED), .name = "vtism_vm_migration_failed_not_allowed_pages_total", .type = METRIC_COUNTER,
-          .flags = 0, .help = "The VM's pages not moved because the target node is outside its cpuset.mems." },
-        { V(PAGES_FAILED_OTHER), .name = "vtism_vm_migration_failed_other_pages_total", .type = METRIC_COUNTER, .flags = 0,
-          .help = "The VM's pages that failed to move for any other reason." },
-        { V(PAGES_FAILED_FLOOR), .name = "vtism_vm_migration_failed_floor_pages_total", .type = METRIC_COUNTER, .flags = 0,
-          .help = "The VM's pages not moved because the target node reached its free-memory floor." },
+#define V_FAILED(ID, WORD, KEY, WHAT) { V(PAGES_FAILED_##ID), .name = "vtism_vm_migration_failed_" KEY "_pages_total", \
+                                        .type = METRIC_COUNTER, .flags = 0, .help = "The VM's pages " WHAT },
+        MIGRATE_FAILURES(V_FAILED)
+#undef V_FAILED
         { V(PAGES_WOULD_MOVE), .name = "vtism_vm_dry_run_pages_total", .type = METRIC_COUNTER, .flags = 0,
           .help = "The VM's pages that would have moved in dry-run." },
 
+        { V(TRACKERS), .name = "vtism_vm_tracker_info", .type = METRIC_INFO, .flags = 0,
+          .help = "Which trackers feed the VM, \"+\"-joined (damon+softdirty), or none; no sample while it is new.",
+          .label = "trackers" },
         /* per tracker */
         { T(USABLE), .name = "vtism_tracker_usable", .type = METRIC_GAUGE, .flags = 0, .help = "1 if the tracker works on this kernel." },
 };
@@ -195,6 +178,8 @@ const MetricUnexported metric_unexported[] = {
         { V(POLICY), .why = "a file:line" },
         { V(ALLOWED_NODES), .why = "a node list" },
         { V(IDENTITY_CONFLICT), .why = "free text: what a command line claims and may not use" },
+        { V(TRACKER_DETAIL), .why = "free text; vtism_vm_tracker_info has the trackers" },
+        { S(ACTIVE_TRACKER_REASON), .why = "free text; vtism_tracker_usable says which are unusable" },
         { T(REASON), .why = "free text; vtism_tracker_usable says 0" },
 };
 const size_t n_metric_unexported = ELEMENTSOF(metric_unexported);

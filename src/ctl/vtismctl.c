@@ -346,11 +346,20 @@ static void print_distances(FILE *f, const BusSnapshot *s) {
         table_print(t, f, arg_width, arg_legend);
 }
 
+/* Why the daemon uses the tracker it uses, then the unusable trackers whose reason that
+ * sentence does not already give. */
 static void print_trackers(FILE *f, const BusSnapshot *s) {
-        for (size_t i = 0; i < s->n_trackers; i++)
-                if (!bus_record_bool(&s->trackers[i], BUS_TRACKER_USABLE, true))
-                        fprintf(f, "%13s: unavailable: %s\n", bus_record_str(&s->trackers[i], BUS_TRACKER_NAME, "?"),
-                                bus_record_str(&s->trackers[i], BUS_TRACKER_REASON, "?"));
+        const char *choice = bus_record_str(&s->status, BUS_STATUS_ACTIVE_TRACKER_REASON, "");
+
+        if (*choice)
+                fprintf(f, "      Tracker: %s\n", choice);
+        for (size_t i = 0; i < s->n_trackers; i++) {
+                const char *why = bus_record_str(&s->trackers[i], BUS_TRACKER_REASON, "?");
+
+                if (bus_record_bool(&s->trackers[i], BUS_TRACKER_USABLE, true) || (*why && strstr(choice, why)))
+                        continue;
+                fprintf(f, "%13s: unavailable: %s\n", bus_record_str(&s->trackers[i], BUS_TRACKER_NAME, "?"), why);
+        }
 }
 
 /* The VM fields whose change per second the live view shows (metrics.c: METRIC_WATCH_RATE). */
@@ -439,18 +448,28 @@ static void print_vms(FILE *f, const BusSnapshot *s, const Rates *rates) {
                         table_add_cellf(t, "%" PRIi64, bus_record_i64(v, BUS_VM_HOME_NODE, -1));
                 else
                         table_add_cell(t, NULL);
-                table_add_cell(t, bus_record_str(v, BUS_VM_STATE, "?"));
+                /* A tracked VM's state says which trackers feed it: "tracked by damon+softdirty". */
+                if (streq(bus_record_str(v, BUS_VM_STATE, ""), "tracked") && bus_record_has(v, BUS_VM_TRACKERS))
+                        table_add_cellf(t, "tracked by %s", bus_record_str(v, BUS_VM_TRACKERS, "?"));
+                else
+                        table_add_cell(t, bus_record_str(v, BUS_VM_STATE, "?"));
                 table_add_cell(t, bus_record_str(v, BUS_VM_POLICY, NULL));
         }
         table_print(t, f, arg_width, arg_legend);
         for (size_t i = 0; i < s->n_vms; i++) {
                 const char *error = bus_record_str(&s->vms[i], BUS_VM_ERROR, NULL);
                 const char *not_tiered = bus_record_str(&s->vms[i], BUS_VM_NOT_TIERED, NULL);
+                const char *feeds = bus_record_str(&s->vms[i], BUS_VM_TRACKERS, NULL);
+                const char *detail = bus_record_str(&s->vms[i], BUS_VM_TRACKER_DETAIL, NULL);
 
                 if (error && *error)
                         fprintf(f, "  %s: %s\n", bus_record_str(&s->vms[i], BUS_VM_NAME, "?"), error);
                 else if (not_tiered && *not_tiered)
                         fprintf(f, "  %s: not tiered: %s\n", bus_record_str(&s->vms[i], BUS_VM_NAME, "?"), not_tiered);
+                /* How its trackers fare, when that says more than their names (an error line
+                 * already said why a VM has none). */
+                if (detail && *detail && !streq_ptr(detail, feeds) && !(error && streq(error, detail)))
+                        fprintf(f, "  %s: tracker: %s\n", bus_record_str(&s->vms[i], BUS_VM_NAME, "?"), detail);
         }
         for (size_t i = 0; i < s->n_vms; i++) {
                 const BusRecord *v = &s->vms[i];
@@ -532,13 +551,9 @@ static char *failures_text(const BusRecord *c) {
                 BusCounterField field;
                 const char *name;
         } reasons[] = {
-                { BUS_COUNTER_PAGES_FAILED_BUSY, "busy" },
-                { BUS_COUNTER_PAGES_FAILED_NOMEM, "nomem" },
-                { BUS_COUNTER_PAGES_FAILED_GONE, "gone" },
-                { BUS_COUNTER_PAGES_FAILED_SHARED, "shared" },
-                { BUS_COUNTER_PAGES_FAILED_NOT_ALLOWED, "not-allowed" },
-                { BUS_COUNTER_PAGES_FAILED_OTHER, "other" },
-                { BUS_COUNTER_PAGES_FAILED_FLOOR, "floor" },
+#define REASON(ID, WORD, KEY, WHAT) { BUS_COUNTER_PAGES_FAILED_##ID, WORD },
+                MIGRATE_FAILURES(REASON)
+#undef REASON
         };
         char *t = xstrdup("");
 
@@ -780,6 +795,7 @@ static const struct {
         [BUS_STATUS_LAST_CYCLE_AT] = { "last_cycle_at_usec", JSON_ZERO_IS_NULL },
         [BUS_STATUS_ACTIVE_TRACKER] = { "active_tracker", JSON_EMPTY_IS_NULL },
         [BUS_STATUS_MIGRATION_STATE] = { "migration_state", 0 },
+        [BUS_STATUS_ACTIVE_TRACKER_REASON] = { "active_tracker_reason", JSON_EMPTY_IS_NULL },
 };
 assert_cc(ELEMENTSOF(status_json) == _BUS_STATUS_FIELD_MAX);
 

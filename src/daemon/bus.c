@@ -915,13 +915,10 @@ static const size_t counter_offsets[_BUS_COUNTER_FIELD_MAX] = {
         [BUS_COUNTER_ROUNDS] = offsetof(ManagerCounters, rounds),
         [BUS_COUNTER_BYTES_PROMOTED] = offsetof(ManagerCounters, bytes_promoted),
         [BUS_COUNTER_BYTES_DEMOTED] = offsetof(ManagerCounters, bytes_demoted),
-        [BUS_COUNTER_PAGES_FAILED_BUSY] = offsetof(ManagerCounters, pages_failed_by[MIGRATOR_FAIL_BUSY]),
-        [BUS_COUNTER_PAGES_FAILED_NOMEM] = offsetof(ManagerCounters, pages_failed_by[MIGRATOR_FAIL_NOMEM]),
-        [BUS_COUNTER_PAGES_FAILED_GONE] = offsetof(ManagerCounters, pages_failed_by[MIGRATOR_FAIL_GONE]),
-        [BUS_COUNTER_PAGES_FAILED_SHARED] = offsetof(ManagerCounters, pages_failed_by[MIGRATOR_FAIL_SHARED]),
-        [BUS_COUNTER_PAGES_FAILED_NOT_ALLOWED] = offsetof(ManagerCounters, pages_failed_by[MIGRATOR_FAIL_NOT_ALLOWED]),
-        [BUS_COUNTER_PAGES_FAILED_OTHER] = offsetof(ManagerCounters, pages_failed_by[MIGRATOR_FAIL_OTHER]),
-        [BUS_COUNTER_PAGES_FAILED_FLOOR] = offsetof(ManagerCounters, pages_failed_by[MIGRATOR_FAIL_FLOOR]),
+#define COUNTER_FAILED(ID, WORD, KEY, WHAT) \
+        [BUS_COUNTER_PAGES_FAILED_##ID] = offsetof(ManagerCounters, pages_failed_by[MIGRATOR_FAIL_##ID]),
+        MIGRATE_FAILURES(COUNTER_FAILED)
+#undef COUNTER_FAILED
         [BUS_COUNTER_PAGES_DROPPED] = offsetof(ManagerCounters, pages_dropped),
         [BUS_COUNTER_PAGES_WOULD_MOVE] = offsetof(ManagerCounters, pages_would_move),
         [BUS_COUNTER_PAGES_ALREADY] = offsetof(ManagerCounters, pages_already),
@@ -964,13 +961,9 @@ static int append_vm_migrations(sd_bus_message *reply, const MigratorCounters *c
                 BusVmField field;
                 MigratorFailure failure;
         } failures[] = {
-                { BUS_VM_PAGES_FAILED_BUSY, MIGRATOR_FAIL_BUSY },
-                { BUS_VM_PAGES_FAILED_NOMEM, MIGRATOR_FAIL_NOMEM },
-                { BUS_VM_PAGES_FAILED_GONE, MIGRATOR_FAIL_GONE },
-                { BUS_VM_PAGES_FAILED_SHARED, MIGRATOR_FAIL_SHARED },
-                { BUS_VM_PAGES_FAILED_NOT_ALLOWED, MIGRATOR_FAIL_NOT_ALLOWED },
-                { BUS_VM_PAGES_FAILED_OTHER, MIGRATOR_FAIL_OTHER },
-                { BUS_VM_PAGES_FAILED_FLOOR, MIGRATOR_FAIL_FLOOR },
+#define VM_FAILED(ID, WORD, KEY, WHAT) { BUS_VM_PAGES_FAILED_##ID, MIGRATOR_FAIL_##ID },
+                MIGRATE_FAILURES(VM_FAILED)
+#undef VM_FAILED
         };
         const BusField *f = bus_vm_fields;
         int r;
@@ -995,7 +988,20 @@ static int append_vm_migrations(sd_bus_message *reply, const MigratorCounters *c
         return r;
 }
 
-static int append_vm(sd_bus_message *reply, const Manager *m, const Vm *vm) {
+/* Which trackers feed the VM and why; nothing while it is new. */
+static int append_vm_trackers(sd_bus_message *reply, const Manager *m, Vm *vm) {
+        _cleanup_free_ char *feeds = NULL, *why = NULL;
+        int r;
+
+        if (manager_vm_trackers(m, vm, &feeds, &why) < 0)
+                return 0;
+        r = dict_string(reply, &bus_vm_fields[BUS_VM_TRACKERS], feeds);
+        if (r >= 0)
+                r = dict_string(reply, &bus_vm_fields[BUS_VM_TRACKER_DETAIL], why);
+        return r;
+}
+
+static int append_vm(sd_bus_message *reply, const Manager *m, Vm *vm) {
         static const MigratorCounters none = {};
         const BusField *f = bus_vm_fields;
         HeatHistogram h = {};
@@ -1079,6 +1085,8 @@ static int append_vm(sd_bus_message *reply, const Manager *m, const Vm *vm) {
                         r = dict_string(reply, &f[BUS_VM_SLO_STATE], slo_state);
         }
         if (r >= 0)
+                r = append_vm_trackers(reply, m, vm);
+        if (r >= 0)
                 r = dict_end(reply);
         return r;
 }
@@ -1150,6 +1158,8 @@ static const sd_bus_vtable manager_vtable[] = {
         SD_BUS_PROPERTY(VTISM_PROP_VMS, "aa{sv}", property_get_vms, 0, EMITS_INVALIDATION),
         SD_BUS_PROPERTY(VTISM_PROP_OFFLINE_NODES, "aa{sv}", property_get_offline_nodes, 0, EMITS_INVALIDATION),
         SD_BUS_PROPERTY(VTISM_PROP_MIGRATION_STATE, "s", property_get_migration_state, 0, EMITS_CHANGE),
+        SD_BUS_PROPERTY(VTISM_PROP_ACTIVE_TRACKER_REASON, "s", property_get_string, OFFSET(tracker_choice),
+                        EMITS_INVALIDATION),
         SD_BUS_METHOD_WITH_ARGS(VTISM_METHOD_GET_PLAN, SD_BUS_ARGS("s", vm),
                                 SD_BUS_RESULT("a{sv}", plan, "aa{sv}", moves),
                                 method_get_plan, SD_BUS_VTABLE_UNPRIVILEGED),
@@ -1235,6 +1245,7 @@ static const struct {
         { VTISM_PROP_LAST_RELOAD_ERROR, MANAGER_CHANGED_RELOAD_ERROR },
         { VTISM_PROP_ACTIVE_TRACKER, MANAGER_CHANGED_TRACKERS },
         { VTISM_PROP_TRACKERS, MANAGER_CHANGED_TRACKERS },
+        { VTISM_PROP_ACTIVE_TRACKER_REASON, MANAGER_CHANGED_TRACKERS },
         { VTISM_PROP_VMS, MANAGER_CHANGED_VMS | MANAGER_CHANGED_MODE },
         { VTISM_PROP_MIGRATION_STATE, MANAGER_CHANGED_MIGRATION | MANAGER_CHANGED_MODE | MANAGER_CHANGED_PAUSED |
                                               MANAGER_CHANGED_DRY_RUN },

@@ -351,6 +351,31 @@ static void heat_params_from_config(const VtConf *c, HeatParams *p) {
 }
 
 #define TRACKER_FIELDS(name) FIELDS({ "MESSAGE_ID", VTISM_MESSAGE_TRACKER_CHANGED_STR }, { "VTISM_TRACKER", name })
+/* Why the tracker in use is the one (or none is): after every pick, with the reasons as they
+ * are then (a tracker that failed to start says so). */
+static void tracker_choice_update(Manager *m) {
+        free(m->tracker_choice);
+        m->tracker_choice = tracker_pick_explain(m->config->tracker, m->tracker_reasons, m->tracker ? m->tracker->ops : NULL);
+}
+
+int manager_vm_trackers(const Manager *m, Vm *vm, char **ret_feeds, char **ret_why) {
+        switch (vm->state) {
+        case VM_STATE_NEW:
+                return -ENODATA;
+        case VM_STATE_TRACKED:
+                if (m->tracker && vm->target_added) {
+                        *ret_feeds = tracker_target_feeds(m->tracker, &vm->target);
+                        *ret_why = tracker_describe_target(m->tracker, &vm->target);
+                        return 0;
+                }
+                break;
+        default:
+                break;
+        }
+        *ret_feeds = xstrdup("none");
+        *ret_why = xstrdup(vm->error ?: "not sampled");
+        return 0;
+}
 
 int manager_tracker_setup(Manager *m) {
         const TrackerOps *ops = NULL;
@@ -365,8 +390,10 @@ int manager_tracker_setup(Manager *m) {
         tracker_probe_all(&ctx, m->tracker_reasons);
         r = tracker_pick(m->config->tracker, m->tracker_reasons, &ops);
 
-        if (m->tracker && m->tracker->ops == ops)
-                return 0; /* unchanged */
+        if (m->tracker && m->tracker->ops == ops) {
+                tracker_choice_update(m); /* unchanged, the reasons re-probed */
+                return 0;
+        }
 
         /* Switching trackers: every VM starts over with the new one (heat is kept). */
         for (size_t i = 0; i < m->n_vms; i++) {
@@ -390,11 +417,13 @@ int manager_tracker_setup(Manager *m) {
                         log_fields(LOG_WARNING, TRACKER_FIELDS("none"), "The configured tracker %s is not usable: %s. VMs are listed but not sampled.",
                                     tracker_kind_to_string(m->config->tracker),
                                     m->tracker_reasons[m->config->tracker] ?: "unknown tracker");
+                tracker_choice_update(m);
                 return 0;
         }
 
         m->tracker = t;
-        log_fields(LOG_INFO, TRACKER_FIELDS(t->ops->name), "Access tracker: %s%s.", t->ops->name, m->config->tracker == TRACKER_AUTO ? " (auto)" : "");
+        tracker_choice_update(m);
+        log_fields(LOG_INFO, TRACKER_FIELDS(t->ops->name), "Access tracker: %s.", m->tracker_choice);
         return 0;
 }
 
@@ -466,6 +495,8 @@ void manager_vms_done(Manager *m) {
         m->qemu_uids = NULL;
         m->n_qemu_uids = 0;
         m->tracker = tracker_free(m->tracker);
+        free(m->tracker_choice);
+        m->tracker_choice = NULL;
         m->libvirt_source = vmsource_free(m->libvirt_source);
         m->proc_source = vmsource_free(m->proc_source);
         for (int k = 0; k < _TRACKER_KIND_MAX; k++) {
@@ -527,7 +558,9 @@ static int vm_setup(Manager *m, Vm *vm) {
         vm_pick_home_node(vm, m->topology);
 
         if (!m->tracker) {
-                reason = xstrdup("no access tracker is usable on this host");
+                reason = m->config->tracker == TRACKER_AUTO ? xstrdup("no access tracker is usable on this host") :
+                         xasprintf("the configured tracker %s is not usable on this host",
+                                   tracker_kind_to_string(m->config->tracker) ?: "?");
                 goto untrackable;
         }
         r = m->tracker->ops->target_add(m->tracker, &vm->target);

@@ -46,13 +46,9 @@ typedef struct Floor {
 enum { COST_MOVE_4K, COST_MOVE_THP, COST_QUERY, _COST_MAX };
 
 static const char *const failure_table[_MIGRATOR_FAILURE_MAX] = {
-        [MIGRATOR_FAIL_BUSY] = "busy",
-        [MIGRATOR_FAIL_NOMEM] = "nomem",
-        [MIGRATOR_FAIL_GONE] = "gone",
-        [MIGRATOR_FAIL_SHARED] = "shared",
-        [MIGRATOR_FAIL_NOT_ALLOWED] = "not-allowed",
-        [MIGRATOR_FAIL_OTHER] = "other",
-        [MIGRATOR_FAIL_FLOOR] = "floor",
+#define FAILURE_NAME(ID, WORD, KEY, WHAT) [MIGRATOR_FAIL_##ID] = WORD,
+        MIGRATE_FAILURES(FAILURE_NAME)
+#undef FAILURE_NAME
 };
 assert_cc(ELEMENTSOF(failure_table) == _MIGRATOR_FAILURE_MAX);
 

@@ -141,6 +141,19 @@ char *tracker_describe_target(Tracker *t, TrackerTarget *target) {
         return s ?: xstrdup(t->ops->name);
 }
 
+char *tracker_target_feeds(Tracker *t, TrackerTarget *target) {
+        unsigned parts = tracker_combo_target_parts(t, target); /* 0 unless t is a combo */
+        const TrackerComboOps *o = (const TrackerComboOps *) t->ops;
+        char *s = NULL;
+
+        if (parts == 0)
+                return xstrdup(t->ops->name);
+        for (unsigned i = 0; i < TRACKER_COMBO_PARTS; i++)
+                if (parts & (1u << i))
+                        strextendf(&s, "%s%s", s ? "+" : "", o->parts[i]->name);
+        return s;
+}
+
 int tracker_new(const TrackerOps *ops, const TrackerContext *ctx, Tracker **ret) {
         Tracker *t;
         int r;

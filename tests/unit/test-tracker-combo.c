@@ -205,6 +205,10 @@ static void test_merge(void) {
         check_int(tracker_new(&combo.ops, &ctx, &t), 0);
         check_int(t->ops->target_add(t, &target), 0);
         check_int(tracker_combo_target_parts(t, &target), 3);
+        d = tracker_target_feeds(t, &target);
+        check_str(d, "fake-a+fake-b");
+        free(d);
+        d = NULL;
 
         set_runs(&fake_a, regions, ELEMENTSOF(regions));
         set_runs(&fake_b, pages, ELEMENTSOF(pages));
@@ -346,6 +350,9 @@ static Tracker *one_part(TrackerTarget *target, unsigned want_parts, const char 
         check_int(tracker_new(&combo.ops, &ctx, &t), 0);
         check_int(t->ops->target_add(t, target), 0);
         check_int(tracker_combo_target_parts(t, target), want_parts);
+        d = tracker_target_feeds(t, target);
+        check_str(d, want_parts == 1 ? "fake-a" : "fake-b"); /* only the part that follows it */
+        free(d);
         check_int(cycle(t, target, h), 0);
         reference_cycle(ref, want_parts & 1, want_parts & 2);
         check_same_heat(h, ref);
@@ -367,6 +374,7 @@ static void test_degraded(void) {
         TrackerTarget target = { .pid = 1, .ranges = ranges, .n_ranges = 2 };
         TrackerComboStats st;
         Tracker *t;
+        char *d;
 
         /* Part a cannot start: b alone. */
         reset_fakes();
@@ -407,6 +415,9 @@ static void test_degraded(void) {
         check_int(tracker_new(&fake_a_ops, &ctx, &t), 0);
         check_int(tracker_combo_target_stats(t, &target, &st), -EINVAL);
         check_int(tracker_combo_target_parts(t, &target), 0);
+        d = tracker_target_feeds(t, &target);
+        check_str(d, "fake-a");
+        free(d);
         tracker_free(t);
 }
 
