@@ -1241,12 +1241,18 @@ static uint64_t ties_allow(Ties *l, size_t ri, size_t bi) {
         return 0;
 }
 
-/* The ties of the demotion cut and of the known promotion cut, allocated. */
+/* Does the cut take only part of the units at its own heat (so that there is a choice)? */
+static bool cut_has_ties(const Cut *c) {
+        return c->part > 0 && c->at < LEVELS && c->part < c->hist[cut_heat(c)];
+}
+
+/* The ties of the demotion cut and of the known promotion cut, allocated (only for a cut that
+ * takes part of its level: one that takes all of it takes every tie, see emit_vm()). */
 static void plan_ties(Ctx *c, const Host *host, Ties *dt, Ties *kt) {
         const HeatMap *h = c->in->heat;
         const Selection *s = &c->sel;
-        int d_at = s->demote.part > 0 ? cut_heat(&s->demote) : -1;
-        int k_at = s->promote_known.part > 0 ? cut_heat(&s->promote_known) : -1;
+        int d_at = cut_has_ties(&s->demote) ? cut_heat(&s->demote) : -1;
+        int k_at = cut_has_ties(&s->promote_known) ? cut_heat(&s->promote_known) : -1;
         Overlay ov = { .p = c->in->placement, .n = c->in->placement ? c->in->n_placement : 0 };
         _cleanup_free_ BlockUnit *units = NULL;
 
@@ -1288,6 +1294,8 @@ static void emit_vm(Ctx *c, const Host *host, Units *out) {
         uint64_t a_left = s->promote_ambig.part;
         int k_min = LEVELS - 1 - (int) s->promote_known.at, a_min = LEVELS - 1 - (int) s->promote_ambig.at;
         Ties d_ties = {}, k_ties = {};
+        bool d_all = s->demote.part > 0 && !cut_has_ties(&s->demote);
+        bool k_all = s->promote_known.part > 0 && !cut_has_ties(&s->promote_known);
 
         if (s->demote_pages == 0 && s->promote_pages == 0)
                 return;
@@ -1305,8 +1313,10 @@ static void emit_vm(Ctx *c, const Host *host, Units *out) {
                 for (size_t bi = 0; bi < nb; bi++) {
                         BlockSum *sum = &c->blocks[ri][bi];
                         uint64_t ambig_taken = 0, ambig_left = 0;
-                        /* this block's share of the units at each cut's own heat (ties) */
-                        uint64_t d_left = ties_allow(&d_ties, ri, bi), k_left = ties_allow(&k_ties, ri, bi);
+                        /* this block's share of the units at each cut's own heat (ties): all of
+                         * them when the cut takes its whole level */
+                        uint64_t d_left = d_all ? UINT64_MAX : ties_allow(&d_ties, ri, bi);
+                        uint64_t k_left = k_all ? UINT64_MAX : ties_allow(&k_ties, ri, bi);
                         /* the hottest or coldest unit of each kind in the block against the cut-offs
                          * (at the cut's own heat only while some of its part is left) */
                         bool want_d = s->demote_pages > 0 && sum->dram_min != NONE_LOW &&
