@@ -82,6 +82,9 @@
 #define VTISM_PROP_OFFLINE_NODES        "OfflineNodes"       /* aa{sv}: bus_node_fields (id and the device keys):
                                                               * nodes that are not online but a DAX device
                                                               * targets (memory not made system RAM yet) */
+#define VTISM_PROP_CONTIGUITY          "Contiguity"         /* aa{sv}: bus_contig_fields with id and name:
+                                                              * the summaries vtismd has of each VM ("now",
+                                                              * "before_tiering"), never a scan */
 #define VTISM_PROP_MIGRATION_STATE      "MigrationState"     /* s: "idle", "moving", "paused", "dry-run",
                                                               * "monitor-only" */
 
@@ -283,6 +286,8 @@ typedef enum BusContigField {
         BUS_CONTIG_OFFSET_GROUPS_FOR_90PCT,   /* t */
         BUS_CONTIG_OFFSET_GROUPS_FOR_99PCT,   /* t */
         BUS_CONTIG_OFFSET_GROUPS_TOP_BYTES,   /* at */
+        BUS_CONTIG_ID,                        /* s: the VM's id (the Contiguity property only) */
+        BUS_CONTIG_NAME,                      /* s: its name (the Contiguity property only) */
         _BUS_CONTIG_FIELD_MAX,
 } BusContigField;
 extern const BusField bus_contig_fields[_BUS_CONTIG_FIELD_MAX];

@@ -268,6 +268,8 @@ void manager_contiguity_cycle(Manager *m);
 /* The migrator's round_done sink (migrator.h): what it moved of each VM. */
 struct MigratorRound;
 void manager_contiguity_round_done(Manager *m, const struct MigratorRound *r);
+/* The summaries vtismd has of vm, without scanning (the Contiguity property); false if none. */
+bool manager_contiguity_view(Manager *m, const Vm *vm, ContigView *ret);
 /* Requests still waiting are answered -ECANCELED; the running scan ends. */
 void manager_contiguity_done(Manager *m);
 /* Tunables, for tests (0 fields: defaults). */
