@@ -681,9 +681,20 @@ static int vm_cycle(Manager *m, Vm *vm) {
         if (vm->state == VM_STATE_TRACKED && vm->run_state != VM_RUN_RUNNING) {
                 /* Not sampled: its heat stays as it is (see vm_set_run_state()). */
         } else if (vm->state == VM_STATE_TRACKED && vm->restart_period > 0) {
-                /* The accesses since the last sample are a migration's: start the period again. */
+                /* The accesses since the last sample are a migration's: read them into a heat map
+                 * that is thrown away (a tracker that clears bits as it reads, idle_pages, has no
+                 * other way to forget them), then start the period again. */
+                _cleanup_(heatmap_freep) HeatMap *scratch = NULL;
+
                 vm->restart_period--;
-                r = m->tracker->ops->prepare_access_checks(m->tracker, &vm->target);
+                r = heatmap_new(vm->ranges, vm->n_ranges, heatmap_params(vm->heat), &scratch);
+                if (r >= 0) {
+                        heatmap_cycle_begin(scratch);
+                        r = m->tracker->ops->check_accesses(m->tracker, &vm->target, scratch);
+                        (void) heatmap_cycle_end(scratch);
+                }
+                if (r != -ESRCH)
+                        r = m->tracker->ops->prepare_access_checks(m->tracker, &vm->target);
                 if (r == -ESRCH)
                         return r;
         } else if (vm->state == VM_STATE_TRACKED) {
