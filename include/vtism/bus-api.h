@@ -189,6 +189,9 @@ typedef enum BusVmField {
         BUS_VM_SLO_MET,           /* b: the service level is met; absent without one, or while the VM has
                                    * been frozen since it was found (no update yet) */
         BUS_VM_SLO_STATE,         /* s: "met", "not met: <why>"; absent as slo_met */
+        BUS_VM_RUN_STATE,         /* s: "running", "paused", "migrating out", "migrating in" (libvirt's
+                                   * word; "running" without it); not running: neither sampled nor moved */
+        BUS_VM_RUN_STATE_REASON,  /* s: libvirt's words for it, e.g. "libvirt: paused (user)"; absent when running */
         _BUS_VM_FIELD_MAX,
 } BusVmField;
 extern const BusField bus_vm_fields[_BUS_VM_FIELD_MAX];

@@ -47,6 +47,8 @@ const BusField bus_vm_fields[_BUS_VM_FIELD_MAX] = {
         [BUS_VM_SLO_CAP_BP] = { "slo_cap_bp", "u" },
         [BUS_VM_SLO_MET] = { "slo_met", "b" },
         [BUS_VM_SLO_STATE] = { "slo_state", "s" },
+        [BUS_VM_RUN_STATE] = { "run_state", "s" },
+        [BUS_VM_RUN_STATE_REASON] = { "run_state_reason", "s" },
 };
 assert_cc(ELEMENTSOF(bus_vm_fields) == _BUS_VM_FIELD_MAX);
 

@@ -10,6 +10,7 @@
 
 static const char *const mode_states[] = { "tiering", "monitor-only", NULL };
 static const char *const vm_states[] = { "new", "tracked", "untrackable", NULL };
+static const char *const vm_run_states[] = { "running", "paused", "migrating out", "migrating in", NULL };
 static const char *const migration_states[] = { "idle", "moving", "paused", "dry-run", "monitor-only", NULL };
 
 #define NL(l, f) { .label = l, .field = BUS_NODE_##f }
@@ -109,6 +110,9 @@ const MetricDef metric_defs[] = {
         /* per VM */
         { V(STATE), .name = "vtism_vm_state", .type = METRIC_STATESET, .flags = 0, .help = "The VM's state: new, tracked (sampled) or untrackable.",
           .label = "state", .states = vm_states },
+        { V(RUN_STATE), .name = "vtism_vm_run_state", .type = METRIC_STATESET, .flags = 0,
+          .help = "What the VM does, by libvirt: running, paused, migrating out or in (neither sampled nor moved then).",
+          .label = "run_state", .states = vm_run_states },
         { V(PID), .name = "vtism_vm_pid", .type = METRIC_GAUGE, .flags = 0, .help = "The VM's QEMU process." },
         { V(RAM_BYTES), .name = "vtism_vm_ram_bytes", .type = METRIC_GAUGE, .flags = 0, .help = "Guest RAM located." },
         { V(DRAM_BUDGET_BYTES), .name = "vtism_vm_dram_budget_bytes", .type = METRIC_GAUGE, .flags = 0,
@@ -218,6 +222,7 @@ const MetricUnexported metric_unexported[] = {
         { V(SLO_STATE), .why = "free text; vtism_vm_slo_met says whether" },
         { V(SOURCES), .why = "how it was found, not state" },
         { V(ERROR), .why = "free text; vtism_vm_state says untrackable" },
+        { V(RUN_STATE_REASON), .why = "free text (libvirt's words); vtism_vm_run_state says which" },
         { V(HOME_REASON), .why = "free text" },
         { V(POLICY), .why = "a file:line" },
         { V(ALLOWED_NODES), .why = "a node list" },

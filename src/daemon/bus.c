@@ -1036,6 +1036,10 @@ static int append_vm(sd_bus_message *reply, const Manager *m, Vm *vm) {
                 r = dict_string(reply, &f[BUS_VM_STATE], vm_state_to_string(vm->state));
         if (r >= 0)
                 r = dict_string(reply, &f[BUS_VM_ERROR], vm->error);
+        if (r >= 0)
+                r = dict_string(reply, &f[BUS_VM_RUN_STATE], vm_run_state_to_string(vm->run_state));
+        if (r >= 0)
+                r = dict_string(reply, &f[BUS_VM_RUN_STATE_REASON], vm->run_state_why);
         /* Unknown values are left out (bus-api.h): the RAM size before its guest RAM is located
          * (a QEMU still starting, a process that has not mapped its memory: not "0 bytes"),
          * placement before a complete pass, heat before the first sample (a VM never sampled is
