@@ -185,10 +185,11 @@ from=$(log_lines)
 DB=vtism-lc-$LV_ID-b
 poll_start "$D_UUID"
 migrate "$A_URI" "$B_URI" "$D" "$DB"
-migrating_in_or_done() { vm_is "$D_UUID" '.run_state == "migrating in"' || ! kill -0 "$MIG_PID" 2>/dev/null; }
+# not_tiered is set by the first placement pass after the VM is found: wait for it too.
+migrating_in_or_done() { vm_is "$D_UUID" '.run_state == "migrating in" and .not_tiered != null' || ! kill -0 "$MIG_PID" 2>/dev/null; }
 wait_for "$MIGRATE_TIMEOUT" migrating_in_or_done || true
 j=$(vm_json "$D_UUID")
-[[ $(jq -r .run_state <<<"$j") == "migrating in" ]] || j=""
+jq -en 'input | (.run_state == "migrating in" and .not_tiered != null)' <<<"$j" >/dev/null || j=""
 migrate_wait
 poll_stop
 ((MIG_RC == 0)) || fail "migration A -> B failed ($MIG_RC): $(cat "$SCRATCH/migrate.out")"
@@ -243,8 +244,8 @@ wait_cycles 3
 from=$(log_lines)
 DA=vtism-lc-$LV_ID-c
 migrate "$B_URI" "$A_URI" "$DB" "$DA"
-wait_for 60 vm_is "$D_UUID" '.run_state == "migrating out"' ||
-        fail "$DB never shown migrating out: $(vm_json "$D_UUID"); virsh: $(cat "$SCRATCH/migrate.out")"
+wait_for 60 vm_is "$D_UUID" '.run_state == "migrating out" and .not_tiered != null' ||
+        fail "$DB never shown migrating out (or not_tiered not set by a placement pass): $(vm_json "$D_UUID"); virsh: $(cat "$SCRATCH/migrate.out")"
 kill -0 "$MIG_PID" 2>/dev/null || fail "the migration ended before the test could abort it: $(cat "$SCRATCH/migrate.out")"
 before=$(vm_json "$D_UUID")
 jq -en 'input | ((.run_state_reason | startswith("libvirt: migration job")) and (.not_tiered | startswith("migrating out (libvirt: migration job")) and (.not_tiered | endswith("its pages are not moved while it is sent away")))' <<<"$before" >/dev/null ||
