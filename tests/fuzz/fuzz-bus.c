@@ -223,6 +223,13 @@ static void setup(void) {
         manager->bus = sd_bus_ref(server);
         if (sd_bus_new(&client) < 0 || sd_bus_set_fd(client, fds[1], fds[1]) < 0 || sd_bus_start(client) < 0)
                 die("cannot start the client end");
+        /* the handshake, before any call: what the connection may carry (unix fds) is settled */
+        for (unsigned i = 0; sd_bus_is_ready(client) <= 0; i++) {
+                if (i > PUMP_MAX)
+                        die("the client end never became ready");
+                (void) sd_event_run(manager->event, 0);
+                (void) sd_bus_process(client, NULL);
+        }
 }
 
 /* ---- building a call from the input ---- */
@@ -269,6 +276,10 @@ static const char *type_end(const char *sig, unsigned depth) {
                 return type_end(sig + 1, depth + 1);
         case '(': {
                 const char *s = sig + 1;
+                /* "()" is not a D-Bus type, but sd-bus 252 builds it: the receiving end then drops
+                 * the unparseable message without a reply (a dbus-daemon would refuse it) */
+                if (*s == ')')
+                        return NULL;
                 while (s && *s && *s != ')')
                         s = type_end(s, depth + 1);
                 return s && *s == ')' ? s + 1 : NULL;
@@ -377,8 +388,10 @@ static sd_bus_message *call(sd_bus_message *msg) {
         sd_bus_message *reply = NULL;
         sd_bus_slot *slot = NULL;
 
-        if (sd_bus_call_async(client, &slot, msg, on_reply, &reply, 0) < 0)
-                die("cannot send the call");
+        int r = sd_bus_call_async(client, &slot, msg, on_reply, &reply, 0);
+        if (r < 0)
+                die("cannot send the call: %s (client %s, server %s)", strerror(-r),
+                    sd_bus_is_open(client) > 0 ? "open" : "closed", sd_bus_is_open(server) > 0 ? "open" : "closed");
         for (unsigned i = 0; !reply && i < PUMP_MAX; i++) {
                 (void) sd_event_run(sd_bus_get_event(server), 0);
                 while (sd_bus_process(client, NULL) > 0 && !reply)
@@ -386,8 +399,9 @@ static sd_bus_message *call(sd_bus_message *msg) {
         }
         sd_bus_slot_unref(slot);
         if (!reply)
-                die("no reply to %s.%s after %u rounds of the event loop", sd_bus_message_get_interface(msg),
-                    sd_bus_message_get_member(msg), PUMP_MAX);
+                die("no reply to %s.%s after %u rounds of the event loop (client %s, server %s)",
+                    sd_bus_message_get_interface(msg), sd_bus_message_get_member(msg), PUMP_MAX,
+                    sd_bus_is_open(client) > 0 ? "open" : "closed", sd_bus_is_open(server) > 0 ? "open" : "closed");
         return reply;
 }
 
