@@ -150,9 +150,11 @@ done
 echo "--- samples (t rss_kib fds vms promoted demoted failed sample_errors) ---"
 cat "$samples"
 elapsed=$((SECONDS - start))
-warmup=$((elapsed / 4))
+# The quarters are those of the sampled span (the last round may run long after its sample).
+last_t=$(awk '!/^#/ { t = $1 } END { print t + 0 }' "$samples")
+warmup=$((last_t / 4))
 ((elapsed <= DURATION + 10)) || echo "lab-soak: $(n_samples) samples in $elapsed s (extended past $DURATION s for $MIN_SAMPLES samples)"
-awk -v w="$warmup" -v d="$elapsed" '
+awk -v w="$warmup" -v d="$last_t" '
         /^#/ { next }
         $1 >= w && $1 < d / 2 { if ($2 > q2) q2 = $2 }
         $1 >= 3 * d / 4 { if ($2 > q4) q4 = $2 }
