@@ -1375,17 +1375,12 @@ static int on_disconnected(sd_bus_message *msg, void *userdata, sd_bus_error *er
         return 0;
 }
 
-int bus_setup(Manager *m) {
-        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+int bus_export(Manager *m, sd_bus *bus) {
         int r;
 
         r = check_property_changes();
         if (r < 0)
                 return r;
-
-        r = sd_bus_open_system_with_description(&bus, "vtismd");
-        if (r < 0)
-                return log_error_errno(r, "Failed to connect to the system bus: %m");
 
         r = sd_bus_add_object_vtable(bus, NULL, VTISM_BUS_PATH, VTISM_BUS_INTERFACE, manager_vtable, m);
         if (r < 0)
@@ -1394,6 +1389,20 @@ int bus_setup(Manager *m) {
         r = sd_bus_attach_event(bus, m->event, SD_EVENT_PRIORITY_NORMAL);
         if (r < 0)
                 return log_error_errno(r, "Failed to attach the bus to the event loop: %m");
+        return 0;
+}
+
+int bus_setup(Manager *m) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        int r;
+
+        r = sd_bus_open_system_with_description(&bus, "vtismd");
+        if (r < 0)
+                return log_error_errno(r, "Failed to connect to the system bus: %m");
+
+        r = bus_export(m, bus);
+        if (r < 0)
+                return r;
 
         /* If the bus goes away, leave with failure: systemd restarts us once it is back. The match
          * says why and sets the exit status; exit-on-disconnect is the safety net behind it. */
