@@ -92,7 +92,9 @@ start_vtismd() {
                 vtismctl status --json >/tmp/st.json 2>/dev/null && break
                 sleep 1
         done
-        AGENT_PIDS=$(systemctl show -P MainPID vtismd.service)
+        # systemctl's D-Bus call can time out on a loaded host: then the lab's only vtismd by name
+        AGENT_PIDS=$(systemctl show -P MainPID vtismd.service 2>/dev/null) || true
+        [[ $AGENT_PIDS =~ ^[1-9][0-9]*$ ]] || AGENT_PIDS=$(pgrep -x vtismd | head -n 1)
         NOTE="tracker $(jq -r .active_tracker /tmp/st.json 2>/dev/null), budget ${DRAM_MIB} MiB, defaults otherwise"
 }
 stop_vtismd() {
