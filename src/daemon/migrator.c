@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * The migrator: executes plans with move_pages(2) in slices from the event loop, and sweeps the
- * VMs' placement with queries. The model, the costs and every rule are in include/vtism/migrator.h.
+ * The migrator: executes plans with move_pages(2) on a worker thread, in batches prepared and
+ * finished in slices of the event loop, and sweeps the VMs' placement with queries. The model, the costs and every rule are in include/vtism/migrator.h.
  *
  * Inside: a registry of VMs sorted by key; at most one running Job (a copy of the plan's moves,
  * a cursor into them, one Slot per plan VM, and two queues of Entries — one address each, a

@@ -1010,8 +1010,9 @@ static void test_budget(void) {
 
 /*
  * Slices: vm0 demotes 8000 pages at a simulated 20 us each (160 ms of work). With the defaults
- * (slices of <= 40 ms, 5 ms batches) no slice takes more than ~45 ms, the loop serves a pipe
- * written from inside a callback before the next slice, and sweeping goes on alongside.
+ * (slices of <= 40 ms of loop work, 5 ms batches: the fixed part of 10 us is small) no slice takes
+ * more than ~45 ms, the loop serves a pipe written from inside a callback before the next slice,
+ * and sweeping goes on alongside (between the calls: one call at a time).
  */
 static int pipe_fds[2];
 static uint64_t slices_at_write, slices_at_read;
@@ -1085,8 +1086,8 @@ static void test_slices_stall(void) {
 
 /*
  * The probe stalls (40 ms each time: it overestimates the fixed part 4x), real calls cost 10 ms
- * plus 20 us per page (like the loaded lab): the estimate corrects itself from the real calls,
- * batches stay large (35 ms: ~1250 pages), and the probe has a slice of its own.
+ * plus 20 us per page (like the loaded lab): batches are 50 x the estimate (capped at 500 ms:
+ * the 8000 pages in one call or few), and the probe has a slice of its own.
  */
 static void test_slices_bad_probe(void) {
         setup(NULL);
@@ -1106,8 +1107,8 @@ static void test_slices_bad_probe(void) {
 
 /*
  * The same with a fixed cost of 3 ms per move call (a big host whose lru_cache_disable() waits
- * for many CPUs, or the lab's TCG): the probe sees it, batches grow to ~27 ms (the fixed part
- * <= 10 %), a slice holds one of them, and still no slice exceeds ~40 ms.
+ * for many CPUs, or the lab's TCG): the probe sees it, batches grow to ~150 ms (the fixed part
+ * <= 2 %) on the worker, and no slice of the loop exceeds ~40 ms.
  */
 static void test_slices_expensive_calls(void) {
         const MigratorStats *st;
