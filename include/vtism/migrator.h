@@ -51,8 +51,9 @@
  * the next would end more than MigratorOptions.slice_usec (40 ms) after the slice's start. A
  * call in flight cannot be interrupted: pausing, dry-run, migrator_cancel(), a new plan or
  * migrator_forget_vm() take effect when it returns (its results are counted, then nothing more is
- * issued for what was stopped), and migrator_free() waits for it (at most one batch: <=
- * batch_max_usec, ~500 ms, as measured). The probe of a call's fixed cost (below) stays on the
+ * issued for what was stopped), and migrator_free() waits for it (one batch: sized to <=
+ * batch_max_usec, 500 ms, from the estimates; the longest call measured in the lab at load 20 on
+ * 2 host cores took 3.1 s). The probe of a call's fixed cost (below) stays on the
  * loop: two no-op calls, ~0.3 ms natively, 8-22 ms in the lab, at most every 10 s.
  * The thread costs its stack (glibc's default reservation, 8 MiB of address space, a few KiB
  * resident), one eventfd and no allocation per batch.
@@ -76,10 +77,12 @@
  * does not shrink the following batches to nothing, and a call's fixed part counts as at most
  * half of it when the per-page part is derived. Sizes stay within
  * [.batch_pages_min, .batch_pages_max] (4 KiB pages; a THP counts 512). Natively that gives
- * batches of ~4,000 pages (16 MiB) or ~25 THPs; in the lab (fixed part 4-11 ms) 200-500 ms
- * calls of ~2,000-8,000 pages or 3-10 THPs. Before the worker, a batch had to fit a slice
- * (<= 35 ms), so under TCG the fixed part was 11-31 % of every call and the migrator reached only
- * 0.69-0.89 of one bare call; bench/RESULTS.md has the numbers with the worker.
+ * batches of ~4,000 pages (16 MiB) or ~25 THPs; in the lab (fixed part 4-11 ms, measured 6.3)
+ * calls of up to 500 ms: ~1,600 pages per call at 300 us per page on a loaded host, 1-4 THPs.
+ * Before the worker, a batch had to fit a slice (<= 35 ms), so under TCG the fixed part was
+ * 11-31 % of every call and the migrator reached only 0.69-0.89 of one bare call; with it, the
+ * lab's medians were 0.84-1.30 (4 KiB) and 0.41-0.75 (THP, its batches shrunk by stall-inflated
+ * estimates) at load 17-23: bench/RESULTS.md.
  * Before every move batch and every batch of planned queries the pid's start time is re-read
  * (/proc/PID/stat: ~10-40 us natively, ~60 us in the lab): a different process with the same pid
  * never gets moves. The residency sweep does not re-read it: its owner checks each VM once per
