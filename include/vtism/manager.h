@@ -268,6 +268,8 @@ void manager_contiguity_cycle(Manager *m);
 /* The migrator's round_done sink (migrator.h): what it moved of each VM. */
 struct MigratorRound;
 void manager_contiguity_round_done(Manager *m, const struct MigratorRound *r);
+/* The summaries vtismd has of vm, without scanning (the Contiguity property); false if none. */
+bool manager_contiguity_view(Manager *m, const Vm *vm, ContigView *ret);
 /* Requests still waiting are answered -ECANCELED; the running scan ends. */
 void manager_contiguity_done(Manager *m);
 /* Tunables, for tests (0 fields: defaults). */
@@ -312,6 +314,9 @@ void manager_placement_cycle(Manager *m);
 /* A VM got a heat map (register it with the migrator), or is about to lose it or go. */
 void manager_placement_add_vm(Manager *m, Vm *vm);
 void manager_placement_forget_vm(Manager *m, Vm *vm);
+/* The VM's pages must not move from now on (it is paused or being migrated): a running round with
+ * moves for it ends now (CANCELLED; the other VMs get their moves in the next cycle's plan). */
+void manager_placement_hold_vm(Manager *m, Vm *vm);
 /* Its per-VM state too (the VM is being freed). */
 void manager_placement_free_vm(Manager *m, Vm *vm);
 /* After a reload (mode, dry-run from the config). */
