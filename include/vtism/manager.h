@@ -304,7 +304,7 @@ int manager_find_vm(Manager *m, const char *key, Vm **ret);
  * manager-placement.c: the placement half of the cycle. Every cycle after sampling: the residency
  * refresh (a global budget of placement queries, more while a VM's first pass is incomplete), then
  * one plan for all VMs at once (plan_compute(): heat maps, homes, policies, allowed nodes, limits
- * from the config) handed to the migrator, which moves pages in slices from the event loop; its
+ * from the config) handed to the migrator, which moves pages from a worker thread; its
  * reports go back to the heat maps, the journal (one entry per round per VM that moved) and the
  * counters. Nothing is planned in monitor-only mode; the residency refresh goes on.
  */

@@ -9,7 +9,7 @@
  *               to a PlanPolicy, allowed nodes (the QEMU process's Mems_allowed_list), frozen when
  *               it must not move; limits from the config (the cycle's byte budget is the rate
  *               limit times the interval)
- *     act       migrator_submit() (the migrator moves in slices from the event loop; dry-run and
+ *     act       migrator_submit() (the migrator moves on its worker thread; dry-run and
  *               pause are honoured there), each node's free-memory floor first
  *               (dram_min_free_percent, demotion_min_free_ratio of its size: the migrator re-reads
  *               the node's MemFree before every batch into it)
