@@ -185,11 +185,12 @@ from=$(log_lines)
 DB=vtism-lc-$LV_ID-b
 poll_start "$D_UUID"
 migrate "$A_URI" "$B_URI" "$D" "$DB"
-# not_tiered is set by the first placement pass after the VM is found: wait for it too.
-migrating_in_or_done() { vm_is "$D_UUID" '.run_state == "migrating in" and .not_tiered != null' || ! kill -0 "$MIG_PID" 2>/dev/null; }
+# not_tiered is set by the next placement pass after the event (it may still hold an older
+# reason, or none for a VM just found): wait for it to name the run state too.
+migrating_in_or_done() { vm_is "$D_UUID" '.run_state == "migrating in" and (.not_tiered // "" | startswith("migrating in"))' || ! kill -0 "$MIG_PID" 2>/dev/null; }
 wait_for "$MIGRATE_TIMEOUT" migrating_in_or_done || true
 j=$(vm_json "$D_UUID")
-jq -en 'input | (.run_state == "migrating in" and .not_tiered != null)' <<<"$j" >/dev/null || j=""
+jq -en 'input | (.run_state == "migrating in" and (.not_tiered // "" | startswith("migrating in")))' <<<"$j" >/dev/null || j=""
 migrate_wait
 poll_stop
 ((MIG_RC == 0)) || fail "migration A -> B failed ($MIG_RC): $(cat "$SCRATCH/migrate.out")"
@@ -244,7 +245,7 @@ wait_cycles 3
 from=$(log_lines)
 DA=vtism-lc-$LV_ID-c
 migrate "$B_URI" "$A_URI" "$DB" "$DA"
-wait_for 60 vm_is "$D_UUID" '.run_state == "migrating out" and .not_tiered != null' ||
+wait_for 60 vm_is "$D_UUID" '.run_state == "migrating out" and (.not_tiered // "" | startswith("migrating out"))' ||
         fail "$DB never shown migrating out (or not_tiered not set by a placement pass): $(vm_json "$D_UUID"); virsh: $(cat "$SCRATCH/migrate.out")"
 kill -0 "$MIG_PID" 2>/dev/null || fail "the migration ended before the test could abort it: $(cat "$SCRATCH/migrate.out")"
 before=$(vm_json "$D_UUID")
