@@ -333,6 +333,16 @@ static uint8_t view_heat(const RangeView *v, uint64_t page) {
         return v->heat[page >> v->page_shift];
 }
 
+/* Range ri of h as a view, and the placement overlay moved to its start (ranges are walked in
+ * address order). */
+static void view_open(const HeatMap *h, size_t ri, RangeView *v, Overlay *ov) {
+        size_t n_granules;
+
+        (void) heatmap_range(h, ri, &v->spec, &v->heat, &n_granules);
+        v->page_shift = v->spec.granule_bytes == HEATMAP_GRANULE_2M ? 9 : 0;
+        overlay_seek(ov, v->spec.hva);
+}
+
 /* A node id → (class, host index) for a page known there. */
 static UnitClass class_of_node(const Host *host, int id, int *ret_index) {
         int i = host_index(host, id);
@@ -590,12 +600,10 @@ static void scan_vm(Ctx *c, const Host *host) {
 
         for (size_t ri = 0; ri < c->n_ranges; ri++) {
                 RangeView v;
-                size_t nb = heatmap_range_n_blocks(h, ri), n_granules;
+                size_t nb = heatmap_range_n_blocks(h, ri);
 
-                (void) heatmap_range(h, ri, &v.spec, &v.heat, &n_granules);
-                v.page_shift = v.spec.granule_bytes == HEATMAP_GRANULE_2M ? 9 : 0;
+                view_open(h, ri, &v, &ov);
                 c->blocks[ri] = xcalloc(nb, sizeof(BlockSum));
-                overlay_seek(&ov, v.spec.hva);
 
                 for (size_t bi = 0; bi < nb; bi++) {
                         BlockSum *s = &c->blocks[ri][bi];
@@ -1261,11 +1269,9 @@ static void plan_ties(Ctx *c, const Host *host, Ties *dt, Ties *kt) {
         units = xcalloc(HUGE_PAGES, sizeof(BlockUnit));
         for (size_t ri = 0; ri < c->n_ranges; ri++) {
                 RangeView v;
-                size_t nb = heatmap_range_n_blocks(h, ri), n_granules;
+                size_t nb = heatmap_range_n_blocks(h, ri);
 
-                (void) heatmap_range(h, ri, &v.spec, &v.heat, &n_granules);
-                v.page_shift = v.spec.granule_bytes == HEATMAP_GRANULE_2M ? 9 : 0;
-                overlay_seek(&ov, v.spec.hva);
+                view_open(h, ri, &v, &ov);
                 for (size_t bi = 0; bi < nb; bi++) {
                         const BlockSum *sum = &c->blocks[ri][bi];
                         bool want_d = d_at >= 0 && sum->dram_min != NONE_LOW && (int) sum->dram_min <= d_at;
@@ -1304,11 +1310,9 @@ static void emit_vm(Ctx *c, const Host *host, Units *out) {
 
         for (size_t ri = 0; ri < c->n_ranges; ri++) {
                 RangeView v;
-                size_t nb = heatmap_range_n_blocks(h, ri), n_granules;
+                size_t nb = heatmap_range_n_blocks(h, ri);
 
-                (void) heatmap_range(h, ri, &v.spec, &v.heat, &n_granules);
-                v.page_shift = v.spec.granule_bytes == HEATMAP_GRANULE_2M ? 9 : 0;
-                overlay_seek(&ov, v.spec.hva);
+                view_open(h, ri, &v, &ov);
 
                 for (size_t bi = 0; bi < nb; bi++) {
                         BlockSum *sum = &c->blocks[ri][bi];
