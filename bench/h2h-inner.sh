@@ -1,23 +1,24 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-or-later
-# INSIDE the lab (tests/lab/run --systemd --hmat, 2 nodes), for bench/h2h-lab: one workload under
+# INSIDE the lab (tests/lab/run --systemd --hmat, 2 nodes), for bench/h2h-lab: each workload under
 # each tiering contender in turn, every contender from the same starting placement (a fresh
 # h2h-work process places its own pages: DRAM_MIB on node 0, the rest on node 1; a fresh idle
 # filler first takes node 0's free memory down to FREE_MIB, so that the DRAM node is under real
-# pressure). Per contender it writes OUT/CONTENDER.json: the workload's own reports (one every
+# pressure). Per contender it writes OUT/WORKLOAD/CONTENDER.json: the workload's own reports (one every
 # INTERVAL s), /proc/vmstat deltas, the agent's CPU time, the workload's CPU time, and why it
 # could not run if it could not. A benchmark: it never judges numbers; it exits 1 only when a
 # contender could not run (after trying all of them).
-# Usage: h2h-inner.sh SOURCE_ROOT BUILD_ROOT OUT WORKLOAD DURATION CONTENDER...
-#   WORKLOAD: zipf | shift; CONTENDER: alldram none oracle vtismd damon numab
+# Usage: h2h-inner.sh SOURCE_ROOT BUILD_ROOT OUT WORKLOAD[,WORKLOAD] DURATION CONTENDER...
+#   WORKLOAD: zipf | shift (each in turn, results in OUT/WORKLOAD/); CONTENDER: alldram none
+#   oracle vtismd numab damon (or damon-nogoal, damon-noyoung, damon-nogoal-noyoung); a
+#   CONTENDER@WORKLOAD runs for that workload only
 # shellcheck disable=SC2046,SC2086 # lists of pids are split on purpose where they are used
 set -euo pipefail
-SRC=$1 BUILD=$2 OUT=$3 WORKLOAD=$4 DURATION=$5
+SRC=$1 BUILD=$2 OUT_ROOT=$3 WORKLOADS=$4 DURATION=$5
 shift 5
 CONTENDERS=("$@")
 WORK=$BUILD/bench/h2h-work
 SIZE_MIB=${VTISM_H2H_SIZE_MIB:-256} DRAM_MIB=${VTISM_H2H_DRAM_MIB:-64}
-HOT_MIB=${VTISM_H2H_HOT_MIB:-$([[ $WORKLOAD == zipf ]] && echo 16 || echo 48)}
 FREE_MIB=${VTISM_H2H_FREE_MIB:-36} RATE=${VTISM_H2H_RATE:-20000} INTERVAL=${VTISM_H2H_INTERVAL:-5}
 PHASE=${VTISM_H2H_PHASE:-$((DURATION / 2))}
 D=/sys/kernel/mm/damon/admin/kdamonds
@@ -26,7 +27,7 @@ VMSTAT_KEYS="pgmigrate_success pgmigrate_fail pgpromote_success pgpromote_candid
 log() { echo "h2h: $*" >&2; }
 
 [[ ${VTISM_LAB:-} == 1 && -d /run/systemd/system ]] || { echo "h2h-inner: run me through bench/h2h-lab" >&2; exit 77; }
-mkdir -p "$OUT"
+mkdir -p "$OUT_ROOT"
 . "$SRC/tests/lab/lib/install-vtism.sh"
 
 cat >/tmp/vtism.conf <<CONF
@@ -91,7 +92,9 @@ start_vtismd() {
                 vtismctl status --json >/tmp/st.json 2>/dev/null && break
                 sleep 1
         done
-        AGENT_PIDS=$(systemctl show -P MainPID vtismd.service)
+        # systemctl's D-Bus call can time out on a loaded host: then the lab's only vtismd by name
+        AGENT_PIDS=$(systemctl show -P MainPID vtismd.service 2>/dev/null) || true
+        [[ $AGENT_PIDS =~ ^[1-9][0-9]*$ ]] || AGENT_PIDS=$(pgrep -x vtismd | head -n 1)
         NOTE="tracker $(jq -r .active_tracker /tmp/st.json 2>/dev/null), budget ${DRAM_MIB} MiB, defaults otherwise"
 }
 stop_vtismd() {
@@ -121,6 +124,7 @@ node_range() { # NODE: physical address range "START END" of its zones (/proc/zo
                 END { if (lo != "") printf "%.0f %.0f\n", lo * 4096, hi * 4096 }' /proc/zoneinfo
 }
 damon_scheme() { # KDAMOND ACTION TARGET_NID NR_MIN NR_MAX FILTER_MATCHING GOAL_TARGET_BP
+        # (DAMON_GOALS=0: no quota goal, the plain 200 MiB/s quota; DAMON_YOUNG=0: no young filter)
         local s=$D/$1/contexts/0/schemes/0
         echo 1 >"$D/$1/contexts/0/schemes/nr_schemes"
         echo "$2" >"$s/action"
@@ -131,13 +135,17 @@ damon_scheme() { # KDAMOND ACTION TARGET_NID NR_MIN NR_MAX FILTER_MATCHING GOAL_
         echo 1000000 >"$s/apply_interval_us"
         echo $((200 << 20)) >"$s/quotas/bytes"
         echo 1000 >"$s/quotas/reset_interval_ms"
-        echo 1 >"$s/quotas/goals/nr_goals"
-        echo user_input >"$s/quotas/goals/0/target_metric"
-        echo "$7" >"$s/quotas/goals/0/target_value"
-        echo "$7" >"$s/quotas/goals/0/current_value"
-        echo 1 >"$s/filters/nr_filters"
-        echo young >"$s/filters/0/type"
-        echo "$6" >"$s/filters/0/matching"
+        if ((DAMON_GOALS)); then
+                echo 1 >"$s/quotas/goals/nr_goals"
+                echo user_input >"$s/quotas/goals/0/target_metric"
+                echo "$7" >"$s/quotas/goals/0/target_value"
+                echo "$7" >"$s/quotas/goals/0/current_value"
+        fi
+        if ((DAMON_YOUNG)); then
+                echo 1 >"$s/filters/nr_filters"
+                echo young >"$s/filters/0/type"
+                echo "$6" >"$s/filters/0/matching"
+        fi
 }
 damon_kdamond() { # KDAMOND NODE
         local c=$D/$1/contexts/0 r
@@ -153,18 +161,41 @@ damon_kdamond() { # KDAMOND NODE
         echo "${r[0]}" >"$c/targets/0/regions/0/start"
         echo "${r[1]}" >"$c/targets/0/regions/0/end"
 }
-damon_feedback() { # every second: node 0's free and used ratios (bp) as the goals' current values
-        local tot free
+damon_feedback() { # every second: node 0's free and used ratios (bp) as the goals' current values;
+        # every INTERVAL s one line of each scheme's statistics and effective quota to DAMON_SERIES
+        local tot free n=0 k s t0
+        t0=$(awk '{ print $1 }' /proc/uptime)
         while :; do
                 tot=$(node_kb 0 MemTotal) free=$(node_kb 0 MemFree)
-                echo $((free * 10000 / tot)) >"$D/0/contexts/0/schemes/0/quotas/goals/0/current_value"
-                echo $(((tot - free) * 10000 / tot)) >"$D/1/contexts/0/schemes/0/quotas/goals/0/current_value"
-                echo commit_schemes_quota_goals >"$D/0/state"
-                echo commit_schemes_quota_goals >"$D/1/state"
+                if ((DAMON_GOALS)); then
+                        echo $((free * 10000 / tot)) >"$D/0/contexts/0/schemes/0/quotas/goals/0/current_value"
+                        echo $(((tot - free) * 10000 / tot)) >"$D/1/contexts/0/schemes/0/quotas/goals/0/current_value"
+                        echo commit_schemes_quota_goals >"$D/0/state"
+                        echo commit_schemes_quota_goals >"$D/1/state"
+                fi
+                if ((n++ % INTERVAL == 0)); then
+                        for k in 0 1; do
+                                echo update_schemes_stats >"$D/$k/state"
+                                echo update_schemes_effective_quotas >"$D/$k/state"
+                        done
+                        for k in 0 1; do
+                                s=$D/$k/contexts/0/schemes/0
+                                printf '{"t":%s,"kdamond":%s,"node0_free_bp":%s,"effective_bytes":%s,"nr_tried":%s,"sz_tried":%s,"nr_applied":%s,"sz_applied":%s,"qt_exceeds":%s}\n' \
+                                        "$(awk -v t0="$t0" '{ print $1 - t0 }' /proc/uptime)" "$k" "$((free * 10000 / tot))" \
+                                        "$(cat $s/quotas/effective_bytes)" "$(cat $s/stats/nr_tried)" "$(cat $s/stats/sz_tried)" \
+                                        "$(cat $s/stats/nr_applied)" "$(cat $s/stats/sz_applied)" "$(cat $s/stats/qt_exceeds)"
+                        done >>"$DAMON_SERIES"
+                fi
                 sleep 1
         done
 }
-start_damon() {
+start_damon() { # damon: the published setup; damon-nogoal, damon-noyoung, damon-nogoal-noyoung:
+        # the same without the quota goals or the young filters (to tell what each does on 6.12)
+        DAMON_GOALS=1 DAMON_YOUNG=1
+        [[ $C == *-nogoal* ]] && DAMON_GOALS=0
+        [[ $C == *-noyoung* ]] && DAMON_YOUNG=0
+        DAMON_SERIES=$OUT/$C.damon-series.jsonl
+        : >"$DAMON_SERIES"
         [[ -d $D ]] || { WHY="no DAMON sysfs interface ($D): kernel without CONFIG_DAMON_SYSFS"; return 1; }
         grep -qw paddr <<<"$(echo 1 >"$D/nr_kdamonds" && echo 1 >"$D/0/contexts/nr_contexts" && cat "$D/0/contexts/0/avail_operations")" ||
                 { WHY="DAMON has no paddr operations"; return 1; }
@@ -179,7 +210,7 @@ start_damon() {
         damon_feedback 2>/dev/null &
         FEEDBACK_PID=$!
         AGENT_PIDS="$(cat "$D/0/pid") $(cat "$D/1/pid")"
-        NOTE="paddr kdamonds $AGENT_PIDS on node 0 [$(node_range 0)) and node 1 [$(node_range 1)); sample ${DAMON_SAMPLE_US} us, aggregation ${DAMON_AGGR_US} us; migrate_hot nr_accesses >= $hot_min"
+        NOTE="paddr kdamonds $AGENT_PIDS on node 0 [$(node_range 0)) and node 1 [$(node_range 1)); sample ${DAMON_SAMPLE_US} us, aggregation ${DAMON_AGGR_US} us; migrate_hot nr_accesses >= $hot_min; quota goals $( ((DAMON_GOALS)) && echo on || echo off), young filters $( ((DAMON_YOUNG)) && echo on || echo off)"
 }
 stop_damon() {
         local k
@@ -192,7 +223,7 @@ stop_damon() {
                 s=$D/$k/contexts/0/schemes/0/stats
                 printf '{"kdamond":%s,"nr_tried":%s,"sz_tried":%s,"nr_applied":%s,"sz_applied":%s,"qt_exceeds":%s}\n' \
                         "$k" "$(cat $s/nr_tried)" "$(cat $s/sz_tried)" "$(cat $s/nr_applied)" "$(cat $s/sz_applied)" "$(cat $s/qt_exceeds)"
-        done | jq -sc '{schemes: .}')
+        done | jq -sc --slurpfile series "$DAMON_SERIES" '{schemes: ., series: $series}')
         for k in 0 1; do
                 echo off >"$D/$k/state" 2>/dev/null || true
         done
@@ -242,8 +273,18 @@ wait_ready() { # FILE PID WHAT
 }
 
 failed=()
+for WORKLOAD in ${WORKLOADS//,/ }; do
+OUT=$OUT_ROOT/$WORKLOAD
+mkdir -p "$OUT"
+HOT_MIB=${VTISM_H2H_HOT_MIB:-$([[ $WORKLOAD == zipf ]] && echo 16 || echo 48)}
+log "workload $WORKLOAD: ${#CONTENDERS[@]} contenders x $DURATION s"
 for C in "${CONTENDERS[@]}"; do
-        declare -F "start_$C" >/dev/null || { log "unknown contender '$C'"; failed+=("$C"); continue; }
+        # CONTENDER@WORKLOAD: that workload only
+        if [[ $C == *@* ]]; then
+                [[ ${C#*@} == "$WORKLOAD" ]] || continue
+                C=${C%@*}
+        fi
+        declare -F "start_${C%%-*}" >/dev/null || { log "unknown contender '$C'"; failed+=("$WORKLOAD/$C"); continue; }
         WHY='' NOTE='' AGENT_PIDS='' AGENT_EXTRA='{}' FPID='' WPID=''
         wait_free
         wargs=(--pattern="$WORKLOAD" --size="$SIZE_MIB" --dram="$DRAM_MIB" --hot="$HOT_MIB" --rate="$RATE"
@@ -261,13 +302,13 @@ for C in "${CONTENDERS[@]}"; do
                 "$WORK" --idle --size="$filler_mib" >/tmp/filler.out 2>&1 &
                 FPID=$!
                 log "$C: filler of $filler_mib MiB (node 0 free $(($(node_kb 0 MemFree) >> 10)) MiB)"
-                wait_ready /tmp/filler.out "$FPID" "the DRAM filler" || { log "$C: $WHY"; failed+=("$C: $WHY"); kill "$FPID"; continue; }
+                wait_ready /tmp/filler.out "$FPID" "the DRAM filler" || { log "$C: $WHY"; failed+=("$WORKLOAD/$C: $WHY"); kill "$FPID"; continue; }
         fi
         "$WORK" "${wargs[@]}" >"/tmp/w-$C.out" 2>"/tmp/w-$C.err" &
         WPID=$!
         if ! wait_ready "/tmp/w-$C.out" "$WPID" "h2h-work"; then
                 WHY="$WHY: $(cat "/tmp/w-$C.err")"
-                log "$C: $WHY"; failed+=("$C: $WHY")
+                log "$C: $WHY"; failed+=("$WORKLOAD/$C: $WHY")
                 kill "$FPID" 2>/dev/null || true
                 continue
         fi
@@ -276,9 +317,9 @@ for C in "${CONTENDERS[@]}"; do
         ks0=$(cpu_ticks $(kswapd_pids))
         t0=$(awk '{ print $1 }' /proc/uptime)
         log "$C: workload placed ($(jq -c 'select(.ready)' "/tmp/w-$C.out")); starting the contender"
-        if ! "start_$C"; then
+        if ! "start_${C%%-*}"; then
                 log "$C could not run: $WHY"
-                failed+=("$C: $WHY")
+                failed+=("$WORKLOAD/$C: $WHY")
                 kill "$WPID" "$FPID" 2>/dev/null || true
                 wait "$WPID" "$FPID" 2>/dev/null || true
                 jq -n --arg c "$C" --arg why "$WHY" '{contender: $c, error: $why}' >"$OUT/$C.json"
@@ -297,7 +338,7 @@ for C in "${CONTENDERS[@]}"; do
         ks1=$(cpu_ticks $(kswapd_pids))
         v1=$(vmstat_json)
         t1=$(awk '{ print $1 }' /proc/uptime)
-        "stop_$C"
+        "stop_${C%%-*}"
         kill "$WPID" "$FPID" 2>/dev/null || true
         wait "$WPID" "$FPID" 2>/dev/null || true
         jq -s \
@@ -314,6 +355,7 @@ for C in "${CONTENDERS[@]}"; do
                   workload_start: (map(select(.ready)) | .[0] // {}),
                   workload_cpu: (map(select(.exit)) | .[0] // {}),
                   samples: map(select((.exit or .ready) | not))}' "/tmp/w-$C.out" >"$OUT/$C.json"
-        log "$C: done, $(jq '.samples | length' "$OUT/$C.json") reports"
+        log "$WORKLOAD/$C: done, $(jq '.samples | length' "$OUT/$C.json") reports"
+done
 done
 ((${#failed[@]} == 0)) || { printf 'h2h: could not run: %s\n' "${failed[@]}" >&2; exit 1; }

@@ -82,6 +82,9 @@
 #define VTISM_PROP_OFFLINE_NODES        "OfflineNodes"       /* aa{sv}: bus_node_fields (id and the device keys):
                                                               * nodes that are not online but a DAX device
                                                               * targets (memory not made system RAM yet) */
+#define VTISM_PROP_CONTIGUITY          "Contiguity"         /* aa{sv}: bus_contig_fields with id and name:
+                                                              * the summaries vtismd has of each VM ("now",
+                                                              * "before_tiering"), never a scan */
 #define VTISM_PROP_MIGRATION_STATE      "MigrationState"     /* s: "idle", "moving", "paused", "dry-run",
                                                               * "monitor-only" */
 
@@ -186,6 +189,9 @@ typedef enum BusVmField {
         BUS_VM_SLO_MET,           /* b: the service level is met; absent without one, or while the VM has
                                    * been frozen since it was found (no update yet) */
         BUS_VM_SLO_STATE,         /* s: "met", "not met: <why>"; absent as slo_met */
+        BUS_VM_RUN_STATE,         /* s: "running", "paused", "migrating out", "migrating in" (libvirt's
+                                   * word; "running" without it); not running: neither sampled nor moved */
+        BUS_VM_RUN_STATE_REASON,  /* s: libvirt's words for it, e.g. "libvirt: paused (user)"; absent when running */
         _BUS_VM_FIELD_MAX,
 } BusVmField;
 extern const BusField bus_vm_fields[_BUS_VM_FIELD_MAX];
@@ -283,6 +289,8 @@ typedef enum BusContigField {
         BUS_CONTIG_OFFSET_GROUPS_FOR_90PCT,   /* t */
         BUS_CONTIG_OFFSET_GROUPS_FOR_99PCT,   /* t */
         BUS_CONTIG_OFFSET_GROUPS_TOP_BYTES,   /* at */
+        BUS_CONTIG_ID,                        /* s: the VM's id (the Contiguity property only) */
+        BUS_CONTIG_NAME,                      /* s: its name (the Contiguity property only) */
         _BUS_CONTIG_FIELD_MAX,
 } BusContigField;
 extern const BusField bus_contig_fields[_BUS_CONTIG_FIELD_MAX];

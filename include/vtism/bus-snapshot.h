@@ -89,6 +89,8 @@ typedef struct BusSnapshot {
         size_t n_vms;
         BusRecord *trackers;
         size_t n_trackers;
+        BusRecord *contiguity;     /* Contiguity: BUS_RECORD_CONTIGUITY records, with id and name */
+        size_t n_contiguity;
         BusUnknown unknown;
 } BusSnapshot;
 

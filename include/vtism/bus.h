@@ -12,6 +12,13 @@
 int bus_setup(Manager *m);
 
 /*
+ * The part of bus_setup() that needs no system bus: export the Manager object on bus and attach
+ * bus to the manager's event loop (the D-Bus fuzz harness serves it on one end of a socket pair).
+ * The caller keeps its reference to bus; bus_setup() then sets m->bus and the change hook.
+ */
+int bus_export(Manager *m, sd_bus *bus);
+
+/*
  * What GetAll on the Manager interface would return, as a sealed message rewound for reading
  * (bus_snapshot_read()), built by the vtable's own getters without a caller: vtismd's metrics
  * file says exactly what the bus says. -ENOTCONN before bus_setup().

@@ -295,6 +295,8 @@ void manager_contiguity_cycle(Manager *m);
 /* The migrator's round_done sink (migrator.h): what it moved of each VM. */
 struct MigratorRound;
 void manager_contiguity_round_done(Manager *m, const struct MigratorRound *r);
+/* The summaries vtismd has of vm, without scanning (the Contiguity property); false if none. */
+bool manager_contiguity_view(Manager *m, const Vm *vm, ContigView *ret);
 /* Requests still waiting are answered -ECANCELED; the running scan ends. */
 void manager_contiguity_done(Manager *m);
 /* Tunables, for tests (0 fields: defaults). */
@@ -332,7 +334,7 @@ int manager_find_vm(Manager *m, const char *key, Vm **ret);
  * manager-placement.c: the placement half of the cycle. Every cycle after sampling: the residency
  * refresh (a global budget of placement queries, more while a VM's first pass is incomplete), then
  * one plan for all VMs at once (plan_compute(): heat maps, homes, policies, allowed nodes, limits
- * from the config) handed to the migrator, which moves pages in slices from the event loop; its
+ * from the config) handed to the migrator, which moves pages from a worker thread; its
  * reports go back to the heat maps, the journal (one entry per round per VM that moved) and the
  * counters. Nothing is planned in monitor-only mode; the residency refresh goes on.
  */
@@ -342,6 +344,9 @@ void manager_placement_cycle(Manager *m);
 /* A VM got a heat map (register it with the migrator), or is about to lose it or go. */
 void manager_placement_add_vm(Manager *m, Vm *vm);
 void manager_placement_forget_vm(Manager *m, Vm *vm);
+/* The VM's pages must not move from now on (it is paused or being migrated): a running round with
+ * moves for it ends now (CANCELLED; the other VMs get their moves in the next cycle's plan). */
+void manager_placement_hold_vm(Manager *m, Vm *vm);
 /* Its per-VM state too (the VM is being freed). */
 void manager_placement_free_vm(Manager *m, Vm *vm);
 /* After a reload (mode, dry-run from the config). */

@@ -28,12 +28,35 @@
  * carry a copy of its id and a NULL key).
  *
  * Plans run in slices from the sd-event loop (an idle-priority defer source that re-arms itself,
- * a time source while only delayed retries are left). A slice starts a batch only if it is
- * expected to end within MigratorOptions.slice_usec (40 ms) of the slice's start (its first batch
- * always runs), so D-Bus calls and the watchdog are served at least every ~40 ms. A batch is one
- * move_pages(2) call for one VM and one target node, made of consecutive moves of the plan in
- * plan order, cut at 2 MiB boundaries; a huge move (one THP, plan.h) is one address in it and is
- * never split (so one THP is the smallest batch: ~0.2 ms natively, 40-80 ms under the lab's TCG).
+ * a time source while only delayed retries are left). A batch is one move_pages(2) call for one
+ * VM and one target node, made of consecutive moves of the plan in plan order, cut at 2 MiB
+ * boundaries; a huge move (one THP, plan.h) is one address in it and is never split (so one THP
+ * is the smallest batch: ~0.2 ms natively, 40-80 ms under the lab's TCG).
+ *
+ * Worker. The move calls themselves run on one worker thread per migrator (started by
+ * migrator_new(), ended by migrator_free()); everything else stays on the loop, which owns all
+ * state. Queue depth 1: the loop prepares a batch (start-time check, query-first query, floor
+ * read, budget charge: all as before, right before the call), hands it over as the last act of
+ * its slice (a mutex and a condition variable; the worker sees only the pid and the address,
+ * node and status arrays, which the loop leaves alone meanwhile), and the worker writes an
+ * eventfd when the call returns; that io source (same priority as the slices) runs the next
+ * slice, which first applies the call's results exactly as a synchronous call's (statuses,
+ * re-queries of busy pages and of THPs, counters, callbacks, EBUSY retries, ENOMEM stops), then
+ * issues the next batch. The migrator makes one call at a time: while a batch is in flight the
+ * loop makes no query either (no sweep, no planned query), so results reach the sink in the
+ * order of the calls, and the fake kernels of the tests are entered by one thread at a time.
+ * What blocks where: the worker blocks in move_pages (the fixed part, lru_cache_disable(), and
+ * the copying); the loop never waits for it and serves D-Bus and the watchdog meanwhile; its own
+ * work per slice (queries, preparing and finishing batches, dry-run) stops starting batches once
+ * the next would end more than MigratorOptions.slice_usec (40 ms) after the slice's start. A
+ * call in flight cannot be interrupted: pausing, dry-run, migrator_cancel(), a new plan or
+ * migrator_forget_vm() take effect when it returns (its results are counted, then nothing more is
+ * issued for what was stopped), and migrator_free() waits for it (one batch: sized to <=
+ * batch_max_usec, 500 ms, from the estimates; the longest call measured in the lab at load 20 on
+ * 2 host cores took 3.1 s). The probe of a call's fixed cost (below) stays on the
+ * loop: two no-op calls, ~0.3 ms natively, 8-22 ms in the lab, at most every 10 s.
+ * The thread costs its stack (glibc's default reservation, 8 MiB of address space, a few KiB
+ * resident), one eventfd and no allocation per batch.
  *
  * Batch sizes. A move call costs a fixed part (lru_cache_disable() drains the LRU caches of every
  * CPU and waits for it; mmap lock; the TLB shootdown) plus a part per page; measured with
@@ -47,14 +70,19 @@
  * measures it: before a plan's first batch (at most every 10 s) it "moves" one page of its own to
  * the node it is on, twice (nothing migrates: ~one call's fixed cost; the faster counts; in a
  * slice of its own), and a call that takes less than that lowers the estimate. A batch
- * is sized to take .batch_usec (5 ms), or 9 x the fixed part when that is longer (so it stays
- * <= 10 % of the call), up to .batch_max_usec (35 ms); the per-page part is measured on every
+ * is sized to take .batch_usec (5 ms), or 50 x the fixed part when that is longer (so it stays
+ * <= 2 % of the call), up to .batch_max_usec (500 ms); the per-page part is measured on every
  * call (per kind: 4 KiB move, THP move, query), starting from MIGRATOR_COST_*_NS. Estimates follow
  * measurements up by at most doubling per call and down by halves, so one stall of a loaded host
  * does not shrink the following batches to nothing, and a call's fixed part counts as at most
  * half of it when the per-page part is derived. Sizes stay within
  * [.batch_pages_min, .batch_pages_max] (4 KiB pages; a THP counts 512). Natively that gives
- * batches of ~4,000 pages (16 MiB) or ~25 THPs; in the lab ~500 pages or one THP.
+ * batches of ~4,000 pages (16 MiB) or ~25 THPs; in the lab (fixed part 4-11 ms, measured 6.3)
+ * calls of up to 500 ms: ~1,600 pages per call at 300 us per page on a loaded host, 1-4 THPs.
+ * Before the worker, a batch had to fit a slice (<= 35 ms), so under TCG the fixed part was
+ * 11-31 % of every call and the migrator reached only 0.69-0.89 of one bare call; with it, the
+ * lab's medians were 0.84-1.30 (4 KiB) and 0.41-0.75 (THP, its batches shrunk by stall-inflated
+ * estimates) at load 17-23: bench/RESULTS.md.
  * Before every move batch and every batch of planned queries the pid's start time is re-read
  * (/proc/PID/stat: ~10-40 us natively, ~60 us in the lab): a different process with the same pid
  * never gets moves. The residency sweep does not re-read it: its owner checks each VM once per
@@ -129,9 +157,11 @@
  * next migrator_submit() frees them. A plan replaced before its queries ran leaves none.
 
  * Replacing. migrator_submit() while a plan is still running ends that round at once
- * (MIGRATOR_ROUND_REPLACED, round_done() called before migrator_submit() returns): its unfinished
- * moves and pending retries are dropped "replaced"; the new plan was computed from fresher heat
- * and placement. A plan with no moves only ends the current round (no round of its own).
+ * (MIGRATOR_ROUND_REPLACED): its unfinished moves and pending retries are dropped "replaced"; the
+ * new plan was computed from fresher heat and placement. round_done() is called before
+ * migrator_submit() returns, unless a batch is in flight: then once its results are in (they
+ * count in the ended round), and rounds are always reported in the order they ended. A plan
+ * with no moves only ends the current round (no round of its own).
  *
  * Dry-run (migrator_set_dry_run, checked before every batch): no move is made and no syscall for
  * the moves, not even the queries of query-first moves or the start-time check; every move the
@@ -139,8 +169,8 @@
  * promotions in full, nothing having failed). VMs forgotten are still dropped. The plan's
  * queries[] and the residency sweep still run (they move nothing).
  *
- * Pause (migrator_set_paused, checked before every batch): no move batch starts while paused; the
- * plan keeps its place and resuming continues it (the manager submits a fresh plan every cycle,
+ * Pause (migrator_set_paused, checked before every batch): no move batch starts while paused (a
+ * call in flight finishes and is counted, see Worker); the plan keeps its place and resuming continues it (the manager submits a fresh plan every cycle,
  * which replaces it, so at most one cycle's plan is ever resumed). The sweep goes on.
  *
  * Residency. migrator_refresh_residency(m, budget) allows `budget` 4 KiB pages of placement
@@ -185,7 +215,8 @@
  * Memory: per VM ~200 bytes plus its ranges; per running plan a copy of its moves (40 bytes each)
  * and queries (24 each), ~40 bytes per pending retry; the last plan's query results, 4 bytes per
  * page queried (limits.query_pages: 16384 -> 64 KiB); batch buffers of .batch_pages_max entries
- * (~60 bytes each: ~1 MiB); a floor per node id up to the highest set (16 bytes each).
+ * (~60 bytes each: ~1 MiB); a floor per node id up to the highest set (16 bytes each); the worker
+ * thread (see Worker) and the list of rounds waiting for a call in flight (a pointer each).
  */
 
 #define MIGRATOR_PAGE_BYTES 4096u
@@ -296,15 +327,17 @@ typedef struct MigratorSink {
 
 typedef struct MigratorOptions {
         const char *proc_root;      /* "/proc": PID/stat start times, PID/pagemap, kpageflags */
-        usec_t slice_usec;          /* a slice starts no batch expected to end later (40 ms) */
+        usec_t slice_usec;          /* a slice starts no loop work expected to end later (40 ms) */
         usec_t batch_usec;          /* size batches to take about this long (5 ms) ... */
-        usec_t batch_max_usec;      /* ... or up to this when a call's fixed cost is large (35 ms) */
+        usec_t batch_max_usec;      /* ... or up to this when a call's fixed cost is large (500 ms;
+                                     * the call runs on the worker, pause and floors act between
+                                     * calls) */
         size_t batch_pages_min;     /* 4 KiB pages per call, at least (256: so the fixed part of a
                                      * call is amortised even when per-page costs are misjudged) */
         size_t batch_pages_max;     /* and at most (16384; a THP counts 512) */
         unsigned busy_retries;      /* retries of a busy page (3) */
         usec_t retry_delay_usec;    /* before a retry (20 ms) */
-        int64_t priority;           /* of the slice sources (SD_EVENT_PRIORITY_IDLE) */
+        int64_t priority;           /* of the slice sources and the worker's (SD_EVENT_PRIORITY_IDLE) */
         bool thp_probe;             /* probe THPs in the sweep when possible (true) */
         /* The clock slices and batch costs are measured with; NULL: CLOCK_MONOTONIC. For tests. */
         usec_t (*clock)(void *clock_userdata);
@@ -343,6 +376,7 @@ typedef struct MigratorStats {
         uint64_t call_ns;           /* estimate of the fixed part of a move call */
         uint64_t floor_reads;       /* node_free() calls (one per move batch into a node with a floor) */
         uint64_t floor_cuts;        /* batches shortened or stopped at a floor */
+        unsigned in_flight;         /* move calls on the worker now, not collected yet (0 or 1) */
 } MigratorStats;
 
 typedef struct Migrator Migrator;
@@ -350,7 +384,7 @@ typedef struct Migrator Migrator;
 /* o may be NULL (defaults). -EINVAL for bad options; the sources are created disabled. */
 int migrator_new(sd_event *e, const MigratorOptions *o, const MigratorSink *sink, void *userdata,
                  Migrator **ret);
-/* No callbacks are made; a running round just ends. */
+/* Waits for a move call in flight; no callbacks are made; a running round just ends. */
 Migrator *migrator_free(Migrator *m);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Migrator *, migrator_free);
 

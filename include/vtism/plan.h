@@ -159,6 +159,22 @@
  *    should be complete before its first plan; until then its blocks get queries (a 768 MiB VM at
  *    65536 pages a cycle: known by cycle 3, converged by cycle 4 in test-plan's simulation).
  *
+ * 7. Keeping 2 MiB blocks whole. A 2 MiB block all on one node is what can be one host-physical
+ *    run, and what khugepaged can collapse into a huge page on that node; every block a plan
+ *    leaves on two nodes is at least two runs and no huge page (vtismctl contiguity shows the
+ *    cost). THP units move whole anyway (1). Among 4 KiB units the heat decides, except at each
+ *    cut's own heat: when only `part` of the units at the last heat level a cut reaches are taken
+ *    (the demotion cut of (a) and (c), the known promotion cut of (b) and (c)), which of those
+ *    equals move is free, and the planner takes them so as to split the fewest whole blocks
+ *    (blocks whose pages are all known on one node): first the ties of whole blocks whose other
+ *    pages move anyway (the block moves whole; fewest ties first), then blocks made of ties only
+ *    (whole, or not at all; a THP at that heat too), then blocks split already (the ties
+ *    may rejoin them on one node), and only then, in address order, ties that split a whole
+ *    block. Example, demoting 512 pages at heat 10 from | 1M@10 1M@200 | 2M@10 |: taken in
+ *    address order they split both blocks; here the second block moves whole and the first
+ *    stays whole. The heat of what moves, its amount and every rule above are the same either
+ *    way; ambiguous (query-first) promotions keep address order.
+ *
  * Errors: plan_compute() returns -EINVAL for a NULL topology or limits, a percentage above 100, a
  * margin_heat above 255, a VM without a heat map, a weight of 0, an unknown policy kind, or
  * PlanVm.placement not sorted by hva / not inside guest RAM. A home node that is not a DRAM node with memory is not an error:
@@ -170,8 +186,10 @@
  * of the selected runs by heat, and the simulation of 4: O(pages + selected 4 KiB units); a
  * scattered 4 KiB promotion costs ~500 instructions per moved page (against ~1 us of move_pages
  * for it), a clustered or THP one next to nothing. Memory while planning: 6 KiB per VM
- * (histograms) + 10 bytes per 2 MiB block + 32 bytes per selected run, freed by the end of
- * plan_compute(); the Plan keeps 40 bytes per (coalesced) move and 24 per query.
+ * (histograms) + 10 bytes per 2 MiB block + 32 bytes per selected run + 16 bytes per block holding
+ * units at a cut's own heat (7: one more pass over those blocks' heat bytes, only when a cut takes
+ * part of a level), freed by the end of plan_compute(); the Plan keeps 40 bytes per (coalesced)
+ * move and 24 per query.
  */
 
 #define PLAN_NODE_ANY (-1)

@@ -10,6 +10,7 @@
 #include "vtism/heatmap.h"
 #include "vtism/topology.h"
 #include "vtism/tracker.h"
+#include "vtism/vmsource.h"
 
 /*
  * A VM as vtismd tracks it: identity (libvirt and/or /proc), its QEMU process, guest RAM ranges
@@ -124,6 +125,11 @@ typedef struct Vm {
         bool target_added;
         uint64_t cycles;
         unsigned gone_cycles;      /* libvirt domain whose QEMU is gone: cycles waited for libvirt's event */
+        VmRunState run_state;      /* libvirt's word (vmsource.h); RUNNING without it. Not RUNNING:
+                                    * neither sampled (its heat is kept, not decayed) nor moved */
+        char *run_state_why;       /* libvirt's words for it, NULL when RUNNING */
+        unsigned restart_period;   /* cycles whose accesses are thrown away (the tracker's period is
+                                    * started again) after a migration read or wrote all of it */
 
         VmPolicy policy;           /* policy.source NULL until vm_apply_policy() */
         struct VmTier *tier;       /* manager-placement.c: its plans, rounds and counters; NULL

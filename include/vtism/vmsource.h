@@ -17,8 +17,9 @@
  * in between and keeps the state (heat) of those that were. Outside a resync STARTED comes once
  * per VM run (a resume or a repeated libvirt event is not a new start), and STOPPED, CRASHED and
  * MIGRATED_OUT only for a VM announced before, with the identity it was announced with; CHANGED
- * (libvirt only) when a running domain's vtism metadata changed (VIR_DOMAIN_EVENT_ID_METADATA_CHANGE),
- * with the whole identity again. A lost
+ * (libvirt only) when a running domain's vtism metadata changed (VIR_DOMAIN_EVENT_ID_METADATA_CHANGE)
+ * or its run state did (paused, resumed, a migration job began or ended: VmRunState), with the
+ * whole identity again. A lost
  * connection is silent: VMs stay known until the next resync says otherwise. A VM whose pid
  * differs from the one known for its uuid is a new run (it restarted while the source was blind).
  */
@@ -52,6 +53,38 @@ static inline const char *vm_event_to_string(VmEvent e) {
         return table[e];
 }
 
+/*
+ * What a running VM is doing, as far as its source can tell (/proc cannot: always RUNNING). What
+ * vtismd makes of it (manager-vms.c): a VM that is not RUNNING is neither sampled (its heat stays
+ * as it was, not decayed) nor moved.
+ */
+typedef enum VmRunState {
+        VM_RUN_RUNNING,
+        VM_RUN_PAUSED,          /* its vCPUs are stopped (virsh suspend, an I/O error, a watchdog, guest
+                                 * S3): it touches no memory, so nothing can be learnt about its heat */
+        VM_RUN_MIGRATING_OUT,   /* an outgoing migration job runs: QEMU reads (and sends) every page, and
+                                 * a page moved now is a dirty page sent again */
+        VM_RUN_MIGRATING_IN,    /* being received: the migration stream writes its memory, the guest
+                                 * does not run yet */
+        _VM_RUN_STATE_MAX,
+        _VM_RUN_STATE_INVALID = -22,
+} VmRunState;
+
+/* "running", "paused", "migrating out", "migrating in"; NULL for anything else. */
+static inline const char *vm_run_state_to_string(VmRunState s) {
+        static const char *const table[_VM_RUN_STATE_MAX] = {
+                [VM_RUN_RUNNING] = "running",
+                [VM_RUN_PAUSED] = "paused",
+                [VM_RUN_MIGRATING_OUT] = "migrating out",
+                [VM_RUN_MIGRATING_IN] = "migrating in",
+        };
+        assert_cc(ELEMENTSOF(table) == _VM_RUN_STATE_MAX);
+
+        if (s < 0 || s >= _VM_RUN_STATE_MAX)
+                return NULL;
+        return table[s];
+}
+
 /* Valid only during the handler call: copy what you keep. From libvirt, uuid and name are the
  * domain's; from /proc they are what the command line claims (-uuid, -name: untrusted, NULL if it
  * claims none), see vm.h. */
@@ -70,6 +103,9 @@ typedef struct VmIdentity {
         uint64_t memory_bytes;     /* current guest memory */
         const char *policy_xml;    /* libvirt: the domain's <metadata> element in vtism's namespace
                                     * (vm-metadata.h), NULL if none; re-sent with CHANGED */
+        VmRunState run_state;      /* /proc: always RUNNING */
+        const char *run_state_why; /* libvirt's word for it, e.g. "libvirt: paused (user)", "libvirt:
+                                    * migration job (migration out)"; NULL when RUNNING */
 } VmIdentity;
 
 typedef struct VmSource VmSource;

@@ -47,6 +47,8 @@ const BusField bus_vm_fields[_BUS_VM_FIELD_MAX] = {
         [BUS_VM_SLO_CAP_BP] = { "slo_cap_bp", "u" },
         [BUS_VM_SLO_MET] = { "slo_met", "b" },
         [BUS_VM_SLO_STATE] = { "slo_state", "s" },
+        [BUS_VM_RUN_STATE] = { "run_state", "s" },
+        [BUS_VM_RUN_STATE_REASON] = { "run_state_reason", "s" },
 };
 assert_cc(ELEMENTSOF(bus_vm_fields) == _BUS_VM_FIELD_MAX);
 
@@ -148,6 +150,8 @@ const BusField bus_contig_fields[_BUS_CONTIG_FIELD_MAX] = {
         [BUS_CONTIG_ANCHOR_TOP_BYTES] = { "anchor_top_bytes", "at" },
         [BUS_CONTIG_OFFSET_GROUPS] = { "offset_groups", "t" },
         [BUS_CONTIG_OFFSET_GROUPS_OVERFLOW] = { "offset_groups_overflow", "b" },
+        [BUS_CONTIG_ID] = { "id", "s" },
+        [BUS_CONTIG_NAME] = { "name", "s" },
         [BUS_CONTIG_LARGEST_OFFSET_GROUP_BYTES] = { "largest_offset_group_bytes", "t" },
         [BUS_CONTIG_OFFSET_GROUPS_FOR_80PCT] = { "offset_groups_for_80pct", "t" },
         [BUS_CONTIG_OFFSET_GROUPS_FOR_90PCT] = { "offset_groups_for_90pct", "t" },

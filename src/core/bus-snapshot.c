@@ -286,6 +286,7 @@ static const struct {
           offsetof(BusSnapshot, n_offline_nodes) },
         { VTISM_PROP_VMS, BUS_RECORD_VM, offsetof(BusSnapshot, vms), offsetof(BusSnapshot, n_vms) },
         { VTISM_PROP_TRACKERS, BUS_RECORD_TRACKER, offsetof(BusSnapshot, trackers), offsetof(BusSnapshot, n_trackers) },
+        { VTISM_PROP_CONTIGUITY, BUS_RECORD_CONTIGUITY, offsetof(BusSnapshot, contiguity), offsetof(BusSnapshot, n_contiguity) },
 };
 
 /* One property of GetAll's reply, the variant not entered yet. */
@@ -360,6 +361,7 @@ void bus_snapshot_done(BusSnapshot *s) {
         free(s->distances);
         bus_records_free(s->vms, s->n_vms);
         bus_records_free(s->trackers, s->n_trackers);
+        bus_records_free(s->contiguity, s->n_contiguity);
         bus_unknown_done(&s->unknown);
         *s = (BusSnapshot) {};
 }

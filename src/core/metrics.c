@@ -10,6 +10,7 @@
 
 static const char *const mode_states[] = { "tiering", "monitor-only", NULL };
 static const char *const vm_states[] = { "new", "tracked", "untrackable", NULL };
+static const char *const vm_run_states[] = { "running", "paused", "migrating out", "migrating in", NULL };
 static const char *const migration_states[] = { "idle", "moving", "paused", "dry-run", "monitor-only", NULL };
 
 #define NL(l, f) { .label = l, .field = BUS_NODE_##f }
@@ -24,6 +25,9 @@ static const MetricLabel node_info_labels[] = {
 #define N(f) .kind = BUS_RECORD_NODE, .field = BUS_NODE_##f
 #define V(f) .kind = BUS_RECORD_VM, .field = BUS_VM_##f
 #define T(f) .kind = BUS_RECORD_TRACKER, .field = BUS_TRACKER_##f
+#define G(f) .kind = BUS_RECORD_CONTIGUITY, .field = BUS_CONTIG_##f
+/* a contiguity summary's gauge: vtism_vm_contiguity_NAME{id,name,role} */
+#define CG(f, n, h) { G(f), .name = "vtism_vm_contiguity_" n, .type = METRIC_GAUGE, .flags = 0, .help = h }
 
 const MetricDef metric_defs[] = {
         /* the daemon */
@@ -106,6 +110,9 @@ const MetricDef metric_defs[] = {
         /* per VM */
         { V(STATE), .name = "vtism_vm_state", .type = METRIC_STATESET, .flags = 0, .help = "The VM's state: new, tracked (sampled) or untrackable.",
           .label = "state", .states = vm_states },
+        { V(RUN_STATE), .name = "vtism_vm_run_state", .type = METRIC_STATESET, .flags = 0,
+          .help = "What the VM does, by libvirt: running, paused, migrating out or in (neither sampled nor moved then).",
+          .label = "run_state", .states = vm_run_states },
         { V(PID), .name = "vtism_vm_pid", .type = METRIC_GAUGE, .flags = 0, .help = "The VM's QEMU process." },
         { V(RAM_BYTES), .name = "vtism_vm_ram_bytes", .type = METRIC_GAUGE, .flags = 0, .help = "Guest RAM located." },
         { V(DRAM_BUDGET_BYTES), .name = "vtism_vm_dram_budget_bytes", .type = METRIC_GAUGE, .flags = 0,
@@ -159,6 +166,47 @@ const MetricDef metric_defs[] = {
           .label = "trackers" },
         /* per tracker */
         { T(USABLE), .name = "vtism_tracker_usable", .type = METRIC_GAUGE, .flags = 0, .help = "1 if the tracker works on this kernel." },
+
+        /* per VM and contiguity summary (role="now" or "before_tiering"; vtismd(8), CONTIGUITY) */
+        { G(TRIGGER), .name = "vtism_vm_contiguity_info", .type = METRIC_INFO, .flags = 0,
+          .help = "A contiguity summary of the VM's guest RAM and why it was taken (request, tiering-start, migration).",
+          .label = "trigger" },
+        { G(TAKEN_AT), .name = "vtism_vm_contiguity_taken_time_seconds", .type = METRIC_GAUGE, .flags = METRIC_USEC_TO_SECONDS,
+          .help = "When the summary's scan ended, seconds since the Unix epoch." },
+        { G(SCAN_USEC), .name = "vtism_vm_contiguity_scan_seconds", .type = METRIC_GAUGE, .flags = METRIC_USEC_TO_SECONDS,
+          .help = "How long its scan took." },
+        { G(BUSY_USEC), .name = "vtism_vm_contiguity_scan_busy_seconds", .type = METRIC_GAUGE, .flags = METRIC_USEC_TO_SECONDS,
+          .help = "Of which vtismd was busy scanning." },
+        CG(MOVED_BYTES, "moved_bytes", "What vtism had moved of the VM when the scan started."),
+        CG(ANCHOR_BYTES, "anchor_size_bytes", "The anchor size the summary used."),
+        CG(RAM_BYTES, "ram_bytes", "Guest RAM scanned."),
+        CG(PRESENT_BYTES, "present_bytes", "Of it backed by host memory."),
+        CG(ZERO_BYTES, "zero_page_bytes", "Mapped to the shared zero page."),
+        CG(ABSENT_BYTES, "absent_bytes", "Not backed (never touched, swapped out)."),
+        CG(MAPPED_4K_BYTES, "mapped_4k_bytes", "Present and not inside a 2 MiB or 1 GiB mapping."),
+        CG(THP_2M, "thp_2m_mappings", "2 MiB transparent huge page mappings."),
+        CG(HUGETLB_2M, "hugetlb_2m_mappings", "2 MiB hugetlbfs mappings."),
+        CG(HUGETLB_1G, "hugetlb_1g_mappings", "1 GiB hugetlbfs mappings."),
+        CG(HUGE_MISMATCH_BYTES, "huge_mismatch_bytes", "In huge host pages at guest addresses that cannot use them."),
+        CG(PMD_MAPPING_KNOWN, "pmd_mapping_known", "1 if the kernel said which ranges are PMD-mapped (PAGEMAP_SCAN)."),
+        CG(UNKNOWN_NODE_BYTES, "unknown_node_bytes", "Present on no node vtismd knows."),
+        CG(RUNS, "runs", "Range runs: maximal runs of pages consecutive in guest- and host-physical memory."),
+        CG(LARGEST_RUN_BYTES, "largest_run_bytes", "The largest range run."),
+        CG(RUNS_FOR_80PCT, "runs_for_80_percent", "Range runs, largest first, that cover 80 % of present memory."),
+        CG(RUNS_FOR_90PCT, "runs_for_90_percent", "Range runs that cover 90 % of present memory."),
+        CG(RUNS_FOR_99PCT, "runs_for_99_percent", "Range runs that cover 99 % of present memory."),
+        CG(ANCHOR_ENTRIES, "anchor_entries", "Anchor entries for the anchor size."),
+        CG(ANCHOR_COVERED_BYTES, "anchor_covered_bytes", "Present memory covered by anchor entries proper."),
+        CG(LARGEST_ANCHOR_ENTRY_BYTES, "largest_anchor_entry_bytes", "The largest anchor entry."),
+        CG(ANCHOR_ENTRIES_FOR_80PCT, "anchor_entries_for_80_percent", "Anchor entries that cover 80 % of present memory."),
+        CG(ANCHOR_ENTRIES_FOR_90PCT, "anchor_entries_for_90_percent", "Anchor entries that cover 90 % of present memory."),
+        CG(ANCHOR_ENTRIES_FOR_99PCT, "anchor_entries_for_99_percent", "Anchor entries that cover 99 % of present memory."),
+        CG(OFFSET_GROUPS, "offset_groups", "Distinct host-minus-guest offsets (pages sharing one, wherever they are)."),
+        CG(OFFSET_GROUPS_OVERFLOW, "offset_groups_overflow", "1 if there were too many offset groups to count."),
+        CG(LARGEST_OFFSET_GROUP_BYTES, "largest_offset_group_bytes", "The largest offset group; no sample on overflow."),
+        CG(OFFSET_GROUPS_FOR_80PCT, "offset_groups_for_80_percent", "Offset groups that cover 80 % of present memory."),
+        CG(OFFSET_GROUPS_FOR_90PCT, "offset_groups_for_90_percent", "Offset groups that cover 90 % of present memory."),
+        CG(OFFSET_GROUPS_FOR_99PCT, "offset_groups_for_99_percent", "Offset groups that cover 99 % of present memory."),
 };
 const size_t n_metric_defs = ELEMENTSOF(metric_defs);
 
@@ -174,6 +222,7 @@ const MetricUnexported metric_unexported[] = {
         { V(SLO_STATE), .why = "free text; vtism_vm_slo_met says whether" },
         { V(SOURCES), .why = "how it was found, not state" },
         { V(ERROR), .why = "free text; vtism_vm_state says untrackable" },
+        { V(RUN_STATE_REASON), .why = "free text (libvirt's words); vtism_vm_run_state says which" },
         { V(HOME_REASON), .why = "free text" },
         { V(POLICY), .why = "a file:line" },
         { V(ALLOWED_NODES), .why = "a node list" },
@@ -181,6 +230,10 @@ const MetricUnexported metric_unexported[] = {
         { V(TRACKER_DETAIL), .why = "free text; vtism_vm_tracker_info has the trackers" },
         { S(ACTIVE_TRACKER_REASON), .why = "free text; vtism_tracker_usable says which are unusable" },
         { T(REASON), .why = "free text; vtism_tracker_usable says 0" },
+        { G(AGE_USEC), .why = "relative to the reply; vtism_vm_contiguity_taken_time_seconds says when" },
+        { G(RUNS_TOP_BYTES), .why = "a list; the _for_*_percent metrics summarise it" },
+        { G(ANCHOR_TOP_BYTES), .why = "a list; the _for_*_percent metrics summarise it" },
+        { G(OFFSET_GROUPS_TOP_BYTES), .why = "a list; the _for_*_percent metrics summarise it" },
 };
 const size_t n_metric_unexported = ELEMENTSOF(metric_unexported);
 
@@ -189,6 +242,8 @@ const size_t n_metric_unexported = ELEMENTSOF(metric_unexported);
 #undef N
 #undef V
 #undef T
+#undef G
+#undef CG
 
 static const char *const metric_type_table[_METRIC_TYPE_MAX] = {
         [METRIC_GAUGE] = "gauge",
@@ -218,6 +273,9 @@ static const LabelDef label_defs[] = {
         { BUS_RECORD_VM, "id", BUS_VM_ID },
         { BUS_RECORD_VM, "name", BUS_VM_NAME },
         { BUS_RECORD_TRACKER, "tracker", BUS_TRACKER_NAME },
+        { BUS_RECORD_CONTIGUITY, "id", BUS_CONTIG_ID },
+        { BUS_RECORD_CONTIGUITY, "name", BUS_CONTIG_NAME },
+        { BUS_RECORD_CONTIGUITY, "role", BUS_CONTIG_ROLE },
 };
 
 const MetricDef *metric_find(BusRecordKind kind, unsigned field) {
@@ -383,6 +441,9 @@ static const BusRecord *records_of(const BusSnapshot *s, BusRecordKind kind, siz
         case BUS_RECORD_TRACKER:
                 *ret_n = s->n_trackers;
                 return s->trackers;
+        case BUS_RECORD_CONTIGUITY:
+                *ret_n = s->n_contiguity;
+                return s->contiguity;
         default:
                 *ret_n = 0;
                 return NULL;

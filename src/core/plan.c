@@ -333,6 +333,16 @@ static uint8_t view_heat(const RangeView *v, uint64_t page) {
         return v->heat[page >> v->page_shift];
 }
 
+/* Range ri of h as a view, and the placement overlay moved to its start (ranges are walked in
+ * address order). */
+static void view_open(const HeatMap *h, size_t ri, RangeView *v, Overlay *ov) {
+        size_t n_granules;
+
+        (void) heatmap_range(h, ri, &v->spec, &v->heat, &n_granules);
+        v->page_shift = v->spec.granule_bytes == HEATMAP_GRANULE_2M ? 9 : 0;
+        overlay_seek(ov, v->spec.hva);
+}
+
 /* A node id → (class, host index) for a page known there. */
 static UnitClass class_of_node(const Host *host, int id, int *ret_index) {
         int i = host_index(host, id);
@@ -590,12 +600,10 @@ static void scan_vm(Ctx *c, const Host *host) {
 
         for (size_t ri = 0; ri < c->n_ranges; ri++) {
                 RangeView v;
-                size_t nb = heatmap_range_n_blocks(h, ri), n_granules;
+                size_t nb = heatmap_range_n_blocks(h, ri);
 
-                (void) heatmap_range(h, ri, &v.spec, &v.heat, &n_granules);
-                v.page_shift = v.spec.granule_bytes == HEATMAP_GRANULE_2M ? 9 : 0;
+                view_open(h, ri, &v, &ov);
                 c->blocks[ri] = xcalloc(nb, sizeof(BlockSum));
-                overlay_seek(&ov, v.spec.hva);
 
                 for (size_t bi = 0; bi < nb; bi++) {
                         BlockSum *s = &c->blocks[ri][bi];
@@ -1082,29 +1090,237 @@ static void emit_block_fast(EmitState *e, const RangeView *v, const HeatBlock *h
         sum->requery = ambig_taken > 0 && ambig_left > 0;
 }
 
+/* ---- 7. ties: which units at a cut's own heat (plan.h, "Keeping 2 MiB blocks whole") ---- */
+
+typedef enum TieClass {
+        TIE_COMPLETES,  /* the block's other pages move anyway: all its ties keep it whole */
+        TIE_WHOLE,      /* the block is all ties (or one THP): all of them or none keeps it whole */
+        TIE_FREE,       /* the block is split already, or by this plan anyway: any number */
+        TIE_SPLITS,     /* a whole block that any tie taken splits */
+} TieClass;
+
+typedef struct Tie {
+        uint32_t range, block;
+        uint32_t pages;             /* of units at the cut's heat */
+        uint32_t allow;             /* of those, what this plan takes */
+        uint8_t cls;                /* TieClass */
+        bool unit;                  /* the ties are one THP (or 2 MiB granule): all or none */
+} Tie;
+
+typedef struct Ties {
+        Tie *t;
+        size_t n, allocated;
+        size_t next;                /* emit_vm()'s cursor */
+} Ties;
+
+/* What one block holds for one cut: pages taken whatever the ties, and ties. */
+typedef struct TieCount {
+        uint64_t sure, tie;
+        bool unit;
+} TieCount;
+
+/* Units of block hb against the demotion cut at heat d_at and the known promotion cut at k_at
+ * (-1: not asked), counted as emit_vm() would see them; true if every page of the block is known
+ * to be on one node (a whole block: the only kind that can be one host-physical run or one huge
+ * page). */
+static bool tally_block(const Host *host, const RangeView *v, const HeatBlock *hb, Overlay *ov, BlockUnit *units, int d_at,
+                        int k_at, TieCount *d, TieCount *k) {
+        uint64_t first = (hb->hva - v->spec.hva) >> PAGE_SHIFT, known = 0;
+        int one = -2; /* the node all known units are on; -2 none yet, -1 more than one */
+        size_t n;
+
+        *d = *k = (TieCount) {};
+        if ((hb->kind == HEAT_BLOCK_MIXED || hb->kind == HEAT_BLOCK_NODE) && v->page_shift == 0 &&
+            !(hb->huge && hb->n_pages == HUGE_PAGES) && !overlay_touches(ov, hb->hva, hb->n_pages)) {
+                int idx, above = known_above(hb);
+                UnitClass cls = class_of_node(host, hb->node, &idx);
+                const uint8_t *heat = v->heat + first;
+
+                if (cls == UNIT_DRAM || cls == UNIT_CXL) {
+                        for (uint64_t i = 0; i < hb->n_pages; i++) {
+                                int x = heat[i];
+
+                                if (x <= above)
+                                        continue;
+                                known++;
+                                if (cls == UNIT_DRAM && d_at >= 0) {
+                                        d->sure += x < d_at;
+                                        d->tie += x == d_at;
+                                } else if (cls == UNIT_CXL && k_at >= 0) {
+                                        k->sure += x > k_at;
+                                        k->tie += x == k_at;
+                                }
+                        }
+                        return known == hb->n_pages;
+                }
+        }
+        n = block_units(host, v, hb, ov, units);
+        for (size_t i = 0; i < n; i++) {
+                const BlockUnit *u = &units[i];
+                TieCount *x = u->cls == UNIT_DRAM && d_at >= 0 ? d : u->cls == UNIT_CXL && k_at >= 0 ? k : NULL;
+                int at = x == d ? d_at : k_at;
+
+                if (u->cls != UNIT_DRAM && u->cls != UNIT_CXL)
+                        continue;
+                known += u->pages;
+                one = one == -2 || one == u->node ? u->node : -1;
+                if (!x)
+                        continue;
+                if (u->heat == at) {
+                        x->tie += u->pages;
+                        x->unit = x->unit || u->pages == HUGE_PAGES;
+                } else if (x == d ? u->heat < at : u->heat > at)
+                        x->sure += u->pages;
+        }
+        return one >= 0 && known == hb->n_pages;
+}
+
+static void ties_add(Ties *l, size_t ri, size_t bi, const TieCount *x, bool whole, uint64_t n_pages) {
+        TieClass cls;
+
+        if (x->tie == 0)
+                return;
+        if (x->unit)
+                cls = TIE_WHOLE;
+        else if (!whole)
+                cls = TIE_FREE;
+        else if (x->sure + x->tie == n_pages)
+                cls = x->sure > 0 ? TIE_COMPLETES : TIE_WHOLE;
+        else
+                cls = x->sure > 0 ? TIE_FREE : TIE_SPLITS;
+        if (l->n >= l->allocated) {
+                l->allocated = MAX(l->allocated * 2, (size_t) 64);
+                l->t = xreallocarray(l->t, l->allocated, sizeof(Tie));
+        }
+        l->t[l->n++] = (Tie) { .range = (uint32_t) ri, .block = (uint32_t) bi, .pages = (uint32_t) x->tie, .cls = (uint8_t) cls,
+                               .unit = x->unit };
+}
+
+static int cmp_tie_pages(const void *a, const void *b) {
+        const Tie *x = *(const Tie *const *) a, *y = *(const Tie *const *) b;
+
+        if (x->pages != y->pages)
+                return x->pages < y->pages ? -1 : 1;
+        return (x > y) - (x < y); /* address order */
+}
+
+/*
+ * Share the cut's `part` pages at its own heat out among the blocks holding them, so that as few
+ * whole blocks as possible are split: first blocks that the ties complete (fewest ties first),
+ * then blocks that are all ties (whole, in address order), then blocks split anyway (any number),
+ * and only then, in address order, what splits a whole block.
+ */
+static void ties_allocate(Ties *l, uint64_t part) {
+        _cleanup_free_ Tie **completes = xcalloc(MAX(l->n, (size_t) 1), sizeof(Tie *));
+        size_t n = 0;
+
+        for (size_t i = 0; i < l->n; i++)
+                if (l->t[i].cls == TIE_COMPLETES)
+                        completes[n++] = &l->t[i];
+        qsort(completes, n, sizeof(Tie *), cmp_tie_pages);
+        for (size_t i = 0; i < n && part > 0; i++)
+                if (completes[i]->pages <= part) {
+                        completes[i]->allow = completes[i]->pages;
+                        part -= completes[i]->pages;
+                }
+        for (size_t i = 0; i < l->n && part > 0; i++)
+                if (l->t[i].cls == TIE_WHOLE && l->t[i].pages <= part) {
+                        l->t[i].allow = l->t[i].pages;
+                        part -= l->t[i].pages;
+                }
+        for (size_t i = 0; i < l->n && part > 0; i++)
+                if (l->t[i].cls == TIE_FREE) {
+                        l->t[i].allow = (uint32_t) MIN((uint64_t) l->t[i].pages, part);
+                        part -= l->t[i].allow;
+                }
+        for (size_t i = 0; i < l->n && part > 0; i++)
+                if (l->t[i].allow == 0 && !l->t[i].unit) {
+                        l->t[i].allow = (uint32_t) MIN((uint64_t) l->t[i].pages, part);
+                        part -= l->t[i].allow;
+                }
+}
+
+/* The allowance of block (ri, bi) (ascending calls). */
+static uint64_t ties_allow(Ties *l, size_t ri, size_t bi) {
+        while (l->next < l->n && (l->t[l->next].range < ri || (l->t[l->next].range == ri && l->t[l->next].block < bi)))
+                l->next++;
+        if (l->next < l->n && l->t[l->next].range == ri && l->t[l->next].block == bi)
+                return l->t[l->next].allow;
+        return 0;
+}
+
+/* Does the cut take only part of the units at its own heat (so that there is a choice)? */
+static bool cut_has_ties(const Cut *c) {
+        return c->part > 0 && c->at < LEVELS && c->part < c->hist[cut_heat(c)];
+}
+
+/* The ties of the demotion cut and of the known promotion cut, allocated (only for a cut that
+ * takes part of its level: one that takes all of it takes every tie, see emit_vm()). */
+static void plan_ties(Ctx *c, const Host *host, Ties *dt, Ties *kt) {
+        const HeatMap *h = c->in->heat;
+        const Selection *s = &c->sel;
+        int d_at = cut_has_ties(&s->demote) ? cut_heat(&s->demote) : -1;
+        int k_at = cut_has_ties(&s->promote_known) ? cut_heat(&s->promote_known) : -1;
+        Overlay ov = { .p = c->in->placement, .n = c->in->placement ? c->in->n_placement : 0 };
+        _cleanup_free_ BlockUnit *units = NULL;
+
+        if (d_at < 0 && k_at < 0)
+                return;
+        units = xcalloc(HUGE_PAGES, sizeof(BlockUnit));
+        for (size_t ri = 0; ri < c->n_ranges; ri++) {
+                RangeView v;
+                size_t nb = heatmap_range_n_blocks(h, ri);
+
+                view_open(h, ri, &v, &ov);
+                for (size_t bi = 0; bi < nb; bi++) {
+                        const BlockSum *sum = &c->blocks[ri][bi];
+                        bool want_d = d_at >= 0 && sum->dram_min != NONE_LOW && (int) sum->dram_min <= d_at;
+                        bool want_k = k_at >= 0 && sum->cxl_max >= k_at;
+                        TieCount d, k;
+                        HeatBlock hb;
+                        bool whole;
+
+                        if (!want_d && !want_k)
+                                continue;
+                        (void) heatmap_range_block(h, ri, bi, &hb);
+                        whole = tally_block(host, &v, &hb, &ov, units, want_d ? d_at : -1, want_k ? k_at : -1, &d, &k);
+                        ties_add(dt, ri, bi, &d, whole, hb.n_pages);
+                        ties_add(kt, ri, bi, &k, whole, hb.n_pages);
+                }
+        }
+        ties_allocate(dt, s->demote.part);
+        ties_allocate(kt, s->promote_known.part);
+}
+
 static void emit_vm(Ctx *c, const Host *host, Units *out) {
         const HeatMap *h = c->in->heat;
         const Selection *s = &c->sel;
         _cleanup_free_ BlockUnit *units = NULL;
         Overlay ov = { .p = c->in->placement, .n = c->in->placement ? c->in->n_placement : 0 };
-        uint64_t d_left = s->demote.part, k_left = s->promote_known.part, a_left = s->promote_ambig.part;
+        uint64_t a_left = s->promote_ambig.part;
         int k_min = LEVELS - 1 - (int) s->promote_known.at, a_min = LEVELS - 1 - (int) s->promote_ambig.at;
+        Ties d_ties = {}, k_ties = {};
+        bool d_all = s->demote.part > 0 && !cut_has_ties(&s->demote);
+        bool k_all = s->promote_known.part > 0 && !cut_has_ties(&s->promote_known);
 
         if (s->demote_pages == 0 && s->promote_pages == 0)
                 return;
         units = xcalloc(HUGE_PAGES, sizeof(BlockUnit));
+        plan_ties(c, host, &d_ties, &k_ties);
 
         for (size_t ri = 0; ri < c->n_ranges; ri++) {
                 RangeView v;
-                size_t nb = heatmap_range_n_blocks(h, ri), n_granules;
+                size_t nb = heatmap_range_n_blocks(h, ri);
 
-                (void) heatmap_range(h, ri, &v.spec, &v.heat, &n_granules);
-                v.page_shift = v.spec.granule_bytes == HEATMAP_GRANULE_2M ? 9 : 0;
-                overlay_seek(&ov, v.spec.hva);
+                view_open(h, ri, &v, &ov);
 
                 for (size_t bi = 0; bi < nb; bi++) {
                         BlockSum *sum = &c->blocks[ri][bi];
                         uint64_t ambig_taken = 0, ambig_left = 0;
+                        /* this block's share of the units at each cut's own heat (ties): all of
+                         * them when the cut takes its whole level */
+                        uint64_t d_left = d_all ? UINT64_MAX : ties_allow(&d_ties, ri, bi);
+                        uint64_t k_left = k_all ? UINT64_MAX : ties_allow(&k_ties, ri, bi);
                         /* the hottest or coldest unit of each kind in the block against the cut-offs
                          * (at the cut's own heat only while some of its part is left) */
                         bool want_d = s->demote_pages > 0 && sum->dram_min != NONE_LOW &&
@@ -1169,6 +1385,8 @@ static void emit_vm(Ctx *c, const Host *host, Units *out) {
                         sum->requery = ambig_taken > 0 && ambig_left > 0;
                 }
         }
+        free(d_ties.t);
+        free(k_ties.t);
 }
 
 /* Demotions coldest first, then promotions hottest first (known before query-first); stable. */

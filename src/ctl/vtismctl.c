@@ -448,8 +448,11 @@ static void print_vms(FILE *f, const BusSnapshot *s, const Rates *rates) {
                         table_add_cellf(t, "%" PRIi64, bus_record_i64(v, BUS_VM_HOME_NODE, -1));
                 else
                         table_add_cell(t, NULL);
-                /* A tracked VM's state says which trackers feed it: "tracked by damon+softdirty". */
-                if (streq(bus_record_str(v, BUS_VM_STATE, ""), "tracked") && bus_record_has(v, BUS_VM_TRACKERS))
+                /* A tracked VM's state says which trackers feed it: "tracked by damon+softdirty";
+                 * one that does not run says what it does instead ("paused", "migrating out"). */
+                if (bus_record_has(v, BUS_VM_RUN_STATE) && !streq(bus_record_str(v, BUS_VM_RUN_STATE, ""), "running"))
+                        table_add_cell(t, bus_record_str(v, BUS_VM_RUN_STATE, "?"));
+                else if (streq(bus_record_str(v, BUS_VM_STATE, ""), "tracked") && bus_record_has(v, BUS_VM_TRACKERS))
                         table_add_cellf(t, "tracked by %s", bus_record_str(v, BUS_VM_TRACKERS, "?"));
                 else
                         table_add_cell(t, bus_record_str(v, BUS_VM_STATE, "?"));

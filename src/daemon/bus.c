@@ -555,12 +555,17 @@ static int append_coverage(sd_bus_message *m, const ContigCoverage *c, unsigned 
         return r;
 }
 
-static int append_contig_record(sd_bus_message *m, const char *role, const ContigRecord *rec, usec_t now_mono) {
+/* One summary; vm given: with its id and name (the Contiguity property). */
+static int append_contig_record(sd_bus_message *m, const char *role, const ContigRecord *rec, usec_t now_mono, const Vm *vm) {
         const ContigSummary *s = &rec->summary;
         const BusField *f = bus_contig_fields;
         int r;
 
         r = dict_begin(m);
+        if (r >= 0 && vm)
+                r = dict_string(m, &f[BUS_CONTIG_ID], vm->id);
+        if (r >= 0 && vm)
+                r = dict_string(m, &f[BUS_CONTIG_NAME], vm->name);
         if (r >= 0)
                 r = dict_string(m, &f[BUS_CONTIG_ROLE], role);
         if (r >= 0)
@@ -683,7 +688,7 @@ static int contiguity_reply(sd_bus_message *msg, const Manager *m, const Vm *vm,
                 r = sd_bus_message_open_container(reply, 'a', "a{sv}");
         for (size_t i = 0; r >= 0 && i < ELEMENTSOF(parts); i++)
                 if (parts[i].rec)
-                        r = append_contig_record(reply, parts[i].role, parts[i].rec, now);
+                        r = append_contig_record(reply, parts[i].role, parts[i].rec, now, NULL);
         if (r >= 0)
                 r = sd_bus_message_close_container(reply);
         if (r >= 0)
@@ -1031,6 +1036,10 @@ static int append_vm(sd_bus_message *reply, const Manager *m, Vm *vm) {
                 r = dict_string(reply, &f[BUS_VM_STATE], vm_state_to_string(vm->state));
         if (r >= 0)
                 r = dict_string(reply, &f[BUS_VM_ERROR], vm->error);
+        if (r >= 0)
+                r = dict_string(reply, &f[BUS_VM_RUN_STATE], vm_run_state_to_string(vm->run_state));
+        if (r >= 0)
+                r = dict_string(reply, &f[BUS_VM_RUN_STATE_REASON], vm->run_state_why);
         /* Unknown values are left out (bus-api.h): the RAM size before its guest RAM is located
          * (a QEMU still starting, a process that has not mapped its memory: not "0 bytes"),
          * placement before a complete pass, heat before the first sample (a VM never sampled is
@@ -1104,6 +1113,30 @@ static int property_get_vms(PROPERTY_GETTER_ARGS) {
         return r;
 }
 
+/* The summaries vtismd has of each VM, as they are: reading the property never starts a scan. */
+static int property_get_contiguity(PROPERTY_GETTER_ARGS) {
+        Manager *m = userdata;
+        usec_t now;
+        int r;
+
+        r = sd_event_now(m->event, CLOCK_MONOTONIC, &now);
+        if (r >= 0)
+                r = sd_bus_message_open_container(reply, 'a', "a{sv}");
+        for (size_t i = 0; r >= 0 && i < m->n_vms; i++) {
+                ContigView view;
+
+                if (!manager_contiguity_view(m, m->vms[i], &view))
+                        continue;
+                if (view.now)
+                        r = append_contig_record(reply, "now", view.now, now, m->vms[i]);
+                if (r >= 0 && view.before)
+                        r = append_contig_record(reply, "before_tiering", view.before, now, m->vms[i]);
+        }
+        if (r >= 0)
+                r = sd_bus_message_close_container(reply);
+        return r;
+}
+
 static int property_get_trackers(PROPERTY_GETTER_ARGS) {
         const Manager *m = userdata;
         const BusField *f = bus_tracker_fields;
@@ -1156,6 +1189,7 @@ static const sd_bus_vtable manager_vtable[] = {
         SD_BUS_PROPERTY(VTISM_PROP_ACTIVE_TRACKER, "s", property_get_active_tracker, 0, EMITS_INVALIDATION),
         SD_BUS_PROPERTY(VTISM_PROP_TRACKERS, "aa{sv}", property_get_trackers, 0, EMITS_INVALIDATION),
         SD_BUS_PROPERTY(VTISM_PROP_VMS, "aa{sv}", property_get_vms, 0, EMITS_INVALIDATION),
+        SD_BUS_PROPERTY(VTISM_PROP_CONTIGUITY, "aa{sv}", property_get_contiguity, 0, 0),
         SD_BUS_PROPERTY(VTISM_PROP_OFFLINE_NODES, "aa{sv}", property_get_offline_nodes, 0, EMITS_INVALIDATION),
         SD_BUS_PROPERTY(VTISM_PROP_MIGRATION_STATE, "s", property_get_migration_state, 0, EMITS_CHANGE),
         SD_BUS_PROPERTY(VTISM_PROP_ACTIVE_TRACKER_REASON, "s", property_get_string, OFFSET(tracker_choice),
@@ -1341,17 +1375,12 @@ static int on_disconnected(sd_bus_message *msg, void *userdata, sd_bus_error *er
         return 0;
 }
 
-int bus_setup(Manager *m) {
-        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+int bus_export(Manager *m, sd_bus *bus) {
         int r;
 
         r = check_property_changes();
         if (r < 0)
                 return r;
-
-        r = sd_bus_open_system_with_description(&bus, "vtismd");
-        if (r < 0)
-                return log_error_errno(r, "Failed to connect to the system bus: %m");
 
         r = sd_bus_add_object_vtable(bus, NULL, VTISM_BUS_PATH, VTISM_BUS_INTERFACE, manager_vtable, m);
         if (r < 0)
@@ -1360,6 +1389,20 @@ int bus_setup(Manager *m) {
         r = sd_bus_attach_event(bus, m->event, SD_EVENT_PRIORITY_NORMAL);
         if (r < 0)
                 return log_error_errno(r, "Failed to attach the bus to the event loop: %m");
+        return 0;
+}
+
+int bus_setup(Manager *m) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        int r;
+
+        r = sd_bus_open_system_with_description(&bus, "vtismd");
+        if (r < 0)
+                return log_error_errno(r, "Failed to connect to the system bus: %m");
+
+        r = bus_export(m, bus);
+        if (r < 0)
+                return r;
 
         /* If the bus goes away, leave with failure: systemd restarts us once it is back. The match
          * says why and sets the exit status; exit-on-disconnect is the safety net behind it. */

@@ -197,6 +197,15 @@ static ContigView vc_view(const VmContig *v) {
         };
 }
 
+bool manager_contiguity_view(Manager *m, const Vm *vm, ContigView *ret) {
+        VmContig *v = m->contiguity ? vc_find(m->contiguity, vm) : NULL;
+
+        if (!v || (!v->have_now && !v->have_before))
+                return false;
+        *ret = vc_view(v);
+        return true;
+}
+
 /* Answer every waiting request of v: with its view (error 0) or the error. */
 static void vc_answer(Manager *m, ManagerContiguity *c, VmContig *v, int error, const char *text) {
         Request *reqs = v->requests;

@@ -9,7 +9,7 @@
  *               to a PlanPolicy, allowed nodes (the QEMU process's Mems_allowed_list), frozen when
  *               it must not move; limits from the config (the cycle's byte budget is the rate
  *               limit times the interval)
- *     act       migrator_submit() (the migrator moves in slices from the event loop; dry-run and
+ *     act       migrator_submit() (the migrator moves on its worker thread; dry-run and
  *               pause are honoured there), each node's free-memory floor first
  *               (dram_min_free_percent, demotion_min_free_ratio of its size: the migrator re-reads
  *               the node's MemFree before every batch into it)
@@ -401,6 +401,16 @@ void manager_placement_forget_vm(Manager *m, Vm *vm) {
         t->shown = t->before;
 }
 
+void manager_placement_hold_vm(Manager *m, Vm *vm) {
+        const VmTier *t = vm->tier;
+
+        if (!t || !m->migrator || t->round_seq == 0 || t->round_ended)
+                return;
+        log_fields(LOG_DEBUG, VM_FIELDS(vm), "VM %s must not move: ending the running migration round %" PRIu64 ".",
+                   vm->name, t->round_seq);
+        migrator_cancel(m->migrator);
+}
+
 void manager_placement_free_vm(Manager *m, Vm *vm) {
         manager_placement_forget_vm(m, vm);
         vm->tier = tier_free(vm->tier);
@@ -469,6 +479,11 @@ static void update_not_tiered(Manager *m, Vm *vm, VmTier *t) {
                 why = xasprintf("monitor-only: %s", m->mode_reason ?: "no CXL node");
         else if (vm->gone_cycles > 0)
                 why = xstrdup("its QEMU process is gone");
+        else if (vm->run_state != VM_RUN_RUNNING)
+                why = xasprintf("%s (%s): %s", vm_run_state_to_string(vm->run_state), vm->run_state_why ?: "libvirt",
+                                vm->run_state == VM_RUN_PAUSED ? "its heat is kept as it was and its pages stay where they are" :
+                                vm->run_state == VM_RUN_MIGRATING_OUT ? "its pages are not moved while it is sent away" :
+                                "not sampled or moved until it runs here; its heat starts fresh then");
         else if (vm->state != VM_STATE_TRACKED)
                 why = xasprintf("not sampled: %s", vm->error ?: "being set up");
         else if (vm->policy.policy.never_migrate)

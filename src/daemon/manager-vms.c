@@ -103,6 +103,67 @@ static void vm_resolve_policy(Manager *m, Vm *vm) {
                    p->never_migrate ? ", never migrated" : "");
 }
 
+/* ---- run state (vmsource.h: libvirt's word) ---- */
+
+/*
+ * What a VM that does not run means for its heat and pages:
+ *   paused         not sampled: its heat is kept as it was (a paused guest touches nothing, and
+ *                  sampling it would decay its hot set to cold); its pages stay where they are
+ *                  (frozen in the plan: it keeps the DRAM it holds); sampled again when it runs
+ *   migrating out  neither sampled (QEMU reads every page to send it: all would look hot) nor
+ *                  moved (a moved page is a dirty page sent again); a round running moves for it
+ *                  ends at once. Back to running (the migration failed or was cancelled): its heat
+ *                  is the one from before, the tracker's period starts again (one cycle's accesses,
+ *                  the migration's reads, are thrown away). Migrated away: forgotten (MIGRATED_OUT)
+ *   migrating in   neither sampled (the migration stream writes every page) nor moved; when it
+ *                  runs here it starts fresh: a new heat map and placement, as if just started
+ */
+static void vm_set_run_state(Manager *m, Vm *vm, VmRunState rs, const char *why) {
+        VmRunState old = vm->run_state;
+
+        if (rs == old && streq_ptr(why, vm->run_state_why))
+                return;
+        free(vm->run_state_why);
+        vm->run_state_why = why ? xstrdup(why) : NULL;
+        vm->run_state = rs;
+        manager_notify_changed(m, MANAGER_CHANGED_VMS);
+        if (rs == old)
+                return;
+
+        if (rs != VM_RUN_RUNNING)
+                log_fields(LOG_INFO, FIELDS({ "VTISM_VM", vm->id }, { "VTISM_VM_NAME", vm->name }, { "VTISM_RUN_STATE", vm_run_state_to_string(rs) ?: "?" }),
+                           "VM %s (pid %d) %s (%s): %s.", vm->name, (int) vm->pid,
+                           rs == VM_RUN_PAUSED ? "is paused" : rs == VM_RUN_MIGRATING_OUT ? "is being migrated out" : "is being migrated in",
+                           why ?: "libvirt",
+                           rs == VM_RUN_PAUSED ? "not sampled, its heat is kept and its pages stay where they are" :
+                           rs == VM_RUN_MIGRATING_OUT ? "vtism stops moving its pages" :
+                           "not sampled or moved until it runs here");
+        else
+                log_fields(LOG_INFO, FIELDS({ "VTISM_VM", vm->id }, { "VTISM_VM_NAME", vm->name }, { "VTISM_RUN_STATE", "running" }),
+                           "VM %s (pid %d) runs again (was %s)%s.", vm->name, (int) vm->pid, vm_run_state_to_string(old) ?: "?",
+                           old == VM_RUN_MIGRATING_IN ? ": migrated in, its heat starts fresh" :
+                           old == VM_RUN_MIGRATING_OUT ? ": the migration did not complete, it is tiered again" : "");
+
+        if (rs != VM_RUN_RUNNING) {
+                manager_placement_hold_vm(m, vm);
+                return;
+        }
+        if (old == VM_RUN_MIGRATING_IN && vm->heat) {
+                /* Start fresh: what was sampled or placed before it ran here is the migration's. */
+                vm_detach_tracker(m, vm);
+                manager_placement_free_vm(m, vm);
+                vm->heat = heatmap_free(vm->heat);
+                vm->cycles = 0;
+                vm->setup_logged = false; /* say it again: a new heat map */
+                if (vm->state == VM_STATE_TRACKED || vm->state == VM_STATE_UNTRACKABLE) {
+                        vm->state = VM_STATE_NEW;
+                        vm->retry_in_cycles = 0;
+                }
+        }
+        if (old != VM_RUN_PAUSED)
+                vm->restart_period = 1; /* the migration read or wrote every page since the last sample */
+}
+
 /* ---- trust and identity (vm.h) ---- */
 
 static bool uid_allowed(const Manager *m, uid_t uid) {
@@ -239,6 +300,8 @@ static void on_vm_started(Manager *m, unsigned source, const VmIdentity *id) {
                         vm_resolve_policy(m, vm); /* the command line may have changed */
                         manager_notify_changed(m, MANAGER_CHANGED_VMS);
                 }
+                if (source == VM_SOURCE_LIBVIRT)
+                        vm_set_run_state(m, vm, id->run_state, id->run_state_why);
                 return;
         }
         start_time = id->start_time;
@@ -274,6 +337,8 @@ static void on_vm_started(Manager *m, unsigned source, const VmIdentity *id) {
                            (int) vm->pid, source_name(source), vm->error, vm->identity_conflict ? "; " : "",
                            vm->identity_conflict ?: "");
         vm_resolve_policy(m, vm);
+        if (source == VM_SOURCE_LIBVIRT)
+                vm_set_run_state(m, vm, id->run_state, id->run_state_why);
         manager_notify_changed(m, MANAGER_CHANGED_VMS);
 }
 
@@ -320,6 +385,8 @@ static void on_vm_event(VmSource *s, VmEvent event, const VmIdentity *id, void *
                                         remove_vm(m, i, "is gone");
                                         continue;
                                 }
+                                if (source == VM_SOURCE_LIBVIRT) /* nobody can say now: it runs */
+                                        vm_set_run_state(m, vm, VM_RUN_RUNNING, NULL);
                         }
                         i++;
                 }
@@ -655,6 +722,35 @@ static int vm_cycle(Manager *m, Vm *vm) {
         }
 
         if (vm->state != VM_STATE_TRACKED) {
+                (void) vm_refresh_home_node(vm, m->topology);
+                return 0;
+        }
+
+        if (vm->run_state != VM_RUN_RUNNING) {
+                /* Not sampled: its heat stays as it is (see vm_set_run_state()). */
+                (void) vm_refresh_home_node(vm, m->topology);
+                return 0;
+        }
+
+        if (vm->restart_period > 0) {
+                /* The accesses since the last sample are a migration's: read them into a heat map
+                 * that is thrown away (a tracker that clears bits as it reads, idle_pages, has no
+                 * other way to forget them), then start the period again. This one pass is not
+                 * sliced: it happens once after a migration. */
+                _cleanup_(heatmap_freep) HeatMap *scratch = NULL;
+
+                vm->restart_period--;
+                ops = m->tracker->ops;
+                r = heatmap_new(vm->ranges, vm->n_ranges, heatmap_params(vm->heat), &scratch);
+                if (r >= 0) {
+                        heatmap_cycle_begin(scratch);
+                        r = ops->check_accesses(m->tracker, &vm->target, scratch);
+                        (void) heatmap_cycle_end(scratch);
+                }
+                if (r != -ESRCH)
+                        r = ops->prepare_access_checks(m->tracker, &vm->target);
+                if (r == -ESRCH)
+                        return r;
                 (void) vm_refresh_home_node(vm, m->topology);
                 return 0;
         }

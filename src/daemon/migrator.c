@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * The migrator: executes plans with move_pages(2) in slices from the event loop, and sweeps the
- * VMs' placement with queries. The model, the costs and every rule are in include/vtism/migrator.h.
+ * The migrator: executes plans with move_pages(2) on a worker thread, in batches prepared and
+ * finished in slices of the event loop, and sweeps the VMs' placement with queries. The model, the costs and every rule are in include/vtism/migrator.h.
  *
  * Inside: a registry of VMs sorted by key; at most one running Job (a copy of the plan's moves,
  * a cursor into them, one Slot per plan VM, and two queues of Entries — one address each, a
@@ -10,12 +10,20 @@
  * when due, then the moves. All counting of a batch goes into one MigratorCounters delta that is
  * added to the slot, the job, the VM and the totals when the batch is done; callbacks come last,
  * and the code re-checks after each whether its job ended or its VM was forgotten.
+ *
+ * A move batch is split at its call: batch_run() prepares it on the loop and hands it to the
+ * worker thread (worker_main(); the slice wakes it as its last act), batch_collect() finishes it
+ * on the loop when the worker's eventfd fires. Jobs that end while a call is in flight wait in
+ * m->ending and are reported, in order, once its results are in.
  */
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <numaif.h>
+#include <pthread.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -174,6 +182,7 @@ typedef struct Job {
         Queue ready;                /* split-off THP remainders */
         Queue retry;                /* busy pages, not_before ascending */
         bool ended;
+        MigratorRoundEnd end;       /* why, once job_end() took it (reported in m->ending order) */
         bool dry_seen;
         bool probed;                /* the cost of a call was probed for it */
         usec_t started_usec;
@@ -181,10 +190,42 @@ typedef struct Job {
         MigratorCounters total;
 } Job;
 
+/* What a THP batch found out, for the callbacks: per unit that moved, whether it moved whole;
+ * if not, where its pages are now (status, 512 entries). */
+typedef struct HugeResult {
+        uint64_t hva;
+        int from, to;
+        uint8_t direction;
+        bool whole;
+        int *status;
+} HugeResult;
+
+/* A move batch from its preparation on the loop to its results: m->batch[0, n) share VM, target
+ * node and kind; m->addrs/nodes/status hold the call's arguments while the worker makes it. */
+typedef struct Batch {
+        Job *job;
+        uint32_t slot;
+        pid_t pid;
+        bool huge;
+        int to;
+        PlanDirection dir;
+        size_t n;                   /* entries handed to move_pages (after the cuts) */
+        size_t n_spot;              /* query-first: entries queried (spot_addrs/spot_status) */
+        MigratorCounters d;         /* counted so far */
+        bool detach;                /* the VM is done for in this job: detach_why */
+        MigratorDrop detach_why;
+        long r;                     /* what move_pages returned, */
+        int err;                    /* its errno */
+        usec_t call_usec;           /* and how long it took (on the worker) */
+        HugeResult *hres;           /* THP batch: per unit that moved (batch_verify_huge) */
+        size_t n_hres;
+} Batch;
+
 struct Migrator {
         sd_event *event;
         sd_event_source *defer;
         sd_event_source *timer;
+        sd_event_source *done_source; /* the worker's eventfd: a move call returned */
         MigratorOptions o;
         char *proc_root;
         MigratorSink sink;
@@ -235,6 +276,25 @@ struct Migrator {
         void **spot_addrs;          /* query-first results, kept for the callbacks */
         int *spot_status;
         size_t slice_pages;         /* handed to move_pages in the current slice */
+
+        /* The worker thread: it makes the move calls, one at a time (see migrator.h, "Worker"). */
+        Batch flight;               /* the batch handed over (valid while inflight) */
+        bool inflight;              /* handed over and not collected yet: the loop makes no call */
+        bool kick;                  /* handed over in this slice: wake the worker when it ends */
+        Job **ending;               /* jobs ended while a call was in flight: reported in order */
+        size_t n_ending;
+        bool reporting;
+        pthread_t worker;
+        bool worker_started;
+        int done_fd;                /* eventfd, written by the worker after each call */
+        pthread_mutex_t lock;       /* guards the w_ fields */
+        pthread_cond_t wake;
+        bool w_pending, w_done, w_quit;
+        pid_t w_pid;
+        size_t w_n;
+        long w_ret;
+        int w_err;
+        usec_t w_usec;
 };
 
 void migrator_options_init_default(MigratorOptions *o) {
@@ -242,7 +302,7 @@ void migrator_options_init_default(MigratorOptions *o) {
                 .proc_root = "/proc",
                 .slice_usec = 40 * USEC_PER_MSEC,
                 .batch_usec = 5 * USEC_PER_MSEC,
-                .batch_max_usec = 35 * USEC_PER_MSEC,
+                .batch_max_usec = 500 * USEC_PER_MSEC,
                 .batch_pages_min = 256,
                 .batch_pages_max = 16384,
                 .busy_retries = 3,
@@ -511,15 +571,15 @@ static void job_drop_rest(Migrator *m, Job *j, MigratorDrop why) {
 
 static void rearm(Migrator *m);
 
-static void job_end(Migrator *m, MigratorRoundEnd end) {
+/* The round of an ended job: sink->round_done(), then the job is freed (unless a slice or a
+ * collection works on it: it frees it). */
+static void job_report(Migrator *m, Job *j) {
         _cleanup_free_ MigratorRoundVm *rvms = NULL;
-        Job *j = m->job;
+        const MigratorRoundEnd end = j->end;
         MigratorRound round;
         size_t n = 0;
 
-        if (!j)
-                return;
-        m->job = NULL;
+        /* What its last batch queued (busy retries, THP remainders) after it ended. */
         job_drop_rest(m, j, MIGRATOR_DROP_REPLACED);
         j->ended = true;
 
@@ -558,6 +618,37 @@ static void job_end(Migrator *m, MigratorRoundEnd end) {
         if (m->running != j)
                 job_free(j);
         rearm(m);
+}
+
+/* Report the ended jobs in the order they ended; none while a call is in flight (the batch on
+ * the worker may belong to one of them: its results go into its round first). */
+static void jobs_report_ended(Migrator *m) {
+        if (m->reporting || m->inflight)
+                return;
+        m->reporting = true;
+        while (m->n_ending > 0) {
+                Job *j = m->ending[0];
+
+                memmove(m->ending, m->ending + 1, (m->n_ending - 1) * sizeof(Job *));
+                m->n_ending--;
+                job_report(m, j);
+        }
+        m->reporting = false;
+}
+
+/* End the running job: nothing more of it is issued (its rest dropped "replaced"); its round is
+ * reported now, or, while a batch is in flight, once that batch's results are in. */
+static void job_end(Migrator *m, MigratorRoundEnd end) {
+        Job *j = m->job;
+
+        if (!j)
+                return;
+        m->job = NULL;
+        job_drop_rest(m, j, MIGRATOR_DROP_REPLACED);
+        j->end = end;
+        m->ending = xreallocarray(m->ending, m->n_ending + 1, sizeof(Job *));
+        m->ending[m->n_ending++] = j;
+        jobs_report_ended(m);
 }
 
 /* --- the slices --- */
@@ -599,9 +690,10 @@ static void update_cost(Migrator *m, int kind, usec_t dt, uint64_t pages) {
 }
 
 /* How long a batch of this kind should take: the configured time, or longer when the fixed part
- * of a call is large (then ~9x the fixed part, so it stays <= 10 %), within batch_max_usec. */
+ * of a call is large (then 50x the fixed part, so it stays <= 2 %: the move runs on the worker,
+ * the loop does not wait for it), within batch_max_usec. */
 static usec_t batch_target_usec(const Migrator *m, int kind) {
-        usec_t t = MAX(m->o.batch_usec, (usec_t) (call_ns(m, kind) * 9 / 1000));
+        usec_t t = MAX(m->o.batch_usec, (usec_t) (call_ns(m, kind) * 50 / 1000));
 
         return MIN(t, MAX(m->o.batch_max_usec, m->o.batch_usec));
 }
@@ -898,16 +990,6 @@ static bool emit_in_place(Migrator *m, Slot *s, size_t n, int to, bool huge, Pla
         return true;
 }
 
-/* What a THP batch found out, for the callbacks: per unit that moved, whether it moved whole;
- * if not, where its pages are now (status, 512 entries). */
-typedef struct HugeResult {
-        uint64_t hva;
-        int from, to;
-        uint8_t direction;
-        bool whole;
-        int *status;
-} HugeResult;
-
 /*
  * After a THP batch: query the last page of every unit that moved. There too: the whole folio
  * moved. Not there: the unit was not one THP; query it all, count what moved, and queue the rest
@@ -1097,60 +1179,103 @@ static void batch_dry(Migrator *m, Job *j, size_t n) {
         account(m, j, m->batch[0].slot, &d);
 }
 
-/* One batch of moves for one VM (m->batch[0..n) share VM, target node and kind). */
+/*
+ * The end of a batch, on the loop: what demotions did not free, the counts, then the callbacks
+ * (last; each may end the job or forget the VM). Frees b->hres.
+ */
+static void batch_end(Migrator *m, Batch *b) {
+        Job *j = b->job;
+        Slot *s = &j->slots[b->slot];
+
+        /* What demotions did not free (an exit frees it all anyway; a forgotten VM is not ours). */
+        if (!(b->detach && (b->detach_why == MIGRATOR_DROP_EXITED || b->detach_why == MIGRATOR_DROP_FORGOTTEN)))
+                for (size_t i = 0; i < b->n; i++)
+                        if (m->outcome[i] != OUT_MOVED && m->outcome[i] != OUT_RETRY)
+                                room_lost(j, &m->batch[i], entry_pages(&m->batch[i]));
+        account(m, j, b->slot, &b->d);
+        if (b->detach && s->vm) {
+                log_debug("VM %s (pid %d) %s during migration; its remaining moves are dropped.", s->id, (int) b->pid,
+                          b->detach_why == MIGRATOR_DROP_DENIED ? "denied us access" : "exited");
+                slot_detach(s, b->detach_why);
+        }
+
+        if (!s->key)
+                goto out; /* forgotten: no callbacks for it */
+        if (b->n_spot > 0 && !emit_in_place(m, s, b->n_spot, b->to, b->huge, b->dir))
+                goto out;
+        if (!b->huge && !emit_moved_runs(m, s, b->n))
+                goto out;
+        emit_huge_results(m, s, b->hres, b->n_hres);
+out:
+        for (size_t i = 0; i < b->n_hres; i++)
+                free(b->hres[i].status);
+        free(b->hres);
+        b->hres = NULL;
+        b->n_hres = 0;
+}
+
+/*
+ * One batch of moves for one VM (m->batch[0..n) share VM, target node and kind), on the loop up
+ * to the call: the start-time check, the query of query-first moves, the target's floor and the
+ * budget. What is left to move is handed to the worker (m->inflight; the slice wakes it as its
+ * last act) and finished by batch_collect(); a batch left with nothing to move ends here.
+ */
 static void batch_run(Migrator *m, Job *j, size_t n) {
-        const uint32_t slot = m->batch[0].slot;
-        Slot *s = &j->slots[slot];
+        Batch *b = &m->flight;
+        Slot *s = &j->slots[m->batch[0].slot];
         MigratorVm *vm = s->vm;
-        const bool huge = m->batch[0].huge;
-        const int to = m->batch[0].to;
-        const PlanDirection dir = (PlanDirection) m->batch[0].direction;
-        MigratorCounters d = {};
-        _cleanup_free_ HugeResult *hres = NULL;
-        size_t n_hres = 0, n_spot = 0, k;
-        bool detach = false;
-        MigratorDrop detach_why = MIGRATOR_DROP_EXITED;
-        int err = 0;
+        size_t k;
         long r;
 
+        *b = (Batch) {
+                .job = j,
+                .slot = m->batch[0].slot,
+                .pid = vm->pid,
+                .huge = m->batch[0].huge,
+                .to = m->batch[0].to,
+                .dir = (PlanDirection) m->batch[0].direction,
+                .n = n,
+                .detach_why = MIGRATOR_DROP_EXITED,
+        };
         for (size_t i = 0; i < n; i++)
                 m->outcome[i] = OUT_NONE;
 
         /* Still the same process? (pid reuse: a different process must never get moves) */
         r = vm_check_alive(m, vm);
         if (r == 0) {
-                batch_drop(m, j, s, n, false, MIGRATOR_DROP_EXITED, &d);
-                detach = true;
-                goto account;
+                batch_drop(m, j, s, n, false, MIGRATOR_DROP_EXITED, &b->d);
+                b->detach = true;
+                goto end;
         }
         if (r < 0) {
                 log_debug("Cannot read the start time of pid %d: %s; moving nothing now.", (int) vm->pid,
                           strerror((int) -r));
                 for (size_t i = 0; i < n; i++)
-                        if (entry_not_moved(m, j, &m->batch[i], MIGRATOR_FAIL_OTHER, true, &d))
+                        if (entry_not_moved(m, j, &m->batch[i], MIGRATOR_FAIL_OTHER, true, &b->d))
                                 m->outcome[i] = OUT_RETRY;
-                goto account;
+                goto end;
         }
 
         if (m->batch[0].from == PLAN_NODE_ANY) {
                 bool gone = false;
                 size_t asked = n;
 
-                n = batch_query_first(m, j, s, n, &d, &gone);
+                n = batch_query_first(m, j, s, n, &b->d, &gone);
                 if (gone) {
-                        batch_drop(m, j, s, asked, false, MIGRATOR_DROP_EXITED, &d);
-                        detach = true;
-                        goto account;
+                        batch_drop(m, j, s, asked, false, MIGRATOR_DROP_EXITED, &b->d);
+                        b->detach = true;
+                        goto end;
                 }
-                n_spot = asked;
+                b->n = n;
+                b->n_spot = asked;
                 if (n == 0)
-                        goto account;
+                        goto end;
         }
 
         /* No more than the target's floor allows (what does not fit fails "floor"). */
-        n = batch_fit_floor(m, j, n, &d);
+        n = b->n = batch_fit_floor(m, j, n, &b->d);
         if (n == 0)
-                goto account;
+                goto end;
 
         /* Charge what we hand over; what does not fit is dropped. */
         k = 0;
@@ -1158,39 +1283,91 @@ static void batch_run(Migrator *m, Job *j, size_t n) {
                 uint64_t pages = entry_pages(&m->batch[i]);
 
                 if (j->charged_pages + pages > j->budget_pages) {
-                        d.dropped_pages[MIGRATOR_DROP_BUDGET] += pages;
+                        b->d.dropped_pages[MIGRATOR_DROP_BUDGET] += pages;
                         room_lost(j, &m->batch[i], pages);
                         continue;
                 }
                 j->charged_pages += pages;
                 m->batch[k++] = m->batch[i];
         }
-        n = k;
+        n = b->n = k;
         if (n == 0)
-                goto account;
+                goto end;
 
         for (size_t i = 0; i < n; i++) {
                 m->addrs[i] = (void *) (uintptr_t) m->batch[i].hva;
-                m->nodes[i] = to;
+                m->nodes[i] = b->to;
                 m->status[i] = STATUS_UNSET;
                 m->outcome[i] = OUT_QUERY;
         }
-        usec_t t0 = now_usec(m);
-        r = move_pages(vm->pid, n, m->addrs, m->nodes, m->status, MPOL_MF_MOVE);
-        err = r < 0 ? errno : 0;
         m->stats.move_calls++;
-        m->slice_pages += huge ? n * MIGRATOR_HUGE_PAGES : n;
-        update_cost(m, huge ? COST_MOVE_THP : COST_MOVE_4K, now_usec(m) - t0, huge ? n * MIGRATOR_HUGE_PAGES : n);
+        m->slice_pages += b->huge ? n * MIGRATOR_HUGE_PAGES : n;
+        m->inflight = true;
+        m->stats.in_flight = 1;
+        m->kick = true;
+        return;
+end:
+        batch_end(m, b);
+}
+
+/*
+ * A forgotten VM's batch came back: count what the statuses say (a THP unverified), touch the VM
+ * no more (no query), report nothing; pages of unknown fate are dropped "forgotten".
+ */
+static void batch_forgotten(Migrator *m, Batch *b) {
+        Job *j = b->job;
+
+        if (b->r < 0 && (b->err == ENOMEM || b->err == ENODEV))
+                job_node_full(j, b->to, b->err);
+        for (size_t i = 0; i < b->n; i++) {
+                const Entry *e = &m->batch[i];
+                int st = m->status[i];
+
+                if (st == b->to) {
+                        m->outcome[i] = OUT_MOVED;
+                        b->d.moved_pages[e->direction] += entry_pages(e);
+                        continue;
+                }
+                m->outcome[i] = OUT_NONE;
+                j->charged_pages -= entry_pages(e);
+                if (st == -ENOMEM)
+                        job_node_full(j, b->to, ENOMEM);
+                if (st < 0 && st != STATUS_UNSET && st != -EBUSY)
+                        b->d.failed_pages[failure_from_errno(-st)] += entry_pages(e);
+                else
+                        b->d.dropped_pages[MIGRATOR_DROP_FORGOTTEN] += entry_pages(e);
+        }
+        b->detach = true;
+        b->detach_why = MIGRATOR_DROP_FORGOTTEN;
+}
+
+/* After the worker's call, on the loop: every status counted, busy and unknown ones queried, THPs
+ * verified; then batch_end(). The job may have ended meanwhile (its results still count in its
+ * round), the VM may have been forgotten (batch_forgotten()). */
+static void batch_collect(Migrator *m, Batch *b) {
+        Job *j = b->job;
+        Slot *s = &j->slots[b->slot];
+        MigratorVm *vm = s->vm;
+        const size_t n = b->n;
+        const int to = b->to, err = b->err;
+        const long r = b->r;
+        size_t k;
+
+        update_cost(m, b->huge ? COST_MOVE_THP : COST_MOVE_4K, b->call_usec, b->huge ? n * MIGRATOR_HUGE_PAGES : n);
+        if (!vm) {
+                batch_forgotten(m, b);
+                goto end;
+        }
 
         if (r < 0 && (err == ESRCH || err == EINVAL || err == EPERM)) {
                 /* Nothing happened: no such task, no mm any more (exited, a zombie), or no access. */
-                detach_why = err == EPERM ? MIGRATOR_DROP_DENIED : MIGRATOR_DROP_EXITED;
+                b->detach_why = err == EPERM ? MIGRATOR_DROP_DENIED : MIGRATOR_DROP_EXITED;
                 if (err == EPERM)
                         log_debug("move_pages(%d) was denied; no more moves for VM %s in this round.", (int) vm->pid,
                                   s->id);
-                batch_drop(m, j, s, n, true, detach_why, &d);
-                detach = true;
-                goto account;
+                batch_drop(m, j, s, n, true, b->detach_why, &b->d);
+                b->detach = true;
+                goto end;
         }
         if (r < 0 && (err == ENOMEM || err == ENODEV))
                 job_node_full(j, to, err);
@@ -1210,7 +1387,7 @@ static void batch_run(Migrator *m, Job *j, size_t n) {
                         if (st == -ENOMEM)
                                 job_node_full(j, to, ENOMEM);
                         m->outcome[i] = OUT_NONE;
-                        d.failed_pages[st >= 0 ? MIGRATOR_FAIL_OTHER : failure_from_errno(-st)] +=
+                        b->d.failed_pages[st >= 0 ? MIGRATOR_FAIL_OTHER : failure_from_errno(-st)] +=
                                 entry_pages(&m->batch[i]);
                         j->charged_pages -= entry_pages(&m->batch[i]);
                 }
@@ -1218,10 +1395,10 @@ static void batch_run(Migrator *m, Job *j, size_t n) {
         if (k > 0) {
                 long q = do_query(m, vm->pid, k, m->qaddrs, m->qstatus);
 
-                d.queried_pages += k;
+                b->d.queried_pages += k;
                 if (q == -ESRCH || q == -EINVAL) {
-                        batch_drop(m, j, s, n, true, MIGRATOR_DROP_EXITED, &d);
-                        detach = true;
+                        batch_drop(m, j, s, n, true, MIGRATOR_DROP_EXITED, &b->d);
+                        b->detach = true;
                         goto count_moved;
                 }
                 k = 0;
@@ -1240,55 +1417,34 @@ static void batch_run(Migrator *m, Job *j, size_t n) {
                         m->outcome[i] = OUT_NONE;
                         j->charged_pages -= entry_pages(e);
                         if (r >= 0) {
-                                if (entry_not_moved(m, j, e, MIGRATOR_FAIL_BUSY, true, &d))
+                                if (entry_not_moved(m, j, e, MIGRATOR_FAIL_BUSY, true, &b->d))
                                         m->outcome[i] = OUT_RETRY;
                         } else if (err == ENOMEM)
-                                d.failed_pages[MIGRATOR_FAIL_NOMEM] += entry_pages(e);
+                                b->d.failed_pages[MIGRATOR_FAIL_NOMEM] += entry_pages(e);
                         else if (err == EACCES)
-                                d.failed_pages[MIGRATOR_FAIL_NOT_ALLOWED] += entry_pages(e);
+                                b->d.failed_pages[MIGRATOR_FAIL_NOT_ALLOWED] += entry_pages(e);
                         else
-                                d.failed_pages[MIGRATOR_FAIL_OTHER] += entry_pages(e);
+                                b->d.failed_pages[MIGRATOR_FAIL_OTHER] += entry_pages(e);
                 }
         }
 
 count_moved:
-        if (huge && !detach) {
-                hres = xcalloc(n, sizeof(HugeResult));
-                if (!batch_verify_huge(m, j, s, n, &d, hres, &n_hres)) {
+        if (b->huge && !b->detach) {
+                b->hres = xcalloc(n, sizeof(HugeResult));
+                if (!batch_verify_huge(m, j, s, n, &b->d, b->hres, &b->n_hres)) {
                         /* Gone right after the move: the units moved, unverified. */
                         for (size_t i = 0; i < n; i++)
                                 if (m->outcome[i] == OUT_MOVED)
-                                        d.moved_pages[m->batch[i].direction] += MIGRATOR_HUGE_PAGES;
-                        detach = true;
+                                        b->d.moved_pages[m->batch[i].direction] += MIGRATOR_HUGE_PAGES;
+                        b->detach = true;
                         vm_mark_gone(vm);
                 }
         } else
                 for (size_t i = 0; i < n; i++)
                         if (m->outcome[i] == OUT_MOVED)
-                                d.moved_pages[m->batch[i].direction] += entry_pages(&m->batch[i]);
-
-account:
-        /* What demotions did not free (an exit frees it all anyway). */
-        if (!(detach && detach_why == MIGRATOR_DROP_EXITED))
-                for (size_t i = 0; i < n; i++)
-                        if (m->outcome[i] != OUT_MOVED && m->outcome[i] != OUT_RETRY)
-                                room_lost(j, &m->batch[i], entry_pages(&m->batch[i]));
-        account(m, j, slot, &d);
-        if (detach) {
-                log_debug("VM %s (pid %d) %s during migration; its remaining moves are dropped.", s->id, (int) vm->pid,
-                          detach_why == MIGRATOR_DROP_DENIED ? "denied us access" : "exited");
-                slot_detach(s, detach_why);
-        }
-
-        /* Callbacks last; each may end the job or forget the VM. */
-        if (n_spot > 0 && !emit_in_place(m, s, n_spot, to, huge, dir))
-                goto out;
-        if (!huge && !emit_moved_runs(m, s, n))
-                goto out;
-        emit_huge_results(m, s, hres, n_hres);
-out:
-        for (size_t i = 0; i < n_hres; i++)
-                free(hres[i].status);
+                                b->d.moved_pages[m->batch[i].direction] += entry_pages(&m->batch[i]);
+end:
+        batch_end(m, b);
 }
 
 /* --- the residency sweep --- */
@@ -1465,6 +1621,12 @@ static void rearm(Migrator *m) {
 
         if (m->in_slice)
                 return; /* the slice re-arms when it ends */
+        if (m->inflight) {
+                /* One call at a time: the worker's eventfd runs the next slice. */
+                (void) sd_event_source_set_enabled(m->defer, SD_EVENT_OFF);
+                (void) sd_event_source_set_enabled(m->timer, SD_EVENT_OFF);
+                return;
+        }
         if (j && !m->paused) {
                 if (job_ready(m, j, now))
                         work = true;
@@ -1541,13 +1703,130 @@ static bool query_batch(Migrator *m, Job *j) {
         return true;
 }
 
+/* --- the worker --- */
+
+/* The worker thread: waits for a batch, makes its move call, hands the result back. It touches
+ * nothing but the w_ fields (under the lock) and the call's arrays, which the loop leaves alone
+ * while the batch is in flight; a batch handed over is always made, even when quitting. */
+static void *worker_main(void *userdata) {
+        Migrator *m = userdata;
+
+        (void) pthread_mutex_lock(&m->lock);
+        for (;;) {
+                usec_t t0, dt;
+                long r;
+                int err;
+
+                while (!m->w_pending && !m->w_quit)
+                        (void) pthread_cond_wait(&m->wake, &m->lock);
+                if (!m->w_pending)
+                        break;
+                m->w_pending = false;
+                (void) pthread_mutex_unlock(&m->lock);
+
+                t0 = now_usec(m);
+                r = move_pages(m->w_pid, m->w_n, m->addrs, m->nodes, m->status, MPOL_MF_MOVE);
+                err = r < 0 ? errno : 0;
+                dt = now_usec(m) - t0;
+
+                (void) pthread_mutex_lock(&m->lock);
+                m->w_ret = r;
+                m->w_err = err;
+                m->w_usec = dt;
+                m->w_done = true;
+                (void) eventfd_write(m->done_fd, 1);
+        }
+        (void) pthread_mutex_unlock(&m->lock);
+        return NULL;
+}
+
+/* The batch handed over in this slice goes to the worker. */
+static void worker_kick(Migrator *m) {
+        if (!m->kick)
+                return;
+        m->kick = false;
+        (void) pthread_mutex_lock(&m->lock);
+        m->w_pid = m->flight.pid;
+        m->w_n = m->flight.n;
+        m->w_pending = true;
+        (void) pthread_cond_signal(&m->wake);
+        (void) pthread_mutex_unlock(&m->lock);
+}
+
+/* If the worker's call returned: finish its batch, end its job if that is complete, report the
+ * rounds that ended meanwhile. Returns true if it did. */
+static bool batch_collect_flight(Migrator *m) {
+        Batch *b = &m->flight;
+        Job *j = b->job;
+        bool done;
+
+        if (!m->inflight || m->kick)
+                return false;
+        (void) pthread_mutex_lock(&m->lock);
+        done = m->w_done;
+        if (done) {
+                m->w_done = false;
+                b->r = m->w_ret;
+                b->err = m->w_err;
+                b->call_usec = m->w_usec;
+        }
+        (void) pthread_mutex_unlock(&m->lock);
+        if (!done)
+                return false;
+
+        m->inflight = false;
+        m->stats.in_flight = 0;
+        m->running = j;
+        batch_collect(m, b);
+        if (!j->ended && m->job == j && job_complete(j))
+                job_end(m, MIGRATOR_ROUND_DONE);
+        jobs_report_ended(m);
+        m->running = NULL;
+        if (j->ended)
+                job_free(j);
+        return true;
+}
+
+static int worker_start(Migrator *m) {
+        sigset_t all, saved;
+        int r;
+
+        m->done_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        if (m->done_fd < 0)
+                return -errno;
+        /* The worker takes no signals (the loop's signal sources need them blocked everywhere). */
+        sigfillset(&all);
+        (void) pthread_sigmask(SIG_SETMASK, &all, &saved);
+        r = -pthread_create(&m->worker, NULL, worker_main, m);
+        (void) pthread_sigmask(SIG_SETMASK, &saved, NULL);
+        if (r < 0)
+                return r;
+        m->worker_started = true;
+        return 0;
+}
+
+/* Waits for a call in flight (it cannot be interrupted) and ends the thread. */
+static void worker_stop(Migrator *m) {
+        if (m->worker_started) {
+                (void) pthread_mutex_lock(&m->lock);
+                m->w_quit = true;
+                (void) pthread_cond_signal(&m->wake);
+                (void) pthread_mutex_unlock(&m->lock);
+                (void) pthread_join(m->worker, NULL);
+                m->worker_started = false;
+        }
+        if (m->done_fd >= 0)
+                (void) close(m->done_fd);
+        m->done_fd = -EBADF;
+}
+
 /* One batch of the running job, if one is ready. Returns true if it did anything. */
 static bool job_step(Migrator *m, usec_t now) {
         Job *j = m->job;
         bool did = false;
         size_t n;
 
-        if (!j || m->paused)
+        if (!j || m->paused || m->inflight)
                 return false;
         if (!m->dry_run && !j->probed) {
                 /* Counts as a batch of the slice: it can take two calls' fixed cost. */
@@ -1565,7 +1844,7 @@ static bool job_step(Migrator *m, usec_t now) {
                 did = true;
         } else if (job_moves_done(j) && j->next_query < j->n_queries)
                 did = query_batch(m, j);
-        if (!j->ended && job_complete(j)) {
+        if (!j->ended && !m->inflight && m->job == j && job_complete(j)) {
                 job_end(m, MIGRATOR_ROUND_DONE);
                 did = true;
         }
@@ -1584,17 +1863,23 @@ static void slice(Migrator *m) {
         usec_t start = now_usec(m), elapsed;
         bool swept = false, sweep_first = m->sweep_skipped;
         unsigned did = 0;
-        Job *j = m->job;
+        Job *j;
 
         m->in_slice = true;
         m->slice_pages = 0;
         m->stats.slices++;
+        /* The worker's call returned: its batch first (the results of one call are applied
+         * before anything else is issued). */
+        if (batch_collect_flight(m))
+                did++;
+        j = m->job;
         if (j && !m->paused)
                 j->slices++;
-        for (;;) {
+        /* Loop work (queries, preparing and finishing batches, dry-run) while it fits; a move
+         * batch handed to the worker ends the slice: one call at a time. */
+        while (!m->inflight) {
                 usec_t now = now_usec(m);
-                bool fits_query = did == 0 || now - start + batch_target_usec(m, COST_QUERY) <= m->o.slice_usec;
-                bool fits_move = did == 0 || now - start + batch_target_usec(m, COST_MOVE_4K) <= m->o.slice_usec;
+                bool fits = did == 0 || now - start + batch_target_usec(m, COST_QUERY) <= m->o.slice_usec;
 
                 if (sweep_first && !swept && m->sweep_allowance > 0) {
                         swept = true;
@@ -1603,11 +1888,11 @@ static void slice(Migrator *m) {
                                 continue;
                         }
                 }
-                if (fits_move && job_step(m, now)) {
+                if (fits && job_step(m, now)) {
                         did++;
                         continue;
                 }
-                if (fits_query && m->sweep_allowance > 0 && sweep_batch(m)) {
+                if (fits && m->sweep_allowance > 0 && sweep_batch(m)) {
                         swept = true;
                         did++;
                         continue;
@@ -1623,10 +1908,19 @@ static void slice(Migrator *m) {
         for (size_t i = 0; i < m->n_graveyard; i++)
                 vm_free(m->graveyard[i]);
         m->n_graveyard = 0;
+        worker_kick(m);
         rearm(m);
 }
 
 static int on_defer(sd_event_source *s, void *userdata) {
+        slice(userdata);
+        return 0;
+}
+
+static int on_done(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        eventfd_t v;
+
+        (void) eventfd_read(fd, &v);
         slice(userdata);
         return 0;
 }
@@ -1661,6 +1955,9 @@ int migrator_new(sd_event *e, const MigratorOptions *o, const MigratorSink *sink
                 m->sink = *sink;
         m->userdata = userdata;
         m->kpageflags_fd = -EBADF;
+        m->done_fd = -EBADF;
+        (void) pthread_mutex_init(&m->lock, NULL);
+        (void) pthread_cond_init(&m->wake, NULL);
         m->event = sd_event_ref(e);
         m->page_ns[COST_MOVE_4K] = MIGRATOR_COST_MOVE_4K_NS;
         m->page_ns[COST_MOVE_THP] = MIGRATOR_COST_MOVE_THP_NS;
@@ -1700,6 +1997,15 @@ int migrator_new(sd_event *e, const MigratorOptions *o, const MigratorSink *sink
         (void) sd_event_source_set_description(m->defer, "migrator");
         (void) sd_event_source_set_description(m->timer, "migrator-retry");
 
+        r = worker_start(m);
+        if (r < 0)
+                return r;
+        r = sd_event_add_io(e, &m->done_source, m->done_fd, EPOLLIN, on_done, m);
+        if (r < 0)
+                return r;
+        (void) sd_event_source_set_priority(m->done_source, o->priority);
+        (void) sd_event_source_set_description(m->done_source, "migrator-worker");
+
         if (!o->thp_probe)
                 m->thp_probe_reason = xstrdup("switched off");
         else {
@@ -1718,6 +2024,15 @@ int migrator_new(sd_event *e, const MigratorOptions *o, const MigratorSink *sink
 Migrator *migrator_free(Migrator *m) {
         if (!m)
                 return NULL;
+        /* A call in flight finishes first; its round just ends, like the running one. */
+        worker_stop(m);
+        /* (a job in flight is the running one or one of those ending) */
+        for (size_t i = 0; i < m->n_ending; i++)
+                job_free(m->ending[i]);
+        free(m->ending);
+        for (size_t i = 0; i < m->flight.n_hres; i++)
+                free(m->flight.hres[i].status);
+        free(m->flight.hres);
         job_free(m->job);
         for (size_t i = 0; i < m->n_vms; i++)
                 vm_free(m->vms[i]);
@@ -1727,6 +2042,9 @@ Migrator *migrator_free(Migrator *m) {
         free(m->graveyard);
         sd_event_source_disable_unref(m->defer);
         sd_event_source_disable_unref(m->timer);
+        sd_event_source_disable_unref(m->done_source);
+        (void) pthread_mutex_destroy(&m->lock);
+        (void) pthread_cond_destroy(&m->wake);
         sd_event_unref(m->event);
         if (m->kpageflags_fd >= 0)
                 (void) close(m->kpageflags_fd);
@@ -1812,9 +2130,14 @@ void migrator_forget_vm(Migrator *m, void *key) {
         vm = m->vms[at];
         memmove(m->vms + at, m->vms + at + 1, (m->n_vms - at - 1) * sizeof(MigratorVm *));
         m->n_vms--;
+        /* the running job, the one a slice works on, the one in flight and those whose round is
+         * not reported yet (job_forget() finds a key once) */
         job_forget(m->job, key);
-        if (m->running != m->job)
-                job_forget(m->running, key);
+        job_forget(m->running, key);
+        if (m->inflight)
+                job_forget(m->flight.job, key);
+        for (size_t i = 0; i < m->n_ending; i++)
+                job_forget(m->ending[i], key);
         vm->forgotten = true;
         if (m->in_slice) {
                 m->graveyard = xreallocarray(m->graveyard, m->n_graveyard + 1, sizeof(MigratorVm *));
@@ -1959,7 +2282,7 @@ MigratorState migrator_state(const Migrator *m) {
                 return MIGRATOR_STATE_PAUSED;
         if (m->dry_run)
                 return MIGRATOR_STATE_DRY_RUN;
-        return m->job ? MIGRATOR_STATE_MOVING : MIGRATOR_STATE_IDLE;
+        return m->job || m->inflight ? MIGRATOR_STATE_MOVING : MIGRATOR_STATE_IDLE;
 }
 
 void migrator_refresh_residency(Migrator *m, uint64_t budget_pages) {
@@ -1973,7 +2296,7 @@ void migrator_refresh_residency(Migrator *m, uint64_t budget_pages) {
          * most ~slice_usec). */
         (void) sd_event_get_iteration(m->event, &iteration);
         if (!m->in_slice && m->stats.slices == m->slices_at_refresh && iteration != m->iteration_at_refresh &&
-            sd_event_source_get_enabled(m->defer, &enabled) >= 0 && enabled != SD_EVENT_OFF) {
+            (m->inflight || (sd_event_source_get_enabled(m->defer, &enabled) >= 0 && enabled != SD_EVENT_OFF))) {
                 m->stats.forced_slices++;
                 slice(m);
         }

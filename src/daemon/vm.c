@@ -77,6 +77,7 @@ Vm *vm_free(Vm *vm) {
         free(vm->vcpu_cpuset);
         free(vm->error);
         free(vm->logged_error);
+        free(vm->run_state_why);
         free(vm);
         return NULL;
 }

@@ -62,7 +62,22 @@
  *   guest panic (pvpanic, hyperv)    crashed/panicked; stopped/crashed
  *                                    follows with on_crash=destroy    CRASHED (once)
  *   outgoing migration done          stopped/migrated                 MIGRATED_OUT
- * Suspend, pmsuspend and guest-initiated shutdown (before QEMU exits) change nothing.
+ * Guest-initiated shutdown (before QEMU exits) changes nothing.
+ *
+ * Run state (VmRunState), sent with STARTED and, when it changes, with CHANGED. It is read from
+ * libvirt (virDomainGetState(), and virDomainGetJobStats() for the job's operation) when a domain
+ * is announced, on its suspended, resumed and pmsuspended events, on every migration-iteration
+ * event (QEMU's MIGRATION_PASS, from the first pass on: the start of an outgoing migration), and
+ * every JOB_POLL_USEC while the domain is not running, because a live migration that fails or is
+ * cancelled before the switch-over leaves the source running again without any lifecycle event:
+ *   paused (virsh suspend), pmsuspended          PAUSED
+ *   running or paused, with a job whose
+ *   operation is "migration out"                 MIGRATING_OUT
+ *   paused for migration/post-copy on the
+ *   destination (announced by started/migrated,
+ *   or libvirt refuses job statistics there)     MIGRATING_IN
+ *   anything else                                RUNNING
+ * A running domain costs no libvirt call between events.
  */
 
 #define SYSTEM_RUN_DIR "/run/libvirt/qemu"
@@ -73,6 +88,7 @@
 #define CALL_TIMEOUT_USEC (30 * USEC_PER_SEC)
 #define CHECK_INTERVAL_USEC (5 * USEC_PER_SEC)
 #define QUIT_WAIT_USEC (5 * USEC_PER_SEC)
+#define JOB_POLL_USEC (1 * USEC_PER_SEC)
 
 typedef struct KnownVm {
         char *uuid;
@@ -84,6 +100,9 @@ typedef struct KnownVm {
         char *vcpu_cpuset;
         uint64_t memory_bytes;
         char *policy_xml;               /* <metadata> in VTISM_METADATA_NS, NULL if none */
+        VmRunState run_state;
+        char *run_state_why;            /* libvirt's word for it, NULL when running */
+        bool incoming;                  /* announced by started/migrated: the destination of a migration */
 } KnownVm;
 
 /* ---- what the worker and the loop share ---- */
@@ -138,7 +157,9 @@ typedef struct Worker {
         virConnectPtr conn;
         int lifecycle_id;               /* -1: not registered */
         int metadata_id;                /* -1: not registered */
+        int iteration_id;               /* migration iteration events, -1: not registered */
         bool close_registered;
+        sd_event_source *job_timer;     /* run states of domains that are not running */
 
         sd_event_source *retry_timer;   /* next connection attempt */
         sd_event_source *lost_event;    /* connection lost: tear down from the loop */
@@ -169,6 +190,7 @@ static void known_vm_done(KnownVm *v) {
         free(v->numa_nodeset);
         free(v->vcpu_cpuset);
         free(v->policy_xml);
+        free(v->run_state_why);
         *v = (KnownVm) {};
 }
 
@@ -388,8 +410,125 @@ static char *domain_vcpu_cpuset(virConnectPtr conn, virDomainPtr dom, int n_vcpu
         return format_int_list(cpus, n_cpus_list);
 }
 
+/* ---- what a domain is doing (run state) ---- */
+
+static const char *paused_reason_to_string(int reason) {
+        static const char *const table[] = {
+                [VIR_DOMAIN_PAUSED_UNKNOWN] = "unknown",
+                [VIR_DOMAIN_PAUSED_USER] = "user",
+                [VIR_DOMAIN_PAUSED_MIGRATION] = "migration",
+                [VIR_DOMAIN_PAUSED_SAVE] = "save",
+                [VIR_DOMAIN_PAUSED_DUMP] = "dump",
+                [VIR_DOMAIN_PAUSED_IOERROR] = "ioerror",
+                [VIR_DOMAIN_PAUSED_WATCHDOG] = "watchdog",
+                [VIR_DOMAIN_PAUSED_FROM_SNAPSHOT] = "from snapshot",
+                [VIR_DOMAIN_PAUSED_SHUTTING_DOWN] = "shutting down",
+                [VIR_DOMAIN_PAUSED_SNAPSHOT] = "snapshot",
+                [VIR_DOMAIN_PAUSED_CRASHED] = "crashed",
+                [VIR_DOMAIN_PAUSED_STARTING_UP] = "starting up",
+                [VIR_DOMAIN_PAUSED_POSTCOPY] = "post-copy",
+                [VIR_DOMAIN_PAUSED_POSTCOPY_FAILED] = "post-copy failed",
+        };
+
+        if (reason < 0 || (size_t) reason >= ELEMENTSOF(table) || !table[reason])
+                return "other";
+        return table[reason];
+}
+
+/* The operation of the domain's job (VIR_DOMAIN_JOB_OPERATION_*), 0 without a job; -EOPNOTSUPP
+ * where libvirt has no statistics to give: the destination of a migration ("migration statistics
+ * are available only on the source host"); other -errno if the call failed. */
+static int domain_job_operation(virDomainPtr dom) {
+        virTypedParameterPtr params = NULL;
+        int type = VIR_DOMAIN_JOB_NONE, n = 0, op = 0;
+
+        if (virDomainGetJobStats(dom, &type, &params, &n, 0) < 0) {
+                virErrorPtr e = virGetLastError();
+
+                if (e && e->code == VIR_ERR_OPERATION_UNSUPPORTED)
+                        return -EOPNOTSUPP;
+                log_debug("No job statistics for domain %s: %s", virDomainGetName(dom) ?: "?", libvirt_last_error_message());
+                return libvirt_last_error_errno();
+        }
+        if (type != VIR_DOMAIN_JOB_NONE && virTypedParamsGetInt(params, n, VIR_DOMAIN_JOB_OPERATION, &op) <= 0)
+                op = VIR_DOMAIN_JOB_OPERATION_UNKNOWN;
+        virTypedParamsFree(params, n);
+        return type == VIR_DOMAIN_JOB_NONE ? 0 : MAX(op, 0);
+}
+
+/* Sets v->run_state and v->run_state_why from libvirt; leaves both as they were if libvirt cannot
+ * say (the domain is going, the connection failed: the events that follow tell). */
+static void domain_run_state(virDomainPtr dom, KnownVm *v) {
+        VmRunState rs = VM_RUN_RUNNING;
+        char *why = NULL;
+        int state, reason, op;
+
+        if (virDomainGetState(dom, &state, &reason, 0) < 0) {
+                log_debug("No state for domain %s: %s", virDomainGetName(dom) ?: "?", libvirt_last_error_message());
+                return;
+        }
+        switch (state) {
+        case VIR_DOMAIN_PAUSED:
+                if (reason == VIR_DOMAIN_PAUSED_MIGRATION || reason == VIR_DOMAIN_PAUSED_POSTCOPY ||
+                    reason == VIR_DOMAIN_PAUSED_POSTCOPY_FAILED) {
+                        /* Known to be the destination: no job statistics to ask for (libvirtd
+                         * would log an error for each refusal, every JOB_POLL_USEC). */
+                        op = v->incoming ? VIR_DOMAIN_JOB_OPERATION_MIGRATION_IN : domain_job_operation(dom);
+                        if (op == VIR_DOMAIN_JOB_OPERATION_MIGRATION_OUT) {
+                                rs = VM_RUN_MIGRATING_OUT;
+                                why = xasprintf("libvirt: migration job, paused for %s", paused_reason_to_string(reason));
+                                break;
+                        }
+                        if (op == VIR_DOMAIN_JOB_OPERATION_MIGRATION_IN || op == -EOPNOTSUPP) {
+                                rs = VM_RUN_MIGRATING_IN;
+                                why = xstrdup("libvirt: incoming migration");
+                                break;
+                        }
+                }
+                rs = VM_RUN_PAUSED;
+                why = xasprintf("libvirt: paused (%s)", paused_reason_to_string(reason));
+                break;
+        case VIR_DOMAIN_PMSUSPENDED:
+                rs = VM_RUN_PAUSED;
+                why = xstrdup("libvirt: pmsuspended (guest sleeps)");
+                break;
+        case VIR_DOMAIN_RUNNING:
+        case VIR_DOMAIN_BLOCKED:
+        case VIR_DOMAIN_SHUTDOWN:
+                if (domain_job_operation(dom) == VIR_DOMAIN_JOB_OPERATION_MIGRATION_OUT) {
+                        rs = VM_RUN_MIGRATING_OUT;
+                        why = xstrdup("libvirt: migration job, live");
+                }
+                break;
+        default:
+                break;
+        }
+        if (rs == VM_RUN_RUNNING)
+                v->incoming = false; /* it runs here now */
+        v->run_state = rs;
+        free(v->run_state_why);
+        v->run_state_why = why;
+}
+
+/* Read the run state of a known domain again; tell the loop if it changed. */
+static void refresh_run_state(Worker *w, virDomainPtr dom, KnownVm *v) {
+        VmRunState old = v->run_state;
+        _cleanup_free_ char *old_why = v->run_state_why ? xstrdup(v->run_state_why) : NULL;
+
+        busy(w, "reading a domain's state");
+        domain_run_state(dom, v);
+        busy(w, NULL);
+        if (v->run_state == old && streq_ptr(v->run_state_why, old_why))
+                return;
+        log_fields(LOG_INFO, FIELDS({"VTISM_VM", v->uuid}, {"VTISM_VM_NAME", v->name}), "VM %s: %s%s%s%s.", v->name,
+                   vm_run_state_to_string(v->run_state), v->run_state_why ? " (" : "", v->run_state_why ?: "",
+                   v->run_state_why ? ")" : "");
+        emit(w, VM_EVENT_CHANGED, v);
+        publish(w);
+}
+
 /* Fills v for a running domain. -ESRCH/-ENOENT if it is not running (any more). */
-static int domain_identity(Worker *w, virDomainPtr dom, KnownVm *ret) {
+static int domain_identity(Worker *w, virDomainPtr dom, bool incoming, KnownVm *ret) {
         char uuid[VIR_UUID_STRING_BUFLEN];
         const char *name;
         virDomainInfo info;
@@ -414,13 +553,16 @@ static int domain_identity(Worker *w, virDomainPtr dom, KnownVm *ret) {
         v.numa_nodeset = domain_numa_nodeset(dom);
         v.vcpu_cpuset = domain_vcpu_cpuset(w->conn, dom, info.nrVirtCpu);
         v.policy_xml = domain_policy_xml(dom);
+        v.incoming = incoming;
+        domain_run_state(dom, &v);
 
         *ret = v;
         return 0;
 }
 
-/* Announce a running domain unless it already was; returns the record or NULL. */
-static KnownVm *announce(Worker *w, virDomainPtr dom, bool resync) {
+/* Announce a running domain unless it already was; returns the record or NULL, and in *ret_new
+ * whether it was announced now. incoming: libvirt said started/migrated. */
+static KnownVm *announce(Worker *w, virDomainPtr dom, bool resync, bool incoming, bool *ret_new) {
         char uuid[VIR_UUID_STRING_BUFLEN];
         KnownVm v, *known;
         char mem[FORMAT_BYTES_MAX];
@@ -430,11 +572,14 @@ static KnownVm *announce(Worker *w, virDomainPtr dom, bool resync) {
                 for (char *p = uuid; *p; p++)
                         *p = (char) tolower((unsigned char) *p);
                 known = known_vm_find(w, uuid);
-                if (known)
+                if (known) {
+                        if (ret_new)
+                                *ret_new = false;
                         return known;
+                }
         }
 
-        r = domain_identity(w, dom, &v);
+        r = domain_identity(w, dom, incoming, &v);
         if (r < 0) {
                 log_debug_errno(r, "Domain %s vanished before it could be announced: %m",
                                 virDomainGetName(dom) ?: "?");
@@ -447,13 +592,17 @@ static KnownVm *announce(Worker *w, virDomainPtr dom, bool resync) {
 
         log_internal_fields(resync ? LOG_DEBUG : LOG_INFO, 0, __FILE__, __LINE__, __func__,
                             FIELDS({"VTISM_VM", known->uuid}, {"VTISM_VM_NAME", known->name}),
-                            "VM %s %s: pid %d, %s, NUMA nodes %s, vCPUs on %s%s", known->name,
+                            "VM %s %s: pid %d, %s, NUMA nodes %s, vCPUs on %s%s%s%s", known->name,
                             resync ? "running" : "started", (int) known->pid,
                             format_bytes(mem, sizeof(mem), known->memory_bytes),
                             known->numa_nodeset ?: "any", known->vcpu_cpuset ?: "any CPU",
-                            known->policy_xml ? ", vtism policy in its metadata" : "");
+                            known->policy_xml ? ", vtism policy in its metadata" : "",
+                            known->run_state != VM_RUN_RUNNING ? ", " : "",
+                            known->run_state != VM_RUN_RUNNING ? vm_run_state_to_string(known->run_state) : "");
         emit(w, VM_EVENT_STARTED, known);
         publish(w);
+        if (ret_new)
+                *ret_new = true;
         return known;
 }
 
@@ -572,8 +721,16 @@ static int on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int det
         switch (event) {
         case VIR_DOMAIN_EVENT_STARTED:
         case VIR_DOMAIN_EVENT_RESUMED:
-                (void) announce(w, dom, false);
+        case VIR_DOMAIN_EVENT_SUSPENDED:
+        case VIR_DOMAIN_EVENT_PMSUSPENDED: {
+                bool is_new = false;
+                KnownVm *v = announce(w, dom, false,
+                                      event == VIR_DOMAIN_EVENT_STARTED && detail == VIR_DOMAIN_EVENT_STARTED_MIGRATED, &is_new);
+
+                if (v && !is_new)
+                        refresh_run_state(w, dom, v);
                 break;
+        }
         case VIR_DOMAIN_EVENT_STOPPED:
                 switch (detail) {
                 case VIR_DOMAIN_EVENT_STOPPED_FAILED:
@@ -594,6 +751,47 @@ static int on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int det
                 break;
         }
         busy(w, NULL);
+        return 0;
+}
+
+/* QEMU began another pass over the memory of a domain it sends away (the first one at the start). */
+static void on_migration_iteration(virConnectPtr conn, virDomainPtr dom, int iteration, void *opaque) {
+        Worker *w = opaque;
+        char uuid[VIR_UUID_STRING_BUFLEN];
+        KnownVm *v;
+
+        log_debug("libvirt migration iteration %d for domain %s", iteration, virDomainGetName(dom) ?: "?");
+        if (virDomainGetUUIDString(dom, uuid) < 0)
+                return;
+        for (char *p = uuid; *p; p++)
+                *p = (char) tolower((unsigned char) *p);
+        v = known_vm_find(w, uuid);
+        if (v && v->run_state != VM_RUN_MIGRATING_OUT)
+                refresh_run_state(w, dom, v);
+}
+
+/* Every JOB_POLL_USEC: the domains that are not running, whose way back (a failed or cancelled
+ * migration) may come without an event. */
+static int on_job_poll(sd_event_source *es, uint64_t usec, void *userdata) {
+        Worker *w = userdata;
+
+        (void) sd_event_source_set_time(es, usec + JOB_POLL_USEC);
+        if (!w->conn)
+                return 0;
+        for (size_t i = 0; i < w->n_vms && w->conn; i++) {
+                KnownVm *v = &w->vms[i];
+                virDomainPtr dom;
+
+                if (v->run_state == VM_RUN_RUNNING)
+                        continue;
+                busy(w, "looking up a domain");
+                dom = virDomainLookupByUUIDString(w->conn, v->uuid);
+                busy(w, NULL);
+                if (!dom)
+                        continue; /* gone: its stopped event says so */
+                refresh_run_state(w, dom, v); /* may emit; v stays valid (nothing is removed here) */
+                virDomainFree(dom);
+        }
         return 0;
 }
 
@@ -702,6 +900,9 @@ static void known_vm_copy(KnownVm *dst, const KnownVm *src) {
                 .vcpu_cpuset = strdup_or_null(src->vcpu_cpuset),
                 .memory_bytes = src->memory_bytes,
                 .policy_xml = strdup_or_null(src->policy_xml),
+                .run_state = src->run_state,
+                .run_state_why = strdup_or_null(src->run_state_why),
+                .incoming = src->incoming,
         };
 }
 
@@ -805,6 +1006,9 @@ static void disconnect(Worker *w) {
         if (w->metadata_id >= 0)
                 (void) virConnectDomainEventDeregisterAny(w->conn, w->metadata_id);
         w->metadata_id = -1;
+        if (w->iteration_id >= 0)
+                (void) virConnectDomainEventDeregisterAny(w->conn, w->iteration_id);
+        w->iteration_id = -1;
         if (w->close_registered)
                 (void) virConnectUnregisterCloseCallback(w->conn, on_close);
         w->close_registered = false;
@@ -872,7 +1076,7 @@ static int resync(Worker *w) {
         emit(w, VM_EVENT_RESYNC_BEGIN, NULL);
         known_vms_clear(w);
         for (int i = 0; i < n; i++) {
-                (void) announce(w, doms[i], true);
+                (void) announce(w, doms[i], true, false, NULL);
                 virDomainFree(doms[i]);
         }
         free(doms);
@@ -913,6 +1117,10 @@ static int try_connect(Worker *w) {
         w->metadata_id = virConnectDomainEventRegisterAny(w->conn, NULL, VIR_DOMAIN_EVENT_ID_METADATA_CHANGE,
                                                           VIR_DOMAIN_EVENT_CALLBACK(on_metadata_change), w, NULL);
         if (w->metadata_id < 0)
+                goto fail;
+        w->iteration_id = virConnectDomainEventRegisterAny(w->conn, NULL, VIR_DOMAIN_EVENT_ID_MIGRATION_ITERATION,
+                                                           VIR_DOMAIN_EVENT_CALLBACK(on_migration_iteration), w, NULL);
+        if (w->iteration_id < 0)
                 goto fail;
 
         r = resync(w);
@@ -1018,6 +1226,7 @@ static Worker *worker_free(Worker *w) {
         /* Run the free callbacks libvirt queued while closing: the loop does not run again. */
         libvirt_event_flush();
         sd_event_source_disable_unref(w->retry_timer);
+        sd_event_source_disable_unref(w->job_timer);
         sd_event_source_disable_unref(w->lost_event);
         sd_event_source_disable_unref(w->wake_source);
         sd_event_unref(w->event);
@@ -1079,6 +1288,8 @@ static void dispatch(LibvirtSource *s, Message *msg) {
                 .vcpu_cpuset = msg->vm.vcpu_cpuset,
                 .memory_bytes = msg->vm.memory_bytes,
                 .policy_xml = msg->vm.policy_xml,
+                .run_state = msg->vm.run_state,
+                .run_state_why = msg->vm.run_state_why,
         };
         s->handler(&s->base, msg->event, &id, s->userdata);
 }
@@ -1265,6 +1476,7 @@ int vmsource_libvirt_new(sd_event *event, const char *uri, const char *proc_root
         w->proc_root = xstrdup(proc_root ?: "/proc");
         w->lifecycle_id = -1;
         w->metadata_id = -1;
+        w->iteration_id = -1;
         w->backoff_usec = BACKOFF_MIN_USEC;
 
         r = sd_event_new(&w->event);
@@ -1277,6 +1489,12 @@ int vmsource_libvirt_new(sd_event *event, const char *uri, const char *proc_root
         if (r < 0)
                 goto fail_worker;
         (void) sd_event_source_set_description(w->wake_source, "libvirt-wake");
+        r = sd_event_add_time_relative(w->event, &w->job_timer, CLOCK_MONOTONIC, JOB_POLL_USEC, 100 * USEC_PER_MSEC,
+                                       on_job_poll, w);
+        if (r < 0)
+                goto fail_worker;
+        (void) sd_event_source_set_description(w->job_timer, "libvirt-job-poll");
+        (void) sd_event_source_set_enabled(w->job_timer, SD_EVENT_ON);
         schedule_retry(w, 0); /* the first attempt, from the worker's loop */
         if (!w->retry_timer) {
                 r = -ENOMEM;

@@ -15,6 +15,10 @@
 #   libvirt_start_libvirtd         the private libvirtd; waits until it answers and has probed QEMU
 #   libvirt_create NAME XML [ARGS] virsh create ARGS XML; waits for the QEMU pid, logs the time
 #   libvirt_domain_xml NAME        a small TCG domain (128 MiB, no disk, numatune nodeset 0)
+#   libvirt_start_peer             a second private virtlogd + libvirtd ("another host" for live
+#                                  migrations: own host UUID, own /run, /etc, /var/lib/libvirt ...)
+#                                  in a mount namespace of its own; $LV_PEER_URI reaches it from
+#                                  here, lv_in_peer CMD... runs CMD in its namespace
 #   lv_* helpers                   skip/fail/ok/wait_for
 #   $LV_ID                         the test's host PID, for domain names
 #
@@ -266,7 +270,8 @@ lv_dump_logs() {
         libvirt_dump_logs_hook || true
         [[ -n $LV_SCRATCH ]] || return 0
         libvirt_start_summary
-        for f in "$LV_SCRATCH"/virtlogd.log "$LV_SCRATCH"/libvirtd.log "$LV_SCRATCH"/log/qemu/*.log; do
+        for f in "$LV_SCRATCH"/virtlogd.log "$LV_SCRATCH"/libvirtd.log "$LV_SCRATCH"/log/qemu/*.log \
+                ${LV_PEER:+"$LV_PEER"/libvirtd.log "$LV_PEER"/log/qemu/*.log}; do
                 [[ -s $f ]] || continue
                 echo "--- $f (tail) ---"
                 tail -n 20 "$f"
@@ -278,6 +283,57 @@ lv_dump_logs() {
         fi
 }
 
+LV_PEER=""
+LV_PEER_NS_PID=""
+LV_PEER_URI=""
+
+# libvirt_start_peer: a second libvirtd, as the destination (or source) of live migrations from
+# the first. libvirt refuses to migrate to "the same host" by host UUID only, so the peer has a
+# host_uuid of its own; its paths are scratch directories bound in a mount namespace of its own
+# (below this test's), where its QEMUs' pid files are too. Same PID and network namespace: the
+# migration stream goes over 127.0.0.1 (virsh migrate --migrateuri tcp://127.0.0.1). The QEMU
+# capabilities are copied from the first libvirtd's cache (no second probe).
+libvirt_start_peer() {
+        local t0
+        LV_PEER=$(mktemp -d /var/tmp/vtism-libvirt-peer.XXXXXX)
+        chmod 755 "$LV_PEER"
+        mkdir -p "$LV_PEER"/{run,lib,cache,log,etc}
+        cp -a /etc/libvirt/. "$LV_PEER/etc/"
+        cp -a /var/cache/libvirt/. "$LV_PEER/cache/"
+        sed -i '/^log_filters=/d; /^log_outputs=/d' "$LV_PEER/etc/libvirtd.conf"
+        printf '\n# vtism test (lib-libvirt.sh): the peer is "another host".\nhost_uuid = "%s"\n' \
+                "$(cat /proc/sys/kernel/random/uuid)" >>"$LV_PEER/etc/libvirtd.conf"
+        cat >"$LV_PEER/start.sh" <<EOF
+set -e
+mount --bind $LV_PEER/run /run
+mount --bind $LV_PEER/etc /etc/libvirt
+mount --bind $LV_PEER/lib /var/lib/libvirt
+mount --bind $LV_PEER/cache /var/cache/libvirt
+mount --bind $LV_PEER/log /var/log/libvirt
+mkdir -p /run/lock /var/lib/libvirt/qemu /var/cache/libvirt/qemu /var/log/libvirt/qemu
+virtlogd >$LV_PEER/virtlogd.log 2>&1 &
+for i in \$(seq 100); do [ -S /run/libvirt/virtlogd-sock ] && break; sleep 0.1; done
+libvirtd --pid-file /run/libvirtd.pid >>$LV_PEER/libvirtd.log 2>&1 &
+wait
+EOF
+        t0=$(lv_now_ms)
+        unshare --mount --propagation private -- bash "$LV_PEER/start.sh" &
+        LV_PEER_NS_PID=$!
+        LV_EXTRA_PIDS+=("$LV_PEER_NS_PID")
+        LV_PEER_URI="qemu+unix:///system?socket=$LV_PEER/run/libvirt/libvirt-sock"
+        lv_wait_for "$LV_LIBVIRTD_TIMEOUT" virsh -q -c "$LV_PEER_URI" uri ||
+                lv_fail "the peer libvirtd did not answer within $LV_LIBVIRTD_TIMEOUT s"
+        timeout -k 5 "$LV_PROBE_TIMEOUT" virsh -q -c "$LV_PEER_URI" domcapabilities --virttype qemu \
+                --emulatorbin "$(command -v qemu-system-x86_64)" --arch x86_64 >/dev/null ||
+                lv_fail "the peer libvirtd did not report QEMU's capabilities within $LV_PROBE_TIMEOUT s"
+        echo "peer libvirtd: answered after $(lv_secs_since "$t0") s ($LV_PEER_URI)"
+}
+
+# lv_in_peer CMD...: run CMD in the peer's mount namespace (its /run/libvirt, pid files, qemu:///system).
+lv_in_peer() {
+        nsenter --mount="/proc/$LV_PEER_NS_PID/ns/mnt" -- "$@"
+}
+
 # Destroy the domains of the private libvirtd, stop it and virtlogd, kill what is left of the
 # QEMUs it started (their pids were recorded), remove the scratch tree.
 libvirt_cleanup() {
@@ -285,6 +341,11 @@ libvirt_cleanup() {
         if [[ -n $LV_LIBVIRTD_PID ]]; then
                 for dom in $(virsh -q -c qemu:///system list --name 2>/dev/null); do
                         virsh -q -c qemu:///system destroy "$dom" >/dev/null 2>&1 || true
+                done
+        fi
+        if [[ -n $LV_PEER_URI ]]; then
+                for dom in $(virsh -q -c "$LV_PEER_URI" list --name 2>/dev/null); do
+                        virsh -q -c "$LV_PEER_URI" destroy "$dom" >/dev/null 2>&1 || true
                 done
         fi
         libvirt_kill_libvirtd TERM
@@ -299,6 +360,9 @@ libvirt_cleanup() {
                 umount /run /etc/libvirt /var/lib/libvirt /var/cache/libvirt /var/log/libvirt 2>/dev/null || true
                 rm -rf "$LV_SCRATCH"
         fi
+        # The peer's libvirtd and virtlogd die with this test's PID namespace, its mounts with its
+        # mount namespace.
+        [[ -z $LV_PEER ]] || rm -rf "$LV_PEER"
 }
 
 # libvirt_domain_xml NAME [UUID]: TCG, 128 MiB, one vCPU, no disk, no network, serial to a

@@ -3,7 +3,9 @@
  * libvirt-watch [-v] [URI]: run the libvirt VmSource in an sd-event loop and print one line per
  * event on stdout, flushed:
  *   RESYNC_BEGIN / RESYNC_END
- *   STARTED|STOPPED|CRASHED|MIGRATED_OUT UUID NAME PID nodes=NODESET|- cpus=CPUSET|- mem=BYTES
+ *   STARTED|STOPPED|CRASHED|MIGRATED_OUT|CHANGED UUID NAME PID nodes=NODESET|- cpus=CPUSET|- mem=BYTES
+ *                                        [run=STATE (WHY)] (only when not running: "run=paused (libvirt:
+ *                                        paused (user))", "run=migrating out (...)")
  *   DESCRIBE TEXT                        (on SIGUSR1)
  * until SIGTERM or SIGINT. -v logs at debug to stderr (libvirt's raw events included).
  */
@@ -21,10 +23,14 @@
 static void on_vm_event(VmSource *s, VmEvent event, const VmIdentity *vm, void *userdata) {
         if (!vm)
                 printf("%s\n", vm_event_to_string(event));
-        else
+        else if (vm->run_state == VM_RUN_RUNNING)
                 printf("%s %s %s %d nodes=%s cpus=%s mem=%" PRIu64 "\n", vm_event_to_string(event), vm->uuid,
                        vm->name, (int) vm->pid, vm->numa_nodeset ?: "-", vm->vcpu_cpuset ?: "-",
                        vm->memory_bytes);
+        else
+                printf("%s %s %s %d nodes=%s cpus=%s mem=%" PRIu64 " run=%s (%s)\n", vm_event_to_string(event),
+                       vm->uuid, vm->name, (int) vm->pid, vm->numa_nodeset ?: "-", vm->vcpu_cpuset ?: "-",
+                       vm->memory_bytes, vm_run_state_to_string(vm->run_state) ?: "?", vm->run_state_why ?: "-");
         fflush(stdout);
 }
 

@@ -124,6 +124,35 @@ grep -qE '^node 0 +64 MiB, [0-9]+ runs? \([0-9.]+ per GiB\) +64 MiB, ' <<<"$text
 timeout 300 "$VTISMCTL" contiguity small4k || fail "contiguity small4k (text)"
 ok "2. numbers add up; THP $(jq .now.thp_2m <<<"$thp") of 32, 4 KiB $(jq .now.runs <<<"$small") runs; text has both columns and times"
 
+# ---- 2b. the same summaries as metrics (the Contiguity property; reading it never scans) ----
+"$VTISMCTL" metrics >"$SCRATCH/m.txt" || fail "vtismctl metrics failed"
+if command -v promtool >/dev/null; then
+        promtool check metrics <"$SCRATCH/m.txt" >"$SCRATCH/promtool.out" 2>&1 || fail "promtool: $(cat "$SCRATCH/promtool.out")"
+        [[ ! -s $SCRATCH/promtool.out ]] || fail "promtool lint: $(cat "$SCRATCH/promtool.out")"
+else
+        echo "note: no promtool here (Debian's prometheus package; CI installs it): the exposition is not linted"
+fi
+for v in thp-vm small4k; do
+        j=$(contig --max-age=86400 "$v") || fail "contiguity $v: $j"
+        id=$(jq -r .id <<<"$j")
+        for role in now before_tiering; do
+                for pair in thp_2m:thp_2m_mappings runs:runs present_bytes:present_bytes mapped_4k_bytes:mapped_4k_bytes \
+                            runs_for_99pct:runs_for_99_percent anchor_entries:anchor_entries offset_groups:offset_groups; do
+                        key=${pair%%:*} metric=vtism_vm_contiguity_${pair#*:}
+                        want=$(jq -r --arg r "$role" --arg k "$key" '.[$r][$k]' <<<"$j")
+                        line="$metric{id=\"$id\",name=\"$v\",role=\"$role\"} $want"
+                        grep -qxF "$line" "$SCRATCH/m.txt" || fail "no '$line' in the metrics: $(grep "^$metric" "$SCRATCH/m.txt")"
+                done
+                trigger=$(jq -r --arg r "$role" '.[$r].trigger' <<<"$j")
+                grep -qxF "vtism_vm_contiguity_info{id=\"$id\",name=\"$v\",role=\"$role\",trigger=\"$trigger\"} 1" "$SCRATCH/m.txt" ||
+                        fail "no vtism_vm_contiguity_info of $v ($role, $trigger): $(grep '^vtism_vm_contiguity_info' "$SCRATCH/m.txt")"
+        done
+        # the metrics were read from the summaries as they were: no scan since
+        [[ $(contig --max-age=86400 "$v" | jq .now.taken_at_usec) == "$(jq .now.taken_at_usec <<<"$j")" ]] ||
+                fail "reading the metrics scanned $v again"
+done
+ok "2b. vtismctl metrics: both summaries of both VMs as vtism_vm_contiguity_* (promtool-clean), no scan for it"
+
 # ---- 3. max age ----
 t1=$(contig --max-age=3600 thp-vm | jq .now.taken_at_usec)
 j=$(contig --max-age=3600 thp-vm)

@@ -46,11 +46,7 @@ lv_dump_vtismd() {
 }
 libvirt_dump_logs_hook() { lv_dump_vtismd; }
 
-fail() {
-        echo "FAIL: $*" >&2
-        lv_dump_logs >&2
-        exit 1
-}
+fail() { lv_fail "$@"; }   # lib-libvirt.sh: the message, then libvirtd's, QEMU's and vtismd's logs
 
 test_cleanup() {
         # A stopped libvirtd would hang the cleanup's virsh calls.

@@ -35,11 +35,7 @@ libvirt_dump_logs_hook() {
         echo "--- vtismd log (tail) ---"
         tail -n 60 "$LOG"
 }
-fail() {
-        echo "FAIL: $*" >&2
-        lv_dump_logs >&2
-        exit 1
-}
+fail() { lv_fail "$@"; }   # lib-libvirt.sh: the message, then libvirtd's, QEMU's and vtismd's logs
 test_cleanup() {
         cleanup
         libvirt_cleanup

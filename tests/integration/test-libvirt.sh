@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 #
 # The libvirt VmSource against a real libvirtd 9.x with TCG domains, through libvirt-watch:
-# initial resync, start, destroy, QEMU killed, libvirtd restarted under a running domain, and
+# initial resync, start, suspend and resume (the run state sent with CHANGED), destroy, QEMU killed,
+# libvirtd restarted under a running domain, and
 # libvirtd absent when the watcher starts. Runs its own virtlogd + libvirtd in a private mount
 # namespace (see lib-libvirt.sh); needs root. ~45 s, ~20 s of it waiting for the keepalive timeout
 # of a stopped libvirtd (step 7); domain start times are logged.
@@ -169,11 +170,18 @@ expect 1 10 "STARTED $B_UUID .*"; line=$LINE
 [[ $line == "STARTED $B_UUID $B $B_PID nodes=0 cpus=${pin:--} mem=134217728" ]] || lv_fail "start: '$line'"
 check_qemu_pid "$B" "$B_UUID" "$B_PID"
 V suspend "$B" >/dev/null
+expect 1 10 "CHANGED $B_UUID .*"; line_s=$LINE
+[[ $line_s == "CHANGED $B_UUID $B $B_PID nodes=0 cpus=${pin:--} mem=134217728 run=paused (libvirt: paused (user))" ]] ||
+        lv_fail "suspend: '$line_s'"
 V resume "$B" >/dev/null
+expect 1 10 "CHANGED $B_UUID .*"; line_r=$LINE
+[[ $line_r == "CHANGED $B_UUID $B $B_PID nodes=0 cpus=${pin:--} mem=134217728" ]] || lv_fail "resume: '$line_r'"
 sleep 1
 n=$(lines_since 1 "$from" | grep -c "^STARTED $B_UUID " || true)
 [[ $n -eq 1 ]] || lv_fail "$n STARTED lines for $B (start, suspend, resume), expected 1"
-lv_ok "start: $line (once, also across suspend/resume)"
+n=$(lines_since 1 "$from" | grep -c "^CHANGED $B_UUID " || true)
+[[ $n -eq 2 ]] || lv_fail "$n CHANGED lines for $B (suspend, resume), expected 2"
+lv_ok "start: $line (once, also across suspend/resume); suspend: '${line_s##* run=}', resume: running again"
 
 # ---- 4. virsh destroy -> STOPPED ----
 V destroy "$B" >/dev/null

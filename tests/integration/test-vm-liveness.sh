@@ -104,6 +104,13 @@ VTISMD_PID=$(sed -n 's/^MAINPID=//p' "$SCRATCH/notify.log" | tail -n1)
 PIDS+=("$VTISMD_PID")
 vm_tracked() { vm_json stat-count | jq -en 'input | (.state == "tracked" and .cycles > 2)' >/dev/null; }
 wait_for 30 vm_tracked || fail "QEMU not sampled: $(vm_json stat-count)"
+# In its private PID namespace (lib.sh) vtismd sees this test's QEMU alone: other engineers' and
+# other tests' QEMUs on the machine would add their own stat reads and cycle time.
+if [[ -n ${VTISM_PRIVATE_PIDS_NS:-} ]]; then
+        others=$(status | jq -r '[.vms[] | select(.name != "stat-count") | "\(.name) (pid \(.pid))"] | join(", ")')
+        [[ -z $others ]] || fail "vtismd on /proc sees QEMUs other than the test's: $others"
+        ok "private PID namespace: vtismd lists the test's QEMU only"
+fi
 
 stat_reads() { grep -c "\"/proc/$qpid/stat\"" "$SCRATCH/strace.log" || true; }
 c1=$(cycles); s1=$(stat_reads)

@@ -12,6 +12,12 @@
 # minutes s1's share is <= 6 % (the cap + 1 point) in two reports in a row, b1 holds the rest of
 # the room, status says the service level is met, and the estimate vtismd shows is within 5
 # points of the workload's own count.
+# Then DRAM given back: s1's hot window shrinks to its first 16 MiB (memhog's phase shift on
+# SIGUSR2: the guest went idle but for a little). Checked, counted by the workloads: within
+# GIVE_BACK_CYCLES cycles s1 holds at most its new hot set + 24 MiB of DRAM and b1 took what s1
+# released (16 MiB of slack); coldest first: no still-hot page went to CXL in a cycle after which
+# s1 still held more DRAM than its new hot set (+ 8 MiB) (at most 1 % of the window, counted
+# between reports), and its share is <= 6 % then.
 # Usage: lab-slo-inner.sh SOURCE_ROOT BUILD_ROOT
 set -euo pipefail
 
@@ -75,7 +81,7 @@ reload
 room=$((dram_free - dram_total * DRAM_MIN_FREE / 100))
 pl_log "DRAM node 0: $((dram_free >> 20)) of $((dram_total >> 20)) MiB free; dram_min_free_percent = $DRAM_MIN_FREE: the VMs share $((room >> 20)) MiB"
 
-hog_start s1 --size=320M --hot=96M --bind=1 --thp=off
+hog_start s1 --size=320M --hot=96M --phase-offset=0 --phase-hot=16M --bind=1 --thp=off
 hog_start b1 --size=320M --hot=320M --bind=1 --thp=off
 pl_wait_tracked "${HOG_PID[s1]}"
 pl_wait_tracked "${HOG_PID[b1]}"
@@ -114,6 +120,49 @@ done
 ((est >= 0 && (est - share < 500) && (share - est < 500))) || pl_fail "vtismd's estimate $est bp is more than 5 points from the workload's $share bp"
 vtismctl status | grep -q "service level 5.00 % of accesses from CXL: met" || pl_fail "status does not show the service level met: $(vtismctl status)"
 pl_log "SUMMARY s1 (SLO 5 %): $((share / 100)).$((share % 100 / 10)) % of its accesses on CXL after $cycles cycles with $((s_dram >> 20)) MiB of DRAM (estimate $est bp); b1 $((b_dram >> 20)) MiB; $((SECONDS - t_start)) s"
+
+# ---- DRAM given back: s1's hot set shrinks 96 -> 16 MiB ----
+# Its 80 MiB gone cold cool by 12 % a cycle; the controller lowers its target as they do (slo.h:
+# at the new hot set once they read 0, ~32 cycles), the plan demotes them, coldest first, and b1
+# (all hot, budget 100 %) is promoted into the room. 50 cycles: 32 + the lab's migration lag.
+GIVE_BACK_CYCLES=50
+NEW_HOT=$((16 * MIB))
+s_dram0=$s_dram b_dram0=$b_dram
+kill -USR2 "${HOG_PID[s1]}"
+for ((i = 0; i < 600; i++)); do grep -q '^memhog: phase ' "${HOG_INFO[s1]}" && break; sleep 0.1; done
+grep -q "^memhog: phase .* hot_size=$NEW_HOT " "${HOG_INFO[s1]}" || pl_fail "s1 did not shrink its hot window: $(tail -n 3 "${HOG_INFO[s1]}")"
+hog_report s1
+hot_cxl0=$(kv "$HOG_REPORT" hot_node1)
+hot_pages=$(( $(kv "$HOG_REPORT" hot_node0) + hot_cxl0 ))
+((hot_pages == NEW_HOT / 4096)) || pl_fail "s1's report counts $hot_pages hot pages, not $((NEW_HOT / 4096))"
+pl_log "s1's hot window shrank to 16 MiB ($hot_cxl0 of its pages on CXL); s1 $((s_dram0 >> 20)) MiB on DRAM, b1 $((b_dram0 >> 20)) MiB"
+gave=0 max_share=0 demoted_hot=0 prev_hot_cxl=$hot_cxl0
+for ((c = 1; c <= GIVE_BACK_CYCLES; c++)); do
+        pl_wait_cycles "${HOG_PID[s1]}" 1
+        hog_report s1; r1=$HOG_REPORT
+        hog_report b1; r2=$HOG_REPORT
+        s_dram=$(( $(kv "$r1" node0) * 4096 )) b_dram=$(( $(kv "$r2" node0) * 4096 ))
+        hot_cxl=$(kv "$r1" hot_node1)
+        share=$((hot_cxl * 10000 / hot_pages))
+        # still-hot pages that went to CXL although s1 kept DRAM to spare for all of them (colder
+        # pages stayed on DRAM instead): the service level may trade a few hot pages for DRAM only
+        # once it holds less than its hot set
+        if ((hot_cxl > prev_hot_cxl && s_dram >= NEW_HOT + 8 * MIB)); then
+                demoted_hot=$((demoted_hot + hot_cxl - prev_hot_cxl))
+        fi
+        prev_hot_cxl=$hot_cxl
+        ((share > max_share)) && max_share=$share
+        pl_poll
+        pl_log "give-back cycle +$c: s1 $((s_dram >> 20)) MiB on DRAM (target $(( $(pl_vm_get "${HOG_PID[s1]}" .dram_target_bytes) >> 20)) MiB), $hot_cxl hot pages on CXL; b1 $((b_dram >> 20)) MiB"
+        if ((s_dram <= NEW_HOT + 24 * MIB && b_dram + 16 * MIB >= b_dram0 + s_dram0 - s_dram)); then
+                gave=$c
+                break
+        fi
+done
+((gave > 0)) || pl_fail "s1 did not give its DRAM back within $GIVE_BACK_CYCLES cycles: s1 $((s_dram0 >> 20)) -> $((s_dram >> 20)) MiB (want <= $(( (NEW_HOT >> 20) + 24 )) MiB), b1 $((b_dram0 >> 20)) -> $((b_dram >> 20)) MiB"
+((demoted_hot <= hot_pages / 100)) || pl_fail "$demoted_hot of s1's $hot_pages still-hot pages went to CXL while it held more DRAM than they need (not coldest first)"
+((share <= 600)) || pl_fail "s1's share is $((share / 100)).$((share % 100 / 10)) % after it gave DRAM back (at most $((max_share / 100)).$((max_share % 100 / 10)) % meanwhile)"
+pl_log "SUMMARY give-back: s1's hot set 96 -> 16 MiB; after $gave cycles s1 $((s_dram0 >> 20)) -> $((s_dram >> 20)) MiB of DRAM, b1 $((b_dram0 >> 20)) -> $((b_dram >> 20)) MiB; $demoted_hot of its still-hot pages went to CXL while it had DRAM for them ($hot_cxl0 of $hot_pages were on CXL at the shrink), its share at most $((max_share / 100)).$((max_share % 100 / 10)) %, now $((share / 100)).$((share % 100 / 10)) %"
 vtismctl plan "${HOG_PID[s1]}"
 hog_stop s1
 hog_stop b1

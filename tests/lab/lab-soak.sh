@@ -19,7 +19,7 @@ main() {
         [[ $seconds =~ ^[0-9]+$ && $seconds -ge 60 ]] || lab_fail "SOAK_SECONDS=$seconds: at least 60"
 
         local rc=0
-        lab_boot patched --kernel patched --systemd --timeout $((seconds + 480)) -- \
+        lab_boot patched --kernel patched --systemd --timeout $((4 * seconds + 480)) -- \
                 "$LAB_SOURCE/tests/lab/lab-soak-inner.sh" "$LAB_SOURCE" "$LAB_BUILD" "$seconds" || rc=$?
         [[ $rc -ne 77 ]] || lab_skip "the patched kernel is not available (tests/kernel/build failed)"
         [[ $rc -eq 0 ]] || lab_fail "the soak failed (see above)"

@@ -20,7 +20,7 @@ static bool unexported(BusRecordKind kind, unsigned field) {
 
 static void test_every_key_decided(void) {
         static const BusRecordKind kinds[] = { BUS_RECORD_STATUS, BUS_RECORD_COUNTERS, BUS_RECORD_NODE, BUS_RECORD_VM,
-                                               BUS_RECORD_TRACKER };
+                                               BUS_RECORD_TRACKER, BUS_RECORD_CONTIGUITY };
 
         for (size_t k = 0; k < ELEMENTSOF(kinds); k++) {
                 const BusRecordType *t = &bus_record_types[kinds[k]];
@@ -117,6 +117,20 @@ static void test_format(void) {
         set_str(&s.vms[0], BUS_VM_STATE, "new");
         set_u64(&s.vms[0], BUS_VM_RAM_BYTES, 4096);
 
+        /* the Contiguity property: a summary before tiering, one now */
+        s.contiguity = xcalloc(2, sizeof(BusRecord));
+        s.n_contiguity = 2;
+        for (size_t i = 0; i < 2; i++) {
+                bus_record_init(&s.contiguity[i], BUS_RECORD_CONTIGUITY);
+                set_str(&s.contiguity[i], BUS_CONTIG_ID, "pid-7");
+                set_str(&s.contiguity[i], BUS_CONTIG_NAME, "web");
+                set_str(&s.contiguity[i], BUS_CONTIG_ROLE, i == 0 ? "now" : "before_tiering");
+                set_str(&s.contiguity[i], BUS_CONTIG_TRIGGER, i == 0 ? "migration" : "tiering-start");
+                set_u64(&s.contiguity[i], BUS_CONTIG_THP_2M, i == 0 ? 126 : 128);
+                set_u64(&s.contiguity[i], BUS_CONTIG_SCAN_USEC, 459000);
+        }
+        s.contiguity[0].v[BUS_CONTIG_OFFSET_GROUPS_OVERFLOW] = (BusValue) { .present = true, .b = true };
+
         f = open_memstream(&out, &len);
         check(f);
         check_int(metrics_format(&s, f), 0);
@@ -145,6 +159,12 @@ static void test_format(void) {
         check(!strstr(out, "vtism_tracker_active_info"));       /* "" = none */
         check(!strstr(out, "vtism_last_cycle_time_seconds"));   /* 0 = not yet */
         check(!strstr(out, "vtism_tracker_usable"));            /* no trackers */
+        check(strstr(out, "\nvtism_vm_contiguity_thp_2m_mappings{id=\"pid-7\",name=\"web\",role=\"now\"} 126\n"
+                          "vtism_vm_contiguity_thp_2m_mappings{id=\"pid-7\",name=\"web\",role=\"before_tiering\"} 128\n"));
+        check(strstr(out, "\nvtism_vm_contiguity_info{id=\"pid-7\",name=\"web\",role=\"before_tiering\",trigger=\"tiering-start\"} 1\n"));
+        check(strstr(out, "\nvtism_vm_contiguity_scan_seconds{id=\"pid-7\",name=\"web\",role=\"now\"} 0.459000\n"));
+        check(strstr(out, "\nvtism_vm_contiguity_offset_groups_overflow{id=\"pid-7\",name=\"web\",role=\"now\"} 1\n"));
+        check(!strstr(out, "vtism_vm_contiguity_runs"));       /* not in the records */
         bus_snapshot_done(&s);
 }
 

@@ -1051,6 +1051,104 @@ static void test_thp_units(void) {
         }
 }
 
+/* Each 2 MiB block of the VM in a letter: its node's id (0-9), "~" for pages on more than one
+ * node, "-" for none present. */
+static void vm_blocks(const WVm *vm, char *buf, size_t size) {
+        size_t k = 0;
+
+        for (uint64_t b = 0; b * 512 < vm->pages && k + 1 < size; b++) {
+                int node = -1;
+                char ch = '-';
+
+                for (uint64_t q = b * 512; q < MIN((b + 1) * 512, vm->pages); q++) {
+                        int x = vm->where[q];
+
+                        if (x < 0)
+                                continue;
+                        if (node < 0) {
+                                node = x;
+                                ch = (char) ('0' + x);
+                        } else if (x != node)
+                                ch = '~';
+                }
+                buf[k++] = ch;
+        }
+        buf[k] = 0;
+}
+
+/*
+ * Keeping 2 MiB blocks whole (plan.h, 7): which pages at a cut's own heat (ties) move. Every
+ * block is 2 MiB = 512 pages of 4 KiB unless marked THP; "1M@10:0" = 256 pages at heat 10 on
+ * node 0. [0 dram 1G] [1 cxl 1G]. "blocks" draws each block after the plan: its node, or "~"
+ * when split over two nodes. "address order" is what taking ties first-come would have done.
+ */
+static void test_keep_blocks_whole(void) {
+        static const struct {
+                const char *picture;
+                Seg segs[4];
+                uint64_t budget_mib, demote_pages, promote_pages;
+                const char *before, *after;
+        } cases[] = {
+                /* |  B0: 1M@10 1M@200  |  B1: 2M@10  |   budget 2M: 512 of the 768 10s go.
+                 * Address order took B0's 256 and half of B1: "~~". B1 moves whole. */
+                { "demote: a block all ties goes whole", { S(256, 10, 0), S(256, 200, 0), S(512, 10, 0) }, 2, 512, 0, "00", "01" },
+                /* |  B0: 2M@10  |  B1: 1M@5 1M@10  |   budget 2M: B1's 5s go anyway, 256 10s too.
+                 * Address order took B0's first 256 10s: "~~". B1's 10s complete it. */
+                { "demote: ties complete a block", { S(512, 10, 0), S(256, 5, 0), S(256, 10, 0) }, 2, 512, 0, "00", "01" },
+                /* |  B0: 2M@10  |  B1: 1M@10:0 1M@5:1  |   budget 2M: 256 of the 768 DRAM 10s go.
+                 * Address order split B0: "~~". B1 is split already: its DRAM half goes, and B1 is
+                 * whole again, on CXL. */
+                { "demote: a split block first", { S(512, 10, 0), S(256, 10, 0), S(256, 5, 1) }, 2, 256, 0, "0~", "01" },
+                /* |  B0: 1M@10 1M@200  |  B1: 1M@200 1M@10  |   budget 3M: 256 10s go, and either
+                 * block splits: the first in address order. */
+                { "demote: a split cannot be avoided", { S(256, 10, 0), S(512, 200, 0), S(256, 10, 0) }, 3, 256, 0, "00", "~0" },
+                /* |  B0: 1M@10 1M@200  |  B1: 2M@10 THP  |   budget 2M: 512 10s go. Address order
+                 * took B0's 256, then the THP did not fit the 256 left: "~0", 256 moved. */
+                { "demote: a THP at the cut's heat goes whole", { S(256, 10, 0), S(256, 200, 0), SH(512, 10, 0) }, 2, 512, 0, "00", "01" },
+                /* |  B0: 2M@200:1  |  B1: 1M@200:1 1M@180:0  |   budget 2M: 256 of the 768 200s
+                 * come. Address order split B0: "~~". B1's CXL half comes: B1 whole on DRAM. */
+                { "promote: a split block first", { S(512, 200, 1), S(256, 200, 1), S(256, 180, 0) }, 2, 0, 256, "1~", "10" },
+                /* |  B0: 2M@200:1  |  B1: 1M@255:1 1M@200:1  |   budget 2M: B1's 255s come anyway,
+                 * 256 of the 200s too. Address order took B0's: "~~". B1's complete it. */
+                { "promote: ties complete a block", { S(512, 200, 1), S(256, 255, 1), S(256, 200, 1) }, 2, 0, 512, "11", "10" },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                _cleanup_(plan_freep) Plan *p = NULL, *again = NULL;
+                size_t n_segs = 0;
+                char blocks[8];
+                World w;
+                WVm *vm;
+
+                while (n_segs < ELEMENTSOF(cases[i].segs) && cases[i].segs[n_segs].pages > 0)
+                        n_segs++;
+                world_init(&w, TWO_NODES, 2);
+                vm = one_vm(&w, cases[i].segs, n_segs);
+                set_budget(vm, cases[i].budget_mib);
+                vm_blocks(vm, blocks, sizeof(blocks));
+                check_str(blocks, cases[i].before);
+                p = world_step(&w);
+                if (sum_moves(p, PLAN_DEMOTE, -1) != cases[i].demote_pages || sum_moves(p, PLAN_PROMOTE, -1) != cases[i].promote_pages) {
+                        fprintf(stderr, "case \"%s\":\n", cases[i].picture);
+                        dump_plan(p);
+                }
+                check_u64(sum_moves(p, PLAN_DEMOTE, -1), cases[i].demote_pages);
+                check_u64(sum_moves(p, PLAN_PROMOTE, -1), cases[i].promote_pages);
+                vm_blocks(vm, blocks, sizeof(blocks));
+                if (!streq(blocks, cases[i].after))
+                        fprintf(stderr, "case \"%s\": blocks %s, expected %s\n", cases[i].picture, blocks, cases[i].after);
+                check_str(blocks, cases[i].after);
+                /* a preference among equals: planned again, nothing moves */
+                again = world_plan(&w);
+                if (again->n_moves != 0) {
+                        fprintf(stderr, "case \"%s\", planned again:\n", cases[i].picture);
+                        dump_plan(again);
+                }
+                check_int(again->n_moves, 0);
+                world_done(&w);
+        }
+}
+
 /*
  * pin_dram and never_migrate. [0 dram 1G] [1 cxl 1G]
  *   pinned:   | 128M@0:1 |          → all of it promoted, cold or not
@@ -2095,6 +2193,7 @@ int main(void) {
         test_weights();
         test_cycle_budget();
         test_thp_units();
+        test_keep_blocks_whole();
         test_pin_never();
         test_no_home();
         test_frozen();

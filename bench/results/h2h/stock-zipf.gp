@@ -1,8 +1,8 @@
-set terminal png size 900,500
+set terminal png size 1000,500
 set output 'stock-zipf.png'
 set title 'h2h-lab stock-zipf: true hot set on the DRAM node'
 set xlabel 'seconds since the workload started'
 set ylabel '% of the hot set on DRAM'
 set yrange [0:105]
-set key bottom right
+set key outside right
 plot 'stock-zipf.dat' index 0 with linespoints title 'vtismd', 'stock-zipf.dat' index 1 with linespoints title 'damon'

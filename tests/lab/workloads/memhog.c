@@ -4,7 +4,8 @@
  *
  * Maps SIZE of anonymous memory (2 MiB aligned), touches all of it once, then loops over a hot
  * window [OFFSET, OFFSET+HOT), reading or writing one byte per 4 KiB page per pass.  After
- * --phase-after seconds the hot window moves to --phase-offset.  With --scatter only some units
+ * --phase-after seconds (or on SIGUSR2) the hot window moves to --phase-offset, and takes the size
+ * --phase-hot if given (a hot set that shrinks: the guest went idle).  With --scatter only some units
  * of the window are hot, spread by a hash (scatter.h): one byte of one page per hot unit.  It can report where its pages
  * are (per NUMA node, via a move_pages(2) query) on SIGUSR1, at start and at exit.
  *
@@ -54,6 +55,7 @@ typedef struct Args {
         uint64_t hot_offset_bytes;
         uint64_t hot_bytes;
         uint64_t phase_offset_bytes;
+        uint64_t phase_hot_bytes;       /* the hot window's size after the shift (--phase-hot, else hot_bytes) */
         bool phase;                     /* --phase-offset given: shift on SIGUSR2 or after phase_after_sec */
         double phase_after_sec;         /* < 0: only on SIGUSR2 */
         double duration_sec;            /* <= 0: until SIGTERM */
@@ -139,6 +141,7 @@ static void help(void) {
                "  -o, --offset=OFFSET       hot window offset in the mapping (default 0)\n"
                "  -O, --phase-offset=OFFSET move the hot window here after --phase-after or on SIGUSR2\n"
                "  -T, --phase-after=SEC     seconds of hot loop before the phase shift\n"
+               "      --phase-hot=SIZE      the hot window's size after the phase shift (default: --hot)\n"
                "  -m, --mode=read|write     how the hot window is touched (default write)\n"
                "      --thp=on|off|default  madvise(MADV_HUGEPAGE / MADV_NOHUGEPAGE) or leave as is\n"
                "  -b, --bind=NODE           bind the mapping to NODE (mbind MPOL_BIND) before touching\n"
@@ -167,6 +170,7 @@ static int parse_args(int argc, char *argv[], Args *a) {
                 ARG_SCATTER,
                 ARG_DENSITY,
                 ARG_SCATTER_UNIT,
+                ARG_PHASE_HOT,
         };
         static const struct option options[] = {
                 { "size",         required_argument, NULL, 's'          },
@@ -186,6 +190,7 @@ static int parse_args(int argc, char *argv[], Args *a) {
                 { "scatter",      required_argument, NULL, ARG_SCATTER  },
                 { "density",      required_argument, NULL, ARG_DENSITY  },
                 { "scatter-unit", required_argument, NULL, ARG_SCATTER_UNIT },
+                { "phase-hot",    required_argument, NULL, ARG_PHASE_HOT },
                 { "help",         no_argument,       NULL, 'h'          },
                 {}
         };
@@ -293,6 +298,11 @@ static int parse_args(int argc, char *argv[], Args *a) {
                                 a->per1024 = (uint32_t) n;
                         break;
                 }
+                case ARG_PHASE_HOT:
+                        r = parse_size(optarg, &a->phase_hot_bytes);
+                        if (r >= 0 && a->phase_hot_bytes == 0)
+                                r = -EINVAL;
+                        break;
                 case ARG_SCATTER_UNIT:
                         if (strcmp(optarg, "4K") == 0 || strcmp(optarg, "4k") == 0)
                                 a->unit_pages = 1;
@@ -318,21 +328,28 @@ static int parse_args(int argc, char *argv[], Args *a) {
                 return -EINVAL;
         }
 
-        if (a->size_bytes == 0 || a->size_bytes % PAGE_BYTES ||
+        if (a->phase_hot_bytes == 0)
+                a->phase_hot_bytes = a->hot_bytes;
+        if (a->size_bytes == 0 || a->size_bytes % PAGE_BYTES || a->phase_hot_bytes % PAGE_BYTES ||
             a->hot_bytes == 0 || a->hot_bytes % PAGE_BYTES ||
             a->hot_offset_bytes % PAGE_BYTES || a->phase_offset_bytes % PAGE_BYTES) {
                 fprintf(stderr, "memhog: sizes and offsets must be 4 KiB multiples, size and hot non-zero\n");
                 return -EINVAL;
         }
         if (a->hot_offset_bytes > a->size_bytes || a->hot_bytes > a->size_bytes - a->hot_offset_bytes ||
-            a->phase_offset_bytes > a->size_bytes || a->hot_bytes > a->size_bytes - a->phase_offset_bytes) {
+            a->phase_offset_bytes > a->size_bytes || a->phase_hot_bytes > a->size_bytes - a->phase_offset_bytes) {
                 fprintf(stderr, "memhog: the hot window must lie inside the mapping\n");
                 return -EINVAL;
         }
         if (a->scatter && (a->hot_bytes % (a->unit_pages * PAGE_BYTES) ||
                            a->hot_offset_bytes % (a->unit_pages * PAGE_BYTES) ||
-                           a->phase_offset_bytes % (a->unit_pages * PAGE_BYTES))) {
+                           a->phase_offset_bytes % (a->unit_pages * PAGE_BYTES) ||
+                           a->phase_hot_bytes % (a->unit_pages * PAGE_BYTES))) {
                 fprintf(stderr, "memhog: with --scatter the hot window must consist of whole units\n");
+                return -EINVAL;
+        }
+        if (a->phase_hot_bytes != a->hot_bytes && !have_phase_offset) {
+                fprintf(stderr, "memhog: --phase-hot needs --phase-offset\n");
                 return -EINVAL;
         }
         if (a->phase_after_sec >= 0 && !have_phase_offset) {
@@ -528,7 +545,7 @@ static void format_start_line(const Args *a, uint8_t *base, uint64_t hot_offset,
         if (a->phase)
                 n += (size_t) snprintf(buf + n, size - n, " phase=%p-%p phase_after=%g",
                                        (void *) (base + a->phase_offset_bytes),
-                                       (void *) (base + a->phase_offset_bytes + a->hot_bytes),
+                                       (void *) (base + a->phase_offset_bytes + a->phase_hot_bytes),
                                        a->phase_after_sec);
         if (a->scatter)
                 n += (size_t) snprintf(buf + n, size - n, " scatter=%" PRIu32 " density=%" PRIu32 " unit_pages=%" PRIu32,
@@ -626,13 +643,15 @@ int main(int argc, char *argv[]) {
                 if (phase_pending && (arrived_usr2 || (phase_at > 0 && now >= phase_at))) {
                         phase_pending = false;
                         hot_offset = a.phase_offset_bytes;
+                        a.hot_bytes = a.phase_hot_bytes;
                         if (list) {
                                 free(list);
                                 list = hot_list(&a, hot_offset, ++seed, &n_list);
                         }
                         snprintf(line, sizeof(line), "memhog: phase pid=%d t=%.1f hot=%p-%p hot_offset=%" PRIu64
-                                 " scatter=%" PRIu32 " at=%.3f\n", (int) getpid(), now - start, (void *) (base + hot_offset),
-                                 (void *) (base + hot_offset + a.hot_bytes), hot_offset, seed, now);
+                                 " hot_size=%" PRIu64 " scatter=%" PRIu32 " at=%.3f\n", (int) getpid(), now - start,
+                                 (void *) (base + hot_offset), (void *) (base + hot_offset + a.hot_bytes), hot_offset,
+                                 a.hot_bytes, seed, now);
                         emit(&a, line, false);
                 }
                 if (arrived_usr1 || (next_report > 0 && now >= next_report)) {
