@@ -32,7 +32,8 @@
  *   discovery   the /proc scan, liveness checks, locating guest RAM
  *   sampling    the tracker's passes, less the stand-in's reads and the heat-map calls in them
  *   heat        heat-map samples, cycle ends, home-node choice
- *   planning    the placement pass (allowed nodes, estimates, bookkeeping) and plan_compute()
+ *   planning    the placement pass (allowed nodes, estimates, bookkeeping), plan_compute() and
+ *               slo_estimate() (both also shown on their own)
  *   residency   migrator_refresh_residency() and the placement sink (heatmap_residency_*)
  *   migration   migrator_submit(), plus the worker thread's CPU (process - loop - client)
  *   bus         PropertiesChanged emission
@@ -85,6 +86,7 @@
 #include "vtism/migrator.h"
 #include "vtism/plan.h"
 #include "vtism/proc-pid.h"
+#include "vtism/slo.h"
 #include "vtism/tracker.h"
 #include "vtism/util.h"
 #include "vtism/vm.h"
@@ -161,6 +163,7 @@ typedef enum Phase {
         PH_HEAT,
         PH_PLANNING,
         PH_PLAN_COMPUTE, /* part of planning, shown on its own too */
+        PH_SLO_ESTIMATE, /* the same: slo_estimate() of every VM (its CXL access share) */
         PH_RESIDENCY,
         PH_MIGRATION,
         PH_BUS,
@@ -170,13 +173,17 @@ typedef enum Phase {
 
 static const char *const phase_name[_PH_MAX] = {
         [PH_OTHER] = "other", [PH_DISCOVERY] = "discovery", [PH_SAMPLING] = "sampling", [PH_HEAT] = "heat",
-        [PH_PLANNING] = "planning", [PH_PLAN_COMPUTE] = "plan_compute", [PH_RESIDENCY] = "residency",
+        [PH_PLANNING] = "planning", [PH_PLAN_COMPUTE] = "plan_compute", [PH_SLO_ESTIMATE] = "slo_estimate", [PH_RESIDENCY] = "residency",
         [PH_MIGRATION] = "migration", [PH_BUS] = "bus", [PH_STANDIN] = "stand-in",
 };
 
 static _Thread_local bool on_loop;
 static Phase cur_phase = PH_OTHER;
-static uint64_t phase_mark_ns, phase_ns[_PH_MAX], phase_switches;
+static uint64_t phase_mark_ns, phase_ns[_PH_MAX], phase_touches[_PH_MAX], phase_switches;
+/* Thread CPU one clock read costs (~0.7 us here: a system call), measured at start. Each switch
+ * reads the clock once, about half of that read before the sample point (charged to the phase
+ * left) and half after (the phase entered): the report subtracts clock_ns / 2 per touch. */
+static uint64_t clock_ns;
 
 static Phase phase_enter(Phase p) {
         Phase prev = cur_phase;
@@ -186,6 +193,8 @@ static Phase phase_enter(Phase p) {
                 return prev;
         now = thread_ns();
         phase_ns[cur_phase] += now - phase_mark_ns;
+        phase_touches[cur_phase]++;
+        phase_touches[p]++;
         phase_mark_ns = now;
         cur_phase = p;
         phase_switches++;
@@ -624,6 +633,8 @@ WRAP_VOID(manager_placement_cycle, PH_PLANNING, (Manager *m), (m))
 WRAP_VOID(manager_contiguity_cycle, PH_OTHER, (Manager *m), (m))
 WRAP(int, plan_compute, PH_PLAN_COMPUTE,
      (const Topology *t, const PlanLimits *l, const PlanVm *v, size_t n, Plan **ret), (t, l, v, n, ret))
+WRAP(int, slo_estimate, PH_SLO_ESTIMATE, (const HeatMap *h, const Topology *t, bool coarse, unsigned rare, SloEstimate *e),
+     (h, t, coarse, rare, e))
 WRAP_VOID(migrator_refresh_residency, PH_RESIDENCY, (Migrator *m, uint64_t budget), (m, budget))
 WRAP(int, migrator_submit, PH_MIGRATION, (Migrator *m, const Plan *p, void *const *vms), (m, p, vms))
 WRAP(int, sd_bus_emit_properties_changed_strv, PH_BUS, (sd_bus *b, const char *path, const char *iface, char **names),
@@ -656,7 +667,7 @@ static int timed_check(Tracker *t, TrackerTarget *target, HeatMap *heat) {
 /* ---- the measured window ---- */
 
 typedef struct Snapshot {
-        uint64_t phase_ns[_PH_MAX];
+        uint64_t phase_ns[_PH_MAX], phase_touches[_PH_MAX];
         uint64_t process_ns, client_ns, mono;
         uint64_t kernel_query_ns, kernel_move_ns, query_pages, move_pages_4k, move_thps;
         uint64_t switches;
@@ -676,6 +687,7 @@ static uint64_t dispatch_worst_ns;
 static void take_snapshot(Snapshot *s) {
         (void) phase_enter(cur_phase); /* bring phase_ns up to now */
         memcpy(s->phase_ns, phase_ns, sizeof(phase_ns));
+        memcpy(s->phase_touches, phase_touches, sizeof(phase_touches));
         s->process_ns = ns_of(CLOCK_PROCESS_CPUTIME_ID);
         s->client_ns = atomic_load(&client_cpu_ns);
         s->mono = mono_ns();
@@ -929,7 +941,7 @@ typedef struct Result {
         unsigned n_vms;
         uint64_t pages;
         double phase_s[_PH_MAX]; /* per cycle; PH_MIGRATION includes the worker */
-        double worker_s, loop_s, daemon_s, standin_s, kernel_query_s, kernel_move_s;
+        double worker_s, overhead_s, loop_s, daemon_s, standin_s, kernel_query_s, kernel_move_s;
         double heap_per_page, rss_per_page;
         uint64_t heap_bytes, rss_bytes;
         double client_worst_ms, client_p99_ms, dispatch_worst_ms, slice_max_ms;
@@ -1101,13 +1113,21 @@ static void run_point(unsigned n_vms, const char *data_dir, Result *res) {
         {
                 const Snapshot *a = &snap_begin, *b = &snap_end;
                 double c = opt_cycles;
-                uint64_t loop = 0, process = b->process_ns - a->process_ns, client_ns = b->client_ns - a->client_ns;
+                uint64_t loop = 0, overhead = 0, process = b->process_ns - a->process_ns, client_ns = b->client_ns - a->client_ns;
                 size_t nl = MIN(atomic_load(&n_client_lat), ELEMENTSOF(client_lat));
 
                 for (int p = 0; p < _PH_MAX; p++) {
-                        res->phase_s[p] = (double) (b->phase_ns[p] - a->phase_ns[p]) / 1e9 / c;
-                        loop += b->phase_ns[p] - a->phase_ns[p];
+                        uint64_t ns = b->phase_ns[p] - a->phase_ns[p];
+                        uint64_t over = (b->phase_touches[p] - a->phase_touches[p]) * clock_ns / 2;
+
+                        /* the measurement's own clock reads out, and out of the process total too */
+                        ns -= MIN(ns, over);
+                        overhead += over;
+                        res->phase_s[p] = (double) ns / 1e9 / c;
+                        loop += ns;
                 }
+                res->overhead_s = (double) overhead / 1e9 / c;
+                process -= MIN(process, overhead);
                 res->loop_s = (double) loop / 1e9 / c;
                 res->worker_s = process > loop + client_ns ? (double) (process - loop - client_ns) / 1e9 / c : 0;
                 res->standin_s = res->phase_s[PH_STANDIN];
@@ -1132,10 +1152,11 @@ static void run_point(unsigned n_vms, const char *data_dir, Result *res) {
                 res->heap_per_page = (double) res->heap_bytes / (double) res->pages;
                 res->rss_per_page = (double) res->rss_bytes / (double) res->pages;
                 printf("  %u VMs x %u MiB (%.2f TiB, %" PRIu64 " pages): setup %" PRIu64 " ms, first residency pass %" PRIu64
-                       " ms; %u cycles measured over %.1f s, %" PRIu64 " overruns, %" PRIu64 " phase switches\n",
+                       " ms; %u cycles measured over %.1f s, %" PRIu64 " overruns, %" PRIu64 " phase switches "
+                       "(%.1f ms of clock reads per cycle, subtracted)\n",
                        n_vms, opt_vm_mib, (double) res->pages * PAGE / (1024.0 * 1024 * 1024 * 1024), res->pages,
                        res->setup_ms, res->warm_sweep_ms, opt_cycles, (double) (b->mono - a->mono) / 1e9, res->overruns,
-                       b->switches - a->switches);
+                       b->switches - a->switches, res->overhead_s * 1e3);
         }
 
         manager_free(m);
@@ -1146,21 +1167,21 @@ static void run_point(unsigned n_vms, const char *data_dir, Result *res) {
 
 /* ---- report ---- */
 
-static const Phase shown[] = { PH_DISCOVERY, PH_SAMPLING, PH_HEAT, PH_PLANNING, PH_PLAN_COMPUTE, PH_RESIDENCY,
+static const Phase shown[] = { PH_DISCOVERY, PH_SAMPLING, PH_HEAT, PH_PLANNING, PH_PLAN_COMPUTE, PH_SLO_ESTIMATE, PH_RESIDENCY,
                                PH_MIGRATION, PH_BUS, PH_OTHER };
 
 static double phase_of(const Result *r, Phase p) {
         if (p == PH_MIGRATION)
                 return r->phase_s[PH_MIGRATION] + r->worker_s;
         if (p == PH_PLANNING)
-                return r->phase_s[PH_PLANNING] + r->phase_s[PH_PLAN_COMPUTE];
+                return r->phase_s[PH_PLANNING] + r->phase_s[PH_PLAN_COMPUTE] + r->phase_s[PH_SLO_ESTIMATE];
         return r->phase_s[p];
 }
 
 static void report(const Result *res, size_t n) {
         double interval = opt_interval_ms / 1000.0;
 
-        printf("\nCPU ms per cycle by phase (loop thread; migration includes the worker thread; planning includes plan_compute):\n");
+        printf("\nCPU ms per cycle by phase (loop thread; migration includes the worker thread; planning includes plan_compute and slo_estimate):\n");
         printf("| VMs | RAM | ");
         for (size_t k = 0; k < ELEMENTSOF(shown); k++)
                 printf("%s | ", phase_name[shown[k]]);
@@ -1301,6 +1322,13 @@ int main(int argc, char **argv) {
 
         log_setup("scale-bench", LOG_TARGET_CONSOLE);
         measure_move_pages();
+        {
+                uint64_t t0 = thread_ns();
+
+                for (int i = 0; i < 100000; i++)
+                        (void) thread_ns();
+                clock_ns = (thread_ns() - t0) / 100000;
+        }
         printf("scale-bench: %u MiB per VM, %u ms interval, %u %% of pages accessed per cycle (scattered), %u %% of 2 MiB "
                "blocks THP, hot sets move every %u cycles; %u warm-up + %u measured cycles per point\n",
                opt_vm_mib, opt_interval_ms, opt_density, opt_thp, opt_shift, opt_warmup, opt_cycles);
@@ -1308,6 +1336,7 @@ int main(int argc, char **argv) {
                " ns (measured here, on our own memory); move %" PRIu64 " ns per 4 KiB page, %" PRIu64
                " ns per THP (DESIGN.md section 8, Zen 3: not measurable on one node)\n",
                cost_query_call_ns, cost_query_page_ns, cost_move_call_ns, cost_move_page_ns, cost_move_thp_ns);
+        printf("phase clock: %" PRIu64 " ns of thread CPU per read (CLOCK_THREAD_CPUTIME_ID)\n", clock_ns);
 
         if (opt_bus) {
                 const char *tmp = getenv("TMPDIR") ?: "/var/tmp";
