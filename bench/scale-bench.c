@@ -1366,7 +1366,18 @@ int main(int argc, char **argv) {
                                       : "off (no dbus-daemon or --no-bus): latency is the loop's longest dispatch only");
 
         for (size_t i = 0; i < opt_n_points; i++) {
+                const Result *r = &res[i];
+
                 run_point(opt_vms[i], data_dir, &res[i]);
+                /* at once, so that a run stopped early keeps what it measured */
+                printf("   ms per cycle:");
+                for (size_t k = 0; k < ELEMENTSOF(shown); k++)
+                        printf(" %s %.2f,", phase_name[shown[k]], phase_of(r, shown[k]) * 1e3);
+                printf(" daemon %.1f (%.2f %% of a core), stand-ins %.1f, kernel %.1f + %.1f; heap %.4f, RSS %.4f B/page; "
+                       "D-Bus worst %.1f ms, p99 %.1f ms; dispatch %.1f ms (CPU %.1f ms)\n",
+                       r->daemon_s * 1e3, r->daemon_s / (opt_interval_ms / 1000.0) * 100, r->standin_s * 1e3,
+                       r->kernel_query_s * 1e3, r->kernel_move_s * 1e3, r->heap_per_page, r->rss_per_page,
+                       r->client_worst_ms, r->client_p99_ms, r->dispatch_worst_ms, r->dispatch_worst_cpu_ms);
                 fflush(stdout);
         }
         report(res, opt_n_points);
