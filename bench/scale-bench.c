@@ -1091,8 +1091,8 @@ static void run_point(unsigned n_vms, const char *data_dir, Result *res) {
         (void) sd_event_source_set_enabled(m->cycle_timer, SD_EVENT_ONESHOT);
         t0 = mono_ns();
         while (!window_closed) {
-                if (run_once(m, USEC_INFINITY) < 0) {
-                        fprintf(stderr, "scale-bench: the event loop failed\n");
+                if (run_once(m, USEC_INFINITY) < 0 || sd_event_get_state(m->event) == SD_EVENT_FINISHED) {
+                        fprintf(stderr, "scale-bench: the event loop ended (a signal?), stopping\n");
                         exit(EXIT_FAILURE);
                 }
         }
@@ -1185,6 +1185,18 @@ static double phase_of(const Result *r, Phase p) {
         return r->phase_s[p];
 }
 
+static char *bus_dir;
+
+/* Also on the way out of a failure, or of SIGTERM/SIGINT (the manager's handlers, from the loop:
+ * it blocks both once started, so a stuck setup needs SIGKILL and leaves its tree behind). */
+static void at_exit(void) {
+        stop_dbus();
+        if (bus_dir)
+                (void) nftw(bus_dir, rm_one, 4, FTW_DEPTH | FTW_PHYS);
+        bus_dir = mfree(bus_dir);
+        remove_tree();
+}
+
 static void report(const Result *res, size_t n) {
         double interval = opt_interval_ms / 1000.0;
 
@@ -1269,7 +1281,6 @@ static void usage(void) {
 int main(int argc, char **argv) {
         Result res[MAX_POINTS];
         const char *data_dir = getenv("VTISM_TEST_DATA");
-        _cleanup_free_ char *bus_dir = NULL;
 
         on_loop = true;
         for (int i = 1; i < argc; i++) {
@@ -1328,6 +1339,7 @@ int main(int argc, char **argv) {
                 data_dir = SCALE_BENCH_DATA; /* the source tree's tests/data */
 
         log_setup("scale-bench", LOG_TARGET_CONSOLE);
+        atexit(at_exit);
         measure_move_pages();
         {
                 uint64_t t0 = thread_ns();
@@ -1384,10 +1396,6 @@ int main(int argc, char **argv) {
         if (atomic_load(&client_fail) > 0)
                 printf("\n%" PRIu64 " D-Bus calls failed\n", atomic_load(&client_fail));
 
-        stop_dbus();
-        if (bus_dir) {
-                (void) nftw(bus_dir, rm_one, 4, FTW_DEPTH | FTW_PHYS);
-        }
         free(bus_address);
         return EXIT_SUCCESS;
 }
