@@ -28,6 +28,7 @@
 #include "vtism/manager.h"
 #include "vtism/message-ids.h"
 #include "vtism/plan.h"
+#include "vtism/plan-index.h"
 #include "vtism/proc-pid.h"
 #include "vtism/slo.h"
 #include "vtism/util.h"
@@ -625,14 +626,12 @@ static void tier_slo(Manager *m, Vm *vm, VmTier *t, PlanPolicy *pp, bool frozen)
         pp->cxl_access_max_bp = t->slo_params.cap_bp;
 }
 
-/* The moves of one VM summed per (direction, from, to). */
-static void tier_groups(VmTier *t, const Plan *p, uint32_t index) {
-        for (size_t k = 0; k < p->n_moves; k++) {
-                const PlanMove *mv = &p->moves[k];
+/* The moves of one VM (their indices in plan order) summed per (direction, from, to). */
+static void tier_groups(VmTier *t, const Plan *p, const size_t *order, size_t n_order) {
+        for (size_t j = 0; j < n_order; j++) {
+                const PlanMove *mv = &p->moves[order[j]];
                 VmPlanGroup *g = NULL;
 
-                if (mv->vm != index)
-                        continue;
                 for (size_t i = 0; i < t->n_groups; i++)
                         if (t->groups[i].direction == mv->direction && t->groups[i].from_node == mv->from_node &&
                             t->groups[i].to_node == mv->to_node)
@@ -694,6 +693,7 @@ void manager_placement_cycle(Manager *m) {
         _cleanup_free_ PlanVm *in = NULL;
         _cleanup_free_ Vm **keys = NULL;
         _cleanup_(plan_freep) Plan *plan = NULL;
+        _cleanup_free_ size_t *order = NULL, *first = NULL;
         uint64_t first_pass = 0, seq = 0;
         size_t n = 0;
         bool submitted = false;
@@ -786,6 +786,7 @@ void manager_placement_cycle(Manager *m) {
         m->plan_round_seq = seq;
 
         /* keep what status and GetPlan show */
+        (void) plan_index_by_vm(plan, n, &order, &first); /* cannot fail: plan is not NULL */
         for (size_t v = 0; v < n; v++) {
                 Vm *vm = keys[v];
                 VmTier *t = vm->tier;
@@ -802,7 +803,7 @@ void manager_placement_cycle(Manager *m) {
                 t->submitted = submitted;
                 t->result = plan->vms[v];
                 plan->vms[v].reason = NULL; /* ours now */
-                tier_groups(t, plan, (uint32_t) v);
+                tier_groups(t, plan, order + first[v], first[v + 1] - first[v]);
                 t->round_seq = t->n_groups > 0 ? seq : 0;
                 t->round_ended = false;
                 t->round = (MigratorCounters) {};
