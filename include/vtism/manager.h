@@ -392,8 +392,10 @@ const char *vm_not_tiered_reason(const Vm *vm);
 const char *vm_allowed_nodes(const Vm *vm);
 /* The last plan's DRAM target; false if none. */
 bool vm_dram_target_bytes(const Vm *vm, uint64_t *ret);
-/* The VM's CXL access share this cycle (slo.h), basis points; false before an access was sampled. */
-bool vm_cxl_access(const Vm *vm, unsigned *ret_bp, unsigned *ret_min_bp, unsigned *ret_max_bp);
+/* The VM's CXL access share (slo.h), basis points, and its age in placement passes (0 for a VM
+ * with a service level; up to 9 for others, estimated every 10th pass); false before an access
+ * was sampled. */
+bool vm_cxl_access(const Vm *vm, unsigned *ret_bp, unsigned *ret_min_bp, unsigned *ret_max_bp, unsigned *ret_age);
 /* Its service level, if its policy has one: its cap, and "met" or "not met: ..." (state NULL before
  * the controller's first update: a VM frozen since it was found). */
 bool vm_slo(const Vm *vm, unsigned *ret_cap_bp, const char **ret_state, bool *ret_met);

@@ -78,9 +78,10 @@ typedef struct VmTier {
         bool allowed_known, recheck_allowed;
         unsigned allowed_age;
         char *not_tiered;           /* why it gets no moves; NULL: tiered */
-        /* its CXL access share this cycle, and its service level (slo.h) */
+        /* its CXL access share, how old, and its service level (slo.h) */
         bool have_est;
         SloEstimate est;
+        SloEstimateAge est_age;
         bool slo_on;
         Slo slo;
         SloParams slo_params;
@@ -185,7 +186,7 @@ bool vm_dram_target_bytes(const Vm *vm, uint64_t *ret) {
         return true;
 }
 
-bool vm_cxl_access(const Vm *vm, unsigned *ret_bp, unsigned *ret_min_bp, unsigned *ret_max_bp) {
+bool vm_cxl_access(const Vm *vm, unsigned *ret_bp, unsigned *ret_min_bp, unsigned *ret_max_bp, unsigned *ret_age) {
         const VmTier *t = vm->tier;
 
         if (!t || !t->have_est || !t->est.valid)
@@ -193,6 +194,7 @@ bool vm_cxl_access(const Vm *vm, unsigned *ret_bp, unsigned *ret_min_bp, unsigne
         *ret_bp = t->est.share_bp;
         *ret_min_bp = t->est.share_min_bp;
         *ret_max_bp = t->est.share_max_bp;
+        *ret_age = t->est_age.age;
         return true;
 }
 
@@ -545,11 +547,16 @@ static uint64_t dram_bytes_of(const Manager *m, const Vm *vm) {
 }
 
 /* Every VM with a heat map, every cycle: the share of its sampled accesses served from CXL. */
+/* The CXL access share: every cycle with a service level, every SLO_ESTIMATE_EVERY cycles without
+ * (slo.h: it costs ~2.2 ns a page; only the controller needs it every cycle). */
 static void tier_estimate(Manager *m, Vm *vm, VmTier *t) {
         const HeatParams *hp = heatmap_params(vm->heat);
         bool coarse = m->tracker && m->tracker->ops->kind == TRACKER_DAMON;
 
+        if (!slo_estimate_due(&t->est_age, vm->policy.policy.cxl_access_max_percent > 0))
+                return;
         t->have_est = slo_estimate(vm->heat, m->topology, coarse, MIN(hp->cold_max + PLAN_MARGIN_HEAT + 1, 255u), &t->est) >= 0;
+        slo_estimate_made(&t->est_age, t->have_est, (unsigned) vm->pid);
 }
 
 /*
