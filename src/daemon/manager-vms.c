@@ -23,8 +23,11 @@
  * cost 1/256 of the host's memory and more. A reserved mapping of TiBs costs its owner nothing:
  * an ASan-instrumented process's shadow memory (tens of TiB) is its largest anonymous mapping. */
 #define RAM_MAX_HOST_FACTOR 16u
-/* A libvirt domain whose QEMU is gone is kept this many cycles for libvirt's stopped/crashed event. */
-#define LIBVIRT_VERDICT_CYCLES 10u
+/* A libvirt domain whose QEMU is gone is kept this long for libvirt's stopped/crashed/migrated
+ * event, which follows QEMU's exit by up to a second or so on an idle host and by more than 2 s
+ * under ASan on a loaded one (test-vtismd-lifecycle). Time, not cycles: at sample_interval_ms = 200
+ * ten cycles were 2 s, and the VM was dropped as "exited" before libvirt said "migrated". */
+#define LIBVIRT_VERDICT_USEC (10 * USEC_PER_SEC)
 
 static const char *source_name(unsigned bit) {
         return bit == VM_SOURCE_LIBVIRT ? "libvirt" : "proc";
@@ -750,14 +753,18 @@ void manager_vms_cycle(Manager *m) {
 
         for (size_t i = 0; i < m->n_vms;) {
                 Vm *vm = m->vms[i];
-                int r = vm->gone_cycles > 0 ? -ESRCH : vm_check_alive(m, vm);
+                int r = vm->gone_usec > 0 ? -ESRCH : vm_check_alive(m, vm);
 
                 if (r != -ESRCH)
                         r = vm_cycle(m, vm);
                 if (r == -ESRCH) {
-                        /* libvirt's lifecycle event (stopped, crashed, migrated) follows QEMU's exit
-                         * by up to a second or so: wait a few cycles for its word. */
-                        if ((vm->sources & VM_SOURCE_LIBVIRT) && vm->gone_cycles++ < LIBVIRT_VERDICT_CYCLES) {
+                        /* libvirt's lifecycle event (stopped, crashed, migrated) follows QEMU's exit:
+                         * wait a while for its word. */
+                        usec_t now = clock_now_usec(CLOCK_MONOTONIC);
+
+                        if (vm->gone_usec == 0)
+                                vm->gone_usec = now;
+                        if ((vm->sources & VM_SOURCE_LIBVIRT) && now - vm->gone_usec < LIBVIRT_VERDICT_USEC) {
                                 vm_detach_tracker(m, vm);
                                 i++;
                                 continue;
