@@ -29,7 +29,8 @@
 # libvirt's word reaching the plan, the heat map and the bus.
 #
 # The domain carries 32 MiB of random bytes (QEMU's loader device) and the migrations are capped
-# at 4 MiB/s, so each one takes ~8 s: long enough to be seen, short enough for CI. Budgets from
+# at 4 MiB/s, so each one takes ~8 s: long enough to be seen, short enough for CI (the one that is
+# aborted at 1 MiB/s: ~35 s, so the abort comes before its end however slow the checks are). Budgets from
 # measured worst cases: a TCG domain start up to ~45 s on a loaded 2-core machine (issue 17),
 # a migration ~8 s idle; every wait polls. Only processes started here are stopped, by PID.
 
@@ -94,11 +95,11 @@ domain_xml() {
                     -e "s|</devices>|</devices><qemu:commandline><qemu:arg value='-device'/><qemu:arg value='loader,file=$LV_SCRATCH/fill.bin,addr=0x1000000'/></qemu:commandline>|"
 }
 
-# migrate FROM_URI TO_URI NAME NEW_NAME: start a live migration in the background (4 MiB/s, over
-# 127.0.0.1), renamed on the way so that the two libvirtds' cgroups (machine/qemu-ID-NAME) differ;
-# $MIG_PID is virsh's.
+# migrate FROM_URI TO_URI NAME NEW_NAME [MIB_PER_S]: start a live migration in the background (4 MiB/s
+# unless told, over 127.0.0.1), renamed on the way so that the two libvirtds' cgroups
+# (machine/qemu-ID-NAME) differ; $MIG_PID is virsh's.
 migrate() {
-        virsh -q -c "$1" migrate --live --bandwidth 4 --dname "$4" "$3" "$2" --migrateuri tcp://127.0.0.1 \
+        virsh -q -c "$1" migrate --live --bandwidth "${5:-4}" --dname "$4" "$3" "$2" --migrateuri tcp://127.0.0.1 \
                 >"$SCRATCH/migrate.out" 2>&1 &
         MIG_PID=$!
 }
@@ -240,14 +241,16 @@ ok "2. paused for 15 cycles: run_state paused, not_tiered and the plan say why, 
 wait_cycles 3
 from=$(log_lines)
 DA=vtism-lc-$LV_ID-c
-migrate "$B_URI" "$A_URI" "$DB" "$DA"
+# At 1 MiB/s (~35 s): under ASan on a loaded machine, seeing "migrating out" and the checks below
+# took longer than the ~8 s of a 4 MiB/s migration, which then ended before the abort.
+migrate "$B_URI" "$A_URI" "$DB" "$DA" 1
 wait_for 60 vm_is "$D_UUID" '.run_state == "migrating out" and (.not_tiered // "" | startswith("migrating out"))' ||
         fail "$DB never shown migrating out (or not_tiered not set by a placement pass): $(vm_json "$D_UUID"); virsh: $(cat "$SCRATCH/migrate.out")"
 kill -0 "$MIG_PID" 2>/dev/null || fail "the migration ended before the test could abort it: $(cat "$SCRATCH/migrate.out")"
 before=$(vm_json "$D_UUID")
 jq -en 'input | ((.run_state_reason | startswith("libvirt: migration job")) and (.not_tiered | startswith("migrating out (libvirt: migration job")) and (.not_tiered | endswith("its pages are not moved while it is sent away")))' <<<"$before" >/dev/null ||
         fail "$DB migrating out: $before"
-sleep 1   # < the 8 s the migration takes: sampled or moved meanwhile?
+sleep 1   # < the ~35 s the migration takes: sampled or moved meanwhile?
 after=$(vm_json "$D_UUID")
 [[ $(jq -c "$keys" <<<"$before") == "$(jq -c "$keys" <<<"$after")" ]] ||
         fail "$DB changed while migrating out: $(jq -c "$keys" <<<"$before") -> $(jq -c "$keys" <<<"$after")"
