@@ -271,7 +271,8 @@ wait_for 60 vm_is "$D_UUID" '.run_state == "migrating out"' || fail "$DB never s
 migrate_wait
 ((MIG_RC == 0)) || fail "migration B -> A failed ($MIG_RC): $(cat "$SCRATCH/migrate.out")"
 LV_EXTRA_PIDS+=("$(cat "/run/libvirt/qemu/$DA.pid")")
-wait_for 10 vm_gone "$D_UUID" || fail "$DB still listed after it migrated away: $(vm_json "$D_UUID")"
+# (libvirt's stopped/migrated ends it; vtismd waits up to 10 s for it once QEMU is gone)
+wait_for 20 vm_gone "$D_UUID" || fail "$DB still listed after it migrated away: $(vm_json "$D_UUID")"
 log_since "$from" "VM $DB \(pid $DB_PID\) migrated away; no longer tracked\." >/dev/null || fail "no 'migrated away' line for $DB"
 log_since "$from" "VM $DB \(pid $DB_PID\) migrated away \(libvirt: stopped/migrated\)" >/dev/null || fail "libvirt's stopped/migrated not logged"
 ok "4. migrated out to A: forgotten at once ('migrated away; no longer tracked')"
