@@ -36,6 +36,8 @@ lv_skip() {
 lv_fail() {
         echo "FAIL: $*" >&2
         lv_dump_logs >&2
+        # again after the logs: meson test --print-errorlogs shows only a log's last 100 lines
+        echo "FAIL: $*" >&2
         exit 1
 }
 
