@@ -271,8 +271,17 @@ static void on_vm_started(Manager *m, unsigned source, const VmIdentity *id) {
         }
         vm = find_by_pid(m, id->pid, NULL);
         if (vm) {
+                /* libvirt's <numatune> and vCPU pinning decide the home node: a VM found via /proc
+                 * first got its home from its pages; pick it again once libvirt tells. */
+                bool home_hints = source == VM_SOURCE_LIBVIRT && (!streq_ptr(vm->numa_nodeset, id->numa_nodeset) ||
+                                                                  !streq_ptr(vm->vcpu_cpuset, id->vcpu_cpuset));
                 bool changed = vm_update_identity(vm, source, id->uuid, id->name, id->cmdline, id->numa_nodeset,
                                                   id->vcpu_cpuset);
+
+                if (home_hints && vm->heat) {
+                        vm_pick_home_node(vm, m->topology);
+                        changed = true;
+                }
 
                 if (source == VM_SOURCE_LIBVIRT && vm_set_libvirt_policy(vm, id->policy_xml))
                         changed = true;
