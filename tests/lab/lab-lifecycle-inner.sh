@@ -19,6 +19,10 @@
 #   3. virsh resume: sampled again, and tiered: the guest moves its hot window to guest-physical
 #      80 MiB (mailbox command 1, on CXL since step 1) and within RESUME_CYCLES >= 90 % of it is on
 #      DRAM, promoted by vtismd (pages_promoted grows).
+#   4. a live migration out to a second private libvirtd in the lab (libvirt_start_peer), too slow
+#      to converge: run_state "migrating out"; its budget is halved (reload) meanwhile, and over
+#      MIGRATING_CYCLES cycles nothing is sampled or moved (pages per node and counters identical);
+#      virsh domjobabort: it runs here again and is demoted to its new budget (pages_demoted grows).
 # Usage (through tests/lab/run, VTISM_SOURCE_ROOT and VTISM_BUILD_ROOT set): lab-lifecycle-inner.sh
 set -euo pipefail
 
@@ -44,6 +48,9 @@ INTERVAL_MS=2000
 # after the resume is promoted once it is hot. 40 cycles each (80 s at 2 s) leave room for a loaded
 # machine; pausing 30 s at 2 s a cycle runs ~15 cycles, 3 are enough to prove vtismd ran.
 TIER_CYCLES=40 RESUME_CYCLES=40 PAUSE_SECONDS=30 PAUSE_MIN_CYCLES=3
+# The live migration out is capped at 1 MiB/s while the guest rewrites its 16 MiB window a pass:
+# it cannot converge, so it lasts until it is aborted; MIGRATING_CYCLES cycles are watched meanwhile.
+MIGRATE_MIBPS=1 MIGRATING_CYCLES=5
 LOG="$SCRATCH/vtismd.log"
 
 lab_dump() {
@@ -216,6 +223,58 @@ ok "3. resumed: the moved window on DRAM after $c of vtismd's cycles (bound $RES
 
 grep -E "VM $D \(pid $QEMU_PID\) is paused " "$LOG" >/dev/null || fail "no 'is paused' line"
 grep -E "VM $D \(pid $QEMU_PID\) runs again \(was paused\)" "$LOG" >/dev/null || fail "no 'runs again (was paused)' line"
+
+# ---- 4. migrating out: no move while the job runs, though the plan has a reason to ----
+libvirt_start_peer
+t=$SECONDS
+virsh -q -c qemu:///system migrate --live --bandwidth "$MIGRATE_MIBPS" --dname "$D-b" "$D" "$LV_PEER_URI" \
+        --migrateuri tcp://127.0.0.1 >"$SCRATCH/migrate.out" 2>&1 &
+MIG_PID=$!
+PIDS+=("$MIG_PID")
+wait_for "$LV_CREATE_TIMEOUT" vm_is '.run_state == "migrating out" and (.not_tiered // "" | startswith("migrating out"))' ||
+        fail "$D never shown migrating out: $(vm_json); virsh: $(cat "$SCRATCH/migrate.out")"
+echo "  migrating out $((SECONDS - t)) s after virsh migrate ($(vm_json | jq -r .run_state_reason))"
+c=$(daemon_cycles)
+wait_for 60 bash -c "(( \$('$VTISMCTL' status --json | jq -e .counters.cycles) >= $c + 2 ))" ||
+        fail "vtismd did not run 2 cycles within 60 s"   # a slice already running ends at once
+probe
+before=$PROBE_LINE vm_before=$(vm_json)
+# The reason to move: its budget halves (32 -> 16 MiB), 16 MiB to demote once it may.
+sed -i "s/dram_budget = \"$((BUDGET / MIB))M\"/dram_budget = \"$((BUDGET / 2 / MIB))M\"/" "$SCRATCH/vtism.conf"
+from=$(wc -l <"$LOG")
+kill -HUP "$VTISMD_PID"
+wait_for 30 bash -c "tail -n +$((from + 1)) '$LOG' | grep -q 'Configuration reloaded.'" || fail "vtismd did not reload"
+c=$(daemon_cycles)
+wait_for 120 bash -c "(( \$('$VTISMCTL' status --json | jq -e .counters.cycles) >= $c + $MIGRATING_CYCLES ))" ||
+        fail "vtismd did not run $MIGRATING_CYCLES cycles within 120 s"
+probe
+vm_after=$(vm_json)
+kill -0 "$MIG_PID" 2>/dev/null && vm_is '.run_state == "migrating out"' ||
+        fail "the migration ended before the check (at $MIGRATE_MIBPS MiB/s it should not converge): $(vm_json); virsh: $(cat "$SCRATCH/migrate.out")"
+echo "  migrating out, $MIGRATING_CYCLES cycles with a budget of $((BUDGET / 2 / MIB)) MiB: before $before; after $PROBE_LINE"
+echo "  counters before: $(jq -c "$keys" <<<"$vm_before"); after: $(jq -c "$keys" <<<"$vm_after")"
+[[ $PROBE_LINE == "$before" ]] || fail "pages moved while $D was migrating out: $before -> $PROBE_LINE"
+[[ $(jq -c "$keys" <<<"$vm_before") == "$(jq -c "$keys" <<<"$vm_after")" ]] ||
+        fail "$D sampled or moved while migrating out: $(jq -c "$keys" <<<"$vm_before") -> $(jq -c "$keys" <<<"$vm_after")"
+virsh -q -c qemu:///system domjobabort "$D" >/dev/null || fail "virsh domjobabort $D: $(cat "$SCRATCH/migrate.out")"
+wait_for 120 bash -c "! kill -0 $MIG_PID 2>/dev/null" || fail "virsh migrate did not return after domjobabort"
+rc=0
+wait "$MIG_PID" || rc=$?
+((rc != 0)) || fail "the aborted migration succeeded"
+wait_for 60 vm_is '.run_state == "running"' || fail "$D not running after the aborted migration: $(vm_json)"
+demoted=$(jq .pages_demoted <<<"$vm_after")
+c0=$(daemon_cycles)
+while :; do
+        probe "$PHASE_GPA"
+        c=$(($(daemon_cycles) - c0))
+        echo "  cycle +$c after the abort: $PROBE_LINE"
+        ((PROBE_RAM0 * 4096 <= BUDGET / 2 + 4 * MIB)) && break
+        ((c < RESUME_CYCLES)) || fail "not within its new budget $RESUME_CYCLES cycles after the aborted migration: $PROBE_LINE; $(vm_json | jq -c "$keys")"
+        sleep 2
+done
+now=$(vm_json)
+(($(jq .pages_demoted <<<"$now") > demoted)) || fail "pages_demoted did not grow after the abort: $(jq -c "$keys" <<<"$now")"
+ok "4. migrating out ($MIGRATING_CYCLES cycles, a budget halved meanwhile): nothing sampled or moved ($before); aborted: within its new budget after $c cycles (pages_demoted $demoted -> $(jq .pages_demoted <<<"$now"))"
 libvirt_start_summary
 ok "all done in $((SECONDS - T0)) s"
 echo PASS

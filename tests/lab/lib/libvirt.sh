@@ -11,6 +11,8 @@ if ! grep -q ' /sys/fs/cgroup cgroup2 ' /proc/mounts; then
         mount -t cgroup2 none /sys/fs/cgroup
 fi
 echo "+cpuset +memory +pids" >/sys/fs/cgroup/cgroup.subtree_control
+# Live migrations stream over 127.0.0.1 (lib-libvirt.sh: --migrateuri tcp://127.0.0.1).
+ip link set lo up
 # /var/log is a tmpfs in the lab: the mount point lib-libvirt.sh binds over must exist.
 mkdir -p /var/log/libvirt
 if [[ -z ${VTISM_LIBVIRT_NS:-} ]]; then
