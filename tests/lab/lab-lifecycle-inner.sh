@@ -88,8 +88,8 @@ global = {
 vm = ( { name = "vtism-lab-lc-*"; dram_budget = "$((BUDGET / MIB))M"; } );
 CONF
 start_vtismd "$SCRATCH/vtism.conf" --log-level=debug
-wait_for 30 grep -qx READY=1 "$SCRATCH/notify.log" || fail "no READY=1 from vtismd"
-wait_for 60 grep -q "Connected to libvirt at qemu:///system" "$LOG" || fail "vtismd did not connect to libvirtd"
+wait_for 300 grep -qx READY=1 "$SCRATCH/notify.log" || fail "no READY=1 from vtismd"
+wait_for 300 grep -q "Connected to libvirt at qemu:///system" "$LOG" || fail "vtismd did not connect to libvirtd"
 
 # ---- helpers ----
 status() { "$VTISMCTL" status --json; }
@@ -159,7 +159,7 @@ while read -r range _ offset _ inode rest; do
 done <"/proc/$QEMU_PID/maps"
 [[ -n $RAM_HVA ]] || fail "no anonymous mapping of $((MEM / MIB)) MiB in QEMU $QEMU_PID's maps"
 ok "domain $D: QEMU pid $QEMU_PID, guest RAM at hva $(printf 0x%x "$RAM_HVA"), $(grep -m1 '^VTGUEST: ready' "$SERIAL")"
-wait_for 60 vm_is '.state == "tracked" and .run_state == "running" and .cycles >= 1' || fail "$D not tracked: $(vm_json)"
+wait_for 300 vm_is '.state == "tracked" and .run_state == "running" and .cycles >= 1' || fail "$D not tracked: $(vm_json)"
 
 # ---- 1. tiered ----
 c0=$(daemon_cycles)
@@ -175,9 +175,9 @@ ok "1. tiered after $c of vtismd's cycles (bound $TIER_CYCLES): $PROBE_LINE"
 
 # ---- 2. paused for 30 s ----
 virsh -q -c qemu:///system suspend "$D" >/dev/null || fail "virsh suspend $D"
-wait_for 30 vm_is '.run_state == "paused"' || fail "$D not shown paused: $(vm_json)"
+wait_for 120 vm_is '.run_state == "paused"' || fail "$D not shown paused: $(vm_json)"
 c=$(daemon_cycles)
-wait_for 60 bash -c "(( \$('$VTISMCTL' status --json | jq -e .counters.cycles) >= $c + 2 ))" ||
+wait_for 300 bash -c "(( \$('$VTISMCTL' status --json | jq -e .counters.cycles) >= $c + 2 ))" ||
         fail "vtismd did not run 2 cycles within 60 s"   # a round planned before the event may still finish
 probe
 before=$PROBE_LINE before_hot0=$PROBE_HOT0
@@ -202,10 +202,10 @@ ok "2. paused $PAUSE_SECONDS s ($ran cycles): pages per node identical ($PROBE_L
 # ---- 3. resumed: tiered again ----
 c_vm=$(jq .cycles <<<"$vm_after") promoted=$(jq .pages_promoted <<<"$vm_after")
 virsh -q -c qemu:///system resume "$D" >/dev/null || fail "virsh resume $D"
-wait_for 60 vm_is ".run_state == \"running\" and .cycles > $c_vm" || fail "$D not sampled after resume: $(vm_json)"
+wait_for 300 vm_is ".run_state == \"running\" and .cycles > $c_vm" || fail "$D not sampled after resume: $(vm_json)"
 phases=$(grep -c '^VTGUEST: phase' "$SERIAL" || true)
 mailbox 1
-wait_for 60 bash -c "(( \$(grep -c '^VTGUEST: phase' '$SERIAL') > $phases ))" || fail "the guest did not move its hot window (mailbox 1)"
+wait_for 300 bash -c "(( \$(grep -c '^VTGUEST: phase' '$SERIAL') > $phases ))" || fail "the guest did not move its hot window (mailbox 1)"
 probe "$PHASE_GPA"
 echo "  window moved to $(printf 0x%x $PHASE_GPA): $PROBE_LINE"
 c0=$(daemon_cycles)
@@ -235,7 +235,7 @@ wait_for "$LV_CREATE_TIMEOUT" vm_is '.run_state == "migrating out" and (.not_tie
         fail "$D never shown migrating out: $(vm_json); virsh: $(cat "$SCRATCH/migrate.out")"
 echo "  migrating out $((SECONDS - t)) s after virsh migrate ($(vm_json | jq -r .run_state_reason))"
 c=$(daemon_cycles)
-wait_for 60 bash -c "(( \$('$VTISMCTL' status --json | jq -e .counters.cycles) >= $c + 2 ))" ||
+wait_for 300 bash -c "(( \$('$VTISMCTL' status --json | jq -e .counters.cycles) >= $c + 2 ))" ||
         fail "vtismd did not run 2 cycles within 60 s"   # a slice already running ends at once
 probe
 before=$PROBE_LINE vm_before=$(vm_json)
@@ -243,9 +243,9 @@ before=$PROBE_LINE vm_before=$(vm_json)
 sed -i "s/dram_budget = \"$((BUDGET / MIB))M\"/dram_budget = \"$((BUDGET / 2 / MIB))M\"/" "$SCRATCH/vtism.conf"
 from=$(wc -l <"$LOG")
 kill -HUP "$VTISMD_PID"
-wait_for 30 bash -c "tail -n +$((from + 1)) '$LOG' | grep -q 'Configuration reloaded.'" || fail "vtismd did not reload"
+wait_for 120 bash -c "tail -n +$((from + 1)) '$LOG' | grep -q 'Configuration reloaded.'" || fail "vtismd did not reload"
 c=$(daemon_cycles)
-wait_for 120 bash -c "(( \$('$VTISMCTL' status --json | jq -e .counters.cycles) >= $c + $MIGRATING_CYCLES ))" ||
+wait_for 300 bash -c "(( \$('$VTISMCTL' status --json | jq -e .counters.cycles) >= $c + $MIGRATING_CYCLES ))" ||
         fail "vtismd did not run $MIGRATING_CYCLES cycles within 120 s"
 probe
 vm_after=$(vm_json)
@@ -257,11 +257,11 @@ echo "  counters before: $(jq -c "$keys" <<<"$vm_before"); after: $(jq -c "$keys
 [[ $(jq -c "$keys" <<<"$vm_before") == "$(jq -c "$keys" <<<"$vm_after")" ]] ||
         fail "$D sampled or moved while migrating out: $(jq -c "$keys" <<<"$vm_before") -> $(jq -c "$keys" <<<"$vm_after")"
 virsh -q -c qemu:///system domjobabort "$D" >/dev/null || fail "virsh domjobabort $D: $(cat "$SCRATCH/migrate.out")"
-wait_for 120 bash -c "! kill -0 $MIG_PID 2>/dev/null" || fail "virsh migrate did not return after domjobabort"
+wait_for 300 bash -c "! kill -0 $MIG_PID 2>/dev/null" || fail "virsh migrate did not return after domjobabort"
 rc=0
 wait "$MIG_PID" || rc=$?
 ((rc != 0)) || fail "the aborted migration succeeded"
-wait_for 60 vm_is '.run_state == "running"' || fail "$D not running after the aborted migration: $(vm_json)"
+wait_for 300 vm_is '.run_state == "running"' || fail "$D not running after the aborted migration: $(vm_json)"
 demoted=$(jq .pages_demoted <<<"$vm_after")
 c0=$(daemon_cycles)
 while :; do

@@ -10,7 +10,13 @@
 if ! grep -q ' /sys/fs/cgroup cgroup2 ' /proc/mounts; then
         mount -t cgroup2 none /sys/fs/cgroup
 fi
-echo "+cpuset +memory +pids" >/sys/fs/cgroup/cgroup.subtree_control
+# Each one the kernel has (Debian's has all three; the patched lab kernel's config may lack some:
+# one unknown name fails the whole write).
+for c in cpuset memory pids; do
+        if grep -qw "$c" /sys/fs/cgroup/cgroup.controllers; then
+                echo "+$c" >/sys/fs/cgroup/cgroup.subtree_control
+        fi
+done
 # Live migrations stream over 127.0.0.1 (lib-libvirt.sh: --migrateuri tcp://127.0.0.1).
 ip link set lo up
 # /var/log is a tmpfs in the lab: the mount point lib-libvirt.sh binds over must exist.
@@ -23,3 +29,6 @@ fi
 # about 5x those worst cases, so a hang still fails with its cause before the boot's limit.
 export LV_CREATE_TIMEOUT=${LV_CREATE_TIMEOUT:-300} LV_LIBVIRTD_TIMEOUT=${LV_LIBVIRTD_TIMEOUT:-300}
 export LV_PROBE_TIMEOUT=${LV_PROBE_TIMEOUT:-600}
+# virtlogd's socket: 10 s on the host; in the lab at a host load average of ~17 the first start of
+# virtlogd over 9p took longer than that.
+export LV_VIRTLOGD_TIMEOUT=${LV_VIRTLOGD_TIMEOUT:-300}
