@@ -19,7 +19,7 @@ main() {
         command -v jq >/dev/null || lab_skip "jq is not installed (bash .ci/run installs it)"
 
         local rc=0
-        lab_boot patched --kernel patched --nodes 2 --timeout 2100 -- "$LAB_SOURCE/tests/lab/lab-lifecycle-inner.sh" || rc=$?
+        lab_boot patched --kernel patched --nodes 2 --timeout 3300 -- "$LAB_SOURCE/tests/lab/lab-lifecycle-inner.sh" || rc=$?
         [[ $rc -ne 77 ]] || lab_skip "the patched kernel is not available, or the lab lacks what the test needs (see above)"
         [[ $rc -eq 0 ]] || lab_fail "see the output above"
         lab_cleanup_results
