@@ -4,7 +4,8 @@
 # lab-lifecycle: a libvirt domain's lifecycle where pages can move (issue 15): in the lab's DRAM +
 # CXL host on the patched kernel (tracker idle_pages), a private libvirtd runs a TCG domain booting
 # vtguest, tiered by vtismd with a DRAM budget; paused for 30 s it keeps every page where it was
-# and its heat, and once resumed it is tiered again. See lab-lifecycle-inner.sh.
+# and its heat, and once resumed it is tiered again; live-migrated out to a second libvirtd in the
+# lab, none of its pages moves while the job runs. See lab-lifecycle-inner.sh.
 set -euo pipefail
 # shellcheck source=lib/common.sh
 . "$(dirname "$(readlink -f "$0")")/lib/common.sh"
@@ -23,7 +24,7 @@ main() {
         [[ $rc -ne 77 ]] || lab_skip "the patched kernel is not available, or the lab lacks what the test needs (see above)"
         [[ $rc -eq 0 ]] || lab_fail "see the output above"
         lab_cleanup_results
-        echo "PASS: $LAB_TEST: a libvirt domain paused 30 s keeps its pages and heat, tiered again once resumed"
+        echo "PASS: $LAB_TEST: a libvirt domain paused 30 s keeps its pages and heat, tiered again once resumed; nothing moved while it is migrated out"
 }
 
 main "$@"
