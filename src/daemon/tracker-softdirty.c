@@ -40,12 +40,12 @@
  * In TCG's wall time a refault costs 0.14-0.82 ms and the host's load swings the guest's speed
  * by ±40-60 %, so those figures say little. With the lab's clock counting instructions (QEMU
  * -icount, bench/softdirty-lab's SOFTDIRTY_ICOUNT_SHIFT), a 128 MiB guest writing 512 scattered
- * pages per round lost the same 10-14.5 million instructions per clear at intervals of 19.5-117
- * million instructions, on 4 KiB mappings and THP alike: slowdown = that / interval. Most of it
- * is the tracker's own CPU time (the lab's vCPUs take turns on one TCG thread), at most ~15,000
- * instructions per refault. At one instruction per ns that is 10-14.5 ms per clear: under 2 % from
- * an interval of 0.5-0.73 s, under 1 % from 1.0-1.45 s, 0.20-0.29 % at the default
- * sample_interval_ms of 5000; about half of that when the tracker runs on a core of its own.
+ * pages per round lost the same 162-232 ms of the lab's clock per clear at intervals of
+ * 0.31-1.9 s, on 4 KiB mappings and THP alike: slowdown = that / interval, under 2 % from 11.6 s.
+ * Most of it is the tracker's own CPU time (the lab's vCPUs take turns on one TCG thread). In
+ * instructions that is 10-22 million per clear: at one instruction per ns, under 2 % from
+ * 0.5-1.1 s and 0.2-0.4 % at the default sample_interval_ms of 5000; but the count did not stay
+ * put when the lab's ns per instruction changed, so hardware lies between the two readings.
  * Not in that count: a VM exit and entry per refault on hardware (~1-2 µs), the clear's TLB
  * shootdowns, cache misses in large page tables. The tracker's share grows with the guest's RAM
  * (each cycle reads 2 MiB of pagemap and the clear walks 262144 PTEs per GiB with mmap_lock
