@@ -454,8 +454,8 @@ for C in "${CONTENDERS[@]}"; do
                   agent_cpu_s: $agent, kswapd_cpu_s: $kswapd, agent: $extra,
                   vmstat: ($v1 | with_entries(.value -= ($v0[.key] // 0)) | del(._)),
                   workload_start: (map(select(.ready)) | .[0] // {}),
-                  workload_cpu: (map(select(.exit)) | if length == 0 then {} else
-                        {utime_s: (map(.utime_s) | add), stime_s: (map(.stime_s) | add), minflt: (map(.minflt) | add)} end)}
+                  workload_cpu: (map(select(.exit)) | if length == 0 then {} elif length == 1 then .[0] else
+                        {utime_s: (map(.utime_s) | add), stime_s: (map(.stime_s) | add), minflt: (map(.minflt) | add), procs: .} end)}
                  + (if ($s[0] | type) == "array" then {samples: $s[0]} else $s[0] end)' >"$OUT/$C.json"
         log "$WORKLOAD/$C: done in $wall s, $(jq '.samples | length' "$OUT/$C.json") reports"
 done
