@@ -118,7 +118,11 @@ start_vtismd() {
         # systemctl's D-Bus call can time out on a loaded host: then the lab's only vtismd by name
         AGENT_PIDS=$(systemctl show -P MainPID vtismd.service 2>/dev/null) || true
         [[ $AGENT_PIDS =~ ^[1-9][0-9]*$ ]] || AGENT_PIDS=$(pgrep -x vtismd | head -n 1)
-        NOTE="tracker $(jq -r .active_tracker /tmp/st.json 2>/dev/null), budget ${DRAM_MIB} MiB, defaults otherwise"
+        if [[ $WORKLOAD == pair ]]; then
+                NOTE="tracker $(jq -r .active_tracker /tmp/st.json 2>/dev/null), no budgets, weights ${PAIR_WEIGHT[0]} and ${PAIR_WEIGHT[1]}, defaults otherwise"
+        else
+                NOTE="tracker $(jq -r .active_tracker /tmp/st.json 2>/dev/null), budget ${DRAM_MIB} MiB, defaults otherwise"
+        fi
 }
 stop_vtismd() {
         vtismctl status --json >"$OUT/$C.vtismctl.json" 2>/dev/null || true
