@@ -46,7 +46,7 @@ write_conf() { # WORKLOAD: vtismd's defaults plus the workload's DRAM budget (wh
         # on DRAM); pair: no budgets (100 %, the default), DRAM shared by the weights
         {
                 echo '# bench/h2h-lab: vtismd'"'"'s defaults, plus the workload'"'"'s DRAM budget or weights.'
-                echo 'global = { log_level = "debug"; libvirt_uri = "qemu+unix:///system?socket=/nonexistent"; };'
+                echo "global = { log_level = \"debug\"; libvirt_uri = \"qemu+unix:///system?socket=/nonexistent\";${VTISM_H2H_SAMPLE_MS:+ sample_interval_ms = $VTISM_H2H_SAMPLE_MS;} };"
                 echo 'processes = ( { cmdline = "*h2h-work --pattern=*"; } );'
                 if [[ $1 == pair ]]; then
                         echo "vm = ( { cmdline = \"*h2h-work --pattern=* --seed=${PAIR_SEED[0]} *\"; weight = ${PAIR_WEIGHT[0]}; },"
