@@ -158,7 +158,12 @@
 
  * Replacing. migrator_submit() while a plan is still running ends that round at once
  * (MIGRATOR_ROUND_REPLACED): its unfinished moves and pending retries are dropped "replaced"; the
- * new plan was computed from fresher heat and placement. round_done() is called before
+ * new plan was computed from fresher heat and placement. Nothing done is lost by it: what moved is
+ * in the heat maps (sink->moved), and as the planner interleaves demotions and promotions (plan.h,
+ * model 5) a round cut anywhere has promoted about what it demoted; the next plan starts with
+ * promotions into the room its last demotions made. (With all demotions first, under the lab's
+ * TCG every round of bench/h2h-lab shift was replaced during its demotions: four rounds demoted
+ * 11,527 pages and promoted none.) round_done() is called before
  * migrator_submit() returns, unless a batch is in flight: then once its results are in (they
  * count in the ended round), and rounds are always reported in the order they ended. A plan
  * with no moves only ends the current round (no round of its own).
