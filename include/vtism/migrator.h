@@ -137,7 +137,12 @@
  * of a 5 ms batch natively) and hands over only the entries, in order, that fit above the
  * floor (whole THPs only): room = (free - floor) / 4 KiB pages. What does not fit fails "floor"
  * (a demotion's shortfall counts as for any failure, see Room), the node gets nothing more in
- * this plan (its later moves fail "floor" too, unattempted), and one notice says so. So after the
+ * this plan until pages of the plan move off it (its moves until then fail "floor" too,
+ * unattempted; after that its free memory is read again before the next batch into it), and one
+ * notice per plan says so. The reopening is what an interleaved plan needs (plan.h, model 5):
+ * on a DRAM node held at its watermark, a promotion batch right after the demotion batch that
+ * made its room may be cut by a few pages (the demoted pages wait on per-CPU free lists, which
+ * MemFree does not count); without it that cut would end every later promotion of the round. So after the
  * batch the node's free memory is >= floor - (what others allocated there during the batch) -
  * (the kernel's own inexactness of MemFree: per-CPU vmstat deltas, up to the zone's stat
  * threshold per CPU, and pages cached on per-CPU free lists, which MemFree does not count). A

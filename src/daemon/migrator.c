@@ -171,7 +171,9 @@ typedef struct Job {
         Slot *slots;
         size_t n_slots;
         size_t n_nodes;             /* node ids < n_nodes */
-        uint8_t *node_full;         /* NODE_NOMEM, NODE_FLOOR: nothing more into it */
+        uint8_t *node_full;         /* NODE_NOMEM, NODE_FLOOR: nothing more into it (a floor until
+                                     * pages move off the node: floor_reopen()) */
+        uint8_t *floor_noted;       /* per node: its floor cut a batch in this plan (noticed once) */
         uint64_t *shortfall;        /* per node: pages demotions from it failed to free, which
                                      * needs_room promotions into it have not given up yet */
         PlanQuery *queries;         /* after the moves: blocks whose placement the planner wants */
@@ -473,6 +475,7 @@ static void job_free(Job *j) {
         free(j->slots);
         free(j->moves);
         free(j->node_full);
+        free(j->floor_noted);
         free(j->shortfall);
         free(j->queries);
         free(j->ready.e);
@@ -1149,14 +1152,16 @@ static size_t batch_fit_floor(Migrator *m, Job *j, size_t n, MigratorCounters *d
                 d->failed_pages[MIGRATOR_FAIL_FLOOR] += entry_pages(&m->batch[i]);
                 room_lost(j, &m->batch[i], entry_pages(&m->batch[i]));
         }
-        if (!j->node_full[to]) {
+        if (!j->node_full[to])
+                j->node_full[to] = NODE_FLOOR;
+        if (!j->floor_noted[to]) {
                 char a[FORMAT_BYTES_MAX], b[FORMAT_BYTES_MAX];
 
-                j->node_full[to] = NODE_FLOOR;
+                j->floor_noted[to] = true;
                 log_notice("Node %d has %s free and must keep %s%s%s%s: moving only what fits above that, then nothing "
-                           "more into it in migration round %" PRIu64 ".", to, format_bytes(a, sizeof(a), free_bytes),
-                           format_bytes(b, sizeof(b), f->min_free_bytes), f->what ? " (" : "", f->what ?: "",
-                           f->what ? ")" : "", j->seq);
+                           "more into it in migration round %" PRIu64 " until pages move off it.", to,
+                           format_bytes(a, sizeof(a), free_bytes), format_bytes(b, sizeof(b), f->min_free_bytes),
+                           f->what ? " (" : "", f->what ?: "", f->what ? ")" : "", j->seq);
         }
         return k;
 }
@@ -1183,6 +1188,23 @@ static void batch_dry(Migrator *m, Job *j, size_t n) {
  * The end of a batch, on the loop: what demotions did not free, the counts, then the callbacks
  * (last; each may end the job or forget the VM). Frees b->hres.
  */
+/*
+ * Pages moved off a node that was at its floor: it has room again, so the plan's moves into it go
+ * on (each batch into it still reads its free memory first). This is what the interleaved plan
+ * needs (plan.h, model 5): a promotion batch cut at the DRAM floor, by the kernel's inexact
+ * MemFree (pages freed by the demotions before it wait on per-CPU lists, which MemFree does not
+ * count) or by another process's allocation, would otherwise end every promotion of the round;
+ * now the next demotion batch from that node reopens it, and only the cut part failed "floor".
+ */
+static void floor_reopen(Migrator *m, Job *j, size_t n) {
+        for (size_t i = 0; i < n; i++) {
+                int from = m->batch[i].from;
+
+                if (m->outcome[i] == OUT_MOVED && from >= 0 && (size_t) from < j->n_nodes && j->node_full[from] == NODE_FLOOR)
+                        j->node_full[from] = NODE_OPEN;
+        }
+}
+
 static void batch_end(Migrator *m, Batch *b) {
         Job *j = b->job;
         Slot *s = &j->slots[b->slot];
@@ -1192,6 +1214,7 @@ static void batch_end(Migrator *m, Batch *b) {
                 for (size_t i = 0; i < b->n; i++)
                         if (m->outcome[i] != OUT_MOVED && m->outcome[i] != OUT_RETRY)
                                 room_lost(j, &m->batch[i], entry_pages(&m->batch[i]));
+        floor_reopen(m, j, b->n);
         account(m, j, b->slot, &b->d);
         if (b->detach && s->vm) {
                 log_debug("VM %s (pid %d) %s during migration; its remaining moves are dropped.", s->id, (int) b->pid,
@@ -2209,6 +2232,7 @@ int migrator_submit(Migrator *m, const Plan *plan, void *const *vms) {
         j->budget_pages = plan->budget_bytes / PAGE_4K;
         j->n_nodes = (size_t) max_node + 1;
         j->node_full = xcalloc(j->n_nodes, 1);
+        j->floor_noted = xcalloc(j->n_nodes, 1);
         j->shortfall = xcalloc(j->n_nodes, sizeof(uint64_t));
 
         j->n_slots = plan->n_vms;

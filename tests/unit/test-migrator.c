@@ -1507,7 +1507,9 @@ static void test_needs_room(void) {
  * Floors: before every move batch into a node with a floor, the migrator reads the node's free
  * memory (the fake reader: the fake kernel's count, which drops as pages move in and as "others"
  * take pages at every move call) and hands over only what keeps the node at or above its floor;
- * the rest fails "floor" and the node takes nothing more in the round. In pages; vm0 only; every
+ * the rest fails "floor" and the node takes nothing more in the round until pages move off it
+ * (then it is read again before the next batch into it: a plan interleaves demotions and the
+ * promotions their room makes, plan.h model 5). In pages; vm0 only; every
  * page starts on node 0 (DRAM) unless a case puts it on node 1; nodes 1 and 2 are CXL.
  *
  *   case                 free (n0,n1,n2)  floor (n0,n1,n2)  moves of vm0                   result
@@ -1529,6 +1531,10 @@ static void test_needs_room(void) {
  *                                                           needs_room                     (no-room), 100 moved
  *   other node free      -, 1000, 9000    -, 1000, 1000     demote [0,1000) ->1,           1000 moved (to 2);
  *                                                           [1000,2000) ->2                1000 floor
+ *   reopened             500, -, -        400, -, -         promote [5000,5200) 1->0,      100 promoted, 100 floor;
+ *                                                           demote [0,300) 0->1,           300 demoted (node 0 has
+ *                                                           promote [5200,5500) 1->0       room again): 300 more
+ *                                                           needs_room                     promoted (before: 0)
  *   no floor: no read    -, 10000, -      -, 0, -           demote [0,3000)                3000 moved, 0 reads
  *   dry-run              -, 1000, -       -, 1000, -        demote [0,3000), dry-run       3000 would move, 0 reads
  * ("-": 1000000 free, no floor)
@@ -1579,6 +1585,10 @@ static const FloorCase floor_cases[] = {
         { "other node free", .free = { 0, 1000, 9000 }, .floor = { 0, 1000, 1000 },
           .moves = { { 0, 1000, 0, 1, PLAN_DEMOTE, false, false }, { 1000, 1000, 0, 2, PLAN_DEMOTE, false, false } },
           .moved_demote = 1000, .failed_floor = 1000, .end_free1 = 1000 },
+        { "reopened", .free = { 500 }, .floor = { 400 }, .on_node1_first = 5000, .on_node1_n = 800,
+          .moves = { { 5000, 200, 1, 0, PLAN_PROMOTE, false, false }, { 0, 300, 0, 1, PLAN_DEMOTE, false, false },
+                     { 5200, 300, 1, 0, PLAN_PROMOTE, false, true } },
+          .moved_promote = 400, .moved_demote = 300, .failed_floor = 100, .end_free1 = -1 },
         { "no floor: no read", .free = { 0, 10000 }, .moves = { { 0, 3000, 0, 1, PLAN_DEMOTE, false, false } },
           .moved_demote = 3000, .end_free1 = 7000, .no_reads = true },
         { "dry-run", .free = { 0, 1000 }, .floor = { 0, 1000 }, .dry_run = true,
