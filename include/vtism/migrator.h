@@ -73,16 +73,20 @@
  * is sized to take .batch_usec (5 ms), or 50 x the fixed part when that is longer (so it stays
  * <= 2 % of the call), up to .batch_max_usec (500 ms); the per-page part is measured on every
  * call (per kind: 4 KiB move, THP move, query), starting from MIGRATOR_COST_*_NS. Estimates follow
- * measurements up by at most doubling per call and down by halves, so one stall of a loaded host
- * does not shrink the following batches to nothing, and a call's fixed part counts as at most
- * half of it when the per-page part is derived. Sizes stay within
+ * measurements up by at most doubling per call and down by halves, and a call's fixed part counts
+ * as at most half of it when the per-page part is derived. Move batches are sized from the lowest
+ * per-page cost of the last 8 calls that moved at least half their pages (the estimate until
+ * there is one): with a stall every other call the estimate only grows (x -> 2x -> x + c/2), and
+ * under the loaded lab's TCG THP batches sized from it shrank to 1-4 huge pages; a stall does not
+ * make copying dearer, and a host that really slowed down shows it within 8 calls
+ * (test-migrator: THP batches with a 500 ms stall every other call hold 5 THPs instead of 1). Sizes stay within
  * [.batch_pages_min, .batch_pages_max] (4 KiB pages; a THP counts 512). Natively that gives
  * batches of ~4,000 pages (16 MiB) or ~25 THPs; in the lab (fixed part 4-11 ms, measured 6.3)
  * calls of up to 500 ms: ~1,600 pages per call at 300 us per page on a loaded host, 1-4 THPs.
  * Before the worker, a batch had to fit a slice (<= 35 ms), so under TCG the fixed part was
  * 11-31 % of every call and the migrator reached only 0.69-0.89 of one bare call; with it, the
  * lab's medians were 0.84-1.30 (4 KiB) and 0.41-0.75 (THP, its batches shrunk by stall-inflated
- * estimates) at load 17-23: bench/RESULTS.md.
+ * estimates) at load 17-23, before batches were sized from the lowest recent cost: bench/RESULTS.md.
  * Before every move batch and every batch of planned queries the pid's start time is re-read
  * (/proc/PID/stat: ~10-40 us natively, ~60 us in the lab): a different process with the same pid
  * never gets moves. The residency sweep does not re-read it: its owner checks each VM once per

@@ -81,6 +81,7 @@ static bool isolated[PAGES];
 static _Atomic usec_t fake_spent;              /* the worker's calls and the loop add to it */
 static usec_t fake_call_usec = COST_CALL_USEC;  /* fixed cost of a move call */
 static unsigned stall_at_move_call;             /* that move call (of any process) takes 500 ms more */
+static unsigned stall_every;                    /* every n-th move call takes 500 ms more (0: none) */
 static usec_t fake_probe_usec;                  /* extra cost of the migrator's probe calls */
 static unsigned n_move_calls;
 static unsigned long call_pages[4096];          /* pages per move call, in order */
@@ -162,7 +163,7 @@ static void fake_reset(void) {
                 node_free[n] = 1000000;
         fake_spent = USEC_PER_SEC;
         fake_call_usec = COST_CALL_USEC;
-        stall_at_move_call = n_move_calls = 0;
+        stall_at_move_call = n_move_calls = stall_every = 0;
         fake_probe_usec = 0;
         max_call_pages = 0;
         memset(floor_pages, 0, sizeof(floor_pages));
@@ -364,7 +365,7 @@ long __wrap_move_pages(int pid, unsigned long count, void **pages, const int *no
         max_call_pages = MAX(max_call_pages, count);
         if (n_move_calls < ELEMENTSOF(call_pages))
                 call_pages[n_move_calls] = count;
-        if (++n_move_calls == stall_at_move_call)
+        if (++n_move_calls == stall_at_move_call || (stall_every > 0 && n_move_calls % stall_every == 0))
                 fake_spent += 500 * USEC_PER_MSEC;
         if (p->exit_at_move_call && p->move_calls >= p->exit_at_move_call) {
                 p->exited = true;
@@ -1081,6 +1082,40 @@ static void test_slices_stall(void) {
         check(call_pages[3] >= call_pages[2] / 2 - 1);
         check(n_move_calls <= 8000 / 100);
         fprintf(stderr, "stall: %u calls, after the stall %lu, %lu pages\n", n_move_calls, call_pages[3], call_pages[4]);
+        teardown();
+}
+
+/*
+ * THP batches on a host that stalls every second move call by 500 ms (the loaded TCG lab, where
+ * THP batches shrank to 1-4 huge pages): batches are sized from the lowest of the recent per-page
+ * costs, so after the first two calls every batch holds what 10 ms of THP moves at the fake's
+ * 2 ms per THP allow (4-5 THPs), stalls or not. (Sized from the running estimate, which doubles
+ * at each stall and halves its excess per call, they held 1-2.) 32 THPs, 0 -> 1.
+ */
+static void test_slices_thp_stalls(void) {
+        MigratorOptions o;
+
+        options_small(&o);
+        o.batch_usec = 10 * USEC_PER_MSEC;
+        setup(&o);
+        stall_every = 2;
+        for (unsigned b = 0; b < 32; b++)
+                procs[0].thp[b] = true;
+        plan_begin(UINT64_MAX);
+        for (unsigned b = 0; b < 32; b++)
+                plan_add(0, PLAN_DEMOTE, b * 512, 512, 0, 1, true);
+        submit();
+        run_until_rounds(1);
+        check_int(count_on(0, 0, PAGES, 1), PAGES);
+        check_u64(rec.last.total.moved_huge[PLAN_DEMOTE], 32);
+        fprintf(stderr, "THP stalls: %u move calls, THPs per call:", n_move_calls);
+        for (unsigned i = 0; i < n_move_calls && i < ELEMENTSOF(call_pages); i++)
+                fprintf(stderr, " %lu", call_pages[i]);
+        fprintf(stderr, "; THP cost estimate %llu ns/page\n", (unsigned long long) migrator_stats(mig)->page_ns[1]);
+        /* the first two calls go by the starting estimate, the last holds the rest */
+        check(n_move_calls >= 4 && n_move_calls <= 10);
+        for (unsigned i = 2; i + 1 < n_move_calls; i++)
+                check(call_pages[i] >= 4);
         teardown();
 }
 
@@ -1944,6 +1979,7 @@ int main(void) {
         test_slices();
         test_slices_expensive_calls();
         test_slices_stall();
+        test_slices_thp_stalls();
         test_slices_bad_probe();
         test_in_flight();
         test_forget();
