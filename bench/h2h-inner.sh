@@ -32,7 +32,7 @@ mkdir -p "$OUT_ROOT"
 
 cat >/tmp/vtism.conf <<CONF
 # bench/h2h-lab: vtismd's defaults, plus the workload's DRAM budget (what it starts with on DRAM).
-global = { log_level = "debug"; libvirt_uri = "qemu+unix:///system?socket=/nonexistent"; };
+global = { log_level = "debug"; libvirt_uri = "qemu+unix:///system?socket=/nonexistent";${VTISM_H2H_SAMPLE_MS:+ sample_interval_ms = $VTISM_H2H_SAMPLE_MS;} };
 processes = ( { cmdline = "*h2h-work --pattern=*"; } );
 vm = ( { cmdline = "*h2h-work --pattern=*"; dram_budget = "${DRAM_MIB}M"; } );
 CONF
