@@ -117,10 +117,10 @@
  *    at equal heat), demotions coldest first, ties by VM, then address, and the two are
  *    interleaved: each promotion as soon as the room of the node and of the VM lets it in (the
  *    room there was first, then what the demotions before it made), and when the next one does
- *    not fit, the next chunk of demotions (whole runs, at least limits.interleave_pages, default
- *    PLAN_INTERLEAVE_PAGES = 1024: 4 MiB), then promotions again; once every promotion is placed,
- *    the remaining demotions. A swap of 44 MiB is thus demote 4 MiB, promote 4 MiB, ... and not
- *    44 MiB of demotions before the first promotion. Why: a plan is often cut short. vtismd
+ *    not fit, the next chunk of demotions (limits.interleave_pages, default
+ *    PLAN_INTERLEAVE_PAGES = 4096: 16 MiB; a THP whole), then promotions again; once every
+ *    promotion is placed, the remaining demotions. A swap of 48 MiB is thus demote 16 MiB,
+ *    promote 16 MiB, ... and not 48 MiB of demotions before the first promotion. Why: a plan is often cut short. vtismd
  *    submits a plan every cycle and a new plan replaces the running round (migrator.h,
  *    "Replacing"); under the lab's TCG a round moves 10-25 MiB per 5 s cycle, so with all
  *    demotions first the shifted window of bench/h2h-lab shift saw four rounds in a row demote
@@ -128,9 +128,14 @@
  *    promoted what it demoted, less one chunk, and the next plan starts with promotions into the
  *    room that chunk made. Each promotion lands at the place where it first fits, never later than
  *    after all demotions, where the demotions-first order put it: the same moves as that order
- *    (the same totals, the same drops), only sooner. The price: demotion batches of ~4 MiB
- *    between promotions instead of one long run (a move call's fixed part is 76-150 us natively
- *    against ~1.2 ms for 4 MiB of 4 KiB pages).
+ *    (the same totals, the same drops), only sooner. The price: move batches of at most a chunk
+ *    where demotions and promotions alternate (a batch is one target node). Why 16 MiB: about
+ *    the migrator's own batch natively (~4,000 pages, migrator.h), so natively the interleaving
+ *    costs no extra call; in the TCG lab the migrator's batches are smaller than that anyway.
+ *    With chunks of 4 MiB the first rounds of bench/h2h-lab shift with 2 s cycles at host load
+ *    30 moved ~500 pages/s against ~1,300 with the old order's long batches (bench/RESULTS.md):
+ *    every batch costs a round trip through the event loop, which the cycle's sampling keeps
+ *    busy for much of each cycle there (the likely cause; not traced).
  *
  * 6. Placement knowledge, and why. The planner must know where a unit is to move it exactly and
  *    to not spend budget on pages already in place; the daemon has at most one byte per 4 KiB
@@ -214,11 +219,10 @@
  * promotion floor is heat params' cold_max + PLAN_MARGIN_HEAT + 1. PlanLimits.margin_heat
  * overrides it (bench/policy-sim sweeps it; vtismd uses this one). */
 #define PLAN_MARGIN_HEAT 48u
-/* Demotions between two promotions, at least (4 KiB pages; 4 MiB): a move batch of the migrator
- * is one VM and one target node, so this is the smallest demotion batch when demotions and
- * promotions alternate (model 5: natively ~1.2 ms of copying against a call's fixed part of
- * 76-150 us; in the TCG lab 55-150 ms against 4-11 ms), and two THPs. */
-#define PLAN_INTERLEAVE_PAGES 1024u
+/* Demotions between two promotions (4 KiB pages; 16 MiB, 8 THPs): a move batch of the migrator is
+ * one VM and one target node, so this bounds the batches where demotions and promotions
+ * alternate (model 5: ~the migrator's native batch; see there why not smaller). */
+#define PLAN_INTERLEAVE_PAGES 4096u
 /* No moves for a VM whose heat map has seen fewer cycles: the first cycle sees every page the
  * guest touched since it started. */
 #define PLAN_WARMUP_CYCLES 2u
