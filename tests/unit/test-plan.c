@@ -642,6 +642,20 @@ static void set_budget(WVm *vm, uint64_t mib) {
         vm->in.policy.dram_budget_bytes = mib << 20;
 }
 
+/* A world of one VM with a DRAM budget, from the segments of a table row (up to max_segs, ended
+ * early by one of 0 pages). */
+static WVm *budget_world(World *w, const TNode *nodes, size_t n_nodes, const Seg *segs, size_t max_segs, uint64_t budget_mib) {
+        size_t n_segs = 0;
+        WVm *vm;
+
+        while (n_segs < max_segs && segs[n_segs].pages > 0)
+                n_segs++;
+        world_init(w, nodes, n_nodes);
+        vm = one_vm(w, segs, n_segs);
+        set_budget(vm, budget_mib);
+        return vm;
+}
+
 /*
  * Budget fill: the hottest RAM fills the budget; warm-but-below-floor and cold pages do not.
  * [0 dram 1G] [1 cxl 1G]
@@ -1152,16 +1166,11 @@ static void test_keep_blocks_whole(void) {
 
         for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
                 _cleanup_(plan_freep) Plan *p = NULL, *again = NULL;
-                size_t n_segs = 0;
                 char blocks[8];
                 World w;
                 WVm *vm;
 
-                while (n_segs < ELEMENTSOF(cases[i].segs) && cases[i].segs[n_segs].pages > 0)
-                        n_segs++;
-                world_init(&w, TWO_NODES, 2);
-                vm = one_vm(&w, cases[i].segs, n_segs);
-                set_budget(vm, cases[i].budget_mib);
+                vm = budget_world(&w, TWO_NODES, 2, cases[i].segs, ELEMENTSOF(cases[i].segs), cases[i].budget_mib);
                 vm_blocks(vm, blocks, sizeof(blocks));
                 check_str(blocks, cases[i].before);
                 p = world_step(&w);
@@ -1689,15 +1698,9 @@ static void test_interleave(void) {
                 };
                 _cleanup_(plan_freep) Plan *p = NULL;
                 char got[256] = "";
-                size_t n_segs = 0;
                 World w;
-                WVm *vm;
 
-                while (n_segs < ELEMENTSOF(cases[i].segs) && cases[i].segs[n_segs].pages > 0)
-                        n_segs++;
-                world_init(&w, nodes, 2);
-                vm = one_vm(&w, cases[i].segs, n_segs);
-                set_budget(vm, cases[i].budget_mib);
+                (void) budget_world(&w, nodes, 2, cases[i].segs, ELEMENTSOF(cases[i].segs), cases[i].budget_mib);
                 w.limits.interleave_pages = cases[i].chunk;
                 if (cases[i].cycle_mib > 0)
                         w.limits.budget_bytes = cases[i].cycle_mib << 20;
