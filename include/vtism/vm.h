@@ -124,7 +124,7 @@ typedef struct Vm {
         TrackerTarget target;
         bool target_added;
         uint64_t cycles;
-        unsigned gone_cycles;      /* libvirt domain whose QEMU is gone: cycles waited for libvirt's event */
+        usec_t gone_usec;          /* libvirt domain whose QEMU is gone: since when (CLOCK_MONOTONIC), 0 while it runs */
         VmRunState run_state;      /* libvirt's word (vmsource.h); RUNNING without it. Not RUNNING:
                                     * neither sampled (its heat is kept, not decayed) nor moved */
         char *run_state_why;       /* libvirt's words for it, NULL when RUNNING */

@@ -477,7 +477,7 @@ static void update_not_tiered(Manager *m, Vm *vm, VmTier *t) {
 
         if (m->mode == MANAGER_MODE_MONITOR_ONLY)
                 why = xasprintf("monitor-only: %s", m->mode_reason ?: "no CXL node");
-        else if (vm->gone_cycles > 0)
+        else if (vm->gone_usec > 0)
                 why = xstrdup("its QEMU process is gone");
         else if (vm->run_state != VM_RUN_RUNNING)
                 why = xasprintf("%s (%s): %s", vm_run_state_to_string(vm->run_state), vm->run_state_why ?: "libvirt",

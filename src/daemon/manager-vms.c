@@ -23,8 +23,11 @@
  * cost 1/256 of the host's memory and more. A reserved mapping of TiBs costs its owner nothing:
  * an ASan-instrumented process's shadow memory (tens of TiB) is its largest anonymous mapping. */
 #define RAM_MAX_HOST_FACTOR 16u
-/* A libvirt domain whose QEMU is gone is kept this many cycles for libvirt's stopped/crashed event. */
-#define LIBVIRT_VERDICT_CYCLES 10u
+/* A libvirt domain whose QEMU is gone is kept this long for libvirt's stopped/crashed/migrated
+ * event, which follows QEMU's exit by up to a second or so on an idle host and by more than 2 s
+ * under ASan on a loaded one (test-vtismd-lifecycle). Time, not cycles: at sample_interval_ms = 200
+ * ten cycles were 2 s, and the VM was dropped as "exited" before libvirt said "migrated". */
+#define LIBVIRT_VERDICT_USEC (10 * USEC_PER_SEC)
 
 static const char *source_name(unsigned bit) {
         return bit == VM_SOURCE_LIBVIRT ? "libvirt" : "proc";
@@ -53,10 +56,14 @@ static void vm_detach_tracker(Manager *m, Vm *vm) {
 
 static void vms_refresh(Manager *m);
 
-static void remove_vm(Manager *m, size_t index, const char *why) {
+/* reason: VTISM_VM_LOST_REASON= ("stopped", "crashed", "migrated away", "exited", "gone"); why: the
+ * message's words for it. */
+static void remove_vm(Manager *m, size_t index, const char *reason, const char *why) {
         Vm *vm = m->vms[index];
 
-        log_fields(LOG_INFO, VM_EVENT_FIELDS(vm, VTISM_MESSAGE_VM_LOST_STR), "VM %s (pid %d) %s; no longer tracked.", vm->name, (int) vm->pid, why);
+        log_fields(LOG_INFO, FIELDS({ "MESSAGE_ID", VTISM_MESSAGE_VM_LOST_STR }, { "VTISM_VM", vm->id }, { "VTISM_VM_NAME", vm->name },
+                                    { "VTISM_VM_LOST_REASON", reason }),
+                   "VM %s (pid %d) %s; no longer tracked.", vm->name, (int) vm->pid, why);
         vm_detach_tracker(m, vm);
         manager_placement_free_vm(m, vm);
         vm_free(vm);
@@ -102,6 +109,13 @@ static void vm_resolve_policy(Manager *m, Vm *vm) {
  *   migrating in   neither sampled (the migration stream writes every page) nor moved; when it
  *                  runs here it starts fresh: a new heat map and placement, as if just started
  */
+/* A run state change's entry: its MESSAGE_ID (message-ids.h: one per event), the VM, the state it is
+ * in now and libvirt's reason (none when running). */
+#define RUN_STATE_FIELDS(vm, message_id)                                                               \
+        FIELDS({ "MESSAGE_ID", message_id }, { "VTISM_VM", (vm)->id }, { "VTISM_VM_NAME", (vm)->name },  \
+               { "VTISM_RUN_STATE", vm_run_state_to_string((vm)->run_state) ?: "?" },                     \
+               { "VTISM_RUN_STATE_REASON", (vm)->run_state_why })
+
 static void vm_set_run_state(Manager *m, Vm *vm, VmRunState rs, const char *why) {
         VmRunState old = vm->run_state;
 
@@ -115,7 +129,9 @@ static void vm_set_run_state(Manager *m, Vm *vm, VmRunState rs, const char *why)
                 return;
 
         if (rs != VM_RUN_RUNNING)
-                log_fields(LOG_INFO, FIELDS({ "VTISM_VM", vm->id }, { "VTISM_VM_NAME", vm->name }, { "VTISM_RUN_STATE", vm_run_state_to_string(rs) ?: "?" }),
+                log_fields(LOG_INFO, RUN_STATE_FIELDS(vm, rs == VM_RUN_PAUSED ? VTISM_MESSAGE_VM_PAUSED_STR :
+                                                          rs == VM_RUN_MIGRATING_OUT ? VTISM_MESSAGE_VM_MIGRATING_OUT_STR :
+                                                          VTISM_MESSAGE_VM_MIGRATING_IN_STR),
                            "VM %s (pid %d) %s (%s): %s.", vm->name, (int) vm->pid,
                            rs == VM_RUN_PAUSED ? "is paused" : rs == VM_RUN_MIGRATING_OUT ? "is being migrated out" : "is being migrated in",
                            why ?: "libvirt",
@@ -123,7 +139,9 @@ static void vm_set_run_state(Manager *m, Vm *vm, VmRunState rs, const char *why)
                            rs == VM_RUN_MIGRATING_OUT ? "vtism stops moving its pages" :
                            "not sampled or moved until it runs here");
         else
-                log_fields(LOG_INFO, FIELDS({ "VTISM_VM", vm->id }, { "VTISM_VM_NAME", vm->name }, { "VTISM_RUN_STATE", "running" }),
+                log_fields(LOG_INFO, RUN_STATE_FIELDS(vm, old == VM_RUN_MIGRATING_IN ? VTISM_MESSAGE_VM_MIGRATED_IN_STR :
+                                                          old == VM_RUN_MIGRATING_OUT ? VTISM_MESSAGE_VM_MIGRATION_ABORTED_STR :
+                                                          VTISM_MESSAGE_VM_RESUMED_STR),
                            "VM %s (pid %d) runs again (was %s)%s.", vm->name, (int) vm->pid, vm_run_state_to_string(old) ?: "?",
                            old == VM_RUN_MIGRATING_IN ? ": migrated in, its heat starts fresh" :
                            old == VM_RUN_MIGRATING_OUT ? ": the migration did not complete, it is tiered again" : "");
@@ -268,8 +286,17 @@ static void on_vm_started(Manager *m, unsigned source, const VmIdentity *id) {
         }
         vm = find_by_pid(m, id->pid, NULL);
         if (vm) {
+                /* libvirt's <numatune> and vCPU pinning decide the home node: a VM found via /proc
+                 * first got its home from its pages; pick it again once libvirt tells. */
+                bool home_hints = source == VM_SOURCE_LIBVIRT && (!streq_ptr(vm->numa_nodeset, id->numa_nodeset) ||
+                                                                  !streq_ptr(vm->vcpu_cpuset, id->vcpu_cpuset));
                 bool changed = vm_update_identity(vm, source, id->uuid, id->name, id->cmdline, id->numa_nodeset,
                                                   id->vcpu_cpuset);
+
+                if (home_hints && vm->heat) {
+                        vm_pick_home_node(vm, m->topology);
+                        changed = true;
+                }
 
                 if (source == VM_SOURCE_LIBVIRT && vm_set_libvirt_policy(vm, id->policy_xml))
                         changed = true;
@@ -352,8 +379,11 @@ static void on_vm_event(VmSource *s, VmEvent event, const VmIdentity *id, void *
                         vm_drop_source(m->vms[index], VM_SOURCE_PROC);
                         break;
                 }
-                remove_vm(m, index, event == VM_EVENT_CRASHED ? "crashed" :
-                                    event == VM_EVENT_MIGRATED_OUT ? "migrated away" : "stopped");
+                {
+                        const char *reason = event == VM_EVENT_CRASHED ? "crashed" :
+                                             event == VM_EVENT_MIGRATED_OUT ? "migrated away" : "stopped";
+                        remove_vm(m, index, reason, reason);
+                }
                 break;
 
         case VM_EVENT_RESYNC_END: {
@@ -366,7 +396,7 @@ static void on_vm_event(VmSource *s, VmEvent event, const VmIdentity *id, void *
                                 vm_drop_source(vm, source);
                                 dropped = true;
                                 if (vm->sources == 0) {
-                                        remove_vm(m, i, "is gone");
+                                        remove_vm(m, i, "gone", "is gone");
                                         continue;
                                 }
                                 if (source == VM_SOURCE_LIBVIRT) /* nobody can say now: it runs */
@@ -750,14 +780,18 @@ void manager_vms_cycle(Manager *m) {
 
         for (size_t i = 0; i < m->n_vms;) {
                 Vm *vm = m->vms[i];
-                int r = vm->gone_cycles > 0 ? -ESRCH : vm_check_alive(m, vm);
+                int r = vm->gone_usec > 0 ? -ESRCH : vm_check_alive(m, vm);
 
                 if (r != -ESRCH)
                         r = vm_cycle(m, vm);
                 if (r == -ESRCH) {
-                        /* libvirt's lifecycle event (stopped, crashed, migrated) follows QEMU's exit
-                         * by up to a second or so: wait a few cycles for its word. */
-                        if ((vm->sources & VM_SOURCE_LIBVIRT) && vm->gone_cycles++ < LIBVIRT_VERDICT_CYCLES) {
+                        /* libvirt's lifecycle event (stopped, crashed, migrated) follows QEMU's exit:
+                         * wait a while for its word. */
+                        usec_t now = clock_now_usec(CLOCK_MONOTONIC);
+
+                        if (vm->gone_usec == 0)
+                                vm->gone_usec = now;
+                        if ((vm->sources & VM_SOURCE_LIBVIRT) && now - vm->gone_usec < LIBVIRT_VERDICT_USEC) {
                                 vm_detach_tracker(m, vm);
                                 i++;
                                 continue;
@@ -766,7 +800,7 @@ void manager_vms_cycle(Manager *m) {
                                    (int) vm->pid);
                         if (m->proc_source)
                                 vmsource_proc_forget(m->proc_source, vm->pid); /* in case the pid was reused */
-                        remove_vm(m, i, "exited");
+                        remove_vm(m, i, "exited", "exited");
                         continue;
                 }
                 i++;

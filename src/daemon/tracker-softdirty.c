@@ -36,21 +36,21 @@
  * So the guest loses about (refaults per period) × (cost of one) / period, plus, when the
  * tracker has to share the guest's CPUs, the tracker's own CPU time.
  *
- * Measured in the lab (a KVM guest nested in TCG, tests/lab/trackers/lab-softdirty, README.md).
- * With 512 scattered pages written per round on 4 KiB mappings, one refault cost about
- * 0.14-0.82 ms there. The guest lost 9.7 % at a 5 s interval, 50 % at 1 s and 60 % at 250 ms.
- * On THP-backed RAM (32 refaults) it lost 6.7 % at 1 s, 50 % at 250 ms and 66 % at 100 ms,
- * mostly to the tracker's own CPU time: 100-200 ms per cycle for 128 MiB, against 60-100 ms on
- * 4 KiB mappings (the clear flushes once per huge page). None of the measured intervals kept the lab's guest within 1-2 %. The lab emulates
- * everything, so a refault there runs tens to hundreds of times slower than on hardware (a few
- * microseconds; not measured here: the build machines' /dev/kvm cannot boot a guest). Take
- * the lab's figures as upper bounds, and the model for the answer: to stay within 1-2 %, keep
- * refaults × a few µs below 1-2 % of the interval. At the default sample_interval_ms of 5000,
- * 4 KiB mappings stay below 1 % up to some 10,000 distinct pages written per period (40 MiB,
- * scattered), and THP-backed RAM up to 512 times as much. At the lab's refault cost it would
- * take intervals of 20-40 s (4 KiB). Large guests pay for the clear too: on 4 KiB mappings it
- * touches 262144 PTEs per GiB with mmap_lock held (an estimate: some 10 ms per GiB). Use long
- * intervals, or THP.
+ * Measured in the lab (a KVM guest nested in TCG; README.md, bench/RESULTS.md "softdirty-lab").
+ * In TCG's wall time a refault costs 0.14-0.82 ms and the host's load swings the guest's speed
+ * by ±40-60 %, so those figures say little. With the lab's clock counting instructions (QEMU
+ * -icount, bench/softdirty-lab's SOFTDIRTY_ICOUNT_SHIFT), a 128 MiB guest writing 512 scattered
+ * pages per round lost the same 162-232 ms of the lab's clock per clear at intervals of
+ * 0.31-1.9 s, on 4 KiB mappings and THP alike: slowdown = that / interval, under 2 % from 11.6 s.
+ * Most of it is the tracker's own CPU time (the lab's vCPUs take turns on one TCG thread). In
+ * instructions that is 10-22 million per clear: at one instruction per ns, under 2 % from
+ * 0.5-1.1 s and 0.2-0.4 % at the default sample_interval_ms of 5000; but the count did not stay
+ * put when the lab's ns per instruction changed, so hardware lies between the two readings.
+ * Not in that count: a VM exit and entry per refault on hardware (~1-2 µs), the clear's TLB
+ * shootdowns, cache misses in large page tables. The tracker's share grows with the guest's RAM
+ * (each cycle reads 2 MiB of pagemap and the clear walks 262144 PTEs per GiB with mmap_lock
+ * held: up to ~400 instructions per 4 KiB of guest RAM here), the refaults' with the distinct
+ * pages written per period. For large guests use longer intervals, THP, and a core for vtismd.
  *
  * One soft-dirty user per process. A clear resets the bits of the whole process, for everyone.
  * CRIU's pre-dump and iterative dump, and live-migration tools built on soft-dirty, clear them

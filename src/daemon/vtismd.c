@@ -9,6 +9,7 @@
 #include "vtism/config.h"
 #include "vtism/log.h"
 #include "vtism/manager.h"
+#include "vtism/util.h"
 
 static const char *arg_config = NULL;
 static const char *arg_sysfs_root = "/sys";
@@ -27,6 +28,8 @@ static void help(void) {
                "      --check-config[=FILE] Check the configuration, print 'configuration OK'\n"
                "                           or the errors, and exit\n"
                "  -f, --foreground         Log to the terminal (stderr) even under systemd\n"
+               "      --log-target=TARGET  auto (the journal when stderr is a journal stream),\n"
+               "                           journal or console\n"
                "      --log-level=LEVEL    err, warning, notice, info or debug (overrides the config)\n"
                "      --sysfs-root=DIR     Read the NUMA topology below DIR instead of /sys\n"
                "      --proc-root=DIR      Look for processes below DIR instead of /proc\n"
@@ -41,6 +44,7 @@ static int parse_argv(int argc, char *argv[]) {
         enum {
                 ARG_CHECK_CONFIG = 0x100,
                 ARG_LOG_LEVEL,
+                ARG_LOG_TARGET,
                 ARG_SYSFS_ROOT,
                 ARG_PROC_ROOT,
                 ARG_VERSION,
@@ -50,6 +54,7 @@ static int parse_argv(int argc, char *argv[]) {
                 { "check-config", optional_argument, NULL, ARG_CHECK_CONFIG },
                 { "foreground", no_argument, NULL, 'f' },
                 { "log-level", required_argument, NULL, ARG_LOG_LEVEL },
+                { "log-target", required_argument, NULL, ARG_LOG_TARGET },
                 { "sysfs-root", required_argument, NULL, ARG_SYSFS_ROOT },
                 { "proc-root", required_argument, NULL, ARG_PROC_ROOT },
                 { "help", no_argument, NULL, 'h' },
@@ -79,6 +84,18 @@ static int parse_argv(int argc, char *argv[]) {
                         if (arg_log_level < 0) {
                                 fprintf(stderr, "vtismd: unknown log level '%s' (expected err, warning, notice, "
                                                 "info or debug)\n", optarg);
+                                return -EINVAL;
+                        }
+                        break;
+                case ARG_LOG_TARGET:
+                        if (streq(optarg, "auto"))
+                                arg_log_target = LOG_TARGET_AUTO;
+                        else if (streq(optarg, "journal"))
+                                arg_log_target = LOG_TARGET_JOURNAL;
+                        else if (streq(optarg, "console"))
+                                arg_log_target = LOG_TARGET_CONSOLE;
+                        else {
+                                fprintf(stderr, "vtismd: unknown log target '%s' (expected auto, journal or console)\n", optarg);
                                 return -EINVAL;
                         }
                         break;

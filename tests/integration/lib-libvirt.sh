@@ -36,6 +36,8 @@ lv_skip() {
 lv_fail() {
         echo "FAIL: $*" >&2
         lv_dump_logs >&2
+        # again after the logs: meson test --print-errorlogs shows only a log's last 100 lines
+        echo "FAIL: $*" >&2
         exit 1
 }
 
@@ -175,7 +177,8 @@ libvirt_hide_kvm() {
 libvirt_start_virtlogd() {
         virtlogd >"$LV_SCRATCH/virtlogd.log" 2>&1 &
         LV_VIRTLOGD_PID=$!
-        lv_wait_for 10 test -S /run/libvirt/virtlogd-sock || lv_fail "virtlogd did not start"
+        lv_wait_for "${LV_VIRTLOGD_TIMEOUT:-10}" test -S /run/libvirt/virtlogd-sock ||
+                lv_fail "virtlogd did not start within ${LV_VIRTLOGD_TIMEOUT:-10} s: $(tail -n 5 "$LV_SCRATCH/virtlogd.log" 2>&1)"
 }
 
 # Budgets (seconds), far above what was measured on a loaded 2-core machine (libvirtd answers in

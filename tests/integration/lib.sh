@@ -111,6 +111,34 @@ start_notify() {
         wait_for 5 test -S "$SCRATCH/notify.sock" || fail "notify recorder did not start"
 }
 
+# start_journal SOCKET LOG: the notify recorder playing journald's native socket (SOCKET, normally
+# some root's /run/systemd/journal/socket) for a vtismd run with --log-target=journal: each entry
+# lands in LOG as its FIELD=value lines and a "--" line (a field whose value has a newline comes in
+# journald's binary form and reads garbled: vtismd's messages have none).
+start_journal() {
+        mkdir -p "$(dirname "$1")"
+        "$NOTIFY_RECORDER" "$1" >"$2" &
+        PIDS+=($!)
+        wait_for 5 test -S "$1" || fail "journal recorder did not start on $1"
+}
+
+# journal_entry LOG ERE: the last entry of LOG whose MESSAGE= matches ERE (grep -E syntax), as
+# its FIELD=value lines; fails (status 1) when there is none.
+journal_entry() {
+        ERE=$2 awk 'BEGIN { re = ENVIRON["ERE"] }
+                    $0 == "--" { if (hit) last = cur; cur = ""; hit = 0; next }
+                    { cur = cur $0 "\n"; if (substr($0, 1, 8) == "MESSAGE=" && substr($0, 9) ~ re) hit = 1 }
+                    END { if (last == "") exit 1; printf "%s", last }' "$1"
+}
+
+# message_id NAME: the MESSAGE_ID VTISM_MESSAGE_NAME (include/vtism/message-ids.h), 32 hex digits.
+message_id() {
+        local id
+        id=$(sed -n "s/^#define VTISM_MESSAGE_ID_BYTES_$1  *//p" "$VTISM_SOURCE_ROOT/include/vtism/message-ids.h" | tr -d ', ')
+        [[ $id =~ ^[0-9a-f]{32}$ ]] || fail "message-ids.h has no VTISM_MESSAGE_ID_BYTES_$1"
+        echo "$id"
+}
+
 # start_vtismd CONFIG [ARGS...]: run vtismd against the private bus; sets VTISMD_PID.
 start_vtismd() {
         local config=$1

@@ -5,7 +5,9 @@
  * a line "--". With TIMES-FILE, also appends there one line per datagram: the CLOCK_MONOTONIC
  * time of its arrival in milliseconds and its first line ("12345 WATCHDOG=1"), so that a test can
  * measure the gaps between watchdog pings. Runs until SIGTERM. "notify-recorder --now" prints
- * the CLOCK_MONOTONIC time in milliseconds, for the test's side of those measurements.
+ * the CLOCK_MONOTONIC time in milliseconds, for the test's side of those measurements. Bound at a
+ * root's /run/systemd/journal/socket it records journald's native protocol the same way (lib.sh's
+ * start_journal).
  */
 #include <errno.h>
 #include <signal.h>
@@ -19,7 +21,7 @@
 int main(int argc, char *argv[]) {
         struct sockaddr_un sa = { .sun_family = AF_UNIX };
         FILE *times = NULL;
-        char buf[4096];
+        static char buf[65536]; /* also journald's native protocol: one entry per datagram */
         int fd;
 
         if (argc == 2 && strcmp(argv[1], "--now") == 0) {

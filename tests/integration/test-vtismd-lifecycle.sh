@@ -26,10 +26,13 @@
 # meaningless, the cycles are real). Pages cannot really move on this one-node host (every QEMU
 # may use node 0 only: not_tiered says so while the VM runs); moves stopping for a VM that is not
 # running is the plan's frozen VM (test-plan) and the lab's business. What this test proves is
-# libvirt's word reaching the plan, the heat map and the bus.
+# libvirt's word reaching the plan, the heat map and the bus. vtismd logs with --log-target=journal
+# to a recorder on B's /run/systemd/journal/socket, so that every lifecycle entry is checked for its
+# MESSAGE_ID and fields (message-ids.h, vtismd(8) LOGGING) as journald would store them.
 #
 # The domain carries 32 MiB of random bytes (QEMU's loader device) and the migrations are capped
-# at 4 MiB/s, so each one takes ~8 s: long enough to be seen, short enough for CI. Budgets from
+# at 4 MiB/s, so each one takes ~8 s: long enough to be seen, short enough for CI (the one that is
+# aborted at 1 MiB/s: ~35 s, so the abort comes before its end however slow the checks are). Budgets from
 # measured worst cases: a TCG domain start up to ~45 s on a loaded 2-core machine (issue 17),
 # a migration ~8 s idle; every wait polls. Only processes started here are stopped, by PID.
 
@@ -43,15 +46,16 @@ libvirt_enter_namespace "$@"
 source "$HERE/lib.sh"
 need dbus-daemon jq nsenter
 
-LOG="$SCRATCH/vtismd.log"
+LOG="$SCRATCH/journal.log"   # vtismd's journal entries (start_journal): FIELD=value lines, "--" after each
 MIGRATE_TIMEOUT=${MIGRATE_TIMEOUT:-180}
 
 lv_dump_vtismd() {
+        [[ ! -s $SCRATCH/vtismd.log ]] || { echo "--- vtismd's stderr ---"; tail -n 20 "$SCRATCH/vtismd.log"; }
         [[ -f $LOG ]] || return 0
-        echo "--- vtismd log: run states ---"
-        grep -E "migrat|paused|runs again|started: pid|running:|: running\.|no longer tracked" "$LOG" | tail -n 30
-        echo "--- vtismd log (tail) ---"
-        tail -n 40 "$LOG"
+        echo "--- vtismd journal: run states ---"
+        grep -E "^MESSAGE=.*(migrat|paused|runs again|started: pid|running:|: running\.|no longer tracked)" "$LOG" | tail -n 30
+        echo "--- vtismd journal: messages (tail) ---"
+        grep "^MESSAGE=" "$LOG" | tail -n 40
         [[ ! -s $SCRATCH/poll.log ]] || { echo "--- status polls (tail) ---"; tail -n 20 "$SCRATCH/poll.log"; }
 }
 libvirt_dump_logs_hook() { lv_dump_vtismd; }
@@ -77,6 +81,24 @@ vm_is() { vm_json "$1" | jq -en "input | ($2)" >/dev/null; }
 vm_field() { vm_json "$1" | jq -r "$2"; }
 log_since() { tail -n "+$(($1 + 1))" "$LOG" | grep -E -- "$2"; }
 log_lines() { wc -l <"$LOG"; }
+# entry_has ERE FIELD=VALUE...: the last journal entry whose message matches ERE has these fields
+# (FIELD=PREFIX* : a value starting with PREFIX).
+entry_has() {
+        local e f l ok
+        e=$(journal_entry "$LOG" "$1") || fail "no journal entry for '$1'"
+        shift
+        for f in "$@"; do
+                ok=""
+                while IFS= read -r l; do
+                        if [[ $f == *\* ]]; then [[ $l == "${f%\*}"* ]] && ok=1; else [[ $l == "$f" ]] && ok=1; fi
+                done <<<"$e"
+                [[ -n $ok ]] || fail "journal entry without $f: $(tr '\n' ' ' <<<"$e")"
+        done
+}
+ID_PAUSED=$(message_id VM_PAUSED) ID_RESUMED=$(message_id VM_RESUMED)
+ID_MIGRATING_OUT=$(message_id VM_MIGRATING_OUT) ID_ABORTED=$(message_id VM_MIGRATION_ABORTED)
+ID_MIGRATING_IN=$(message_id VM_MIGRATING_IN) ID_MIGRATED_IN=$(message_id VM_MIGRATED_IN)
+ID_LOST=$(message_id VM_LOST)
 vtismd_alive() { kill -0 "$VTISMD_PID" 2>/dev/null || fail "vtismd died"; }
 # Cycles vtismd ran (its own counter), to wait for a number of cycles rather than for a time.
 daemon_cycles() { status | jq -e '.counters.cycles'; }
@@ -94,11 +116,11 @@ domain_xml() {
                     -e "s|</devices>|</devices><qemu:commandline><qemu:arg value='-device'/><qemu:arg value='loader,file=$LV_SCRATCH/fill.bin,addr=0x1000000'/></qemu:commandline>|"
 }
 
-# migrate FROM_URI TO_URI NAME NEW_NAME: start a live migration in the background (4 MiB/s, over
-# 127.0.0.1), renamed on the way so that the two libvirtds' cgroups (machine/qemu-ID-NAME) differ;
-# $MIG_PID is virsh's.
+# migrate FROM_URI TO_URI NAME NEW_NAME [MIB_PER_S]: start a live migration in the background (4 MiB/s
+# unless told, over 127.0.0.1), renamed on the way so that the two libvirtds' cgroups
+# (machine/qemu-ID-NAME) differ; $MIG_PID is virsh's.
 migrate() {
-        virsh -q -c "$1" migrate --live --bandwidth 4 --dname "$4" "$3" "$2" --migrateuri tcp://127.0.0.1 \
+        virsh -q -c "$1" migrate --live --bandwidth "${5:-4}" --dname "$4" "$3" "$2" --migrateuri tcp://127.0.0.1 \
                 >"$SCRATCH/migrate.out" 2>&1 &
         MIG_PID=$!
 }
@@ -142,6 +164,7 @@ libvirt_start_virtlogd
 libvirt_start_libvirtd
 libvirt_start_peer
 B_URI=$LV_PEER_URI
+start_journal "$LV_PEER/run/systemd/journal/socket" "$LOG"   # B's /run is $LV_PEER/run
 ok "two private libvirtds up in $((SECONDS - T0)) s"
 
 SYSFS="$SCRATCH/sysfs"
@@ -163,7 +186,7 @@ CONF
 # As start_vtismd (lib.sh), in B's mount namespace: nsenter execs vtismd, so $! is its pid (not
 # through lv_in_peer: a shell function in the background is a subshell of its own).
 NOTIFY_SOCKET="$SCRATCH/notify.sock" WATCHDOG_USEC=400000 \
-        nsenter --mount="/proc/$LV_PEER_NS_PID/ns/mnt" -- "$VTISMD" --foreground --config="$conf" --sysfs-root="$SYSFS" --log-level=debug >>"$LOG" 2>&1 &
+        nsenter --mount="/proc/$LV_PEER_NS_PID/ns/mnt" -- "$VTISMD" --log-target=journal --config="$conf" --sysfs-root="$SYSFS" --log-level=debug >>"$SCRATCH/vtismd.log" 2>&1 &
 VTISMD_PID=$!
 PIDS+=("$VTISMD_PID")
 wait_for 10 grep -qx READY=1 "$SCRATCH/notify.log" || fail "no READY=1"
@@ -206,6 +229,9 @@ log_since "$from" "VM $DB \(pid $DB_PID\) is being migrated in \(libvirt: incomi
 # The heat map is built once it runs (the line comes after "runs again"), not kept from before.
 tail -n "+$(($(grep -n -m1 -E "VM $DB \(pid $DB_PID\) runs again" "$LOG" | cut -d: -f1) + 1))" "$LOG" |
         grep -E "VM $DB: 1 guest RAM range, 128 MiB, .*tracker page_idle\." >/dev/null || fail "$DB got no new heat map once it ran"
+entry_has "VM $DB \(pid $DB_PID\) is being migrated in " "MESSAGE_ID=$ID_MIGRATING_IN" "VTISM_VM=$D_UUID" "VTISM_VM_NAME=$DB" \
+        "VTISM_RUN_STATE=migrating in" "VTISM_RUN_STATE_REASON=libvirt: incoming migration" "PRIORITY=6"
+entry_has "VM $DB \(pid $DB_PID\) runs again \(was migrating in\)" "MESSAGE_ID=$ID_MIGRATED_IN" "VTISM_VM=$D_UUID" "VTISM_RUN_STATE=running"
 ok "1. migrated in from A: shown 'migrating in' with cycles 0 (not sampled), then running and tracked with a fresh heat map ('${line##*: }')"
 
 # ---- 2. paused ----
@@ -234,20 +260,25 @@ virsh -q -c "$B_URI" resume "$DB" >/dev/null
 wait_for 10 vm_is "$D_UUID" ".run_state == \"running\" and .cycles > $c_paused" || fail "$DB not sampled after resume: $(vm_json "$D_UUID")"
 vm_is "$D_UUID" '.run_state_reason == null and (.not_tiered // "" | startswith("paused") | not)' || fail "$DB after resume: $(vm_json "$D_UUID")"
 log_since "$from" "VM $DB \(pid $DB_PID\) runs again \(was paused\)\." >/dev/null || fail "no 'runs again (was paused)' line"
+entry_has "VM $DB \(pid $DB_PID\) is paused " "MESSAGE_ID=$ID_PAUSED" "VTISM_VM=$D_UUID" "VTISM_RUN_STATE=paused" \
+        "VTISM_RUN_STATE_REASON=libvirt: paused (user)"
+entry_has "VM $DB \(pid $DB_PID\) runs again \(was paused\)" "MESSAGE_ID=$ID_RESUMED" "VTISM_VM=$D_UUID" "VTISM_RUN_STATE=running"
 ok "2. paused for 15 cycles: run_state paused, not_tiered and the plan say why, heat and migration counters unchanged ($(jq -c "$keys" <<<"$after")); resumed: sampled again"
 
 # ---- 3. migrating out, cancelled ----
 wait_cycles 3
 from=$(log_lines)
 DA=vtism-lc-$LV_ID-c
-migrate "$B_URI" "$A_URI" "$DB" "$DA"
+# At 1 MiB/s (~35 s): under ASan on a loaded machine, seeing "migrating out" and the checks below
+# took longer than the ~8 s of a 4 MiB/s migration, which then ended before the abort.
+migrate "$B_URI" "$A_URI" "$DB" "$DA" 1
 wait_for 60 vm_is "$D_UUID" '.run_state == "migrating out" and (.not_tiered // "" | startswith("migrating out"))' ||
         fail "$DB never shown migrating out (or not_tiered not set by a placement pass): $(vm_json "$D_UUID"); virsh: $(cat "$SCRATCH/migrate.out")"
 kill -0 "$MIG_PID" 2>/dev/null || fail "the migration ended before the test could abort it: $(cat "$SCRATCH/migrate.out")"
 before=$(vm_json "$D_UUID")
 jq -en 'input | ((.run_state_reason | startswith("libvirt: migration job")) and (.not_tiered | startswith("migrating out (libvirt: migration job")) and (.not_tiered | endswith("its pages are not moved while it is sent away")))' <<<"$before" >/dev/null ||
         fail "$DB migrating out: $before"
-sleep 1   # < the 8 s the migration takes: sampled or moved meanwhile?
+sleep 1   # < the ~35 s the migration takes: sampled or moved meanwhile?
 after=$(vm_json "$D_UUID")
 [[ $(jq -c "$keys" <<<"$before") == "$(jq -c "$keys" <<<"$after")" ]] ||
         fail "$DB changed while migrating out: $(jq -c "$keys" <<<"$before") -> $(jq -c "$keys" <<<"$after")"
@@ -259,6 +290,9 @@ c=$(vm_field "$D_UUID" .cycles)
 wait_for 10 vm_is "$D_UUID" ".cycles > $c" || fail "$DB not sampled after the aborted migration"
 line=$(log_since "$from" "VM $DB \(pid $DB_PID\) runs again \(was migrating out\)") || fail "no 'runs again' line after the abort"
 vm_is "$D_UUID" ".pid == $DB_PID and .cycles > $(jq .cycles <<<"$after")" || fail "$DB's heat map started over: $(vm_json "$D_UUID")"
+entry_has "VM $DB \(pid $DB_PID\) is being migrated out " "MESSAGE_ID=$ID_MIGRATING_OUT" "VTISM_VM=$D_UUID" "VTISM_RUN_STATE=migrating out" \
+        "VTISM_RUN_STATE_REASON=libvirt: migration job*"
+entry_has "VM $DB \(pid $DB_PID\) runs again \(was migrating out\)" "MESSAGE_ID=$ID_ABORTED" "VTISM_VM=$D_UUID" "VTISM_RUN_STATE=running"
 ok "3. migrating out ($(jq -r .run_state_reason <<<"$before")): not sampled or moved; aborted: '${line##*: }', heat kept"
 
 # ---- 4. migrated out ----
@@ -268,9 +302,11 @@ wait_for 60 vm_is "$D_UUID" '.run_state == "migrating out"' || fail "$DB never s
 migrate_wait
 ((MIG_RC == 0)) || fail "migration B -> A failed ($MIG_RC): $(cat "$SCRATCH/migrate.out")"
 LV_EXTRA_PIDS+=("$(cat "/run/libvirt/qemu/$DA.pid")")
-wait_for 10 vm_gone "$D_UUID" || fail "$DB still listed after it migrated away: $(vm_json "$D_UUID")"
+# (libvirt's stopped/migrated ends it; vtismd waits up to 10 s for it once QEMU is gone)
+wait_for 20 vm_gone "$D_UUID" || fail "$DB still listed after it migrated away: $(vm_json "$D_UUID")"
 log_since "$from" "VM $DB \(pid $DB_PID\) migrated away; no longer tracked\." >/dev/null || fail "no 'migrated away' line for $DB"
 log_since "$from" "VM $DB \(pid $DB_PID\) migrated away \(libvirt: stopped/migrated\)" >/dev/null || fail "libvirt's stopped/migrated not logged"
+entry_has "VM $DB \(pid $DB_PID\) migrated away; no longer tracked" "MESSAGE_ID=$ID_LOST" "VTISM_VM=$D_UUID" "VTISM_VM_LOST_REASON=migrated away"
 ok "4. migrated out to A: forgotten at once ('migrated away; no longer tracked')"
 
 # ---- 5. stopped ----
@@ -285,6 +321,7 @@ from=$(log_lines)
 virsh -q -c "$B_URI" destroy "$E" >/dev/null
 wait_for 10 vm_gone "$E_UUID" || fail "$E still listed after virsh destroy"
 log_since "$from" "VM $E \(pid [0-9]+\) stopped; no longer tracked\." >/dev/null || fail "no 'stopped' line for $E"
+entry_has "VM $E \(pid [0-9]+\) stopped; no longer tracked" "MESSAGE_ID=$ID_LOST" "VTISM_VM=$E_UUID" "VTISM_VM_NAME=$E" "VTISM_VM_LOST_REASON=stopped"
 ok "5. destroyed: forgotten at once"
 
 vtismd_alive
@@ -293,5 +330,6 @@ rc=0
 wait "$VTISMD_PID" || rc=$?
 ((rc == 0)) || fail "vtismd exited with $rc on SIGTERM"
 libvirt_start_summary
+ok "journal: each lifecycle entry with its MESSAGE_ID and fields (migrating in/migrated in, paused/resumed, migrating out/not completed, migrated away, stopped)"
 ok "all done in $((SECONDS - T0)) s"
 echo PASS

@@ -115,7 +115,9 @@ MIN_SAMPLES=8
 n_samples() { grep -vc '^#' "$samples" || true; }
 next_churn=$((start + 20))
 echo "# t rss_kib fds vms promoted demoted failed sample_errors" >"$samples"
+extended=0
 while ((SECONDS - start < DURATION || ($(n_samples) < MIN_SAMPLES && SECONDS - start < 4 * DURATION))); do
+        ((SECONDS - start < DURATION)) || extended=1
         sleep 10
         now=$SECONDS
         pid=$(systemctl show -p MainPID --value vtismd.service)
@@ -153,7 +155,11 @@ elapsed=$((SECONDS - start))
 # The quarters are those of the sampled span (the last round may run long after its sample).
 last_t=$(awk '!/^#/ { t = $1 } END { print t + 0 }' "$samples")
 warmup=$((last_t / 4))
-((elapsed <= DURATION + 10)) || echo "lab-soak: $(n_samples) samples in $elapsed s (extended past $DURATION s for $MIN_SAMPLES samples)"
+if ((extended)); then
+        echo "lab-soak: $(n_samples) samples in $elapsed s (extended past $DURATION s for $MIN_SAMPLES samples)"
+elif ((elapsed > DURATION + 10)); then
+        echo "lab-soak: $(n_samples) samples in $elapsed s (the last round, begun before $DURATION s, ended then)"
+fi
 awk -v w="$warmup" -v d="$last_t" '
         /^#/ { next }
         $1 >= w && $1 < d / 2 { if ($2 > q2) q2 = $2 }
