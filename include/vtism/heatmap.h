@@ -208,8 +208,18 @@ const HeatParams *heatmap_params(const HeatMap *h);
 int heatmap_set_params(HeatMap *h, const HeatParams *p);
 const HeatStats *heatmap_stats(const HeatMap *h);
 uint64_t heatmap_ram_bytes(const HeatMap *h);
-/* Bytes the heat and residency state take. */
+/* Bytes the heat and residency state take (see "Memory" above), in all and by part. */
 uint64_t heatmap_memory_bytes(const HeatMap *h);
+typedef struct HeatMemory {
+        uint64_t heat_bytes;            /* one per granule */
+        uint64_t block_bytes;           /* block placement (uniform chunks and arrays) */
+        uint64_t block_arrays;          /* chunks of 256 blocks held as arrays (each one allocation) */
+        uint64_t window_bytes;          /* histogram windows */
+        uint64_t residency_bytes;       /* their residency counters, pending and published */
+        uint64_t range_bytes;           /* per RAM range */
+        uint64_t map_bytes;             /* the map itself: parameters, node slots, sampling buffers */
+} HeatMemory;
+void heatmap_memory(const HeatMap *h, HeatMemory *ret);
 
 /* The ranges, sorted by GPA; heat of granule i of range r is heat[i]. */
 size_t heatmap_n_ranges(const HeatMap *h);
