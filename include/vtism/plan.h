@@ -142,7 +142,8 @@
  *    page (the heat byte) plus small overheads, so no node byte, not even a bit, per page. The
  *    heat map keeps per 2 MiB block NODE(n) / MIXED(n, ceiling) / ABSENT / UNKNOWN, whether a
  *    NODE block was all present, and a THP mark (heatmap.h, "Block placement"; 2 bytes per
- *    block, 0.004 bytes per 4 KiB page). Known: a unit of a NODE block (a page never touched,
+ *    block where neighbours differ, 0.004 bytes per 4 KiB page, 8 bytes per 512 MiB where they
+ *    agree). Known: a unit of a NODE block (a page never touched,
  *    heat 0, only if the block was all present: it may never have been faulted in); a page of a
  *    MIXED block hotter than the ceiling; any page PlanVm.placement gives. Everything else is
  *    ambiguous. The window residency counters (complete passes, adjusted by moves) say how much
