@@ -1716,7 +1716,8 @@ static void test_interleave(void) {
                                  m->direction == PLAN_PROMOTE ? 'P' : 'D', pages / 256, m->needs_room ? "r" : "");
                 }
                 if (!streq(got, cases[i].want)) {
-                        fprintf(stderr, "interleave case %zu: got \"%s\", want \"%s\"\n", i, got, cases[i].want);
+                        fprintf(stderr, "interleave case %zu: got \"%s\", want \"%s\"\n", i, got,
+                                cases[i].want ? cases[i].want : "(none)");
                         dump_plan(p);
                 }
                 check(streq(got, cases[i].want));
