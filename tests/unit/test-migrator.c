@@ -1254,6 +1254,16 @@ static void setup_flight(void) {
         gate_set(true);
 }
 
+/* The common start of an in-flight case: one plan demoting vm0's first N pages, its first call
+ * held inside the fake kernel by the gate. */
+static void flight_demote(unsigned n_pages) {
+        setup_flight();
+        plan_begin(UINT64_MAX);
+        plan_add(0, PLAN_DEMOTE, 0, n_pages, 0, 1, false);
+        submit();
+        wait_in_call(1);
+}
+
 static void test_in_flight(void) {
         _cleanup_(sd_event_source_unrefp) sd_event_source *io = NULL;
         int fds[2];
@@ -1283,11 +1293,7 @@ static void test_in_flight(void) {
         teardown();
 
         /* pause */
-        setup_flight();
-        plan_begin(UINT64_MAX);
-        plan_add(0, PLAN_DEMOTE, 0, 640, 0, 1, false);
-        submit();
-        wait_in_call(1);
+        flight_demote(640);
         migrator_set_paused(mig, true);
         gate_set(false);
         run_quiet(20 * USEC_PER_MSEC);
@@ -1326,11 +1332,7 @@ static void test_in_flight(void) {
         teardown();
 
         /* in order */
-        setup_flight();
-        plan_begin(UINT64_MAX);
-        plan_add(0, PLAN_DEMOTE, 0, 256, 0, 1, false);
-        submit();
-        wait_in_call(1);
+        flight_demote(256);
         plan_begin(UINT64_MAX);
         plan_add(1, PLAN_DEMOTE, 0, 64, 0, 1, false);
         submit();
@@ -1363,11 +1365,7 @@ static void test_in_flight(void) {
         teardown();
 
         /* cancel */
-        setup_flight();
-        plan_begin(UINT64_MAX);
-        plan_add(0, PLAN_DEMOTE, 0, 256, 0, 1, false);
-        submit();
-        wait_in_call(1);
+        flight_demote(256);
         migrator_cancel(mig);
         check_int(rec.rounds, 0);
         gate_set(false);
@@ -1380,11 +1378,7 @@ static void test_in_flight(void) {
         teardown();
 
         /* stop: migrator_free() waits for the call in flight */
-        setup_flight();
-        plan_begin(UINT64_MAX);
-        plan_add(0, PLAN_DEMOTE, 0, 256, 0, 1, false);
-        submit();
-        wait_in_call(1);
+        flight_demote(256);
         gate_set(false);
         teardown();
         check_int(procs[0].move_calls, 1);
