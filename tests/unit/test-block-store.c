@@ -9,6 +9,7 @@
 
 #include "../../src/core/block-store.h"
 #include "check.h"
+#include "splitmix.h"
 #include "vtism/macro.h"
 
 #define CHUNK BLOCK_STORE_CHUNK
@@ -16,11 +17,7 @@
 static uint64_t rng = 7;
 
 static uint64_t rnd(void) {
-        uint64_t z = (rng += UINT64_C(0x9e3779b97f4a7c15));
-
-        z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-        z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
-        return z ^ (z >> 31);
+        return splitmix64(&rng);
 }
 
 static size_t rnd_below(size_t n) {
