@@ -5,13 +5,20 @@
 # h2h-work process places its own pages: DRAM_MIB on node 0, the rest on node 1; a fresh idle
 # filler first takes node 0's free memory down to FREE_MIB, so that the DRAM node is under real
 # pressure). Per contender it writes OUT/WORKLOAD/CONTENDER.json: the workload's own reports (one every
-# INTERVAL s), /proc/vmstat deltas, the agent's CPU time, the workload's CPU time, and why it
-# could not run if it could not. A benchmark: it never judges numbers; it exits 1 only when a
-# contender could not run (after trying all of them).
+# INTERVAL s), /proc/vmstat deltas, the agent's CPU time, the workload's CPU time, its wall time
+# and UTC start and end (bench/h2h-lab budgets boots from them and slices the host's load by
+# them), and why it could not run if it could not. A benchmark: it never judges numbers; it exits
+# 1 when a contender could not run, 3 when it left contenders unstarted because the boot's
+# deadline was near (after trying all of them; bench/h2h-lab boots again for those).
+# OUT/plan.txt, written by bench/h2h-lab, may hold "deadline EPOCH_SEC" (the boot is killed then)
+# and "est WORKLOAD CONTENDER SEC" lines (measured wall times): a contender is not started when
+# its estimate (else DURATION + 240 s, or the longest wall time measured in this boot) does not
+# fit before the deadline.
 # Usage: h2h-inner.sh SOURCE_ROOT BUILD_ROOT OUT WORKLOAD[,WORKLOAD] DURATION CONTENDER...
-#   WORKLOAD: zipf | shift (each in turn, results in OUT/WORKLOAD/); CONTENDER: alldram none
-#   oracle vtismd numab damon (or damon-nogoal, damon-noyoung, damon-nogoal-noyoung); a
-#   CONTENDER@WORKLOAD runs for that workload only
+#   WORKLOAD: zipf | shift | pair (each in turn, results in OUT/WORKLOAD/); pair: two processes
+#   ("VMs") competing for DRAM, a (Zipf, 3/4 of the accesses, weight 300) and b (Zipf, 1/4,
+#   weight 100); CONTENDER: alldram none oracle vtismd numab damon (or damon-nogoal,
+#   damon-noyoung, damon-nogoal-noyoung); a CONTENDER@WORKLOAD runs for that workload only
 # shellcheck disable=SC2046,SC2086 # lists of pids are split on purpose where they are used
 set -euo pipefail
 SRC=$1 BUILD=$2 OUT_ROOT=$3 WORKLOADS=$4 DURATION=$5
@@ -30,12 +37,26 @@ log() { echo "h2h: $*" >&2; }
 mkdir -p "$OUT_ROOT"
 . "$SRC/tests/lab/lib/install-vtism.sh"
 
-cat >/tmp/vtism.conf <<CONF
-# bench/h2h-lab: vtismd's defaults, plus the workload's DRAM budget (what it starts with on DRAM).
-global = { log_level = "debug"; libvirt_uri = "qemu+unix:///system?socket=/nonexistent"; };
-processes = ( { cmdline = "*h2h-work --pattern=*"; } );
-vm = ( { cmdline = "*h2h-work --pattern=*"; dram_budget = "${DRAM_MIB}M"; } );
-CONF
+PLAN=$OUT_ROOT/plan.txt
+DEADLINE=$(awk '$1 == "deadline" { print $2 }' "$PLAN" 2>/dev/null)
+[[ $DEADLINE =~ ^[0-9]+$ ]] || DEADLINE=0
+# the pair workload: two processes sharing the workload's DRAM, told apart by their seeds
+PAIR_NAMES=(a b) PAIR_SEED=(1 2) PAIR_SHARE=(75 25) PAIR_WEIGHT=(300 100)
+write_conf() { # WORKLOAD: vtismd's defaults plus the workload's DRAM budget (what it starts with
+        # on DRAM); pair: no budgets (100 %, the default), DRAM shared by the weights
+        {
+                echo '# bench/h2h-lab: vtismd'"'"'s defaults, plus the workload'"'"'s DRAM budget or weights.'
+                echo "global = { log_level = \"debug\"; libvirt_uri = \"qemu+unix:///system?socket=/nonexistent\";${VTISM_H2H_SAMPLE_MS:+ sample_interval_ms = $VTISM_H2H_SAMPLE_MS;} };"
+                echo 'processes = ( { cmdline = "*h2h-work --pattern=*"; } );'
+                if [[ $1 == pair ]]; then
+                        echo "vm = ( { cmdline = \"*h2h-work --pattern=* --seed=${PAIR_SEED[0]} *\"; weight = ${PAIR_WEIGHT[0]}; },"
+                        echo "       { cmdline = \"*h2h-work --pattern=* --seed=${PAIR_SEED[1]} *\"; weight = ${PAIR_WEIGHT[1]}; } );"
+                else
+                        echo "vm = ( { cmdline = \"*h2h-work --pattern=*\"; dram_budget = \"${DRAM_MIB}M\"; } );"
+                fi
+        } >/tmp/vtism.conf
+}
+write_conf zipf
 # Under a loaded host systemd's D-Bus calls time out (25 s): the reloads install_vtism makes are
 # retried until they succeed (a contender that cannot start still says why below).
 install_vtism "$SRC" "$BUILD" /tmp/vtism.conf || true
@@ -85,6 +106,8 @@ start_oracle() { :; }
 stop_oracle() { :; }
 
 start_vtismd() {
+        write_conf "$WORKLOAD"
+        install -m 0644 /tmp/vtism.conf /etc/vtism.conf
         timeout 600 systemctl start vtismd.service ||
                 { WHY="systemctl start vtismd failed or took over 600 s: $(journalctl -u vtismd -n 5 --no-pager)"; return 1; }
         local i
@@ -95,11 +118,17 @@ start_vtismd() {
         # systemctl's D-Bus call can time out on a loaded host: then the lab's only vtismd by name
         AGENT_PIDS=$(systemctl show -P MainPID vtismd.service 2>/dev/null) || true
         [[ $AGENT_PIDS =~ ^[1-9][0-9]*$ ]] || AGENT_PIDS=$(pgrep -x vtismd | head -n 1)
-        NOTE="tracker $(jq -r .active_tracker /tmp/st.json 2>/dev/null), budget ${DRAM_MIB} MiB, defaults otherwise"
+        if [[ $WORKLOAD == pair ]]; then
+                NOTE="tracker $(jq -r .active_tracker /tmp/st.json 2>/dev/null), no budgets, weights ${PAIR_WEIGHT[0]} and ${PAIR_WEIGHT[1]}, defaults otherwise"
+        else
+                NOTE="tracker $(jq -r .active_tracker /tmp/st.json 2>/dev/null), budget ${DRAM_MIB} MiB, defaults otherwise"
+        fi
 }
 stop_vtismd() {
         vtismctl status --json >"$OUT/$C.vtismctl.json" 2>/dev/null || true
-        AGENT_EXTRA=$(jq -c --argjson p "$WPID" '[.vms[] | select(.pid == $p)][0] // {} | {pages_promoted, pages_demoted, cycles, tracker}' "$OUT/$C.vtismctl.json" 2>/dev/null || echo '{}')
+        AGENT_EXTRA=$(jq -c --arg p "$WPID" '($p | split(" ") | map(tonumber)) as $ps |
+                [.vms[] | select(.pid as $x | $ps | index($x))] | map({pid, pages_promoted, pages_demoted, cycles, tracker}) |
+                if length == 1 then .[0] else {vms: .} end' "$OUT/$C.vtismctl.json" 2>/dev/null || echo '{}')
         journalctl -u vtismd.service --no-pager -o short-monotonic >"$OUT/$C.journal.txt" 2>&1 || true
         systemctl stop vtismd.service || true
 }
@@ -272,11 +301,62 @@ wait_ready() { # FILE PID WHAT
         return 1
 }
 
-failed=()
+est_of() { # WORKLOAD CONTENDER: seconds the contender is expected to take, setup included
+        local e
+        e=$(awk -v w="$1" -v c="$2" '$1 == "est" && $2 == w && $3 == c { print $4 }' "$PLAN" 2>/dev/null | tail -n 1)
+        [[ $e =~ ^[0-9]+$ ]] || e=$((DURATION + 240))
+        ((e >= LONGEST)) || e=$LONGEST
+        echo "$e"
+}
+# The workload's processes: one, or pair's two (their JSON lines in /tmp/w-C-N.out)
+start_workload() { # C: sets WPIDS, WOUTS
+        local n
+        WPIDS=() WOUTS=()
+        if [[ $WORKLOAD == pair ]]; then
+                for n in 0 1; do
+                        local share=${PAIR_SHARE[$n]}
+                        "$WORK" "${wargs[@]}" --seed="${PAIR_SEED[$n]}" --size=$((SIZE_MIB / 2)) \
+                                --dram=$((DRAM_MIB * share / 100)) --hot=$((DRAM_MIB * share / 100)) \
+                                --rate=$((RATE * share / 100)) --linger >"/tmp/w-$C-$n.out" 2>"/tmp/w-$C-$n.err" &
+                        WPIDS+=($!) WOUTS+=("/tmp/w-$C-$n.out")
+                done
+        else
+                "$WORK" "${wargs[@]}" --seed=1 --size="$SIZE_MIB" --dram="$DRAM_MIB" --hot="$HOT_MIB" --rate="$RATE" \
+                        --linger >"/tmp/w-$C-0.out" 2>"/tmp/w-$C-0.err" &
+                WPIDS=($!) WOUTS=("/tmp/w-$C-0.out")
+        fi
+}
+# The contender's JSON samples: one process's reports, or the pair's summed per report (and each
+# process's own reports under .procs)
+samples_json() {
+        if [[ $WORKLOAD != pair ]]; then
+                jq -c 'select((.exit or .ready) | not)' "${WOUTS[0]}" | jq -sc .
+                return
+        fi
+        local n
+        for n in 0 1; do
+                jq -c 'select((.exit or .ready) | not)' "${WOUTS[$n]}" | jq -sc \
+                        --arg name "${PAIR_NAMES[$n]}" --argjson w "${PAIR_WEIGHT[$n]}" --argjson share "${PAIR_SHARE[$n]}" \
+                        '{name: $name, weight: $w, access_share: ($share / 100), samples: .}'
+        done | jq -sc '. as $p | ([.[].samples | length] | min) as $n |
+                {procs: $p, samples: [range($n) as $i | [$p[].samples[$i]] |
+                        {t: .[0].t, phase: .[0].phase, ops: (map(.ops) | add), busy_s: (map(.busy_s) | add),
+                         acc_dram: (map(.acc_dram) | add), hot_pages: (map(.hot_pages) | add),
+                         hot_dram: (map(.hot_dram) | add), node0: (map(.node0) | add), node1: (map(.node1) | add),
+                         other: (map(.other) | add), oracle_moved: (map(.oracle_moved) | add),
+                         w_dram: ([range(length) as $k | .[$k].w_dram * $p[$k].access_share] | add)}]}'
+}
+
+failed=() skipped=() LONGEST=0
 for WORKLOAD in ${WORKLOADS//,/ }; do
 OUT=$OUT_ROOT/$WORKLOAD
 mkdir -p "$OUT"
-HOT_MIB=${VTISM_H2H_HOT_MIB:-$([[ $WORKLOAD == zipf ]] && echo 16 || echo 48)}
+case $WORKLOAD in
+zipf) HOT_MIB=${VTISM_H2H_HOT_MIB:-16} ;;
+shift) HOT_MIB=${VTISM_H2H_HOT_MIB:-48} ;;
+pair) HOT_MIB=$DRAM_MIB ;;     # each process's hot set is its share of the DRAM: the oracle's placement
+*) log "unknown workload '$WORKLOAD'"; failed+=("$WORKLOAD: unknown workload"); continue ;;
+esac
 log "workload $WORKLOAD: ${#CONTENDERS[@]} contenders x $DURATION s"
 for C in "${CONTENDERS[@]}"; do
         # CONTENDER@WORKLOAD: that workload only
@@ -284,11 +364,20 @@ for C in "${CONTENDERS[@]}"; do
                 [[ ${C#*@} == "$WORKLOAD" ]] || continue
                 C=${C%@*}
         fi
-        declare -F "start_${C%%-*}" >/dev/null || { log "unknown contender '$C'"; failed+=("$WORKLOAD/$C"); continue; }
+        declare -F "start_${C%%-*}" >/dev/null || { log "unknown contender '$C'"; failed+=("$WORKLOAD/$C: unknown contender"); continue; }
+        if ((DEADLINE)); then
+                est=$(est_of "$WORKLOAD" "$C") left=$((DEADLINE - $(date +%s)))
+                if ((est > left)); then
+                        log "$WORKLOAD/$C: not started: $left s left before the boot's deadline, it needs ~$est s"
+                        skipped+=("$WORKLOAD/$C: not started, $left s left of the boot, needs ~$est s")
+                        continue
+                fi
+        fi
         WHY='' NOTE='' AGENT_PIDS='' AGENT_EXTRA='{}' FPID='' WPID=''
+        wall0=$(date +%s) utc0=$(date -u +%FT%TZ)
         wait_free
-        wargs=(--pattern="$WORKLOAD" --size="$SIZE_MIB" --dram="$DRAM_MIB" --hot="$HOT_MIB" --rate="$RATE"
-               --interval="$INTERVAL" --phase="$PHASE" --duration="$DURATION" --wait-go --linger)
+        wargs=(--pattern="$([[ $WORKLOAD == pair ]] && echo zipf || echo "$WORKLOAD")"
+               --interval="$INTERVAL" --phase="$PHASE" --duration="$DURATION" --wait-go)
         filler_mib=0
         if [[ $C == alldram ]]; then
                 wargs+=(--all-dram)     # the reference: every page on node 0, no filler
@@ -304,34 +393,45 @@ for C in "${CONTENDERS[@]}"; do
                 log "$C: filler of $filler_mib MiB (node 0 free $(($(node_kb 0 MemFree) >> 10)) MiB)"
                 wait_ready /tmp/filler.out "$FPID" "the DRAM filler" || { log "$C: $WHY"; failed+=("$WORKLOAD/$C: $WHY"); kill "$FPID"; continue; }
         fi
-        "$WORK" "${wargs[@]}" >"/tmp/w-$C.out" 2>"/tmp/w-$C.err" &
-        WPID=$!
-        if ! wait_ready "/tmp/w-$C.out" "$WPID" "h2h-work"; then
-                WHY="$WHY: $(cat "/tmp/w-$C.err")"
+        start_workload
+        WPID=${WPIDS[*]}
+        ok=1
+        for n in "${!WPIDS[@]}"; do
+                if ! wait_ready "${WOUTS[$n]}" "${WPIDS[$n]}" "h2h-work"; then
+                        WHY="$WHY: $(cat "${WOUTS[$n]%.out}.err")"
+                        ok=0
+                        break
+                fi
+        done
+        if ((!ok)); then
                 log "$C: $WHY"; failed+=("$WORKLOAD/$C: $WHY")
-                kill "$FPID" 2>/dev/null || true
+                jq -n --arg c "$C" --arg why "$WHY" '{contender: $c, error: $why}' >"$OUT/$C.json"
+                kill $WPID "$FPID" 2>/dev/null || true
+                wait $WPID "$FPID" 2>/dev/null || true
                 continue
         fi
         free_before=$(node_kb 0 MemFree)
         v0=$(vmstat_json)
         ks0=$(cpu_ticks $(kswapd_pids))
         t0=$(awk '{ print $1 }' /proc/uptime)
-        log "$C: workload placed ($(jq -c 'select(.ready)' "/tmp/w-$C.out")); starting the contender"
+        log "$C: workload placed ($(jq -c 'select(.ready)' "${WOUTS[@]}" | tr '\n' ' ')); starting the contender"
         if ! "start_${C%%-*}"; then
                 log "$C could not run: $WHY"
                 failed+=("$WORKLOAD/$C: $WHY")
-                kill "$WPID" "$FPID" 2>/dev/null || true
-                wait "$WPID" "$FPID" 2>/dev/null || true
+                kill $WPID "$FPID" 2>/dev/null || true
+                wait $WPID "$FPID" 2>/dev/null || true
                 jq -n --arg c "$C" --arg why "$WHY" '{contender: $c, error: $why}' >"$OUT/$C.json"
                 continue
         fi
         a0=$(cpu_ticks $AGENT_PIDS)
         log "$C: running ${DURATION} s ($NOTE); node 0 free $((free_before >> 10)) MiB with the workload and the filler (${filler_mib} MiB)"
-        kill -USR1 "$WPID"
-        # until the workload's exit line (it lingers: the agent can still be asked about it)
+        kill -USR1 $WPID
+        # until every workload process's exit line (they linger: the agent can still be asked about them)
         for ((i = 0; i < DURATION + 600; i++)); do
-                grep -q '"exit"' "/tmp/w-$C.out" && break
-                kill -0 "$WPID" 2>/dev/null || { log "$C: h2h-work ended early: $(cat "/tmp/w-$C.err")"; break; }
+                ((${#WOUTS[@]} == $(cat "${WOUTS[@]}" | grep -c '"exit"'))) && break
+                for p in $WPID; do
+                        kill -0 "$p" 2>/dev/null || { log "$C: h2h-work $p ended early: $(cat /tmp/w-"$C"-*.err)"; break 2; }
+                done
                 sleep 1
         done
         a1=$(cpu_ticks $AGENT_PIDS)
@@ -339,23 +439,33 @@ for C in "${CONTENDERS[@]}"; do
         v1=$(vmstat_json)
         t1=$(awk '{ print $1 }' /proc/uptime)
         "stop_${C%%-*}"
-        kill "$WPID" "$FPID" 2>/dev/null || true
-        wait "$WPID" "$FPID" 2>/dev/null || true
-        jq -s \
+        kill $WPID "$FPID" 2>/dev/null || true
+        wait $WPID "$FPID" 2>/dev/null || true
+        wall=$(($(date +%s) - wall0))
+        ((wall <= LONGEST)) || LONGEST=$wall
+        samples_json >/tmp/samples.json
+        cat "${WOUTS[@]}" | jq -s \
                 --arg c "$C" --arg w "$WORKLOAD" --arg note "$NOTE" --arg kernel "$(uname -r)" \
                 --argjson v0 "$v0" --argjson v1 "$v1" --argjson extra "$AGENT_EXTRA" \
                 --argjson agent "$(awk -v a="$a0" -v b="$a1" -v t="$TCK" 'BEGIN { print (b - a) / t }')" \
                 --argjson kswapd "$(awk -v a="$ks0" -v b="$ks1" -v t="$TCK" 'BEGIN { print (b - a) / t }')" \
                 --argjson t0 "$t0" --argjson t1 "$t1" --argjson filler "$filler_mib" \
                 --argjson size "$SIZE_MIB" --argjson dram "$DRAM_MIB" --argjson hot "$HOT_MIB" --argjson rate "$RATE" --argjson phase "$PHASE" \
+                --argjson wall "$wall" --argjson duration "$DURATION" --arg utc0 "$utc0" --arg utc1 "$(date -u +%FT%TZ)" --slurpfile s /tmp/samples.json \
                 '{contender: $c, workload: $w, kernel: $kernel, note: $note, t0: $t0, t1: $t1,
+                  wall_s: $wall, duration_s: $duration, utc_start: $utc0, utc_end: $utc1,
                   size_mib: $size, dram_mib: $dram, phase_sec: $phase, hot_mib: $hot, rate: $rate, filler_mib: $filler,
                   agent_cpu_s: $agent, kswapd_cpu_s: $kswapd, agent: $extra,
                   vmstat: ($v1 | with_entries(.value -= ($v0[.key] // 0)) | del(._)),
                   workload_start: (map(select(.ready)) | .[0] // {}),
-                  workload_cpu: (map(select(.exit)) | .[0] // {}),
-                  samples: map(select((.exit or .ready) | not))}' "/tmp/w-$C.out" >"$OUT/$C.json"
-        log "$WORKLOAD/$C: done, $(jq '.samples | length' "$OUT/$C.json") reports"
+                  workload_cpu: (map(select(.exit)) | if length == 0 then {} elif length == 1 then .[0] else
+                        {utime_s: (map(.utime_s) | add), stime_s: (map(.stime_s) | add), minflt: (map(.minflt) | add), procs: .} end)}
+                 + (if ($s[0] | type) == "array" then {samples: $s[0]} else $s[0] end)' >"$OUT/$C.json"
+        log "$WORKLOAD/$C: done in $wall s, $(jq '.samples | length' "$OUT/$C.json") reports"
 done
 done
-((${#failed[@]} == 0)) || { printf 'h2h: could not run: %s\n' "${failed[@]}" >&2; exit 1; }
+((${#failed[@]} == 0 && ${#skipped[@]} == 0)) && exit 0
+printf 'h2h: could not run: %s\n' "${failed[@]}" >&2
+printf 'h2h: %s\n' "${skipped[@]}" >&2
+((${#failed[@]} == 0)) || exit 1
+exit 3

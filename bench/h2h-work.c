@@ -20,6 +20,12 @@
  * the hot set on node 0, and the access-probability mass on node 0.  --oracle: at the start of
  * each phase it moves the true hot set to node 0 itself, swapping out as many cold pages of node
  * 0 as it brings in (the placement a perfect agent with the same DRAM would reach).
+ * Churn: each report also counts the pages whose node changed since the report before (up: to
+ * node 0, down: to node 1) and how many of those changes were a page's second or later ("back":
+ * a page moved back and forth); the exit line has the pages moved once, twice, three times or
+ * more, and for zipf the changes per rank band (the hot set, the rest of the initial DRAM's
+ * size, the next such size, the tail). A page moved and moved back within one report interval
+ * is not seen.
  * --all-dram: every page on node 0 (the reference: the same pattern, no CXL access).
  * --idle: only map, touch (preferring node 0) and wait: the DRAM filler of bench/h2h-lab.
  * At the end it prints its own CPU time (getrusage): the faults and hint faults agents cause
@@ -49,6 +55,7 @@
 #include <unistd.h>
 
 #define PAGE            4096UL
+#define MIN(a, b)       ((a) < (b) ? (a) : (b))
 #define MIB             (1UL << 20)
 #define QUERY_BATCH     4096
 #define SCRATCH_PAGES   64              /* unmapping > 33 pages flushes the whole TLB */
@@ -75,6 +82,9 @@ typedef struct Work {
         uint8_t *hot;                   /* per page: in the true hot set */
         uint32_t *count;                /* per page: accesses this interval */
         int *node;                      /* per page: last queried node (< 0: error) */
+        int *prev;                      /* per page: the node at the report before */
+        uint16_t *moves;                /* per page: node changes seen between reports */
+        uint64_t up, down, back;        /* since the start: node 1 -> 0, 0 -> 1, a page's 2nd+ change */
         size_t window;                  /* shift: first page of the window */
         unsigned phase;
         uint64_t rng;
@@ -387,6 +397,15 @@ static int report(Work *w, double t, uint64_t ops, double busy, uint64_t moved) 
         if ((r = query(w)) < 0)
                 return r;
         for (size_t i = 0; i < w->npages; i++) {
+                if (w->prev[i] >= 0 && w->node[i] >= 0 && w->prev[i] != w->node[i]) {
+                        if (w->node[i] == 0)
+                                w->up++;
+                        else
+                                w->down++;
+                        if (w->moves[i] < UINT16_MAX && ++w->moves[i] >= 2)
+                                w->back++;
+                }
+                w->prev[i] = w->node[i];
                 if (w->node[i] == 0) {
                         node0++;
                         acc_dram += w->count[i];
@@ -400,8 +419,10 @@ static int report(Work *w, double t, uint64_t ops, double busy, uint64_t moved) 
         }
         printf("{\"t\":%.3f,\"phase\":%u,\"ops\":%" PRIu64 ",\"busy_s\":%.4f,\"acc_dram\":%" PRIu64
                ",\"hot_pages\":%zu,\"hot_dram\":%" PRIu64 ",\"w_dram\":%.5f,\"node0\":%" PRIu64
-               ",\"node1\":%" PRIu64 ",\"other\":%" PRIu64 ",\"oracle_moved\":%" PRIu64 "}\n",
-               t, w->phase, ops, busy, acc_dram, w->nhot, hot_dram, wdram, node0, node1, other, moved);
+               ",\"node1\":%" PRIu64 ",\"other\":%" PRIu64 ",\"oracle_moved\":%" PRIu64
+               ",\"up\":%" PRIu64 ",\"down\":%" PRIu64 ",\"back\":%" PRIu64 "}\n",
+               t, w->phase, ops, busy, acc_dram, w->nhot, hot_dram, wdram, node0, node1, other, moved,
+               w->up, w->down, w->back);
         fflush(stdout);
         return 0;
 }
@@ -430,8 +451,12 @@ static int setup(Work *w) {
         w->hot = calloc(w->npages, 1);
         w->count = calloc(w->npages, sizeof(*w->count));
         w->node = calloc(w->npages, sizeof(*w->node));
-        if (!w->perm || !w->cdf || !w->weight || !w->hot || !w->count || !w->node)
+        w->prev = malloc(w->npages * sizeof(*w->prev));
+        w->moves = calloc(w->npages, sizeof(*w->moves));
+        if (!w->perm || !w->cdf || !w->weight || !w->hot || !w->count || !w->node || !w->prev || !w->moves)
                 return -ENOMEM;
+        for (size_t i = 0; i < w->npages; i++)
+                w->prev[i] = -1;        /* the first report sets the starting placement */
         /* a seeded permutation, the same for every contender */
         for (size_t i = 0; i < w->npages; i++)
                 w->perm[i] = (uint32_t) i;
@@ -540,9 +565,27 @@ int main(int argc, char *argv[]) {
         struct rusage ru;
 
         getrusage(RUSAGE_SELF, &ru);
-        printf("{\"exit\":true,\"t\":%.3f,\"utime_s\":%.3f,\"stime_s\":%.3f,\"minflt\":%ld}\n", now(),
+        /* churn: pages by number of node changes; zipf: changes per rank band */
+        uint64_t once = 0, twice = 0, more = 0, band[4] = {};
+        size_t dram_pages = w.a.dram / PAGE;
+
+        for (size_t rank = 0; rank < w.npages; rank++) {
+                unsigned m = w.moves[w.perm[rank]];
+
+                once += m == 1;
+                twice += m == 2;
+                more += m >= 3;
+                band[rank < w.nhot ? 0 : rank < dram_pages ? 1 : rank < 2 * dram_pages ? 2 : 3] += m;
+        }
+        printf("{\"exit\":true,\"t\":%.3f,\"utime_s\":%.3f,\"stime_s\":%.3f,\"minflt\":%ld,"
+               "\"moved_once\":%" PRIu64 ",\"moved_twice\":%" PRIu64 ",\"moved_3plus\":%" PRIu64 ",\"changes_by_band\":[%"
+               PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 "],\"band_pages\":[%zu,%zu,%zu,%zu]}\n", now(),
                (double) ru.ru_utime.tv_sec + (double) ru.ru_utime.tv_usec / 1e6,
-               (double) ru.ru_stime.tv_sec + (double) ru.ru_stime.tv_usec / 1e6, ru.ru_minflt);
+               (double) ru.ru_stime.tv_sec + (double) ru.ru_stime.tv_usec / 1e6, ru.ru_minflt,
+               once, twice, more, band[0], band[1], band[2], band[3],
+               w.nhot, dram_pages > w.nhot ? dram_pages - w.nhot : 0,
+               MIN(dram_pages, w.npages - MIN(w.npages, dram_pages)),
+               w.npages - MIN(w.npages, 2 * dram_pages));
         while (w.a.linger && !stop)
                 pause();
         return 0;

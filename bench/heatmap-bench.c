@@ -17,8 +17,19 @@
  * Reads go through heatmap_sample_idle_pages(), as the tracker's do; --decoder sends them through
  * the stream decoder and heatmap_sample_hva() run by run instead (the path before it).
  *     build/bench/heatmap-bench [--decoder] [--callgrind] [GIB [CYCLES]]
+ *
+ * --memory: the heat map's state per 4 KiB page of guest RAM (heatmap_memory() by part, and the
+ * heap the map holds, malloc's headers included, from mallinfo2()) for guests of GIB GiB, each
+ * after one residency pass of a placement: fresh (never queried), first touch (all on node 0),
+ * THP-backed with 25 % on node 0 in 1 GiB runs or scattered by 2 MiB, 4 KiB pages 25 % on node 0
+ * scattered (blocks MIXED, their ceilings from heat of a few cycles of 10 % accesses), and the
+ * worst case (2 MiB blocks alternately on node 0 and 1, not THP). Guests of 4 GiB or more are
+ * laid out as QEMU's q35 does (2 GiB below 4 GiB, the rest above); "sparse" cuts the guest into
+ * 8 ranges with holes of the same size between them.
+ *     build/bench/heatmap-bench --memory [GIB[s]...]        # default 1 4 64 1024s
  */
 #include <errno.h>
+#include <malloc.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -296,8 +307,152 @@ static const Pattern patterns[] = {
 };
 
 static int usage(void) {
-        fprintf(stderr, "usage: heatmap-bench [--decoder] [--callgrind] [GIB (1..4096) [CYCLES (>= 1)]]\n");
+        fprintf(stderr, "usage: heatmap-bench [--decoder] [--callgrind] [GIB (1..4096) [CYCLES (>= 1)]]\n"
+                        "       heatmap-bench --memory [GIB[s] (1..4096; s: sparse, a multiple of 8)...]\n");
         return EXIT_FAILURE;
+}
+
+/* ---- --memory ---- */
+
+typedef enum Placement {
+        PL_FRESH,
+        PL_FIRST_TOUCH,
+        PL_THP_RUNS,
+        PL_THP_SCATTERED,
+        PL_4K_SCATTERED,
+        PL_ALTERNATING,
+        _PL_MAX,
+} Placement;
+
+static const char *const placement_names[_PL_MAX] = {
+        [PL_FRESH] = "fresh",
+        [PL_FIRST_TOUCH] = "first-touch",
+        [PL_THP_RUNS] = "thp-25%-runs",
+        [PL_THP_SCATTERED] = "thp-25%-2m",
+        [PL_4K_SCATTERED] = "4k-25%-scattered",
+        [PL_ALTERNATING] = "alternating",
+};
+
+static uint64_t mix64(uint64_t z) {
+        z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
+        z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
+        return z ^ (z >> 31);
+}
+
+/* The node of the page at HVA offset off (from the map's first HVA) in placement pl. */
+static int placement_node(Placement pl, uint64_t off) {
+        uint64_t block = off / HUGE;
+
+        switch (pl) {
+        case PL_FIRST_TOUCH:
+                return 0;
+        case PL_THP_RUNS:
+                return (block / 512) % 4 == 0 ? 0 : 1;
+        case PL_THP_SCATTERED:
+                return mix64(block) % 4 == 0 ? 0 : 1;
+        case PL_4K_SCATTERED:
+                return mix64(off / PAGE) % 4 == 0 ? 0 : 1;
+        case PL_ALTERNATING:
+                return (int) (block & 1);
+        default:
+                return -ENOENT;
+        }
+}
+
+static size_t memory_layout(uint64_t gib, bool sparse, HeatRangeSpec *specs) {
+        uint64_t ram = gib << 30;
+
+        if (sparse) {
+                uint64_t part = ram / 8;
+
+                for (size_t i = 0; i < 8; i++)
+                        specs[i] = (HeatRangeSpec) { .gpa = 2 * i * part, .hva = HVA + i * part, .len_bytes = part };
+                return 8;
+        }
+        if (ram < (UINT64_C(4) << 30)) {
+                specs[0] = (HeatRangeSpec) { .gpa = 0, .hva = HVA, .len_bytes = ram };
+                return 1;
+        }
+        specs[0] = (HeatRangeSpec) { .gpa = 0, .hva = HVA, .len_bytes = UINT64_C(2) << 30 };
+        specs[1] = (HeatRangeSpec) { .gpa = UINT64_C(4) << 30, .hva = HVA + (UINT64_C(2) << 30),
+                                     .len_bytes = ram - (UINT64_C(2) << 30) };
+        return 2;
+}
+
+static uint64_t heap_bytes(void) {
+        struct mallinfo2 mi = mallinfo2();
+
+        return mi.uordblks + mi.hblkhd;
+}
+
+/* A few cycles of 10 % of the 4 KiB pages accessed, scattered: heat for the ceilings. */
+static void memory_heat(HeatMap *h, const HeatRangeSpec *specs, size_t n) {
+        uint64_t z = 1;
+
+        for (unsigned c = 0; c < 3; c++) {
+                heatmap_cycle_begin(h);
+                for (size_t i = 0; i < n; i++)
+                        for (uint64_t off = mix64(++z) % 20 * PAGE; off < specs[i].len_bytes; off += (1 + mix64(++z) % 19) * PAGE)
+                                (void) heatmap_sample_hva(h, specs[i].hva + off, PAGE);
+                (void) heatmap_cycle_end(h);
+        }
+}
+
+static void memory_case(uint64_t gib, bool sparse, Placement pl) {
+        enum { BATCH = 16384 };
+        HeatRangeSpec specs[8];
+        size_t n = memory_layout(gib, sparse, specs);
+        _cleanup_free_ int *status = xcalloc(BATCH, sizeof(int));
+        uint64_t heap0 = heap_bytes(), pages = (gib << 30) / PAGE, total; /* after the bench's own buffer */
+        HeatMap *h;
+        HeatMemory m;
+
+        if (heatmap_new(specs, n, NULL, &h) < 0)
+                abort();
+        if (pl == PL_4K_SCATTERED)
+                memory_heat(h, specs, n);
+        for (size_t i = 0; pl != PL_FRESH && i < n; i++) {
+                if (pl == PL_THP_RUNS || pl == PL_THP_SCATTERED)
+                        (void) heatmap_mark_huge(h, specs[i].hva, specs[i].len_bytes, true);
+                for (uint64_t off = 0; off < specs[i].len_bytes; off += BATCH * PAGE) {
+                        size_t k = (size_t) MIN((uint64_t) BATCH, (specs[i].len_bytes - off) / PAGE);
+
+                        for (size_t j = 0; j < k; j++)
+                                status[j] = placement_node(pl, specs[i].hva - HVA + off + j * PAGE);
+                        if (heatmap_residency_update(h, specs[i].hva + off, status, k) < 0)
+                                abort();
+                }
+        }
+        heatmap_memory(h, &m);
+        total = heatmap_memory_bytes(h);
+        printf("%5" PRIu64 "%-2s %-17s %12" PRIu64 " %10" PRIu64 " %7" PRIu64 " %9" PRIu64 " %7" PRIu64 " %6" PRIu64
+               " %10.5f %10.5f %9.5f\n",
+               gib, sparse ? " s" : "", placement_names[pl], m.heat_bytes, m.block_bytes, m.block_arrays,
+               m.window_bytes + m.residency_bytes, m.range_bytes, m.map_bytes, (double) total / (double) pages,
+               (double) (heap_bytes() - heap0) / (double) pages, (double) m.block_bytes / (double) pages);
+        fflush(stdout);
+        heatmap_free(h);
+}
+
+static int memory_main(int argc, char *argv[]) {
+        static const char *const defaults[] = { "1", "4", "64", "1024s" };
+        const char *const *sizes = argc > 0 ? (const char *const *) argv : defaults;
+        size_t n = argc > 0 ? (size_t) argc : ELEMENTSOF(defaults);
+
+        printf("heat map state per 4 KiB page of guest RAM after one residency pass (heap: mallinfo2, headers included)\n");
+        printf("%7s %-17s %12s %10s %7s %9s %7s %6s %10s %10s %9s\n", "GiB", "placement", "heat", "blocks", "arrays",
+               "windows", "ranges", "map", "bytes/page", "heap/page", "blocks/pg");
+        for (size_t i = 0; i < n; i++) {
+                char *end;
+                uint64_t gib = strtoull(sizes[i], &end, 10);
+                bool sparse = streq(end, "s");
+
+                if (gib == 0 || gib > 4096 || (!sparse && *end) || (sparse && gib % 8))
+                        return usage();
+                for (Placement pl = 0; pl < _PL_MAX; pl++)
+                        memory_case(gib, sparse, pl);
+        }
+        return 0;
 }
 
 int main(int argc, char *argv[]) {
@@ -306,6 +461,8 @@ int main(int argc, char *argv[]) {
         unsigned cycles;
         HeatMap *h;
 
+        if (argc > 1 && streq(argv[1], "--memory"))
+                return memory_main(argc - 2, argv + 2);
         if (argc > 1 && streq(argv[1], "--decoder")) {
                 use_decoder = true;
                 argc--;

@@ -121,13 +121,24 @@
  * bytes of that cycle are all aged); a query inside a cycle scans the window's bytes as they are
  * (some aged this cycle, some not yet).
  *
- * Memory: one byte per granule (≤ 1 byte per 4 KiB page; 1 byte per 2 MiB for 2 MiB granules),
- * plus 2 bytes per 2 MiB block (block placement: 0.0039 bytes per 4 KiB page), per RAM range
- * ~130 bytes, per histogram window ~112 bytes (bounds, cached and counting histogram edges) plus
- * 2 × (highest node id seen + 2) × 4 bytes of residency counters (24 bytes with nodes 0 and 1),
- * per map ~2.3 KiB (tables, node slots, the 512-granule accessed buffer): 1 TiB of 4 KiB-granule
- * RAM costs 256 MiB + 1 MiB + 146 KiB (1.0045 bytes per 4 KiB page; the block placement is most
- * of the excess); 64 GiB 16,853,696 bytes (1.0046); a 1 GiB VM 265,040 bytes (1.011).
+ * Memory (x86-64; heatmap_memory() reports it by part, bench/heatmap-bench --memory measures it):
+ *   heat          1 byte per granule (1 per 4 KiB page; 1 per 2 MiB for 2 MiB granules);
+ *   placement     the 2 bytes per 2 MiB block above, stored by chunks of 256 blocks (512 MiB,
+ *                 src/core/block-store.h): 8 bytes per chunk while its blocks all hold one state
+ *                 (0.00006 bytes per 4 KiB page: never queried, first touch, untouched RAM, THP
+ *                 runs), else 8 + 2 per block + malloc's 16: 0.0040 bytes per page where
+ *                 neighbours differ (a scattered 4 KiB hot set: every block MIXED with its own
+ *                 ceiling; THP pages tiered by 2 MiB; the worst case, alternating nodes, is this);
+ *   windows       per histogram window 64 bytes plus 2 x (highest node seen + 2) x 4 bytes of
+ *                 residency counters (24 with nodes 0 and 1): 88 bytes per 1 GiB, 0.00034/page;
+ *   ranges, map   144 bytes per RAM range, 960 bytes per map (parameters, 62 node slots, the
+ *                 512-granule accessed buffer, the pending move set).
+ * Bytes per 4 KiB page after a residency pass (first touch / THP tiered 25 % in 1 GiB runs /
+ * scattered or worst case): 64 GiB (q35 layout) 1.00044 / 1.00047 / 1.00438; 1 TiB in 8 ranges
+ * 1.00037 / 1.00040 / 1.00431; 4 GiB 1.00156 / 1.00159 / 1.00549; 1 GiB 1.00458 / 1.00851
+ * (the 960 + 144 bytes are 0.0042 of it). Below 1.0005 needs neighbouring blocks alike and
+ * ~64 GiB or more: a MIXED block's ceiling is a byte the planner's exact answers need per block
+ * (0.0019 bytes per page alone), and the fixed part is 0.0012 bytes per page of a 4 GiB VM.
  */
 
 #define HEATMAP_ACCESS_WEIGHT 32u
@@ -208,8 +219,18 @@ const HeatParams *heatmap_params(const HeatMap *h);
 int heatmap_set_params(HeatMap *h, const HeatParams *p);
 const HeatStats *heatmap_stats(const HeatMap *h);
 uint64_t heatmap_ram_bytes(const HeatMap *h);
-/* Bytes the heat and residency state take. */
+/* Bytes the heat and residency state take (see "Memory" above), in all and by part. */
 uint64_t heatmap_memory_bytes(const HeatMap *h);
+typedef struct HeatMemory {
+        uint64_t heat_bytes;            /* one per granule */
+        uint64_t block_bytes;           /* block placement (uniform chunks and arrays) */
+        uint64_t block_arrays;          /* chunks of 256 blocks held as arrays (each one allocation) */
+        uint64_t window_bytes;          /* histogram windows */
+        uint64_t residency_bytes;       /* their residency counters, pending and published */
+        uint64_t range_bytes;           /* per RAM range */
+        uint64_t map_bytes;             /* the map itself: parameters, node slots, sampling buffers */
+} HeatMemory;
+void heatmap_memory(const HeatMap *h, HeatMemory *ret);
 
 /* The ranges, sorted by GPA; heat of granule i of range r is heat[i]. */
 size_t heatmap_n_ranges(const HeatMap *h);

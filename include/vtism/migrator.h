@@ -73,16 +73,20 @@
  * is sized to take .batch_usec (5 ms), or 50 x the fixed part when that is longer (so it stays
  * <= 2 % of the call), up to .batch_max_usec (500 ms); the per-page part is measured on every
  * call (per kind: 4 KiB move, THP move, query), starting from MIGRATOR_COST_*_NS. Estimates follow
- * measurements up by at most doubling per call and down by halves, so one stall of a loaded host
- * does not shrink the following batches to nothing, and a call's fixed part counts as at most
- * half of it when the per-page part is derived. Sizes stay within
+ * measurements up by at most doubling per call and down by halves, and a call's fixed part counts
+ * as at most half of it when the per-page part is derived. Move batches are sized from the lowest
+ * per-page cost of the last 8 calls that moved at least half their pages (the estimate until
+ * there is one): with a stall every other call the estimate only grows (x -> 2x -> x + c/2), and
+ * under the loaded lab's TCG THP batches sized from it shrank to 1-4 huge pages; a stall does not
+ * make copying dearer, and a host that really slowed down shows it within 8 calls
+ * (test-migrator: THP batches with a 500 ms stall every other call hold 5 THPs instead of 1). Sizes stay within
  * [.batch_pages_min, .batch_pages_max] (4 KiB pages; a THP counts 512). Natively that gives
  * batches of ~4,000 pages (16 MiB) or ~25 THPs; in the lab (fixed part 4-11 ms, measured 6.3)
  * calls of up to 500 ms: ~1,600 pages per call at 300 us per page on a loaded host, 1-4 THPs.
  * Before the worker, a batch had to fit a slice (<= 35 ms), so under TCG the fixed part was
  * 11-31 % of every call and the migrator reached only 0.69-0.89 of one bare call; with it, the
  * lab's medians were 0.84-1.30 (4 KiB) and 0.41-0.75 (THP, its batches shrunk by stall-inflated
- * estimates) at load 17-23: bench/RESULTS.md.
+ * estimates) at load 17-23, before batches were sized from the lowest recent cost: bench/RESULTS.md.
  * Before every move batch and every batch of planned queries the pid's start time is re-read
  * (/proc/PID/stat: ~10-40 us natively, ~60 us in the lab): a different process with the same pid
  * never gets moves. The residency sweep does not re-read it: its owner checks each VM once per
@@ -137,7 +141,12 @@
  * of a 5 ms batch natively) and hands over only the entries, in order, that fit above the
  * floor (whole THPs only): room = (free - floor) / 4 KiB pages. What does not fit fails "floor"
  * (a demotion's shortfall counts as for any failure, see Room), the node gets nothing more in
- * this plan (its later moves fail "floor" too, unattempted), and one notice says so. So after the
+ * this plan until pages of the plan move off it (its moves until then fail "floor" too,
+ * unattempted; after that its free memory is read again before the next batch into it), and one
+ * notice per plan says so. The reopening is what an interleaved plan needs (plan.h, model 5):
+ * on a DRAM node held at its watermark, a promotion batch right after the demotion batch that
+ * made its room may be cut by a few pages (the demoted pages wait on per-CPU free lists, which
+ * MemFree does not count); without it that cut would end every later promotion of the round. So after the
  * batch the node's free memory is >= floor - (what others allocated there during the batch) -
  * (the kernel's own inexactness of MemFree: per-CPU vmstat deltas, up to the zone's stat
  * threshold per CPU, and pages cached on per-CPU free lists, which MemFree does not count). A
@@ -158,7 +167,12 @@
 
  * Replacing. migrator_submit() while a plan is still running ends that round at once
  * (MIGRATOR_ROUND_REPLACED): its unfinished moves and pending retries are dropped "replaced"; the
- * new plan was computed from fresher heat and placement. round_done() is called before
+ * new plan was computed from fresher heat and placement. Nothing done is lost by it: what moved is
+ * in the heat maps (sink->moved), and as the planner interleaves demotions and promotions (plan.h,
+ * model 5) a round cut anywhere has promoted about what it demoted; the next plan starts with
+ * promotions into the room its last demotions made. (With all demotions first, under the lab's
+ * TCG every round of bench/h2h-lab shift was replaced during its demotions: four rounds demoted
+ * 11,527 pages and promoted none.) round_done() is called before
  * migrator_submit() returns, unless a batch is in flight: then once its results are in (they
  * count in the ended round), and rounds are always reported in the order they ended. A plan
  * with no moves only ends the current round (no round of its own).

@@ -21,10 +21,10 @@
  * CONTRACT between the planner and the migrator (both sides rely on it; keep it true):
  *   - moves[] is the execution order. Executing a prefix of it never takes a DRAM node below its
  *     free watermark nor a CXL node below its minimum free ratio (demotions that make room come
- *     before the promotions that need it), nor a VM above its DRAM target as far as its placement
- *     is known (PlanVmResult.dram_bytes, with unknown_bytes counted as DRAM; pages faulted in
- *     since the last residency query count from the next one), as long as every move of the
- *     prefix did what it says. A promotion that fits only thanks to the room earlier demotions
+ *     before the promotions that need it, interleaved with them: see 5), nor a VM above its DRAM
+ *     target as far as its placement is known (PlanVmResult.dram_bytes, with unknown_bytes
+ *     counted as DRAM; pages faulted in since the last residency query count from the next one),
+ *     as long as every move of the prefix did what it says. A promotion that fits only thanks to the room earlier demotions
  *     make on its to_node has needs_room set: if demotions from that node failed, the migrator
  *     skips as many bytes of such promotions into it (or all of them).
  *   - The sum of n_pages * 4 KiB over all moves is <= limits.budget_bytes.
@@ -113,15 +113,37 @@
  *    others, and a huge VM cannot starve small ones); a VM whose moves come only in 2 MiB units
  *    gets its share in whole units, the leftovers going round in turn (round-robin from
  *    limits.round) so tiny shares still move a unit now and then. Within its share a VM spends
- *    on (a), then (b), then (c). The plan lists all demotions, coldest first, then all promotions,
- *    hottest first (known placement before query-first at equal heat); ties by VM, then address.
+ *    on (a), then (b), then (c). Promotions go hottest first (known placement before query-first
+ *    at equal heat), demotions coldest first, ties by VM, then address, and the two are
+ *    interleaved: each promotion as soon as the room of the node and of the VM lets it in (the
+ *    room there was first, then what the demotions before it made), and when the next one does
+ *    not fit, the next chunk of demotions (limits.interleave_pages, default
+ *    PLAN_INTERLEAVE_PAGES = 4096: 16 MiB; a THP whole), then promotions again; once every
+ *    promotion is placed, the remaining demotions. A swap of 48 MiB is thus demote 16 MiB,
+ *    promote 16 MiB, ... and not 48 MiB of demotions before the first promotion. Why: a plan is often cut short. vtismd
+ *    submits a plan every cycle and a new plan replaces the running round (migrator.h,
+ *    "Replacing"); under the lab's TCG a round moves 10-25 MiB per 5 s cycle, so with all
+ *    demotions first the shifted window of bench/h2h-lab shift saw four rounds in a row demote
+ *    11,527 pages and promote none (bench/RESULTS.md). Interleaved, a round cut anywhere has
+ *    promoted what it demoted, less one chunk, and the next plan starts with promotions into the
+ *    room that chunk made. Each promotion lands at the place where it first fits, never later than
+ *    after all demotions, where the demotions-first order put it: the same moves as that order
+ *    (the same totals, the same drops), only sooner. The price: move batches of at most a chunk
+ *    where demotions and promotions alternate (a batch is one target node). Why 16 MiB: about
+ *    the migrator's own batch natively (~4,000 pages, migrator.h), so natively the interleaving
+ *    costs no extra call; in the TCG lab the migrator's batches are smaller than that anyway.
+ *    With chunks of 4 MiB the first rounds of bench/h2h-lab shift with 2 s cycles at host load
+ *    30 moved ~500 pages/s against ~1,300 with the old order's long batches (bench/RESULTS.md):
+ *    every batch costs a round trip through the event loop, which the cycle's sampling keeps
+ *    busy for much of each cycle there (the likely cause; not traced).
  *
  * 6. Placement knowledge, and why. The planner must know where a unit is to move it exactly and
  *    to not spend budget on pages already in place; the daemon has at most one byte per 4 KiB
  *    page (the heat byte) plus small overheads, so no node byte, not even a bit, per page. The
  *    heat map keeps per 2 MiB block NODE(n) / MIXED(n, ceiling) / ABSENT / UNKNOWN, whether a
  *    NODE block was all present, and a THP mark (heatmap.h, "Block placement"; 2 bytes per
- *    block, 0.004 bytes per 4 KiB page). Known: a unit of a NODE block (a page never touched,
+ *    block where neighbours differ, 0.004 bytes per 4 KiB page, 8 bytes per 512 MiB where they
+ *    agree). Known: a unit of a NODE block (a page never touched,
  *    heat 0, only if the block was all present: it may never have been faulted in); a page of a
  *    MIXED block hotter than the ceiling; any page PlanVm.placement gives. Everything else is
  *    ambiguous. The window residency counters (complete passes, adjusted by moves) say how much
@@ -198,6 +220,10 @@
  * promotion floor is heat params' cold_max + PLAN_MARGIN_HEAT + 1. PlanLimits.margin_heat
  * overrides it (bench/policy-sim sweeps it; vtismd uses this one). */
 #define PLAN_MARGIN_HEAT 48u
+/* Demotions between two promotions (4 KiB pages; 16 MiB, 8 THPs): a move batch of the migrator is
+ * one VM and one target node, so this bounds the batches where demotions and promotions
+ * alternate (model 5: ~the migrator's native batch; see there why not smaller). */
+#define PLAN_INTERLEAVE_PAGES 4096u
 /* No moves for a VM whose heat map has seen fewer cycles: the first cycle sees every page the
  * guest touched since it started. */
 #define PLAN_WARMUP_CYCLES 2u
@@ -285,6 +311,9 @@ typedef struct PlanLimits {
         uint64_t round;                    /* the cycle's number: whose turn leftovers are */
         unsigned margin_heat;              /* the hysteresis margin M of 3 (1..255); 0: PLAN_MARGIN_HEAT.
                                             * For bench/policy-sim's sweep: vtismd leaves it 0 */
+        uint64_t interleave_pages;         /* demotions come in chunks of at least this many pages between
+                                            * the promotions their room lets in (5); 0:
+                                            * PLAN_INTERLEAVE_PAGES. For tests: vtismd leaves it 0 */
 } PlanLimits;
 
 typedef struct PlanMove {

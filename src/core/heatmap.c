@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "block-store.h"
 #include "heat-sweep.h"
 #include "vtism/heatmap.h"
 #include "vtism/idle-pages-format.h"
@@ -17,7 +18,9 @@
  * A 2 MiB block's placement byte: bits 0..5 a node slot (h->slot_node[]) or BLOCK_ABSENT or
  * BLOCK_UNKNOWN, bit 6 MIXED (pages elsewhere too, all with heat <= the block's ceiling byte),
  * bit 7 HUGE. Not MIXED, the ceiling byte is BLOCK_FULL when every page was present when last
- * seen. A fresh block is BLOCK_UNKNOWN, not mixed, not huge, ceiling 255.
+ * seen. A fresh block is BLOCK_UNKNOWN, not mixed, not huge, ceiling 255. The two bytes are one
+ * value (byte | ceiling << 8) of the range's BlockStore (block-store.h: one value per 512 MiB
+ * where the blocks agree).
  */
 #define BLOCK_SHIFT 21
 #define BLOCK_PAGES (UINT64_C(1) << (BLOCK_SHIFT - PAGE_SHIFT))
@@ -39,8 +42,8 @@ typedef struct Range {
         uint64_t first_block;  /* hva >> BLOCK_SHIFT */
         size_t n_blocks;
         unsigned lead_pages;   /* 4 KiB pages of the first block before hva (range not 2 MiB aligned) */
-        uint8_t *block;        /* placement byte, see BLOCK_* */
-        uint8_t *ceiling;      /* MIXED: every present page not on the block's node has heat <= this */
+        BlockStore blocks;     /* placement byte (see BLOCK_*) | ceiling << 8; the ceiling: for
+                                * MIXED, every present page not on the block's node has heat <= it */
         /* the sweep of the current cycle */
         size_t swept;          /* granules [0, swept) have their update for this cycle */
         uint64_t cursor_off;   /* end offset of the highest sample (or idle_pages record) of this cycle */
@@ -62,19 +65,21 @@ assert_cc(_HIST_EDGE_MAX == HEAT_SWEEP_THRESHOLDS);
 
 typedef struct Window {
         uint64_t gpa;                 /* start, aligned to hist_range_bytes */
-        uint64_t ram_pages;
-        uint64_t first_ram_off;       /* page offsets inside the window */
-        uint64_t end_ram_off;         /* one past the last RAM page */
-        uint64_t cursor;              /* next page offset expected in the residency pass */
+        /* in 4 KiB pages: a window holds at most 2^40 bytes (HIST_RANGE_BYTES_MAX), 2^28 pages */
+        uint32_t ram_pages;
+        uint32_t first_ram_off;       /* page offsets inside the window */
+        uint32_t end_ram_off;         /* one past the last RAM page */
+        uint32_t cursor;              /* next page offset expected in the residency pass */
         bool known;
+        /* between cycles what the last cycle counted; inside one the sweep's count so far (a query
+         * inside a cycle scans the bytes instead, so no second array is needed) */
         uint32_t hist[_HIST_EDGE_MAX];
-        uint32_t cur[_HIST_EDGE_MAX];
 } Window;
+assert_cc(HIST_RANGE_BYTES_MAX >> PAGE_SHIFT <= UINT32_MAX);
 
 struct HeatMap {
         HeatParams params;
         HeatSweepParams sweep;
-        uint8_t lut_idle[256], lut_accessed[256];
         Range *ranges;                /* sorted by gpa */
         size_t n_ranges;
         size_t *by_hva;               /* indexes into ranges, sorted by hva */
@@ -91,7 +96,7 @@ struct HeatMap {
         HeatStats stats;
         bool in_cycle;
         bool cycle_hist_ok;           /* this cycle's sweep counts hold (params unchanged) */
-        int slot_node[BLOCK_SLOTS];   /* node id of each block slot, in order of first sight */
+        int16_t slot_node[BLOCK_SLOTS]; /* node id of each block slot, in order of first sight */
         unsigned n_slots;
         /* consecutive heatmap_residency_moved() reports on one block, applied as one set: pages
          * moved one by one must not hide from the block what they are together */
@@ -110,6 +115,21 @@ struct HeatMap {
                 uint8_t acc[BLOCK_PAGES + 16];
         } open;
 };
+
+static uint8_t block_byte(const Range *r, size_t b) {
+        return (uint8_t) block_store_get(&r->blocks, b);
+}
+
+static void block_get(const Range *r, size_t b, uint8_t *ret_byte, uint8_t *ret_ceiling) {
+        uint16_t x = block_store_get(&r->blocks, b);
+
+        *ret_byte = (uint8_t) x;
+        *ret_ceiling = (uint8_t) (x >> 8);
+}
+
+static void block_put(Range *r, size_t b, uint8_t byte, uint8_t ceiling) {
+        block_store_set(&r->blocks, b, (uint16_t) (byte | (unsigned) ceiling << 8));
+}
 
 static uint8_t page_heat(const Range *r, uint64_t page) {
         return r->heat[page >> (r->granule_shift - PAGE_SHIFT)];
@@ -169,13 +189,7 @@ HeatClass heat_params_classify(const HeatParams *p, uint8_t heat) {
         return HEAT_WARM;
 }
 
-static void heatmap_build_luts(HeatMap *h) {
-        for (unsigned v = 0; v < 256; v++) {
-                unsigned idle = v * (100 - h->params.decay_percent) / 100;
-
-                h->lut_idle[v] = (uint8_t) idle;
-                h->lut_accessed[v] = (uint8_t) MIN(idle + HEATMAP_ACCESS_WEIGHT, HEATMAP_HEAT_MAX);
-        }
+static void heatmap_build_sweep(HeatMap *h) {
         h->sweep.keep = 100 - h->params.decay_percent;
         for (unsigned b = 1; b < HEATMAP_BUCKETS; b++)
                 h->sweep.ge[HIST_EDGE_BUCKET1 + b - 1] = (uint8_t) (b * HEATMAP_BUCKET_WIDTH);
@@ -222,11 +236,11 @@ static void heatmap_build_windows(HeatMap *h) {
                                 w = &h->windows[h->n_windows++];
                                 *w = (Window) {
                                         .gpa = ws,
-                                        .first_ram_off = (s - ws) >> PAGE_SHIFT,
+                                        .first_ram_off = (uint32_t) ((s - ws) >> PAGE_SHIFT),
                                 };
                         }
-                        w->ram_pages += (e - s) >> PAGE_SHIFT;
-                        w->end_ram_off = (e - ws) >> PAGE_SHIFT;
+                        w->ram_pages += (uint32_t) ((e - s) >> PAGE_SHIFT);
+                        w->end_ram_off = (uint32_t) ((e - ws) >> PAGE_SHIFT);
                 }
         }
 }
@@ -267,7 +281,7 @@ int heatmap_new(const HeatRangeSpec *ranges, size_t n, const HeatParams *params,
 
         h = xcalloc(1, sizeof(HeatMap));
         h->params = *params;
-        heatmap_build_luts(h);
+        heatmap_build_sweep(h);
         h->window_shift = log2_u64(params->hist_range_bytes);
         h->ranges = xcalloc(n, sizeof(Range));
         h->by_hva = xcalloc(n, sizeof(size_t));
@@ -297,10 +311,7 @@ int heatmap_new(const HeatRangeSpec *ranges, size_t n, const HeatParams *params,
                 rg->first_block = rg->hva >> BLOCK_SHIFT;
                 rg->n_blocks = (size_t) (((rg->hva + rg->len_bytes - 1) >> BLOCK_SHIFT) - rg->first_block + 1);
                 rg->lead_pages = (unsigned) ((rg->hva & ((UINT64_C(1) << BLOCK_SHIFT) - 1)) >> PAGE_SHIFT);
-                rg->block = xmalloc(rg->n_blocks);
-                memset(rg->block, BLOCK_UNKNOWN, rg->n_blocks);
-                rg->ceiling = xmalloc(rg->n_blocks);
-                memset(rg->ceiling, HEATMAP_HEAT_MAX, rg->n_blocks);
+                block_store_init(&rg->blocks, rg->n_blocks, (uint16_t) (BLOCK_UNKNOWN | HEATMAP_HEAT_MAX << 8));
                 rg->aged_block = SIZE_MAX;
                 h->ram_bytes += rg->len_bytes;
         }
@@ -324,8 +335,7 @@ HeatMap *heatmap_free(HeatMap *h) {
                 return NULL;
         for (size_t i = 0; i < h->n_ranges; i++) {
                 free(h->ranges[i].heat);
-                free(h->ranges[i].block);
-                free(h->ranges[i].ceiling);
+                block_store_done(&h->ranges[i].blocks);
         }
         free(h->ranges);
         free(h->by_hva);
@@ -353,7 +363,7 @@ int heatmap_set_params(HeatMap *h, const HeatParams *p) {
         /* the decay changes nothing counted: only new thresholds make the cached counts wrong */
         same = p->hot_min == h->params.hot_min && p->cold_max == h->params.cold_max;
         h->params = *p;
-        heatmap_build_luts(h);
+        heatmap_build_sweep(h);
         if (same)
                 return 0;
         /* the cached histograms count by the old thresholds: count again, now or after the cycle */
@@ -372,13 +382,27 @@ uint64_t heatmap_ram_bytes(const HeatMap *h) {
         return h->ram_bytes;
 }
 
-uint64_t heatmap_memory_bytes(const HeatMap *h) {
-        uint64_t m = sizeof(HeatMap) + h->n_ranges * (sizeof(Range) + sizeof(size_t)) + h->n_windows * sizeof(Window) +
-                     h->n_windows * 2 * h->res_width * sizeof(uint32_t);
+void heatmap_memory(const HeatMap *h, HeatMemory *ret) {
+        HeatMemory m = {
+                .map_bytes = sizeof(HeatMap),
+                .range_bytes = h->n_ranges * (sizeof(Range) + sizeof(size_t)),
+                .window_bytes = h->n_windows * sizeof(Window),
+                .residency_bytes = h->n_windows * 2 * h->res_width * sizeof(uint32_t),
+        };
 
-        for (size_t i = 0; i < h->n_ranges; i++)
-                m += h->ranges[i].n_granules + 2 * h->ranges[i].n_blocks;
-        return m;
+        for (size_t i = 0; i < h->n_ranges; i++) {
+                m.heat_bytes += h->ranges[i].n_granules;
+                m.block_bytes += block_store_memory_bytes(&h->ranges[i].blocks);
+                m.block_arrays += h->ranges[i].blocks.n_arrays;
+        }
+        *ret = m;
+}
+
+uint64_t heatmap_memory_bytes(const HeatMap *h) {
+        HeatMemory m;
+
+        heatmap_memory(h, &m);
+        return m.heat_bytes + m.block_bytes + m.window_bytes + m.residency_bytes + m.range_bytes + m.map_bytes;
 }
 
 uint64_t heatmap_residency_generation(const HeatMap *h) {
@@ -433,9 +457,9 @@ static size_t granule_block(const Range *r, size_t g) {
 }
 
 /* Accessed pages may have been faulted in: a block known to be empty is no longer known. */
-static void block_accessed(Range *r, size_t b) {
-        if ((r->block[b] & BLOCK_SLOT_MASK) == BLOCK_ABSENT)
-                r->block[b] = (uint8_t) ((r->block[b] & BLOCK_HUGE) | BLOCK_UNKNOWN);
+static void block_accessed(uint8_t *io_byte) {
+        if ((*io_byte & BLOCK_SLOT_MASK) == BLOCK_ABSENT)
+                *io_byte = (uint8_t) ((*io_byte & BLOCK_HUGE) | BLOCK_UNKNOWN);
 }
 
 /* Granule g of r lies in window r->first_window + this. */
@@ -456,7 +480,7 @@ static void window_count(HeatMap *h, Range *r, size_t g, const HeatSweepResult *
         unsigned pages_shift = r->granule_shift - PAGE_SHIFT;
 
         for (unsigned t = 0; t < _HIST_EDGE_MAX; t++)
-                w->cur[t] += (uint32_t) (res->ge[t] << pages_shift);
+                w->hist[t] += (uint32_t) (res->ge[t] << pages_shift);
 }
 
 /*
@@ -468,30 +492,29 @@ static void window_count(HeatMap *h, Range *r, size_t g, const HeatSweepResult *
  * NODE block not known to be all present turns MIXED when a page accessed at heat 0 (maybe
  * faulted in elsewhere) is seen. 2 MiB granules keep no ceiling.
  */
-static void block_piece(HeatMap *h, Range *r, size_t b, size_t gs, size_t ge, const uint8_t *acc, bool all_accessed) {
+static void block_piece_state(HeatMap *h, Range *r, size_t b, size_t gs, size_t ge, const uint8_t *acc, bool all_accessed,
+                              uint8_t *io_byte, uint8_t *io_ceiling) {
         bool fourk = r->granule_shift == PAGE_SHIFT, any = acc || all_accessed;
-        uint8_t v = r->block[b];
+        uint8_t v = *io_byte;
         unsigned slot = v & BLOCK_SLOT_MASK, before = 0;
         bool mixed = v & BLOCK_MIXED, stats;
         HeatSweepResult res = {};
 
-        if (gs >= ge)
-                return;
         if (fourk && r->aged_block != b) { /* the first piece of block b in this cycle */
                 r->aged_block = b;
-                r->aged_ceiling = r->ceiling[b];
+                r->aged_ceiling = *io_ceiling;
                 if (mixed)
-                        r->ceiling[b] = h->lut_idle[r->ceiling[b]];
+                        *io_ceiling = (uint8_t) heat_sweep_idle(*io_ceiling, h->sweep.keep);
         }
         if (fourk) {
-                stats = any && (mixed || slot == BLOCK_ABSENT || (slot < BLOCK_SLOTS && r->ceiling[b] != BLOCK_FULL));
+                stats = any && (mixed || slot == BLOCK_ABSENT || (slot < BLOCK_SLOTS && *io_ceiling != BLOCK_FULL));
                 before = mixed ? r->aged_ceiling : 0;
         } else
                 stats = any && slot == BLOCK_ABSENT;
 
         if (!acc && ge - gs > 1 && heat_sweep_uniform(r->heat + gs, ge - gs)) {
                 /* one value for the whole piece (THP-backed, or never touched): one granule's worth */
-                unsigned v0 = r->heat[gs], nv = all_accessed ? h->lut_accessed[v0] : h->lut_idle[v0];
+                unsigned v0 = r->heat[gs], nv = all_accessed ? heat_sweep_accessed(v0, h->sweep.keep) : heat_sweep_idle(v0, h->sweep.keep);
                 size_t n = ge - gs;
 
                 if (nv != v0)
@@ -531,16 +554,37 @@ rules:
                 return;
         if (fourk) {
                 if (mixed) {
-                        if (res.max_masked > r->ceiling[b])
-                                r->ceiling[b] = res.max_masked;
-                } else if (slot < BLOCK_SLOTS && r->ceiling[b] != BLOCK_FULL && res.max_masked > 0) {
-                        r->block[b] |= BLOCK_MIXED;
-                        r->ceiling[b] = res.max_masked;
+                        if (res.max_masked > *io_ceiling)
+                                *io_ceiling = res.max_masked;
+                } else if (slot < BLOCK_SLOTS && *io_ceiling != BLOCK_FULL && res.max_masked > 0) {
+                        *io_byte |= BLOCK_MIXED;
+                        *io_ceiling = res.max_masked;
                         r->aged_ceiling = 0; /* later pieces: the same rule */
                 }
         }
         if (res.any_accessed)
-                block_accessed(r, b);
+                block_accessed(io_byte);
+}
+
+/* block_piece_state() on the block's stored state; a chunk of blocks whose last block the sweep
+ * finished is compacted (its blocks may have come to agree). */
+static void block_piece(HeatMap *h, Range *r, size_t b, size_t gs, size_t ge, const uint8_t *acc, bool all_accessed) {
+        uint8_t v, c, v0, c0;
+        size_t g0, g1;
+
+        if (gs >= ge)
+                return;
+        block_get(r, b, &v, &c);
+        v0 = v;
+        c0 = c;
+        block_piece_state(h, r, b, gs, ge, acc, all_accessed, &v, &c);
+        if (v != v0 || c != c0)
+                block_put(r, b, v, c);
+        if (block_store_chunk_last(&r->blocks, b)) {
+                block_granules(r, b, &g0, &g1);
+                if (ge == g1)
+                        block_store_compact(&r->blocks, b >> BLOCK_STORE_CHUNK_SHIFT);
+        }
 }
 
 /* Whole blocks (or what is left of them) of r from r->swept to granule g_end, idle. */
@@ -564,8 +608,12 @@ static void open_zero_to(HeatMap *h, size_t fill) {
 
 /* Unmark a whole block whose pages were seen mapped by 4 KiB page tables. */
 static void open_unmark_huge(HeatMap *h) {
-        if (h->open.pte_present && h->open.g1 - h->open.g0 == BLOCK_PAGES)
-                h->open.r->block[h->open.b] &= (uint8_t) ~BLOCK_HUGE;
+        if (h->open.pte_present && h->open.g1 - h->open.g0 == BLOCK_PAGES) {
+                uint8_t v, c;
+
+                block_get(h->open.r, h->open.b, &v, &c);
+                block_put(h->open.r, h->open.b, (uint8_t) (v & ~BLOCK_HUGE), c);
+        }
         h->open.pte_present = false;
 }
 
@@ -642,7 +690,7 @@ void heatmap_cycle_begin(HeatMap *h) {
                 (void) heatmap_cycle_end(h);
         pending_flush(h);
         for (size_t i = 0; i < h->n_windows; i++)
-                memset(h->windows[i].cur, 0, sizeof(h->windows[i].cur));
+                memset(h->windows[i].hist, 0, sizeof(h->windows[i].hist));
         h->cycle_hist_ok = true;
         h->in_cycle = true;
 }
@@ -654,10 +702,7 @@ int heatmap_cycle_end(HeatMap *h) {
                 range_finish_cycle(h, &h->ranges[i]);
         h->in_cycle = false;
         h->stats.cycles++;
-        if (h->cycle_hist_ok)
-                for (size_t i = 0; i < h->n_windows; i++)
-                        memcpy(h->windows[i].hist, h->windows[i].cur, sizeof(h->windows[i].hist));
-        else
+        if (!h->cycle_hist_ok)
                 windows_recount(h);
         return 0;
 }
@@ -1129,7 +1174,7 @@ static void count_ge(const HeatMap *h, const Range *r, size_t gs, size_t ge, uin
 /* The window's counts (in 4 KiB pages) from its heat bytes, as the sweep would have counted them. */
 static void window_scan(const HeatMap *h, size_t index, uint64_t ret[_HIST_EDGE_MAX]) {
         const Window *w = &h->windows[index];
-        uint64_t ws = w->gpa, we = w->gpa + (w->end_ram_off << PAGE_SHIFT);
+        uint64_t ws = w->gpa, we = w->gpa + ((uint64_t) w->end_ram_off << PAGE_SHIFT);
 
         memset(ret, 0, sizeof(uint64_t) * _HIST_EDGE_MAX);
         for (size_t i = 0; i < h->n_ranges; i++) {
@@ -1190,7 +1235,7 @@ static void histogram_add_residency(const HeatMap *h, HeatHistogram *hist, size_
         }
         hist->other_node_pages += published[h->res_width - 1];
         known += published[h->res_width - 1];
-        hist->absent_pages += w->ram_pages - MIN(known, w->ram_pages);
+        hist->absent_pages += w->ram_pages - MIN(known, (uint64_t) w->ram_pages);
 }
 
 /* A window's heat part: cached at the end of each cycle; inside one, from the bytes as they are. */
@@ -1218,7 +1263,7 @@ static int window_histogram(const HeatMap *h, size_t index, bool with_heat, Heat
         if (with_heat)
                 window_add_heat(h, &hist, index);
         else
-                hist.ram_bytes = w->ram_pages << PAGE_SHIFT;
+                hist.ram_bytes = (uint64_t) w->ram_pages << PAGE_SHIFT;
         histogram_add_residency(h, &hist, index);
         hist.residency_known = w->known;
         *ret = hist;
@@ -1332,13 +1377,13 @@ static bool ram_between(const HeatMap *h, uint64_t a, uint64_t b) {
 static bool window_accepts(HeatMap *h, Window *w, uint64_t off) {
         if (off == w->first_ram_off) {
                 memset(window_pending(h, w), 0, h->res_width * sizeof(uint32_t));
-                w->cursor = off;
+                w->cursor = (uint32_t) off;
                 return true;
         }
         if (off < w->cursor)
                 return false;
         return off == w->cursor ||
-               !ram_between(h, w->gpa + (w->cursor << PAGE_SHIFT), w->gpa + (off << PAGE_SHIFT));
+               !ram_between(h, w->gpa + ((uint64_t) w->cursor << PAGE_SHIFT), w->gpa + (off << PAGE_SHIFT));
 }
 
 /* ---- per 2 MiB block placement ---- */
@@ -1348,22 +1393,22 @@ static int node_to_slot(HeatMap *h, int node) {
         for (unsigned i = 0; i < h->n_slots; i++)
                 if (h->slot_node[i] == node)
                         return (int) i;
-        if (h->n_slots >= BLOCK_SLOTS)
+        if (h->n_slots >= BLOCK_SLOTS || node < 0 || node > INT16_MAX)
                 return -1;
-        h->slot_node[h->n_slots] = node;
+        h->slot_node[h->n_slots] = (int16_t) node;
         return (int) h->n_slots++;
 }
 
 static void block_set(HeatMap *h, Range *r, size_t b, unsigned slot, bool mixed, int ceiling, bool huge) {
-        r->block[b] = (uint8_t) (slot | (mixed ? BLOCK_MIXED : 0) | (huge ? BLOCK_HUGE : 0));
         /* inside a cycle some heat bytes of the block may be this cycle's and some the last's */
-        r->ceiling[b] = (uint8_t) (h->in_cycle ? HEATMAP_HEAT_MAX : MAX(ceiling, 0));
+        block_put(r, b, (uint8_t) (slot | (mixed ? BLOCK_MIXED : 0) | (huge ? BLOCK_HUGE : 0)),
+                  (uint8_t) (h->in_cycle ? HEATMAP_HEAT_MAX : MAX(ceiling, 0)));
 }
 
 /* A query of every page of block b: its placement byte from scratch. */
 static void block_observe_all(HeatMap *h, Range *r, size_t b, uint64_t s, const int *status, uint64_t n) {
         int hot_slot = -1, hot_heat = -1, last_node = -1, last_slot = -1, first_slot = -1;
-        bool uniform = true, any_absent = false, huge = r->block[b] & BLOCK_HUGE;
+        bool uniform = true, any_absent = false, huge = block_byte(r, b) & BLOCK_HUGE;
 
         for (uint64_t i = 0; i < n; i++) {
                 int v;
@@ -1406,12 +1451,16 @@ static void block_observe_all(HeatMap *h, Range *r, size_t b, uint64_t s, const 
 
 /* A query of some pages of block b: merge into what is known, never claiming more than it knows. */
 static void block_observe_some(HeatMap *h, Range *r, size_t b, uint64_t s, const int *status, uint64_t n) {
-        uint8_t v = r->block[b];
-        unsigned slot = v & BLOCK_SLOT_MASK;
-        bool mixed = v & BLOCK_MIXED;
-        int first_slot = -1, hot_slot = -1, hot_heat = -1, off_ceiling = -1, ceiling = r->ceiling[b];
+        uint8_t v, stored_ceiling;
+        unsigned slot;
+        bool mixed;
+        int first_slot = -1, hot_slot = -1, hot_heat = -1, off_ceiling = -1, ceiling;
         bool uniform = true, any_absent = false;
 
+        block_get(r, b, &v, &stored_ceiling);
+        slot = v & BLOCK_SLOT_MASK;
+        mixed = v & BLOCK_MIXED;
+        ceiling = stored_ceiling;
         if (slot == BLOCK_UNKNOWN)
                 return;
         for (uint64_t i = 0; i < n; i++) {
@@ -1438,7 +1487,7 @@ static void block_observe_some(HeatMap *h, Range *r, size_t b, uint64_t s, const
                         off_ceiling = MAX(off_ceiling, heat);
         }
         if (any_absent && !mixed && slot < BLOCK_SLOTS) {
-                r->ceiling[b] = 0; /* not every page is present */
+                block_put(r, b, v, 0); /* not every page is present */
         }
         if (first_slot < 0)
                 return; /* only absent pages */
@@ -1582,7 +1631,13 @@ static void pending_flush(HeatMap *h) {
                 return;
         r = &h->ranges[h->pending.range];
         b = h->pending.block;
-        block_after_move(h, r, b, h->pending.bits, h->pending.to_slot, h->pending.moved, &r->block[b], &r->ceiling[b]);
+        {
+                uint8_t v, c;
+
+                block_get(r, b, &v, &c);
+                block_after_move(h, r, b, h->pending.bits, h->pending.to_slot, h->pending.moved, &v, &c);
+                block_put(r, b, v, c);
+        }
         h->pending.active = false;
 }
 
@@ -1646,7 +1701,7 @@ int heatmap_residency_update(HeatMap *h, uint64_t hva, const int *status, size_t
                 if (!in_pass)
                         continue;
                 off = (gpa - w->gpa) >> PAGE_SHIFT;
-                w->cursor = off + 1;
+                w->cursor = (uint32_t) (off + 1);
                 if (status[i] >= 0)
                         window_pending(h, w)[res_index(h, status[i])]++;
                 if (w->cursor >= w->end_ram_off) {
@@ -1732,21 +1787,21 @@ int heatmap_mark_huge(HeatMap *h, uint64_t hva, uint64_t len_bytes, bool huge) {
                 for (uint64_t a = (s + BLOCK_PAGES * PAGE_BYTES - 1) & ~(BLOCK_PAGES * PAGE_BYTES - 1);
                      a + BLOCK_PAGES * PAGE_BYTES <= e; a += BLOCK_PAGES * PAGE_BYTES) {
                         size_t b = (size_t) ((a >> BLOCK_SHIFT) - r->first_block);
+                        uint8_t v, c;
 
-                        if (huge)
-                                r->block[b] |= BLOCK_HUGE;
-                        else
-                                r->block[b] &= (uint8_t) ~BLOCK_HUGE;
+                        block_get(r, b, &v, &c);
+                        block_put(r, b, huge ? (uint8_t) (v | BLOCK_HUGE) : (uint8_t) (v & ~BLOCK_HUGE), c);
                 }
         }
         return any ? 0 : -ENOENT;
 }
 
 static void block_describe(const HeatMap *h, const Range *r, size_t b, HeatBlock *ret) {
-        uint8_t v = r->block[b], c = r->ceiling[b];
+        uint8_t v, c;
         unsigned slot;
         uint64_t s, e;
 
+        block_get(r, b, &v, &c);
         if (h->pending.active && &h->ranges[h->pending.range] == r && h->pending.block == b)
                 block_after_move(h, r, b, h->pending.bits, h->pending.to_slot, h->pending.moved, &v, &c);
         slot = v & BLOCK_SLOT_MASK;

@@ -11,9 +11,10 @@
  *   select_vm()      3. which pages, as cut-offs on the histograms, within a page cap;
  *   share_pool()     5. the cycle's budget and the query pages, water-filling by weight;
  *   emit_vm()        the second pass, over the blocks holding selected units only, into runs;
- *   order_units()    5. the plan's order (a counting sort by heat);
- *   simulate()       4. where, the contract's prefix invariant, and the moves (add_move()
- *                    coalesces them);
+ *   order_units()    5. the order within demotions and within promotions (a counting sort by
+ *                    heat);
+ *   simulate()       4. where, 5. demotions and promotions interleaved, the contract's prefix
+ *                    invariant, and the moves (add_move() coalesces them);
  *   plan_queries()   6. the blocks to query for the next plan.
  */
 #include <errno.h>
@@ -1441,81 +1442,147 @@ static void add_move(Plan *p, const Host *host, const Unit *u, uint64_t hva, uin
         *last_range = u->range;
 }
 
+/* What simulate() tracks of the nodes while it lays out the moves. */
+typedef struct SimState {
+        uint64_t *free_pages;       /* per host node, after the moves so far */
+        int64_t *without_demotions; /* per host node: free pages had no demotion run (promotions
+                                     * beyond it have needs_room) */
+        uint32_t last_range;        /* add_move()'s */
+} SimState;
+
+/* The first n of a demotion run's pages left (*left from *hva) go to the nearest CXL node of its
+ * DRAM node that keeps its minimum free ratio (split over several if need be); what fits nowhere
+ * is dropped. */
+static void sim_demote(Ctx *ctx, Host *host, SimState *st, const Unit *u, uint64_t *hva, uint64_t *left, uint64_t n,
+                       Plan *p) {
+        const TopologyNode *tn = &host->t->nodes[u->from];
+        Ctx *c = &ctx[u->vm];
+        uint64_t part = MIN(n, *left), at = *hva;
+        bool any_allowed = false;
+
+        *hva += part << PAGE_SHIFT;
+        *left -= part;
+        for (size_t k = 0; k < tn->n_demotion_targets && part > 0; k++) {
+                int ci = host_index(host, tn->demotion_targets[k]);
+                uint64_t room, take;
+
+                if (ci < 0 || !host->nodes[ci].usable || host->nodes[ci].tier != NODE_TIER_CXL)
+                        continue;
+                if (!vm_allows(c->in, host->nodes[ci].id))
+                        continue;
+                any_allowed = true;
+                room = st->free_pages[ci] > host->nodes[ci].keep_pages ? st->free_pages[ci] - host->nodes[ci].keep_pages : 0;
+                take = u->huge ? (room >= part ? part : 0) : MIN(part, room);
+                if (take == 0)
+                        continue;
+                add_move(p, host, u, at, take, ci, false, &st->last_range);
+                st->free_pages[ci] -= take;
+                st->free_pages[u->from] += take;
+                c->sim_dram_pages -= MIN(c->sim_dram_pages, take);
+                c->demoted_pages += take;
+                at += take << PAGE_SHIFT;
+                part -= take;
+        }
+        if (any_allowed)
+                c->dropped_demote_pages += part;
+        else
+                c->denied_demote_pages += part;
+}
+
 /*
- * 4. and the prefix invariant, in the plan's order: each demotion goes to the nearest CXL node of
- * its DRAM node that keeps its minimum free ratio (a run may be split over several), each
- * promotion only as far as the home node's watermark and the VM's target allow; what does not
- * fit is dropped. The moves come out coalesced.
+ * A promotion run (its first *left pages from *hva) goes to the VM's home node as far as the
+ * node's watermark and the VM's target allow now. last: no demotion is left to make more room,
+ * so what does not fit is dropped; else it waits. Returns true when the run is done with.
  */
-static void simulate(Ctx *ctx, Host *host, const Units *l, Plan *p) {
+static bool sim_promote(Ctx *ctx, Host *host, SimState *st, const Unit *u, uint64_t *hva, uint64_t *left, bool last,
+                        Plan *p) {
+        Ctx *c = &ctx[u->vm];
+        int hi = c->home;
+        uint64_t node_room = st->free_pages[hi] > host->nodes[hi].keep_pages ? st->free_pages[hi] - host->nodes[hi].keep_pages : 0;
+        uint64_t vm_room = c->target_pages > c->sim_dram_pages ? c->target_pages - c->sim_dram_pages : 0;
+        uint64_t take = MIN(*left, MIN(node_room, vm_room)), own;
+
+        if (u->huge && take < *left)
+                take = 0;
+        /* the first pages fit in what was free before any demotion, the rest need it */
+        own = st->without_demotions[hi] > (int64_t) host->nodes[hi].keep_pages
+                      ? MIN(take, (uint64_t) (st->without_demotions[hi] - (int64_t) host->nodes[hi].keep_pages))
+                      : 0;
+        if (u->huge && own < take)
+                own = 0; /* a THP moves whole, in one move: all of it needs the room */
+        if (own > 0)
+                add_move(p, host, u, *hva, own, hi, false, &st->last_range);
+        if (take > own)
+                add_move(p, host, u, *hva + (own << PAGE_SHIFT), take - own, hi, true, &st->last_range);
+        st->free_pages[hi] -= take;
+        if (u->from >= 0)
+                st->free_pages[u->from] += take;
+        st->without_demotions[hi] -= (int64_t) take;
+        c->sim_dram_pages += take;
+        c->promoted_pages += take;
+        *hva += take << PAGE_SHIFT;
+        *left -= take;
+        if (*left > 0 && !last)
+                return false;
+        c->dropped_promote_pages += *left;
+        return true;
+}
+
+/*
+ * 4. and the prefix invariant, in the plan's order (5): promotions, hottest first, as soon as
+ * the home node's watermark and the VM's target let them in; when the next one does not fit,
+ * the next chunk of demotions, coldest first (limits.interleave_pages of them, a THP whole, or
+ * all that are left once every promotion is placed), then promotions again. So a
+ * prefix of the plan promotes about as much as it demoted, and a round cut short (replaced by
+ * the next plan) has made its promotions along with its demotions. Each promotion is placed when
+ * it first fits, never later than after all demotions (where the demotions-first order placed
+ * it): the same moves as that order, only sooner; what does not fit then is dropped. The moves
+ * come out coalesced.
+ */
+static void simulate(Ctx *ctx, Host *host, const Units *l, uint64_t chunk_pages, Plan *p) {
         _cleanup_free_ uint64_t *free_pages = xcalloc(host->n_nodes, sizeof(uint64_t));
         _cleanup_free_ int64_t *without_demotions = xcalloc(host->n_nodes, sizeof(int64_t));
-        uint32_t last_range = UINT32_MAX;
+        SimState st = { .free_pages = free_pages, .without_demotions = without_demotions, .last_range = UINT32_MAX };
+        size_t n_demote = 0, di = 0, pi;
+        uint64_t hva = 0, left = 0, dhva = 0, dleft = 0;
 
         for (size_t i = 0; i < host->n_nodes; i++) {
                 free_pages[i] = host->nodes[i].free_pages;
                 without_demotions[i] = (int64_t) host->nodes[i].free_pages;
         }
+        /* order_units(): the demotions, then the promotions */
+        while (n_demote < l->n && !l->u[n_demote].promote)
+                n_demote++;
+        pi = n_demote;
+        if (pi < l->n) {
+                hva = l->u[pi].hva;
+                left = l->u[pi].pages;
+        }
+        if (di < n_demote) {
+                dhva = l->u[di].hva;
+                dleft = l->u[di].pages;
+        }
 
-        for (size_t i = 0; i < l->n; i++) {
-                const Unit *u = &l->u[i];
-                Ctx *c = &ctx[u->vm];
-                uint64_t left = u->pages, hva = u->hva;
+        for (;;) {
+                uint64_t chunk = 0;
 
-                if (!u->promote) {
-                        const TopologyNode *tn = &host->t->nodes[u->from];
-                        bool any_allowed = false;
-
-                        for (size_t k = 0; k < tn->n_demotion_targets && left > 0; k++) {
-                                int ci = host_index(host, tn->demotion_targets[k]);
-                                uint64_t room, take;
-
-                                if (ci < 0 || !host->nodes[ci].usable || host->nodes[ci].tier != NODE_TIER_CXL)
-                                        continue;
-                                if (!vm_allows(c->in, host->nodes[ci].id))
-                                        continue;
-                                any_allowed = true;
-                                room = free_pages[ci] > host->nodes[ci].keep_pages ? free_pages[ci] - host->nodes[ci].keep_pages : 0;
-                                take = u->huge ? (room >= left ? left : 0) : MIN(left, room);
-                                if (take == 0)
-                                        continue;
-                                add_move(p, host, u, hva, take, ci, false, &last_range);
-                                free_pages[ci] -= take;
-                                free_pages[u->from] += take;
-                                c->sim_dram_pages -= MIN(c->sim_dram_pages, take);
-                                c->demoted_pages += take;
-                                hva += take << PAGE_SHIFT;
-                                left -= take;
+                while (pi < l->n && sim_promote(ctx, host, &st, &l->u[pi], &hva, &left, di == n_demote, p))
+                        if (++pi < l->n) {
+                                hva = l->u[pi].hva;
+                                left = l->u[pi].pages;
                         }
-                        if (any_allowed)
-                                c->dropped_demote_pages += left;
-                        else
-                                c->denied_demote_pages += left;
-                } else {
-                        int hi = c->home;
-                        uint64_t node_room = free_pages[hi] > host->nodes[hi].keep_pages ? free_pages[hi] - host->nodes[hi].keep_pages : 0;
-                        uint64_t vm_room = c->target_pages > c->sim_dram_pages ? c->target_pages - c->sim_dram_pages : 0;
-                        uint64_t take = MIN(left, MIN(node_room, vm_room)), own;
+                if (di == n_demote)
+                        break;
+                while (di < n_demote && (chunk < chunk_pages || pi == l->n)) {
+                        /* a chunk ends inside a run of 4 KiB pages, or after a THP */
+                        uint64_t n = pi == l->n || l->u[di].huge ? dleft : MIN(dleft, chunk_pages - chunk);
 
-                        if (u->huge && take < left)
-                                take = 0;
-                        /* the first pages fit in what was free before any demotion, the rest need it */
-                        own = without_demotions[hi] > (int64_t) host->nodes[hi].keep_pages
-                                      ? MIN(take, (uint64_t) (without_demotions[hi] - (int64_t) host->nodes[hi].keep_pages))
-                                      : 0;
-                        if (u->huge && own < take)
-                                own = 0; /* a THP moves whole, in one move: all of it needs the room */
-                        if (own > 0)
-                                add_move(p, host, u, hva, own, hi, false, &last_range);
-                        if (take > own)
-                                add_move(p, host, u, hva + (own << PAGE_SHIFT), take - own, hi, true, &last_range);
-                        free_pages[hi] -= take;
-                        if (u->from >= 0)
-                                free_pages[u->from] += take;
-                        without_demotions[hi] -= (int64_t) take;
-                        c->sim_dram_pages += take;
-                        c->promoted_pages += take;
-                        c->dropped_promote_pages += left - take;
+                        sim_demote(ctx, host, &st, &l->u[di], &dhva, &dleft, n, p);
+                        chunk += n;
+                        if (dleft == 0 && ++di < n_demote) {
+                                dhva = l->u[di].hva;
+                                dleft = l->u[di].pages;
+                        }
                 }
         }
 }
@@ -1879,7 +1946,7 @@ int plan_compute(const Topology *t, const PlanLimits *limits, const PlanVm *vms,
                 emit_vm(c, &host, &units);
         }
         order_units(&units);
-        simulate(ctx, &host, &units, p);
+        simulate(ctx, &host, &units, limits->interleave_pages > 0 ? limits->interleave_pages : PLAN_INTERLEAVE_PAGES, p);
         plan_queries(ctx, n_vms, limits, p);
 
         for (size_t v = 0; v < n_vms; v++) {

@@ -52,6 +52,9 @@ typedef struct Floor {
 #define KPF_THP 22
 
 enum { COST_MOVE_4K, COST_MOVE_THP, COST_QUERY, _COST_MAX };
+/* Move batches are sized from the lowest of this many recent per-page measurements (see
+ * sizing_ns()). */
+#define COST_RECENT 8
 
 static const char *const failure_table[_MIGRATOR_FAILURE_MAX] = {
 #define FAILURE_NAME(ID, WORD, KEY, WHAT) [MIGRATOR_FAIL_##ID] = WORD,
@@ -171,7 +174,9 @@ typedef struct Job {
         Slot *slots;
         size_t n_slots;
         size_t n_nodes;             /* node ids < n_nodes */
-        uint8_t *node_full;         /* NODE_NOMEM, NODE_FLOOR: nothing more into it */
+        uint8_t *node_full;         /* NODE_NOMEM, NODE_FLOOR: nothing more into it (a floor until
+                                     * pages move off the node: floor_reopen()) */
+        uint8_t *floor_noted;       /* per node: its floor cut a batch in this plan (noticed once) */
         uint64_t *shortfall;        /* per node: pages demotions from it failed to free, which
                                      * needs_room promotions into it have not given up yet */
         PlanQuery *queries;         /* after the moves: blocks whose placement the planner wants */
@@ -258,6 +263,8 @@ struct Migrator {
         MigratorCounters total;
         MigratorStats stats;
         uint64_t page_ns[_COST_MAX];  /* per 4 KiB page, beyond the fixed part of a call */
+        uint64_t recent_ns[_COST_MAX][COST_RECENT]; /* the last measurements per page (0: none) */
+        unsigned recent_at[_COST_MAX];
         uint64_t call_ns;             /* the fixed part of a move call (probed) */
         usec_t probed_usec;           /* when call_ns was last probed; 0: never */
         void *probe_page;             /* a page of our own for the probe; NULL: cannot probe */
@@ -473,6 +480,7 @@ static void job_free(Job *j) {
         free(j->slots);
         free(j->moves);
         free(j->node_full);
+        free(j->floor_noted);
         free(j->shortfall);
         free(j->queries);
         free(j->ready.e);
@@ -667,7 +675,8 @@ static uint64_t cost_follow(uint64_t old, uint64_t measured) {
         return (old + measured) / 2 ?: 1;
 }
 
-static void update_cost(Migrator *m, int kind, usec_t dt, uint64_t pages) {
+/* Returns the call's cost per page as measured (0: not measured). */
+static uint64_t update_cost(Migrator *m, int kind, usec_t dt, uint64_t pages) {
         uint64_t t = dt * 1000, fixed = call_ns(m, kind), ns;
 
         if (dt > m->stats.max_batch_usec)
@@ -681,12 +690,44 @@ static void update_cost(Migrator *m, int kind, usec_t dt, uint64_t pages) {
         /* Tiny calls (spot queries) say more about the syscall than about pages; below the
          * smallest batch, so estimates never freeze. */
         if (pages < MIN((size_t) 16, m->o.batch_pages_min))
-                return;
+                return 0;
         /* The fixed part is taken as at most half of a call: with tiny batches a high fixed
          * estimate must not make pages look cheap, nor the other way round. */
         ns = MAX((t - MIN(fixed, t / 2)) / pages, (uint64_t) 1);
         m->page_ns[kind] = cost_follow(m->page_ns[kind], ns);
         m->stats.page_ns[kind] = m->page_ns[kind];
+        return ns;
+}
+
+/* A move call's cost per page, for sizing_ns(): only from calls that moved at least half of
+ * their pages (a call whose pages failed at once looks cheap and says nothing of copying). */
+static void cost_recent(Migrator *m, int kind, uint64_t ns, uint64_t moved, uint64_t pages) {
+        if (ns == 0 || moved * 2 < pages)
+                return;
+        m->recent_ns[kind][m->recent_at[kind]++ % COST_RECENT] = ns;
+}
+
+/*
+ * The per-page cost move batches are sized from: the lowest of the last COST_RECENT measurements
+ * of calls that moved (cost_recent()); before there are any, the running estimate. Why not the
+ * estimate itself: it follows a stall up at once (doubling per call) and down by halves, so with
+ * a stall every other call it only grows (x -> 2x -> x + c/2), and on a loaded host stalls come
+ * every few calls; in the TCG lab THP batches shrank to 1-4 huge pages and vtismd reached
+ * 0.41-0.75 of one bare move_pages (bench/RESULTS.md). A stall does not make a page dearer to
+ * copy; the cheapest recent call says what a call costs when nothing else runs, and a host that
+ * really got slower shows it within COST_RECENT calls. A batch sized so may take longer than
+ * batch_usec when the next call stalls too: it runs on the worker, and pause and floors act
+ * between calls. Queries use the estimate.
+ */
+static uint64_t sizing_ns(const Migrator *m, int kind) {
+        uint64_t low = UINT64_MAX;
+
+        if (kind == COST_QUERY)
+                return m->page_ns[kind];
+        for (unsigned i = 0; i < COST_RECENT; i++)
+                if (m->recent_ns[kind][i] > 0)
+                        low = MIN(low, m->recent_ns[kind][i]);
+        return low == UINT64_MAX ? m->page_ns[kind] : low;
 }
 
 /* How long a batch of this kind should take: the configured time, or longer when the fixed part
@@ -702,7 +743,7 @@ static usec_t batch_target_usec(const Migrator *m, int kind) {
 static size_t batch_pages(const Migrator *m, int kind) {
         uint64_t t = batch_target_usec(m, kind) * 1000, fixed = call_ns(m, kind), pages;
 
-        pages = (t > fixed ? t - fixed : t / 2) / MAX(m->page_ns[kind], (uint64_t) 1);
+        pages = (t > fixed ? t - fixed : t / 2) / MAX(sizing_ns(m, kind), (uint64_t) 1);
         pages = MAX(pages, (uint64_t) m->o.batch_pages_min);
         pages = MIN(pages, (uint64_t) m->o.batch_pages_max);
         return (size_t) pages;
@@ -1149,14 +1190,16 @@ static size_t batch_fit_floor(Migrator *m, Job *j, size_t n, MigratorCounters *d
                 d->failed_pages[MIGRATOR_FAIL_FLOOR] += entry_pages(&m->batch[i]);
                 room_lost(j, &m->batch[i], entry_pages(&m->batch[i]));
         }
-        if (!j->node_full[to]) {
+        if (!j->node_full[to])
+                j->node_full[to] = NODE_FLOOR;
+        if (!j->floor_noted[to]) {
                 char a[FORMAT_BYTES_MAX], b[FORMAT_BYTES_MAX];
 
-                j->node_full[to] = NODE_FLOOR;
+                j->floor_noted[to] = true;
                 log_notice("Node %d has %s free and must keep %s%s%s%s: moving only what fits above that, then nothing "
-                           "more into it in migration round %" PRIu64 ".", to, format_bytes(a, sizeof(a), free_bytes),
-                           format_bytes(b, sizeof(b), f->min_free_bytes), f->what ? " (" : "", f->what ?: "",
-                           f->what ? ")" : "", j->seq);
+                           "more into it in migration round %" PRIu64 " until pages move off it.", to,
+                           format_bytes(a, sizeof(a), free_bytes), format_bytes(b, sizeof(b), f->min_free_bytes),
+                           f->what ? " (" : "", f->what ?: "", f->what ? ")" : "", j->seq);
         }
         return k;
 }
@@ -1183,6 +1226,23 @@ static void batch_dry(Migrator *m, Job *j, size_t n) {
  * The end of a batch, on the loop: what demotions did not free, the counts, then the callbacks
  * (last; each may end the job or forget the VM). Frees b->hres.
  */
+/*
+ * Pages moved off a node that was at its floor: it has room again, so the plan's moves into it go
+ * on (each batch into it still reads its free memory first). This is what the interleaved plan
+ * needs (plan.h, model 5): a promotion batch cut at the DRAM floor, by the kernel's inexact
+ * MemFree (pages freed by the demotions before it wait on per-CPU lists, which MemFree does not
+ * count) or by another process's allocation, would otherwise end every promotion of the round;
+ * now the next demotion batch from that node reopens it, and only the cut part failed "floor".
+ */
+static void floor_reopen(Migrator *m, Job *j, size_t n) {
+        for (size_t i = 0; i < n; i++) {
+                int from = m->batch[i].from;
+
+                if (m->outcome[i] == OUT_MOVED && from >= 0 && (size_t) from < j->n_nodes && j->node_full[from] == NODE_FLOOR)
+                        j->node_full[from] = NODE_OPEN;
+        }
+}
+
 static void batch_end(Migrator *m, Batch *b) {
         Job *j = b->job;
         Slot *s = &j->slots[b->slot];
@@ -1192,6 +1252,7 @@ static void batch_end(Migrator *m, Batch *b) {
                 for (size_t i = 0; i < b->n; i++)
                         if (m->outcome[i] != OUT_MOVED && m->outcome[i] != OUT_RETRY)
                                 room_lost(j, &m->batch[i], entry_pages(&m->batch[i]));
+        floor_reopen(m, j, b->n);
         account(m, j, b->slot, &b->d);
         if (b->detach && s->vm) {
                 log_debug("VM %s (pid %d) %s during migration; its remaining moves are dropped.", s->id, (int) b->pid,
@@ -1351,9 +1412,10 @@ static void batch_collect(Migrator *m, Batch *b) {
         const size_t n = b->n;
         const int to = b->to, err = b->err;
         const long r = b->r;
+        uint64_t cost;
         size_t k;
 
-        update_cost(m, b->huge ? COST_MOVE_THP : COST_MOVE_4K, b->call_usec, b->huge ? n * MIGRATOR_HUGE_PAGES : n);
+        cost = update_cost(m, b->huge ? COST_MOVE_THP : COST_MOVE_4K, b->call_usec, b->huge ? n * MIGRATOR_HUGE_PAGES : n);
         if (!vm) {
                 batch_forgotten(m, b);
                 goto end;
@@ -1443,6 +1505,8 @@ count_moved:
                 for (size_t i = 0; i < n; i++)
                         if (m->outcome[i] == OUT_MOVED)
                                 b->d.moved_pages[m->batch[i].direction] += entry_pages(&m->batch[i]);
+        cost_recent(m, b->huge ? COST_MOVE_THP : COST_MOVE_4K, cost, b->d.moved_pages[b->dir],
+                    b->huge ? n * MIGRATOR_HUGE_PAGES : n);
 end:
         batch_end(m, b);
 }
@@ -2209,6 +2273,7 @@ int migrator_submit(Migrator *m, const Plan *plan, void *const *vms) {
         j->budget_pages = plan->budget_bytes / PAGE_4K;
         j->n_nodes = (size_t) max_node + 1;
         j->node_full = xcalloc(j->n_nodes, 1);
+        j->floor_noted = xcalloc(j->n_nodes, 1);
         j->shortfall = xcalloc(j->n_nodes, sizeof(uint64_t));
 
         j->n_slots = plan->n_vms;

@@ -80,8 +80,10 @@ esac
 text=$(vtismctl status)
 grep -qxF "      Tracker: $reason" <<<"$text" || fail "status lacks 'Tracker: $reason': $text"
 grep -Eq "^[^ ].* tracked by ${EXPECTED_TRACKER//+/\\+} " <<<"$text" || fail "the VM row lacks 'tracked by $EXPECTED_TRACKER': $text"
-vtismctl metrics | grep -Eq "^vtism_vm_tracker_info\{id=\"[^\"]*\",name=\"[^\"]*\",trackers=\"${EXPECTED_TRACKER//+/\\+}\"\} 1$" \
-        || fail "metrics: $(vtismctl metrics | grep tracker)"
+# Read whole first: under pipefail, grep -q quitting at the match can kill a still-writing vtismctl.
+metrics=$(vtismctl metrics)
+grep -Eq "^vtism_vm_tracker_info\{id=\"[^\"]*\",name=\"[^\"]*\",trackers=\"${EXPECTED_TRACKER//+/\\+}\"\} 1$" <<<"$metrics" \
+        || fail "metrics: $(grep tracker <<<"$metrics")"
 echo "ok: status says the guest is fed by $EXPECTED_TRACKER, and why: $reason"
 echo "    $(vm | jq -r .tracker_detail)"
 

@@ -16,6 +16,7 @@
 
 #include "../../src/core/heat-sweep.h"
 #include "check.h"
+#include "splitmix.h"
 #include "vtism/heatmap.h"
 #include "vtism/idle-pages-format.h"
 #include "vtism/macro.h"
@@ -28,11 +29,7 @@
 static uint64_t rng = 1;
 
 static uint64_t rnd(void) {
-        uint64_t z = (rng += UINT64_C(0x9e3779b97f4a7c15));
-
-        z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-        z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
-        return z ^ (z >> 31);
+        return splitmix64(&rng);
 }
 
 static unsigned rnd_below(unsigned n) {

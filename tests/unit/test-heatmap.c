@@ -215,10 +215,11 @@ static void test_layout_and_histograms(void) {
         check_int(n_granules, 2);
         check_int(heatmap_range(h, 3, NULL, NULL, NULL), -ENOENT);
         check_int(heatmap_ram_bytes(h), 8 * M1);
-        /* 1 byte per 4 KiB page (1024 pages in A+B), 1 per 2 MiB granule, 2 per 2 MiB block of HVA
-         * (A: 2, B: 1, C: 2), plus fixed overhead */
-        check(heatmap_memory_bytes(h) >= 1024 + 2 + 2 * 5);
-        check(heatmap_memory_bytes(h) <= 1024 + 2 + 2 * 5 + 5 * 1200 + 1024);
+        /* 1 byte per 4 KiB page (1024 pages in A+B), 1 per 2 MiB granule, 8 per range for its one
+         * chunk of blocks (all unknown), 64 per window (+ its residency counters: none seen yet),
+         * plus fixed overhead */
+        check(heatmap_memory_bytes(h) >= 1024 + 2 + 8 * 3 + 64 * 5);
+        check(heatmap_memory_bytes(h) <= 1024 + 2 + 8 * 3 + 64 * 5 + 5 * 8 + 3 * 200 + 1024);
         check_int(heatmap_n_histograms(h), 5);
 
         check_int(heatmap_gpa_to_hva(h, 4 * G1 + 5 * K4, &x), 0);
@@ -742,6 +743,53 @@ static void test_blocks_slots(void) {
         check_block(h, H0 + 63 * M2, HEAT_BLOCK_NODE, 1001, 0, false);
 }
 
+/* Where the bytes go (heatmap_memory()): block placement is 8 bytes per 512 MiB while the blocks
+ * agree, an array of 2 bytes per block where they do not, and one value again once they agree. */
+static void test_memory(void) {
+        _cleanup_(heatmap_freep) HeatMap *h = NULL;
+        HeatRangeSpec spec = { .gpa = 0, .hva = H0, .len_bytes = G1 };  /* 512 blocks: 2 chunks */
+        int *status = xcalloc(512, sizeof(int));
+        HeatMemory m;
+        HeatBlock hb;
+
+        check_int(heatmap_new(&spec, 1, NULL, &h), 0);
+        heatmap_memory(h, &m);
+        check_u64(m.heat_bytes, G1 / K4);
+        check_u64(m.block_bytes, 2 * 8);
+        check_u64(m.block_arrays, 0);
+        check_u64(m.window_bytes, 64);
+        check_u64(m.residency_bytes, 2 * 4);
+        check_u64(heatmap_memory_bytes(h), m.heat_bytes + m.block_bytes + m.window_bytes + m.residency_bytes +
+                                           m.range_bytes + m.map_bytes);
+
+        /* every other block of the first chunk marked THP: that chunk becomes an array */
+        for (unsigned b = 0; b < 256; b += 2)
+                check_int(heatmap_mark_huge(h, H0 + (uint64_t) b * M2, M2, true), 0);
+        heatmap_memory(h, &m);
+        check_u64(m.block_arrays, 1);
+        check_u64(m.block_bytes, 2 * 8 + 256 * 2);
+        check_int(heatmap_block_hva(h, H0, &hb), 0);
+        check(hb.huge);
+        check_int(heatmap_block_hva(h, H0 + M2, &hb), 0);
+        check(!hb.huge);
+
+        /* a residency pass puts every block on node 0, all present: one value per chunk again */
+        for (uint64_t b = 0; b < 512; b++)
+                check_int(heatmap_residency_update(h, H0 + b * M2, status, 512), 0);
+        heatmap_memory(h, &m);
+        check_u64(m.block_arrays, 1);  /* the huge marks still differ (a whole block stays THP) */
+        check_int(heatmap_mark_huge(h, H0, G1, false), 0);
+        heatmap_memory(h, &m);
+        check_u64(m.block_arrays, 0);
+        check_u64(m.block_bytes, 2 * 8);
+        check_u64(m.residency_bytes, 2 * 2 * 4);  /* node 0 and "other" */
+        check_int(heatmap_block_hva(h, H0 + 300 * M2, &hb), 0);
+        check_int(hb.kind, HEAT_BLOCK_NODE);
+        check_int(hb.node, 0);
+        check(hb.all_present);
+        free(status);
+}
+
 int main(void) {
         test_params();
         test_new_errors();
@@ -755,6 +803,7 @@ int main(void) {
         test_blocks_presence();
         test_blocks_pass();
         test_blocks_slots();
+        test_memory();
         printf("test-heatmap: OK\n");
         return 0;
 }

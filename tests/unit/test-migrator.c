@@ -81,6 +81,7 @@ static bool isolated[PAGES];
 static _Atomic usec_t fake_spent;              /* the worker's calls and the loop add to it */
 static usec_t fake_call_usec = COST_CALL_USEC;  /* fixed cost of a move call */
 static unsigned stall_at_move_call;             /* that move call (of any process) takes 500 ms more */
+static unsigned stall_every;                    /* every n-th move call takes 500 ms more (0: none) */
 static usec_t fake_probe_usec;                  /* extra cost of the migrator's probe calls */
 static unsigned n_move_calls;
 static unsigned long call_pages[4096];          /* pages per move call, in order */
@@ -162,7 +163,7 @@ static void fake_reset(void) {
                 node_free[n] = 1000000;
         fake_spent = USEC_PER_SEC;
         fake_call_usec = COST_CALL_USEC;
-        stall_at_move_call = n_move_calls = 0;
+        stall_at_move_call = n_move_calls = stall_every = 0;
         fake_probe_usec = 0;
         max_call_pages = 0;
         memset(floor_pages, 0, sizeof(floor_pages));
@@ -364,7 +365,7 @@ long __wrap_move_pages(int pid, unsigned long count, void **pages, const int *no
         max_call_pages = MAX(max_call_pages, count);
         if (n_move_calls < ELEMENTSOF(call_pages))
                 call_pages[n_move_calls] = count;
-        if (++n_move_calls == stall_at_move_call)
+        if (++n_move_calls == stall_at_move_call || (stall_every > 0 && n_move_calls % stall_every == 0))
                 fake_spent += 500 * USEC_PER_MSEC;
         if (p->exit_at_move_call && p->move_calls >= p->exit_at_move_call) {
                 p->exited = true;
@@ -1085,6 +1086,40 @@ static void test_slices_stall(void) {
 }
 
 /*
+ * THP batches on a host that stalls every second move call by 500 ms (the loaded TCG lab, where
+ * THP batches shrank to 1-4 huge pages): batches are sized from the lowest of the recent per-page
+ * costs, so after the first two calls every batch holds what 10 ms of THP moves at the fake's
+ * 2 ms per THP allow (4-5 THPs), stalls or not. (Sized from the running estimate, which doubles
+ * at each stall and halves its excess per call, they held 1-2.) 32 THPs, 0 -> 1.
+ */
+static void test_slices_thp_stalls(void) {
+        MigratorOptions o;
+
+        options_small(&o);
+        o.batch_usec = 10 * USEC_PER_MSEC;
+        setup(&o);
+        stall_every = 2;
+        for (unsigned b = 0; b < 32; b++)
+                procs[0].thp[b] = true;
+        plan_begin(UINT64_MAX);
+        for (unsigned b = 0; b < 32; b++)
+                plan_add(0, PLAN_DEMOTE, b * 512, 512, 0, 1, true);
+        submit();
+        run_until_rounds(1);
+        check_int(count_on(0, 0, PAGES, 1), PAGES);
+        check_u64(rec.last.total.moved_huge[PLAN_DEMOTE], 32);
+        fprintf(stderr, "THP stalls: %u move calls, THPs per call:", n_move_calls);
+        for (unsigned i = 0; i < n_move_calls && i < ELEMENTSOF(call_pages); i++)
+                fprintf(stderr, " %lu", call_pages[i]);
+        fprintf(stderr, "; THP cost estimate %llu ns/page\n", (unsigned long long) migrator_stats(mig)->page_ns[1]);
+        /* the first two calls go by the starting estimate, the last holds the rest */
+        check(n_move_calls >= 4 && n_move_calls <= 10);
+        for (unsigned i = 2; i + 1 < n_move_calls; i++)
+                check(call_pages[i] >= 4);
+        teardown();
+}
+
+/*
  * The probe stalls (40 ms each time: it overestimates the fixed part 4x), real calls cost 10 ms
  * plus 20 us per page (like the loaded lab): batches are 50 x the estimate (capped at 500 ms:
  * the 8000 pages in one call or few), and the probe has a slice of its own.
@@ -1219,6 +1254,16 @@ static void setup_flight(void) {
         gate_set(true);
 }
 
+/* The common start of an in-flight case: one plan demoting vm0's first N pages, its first call
+ * held inside the fake kernel by the gate. */
+static void flight_demote(unsigned n_pages) {
+        setup_flight();
+        plan_begin(UINT64_MAX);
+        plan_add(0, PLAN_DEMOTE, 0, n_pages, 0, 1, false);
+        submit();
+        wait_in_call(1);
+}
+
 static void test_in_flight(void) {
         _cleanup_(sd_event_source_unrefp) sd_event_source *io = NULL;
         int fds[2];
@@ -1248,11 +1293,7 @@ static void test_in_flight(void) {
         teardown();
 
         /* pause */
-        setup_flight();
-        plan_begin(UINT64_MAX);
-        plan_add(0, PLAN_DEMOTE, 0, 640, 0, 1, false);
-        submit();
-        wait_in_call(1);
+        flight_demote(640);
         migrator_set_paused(mig, true);
         gate_set(false);
         run_quiet(20 * USEC_PER_MSEC);
@@ -1291,11 +1332,7 @@ static void test_in_flight(void) {
         teardown();
 
         /* in order */
-        setup_flight();
-        plan_begin(UINT64_MAX);
-        plan_add(0, PLAN_DEMOTE, 0, 256, 0, 1, false);
-        submit();
-        wait_in_call(1);
+        flight_demote(256);
         plan_begin(UINT64_MAX);
         plan_add(1, PLAN_DEMOTE, 0, 64, 0, 1, false);
         submit();
@@ -1328,11 +1365,7 @@ static void test_in_flight(void) {
         teardown();
 
         /* cancel */
-        setup_flight();
-        plan_begin(UINT64_MAX);
-        plan_add(0, PLAN_DEMOTE, 0, 256, 0, 1, false);
-        submit();
-        wait_in_call(1);
+        flight_demote(256);
         migrator_cancel(mig);
         check_int(rec.rounds, 0);
         gate_set(false);
@@ -1345,11 +1378,7 @@ static void test_in_flight(void) {
         teardown();
 
         /* stop: migrator_free() waits for the call in flight */
-        setup_flight();
-        plan_begin(UINT64_MAX);
-        plan_add(0, PLAN_DEMOTE, 0, 256, 0, 1, false);
-        submit();
-        wait_in_call(1);
+        flight_demote(256);
         gate_set(false);
         teardown();
         check_int(procs[0].move_calls, 1);
@@ -1507,7 +1536,9 @@ static void test_needs_room(void) {
  * Floors: before every move batch into a node with a floor, the migrator reads the node's free
  * memory (the fake reader: the fake kernel's count, which drops as pages move in and as "others"
  * take pages at every move call) and hands over only what keeps the node at or above its floor;
- * the rest fails "floor" and the node takes nothing more in the round. In pages; vm0 only; every
+ * the rest fails "floor" and the node takes nothing more in the round until pages move off it
+ * (then it is read again before the next batch into it: a plan interleaves demotions and the
+ * promotions their room makes, plan.h model 5). In pages; vm0 only; every
  * page starts on node 0 (DRAM) unless a case puts it on node 1; nodes 1 and 2 are CXL.
  *
  *   case                 free (n0,n1,n2)  floor (n0,n1,n2)  moves of vm0                   result
@@ -1529,6 +1560,10 @@ static void test_needs_room(void) {
  *                                                           needs_room                     (no-room), 100 moved
  *   other node free      -, 1000, 9000    -, 1000, 1000     demote [0,1000) ->1,           1000 moved (to 2);
  *                                                           [1000,2000) ->2                1000 floor
+ *   reopened             500, -, -        400, -, -         promote [5000,5200) 1->0,      100 promoted, 100 floor;
+ *                                                           demote [0,300) 0->1,           300 demoted (node 0 has
+ *                                                           promote [5200,5500) 1->0       room again): 300 more
+ *                                                           needs_room                     promoted (before: 0)
  *   no floor: no read    -, 10000, -      -, 0, -           demote [0,3000)                3000 moved, 0 reads
  *   dry-run              -, 1000, -       -, 1000, -        demote [0,3000), dry-run       3000 would move, 0 reads
  * ("-": 1000000 free, no floor)
@@ -1579,6 +1614,10 @@ static const FloorCase floor_cases[] = {
         { "other node free", .free = { 0, 1000, 9000 }, .floor = { 0, 1000, 1000 },
           .moves = { { 0, 1000, 0, 1, PLAN_DEMOTE, false, false }, { 1000, 1000, 0, 2, PLAN_DEMOTE, false, false } },
           .moved_demote = 1000, .failed_floor = 1000, .end_free1 = 1000 },
+        { "reopened", .free = { 500 }, .floor = { 400 }, .on_node1_first = 5000, .on_node1_n = 800,
+          .moves = { { 5000, 200, 1, 0, PLAN_PROMOTE, false, false }, { 0, 300, 0, 1, PLAN_DEMOTE, false, false },
+                     { 5200, 300, 1, 0, PLAN_PROMOTE, false, true } },
+          .moved_promote = 400, .moved_demote = 300, .failed_floor = 100, .end_free1 = -1 },
         { "no floor: no read", .free = { 0, 10000 }, .moves = { { 0, 3000, 0, 1, PLAN_DEMOTE, false, false } },
           .moved_demote = 3000, .end_free1 = 7000, .no_reads = true },
         { "dry-run", .free = { 0, 1000 }, .floor = { 0, 1000 }, .dry_run = true,
@@ -1934,6 +1973,7 @@ int main(void) {
         test_slices();
         test_slices_expensive_calls();
         test_slices_stall();
+        test_slices_thp_stalls();
         test_slices_bad_probe();
         test_in_flight();
         test_forget();

@@ -334,7 +334,6 @@ static void check_plan(const World *w, const Plan *p) {
         uint64_t dram[VMS_MAX] = {}, promoted[VMS_MAX] = {}, demoted[VMS_MAX] = {};
         bool target_known[VMS_MAX] = {};
         uint8_t *moved[VMS_MAX] = {};
-        bool seen_promotion = false;
 
         check_int(p->n_vms, w->n_vms);
         check_u64(p->budget_bytes, w->limits.budget_bytes);
@@ -365,10 +364,7 @@ static void check_plan(const World *w, const Plan *p) {
                 check(m->n_pages > 0);
                 total += m->n_pages;
                 check(total << 12 <= w->limits.budget_bytes);                 /* the cycle's budget */
-                if (m->direction == PLAN_PROMOTE)
-                        seen_promotion = true;
-                else
-                        check(m->direction == PLAN_DEMOTE && !seen_promotion);  /* demotions first */
+                check(m->direction == PLAN_PROMOTE || m->direction == PLAN_DEMOTE);
                 check((m->hva & (K4 - 1)) == 0);
                 first = vm_page(vm, m->hva);
                 check(first >= 0);
@@ -480,15 +476,43 @@ static int cmp_query_hva(const void *a, const void *b) {
         return (x->hva > y->hva) - (x->hva < y->hva);
 }
 
-/* Execute the plan: moves as the contract says, then its queries, kept for the next plan. */
-static void apply_plan(World *w, const Plan *p) {
+/*
+ * How much of move m a round with `left` pages to go makes: all of it, or (the migrator's batches
+ * end on 2 MiB boundaries, and a round ends between batches) up to the last 2 MiB boundary that
+ * fits; a THP whole or not at all.
+ */
+static uint64_t move_part(const PlanMove *m, uint64_t left) {
+        uint64_t end;
+
+        if (m->n_pages <= left)
+                return m->n_pages;
+        if (m->huge)
+                return 0;
+        end = (m->hva + (left << 12)) & ~(M2 - 1);
+        return end > m->hva ? (end - m->hva) >> 12 : 0;
+}
+
+/*
+ * Execute the first max_pages pages of the plan's moves, in order (move_part()), as the contract
+ * says; if that was all of them, then its queries, kept for the next plan. Less is a round the
+ * next plan replaced unfinished (migrator.h, "Replacing"): its queries never ran.
+ */
+static void apply_plan_part(World *w, const Plan *p, uint64_t max_pages) {
         _cleanup_free_ PlanQuery *queries = NULL;
+        uint64_t done = 0;
+        bool all = true;
 
         for (size_t k = 0; k < p->n_moves; k++) {
                 const PlanMove *m = &p->moves[k];
                 WVm *vm = &w->vm[m->vm];
                 uint64_t first = (uint64_t) vm_page(vm, m->hva), end = first + m->n_pages, run = first;
                 int run_from = -2, run_to = -2;
+
+                if (max_pages - done < m->n_pages) {
+                        all = false;
+                        end = first + move_part(m, max_pages - done);
+                }
+                done += end - first;
 
                 /* per page: where it is, where it ends; reported in runs of equal (from, to) */
                 for (uint64_t q = first; q <= end; q++) {
@@ -514,17 +538,19 @@ static void apply_plan(World *w, const Plan *p) {
                                 vm->in_place_at[q] = w->plans + 1;
                         }
                 }
+                if (!all)
+                        break;
         }
 
         w->plans++;
         for (size_t v = 0; v < w->n_vms; v++)
                 vm_free_placement(&w->vm[v]);
-        if (p->n_queries > 0) {
+        if (all && p->n_queries > 0) {
                 queries = xcalloc(p->n_queries, sizeof(PlanQuery));
                 memcpy(queries, p->queries, p->n_queries * sizeof(PlanQuery));
                 qsort(queries, p->n_queries, sizeof(PlanQuery), cmp_query_hva);
         }
-        for (size_t q = 0; q < p->n_queries; q++) {
+        for (size_t q = 0; all && q < p->n_queries; q++) {
                 const PlanQuery *pq = &queries[q];
                 WVm *vm = &w->vm[pq->vm];
                 int *status = xcalloc(pq->n_pages, sizeof(int));
@@ -544,6 +570,11 @@ static void apply_plan(World *w, const Plan *p) {
                 w->vm[v].in.n_placement = w->vm[v].n_placement;
         }
         world_refresh_free(w);
+}
+
+/* Execute the plan: moves as the contract says, then its queries, kept for the next plan. */
+static void apply_plan(World *w, const Plan *p) {
+        apply_plan_part(w, p, UINT64_MAX);
 }
 
 static Plan *world_plan(World *w) {
@@ -609,6 +640,20 @@ static uint64_t sum_moves(const Plan *p, PlanDirection d, int vm) {
 static void set_budget(WVm *vm, uint64_t mib) {
         vm->in.policy.kind = PLAN_POLICY_BUDGET;
         vm->in.policy.dram_budget_bytes = mib << 20;
+}
+
+/* A world of one VM with a DRAM budget, from the segments of a table row (up to max_segs, ended
+ * early by one of 0 pages). */
+static WVm *budget_world(World *w, const TNode *nodes, size_t n_nodes, const Seg *segs, size_t max_segs, uint64_t budget_mib) {
+        size_t n_segs = 0;
+        WVm *vm;
+
+        while (n_segs < max_segs && segs[n_segs].pages > 0)
+                n_segs++;
+        world_init(w, nodes, n_nodes);
+        vm = one_vm(w, segs, n_segs);
+        set_budget(vm, budget_mib);
+        return vm;
 }
 
 /*
@@ -820,8 +865,9 @@ static void test_cxl_min_free(void) {
  * 1→2 = 1→3 = 14 (ties: lower id first), 0→2 = 0→3 = 24.
  *   [0 dram 128G] [1 dram 128G] [2 cxl 64G] [3 cxl 64G]
  *   vm homed on node 1: | 64M@200:2 | 192M@0:1 |  budget 64M: demote 192M, promote 64M to node 1
- * With node 2 at its minimum free ratio the demotions go to node 3; both full: none, and the
- * promotions that needed their room do not happen either.
+ * With node 2 at its minimum free ratio the demotions go to node 3 (once promotions interleaved
+ * with them have taken pages off node 2, to node 2 again as far as its ratio allows); both full:
+ * none, and the promotions that needed their room do not happen either.
  */
 static void test_four_nodes(void) {
         _cleanup_free_ char *root = xasprintf("%s/sysfs-4node", test_data);
@@ -850,14 +896,19 @@ static void test_four_nodes(void) {
                 vm->in.home_node = 1;
                 set_budget(vm, 64);
                 p = world_plan(&w);
-                for (size_t k = 0; k < p->n_moves; k++) {
+                for (size_t k = 0, promoted = 0; k < p->n_moves; k++) {
                         const PlanMove *m = &p->moves[k];
 
                         if (m->direction == PLAN_DEMOTE) {
                                 check_int(m->from_node, 1);
-                                check_int(m->to_node, full == 0 ? 2 : 3);
-                        } else
+                                if (full != 1 || promoted == 0)
+                                        check_int(m->to_node, full == 0 ? 2 : 3);
+                                else /* the promotions from node 2 made room there (check_plan: >= 10 % free) */
+                                        check(m->to_node == 2 || m->to_node == 3);
+                        } else {
                                 check_int(m->to_node, 1);
+                                promoted += m->n_pages;
+                        }
                 }
                 check_u64(sum_moves(p, PLAN_DEMOTE, -1), full < 2 ? PG(192) : 0);
                 check_u64(sum_moves(p, PLAN_PROMOTE, -1), full < 2 ? PG(64) : 0);
@@ -1115,16 +1166,11 @@ static void test_keep_blocks_whole(void) {
 
         for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
                 _cleanup_(plan_freep) Plan *p = NULL, *again = NULL;
-                size_t n_segs = 0;
                 char blocks[8];
                 World w;
                 WVm *vm;
 
-                while (n_segs < ELEMENTSOF(cases[i].segs) && cases[i].segs[n_segs].pages > 0)
-                        n_segs++;
-                world_init(&w, TWO_NODES, 2);
-                vm = one_vm(&w, cases[i].segs, n_segs);
-                set_budget(vm, cases[i].budget_mib);
+                vm = budget_world(&w, TWO_NODES, 2, cases[i].segs, ELEMENTSOF(cases[i].segs), cases[i].budget_mib);
                 vm_blocks(vm, blocks, sizeof(blocks));
                 check_str(blocks, cases[i].before);
                 p = world_step(&w);
@@ -1602,6 +1648,170 @@ static void test_thp_needs_room(void) {
         world_done(&w);
 }
 
+static bool verbose(void) {
+        return getenv("VTISM_TEST_VERBOSE");
+}
+
+/*
+ * The plan's order (plan.h, model 5): promotions as soon as there is room for them, demotions in
+ * chunks of limits.interleave_pages between them, never "all demotions, then all promotions".
+ * Consecutive moves of one direction (and needs_room) are summed into one token: D = demote,
+ * P = promote, the MiB, r = needs_room. [0 dram 1G, others 0] [1 cxl 1G], watermark 5 %; chunks of
+ * 4M unless said otherwise.
+ *   (a) swap at the VM's target:  | 16M@0:0 | 16M@200:1 |  budget 16M   D4 P4 D4 P4 D4 P4 D4 P4
+ *       (the demotions-first order of before: D16 P16)
+ *   (b) room for 4M first:        | 8M@0:0 | 16M@200:1 |   budget 12M   P4 D4 P4 D4 P4
+ *   (c) the DRAM node full: [0 dram 1000M, others 934M: 50M free = its watermark]; the
+ *       promotions need the demotions' room
+ *                                 | 16M@0:0 | 16M@100:1 |  budget 32M   D4 P4r D4 P4r D4 P4r D4 P4r
+ *   (d) THPs, chunks of 512 pages: | 4M@0:0 THP | 4M@200:1 THP |  budget 4M   D2 P2 D2 P2
+ *   (e) (a) with chunks of 6M: a chunk ends inside a run       D6 P6 D6 P6 D4 P4
+ *   (f) (a) within a cycle budget of 20M: 10M each way          D4 P4 D4 P4 D2 P2
+ *   (g) above its target by 20M, and a 4M swap: | 24M@0:0 | 4M@200:1 |  budget 4M: no room
+ *       for a promotion until the VM is down to its target, so demotions until then (the chunks
+ *       follow one another: one move), then the swap's     D24 P4
+ *   (h) the default chunk (PLAN_INTERLEAVE_PAGES, 16M): | 48M@0:0 | 48M@200:1 |  budget 48M
+ *                                                            D16 P16 D16 P16 D16 P16
+ */
+static void test_interleave(void) {
+        static const struct {
+                uint64_t dram_mib, other_mib;
+                Seg segs[3];
+                uint64_t budget_mib, cycle_mib, chunk;
+                const char *want;
+        } cases[] = {
+                { 1024, 0, { S(PG(16), 0, 0), S(PG(16), 200, 1) }, 16, 0, PG(4), "D4 P4 D4 P4 D4 P4 D4 P4" },
+                { 1024, 0, { S(PG(8), 0, 0), S(PG(16), 200, 1) }, 12, 0, PG(4), "P4 D4 P4 D4 P4" },
+                { 1000, 934, { S(PG(16), 0, 0), S(PG(16), 100, 1) }, 32, 0, PG(4), "D4 P4r D4 P4r D4 P4r D4 P4r" },
+                { 1024, 0, { SH(PG(4), 0, 0), SH(PG(4), 200, 1) }, 4, 0, 512, "D2 P2 D2 P2" },
+                { 1024, 0, { S(PG(16), 0, 0), S(PG(16), 200, 1) }, 16, 0, PG(6), "D6 P6 D6 P6 D4 P4" },
+                { 1024, 0, { S(PG(16), 0, 0), S(PG(16), 200, 1) }, 16, 20, PG(4), "D4 P4 D4 P4 D2 P2" },
+                { 1024, 0, { S(PG(24), 0, 0), S(PG(4), 200, 1) }, 4, 0, PG(4), "D24 P4" },
+                { 1024, 0, { S(PG(48), 0, 0), S(PG(48), 200, 1) }, 48, 0, 0, "D16 P16 D16 P16 D16 P16" },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                const TNode nodes[] = {
+                        { .id = 0, .tier = NODE_TIER_DRAM, .total_mib = cases[i].dram_mib, .other_mib = cases[i].other_mib,
+                          .targets = { 1 }, .n_targets = 1 },
+                        { .id = 1, .tier = NODE_TIER_CXL, .total_mib = 1024 },
+                };
+                _cleanup_(plan_freep) Plan *p = NULL;
+                char got[256] = "";
+                World w;
+
+                (void) budget_world(&w, nodes, 2, cases[i].segs, ELEMENTSOF(cases[i].segs), cases[i].budget_mib);
+                w.limits.interleave_pages = cases[i].chunk;
+                if (cases[i].cycle_mib > 0)
+                        w.limits.budget_bytes = cases[i].cycle_mib << 20;
+                p = world_plan(&w);
+                for (size_t k = 0; k < p->n_moves;) {
+                        const PlanMove *m = &p->moves[k];
+                        uint64_t pages = 0;
+                        size_t len = strlen(got);
+
+                        for (; k < p->n_moves && p->moves[k].direction == m->direction && p->moves[k].needs_room == m->needs_room; k++)
+                                pages += p->moves[k].n_pages;
+                        snprintf(got + len, sizeof(got) - len, "%s%c%" PRIu64 "%s", len > 0 ? " " : "",
+                                 m->direction == PLAN_PROMOTE ? 'P' : 'D', pages / 256, m->needs_room ? "r" : "");
+                }
+                if (!streq(got, cases[i].want)) {
+                        fprintf(stderr, "interleave case %zu: got \"%s\", want \"%s\"\n", i, got,
+                                cases[i].want ? cases[i].want : "(none)");
+                        dump_plan(p);
+                }
+                check(streq(got, cases[i].want));
+                world_done(&w);
+        }
+}
+
+/*
+ * Rounds replaced before they finish (bench/h2h-lab shift; migrator.h "Replacing"): vtismd plans
+ * every 5 s cycle and a new plan ends the running round, so under the lab's TCG a round made only
+ * its first ~2,900 moves (11,527 pages in four rounds). With all demotions first those four
+ * rounds demoted and promoted nothing. Simulated with the real heat model and an ideal migrator
+ * that executes only the first ROUND_PAGES pages of every plan (and never its queries), and
+ * the residency sweep (every page queried once a cycle: vtismd's 65536 pages):
+ *   [0 dram 640M, others 540M: 36M free, its watermark 32M] [1 cxl 1G]
+ *   vm: 256M, the first 64M on DRAM, the rest on CXL; budget 64M; cycle budget 1280M.
+ *   Cycle 1: every page accessed; then every cycle a 48M window: [64M, 112M) for cycles 2-20,
+ *   [112M, 160M) from cycle 21.
+ * Wanted, in every round: demoted <= promoted + one chunk (the next plan begins with promotions
+ * into the room of a chunk cut short), so the window's share of DRAM grows in every round while
+ * it converges; >= 95 % of the window on DRAM within 12 cycles of each phase (24,576 moves at
+ * 2,560 a round, rounds ending on 2 MiB boundaries: 10 rounds, after the heat's 2 cycles); DRAM
+ * use within the budget (+2 %); a mean share of the window on DRAM over each phase's first 12
+ * cycles >= 40 %. Measured: 12 and 12 cycles, 43 % and 41 % (with chunks of 4 MiB: 46 % and 44 %);
+ * with all demotions first (the code before the interleaving) four rounds in a row demoted 2,560
+ * pages and promoted none, in both phases, and the means were 27 % and 34 % (12 and 13 cycles).
+ */
+#define ROUND_PAGES UINT64_C(2900)
+static void test_replaced_rounds(void) {
+        static const TNode nodes[] = {
+                { .id = 0, .tier = NODE_TIER_DRAM, .total_mib = 640, .other_mib = 540, .targets = { 1 }, .n_targets = 1 },
+                { .id = 1, .tier = NODE_TIER_CXL, .total_mib = 1024 },
+        };
+        uint64_t window = PG(64), converged[2] = {}, share_sum[2] = {};
+        World w;
+        WVm *vm;
+
+        world_init(&w, nodes, 2);
+        vm = world_add_vm_ranges(&w, (const uint64_t[]) { PG(256) }, (const uint64_t[]) { 0 }, 1, 0);
+        for (uint64_t q = 0; q < vm->pages; q++)
+                vm->where[q] = q < PG(64) ? 0 : 1;
+        w.limits.budget_bytes = UINT64_C(1280) << 20;
+        set_budget(vm, 64);
+        world_refresh_free(&w);
+
+        for (unsigned cycle = 1; cycle <= 40; cycle++) {
+                _cleanup_(plan_freep) Plan *p = NULL;
+                unsigned phase = cycle <= 20 ? 0 : 1, at = cycle - (phase == 0 ? 0 : 20);
+                uint64_t hot, dram, promoted = 0, demoted = 0, done = 0;
+
+                if (cycle == 21)
+                        window = PG(112);
+                vm_pass(vm); /* vtismd's residency sweep: 65536 pages a cycle, this VM's size */
+                if (cycle == 1)
+                        vm_cycle(vm, (const Run[]) { { 0, vm->pages } }, 1);
+                else
+                        vm_cycle(vm, (const Run[]) { { window, PG(48) } }, 1);
+                p = world_plan(&w);
+                for (size_t k = 0; k < p->n_moves; k++) {
+                        uint64_t n = move_part(&p->moves[k], ROUND_PAGES - done);
+
+                        *(p->moves[k].direction == PLAN_PROMOTE ? &promoted : &demoted) += n;
+                        done += n;
+                        if (n < p->moves[k].n_pages)
+                                break;
+                }
+                apply_plan_part(&w, p, ROUND_PAGES);
+                w.limits.round++;
+                hot = vm_pages_on_tier(&w, vm, NODE_TIER_DRAM, window, PG(48));
+                dram = vm_pages_on_tier(&w, vm, NODE_TIER_DRAM, 0, vm->pages);
+                if (at <= 12)
+                        share_sum[phase] += hot * 100 / PG(48);
+                if (converged[phase] == 0 && hot * 100 >= PG(48) * 95 && dram * 100 <= PG(64) * 102)
+                        converged[phase] = at;
+                if (verbose())
+                        printf("  cycle %2u: promoted %5" PRIu64 ", demoted %5" PRIu64 " of %" PRIu64 " planned; window %3" PRIu64
+                               "%% on DRAM, DRAM %3" PRIu64 " MiB\n",
+                               cycle, promoted, demoted, (p->promote_bytes + p->demote_bytes) >> 12, hot * 100 / PG(48), dram / 256);
+                if (verbose() && (cycle == 11 || cycle == 12))
+                        printf("    %s\n", p->vms[0].reason);
+                if (demoted > promoted + PLAN_INTERLEAVE_PAGES)
+                        fprintf(stderr, "cycle %u: the round demoted %" PRIu64 " pages and promoted %" PRIu64 "\n", cycle, demoted, promoted);
+                check(demoted <= promoted + PLAN_INTERLEAVE_PAGES);
+                check(dram * 100 <= PG(64) * 102);
+        }
+        printf("test-plan: rounds cut at %" PRIu64 " pages: the window converged in %" PRIu64 " and %" PRIu64
+               " cycles, mean share on DRAM over each phase's first 12 cycles %" PRIu64 " %% and %" PRIu64 " %%\n",
+               ROUND_PAGES, converged[0], converged[1], share_sum[0] / 12, share_sum[1] / 12);
+        check(converged[0] > 0 && converged[0] <= 12);
+        check(converged[1] > 0 && converged[1] <= 12);
+        check(share_sum[0] / 12 >= 40 && share_sum[1] / 12 >= 40); /* demotions first: 27 % and 34 % */
+        world_done(&w);
+}
+
 /*
  * The margin can be overridden (PlanLimits.margin_heat, for bench/policy-sim): 100 against 60
  * swaps with a margin of 32 and not with the default 48 (nor 40: 60 + 40 = 100 swaps, 41 not).
@@ -1919,10 +2129,6 @@ typedef struct SimCase {
         uint64_t cycle_budget_mib;
 } SimCase;
 
-static bool verbose(void) {
-        return getenv("VTISM_TEST_VERBOSE");
-}
-
 /*
  * The lab's convergence case (issue 8, lab test (a)), simulated with the real heat model, this
  * planner and the ideal migrator, one plan per 5 s sampling cycle:
@@ -2203,6 +2409,8 @@ int main(void) {
         test_hidden_dram();
         test_swap_hidden_dram();
         test_thp_needs_room();
+        test_interleave();
+        test_replaced_rounds();
         test_margin();
         test_errors();
         test_random();

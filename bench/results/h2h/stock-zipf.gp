@@ -5,4 +5,4 @@ set xlabel 'seconds since the workload started'
 set ylabel '% of the hot set on DRAM'
 set yrange [0:105]
 set key outside right
-plot 'stock-zipf.dat' index 0 with linespoints title 'vtismd', 'stock-zipf.dat' index 1 with linespoints title 'damon'
+plot 'stock-zipf.dat' index 0 with linespoints title 'vtismd', 'stock-zipf.dat' index 1 with linespoints title 'damon', 'stock-zipf.dat' index 2 with linespoints title 'numab', 'stock-zipf.dat' index 3 with linespoints title 'damon-nogoal'

@@ -1,0 +1,8 @@
+set terminal png size 1000,500
+set output 'patched-pair.png'
+set title 'h2h-lab patched-pair: true hot set on the DRAM node'
+set xlabel 'seconds since the workload started'
+set ylabel '% of the hot set on DRAM'
+set yrange [0:105]
+set key outside right
+plot 'patched-pair.dat' index 0 with linespoints title 'none', 'patched-pair.dat' index 1 with linespoints title 'oracle', 'patched-pair.dat' index 2 with linespoints title 'vtismd', 'patched-pair.dat' index 3 with linespoints title 'numab', 'patched-pair.dat' index 4 with linespoints title 'damon-nogoal'
