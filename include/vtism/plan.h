@@ -45,9 +45,11 @@
  *     query-first move found already in place heatmap_residency_moved(h, hva, n, node, node);
  *     pages that failed are not reported. (This keeps the block placement below exact.)
  *   - queries[] are 2 MiB blocks (or the part of one inside a RAM range) whose pages the planner
- *     wants to know exactly. The migrator queries them (move_pages(2) with nodes = NULL) after
- *     this plan's moves, feeds each block to heatmap_residency_update(), and passes the statuses
- *     as PlanVm.placement to the next plan_compute(), after which it frees them. Their pages sum
+ *     wants to know exactly. The migrator queries them (move_pages(2) with nodes = NULL) before
+ *     this plan's moves (a round replaced before its end still delivers them), feeds each block
+ *     to heatmap_residency_update(), keeps the statuses following what this plan's moves then
+ *     moved (so they say where the pages are after them), and passes them as PlanVm.placement
+ *     to the next plan_compute(), after which it frees them. Their pages sum
  *     to at most limits.query_pages.
  *
  * MODEL (numbers for the default heat model of heatmap.h: decay 12 %, +32 per accessed cycle,
