@@ -110,10 +110,11 @@
  *    p = 1/2, so 255 against 0 swaps and 200 against 40 does not; one walk over the two
  *    histograms per VM and plan, O(256)). Measured (bench/policy-sim, 1 GiB, 25 % DRAM,
  *    moves in the second half of 160 cycles, before -> after): Zipf 0.9 235 -> 18 MiB, 0.6
- *    254 -> 28, 1.2 149 -> 1; DRAM hit ratio 0.801 -> 0.785, 0.526 -> 0.511, 0.957 -> 0.948
- *    (98 %, 97 %, 99 % of before; of the oracle's 0.858 -> 0.841, 0.717 -> 0.697, 0.957 ->
- *    0.948), the Zipf 0.9 convergence tail slower (95 % of its hot set by accesses after 124
- *    cycles instead of 32); shifting window and scattered unchanged (0.72 and 0.72). The price:
+ *    254 -> 28, 1.2 149 -> 1; DRAM hit ratio 0.801 -> 0.785, 0.526 -> 0.511, 0.957 -> 0.949
+ *    (98 %, 97 %, 99 % of before; of the oracle's 0.858 -> 0.840, 0.717 -> 0.697, 0.957 ->
+ *    0.949), the Zipf 0.9 convergence tail slower (95 % of its hot set by accesses after 125
+ *    cycles instead of 32); the shifting traces unchanged or better (scattered 0.718, window
+ *    0.339 -> 0.366; bench/RESULTS.md, "edge churn"). The price:
  *    a real change smaller than 1/64 of the target follows only once it stands out of the
  *    noise (a page at 255 against one at 0 still swaps); uniform heat (every page the edge) is
  *    a mass and still churns. test-plan's test_edge_noise draws the case.
