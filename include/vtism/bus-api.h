@@ -185,6 +185,8 @@ typedef enum BusVmField {
         BUS_VM_CXL_ACCESS_BP,     /* u: the estimate */
         BUS_VM_CXL_ACCESS_MIN_BP, /* u: its bounds (placement not known; damon: regions on both tiers) */
         BUS_VM_CXL_ACCESS_MAX_BP, /* u */
+        BUS_VM_CXL_ACCESS_AGE,    /* u: placement passes since it was computed: 0 for a VM with a service
+                                   * level (every pass); others get it every 10th pass (staggered) */
         BUS_VM_SLO_CAP_BP,        /* u: the policy's cxl_access_max_percent x 100; absent without a service level */
         BUS_VM_SLO_MET,           /* b: the service level is met; absent without one, or while the VM has
                                    * been frozen since it was found (no update yet) */

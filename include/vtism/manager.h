@@ -97,6 +97,9 @@ typedef struct ManagerCounters {
         uint64_t cycle_usec;          /* CLOCK_MONOTONIC time spent in manager_cycle() */
         uint64_t sample_errors;       /* failed tracker reads of a VM */
         uint64_t metrics_file_errors; /* failed writes of global.metrics_textfile */
+        uint64_t cycle_slices;        /* loop iterations the cycles' sampling took (manager_cycle_step()) */
+        uint64_t slice_max_usec;      /* the longest of them */
+        uint64_t cycles_overrun;      /* timer ticks skipped: the previous cycle was still sampling */
 } ManagerCounters;
 
 /* The last migration round that had moves, for the MigrationRound signal. */
@@ -138,6 +141,16 @@ struct Manager {
         usec_t last_cycle_usec;     /* CLOCK_REALTIME, 0 before the first cycle */
 
         ManagerCounters counters;
+
+        /* The cycle in flight: its sampling runs in slices from the loop (manager_cycle_step()). */
+        sd_event_source *cycle_defer;
+        bool cycle_running;
+        usec_t cycle_begin_usec;    /* CLOCK_MONOTONIC */
+        usec_t cycle_busy_usec;     /* in its slices so far */
+        uint64_t cycle_n_slices;
+        usec_t slice_usec;          /* a slice's budget: MANAGER_SLICE_USEC_DEFAULT, tests set less */
+        size_t sample_cursor;       /* m->vms[0, cursor) had their turn in this cycle */
+        Vm *sampling_vm;            /* the VM whose sliced tracker pass is in flight (vms[cursor - 1]) */
 
         /* VMs and where their access bits come from (manager-vms.c) */
         char *proc_root;
@@ -194,8 +207,22 @@ void manager_update_status(Manager *m);
 void manager_set_change_hook(Manager *m, ManagerChangeHook hook, void *userdata);
 void manager_notify_changed(Manager *m, unsigned changes);
 
-/* One full cycle (also run by the timer). */
+/*
+ * The cycle. The timer starts one (manager_cycle_begin()) and runs its sampling in slices from a
+ * defer source, each ending once it has used its budget (m->slice_usec): between two VMs, or
+ * inside one VM's tracker pass for trackers that can step (TrackerOps.sample_step: page_idle),
+ * so that D-Bus and the watchdog are served between slices however large the VMs. When every VM
+ * had its turn the rest runs in one go (contiguity, placement: plan and the migrator's start)
+ * and the cycle is counted. A tick that comes while a cycle still samples is skipped and counted
+ * (cycles_overrun). manager_cycle() runs a whole cycle at once (tests, benchmarks).
+ */
+#define MANAGER_SLICE_USEC_DEFAULT (20 * USEC_PER_MSEC)
 int manager_cycle(Manager *m);
+/* Start a cycle: false when sampling is paused (no cycle) or one is in flight already. */
+bool manager_cycle_begin(Manager *m);
+/* One slice until deadline (CLOCK_MONOTONIC; USEC_INFINITY: all of it); 1 while work remains,
+ * 0 when the cycle is complete (then counted and published). */
+int manager_cycle_step(Manager *m, usec_t deadline_usec);
 
 /* manager-devices.c: the memory devices behind each node (cxl-devices.h), read at start and on
  * every reload (manager_load(), manager_reload()); a failed read keeps the last good one. */
@@ -293,7 +320,10 @@ int manager_vms_apply_config(Manager *m);          /* after a reload */
  * (tracker_describe_target()), or why it is not sampled. Both malloc'ed. -ENODATA while the VM
  * is new (not set up yet: not known). */
 int manager_vm_trackers(const Manager *m, Vm *vm, char **ret_feeds, char **ret_why);
-void manager_vms_cycle(Manager *m);
+void manager_vms_cycle(Manager *m);                /* begin + all steps at once */
+void manager_vms_cycle_begin(Manager *m);          /* the /proc scan, the cursor to the first VM */
+/* VMs' turns until deadline (after at least one): 1 while VMs remain, 0 when all had their turn. */
+int manager_vms_cycle_step(Manager *m, usec_t deadline_usec);
 void manager_vms_done(Manager *m);
 /* By id, then uuid, then name, then QEMU pid. -ENOENT if none, -ENOTUNIQ if two VMs have that name
  * (then only the id or pid finds them). An id or name with invalid UTF-8 also matches as the bus
@@ -362,8 +392,10 @@ const char *vm_not_tiered_reason(const Vm *vm);
 const char *vm_allowed_nodes(const Vm *vm);
 /* The last plan's DRAM target; false if none. */
 bool vm_dram_target_bytes(const Vm *vm, uint64_t *ret);
-/* The VM's CXL access share this cycle (slo.h), basis points; false before an access was sampled. */
-bool vm_cxl_access(const Vm *vm, unsigned *ret_bp, unsigned *ret_min_bp, unsigned *ret_max_bp);
+/* The VM's CXL access share (slo.h), basis points, and its age in placement passes (0 for a VM
+ * with a service level; up to 9 for others, estimated every 10th pass); false before an access
+ * was sampled. */
+bool vm_cxl_access(const Vm *vm, unsigned *ret_bp, unsigned *ret_min_bp, unsigned *ret_max_bp, unsigned *ret_age);
 /* Its service level, if its policy has one: its cap, and "met" or "not met: ..." (state NULL before
  * the controller's first update: a VM frozen since it was found). */
 bool vm_slo(const Vm *vm, unsigned *ret_cap_bp, const char **ret_state, bool *ret_met);

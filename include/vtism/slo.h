@@ -141,6 +141,27 @@ typedef struct SloEstimate {
  * promoted, plan.h 3), 0 for none.
  */
 int slo_estimate(const HeatMap *h, const Topology *t, bool coarse, unsigned rare_below, SloEstimate *ret);
+/*
+ * How often the estimate is made. It reads every heat byte, ~2.2 ns a 4 KiB page (2.4 s of CPU
+ * a cycle for 4 TiB of guests, bench/README.md scale-bench), and only a VM with a service level
+ * needs it every cycle (its controller's input); for the others it is what status, D-Bus and
+ * metrics show, made every SLO_ESTIMATE_EVERY cycles and shown with its age. Once a cycle:
+ * slo_estimate_due() says whether to make it now (otherwise the one held is a cycle older); after
+ * making it, slo_estimate_made(). A VM's first estimate is due at once, its second after
+ * `stagger` % SLO_ESTIMATE_EVERY cycles (the manager passes the pid), so that VMs found together
+ * do not all come due in the same cycle; a failed one is due again the next cycle.
+ */
+#define SLO_ESTIMATE_EVERY 10u
+
+typedef struct SloEstimateAge {
+        bool have;                      /* an estimate is held */
+        unsigned age;                   /* cycles since it was made: 0 .. SLO_ESTIMATE_EVERY - 1 */
+        unsigned wait;                  /* cycles until the next one */
+} SloEstimateAge;
+
+bool slo_estimate_due(SloEstimateAge *a, bool every_cycle);
+void slo_estimate_made(SloEstimateAge *a, bool ok, unsigned stagger);
+
 /* The share with the hottest dram_bytes on DRAM, the rest on CXL. 0 when nothing was sampled. */
 unsigned slo_predicted_share_bp(const SloEstimate *e, uint64_t dram_bytes);
 /* The least DRAM (whole 4 KiB pages) for a predicted share <= share_bp. */

@@ -54,6 +54,19 @@ typedef struct TrackerOps {
         bool (*target_valid)(Tracker *t, TrackerTarget *target);
         /* Optional: one line for the status, what feeds this target and how it went (malloc'ed). */
         char *(*describe_target)(Tracker *t, TrackerTarget *target);
+        /*
+         * Optional, for trackers whose pass over a large target takes long (page_idle reads 8
+         * bytes of pagemap and more per guest page): the cycle's check_accesses() and
+         * prepare_access_checks() for target as a resumable pass, so that the manager can give
+         * the loop back between steps. Each call works until deadline_usec (CLOCK_MONOTONIC)
+         * has passed, after at least one unit of work, and returns 1 while the pass goes on
+         * (call again with the same heat map, still inside its cycle), 0 when it is done, or
+         * -errno as check_accesses() does (the pass then starts over next time). The first pass
+         * after target_add() only starts the first period: it samples nothing. target_remove()
+         * ends a pass in flight. When set, the manager calls only this in its cycle, and
+         * target_add() must not walk the target's memory.
+         */
+        int (*sample_step)(Tracker *t, TrackerTarget *target, HeatMap *heat, usec_t deadline_usec);
 } TrackerOps;
 
 struct Tracker {

@@ -44,6 +44,7 @@ const BusField bus_vm_fields[_BUS_VM_FIELD_MAX] = {
         [BUS_VM_CXL_ACCESS_BP] = { "cxl_access_bp", "u" },
         [BUS_VM_CXL_ACCESS_MIN_BP] = { "cxl_access_min_bp", "u" },
         [BUS_VM_CXL_ACCESS_MAX_BP] = { "cxl_access_max_bp", "u" },
+        [BUS_VM_CXL_ACCESS_AGE] = { "cxl_access_age_cycles", "u" },
         [BUS_VM_SLO_CAP_BP] = { "slo_cap_bp", "u" },
         [BUS_VM_SLO_MET] = { "slo_met", "b" },
         [BUS_VM_SLO_STATE] = { "slo_state", "s" },

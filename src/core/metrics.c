@@ -136,6 +136,8 @@ const MetricDef metric_defs[] = {
           .help = "Lower bound of that estimate (placement not known, coarse tracker regions)." },
         { V(CXL_ACCESS_MAX_BP), .name = "vtism_vm_cxl_access_max_basis_points", .type = METRIC_GAUGE, .flags = 0,
           .help = "Upper bound of that estimate." },
+        { V(CXL_ACCESS_AGE), .name = "vtism_vm_cxl_access_age_cycles", .type = METRIC_GAUGE, .flags = 0,
+          .help = "Placement passes since that estimate was made: 0 with a service level, up to 9 without." },
         { V(SLO_CAP_BP), .name = "vtism_vm_slo_cxl_access_max_basis_points", .type = METRIC_GAUGE, .flags = 0,
           .help = "The VM's service level: most accesses from CXL, 1/10000; no sample without one." },
         { V(SLO_MET), .name = "vtism_vm_slo_met", .type = METRIC_GAUGE, .flags = 0,

@@ -323,3 +323,19 @@ void slo_describe(const Slo *s, const SloParams *p, const SloInput *in, char *bu
                 snprintf(buf, size, "unknown");
         }
 }
+
+bool slo_estimate_due(SloEstimateAge *a, bool every_cycle) {
+        if (every_cycle || !a->have || a->wait == 0)
+                return true;
+        a->wait--;
+        a->age++;
+        return false;
+}
+
+void slo_estimate_made(SloEstimateAge *a, bool ok, unsigned stagger) {
+        bool first = !a->have;
+
+        a->have = ok;
+        a->age = 0;
+        a->wait = first ? stagger % SLO_ESTIMATE_EVERY : SLO_ESTIMATE_EVERY - 1;
+}

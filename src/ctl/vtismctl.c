@@ -459,6 +459,18 @@ static void print_vms(FILE *f, const BusSnapshot *s, const Rates *rates) {
                 table_add_cell(t, bus_record_str(v, BUS_VM_POLICY, NULL));
         }
         table_print(t, f, arg_width, arg_legend);
+        /* VMs without a service level get a new share every 10th cycle: say how old the oldest is */
+        {
+                uint64_t oldest = 0;
+
+                for (size_t i = 0; i < s->n_vms; i++)
+                        if (bus_record_has(&s->vms[i], BUS_VM_CXL_ACCESS_BP))
+                                oldest = MAX(oldest, bus_record_u64(&s->vms[i], BUS_VM_CXL_ACCESS_AGE, 0));
+                if (oldest > 0)
+                        fprintf(f, "  CXL%%: estimated every 10th cycle for VMs without a service level, the oldest %" PRIu64
+                                   " cycle%s ago\n",
+                                oldest, oldest == 1 ? "" : "s");
+        }
         for (size_t i = 0; i < s->n_vms; i++) {
                 const char *error = bus_record_str(&s->vms[i], BUS_VM_ERROR, NULL);
                 const char *not_tiered = bus_record_str(&s->vms[i], BUS_VM_NOT_TIERED, NULL);

@@ -1011,7 +1011,7 @@ static int append_vm(sd_bus_message *reply, const Manager *m, Vm *vm) {
         const BusField *f = bus_vm_fields;
         HeatHistogram h = {};
         uint64_t dram = 0, cxl = 0, budget, target;
-        unsigned share_bp, share_min_bp, share_max_bp, slo_cap_bp;
+        unsigned share_bp, share_min_bp, share_max_bp, share_age, slo_cap_bp;
         const char *slo_state;
         bool slo_met;
         bool sampled = vm->heat && vm->state == VM_STATE_TRACKED && vm->cycles > 0;
@@ -1079,8 +1079,10 @@ static int append_vm(sd_bus_message *reply, const Manager *m, Vm *vm) {
                 r = append_vm_migrations(reply, vm_migration_counters(vm) ?: &none);
         if (r >= 0)
                 r = dict_string(reply, &f[BUS_VM_IDENTITY_CONFLICT], vm->identity_conflict);
-        if (r >= 0 && vm_cxl_access(vm, &share_bp, &share_min_bp, &share_max_bp)) {
+        if (r >= 0 && vm_cxl_access(vm, &share_bp, &share_min_bp, &share_max_bp, &share_age)) {
                 r = dict_u32(reply, &f[BUS_VM_CXL_ACCESS_BP], share_bp);
+                if (r >= 0)
+                        r = dict_u32(reply, &f[BUS_VM_CXL_ACCESS_AGE], share_age);
                 if (r >= 0)
                         r = dict_u32(reply, &f[BUS_VM_CXL_ACCESS_MIN_BP], share_min_bp);
                 if (r >= 0)

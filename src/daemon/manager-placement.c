@@ -28,6 +28,7 @@
 #include "vtism/manager.h"
 #include "vtism/message-ids.h"
 #include "vtism/plan.h"
+#include "vtism/plan-index.h"
 #include "vtism/proc-pid.h"
 #include "vtism/slo.h"
 #include "vtism/util.h"
@@ -77,9 +78,10 @@ typedef struct VmTier {
         bool allowed_known, recheck_allowed;
         unsigned allowed_age;
         char *not_tiered;           /* why it gets no moves; NULL: tiered */
-        /* its CXL access share this cycle, and its service level (slo.h) */
+        /* its CXL access share, how old, and its service level (slo.h) */
         bool have_est;
         SloEstimate est;
+        SloEstimateAge est_age;
         bool slo_on;
         Slo slo;
         SloParams slo_params;
@@ -184,7 +186,7 @@ bool vm_dram_target_bytes(const Vm *vm, uint64_t *ret) {
         return true;
 }
 
-bool vm_cxl_access(const Vm *vm, unsigned *ret_bp, unsigned *ret_min_bp, unsigned *ret_max_bp) {
+bool vm_cxl_access(const Vm *vm, unsigned *ret_bp, unsigned *ret_min_bp, unsigned *ret_max_bp, unsigned *ret_age) {
         const VmTier *t = vm->tier;
 
         if (!t || !t->have_est || !t->est.valid)
@@ -192,6 +194,7 @@ bool vm_cxl_access(const Vm *vm, unsigned *ret_bp, unsigned *ret_min_bp, unsigne
         *ret_bp = t->est.share_bp;
         *ret_min_bp = t->est.share_min_bp;
         *ret_max_bp = t->est.share_max_bp;
+        *ret_age = t->est_age.age;
         return true;
 }
 
@@ -544,11 +547,16 @@ static uint64_t dram_bytes_of(const Manager *m, const Vm *vm) {
 }
 
 /* Every VM with a heat map, every cycle: the share of its sampled accesses served from CXL. */
+/* The CXL access share: every cycle with a service level, every SLO_ESTIMATE_EVERY cycles without
+ * (slo.h: it costs ~2.2 ns a page; only the controller needs it every cycle). */
 static void tier_estimate(Manager *m, Vm *vm, VmTier *t) {
         const HeatParams *hp = heatmap_params(vm->heat);
         bool coarse = m->tracker && m->tracker->ops->kind == TRACKER_DAMON;
 
+        if (!slo_estimate_due(&t->est_age, vm->policy.policy.cxl_access_max_percent > 0))
+                return;
         t->have_est = slo_estimate(vm->heat, m->topology, coarse, MIN(hp->cold_max + PLAN_MARGIN_HEAT + 1, 255u), &t->est) >= 0;
+        slo_estimate_made(&t->est_age, t->have_est, (unsigned) vm->pid);
 }
 
 /*
@@ -625,14 +633,12 @@ static void tier_slo(Manager *m, Vm *vm, VmTier *t, PlanPolicy *pp, bool frozen)
         pp->cxl_access_max_bp = t->slo_params.cap_bp;
 }
 
-/* The moves of one VM summed per (direction, from, to). */
-static void tier_groups(VmTier *t, const Plan *p, uint32_t index) {
-        for (size_t k = 0; k < p->n_moves; k++) {
-                const PlanMove *mv = &p->moves[k];
+/* The moves of one VM (their indices in plan order) summed per (direction, from, to). */
+static void tier_groups(VmTier *t, const Plan *p, const size_t *order, size_t n_order) {
+        for (size_t j = 0; j < n_order; j++) {
+                const PlanMove *mv = &p->moves[order[j]];
                 VmPlanGroup *g = NULL;
 
-                if (mv->vm != index)
-                        continue;
                 for (size_t i = 0; i < t->n_groups; i++)
                         if (t->groups[i].direction == mv->direction && t->groups[i].from_node == mv->from_node &&
                             t->groups[i].to_node == mv->to_node)
@@ -694,6 +700,7 @@ void manager_placement_cycle(Manager *m) {
         _cleanup_free_ PlanVm *in = NULL;
         _cleanup_free_ Vm **keys = NULL;
         _cleanup_(plan_freep) Plan *plan = NULL;
+        _cleanup_free_ size_t *order = NULL, *first = NULL;
         uint64_t first_pass = 0, seq = 0;
         size_t n = 0;
         bool submitted = false;
@@ -786,6 +793,7 @@ void manager_placement_cycle(Manager *m) {
         m->plan_round_seq = seq;
 
         /* keep what status and GetPlan show */
+        (void) plan_index_by_vm(plan, n, &order, &first); /* cannot fail: plan is not NULL */
         for (size_t v = 0; v < n; v++) {
                 Vm *vm = keys[v];
                 VmTier *t = vm->tier;
@@ -802,7 +810,7 @@ void manager_placement_cycle(Manager *m) {
                 t->submitted = submitted;
                 t->result = plan->vms[v];
                 plan->vms[v].reason = NULL; /* ours now */
-                tier_groups(t, plan, (uint32_t) v);
+                tier_groups(t, plan, order + first[v], first[v + 1] - first[v]);
                 t->round_seq = t->n_groups > 0 ? seq : 0;
                 t->round_ended = false;
                 t->round = (MigratorCounters) {};

@@ -5,6 +5,7 @@
  * VM's guest RAM and keeps its heat map fed from the tracker. Page residency and moves are the
  * migrator's (manager-placement.c).
  */
+#include <assert.h>
 #include <fnmatch.h>
 #include <inttypes.h>
 #include <pwd.h>
@@ -49,6 +50,12 @@ static Vm *find_by_pid(Manager *m, pid_t pid, size_t *ret_index) {
 }
 
 static void vm_detach_tracker(Manager *m, Vm *vm) {
+        if (m->sampling_vm == vm) {
+                /* A sliced pass in flight ends here: its heat cycle closes with what it sampled. */
+                if (vm->heat)
+                        (void) heatmap_cycle_end(vm->heat);
+                m->sampling_vm = NULL;
+        }
         if (vm->target_added && m->tracker && m->tracker->ops->target_remove)
                 m->tracker->ops->target_remove(m->tracker, &vm->target);
         vm->target_added = false;
@@ -68,6 +75,15 @@ static void remove_vm(Manager *m, size_t index, const char *reason, const char *
         manager_placement_free_vm(m, vm);
         vm_free(vm);
         m->vms[index] = m->vms[--m->n_vms];
+        if (index < m->sample_cursor) {
+                /* Keep [0, cursor) the VMs already sampled in the cycle in flight: the one moved
+                 * into the hole (from the end) goes to the cursor's side. */
+                Vm *t = m->vms[index];
+
+                m->sample_cursor--;
+                m->vms[index] = m->vms[m->sample_cursor];
+                m->vms[m->sample_cursor] = t;
+        }
         manager_notify_changed(m, MANAGER_CHANGED_VMS);
         /* A name or uuid it held may be free for another VM's claim now. */
         vms_refresh(m);
@@ -683,7 +699,34 @@ untrackable:
         return 0;
 }
 
+/* After the VM's tracker pass (whole or the last step of a sliced one) returned r. */
+static int vm_sampled(Manager *m, Vm *vm, const TrackerOps *ops, int r) {
+        if (r == -ESRCH)
+                return r;
+        if (r < 0) {
+                m->counters.sample_errors++;
+                /* The VM runs but its tracker cannot read it (a kernel file gone or
+                 * failing): say so once, keep its heat, try again in RETRY_CYCLES. */
+                vm_detach_tracker(m, vm);
+                vm_set_untrackable(vm, xasprintf("the %s tracker cannot follow it: %s", ops->name, strerror(-r)));
+        } else {
+                if (vm->logged_error && vm->cycles > 0)
+                        log_fields(LOG_INFO, VM_FIELDS(vm), "VM %s (pid %d) is sampled again.", vm->name,
+                                   (int) vm->pid);
+                free(vm->logged_error);
+                vm->logged_error = NULL;
+                vm->cycles++;
+        }
+
+        /* Placement is refreshed by the migrator (manager-placement.c), sampled or not. */
+        (void) vm_refresh_home_node(vm, m->topology);
+        return 0;
+}
+
+/* The VM's cycle up to its tracker pass. Returns 1 when a sliced pass started (m->sampling_vm:
+ * manager_vms_cycle_step() goes on with it), else 0 or -ESRCH with the VM's cycle done. */
 static int vm_cycle(Manager *m, Vm *vm) {
+        const TrackerOps *ops;
         int r;
 
         if (vm->state == VM_STATE_IGNORED) {
@@ -708,54 +751,51 @@ static int vm_cycle(Manager *m, Vm *vm) {
                 }
         }
 
-        if (vm->state == VM_STATE_TRACKED && vm->run_state != VM_RUN_RUNNING) {
+        if (vm->state != VM_STATE_TRACKED) {
+                (void) vm_refresh_home_node(vm, m->topology);
+                return 0;
+        }
+
+        if (vm->run_state != VM_RUN_RUNNING) {
                 /* Not sampled: its heat stays as it is (see vm_set_run_state()). */
-        } else if (vm->state == VM_STATE_TRACKED && vm->restart_period > 0) {
+                (void) vm_refresh_home_node(vm, m->topology);
+                return 0;
+        }
+
+        if (vm->restart_period > 0) {
                 /* The accesses since the last sample are a migration's: read them into a heat map
                  * that is thrown away (a tracker that clears bits as it reads, idle_pages, has no
-                 * other way to forget them), then start the period again. */
+                 * other way to forget them), then start the period again. This one pass is not
+                 * sliced: it happens once after a migration. */
                 _cleanup_(heatmap_freep) HeatMap *scratch = NULL;
 
                 vm->restart_period--;
+                ops = m->tracker->ops;
                 r = heatmap_new(vm->ranges, vm->n_ranges, heatmap_params(vm->heat), &scratch);
                 if (r >= 0) {
                         heatmap_cycle_begin(scratch);
-                        r = m->tracker->ops->check_accesses(m->tracker, &vm->target, scratch);
+                        r = ops->check_accesses(m->tracker, &vm->target, scratch);
                         (void) heatmap_cycle_end(scratch);
                 }
                 if (r != -ESRCH)
-                        r = m->tracker->ops->prepare_access_checks(m->tracker, &vm->target);
-                if (r == -ESRCH)
-                        return r;
-        } else if (vm->state == VM_STATE_TRACKED) {
-                const TrackerOps *ops = m->tracker->ops;
-
-                heatmap_cycle_begin(vm->heat);
-                r = ops->check_accesses(m->tracker, &vm->target, vm->heat);
-                (void) heatmap_cycle_end(vm->heat);
-                if (r >= 0)
                         r = ops->prepare_access_checks(m->tracker, &vm->target);
                 if (r == -ESRCH)
                         return r;
-                if (r < 0) {
-                        m->counters.sample_errors++;
-                        /* The VM runs but its tracker cannot read it (a kernel file gone or
-                         * failing): say so once, keep its heat, try again in RETRY_CYCLES. */
-                        vm_detach_tracker(m, vm);
-                        vm_set_untrackable(vm, xasprintf("the %s tracker cannot follow it: %s", ops->name, strerror(-r)));
-                } else {
-                        if (vm->logged_error && vm->cycles > 0)
-                                log_fields(LOG_INFO, VM_FIELDS(vm), "VM %s (pid %d) is sampled again.", vm->name,
-                                           (int) vm->pid);
-                        free(vm->logged_error);
-                        vm->logged_error = NULL;
-                        vm->cycles++;
-                }
+                (void) vm_refresh_home_node(vm, m->topology);
+                return 0;
         }
 
-        /* Placement is refreshed by the migrator (manager-placement.c), sampled or not. */
-        (void) vm_refresh_home_node(vm, m->topology);
-        return 0;
+        ops = m->tracker->ops;
+        heatmap_cycle_begin(vm->heat);
+        if (ops->sample_step) {
+                m->sampling_vm = vm;
+                return 1;
+        }
+        r = ops->check_accesses(m->tracker, &vm->target, vm->heat);
+        (void) heatmap_cycle_end(vm->heat);
+        if (r >= 0)
+                r = ops->prepare_access_checks(m->tracker, &vm->target);
+        return vm_sampled(m, vm, ops, r);
 }
 
 /*
@@ -774,35 +814,68 @@ static int vm_check_alive(Manager *m, Vm *vm) {
         return r;
 }
 
-void manager_vms_cycle(Manager *m) {
+/* A VM's cycle ended with -ESRCH: it is gone (or, for libvirt's, waits for libvirt's word). */
+static void vm_gone(Manager *m, size_t index) {
+        Vm *vm = m->vms[index];
+
+        /* libvirt's lifecycle event (stopped, crashed, migrated) follows QEMU's exit: wait a
+         * while for its word. */
+        usec_t now = clock_now_usec(CLOCK_MONOTONIC);
+
+        if (vm->gone_usec == 0)
+                vm->gone_usec = now;
+        if ((vm->sources & VM_SOURCE_LIBVIRT) && now - vm->gone_usec < LIBVIRT_VERDICT_USEC) {
+                vm_detach_tracker(m, vm);
+                return;
+        }
+        log_fields(LOG_DEBUG, VM_FIELDS(vm), "VM %s (pid %d) vanished during the cycle.", vm->name, (int) vm->pid);
+        if (m->proc_source)
+                vmsource_proc_forget(m->proc_source, vm->pid); /* in case the pid was reused */
+        remove_vm(m, index, "exited", "exited");
+}
+
+void manager_vms_cycle_begin(Manager *m) {
         if (m->proc_source)
                 (void) vmsource_proc_scan(m->proc_source);
+        m->sample_cursor = 0;
+}
 
-        for (size_t i = 0; i < m->n_vms;) {
-                Vm *vm = m->vms[i];
-                int r = vm->gone_usec > 0 ? -ESRCH : vm_check_alive(m, vm);
+int manager_vms_cycle_step(Manager *m, usec_t deadline_usec) {
+        for (bool first = true;; first = false) {
+                Vm *vm = m->sampling_vm;
+                int r;
 
-                if (r != -ESRCH)
-                        r = vm_cycle(m, vm);
-                if (r == -ESRCH) {
-                        /* libvirt's lifecycle event (stopped, crashed, migrated) follows QEMU's exit:
-                         * wait a while for its word. */
-                        usec_t now = clock_now_usec(CLOCK_MONOTONIC);
+                if (vm) {
+                        /* The sliced pass of the VM just before the cursor. */
+                        const TrackerOps *ops = m->tracker->ops;
 
-                        if (vm->gone_usec == 0)
-                                vm->gone_usec = now;
-                        if ((vm->sources & VM_SOURCE_LIBVIRT) && now - vm->gone_usec < LIBVIRT_VERDICT_USEC) {
-                                vm_detach_tracker(m, vm);
-                                i++;
-                                continue;
-                        }
-                        log_fields(LOG_DEBUG, VM_FIELDS(vm), "VM %s (pid %d) vanished during the cycle.", vm->name,
-                                   (int) vm->pid);
-                        if (m->proc_source)
-                                vmsource_proc_forget(m->proc_source, vm->pid); /* in case the pid was reused */
-                        remove_vm(m, i, "exited", "exited");
+                        assert(m->sample_cursor > 0 && m->vms[m->sample_cursor - 1] == vm);
+                        r = ops->sample_step(m->tracker, &vm->target, vm->heat, deadline_usec);
+                        if (r > 0)
+                                return 1;
+                        (void) heatmap_cycle_end(vm->heat);
+                        m->sampling_vm = NULL;
+                        r = vm_sampled(m, vm, ops, r);
+                        if (r == -ESRCH)
+                                vm_gone(m, m->sample_cursor - 1);
                         continue;
                 }
-                i++;
+                if (m->sample_cursor >= m->n_vms)
+                        return 0;
+                if (!first && deadline_usec != USEC_INFINITY && clock_now_usec(CLOCK_MONOTONIC) >= deadline_usec)
+                        return 1;
+
+                vm = m->vms[m->sample_cursor++];
+                r = vm->gone_usec > 0 ? -ESRCH : vm_check_alive(m, vm);
+                if (r != -ESRCH)
+                        r = vm_cycle(m, vm);
+                if (r == -ESRCH)
+                        vm_gone(m, m->sample_cursor - 1);
         }
+}
+
+void manager_vms_cycle(Manager *m) {
+        manager_vms_cycle_begin(m);
+        while (manager_vms_cycle_step(m, USEC_INFINITY) > 0)
+                ;
 }

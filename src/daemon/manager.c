@@ -63,6 +63,7 @@ Manager *manager_free(Manager *m) {
         if (!m)
                 return NULL;
         sd_event_source_unref(m->cycle_timer);
+        sd_event_source_unref(m->cycle_defer);
         manager_contiguity_done(m); /* answers waiting callers while the bus is there */
         manager_placement_done(m);
         manager_vms_done(m);
@@ -343,44 +344,102 @@ int manager_find_vm(Manager *m, const char *key, Vm **ret) {
         return -ENOENT;
 }
 
-int manager_cycle(Manager *m) {
-        usec_t begin, took;
+bool manager_cycle_begin(Manager *m) {
         int r;
 
-        if (m->sampling_paused)
-                return 0;
-        begin = clock_now_usec(CLOCK_MONOTONIC);
+        if (m->sampling_paused || m->cycle_running)
+                return false;
+        m->cycle_running = true;
+        m->cycle_begin_usec = clock_now_usec(CLOCK_MONOTONIC);
+        m->cycle_busy_usec = 0;
+        m->cycle_n_slices = 0;
 
         r = topology_refresh_meminfo(m->topology, m->sysfs_root);
         if (r < 0)
                 log_warning_errno(r, "Failed to refresh node memory info below %s: %m", m->sysfs_root);
+        manager_vms_cycle_begin(m);
+        m->cycle_busy_usec = clock_now_usec(CLOCK_MONOTONIC) - m->cycle_begin_usec;
+        return true;
+}
 
-        manager_vms_cycle(m);
+/* Every VM had its turn: the rest of the cycle, in one go. */
+static void cycle_finish(Manager *m) {
+        usec_t begin = clock_now_usec(CLOCK_MONOTONIC), busy, wall;
+
         manager_contiguity_cycle(m);
         manager_placement_cycle(m);
 
         /* What a cycle costs on the loop (the migrator's slices come after it). */
-        took = clock_now_usec(CLOCK_MONOTONIC) - begin;
+        busy = m->cycle_busy_usec + (clock_now_usec(CLOCK_MONOTONIC) - begin);
+        wall = clock_now_usec(CLOCK_MONOTONIC) - m->cycle_begin_usec;
+        m->cycle_running = false;
         m->counters.cycles++;
-        m->counters.cycle_usec += took;
+        m->counters.cycle_usec += busy;
         m->last_cycle_usec = clock_now_usec(CLOCK_REALTIME);
         {
                 char n[24], u[24];
 
                 snprintf(n, sizeof(n), "%" PRIu64, m->counters.cycles);
-                snprintf(u, sizeof(u), "%" PRIu64, took);
+                snprintf(u, sizeof(u), "%" PRIu64, busy);
                 log_fields(LOG_DEBUG, FIELDS({ "VTISM_CYCLE", n }, { "VTISM_CYCLE_USEC", u }),
-                           "Cycle %" PRIu64 " done in %" PRIu64 " us: %zu VMs.", m->counters.cycles, took, m->n_vms);
+                           "Cycle %" PRIu64 " done in %" PRIu64 " us (%" PRIu64 " slices over %" PRIu64 " ms): %zu VMs.",
+                           m->counters.cycles, busy, m->cycle_n_slices, wall / USEC_PER_MSEC, m->n_vms);
         }
         manager_update_status(m);
+}
+
+int manager_cycle_step(Manager *m, usec_t deadline_usec) {
+        usec_t begin, took;
+        int r;
+
+        if (!m->cycle_running)
+                return 0;
+        begin = clock_now_usec(CLOCK_MONOTONIC);
+        r = manager_vms_cycle_step(m, deadline_usec);
+        took = clock_now_usec(CLOCK_MONOTONIC) - begin;
+        m->cycle_busy_usec += took;
+        m->cycle_n_slices++;
+        m->counters.cycle_slices++;
+        m->counters.slice_max_usec = MAX(m->counters.slice_max_usec, took);
+        if (r > 0)
+                return 1;
+        cycle_finish(m);
+        return 0;
+}
+
+int manager_cycle(Manager *m) {
+        /* A cycle the timer started is finished first. */
+        while (manager_cycle_step(m, USEC_INFINITY) > 0)
+                ;
+        if (!manager_cycle_begin(m))
+                return 0;
+        while (manager_cycle_step(m, USEC_INFINITY) > 0)
+                ;
+        return 0;
+}
+
+static int on_cycle_defer(sd_event_source *s, void *userdata) {
+        Manager *m = userdata;
+        usec_t budget = m->slice_usec ?: MANAGER_SLICE_USEC_DEFAULT;
+
+        if (manager_cycle_step(m, clock_now_usec(CLOCK_MONOTONIC) + budget) > 0)
+                (void) sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+        else
+                manager_notify_changed(m, MANAGER_CHANGED_CYCLE);
         return 0;
 }
 
 static int on_cycle_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         Manager *m = userdata;
 
-        (void) manager_cycle(m);
-        manager_notify_changed(m, MANAGER_CHANGED_CYCLE);
+        if (m->cycle_running) {
+                m->counters.cycles_overrun++;
+                log_debug("Cycle %" PRIu64 " still samples (%" PRIu64 " slices so far); skipping this tick.",
+                          m->counters.cycles + 1, m->cycle_n_slices);
+        } else if (manager_cycle_begin(m))
+                (void) sd_event_source_set_enabled(m->cycle_defer, SD_EVENT_ONESHOT);
+        else
+                manager_notify_changed(m, MANAGER_CHANGED_CYCLE);
         (void) sd_event_source_set_time(s, usec + m->config->sample_interval_usec);
         (void) sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
         return 0;
@@ -446,6 +505,15 @@ int manager_start(Manager *m) {
         if (r < 0)
                 return log_error_errno(r, "Failed to arm the cycle timer: %m");
         (void) sd_event_source_set_description(m->cycle_timer, "cycle");
+        r = sd_event_add_defer(m->event, &m->cycle_defer, on_cycle_defer, m);
+        if (r < 0)
+                return log_error_errno(r, "Failed to set up the cycle's slices: %m");
+        /* Below every other source: a defer source is pending again as soon as it is re-enabled,
+         * and at equal priority sd-event would dispatch it before the bus's and the timers'
+         * events that arrived meanwhile (it is older). */
+        (void) sd_event_source_set_priority(m->cycle_defer, SD_EVENT_PRIORITY_IDLE);
+        (void) sd_event_source_set_enabled(m->cycle_defer, SD_EVENT_OFF);
+        (void) sd_event_source_set_description(m->cycle_defer, "cycle-slice");
 
         (void) sd_notifyf(false, "READY=1\nMAINPID=%d", (int) getpid());
         manager_update_status(m);

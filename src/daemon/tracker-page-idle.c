@@ -3,7 +3,7 @@
  * The page_idle tracker: /sys/kernel/mm/page_idle/bitmap + /proc/PID/pagemap + /proc/kpageflags
  * (kernels built with CONFIG_IDLE_PAGE_TRACKING; needs CAP_SYS_ADMIN for PFNs and the bitmap).
  *
- * prepare_access_checks (and target_add, so that the first check sees one period): for every
+ * prepare_access_checks (or, before any period ran, check_accesses): for every
  * guest RAM page, pagemap gives the PFN of present pages; the
  * idle bit is set for each page's "unit" (see below) with pwrite()s of 64-page bitmap words,
  * the words sorted, deduplicated and written in runs.
@@ -25,6 +25,11 @@
  * fold to one unit is one transparent huge page: check_accesses marks it huge in the heat map
  * (heatmap_mark_huge(): the planner moves it whole), and unmarks a block with present pages of
  * other units.
+ *
+ * In the manager's cycle the tracker runs as sample_step (tracker.h): check and prepare fused per
+ * chunk (one pagemap read for both), in steps the manager bounds in time, so that a 64 GiB guest
+ * (1,024 chunks; about 9 s of a cycle on a loaded machine when done in one go) never blocks the
+ * event loop; target_add() reads nothing of the guest's memory.
  *
  * Work is done in chunks of CHUNK_PAGES pages (64 MiB of guest RAM): per chunk one pread of
  * pagemap (8 bytes per page), preads of kpageflags per run of nearby PFNs (bridging gaps of up
@@ -61,44 +66,63 @@
 #define UNIT_NONE UINT64_MAX        /* not present: never accessed */
 #define UNIT_UNTRACKABLE (UINT64_MAX - 1) /* hugetlb: always accessed */
 
-typedef struct PageIdle {
-        int bitmap_fd;
-        int kpageflags_fd;
-} PageIdle;
-
-typedef struct PageIdleTarget {
-        int pagemap_fd;
-} PageIdleTarget;
-
 typedef struct PfnRef {
         uint64_t pfn;
         uint64_t flags;
-        size_t page;     /* index in the chunk */
+        uint32_t page;   /* index in the chunk */
+        uint32_t ref;    /* index in Scan.refs */
 } PfnRef;
 
 typedef struct Word {
         uint64_t index;  /* pfn / 64 */
-        uint64_t bits;
+        uint64_t mask;   /* the bits of the chunk's units in it */
+        uint64_t bits;   /* after read_idle_words(): the bitmap's word (1 = still idle) */
 } Word;
 
-/* Per-chunk buffers, reused across chunks of one pass. */
+/* The fast path's state, carried across the chunks of one range. */
+typedef struct ScanCarry {
+        uint64_t prev_pfn, prev_unit;
+        bool have_prev;
+} ScanCarry;
+
+/* Per-chunk buffers, reused across chunks (and, for the sliced pass, across targets). */
 typedef struct Scan {
         uint64_t *pagemap;
         uint64_t *unit;
-        PfnRef *refs;
+        PfnRef *refs;           /* present pages in address order ... */
+        PfnRef *by_pfn;         /* ... and sorted by PFN */
         size_t n_refs;
         Word *words;
         size_t n_words;
         uint64_t *flags_buf;    /* kpageflags reads, CHUNK_PAGES entries */
-        /* fast path state, carried across chunks of one range */
-        uint64_t prev_pfn, prev_unit;
-        bool have_prev;
+        ScanCarry carry;
 } Scan;
+
+typedef struct PageIdle {
+        int bitmap_fd;
+        int kpageflags_fd;
+        Scan step_scan;         /* the sliced passes' buffers (one pass steps at a time) */
+} PageIdle;
+
+/* A sliced pass (page_idle_sample_step()) in flight: where it stands. */
+typedef struct PassCursor {
+        bool active;
+        size_t range;
+        uint64_t hva;
+        ScanCarry carry;
+} PassCursor;
+
+typedef struct PageIdleTarget {
+        int pagemap_fd;
+        bool primed;            /* a period runs: the units were marked idle at least once */
+        PassCursor cursor;
+} PageIdleTarget;
 
 static void scan_done(Scan *s) {
         free(s->pagemap);
         free(s->unit);
         free(s->refs);
+        free(s->by_pfn);
         free(s->words);
         free(s->flags_buf);
         *s = (Scan) {};
@@ -109,6 +133,7 @@ static void scan_init(Scan *s) {
                 .pagemap = xcalloc(CHUNK_PAGES, sizeof(uint64_t)),
                 .unit = xcalloc(CHUNK_PAGES, sizeof(uint64_t)),
                 .refs = xcalloc(CHUNK_PAGES, sizeof(PfnRef)),
+                .by_pfn = xcalloc(CHUNK_PAGES, sizeof(PfnRef)),
                 .words = xcalloc(CHUNK_PAGES, sizeof(Word)),
                 .flags_buf = xcalloc(CHUNK_PAGES, sizeof(uint64_t)),
         };
@@ -136,11 +161,6 @@ static int cmp_ref_pfn(const void *a, const void *b) {
         return x->pfn < y->pfn ? -1 : x->pfn > y->pfn;
 }
 
-static int cmp_ref_page(const void *a, const void *b) {
-        const PfnRef *x = a, *y = b;
-        return x->page < y->page ? -1 : x->page > y->page;
-}
-
 static int cmp_word(const void *a, const void *b) {
         const Word *x = a, *y = b;
         return x->index < y->index ? -1 : x->index > y->index;
@@ -164,13 +184,13 @@ static int lookup_flags(PageIdle *p, const Scan *s, uint64_t pfn, uint64_t *ret)
 
         while (lo < hi) {
                 size_t mid = lo + (hi - lo) / 2;
-                if (s->refs[mid].pfn < pfn)
+                if (s->by_pfn[mid].pfn < pfn)
                         lo = mid + 1;
                 else
                         hi = mid;
         }
-        if (lo < s->n_refs && s->refs[lo].pfn == pfn) {
-                *ret = s->refs[lo].flags;
+        if (lo < s->n_refs && s->by_pfn[lo].pfn == pfn) {
+                *ret = s->by_pfn[lo].flags;
                 return 0;
         }
         return kpageflags_one(p, pfn, ret);
@@ -180,9 +200,16 @@ static uint64_t flag(uint64_t flags, unsigned bit) {
         return (flags >> bit) & 1;
 }
 
-/* Read pagemap and kpageflags for the chunk and compute the unit of every page. */
+/*
+ * Read pagemap and kpageflags for the chunk and compute the unit of every page.
+ * Sorting: the present pages are collected in address order (refs); a copy sorted by PFN (by_pfn)
+ * groups the kpageflags reads into runs and answers the head searches. Guest RAM is mostly
+ * mapped in ascending PFN runs (THPs, fresh 4 KiB pages), so the copy is usually sorted already
+ * and not sorted again (one pass to tell); only a scattered chunk pays for a qsort.
+ */
 static int scan_chunk(PageIdle *p, PageIdleTarget *pt, Scan *s, uint64_t hva, size_t n_pages) {
-        size_t got;
+        size_t got, prev_page = SIZE_MAX;
+        bool sorted = true;
         int r;
 
         r = pread_full(pt->pagemap_fd, s->pagemap, n_pages * sizeof(uint64_t),
@@ -192,88 +219,87 @@ static int scan_chunk(PageIdle *p, PageIdleTarget *pt, Scan *s, uint64_t hva, si
         if (got < n_pages * sizeof(uint64_t))
                 return -ENODATA; /* the pagemap of an exited process reads empty: no idle VM */
 
-        /* Present PFNs, sorted, flags read per run of consecutive PFNs. */
+        /* Present PFNs in address order; flags read per run of nearby PFNs. */
         s->n_refs = 0;
         for (size_t i = 0; i < n_pages; i++) {
-                uint64_t e = s->pagemap[i];
+                uint64_t e = s->pagemap[i], pfn = e & PAGEMAP_PFN_MASK;
 
-                if (!(e & PAGEMAP_PRESENT) || !(e & PAGEMAP_PFN_MASK))
+                s->unit[i] = UNIT_NONE;
+                if (!(e & PAGEMAP_PRESENT) || !pfn)
                         continue;
-                s->refs[s->n_refs++] = (PfnRef) { .pfn = e & PAGEMAP_PFN_MASK, .page = i };
+                sorted = sorted && (s->n_refs == 0 || s->refs[s->n_refs - 1].pfn <= pfn);
+                s->refs[s->n_refs] = (PfnRef) { .pfn = pfn, .page = (uint32_t) i, .ref = (uint32_t) s->n_refs };
+                s->n_refs++;
         }
-        qsort(s->refs, s->n_refs, sizeof(PfnRef), cmp_ref_pfn);
+        memcpy(s->by_pfn, s->refs, s->n_refs * sizeof(PfnRef));
+        if (!sorted)
+                qsort(s->by_pfn, s->n_refs, sizeof(PfnRef), cmp_ref_pfn);
         for (size_t i = 0; i < s->n_refs;) {
                 size_t j = i + 1, n, done;
 
                 /* a run: PFNs at most FLAGS_GAP_MAX apart, at most CHUNK_PAGES entries (equal PFNs,
                  * e.g. the zero page, share flags) */
-                while (j < s->n_refs && s->refs[j].pfn - s->refs[j - 1].pfn <= FLAGS_GAP_MAX + 1 &&
-                       s->refs[j].pfn - s->refs[i].pfn < CHUNK_PAGES)
+                while (j < s->n_refs && s->by_pfn[j].pfn - s->by_pfn[j - 1].pfn <= FLAGS_GAP_MAX + 1 &&
+                       s->by_pfn[j].pfn - s->by_pfn[i].pfn < CHUNK_PAGES)
                         j++;
-                n = (size_t) (s->refs[j - 1].pfn - s->refs[i].pfn + 1);
-                r = pread_full(p->kpageflags_fd, s->flags_buf, n * sizeof(uint64_t), s->refs[i].pfn * sizeof(uint64_t), &done);
+                n = (size_t) (s->by_pfn[j - 1].pfn - s->by_pfn[i].pfn + 1);
+                r = pread_full(p->kpageflags_fd, s->flags_buf, n * sizeof(uint64_t), s->by_pfn[i].pfn * sizeof(uint64_t), &done);
                 if (r < 0)
                         return r;
-                for (size_t k = i; k < j; k++)
-                        s->refs[k].flags = s->flags_buf[s->refs[k].pfn - s->refs[i].pfn];
+                for (size_t k = i; k < j; k++) {
+                        s->by_pfn[k].flags = s->flags_buf[s->by_pfn[k].pfn - s->by_pfn[i].pfn];
+                        s->refs[s->by_pfn[k].ref].flags = s->by_pfn[k].flags;
+                }
                 i = j;
         }
 
         /* Units, in address order. */
-        for (size_t i = 0; i < n_pages; i++)
-                s->unit[i] = UNIT_NONE;
-        {
-                /* A copy sorted by page: units are computed in address order (fast path). */
-                _cleanup_free_ PfnRef *by_page = xmalloc(MAX(s->n_refs, 1u) * sizeof(PfnRef));
-                size_t prev_page = SIZE_MAX;
+        for (size_t i = 0; i < s->n_refs; i++) {
+                const PfnRef *ref = s->refs + i;
+                uint64_t pfn = ref->pfn, fl = ref->flags, unit = pfn;
+                /* prev_page starts at SIZE_MAX: page 0 continues the previous chunk */
+                bool contiguous = s->carry.have_prev && ref->page == prev_page + 1 && pfn == s->carry.prev_pfn + 1;
 
-                memcpy(by_page, s->refs, s->n_refs * sizeof(PfnRef));
-                qsort(by_page, s->n_refs, sizeof(PfnRef), cmp_ref_page);
+                if (flag(fl, KPF_HUGE) && !flag(fl, KPF_THP))
+                        unit = UNIT_UNTRACKABLE;
+                else if (flag(fl, KPF_COMPOUND_TAIL)) {
+                        if (contiguous)
+                                unit = s->carry.prev_unit;
+                        else {
+                                unit = pfn; /* no head found: its own bit (reads "not idle") */
+                                for (unsigned k = 1; k <= FOLIO_ORDER_SEARCH_MAX; k++) {
+                                        uint64_t cand = pfn & ~((UINT64_C(1) << k) - 1), cf;
 
-                for (size_t i = 0; i < s->n_refs; i++) {
-                        const PfnRef *ref = by_page + i;
-                        uint64_t pfn = ref->pfn, fl = ref->flags, unit = pfn;
-                        /* prev_page starts at SIZE_MAX: page 0 continues the previous chunk */
-                        bool contiguous = s->have_prev && ref->page == prev_page + 1 && pfn == s->prev_pfn + 1;
-
-                        if (flag(fl, KPF_HUGE) && !flag(fl, KPF_THP))
-                                unit = UNIT_UNTRACKABLE;
-                        else if (flag(fl, KPF_COMPOUND_TAIL)) {
-                                if (contiguous)
-                                        unit = s->prev_unit;
-                                else {
-                                        unit = pfn; /* no head found: its own bit (reads "not idle") */
-                                        for (unsigned k = 1; k <= FOLIO_ORDER_SEARCH_MAX; k++) {
-                                                uint64_t cand = pfn & ~((UINT64_C(1) << k) - 1), cf;
-
-                                                if (cand == pfn)
-                                                        continue;
-                                                r = lookup_flags(p, s, cand, &cf);
-                                                if (r < 0)
-                                                        return r;
-                                                if (flag(cf, KPF_COMPOUND_HEAD)) {
-                                                        unit = cand;
-                                                        break;
-                                                }
+                                        if (cand == pfn)
+                                                continue;
+                                        r = lookup_flags(p, s, cand, &cf);
+                                        if (r < 0)
+                                                return r;
+                                        if (flag(cf, KPF_COMPOUND_HEAD)) {
+                                                unit = cand;
+                                                break;
                                         }
                                 }
                         }
-
-                        s->unit[ref->page] = unit;
-                        s->prev_pfn = pfn;
-                        s->prev_unit = unit;
-                        s->have_prev = true;
-                        prev_page = ref->page;
                 }
-                /* The fast path must not bridge a hole: remember whether the chunk ends present. */
-                if (n_pages > 0 && s->unit[n_pages - 1] == UNIT_NONE)
-                        s->have_prev = false;
+
+                s->unit[ref->page] = unit;
+                s->carry.prev_pfn = pfn;
+                s->carry.prev_unit = unit;
+                s->carry.have_prev = true;
+                prev_page = ref->page;
         }
+        /* The fast path must not bridge a hole: remember whether the chunk ends present. */
+        if (n_pages > 0 && s->unit[n_pages - 1] == UNIT_NONE)
+                s->carry.have_prev = false;
         return 0;
 }
 
-/* Distinct bitmap words of the chunk's trackable units, sorted, bits = the units' bits. */
+/* Distinct bitmap words of the chunk's trackable units, sorted, mask = the units' bits (sorted
+ * only if the units do not ascend already, as they do for PFN-ordered memory). */
 static void collect_words(Scan *s, size_t n_pages) {
+        bool sorted = true;
+
         s->n_words = 0;
         for (size_t i = 0; i < n_pages; i++) {
                 uint64_t u = s->unit[i];
@@ -282,14 +308,16 @@ static void collect_words(Scan *s, size_t n_pages) {
                         continue;
                 if (i > 0 && s->unit[i - 1] == u)
                         continue; /* same folio as the previous page */
-                s->words[s->n_words++] = (Word) { .index = u / 64, .bits = UINT64_C(1) << (u % 64) };
+                sorted = sorted && (s->n_words == 0 || s->words[s->n_words - 1].index <= u / 64);
+                s->words[s->n_words++] = (Word) { .index = u / 64, .mask = UINT64_C(1) << (u % 64) };
         }
-        qsort(s->words, s->n_words, sizeof(Word), cmp_word);
+        if (!sorted)
+                qsort(s->words, s->n_words, sizeof(Word), cmp_word);
 
         size_t n = 0;
         for (size_t i = 0; i < s->n_words; i++) {
                 if (n > 0 && s->words[n - 1].index == s->words[i].index)
-                        s->words[n - 1].bits |= s->words[i].bits;
+                        s->words[n - 1].mask |= s->words[i].mask;
                 else
                         s->words[n++] = s->words[i];
         }
@@ -313,7 +341,7 @@ static int write_idle_words(PageIdle *p, Scan *s) {
                 int r;
 
                 for (size_t k = i; k < j; k++)
-                        buf[s->words[k].index - first] = s->words[k].bits;
+                        buf[s->words[k].index - first] = s->words[k].mask;
                 r = pwrite_full(p->bitmap_fd, buf, n * sizeof(uint64_t), first * sizeof(uint64_t));
                 if (r < 0)
                         return r;
@@ -372,8 +400,9 @@ static int open_pagemap(Tracker *t, TrackerTarget *target, PageIdleTarget *pt) {
 }
 
 typedef enum Pass {
-        PASS_PREPARE,
-        PASS_CHECK,
+        PASS_PREPARE,            /* mark the units idle: a period starts */
+        PASS_CHECK,              /* read which units were accessed during the period */
+        PASS_CHECK_PREPARE,      /* both, per chunk: one pagemap read serves the two */
 } Pass;
 
 /* THP marks for the whole 2 MiB blocks of a chunk (units computed by scan_chunk()). */
@@ -394,6 +423,74 @@ static void mark_huge_blocks(HeatMap *heat, const Scan *s, uint64_t hva, size_t 
         }
 }
 
+/* The accessed pages of a checked chunk into the heat map, as runs. */
+static int sample_chunk(HeatMap *heat, const Scan *s, uint64_t hva, size_t n_pages) {
+        uint64_t run_start = 0;
+        bool in_run = false;
+        int r;
+
+        for (size_t i = 0; i <= n_pages; i++) {
+                bool accessed = false;
+
+                if (i < n_pages) {
+                        uint64_t u = s->unit[i];
+                        accessed = u == UNIT_UNTRACKABLE || (u != UNIT_NONE && !unit_idle(s, u));
+                }
+                if (accessed && !in_run) {
+                        run_start = hva + (uint64_t) i * PAGE_BYTES;
+                        in_run = true;
+                } else if (!accessed && in_run) {
+                        r = heatmap_sample_hva(heat, run_start, hva + (uint64_t) i * PAGE_BYTES - run_start);
+                        if (r < 0)
+                                return r;
+                        in_run = false;
+                }
+        }
+        return 0;
+}
+
+/* One chunk of a pass. Errors of the kernel files come back as they are (see pass_failed()). */
+static int run_chunk(PageIdle *p, PageIdleTarget *pt, Scan *s, Pass pass, HeatMap *heat, uint64_t hva, size_t n_pages) {
+        int r;
+
+        r = scan_chunk(p, pt, s, hva, n_pages);
+        if (r < 0)
+                return r;
+        collect_words(s, n_pages);
+        if (pass != PASS_PREPARE) {
+                r = read_idle_words(p, s);
+                if (r < 0)
+                        return r;
+                mark_huge_blocks(heat, s, hva, n_pages);
+                r = sample_chunk(heat, s, hva, n_pages);
+                if (r < 0)
+                        return r;
+        }
+        if (pass != PASS_CHECK)
+                return write_idle_words(p, s);
+        return 0;
+}
+
+/* A pass failed with r: a vanished process shows as an empty pagemap or an error: tell which (off
+ * the normal path, the only place this tracker checks liveness). */
+static int pass_failed(Tracker *t, TrackerTarget *target, int r) {
+        PageIdleTarget *pt = target->data;
+
+        if (!tracker_target_alive(&t->ctx, target))
+                return -ESRCH;
+        if (r == -EBADF || r == -EIO || r == -ENODATA) {
+                if (pt->pagemap_fd >= 0)
+                        (void) close(pt->pagemap_fd);
+                pt->pagemap_fd = -EBADF; /* reopened next time */
+        }
+        return r;
+}
+
+static size_t chunk_pages(const HeatRangeSpec *range, uint64_t hva) {
+        return (size_t) MIN((uint64_t) CHUNK_PAGES, (range->hva + range->len_bytes - hva) / PAGE_BYTES);
+}
+
+/* A whole pass at once (check_accesses(), prepare_access_checks()). */
 static int run_pass(Tracker *t, TrackerTarget *target, Pass pass, HeatMap *heat) {
         PageIdle *p = t->data;
         PageIdleTarget *pt = target->data;
@@ -407,63 +504,19 @@ static int run_pass(Tracker *t, TrackerTarget *target, Pass pass, HeatMap *heat)
         scan_init(&s);
         for (size_t ri = 0; ri < target->n_ranges; ri++) {
                 const HeatRangeSpec *range = target->ranges + ri;
-                uint64_t end = range->hva + range->len_bytes;
 
-                s.have_prev = false;
-                for (uint64_t hva = range->hva; hva < end; hva += (uint64_t) CHUNK_PAGES * PAGE_BYTES) {
-                        size_t n_pages = (size_t) MIN((uint64_t) CHUNK_PAGES, (end - hva) / PAGE_BYTES);
-                        uint64_t run_start = 0;
-                        bool in_run = false;
-
-                        r = scan_chunk(p, pt, &s, hva, n_pages);
+                s.carry.have_prev = false;
+                for (uint64_t hva = range->hva; hva < range->hva + range->len_bytes; hva += (uint64_t) CHUNK_PAGES * PAGE_BYTES) {
+                        r = run_chunk(p, pt, &s, pass, heat, hva, chunk_pages(range, hva));
+                        if (r == -ESTALE)
+                                return r; /* the heat map's (outside a cycle), not the kernel's */
                         if (r < 0)
-                                goto fail;
-                        collect_words(&s, n_pages);
-
-                        if (pass == PASS_PREPARE) {
-                                r = write_idle_words(p, &s);
-                                if (r < 0)
-                                        goto fail;
-                                continue;
-                        }
-
-                        r = read_idle_words(p, &s);
-                        if (r < 0)
-                                goto fail;
-                        mark_huge_blocks(heat, &s, hva, n_pages);
-                        for (size_t i = 0; i <= n_pages; i++) {
-                                bool accessed = false;
-
-                                if (i < n_pages) {
-                                        uint64_t u = s.unit[i];
-                                        accessed = u == UNIT_UNTRACKABLE ||
-                                                   (u != UNIT_NONE && !unit_idle(&s, u));
-                                }
-                                if (accessed && !in_run) {
-                                        run_start = hva + (uint64_t) i * PAGE_BYTES;
-                                        in_run = true;
-                                } else if (!accessed && in_run) {
-                                        r = heatmap_sample_hva(heat, run_start, hva + (uint64_t) i * PAGE_BYTES - run_start);
-                                        if (r < 0)
-                                                return r;
-                                        in_run = false;
-                                }
-                        }
+                                return pass_failed(t, target, r);
                 }
         }
+        if (pass != PASS_CHECK)
+                pt->primed = true;
         return 0;
-
-fail:
-        /* A vanished process shows as an empty pagemap or an error: tell which (off the normal
-         * path, the only place this tracker checks liveness). */
-        if (!tracker_target_alive(&t->ctx, target))
-                return -ESRCH;
-        if (r == -EBADF || r == -EIO || r == -ENODATA) {
-                if (pt->pagemap_fd >= 0)
-                        (void) close(pt->pagemap_fd);
-                pt->pagemap_fd = -EBADF; /* reopened next time */
-        }
-        return r;
 }
 
 static int page_idle_probe(const TrackerContext *ctx, char **ret_reason) {
@@ -537,6 +590,7 @@ static void page_idle_cleanup(Tracker *t) {
                 return;
         (void) close(p->bitmap_fd);
         (void) close(p->kpageflags_fd);
+        scan_done(&p->step_scan);
         free(p);
         t->data = NULL;
 }
@@ -548,14 +602,14 @@ static int page_idle_target_add(Tracker *t, TrackerTarget *target) {
         pt = xcalloc(1, sizeof(PageIdleTarget));
         pt->pagemap_fd = -EBADF;
         target->data = pt;
-        /* The first period starts now: the manager checks before it prepares. */
-        r = run_pass(t, target, PASS_PREPARE, NULL);
+        /* No pass here (a large target's takes seconds): the first one starts the first period,
+         * from prepare_access_checks() or the first sample_step() pass. The pagemap opens now so
+         * that a target this tracker cannot read is told at once. */
+        r = open_pagemap(t, target, pt);
         if (r < 0) {
-                if (pt->pagemap_fd >= 0)
-                        (void) close(pt->pagemap_fd);
                 free(pt);
                 target->data = NULL;
-                return log_debug_errno(r, "page_idle: pid %d: first idle marking failed: %m", (int) target->pid);
+                return log_debug_errno(r, "page_idle: pid %d: cannot open its pagemap: %m", (int) target->pid);
         }
         return 0;
 }
@@ -579,10 +633,70 @@ static int page_idle_prepare(Tracker *t, TrackerTarget *target) {
 }
 
 static int page_idle_check(Tracker *t, TrackerTarget *target, HeatMap *heat) {
-        int r = run_pass(t, target, PASS_CHECK, heat);
+        PageIdleTarget *pt = target->data;
+        /* No period started yet (target_add() marks nothing): start one, nothing to report. */
+        int r = run_pass(t, target, pt->primed ? PASS_CHECK : PASS_PREPARE, heat);
         if (r < 0)
                 log_debug_errno(r, "page_idle: checking pid %d failed: %m", (int) target->pid);
         return r;
+}
+
+/*
+ * The cycle's pass in steps (TrackerOps.sample_step): per chunk, the units are read (the period
+ * ends) and marked idle again at once (the next one starts), from one pagemap read: the period of
+ * every page is then one cycle long, wherever it lies in a large guest. A step ends after the
+ * chunk that passes the deadline; a 64 MiB chunk costs a few ms (a pagemap read of 128 KiB, the
+ * kpageflags runs, the bitmap words), so steps overrun their deadline by about that.
+ */
+static int page_idle_sample_step(Tracker *t, TrackerTarget *target, HeatMap *heat, usec_t deadline_usec) {
+        PageIdle *p = t->data;
+        PageIdleTarget *pt = target->data;
+        PassCursor *c = &pt->cursor;
+        Pass pass = pt->primed ? PASS_CHECK_PREPARE : PASS_PREPARE;
+        Scan *s = &p->step_scan;
+        int r;
+
+        if (!c->active) {
+                r = open_pagemap(t, target, pt);
+                if (r < 0)
+                        return r;
+                *c = (PassCursor) { .active = true, .range = 0, .hva = target->n_ranges > 0 ? target->ranges[0].hva : 0 };
+        }
+        if (!s->pagemap)
+                scan_init(s);
+        s->carry = c->carry;
+
+        for (bool first = true;; first = false) {
+                const HeatRangeSpec *range;
+
+                while (c->range < target->n_ranges && c->hva >= target->ranges[c->range].hva + target->ranges[c->range].len_bytes) {
+                        c->range++;
+                        if (c->range < target->n_ranges)
+                                c->hva = target->ranges[c->range].hva;
+                        s->carry.have_prev = false;
+                }
+                if (c->range >= target->n_ranges) {
+                        c->active = false;
+                        pt->primed = true;
+                        return 0;
+                }
+                if (!first && clock_now_usec(CLOCK_MONOTONIC) >= deadline_usec) {
+                        c->carry = s->carry;
+                        return 1;
+                }
+
+                range = target->ranges + c->range;
+                r = run_chunk(p, pt, s, pass, heat, c->hva, chunk_pages(range, c->hva));
+                if (r < 0) {
+                        c->active = false;
+                        if (r != -ESTALE)
+                                r = pass_failed(t, target, r);
+                        log_debug_errno(r, "page_idle: %s pid %d failed: %m", pass == PASS_PREPARE ? "marking" : "checking",
+                                        (int) target->pid);
+                        return r;
+                }
+                c->hva += (uint64_t) CHUNK_PAGES * PAGE_BYTES;
+        }
 }
 
 static bool page_idle_target_valid(Tracker *t, TrackerTarget *target) {
@@ -600,4 +714,5 @@ const TrackerOps tracker_page_idle_ops = {
         .prepare_access_checks = page_idle_prepare,
         .check_accesses = page_idle_check,
         .target_valid = page_idle_target_valid,
+        .sample_step = page_idle_sample_step,
 };

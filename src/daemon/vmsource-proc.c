@@ -153,16 +153,44 @@ static int inspect(ProcSource *s, pid_t pid, ProcEntry *ret) {
         return 1;
 }
 
-static ProcEntry *find_entry(ProcSource *s, pid_t pid) {
-        for (size_t i = 0; i < s->n_entries; i++)
-                if (s->entries[i].pid == pid)
-                        return &s->entries[i];
-        return NULL;
+/* entries[] is sorted by pid: a scan of P pids with E known costs P log E, not P x E (at 1,000
+ * VMs the linear search was a million comparisons a cycle, bench/scale-bench). */
+static size_t entry_lower_bound(const ProcSource *s, pid_t pid) {
+        size_t lo = 0, hi = s->n_entries;
+
+        while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+
+                if (s->entries[mid].pid < pid)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        return lo;
 }
 
+static ProcEntry *find_entry(ProcSource *s, pid_t pid) {
+        size_t i = entry_lower_bound(s, pid);
+
+        return i < s->n_entries && s->entries[i].pid == pid ? &s->entries[i] : NULL;
+}
+
+static void insert_entry(ProcSource *s, const ProcEntry *e) {
+        size_t i = entry_lower_bound(s, e->pid);
+
+        s->entries = xreallocarray(s->entries, s->n_entries + 1, sizeof(ProcEntry));
+        memmove(&s->entries[i + 1], &s->entries[i], (s->n_entries - i) * sizeof(ProcEntry));
+        s->entries[i] = *e;
+        s->n_entries++;
+}
+
+/* The next entry takes e's place (the order stays sorted). */
 static void remove_entry(ProcSource *s, ProcEntry *e) {
+        size_t i = (size_t) (e - s->entries);
+
         entry_done(e);
-        *e = s->entries[--s->n_entries];
+        memmove(&s->entries[i], &s->entries[i + 1], (s->n_entries - i - 1) * sizeof(ProcEntry));
+        s->n_entries--;
 }
 
 void vmsource_proc_forget(VmSource *base, pid_t pid) {
@@ -213,8 +241,7 @@ int vmsource_proc_scan(VmSource *base) {
                 if (inspect(s, pid, &e) <= 0)
                         continue;
                 e.seen = true;
-                s->entries = xreallocarray(s->entries, s->n_entries + 1, sizeof(ProcEntry));
-                s->entries[s->n_entries++] = e;
+                insert_entry(s, &e);
                 log_debug("Found QEMU process %d (%s).", e.pid, e.name ?: e.default_name);
                 announce(s, VM_EVENT_STARTED, &e);
         }

@@ -477,7 +477,74 @@ static void test_rare(void) {
         check(!slo_state_to_string(_SLO_STATE_MAX));
 }
 
+/* The estimate's rate: every cycle with a service level; otherwise the first at once, the second
+ * after stagger % 10 cycles, then every 10th, the age counting 0..9; a failed one is retried the
+ * next cycle; a service level added makes it due at once. */
+static void test_estimate_rate(void) {
+        static const struct {
+                unsigned stagger;
+                const char *due; /* per cycle, 'x' due; all without a service level */
+        } cases[] = {
+                { 0, "xx.........x.........x" }, /* stagger 0: the second at once */
+                { 3, "x...x.........x.........x" },
+                { 19, "x.........x.........x" },
+                { 7, "x.......x.........x" },
+        };
+
+        for (size_t c = 0; c < ELEMENTSOF(cases); c++) {
+                SloEstimateAge a = {};
+                unsigned age = 0;
+
+                for (size_t i = 0; cases[c].due[i]; i++) {
+                        bool want = cases[c].due[i] == 'x', due = slo_estimate_due(&a, false);
+
+                        if (due != want) {
+                                fprintf(stderr, "stagger %u, cycle %zu: due %d, want %d\n", cases[c].stagger, i, due, want);
+                                exit(EXIT_FAILURE);
+                        }
+                        if (due) {
+                                slo_estimate_made(&a, true, cases[c].stagger);
+                                age = 0;
+                        } else
+                                age++;
+                        check_u64(a.age, age);
+                        check(a.age < SLO_ESTIMATE_EVERY);
+                }
+        }
+
+        /* with a service level: every cycle, age 0 */
+        {
+                SloEstimateAge a = {};
+
+                for (unsigned i = 0; i < 25; i++) {
+                        check(slo_estimate_due(&a, true));
+                        slo_estimate_made(&a, true, 5);
+                        check_u64(a.age, 0);
+                }
+                /* the service level dropped: the next one 10 cycles on */
+                for (unsigned i = 0; i < SLO_ESTIMATE_EVERY - 1; i++)
+                        check(!slo_estimate_due(&a, false));
+                check_u64(a.age, SLO_ESTIMATE_EVERY - 1);
+                /* and added again: due at once */
+                check(slo_estimate_due(&a, true));
+        }
+        /* a failed estimate is due again the next cycle */
+        {
+                SloEstimateAge a = {};
+
+                check(slo_estimate_due(&a, false));
+                slo_estimate_made(&a, false, 4);
+                check(!a.have);
+                check(slo_estimate_due(&a, false));
+                slo_estimate_made(&a, true, 4);
+                for (unsigned i = 0; i < 4; i++)
+                        check(!slo_estimate_due(&a, false));
+                check(slo_estimate_due(&a, false));
+        }
+}
+
 int main(void) {
+        test_estimate_rate();
         test_estimate();
         test_demand_curve();
         test_step_response();

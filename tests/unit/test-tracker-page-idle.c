@@ -140,6 +140,99 @@ static void test_probe_missing(void) {
         check(reason && strstr(reason, "page_idle"));
 }
 
+/*
+ * The sliced pass (sample_step): a target of three 64 MiB chunks, stepped with a deadline that
+ * has always passed (one chunk per call). The first pass only marks idle; the next one reports
+ * what was accessed, from every chunk, and marks the units idle again in the same pass.
+ */
+#define STEP_PID 4343
+#define STEP_PAGES 40000u
+#define STEP_PFN0 UINT64_C(0x38000)
+
+static void test_sample_step(const TrackerContext *ctx) {
+        _cleanup_(heatmap_freep) HeatMap *h = NULL;
+        _cleanup_(tracker_freep) Tracker *t = NULL;
+        _cleanup_free_ uint64_t *pm = xcalloc(STEP_PAGES, sizeof(uint64_t));
+        _cleanup_free_ char *dir = xasprintf("%s/%d", proc_root, STEP_PID), *stat = NULL, *path = NULL;
+        HeatRangeSpec range = { .gpa = 0, .hva = BASE_HVA, .len_bytes = (uint64_t) STEP_PAGES * 4096 };
+        TrackerTarget target = { .pid = STEP_PID, .start_time = START_TIME, .ranges = &range, .n_ranges = 1 };
+        HeatParams params;
+        char statline[256];
+        unsigned steps;
+        int r;
+
+        /* present 4 KiB pages: 100 at the start of each chunk (PFNs descending: the sorts run), in
+         * bitmap words of their own (a fixture file's word is replaced by a write, not or-ed) */
+        for (unsigned c = 0; c < 3; c++)
+                for (unsigned i = 0; i < 100; i++) {
+                        uint64_t pfn = STEP_PFN0 + c * 128 + (99 - i);
+
+                        pm[c * 16384 + i] = PRESENT | pfn;
+                        set_flags(pfn, 0);
+                }
+        fixture_mkdir_p(dir);
+        stat = xasprintf("%s/stat", dir);
+        snprintf(statline, sizeof(statline), "%d (qemu) S 1 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 %llu 0 0\n", STEP_PID, START_TIME);
+        fixture_write_at(stat, statline, strlen(statline), 0);
+        path = xasprintf("%s/pagemap", dir);
+        fixture_write_at(path, pm, STEP_PAGES * sizeof(uint64_t), BASE_HVA / 4096 * 8);
+
+        heat_params_init_default(&params);
+        check_int(heatmap_new(&range, 1, &params, &h), 0);
+        check_int(tracker_new(&tracker_page_idle_ops, ctx, &t), 0);
+        check(t->ops->sample_step);
+        check_int(t->ops->target_add(t, &target), 0);
+
+        /* the first pass: marks idle, one chunk per call */
+        heatmap_cycle_begin(h);
+        for (steps = 1; (r = t->ops->sample_step(t, &target, h, 0)) == 1; steps++)
+                ;
+        check_int(r, 0);
+        heatmap_cycle_end(h);
+        check_int(steps, 3);
+        for (unsigned c = 0; c < 3; c++)
+                for (unsigned i = 0; i < 100; i++)
+                        check(bit(STEP_PFN0 + c * 128 + i));
+        check_u64(heatmap_stats(h)->sampled_bytes, 0);
+
+        /* accesses: pages 10..19 of every chunk */
+        for (unsigned c = 0; c < 3; c++)
+                for (unsigned i = 10; i < 20; i++)
+                        clear_bit(STEP_PFN0 + c * 128 + (99 - i));
+        heatmap_cycle_begin(h);
+        for (steps = 1; (r = t->ops->sample_step(t, &target, h, 0)) == 1; steps++)
+                ;
+        check_int(r, 0);
+        check_int(heatmap_cycle_end(h), 0);
+        check_int(steps, 3);
+        for (unsigned c = 0; c < 3; c++)
+                for (unsigned i = 0; i < 200; i++) {
+                        uint8_t heat;
+
+                        check_int(heatmap_heat_hva(h, BASE_HVA + ((uint64_t) c * 16384 + i) * 4096, &heat), 0);
+                        check_int(heat > 0, i >= 10 && i < 20);
+                }
+        /* ... and marked idle again in the same pass */
+        for (unsigned c = 0; c < 3; c++)
+                for (unsigned i = 0; i < 100; i++)
+                        check(bit(STEP_PFN0 + c * 128 + i));
+
+        /* a whole pass at once (USEC_INFINITY): one call */
+        heatmap_cycle_begin(h);
+        check_int(t->ops->sample_step(t, &target, h, USEC_INFINITY), 0);
+        check_int(heatmap_cycle_end(h), 0);
+
+        /* a pass that fails (the process is gone mid-pass) starts over next time */
+        heatmap_cycle_begin(h);
+        check_int(t->ops->sample_step(t, &target, h, 0), 1);
+        check(truncate(path, 0) == 0);
+        check(unlink(stat) == 0);
+        check_int(t->ops->sample_step(t, &target, h, 0), -ESRCH);
+        heatmap_cycle_end(h);
+        t->ops->target_remove(t, &target);
+        printf("sample_step: 3 chunks in 3 steps, accesses from every chunk, units marked idle again in the same pass\n");
+}
+
 int main(void) {
         _cleanup_(heatmap_freep) HeatMap *h = NULL;
         _cleanup_(tracker_freep) Tracker *t = NULL;
@@ -156,8 +249,11 @@ int main(void) {
         ctx = (TrackerContext) { .proc_root = proc_root, .sysfs_root = sysfs_root };
 
         check_int(tracker_new(&tracker_page_idle_ops, &ctx, &t), 0);
-        check_int(t->ops->target_add(t, &target), 0);   /* marks idle: the first period starts */
+        check_int(t->ops->target_add(t, &target), 0);
         check(t->ops->target_valid(t, &target));
+        /* target_add() walks nothing (a large target's pass takes seconds): no bit is set yet. */
+        check(!bit(0x10000));
+        check_int(t->ops->prepare_access_checks(t, &target), 0); /* marks idle: the first period starts */
 
         /* One bit per folio: THP heads only, present 4 KiB pages, nothing for swapped/absent. */
         check(bit(0x10000));
@@ -238,6 +334,7 @@ int main(void) {
         }
 
         t->ops->target_remove(t, &target);
+        test_sample_step(&ctx);
         {
                 _cleanup_free_ char *cmd = xasprintf("rm -rf '%s'", root);
                 check(system(cmd) == 0);
