@@ -186,7 +186,12 @@
  * model 5) a round cut anywhere has promoted about what it demoted; the next plan starts with
  * promotions into the room its last demotions made. (With all demotions first, under the lab's
  * TCG every round of bench/h2h-lab shift was replaced during its demotions: four rounds demoted
- * 11,527 pages and promoted none.) round_done() is called before
+ * 11,527 pages and promoted none.) A plan submitted while the round before it has a call in
+ * flight was computed without that call's results; what the call moved (reported when it is
+ * back) is remembered until the next submit, and the new plan's moves of those pages to the same
+ * node are counted "already" instead of being made again (move_pages(2) reports a page already
+ * on the target node as moved: lab-placement-kvm counted up to 170 MiB of such repeats, 426 MiB
+ * for a 256 MiB demotion; test-migrator's test_late_call). round_done() is called before
  * migrator_submit() returns, unless a batch is in flight: then once its results are in (they
  * count in the ended round), and rounds are always reported in the order they ended. A plan
  * with no moves only ends the current round (no round of its own).

@@ -132,6 +132,10 @@ typedef struct MigratorVm {
         int pagemap_fd;
         MigratorCounters counters;
         PlanPlacement *placement;   /* the last plan's queries[] for it, sorted by hva */
+        /* Runs an ended round's last call moved after the next plan was submitted (that plan could
+         * not know): its moves of those pages to the same node are "already" (vm_moved_late()) */
+        struct LateRun { uint64_t hva, n_pages; int to; } *late;
+        size_t n_late;
         size_t n_placement;
 } MigratorVm;
 
@@ -369,6 +373,27 @@ static void vm_clear_placement(MigratorVm *vm) {
         vm->n_placement = 0;
 }
 
+/* Of [hva, hva + n pages): how many pages from hva a late call put on node `to` (*ret_clear: how
+ * many from hva none did, up to the first that one did). */
+static uint64_t vm_moved_late(const MigratorVm *vm, uint64_t hva, uint64_t n_pages, int to, uint64_t *ret_clear) {
+        uint64_t end = hva + n_pages * PAGE_4K, clear = n_pages;
+
+        for (size_t i = 0; i < vm->n_late; i++) {
+                const struct LateRun *r = &vm->late[i];
+                uint64_t rend = r->hva + r->n_pages * PAGE_4K;
+
+                if (r->to != to || rend <= hva || r->hva >= end)
+                        continue;
+                if (r->hva <= hva) {
+                        *ret_clear = 0;
+                        return (MIN(rend, end) - hva) / PAGE_4K;
+                }
+                clear = MIN(clear, (r->hva - hva) / PAGE_4K);
+        }
+        *ret_clear = clear;
+        return 0;
+}
+
 /* Keep a query's statuses (copied), sorted by hva; one that overlaps an earlier one replaces it. */
 static void vm_store_placement(MigratorVm *vm, uint64_t hva, const int *status, size_t n) {
         size_t at = 0;
@@ -408,6 +433,7 @@ static MigratorVm *vm_free(MigratorVm *vm) {
         if (!vm)
                 return NULL;
         vm_clear_placement(vm);
+        free(vm->late);
         if (vm->pagemap_fd >= 0)
                 (void) close(vm->pagemap_fd);
         free(vm->id);
@@ -901,7 +927,7 @@ static size_t batch_fill(Migrator *m, Job *j, usec_t now) {
                         .huge = mv->huge,
                         .counted = mv->direction == PLAN_DEMOTE && mv->from_node >= 0,
                 };
-                uint64_t left = mv->n_pages - j->next_page, take;
+                uint64_t left = mv->n_pages - j->next_page, take, clear = 0;
 
                 if (!s->vm || node_blocked(j, s, mv->to_node)) {
                         count_blocked(m, j, &e, left);
@@ -909,6 +935,23 @@ static size_t batch_fill(Migrator *m, Job *j, usec_t now) {
                         j->next_page = 0;
                         continue;
                 }
+                if (s->vm->n_late > 0) {
+                        uint64_t done = vm_moved_late(s->vm, mv->hva + j->next_page * PAGE_4K, left, mv->to_node, &clear);
+
+                        if (done > 0 && (!mv->huge || done >= left)) {
+                                MigratorCounters d = {};
+
+                                d.already_pages[mv->direction] = done;
+                                account(m, j, mv->vm, &d);
+                                j->next_page += done;
+                                if (j->next_page >= mv->n_pages) {
+                                        j->next_move++;
+                                        j->next_page = 0;
+                                }
+                                continue;
+                        }
+                } else
+                        clear = left;
                 if (mv->needs_room && mv->direction == PLAN_PROMOTE && j->shortfall[mv->to_node] > 0) {
                         /* The demotions that were to make room for it on to_node did not: give up
                          * as much of it (a THP only whole). */
@@ -943,6 +986,7 @@ static size_t batch_fill(Migrator *m, Job *j, usec_t now) {
 
                 take = MIN(left, (uint64_t) (limit - pages));
                 take = MIN(take, (uint64_t) (m->cap - n));
+                take = MIN(take, MAX(clear, (uint64_t) 1)); /* up to what a late call moved */
                 if (take < left) {
                         /* End the batch on a 2 MiB boundary if one lies inside it. */
                         uint64_t start = mv->hva + j->next_page * PAGE_4K;
@@ -1007,6 +1051,11 @@ static bool entry_not_moved(Migrator *m, Job *j, Entry *e, MigratorFailure why, 
 static void report_moved(Migrator *m, Slot *s, uint64_t hva, size_t n, int from, int to, PlanDirection dir) {
         if (s->vm)
                 vm_placement_moved(s->vm, hva, n, to);
+        /* a round replaced while this call was in flight: the plan after it did not know */
+        if (s->vm && m->job && (s < m->job->slots || s >= m->job->slots + m->job->n_slots) && from != to) {
+                s->vm->late = xreallocarray(s->vm->late, s->vm->n_late + 1, sizeof(*s->vm->late));
+                s->vm->late[s->vm->n_late++] = (struct LateRun) { .hva = hva, .n_pages = n, .to = to };
+        }
         if (m->sink.moved)
                 m->sink.moved(m->userdata, s->key, hva, n, from, to, dir);
 }
@@ -2314,8 +2363,12 @@ int migrator_submit(Migrator *m, const Plan *plan, void *const *vms) {
         while (m->job)
                 job_end(m, MIGRATOR_ROUND_REPLACED);
         /* The last plan's query results went into this plan; they are done with. */
-        for (size_t i = 0; i < m->n_vms; i++)
+        for (size_t i = 0; i < m->n_vms; i++) {
                 vm_clear_placement(m->vms[i]);
+                free(m->vms[i]->late);
+                m->vms[i]->late = NULL;
+                m->vms[i]->n_late = 0;
+        }
         if (plan->n_moves == 0 && plan->n_queries == 0)
                 return 0;
 

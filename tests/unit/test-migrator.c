@@ -1807,6 +1807,27 @@ static void test_queries(void) {
 }
 
 /*
+ * A plan computed while the round before it had a call in flight cannot know what that call
+ * moves: its moves of the same pages to the same node are counted "already", not moved again.
+ * Batches of 64 pages: A demotes vm0 [0,256), its first call held; B (replacing A) demotes
+ * [0,256) too; the held call comes back: B moves [64,256) (192) and counts [0,64) already.
+ */
+static void test_late_call(void) {
+        flight_demote(256);
+        plan_begin(UINT64_MAX);
+        plan_add(0, PLAN_DEMOTE, 0, 256, 0, 1, false);
+        submit();
+        gate_set(false);
+        run_until_rounds(2);
+        check_int(rounds_in_order[0].end, MIGRATOR_ROUND_REPLACED);
+        check_u64(rounds_in_order[0].moved, 64);
+        check_u64(rounds_in_order[1].moved, 192);
+        check_u64(rec.last.total.already_pages[PLAN_DEMOTE], 64);
+        check_int(count_on(0, 0, 256, 1), 256);
+        teardown();
+}
+
+/*
  * A plan's queries run before its moves, so a round replaced mid-way still leaves them for the
  * next plan (on a slow host every round may be replaced; before, their queries never ran and
  * placement was never refreshed). Batches of 64 pages, the first move call held at the gate:
@@ -2078,6 +2099,7 @@ int main(void) {
         test_floors();
         test_queries();
         test_queries_first();
+        test_late_call();
         test_sweep();
         test_sweep_starved();
 
