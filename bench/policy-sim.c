@@ -38,6 +38,8 @@ typedef struct Knobs {
         double density;           /* accesses per page per second (sets accesses per cycle) */
         unsigned decay;           /* heat_decay_percent */
         unsigned margin;          /* hysteresis margin (PlanLimits.margin_heat; 0 = PLAN_MARGIN_HEAT) */
+        double edge;              /* z of the swap rule's noise margin at the edge (PlanLimits.swap_edge_z10 / 10); 0: none */
+        unsigned mass;            /* PlanLimits.swap_mass_div (0 = PLAN_SWAP_MASS_DIV) */
         double rate_mibps;        /* migrate_rate_limit_mbps, for a VM of model_gib */
         double query_pages;       /* the migrator's query pages per cycle, for a VM of model_gib */
         double model_gib;         /* the simulated VM stands for one of this size: budgets scale */
@@ -50,6 +52,7 @@ static const Knobs knobs_default = {
         .density = 0.2,
         .decay = HEATMAP_DECAY_PERCENT_DEFAULT,
         .margin = 0,
+        .edge = PLAN_SWAP_EDGE_Z10 / 10.0,
         .rate_mibps = 256,
         .query_pages = 16384,
         .model_gib = 1,
@@ -296,6 +299,8 @@ static void run(const Scenario *sc, const Knobs *k, bool with_oracle, Outcome *o
                 /* at least one 2 MiB block: the planner queries whole blocks */
                 .query_pages = (uint64_t) MAX(512.0, k->query_pages * (double) total_pages / (k->model_gib * (double) PAGES_PER_GIB)),
                 .margin_heat = k->margin,
+                .swap_edge_z10 = k->edge <= 0 ? PLAN_SWAP_EDGE_OFF : (unsigned) (k->edge * 10 + 0.5),
+                .swap_mass_div = k->mass,
         };
         if (sim_world_new(&host, specs, n, &w) < 0 || sim_world_dram_targets(&host, specs, n, caps) < 0)
                 abort();
@@ -609,6 +614,8 @@ static const Sweep sweeps[] = {
         { "density", { 0.05, 0.2, 0.8, 3.2 }, 4 },
         { "decay", { 6, 12, 25, 50 }, 4 },
         { "margin", { 16, 32, 48, 64, 96 }, 5 },
+        { "edge", { 0, 1, 2, 3, 4 }, 5 },
+        { "mass", { 4, 16, 64, 256 }, 4 },
         { "rate", { 64, 256, 1024, 0 }, 4 },
         { "query", { 4096, 16384, 65536, 262144 }, 4 },
         { "model", { 1, 4, 16, 64 }, 4 },
@@ -623,6 +630,10 @@ static void set_knob(Knobs *k, const char *knob, double v) {
                 k->decay = (unsigned) v;
         else if (streq(knob, "margin"))
                 k->margin = (unsigned) v;
+        else if (streq(knob, "edge"))
+                k->edge = v;
+        else if (streq(knob, "mass"))
+                k->mass = (unsigned) v;
         else if (streq(knob, "rate"))
                 k->rate_mibps = v;
         else if (streq(knob, "query"))
@@ -744,7 +755,10 @@ static void help(void) {
                "future, with the same DRAM targets and migration budget (bench/lib/sim-oracle.h).\n"
                "  table              every trace at the defaults (the default command)\n"
                "  sweep KNOB         interval (s), density (accesses per page per second), decay (%%),\n"
-               "                     margin (heat), rate (MiB/s), query (pages per cycle), model (GiB:\n"
+               "                     margin (heat), edge (z of the swap rule's noise margin at the DRAM\n"
+               "                     target's edge; 0: none), mass (swaps of target / N or more are no\n"
+               "                     edge noise),\n"
+               "                     rate (MiB/s), query (pages per cycle), model (GiB:\n"
                "                     the VM the simulated one stands for; rate and query scale by it), or all\n"
                "  replay FILE...     a trace recorded by tracker-check --record (VM budget 25 %%)\n"
                "Options:\n"

@@ -70,8 +70,15 @@
  * measures it: before a plan's first batch (at most every 10 s) it "moves" one page of its own to
  * the node it is on, twice (nothing migrates: ~one call's fixed cost; the faster counts; in a
  * slice of its own), and a call that takes less than that lowers the estimate. A batch
- * is sized to take .batch_usec (5 ms), or 50 x the fixed part when that is longer (so it stays
- * <= 2 % of the call), up to .batch_max_usec (500 ms); the per-page part is measured on every
+ * is sized to take .batch_usec (5 ms), or 50 x (the fixed part + what a batch costs beyond its
+ * call) when that is longer (so both stay <= 2 % of the call), up to .batch_max_usec (500 ms).
+ * What a batch costs beyond its call (.batch_overhead): the loop's work around it (start-time
+ * check, free-memory read, THP re-query) and the two wake-ups between loop and worker, measured
+ * as the time from handing one batch of a plan to the worker to handing the next, less the
+ * first one's call, the lowest of the last 8. With the fixed part alone (0.57 ms probed in the
+ * TCG lab at load ~12) THP batches were 28 ms, 1-2 THPs, 65 calls for 128 THPs, each paying
+ * that overhead again: 0.68 of one bare call (bench/RESULTS.md; test-migrator's
+ * test_batch_overhead: 17 calls for 32 THPs against 3 with a 2 ms overhead). The per-page part is measured on every
  * call (per kind: 4 KiB move, THP move, query), starting from MIGRATOR_COST_*_NS. Estimates follow
  * measurements up by at most doubling per call and down by halves, and a call's fixed part counts
  * as at most half of it when the per-page part is derived. Move batches are sized from the lowest
@@ -159,11 +166,18 @@
  * (dropped "no-room"; a THP only whole) and the shortfall shrinks by as much. A demotion still
  * waiting for a busy retry is not counted (yet).
  *
- * Queries (plan.h: queries[]). After a plan's moves (retries included), its queries run, one
- * call per run of consecutive queries of one VM (up to a query batch), each reported as
+ * Queries (plan.h: queries[]). Before a plan's moves, its queries run, one call per run of
+ * consecutive queries of one VM (up to a query batch), each reported as
  * sink->placement(..., MIGRATOR_QUERY_PLANNED) (for heatmap_residency_update()) and kept for
  * migrator_vm_placement(), which hands them to the next plan_compute() as PlanVm.placement; the
- * next migrator_submit() frees them. A plan replaced before its queries ran leaves none.
+ * next migrator_submit() frees them. What the plan's moves then move (and query-first pages
+ * found in place) is written into the kept statuses as it is reported to sink->moved, so they
+ * say where the pages are after the moves, as the planner expects. Why first: a plan is often
+ * replaced before its moves end (below); with the queries after the moves, a replaced round
+ * left no placement knowledge, and on a host where every round is replaced the planner's
+ * queries never ran (test-migrator's test_queries_first). Their cost comes before the first
+ * move: at most PlanLimits.query_pages a plan (16384 pages, ~2.7 ms natively, ~33 ms at the
+ * TCG lab's 2 us a page). Only a plan replaced before the loop ran at all leaves none.
 
  * Replacing. migrator_submit() while a plan is still running ends that round at once
  * (MIGRATOR_ROUND_REPLACED): its unfinished moves and pending retries are dropped "replaced"; the
@@ -172,7 +186,12 @@
  * model 5) a round cut anywhere has promoted about what it demoted; the next plan starts with
  * promotions into the room its last demotions made. (With all demotions first, under the lab's
  * TCG every round of bench/h2h-lab shift was replaced during its demotions: four rounds demoted
- * 11,527 pages and promoted none.) round_done() is called before
+ * 11,527 pages and promoted none.) A plan submitted while the round before it has a call in
+ * flight was computed without that call's results; what the call moved (reported when it is
+ * back) is remembered until the next submit, and the new plan's moves of those pages to the same
+ * node are counted "already" instead of being made again (move_pages(2) reports a page already
+ * on the target node as moved: lab-placement-kvm counted up to 170 MiB of such repeats, 426 MiB
+ * for a 256 MiB demotion; test-migrator's test_late_call). round_done() is called before
  * migrator_submit() returns, unless a batch is in flight: then once its results are in (they
  * count in the ended round), and rounds are always reported in the order they ended. A plan
  * with no moves only ends the current round (no round of its own).
@@ -353,6 +372,8 @@ typedef struct MigratorOptions {
         usec_t retry_delay_usec;    /* before a retry (20 ms) */
         int64_t priority;           /* of the slice sources and the worker's (SD_EVENT_PRIORITY_IDLE) */
         bool thp_probe;             /* probe THPs in the sweep when possible (true) */
+        bool batch_overhead;        /* size move batches to what each costs beyond its call too
+                                     * (true; see batch_overhead_ns() in migrator.c) */
         /* The clock slices and batch costs are measured with; NULL: CLOCK_MONOTONIC. For tests. */
         usec_t (*clock)(void *clock_userdata);
         void *clock_userdata;

@@ -45,9 +45,11 @@
  *     query-first move found already in place heatmap_residency_moved(h, hva, n, node, node);
  *     pages that failed are not reported. (This keeps the block placement below exact.)
  *   - queries[] are 2 MiB blocks (or the part of one inside a RAM range) whose pages the planner
- *     wants to know exactly. The migrator queries them (move_pages(2) with nodes = NULL) after
- *     this plan's moves, feeds each block to heatmap_residency_update(), and passes the statuses
- *     as PlanVm.placement to the next plan_compute(), after which it frees them. Their pages sum
+ *     wants to know exactly. The migrator queries them (move_pages(2) with nodes = NULL) before
+ *     this plan's moves (a round replaced before its end still delivers them), feeds each block
+ *     to heatmap_residency_update(), keeps the statuses following what this plan's moves then
+ *     moved (so they say where the pages are after them), and passes them as PlanVm.placement
+ *     to the next plan_compute(), after which it frees them. Their pages sum
  *     to at most limits.query_pages.
  *
  * MODEL (numbers for the default heat model of heatmap.h: decay 12 %, +32 per accessed cycle,
@@ -80,7 +82,8 @@
  *      (b) below it, the hottest CXL units with heat >= F are promoted into the room (pin: every
  *          unit, whatever its heat); the room counts pages of unknown place as on DRAM;
  *      (c) then (budget, SLO) the hottest CXL unit is swapped with the coldest DRAM unit while it is hotter by
- *          at least M (both with heat >= F on the CXL side). Only units whose place is known
+ *          at least M (both with heat >= F on the CXL side), and, unless what this rule would
+ *          trade is a mass, by the noise margin below too. Only units whose place is known
  *          take part: an ambiguous one (see 6) may be on DRAM already, and a DRAM page given up
  *          for it would be lost for nothing.
  *    So a page needs about two consecutive accesses (60) to earn spare DRAM, a page touched once
@@ -89,6 +92,32 @@
  *    117..134; every 4th: 51..76; bursts on,on,off,off: 116..150), and M = 48 > 34. A stable heat
  *    map gives no moves when planned again after the first plan's moves: nothing is above target,
  *    nothing promotable is left in room, no CXL unit is hotter by M than a DRAM one.
+ *    Edge noise. M is sized for deterministic patterns; randomly accessed pages are noisier. A
+ *    page seen in a cycle with probability p has mean heat 32 p / 0.12 = 267 p and standard
+ *    deviation sigma(p) = sqrt(32^2 p (1 - p) / (1 - 0.88^2)) = 67 sqrt(p (1 - p)) (33 at
+ *    p = 0.4), and the swap pass compares extremes: the hottest of ~49,000 CXL pages and the
+ *    coldest of ~12,000 DRAM pages of the same rate are each ~4 sigma from it, so on a Zipf
+ *    workload 48 % of vtismd's moves after convergence were such swaps, buying nothing
+ *    (bench/RESULTS.md, "edge churn"). No margin on one pair's heats can tell those from a hot
+ *    set that moved: in cycle k after a shift the new set reads 267 (1 - 0.88^k), the old one
+ *    255 x 0.88^k (cycle 7: 158 vs 104, the first gap >= M), while the noise's extremes differ
+ *    by most of the scale. What does tell them apart is the volume: a moved hot set trades a
+ *    mass of pages, the noise a thin tail. So: when what the M rule would trade (uncapped) is at
+ *    least 1 / PLAN_SWAP_MASS_DIV (64) of the VM's DRAM target (256 pages for 64 MiB), the M
+ *    rule alone applies, as before; below that a swap must also be hotter by
+ *        z sqrt(2) sigma(p),  p = (heat_cxl + heat_dram) / 2 / 267,  z = PLAN_SWAP_EDGE_Z10 / 10 = 3
+ *    (the difference of two heats of the rate their mean stands for: 48 + 3 x 47 = 189 near
+ *    p = 1/2, so 255 against 0 swaps and 200 against 40 does not; one walk over the two
+ *    histograms per VM and plan, O(256)). Measured (bench/policy-sim, 1 GiB, 25 % DRAM,
+ *    moves in the second half of 160 cycles, before -> after): Zipf 0.9 235 -> 18 MiB, 0.6
+ *    254 -> 28, 1.2 149 -> 1; DRAM hit ratio 0.801 -> 0.785, 0.526 -> 0.511, 0.957 -> 0.949
+ *    (98 %, 97 %, 99 % of before; of the oracle's 0.858 -> 0.840, 0.717 -> 0.697, 0.957 ->
+ *    0.949), the Zipf 0.9 convergence tail slower (95 % of its hot set by accesses after 125
+ *    cycles instead of 32); the shifting traces unchanged or better (scattered 0.718, window
+ *    0.339 -> 0.366; bench/RESULTS.md, "edge churn"). The price:
+ *    a real change smaller than 1/64 of the target follows only once it stands out of the
+ *    noise (a page at 255 against one at 0 still swaps); uniform heat (every page the edge) is
+ *    a mass and still churns. test-plan's test_edge_noise draws the case.
  *    Reported thresholds: hot_min_heat = the lowest heat >= F such that all units at least that
  *    hot fit the target ("belongs on DRAM"; 256: nothing); cold_max_heat = hot_min_heat - 1 - M
  *    (0 at least), or the heat of the hottest unit (a) demotes if higher ("may go to CXL").
@@ -198,7 +227,7 @@
  *    way; ambiguous (query-first) promotions keep address order.
  *
  * Errors: plan_compute() returns -EINVAL for a NULL topology or limits, a percentage above 100, a
- * margin_heat above 255, a VM without a heat map, a weight of 0, an unknown policy kind, or
+ * margin_heat above 255, a swap_edge_z10 above 100 (but PLAN_SWAP_EDGE_OFF), a VM without a heat map, a weight of 0, an unknown policy kind, or
  * PlanVm.placement not sorted by hva / not inside guest RAM. A home node that is not a DRAM node with memory is not an error:
  * that VM has no home (see its reason). Out of memory is fatal (xmalloc).
  *
@@ -220,6 +249,13 @@
  * promotion floor is heat params' cold_max + PLAN_MARGIN_HEAT + 1. PlanLimits.margin_heat
  * overrides it (bench/policy-sim sweeps it; vtismd uses this one). */
 #define PLAN_MARGIN_HEAT 48u
+/* Swaps at the edge (model 3, "Edge noise"): when what the swap pass would trade by the margin M
+ * alone is less than 1 / PLAN_SWAP_MASS_DIV of the VM's DRAM target, a swap must also beat the
+ * sampling noise of its pair by PLAN_SWAP_EDGE_Z10 / 10 standard deviations. PlanLimits'
+ * swap_edge_z10 and swap_mass_div override them (bench/policy-sim sweeps them; vtismd uses these). */
+#define PLAN_SWAP_EDGE_Z10 30u
+#define PLAN_SWAP_MASS_DIV 64u
+#define PLAN_SWAP_EDGE_OFF 0xffffu  /* swap_edge_z10: no noise margin, the M rule alone */
 /* Demotions between two promotions (4 KiB pages; 16 MiB, 8 THPs): a move batch of the migrator is
  * one VM and one target node, so this bounds the batches where demotions and promotions
  * alternate (model 5: ~the migrator's native batch; see there why not smaller). */
@@ -311,6 +347,12 @@ typedef struct PlanLimits {
         uint64_t round;                    /* the cycle's number: whose turn leftovers are */
         unsigned margin_heat;              /* the hysteresis margin M of 3 (1..255); 0: PLAN_MARGIN_HEAT.
                                             * For bench/policy-sim's sweep: vtismd leaves it 0 */
+        unsigned swap_edge_z10;            /* the noise margin of edge swaps (3(c)), tenths of a standard
+                                            * deviation, 1..100; 0: PLAN_SWAP_EDGE_Z10; PLAN_SWAP_EDGE_OFF:
+                                            * none (the rule before it) */
+        uint64_t swap_mass_div;            /* swaps of target / this or more are no edge noise; 0:
+                                            * PLAN_SWAP_MASS_DIV. For policy-sim and tests: vtismd leaves
+                                            * both 0 */
         uint64_t interleave_pages;         /* demotions come in chunks of at least this many pages between
                                             * the promotions their room lets in (5); 0:
                                             * PLAN_INTERLEAVE_PAGES. For tests: vtismd leaves it 0 */

@@ -206,6 +206,7 @@ typedef struct Selection {
         int next_known_heat;        /* hottest known-CXL promotion candidate left; -1: none */
         int next_ambig_heat;        /* hottest ambiguous one left; -1: none */
         int coldest_dram_heat;      /* coldest known-DRAM unit left; -1: none */
+        unsigned swap_z;            /* the noise margin of its swaps (c), tenths of a standard deviation */
 } Selection;
 
 typedef struct Ctx {
@@ -222,6 +223,8 @@ typedef struct Ctx {
         bool home_denied;           /* ... or one outside the VM's allowed nodes */
         unsigned floor;             /* promotion floor F */
         int margin;                 /* hysteresis margin M (PLAN_MARGIN_HEAT unless limits say) */
+        unsigned z_edge;            /* the swap rule's noise margin at the edge, tenths (3(c)); 0: none */
+        uint64_t mass_div;          /* a swap demand of target / this or more is no edge noise */
         uint64_t ram_pages;
         uint64_t *node_pages;       /* per host node, before the plan */
         uint64_t dram_pages, cxl_pages, unknown_pages;
@@ -835,6 +838,88 @@ static unsigned hidden_dram_max_heat(const Ctx *c) {
         return LEVELS - 1;
 }
 
+/* ---- 3(c). swaps at the edge: noise ---- */
+
+static uint32_t isqrt64(uint64_t v) {
+        uint64_t r = 0, bit = UINT64_C(1) << 62;
+
+        while (bit > v)
+                bit >>= 2;
+        while (bit != 0) {
+                if (v >= r + bit) {
+                        v -= r + bit;
+                        r = (r >> 1) + bit;
+                } else
+                        r >>= 1;
+                bit >>= 2;
+        }
+        return (uint32_t) r;
+}
+
+/*
+ * The variance of the heat of a granule seen in each cycle with probability p, p read off the
+ * level h itself (such a granule's mean heat is p * w * 100 / d): with heat' = heat * (1 - d) +
+ * w on access, var = w^2 p (1 - p) / (1 - (1 - d)^2), i.e. with x = h * d (d in %):
+ * var = x (100 w - x) / (100^2 - (100 - d)^2). 0 without decay (a level is then no rate).
+ */
+static uint64_t heat_var(unsigned decay_percent, unsigned h) {
+        uint64_t w = HEATMAP_ACCESS_WEIGHT, x = (uint64_t) h * decay_percent;
+        uint64_t den = 100 * 100 - (uint64_t) (100 - decay_percent) * (100 - decay_percent);
+
+        if (den == 0 || x >= 100 * w)
+                return 0;
+        return x * (100 * w - x) / den;
+}
+
+/*
+ * Does a CXL unit at heat hc gain enough over a DRAM unit at hd to swap: by M, plus z10 / 10
+ * standard deviations of the difference of two heats of the same rate, the rate their mean heat
+ * stands for (the question being whether they are the same: the two extremes of thousands of
+ * pages sampled at one rate are far above and below it, each with the noise of that rate).
+ */
+static bool swap_gains(const Ctx *c, int hc, int hd, unsigned z10) {
+        uint64_t var;
+
+        if (hc < hd + c->margin)
+                return false;
+        if (z10 == 0)
+                return true;
+        var = 2 * heat_var(c->params->decay_percent, (unsigned) (hc + hd) / 2);
+        return (uint64_t) (hc - hd - c->margin) * 10 >= isqrt64((uint64_t) z10 * z10 * var);
+}
+
+/* The pages the swap pass (c) would trade from these cut positions with this noise margin, whatever
+ * the cap. */
+static uint64_t swap_demand(const Ctx *c, Cut pk, Cut d, unsigned floor, unsigned z10) {
+        uint64_t pairs = 0;
+
+        for (;;) {
+                uint64_t kl = cut_left(&pk), dl = cut_left(&d), k;
+
+                if (kl == 0 || dl == 0 || cut_heat(&pk) < (int) floor || !swap_gains(c, cut_heat(&pk), cut_heat(&d), z10))
+                        return pairs;
+                k = MIN(kl, dl);
+                pk.part += k;
+                d.part += k;
+                pairs += k;
+        }
+}
+
+/*
+ * The noise margin of this swap pass (model 3(c)), in tenths of a standard deviation: none when
+ * what the M rule alone would trade is a mass (at least target / mass_div pages: a hot set that
+ * moved, or DRAM given to colder pages), else z_edge: what is left to trade then is the winners
+ * of the sampling noise at the DRAM target's edge.
+ */
+static unsigned swap_z(const Ctx *c, Cut pk, Cut d, unsigned floor) {
+        uint64_t demand;
+
+        if (c->z_edge == 0)
+                return 0;
+        demand = swap_demand(c, pk, d, floor, 0);
+        return demand >= MAX(c->target_pages / c->mass_div, 1) ? 0 : c->z_edge;
+}
+
 /*
  * Cut-offs on the histograms for at most cap pages: (a) a budget VM above its target demotes its
  * coldest known-DRAM pages; (b) below it, the hottest promotable pages fill the room (known
@@ -892,11 +977,12 @@ static void select_vm(const Ctx *c, uint64_t cap, Selection *ret) {
                 }
 
         /* (c) */
+        s.swap_z = ctx_gives_up(c) && c->home >= 0 ? swap_z(c, *pk, *d, floor) : 0;
         if (ctx_gives_up(c) && c->home >= 0)
                 for (;;) {
                         uint64_t kl = cut_left(pk), dl = cut_left(d), k;
 
-                        if (kl == 0 || dl == 0 || cut_heat(pk) < (int) floor || cut_heat(pk) < cut_heat(d) + c->margin ||
+                        if (kl == 0 || dl == 0 || cut_heat(pk) < (int) floor || !swap_gains(c, cut_heat(pk), cut_heat(d), s.swap_z) ||
                             cap - used < 2)
                                 break;
                         k = MIN(MIN(kl, dl), (cap - used) / 2);
@@ -939,8 +1025,10 @@ static int query_swap_heat(const Ctx *c) {
 
         if (!ctx_gives_up(c) || c->home < 0 || w->next_ambig_heat < 0 || w->coldest_dram_heat < 0)
                 return -1;
-        h = MAX(w->coldest_dram_heat + c->margin, (int) c->floor);
-        return w->next_ambig_heat >= h ? h : -1;
+        for (h = MAX(w->coldest_dram_heat + c->margin, (int) c->floor); h <= w->next_ambig_heat; h++)
+                if (swap_gains(c, h, w->coldest_dram_heat, w->swap_z))
+                        return h;
+        return -1;
 }
 
 /* How much a block is worth querying: promotion wants first (hottest), then demotion wants
@@ -1810,7 +1898,8 @@ static void fill_result(Ctx *c) {
 static int validate(const Topology *t, const PlanLimits *limits, const PlanVm *vms, size_t n_vms) {
         if (!t || !limits || (n_vms > 0 && !vms))
                 return -EINVAL;
-        if (limits->dram_min_free_percent > 100 || limits->demotion_min_free_ratio > 100 || limits->margin_heat > 255)
+        if (limits->dram_min_free_percent > 100 || limits->demotion_min_free_ratio > 100 || limits->margin_heat > 255 ||
+            (limits->swap_edge_z10 > 100 && limits->swap_edge_z10 != PLAN_SWAP_EDGE_OFF))
                 return -EINVAL;
         if (n_vms > UINT32_MAX)
                 return -EINVAL;
@@ -1869,6 +1958,10 @@ static void ctx_init(Ctx *c, const Host *host, const PlanLimits *limits, const P
         c->node_pages = xcalloc(host->n_nodes, sizeof(uint64_t));
         c->margin = (int) (limits->margin_heat > 0 ? limits->margin_heat : PLAN_MARGIN_HEAT);
         c->floor = MIN(c->params->cold_max + (unsigned) c->margin + 1, LEVELS - 1);
+        c->z_edge = limits->swap_edge_z10 == PLAN_SWAP_EDGE_OFF ? 0
+                    : limits->swap_edge_z10 > 0             ? limits->swap_edge_z10
+                                                            : PLAN_SWAP_EDGE_Z10;
+        c->mass_div = limits->swap_mass_div > 0 ? limits->swap_mass_div : PLAN_SWAP_MASS_DIV;
         c->home = -1;
         if (vm->home_node >= 0) {
                 int i = host_index(host, vm->home_node);

@@ -132,6 +132,10 @@ typedef struct MigratorVm {
         int pagemap_fd;
         MigratorCounters counters;
         PlanPlacement *placement;   /* the last plan's queries[] for it, sorted by hva */
+        /* Runs an ended round's last call moved after the next plan was submitted (that plan could
+         * not know): its moves of those pages to the same node are "already" (vm_moved_late()) */
+        struct LateRun { uint64_t hva, n_pages; int to; } *late;
+        size_t n_late;
         size_t n_placement;
 } MigratorVm;
 
@@ -179,7 +183,7 @@ typedef struct Job {
         uint8_t *floor_noted;       /* per node: its floor cut a batch in this plan (noticed once) */
         uint64_t *shortfall;        /* per node: pages demotions from it failed to free, which
                                      * needs_room promotions into it have not given up yet */
-        PlanQuery *queries;         /* after the moves: blocks whose placement the planner wants */
+        PlanQuery *queries;         /* before the moves: blocks whose placement the planner wants */
         size_t n_queries;
         size_t next_query;
         uint64_t budget_pages;
@@ -266,6 +270,12 @@ struct Migrator {
         uint64_t recent_ns[_COST_MAX][COST_RECENT]; /* the last measurements per page (0: none) */
         unsigned recent_at[_COST_MAX];
         uint64_t call_ns;             /* the fixed part of a move call (probed) */
+        /* What a move batch costs beyond its call (batch_overhead_ns()): from handing one to the
+         * worker to handing the next, less the first one's call */
+        usec_t handed_usec, handed_call_usec;
+        uint64_t handed_seq;          /* of the job it belongs to (0: none yet) */
+        uint64_t recent_gap_ns[COST_RECENT];
+        unsigned recent_gap_at;
         usec_t probed_usec;           /* when call_ns was last probed; 0: never */
         void *probe_page;             /* a page of our own for the probe; NULL: cannot probe */
         void *probe_page_alloc;
@@ -316,6 +326,7 @@ void migrator_options_init_default(MigratorOptions *o) {
                 .retry_delay_usec = 20 * USEC_PER_MSEC,
                 .priority = SD_EVENT_PRIORITY_IDLE,
                 .thp_probe = true,
+                .batch_overhead = true,
         };
 }
 
@@ -362,6 +373,27 @@ static void vm_clear_placement(MigratorVm *vm) {
         vm->n_placement = 0;
 }
 
+/* Of [hva, hva + n pages): how many pages from hva a late call put on node `to` (*ret_clear: how
+ * many from hva none did, up to the first that one did). */
+static uint64_t vm_moved_late(const MigratorVm *vm, uint64_t hva, uint64_t n_pages, int to, uint64_t *ret_clear) {
+        uint64_t end = hva + n_pages * PAGE_4K, clear = n_pages;
+
+        for (size_t i = 0; i < vm->n_late; i++) {
+                const struct LateRun *r = &vm->late[i];
+                uint64_t rend = r->hva + r->n_pages * PAGE_4K;
+
+                if (r->to != to || rend <= hva || r->hva >= end)
+                        continue;
+                if (r->hva <= hva) {
+                        *ret_clear = 0;
+                        return (MIN(rend, end) - hva) / PAGE_4K;
+                }
+                clear = MIN(clear, (r->hva - hva) / PAGE_4K);
+        }
+        *ret_clear = clear;
+        return 0;
+}
+
 /* Keep a query's statuses (copied), sorted by hva; one that overlaps an earlier one replaces it. */
 static void vm_store_placement(MigratorVm *vm, uint64_t hva, const int *status, size_t n) {
         size_t at = 0;
@@ -381,10 +413,27 @@ static void vm_store_placement(MigratorVm *vm, uint64_t hva, const int *status, 
         vm->n_placement++;
 }
 
+/* Pages of the VM that moved to `to`: the kept query statuses of those pages say so too, as the
+ * queries ran before the moves (migrator.h, "Queries"). */
+static void vm_placement_moved(MigratorVm *vm, uint64_t hva, size_t n, int to) {
+        uint64_t end = hva + n * PAGE_4K;
+
+        for (size_t i = 0; i < vm->n_placement; i++) {
+                PlanPlacement *pl = &vm->placement[i];
+                uint64_t pend = pl->hva + pl->n_pages * PAGE_4K, from = MAX(hva, pl->hva), to_hva = MIN(end, pend);
+
+                if (pl->hva >= end)
+                        break;
+                for (uint64_t a = from; a < to_hva; a += PAGE_4K)
+                        ((int *) pl->status)[(a - pl->hva) / PAGE_4K] = to;
+        }
+}
+
 static MigratorVm *vm_free(MigratorVm *vm) {
         if (!vm)
                 return NULL;
         vm_clear_placement(vm);
+        free(vm->late);
         if (vm->pagemap_fd >= 0)
                 (void) close(vm->pagemap_fd);
         free(vm->id);
@@ -730,11 +779,42 @@ static uint64_t sizing_ns(const Migrator *m, int kind) {
         return low == UINT64_MAX ? m->page_ns[kind] : low;
 }
 
+/*
+ * What a move batch costs beyond its move call: the loop's work around it (start-time check,
+ * free-memory read, THP re-query, accounting) and the two wake-ups between the loop and the
+ * worker, i.e. the time from handing one batch of a plan to the worker to handing the next, less
+ * the first one's call; the lowest of the last COST_RECENT (a retry's wait or a stall of the loop
+ * is no cost of a batch). 0 before there is one. Measured in the TCG lab at load ~12: THP batches
+ * sized to 50x the call's fixed part alone (0.57 ms: 28 ms, 1-2 THPs) paid this every 2 MiB and
+ * reached 0.68 of one bare move_pages (bench/RESULTS.md).
+ */
+static uint64_t batch_overhead_ns(const Migrator *m) {
+        uint64_t low = UINT64_MAX;
+
+        for (unsigned i = 0; i < COST_RECENT; i++)
+                if (m->recent_gap_ns[i] > 0)
+                        low = MIN(low, m->recent_gap_ns[i]);
+        return low == UINT64_MAX ? 0 : low;
+}
+
+/* A batch is handed to the worker: measure the gap since the last one of the same job. */
+static void note_handed(Migrator *m, const Job *j) {
+        usec_t now = now_usec(m);
+
+        if (m->o.batch_overhead && m->handed_seq == j->seq && m->handed_usec > 0 &&
+            now > m->handed_usec + m->handed_call_usec)
+                m->recent_gap_ns[m->recent_gap_at++ % COST_RECENT] = (now - m->handed_usec - m->handed_call_usec) * 1000;
+        m->handed_seq = j->seq;
+        m->handed_usec = now;
+        m->handed_call_usec = 0;
+}
+
 /* How long a batch of this kind should take: the configured time, or longer when the fixed part
- * of a call is large (then 50x the fixed part, so it stays <= 2 %: the move runs on the worker,
- * the loop does not wait for it), within batch_max_usec. */
+ * of a call and what each batch costs beyond it are large (then 50x both, so they stay <= 2 %:
+ * the move runs on the worker, the loop does not wait for it), within batch_max_usec. */
 static usec_t batch_target_usec(const Migrator *m, int kind) {
-        usec_t t = MAX(m->o.batch_usec, (usec_t) (call_ns(m, kind) * 50 / 1000));
+        uint64_t fixed = kind == COST_QUERY ? 0 : call_ns(m, kind) + batch_overhead_ns(m);
+        usec_t t = MAX(m->o.batch_usec, (usec_t) (fixed * 50 / 1000));
 
         return MIN(t, MAX(m->o.batch_max_usec, m->o.batch_usec));
 }
@@ -847,7 +927,7 @@ static size_t batch_fill(Migrator *m, Job *j, usec_t now) {
                         .huge = mv->huge,
                         .counted = mv->direction == PLAN_DEMOTE && mv->from_node >= 0,
                 };
-                uint64_t left = mv->n_pages - j->next_page, take;
+                uint64_t left = mv->n_pages - j->next_page, take, clear = 0;
 
                 if (!s->vm || node_blocked(j, s, mv->to_node)) {
                         count_blocked(m, j, &e, left);
@@ -855,6 +935,23 @@ static size_t batch_fill(Migrator *m, Job *j, usec_t now) {
                         j->next_page = 0;
                         continue;
                 }
+                if (s->vm->n_late > 0) {
+                        uint64_t done = vm_moved_late(s->vm, mv->hva + j->next_page * PAGE_4K, left, mv->to_node, &clear);
+
+                        if (done > 0 && (!mv->huge || done >= left)) {
+                                MigratorCounters d = {};
+
+                                d.already_pages[mv->direction] = done;
+                                account(m, j, mv->vm, &d);
+                                j->next_page += done;
+                                if (j->next_page >= mv->n_pages) {
+                                        j->next_move++;
+                                        j->next_page = 0;
+                                }
+                                continue;
+                        }
+                } else
+                        clear = left;
                 if (mv->needs_room && mv->direction == PLAN_PROMOTE && j->shortfall[mv->to_node] > 0) {
                         /* The demotions that were to make room for it on to_node did not: give up
                          * as much of it (a THP only whole). */
@@ -889,6 +986,7 @@ static size_t batch_fill(Migrator *m, Job *j, usec_t now) {
 
                 take = MIN(left, (uint64_t) (limit - pages));
                 take = MIN(take, (uint64_t) (m->cap - n));
+                take = MIN(take, MAX(clear, (uint64_t) 1)); /* up to what a late call moved */
                 if (take < left) {
                         /* End the batch on a 2 MiB boundary if one lies inside it. */
                         uint64_t start = mv->hva + j->next_page * PAGE_4K;
@@ -949,6 +1047,19 @@ static bool entry_not_moved(Migrator *m, Job *j, Entry *e, MigratorFailure why, 
         return false;
 }
 
+/* Pages moved (or found on `to` already): the kept query statuses follow, then the sink hears it. */
+static void report_moved(Migrator *m, Slot *s, uint64_t hva, size_t n, int from, int to, PlanDirection dir) {
+        if (s->vm)
+                vm_placement_moved(s->vm, hva, n, to);
+        /* a round replaced while this call was in flight: the plan after it did not know */
+        if (s->vm && m->job && (s < m->job->slots || s >= m->job->slots + m->job->n_slots) && from != to) {
+                s->vm->late = xreallocarray(s->vm->late, s->vm->n_late + 1, sizeof(*s->vm->late));
+                s->vm->late[s->vm->n_late++] = (struct LateRun) { .hva = hva, .n_pages = n, .to = to };
+        }
+        if (m->sink.moved)
+                m->sink.moved(m->userdata, s->key, hva, n, from, to, dir);
+}
+
 /* Emit moved() for runs of consecutive entries with outcome OUT_MOVED. Returns false if the job
  * ended or the VM was forgotten meanwhile. */
 static bool emit_moved_runs(Migrator *m, Slot *s, size_t n) {
@@ -962,9 +1073,8 @@ static bool emit_moved_runs(Migrator *m, Slot *s, size_t n) {
                 while (k < n && m->outcome[k] == OUT_MOVED && !m->batch[k].huge &&
                        m->batch[k].hva == m->batch[k - 1].hva + PAGE_4K && m->batch[k].from == m->batch[i].from)
                         k++;
-                if (m->sink.moved)
-                        m->sink.moved(m->userdata, s->key, m->batch[i].hva, k - i, m->batch[i].from, m->batch[i].to,
-                                      (PlanDirection) m->batch[i].direction);
+                report_moved(m, s, m->batch[i].hva, k - i, m->batch[i].from, m->batch[i].to,
+                             (PlanDirection) m->batch[i].direction);
                 if (!s->key)
                         return false;
                 i = k;
@@ -1010,8 +1120,6 @@ static size_t batch_query_first(Migrator *m, Job *j, Slot *s, size_t n, Migrator
 /* The query-first pages found on their target already: moved(node, node), in runs (plan.h: the
  * heat map learns from "found already there" as from a move). A THP counts whole. */
 static bool emit_in_place(Migrator *m, Slot *s, size_t n, int to, bool huge, PlanDirection dir) {
-        if (!m->sink.moved)
-                return true;
         for (size_t i = 0; i < n;) {
                 size_t k = i + 1;
 
@@ -1022,8 +1130,7 @@ static bool emit_in_place(Migrator *m, Slot *s, size_t n, int to, bool huge, Pla
                 while (!huge && k < n && m->spot_status[k] == to &&
                        (uintptr_t) m->spot_addrs[k] == (uintptr_t) m->spot_addrs[k - 1] + PAGE_4K)
                         k++;
-                m->sink.moved(m->userdata, s->key, (uintptr_t) m->spot_addrs[i], huge ? MIGRATOR_HUGE_PAGES : k - i, to,
-                              to, dir);
+                report_moved(m, s, (uintptr_t) m->spot_addrs[i], huge ? MIGRATOR_HUGE_PAGES : k - i, to, to, dir);
                 if (!s->key)
                         return false;
                 i = k;
@@ -1130,11 +1237,8 @@ static void emit_huge_results(Migrator *m, Slot *s, HugeResult *h, size_t n) {
                         if (!s->key)
                                 return;
                 }
-                if (!m->sink.moved)
-                        continue;
                 if (h[i].whole) {
-                        m->sink.moved(m->userdata, s->key, h[i].hva, MIGRATOR_HUGE_PAGES, h[i].from, h[i].to,
-                                      (PlanDirection) h[i].direction);
+                        report_moved(m, s, h[i].hva, MIGRATOR_HUGE_PAGES, h[i].from, h[i].to, (PlanDirection) h[i].direction);
                         if (!s->key)
                                 return;
                         continue;
@@ -1148,8 +1252,7 @@ static void emit_huge_results(Migrator *m, Slot *s, HugeResult *h, size_t n) {
                                 p++;
                                 continue;
                         }
-                        m->sink.moved(m->userdata, s->key, h[i].hva + p * PAGE_4K, q - p, h[i].from, h[i].to,
-                                      (PlanDirection) h[i].direction);
+                        report_moved(m, s, h[i].hva + p * PAGE_4K, q - p, h[i].from, h[i].to, (PlanDirection) h[i].direction);
                         if (!s->key)
                                 return;
                         p = q;
@@ -1363,6 +1466,7 @@ static void batch_run(Migrator *m, Job *j, size_t n) {
         }
         m->stats.move_calls++;
         m->slice_pages += b->huge ? n * MIGRATOR_HUGE_PAGES : n;
+        note_handed(m, j);
         m->inflight = true;
         m->stats.in_flight = 1;
         m->kick = true;
@@ -1672,8 +1776,7 @@ static bool sweep_batch(Migrator *m) {
 /* --- the event sources --- */
 
 static bool job_ready(const Migrator *m, const Job *j, usec_t now) {
-        if (job_complete(j) || j->next_move < j->n_moves || queue_len(&j->ready) > 0 ||
-            (job_moves_done(j) && j->next_query < j->n_queries))
+        if (job_complete(j) || j->next_move < j->n_moves || queue_len(&j->ready) > 0 || j->next_query < j->n_queries)
                 return true;
         return queue_len(&j->retry) > 0 && j->retry.e[j->retry.head].not_before <= now;
 }
@@ -1709,8 +1812,9 @@ static void rearm(Migrator *m) {
 }
 
 /*
- * After the moves: the plan's queries[] of one VM (consecutive ones, up to a query batch) in one
- * call; each is kept for migrator_vm_placement() and reported as MIGRATOR_QUERY_PLANNED.
+ * Before the moves: the plan's queries[] of one VM (consecutive ones, up to a query batch) in one
+ * call; each is kept for migrator_vm_placement() (report_moved() keeps it true as the moves go)
+ * and reported as MIGRATOR_QUERY_PLANNED.
  */
 static bool query_batch(Migrator *m, Job *j) {
         const PlanQuery *first = &j->queries[j->next_query];
@@ -1833,6 +1937,7 @@ static bool batch_collect_flight(Migrator *m) {
                 b->r = m->w_ret;
                 b->err = m->w_err;
                 b->call_usec = m->w_usec;
+                m->handed_call_usec = m->w_usec;
         }
         (void) pthread_mutex_unlock(&m->lock);
         if (!done)
@@ -1899,15 +2004,17 @@ static bool job_step(Migrator *m, usec_t now) {
                 return true;
         }
         m->running = j;
-        n = batch_fill(m, j, now);
-        if (n > 0) {
+        /* The plan's queries first (migrator.h, "Queries"): a round replaced mid-way still leaves
+         * them for the next plan. */
+        if (j->next_query < j->n_queries)
+                did = query_batch(m, j);
+        else if ((n = batch_fill(m, j, now)) > 0) {
                 if (m->dry_run)
                         batch_dry(m, j, n);
                 else
                         batch_run(m, j, n);
                 did = true;
-        } else if (job_moves_done(j) && j->next_query < j->n_queries)
-                did = query_batch(m, j);
+        }
         if (!j->ended && !m->inflight && m->job == j && job_complete(j)) {
                 job_end(m, MIGRATOR_ROUND_DONE);
                 did = true;
@@ -2256,8 +2363,12 @@ int migrator_submit(Migrator *m, const Plan *plan, void *const *vms) {
         while (m->job)
                 job_end(m, MIGRATOR_ROUND_REPLACED);
         /* The last plan's query results went into this plan; they are done with. */
-        for (size_t i = 0; i < m->n_vms; i++)
+        for (size_t i = 0; i < m->n_vms; i++) {
                 vm_clear_placement(m->vms[i]);
+                free(m->vms[i]->late);
+                m->vms[i]->late = NULL;
+                m->vms[i]->n_late = 0;
+        }
         if (plan->n_moves == 0 && plan->n_queries == 0)
                 return 0;
 

@@ -93,6 +93,8 @@ static long others_pages[NODES];
 static long floor_slack_min;                    /* min over move calls of free - (floor - others) */
 static bool free_read_fails;
 static unsigned free_reads;
+static usec_t free_read_usec;                   /* what a free-memory read costs the loop */
+static bool measure_overhead;                   /* MigratorOptions.batch_overhead for the next setup() */
 /* The gate: while closed, a move call waits in the fake kernel (before it touches anything). */
 static pthread_mutex_t gate_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t gate_cond = PTHREAD_COND_INITIALIZER;
@@ -180,6 +182,7 @@ static void fake_reset(void) {
 static int fake_node_free(void *userdata, int node, uint64_t *ret_bytes) {
         check(node >= 0 && node < NODES);
         free_reads++;
+        fake_spent += free_read_usec;
         if (free_read_fails)
                 return -EIO;
         *ret_bytes = (uint64_t) MAX(node_free[node], 0L) * K4;
@@ -533,6 +536,9 @@ static void setup(const MigratorOptions *opt) {
                 migrator_options_init_default(&o);
         o.proc_root = proc_root;
         o.clock = test_clock;
+        /* the test clock counts the loop's real waits too: measured per-batch overheads would
+         * depend on the machine's load (test_batch_overhead fakes one) */
+        o.batch_overhead = measure_overhead;
         check_int(sd_event_new(&ev), 0);
         check_int(migrator_new(ev, &o, &sink, NULL, &mig), 0);
         for (int k = 0; k < 2; k++) {
@@ -1117,6 +1123,42 @@ static void test_slices_thp_stalls(void) {
         for (unsigned i = 2; i + 1 < n_move_calls; i++)
                 check(call_pages[i] >= 4);
         teardown();
+}
+
+/*
+ * What a batch costs beyond its call (the loop's work around it, wake-ups of the worker): here
+ * each batch's free-memory read costs the loop 2 ms, calls 5 us + 2 ms per THP, 32 THPs. Sized
+ * to 50x the call's fixed part alone, batches take ~5 ms (batch_usec): 2-3 THPs, ~13 calls, each
+ * paying the 2 ms again; sized to 50x (fixed part + 2 ms) they take ~100 ms: at most 5 calls.
+ */
+static void test_batch_overhead(void) {
+        unsigned calls[2];
+
+        for (int on = 0; on < 2; on++) {
+                MigratorOptions o;
+
+                measure_overhead = on;
+                options_small(&o);
+                o.node_free = fake_node_free;
+                setup(&o);
+                free_read_usec = 2000;
+                check_int(migrator_set_floor(mig, 1, K4, "test floor"), 0);
+                for (unsigned b = 0; b < 32; b++)
+                        procs[0].thp[b] = true;
+                plan_begin(UINT64_MAX);
+                for (unsigned b = 0; b < 32; b++)
+                        plan_add(0, PLAN_DEMOTE, b * 512, 512, 0, 1, true);
+                submit();
+                run_until_rounds(1);
+                check_int(count_on(0, 0, PAGES, 1), PAGES);
+                calls[on] = n_move_calls;
+                teardown();
+                measure_overhead = false;
+                free_read_usec = 0;
+        }
+        fprintf(stderr, "batch overhead 2 ms: %u move calls for 32 THPs without measuring it, %u with\n", calls[0], calls[1]);
+        check(calls[0] >= 8);
+        check(calls[1] <= 5);
 }
 
 /*
@@ -1764,6 +1806,79 @@ static void test_queries(void) {
         teardown();
 }
 
+/*
+ * A plan computed while the round before it had a call in flight cannot know what that call
+ * moves: its moves of the same pages to the same node are counted "already", not moved again.
+ * Batches of 64 pages: A demotes vm0 [0,256), its first call held; B (replacing A) demotes
+ * [0,256) too; the held call comes back: B moves [64,256) (192) and counts [0,64) already.
+ */
+static void test_late_call(void) {
+        flight_demote(256);
+        plan_begin(UINT64_MAX);
+        plan_add(0, PLAN_DEMOTE, 0, 256, 0, 1, false);
+        submit();
+        gate_set(false);
+        run_until_rounds(2);
+        check_int(rounds_in_order[0].end, MIGRATOR_ROUND_REPLACED);
+        check_u64(rounds_in_order[0].moved, 64);
+        check_u64(rounds_in_order[1].moved, 192);
+        check_u64(rec.last.total.already_pages[PLAN_DEMOTE], 64);
+        check_int(count_on(0, 0, 256, 1), 256);
+        teardown();
+}
+
+/*
+ * A plan's queries run before its moves, so a round replaced mid-way still leaves them for the
+ * next plan (on a slow host every round may be replaced; before, their queries never ran and
+ * placement was never refreshed). Batches of 64 pages, the first move call held at the gate:
+ *   A: vm0 demote [0,256), query block 0     while its 1st call waits: block 0 kept, all on 0
+ *   B (replaces A): vm0 query block 1        A's call comes back: block 0's statuses follow
+ *                                            its 64 moved pages (1) until B frees them; then
+ *                                            B's query runs: block 1 kept
+ */
+static void test_queries_first(void) {
+        const PlanPlacement *pl;
+        size_t n;
+
+        setup_flight();
+        plan_begin(UINT64_MAX);
+        plan_add(0, PLAN_DEMOTE, 0, 256, 0, 1, false);
+        plan_query(0, 0, 512);
+        submit();
+        wait_in_call(1);
+        migrator_vm_placement(mig, KEY(0), &pl, &n);
+        if (n != 1)
+                fprintf(stderr, "queries first: %zu blocks of placement kept while the first move call waits, want 1\n", n);
+        check_int(n, 1);
+        check(pl[0].hva == ADDR(0) && pl[0].n_pages == 512 && pl[0].status[0] == 0 && pl[0].status[511] == 0);
+        check_u64(rec.planned_pages, 512);
+
+        /* the call comes back: the kept statuses of what it moved say where it went */
+        gate_set(false);
+        while (rec.n_moved == 0)
+                check(loop_run(100 * USEC_PER_MSEC) >= 0);
+        migrator_vm_placement(mig, KEY(0), &pl, &n);
+        check_int(n, 1);
+        check(pl[0].status[0] == 1 && pl[0].status[63] == 1);
+        check(pl[0].status[256] == 0 && pl[0].status[511] == 0);
+        gate_set(true);
+        wait_in_call(2);
+
+        /* B replaces A while A's second call waits; B's query runs once that call is back */
+        plan_begin(UINT64_MAX);
+        plan_query(0, 512, 512);
+        submit();
+        check_placement_of(0, 0);
+        gate_set(false);
+        run_until_rounds(2);
+        check_int(rounds_in_order[0].end, MIGRATOR_ROUND_REPLACED);
+        migrator_vm_placement(mig, KEY(0), &pl, &n);
+        check_int(n, 1);
+        check(pl[0].hva == ADDR(512) && pl[0].status[0] == 0);
+        check_u64(rec.planned_pages, 1024);
+        teardown();
+}
+
 /* The VM's cpuset allows node 0 only: demoting fails "not-allowed" once, the rest of its
  * demotions are dropped, its promotions and the other VM's demotions go on. */
 static void test_not_allowed(void) {
@@ -1974,6 +2089,7 @@ int main(void) {
         test_slices_expensive_calls();
         test_slices_stall();
         test_slices_thp_stalls();
+        test_batch_overhead();
         test_slices_bad_probe();
         test_in_flight();
         test_forget();
@@ -1982,6 +2098,8 @@ int main(void) {
         test_needs_room();
         test_floors();
         test_queries();
+        test_queries_first();
+        test_late_call();
         test_sweep();
         test_sweep_starved();
 
