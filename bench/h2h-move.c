@@ -23,28 +23,10 @@
 #include <string.h>
 #include <sys/types.h>
 
+#include "../tests/lab/workloads/parse-num.h"
+
 #define PAGE UINT64_C(4096)
 #define BATCH 4096
-
-static int parse_num(const char *s, uint64_t *ret) {
-        char *end;
-        uint64_t v;
-
-        errno = 0;
-        v = strtoull(s, &end, 0);
-        if (errno || end == s)
-                return -EINVAL;
-        switch (*end) {
-        case 'K': v <<= 10; end++; break;
-        case 'M': v <<= 20; end++; break;
-        case 'G': v <<= 30; end++; break;
-        default: break;
-        }
-        if (*end)
-                return -EINVAL;
-        *ret = v;
-        return 0;
-}
 
 int main(int argc, char **argv) {
         static void *addr[BATCH];
