@@ -15,9 +15,11 @@
 # its estimate (else DURATION + 240 s, or the longest wall time measured in this boot) does not
 # fit before the deadline.
 # Usage: h2h-inner.sh SOURCE_ROOT BUILD_ROOT OUT WORKLOAD[,WORKLOAD] DURATION CONTENDER...
-#   WORKLOAD: zipf | shift | pair (each in turn, results in OUT/WORKLOAD/); pair: two processes
+#   WORKLOAD: zipf | shift | pair | kvm (each in turn, results in OUT/WORKLOAD/); pair: two processes
 #   ("VMs") competing for DRAM, a (Zipf, 3/4 of the accesses, weight 300) and b (Zipf, 1/4,
-#   weight 100); CONTENDER: alldram none oracle vtismd numab damon (or damon-nogoal,
+#   weight 100); kvm: a KVM guest (bench/h2h-kvm-work; the lab booted with --kvm) whose hot
+#   guest-physical window shifts once, its DRAM filler started after its guest RAM is placed;
+#   CONTENDER: alldram none oracle vtismd numab damon (or damon-nogoal,
 #   damon-noyoung, damon-nogoal-noyoung); a CONTENDER@WORKLOAD runs for that workload only
 # shellcheck disable=SC2046,SC2086 # lists of pids are split on purpose where they are used
 set -euo pipefail
@@ -47,14 +49,19 @@ write_conf() { # WORKLOAD: vtismd's defaults plus the workload's DRAM budget (wh
         {
                 echo '# bench/h2h-lab: vtismd'"'"'s defaults, plus the workload'"'"'s DRAM budget or weights.'
                 echo "global = { log_level = \"debug\"; libvirt_uri = \"qemu+unix:///system?socket=/nonexistent\";${VTISM_H2H_SAMPLE_MS:+ sample_interval_ms = $VTISM_H2H_SAMPLE_MS;} };"
-                echo 'processes = ( { cmdline = "*h2h-work --pattern=*"; } );'
-                if [[ $1 == pair ]]; then
+                [[ $1 == kvm ]] || echo 'processes = ( { cmdline = "*h2h-work --pattern=*"; } );'
+                if [[ $1 == kvm ]]; then
+                        write_conf_kvm
+                elif [[ $1 == pair ]]; then
                         echo "vm = ( { cmdline = \"*h2h-work --pattern=* --seed=${PAIR_SEED[0]} *\"; weight = ${PAIR_WEIGHT[0]}; },"
                         echo "       { cmdline = \"*h2h-work --pattern=* --seed=${PAIR_SEED[1]} *\"; weight = ${PAIR_WEIGHT[1]}; } );"
                 else
                         echo "vm = ( { cmdline = \"*h2h-work --pattern=*\"; dram_budget = \"${DRAM_MIB}M\"; } );"
                 fi
         } >/tmp/vtism.conf
+}
+write_conf_kvm() { # the KVM guest: QEMU found by vtismd's /proc scan, its budget by the guest image
+        echo "vm = ( { cmdline = \"*vtguest*\"; dram_budget = \"${DRAM_MIB}M\"; } );"
 }
 write_conf zipf
 # Under a loaded host systemd's D-Bus calls time out (25 s): the reloads install_vtism makes are
@@ -125,8 +132,10 @@ start_vtismd() {
         fi
 }
 stop_vtismd() {
+        local vmpids=$WPID
+        [[ $WORKLOAD != kvm ]] || vmpids=$(kvm_qemu_pid)
         vtismctl status --json >"$OUT/$C.vtismctl.json" 2>/dev/null || true
-        AGENT_EXTRA=$(jq -c --arg p "$WPID" '($p | split(" ") | map(tonumber)) as $ps |
+        AGENT_EXTRA=$(jq -c --arg p "$vmpids" '($p | split(" ") | map(tonumber)) as $ps |
                 [.vms[] | select(.pid as $x | $ps | index($x))] | map({pid, pages_promoted, pages_demoted, cycles, tracker}) |
                 if length == 1 then .[0] else {vms: .} end' "$OUT/$C.vtismctl.json" 2>/dev/null || echo '{}')
         journalctl -u vtismd.service --no-pager -o short-monotonic >"$OUT/$C.journal.txt" 2>&1 || true
@@ -301,6 +310,18 @@ wait_ready() { # FILE PID WHAT
         return 1
 }
 
+start_filler() { # LEAVE_MIB: an idle h2h-work taking node 0's free memory down to LEAVE_MIB + FREE_MIB
+        # (none for alldram); sets filler_mib and FPID
+        filler_mib=0
+        [[ $C != alldram ]] || return 0
+        filler_mib=$(( ($(node_kb 0 MemFree) >> 10) - $1 - FREE_MIB ))
+        ((filler_mib > 0)) || { filler_mib=0; return 0; }
+        "$WORK" --idle --size="$filler_mib" >/tmp/filler.out 2>&1 &
+        FPID=$!
+        log "$C: filler of $filler_mib MiB (node 0 free $(($(node_kb 0 MemFree) >> 10)) MiB)"
+        wait_ready /tmp/filler.out "$FPID" "the DRAM filler"
+}
+
 est_of() { # WORKLOAD CONTENDER: seconds the contender is expected to take, setup included
         local e
         e=$(awk -v w="$1" -v c="$2" '$1 == "est" && $2 == w && $3 == c { print $4 }' "$PLAN" 2>/dev/null | tail -n 1)
@@ -312,7 +333,9 @@ est_of() { # WORKLOAD CONTENDER: seconds the contender is expected to take, setu
 start_workload() { # C: sets WPIDS, WOUTS
         local n
         WPIDS=() WOUTS=()
-        if [[ $WORKLOAD == pair ]]; then
+        if [[ $WORKLOAD == kvm ]]; then
+                start_workload_kvm
+        elif [[ $WORKLOAD == pair ]]; then
                 for n in 0 1; do
                         local share=${PAIR_SHARE[$n]}
                         "$WORK" "${wargs[@]}" --seed="${PAIR_SEED[$n]}" --size=$((SIZE_MIB / 2)) \
@@ -326,6 +349,14 @@ start_workload() { # C: sets WPIDS, WOUTS
                 WPIDS=($!) WOUTS=("/tmp/w-$C-0.out")
         fi
 }
+# kvm: bench/h2h-kvm-work starts the guest and speaks h2h-work's protocol (its ready line also
+# names the QEMU pid, the VM vtismd tiers)
+start_workload_kvm() {
+        "$SRC/bench/h2h-kvm-work" --build="$BUILD" "${wargs[@]}" --size="$SIZE_MIB" --dram="$DRAM_MIB" --hot="$HOT_MIB" \
+                --linger >"/tmp/w-$C-0.out" 2>"/tmp/w-$C-0.err" &
+        WPIDS=($!) WOUTS=("/tmp/w-$C-0.out")
+}
+kvm_qemu_pid() { jq -r 'select(.ready) | .qemu_pid' "${WOUTS[0]}" 2>/dev/null | head -n 1; }
 # The contender's JSON samples: one process's reports, or the pair's summed per report (and each
 # process's own reports under .procs)
 samples_json() {
@@ -353,6 +384,8 @@ OUT=$OUT_ROOT/$WORKLOAD
 mkdir -p "$OUT"
 case $WORKLOAD in
 zipf) HOT_MIB=${VTISM_H2H_HOT_MIB:-16} ;;
+kvm) HOT_MIB=${VTISM_H2H_HOT_MIB:-48}   # the guest's window; [[ -c /dev/kvm ]] is checked by h2h-kvm-work
+     ;;
 shift) HOT_MIB=${VTISM_H2H_HOT_MIB:-48} ;;
 pair) HOT_MIB=$DRAM_MIB ;;     # each process's hot set is its share of the DRAM: the oracle's placement
 *) log "unknown workload '$WORKLOAD'"; failed+=("$WORKLOAD: unknown workload"); continue ;;
@@ -379,19 +412,11 @@ for C in "${CONTENDERS[@]}"; do
         wargs=(--pattern="$([[ $WORKLOAD == pair ]] && echo zipf || echo "$WORKLOAD")"
                --interval="$INTERVAL" --phase="$PHASE" --duration="$DURATION" --wait-go)
         filler_mib=0
-        if [[ $C == alldram ]]; then
-                wargs+=(--all-dram)     # the reference: every page on node 0, no filler
-        else
-                # the filler leaves DRAM_MIB for the workload and FREE_MIB free on node 0
-                filler_mib=$(( ($(node_kb 0 MemFree) >> 10) - DRAM_MIB - FREE_MIB ))
-                ((filler_mib > 0)) || filler_mib=0
-        fi
+        [[ $C != alldram ]] || wargs+=(--all-dram)     # the reference: every page on node 0, no filler
         [[ $C == oracle ]] && wargs+=(--oracle)
-        if ((filler_mib > 0)); then
-                "$WORK" --idle --size="$filler_mib" >/tmp/filler.out 2>&1 &
-                FPID=$!
-                log "$C: filler of $filler_mib MiB (node 0 free $(($(node_kb 0 MemFree) >> 10)) MiB)"
-                wait_ready /tmp/filler.out "$FPID" "the DRAM filler" || { log "$C: $WHY"; failed+=("$WORKLOAD/$C: $WHY"); kill "$FPID"; continue; }
+        if [[ $WORKLOAD != kvm ]]; then
+                # the filler leaves DRAM_MIB for the workload and FREE_MIB free on node 0
+                start_filler "$DRAM_MIB" || { log "$C: $WHY"; failed+=("$WORKLOAD/$C: $WHY"); kill "$FPID"; continue; }
         fi
         start_workload
         WPID=${WPIDS[*]}
@@ -403,6 +428,9 @@ for C in "${CONTENDERS[@]}"; do
                         break
                 fi
         done
+        # kvm: QEMU first touched its RAM on node 0 and the workload placed it; then the filler
+        # leaves FREE_MIB free
+        ((!ok)) || [[ $WORKLOAD != kvm ]] || start_filler 0 || ok=0
         if ((!ok)); then
                 log "$C: $WHY"; failed+=("$WORKLOAD/$C: $WHY")
                 jq -n --arg c "$C" --arg why "$WHY" '{contender: $c, error: $why}' >"$OUT/$C.json"

@@ -27,29 +27,11 @@
 #include <sys/types.h>
 #include <time.h>
 
+#include "parse-num.h"
+
 #define PAGE UINT64_C(4096)
 #define BATCH 4096
 #define NODES 4
-
-static int parse_num(const char *s, uint64_t *ret) {
-        char *end;
-        uint64_t v;
-
-        errno = 0;
-        v = strtoull(s, &end, 0);
-        if (errno || end == s)
-                return -EINVAL;
-        switch (*end) {
-        case 'K': v <<= 10; end++; break;
-        case 'M': v <<= 20; end++; break;
-        case 'G': v <<= 30; end++; break;
-        default: break;
-        }
-        if (*end)
-                return -EINVAL;
-        *ret = v;
-        return 0;
-}
 
 typedef struct Count {
         uint64_t pages, node[NODES], absent, error;
