@@ -128,7 +128,8 @@ struct VmSource {
  * loop. Never fails because libvirtd is unreachable: it then retries with backoff (1 s doubling to
  * 60 s) and the handler sees the first resync once connected; the same after libvirtd went away.
  * libvirt itself runs in a thread of the source's own, so a libvirtd that hangs never blocks
- * event's loop; a libvirt call that waits 30 s for an answer is cut short and retried
+ * event's loop; a connection attempt that waits 120 s for an answer (a socket-activated libvirtd
+ * may be starting), any other libvirt call that waits 30 s, is cut short and retried
  * (vmsource-libvirt.c). -EBUSY if libvirt's event implementation is still bound to another
  * source's thread. QEMU pids from libvirt's pid files are checked below proc_root (NULL: "/proc").
  * vmsource_free() returns within ~5 s even while libvirtd hangs.

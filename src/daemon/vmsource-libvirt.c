@@ -40,8 +40,10 @@
  *   loop -> worker   requests through another eventfd: a new URI (a reload), quit.
  *
  * Bounds. The loop checks every CHECK_INTERVAL_USEC whether the worker has been inside one libvirt
- * call for CALL_TIMEOUT_USEC; if so it shuts the connection's socket down (libvirt_event_abort_io()),
- * the call fails at once, and the worker retries with backoff ("did not answer within 30 s"). The
+ * call for longer than its limit: CONNECT_TIMEOUT_USEC for a connection attempt (open, subscribe,
+ * resync), CALL_TIMEOUT_USEC for any other call; if so it shuts the connection's socket down
+ * (libvirt_event_abort_io()), the call fails at once, and the worker retries with backoff ("no
+ * answer within 120 s"). The
  * same abort makes a URI change or quit effective at once when the worker is stuck. Once connected,
  * libvirt's keepalive (5 s, 3 missed) ends a connection to a hung libvirtd before that. On quit the
  * loop waits QUIT_WAIT_USEC for the worker, then leaves it behind (it frees itself when its call
@@ -86,6 +88,14 @@
 #define KEEPALIVE_INTERVAL_SEC 5
 #define KEEPALIVE_COUNT 3
 #define CALL_TIMEOUT_USEC (30 * USEC_PER_SEC)
+/* A connection attempt includes libvirtd's own start when it is socket-activated (Debian enables
+ * libvirtd.socket), and a first qemu:///system connection makes it probe QEMU's capabilities.
+ * Measured in the lab (TCG, systemd, host load average ~30): the first `virsh list` of a cold,
+ * socket-activated libvirtd answered after 40.5 s (the next one after 6.1 s, most of it virsh's own
+ * start); 30 s cut exactly that start short, and lab-soak's vtismd warned "libvirt unreachable (no
+ * answer within 30 s)" at start-up although libvirtd was only starting. About 3 times the worst
+ * case measured; a libvirtd that hangs is still given up, after this long. */
+#define CONNECT_TIMEOUT_USEC (120 * USEC_PER_SEC)
 #define CHECK_INTERVAL_USEC (5 * USEC_PER_SEC)
 #define QUIT_WAIT_USEC (5 * USEC_PER_SEC)
 #define JOB_POLL_USEC (1 * USEC_PER_SEC)
@@ -134,6 +144,7 @@ typedef struct Shared {
         char *last_error;               /* why unreachable */
         usec_t retry_at_usec;           /* CLOCK_MONOTONIC */
         usec_t busy_since_usec;         /* inside a libvirt call since (CLOCK_MONOTONIC), 0 if not */
+        usec_t busy_limit_usec;         /* cut it short after this long */
         const char *busy_what;          /* which, a static string */
 
         /* loop -> worker */
@@ -944,19 +955,26 @@ static void publish(Worker *w) {
         (void) pthread_mutex_unlock(&sh->lock);
 }
 
-/* Around every call into libvirt that may wait for libvirtd: the loop bounds it (see the top).
- * busy(w, "what") ... busy(w, NULL) pairs nest; the outermost names the call. */
-static void busy(Worker *w, const char *what) {
+/* Around every call into libvirt that may wait for libvirtd: the loop cuts it short after
+ * limit_usec (see the top). busy_for(w, "what", limit) ... busy(w, NULL) pairs nest; the outermost
+ * names the call and sets the limit. */
+static void busy_for(Worker *w, const char *what, usec_t limit_usec) {
         Shared *sh = w->shared;
 
         if (what ? w->busy_depth++ > 0 : --w->busy_depth > 0)
                 return;
         (void) pthread_mutex_lock(&sh->lock);
         sh->busy_since_usec = what ? clock_now_usec(CLOCK_MONOTONIC) : 0;
+        sh->busy_limit_usec = limit_usec;
         sh->busy_what = what;
         if (!what)
                 sh->aborted = false;
         (void) pthread_mutex_unlock(&sh->lock);
+}
+
+/* busy_for() a call on a connection: CALL_TIMEOUT_USEC */
+static void busy(Worker *w, const char *what) {
+        busy_for(w, what, CALL_TIMEOUT_USEC);
 }
 
 /* Did the loop cut the call short (it timed out)? Asked before busy(w, NULL). */
@@ -1142,7 +1160,7 @@ static int on_retry(sd_event_source *es, uint64_t usec, void *userdata) {
         usec_t delay;
         int r;
 
-        busy(w, "connecting");
+        busy_for(w, "connecting", CONNECT_TIMEOUT_USEC);
         r = try_connect(w);
         aborted = was_aborted(w);
         busy(w, NULL);
@@ -1158,7 +1176,7 @@ static int on_retry(sd_event_source *es, uint64_t usec, void *userdata) {
         }
 
         free(w->last_error);
-        w->last_error = aborted ? xasprintf("no answer within %llu s", (unsigned long long) (CALL_TIMEOUT_USEC / USEC_PER_SEC))
+        w->last_error = aborted ? xasprintf("no answer within %llu s", (unsigned long long) (CONNECT_TIMEOUT_USEC / USEC_PER_SEC))
                                 : xstrdup(libvirt_last_error_message());
         delay = w->backoff_usec;
         schedule_retry(w, delay);
@@ -1325,7 +1343,7 @@ static int on_check(sd_event_source *es, uint64_t usec, void *userdata) {
 
         (void) pthread_mutex_lock(&sh->lock);
         since = sh->busy_since_usec;
-        if (since > 0 && now - since >= CALL_TIMEOUT_USEC && since != s->aborted_busy_since) {
+        if (since > 0 && now - since >= sh->busy_limit_usec && since != s->aborted_busy_since) {
                 s->aborted_busy_since = since;
                 sh->aborted = true;
                 (void) libvirt_event_abort_io();

@@ -29,6 +29,9 @@ fi
 VTISMD="$VTISM_BUILD_ROOT/src/daemon/vtismd"
 VTISMCTL="$VTISM_BUILD_ROOT/src/ctl/vtismctl"
 NOTIFY_RECORDER="$VTISM_BUILD_ROOT/tests/integration/notify-recorder"
+# output_has: grep a command's whole output (never `COMMAND | grep -q` under pipefail)
+# shellcheck source=../lib/output.sh
+. "$VTISM_SOURCE_ROOT/tests/lib/output.sh"
 
 PIDS=()
 SCRATCH=$(mktemp -d /var/tmp/vtism-test.XXXXXX)

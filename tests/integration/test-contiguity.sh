@@ -202,10 +202,10 @@ for i in 1 2 3; do
 done
 # the three got the same scan: busctl prints taken_at_usec as "taken_at_usec" t N
 for i in 1 2 3; do
-        grep -o '"taken_at_usec" t [0-9]*' "$SCRATCH/call$i.out" | head -n 1
+        grep -m1 -o '"taken_at_usec" t [0-9]*' "$SCRATCH/call$i.out"
 done | sort -u >"$SCRATCH/taken"
 [[ $(wc -l <"$SCRATCH/taken") -eq 1 ]] || fail "concurrent callers got different summaries: $(cat "$SCRATCH/taken")"
-scan_ms=$(grep -o '"scan_usec" t [0-9]*' "$SCRATCH/call1.out" | head -n 1 | awk '{ print int($3 / 1000) }')
+scan_ms=$(grep -m1 -o '"scan_usec" t [0-9]*' "$SCRATCH/call1.out" | awk '{ print int($3 / 1000) }')
 vtismd_alive
 gap=$(watchdog_max_gap_ms "$from_ms")
 # (the page_idle tracker reads the sparse guest's pagemap too, in its cycle: that is most of it)

@@ -20,8 +20,8 @@ jq -e '.mode == "tiering"
        and ([.nodes[] | select(.tier == "cxl") | .id] == [2, 3])
        and .nodes[0].demotion_targets == [2, 3] and .nodes[1].demotion_targets == [2, 3]
        and .nodes[0].distances == [10, 21, 24, 24]' <<<"$json" >/dev/null || fail "4-node status: $json"
-"$VTISMCTL" status | grep -q "tiering: 2 DRAM nodes, 2 CXL nodes" || fail "human status mode line"
-"$VTISMCTL" status | grep -Eq '^ +2 +cxl ' || fail "human status lacks node 2 as cxl"
+output_has "tiering: 2 DRAM nodes, 2 CXL nodes" -- "$VTISMCTL" status || fail "human status mode line"
+output_has -E '^ +2 +cxl ' -- "$VTISMCTL" status || fail "human status lacks node 2 as cxl"
 ok "4-node host: tiering mode, CXL nodes and demotion order"
 
 # Behind a permissive bus, vtismd itself still refuses unprivileged callers.

@@ -57,7 +57,7 @@ jq -e '.mode == "monitor-only" and .sample_interval_usec == 200000 and .migrate_
        and .counters.cycles >= 1 and .last_reload_error == null' <<<"$json" >/dev/null \
         || fail "unexpected JSON: $json"
 ok "vtismctl status --json"
-"$VTISMCTL" nodes | grep -q "node distances:" || fail "vtismctl nodes lacks distances"
+output_has "node distances:" -- "$VTISMCTL" nodes || fail "vtismctl nodes lacks distances"
 ok "vtismctl nodes"
 
 # Every user may read, only root may change.
@@ -126,7 +126,7 @@ json=$("$VTISMCTL" status --json)
 jq -e --arg f "$conf:3: global.tracker:" '(.last_reload_error | startswith($f)) and .sample_interval_usec == 200000' \
         <<<"$json" >/dev/null || fail "bad reload: $json"
 kill -0 "$VTISMD_PID" || fail "vtismd died on a bad reload"
-"$VTISMCTL" status | grep -q "Last reload: FAILED, previous configuration kept: $conf:3:" \
+output_has "Last reload: FAILED, previous configuration kept: $conf:3:" -- "$VTISMCTL" status \
         || fail "human status does not show the failed reload"
 grep -q "Reload failed, keeping the previous configuration: $conf:3: global.tracker" "$SCRATCH/vtismd.log" \
         || fail "the daemon did not log why the reload failed"
@@ -156,7 +156,7 @@ ok "D-Bus Reload of a bad config: ConfigInvalid with file:line, the old config (
 
 # A good config applies, on SIGHUP and on Reload.
 printf 'global = {\n  sample_interval_ms = 300;\n};\n' >"$conf"
-"$VTISMCTL" reload | grep -q "Configuration reloaded" || fail "vtismctl reload of a good config"
+output_has "Configuration reloaded" -- "$VTISMCTL" reload || fail "vtismctl reload of a good config"
 jq -e '.sample_interval_usec == 300000 and .last_reload_error == null and .counters.reloads == 1' \
         <<<"$("$VTISMCTL" status --json)" >/dev/null || fail "good reload not applied"
 printf 'global = {\n  sample_interval_ms = 250;\n};\n' >"$conf"
@@ -169,7 +169,7 @@ ok "good reloads applied (D-Bus and SIGHUP)"
 # Drop-ins: $conf.d/*.conf after $conf on reload; a bad one is named and changes nothing.
 mkdir "$conf.d"
 printf 'global = {\n  sample_interval_ms = 400;\n};\n' >"$conf.d/50-interval.conf"
-"$VTISMCTL" reload | grep -q "Configuration reloaded" || fail "vtismctl reload with a drop-in"
+output_has "Configuration reloaded" -- "$VTISMCTL" reload || fail "vtismctl reload with a drop-in"
 jq -e '.sample_interval_usec == 400000' <<<"$("$VTISMCTL" status --json)" >/dev/null \
         || fail "the drop-in's sample_interval_ms not applied: $("$VTISMCTL" status --json | jq .sample_interval_usec)"
 grep -q "Configuration drop-in $conf.d/50-interval.conf applied" "$SCRATCH/vtismd.log" \

@@ -88,7 +88,7 @@ ok "1. $A without metadata: policy $entry, DRAM budget 64 MiB"
 # ---- 2. metadata set on the running domain: re-read on the event, its keys win ----
 from=$(log_lines)
 V metadata "$A" --uri "$NS" --key vtism --live --set '<policy dram_budget="32M" weight="300"/>'
-V metadata "$A" --uri "$NS" --live | grep -q 'weight="300"' || fail "2. virsh metadata does not read back what was set"
+output_has 'weight="300"' -- V metadata "$A" --uri "$NS" --live || fail "2. virsh metadata does not read back what was set"
 want="libvirt metadata (dram_budget=$((32 * MIB)) weight=300) over $entry"
 wait_for 10 vm_is "$A_UUID" ".policy == \"$want\" and .dram_budget_bytes == $((32 * MIB))" \
         || fail "2. $A after virsh metadata --set: $(vm_json "$A_UUID")"
@@ -115,7 +115,7 @@ wait_for 10 vm_is "$A_UUID" ".policy == \"$entry\" and .dram_budget_bytes == $((
         || fail "4. $A with invalid metadata: $(vm_json "$A_UUID")"
 log_since "$from" "VM $A: its libvirt metadata <policy xmlns=\"$NS\"> is not used: weight: '0' is out of range (1..10000)." \
         >/dev/null || fail "4. no warning naming the bad attribute: $(tail -n 5 "$LOG")"
-grep -F "VM $A: its libvirt metadata" "$LOG" | grep -q "^vtismd: warning: " || fail "4. the warning is not at priority warning"
+output_has "^vtismd: warning: " -- grep -F "VM $A: its libvirt metadata" "$LOG" || fail "4. the warning is not at priority warning"
 kill -0 "$VTISMD_PID" || fail "4. vtismd died"
 ok "4. weight=\"0\": not used, a warning names the attribute, the entry's policy applies"
 

@@ -104,7 +104,7 @@ check_qemu_pid() {   # NAME UUID PID
                 lv_fail "$name: pid $pid is not the one in /run/libvirt/qemu/$name.pid ($(cat "/run/libvirt/qemu/$name.pid"))"
         exe=$(readlink "/proc/$pid/exe") || lv_fail "$name: pid $pid is not running"
         [[ $exe == */qemu-system-x86_64 ]] || lv_fail "$name: pid $pid runs $exe"
-        tr '\0' '\n' <"/proc/$pid/cmdline" | grep -qx "$uuid" || lv_fail "$name: pid $pid has no -uuid $uuid"
+        grep -qzxF -- "$uuid" "/proc/$pid/cmdline" || lv_fail "$name: pid $pid has no -uuid $uuid"
 }
 
 new_uuid() {

@@ -97,7 +97,7 @@ json_is "lab devdax" "$nodes" '
         and (.offline_nodes | length) == 1
         and (.offline_nodes[0] | .id == 2 and .kind == "cxl" and .cxl_memdevs == ["mem0", "mem1"]
              and .cxl_regions == ["region0"] and .dax_modes == ["devdax"])'
-"$VTISMCTL" nodes | grep -q '^node 1: CPU-less memory the firmware described' || fail "lab devdax: node 1's line"
+output_has '^node 1: CPU-less memory the firmware described' -- "$VTISMCTL" nodes || fail "lab devdax: node 1's line"
 ln -s "$data/sysfs-cxl-lab-system-ram" "$SCRATCH/sysfs.new"
 mv -T "$SCRATCH/sysfs.new" "$SCRATCH/sysfs"
 "$VTISMCTL" reload >/dev/null || fail "reload"

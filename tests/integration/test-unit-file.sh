@@ -33,7 +33,7 @@ grep -qx "ExecReload=$vtismctl reload" "$scratch/vtismd.service" \
         || { echo "FAIL: ExecReload is not 'vtismctl reload': $(grep '^ExecReload' "$scratch/vtismd.service")"; exit 1; }
 echo "ok: ExecReload=vtismctl reload"
 
-"$vtismd" --check-config "$VTISM_SOURCE_ROOT/conf/vtism.conf" | grep -qx "configuration OK" \
+[[ $("$vtismd" --check-config "$VTISM_SOURCE_ROOT/conf/vtism.conf") == "configuration OK" ]] \
         || { echo "FAIL: shipped conf/vtism.conf does not pass --check-config"; exit 1; }
 echo "ok: shipped config passes --check-config"
 

@@ -11,7 +11,7 @@ PRIVATE_PIDS=1   # vtismd on the real /proc: see only our own processes (lib.sh)
 . "$(dirname "$0")/lib.sh"
 need dbus-daemon valgrind jq busctl qemu-system-x86_64
 
-if ldd "$VTISMD" 2>/dev/null | grep -q -E 'libasan|libubsan'; then
+if output_has -E 'libasan|libubsan' -- ldd "$VTISMD" 2>/dev/null; then
         skip "vtismd is built with a sanitizer (valgrind cannot run it): run this test from a plain build"
 fi
 

@@ -103,7 +103,7 @@ out=$("$VTISMCTL" status)
 grep -Eq '^itest-vm +[0-9]+ +96 MiB +24 MiB .* untrackable +'"$conf"':8$' <<<"$out" \
         || fail "status table lacks the VM, its budget or its policy: $out"
 grep -q "itest-vm: no access tracker is usable on this host" <<<"$out" || fail "status lacks the reason"
-"$VTISMCTL" heatmap itest-vm | grep -q "3 guest-physical ranges of 32 MiB" || fail "heatmap of itest-vm"
+output_has "3 guest-physical ranges of 32 MiB" -- "$VTISMCTL" heatmap itest-vm || fail "heatmap of itest-vm"
 "$VTISMCTL" heatmap --json "$uuid" | jq -e '(.ranges | length) == 3 and .ranges[2].gpa == 67108864' >/dev/null \
         || fail "heatmap --json by uuid"
 # Not sampled (no tracker here): its heat is unknown, not cold.

@@ -52,7 +52,7 @@ ok "at 100 columns the VM name ends in … (... in the C locale), --full keeps i
 # --no-legend: rows only.
 "$VTISMCTL" --no-legend nodes | grep '^NODE' >/dev/null && fail "--no-legend nodes printed the header"
 [[ $("$VTISMCTL" --no-legend nodes | grep -c 'dram\|cxl') -eq 4 ]] || fail "--no-legend nodes: $("$VTISMCTL" --no-legend nodes)"
-"$VTISMCTL" --no-legend vms | grep -Eq '^(ID|No VMs|[0-9]+ VMs? listed)' && fail "--no-legend vms: header or footer"
+output_has -E '^(ID|No VMs|[0-9]+ VMs? listed)' -- "$VTISMCTL" --no-legend vms && fail "--no-legend vms: header or footer"
 "$VTISMCTL" --no-legend vms | grep " $long\$" >/dev/null || fail "--no-legend vms lacks the VM: $("$VTISMCTL" --no-legend vms)"
 "$VTISMCTL" vms | grep '^ID  ' >/dev/null || fail "vms lacks its header"
 ok "--no-legend drops headers and footers, keeps the rows"

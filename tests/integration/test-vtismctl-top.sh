@@ -56,7 +56,7 @@ run_view "top 0.5"
 first=$(screen)
 n=$(grep -c '^vtismctl top' <<<"$first")
 ((n == 1)) || fail "$n headers on the screen (frames must replace each other): $first"
-shown_re() { screen | grep -Eq -- "$1"; }
+shown_re() { output_has -E -e "$1" -- screen; }
 wait_for 5 shown_re "Per second: cycles [1-9][0-9.]*, pages promoted 0, pages demoted 0" || fail "no rates line: $(screen)"
 grep -Eq '^   0  dram  memory-tier +4  0-15,32-47 ' <<<"$first" || fail "node 0 row: $first"
 cyc() { screen | sed -n 's/^ *Cycles: \([0-9]*\),.*/\1/p'; }

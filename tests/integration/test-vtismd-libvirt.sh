@@ -141,7 +141,7 @@ jq -e --arg n "$A" --arg u "$A_UUID" --argjson p "$A_PID" '
         .id == $u and .uuid == $u and .name == $n and .pid == $p and .sources == ["libvirt", "proc"]
         and .ram_bytes == 134217728 and .residency_known and .dram_bytes <= .ram_bytes
         and .cxl_bytes == 0 and .home_node == 0' <<<"$j" >/dev/null || fail "$A: $j"
-first=$(grep -E -o "VM $A \(pid $A_PID\) found via [a-z]+" "$LOG" | head -n1)
+first=$(grep -m1 -E -o "VM $A \(pid $A_PID\) found via [a-z]+" "$LOG")
 [[ -n $first ]] || fail "no 'found via' log line for $A"
 grep -Eq "VM $A: 1 guest RAM range, 128 MiB, home node 0 \(.*\), tracker page_idle\." "$LOG" ||
         fail "no 'VM $A: 1 guest RAM range, 128 MiB, home node 0' log line"

@@ -29,6 +29,8 @@ PL_NAME=lab-placement
 PL_MEMHOG=$BUILD/tests/lab/workloads/memhog
 # shellcheck source=lib/install-vtism.sh
 . "$SRC/tests/lab/lib/install-vtism.sh"
+# shellcheck source=../lib/output.sh
+. "$SRC/tests/lib/output.sh"
 # shellcheck source=lib/placement.sh
 . "$SRC/tests/lab/lib/placement.sh"
 
@@ -232,7 +234,7 @@ jq -e '.promote_bytes > 0 and .round_pages_would_move > 0 and .round_pages_promo
 (($(jq .counters.pages_promoted <<<"$PL_STATUS") == promoted0)) || pl_fail "(f) dry-run: pages were promoted"
 (($(jq .counters.pages_would_move <<<"$PL_STATUS") > would0)) || pl_fail "(f) dry-run: nothing counted as would-move"
 [[ $(jq -r .migration_state <<<"$PL_STATUS") == dry-run ]] || pl_fail "(f) MigrationState is not dry-run"
-journalctl --no-pager -o json -u vtismd.service VTISM_DRY_RUN=1 | grep -q VTISM_WOULD_PROMOTE_BYTES ||
+output_has VTISM_WOULD_PROMOTE_BYTES -- journalctl --no-pager -o json -u vtismd.service VTISM_DRY_RUN=1 ||
         pl_fail "(f) no dry-run journal entry"
 vtismctl plan "${HOG_PID[f1]}"
 pl_log "(f) dry-run: nothing moved, the plan says $(jq .round_pages_would_move <<<"$plan") pages would"
@@ -377,7 +379,7 @@ c0=$(pl_vm_get "${HOG_PID[c0]}" '.')
 pl_log "c0 (cpuset.mems 0): $c0"
 jq -e '.allowed_nodes == "0" and (.not_tiered | test("may not use any CXL node")) and .pages_demoted == 0 and .pages_failed == 0' \
         <<<"$c0" >/dev/null || pl_fail "c0 in a DRAM-only cpuset: $c0"
-vtismctl status | grep -q "not tiered: its QEMU process may not use any CXL node" || pl_fail "status does not say why c0 is not tiered"
+output_has "not tiered: its QEMU process may not use any CXL node" -- vtismctl status || pl_fail "status does not say why c0 is not tiered"
 hog_stop c0
 
 # ---- MigrationRound signals -----------------------------------------------------------------------

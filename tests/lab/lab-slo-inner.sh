@@ -29,6 +29,8 @@ PL_NAME=lab-slo
 PL_MEMHOG=$BUILD/tests/lab/workloads/memhog
 # shellcheck source=lib/install-vtism.sh
 . "$SRC/tests/lab/lib/install-vtism.sh"
+# shellcheck source=../lib/output.sh
+. "$SRC/tests/lib/output.sh"
 # shellcheck source=lib/placement.sh
 . "$SRC/tests/lab/lib/placement.sh"
 
@@ -129,7 +131,7 @@ done
 ((s_dram + b_dram + 16 * MIB >= room)) || pl_fail "b1 does not get the rest: s1 $((s_dram >> 20)) + b1 $((b_dram >> 20)) of $((room >> 20)) MiB"
 ((s_dram < 160 * MIB)) || pl_fail "s1 holds more DRAM ($((s_dram >> 20)) MiB) than its weight's half: the service level should cost less"
 ((est >= 0 && (est - share < 500) && (share - est < 500))) || pl_fail "vtismd's estimate $est bp is more than 5 points from the workload's $share bp"
-vtismctl status | grep -q "service level 5.00 % of accesses from CXL: met" || pl_fail "status does not show the service level met: $(vtismctl status)"
+output_has "service level 5.00 % of accesses from CXL: met" -- vtismctl status || pl_fail "status does not show the service level met: $(vtismctl status)"
 pl_log "SUMMARY s1 (SLO 5 %): $((share / 100)).$((share % 100 / 10)) % of its accesses on CXL after $cycles of vtismd's cycles (bound $SETTLE_CYCLES) with $((s_dram >> 20)) MiB of DRAM (estimate $est bp); b1 $((b_dram >> 20)) MiB; $((SECONDS - t_start)) s"
 
 # ---- DRAM given back: s1's hot set shrinks 96 -> 16 MiB ----

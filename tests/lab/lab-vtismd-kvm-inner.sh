@@ -15,6 +15,8 @@ BUILD=$2
 EXPECTED_TRACKER=$3
 # shellcheck source=lib/install-vtism.sh
 . "$SRC/tests/lab/lib/install-vtism.sh"
+# shellcheck source=../lib/output.sh
+. "$SRC/tests/lib/output.sh"
 
 [[ ${VTISM_LAB:-} == 1 && -d /run/systemd/system ]] || {
         echo "SKIP: run me through tests/lab/run --systemd --kvm"
@@ -163,7 +165,7 @@ while [[ -n $(vm) ]]; do
         sleep 1
 done
 [[ $(systemctl is-active vtismd.service) == active ]] || fail "vtismd is not active after the VM exited"
-journalctl --no-pager -o cat -u vtismd.service | grep -q "(pid $QEMU_PID) .*no longer tracked" \
+output_has "(pid $QEMU_PID) .*no longer tracked" -- journalctl --no-pager -o cat -u vtismd.service \
         || fail "no journal entry for the VM's exit"
 echo "ok: the exited VM was dropped, vtismd keeps running"
 systemctl stop vtismd.service
