@@ -145,7 +145,7 @@ stop_vtismd() {
         vtismctl status --json >"$OUT/$C.vtismctl.json" 2>/dev/null || true
         AGENT_EXTRA=$(jq -c --arg p "$WPID" '($p | split(" ") | map(tonumber)) as $ps |
                 [.vms[] | select(.pid as $x | $ps | index($x))] | map({pid, pages_promoted, pages_demoted, cycles, tracker}
-                        + if .slo_state then {slo_state, cxl_access_bp, dram_target_bytes} else {} end) |
+                        + if .slo_state then {slo_state, slo_met, cxl_access_bp, dram_target_bytes} else {} end) |
                 if length == 1 then .[0] else {vms: .} end' "$OUT/$C.vtismctl.json" 2>/dev/null || echo '{}')
         journalctl -u vtismd.service --no-pager -o short-monotonic >"$OUT/$C.journal.txt" 2>&1 || true
         systemctl stop vtismd.service || true
