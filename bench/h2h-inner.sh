@@ -15,11 +15,12 @@
 # its estimate (else DURATION + 240 s, or the longest wall time measured in this boot) does not
 # fit before the deadline.
 # Usage: h2h-inner.sh SOURCE_ROOT BUILD_ROOT OUT WORKLOAD[,WORKLOAD] DURATION CONTENDER...
-#   WORKLOAD: zipf | shift | pair | kvm (each in turn, results in OUT/WORKLOAD/); pair: two processes
+#   WORKLOAD: zipf | shift | pair | slo | kvm (each in turn, results in OUT/WORKLOAD/); pair: two processes
 #   ("VMs") competing for DRAM, a (Zipf, 3/4 of the accesses, weight 300) and b (Zipf, 1/4,
-#   weight 100); kvm: a KVM guest (bench/h2h-kvm-work; the lab booted with --kvm) whose hot
-#   guest-physical window shifts once, its DRAM filler started after its guest RAM is placed;
-#   CONTENDER: alldram none oracle vtismd numab damon (or damon-nogoal,
+#   weight 100); slo: two processes, s under vtismd's slo policy and f on a fixed budget, DRAM
+#   oversubscribed (slo_start_workload below); kvm: a KVM guest (bench/h2h-kvm-work; the lab
+#   booted with --kvm) whose hot guest-physical window shifts once, its DRAM filler started after
+#   its guest RAM is placed; CONTENDER: alldram none oracle vtismd numab damon (or damon-nogoal,
 #   damon-noyoung, damon-nogoal-noyoung); a CONTENDER@WORKLOAD runs for that workload only
 # shellcheck disable=SC2046,SC2086 # lists of pids are split on purpose where they are used
 set -euo pipefail
@@ -44,6 +45,17 @@ DEADLINE=$(awk '$1 == "deadline" { print $2 }' "$PLAN" 2>/dev/null)
 [[ $DEADLINE =~ ^[0-9]+$ ]] || DEADLINE=0
 # the pair workload: two processes sharing the workload's DRAM, told apart by their seeds
 PAIR_NAMES=(a b) PAIR_SEED=(1 2) PAIR_SHARE=(75 25) PAIR_WEIGHT=(300 100)
+# The slo workload (issue 15): two processes ("VMs") of SIZE_MIB / 2, each a Zipf (s = SLO_ZIPF_S)
+# over its own pages with half of the accesses, each starting with DRAM_MIB / 2 on DRAM (random
+# pages: first touch), told apart by their seeds. s is under vtismd's slo policy
+# (cxl_access_max_percent = SLO_CAP), f on a fixed budget (dram_budget = SLO_F_BUDGET_MIB); with
+# the filler the two share ~DRAM_MIB + FREE_MIB of node 0 less vtismd's watermark, fewer than
+# they ask together (s needs ~35 MiB at vtismd's aim of 3/4 of the cap, f asks 48 MiB): DRAM is
+# oversubscribed. The workloads count their own accesses served from CXL (acc_cxl). s's true hot
+# set is the least DRAM for the cap (h2h-work --cap: 24 MiB at Zipf 1.2 over 128 MiB and 5 %), f's
+# the rest of DRAM_MIB: what the oracle places.
+SLO_NAMES=(s f) SLO_SEED=(1 2) SLO_CAP=${VTISM_H2H_SLO_CAP:-5} SLO_ZIPF_S=${VTISM_H2H_SLO_ZIPF_S:-1.2}
+SLO_F_BUDGET_MIB=$((DRAM_MIB * 3 / 4))
 write_conf() { # WORKLOAD: vtismd's defaults plus the workload's DRAM budget (what it starts with
         # on DRAM); pair: no budgets (100 %, the default), DRAM shared by the weights
         {
@@ -55,6 +67,9 @@ write_conf() { # WORKLOAD: vtismd's defaults plus the workload's DRAM budget (wh
                 elif [[ $1 == pair ]]; then
                         echo "vm = ( { cmdline = \"*h2h-work --pattern=* --seed=${PAIR_SEED[0]} *\"; weight = ${PAIR_WEIGHT[0]}; },"
                         echo "       { cmdline = \"*h2h-work --pattern=* --seed=${PAIR_SEED[1]} *\"; weight = ${PAIR_WEIGHT[1]}; } );"
+                elif [[ $1 == slo ]]; then
+                        echo "vm = ( { cmdline = \"*h2h-work --pattern=* --seed=${SLO_SEED[0]} *\"; cxl_access_max_percent = $SLO_CAP; },"
+                        echo "       { cmdline = \"*h2h-work --pattern=* --seed=${SLO_SEED[1]} *\"; dram_budget = \"${SLO_F_BUDGET_MIB}M\"; } );"
                 else
                         echo "vm = ( { cmdline = \"*h2h-work --pattern=*\"; dram_budget = \"${DRAM_MIB}M\"; } );"
                 fi
@@ -127,6 +142,8 @@ start_vtismd() {
         [[ $AGENT_PIDS =~ ^[1-9][0-9]*$ ]] || AGENT_PIDS=$(pgrep -x vtismd | head -n 1)
         if [[ $WORKLOAD == pair ]]; then
                 NOTE="tracker $(jq -r .active_tracker /tmp/st.json 2>/dev/null), no budgets, weights ${PAIR_WEIGHT[0]} and ${PAIR_WEIGHT[1]}, defaults otherwise"
+        elif [[ $WORKLOAD == slo ]]; then
+                NOTE="tracker $(jq -r .active_tracker /tmp/st.json 2>/dev/null), s: cxl_access_max_percent = $SLO_CAP, f: dram_budget = ${SLO_F_BUDGET_MIB}M, defaults otherwise"
         else
                 NOTE="tracker $(jq -r .active_tracker /tmp/st.json 2>/dev/null), budget ${DRAM_MIB} MiB, defaults otherwise"
         fi
@@ -136,7 +153,8 @@ stop_vtismd() {
         [[ $WORKLOAD != kvm ]] || vmpids=$(kvm_qemu_pid)
         vtismctl status --json >"$OUT/$C.vtismctl.json" 2>/dev/null || true
         AGENT_EXTRA=$(jq -c --arg p "$vmpids" '($p | split(" ") | map(tonumber)) as $ps |
-                [.vms[] | select(.pid as $x | $ps | index($x))] | map({pid, pages_promoted, pages_demoted, cycles, tracker}) |
+                [.vms[] | select(.pid as $x | $ps | index($x))] | map({pid, pages_promoted, pages_demoted, cycles, tracker}
+                        + if .slo_state then {slo_state, slo_met, cxl_access_bp, dram_target_bytes} else {} end) |
                 if length == 1 then .[0] else {vms: .} end' "$OUT/$C.vtismctl.json" 2>/dev/null || echo '{}')
         journalctl -u vtismd.service --no-pager -o short-monotonic >"$OUT/$C.journal.txt" 2>&1 || true
         systemctl stop vtismd.service || true
@@ -335,6 +353,8 @@ start_workload() { # C: sets WPIDS, WOUTS
         WPIDS=() WOUTS=()
         if [[ $WORKLOAD == kvm ]]; then
                 start_workload_kvm
+        elif [[ $WORKLOAD == slo ]]; then
+                slo_start_workload
         elif [[ $WORKLOAD == pair ]]; then
                 for n in 0 1; do
                         local share=${PAIR_SHARE[$n]}
@@ -357,25 +377,57 @@ start_workload_kvm() {
         WPIDS=($!) WOUTS=("/tmp/w-$C-0.out")
 }
 kvm_qemu_pid() { jq -r 'select(.ready) | .qemu_pid' "${WOUTS[0]}" 2>/dev/null | head -n 1; }
-# The contender's JSON samples: one process's reports, or the pair's summed per report (and each
-# process's own reports under .procs)
-samples_json() {
-        if [[ $WORKLOAD != pair ]]; then
-                jq -c 'select((.exit or .ready) | not)' "${WOUTS[0]}" | jq -sc .
-                return
-        fi
-        local n
+# slo: s first (its hot set, the least DRAM for the cap, is in its ready line), then f with the
+# rest of DRAM_MIB as its hot set. A failure shows in the caller's wait_ready of each process.
+slo_start_workload() {
+        local n hot s_hot f_mib
         for n in 0 1; do
-                jq -c 'select((.exit or .ready) | not)' "${WOUTS[$n]}" | jq -sc \
-                        --arg name "${PAIR_NAMES[$n]}" --argjson w "${PAIR_WEIGHT[$n]}" --argjson share "${PAIR_SHARE[$n]}" \
-                        '{name: $name, weight: $w, access_share: ($share / 100), samples: .}'
+                if ((n == 0)); then
+                        hot=(--cap="$SLO_CAP")
+                else
+                        wait_ready "${WOUTS[0]}" "${WPIDS[0]}" "h2h-work (s)" || true
+                        s_hot=$(jq -r 'select(.ready) | .hot_pages' "${WOUTS[0]}" 2>/dev/null)
+                        [[ $s_hot =~ ^[0-9]+$ ]] || s_hot=0
+                        f_mib=$(( (DRAM_MIB * 256 - s_hot) / 256 ))
+                        ((f_mib >= 1)) || f_mib=1
+                        hot=(--hot="$f_mib")
+                fi
+                "$WORK" "${wargs[@]}" --seed="${SLO_SEED[$n]}" --size=$((SIZE_MIB / 2)) --dram=$((DRAM_MIB / 2)) \
+                        --zipf-s="$SLO_ZIPF_S" "${hot[@]}" --rate=$((RATE / 2)) --linger >"/tmp/w-$C-$n.out" 2>"/tmp/w-$C-$n.err" &
+                WPIDS+=($!) WOUTS+=("/tmp/w-$C-$n.out")
+        done
+}
+# The processes' reports summed per report, each process's own under .procs with the fields its
+# META_JSON argument gives (access_share: its share of the accesses, which weighs w_dram)
+combine_procs() { # META_JSON...
+        local n=0 m
+        for m in "$@"; do
+                jq -c 'select((.exit or .ready) | not)' "${WOUTS[$n]}" | jq -sc --argjson m "$m" '$m + {samples: .}'
+                n=$((n + 1))
         done | jq -sc '. as $p | ([.[].samples | length] | min) as $n |
                 {procs: $p, samples: [range($n) as $i | [$p[].samples[$i]] |
                         {t: .[0].t, phase: .[0].phase, ops: (map(.ops) | add), busy_s: (map(.busy_s) | add),
-                         acc_dram: (map(.acc_dram) | add), hot_pages: (map(.hot_pages) | add),
+                         acc_dram: (map(.acc_dram) | add), acc_cxl: (map(.acc_cxl // 0) | add), hot_pages: (map(.hot_pages) | add),
                          hot_dram: (map(.hot_dram) | add), node0: (map(.node0) | add), node1: (map(.node1) | add),
                          other: (map(.other) | add), oracle_moved: (map(.oracle_moved) | add),
                          w_dram: ([range(length) as $k | .[$k].w_dram * $p[$k].access_share] | add)}]}'
+}
+# The contender's JSON samples: one process's reports, or the processes' (pair, slo) combined
+samples_json() {
+        case $WORKLOAD in
+        pair)
+                combine_procs "$(jq -nc --arg name "${PAIR_NAMES[0]}" --argjson w "${PAIR_WEIGHT[0]}" --argjson share "${PAIR_SHARE[0]}" \
+                                        '{name: $name, weight: $w, access_share: ($share / 100)}')" \
+                              "$(jq -nc --arg name "${PAIR_NAMES[1]}" --argjson w "${PAIR_WEIGHT[1]}" --argjson share "${PAIR_SHARE[1]}" \
+                                        '{name: $name, weight: $w, access_share: ($share / 100)}')" ;;
+        slo)
+                combine_procs "$(jq -nc --arg name "${SLO_NAMES[0]}" --argjson cap "$SLO_CAP" \
+                                        '{name: $name, role: "slo", cap_pct: $cap, weight: 100, access_share: 0.5}')" \
+                              "$(jq -nc --arg name "${SLO_NAMES[1]}" --argjson b "$SLO_F_BUDGET_MIB" \
+                                        '{name: $name, role: "budget", budget_mib: $b, weight: 100, access_share: 0.5}')" ;;
+        *)
+                jq -c 'select((.exit or .ready) | not)' "${WOUTS[0]}" | jq -sc . ;;
+        esac
 }
 
 failed=() skipped=() LONGEST=0
@@ -388,6 +440,7 @@ kvm) HOT_MIB=${VTISM_H2H_HOT_MIB:-48}   # the guest's window; [[ -c /dev/kvm ]] 
      ;;
 shift) HOT_MIB=${VTISM_H2H_HOT_MIB:-48} ;;
 pair) HOT_MIB=$DRAM_MIB ;;     # each process's hot set is its share of the DRAM: the oracle's placement
+slo) HOT_MIB=$DRAM_MIB ;;      # s's least DRAM for the cap and f's rest of the DRAM: the oracle's placement
 *) log "unknown workload '$WORKLOAD'"; failed+=("$WORKLOAD: unknown workload"); continue ;;
 esac
 log "workload $WORKLOAD: ${#CONTENDERS[@]} contenders x $DURATION s"
@@ -409,7 +462,7 @@ for C in "${CONTENDERS[@]}"; do
         WHY='' NOTE='' AGENT_PIDS='' AGENT_EXTRA='{}' FPID='' WPID=''
         wall0=$(date +%s) utc0=$(date -u +%FT%TZ)
         wait_free
-        wargs=(--pattern="$([[ $WORKLOAD == pair ]] && echo zipf || echo "$WORKLOAD")"
+        wargs=(--pattern="$([[ $WORKLOAD == pair || $WORKLOAD == slo ]] && echo zipf || echo "$WORKLOAD")"
                --interval="$INTERVAL" --phase="$PHASE" --duration="$DURATION" --wait-go)
         filler_mib=0
         [[ $C != alldram ]] || wargs+=(--all-dram)     # the reference: every page on node 0, no filler

@@ -16,8 +16,13 @@
  *          slot above the initial DRAM part (wrapping), so each new window starts on node 1.
  * Every INTERVAL seconds it asks move_pages(2) where each of its pages is and prints one JSON
  * line: accesses and their busy time in the interval, how many of those accesses went to pages
- * on node 0 (counted per page, judged by the placement at the end of the interval), the share of
- * the hot set on node 0, and the access-probability mass on node 0.  --oracle: at the start of
+ * on node 0 and how many to pages on node 1, the CXL node (counted per page, judged by the
+ * placement at the end of the interval), the share of the hot set on node 0, and the
+ * access-probability mass on node 0.
+ * --cap=PCT (zipf, the SLO workload of bench/h2h-lab): the true hot set is instead the fewest
+ * lowest ranks that take at least 100 - PCT % of the accesses (the least DRAM that keeps the
+ * accesses from CXL within a cap of PCT %), and the oracle leaves only that set on node 0
+ * (demoting every other page there): the DRAM a perfect agent would give a VM with that cap.  --oracle: at the start of
  * each phase it moves the true hot set to node 0 itself, swapping out as many cold pages of node
  * 0 as it brings in (the placement a perfect agent with the same DRAM would reach).
  * Churn: each report also counts the pages whose node changed since the report before (up: to
@@ -69,6 +74,7 @@ typedef struct Args {
         uint64_t size, dram, hot;
         double zipf_s, share, phase_sec, interval_sec, duration_sec, rate;
         uint64_t seed;
+        double cap;                     /* --cap: percent, 0: none */
         bool oracle, idle, all_dram, wait_go, linger;
 } Args;
 
@@ -151,6 +157,8 @@ static void help(void) {
                "  --interval=SEC         seconds between reports (default 5)\n"
                "  --duration=SEC         run time after the first touch (default: until SIGTERM)\n"
                "  --seed=N               seed of the permutation and the draws (default 1)\n"
+               "  --cap=PCT              zipf: the hot set is the fewest hottest pages taking >= 100-PCT %% of\n"
+               "                         the accesses, and the oracle keeps only those on node 0\n"
                "  --oracle               place the true hot set on node 0 at each phase start\n"
                "  --all-dram             place every page on node 0 (the same pattern otherwise)\n"
                "  --wait-go              after placing its pages, wait for SIGUSR1 before the first access\n"
@@ -160,7 +168,7 @@ static void help(void) {
 
 static int parse_args(int argc, char *argv[], Args *a) {
         enum { O_PATTERN = 0x100, O_SIZE, O_DRAM, O_HOT, O_S, O_SHARE, O_PHASE, O_RATE,
-               O_INTERVAL, O_DURATION, O_SEED, O_ORACLE, O_IDLE, O_ALL_DRAM, O_WAIT_GO, O_LINGER, O_HELP };
+               O_INTERVAL, O_DURATION, O_SEED, O_CAP, O_ORACLE, O_IDLE, O_ALL_DRAM, O_WAIT_GO, O_LINGER, O_HELP };
         static const struct option opts[] = {
                 { "pattern", required_argument, NULL, O_PATTERN },
                 { "size", required_argument, NULL, O_SIZE },
@@ -173,6 +181,7 @@ static int parse_args(int argc, char *argv[], Args *a) {
                 { "interval", required_argument, NULL, O_INTERVAL },
                 { "duration", required_argument, NULL, O_DURATION },
                 { "seed", required_argument, NULL, O_SEED },
+                { "cap", required_argument, NULL, O_CAP },
                 { "oracle", no_argument, NULL, O_ORACLE },
                 { "idle", no_argument, NULL, O_IDLE },
                 { "all-dram", no_argument, NULL, O_ALL_DRAM },
@@ -206,6 +215,7 @@ static int parse_args(int argc, char *argv[], Args *a) {
                 case O_INTERVAL: r = parse_num(optarg, &a->interval_sec); break;
                 case O_DURATION: r = parse_num(optarg, &a->duration_sec); break;
                 case O_SEED: r = parse_num(optarg, &seed); break;
+                case O_CAP: r = parse_num(optarg, &a->cap); break;
                 case O_ORACLE: a->oracle = true; break;
                 case O_IDLE: a->idle = true; break;
                 case O_ALL_DRAM: a->all_dram = true; break;
@@ -224,6 +234,12 @@ static int parse_args(int argc, char *argv[], Args *a) {
                 return -EINVAL;
         }
         a->seed = (uint64_t) seed;
+        if (a->cap > 0 && (a->cap >= 100 || a->pattern != PATTERN_ZIPF)) {
+                fprintf(stderr, "h2h-work: --cap needs --pattern=zipf and 0 < PCT < 100\n");
+                return -EINVAL;
+        }
+        if (a->cap > 0)
+                a->hot = PAGE;          /* set from the ranks once the distribution is known */
         if (a->size < 2 * MIB || a->dram > a->size || a->hot < PAGE || a->hot > a->size - a->dram ||
             a->share > 1 || a->rate < 1 || a->interval_sec < 0.1 || a->phase_sec < 1) {
                 fprintf(stderr, "h2h-work: need 2 <= size, dram <= size, 0 < hot <= size - dram, share <= 1, "
@@ -330,8 +346,9 @@ static int oracle(Work *w, uint64_t *moved) {
         for (size_t i = 0; i < n; i++)
                 if (w->hot[i] && w->node[i] != 0)
                         nup++;
-        /* demote the coldest pages on node 0 that are not hot: zipf by rank, shift any */
-        for (size_t k = 0; k < n && ndown < nup; k++) {
+        /* demote the coldest pages on node 0 that are not hot: zipf by rank, shift any; with a
+         * cap every one of them (only the hot set stays on node 0) */
+        for (size_t k = 0; k < n && (ndown < nup || w->a.cap > 0); k++) {
                 size_t i = w->a.pattern == PATTERN_ZIPF ? w->perm[n - 1 - k] : k;
 
                 if (!w->hot[i] && w->node[i] == 0) {
@@ -390,7 +407,7 @@ static void flush_tlb(Work *w) {
 }
 
 static int report(Work *w, double t, uint64_t ops, double busy, uint64_t moved) {
-        uint64_t acc_dram = 0, hot_dram = 0, node0 = 0, node1 = 0, other = 0;
+        uint64_t acc_dram = 0, acc_cxl = 0, hot_dram = 0, node0 = 0, node1 = 0, other = 0;
         double wdram = 0;
         int r;
 
@@ -411,17 +428,18 @@ static int report(Work *w, double t, uint64_t ops, double busy, uint64_t moved) 
                         acc_dram += w->count[i];
                         hot_dram += w->hot[i];
                         wdram += w->weight[i];
-                } else if (w->node[i] == 1)
+                } else if (w->node[i] == 1) {
                         node1++;
-                else
+                        acc_cxl += w->count[i];
+                } else
                         other++;
                 w->count[i] = 0;
         }
         printf("{\"t\":%.3f,\"phase\":%u,\"ops\":%" PRIu64 ",\"busy_s\":%.4f,\"acc_dram\":%" PRIu64
-               ",\"hot_pages\":%zu,\"hot_dram\":%" PRIu64 ",\"w_dram\":%.5f,\"node0\":%" PRIu64
+               ",\"acc_cxl\":%" PRIu64 ",\"hot_pages\":%zu,\"hot_dram\":%" PRIu64 ",\"w_dram\":%.5f,\"node0\":%" PRIu64
                ",\"node1\":%" PRIu64 ",\"other\":%" PRIu64 ",\"oracle_moved\":%" PRIu64
                ",\"up\":%" PRIu64 ",\"down\":%" PRIu64 ",\"back\":%" PRIu64 "}\n",
-               t, w->phase, ops, busy, acc_dram, w->nhot, hot_dram, wdram, node0, node1, other, moved,
+               t, w->phase, ops, busy, acc_dram, acc_cxl, w->nhot, hot_dram, wdram, node0, node1, other, moved,
                w->up, w->down, w->back);
         fflush(stdout);
         return 0;
@@ -476,6 +494,11 @@ static int setup(Work *w) {
                 w->cdf[r] = acc;
         }
         w->cdf[w->npages - 1] = 1.0;
+        if (a->cap > 0) {
+                w->nhot = 1;
+                while (w->nhot < w->npages && w->cdf[w->nhot - 1] < 1 - a->cap / 100)
+                        w->nhot++;
+        }
         size_t dram = a->all_dram ? w->npages : a->dram / PAGE;
         int r = place(w, 0, dram, MPOL_BIND, 0);
         if (r >= 0)

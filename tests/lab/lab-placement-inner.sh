@@ -23,60 +23,27 @@
 # Usage: lab-placement-inner.sh SOURCE_ROOT BUILD_ROOT
 set -euo pipefail
 
-SRC=$1
-BUILD=$2
-PL_NAME=lab-placement
-PL_MEMHOG=$BUILD/tests/lab/workloads/memhog
-# shellcheck source=lib/install-vtism.sh
-. "$SRC/tests/lab/lib/install-vtism.sh"
-# shellcheck source=../lib/output.sh
-. "$SRC/tests/lib/output.sh"
 # shellcheck source=lib/placement.sh
-. "$SRC/tests/lab/lib/placement.sh"
+. "$1/tests/lab/lib/placement.sh"
+# shellcheck source=../lib/output.sh
+. "$1/tests/lib/output.sh"
+PL_NAME=lab-placement
 
-[[ ${VTISM_LAB:-} == 1 && -d /run/systemd/system ]] || {
-        echo "SKIP: run me through tests/lab/run --systemd"
-        exit 77
-}
-
-MIB=$((1 << 20))
-INTERVAL_MS=${VTISM_PLACEMENT_INTERVAL_MS:-5000}
 A_SIZE=$((768 * MIB)) A_HOT=$((128 * MIB)) A_BUDGET=$((256 * MIB))
-RATIO=10 A2_BUDGET=256M DRAM_MIN_FREE=5 RATE=256
+A2_BUDGET=256M PL_CXL_MIN_FREE_RATIO=10
 
-write_config() {
-        cat >/tmp/vtism.conf <<CONF
-global = {
-        sample_interval_ms = $INTERVAL_MS;
-        heat_range = "64M";
-        demotion_min_free_ratio = $RATIO;
-        dram_min_free_percent = $DRAM_MIN_FREE;
-        migrate_rate_limit_mbps = $RATE;
-        log_level = "debug";            # one journal entry per cycle (VTISM_CYCLE=): the tests count cycles
-        libvirt_uri = "qemu+unix:///system?socket=/nonexistent";
-};
-processes = ( { cmdline = "*--info=/tmp/vm-*"; } );
-vm = (
+pl_config_vms() {
+        cat <<VMS
         { cmdline = "*vm-a1.info*"; dram_budget = "256M"; },
         { cmdline = "*vm-a2.info*"; dram_budget = "$A2_BUDGET"; },
         { cmdline = "*vm-f1.info*"; dram_budget = "256M"; },
         { cmdline = "*vm-e1.info*"; dram_budget = "100%"; weight = 300; },
         { cmdline = "*vm-e2.info*"; dram_budget = "100%"; weight = 100; },
         { cmdline = "*vm-c0.info*"; dram_budget = "32M"; }
-);
-CONF
+VMS
 }
 
-reload() {
-        write_config
-        cp /tmp/vtism.conf /etc/vtism.conf
-        vtismctl reload >/dev/null || pl_fail "vtismctl reload"
-}
-
-write_config
-install_vtism "$SRC" "$BUILD" /tmp/vtism.conf
-systemctl start vtismd.service || pl_fail "systemctl start vtismd"
-t_start=$SECONDS
+pl_setup "$1" "$2"
 
 # Every MigrationRound signal, for the end.
 busctl --system monitor --json=short --match "type='signal',interface='org.vtism1.Manager',member='MigrationRound'" \
@@ -145,7 +112,7 @@ pl_poll
 for n in a1 a2; do
         pid=${HOG_PID[$n]}
         id=$(pl_vm_get "$pid" .id)
-        acct_ok=0 acct_tries=0 acct_deadline=$((SECONDS + 10 * INTERVAL_MS / 1000 + 30))
+        acct_ok=0 acct_tries=0 acct_deadline=$((SECONDS + 10 * PL_INTERVAL_MS / 1000 + 30))
         while ((SECONDS < acct_deadline)); do
                 acct_tries=$((acct_tries + 1))
                 pl_poll
@@ -160,7 +127,7 @@ for n in a1 a2; do
                 sleep 1
         done
         pl_log "$n: journal says promoted $got_p demoted $got_d bytes; the VM record $want_p and $want_d ($acct_tries reads)"
-        ((acct_ok)) || pl_fail "$n: journal entries ($got_p, $got_d) do not add up to the VM's counters ($want_p, $want_d), read $acct_tries times over $((10 * INTERVAL_MS / 1000 + 30)) s"
+        ((acct_ok)) || pl_fail "$n: journal entries ($got_p, $got_d) do not add up to the VM's counters ($want_p, $want_d), read $acct_tries times over $((10 * PL_INTERVAL_MS / 1000 + 30)) s"
         journalctl --no-pager -o json -u vtismd.service VTISM_VM="$id" |
                 jq -s -e 'map(select(.VTISM_ROUND)) | length > 0 and all(.VTISM_VM_NAME and .VTISM_PROMOTED_BYTES and
                           .VTISM_DEMOTED_BYTES and .VTISM_FAILED_PAGES)' >/dev/null ||
@@ -211,8 +178,8 @@ pl_log "(g) restart: placement kept, nothing moved back and forth"
 
 # ---- (f) dry-run, then pause --------------------------------------------------------------------
 # A slow rate (8 MiB/s: 32 MiB per cycle) so that f1's 160 MiB take several cycles to move.
-RATE=8
-reload
+PL_RATE_MBPS=8
+pl_reload
 vtismctl dry-run on >/dev/null || pl_fail "dry-run on"
 pl_poll
 promoted0=$(jq .counters.pages_promoted <<<"$PL_STATUS") would0=$(jq .counters.pages_would_move <<<"$PL_STATUS")
@@ -263,8 +230,8 @@ c2=$(pl_vm_get "${HOG_PID[f1]}" .pages_promoted)
 pl_log "(f) paused with $paused_at pages promoted; one cycle later $c1 ($r1); three more cycles later $c2 ($HOG_REPORT)"
 [[ $(kv "$r1" node0) == "$(kv "$HOG_REPORT" node0)" && $c1 == "$c2" ]] || pl_fail "(f) pages still moved more than one cycle after the pause"
 (($(kv "$HOG_REPORT" node0) < 38912)) || pl_fail "(f) f1 was done moving before the pause: nothing shown"
-RATE=256
-reload
+PL_RATE_MBPS=256
+pl_reload
 vtismctl resume migration >/dev/null || pl_fail "resume migration"
 pl_converge f1 "${HOG_PID[f1]}" $((256 * MIB)) "$(pl_now)" 12 hog_probe
 pl_log "(f) resumed: f1 converged in $CONV_CYCLES cycles"
@@ -273,10 +240,10 @@ hog_stop f1
 # ---- (d) a CXL node at its minimum free ratio ------------------------------------------------------
 pl_poll
 cxl_total=$(pl_node_get 1 .total_bytes) cxl_free=$(pl_node_get 1 .free_bytes)
-RATIO=$((cxl_free * 100 / cxl_total + 1))
+PL_CXL_MIN_FREE_RATIO=$((cxl_free * 100 / cxl_total + 1))
 A2_BUDGET=128M
-reload
-pl_log "(d) CXL node 1: $((cxl_free >> 20)) of $((cxl_total >> 20)) MiB free; demotion_min_free_ratio = $RATIO %: no room; a2's budget now 128 MiB"
+pl_reload
+pl_log "(d) CXL node 1: $((cxl_free >> 20)) of $((cxl_total >> 20)) MiB free; demotion_min_free_ratio = $PL_CXL_MIN_FREE_RATIO %: no room; a2's budget now 128 MiB"
 hog_report a2
 before=$HOG_REPORT
 pl_poll
@@ -309,10 +276,10 @@ cxl_slack=$(awk '$1 == "Node" { on = ($2 == "1,") } on && $1 == "vm" && $2 == "s
                  END { printf "%.0f\n", p * 4096 }' /proc/zoneinfo)
 pl_poll
 cxl_free=$(pl_node_get 1 .free_bytes)
-RATIO=$(( (cxl_free - 48 * MIB) * 100 / cxl_total ))
-keep=$(( (cxl_total / 4096 * RATIO + 99) / 100 * 4096 )) # as vtismd counts it: whole pages, rounded up
+PL_CXL_MIN_FREE_RATIO=$(( (cxl_free - 48 * MIB) * 100 / cxl_total ))
+keep=$(( (cxl_total / 4096 * PL_CXL_MIN_FREE_RATIO + 99) / 100 * 4096 )) # as vtismd counts it: whole pages, rounded up
 floor0=$(jq .counters.pages_failed_floor <<<"$PL_STATUS")
-reload
+pl_reload
 pl_wait_cycles "${HOG_PID[a2]}" 5
 cxl_end=0
 for i in 1 2 3; do
@@ -323,30 +290,19 @@ done
 pl_poll
 dem1=$(pl_vm_get "${HOG_PID[a2]}" .pages_demoted)
 floor1=$(jq .counters.pages_failed_floor <<<"$PL_STATUS")
-pl_log "(d) ratio $RATIO % (keep $((keep >> 10)) KiB free): a2 demoted $(( (dem1 - dem0) * 4096 >> 20)) MiB more, $((floor1 - floor0)) pages stopped at the floor; CXL free now $((cxl_end >> 10)) KiB (the kernel's slack $((cxl_slack >> 10)) KiB)"
+pl_log "(d) ratio $PL_CXL_MIN_FREE_RATIO % (keep $((keep >> 10)) KiB free): a2 demoted $(( (dem1 - dem0) * 4096 >> 20)) MiB more, $((floor1 - floor0)) pages stopped at the floor; CXL free now $((cxl_end >> 10)) KiB (the kernel's slack $((cxl_slack >> 10)) KiB)"
 ((dem1 > dem0)) || pl_fail "(d) no demotion into the room above the ratio"
 ((cxl_end + cxl_slack >= keep)) ||
         pl_fail "(d) the CXL node went below its minimum free ratio: $cxl_end bytes free < $keep - the kernel's vmstat slack $cxl_slack"
-RATIO=10 A2_BUDGET=256M
-reload
+PL_CXL_MIN_FREE_RATIO=10 A2_BUDGET=256M
+pl_reload
 hog_stop a1
 hog_stop a2
 
 # ---- (e) weights 3:1, DRAM oversubscribed ----------------------------------------------------------
-# A filler (not a VM) takes DRAM; the watermark leaves the two VMs ~320 MiB of their 2 x 320 MiB.
-# The node's free memory is the kernel's, read once the filler has touched all of it (its info
-# file): vtismd's view is up to a cycle old. With 384 MiB of filler the watermark needed is ~40 %
-# of the 1280 MiB node (256 MiB left it at 50.4 % once, above the key's range).
-"$PL_MEMHOG" --size=384M --hot=4M --bind=0 --thp=off --info=/tmp/filler.info >/tmp/filler.log 2>&1 &
-filler=$!
-for ((i = 0; i < 600; i++)); do [[ -s /tmp/filler.info ]] && break; sleep 0.2; done
-[[ -s /tmp/filler.info ]] || pl_fail "(e) the filler did not touch its memory in 120 s: $(cat /tmp/filler.log)"
-node_meminfo() { awk -v k="$2:" '$3 == k { printf "%.0f\n", $4 * 1024 }' "/sys/devices/system/node/node$1/meminfo"; }
-dram_total=$(node_meminfo 0 MemTotal) dram_free=$(node_meminfo 0 MemFree)
-DRAM_MIN_FREE=$(( (dram_free - 320 * MIB) * 100 / dram_total ))
-((DRAM_MIN_FREE >= 1 && DRAM_MIN_FREE <= 50)) || pl_fail "(e) cannot shape the DRAM node: $((dram_free >> 20)) MiB free"
-reload
-pl_log "(e) DRAM node 0: $((dram_free >> 20)) of $((dram_total >> 20)) MiB free; dram_min_free_percent = $DRAM_MIN_FREE: the VMs share ~320 MiB"
+# A filler (not a VM) takes DRAM; the watermark leaves the two VMs ~320 MiB of their 2 x 320 MiB
+# (lib/placement.sh pl_shape_dram).
+pl_shape_dram "(e)" 320
 hog_start e1 --size=320M --hot=320M --bind=1 --thp=off
 hog_start e2 --size=320M --hot=320M --bind=1 --thp=off
 pl_wait_tracked "${HOG_PID[e1]}"
@@ -371,7 +327,7 @@ pl_log "(e) DRAM shares $((x1 * 4096 >> 20)) : $((x2 * 4096 >> 20)) MiB = $((x1 
 vtismctl plan "${HOG_PID[e2]}"
 hog_stop e1
 hog_stop e2
-kill "$filler" 2>/dev/null || true
+kill "$PL_FILLER" 2>/dev/null || true
 
 # ---- not tiered: the cpuset without CXL ----------------------------------------------------------
 pl_poll
@@ -390,6 +346,6 @@ pl_log "MigrationRound signals seen: $n"
 ((n > 0)) || pl_fail "no MigrationRound signal: $(head -c 2000 /tmp/rounds.json) $(cat /tmp/rounds.err)"
 grep -q '"pages_promoted"' /tmp/rounds.json || pl_fail "MigrationRound lacks pages_promoted: $(head -n 2 /tmp/rounds.json)"
 
-pl_log "SUMMARY (a) from CXL: $a1_conv cycles, $((a1_moved >> 20))/$((a1_min >> 20)) MiB moved/minimum; from DRAM: $a2_conv cycles, $((a2_moved >> 20))/$((a2_min >> 20)) MiB; shift: $a1_sconv and $a2_sconv cycles, $((a1_smoved >> 20))/$((a1_shift_min >> 20)) and $((a2_smoved >> 20))/$((a2_shift_min >> 20)) MiB; steady: $d1 and $d2 bytes in $dt s; (e) $((x1 * 100 / x2))/100; interval $INTERVAL_MS ms; $((SECONDS - t_start)) s"
+pl_log "SUMMARY (a) from CXL: $a1_conv cycles, $((a1_moved >> 20))/$((a1_min >> 20)) MiB moved/minimum; from DRAM: $a2_conv cycles, $((a2_moved >> 20))/$((a2_min >> 20)) MiB; shift: $a1_sconv and $a2_sconv cycles, $((a1_smoved >> 20))/$((a1_shift_min >> 20)) and $((a2_smoved >> 20))/$((a2_shift_min >> 20)) MiB; steady: $d1 and $d2 bytes in $dt s; (e) $((x1 * 100 / x2))/100; interval $PL_INTERVAL_MS ms; $((SECONDS - PL_T_START)) s"
 systemctl stop vtismd.service
 echo "lab-placement-inner: all checks passed"

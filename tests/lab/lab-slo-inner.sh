@@ -20,70 +20,26 @@
 # released (16 MiB of slack); coldest first: no still-hot page went to CXL in a cycle after which
 # s1 still held more DRAM than its new hot set (+ 8 MiB) (at most 1 % of the window, counted
 # between reports), and its share is <= 6 % then.
+# The setup (configuration, vtismd under systemd, the filler) is lib/placement.sh's, shared with
+# lab-placement.
 # Usage: lab-slo-inner.sh SOURCE_ROOT BUILD_ROOT
 set -euo pipefail
 
-SRC=$1
-BUILD=$2
-PL_NAME=lab-slo
-PL_MEMHOG=$BUILD/tests/lab/workloads/memhog
-# shellcheck source=lib/install-vtism.sh
-. "$SRC/tests/lab/lib/install-vtism.sh"
-# shellcheck source=../lib/output.sh
-. "$SRC/tests/lib/output.sh"
 # shellcheck source=lib/placement.sh
-. "$SRC/tests/lab/lib/placement.sh"
+. "$1/tests/lab/lib/placement.sh"
+# shellcheck source=../lib/output.sh
+. "$1/tests/lib/output.sh"
+PL_NAME=lab-slo
 
-[[ ${VTISM_LAB:-} == 1 && -d /run/systemd/system ]] || {
-        echo "SKIP: run me through tests/lab/run --systemd"
-        exit 77
+pl_config_vms() {
+        echo '        { cmdline = "*vm-s1.info*"; cxl_access_max_percent = 5; },'
+        echo '        { cmdline = "*vm-b1.info*"; dram_budget = "100%"; }'
 }
 
-MIB=$((1 << 20))
-INTERVAL_MS=${VTISM_PLACEMENT_INTERVAL_MS:-5000}
-DRAM_MIN_FREE=5
-
-write_config() {
-        cat >/tmp/vtism.conf <<CONF
-global = {
-        sample_interval_ms = $INTERVAL_MS;
-        heat_range = "64M";
-        dram_min_free_percent = $DRAM_MIN_FREE;
-        migrate_rate_limit_mbps = 256;
-        log_level = "debug";
-        libvirt_uri = "qemu+unix:///system?socket=/nonexistent";
-};
-processes = ( { cmdline = "*--info=/tmp/vm-*"; } );
-vm = (
-        { cmdline = "*vm-s1.info*"; cxl_access_max_percent = 5; },
-        { cmdline = "*vm-b1.info*"; dram_budget = "100%"; }
-);
-CONF
-}
-
-reload() {
-        write_config
-        cp /tmp/vtism.conf /etc/vtism.conf
-        vtismctl reload >/dev/null || pl_fail "vtismctl reload"
-}
-
-write_config
-install_vtism "$SRC" "$BUILD" /tmp/vtism.conf
-systemctl start vtismd.service || pl_fail "systemctl start vtismd"
-t_start=$SECONDS
-
+pl_setup "$1" "$2"
 # The filler takes DRAM; the watermark leaves the VMs ~320 MiB (as lab-placement (e) does).
-"$PL_MEMHOG" --size=384M --hot=4M --bind=0 --thp=off --info=/tmp/filler.info >/tmp/filler.log 2>&1 &
-filler=$!
-for ((i = 0; i < 600; i++)); do [[ -s /tmp/filler.info ]] && break; sleep 0.2; done
-[[ -s /tmp/filler.info ]] || pl_fail "the filler did not touch its memory in 120 s: $(cat /tmp/filler.log)"
-node_meminfo() { awk -v k="$2:" '$3 == k { printf "%.0f\n", $4 * 1024 }' "/sys/devices/system/node/node$1/meminfo"; }
-dram_total=$(node_meminfo 0 MemTotal) dram_free=$(node_meminfo 0 MemFree)
-DRAM_MIN_FREE=$(( (dram_free - 320 * MIB) * 100 / dram_total ))
-((DRAM_MIN_FREE >= 1 && DRAM_MIN_FREE <= 50)) || pl_fail "cannot shape the DRAM node: $((dram_free >> 20)) MiB free"
-reload
-room=$((dram_free - dram_total * DRAM_MIN_FREE / 100))
-pl_log "DRAM node 0: $((dram_free >> 20)) of $((dram_total >> 20)) MiB free; dram_min_free_percent = $DRAM_MIN_FREE: the VMs share $((room >> 20)) MiB"
+pl_shape_dram "" 320
+room=$PL_ROOM
 
 hog_start s1 --size=320M --hot=96M --phase-offset=0 --phase-hot=16M --bind=1 --thp=off
 hog_start b1 --size=320M --hot=320M --bind=1 --thp=off
@@ -132,7 +88,7 @@ done
 ((s_dram < 160 * MIB)) || pl_fail "s1 holds more DRAM ($((s_dram >> 20)) MiB) than its weight's half: the service level should cost less"
 ((est >= 0 && (est - share < 500) && (share - est < 500))) || pl_fail "vtismd's estimate $est bp is more than 5 points from the workload's $share bp"
 output_has "service level 5.00 % of accesses from CXL: met" -- vtismctl status || pl_fail "status does not show the service level met: $(vtismctl status)"
-pl_log "SUMMARY s1 (SLO 5 %): $((share / 100)).$((share % 100 / 10)) % of its accesses on CXL after $cycles of vtismd's cycles (bound $SETTLE_CYCLES) with $((s_dram >> 20)) MiB of DRAM (estimate $est bp); b1 $((b_dram >> 20)) MiB; $((SECONDS - t_start)) s"
+pl_log "SUMMARY s1 (SLO 5 %): $((share / 100)).$((share % 100 / 10)) % of its accesses on CXL after $cycles of vtismd's cycles (bound $SETTLE_CYCLES) with $((s_dram >> 20)) MiB of DRAM (estimate $est bp); b1 $((b_dram >> 20)) MiB; $((SECONDS - PL_T_START)) s"
 
 # ---- DRAM given back: s1's hot set shrinks 96 -> 16 MiB ----
 # Its 80 MiB gone cold cool by 12 % a cycle; the controller lowers its target as they do (slo.h:
@@ -181,6 +137,6 @@ pl_log "SUMMARY give-back: s1's hot set 96 -> 16 MiB; after $gave of vtismd's cy
 vtismctl plan "${HOG_PID[s1]}"
 hog_stop s1
 hog_stop b1
-kill "$filler" 2>/dev/null || true
+kill "$PL_FILLER" 2>/dev/null || true
 systemctl stop vtismd.service
 echo "lab-slo-inner: all checks passed"

@@ -243,3 +243,84 @@ pl_converge_fresh() {
         pl_log "$what: converged in $FRESH_CYCLES cycles; moved $((FRESH_MOVED >> 20)) MiB, minimum $((FRESH_MIN >> 20)) MiB"
         ((FRESH_MOVED * 2 <= FRESH_MIN * 3)) || pl_fail "$what: moved $FRESH_MOVED bytes > 1.5 x the minimum $FRESH_MIN"
 }
+
+# ---- The setup shared by the memhog tests under systemd (lab-placement, lab-slo) ---------------
+# pl_setup SOURCE_ROOT BUILD_ROOT: exit 77 outside a lab booted with --systemd; then install vtism,
+# write the configuration (pl_write_config) and start vtismd.service; PL_T_START = $SECONDS then.
+# The configuration is these tests' globals (one sample every PL_INTERVAL_MS, 64 MiB heat ranges,
+# debug logging: one journal entry per cycle, which the tests count; no libvirt) from the
+# variables below, read at every write, so that a test changes one and calls pl_reload; the
+# caller defines pl_config_vms, which prints the entries of its vm list (comma-separated):
+#   PL_INTERVAL_MS         sample_interval_ms (VTISM_PLACEMENT_INTERVAL_MS, else 5000)
+#   PL_DRAM_MIN_FREE       dram_min_free_percent (5)
+#   PL_RATE_MBPS           migrate_rate_limit_mbps (256)
+#   PL_CXL_MIN_FREE_RATIO  demotion_min_free_ratio (empty: vtismd's default)
+MIB=$((1 << 20))
+PL_INTERVAL_MS=${VTISM_PLACEMENT_INTERVAL_MS:-5000}
+PL_DRAM_MIN_FREE=5 PL_RATE_MBPS=256 PL_CXL_MIN_FREE_RATIO=
+PL_LIB=$(dirname "${BASH_SOURCE[0]}")
+
+pl_write_config() {
+        {
+                echo 'global = {'
+                echo "        sample_interval_ms = $PL_INTERVAL_MS;"
+                echo '        heat_range = "64M";'
+                [[ -z $PL_CXL_MIN_FREE_RATIO ]] || echo "        demotion_min_free_ratio = $PL_CXL_MIN_FREE_RATIO;"
+                echo "        dram_min_free_percent = $PL_DRAM_MIN_FREE;"
+                echo "        migrate_rate_limit_mbps = $PL_RATE_MBPS;"
+                echo '        log_level = "debug";            # one journal entry per cycle (VTISM_CYCLE=): the tests count cycles'
+                echo '        libvirt_uri = "qemu+unix:///system?socket=/nonexistent";'
+                echo '};'
+                echo 'processes = ( { cmdline = "*--info=/tmp/vm-*"; } );'
+                echo 'vm = ('
+                pl_config_vms
+                echo ');'
+        } >/tmp/vtism.conf
+}
+
+pl_reload() {
+        pl_write_config
+        cp /tmp/vtism.conf /etc/vtism.conf
+        vtismctl reload >/dev/null || pl_fail "vtismctl reload: $(vtismd --check-config 2>&1)"
+}
+
+pl_setup() {
+        [[ ${VTISM_LAB:-} == 1 && -d /run/systemd/system ]] || {
+                echo "SKIP: run me through tests/lab/run --systemd"
+                exit 77
+        }
+        # shellcheck source=install-vtism.sh
+        . "$PL_LIB/install-vtism.sh"
+        PL_MEMHOG=$2/tests/lab/workloads/memhog
+        pl_write_config
+        install_vtism "$1" "$2" /tmp/vtism.conf
+        systemctl start vtismd.service || pl_fail "systemctl start vtismd: $(journalctl -u vtismd.service -n 5 --no-pager 2>&1)"
+        PL_T_START=$SECONDS
+}
+
+# pl_node_bytes NODE FIELD: bytes of a field of the node's meminfo (MemTotal, MemFree)
+pl_node_bytes() {
+        awk -v k="$2:" '$3 == k { printf "%.0f\n", $4 * 1024 }' "/sys/devices/system/node/node$1/meminfo"
+}
+
+# pl_shape_dram WHAT ROOM_MIB: oversubscribe the DRAM node. A filler (a memhog bound to node 0,
+# not a VM: /tmp/filler.info is outside the processes entry) takes 384 MiB, then
+# dram_min_free_percent is set (pl_reload) so that the VMs share ~ROOM_MIB above it. The node's
+# free memory is the kernel's, read once the filler has touched all of it: vtismd's view is up to
+# a cycle old. With 384 MiB of filler the watermark needed is ~40 % of a 1280 MiB node (256 MiB
+# left it at 50.4 % once, above the key's range). Sets PL_FILLER (its pid), PL_DRAM_TOTAL,
+# PL_DRAM_FREE (with the filler) and PL_ROOM (bytes above the watermark).
+pl_shape_dram() {
+        local what=$1 i
+        "$PL_MEMHOG" --size=384M --hot=4M --bind=0 --thp=off --info=/tmp/filler.info >/tmp/filler.log 2>&1 &
+        PL_FILLER=$!
+        for ((i = 0; i < 600; i++)); do [[ -s /tmp/filler.info ]] && break; sleep 0.2; done
+        [[ -s /tmp/filler.info ]] || pl_fail "${what:+$what }the filler did not touch its memory in 120 s: $(cat /tmp/filler.log)"
+        PL_DRAM_TOTAL=$(pl_node_bytes 0 MemTotal) PL_DRAM_FREE=$(pl_node_bytes 0 MemFree)
+        PL_DRAM_MIN_FREE=$(( (PL_DRAM_FREE - $2 * MIB) * 100 / PL_DRAM_TOTAL ))
+        ((PL_DRAM_MIN_FREE >= 1 && PL_DRAM_MIN_FREE <= 50)) ||
+                pl_fail "${what:+$what }cannot shape the DRAM node: $((PL_DRAM_FREE >> 20)) MiB free, the watermark for $2 MiB would be $PL_DRAM_MIN_FREE %"
+        pl_reload
+        PL_ROOM=$((PL_DRAM_FREE - PL_DRAM_TOTAL * PL_DRAM_MIN_FREE / 100))
+        pl_log "${what:+$what }DRAM node 0: $((PL_DRAM_FREE >> 20)) of $((PL_DRAM_TOTAL >> 20)) MiB free; dram_min_free_percent = $PL_DRAM_MIN_FREE: the VMs share $((PL_ROOM >> 20)) MiB"
+}
