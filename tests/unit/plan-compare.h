@@ -15,7 +15,12 @@
 #include "check.h"
 #include "vtism/plan.h"
 
+/* What the caller is planning, for the message (may stay NULL). */
+static char plan_compare_case[128];
+
 static void plan_compare_fail(const char *what, size_t i, unsigned long long got, unsigned long long want) {
+        if (plan_compare_case[0])
+                fprintf(stderr, "%s: ", plan_compare_case);
         fprintf(stderr, "plan_compute() differs from plan_compute_reference(): %s [%zu] is %llu, the reference's %llu\n", what, i,
                 got, want);
         exit(EXIT_FAILURE);

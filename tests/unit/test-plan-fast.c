@@ -280,6 +280,7 @@ static void one_world(unsigned index) {
                 };
         }
         t = topo_random(total);
+        snprintf(plan_compare_case, sizeof(plan_compare_case), "random world %u", index);
         int e = plan_compute_checked(t, &limits, in, n, &p);
 
         if (e < 0) {
@@ -316,6 +317,8 @@ static void steady_world(bool scattered, uint64_t budget_pages) {
         check_int(heatmap_residency_update(h, HVA_BASE, st, pages), 0);
         vm.heat = h;
         vm.policy.dram_budget_bytes = budget_pages * PAGE;
+        snprintf(plan_compare_case, sizeof(plan_compare_case), "steady %s, budget %" PRIu64 " pages", scattered ? "scattered" : "clustered",
+                 budget_pages);
         check_int(plan_compute_checked(t, &limits, &vm, 1, &p), 0);
         plan_free(p);
         topology_free(t);
