@@ -1439,7 +1439,7 @@ typedef struct TieCount {
  * to be on one node (a whole block: the only kind that can be one host-physical run or one huge
  * page). */
 static bool tally_block(const Host *host, const RangeView *v, const HeatBlock *hb, Overlay *ov, BlockUnit *units, int d_at,
-                        int k_at, TieCount *d, TieCount *k) {
+                        int k_at, bool plain, TieCount *d, TieCount *k) {
         uint64_t first = (hb->hva - v->spec.hva) >> PAGE_SHIFT, known = 0;
         int one = -2; /* the node all known units are on; -2 none yet, -1 more than one */
         size_t n;
@@ -1452,7 +1452,42 @@ static bool tally_block(const Host *host, const RangeView *v, const HeatBlock *h
                 const uint8_t *heat = v->heat + first;
 
                 if (cls == UNIT_DRAM || cls == UNIT_CXL) {
-                        for (uint64_t i = 0; i < hb->n_pages; i++) {
+                        int at = cls == UNIT_DRAM ? d_at : k_at;
+                        TieCount *x1 = cls == UNIT_DRAM ? d : k;
+                        uint64_t i = 0;
+
+#if defined(__SSE2__) && defined(__x86_64__)
+                        if (!plain) {
+                                /* 16 pages a step: known, and of those sure (beyond the cut) and ties */
+                                const __m128i ones = _mm_set1_epi8((char) 0xff), zero = _mm_setzero_si128();
+                                const __m128i av = _mm_set1_epi8((char) (above + 1)), atv = _mm_set1_epi8((char) (at < 0 ? 0 : at));
+                                /* DRAM: sure is x < at, i.e. x <= at - 1; CXL: x > at, i.e. x >= at + 1 */
+                                bool dram = cls == UNIT_DRAM, asked = at >= 0;
+                                bool sure_none = !asked || (dram ? at == 0 : at >= 255);
+                                const __m128i sv = _mm_set1_epi8((char) (sure_none ? 0 : dram ? at - 1 : at + 1));
+                                __m128i ck = zero, cs = zero, ct = zero;
+
+                                for (; i + 16 <= hb->n_pages; i += 16) {
+                                        __m128i x = _mm_loadu_si128((const __m128i *) (heat + i));
+                                        __m128i kn = above < 0 ? ones : above >= 255 ? zero : _mm_cmpeq_epi8(_mm_max_epu8(x, av), x);
+                                        __m128i su = sure_none ? zero
+                                                   : dram ? _mm_cmpeq_epi8(_mm_min_epu8(x, sv), x) : _mm_cmpeq_epi8(_mm_max_epu8(x, sv), x);
+
+                                        ck = _mm_sub_epi8(ck, kn); /* at most 32 steps a block: no lane overflows */
+                                        if (asked) {
+                                                cs = _mm_sub_epi8(cs, _mm_and_si128(kn, su));
+                                                ct = _mm_sub_epi8(ct, _mm_and_si128(kn, _mm_cmpeq_epi8(x, atv)));
+                                        }
+                                }
+                                ck = _mm_sad_epu8(ck, zero);
+                                cs = _mm_sad_epu8(cs, zero);
+                                ct = _mm_sad_epu8(ct, zero);
+                                known += (uint64_t) _mm_cvtsi128_si64(ck) + (uint64_t) _mm_cvtsi128_si64(_mm_unpackhi_epi64(ck, ck));
+                                x1->sure += (uint64_t) _mm_cvtsi128_si64(cs) + (uint64_t) _mm_cvtsi128_si64(_mm_unpackhi_epi64(cs, cs));
+                                x1->tie += (uint64_t) _mm_cvtsi128_si64(ct) + (uint64_t) _mm_cvtsi128_si64(_mm_unpackhi_epi64(ct, ct));
+                        }
+#endif
+                        for (; i < hb->n_pages; i++) {
                                 int x = heat[i];
 
                                 if (x <= above)
@@ -1466,6 +1501,7 @@ static bool tally_block(const Host *host, const RangeView *v, const HeatBlock *h
                                         k->tie += x == k_at;
                                 }
                         }
+                        (void) x1;
                         return known == hb->n_pages;
                 }
         }
@@ -1598,7 +1634,7 @@ static void plan_ties(Ctx *c, const Host *host, Ties *dt, Ties *kt) {
                         if (!want_d && !want_k)
                                 continue;
                         (void) heatmap_range_block(h, ri, bi, &hb);
-                        whole = tally_block(host, &v, &hb, &ov, units, want_d ? d_at : -1, want_k ? k_at : -1, &d, &k);
+                        whole = tally_block(host, &v, &hb, &ov, units, want_d ? d_at : -1, want_k ? k_at : -1, c->exact_reference, &d, &k);
                         ties_add(dt, ri, bi, &d, whole, hb.n_pages);
                         ties_add(kt, ri, bi, &k, whole, hb.n_pages);
                 }
