@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Cost of planning: plan_compute() per 4 KiB page of guest RAM per cycle, for one VM of 1 .. 64
- * GiB on a DRAM + CXL host, 4 KiB-backed or THP-backed, with 10 % of its RAM hot, scattered
- * (every 10th page, or every 10th THP) or clustered (the first 10 %), in two states:
+ * GiB on a DRAM + CXL host, 4 KiB-backed or THP-backed, with 10 % of its RAM hot (--density: any
+ * %), scattered (every 10th page, or every 10th THP) or clustered (the first 10 %), in two states:
  *   steady   the hot set on DRAM, the rest on CXL, budget = the hot set: nothing to do;
  *   moving   everything on CXL: the hot set to promote, within a 1.25 GiB cycle budget.
  * Prints numbers; never fails on time.
@@ -10,6 +10,7 @@
  *     build/bench/plan-bench --callgrind [GIB]  also count instructions per page in plan_compute()
  *                                               under valgrind (cases of GIB, default 1)
  *     build/bench/plan-bench --one GIB 4k|thp scattered|clustered steady|moving
+ *     build/bench/plan-bench --density PCT ...  PCT % hot instead of 10 (before any of the above)
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -32,6 +33,7 @@
 typedef struct Case {
         uint64_t gib;
         bool thp, scattered, moving;
+        unsigned density;           /* % of the RAM hot */
 } Case;
 
 static double now_sec(void) {
@@ -41,10 +43,13 @@ static double now_sec(void) {
         return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
 }
 
+/* density % of the units, spread evenly (scattered) or the first ones (clustered) */
 static bool is_hot(const Case *c, uint64_t page, uint64_t pages) {
+        uint64_t u = c->thp ? page / 512 : page, d = c->density;
+
         if (!c->scattered)
-                return page < pages / 10;
-        return c->thp ? (page / 512) % 10 == 0 : page % 10 == 0;
+                return page < pages * d / 100;
+        return (u * d) % 100 < d;
 }
 
 /* [0 dram], [1 cxl], each twice the VM's size. */
@@ -78,10 +83,11 @@ static HeatMap *bench_heatmap(const Case *c, uint64_t *ret_dram_pages, uint64_t 
         for (unsigned cycle = 0; cycle < 3; cycle++) {
                 heatmap_cycle_begin(h);
                 if (!c->scattered)
-                        (void) heatmap_sample_hva(h, HVA, (pages / 10) << 12);
+                        (void) heatmap_sample_hva(h, HVA, (pages * c->density / 100) << 12);
                 else
-                        for (uint64_t p = 0; p < pages; p += c->thp ? 5120 : 10)
-                                (void) heatmap_sample_hva(h, HVA + (p << 12), c->thp ? UINT64_C(2) << 20 : 4096);
+                        for (uint64_t p = 0; p < pages; p += c->thp ? 512 : 1)
+                                if (is_hot(c, p, pages))
+                                        (void) heatmap_sample_hva(h, HVA + (p << 12), c->thp ? UINT64_C(2) << 20 : 4096);
                 (void) heatmap_cycle_end(h);
         }
         for (uint64_t first = 0; first < pages; first += chunk) {
@@ -161,13 +167,14 @@ static int callgrind_case(const char *self, const Case *c, uint64_t *ret_ir) {
         if (pid < 0)
                 return -errno;
         if (pid == 0) {
-                char arg_out[96];
+                char arg_out[96], dens[16];
 
                 snprintf(arg_out, sizeof(arg_out), "--callgrind-out-file=%s", out);
                 if (!freopen("/dev/null", "w", stderr) || !freopen("/dev/null", "w", stdout))
                         _exit(127);
+                snprintf(dens, sizeof(dens), "%u", c->density);
                 execlp("valgrind", "valgrind", "--tool=callgrind", "--collect-atstart=no", "--toggle-collect=plan_compute",
-                       arg_out, self, "--one", gib, c->thp ? "thp" : "4k", c->scattered ? "scattered" : "clustered",
+                       arg_out, self, "--density", dens, "--one", gib, c->thp ? "thp" : "4k", c->scattered ? "scattered" : "clustered",
                        c->moving ? "moving" : "steady", (char *) NULL);
                 _exit(127);
         }
@@ -194,12 +201,25 @@ int main(int argc, char *argv[]) {
         bool callgrind = false;
         char name[96];
 
+        unsigned density = 10;
+
+        if (argc > 2 && streq(argv[1], "--density")) {
+                density = (unsigned) strtoul(argv[2], NULL, 10);
+                if (density < 1 || density > 100) {
+                        fprintf(stderr, "--density: a percentage 1..100\n");
+                        return 2;
+                }
+                argv[2] = argv[0];
+                argv += 2;
+                argc -= 2;
+        }
         if (argc == 6 && streq(argv[1], "--one")) {
                 Case c = {
                         .gib = strtoull(argv[2], NULL, 10),
                         .thp = streq(argv[3], "thp"),
                         .scattered = streq(argv[4], "scattered"),
                         .moving = streq(argv[5], "moving"),
+                        .density = density,
                 };
                 Result r = run_case(&c, 1);
 
@@ -213,7 +233,7 @@ int main(int argc, char *argv[]) {
         } else if (argc > 1)
                 max_gib = strtoull(argv[1], NULL, 10);
 
-        printf("plan_compute() for one VM, per 4 KiB page of guest RAM, best of 3 (10 %% hot; budget 1.25 GiB a cycle)\n");
+        printf("plan_compute() for one VM, per 4 KiB page of guest RAM, best of 3 (%u %% hot; budget 1.25 GiB a cycle)\n", density);
         printf("%-6s %-4s %-10s %-7s %10s %9s %12s", "GiB", "RAM", "heat", "state", "ns/page", "moves", "moved MiB");
         printf(callgrind ? " %10s\n" : "\n", "instr/page");
         for (size_t si = 0; si < ELEMENTSOF(sizes); si++) {
@@ -222,7 +242,7 @@ int main(int argc, char *argv[]) {
                 if (!callgrind && gib > max_gib)
                         break;
                 for (unsigned k = 0; k < 8; k++) {
-                        Case c = { .gib = gib, .thp = k & 4, .scattered = k & 2, .moving = k & 1 };
+                        Case c = { .gib = gib, .thp = k & 4, .scattered = k & 2, .moving = k & 1, .density = density };
                         Result r = run_case(&c, 3);
 
                         printf("%-6" PRIu64 " %-4s %-10s %-7s %10.3f %9zu %12" PRIu64, c.gib, c.thp ? "THP" : "4K",

@@ -5,9 +5,15 @@
  *
  *   scan_vm()        1. units and 6. placement: one pass over each VM's blocks and heat bytes
  *                    into histograms per heat level (known on DRAM, known on CXL, ambiguous,
- *                    unknown) and a summary per 2 MiB block (fast paths for NODE and MIXED
- *                    blocks, block_units() for the rest);
+ *                    unknown) and a summary per 2 MiB block: NODE and MIXED blocks of 4 KiB
+ *                    pages by scan_block() (SSE2, 16 pages a step; only pages at or above the
+ *                    promotion floor are counted by level, the rest lumped), block_units() for
+ *                    the rest;
  *   set_targets()    2. DRAM targets, water-filling per home node;
+ *   finish_scan()    the levels below the floor a selection can depend on (the coldest DRAM
+ *                    pages a swap may give up, or all of them for a VM above its target), and
+ *                    the lumps placed where the walks stop (selection_exact() checks it;
+ *                    plan_compute_reference() counts every unit, test-plan-fast compares);
  *   select_vm()      3. which pages, as cut-offs on the histograms, within a page cap;
  *   share_pool()     5. the cycle's budget and the query pages, water-filling by weight;
  *   emit_vm()        the second pass, over the blocks holding selected units only, into runs;
@@ -17,6 +23,7 @@
  *                    invariant, and the moves (add_move() coalesces them);
  *   plan_queries()   6. the blocks to query for the next plan.
  */
+#include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -25,9 +32,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#if defined(__SSE2__) && defined(__x86_64__)
+#include <emmintrin.h>
+#endif
+
 #include "vtism/heatmap.h"
 #include "vtism/macro.h"
 #include "vtism/plan.h"
+#include "plan-reference.h"
 #include "vtism/topology.h"
 #include "vtism/util.h"
 
@@ -187,7 +199,9 @@ typedef struct BlockSum {
         int16_t ambig_max;          /* highest heat of an ambiguous unit; -1: none */
         uint16_t ambig_min;         /* lowest heat of an ambiguous or unknown unit; NONE_LOW: none */
         int16_t unknown_max;        /* highest heat of a unit of an unknown block; -1: none */
+        int16_t above;              /* fast: pages hotter than this are on its node (known_above()) */
         bool requery;               /* only part of its ambiguous candidates promoted: ask */
+        bool fast;                  /* counted by scan_fast_block(): levels below the floor lumped */
 } BlockSum;
 
 /* A walk over a histogram by heat, up (coldest first) or down (hottest first). */
@@ -229,6 +243,15 @@ typedef struct Ctx {
         uint64_t *node_pages;       /* per host node, before the plan */
         uint64_t dram_pages, cxl_pages, unknown_pages;
         uint64_t dram[LEVELS], cxl[LEVELS], ambig[LEVELS], unknown[LEVELS];
+        /* Below the floor the histograms are exact only where a walk of select_vm() can stop
+         * (see finish_scan()): what scan_fast_block() did not count by level is lumped, counted
+         * here and added at one level each by finish_scan(). */
+        bool exact;                 /* every unit counted at its level (no lumps) */
+        bool exact_reference;       /* ... and through block_units() (plan_compute_reference()) */
+        uint64_t dram_lump, cxl_lump, ambig_lump, unknown_lump;
+        unsigned dram_lump_min;     /* lowest heat of the lumped known-DRAM pages (LEVELS: none) */
+        unsigned ambig_min_heat;    /* lowest heat of an ambiguous or unknown unit; NONE_LOW: none */
+        int cxl_max_heat;           /* highest heat of a known-CXL unit; -1: none */
         bool small_units;           /* a 4 KiB unit is a candidate */
         BlockSum **blocks;          /* per range, per block */
         size_t n_ranges;
@@ -337,6 +360,27 @@ static uint8_t view_heat(const RangeView *v, uint64_t page) {
         return v->heat[page >> v->page_shift];
 }
 
+/* The hottest of n heat bytes (a THP's unit heat: one SSE2 step per 16 pages). */
+static unsigned heat_max(const uint8_t *heat, size_t n) {
+        unsigned m = 0;
+        size_t i = 0;
+
+#if defined(__SSE2__) && defined(__x86_64__)
+        __m128i acc = _mm_setzero_si128();
+
+        for (; i + 16 <= n; i += 16)
+                acc = _mm_max_epu8(acc, _mm_loadu_si128((const __m128i *) (heat + i)));
+        acc = _mm_max_epu8(acc, _mm_srli_si128(acc, 8));
+        acc = _mm_max_epu8(acc, _mm_srli_si128(acc, 4));
+        acc = _mm_max_epu8(acc, _mm_srli_si128(acc, 2));
+        acc = _mm_max_epu8(acc, _mm_srli_si128(acc, 1));
+        m = (unsigned) _mm_cvtsi128_si32(acc) & 0xffu;
+#endif
+        for (; i < n; i++)
+                m = MAX(m, (unsigned) heat[i]);
+        return m;
+}
+
 /* Range ri of h as a view, and the placement overlay moved to its start (ranges are walked in
  * address order). */
 static void view_open(const HeatMap *h, size_t ri, RangeView *v, Overlay *ov) {
@@ -382,8 +426,11 @@ static size_t block_units(const Host *host, const RangeView *v, const HeatBlock 
                 int status, idx = -1;
                 UnitClass cls;
 
-                for (uint64_t p = first; p < first + hb->n_pages; p += UINT64_C(1) << v->page_shift)
-                        heat = MAX(heat, view_heat(v, p));
+                if (v->page_shift == 0)
+                        heat = heat_max(v->heat + first, hb->n_pages);
+                else
+                        for (uint64_t p = first; p < first + hb->n_pages; p += UINT64_C(1) << v->page_shift)
+                                heat = MAX(heat, view_heat(v, p));
                 status = overlay_status(ov, hb->hva);
                 if (status != STATUS_NONE)
                         cls = class_of_status(host, status, &idx);
@@ -447,6 +494,7 @@ static void count_unit(Ctx *c, BlockSum *s, const BlockUnit *u, bool estimate) {
         case UNIT_CXL:
                 c->cxl[u->heat] += u->pages;
                 s->cxl_max = (int16_t) MAX(s->cxl_max, (int) u->heat);
+                c->cxl_max_heat = MAX(c->cxl_max_heat, (int) u->heat);
                 break;
         case UNIT_AMBIG:
                 c->ambig[u->heat] += u->pages;
@@ -465,33 +513,12 @@ static void count_unit(Ctx *c, BlockSum *s, const BlockUnit *u, bool estimate) {
         default:
                 return;
         }
+        if (u->cls != UNIT_DRAM && u->cls != UNIT_CXL)
+                c->ambig_min_heat = MIN(c->ambig_min_heat, (unsigned) u->heat);
         if (u->pages == 1 && u->cls != UNIT_UNKNOWN)
                 c->small_units = true;
         if (estimate && (u->cls == UNIT_DRAM || u->cls == UNIT_CXL))
                 c->node_pages[u->node] += u->pages;
-}
-
-/* A NODE block of 4 KiB pages on a known node: the common case, one table increment per page. */
-static void count_node_block(Ctx *c, BlockSum *s, const RangeView *v, const HeatBlock *hb, UnitClass cls, int idx, bool estimate) {
-        uint64_t first = (hb->hva - v->spec.hva) >> PAGE_SHIFT;
-        uint64_t *hist = cls == UNIT_DRAM ? c->dram : c->cxl;
-        const uint8_t *heat = v->heat + first;
-        unsigned lo = 255, hi = 0;
-
-        for (uint64_t i = 0; i < hb->n_pages; i++) {
-                unsigned x = heat[i];
-
-                hist[x]++;
-                lo = MIN(lo, x);
-                hi = MAX(hi, x);
-        }
-        if (cls == UNIT_DRAM)
-                s->dram_min = (uint16_t) lo;
-        else
-                s->cxl_max = (int16_t) hi;
-        c->small_units = true;
-        if (estimate)
-                c->node_pages[idx] += hb->n_pages;
 }
 
 /*
@@ -505,48 +532,166 @@ static int known_above(const HeatBlock *hb) {
 }
 
 /*
- * A MIXED (or not all present NODE) block of 4 KiB pages without exact statuses: hotter than
- * known_above() = on its node, the others ambiguous. The steady state of a scattered hot set is
- * made of these.
+ * Pass 1's inner loop: the heat bytes of a NODE or MIXED block of 4 KiB pages without exact
+ * statuses. Pages hotter than `above` are known on the block's node (known_above(); -1: all), the
+ * others ambiguous. Only the pages at or above `hi` (the candidates of the walks above the floor,
+ * and of hot_min_heat()) are counted by level, into khist or ahist; of the others only how many
+ * and their extremes. SSE2: 16 pages a step, a candidate costs one table increment.
  */
-static void count_mixed_block(Ctx *c, BlockSum *s, const RangeView *v, const HeatBlock *hb, UnitClass cls, int idx, bool estimate) {
-        uint64_t first = (hb->hva - v->spec.hva) >> PAGE_SHIFT, n_known = 0;
-        uint64_t *hist = cls == UNIT_DRAM ? c->dram : c->cxl;
-        const uint8_t *heat = v->heat + first;
-        int above = known_above(hb);
-        unsigned lo = 255, hi = 0, alo = 255, ahi = 0;
-        bool any_ambig = false, maybe_dram = hb->kind == HEAT_BLOCK_NODE && cls == UNIT_DRAM;
-        uint64_t *ambig = maybe_dram ? c->unknown : c->ambig;
+typedef struct BlockScan {
+        unsigned known_min, known_max;  /* over known pages (255 / 0 when none: see n_known) */
+        unsigned ambig_min, ambig_max;  /* over ambiguous pages (ditto) */
+        uint64_t n_known;
+        uint64_t known_hi, ambig_hi;    /* of those, counted by level */
+} BlockScan;
 
-        for (uint64_t i = 0; i < hb->n_pages; i++) {
-                unsigned x = heat[i];
-
-                if ((int) x > above) {
-                        hist[x]++;
-                        n_known++;
-                        lo = MIN(lo, x);
-                        hi = MAX(hi, x);
+static inline void scan_page(unsigned x, bool known, unsigned hi, uint64_t *khist, uint64_t *ahist, BlockScan *r) {
+        if (known) {
+                r->n_known++;
+                r->known_min = MIN(r->known_min, x);
+                r->known_max = MAX(r->known_max, x);
+        } else {
+                r->ambig_min = MIN(r->ambig_min, x);
+                r->ambig_max = MAX(r->ambig_max, x);
+        }
+        if (x >= hi) {
+                if (known) {
+                        khist[x]++;
+                        r->known_hi++;
                 } else {
-                        ambig[x]++;
-                        any_ambig = true;
-                        alo = MIN(alo, x);
-                        ahi = MAX(ahi, x);
+                        ahist[x]++;
+                        r->ambig_hi++;
                 }
         }
-        if (n_known > 0) {
-                if (cls == UNIT_DRAM)
-                        s->dram_min = (uint16_t) lo;
-                else
-                        s->cxl_max = (int16_t) hi;
+}
+
+#if defined(__SSE2__) && defined(__x86_64__)
+static uint8_t hmin_epu8(__m128i v) {
+        v = _mm_min_epu8(v, _mm_srli_si128(v, 8));
+        v = _mm_min_epu8(v, _mm_srli_si128(v, 4));
+        v = _mm_min_epu8(v, _mm_srli_si128(v, 2));
+        v = _mm_min_epu8(v, _mm_srli_si128(v, 1));
+        return (uint8_t) _mm_cvtsi128_si32(v);
+}
+
+static uint8_t hmax_epu8(__m128i v) {
+        v = _mm_max_epu8(v, _mm_srli_si128(v, 8));
+        v = _mm_max_epu8(v, _mm_srli_si128(v, 4));
+        v = _mm_max_epu8(v, _mm_srli_si128(v, 2));
+        v = _mm_max_epu8(v, _mm_srli_si128(v, 1));
+        return (uint8_t) _mm_cvtsi128_si32(v);
+}
+#endif
+
+static void scan_block(const uint8_t *heat, size_t n, int above, unsigned hi, uint64_t *khist, uint64_t *ahist, BlockScan *ret) {
+        BlockScan r = { .known_min = 255, .ambig_min = 255 };
+        size_t i = 0;
+
+        assert(hi >= 1 && hi <= 255);
+#if defined(__SSE2__) && defined(__x86_64__)
+        {
+                const __m128i ones = _mm_set1_epi8((char) 0xff), hiv = _mm_set1_epi8((char) hi);
+                const __m128i av = _mm_set1_epi8((char) (above + 1)); /* known: x >= above + 1 */
+                bool none_known = above >= 255, all_known = above < 0;
+                __m128i kmin = ones, kmax = _mm_setzero_si128(), amin = ones, amax = _mm_setzero_si128();
+                __m128i cnt = _mm_setzero_si128(), total = _mm_setzero_si128();
+
+                for (unsigned step = 0; i + 16 <= n; i += 16) {
+                        __m128i x = _mm_loadu_si128((const __m128i *) (heat + i));
+                        __m128i k = all_known ? ones : none_known ? _mm_setzero_si128() : _mm_cmpeq_epi8(_mm_max_epu8(x, av), x);
+                        unsigned m = (unsigned) _mm_movemask_epi8(_mm_cmpeq_epi8(_mm_max_epu8(x, hiv), x));
+
+                        kmin = _mm_min_epu8(kmin, _mm_or_si128(x, _mm_xor_si128(k, ones)));
+                        kmax = _mm_max_epu8(kmax, _mm_and_si128(x, k));
+                        amin = _mm_min_epu8(amin, _mm_or_si128(x, k));
+                        amax = _mm_max_epu8(amax, _mm_andnot_si128(k, x));
+                        cnt = _mm_sub_epi8(cnt, k); /* + 1 per known page, at most 255 steps a lane */
+                        if (++step == 255) {
+                                total = _mm_add_epi64(total, _mm_sad_epu8(cnt, _mm_setzero_si128()));
+                                cnt = _mm_setzero_si128();
+                                step = 0;
+                        }
+                        if (m) {
+                                unsigned km = (unsigned) _mm_movemask_epi8(k);
+
+                                do {
+                                        unsigned b = (unsigned) __builtin_ctz(m), x1 = heat[i + b];
+
+                                        m &= m - 1;
+                                        if (km & (1u << b)) {
+                                                khist[x1]++;
+                                                r.known_hi++;
+                                        } else {
+                                                ahist[x1]++;
+                                                r.ambig_hi++;
+                                        }
+                                } while (m);
+                        }
+                }
+                total = _mm_add_epi64(total, _mm_sad_epu8(cnt, _mm_setzero_si128()));
+                r.n_known = (uint64_t) _mm_cvtsi128_si64(total) + (uint64_t) _mm_cvtsi128_si64(_mm_unpackhi_epi64(total, total));
+                r.known_min = hmin_epu8(kmin);
+                r.known_max = hmax_epu8(kmax);
+                r.ambig_min = hmin_epu8(amin);
+                r.ambig_max = hmax_epu8(amax);
         }
-        if (any_ambig) {
-                s->ambig_min = (uint16_t) alo;
+#endif
+        for (; i < n; i++)
+                scan_page(heat[i], (int) heat[i] > above, hi, khist, ahist, &r);
+        *ret = r;
+}
+
+/*
+ * A NODE or MIXED block of 4 KiB pages on a known node, without exact statuses (the common case:
+ * a NODE block all present has every page known, the steady state of a scattered hot set is MIXED
+ * blocks). In exact mode every page is counted at its level (the plain loop of block_units(), as
+ * plan_compute_reference() wants it); else only pages at or above the floor are, the rest lumped.
+ */
+static void scan_fast_block(Ctx *c, BlockSum *s, const RangeView *v, const HeatBlock *hb, UnitClass cls, int idx, bool estimate) {
+        uint64_t first = (hb->hva - v->spec.hva) >> PAGE_SHIFT, n_ambig;
+        uint64_t *hist = cls == UNIT_DRAM ? c->dram : c->cxl;
+        bool maybe_dram = hb->kind == HEAT_BLOCK_NODE && cls == UNIT_DRAM;
+        uint64_t *ambig = maybe_dram ? c->unknown : c->ambig;
+        int above = hb->kind == HEAT_BLOCK_NODE && hb->all_present ? -1 : known_above(hb);
+        unsigned hi = c->exact ? 1 : c->floor; /* exact: heat 0 is counted below */
+        BlockScan r;
+
+        scan_block(v->heat + first, hb->n_pages, above, hi, hist, ambig, &r);
+        n_ambig = hb->n_pages - r.n_known;
+        s->above = (int16_t) above;
+        s->fast = !c->exact;
+        if (r.n_known > 0) {
+                if (cls == UNIT_DRAM) {
+                        s->dram_min = (uint16_t) r.known_min;
+                        if (r.known_min < c->floor)
+                                c->dram_lump_min = MIN(c->dram_lump_min, r.known_min);
+                } else {
+                        s->cxl_max = (int16_t) r.known_max;
+                        c->cxl_max_heat = MAX(c->cxl_max_heat, (int) r.known_max);
+                }
+        }
+        if (n_ambig > 0) {
+                s->ambig_min = (uint16_t) r.ambig_min;
+                c->ambig_min_heat = MIN(c->ambig_min_heat, r.ambig_min);
                 if (!maybe_dram)
-                        s->ambig_max = (int16_t) ahi;
+                        s->ambig_max = (int16_t) r.ambig_max;
+        }
+        if (c->exact) {
+                /* the heat-0 pages scan_block() left out (hi = 1) */
+                uint64_t k0 = r.n_known - r.known_hi, a0 = n_ambig - r.ambig_hi;
+
+                hist[0] += k0;
+                ambig[0] += a0;
+        } else if (cls == UNIT_DRAM) {
+                c->dram_lump += r.n_known - r.known_hi;
+                *(maybe_dram ? &c->unknown_lump : &c->ambig_lump) += n_ambig - r.ambig_hi;
+        } else {
+                c->cxl_lump += r.n_known - r.known_hi;
+                c->ambig_lump += n_ambig - r.ambig_hi;
         }
         c->small_units = true;
         if (estimate)
-                c->node_pages[idx] += n_known;
+                c->node_pages[idx] += r.n_known;
 }
 
 /* Does the VM's exact placement cover any page of [hva, hva + n pages)? */
@@ -634,18 +779,19 @@ static void scan_vm(Ctx *c, const Host *host) {
                                         c->node_pages[idx] += hb.n_pages;
                                 continue;
                         }
-                        if (hb.kind == HEAT_BLOCK_NODE && hb.all_present && v.page_shift == 0 &&
-                            !(hb.huge && hb.n_pages == HUGE_PAGES) && (known_cls == UNIT_DRAM || known_cls == UNIT_CXL)) {
-                                count_node_block(c, s, &v, &hb, known_cls, idx, estimate);
+                        if (c->exact_reference) {
+                                /* plan_compute_reference(): every block unit by unit */
+                        } else if (hb.kind == HEAT_BLOCK_NODE && hb.all_present && v.page_shift == 0 &&
+                                   !(hb.huge && hb.n_pages == HUGE_PAGES) && (known_cls == UNIT_DRAM || known_cls == UNIT_CXL)) {
+                                scan_fast_block(c, s, &v, &hb, known_cls, idx, estimate);
                                 continue;
-                        }
-                        if ((hb.kind == HEAT_BLOCK_MIXED || hb.kind == HEAT_BLOCK_NODE) && v.page_shift == 0 &&
-                            !(hb.huge && hb.n_pages == HUGE_PAGES) && !overlay_touches(&ov, hb.hva, hb.n_pages)) {
+                        } else if ((hb.kind == HEAT_BLOCK_MIXED || hb.kind == HEAT_BLOCK_NODE) && v.page_shift == 0 &&
+                                   !(hb.huge && hb.n_pages == HUGE_PAGES) && !overlay_touches(&ov, hb.hva, hb.n_pages)) {
                                 int mi;
                                 UnitClass mixed_cls = class_of_node(host, hb.node, &mi);
 
                                 if (mixed_cls == UNIT_DRAM || mixed_cls == UNIT_CXL) {
-                                        count_mixed_block(c, s, &v, &hb, mixed_cls, mi, estimate);
+                                        scan_fast_block(c, s, &v, &hb, mixed_cls, mi, estimate);
                                         continue;
                                 }
                         }
@@ -666,6 +812,124 @@ static void scan_vm(Ctx *c, const Host *host) {
         /* what neither a complete pass nor a known unit accounts for */
         present_known = c->dram_pages + c->cxl_pages;
         c->unknown_pages = c->ram_pages > present_known + absent ? c->ram_pages - present_known - absent : 0;
+}
+
+/*
+ * The rest of pass 1, once the targets are known: below the floor, scan_fast_block() counted
+ * pages by level only where needed. The walks of select_vm() read a histogram from one end up to
+ * where they stop, and the results depend on the levels they take pages from, on the level where
+ * they stop, and on totals (hidden_pages()); hot_min_heat() reads levels at or above the floor.
+ * So each lump is placed where the walk stops without taking from it:
+ *   - known-CXL and ambiguous units below the floor: the promotion walks stop at the first level
+ *     below the floor they reach (b, c), and nothing of theirs depends on which one it is (a lower
+ *     level has no known-CXL unit of any block above it either): the lump goes to floor - 1;
+ *   - known-DRAM units: the demotion walk takes from the coldest up. (a) may go anywhere: every
+ *     level is counted (the VM is above its target and demotes anyway). (c) takes DRAM units at
+ *     most the hottest known-CXL unit's heat less the margin: levels up to there are counted, in
+ *     the blocks whose coldest known-DRAM unit is that cold only; the lump of what is left goes
+ *     to its coldest heat, which is exact (the coldest DRAM unit left is what queries ask for);
+ *   - unknown (and maybe-DRAM) units: only their total and their coldest heat are read
+ *     (ambig_min_heat); the lump goes to floor - 1.
+ * selection_exact() checks after each selection that no walk took from a lump (the argument
+ * above says it cannot), else rescan_exact() counts every unit and the VM is selected again.
+ * test-plan-fast compares the plans with plan_compute_reference() move by move.
+ */
+static void finish_scan(Ctx *c) {
+        const HeatMap *h = c->in->heat;
+        unsigned floor = c->floor, low = LEVELS;
+        int t = -1;
+
+        if (!c->scan || c->exact)
+                return;
+        if (c->movable && ctx_gives_up(c)) {
+                if (c->dram_pages > c->target_pages)
+                        t = (int) floor - 1;
+                else if (c->home >= 0 && c->cxl_max_heat >= (int) floor)
+                        t = c->cxl_max_heat - c->margin;
+        }
+        t = MIN(t, (int) floor - 1);
+        if (t >= 0 && c->dram_lump > 0) {
+                uint64_t moved = 0;
+
+                for (size_t ri = 0; ri < c->n_ranges; ri++) {
+                        HeatRangeSpec spec;
+                        const uint8_t *heat;
+                        size_t n_granules, nb = heatmap_range_n_blocks(h, ri);
+
+                        (void) heatmap_range(h, ri, &spec, &heat, &n_granules);
+                        for (size_t bi = 0; bi < nb; bi++) {
+                                const BlockSum *s = &c->blocks[ri][bi];
+                                HeatBlock hb;
+                                const uint8_t *x;
+
+                                if (!s->fast || s->dram_min == NONE_LOW || s->dram_min >= floor)
+                                        continue;
+                                if ((int) s->dram_min > t) {
+                                        low = MIN(low, (unsigned) s->dram_min);
+                                        continue;
+                                }
+                                (void) heatmap_range_block(h, ri, bi, &hb);
+                                x = heat + ((hb.hva - spec.hva) >> PAGE_SHIFT);
+                                for (uint64_t i = 0; i < hb.n_pages; i++) {
+                                        int y = x[i];
+
+                                        if (y <= s->above || y >= (int) floor)
+                                                continue;
+                                        if (y <= t) {
+                                                c->dram[y]++;
+                                                moved++;
+                                        } else
+                                                low = MIN(low, (unsigned) y);
+                                }
+                        }
+                }
+                assert(moved <= c->dram_lump);
+                c->dram_lump -= moved;
+                c->dram_lump_min = low;
+        }
+        if (c->dram_lump > 0) {
+                assert(c->dram_lump_min < floor && (int) c->dram_lump_min > t);
+                c->dram[c->dram_lump_min] += c->dram_lump;
+        }
+        c->cxl[floor - 1] += c->cxl_lump;
+        c->ambig[floor - 1] += c->ambig_lump;
+        c->unknown[floor - 1] += c->unknown_lump;
+}
+
+/* Did a walk of this selection stay off the lumps (finish_scan())? */
+static bool cut_clear_of(const Cut *cut, uint64_t lump, unsigned level) {
+        unsigned pos = cut->down ? LEVELS - 1 - level : level;
+
+        return lump == 0 || cut->at < pos || (cut->at == pos && cut->part == 0);
+}
+
+static bool selection_exact(const Ctx *c, const Selection *s) {
+        return c->exact || (cut_clear_of(&s->demote, c->dram_lump, c->dram_lump_min) &&
+                            cut_clear_of(&s->promote_known, c->cxl_lump, c->floor - 1) &&
+                            cut_clear_of(&s->promote_ambig, c->ambig_lump, c->floor - 1));
+}
+
+uint64_t plan_exact_rescans;
+
+/* Count every unit at its level after all (selection_exact() failed): pass 1 again, exact. */
+static void rescan_exact(Ctx *c, const Host *host) {
+        plan_exact_rescans++; /* not thread-safe; a statistic for tests only */
+        for (size_t ri = 0; ri < c->n_ranges; ri++)
+                free(c->blocks[ri]);
+        free(c->blocks);
+        c->blocks = NULL;
+        memset(c->node_pages, 0, host->n_nodes * sizeof(uint64_t));
+        c->dram_pages = c->cxl_pages = c->unknown_pages = 0;
+        memset(c->dram, 0, sizeof(c->dram));
+        memset(c->cxl, 0, sizeof(c->cxl));
+        memset(c->ambig, 0, sizeof(c->ambig));
+        memset(c->unknown, 0, sizeof(c->unknown));
+        c->dram_lump = c->cxl_lump = c->ambig_lump = c->unknown_lump = 0;
+        c->dram_lump_min = LEVELS;
+        c->ambig_min_heat = NONE_LOW;
+        c->cxl_max_heat = -1;
+        c->exact = true;
+        scan_vm(c, host);
 }
 
 /* ---- water-filling ---- */
@@ -832,10 +1096,8 @@ static uint64_t hidden_pages(const Ctx *c, const uint64_t *known_hist, uint64_t 
 static unsigned hidden_dram_max_heat(const Ctx *c) {
         if (hidden_pages(c, c->dram, c->dram_pages) == 0)
                 return LEVELS - 1;
-        for (unsigned l = 0; l < LEVELS; l++)
-                if (c->ambig[l] + c->unknown[l] > 0)
-                        return l; /* as cold as the coolest that might be hidden: fine */
-        return LEVELS - 1;
+        /* as cold as the coolest that might be hidden: fine */
+        return c->ambig_min_heat < LEVELS ? c->ambig_min_heat : LEVELS - 1;
 }
 
 /* ---- 3(c). swaps at the edge: noise ---- */
@@ -1134,49 +1396,101 @@ static int cut_all_heat(const Cut *c) {
         return c->down ? (int) LEVELS - 1 - (int) c->at : (int) c->at;
 }
 
-/* emit_vm() over the heat bytes of a NODE or MIXED block of 4 KiB pages, without exact statuses. */
+/* What emit_block_fast() asks of each page. */
+typedef struct EmitBlock {
+        const HeatBlock *hb;
+        UnitClass cls;
+        int idx, above, d_at, k_at, a_at;
+        bool ambig_ok;
+        unsigned floor;
+        uint64_t ambig_taken, ambig_left;
+} EmitBlock;
+
+/* Page i of the block (heat x): taken or not, as the cuts say. */
+static inline void emit_page(EmitState *e, EmitBlock *b, uint64_t i, int x) {
+        bool known = x > b->above, take;
+        Unit u;
+
+        if (known && b->cls == UNIT_DRAM) {
+                take = x < b->d_at || (x == b->d_at && *e->d_left > 0 && (--*e->d_left, true));
+                if (!take)
+                        return;
+                u = (Unit) { .from = b->idx, .known = true };
+        } else if (known) {
+                take = x > b->k_at || (x == b->k_at && *e->k_left > 0 && (--*e->k_left, true));
+                if (!take)
+                        return;
+                u = (Unit) { .from = b->idx, .known = true, .promote = true };
+        } else {
+                if (!b->ambig_ok || x < (int) b->floor)
+                        return;
+                take = x > b->a_at || (x == b->a_at && *e->a_left > 0 && (--*e->a_left, true));
+                b->ambig_taken += take;
+                b->ambig_left += !take;
+                if (!take)
+                        return;
+                u = (Unit) { .from = -1, .promote = true };
+        }
+        u.hva = b->hb->hva + (i << PAGE_SHIFT);
+        u.vm = (uint32_t) e->c->index;
+        u.range = (uint32_t) e->range;
+        u.pages = 1;
+        u.heat = (uint8_t) x;
+        units_add(e->out, &u);
+}
+
+/*
+ * emit_vm() over the heat bytes of a NODE or MIXED block of 4 KiB pages, without exact statuses.
+ * SSE2: 16 pages a step find the pages emit_page() may act on (a known DRAM page at or below
+ * the demotion cut, a known CXL one at or above the promotion cut, an ambiguous one at or above
+ * the floor); only those are visited, in address order. plan_compute_reference() visits every
+ * page.
+ */
 static void emit_block_fast(EmitState *e, const RangeView *v, const HeatBlock *hb, UnitClass cls, int idx, bool want_d,
                             bool want_p, BlockSum *sum) {
-        uint64_t first = (hb->hva - v->spec.hva) >> PAGE_SHIFT, ambig_taken = 0, ambig_left = 0;
+        uint64_t first = (hb->hva - v->spec.hva) >> PAGE_SHIFT, i = 0;
         const uint8_t *heat = v->heat + first;
-        int above = known_above(hb), d_at = want_d ? cut_all_heat(&e->s->demote) : -1;
-        int k_at = want_p ? cut_all_heat(&e->s->promote_known) : 256, a_at = want_p ? cut_all_heat(&e->s->promote_ambig) : 256;
-        bool ambig_ok = want_p && !(cls == UNIT_DRAM && hb->kind == HEAT_BLOCK_NODE); /* such a page is not on CXL */
-        unsigned floor = e->c->floor;
+        EmitBlock b = {
+                .hb = hb,
+                .cls = cls,
+                .idx = idx,
+                .above = known_above(hb),
+                .d_at = want_d ? cut_all_heat(&e->s->demote) : -1,
+                .k_at = want_p ? cut_all_heat(&e->s->promote_known) : 256,
+                .a_at = want_p ? cut_all_heat(&e->s->promote_ambig) : 256,
+                .ambig_ok = want_p && !(cls == UNIT_DRAM && hb->kind == HEAT_BLOCK_NODE), /* such a page is not on CXL */
+                .floor = e->c->floor,
+        };
 
-        for (uint64_t i = 0; i < hb->n_pages; i++) {
-                int x = heat[i];
-                bool known = x > above, take;
-                Unit u;
+#if defined(__SSE2__) && defined(__x86_64__)
+        if (!e->c->exact_reference) {
+                const __m128i ones = _mm_set1_epi8((char) 0xff), zero = _mm_setzero_si128();
+                const __m128i av = _mm_set1_epi8((char) (b.above + 1)), fv = _mm_set1_epi8((char) b.floor);
+                bool dram = cls == UNIT_DRAM, all_known = b.above < 0, none_known = b.above >= 255;
+                int cut = dram ? b.d_at : b.k_at;
+                bool q_none = dram ? cut < 0 : cut > 255, q_all = dram ? cut >= 255 : cut <= 0;
+                const __m128i cv = _mm_set1_epi8((char) (q_none || q_all ? 0 : cut));
 
-                if (known && cls == UNIT_DRAM) {
-                        take = x < d_at || (x == d_at && *e->d_left > 0 && (--*e->d_left, true));
-                        if (!take)
-                                continue;
-                        u = (Unit) { .from = idx, .known = true };
-                } else if (known) {
-                        take = x > k_at || (x == k_at && *e->k_left > 0 && (--*e->k_left, true));
-                        if (!take)
-                                continue;
-                        u = (Unit) { .from = idx, .known = true, .promote = true };
-                } else {
-                        if (!ambig_ok || x < (int) floor)
-                                continue;
-                        take = x > a_at || (x == a_at && *e->a_left > 0 && (--*e->a_left, true));
-                        ambig_taken += take;
-                        ambig_left += !take;
-                        if (!take)
-                                continue;
-                        u = (Unit) { .from = -1, .promote = true };
+                for (; i + 16 <= hb->n_pages; i += 16) {
+                        __m128i x = _mm_loadu_si128((const __m128i *) (heat + i));
+                        __m128i k = all_known ? ones : none_known ? zero : _mm_cmpeq_epi8(_mm_max_epu8(x, av), x);
+                        __m128i q = q_none ? zero : q_all ? ones
+                                  : dram ? _mm_cmpeq_epi8(_mm_min_epu8(x, cv), x) : _mm_cmpeq_epi8(_mm_max_epu8(x, cv), x);
+                        __m128i a = b.ambig_ok ? _mm_cmpeq_epi8(_mm_max_epu8(x, fv), x) : zero;
+                        unsigned m = (unsigned) _mm_movemask_epi8(_mm_or_si128(_mm_and_si128(k, q), _mm_andnot_si128(k, a)));
+
+                        while (m) {
+                                unsigned bit = (unsigned) __builtin_ctz(m);
+
+                                m &= m - 1;
+                                emit_page(e, &b, i + bit, heat[i + bit]);
+                        }
                 }
-                u.hva = hb->hva + (i << PAGE_SHIFT);
-                u.vm = (uint32_t) e->c->index;
-                u.range = (uint32_t) e->range;
-                u.pages = 1;
-                u.heat = (uint8_t) x;
-                units_add(e->out, &u);
         }
-        sum->requery = ambig_taken > 0 && ambig_left > 0;
+#endif
+        for (; i < hb->n_pages; i++)
+                emit_page(e, &b, i, heat[i]);
+        sum->requery = b.ambig_taken > 0 && b.ambig_left > 0;
 }
 
 /* ---- 7. ties: which units at a cut's own heat (plan.h, "Keeping 2 MiB blocks whole") ---- */
@@ -1213,7 +1527,7 @@ typedef struct TieCount {
  * to be on one node (a whole block: the only kind that can be one host-physical run or one huge
  * page). */
 static bool tally_block(const Host *host, const RangeView *v, const HeatBlock *hb, Overlay *ov, BlockUnit *units, int d_at,
-                        int k_at, TieCount *d, TieCount *k) {
+                        int k_at, bool plain, TieCount *d, TieCount *k) {
         uint64_t first = (hb->hva - v->spec.hva) >> PAGE_SHIFT, known = 0;
         int one = -2; /* the node all known units are on; -2 none yet, -1 more than one */
         size_t n;
@@ -1226,7 +1540,42 @@ static bool tally_block(const Host *host, const RangeView *v, const HeatBlock *h
                 const uint8_t *heat = v->heat + first;
 
                 if (cls == UNIT_DRAM || cls == UNIT_CXL) {
-                        for (uint64_t i = 0; i < hb->n_pages; i++) {
+                        int at = cls == UNIT_DRAM ? d_at : k_at;
+                        TieCount *x1 = cls == UNIT_DRAM ? d : k;
+                        uint64_t i = 0;
+
+#if defined(__SSE2__) && defined(__x86_64__)
+                        if (!plain) {
+                                /* 16 pages a step: known, and of those sure (beyond the cut) and ties */
+                                const __m128i ones = _mm_set1_epi8((char) 0xff), zero = _mm_setzero_si128();
+                                const __m128i av = _mm_set1_epi8((char) (above + 1)), atv = _mm_set1_epi8((char) (at < 0 ? 0 : at));
+                                /* DRAM: sure is x < at, i.e. x <= at - 1; CXL: x > at, i.e. x >= at + 1 */
+                                bool dram = cls == UNIT_DRAM, asked = at >= 0;
+                                bool sure_none = !asked || (dram ? at == 0 : at >= 255);
+                                const __m128i sv = _mm_set1_epi8((char) (sure_none ? 0 : dram ? at - 1 : at + 1));
+                                __m128i ck = zero, cs = zero, ct = zero;
+
+                                for (; i + 16 <= hb->n_pages; i += 16) {
+                                        __m128i x = _mm_loadu_si128((const __m128i *) (heat + i));
+                                        __m128i kn = above < 0 ? ones : above >= 255 ? zero : _mm_cmpeq_epi8(_mm_max_epu8(x, av), x);
+                                        __m128i su = sure_none ? zero
+                                                   : dram ? _mm_cmpeq_epi8(_mm_min_epu8(x, sv), x) : _mm_cmpeq_epi8(_mm_max_epu8(x, sv), x);
+
+                                        ck = _mm_sub_epi8(ck, kn); /* at most 32 steps a block: no lane overflows */
+                                        if (asked) {
+                                                cs = _mm_sub_epi8(cs, _mm_and_si128(kn, su));
+                                                ct = _mm_sub_epi8(ct, _mm_and_si128(kn, _mm_cmpeq_epi8(x, atv)));
+                                        }
+                                }
+                                ck = _mm_sad_epu8(ck, zero);
+                                cs = _mm_sad_epu8(cs, zero);
+                                ct = _mm_sad_epu8(ct, zero);
+                                known += (uint64_t) _mm_cvtsi128_si64(ck) + (uint64_t) _mm_cvtsi128_si64(_mm_unpackhi_epi64(ck, ck));
+                                x1->sure += (uint64_t) _mm_cvtsi128_si64(cs) + (uint64_t) _mm_cvtsi128_si64(_mm_unpackhi_epi64(cs, cs));
+                                x1->tie += (uint64_t) _mm_cvtsi128_si64(ct) + (uint64_t) _mm_cvtsi128_si64(_mm_unpackhi_epi64(ct, ct));
+                        }
+#endif
+                        for (; i < hb->n_pages; i++) {
                                 int x = heat[i];
 
                                 if (x <= above)
@@ -1240,6 +1589,7 @@ static bool tally_block(const Host *host, const RangeView *v, const HeatBlock *h
                                         k->tie += x == k_at;
                                 }
                         }
+                        (void) x1;
                         return known == hb->n_pages;
                 }
         }
@@ -1372,7 +1722,7 @@ static void plan_ties(Ctx *c, const Host *host, Ties *dt, Ties *kt) {
                         if (!want_d && !want_k)
                                 continue;
                         (void) heatmap_range_block(h, ri, bi, &hb);
-                        whole = tally_block(host, &v, &hb, &ov, units, want_d ? d_at : -1, want_k ? k_at : -1, &d, &k);
+                        whole = tally_block(host, &v, &hb, &ov, units, want_d ? d_at : -1, want_k ? k_at : -1, c->exact_reference, &d, &k);
                         ties_add(dt, ri, bi, &d, whole, hb.n_pages);
                         ties_add(kt, ri, bi, &k, whole, hb.n_pages);
                 }
@@ -1962,6 +2312,10 @@ static void ctx_init(Ctx *c, const Host *host, const PlanLimits *limits, const P
                     : limits->swap_edge_z10 > 0             ? limits->swap_edge_z10
                                                             : PLAN_SWAP_EDGE_Z10;
         c->mass_div = limits->swap_mass_div > 0 ? limits->swap_mass_div : PLAN_SWAP_MASS_DIV;
+        c->exact = c->ops->every_unit; /* its walks go down to heat 0 */
+        c->dram_lump_min = LEVELS;
+        c->ambig_min_heat = NONE_LOW;
+        c->cxl_max_heat = -1;
         c->home = -1;
         if (vm->home_node >= 0) {
                 int i = host_index(host, vm->home_node);
@@ -1989,7 +2343,8 @@ static void ctx_init(Ctx *c, const Host *host, const PlanLimits *limits, const P
         c->movable = false;
 }
 
-int plan_compute(const Topology *t, const PlanLimits *limits, const PlanVm *vms, size_t n_vms, Plan **ret) {
+static int plan_compute_mode(const Topology *t, const PlanLimits *limits, const PlanVm *vms, size_t n_vms, bool reference,
+                             Plan **ret) {
         _cleanup_(plan_freep) Plan *p = NULL;
         _cleanup_free_ uint64_t *need = NULL, *unit = NULL, *share = NULL;
         uint64_t budget_pages;
@@ -2012,9 +2367,13 @@ int plan_compute(const Topology *t, const PlanLimits *limits, const PlanVm *vms,
 
         for (size_t v = 0; v < n_vms; v++) {
                 ctx_init(&ctx[v], &host, limits, &vms[v], v, &p->vms[v]);
+                ctx[v].exact = ctx[v].exact || reference;
+                ctx[v].exact_reference = reference;
                 scan_vm(&ctx[v], &host);
         }
         set_targets(ctx, n_vms, &host);
+        for (size_t v = 0; v < n_vms; v++)
+                finish_scan(&ctx[v]);
 
         need = xcalloc(n_vms, sizeof(uint64_t));
         unit = xcalloc(n_vms, sizeof(uint64_t));
@@ -2026,6 +2385,10 @@ int plan_compute(const Topology *t, const PlanLimits *limits, const PlanVm *vms,
                 if (!c->movable)
                         continue;
                 select_vm(c, UINT64_MAX, &c->want);
+                if (!selection_exact(c, &c->want)) {
+                        rescan_exact(c, &host);
+                        select_vm(c, UINT64_MAX, &c->want);
+                }
                 need[v] = c->want.demote_pages + c->want.promote_pages;
         }
         share_pool(ctx, n_vms, budget_pages, need, unit, limits->round, share);
@@ -2034,8 +2397,13 @@ int plan_compute(const Topology *t, const PlanLimits *limits, const PlanVm *vms,
 
                 c->budget_pages = share[v];
                 c->sim_dram_pages = c->dram_pages + c->unknown_pages; /* at most */
-                if (c->movable)
+                if (c->movable) {
                         select_vm(c, share[v], &c->sel);
+                        if (!selection_exact(c, &c->sel)) {
+                                rescan_exact(c, &host);
+                                select_vm(c, share[v], &c->sel);
+                        }
+                }
                 emit_vm(c, &host, &units);
         }
         order_units(&units);
@@ -2059,6 +2427,14 @@ int plan_compute(const Topology *t, const PlanLimits *limits, const PlanVm *vms,
         free(host.nodes);
         *ret = TAKE_PTR(p);
         return 0;
+}
+
+int plan_compute(const Topology *t, const PlanLimits *limits, const PlanVm *vms, size_t n_vms, Plan **ret) {
+        return plan_compute_mode(t, limits, vms, n_vms, false, ret);
+}
+
+int plan_compute_reference(const Topology *t, const PlanLimits *limits, const PlanVm *vms, size_t n_vms, Plan **ret) {
+        return plan_compute_mode(t, limits, vms, n_vms, true, ret);
 }
 
 Plan *plan_free(Plan *p) {

@@ -15,6 +15,7 @@
 
 #include "check.h"
 #include "splitmix.h"
+#include "plan-compare.h"
 #include "vtism/heatmap.h"
 #include "vtism/macro.h"
 #include "vtism/plan.h"
@@ -584,7 +585,7 @@ static Plan *world_plan(World *w) {
 
         for (size_t v = 0; v < w->n_vms; v++)
                 vms[v] = w->vm[v].in;
-        check_int(plan_compute(w->t, &w->limits, vms, w->n_vms, &p), 0);
+        check_int(plan_compute_checked(w->t, &w->limits, vms, w->n_vms, &p), 0);
         check_plan(w, p);
         return p;
 }
