@@ -154,56 +154,199 @@ static char *resolved_id(const Vm *vm) {
         return is_libvirt(vm) ? xstrdup(vm->libvirt_uuid) : xasprintf("pid-%d", (int) vm->pid);
 }
 
-/* Whether name is o's resolved_id(), without building it. */
-static bool id_is(const Vm *o, const char *name) {
-        char buf[32];
+/*
+ * Who holds a name or uuid, in O(log n) per question (resolving every VM once per discovery asked
+ * each VM about every other: O(n^2) per resolution, O(n^3) to find n VMs, bench/identity-bench).
+ *
+ * Static holders depend on the VMs alone: a libvirt domain's name (rank 0), a VM's id and default
+ * name (rank 1), a libvirt domain's uuid. They sit in one array sorted by (key, VM index, rank):
+ * the first entry of a key whose VM is not the asker is the holder the old linear search found
+ * first. Accepted claims are made in discovery order, at most one per key (a later claim of the
+ * same key is refused), so they go into a hash table as they are accepted.
+ */
+typedef struct Holder {
+        const char *key;
+        size_t index;  /* in vms[] */
+        unsigned rank; /* 0 libvirt name, 1 id or default name, 2 accepted claim */
+} Holder;
 
-        if (is_libvirt(o))
-                return streq(o->libvirt_uuid, name);
-        if (strncmp(name, "pid-", 4) != 0)
+typedef struct Claims {
+        const char **keys;
+        size_t *index;
+        size_t mask;
+        bool nocase;
+} Claims;
+
+typedef struct Index {
+        Holder *names, *uuids;
+        size_t n_names, n_uuids;
+        char **ids; /* the resolved_id() of each VM, which the names refer to */
+        Claims name_claims, uuid_claims;
+} Index;
+
+static int holder_cmp(const Holder *a, const Holder *b, bool nocase) {
+        int c = nocase ? strcasecmp(a->key, b->key) : strcmp(a->key, b->key);
+
+        if (c != 0)
+                return c;
+        if (a->index != b->index)
+                return a->index < b->index ? -1 : 1;
+        return a->rank < b->rank ? -1 : a->rank > b->rank;
+}
+
+static int holder_cmp_case(const void *a, const void *b) {
+        return holder_cmp(a, b, false);
+}
+
+static int holder_cmp_nocase(const void *a, const void *b) {
+        return holder_cmp(a, b, true);
+}
+
+/* The first holder of key that is not vms[self], or NULL. */
+static const Holder *holder_find(const Holder *h, size_t n, const char *key, size_t self, bool nocase) {
+        size_t lo = 0, hi = n;
+
+        while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+                int c = nocase ? strcasecmp(h[mid].key, key) : strcmp(h[mid].key, key);
+
+                if (c < 0)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        for (; lo < n && (nocase ? strcasecmp(h[lo].key, key) : strcmp(h[lo].key, key)) == 0; lo++)
+                if (h[lo].index != self)
+                        return h + lo;
+        return NULL;
+}
+
+static uint64_t key_hash(const char *s, bool nocase) {
+        uint64_t x = UINT64_C(0xcbf29ce484222325);
+
+        for (; *s; s++) {
+                unsigned char c = (unsigned char) *s;
+
+                if (nocase && c >= 'A' && c <= 'Z')
+                        c = (unsigned char) (c - 'A' + 'a');
+                x = (x ^ c) * UINT64_C(0x100000001b3);
+        }
+        return x ^ (x >> 29);
+}
+
+static void claims_init(Claims *c, size_t n, bool nocase) {
+        size_t cap = 16;
+
+        while (cap < 2 * n)
+                cap *= 2;
+        c->keys = xcalloc(cap, sizeof(char *));
+        c->index = xcalloc(cap, sizeof(size_t));
+        c->mask = cap - 1;
+        c->nocase = nocase;
+}
+
+static void claims_done(Claims *c) {
+        free(c->keys);
+        free(c->index);
+}
+
+/* The slot of key: where it is, or the empty one where it would go (never full: cap >= 2 n). */
+static size_t claims_slot(const Claims *c, const char *key) {
+        size_t i = key_hash(key, c->nocase) & c->mask;
+
+        while (c->keys[i] && (c->nocase ? strcasecmp(c->keys[i], key) : strcmp(c->keys[i], key)) != 0)
+                i = (i + 1) & c->mask;
+        return i;
+}
+
+static void claims_add(Claims *c, const char *key, size_t index) {
+        size_t i = claims_slot(c, key);
+
+        c->keys[i] = key;
+        c->index[i] = index;
+}
+
+static bool claims_find(const Claims *c, const char *key, size_t *ret_index) {
+        size_t i = claims_slot(c, key);
+
+        if (!c->keys[i])
                 return false;
-        snprintf(buf, sizeof(buf), "pid-%d", (int) o->pid);
-        return streq(buf, name);
+        *ret_index = c->index[i];
+        return true;
 }
 
-/* Who already has name, from the point of view of vms[self] (res: the VMs resolved before it, in
- * discovery order; NULL where not resolved yet). A description, or NULL if nobody. */
-static char *name_holder(Vm **vms, size_t n, size_t self, const Resolved *res, const char *name) {
-        for (size_t i = 0; i < n; i++) {
-                const Vm *o = vms[i];
-                _cleanup_free_ char *oid = NULL;
-
-                if (i == self)
-                        continue;
-                if (is_libvirt(o) && streq_ptr(o->libvirt_name, name))
-                        return xasprintf("libvirt domain %s (pid %d) has it", o->libvirt_name, (int) o->pid);
-                /* resolved_id() only for a match: this runs n times per VM and identities are
-                 * resolved after every discovery (an allocation per pair made finding 1,000 VMs
-                 * at start cost ~10^9 of them, bench/scale-bench) */
-                if (id_is(o, name) || streq_ptr(o->default_name, name))
-                        return xasprintf("it is VM %s's own", oid = resolved_id(o));
-                if (res[i].id && res[i].name_claimed && streq(res[i].name, name))
-                        return xasprintf("VM %s, found earlier, has it", oid = resolved_id(o));
-        }
-        return NULL;
-}
-
-static char *uuid_holder(Vm **vms, size_t n, size_t self, const Resolved *res, const char *uuid) {
+static void index_init(Index *x, Vm **vms, size_t n) {
+        *x = (Index) {};
+        x->names = xcalloc(3 * n, sizeof(Holder));
+        x->uuids = xcalloc(n, sizeof(Holder));
+        x->ids = xcalloc(n, sizeof(char *));
         for (size_t i = 0; i < n; i++) {
                 const Vm *o = vms[i];
 
-                if (i == self)
-                        continue;
-                if (is_libvirt(o) && strcasecmp(o->libvirt_uuid, uuid) == 0)
-                        return xasprintf("libvirt domain %s (pid %d) has it", o->libvirt_name ?: o->libvirt_uuid,
-                                         (int) o->pid);
-                if (res[i].id && res[i].uuid_claimed && strcasecmp(res[i].uuid, uuid) == 0)
-                        return xasprintf("VM pid-%d, found earlier, has it", (int) o->pid);
+                x->ids[i] = resolved_id(o);
+                if (is_libvirt(o)) {
+                        if (o->libvirt_name)
+                                x->names[x->n_names++] = (Holder) { o->libvirt_name, i, 0 };
+                        x->uuids[x->n_uuids++] = (Holder) { o->libvirt_uuid, i, 0 };
+                }
+                x->names[x->n_names++] = (Holder) { x->ids[i], i, 1 };
+                if (o->default_name)
+                        x->names[x->n_names++] = (Holder) { o->default_name, i, 1 };
         }
-        return NULL;
+        qsort(x->names, x->n_names, sizeof(Holder), holder_cmp_case);
+        qsort(x->uuids, x->n_uuids, sizeof(Holder), holder_cmp_nocase);
+        claims_init(&x->name_claims, n, false);
+        claims_init(&x->uuid_claims, n, true);
 }
 
-static void resolve_one(Vm **vms, size_t n, size_t self, Resolved *res) {
+static void index_done(Index *x, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                free(x->ids[i]);
+        free(x->ids);
+        free(x->names);
+        free(x->uuids);
+        claims_done(&x->name_claims);
+        claims_done(&x->uuid_claims);
+}
+
+/* Of a static holder and an accepted claim, the one the VMs' order puts first (the same VM:
+ * the static one). */
+static Holder first_holder(const Holder *h, const Claims *claims, const char *key, size_t self) {
+        size_t ci;
+
+        if (claims_find(claims, key, &ci) && ci != self && (!h || ci < h->index))
+                return (Holder) { key, ci, 2 };
+        return h ? *h : (Holder) { NULL, 0, 0 };
+}
+
+/* Who already has name, from the point of view of vms[self]. A description, or NULL if nobody. */
+static char *name_holder(Vm **vms, const Index *x, size_t self, const char *name) {
+        Holder h = first_holder(holder_find(x->names, x->n_names, name, self, false), &x->name_claims, name, self);
+        const Vm *o;
+
+        if (!h.key)
+                return NULL;
+        o = vms[h.index];
+        if (h.rank == 0)
+                return xasprintf("libvirt domain %s (pid %d) has it", o->libvirt_name, (int) o->pid);
+        if (h.rank == 1)
+                return xasprintf("it is VM %s's own", x->ids[h.index]);
+        return xasprintf("VM %s, found earlier, has it", x->ids[h.index]);
+}
+
+static char *uuid_holder(Vm **vms, const Index *x, size_t self, const char *uuid) {
+        Holder h = first_holder(holder_find(x->uuids, x->n_uuids, uuid, self, true), &x->uuid_claims, uuid, self);
+        const Vm *o;
+
+        if (!h.key)
+                return NULL;
+        o = vms[h.index];
+        if (h.rank == 0)
+                return xasprintf("libvirt domain %s (pid %d) has it", o->libvirt_name ?: o->libvirt_uuid, (int) o->pid);
+        return xasprintf("VM pid-%d, found earlier, has it", (int) o->pid);
+}
+
+static void resolve_one(Vm **vms, Index *x, size_t self, Resolved *res) {
         const Vm *vm = vms[self];
         Resolved *r = &res[self];
         _cleanup_free_ char *name_why = NULL, *uuid_why = NULL;
@@ -227,19 +370,21 @@ static void resolve_one(Vm **vms, size_t n, size_t self, Resolved *res) {
         }
 
         if (vm->claimed_name) {
-                name_why = name_holder(vms, n, self, res, vm->claimed_name);
+                name_why = name_holder(vms, x, self, vm->claimed_name);
                 if (!name_why) {
                         r->name = xstrdup(vm->claimed_name);
                         r->name_claimed = true;
+                        claims_add(&x->name_claims, vm->claimed_name, self);
                 }
         }
         if (!r->name)
                 r->name = xstrdup(vm->default_name);
         if (vm->claimed_uuid) {
-                uuid_why = uuid_holder(vms, n, self, res, vm->claimed_uuid);
+                uuid_why = uuid_holder(vms, x, self, vm->claimed_uuid);
                 if (!uuid_why) {
                         r->uuid = xstrdup(vm->claimed_uuid);
                         r->uuid_claimed = true;
+                        claims_add(&x->uuid_claims, vm->claimed_uuid, self);
                 }
         }
         if (name_why && uuid_why)
@@ -260,27 +405,31 @@ static bool take(char **field, char **value) {
         return changed;
 }
 
+static int cmp_seq(const void *a, const void *b, void *userdata) {
+        Vm **vms = userdata;
+        unsigned long long x = vms[*(const size_t *) a]->seq, y = vms[*(const size_t *) b]->seq;
+
+        return x < y ? -1 : x > y;
+}
+
 void vm_resolve_identities(Vm **vms, size_t n, void (*changed)(Vm *vm, void *userdata), void *userdata) {
         _cleanup_free_ Resolved *res = NULL;
         _cleanup_free_ size_t *order = NULL;
+        Index x;
 
         if (n == 0)
                 return;
         res = xcalloc(n, sizeof(Resolved));
         order = xcalloc(n, sizeof(size_t));
 
-        /* Discovery order (insertion sort: n is small and the array nearly sorted). */
-        for (size_t i = 0; i < n; i++) {
-                size_t j = i;
-
-                while (j > 0 && vms[order[j - 1]]->seq > vms[i]->seq) {
-                        order[j] = order[j - 1];
-                        j--;
-                }
-                order[j] = i;
-        }
+        /* Discovery order */
+        for (size_t i = 0; i < n; i++)
+                order[i] = i;
+        qsort_r(order, n, sizeof(size_t), cmp_seq, vms);
+        index_init(&x, vms, n);
         for (size_t k = 0; k < n; k++)
-                resolve_one(vms, n, order[k], res);
+                resolve_one(vms, &x, order[k], res);
+        index_done(&x, n);
 
         for (size_t i = 0; i < n; i++) {
                 Vm *vm = vms[i];
