@@ -1091,6 +1091,19 @@ static void test_slices_stall(void) {
         teardown();
 }
 
+/* vm0's BLOCKS blocks all THP-backed, one plan demoting each as a 2 MiB unit, run to its end:
+ * every page is on node 1 after it. */
+static void demote_all_thp(void) {
+        for (unsigned b = 0; b < BLOCKS; b++)
+                procs[0].thp[b] = true;
+        plan_begin(UINT64_MAX);
+        for (unsigned b = 0; b < BLOCKS; b++)
+                plan_add(0, PLAN_DEMOTE, b * 512, 512, 0, 1, true);
+        submit();
+        run_until_rounds(1);
+        check_int(count_on(0, 0, PAGES, 1), PAGES);
+}
+
 /*
  * THP batches on a host that stalls every second move call by 500 ms (the loaded TCG lab, where
  * THP batches shrank to 1-4 huge pages): batches are sized from the lowest of the recent per-page
@@ -1105,14 +1118,7 @@ static void test_slices_thp_stalls(void) {
         o.batch_usec = 10 * USEC_PER_MSEC;
         setup(&o);
         stall_every = 2;
-        for (unsigned b = 0; b < 32; b++)
-                procs[0].thp[b] = true;
-        plan_begin(UINT64_MAX);
-        for (unsigned b = 0; b < 32; b++)
-                plan_add(0, PLAN_DEMOTE, b * 512, 512, 0, 1, true);
-        submit();
-        run_until_rounds(1);
-        check_int(count_on(0, 0, PAGES, 1), PAGES);
+        demote_all_thp();
         check_u64(rec.last.total.moved_huge[PLAN_DEMOTE], 32);
         fprintf(stderr, "THP stalls: %u move calls, THPs per call:", n_move_calls);
         for (unsigned i = 0; i < n_move_calls && i < ELEMENTSOF(call_pages); i++)
@@ -1143,14 +1149,7 @@ static void test_batch_overhead(void) {
                 setup(&o);
                 free_read_usec = 2000;
                 check_int(migrator_set_floor(mig, 1, K4, "test floor"), 0);
-                for (unsigned b = 0; b < 32; b++)
-                        procs[0].thp[b] = true;
-                plan_begin(UINT64_MAX);
-                for (unsigned b = 0; b < 32; b++)
-                        plan_add(0, PLAN_DEMOTE, b * 512, 512, 0, 1, true);
-                submit();
-                run_until_rounds(1);
-                check_int(count_on(0, 0, PAGES, 1), PAGES);
+                demote_all_thp();
                 calls[on] = n_move_calls;
                 teardown();
                 measure_overhead = false;
