@@ -11,7 +11,6 @@
 #pragma once
 
 #include <fcntl.h>
-#include <ftw.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <signal.h>
@@ -24,6 +23,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "fixture.h"
 #include "tmptree.h"
 #include "vtism/log.h"
 #include "vtism/manager.h"
@@ -39,44 +39,13 @@ static char *root;
 static char *proc_root, *sysfs_root;
 static int real_stderr = -EBADF;
 static char *log_path;
-static const char *sysfs_fixture; /* the tests/data/ tree copied to sysfs_root */
-
-static inline int copy_one(const char *path, const struct stat *st, int type, struct FTW *ftw) {
-        _cleanup_free_ char *from = xasprintf("%s/%s", getenv("VTISM_TEST_DATA"), sysfs_fixture);
-        const char *rel = path + strlen(from);
-        _cleanup_free_ char *text = NULL, *dir = NULL;
-        size_t size;
-
-        (void) st;
-        (void) ftw;
-        if (type == FTW_D) {
-                if (!*rel)
-                        return 0;
-                dir = xasprintf("%s%s", sysfs_root, rel);
-                return mkdir(dir, 0755);
-        }
-        if (type == FTW_F) {
-                check(read_file_at_size(NULL, path, &text, &size) == 0);
-                tmptree_write(sysfs_root, rel + 1, text, size);
-        }
-        return 0;
-}
-
-static inline void write_at(const char *path, const void *buf, size_t size, uint64_t offset) {
-        int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-
-        check(fd >= 0);
-        check(pwrite(fd, buf, size, (off_t) offset) == (ssize_t) size);
-        close(fd);
-}
-
 static inline void write_pagemap(pid_t pid) {
         static uint64_t pagemap[N_PAGES];
         _cleanup_free_ char *p = xasprintf("%s/%d/pagemap", proc_root, (int) pid);
 
         for (unsigned i = 0; i < N_PAGES; i++)
                 pagemap[i] = (UINT64_C(1) << 63) | (PFN0 + i);
-        write_at(p, pagemap, sizeof(pagemap), BASE_HVA / 4096 * 8);
+        fixture_write_at(p, pagemap, sizeof(pagemap), BASE_HVA / 4096 * 8);
 }
 
 /* The tree under /tmp (name: the test's), with tests/data/SYSFS as /sys and conf as vtism.conf. */
@@ -84,20 +53,19 @@ static inline void build_fixture(const char *name, const char *sysfs, const char
         _cleanup_free_ char *from = NULL, *bitmap = NULL, *kpageflags = NULL;
         uint64_t zero = 0;
 
-        sysfs_fixture = sysfs;
         from = xasprintf("%s/%s", getenv("VTISM_TEST_DATA"), sysfs);
         root = tmptree_new(name);
         proc_root = xasprintf("%s/proc", root);
         sysfs_root = xasprintf("%s/sys", root);
         check(mkdir(proc_root, 0755) == 0);
         check(mkdir(sysfs_root, 0755) == 0);
-        check(nftw(from, copy_one, 16, FTW_PHYS) == 0);
+        tmptree_copy(from, sysfs_root);
 
         tmptree_parents(sysfs_root, "kernel/mm/page_idle/bitmap");
         bitmap = xasprintf("%s/kernel/mm/page_idle/bitmap", sysfs_root);
-        write_at(bitmap, &zero, sizeof(zero), (PFN0 + N_PAGES) / 64 * 8);
+        fixture_write_at(bitmap, &zero, sizeof(zero), (PFN0 + N_PAGES) / 64 * 8);
         kpageflags = xasprintf("%s/kpageflags", proc_root);
-        write_at(kpageflags, &zero, sizeof(zero), (PFN0 + N_PAGES) * 8);
+        fixture_write_at(kpageflags, &zero, sizeof(zero), (PFN0 + N_PAGES) * 8);
 
         tmptree_write_str(root, "vtism.conf", conf);
 }

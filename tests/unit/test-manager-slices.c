@@ -18,7 +18,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
@@ -31,6 +30,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "fixture.h"
 #include "tmptree.h"
 #include "vtism/log.h"
 #include "vtism/manager.h"
@@ -60,33 +60,6 @@ static void at_exit(void) {
         root = NULL;
 }
 
-static int copy_one(const char *path, const struct stat *st, int type, struct FTW *ftw) {
-        _cleanup_free_ char *from = xasprintf("%s/sysfs-1node", getenv("VTISM_TEST_DATA"));
-        const char *rel = path + strlen(from);
-        _cleanup_free_ char *text = NULL, *dir = NULL;
-        size_t size;
-
-        if (type == FTW_D) {
-                if (!*rel)
-                        return 0;
-                dir = xasprintf("%s%s", sysfs_root, rel);
-                return mkdir(dir, 0755);
-        }
-        if (type == FTW_F) {
-                check(read_file_at_size(NULL, path, &text, &size) == 0);
-                tmptree_write(sysfs_root, rel + 1, text, size);
-        }
-        return 0;
-}
-
-static void write_at(const char *path, const void *buf, size_t size, uint64_t offset) {
-        int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-
-        check(fd >= 0);
-        check(pwrite(fd, buf, size, (off_t) offset) == (ssize_t) size);
-        close(fd);
-}
-
 static void write_pid_file(pid_t pid, const char *file, const void *data, size_t size) {
         _cleanup_free_ char *path = xasprintf("%d/%s", (int) pid, file);
 
@@ -107,13 +80,13 @@ static void build_fixture(pid_t pid) {
         sysfs_root = xasprintf("%s/sys", root);
         check(mkdir(proc_root, 0755) == 0);
         check(mkdir(sysfs_root, 0755) == 0);
-        check(nftw(from, copy_one, 16, FTW_PHYS) == 0);
+        tmptree_copy(from, sysfs_root);
 
         tmptree_parents(sysfs_root, "kernel/mm/page_idle/bitmap");
         bitmap = xasprintf("%s/kernel/mm/page_idle/bitmap", sysfs_root);
-        write_at(bitmap, &zero, sizeof(zero), (PFN0 + N_PRESENT) / 64 * 8);
+        fixture_write_at(bitmap, &zero, sizeof(zero), (PFN0 + N_PRESENT) / 64 * 8);
         kpageflags = xasprintf("%s/kpageflags", proc_root);
-        write_at(kpageflags, &zero, sizeof(zero), (PFN0 + N_PRESENT) * 8);
+        fixture_write_at(kpageflags, &zero, sizeof(zero), (PFN0 + N_PRESENT) * 8);
 
         tmptree_write_str(root, "vtism.conf",
                           "global = {\n"
@@ -134,7 +107,7 @@ static void build_fixture(pid_t pid) {
         for (unsigned i = 0; i < N_PRESENT; i++)
                 present[i] = (UINT64_C(1) << 63) | (PFN0 + i);
         pm = xasprintf("%s/%d/pagemap", proc_root, (int) pid);
-        write_at(pm, present, N_PRESENT * sizeof(uint64_t), BASE_HVA / 4096 * 8);
+        fixture_write_at(pm, present, N_PRESENT * sizeof(uint64_t), BASE_HVA / 4096 * 8);
         check(truncate(pm, (off_t) ((BASE_HVA + (uint64_t) RAM_MIB * MIB) / 4096 * 8)) == 0);
 }
 

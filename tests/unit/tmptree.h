@@ -13,6 +13,7 @@
 
 #include "check.h"
 #include "vtism/macro.h"
+#include "vtism/util.h"
 
 /* A fresh directory /tmp/NAME-XXXXXX; free it with tmptree_remove(). */
 static inline char *tmptree_new(const char *name) {
@@ -61,4 +62,32 @@ static inline int tmptree_remove_one(const char *path, const struct stat *st, in
 static inline void tmptree_remove(char *dir) {
         check(nftw(dir, tmptree_remove_one, 16, FTW_DEPTH | FTW_PHYS) == 0);
         free(dir);
+}
+
+/* tmptree_copy()'s walk (nftw() passes no user data). */
+static const char *tmptree_copy_from, *tmptree_copy_to;
+
+static inline int tmptree_copy_one(const char *path, const struct stat *st, int type, struct FTW *ftw) {
+        const char *rel = path + strlen(tmptree_copy_from);
+        _cleanup_free_ char *text = NULL, *dir = NULL;
+        size_t size;
+
+        if (type == FTW_D) {
+                if (!*rel)
+                        return 0;
+                dir = xasprintf("%s%s", tmptree_copy_to, rel);
+                return mkdir(dir, 0755);
+        }
+        if (type == FTW_F) {
+                check(read_file_at_size(NULL, path, &text, &size) == 0);
+                tmptree_write(tmptree_copy_to, rel + 1, text, size);
+        }
+        return 0;
+}
+
+/* Copy the directories and regular files below from into the directory to, which exists. */
+static inline void tmptree_copy(const char *from, const char *to) {
+        tmptree_copy_from = from;
+        tmptree_copy_to = to;
+        check(nftw(from, tmptree_copy_one, 16, FTW_PHYS) == 0);
 }
