@@ -24,14 +24,9 @@ vm_json() { status | jq -c '.vms[] | select(.name == "itest-trk")'; }
 # The VM set up (tracked or not): its trackers are known.
 vm_known() { vm_json | jq -en 'input | (.trackers != null and .state != "new")' >/dev/null; }
 vm_fed_by() { vm_json | jq -en --arg t "$1" 'input | (.trackers == $t and .state == "tracked")' >/dev/null; }
-# The output is read whole before grep: `vtismctl metrics | grep -q` under pipefail failed when
-# grep quit at the match and vtismctl, still writing (slowly, under ASan), died of SIGPIPE.
-# Polled too, so a metric the next cycle sets is waited for.
-metrics_has() { wait_for 10 metrics_line "$1"; }
-metrics_line() {
-        local m
-        m=$("$VTISMCTL" metrics) && grep -qxF "$1" <<<"$m"
-}
+# The whole output is grepped (output_has, lib.sh), polled so that a metric the next cycle sets
+# is waited for.
+metrics_has() { wait_for 10 output_has -xF "$1" -- "$VTISMCTL" metrics; }
 
 qemu-system-x86_64 -accel tcg -m 32 -nographic -nodefaults -display none -S -name guest=itest-trk \
         >"$SCRATCH/qemu.log" 2>&1 &
