@@ -1,7 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <errno.h>
-#include <fcntl.h>
-#include <ftw.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +8,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "tmptree.h"
 #include "vtism/macro.h"
 #include "vtism/topology.h"
 #include "vtism/util.h"
@@ -99,45 +98,12 @@ static void check_ids(const Topology *t, const char *expected) {
 
 /* --- temp copies of fixtures --- */
 
-static const char *copy_src, *copy_dst;
-
-static int copy_one(const char *path, const struct stat *st, int type, struct FTW *ftw) {
-        _cleanup_free_ char *target = xasprintf("%s%s", copy_dst, path + strlen(copy_src));
-        _cleanup_free_ char *contents = NULL;
-        _cleanup_close_ int fd = -EBADF;
-        size_t l;
-
-        if (type == FTW_D)
-                return mkdir(target, 0755) < 0 && errno != EEXIST ? -1 : 0;
-        if (type != FTW_F)
-                return -1;
-        if (read_file_at(NULL, path, &contents) < 0)
-                return -1;
-        fd = open(target, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-        if (fd < 0)
-                return -1;
-        l = strlen(contents);
-        return write(fd, contents, l) == (ssize_t) l ? 0 : -1;
-}
-
 static char *copy_fixture(const char *name) {
         _cleanup_free_ char *src = fixture(name);
-        char *dst = xstrdup("/tmp/test-topology-XXXXXX");
+        char *dst = tmptree_new("test-topology");
 
-        check(mkdtemp(dst));
-        copy_src = src;
-        copy_dst = dst;
-        check(nftw(src, copy_one, 16, FTW_PHYS) == 0);
+        tmptree_copy(src, dst);
         return dst;
-}
-
-static int remove_one(const char *path, const struct stat *st, int type, struct FTW *ftw) {
-        return remove(path);
-}
-
-static void remove_tree(char *dir) {
-        check(nftw(dir, remove_one, 16, FTW_DEPTH | FTW_PHYS) == 0);
-        free(dir);
 }
 
 static void write_file(const char *root, const char *path, const char *contents) {
@@ -461,7 +427,7 @@ static void test_cpu_node_in_slow_tier(void) {
                 check_int(t->nodes[i].n_demotion_targets, 0);
         }
 
-        remove_tree(root);
+        tmptree_remove(root);
 }
 
 static void test_no_tiering_dir(void) {
@@ -478,7 +444,7 @@ static void test_no_tiering_dir(void) {
         check_node(t, 0, NODE_TIER_DRAM, TIER_SOURCE_HAS_CPUS, -1, "0-1", 1014260, 921884);
         check_node(t, 1, NODE_TIER_CXL, TIER_SOURCE_CPULESS, -1, "", 1031592, 1019548);
         check_targets(t, 0, "1");
-        remove_tree(root);
+        tmptree_remove(root);
 }
 
 static void test_refresh_meminfo(void) {
@@ -510,7 +476,7 @@ static void test_refresh_meminfo(void) {
         check_int(topology_refresh_meminfo(t, root), -ENOENT);
         check_int(topology_node(t, 4)->free_bytes, UINT64_C(1048576) * KIB);
 
-        remove_tree(root);
+        tmptree_remove(root);
 }
 
 /* The floor check's reader: the file stays open and a changed file is read anew from its start;
@@ -539,7 +505,7 @@ static void test_node_free_reader(void) {
         check_int(node_free_reader_read(r, 1024, &f), -EINVAL);
         check_int(topology_read_node_free(root, 5, &f), -ENOENT);
         r = node_free_reader_free(r);
-        remove_tree(root);
+        tmptree_remove(root);
 }
 
 static void test_broken(void) {
@@ -569,7 +535,7 @@ static void check_garbled(const char *path, const char *contents, int expected) 
                 exit(EXIT_FAILURE);
         }
         check(!t);
-        remove_tree(root);
+        tmptree_remove(root);
 }
 
 static void test_garbled(void) {
@@ -606,7 +572,7 @@ static void test_node_in_two_tiers(void) {
         write_file(root, "devices/virtual/memory_tiering/memory_tier54/nodelist", "0-1\n");
         check_int(topology_load(root, NULL, &t), -EINVAL);
         check(!t);
-        remove_tree(root);
+        tmptree_remove(root);
 }
 
 static void test_real_sys(void) {
