@@ -18,8 +18,11 @@ main() {
         command -v jq >/dev/null || lab_skip "jq is not installed (bash .ci/run installs it)"
         [[ $seconds =~ ^[0-9]+$ && $seconds -ge 60 ]] || lab_fail "SOAK_SECONDS=$seconds: at least 60"
 
+        # The soak runs up to 4 x seconds (extended for its samples); the boot and setup around it
+        # took up to ~430 s at a host load average of ~25 (1,154 s in all against the former
+        # limit of 4 x 180 + 480 = 1,200 s): 780 s for them leaves that worst case 80 % headroom.
         local rc=0
-        lab_boot patched --kernel patched --systemd --timeout $((4 * seconds + 480)) -- \
+        lab_boot patched --kernel patched --systemd --timeout $((4 * seconds + 780)) -- \
                 "$LAB_SOURCE/tests/lab/lab-soak-inner.sh" "$LAB_SOURCE" "$LAB_BUILD" "$seconds" || rc=$?
         [[ $rc -ne 77 ]] || lab_skip "the patched kernel is not available (tests/kernel/build failed)"
         [[ $rc -eq 0 ]] || lab_fail "the soak failed (see above)"
