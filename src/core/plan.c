@@ -279,6 +279,12 @@ static bool ctx_every_unit(const Ctx *c) {
         return c->ops->every_unit;
 }
 
+/* The heat a unit needs to be promoted: the floor F, or 0 for a VM that wants every unit. Pass 2
+ * must take what select_vm() counted with it (its cuts say how many, not which heats). */
+static unsigned promote_floor(const Ctx *c) {
+        return ctx_every_unit(c) ? 0 : c->floor;
+}
+
 static unsigned promote_key(unsigned heat, bool known) {
         return heat * 2 + (known ? 1 : 0);
 }
@@ -1198,7 +1204,7 @@ static void select_vm(const Ctx *c, uint64_t cap, Selection *ret) {
                 .promote_known = { .hist = c->cxl, .down = true },
                 .promote_ambig = { .hist = c->ambig, .down = true },
         };
-        unsigned floor = ctx_every_unit(c) ? 0 : c->floor, dmax = hidden_dram_max_heat(c);
+        unsigned floor = promote_floor(c), dmax = hidden_dram_max_heat(c);
         uint64_t used = 0, room, demoted = 0, u = c->dram_pages, t = c->target_pages;
         /* ambiguous units can be on CXL only as many as the VM's CXL pages not known as units */
         uint64_t ambig_cap = hidden_pages(c, c->cxl, c->cxl_pages);
@@ -1296,7 +1302,7 @@ static int query_swap_heat(const Ctx *c) {
 /* How much a block is worth querying: promotion wants first (hottest), then demotion wants
  * (coldest), then any unknown block; -1: not at all. */
 static int query_priority(const Ctx *c, const BlockSum *s, int demote_heat, int swap_heat) {
-        unsigned floor = ctx_every_unit(c) ? 0 : c->floor;
+        unsigned floor = promote_floor(c);
 
         if (s->requery)
                 return (int) (LEVELS + (unsigned) MAX(s->ambig_max, 0));
@@ -1402,7 +1408,7 @@ typedef struct EmitBlock {
         UnitClass cls;
         int idx, above, d_at, k_at, a_at;
         bool ambig_ok;
-        unsigned floor;
+        unsigned floor;             /* promote_floor(): an ambiguous page below it is not taken */
         uint64_t ambig_taken, ambig_left;
 } EmitBlock;
 
@@ -1443,8 +1449,8 @@ static inline void emit_page(EmitState *e, EmitBlock *b, uint64_t i, int x) {
  * emit_vm() over the heat bytes of a NODE or MIXED block of 4 KiB pages, without exact statuses.
  * SSE2: 16 pages a step find the pages emit_page() may act on (a known DRAM page at or below
  * the demotion cut, a known CXL one at or above the promotion cut, an ambiguous one at or above
- * the floor); only those are visited, in address order. plan_compute_reference() visits every
- * page.
+ * promote_floor()); only those are visited, in address order. plan_compute_reference() visits
+ * every page.
  */
 static void emit_block_fast(EmitState *e, const RangeView *v, const HeatBlock *hb, UnitClass cls, int idx, bool want_d,
                             bool want_p, BlockSum *sum) {
@@ -1459,7 +1465,7 @@ static void emit_block_fast(EmitState *e, const RangeView *v, const HeatBlock *h
                 .k_at = want_p ? cut_all_heat(&e->s->promote_known) : 256,
                 .a_at = want_p ? cut_all_heat(&e->s->promote_ambig) : 256,
                 .ambig_ok = want_p && !(cls == UNIT_DRAM && hb->kind == HEAT_BLOCK_NODE), /* such a page is not on CXL */
-                .floor = e->c->floor,
+                .floor = promote_floor(e->c),
         };
 
 #if defined(__SSE2__) && defined(__x86_64__)
@@ -1807,7 +1813,7 @@ static void emit_vm(Ctx *c, const Host *host, Units *out) {
                                         bool take = b->cls == UNIT_CXL ? cut_takes(&s->promote_known, b->heat, b->pages, &k_left)
                                                                        : cut_takes(&s->promote_ambig, b->heat, b->pages, &a_left);
 
-                                        if (b->cls == UNIT_AMBIG && b->heat >= c->floor) {
+                                        if (b->cls == UNIT_AMBIG && b->heat >= promote_floor(c)) {
                                                 ambig_taken += take;
                                                 ambig_left += !take;
                                         }
