@@ -1449,8 +1449,8 @@ static inline void emit_page(EmitState *e, EmitBlock *b, uint64_t i, int x) {
  * emit_vm() over the heat bytes of a NODE or MIXED block of 4 KiB pages, without exact statuses.
  * SSE2: 16 pages a step find the pages emit_page() may act on (a known DRAM page at or below
  * the demotion cut, a known CXL one at or above the promotion cut, an ambiguous one at or above
- * promote_floor()); only those are visited, in address order. plan_compute_reference() visits
- * every page.
+ * promote_floor()); only those are visited, in address order. plan_compute_reference() takes
+ * every block unit by unit through block_units() instead (test-plan-fast compares the two).
  */
 static void emit_block_fast(EmitState *e, const RangeView *v, const HeatBlock *hb, UnitClass cls, int idx, bool want_d,
                             bool want_p, BlockSum *sum) {
@@ -1468,8 +1468,9 @@ static void emit_block_fast(EmitState *e, const RangeView *v, const HeatBlock *h
                 .floor = promote_floor(e->c),
         };
 
+        assert(!e->c->exact_reference);
 #if defined(__SSE2__) && defined(__x86_64__)
-        if (!e->c->exact_reference) {
+        {
                 const __m128i ones = _mm_set1_epi8((char) 0xff), zero = _mm_setzero_si128();
                 const __m128i av = _mm_set1_epi8((char) (b.above + 1)), fv = _mm_set1_epi8((char) b.floor);
                 bool dram = cls == UNIT_DRAM, all_known = b.above < 0, none_known = b.above >= 255;
@@ -1531,7 +1532,8 @@ typedef struct TieCount {
 /* Units of block hb against the demotion cut at heat d_at and the known promotion cut at k_at
  * (-1: not asked), counted as emit_vm() would see them; true if every page of the block is known
  * to be on one node (a whole block: the only kind that can be one host-physical run or one huge
- * page). */
+ * page). plain: unit by unit through block_units() (plan_compute_reference()), else NODE and
+ * MIXED blocks 16 pages a step. */
 static bool tally_block(const Host *host, const RangeView *v, const HeatBlock *hb, Overlay *ov, BlockUnit *units, int d_at,
                         int k_at, bool plain, TieCount *d, TieCount *k) {
         uint64_t first = (hb->hva - v->spec.hva) >> PAGE_SHIFT, known = 0;
@@ -1539,7 +1541,7 @@ static bool tally_block(const Host *host, const RangeView *v, const HeatBlock *h
         size_t n;
 
         *d = *k = (TieCount) {};
-        if ((hb->kind == HEAT_BLOCK_MIXED || hb->kind == HEAT_BLOCK_NODE) && v->page_shift == 0 &&
+        if (!plain && (hb->kind == HEAT_BLOCK_MIXED || hb->kind == HEAT_BLOCK_NODE) && v->page_shift == 0 &&
             !(hb->huge && hb->n_pages == HUGE_PAGES) && !overlay_touches(ov, hb->hva, hb->n_pages)) {
                 int idx, above = known_above(hb);
                 UnitClass cls = class_of_node(host, hb->node, &idx);
@@ -1551,7 +1553,7 @@ static bool tally_block(const Host *host, const RangeView *v, const HeatBlock *h
                         uint64_t i = 0;
 
 #if defined(__SSE2__) && defined(__x86_64__)
-                        if (!plain) {
+                        {
                                 /* 16 pages a step: known, and of those sure (beyond the cut) and ties */
                                 const __m128i ones = _mm_set1_epi8((char) 0xff), zero = _mm_setzero_si128();
                                 const __m128i av = _mm_set1_epi8((char) (above + 1)), atv = _mm_set1_epi8((char) (at < 0 ? 0 : at));
@@ -1779,7 +1781,7 @@ static void emit_vm(Ctx *c, const Host *host, Units *out) {
                         if (!want_d && !want_p)
                                 continue;
                         (void) heatmap_range_block(h, ri, bi, &hb);
-                        if ((hb.kind == HEAT_BLOCK_MIXED || hb.kind == HEAT_BLOCK_NODE) && v.page_shift == 0 &&
+                        if (!c->exact_reference && (hb.kind == HEAT_BLOCK_MIXED || hb.kind == HEAT_BLOCK_NODE) && v.page_shift == 0 &&
                             !(hb.huge && hb.n_pages == HUGE_PAGES) && !overlay_touches(&ov, hb.hva, hb.n_pages)) {
                                 int idx;
                                 UnitClass cls = class_of_node(host, hb.node, &idx);
