@@ -178,9 +178,9 @@
  *    ambiguous. The window residency counters (complete passes, adjusted by moves) say how much
  *    of the VM is on DRAM and on CXL: what no known unit accounts for is hidden among the
  *    ambiguous ones. Then:
- *      - ambiguous units hot enough to promote are promoted query-first into room (b), never
- *        swapped (c), and no more of them than the VM's hidden CXL pages: a VM whose CXL pages
- *        are all known promotes nothing blindly;
+ *      - ambiguous units hot enough to promote (heat >= F; a pinned VM's at any heat) are
+ *        promoted query-first into room (b), never swapped (c), and no more of them than the
+ *        VM's hidden CXL pages: a VM whose CXL pages are all known promotes nothing blindly;
  *      - demotions are never blind: while DRAM pages are hidden, the demotions of (a) take no
  *        known DRAM unit hotter than the coolest ambiguous one (it might be hotter than the
  *        hidden page); the blocks holding such ambiguous units become queries[], and the next

@@ -2,11 +2,13 @@
 #pragma once
 
 /*
- * The planner's reference (private to src/core/plan.c and its tests): plan_compute() with pass 1
- * done the plain way, every block unit by unit through block_units() and every unit counted at
- * its heat level, where plan_compute() counts by level only what a selection can depend on
- * (plan.c, finish_scan()). The selection, ordering, simulation and queries are the same code, so
- * a change to the rules changes both alike: test-plan-fast checks that the two give the same plan,
+ * The planner's reference (private to src/core/plan.c and its tests): plan_compute() with both
+ * passes done the plain way, every block unit by unit through block_units(): pass 1 counts every
+ * unit at its heat level, where plan_compute() counts by level only what a selection can depend
+ * on (plan.c, finish_scan()); pass 2 (emit_vm(), tally_block()) takes the selected units from
+ * those units, where plan_compute() reads NODE and MIXED blocks 16 pages a step
+ * (emit_block_fast()). The selection, ordering, simulation and queries are the same code, so a
+ * change to the rules changes both alike: test-plan-fast checks that the two give the same plan,
  * move by move, query by query, and the same results and reasons, on random heat maps and
  * placements. Slow: ~3 ns per 4 KiB page.
  */

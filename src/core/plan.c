@@ -279,6 +279,12 @@ static bool ctx_every_unit(const Ctx *c) {
         return c->ops->every_unit;
 }
 
+/* The heat a unit needs to be promoted: the floor F, or 0 for a VM that wants every unit. Pass 2
+ * must take what select_vm() counted with it (its cuts say how many, not which heats). */
+static unsigned promote_floor(const Ctx *c) {
+        return ctx_every_unit(c) ? 0 : c->floor;
+}
+
 static unsigned promote_key(unsigned heat, bool known) {
         return heat * 2 + (known ? 1 : 0);
 }
@@ -1198,7 +1204,7 @@ static void select_vm(const Ctx *c, uint64_t cap, Selection *ret) {
                 .promote_known = { .hist = c->cxl, .down = true },
                 .promote_ambig = { .hist = c->ambig, .down = true },
         };
-        unsigned floor = ctx_every_unit(c) ? 0 : c->floor, dmax = hidden_dram_max_heat(c);
+        unsigned floor = promote_floor(c), dmax = hidden_dram_max_heat(c);
         uint64_t used = 0, room, demoted = 0, u = c->dram_pages, t = c->target_pages;
         /* ambiguous units can be on CXL only as many as the VM's CXL pages not known as units */
         uint64_t ambig_cap = hidden_pages(c, c->cxl, c->cxl_pages);
@@ -1296,7 +1302,7 @@ static int query_swap_heat(const Ctx *c) {
 /* How much a block is worth querying: promotion wants first (hottest), then demotion wants
  * (coldest), then any unknown block; -1: not at all. */
 static int query_priority(const Ctx *c, const BlockSum *s, int demote_heat, int swap_heat) {
-        unsigned floor = ctx_every_unit(c) ? 0 : c->floor;
+        unsigned floor = promote_floor(c);
 
         if (s->requery)
                 return (int) (LEVELS + (unsigned) MAX(s->ambig_max, 0));
@@ -1402,7 +1408,7 @@ typedef struct EmitBlock {
         UnitClass cls;
         int idx, above, d_at, k_at, a_at;
         bool ambig_ok;
-        unsigned floor;
+        unsigned floor;             /* promote_floor(): an ambiguous page below it is not taken */
         uint64_t ambig_taken, ambig_left;
 } EmitBlock;
 
@@ -1443,8 +1449,8 @@ static inline void emit_page(EmitState *e, EmitBlock *b, uint64_t i, int x) {
  * emit_vm() over the heat bytes of a NODE or MIXED block of 4 KiB pages, without exact statuses.
  * SSE2: 16 pages a step find the pages emit_page() may act on (a known DRAM page at or below
  * the demotion cut, a known CXL one at or above the promotion cut, an ambiguous one at or above
- * the floor); only those are visited, in address order. plan_compute_reference() visits every
- * page.
+ * promote_floor()); only those are visited, in address order. plan_compute_reference() takes
+ * every block unit by unit through block_units() instead (test-plan-fast compares the two).
  */
 static void emit_block_fast(EmitState *e, const RangeView *v, const HeatBlock *hb, UnitClass cls, int idx, bool want_d,
                             bool want_p, BlockSum *sum) {
@@ -1459,11 +1465,12 @@ static void emit_block_fast(EmitState *e, const RangeView *v, const HeatBlock *h
                 .k_at = want_p ? cut_all_heat(&e->s->promote_known) : 256,
                 .a_at = want_p ? cut_all_heat(&e->s->promote_ambig) : 256,
                 .ambig_ok = want_p && !(cls == UNIT_DRAM && hb->kind == HEAT_BLOCK_NODE), /* such a page is not on CXL */
-                .floor = e->c->floor,
+                .floor = promote_floor(e->c),
         };
 
+        assert(!e->c->exact_reference);
 #if defined(__SSE2__) && defined(__x86_64__)
-        if (!e->c->exact_reference) {
+        {
                 const __m128i ones = _mm_set1_epi8((char) 0xff), zero = _mm_setzero_si128();
                 const __m128i av = _mm_set1_epi8((char) (b.above + 1)), fv = _mm_set1_epi8((char) b.floor);
                 bool dram = cls == UNIT_DRAM, all_known = b.above < 0, none_known = b.above >= 255;
@@ -1525,7 +1532,8 @@ typedef struct TieCount {
 /* Units of block hb against the demotion cut at heat d_at and the known promotion cut at k_at
  * (-1: not asked), counted as emit_vm() would see them; true if every page of the block is known
  * to be on one node (a whole block: the only kind that can be one host-physical run or one huge
- * page). */
+ * page). plain: unit by unit through block_units() (plan_compute_reference()), else NODE and
+ * MIXED blocks 16 pages a step. */
 static bool tally_block(const Host *host, const RangeView *v, const HeatBlock *hb, Overlay *ov, BlockUnit *units, int d_at,
                         int k_at, bool plain, TieCount *d, TieCount *k) {
         uint64_t first = (hb->hva - v->spec.hva) >> PAGE_SHIFT, known = 0;
@@ -1533,7 +1541,7 @@ static bool tally_block(const Host *host, const RangeView *v, const HeatBlock *h
         size_t n;
 
         *d = *k = (TieCount) {};
-        if ((hb->kind == HEAT_BLOCK_MIXED || hb->kind == HEAT_BLOCK_NODE) && v->page_shift == 0 &&
+        if (!plain && (hb->kind == HEAT_BLOCK_MIXED || hb->kind == HEAT_BLOCK_NODE) && v->page_shift == 0 &&
             !(hb->huge && hb->n_pages == HUGE_PAGES) && !overlay_touches(ov, hb->hva, hb->n_pages)) {
                 int idx, above = known_above(hb);
                 UnitClass cls = class_of_node(host, hb->node, &idx);
@@ -1545,7 +1553,7 @@ static bool tally_block(const Host *host, const RangeView *v, const HeatBlock *h
                         uint64_t i = 0;
 
 #if defined(__SSE2__) && defined(__x86_64__)
-                        if (!plain) {
+                        {
                                 /* 16 pages a step: known, and of those sure (beyond the cut) and ties */
                                 const __m128i ones = _mm_set1_epi8((char) 0xff), zero = _mm_setzero_si128();
                                 const __m128i av = _mm_set1_epi8((char) (above + 1)), atv = _mm_set1_epi8((char) (at < 0 ? 0 : at));
@@ -1773,7 +1781,7 @@ static void emit_vm(Ctx *c, const Host *host, Units *out) {
                         if (!want_d && !want_p)
                                 continue;
                         (void) heatmap_range_block(h, ri, bi, &hb);
-                        if ((hb.kind == HEAT_BLOCK_MIXED || hb.kind == HEAT_BLOCK_NODE) && v.page_shift == 0 &&
+                        if (!c->exact_reference && (hb.kind == HEAT_BLOCK_MIXED || hb.kind == HEAT_BLOCK_NODE) && v.page_shift == 0 &&
                             !(hb.huge && hb.n_pages == HUGE_PAGES) && !overlay_touches(&ov, hb.hva, hb.n_pages)) {
                                 int idx;
                                 UnitClass cls = class_of_node(host, hb.node, &idx);
@@ -1807,7 +1815,7 @@ static void emit_vm(Ctx *c, const Host *host, Units *out) {
                                         bool take = b->cls == UNIT_CXL ? cut_takes(&s->promote_known, b->heat, b->pages, &k_left)
                                                                        : cut_takes(&s->promote_ambig, b->heat, b->pages, &a_left);
 
-                                        if (b->cls == UNIT_AMBIG && b->heat >= c->floor) {
+                                        if (b->cls == UNIT_AMBIG && b->heat >= promote_floor(c)) {
                                                 ambig_taken += take;
                                                 ambig_left += !take;
                                         }

@@ -1202,6 +1202,10 @@ static void test_keep_blocks_whole(void) {
  *   pinned:   | 128M@0:1 |          → all of it promoted, cold or not
  *   pinned:   | 900M@10:0 | 600M@0:1 | on a 1G node → does not fit, and its DRAM pages stay
  *   never:    | 512M@0:0 |  + b: | 512M@200:1 | budget 512M → a keeps its DRAM, b gets the rest
+ *   pinned:   | 1M@200:0 1M@c:1 |  one 2 MiB block, c = 0 or 40 (below the floor 49): MIXED(0, c)
+ *             after the pass, so the cold pages' node is not known → the 1M on CXL promoted
+ *             query-first all the same (the second pass once skipped ambiguous pages below the
+ *             floor: nothing moved); planned again, nothing moves
  */
 static void test_pin_never(void) {
         {
@@ -1253,6 +1257,25 @@ static void test_pin_never(void) {
                 check_u64(p->vms[0].dram_target_bytes, UINT64_C(512) << 20);
                 check_u64(sum_moves(p, PLAN_PROMOTE, 1), PG(512) - DIV_ROUND_UP(PG(1024) * 5, 100));
                 check(strstr(p->vms[0].reason, "stay where they are"));
+                world_done(&w);
+        }
+        /* the cold half of a MIXED block is ambiguous: promoted query-first, below the floor too */
+        for (unsigned cold = 0; cold <= 40; cold += 40) {
+                _cleanup_(plan_freep) Plan *p = NULL, *again = NULL;
+                World w;
+
+                world_init(&w, TWO_NODES, 2);
+                (void) one_vm(&w, (const Seg[]) { S(PG(1), 200, 0), S(PG(1), (uint8_t) cold, 1) }, 2);
+                w.vm[0].in.policy.kind = PLAN_POLICY_PIN;
+                p = world_step(&w);
+                check_u64(sum_moves(p, PLAN_PROMOTE, -1), PG(1));
+                check_int(p->n_moves, 1);
+                check_int(p->moves[0].from_node, PLAN_NODE_ANY);
+                check_u64(p->moves[0].hva, vm_hva(&w.vm[0], PG(1)));
+                check(strstr(p->vms[0].reason, "promoting 1 MiB"));
+                check_u64(vm_pages_on_tier(&w, &w.vm[0], NODE_TIER_DRAM, 0, PG(2)), PG(2));
+                again = world_plan(&w);
+                check_int(again->n_moves, 0);
                 world_done(&w);
         }
 }
