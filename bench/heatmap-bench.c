@@ -38,6 +38,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "callgrind-self.h"
 #include "vtism/heatmap.h"
 #include "vtism/idle-pages-format.h"
 #include "vtism/macro.h"
@@ -223,45 +224,21 @@ static HeatMap *new_map(const Pattern *pt, uint64_t ram) {
 
 /* Instructions executed inside bench_cycle() for the pattern, from a callgrind run of ourselves. */
 static int callgrind_pattern(const char *self, const Pattern *pt, uint64_t gib, unsigned cycles, uint64_t *ret_ir) {
-        char gib_s[32], cycles_s[32], out[64], line[512];
-        _cleanup_fclose_ FILE *f = NULL;
-        pid_t pid;
-        int status;
+        char gib_s[32], cycles_s[32];
+        const char *argv[7];
+        size_t n = 0;
 
         snprintf(gib_s, sizeof(gib_s), "%" PRIu64, gib);
         snprintf(cycles_s, sizeof(cycles_s), "%u", cycles);
-        snprintf(out, sizeof(out), "/tmp/heatmap-bench-callgrind.%d", (int) getpid());
-        fflush(stdout);
-        pid = fork();
-        if (pid < 0)
-                return -errno;
-        if (pid == 0) {
-                char arg_out[96];
-
-                snprintf(arg_out, sizeof(arg_out), "--callgrind-out-file=%s", out);
-                if (!freopen("/dev/null", "w", stderr) || !freopen("/dev/null", "w", stdout))
-                        _exit(127);
-                execlp("valgrind", "valgrind", "--tool=callgrind", "--collect-atstart=no", "--toggle-collect=bench_cycle",
-                       arg_out, self, use_decoder ? "--decoder" : "--one", use_decoder ? "--one" : pt->name,
-                       use_decoder ? pt->name : gib_s, use_decoder ? gib_s : cycles_s, use_decoder ? cycles_s : NULL,
-                       (char *) NULL);
-                _exit(127);
-        }
-        if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-                (void) unlink(out);
-                return -ECHILD;
-        }
-        f = fopen(out, "re");
-        if (!f)
-                return -errno;
-        while (fgets(line, sizeof(line), f))
-                if (strncmp(line, "summary:", 8) == 0 || strncmp(line, "totals:", 7) == 0) {
-                        *ret_ir = strtoull(strchr(line, ':') + 1, NULL, 10);
-                        (void) unlink(out);
-                        return 0;
-                }
-        (void) unlink(out);
-        return -EIO;
+        argv[n++] = self;
+        if (use_decoder)
+                argv[n++] = "--decoder";
+        argv[n++] = "--one";
+        argv[n++] = pt->name;
+        argv[n++] = gib_s;
+        argv[n++] = cycles_s;
+        argv[n] = NULL;
+        return callgrind_self("bench_cycle", argv, ret_ir);
 }
 
 static void run(const Pattern *pt, uint64_t gib, unsigned cycles, const char *self) {

@@ -12,15 +12,13 @@
  *     build/bench/plan-bench --one GIB 4k|thp scattered|clustered steady|moving
  *     build/bench/plan-bench --density PCT ...  PCT % hot instead of 10 (before any of the above)
  */
-#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <time.h>
-#include <unistd.h>
 
+#include "callgrind-self.h"
 #include "vtism/heatmap.h"
 #include "vtism/macro.h"
 #include "vtism/plan.h"
@@ -155,44 +153,15 @@ static const char *case_name(const Case *c, char *buf, size_t size) {
 
 /* Instructions executed inside plan_compute() for the case, from a callgrind run of ourselves. */
 static int callgrind_case(const char *self, const Case *c, uint64_t *ret_ir) {
-        char gib[32], out[64], line[512];
-        _cleanup_fclose_ FILE *f = NULL;
-        pid_t pid;
-        int status;
+        char gib[32], dens[16];
 
         snprintf(gib, sizeof(gib), "%" PRIu64, c->gib);
-        snprintf(out, sizeof(out), "/tmp/plan-bench-callgrind.%d", (int) getpid());
-        fflush(stdout);
-        pid = fork();
-        if (pid < 0)
-                return -errno;
-        if (pid == 0) {
-                char arg_out[96], dens[16];
-
-                snprintf(arg_out, sizeof(arg_out), "--callgrind-out-file=%s", out);
-                if (!freopen("/dev/null", "w", stderr) || !freopen("/dev/null", "w", stdout))
-                        _exit(127);
-                snprintf(dens, sizeof(dens), "%u", c->density);
-                execlp("valgrind", "valgrind", "--tool=callgrind", "--collect-atstart=no", "--toggle-collect=plan_compute",
-                       arg_out, self, "--density", dens, "--one", gib, c->thp ? "thp" : "4k", c->scattered ? "scattered" : "clustered",
-                       c->moving ? "moving" : "steady", (char *) NULL);
-                _exit(127);
-        }
-        if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-                (void) unlink(out);
-                return -ECHILD;
-        }
-        f = fopen(out, "re");
-        if (!f)
-                return -errno;
-        while (fgets(line, sizeof(line), f))
-                if (strncmp(line, "summary:", 8) == 0 || strncmp(line, "totals:", 7) == 0) {
-                        *ret_ir = strtoull(strchr(line, ':') + 1, NULL, 10);
-                        (void) unlink(out);
-                        return 0;
-                }
-        (void) unlink(out);
-        return -EIO;
+        snprintf(dens, sizeof(dens), "%u", c->density);
+        return callgrind_self("plan_compute",
+                              (const char *[]) { self, "--density", dens, "--one", gib, c->thp ? "thp" : "4k",
+                                                 c->scattered ? "scattered" : "clustered", c->moving ? "moving" : "steady",
+                                                 NULL },
+                              ret_ir);
 }
 
 int main(int argc, char *argv[]) {

@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * The real manager on a fixture tree, cycles run by hand (test-manager-faults,
- * test-manager-libvirt): a fake /proc with fixture QEMUs whose pids are real processes (children
+ * test-manager-libvirt) or by its own loop (test-manager-slices): a fake /proc with fixture QEMUs whose pids are real processes (children
  * that wait, so that the migrator's move_pages(2) has a process to ask), a copy of one of
  * tests/data/sysfs-* with a page_idle bitmap, a vtism.conf, and the daemon's log captured in a
- * file the test reads back (shown at exit, whatever the outcome).
+ * file the test reads back (shown at exit, whatever the outcome; capture_log()).
  *
- * Each fixture QEMU has RAM_MIB of guest RAM at BASE_HVA, every page present at PFN0 + i.
+ * Each fixture QEMU has RAM_MIB of guest RAM at BASE_HVA, its first N_PRESENT pages present at
+ * PFN0 + i and the rest a hole in its pagemap. Both are every page of 64 MiB unless the test
+ * defines them before including this header (test-manager-slices: 4,096 pages of 64 GiB).
  */
 #pragma once
 
@@ -31,21 +33,29 @@
 #include "vtism/util.h"
 
 #define BASE_HVA UINT64_C(0x40000000)
+#ifndef RAM_MIB
 #define RAM_MIB 64u
+#endif
 #define N_PAGES (RAM_MIB * 256u)
+#ifndef N_PRESENT
+#define N_PRESENT N_PAGES
+#endif
 #define PFN0 UINT64_C(0x10000)
 
 static char *root;
 static char *proc_root, *sysfs_root;
 static int real_stderr = -EBADF;
 static char *log_path;
+
+/* pid's pagemap: N_PRESENT pages present, then a hole to the end of its RAM_MIB. */
 static inline void write_pagemap(pid_t pid) {
-        static uint64_t pagemap[N_PAGES];
+        _cleanup_free_ uint64_t *present = xcalloc(N_PRESENT, sizeof(uint64_t));
         _cleanup_free_ char *p = xasprintf("%s/%d/pagemap", proc_root, (int) pid);
 
-        for (unsigned i = 0; i < N_PAGES; i++)
-                pagemap[i] = (UINT64_C(1) << 63) | (PFN0 + i);
-        fixture_write_at(p, pagemap, sizeof(pagemap), BASE_HVA / 4096 * 8);
+        for (unsigned i = 0; i < N_PRESENT; i++)
+                present[i] = (UINT64_C(1) << 63) | (PFN0 + i);
+        fixture_write_at(p, present, N_PRESENT * sizeof(uint64_t), BASE_HVA / 4096 * 8);
+        check(truncate(p, (off_t) ((BASE_HVA + (uint64_t) RAM_MIB * MIB) / 4096 * 8)) == 0);
 }
 
 /* The tree under /tmp (name: the test's), with tests/data/SYSFS as /sys and conf as vtism.conf. */
@@ -63,9 +73,9 @@ static inline void build_fixture(const char *name, const char *sysfs, const char
 
         tmptree_parents(sysfs_root, "kernel/mm/page_idle/bitmap");
         bitmap = xasprintf("%s/kernel/mm/page_idle/bitmap", sysfs_root);
-        fixture_write_at(bitmap, &zero, sizeof(zero), (PFN0 + N_PAGES) / 64 * 8);
+        fixture_write_at(bitmap, &zero, sizeof(zero), (PFN0 + N_PRESENT) / 64 * 8);
         kpageflags = xasprintf("%s/kpageflags", proc_root);
-        fixture_write_at(kpageflags, &zero, sizeof(zero), (PFN0 + N_PAGES) * 8);
+        fixture_write_at(kpageflags, &zero, sizeof(zero), (PFN0 + N_PRESENT) * 8);
 
         tmptree_write_str(root, "vtism.conf", conf);
 }

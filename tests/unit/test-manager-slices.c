@@ -16,100 +16,24 @@
  * The VM's pid is a real process (a child that waits) so that the placement queries at the end of
  * the cycle have a process to ask; everything else comes from the fixture /proc.
  */
-#include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/un.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include "check.h"
-#include "fixture.h"
-#include "tmptree.h"
-#include "vtism/log.h"
-#include "vtism/manager.h"
-#include "vtism/tracker.h"
-#include "vtism/util.h"
-
-#define BASE_HVA UINT64_C(0x40000000)
+/* The fixture QEMU (manager-fixture.h): 64 GiB of guest RAM, the first N_PRESENT pages present. */
 #define RAM_GIB 64u
 #define RAM_MIB (RAM_GIB * 1024u)
 #define N_PRESENT 4096u
-#define PFN0 UINT64_C(0x10000)
+#include "manager-fixture.h"
+
 #define WATCHDOG_USEC 8000u
 #define CLIENT_EVERY_USEC 2000u
 #define PASSES 3u
 #define DEADLINE_USEC (600 * USEC_PER_SEC)
-
-static char *root, *proc_root, *sysfs_root;
-static pid_t child = -1;
-
-static void at_exit(void) {
-        if (child > 0) {
-                (void) kill(child, SIGKILL);
-                (void) waitpid(child, NULL, 0);
-        }
-        if (root)
-                tmptree_remove(root);
-        root = NULL;
-}
-
-static void write_pid_file(pid_t pid, const char *file, const void *data, size_t size) {
-        _cleanup_free_ char *path = xasprintf("%d/%s", (int) pid, file);
-
-        tmptree_write(proc_root, path, data, size);
-}
-
-static void build_fixture(pid_t pid) {
-        _cleanup_free_ char *from = xasprintf("%s/sysfs-1node", getenv("VTISM_TEST_DATA"));
-        _cleanup_free_ char *bitmap = NULL, *kpageflags = NULL, *stat = NULL, *maps = NULL, *pm = NULL;
-        static const char status[] = "Name:\tqemu-system-x86\nUid:\t0\t0\t0\t0\n";
-        _cleanup_free_ uint64_t *present = xcalloc(N_PRESENT, sizeof(uint64_t));
-        uint64_t zero = 0;
-        char buf[256];
-        int n;
-
-        root = tmptree_new("test-manager-slices");
-        proc_root = xasprintf("%s/proc", root);
-        sysfs_root = xasprintf("%s/sys", root);
-        check(mkdir(proc_root, 0755) == 0);
-        check(mkdir(sysfs_root, 0755) == 0);
-        tmptree_copy(from, sysfs_root);
-
-        tmptree_parents(sysfs_root, "kernel/mm/page_idle/bitmap");
-        bitmap = xasprintf("%s/kernel/mm/page_idle/bitmap", sysfs_root);
-        fixture_write_at(bitmap, &zero, sizeof(zero), (PFN0 + N_PRESENT) / 64 * 8);
-        kpageflags = xasprintf("%s/kpageflags", proc_root);
-        fixture_write_at(kpageflags, &zero, sizeof(zero), (PFN0 + N_PRESENT) * 8);
-
-        tmptree_write_str(root, "vtism.conf",
-                          "global = {\n"
-                          "  tracker = \"page_idle\";\n"
-                          "  sample_interval_ms = 100;\n"
-                          "  libvirt_uri = \"qemu+unix:///system?socket=/nonexistent/test-manager-slices\";\n"
-                          "};\n");
-
-        n = snprintf(buf, sizeof(buf), "qemu-system-x86_64%c-m%c%u%c-name%cguest=big%c", 0, 0, RAM_MIB, 0, 0, 0);
-        write_pid_file(pid, "cmdline", buf, (size_t) n);
-        stat = xasprintf("%d (qemu-system-x86) S 1 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 %d 0 0\n", (int) pid, 1000 + (int) pid);
-        write_pid_file(pid, "stat", stat, strlen(stat));
-        write_pid_file(pid, "status", status, strlen(status));
-        maps = xasprintf("%" PRIx64 "-%" PRIx64 " rw-p 00000000 00:00 0 \n", BASE_HVA, BASE_HVA + (uint64_t) RAM_MIB * MIB);
-        write_pid_file(pid, "maps", maps, strlen(maps));
-
-        /* A sparse pagemap: the first N_PRESENT pages present, the rest of 64 GiB a hole. */
-        for (unsigned i = 0; i < N_PRESENT; i++)
-                present[i] = (UINT64_C(1) << 63) | (PFN0 + i);
-        pm = xasprintf("%s/%d/pagemap", proc_root, (int) pid);
-        fixture_write_at(pm, present, N_PRESENT * sizeof(uint64_t), BASE_HVA / 4096 * 8);
-        check(truncate(pm, (off_t) ((BASE_HVA + (uint64_t) RAM_MIB * MIB) / 4096 * 8)) == 0);
-}
 
 typedef struct Probe {
         Manager *m;
@@ -170,13 +94,6 @@ static int on_client(sd_event_source *s, uint64_t usec, void *userdata) {
         return 0;
 }
 
-static Vm *the_vm(Manager *m) {
-        for (size_t i = 0; i < m->n_vms; i++)
-                if (m->vms[i]->pid == child)
-                        return m->vms[i];
-        return NULL;
-}
-
 int main(void) {
         _cleanup_(manager_freep) Manager *m = NULL;
         _cleanup_free_ char *conf = NULL, *notify_path = NULL, *wd = NULL;
@@ -186,6 +103,7 @@ int main(void) {
         Probe p = {};
         sd_event_source *notify_source = NULL;
         usec_t start;
+        pid_t child;
         Vm *vm;
 
         if (!getenv("VTISM_TEST_DATA")) {
@@ -195,12 +113,14 @@ int main(void) {
         log_setup("vtismd", LOG_TARGET_CONSOLE);
         atexit(at_exit);
 
-        child = fork();
-        check(child >= 0);
-        if (child == 0)
-                for (;;)
-                        pause();
-        build_fixture(child);
+        child = spawn_sleeper();
+        build_fixture("test-manager-slices", "sysfs-1node",
+                      "global = {\n"
+                      "  tracker = \"page_idle\";\n"
+                      "  sample_interval_ms = 100;\n"
+                      "  libvirt_uri = \"qemu+unix:///system?socket=/nonexistent/test-manager-slices\";\n"
+                      "};\n");
+        add_vm(child, "big");
         conf = xasprintf("%s/vtism.conf", root);
 
         /* sd-event's watchdog pings a socket of ours. */
@@ -238,7 +158,7 @@ int main(void) {
         /* The first pass marks idle, the next ones check and mark again. */
         start = clock_now_usec(CLOCK_MONOTONIC);
         for (;;) {
-                vm = the_vm(m);
+                vm = vm_of(m, child);
                 if (vm && vm->cycles >= PASSES && !m->cycle_running)
                         break;
                 if (clock_now_usec(CLOCK_MONOTONIC) - start > DEADLINE_USEC) {

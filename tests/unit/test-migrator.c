@@ -559,6 +559,14 @@ static void options_small(MigratorOptions *o) {
         o->retry_delay_usec = 1000;
 }
 
+/* options_small() with batches sized to take 1 us: always their minimum, 64 pages. */
+static void options_min_batches(MigratorOptions *o) {
+        options_small(o);
+        o->batch_pages_min = 64;
+        o->batch_usec = 1;
+        o->batch_max_usec = 1;
+}
+
 static int loop_run(usec_t timeout) {
         usec_t t0 = real_now();
         int r = sd_event_run(ev, timeout);
@@ -768,11 +776,8 @@ static void test_gone_and_shared(void) {
 static void test_exit_mid_plan(void) {
         MigratorOptions o;
 
-        options_small(&o);
+        options_min_batches(&o);
         o.batch_pages_max = 512;
-        o.batch_pages_min = 64;
-        o.batch_usec = 1;
-        o.batch_max_usec = 1; /* always the minimum */
         setup(&o);
         procs[0].exit_at_move_call = 3;
         procs[1].zombie_at_move_call = 2;
@@ -800,10 +805,7 @@ static void test_exit_mid_plan(void) {
 static void test_exit_during_call(void) {
         MigratorOptions o;
 
-        options_small(&o);
-        o.batch_pages_min = 64;
-        o.batch_usec = 1;
-        o.batch_max_usec = 1; /* always the minimum */
+        options_min_batches(&o);
         setup(&o);
         procs[0].exit_after_move_call = 2;
         for (unsigned i = 64; i < 72; i++)
@@ -828,10 +830,7 @@ static void test_exit_during_call(void) {
 static void test_pid_reuse(void) {
         MigratorOptions o;
 
-        options_small(&o);
-        o.batch_pages_min = 64;
-        o.batch_usec = 1;
-        o.batch_max_usec = 1; /* always the minimum */
+        options_min_batches(&o);
         setup(&o);
         procs[0].reuse_after_move_call = 1;
         plan_begin(UINT64_MAX);
@@ -889,10 +888,7 @@ static void test_pause(void) {
         MigratorOptions o;
         unsigned calls;
 
-        options_small(&o);
-        o.batch_pages_min = 64;
-        o.batch_usec = 1;
-        o.batch_max_usec = 1; /* always the minimum */
+        options_min_batches(&o);
         setup(&o);
         rec.on_moved = pause_now;
         plan_begin(UINT64_MAX);
@@ -938,10 +934,7 @@ static void remember_round(const MigratorRound *r) {
 static void test_replace(void) {
         MigratorOptions o;
 
-        options_small(&o);
-        o.batch_pages_min = 64;
-        o.batch_usec = 1;
-        o.batch_max_usec = 1; /* always the minimum */
+        options_min_batches(&o);
         setup(&o);
         rounds_seen = 0;
         rec.on_moved = replace_now;
@@ -1285,10 +1278,7 @@ static int on_pipe_flag(sd_event_source *s, int fd, uint32_t revents, void *user
 static void setup_flight(void) {
         MigratorOptions o;
 
-        options_small(&o);
-        o.batch_pages_min = 64;
-        o.batch_usec = 1;
-        o.batch_max_usec = 1; /* always the minimum */
+        options_min_batches(&o);
         setup(&o);
         memset(rounds_in_order, 0, sizeof(rounds_in_order));
         rec.on_round = note_round;
@@ -1441,10 +1431,7 @@ static void forget_now(void) {
 static void test_forget(void) {
         MigratorOptions o;
 
-        options_small(&o);
-        o.batch_pages_min = 64;
-        o.batch_usec = 1;
-        o.batch_max_usec = 1; /* always the minimum */
+        options_min_batches(&o);
         setup(&o);
         rec.on_moved = forget_now;
         plan_begin(UINT64_MAX);
@@ -1883,10 +1870,7 @@ static void test_queries_first(void) {
 static void test_not_allowed(void) {
         MigratorOptions o;
 
-        options_small(&o);
-        o.batch_pages_min = 64;
-        o.batch_usec = 1;
-        o.batch_max_usec = 1; /* always the minimum */
+        options_min_batches(&o);
         setup(&o);
         procs[0].allowed = 1u << 0;
         for (unsigned i = 1000; i < 1064; i++)
