@@ -101,6 +101,9 @@ typedef struct Vm {
         unsigned long long start_time;
         unsigned sources;          /* VmSourceBit */
         unsigned resync_seen;      /* sources that re-announced it during their current resync */
+        unsigned announce_source;  /* the manager's: the source that found it while its "found" line is
+                                    * still to be said (identities not settled since), else 0 */
+        bool policy_stale;         /* the manager's: resolve its policy again once identities are settled */
 
         char *machine;             /* QEMU machine type as given, NULL for the default */
         uint64_t ram_bytes;
@@ -161,8 +164,10 @@ bool vm_set_libvirt_policy(Vm *vm, const char *xml);
 /*
  * Set id, name, uuid and identity_conflict of every VM from what the sources said, by the rules
  * at the top of this file; vms in any order (discovery order is vm->seq). Calls changed() for each
- * VM whose id, name, uuid or identity_conflict changed. O(n^2) string compares: a few ms for a
- * thousand VMs.
+ * VM whose id, name, uuid or identity_conflict changed. O(n log n): one sorted index of what the
+ * VMs hold by themselves, a hash of the claims accepted so far, a binary search and a probe per
+ * claim. Every VM is resolved against all others, so the manager runs it once per burst of VM
+ * events, not once per event (manager_identities_settle(), bench/identity-bench).
  */
 void vm_resolve_identities(Vm **vms, size_t n, void (*changed)(Vm *vm, void *userdata), void *userdata);
 
