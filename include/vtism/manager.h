@@ -335,11 +335,13 @@ void manager_vms_done(Manager *m);
  * read at last) only marks them stale and enables a defer source of the loop's highest priority,
  * which settles them before anything else is dispatched: n VMs a source reports in one go (a /proc
  * scan, libvirt's queue or resync) cost one vm_resolve_identities() pass, O(n log n), not n. Until
- * then a VM just found has the placeholder id and name "pid-<pid>" (it claims nothing yet), is not
- * announced (its "found" line, policy and run state are logged once settled), and others keep what
- * they were last resolved to: everything that reads an id, name, uuid, trust or policy (lookups,
- * the bus's VM lists, the cycle and its plan) calls manager_identities_settle() first, which
- * resolves now if anything is pending and costs nothing otherwise.
+ * then a VM just found has the placeholder id and name "pid-<pid>" (it claims nothing yet) and is
+ * not announced (its "found" line, policy and run state are logged once resolved); a VM whose own
+ * sources' word changed (libvirt's joined or left it) has its run-state lines wait the same way, so
+ * that the journal names it as it is; the others keep what they were last resolved to. Everything
+ * that reads an id, name, uuid, trust or policy (lookups, the bus's VM lists, the cycle and its
+ * plan, a reload) calls manager_identities_settle() first, which resolves now if anything is
+ * pending and costs nothing otherwise.
  */
 void manager_identities_settle(Manager *m);
 /* By id, then uuid, then name, then QEMU pid (identities settled first). -ENOENT if none, -ENOTUNIQ if two VMs have that name

@@ -101,9 +101,11 @@ typedef struct Vm {
         unsigned long long start_time;
         unsigned sources;          /* VmSourceBit */
         unsigned resync_seen;      /* sources that re-announced it during their current resync */
-        unsigned announce_source;  /* the manager's: the source that found it while its "found" line is
-                                    * still to be said (identities not settled since), else 0 */
-        bool policy_stale;         /* the manager's: resolve its policy again once identities are settled */
+        /* The manager's, between a VM event and the resolution that follows it (manager.h,
+         * manager_identities_settle()): */
+        unsigned announce_source;  /* the source that found it, while its "found" line is to be said */
+        bool identity_stale;       /* its own sources' word changed: its id and name are not its own yet */
+        bool policy_stale;         /* its policy is to be resolved again */
 
         char *machine;             /* QEMU machine type as given, NULL for the default */
         uint64_t ram_bytes;
@@ -131,6 +133,8 @@ typedef struct Vm {
         VmRunState run_state;      /* libvirt's word (vmsource.h); RUNNING without it. Not RUNNING:
                                     * neither sampled (its heat is kept, not decayed) nor moved */
         char *run_state_why;       /* libvirt's words for it, NULL when RUNNING */
+        VmRunState run_state_logged; /* the state its last line said (RUNNING before any): a change is
+                                    * said once its identity is resolved */
         unsigned restart_period;   /* cycles whose accesses are thrown away (the tracker's period is
                                     * started again) after a migration read or wrote all of it */
 

@@ -68,9 +68,10 @@ static void identities_invalidate(Manager *m);
 static void remove_vm(Manager *m, size_t index, const char *reason, const char *why) {
         Vm *vm = m->vms[index];
 
-        /* Found in this very burst: announced first, so that its "lost" line follows a "found" one
-         * and both name it as resolved (settling moves no VM in m->vms). */
-        if (vm->announce_source)
+        /* Found in this very burst (or its own identity changed in it): resolved first, so that
+         * its "lost" line follows its "found" one and names it as it is (settling moves no VM in
+         * m->vms). A VM gone that was known before costs no pass here: n gone, one pass. */
+        if (vm->announce_source || vm->identity_stale)
                 manager_identities_settle(m);
         log_fields(LOG_INFO, FIELDS({ "MESSAGE_ID", VTISM_MESSAGE_VM_LOST_STR }, { "VTISM_VM", vm->id }, { "VTISM_VM_NAME", vm->name },
                                     { "VTISM_VM_LOST_REASON", reason }),
@@ -136,11 +137,14 @@ static void vm_resolve_policy(Manager *m, Vm *vm) {
                { "VTISM_RUN_STATE", vm_run_state_to_string((vm)->run_state) ?: "?" },                     \
                { "VTISM_RUN_STATE_REASON", (vm)->run_state_why })
 
-/* The line of a change from old to the VM's run state now. */
-static void log_run_state(const Vm *vm, VmRunState old) {
-        VmRunState rs = vm->run_state;
+/* The line of a change of the VM's run state since its last one, if any. */
+static void log_run_state(Vm *vm) {
+        VmRunState rs = vm->run_state, old = vm->run_state_logged;
         const char *why = vm->run_state_why;
 
+        if (rs == old)
+                return;
+        vm->run_state_logged = rs;
         if (rs != VM_RUN_RUNNING)
                 log_fields(LOG_INFO, RUN_STATE_FIELDS(vm, rs == VM_RUN_PAUSED ? VTISM_MESSAGE_VM_PAUSED_STR :
                                                           rs == VM_RUN_MIGRATING_OUT ? VTISM_MESSAGE_VM_MIGRATING_OUT_STR :
@@ -162,17 +166,24 @@ static void log_run_state(const Vm *vm, VmRunState old) {
 
 static void vm_set_run_state(Manager *m, Vm *vm, VmRunState rs, const char *why) {
         VmRunState old = vm->run_state;
+        /* What the VM is called is resolved in this burst's pass, its lines wait for it: */
+        bool wait = vm->announce_source || vm->identity_stale;
 
         if (rs == old && streq_ptr(why, vm->run_state_why))
                 return;
+        if (wait && rs != old && vm->run_state_logged != old) {
+                /* ... but a line still waiting is said before the next one, not lost */
+                manager_identities_settle(m);
+                wait = false;
+        }
         free(vm->run_state_why);
         vm->run_state_why = why ? xstrdup(why) : NULL;
         vm->run_state = rs;
         manager_notify_changed(m, MANAGER_CHANGED_VMS);
         if (rs == old)
                 return;
-        if (!vm->announce_source) /* else its "found" line comes first, with the state it has then */
-                log_run_state(vm, old);
+        if (!wait)
+                log_run_state(vm);
 
         if (rs != VM_RUN_RUNNING) {
                 manager_placement_hold_vm(m, vm);
@@ -289,8 +300,7 @@ static void vm_announce(Manager *m, Vm *vm) {
                            vm->name, (int) vm->pid, source, vm->error, vm->identity_conflict ? "; " : "",
                            vm->identity_conflict ?: "");
         vm_resolve_policy(m, vm);
-        if (vm->run_state != VM_RUN_RUNNING)
-                log_run_state(vm, VM_RUN_RUNNING);
+        log_run_state(vm);
 }
 
 static int cmp_vm_seq(const void *a, const void *b) {
@@ -349,10 +359,12 @@ void manager_identities_settle(Manager *m) {
         for (size_t i = 0; i < m->n_vms; i++) {
                 Vm *vm = m->vms[i];
 
+                vm->identity_stale = false;
                 if (vm->announce_source) {
                         found[n_found++] = vm; /* its "found" line says it all */
                         continue;
                 }
+                log_run_state(vm); /* a change that waited for its name */
                 if (vm->policy_stale) {
                         vm->policy_stale = false;
                         vm_resolve_policy(m, vm); /* its command line or libvirt metadata changed */
@@ -407,6 +419,7 @@ static void on_vm_started(Manager *m, unsigned source, const VmIdentity *id) {
                 }
                 vm->resync_seen |= source;
                 if (changed) {
+                        vm->identity_stale = true;
                         vm->policy_stale = true; /* the command line or metadata may have changed */
                         identities_invalidate(m);
                         manager_notify_changed(m, MANAGER_CHANGED_VMS);
@@ -492,6 +505,7 @@ static void on_vm_event(VmSource *s, VmEvent event, const VmIdentity *id, void *
                                         remove_vm(m, i, "gone", "is gone");
                                         continue;
                                 }
+                                vm->identity_stale = true;
                                 if (source == VM_SOURCE_LIBVIRT) /* nobody can say now: it runs */
                                         vm_set_run_state(m, vm, VM_RUN_RUNNING, NULL);
                         }
