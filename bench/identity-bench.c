@@ -11,10 +11,10 @@
  *            all of them once, O(n log n).
  * Both include all the handler does (merging by pid, trust, announcing each VM, its policy) but the
  * log lines (the manager logs at LOG_ERR here). The mix is the adversarial one of issue 12: half
- * libvirt domains (through a fake libvirt source: vmsource_libvirt_new() is wrapped at link time),
- * half /proc processes of root's that claim a name and uuid (one in eight a name and uuid a
- * libvirt domain has, one in eight those another process claimed first). Prints the total and
- * per-VM wall time, the passes made and the conflicts found (the same both ways).
+ * libvirt domains (through tests/unit/fake-libvirt.h's source: vmsource_libvirt_new() is wrapped
+ * at link time), half /proc processes of root's that claim a name and uuid (one in eight a name
+ * and uuid a libvirt domain has, one in eight those another process claimed first). Prints the
+ * total and per-VM wall time, the passes made and the conflicts found (the same both ways).
  *
  *   identity-bench [--no-before] [N...]      (default: 100 300 1000 3000)
  */
@@ -26,6 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../tests/unit/fake-libvirt.h" /* the manager's handler, to call ourselves */
 #include "vtism/log.h"
 #include "vtism/manager.h"
 #include "vtism/util.h"
@@ -36,32 +37,8 @@
 #define IDENTITY_BENCH_DATA "tests/data"
 #endif
 
-/* ---- a fake libvirt source: the manager's handler, to call ourselves ---- */
-
-static VmSource fake_libvirt, fake_proc; /* any source but the manager's libvirt one is /proc's */
-static VmSourceHandler handler;
-static void *handler_userdata;
-
-static void fake_free(VmSource *s) {
-        (void) s;
-}
-
-static const VmSourceVTable fake_vtable = { .name = "libvirt", .free = fake_free };
-
-int __wrap_vmsource_libvirt_new(sd_event *event, const char *uri, const char *proc_root, VmSourceHandler h,
-                                void *userdata, VmSource **ret);
-
-int __wrap_vmsource_libvirt_new(sd_event *event, const char *uri, const char *proc_root, VmSourceHandler h,
-                                void *userdata, VmSource **ret) {
-        (void) event;
-        (void) uri;
-        (void) proc_root;
-        fake_libvirt.vtable = &fake_vtable;
-        handler = h;
-        handler_userdata = userdata;
-        *ret = &fake_libvirt;
-        return 0;
-}
+/* Any source but the manager's libvirt one (fake-libvirt.h's) is its /proc source. */
+static VmSource fake_proc;
 
 /* ---- the run ---- */
 
@@ -101,7 +78,7 @@ static void report(size_t k) {
                 snprintf(uuid, sizeof(uuid), "6f1c2a3b-4d5e-4f60-8a9b-%012zx", k);
                 snprintf(name, sizeof(name), "dom%zu", k);
                 id.uid = (uid_t) -1;
-                handler(&fake_libvirt, VM_EVENT_STARTED, &id, handler_userdata);
+                libvirt_tell(VM_EVENT_STARTED, &id);
                 return;
         }
         snprintf(uuid, sizeof(uuid), "%s-4d5e-4f60-8a9b-%012zx", k % 8 == 1 ? "6f1c2a3b" : "0000aaaa", other);
@@ -109,7 +86,7 @@ static void report(size_t k) {
         snprintf(default_name, sizeof(default_name), "qemu-%d", (int) id.pid);
         id.default_name = default_name;
         id.uid = 0; /* root: in the default qemu_users, so its claims count */
-        handler(&fake_proc, VM_EVENT_STARTED, &id, handler_userdata);
+        libvirt->handler(&fake_proc, VM_EVENT_STARTED, &id, libvirt->userdata);
 }
 
 typedef struct Run {
@@ -128,7 +105,7 @@ static Run run(size_t n, bool per_discovery) {
         must(manager_new(conf_path, sysfs_root, proc_root, LOG_ERR, &m));
         must(manager_load(m));
         must(manager_vms_start(m));
-        if (!handler) {
+        if (!libvirt) {
                 fprintf(stderr, "identity-bench: the manager did not start its libvirt source\n");
                 exit(EXIT_FAILURE);
         }
@@ -158,8 +135,7 @@ static Run run(size_t n, bool per_discovery) {
         res.passes = m->identity_resolutions - passes0;
         for (size_t i = 0; i < m->n_vms; i++)
                 res.conflicts += m->vms[i]->identity_conflict != NULL;
-        handler = NULL;
-        return res;
+        return res; /* manager_free() frees the fake source */
 }
 
 static void setup(void) {

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * A fake libvirt source for tests of the real manager (manager-fixture.h): link the test with
- * -Wl,--wrap=vmsource_libvirt_new and give its vtism.conf a libvirt_uri; the manager's
- * vmsource_libvirt_new() then makes this source, and the test calls the manager's handler itself
- * (libvirt_tell()), as the real source's loop side does with what libvirt said.
+ * A fake libvirt source for tests of the real manager (manager-fixture.h) and identity-bench:
+ * link with -Wl,--wrap=vmsource_libvirt_new and give its vtism.conf a libvirt_uri; the manager's
+ * vmsource_libvirt_new() then makes this source, and the caller calls the manager's handler
+ * itself (libvirt_tell()), as the real source's loop side does with what libvirt said.
  */
 #pragma once
 
