@@ -7,6 +7,18 @@
 
 #include "vtism/util.h"
 
+/* The tests' fixture directory (tests/data), which meson test passes as VTISM_TEST_DATA. A test
+ * run by hand without it says so and exits 77, the skip status, rather than failing on a path. */
+static inline const char *test_data_dir(void) {
+        const char *d = getenv("VTISM_TEST_DATA");
+
+        if (!d || !*d) {
+                fprintf(stderr, "VTISM_TEST_DATA is not set (run me through meson test), skipping\n");
+                exit(77);
+        }
+        return d;
+}
+
 #define check(expr)                                                                             \
         do {                                                                                    \
                 if (!(expr)) {                                                                  \

@@ -63,7 +63,7 @@ static inline void build_fixture(const char *name, const char *sysfs, const char
         _cleanup_free_ char *from = NULL, *bitmap = NULL, *kpageflags = NULL;
         uint64_t zero = 0;
 
-        from = xasprintf("%s/%s", getenv("VTISM_TEST_DATA"), sysfs);
+        from = xasprintf("%s/%s", test_data_dir(), sysfs);
         root = tmptree_new(name);
         proc_root = xasprintf("%s/proc", root);
         sysfs_root = xasprintf("%s/sys", root);

@@ -54,7 +54,7 @@ static void fake_open(Fake *f, const char *stat_start_time) {
                          "18446744073709551615 1 1 0 0 0 0 0 4096 0 0 0 0 17 1 0 0 0 0 0\n",
                          PID, PID, PID, stat_start_time);
         tmptree_write_str(f->proc, "4242/stat", stat);
-        zsrc = xasprintf("%s/contiguity-scan/proc-zoneinfo", getenv("VTISM_TEST_DATA"));
+        zsrc = xasprintf("%s/contiguity-scan/proc-zoneinfo", test_data_dir());
         check_int(read_file_at(NULL, zsrc, &zoneinfo), 0);
         tmptree_write_str(f->proc, "zoneinfo", zoneinfo);
         tmptree_write(f->proc, "4242/pagemap", "", 0);
@@ -112,7 +112,7 @@ static void absent(Fake *f, uint64_t hva, uint64_t gpa, size_t n) {
 }
 
 static char *sysfs(void) {
-        return xasprintf("%s/contiguity-scan/sys", getenv("VTISM_TEST_DATA"));
+        return xasprintf("%s/contiguity-scan/sys", test_data_dir());
 }
 
 static void check_same(const ContigSummary *got, const ContigSummary *want) {
@@ -370,10 +370,7 @@ static void test_errors(void) {
 }
 
 int main(void) {
-        if (!getenv("VTISM_TEST_DATA")) {
-                fprintf(stderr, "VTISM_TEST_DATA is not set (run me through meson test)\n");
-                return 77;
-        }
+        test_data_dir();
         test_layout();
         test_1g();
         test_errors();

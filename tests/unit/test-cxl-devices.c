@@ -22,7 +22,7 @@
 #include "vtism/util.h"
 
 static CxlDevices *load(const char *fixture, const char *proc) {
-        _cleanup_free_ char *root = xasprintf("%s/%s", getenv("VTISM_TEST_DATA"), fixture);
+        _cleanup_free_ char *root = xasprintf("%s/%s", test_data_dir(), fixture);
         CxlDevices *d = NULL;
         int r = cxl_devices_load(root, proc, &d);
 
@@ -232,10 +232,7 @@ static void test_errors(void) {
 }
 
 int main(void) {
-        if (!getenv("VTISM_TEST_DATA")) {
-                fprintf(stderr, "VTISM_TEST_DATA is not set (run me through meson test)\n");
-                return 77;
-        }
+        test_data_dir();
         test_ram_interleaved();
         test_hmem_devdax();
         test_lab();

@@ -78,10 +78,7 @@ int main(void) {
         size_t from;
         Vm *vm;
 
-        if (!getenv("VTISM_TEST_DATA")) {
-                fprintf(stderr, "VTISM_TEST_DATA is not set (run through meson test), skipping\n");
-                return 77;
-        }
+        test_data_dir();
         build_fixture("test-manager-faults", "sysfs-1node",
                       "global = {\n"
                       "  tracker = \"page_idle\";\n"

@@ -171,10 +171,7 @@ int main(void) {
         _cleanup_(manager_freep) Manager *m = NULL;
         pid_t a, b, c;
 
-        if (!getenv("VTISM_TEST_DATA")) {
-                fprintf(stderr, "VTISM_TEST_DATA is not set (run through meson test), skipping\n");
-                return 77;
-        }
+        test_data_dir();
         build_fixture("test-manager-libvirt", "sysfs-4node",
                       "global = {\n"
                       "  tracker = \"page_idle\";\n"

@@ -106,10 +106,7 @@ int main(void) {
         pid_t child;
         Vm *vm;
 
-        if (!getenv("VTISM_TEST_DATA")) {
-                fprintf(stderr, "VTISM_TEST_DATA is not set (run through meson test), skipping\n");
-                return 77;
-        }
+        test_data_dir();
         log_setup("vtismd", LOG_TARGET_CONSOLE);
         atexit(at_exit);
 

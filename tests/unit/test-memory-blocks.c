@@ -19,7 +19,7 @@
 #define PPB UINT64_C(32768) /* pages per block */
 
 static char *data(const char *path) {
-        return xasprintf("%s/memory-blocks/%s", getenv("VTISM_TEST_DATA"), path);
+        return xasprintf("%s/memory-blocks/%s", test_data_dir(), path);
 }
 
 static void test_map(void) {
@@ -98,7 +98,7 @@ static void test_states(void) {
 }
 
 static void test_errors(void) {
-        _cleanup_free_ char *lab = xasprintf("%s/sysfs-lab2", getenv("VTISM_TEST_DATA")), *proc = data("proc");
+        _cleanup_free_ char *lab = xasprintf("%s/sysfs-lab2", test_data_dir()), *proc = data("proc");
         _cleanup_(memory_blocks_freep) MemoryBlocks *m = NULL;
         MemoryBlocks *untouched = (MemoryBlocks *) 1;
         MemoryBlockState st;
@@ -138,10 +138,7 @@ static void test_errors(void) {
 }
 
 int main(void) {
-        if (!getenv("VTISM_TEST_DATA")) {
-                fprintf(stderr, "VTISM_TEST_DATA is not set (run me through meson test)\n");
-                return 77;
-        }
+        test_data_dir();
         test_map();
         test_states();
         test_errors();

@@ -2509,11 +2509,7 @@ static void test_simulated_slo(void) {
 }
 
 int main(void) {
-        test_data = getenv("VTISM_TEST_DATA");
-        if (!test_data) {
-                fprintf(stderr, "VTISM_TEST_DATA not set (run with meson test)\n");
-                return 77;
-        }
+        test_data = test_data_dir();
         test_budget_fill();
         test_thresholds();
         test_hysteresis();

@@ -393,11 +393,7 @@ static void test_identity(void) {
 }
 
 int main(void) {
-        test_data = getenv("VTISM_TEST_DATA");
-        if (!test_data) {
-                fprintf(stderr, "VTISM_TEST_DATA is not set, skipping\n");
-                return 77;
-        }
+        test_data = test_data_dir();
 
         test_numatune();
         test_pinning();
