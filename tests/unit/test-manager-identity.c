@@ -324,10 +324,7 @@ static void test_reload(Manager *m) {
 int main(void) {
         _cleanup_(manager_freep) Manager *m = NULL;
 
-        if (!getenv("VTISM_TEST_DATA")) {
-                fprintf(stderr, "VTISM_TEST_DATA is not set (run through meson test), skipping\n");
-                return 77;
-        }
+        test_data_dir();
         build_fixture("test-manager-identity", "sysfs-1node", conf);
         capture_log();
         m = fixture_manager();
