@@ -157,6 +157,10 @@ struct Manager {
         Vm **vms;
         size_t n_vms;
         uint64_t vm_seq;            /* discovery counter (Vm.seq) */
+        /* Identities (vm.h) are resolved once per burst, not per event: see manager_identities_settle() */
+        sd_event_source *identities_defer;
+        bool identities_dirty;      /* a VM came, went or changed since the last resolution */
+        uint64_t identity_resolutions; /* vm_resolve_identities() passes so far (tests, benchmarks) */
         uid_t *qemu_uids;           /* config qemu_users resolved (manager_vms_apply_config()) */
         size_t n_qemu_uids;
         bool qemu_users_all;        /* qemu_users = [ "*" ] */
@@ -325,7 +329,22 @@ void manager_vms_cycle_begin(Manager *m);          /* the /proc scan, the cursor
 /* VMs' turns until deadline (after at least one): 1 while VMs remain, 0 when all had their turn. */
 int manager_vms_cycle_step(Manager *m, usec_t deadline_usec);
 void manager_vms_done(Manager *m);
-/* By id, then uuid, then name, then QEMU pid. -ENOENT if none, -ENOTUNIQ if two VMs have that name
+/*
+ * Identities are resolved once per burst of VM events. Whatever may change whom to trust or what a
+ * VM is called (a VM found or gone, libvirt's word about it new or withdrawn, a reload, an owner
+ * read at last) only marks them stale and enables a defer source of the loop's highest priority,
+ * which settles them before anything else is dispatched: n VMs a source reports in one go (a /proc
+ * scan, libvirt's queue or resync) cost one vm_resolve_identities() pass, O(n log n), not n. Until
+ * then a VM just found has the placeholder id and name "pid-<pid>" (it claims nothing yet) and is
+ * not announced (its "found" line, policy and run state are logged once resolved); a VM whose own
+ * sources' word changed (libvirt's joined or left it) has its run-state lines wait the same way, so
+ * that the journal names it as it is; the others keep what they were last resolved to. Everything
+ * that reads an id, name, uuid, trust or policy (lookups, the bus's VM lists, the cycle and its
+ * plan, a reload) calls manager_identities_settle() first, which resolves now if anything is
+ * pending and costs nothing otherwise.
+ */
+void manager_identities_settle(Manager *m);
+/* By id, then uuid, then name, then QEMU pid (identities settled first). -ENOENT if none, -ENOTUNIQ if two VMs have that name
  * (then only the id or pid finds them). An id or name with invalid UTF-8 also matches as the bus
  * shows it (utf8_escape_invalid()). */
 int manager_find_vm(Manager *m, const char *key, Vm **ret);

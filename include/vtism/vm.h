@@ -101,6 +101,11 @@ typedef struct Vm {
         unsigned long long start_time;
         unsigned sources;          /* VmSourceBit */
         unsigned resync_seen;      /* sources that re-announced it during their current resync */
+        /* The manager's, between a VM event and the resolution that follows it (manager.h,
+         * manager_identities_settle()): */
+        unsigned announce_source;  /* the source that found it, while its "found" line is to be said */
+        bool identity_stale;       /* its own sources' word changed: its id and name are not its own yet */
+        bool policy_stale;         /* its policy is to be resolved again */
 
         char *machine;             /* QEMU machine type as given, NULL for the default */
         uint64_t ram_bytes;
@@ -128,6 +133,8 @@ typedef struct Vm {
         VmRunState run_state;      /* libvirt's word (vmsource.h); RUNNING without it. Not RUNNING:
                                     * neither sampled (its heat is kept, not decayed) nor moved */
         char *run_state_why;       /* libvirt's words for it, NULL when RUNNING */
+        VmRunState run_state_logged; /* the state its last line said (RUNNING before any): a change is
+                                    * said once its identity is resolved */
         unsigned restart_period;   /* cycles whose accesses are thrown away (the tracker's period is
                                     * started again) after a migration read or wrote all of it */
 
@@ -161,8 +168,10 @@ bool vm_set_libvirt_policy(Vm *vm, const char *xml);
 /*
  * Set id, name, uuid and identity_conflict of every VM from what the sources said, by the rules
  * at the top of this file; vms in any order (discovery order is vm->seq). Calls changed() for each
- * VM whose id, name, uuid or identity_conflict changed. O(n^2) string compares: a few ms for a
- * thousand VMs.
+ * VM whose id, name, uuid or identity_conflict changed. O(n log n): one sorted index of what the
+ * VMs hold by themselves, a hash of the claims accepted so far, a binary search and a probe per
+ * claim. Every VM is resolved against all others, so the manager runs it once per burst of VM
+ * events, not once per event (manager_identities_settle(), bench/identity-bench).
  */
 void vm_resolve_identities(Vm **vms, size_t n, void (*changed)(Vm *vm, void *userdata), void *userdata);
 

@@ -711,6 +711,7 @@ static void on_contiguity(Manager *m, Vm *vm, const ContigView *view, int error,
         int r;
 
         if (error >= 0 && vm && view && view->now) {
+                manager_identities_settle(m); /* the scan took a while: the VM's id and name as they are now */
                 r = contiguity_reply(msg, m, vm, view);
                 if (r >= 0)
                         return;
@@ -1103,10 +1104,11 @@ static int append_vm(sd_bus_message *reply, const Manager *m, Vm *vm) {
 }
 
 static int property_get_vms(PROPERTY_GETTER_ARGS) {
-        const Manager *m = userdata;
+        Manager *m = userdata;
         int r;
 
-        manager_placement_sync_counters(userdata); /* each VM's, live */
+        manager_identities_settle(m); /* no VM listed by a placeholder id, nor two by one name */
+        manager_placement_sync_counters(m); /* each VM's, live */
         r = sd_bus_message_open_container(reply, 'a', "a{sv}");
         for (size_t i = 0; r >= 0 && i < m->n_vms; i++)
                 r = append_vm(reply, m, m->vms[i]);
@@ -1121,6 +1123,7 @@ static int property_get_contiguity(PROPERTY_GETTER_ARGS) {
         usec_t now;
         int r;
 
+        manager_identities_settle(m);
         r = sd_event_now(m->event, CLOCK_MONOTONIC, &now);
         if (r >= 0)
                 r = sd_bus_message_open_container(reply, 'a', "a{sv}");

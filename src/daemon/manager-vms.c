@@ -61,13 +61,18 @@ static void vm_detach_tracker(Manager *m, Vm *vm) {
         vm->target_added = false;
 }
 
-static void vms_refresh(Manager *m);
+static void identities_invalidate(Manager *m);
 
 /* reason: VTISM_VM_LOST_REASON= ("stopped", "crashed", "migrated away", "exited", "gone"); why: the
  * message's words for it. */
 static void remove_vm(Manager *m, size_t index, const char *reason, const char *why) {
         Vm *vm = m->vms[index];
 
+        /* Found in this very burst (or its own identity changed in it): resolved first, so that
+         * its "lost" line follows its "found" one and names it as it is (settling moves no VM in
+         * m->vms). A VM gone that was known before costs no pass here: n gone, one pass. */
+        if (vm->announce_source || vm->identity_stale)
+                manager_identities_settle(m);
         log_fields(LOG_INFO, FIELDS({ "MESSAGE_ID", VTISM_MESSAGE_VM_LOST_STR }, { "VTISM_VM", vm->id }, { "VTISM_VM_NAME", vm->name },
                                     { "VTISM_VM_LOST_REASON", reason }),
                    "VM %s (pid %d) %s; no longer tracked.", vm->name, (int) vm->pid, why);
@@ -86,7 +91,7 @@ static void remove_vm(Manager *m, size_t index, const char *reason, const char *
         }
         manager_notify_changed(m, MANAGER_CHANGED_VMS);
         /* A name or uuid it held may be free for another VM's claim now. */
-        vms_refresh(m);
+        identities_invalidate(m);
 }
 
 /* (Re)resolve the VM's policy in the current config, and say so when it changed. */
@@ -132,18 +137,14 @@ static void vm_resolve_policy(Manager *m, Vm *vm) {
                { "VTISM_RUN_STATE", vm_run_state_to_string((vm)->run_state) ?: "?" },                     \
                { "VTISM_RUN_STATE_REASON", (vm)->run_state_why })
 
-static void vm_set_run_state(Manager *m, Vm *vm, VmRunState rs, const char *why) {
-        VmRunState old = vm->run_state;
+/* The line of a change of the VM's run state since its last one, if any. */
+static void log_run_state(Vm *vm) {
+        VmRunState rs = vm->run_state, old = vm->run_state_logged;
+        const char *why = vm->run_state_why;
 
-        if (rs == old && streq_ptr(why, vm->run_state_why))
-                return;
-        free(vm->run_state_why);
-        vm->run_state_why = why ? xstrdup(why) : NULL;
-        vm->run_state = rs;
-        manager_notify_changed(m, MANAGER_CHANGED_VMS);
         if (rs == old)
                 return;
-
+        vm->run_state_logged = rs;
         if (rs != VM_RUN_RUNNING)
                 log_fields(LOG_INFO, RUN_STATE_FIELDS(vm, rs == VM_RUN_PAUSED ? VTISM_MESSAGE_VM_PAUSED_STR :
                                                           rs == VM_RUN_MIGRATING_OUT ? VTISM_MESSAGE_VM_MIGRATING_OUT_STR :
@@ -161,6 +162,28 @@ static void vm_set_run_state(Manager *m, Vm *vm, VmRunState rs, const char *why)
                            "VM %s (pid %d) runs again (was %s)%s.", vm->name, (int) vm->pid, vm_run_state_to_string(old) ?: "?",
                            old == VM_RUN_MIGRATING_IN ? ": migrated in, its heat starts fresh" :
                            old == VM_RUN_MIGRATING_OUT ? ": the migration did not complete, it is tiered again" : "");
+}
+
+static void vm_set_run_state(Manager *m, Vm *vm, VmRunState rs, const char *why) {
+        VmRunState old = vm->run_state;
+        /* What the VM is called is resolved in this burst's pass, its lines wait for it: */
+        bool wait = vm->announce_source || vm->identity_stale;
+
+        if (rs == old && streq_ptr(why, vm->run_state_why))
+                return;
+        if (wait && rs != old && vm->run_state_logged != old) {
+                /* ... but a line still waiting is said before the next one, not lost */
+                manager_identities_settle(m);
+                wait = false;
+        }
+        free(vm->run_state_why);
+        vm->run_state_why = why ? xstrdup(why) : NULL;
+        vm->run_state = rs;
+        manager_notify_changed(m, MANAGER_CHANGED_VMS);
+        if (rs == old)
+                return;
+        if (!wait)
+                log_run_state(vm);
 
         if (rs != VM_RUN_RUNNING) {
                 manager_placement_hold_vm(m, vm);
@@ -258,25 +281,94 @@ static void on_identity_changed(Vm *vm, void *userdata) {
         if (vm->trusted && vm->identity_conflict)
                 log_fields(LOG_WARNING, VM_FIELDS(vm), "VM %s (pid %d, uid %d): %s.", vm->name, (int) vm->pid,
                            vm->uid == (uid_t) -1 ? -1 : (int) vm->uid, vm->identity_conflict);
-        if (vm->policy.source) /* a new VM gets its policy once it is announced (on_vm_started()) */
+        if (vm->policy.source) /* a new VM gets its policy once it is announced (vm_announce()) */
                 vm_resolve_policy(m, vm);
         manager_notify_changed(m, MANAGER_CHANGED_VMS);
 }
 
-/* After anything that may change whom to trust or what a VM is called: a VM came or went, a
- * source said something new, the config changed. */
-static void vms_refresh(Manager *m) {
-        _cleanup_free_ bool *trust_changed = NULL;
+/* A VM found since the last resolution: what it is called now, its policy and run state. */
+static void vm_announce(Manager *m, Vm *vm) {
+        const char *source = source_name(vm->announce_source);
 
+        vm->announce_source = 0;
+        vm->policy_stale = false;
+        if (vm->trusted)
+                log_fields(LOG_INFO, VM_EVENT_FIELDS(vm, VTISM_MESSAGE_VM_FOUND_STR), "VM %s (pid %d) found via %s.", vm->name,
+                           (int) vm->pid, source);
+        else
+                log_fields(LOG_NOTICE, VM_EVENT_FIELDS(vm, VTISM_MESSAGE_VM_FOUND_STR), "VM %s (pid %d) found via %s, ignored (%s)%s%s.",
+                           vm->name, (int) vm->pid, source, vm->error, vm->identity_conflict ? "; " : "",
+                           vm->identity_conflict ?: "");
+        vm_resolve_policy(m, vm);
+        log_run_state(vm);
+}
+
+static int cmp_vm_seq(const void *a, const void *b) {
+        uint64_t x = (*(Vm *const *) a)->seq, y = (*(Vm *const *) b)->seq;
+
+        return x < y ? -1 : x > y;
+}
+
+static int on_identities_defer(sd_event_source *s, void *userdata) {
+        (void) s;
+        manager_identities_settle(userdata);
+        return 0;
+}
+
+/* After anything that may change whom to trust or what a VM is called: a VM came or went, a
+ * source said something new, the config changed. Resolved once the current dispatch is over
+ * (manager.h, manager_identities_settle()). */
+static void identities_invalidate(Manager *m) {
+        int r;
+
+        m->identities_dirty = true;
+        if (!m->event)
+                return;
+        if (!m->identities_defer) {
+                r = sd_event_add_defer(m->event, &m->identities_defer, on_identities_defer, m);
+                if (r < 0) {
+                        /* They are settled all the same, by the next reader. */
+                        log_debug_errno(r, "Cannot defer resolving VM identities: %m");
+                        return;
+                }
+                /* Before every other source: the bus's calls and the cycle see them settled. */
+                (void) sd_event_source_set_priority(m->identities_defer, SD_EVENT_PRIORITY_IMPORTANT);
+                (void) sd_event_source_set_description(m->identities_defer, "identities");
+        }
+        (void) sd_event_source_set_enabled(m->identities_defer, SD_EVENT_ONESHOT);
+}
+
+void manager_identities_settle(Manager *m) {
+        _cleanup_free_ bool *trust_changed = NULL;
+        _cleanup_free_ Vm **found = NULL;
+        size_t n_found = 0;
+
+        if (!m->identities_dirty)
+                return;
+        m->identities_dirty = false;
+        if (m->identities_defer)
+                (void) sd_event_source_set_enabled(m->identities_defer, SD_EVENT_OFF);
         if (m->n_vms == 0)
                 return;
         trust_changed = xcalloc(m->n_vms, sizeof(bool));
         for (size_t i = 0; i < m->n_vms; i++)
                 trust_changed[i] = vm_update_trust(m, m->vms[i]);
         vm_resolve_identities(m->vms, m->n_vms, on_identity_changed, m);
+        m->identity_resolutions++;
+        found = xcalloc(m->n_vms, sizeof(Vm *));
         for (size_t i = 0; i < m->n_vms; i++) {
                 Vm *vm = m->vms[i];
 
+                vm->identity_stale = false;
+                if (vm->announce_source) {
+                        found[n_found++] = vm; /* its "found" line says it all */
+                        continue;
+                }
+                log_run_state(vm); /* a change that waited for its name */
+                if (vm->policy_stale) {
+                        vm->policy_stale = false;
+                        vm_resolve_policy(m, vm); /* its command line or libvirt metadata changed */
+                }
                 if (!trust_changed[i])
                         continue;
                 if (vm->trusted)
@@ -290,6 +382,10 @@ static void vms_refresh(Manager *m) {
                 vm_resolve_policy(m, vm);
                 manager_notify_changed(m, MANAGER_CHANGED_VMS);
         }
+        /* In discovery order (a VM gone meanwhile may have moved one found later before it). */
+        qsort(found, n_found, sizeof(Vm *), cmp_vm_seq);
+        for (size_t k = 0; k < n_found; k++)
+                vm_announce(m, found[k]);
 }
 
 static void on_vm_started(Manager *m, unsigned source, const VmIdentity *id) {
@@ -323,8 +419,9 @@ static void on_vm_started(Manager *m, unsigned source, const VmIdentity *id) {
                 }
                 vm->resync_seen |= source;
                 if (changed) {
-                        vms_refresh(m);
-                        vm_resolve_policy(m, vm); /* the command line may have changed */
+                        vm->identity_stale = true;
+                        vm->policy_stale = true; /* the command line or metadata may have changed */
+                        identities_invalidate(m);
                         manager_notify_changed(m, MANAGER_CHANGED_VMS);
                 }
                 if (source == VM_SOURCE_LIBVIRT)
@@ -351,19 +448,12 @@ static void on_vm_started(Manager *m, unsigned source, const VmIdentity *id) {
         (void) vm_update_identity(vm, source, id->uuid, id->name, id->cmdline, id->numa_nodeset, id->vcpu_cpuset);
         if (source == VM_SOURCE_LIBVIRT)
                 (void) vm_set_libvirt_policy(vm, id->policy_xml);
-        (void) vm_update_trust(m, vm); /* said in the line below, not as a change */
+        (void) vm_update_trust(m, vm); /* said in its "found" line, not as a change */
         vm->resync_seen = source;
+        vm->announce_source = source; /* once its identity is resolved: vm_announce() */
         m->vms = xreallocarray(m->vms, m->n_vms + 1, sizeof(Vm *));
         m->vms[m->n_vms++] = vm;
-        vms_refresh(m);
-        if (vm->trusted)
-                log_fields(LOG_INFO, VM_EVENT_FIELDS(vm, VTISM_MESSAGE_VM_FOUND_STR), "VM %s (pid %d) found via %s.", vm->name, (int) vm->pid,
-                           source_name(source));
-        else
-                log_fields(LOG_NOTICE, VM_EVENT_FIELDS(vm, VTISM_MESSAGE_VM_FOUND_STR), "VM %s (pid %d) found via %s, ignored (%s)%s%s.", vm->name,
-                           (int) vm->pid, source_name(source), vm->error, vm->identity_conflict ? "; " : "",
-                           vm->identity_conflict ?: "");
-        vm_resolve_policy(m, vm);
+        identities_invalidate(m);
         if (source == VM_SOURCE_LIBVIRT)
                 vm_set_run_state(m, vm, id->run_state, id->run_state_why);
         manager_notify_changed(m, MANAGER_CHANGED_VMS);
@@ -415,13 +505,14 @@ static void on_vm_event(VmSource *s, VmEvent event, const VmIdentity *id, void *
                                         remove_vm(m, i, "gone", "is gone");
                                         continue;
                                 }
+                                vm->identity_stale = true;
                                 if (source == VM_SOURCE_LIBVIRT) /* nobody can say now: it runs */
                                         vm_set_run_state(m, vm, VM_RUN_RUNNING, NULL);
                         }
                         i++;
                 }
                 if (dropped)
-                        vms_refresh(m); /* libvirt no longer vouches for some: back to their claims */
+                        identities_invalidate(m); /* libvirt no longer vouches for some: back to their claims */
                 break;
         }
 
@@ -556,7 +647,8 @@ int manager_vms_apply_config(Manager *m) {
         HeatParams params;
 
         resolve_qemu_users(m);
-        vms_refresh(m);
+        identities_invalidate(m);
+        manager_identities_settle(m); /* now: the policies below match on them */
         if (m->libvirt_source)
                 (void) vmsource_libvirt_set_uri(m->libvirt_source, m->config->libvirt_uri);
         else
@@ -596,6 +688,8 @@ int manager_vms_start(Manager *m) {
 }
 
 void manager_vms_done(Manager *m) {
+        m->identities_defer = sd_event_source_unref(m->identities_defer);
+        m->identities_dirty = false;
         for (size_t i = 0; i < m->n_vms; i++) {
                 vm_detach_tracker(m, m->vms[i]);
                 manager_placement_free_vm(m, m->vms[i]);
@@ -736,7 +830,7 @@ static int vm_cycle(Manager *m, Vm *vm) {
                         if (r == -ESRCH)
                                 return r;
                         if (r >= 0)
-                                vms_refresh(m);
+                                identities_invalidate(m);
                 }
                 return 0;
         }
@@ -837,10 +931,13 @@ static void vm_gone(Manager *m, size_t index) {
 void manager_vms_cycle_begin(Manager *m) {
         if (m->proc_source)
                 (void) vmsource_proc_scan(m->proc_source);
+        manager_identities_settle(m); /* the scan's burst, in one pass */
         m->sample_cursor = 0;
 }
 
 int manager_vms_cycle_step(Manager *m, usec_t deadline_usec) {
+        /* What happened between slices (the loop settles it first, a direct caller may not) */
+        manager_identities_settle(m);
         for (bool first = true;; first = false) {
                 Vm *vm = m->sampling_vm;
                 int r;

@@ -315,6 +315,8 @@ int manager_find_vm(Manager *m, const char *key, Vm **ret) {
         Vm *found = NULL;
         int pid;
 
+        /* A VM found in this burst has no id or name yet, and may take one another has now. */
+        manager_identities_settle(m);
         for (size_t i = 0; i < m->n_vms; i++)
                 if (key_matches(m->vms[i]->id, key)) {
                         *ret = m->vms[i];
@@ -322,7 +324,7 @@ int manager_find_vm(Manager *m, const char *key, Vm **ret) {
                 }
         for (size_t i = 0; i < m->n_vms; i++)
                 if (m->vms[i]->uuid && (strcasecmp(m->vms[i]->uuid, key) == 0 || key_matches(m->vms[i]->uuid, key))) {
-                        *ret = m->vms[i]; /* unique: vm_resolve_identities() */
+                        *ret = m->vms[i]; /* unique: vm_resolve_identities(), settled above */
                         return 0;
                 }
         for (size_t i = 0; i < m->n_vms; i++)
@@ -366,6 +368,7 @@ bool manager_cycle_begin(Manager *m) {
 static void cycle_finish(Manager *m) {
         usec_t begin = clock_now_usec(CLOCK_MONOTONIC), busy, wall;
 
+        manager_identities_settle(m); /* the plan matches trust and policies */
         manager_contiguity_cycle(m);
         manager_placement_cycle(m);
 

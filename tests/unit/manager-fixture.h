@@ -91,14 +91,18 @@ static inline unsigned long long fixture_start_time(pid_t pid) {
         return 1000 + (unsigned long long) pid;
 }
 
-/* A fixture QEMU named name for the real process pid. */
-static inline void add_vm(pid_t pid, const char *name) {
+/* A fixture QEMU (root's) for the real process pid whose command line claims name and, unless
+ * NULL, uuid. */
+static inline void add_vm_claiming(pid_t pid, const char *name, const char *uuid) {
         _cleanup_free_ char *stat = NULL, *maps = NULL;
         static const char status[] = "Name:\tqemu-system-x86\nUid:\t0\t0\t0\t0\n";
         char buf[256];
         int n;
 
         n = snprintf(buf, sizeof(buf), "qemu-system-x86_64%c-m%c%u%c-name%cguest=%s%c", 0, 0, RAM_MIB, 0, 0, name, 0);
+        if (uuid && n > 0 && (size_t) n < sizeof(buf))
+                n += snprintf(buf + n, sizeof(buf) - (size_t) n, "-uuid%c%s%c", 0, uuid, 0);
+        check(n > 0 && (size_t) n < sizeof(buf));
         write_pid_file(pid, "cmdline", buf, (size_t) n);
         stat = xasprintf("%d (qemu-system-x86) S 1 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 %llu 0 0\n", (int) pid,
                          fixture_start_time(pid));
@@ -107,6 +111,11 @@ static inline void add_vm(pid_t pid, const char *name) {
         maps = xasprintf("%" PRIx64 "-%" PRIx64 " rw-p 00000000 00:00 0 \n", BASE_HVA, BASE_HVA + (uint64_t) RAM_MIB * MIB);
         write_pid_file(pid, "maps", maps, strlen(maps));
         write_pagemap(pid);
+}
+
+/* A fixture QEMU named name for the real process pid. */
+static inline void add_vm(pid_t pid, const char *name) {
+        add_vm_claiming(pid, name, NULL);
 }
 
 /* The fixture QEMU pid exits: its /proc directory goes. */

@@ -3,8 +3,8 @@
  * The manager and libvirt's word, deterministically (what the libvirt integration tests see only
  * by timing, under ASan on a loaded machine): the real manager, /proc source and page_idle
  * tracker on a fixture tree (manager-fixture.h), cycles run by hand, and link-time wraps for
- *   - vmsource_libvirt_new(): a fake libvirt source; the test calls the manager's handler
- *     itself, as the real source's loop side does with what libvirt said;
+ *   - vmsource_libvirt_new(): a fake libvirt source (fake-libvirt.h); the test calls the
+ *     manager's handler itself, as the real source's loop side does with what libvirt said;
  *   - clock_now_usec(): CLOCK_MONOTONIC plus an offset the test advances (the fake clock).
  *
  *   1. A libvirt domain whose QEMU is gone waits 10 s (manager-vms.c, LIBVIRT_VERDICT_USEC) for
@@ -21,9 +21,9 @@
  */
 #include <errno.h>
 
+#include "fake-libvirt.h"
 #include "manager-fixture.h"
 #include "vtism/heatmap.h"
-#include "vtism/vmsource.h"
 
 #define VERDICT_USEC (10 * USEC_PER_SEC) /* LIBVIRT_VERDICT_USEC in manager-vms.c */
 
@@ -40,67 +40,14 @@ usec_t __wrap_clock_now_usec(clockid_t clock) {
         return clock == CLOCK_MONOTONIC ? t + clock_offset_usec : t;
 }
 
-/* ---- the fake libvirt source ---- */
-
-typedef struct FakeLibvirt {
-        VmSource base;
-        VmSourceHandler handler;
-        void *userdata;
-} FakeLibvirt;
-
-static FakeLibvirt *libvirt;
-
-static void fake_free(VmSource *s) {
-        if (&libvirt->base == s)
-                libvirt = NULL;
-        free(s);
-}
-
-static const char *fake_describe(VmSource *s) {
-        (void) s;
-        return "connected (test-manager-libvirt's fake)";
-}
-
-static const VmSourceVTable fake_vtable = {
-        .name = "libvirt",
-        .free = fake_free,
-        .describe = fake_describe,
-};
-
-int __wrap_vmsource_libvirt_new(sd_event *event, const char *uri, const char *proc_root_, VmSourceHandler handler,
-                                void *userdata, VmSource **ret);
-
-int __wrap_vmsource_libvirt_new(sd_event *event, const char *uri, const char *proc_root_, VmSourceHandler handler,
-                                void *userdata, VmSource **ret) {
-        (void) event;
-        (void) uri;
-        (void) proc_root_;
-        check(!libvirt);
-        libvirt = xcalloc(1, sizeof(*libvirt));
-        libvirt->base.vtable = &fake_vtable;
-        libvirt->handler = handler;
-        libvirt->userdata = userdata;
-        *ret = &libvirt->base;
-        return 0;
-}
-
 /* libvirt says event about the domain name (uuid) whose QEMU is pid. */
 static void libvirt_says(VmEvent event, pid_t pid, const char *uuid, const char *name, const char *nodeset,
                          const char *cpuset) {
-        VmIdentity id = {
-                .uuid = uuid,
-                .name = name,
-                .uid = (uid_t) -1,
-                .pid = pid,
-                .start_time = fixture_start_time(pid),
-                .numa_nodeset = nodeset,
-                .vcpu_cpuset = cpuset,
-                .memory_bytes = (uint64_t) RAM_MIB * MIB,
-                .run_state = VM_RUN_RUNNING,
-        };
+        VmIdentity id = libvirt_domain(pid, uuid, name, fixture_start_time(pid), (uint64_t) RAM_MIB * MIB);
 
-        check(libvirt);
-        libvirt->handler(&libvirt->base, event, &id, libvirt->userdata);
+        id.numa_nodeset = nodeset;
+        id.vcpu_cpuset = cpuset;
+        libvirt_tell(event, &id);
 }
 
 /* n cycles, the fake clock advancing step_usec before each */
