@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "vtism/contiguity-scan.h"
+#include "vtism/proc-pid.h"
 #include "vtism/tracker.h"
 #include "vtism/util.h"
 
@@ -128,12 +129,15 @@ static int check_same_process(const ContiguityScan *s) {
         return now == s->start_time ? 0 : -ESRCH;
 }
 
+/* After pagemap read nothing: is the process gone, or as good as gone? A zombie or an exiting
+ * process (past exit_mm() its pagemap reads empty while its stat is still there), or the pid now
+ * another process's, counts as gone: proc_pid_check(). */
 static bool process_gone(const ContiguityScan *s) {
-        _cleanup_free_ char *path = xasprintf("%s/%d", s->proc_root, (int) s->pid);
+        unsigned long long start_time = s->start_time;
 
-        if (s->start_time != 0)
-                return check_same_process(s) < 0;
-        return access(path, F_OK) < 0;
+        if (start_time == 0 && proc_pid_start_time(s->proc_root, s->pid, &start_time) == -ESRCH)
+                return true;
+        return proc_pid_check(s->proc_root, s->pid, start_time) == -ESRCH;
 }
 
 int contiguity_scan_new(const char *proc_root, const char *sysfs_root, pid_t pid, unsigned long long start_time,

@@ -20,6 +20,7 @@
 #include "check.h"
 #include "tmptree.h"
 #include "vtism/contiguity-scan.h"
+#include "vtism/proc-pid.h"
 #include "vtism/util.h"
 
 #define PG UINT64_C(4096)
@@ -365,6 +366,27 @@ static void test_errors(void) {
                 check(unlink(kf) == 0);
                 check_int(contiguity_scan_vm(f.proc, sys, PID, START_TIME, &one, 1, NULL, &sum, NULL), -ENOENT);
         }
+        fake_close(&f);
+
+        /* A VM that exits during its scan: its stat lingers (a zombie, or exiting: PF_EXITING in
+         * its flags) while its pagemap reads nothing. That is the process gone (-ESRCH), not its
+         * RAM unmapped (-ERANGE). */
+        for (int exiting = 0; exiting <= 1; exiting++) {
+                _cleanup_free_ char *stat = NULL;
+
+                fake_open(&f, "12345");
+                stat = xasprintf("%d (qemu-system-x86) %c 1 %d %d 0 -1 %u 100 0 0 0 5 3 0 0 20 0 3 0 12345 1000 100 "
+                                 "18446744073709551615 1 1 0 0 0 0 0 4096 0 0 0 0 17 1 0 0 0 0 0\n",
+                                 PID, exiting ? 'R' : 'Z', PID, PID, 4194560u | (exiting ? PROC_PF_EXITING : 0u));
+                tmptree_write_str(f.proc, "4242/stat", stat);
+                check_int(contiguity_scan_vm(f.proc, sys, PID, START_TIME, &one, 1, NULL, &sum, NULL), -ESRCH);
+                check_int(contiguity_scan_vm(f.proc, sys, PID, 0, &one, 1, NULL, &sum, NULL), -ESRCH);
+                fake_close(&f);
+        }
+        /* ... while a live process whose pagemap reads short is -ERANGE (above), also without a
+         * start time to check */
+        fake_open(&f, "12345");
+        check_int(contiguity_scan_vm(f.proc, sys, PID, 0, &one, 1, NULL, &sum, NULL), -ERANGE);
         fake_close(&f);
         printf("errors: OK\n");
 }
