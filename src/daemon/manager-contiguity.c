@@ -150,11 +150,11 @@ void manager_contiguity_set_options(Manager *m, const ContigOptions *o) {
 
 /* ---- per VM ---- */
 
+/* v's VM is still one of m->vms, the same process (v->vm may be freed: only compared). */
 static bool vm_alive(const Manager *m, const VmContig *v) {
-        for (size_t i = 0; i < m->n_vms; i++)
-                if (m->vms[i] == v->vm)
-                        return v->vm->pid == v->pid && v->vm->start_time == v->start_time;
-        return false;
+        const Vm *vm = manager_vm_by_pid(m, v->pid, NULL);
+
+        return vm && vm == v->vm && vm->start_time == v->start_time;
 }
 
 static VmContig *vc_find(ManagerContiguity *c, const Vm *vm) {
