@@ -70,6 +70,13 @@ static void vms_put(Manager *m, size_t i, Vm *vm) {
         m->vms[i] = vm;
 }
 
+static void vms_swap(Manager *m, size_t i, size_t j) {
+        Vm *t = m->vms[i];
+
+        vms_put(m, i, m->vms[j]);
+        vms_put(m, j, t);
+}
+
 /* m->vms[index] out (the caller frees it), the last VM into its place. */
 static void vms_remove(Manager *m, size_t index) {
         int r = pid_index_remove(&m->vm_pids, m->vms[index]->pid);
@@ -116,11 +123,13 @@ static void remove_vm(Manager *m, size_t index, const char *reason, const char *
                 /* Keep [0, cursor) the VMs already sampled in the cycle in flight: the one moved
                  * into the hole (from the end) goes to the cursor's side. */
                 m->sample_cursor--;
-                if (index < m->sample_cursor && m->sample_cursor < m->n_vms) {
-                        Vm *t = m->vms[index];
-
-                        vms_put(m, index, m->vms[m->sample_cursor]);
-                        vms_put(m, m->sample_cursor, t);
+                if (index < m->sample_cursor && m->sample_cursor < m->n_vms)
+                        vms_swap(m, index, m->sample_cursor);
+                /* A sliced pass in flight goes on with its VM, which manager_vms_cycle_step()
+                 * expects just before the cursor: it came to index if it was there or last. */
+                if (m->sampling_vm && m->vms[m->sample_cursor - 1] != m->sampling_vm) {
+                        assert(m->vms[index] == m->sampling_vm);
+                        vms_swap(m, index, m->sample_cursor - 1);
                 }
         }
         manager_notify_changed(m, MANAGER_CHANGED_VMS);
