@@ -55,13 +55,6 @@ static void domain(VmEvent event, pid_t pid) {
         libvirt_tell(event, &id);
 }
 
-static bool loop_once(Manager *m) {
-        int r = sd_event_run(m->event, 0);
-
-        check(r >= 0);
-        return r > 0;
-}
-
 /* Every VM found by its pid at its place; no other pid in the index; the bus's lookup agrees. */
 static void check_index(Manager *m) {
         check_u64(m->vm_pids.n, m->n_vms);
