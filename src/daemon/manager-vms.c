@@ -127,7 +127,7 @@ static void remove_vm(Manager *m, size_t index, const char *reason, const char *
                         vms_swap(m, index, m->sample_cursor);
                 /* A sliced pass in flight goes on with its VM, which manager_vms_cycle_step()
                  * expects just before the cursor: it came to index if it was there or last. */
-                if (m->sampling_vm && m->vms[m->sample_cursor - 1] != m->sampling_vm) {
+                if (m->sampling_vm && m->sample_cursor > 0 && m->vms[m->sample_cursor - 1] != m->sampling_vm) {
                         assert(m->vms[index] == m->sampling_vm);
                         vms_swap(m, index, m->sample_cursor - 1);
                 }
