@@ -10,6 +10,7 @@
 #include "vtism/cxl-devices.h"
 #include "vtism/macro.h"
 #include "vtism/migrator.h"
+#include "vtism/pid-index.h"
 #include "vtism/topology.h"
 #include "vtism/tracker.h"
 #include "vtism/vm.h"
@@ -156,6 +157,9 @@ struct Manager {
         char *proc_root;
         Vm **vms;
         size_t n_vms;
+        /* QEMU pid -> its VM's place in vms[], kept on every insertion, removal and move
+         * (manager_vm_by_pid()); 10.7-32 bytes per VM (pid-index.h) */
+        PidIndex vm_pids;
         uint64_t vm_seq;            /* discovery counter (Vm.seq) */
         /* Identities (vm.h) are resolved once per burst, not per event: see manager_identities_settle() */
         sd_event_source *identities_defer;
@@ -344,6 +348,14 @@ void manager_vms_done(Manager *m);
  * pending and costs nothing otherwise.
  */
 void manager_identities_settle(Manager *m);
+/*
+ * The VM of QEMU pid pid, NULL if none, and (ret_index, if non-NULL) its place in m->vms. O(1):
+ * m->vm_pids. A pid is one VM's at a time: a source that reports a pid the manager knows is taken
+ * to report that VM (merged into it whatever start time it says); what ends a VM whose process is
+ * gone, or whose pid a new process has, is the liveness check of pid and start time in its cycle.
+ * Identities are not settled here.
+ */
+Vm *manager_vm_by_pid(const Manager *m, pid_t pid, size_t *ret_index);
 /* By id, then uuid, then name, then QEMU pid (identities settled first). -ENOENT if none, -ENOTUNIQ if two VMs have that name
  * (then only the id or pid finds them). An id or name with invalid UTF-8 also matches as the bus
  * shows it (utf8_escape_invalid()). */

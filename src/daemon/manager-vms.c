@@ -39,14 +39,53 @@ static const char *source_name(unsigned bit) {
 #define VM_EVENT_FIELDS(vm, message_id) \
         FIELDS({ "MESSAGE_ID", message_id }, { "VTISM_VM", (vm)->id }, { "VTISM_VM_NAME", (vm)->name })
 
-static Vm *find_by_pid(Manager *m, pid_t pid, size_t *ret_index) {
-        for (size_t i = 0; i < m->n_vms; i++)
-                if (m->vms[i]->pid == pid) {
-                        if (ret_index)
-                                *ret_index = i;
-                        return m->vms[i];
-                }
-        return NULL;
+/* ---- m->vms and its pid index: every insertion, removal and move goes through these ---- */
+
+Vm *manager_vm_by_pid(const Manager *m, pid_t pid, size_t *ret_index) {
+        size_t i;
+
+        if (!pid_index_get(&m->vm_pids, pid, &i))
+                return NULL;
+        assert(i < m->n_vms && m->vms[i]->pid == pid);
+        if (ret_index)
+                *ret_index = i;
+        return m->vms[i];
+}
+
+static void vms_append(Manager *m, Vm *vm) {
+        int r = pid_index_add(&m->vm_pids, vm->pid, m->n_vms);
+
+        assert(r >= 0); /* on_vm_started() looked for the pid first */
+        (void) r;
+        m->vms = xreallocarray(m->vms, m->n_vms + 1, sizeof(Vm *));
+        m->vms[m->n_vms++] = vm;
+}
+
+/* vm (in m->vms already) to place i. */
+static void vms_put(Manager *m, size_t i, Vm *vm) {
+        int r = pid_index_set(&m->vm_pids, vm->pid, i);
+
+        assert(r >= 0);
+        (void) r;
+        m->vms[i] = vm;
+}
+
+static void vms_swap(Manager *m, size_t i, size_t j) {
+        Vm *t = m->vms[i];
+
+        vms_put(m, i, m->vms[j]);
+        vms_put(m, j, t);
+}
+
+/* m->vms[index] out (the caller frees it), the last VM into its place. */
+static void vms_remove(Manager *m, size_t index) {
+        int r = pid_index_remove(&m->vm_pids, m->vms[index]->pid);
+
+        assert(r >= 0);
+        (void) r;
+        m->n_vms--;
+        if (index < m->n_vms)
+                vms_put(m, index, m->vms[m->n_vms]);
 }
 
 static void vm_detach_tracker(Manager *m, Vm *vm) {
@@ -78,16 +117,20 @@ static void remove_vm(Manager *m, size_t index, const char *reason, const char *
                    "VM %s (pid %d) %s; no longer tracked.", vm->name, (int) vm->pid, why);
         vm_detach_tracker(m, vm);
         manager_placement_free_vm(m, vm);
+        vms_remove(m, index);
         vm_free(vm);
-        m->vms[index] = m->vms[--m->n_vms];
         if (index < m->sample_cursor) {
                 /* Keep [0, cursor) the VMs already sampled in the cycle in flight: the one moved
                  * into the hole (from the end) goes to the cursor's side. */
-                Vm *t = m->vms[index];
-
                 m->sample_cursor--;
-                m->vms[index] = m->vms[m->sample_cursor];
-                m->vms[m->sample_cursor] = t;
+                if (index < m->sample_cursor && m->sample_cursor < m->n_vms)
+                        vms_swap(m, index, m->sample_cursor);
+                /* A sliced pass in flight goes on with its VM, which manager_vms_cycle_step()
+                 * expects just before the cursor: it came to index if it was there or last. */
+                if (m->sampling_vm && m->sample_cursor > 0 && m->vms[m->sample_cursor - 1] != m->sampling_vm) {
+                        assert(m->vms[index] == m->sampling_vm);
+                        vms_swap(m, index, m->sample_cursor - 1);
+                }
         }
         manager_notify_changed(m, MANAGER_CHANGED_VMS);
         /* A name or uuid it held may be free for another VM's claim now. */
@@ -396,7 +439,7 @@ static void on_vm_started(Manager *m, unsigned source, const VmIdentity *id) {
                 log_debug("%s reported VM %s without a QEMU pid; ignoring it.", source_name(source), id->name);
                 return;
         }
-        vm = find_by_pid(m, id->pid, NULL);
+        vm = manager_vm_by_pid(m, id->pid, NULL);
         if (vm) {
                 /* libvirt's <numatune> and vCPU pinning decide the home node: a VM found via /proc
                  * first got its home from its pages; pick it again once libvirt tells. */
@@ -451,8 +494,7 @@ static void on_vm_started(Manager *m, unsigned source, const VmIdentity *id) {
         (void) vm_update_trust(m, vm); /* said in its "found" line, not as a change */
         vm->resync_seen = source;
         vm->announce_source = source; /* once its identity is resolved: vm_announce() */
-        m->vms = xreallocarray(m->vms, m->n_vms + 1, sizeof(Vm *));
-        m->vms[m->n_vms++] = vm;
+        vms_append(m, vm);
         identities_invalidate(m);
         if (source == VM_SOURCE_LIBVIRT)
                 vm_set_run_state(m, vm, id->run_state, id->run_state_why);
@@ -478,7 +520,7 @@ static void on_vm_event(VmSource *s, VmEvent event, const VmIdentity *id, void *
         case VM_EVENT_STOPPED:
         case VM_EVENT_CRASHED:
         case VM_EVENT_MIGRATED_OUT:
-                if (!id || !find_by_pid(m, id->pid, &index))
+                if (!id || !manager_vm_by_pid(m, id->pid, &index))
                         break;
                 /* /proc only sees the process vanish; for a libvirt domain, libvirt says why. */
                 if (source == VM_SOURCE_PROC && (m->vms[index]->sources & VM_SOURCE_LIBVIRT)) {
@@ -698,6 +740,7 @@ void manager_vms_done(Manager *m) {
         free(m->vms);
         m->vms = NULL;
         m->n_vms = 0;
+        pid_index_clear(&m->vm_pids);
         free(m->qemu_uids);
         m->qemu_uids = NULL;
         m->n_qemu_uids = 0;

@@ -337,12 +337,10 @@ int manager_find_vm(Manager *m, const char *key, Vm **ret) {
                 *ret = found;
                 return 0;
         }
-        if (safe_atoi(key, &pid) >= 0)
-                for (size_t i = 0; i < m->n_vms; i++)
-                        if (m->vms[i]->pid == pid) {
-                                *ret = m->vms[i];
-                                return 0;
-                        }
+        if (safe_atoi(key, &pid) >= 0 && (found = manager_vm_by_pid(m, pid, NULL))) {
+                *ret = found;
+                return 0;
+        }
         return -ENOENT;
 }
 

@@ -579,7 +579,9 @@ static KnownVm *announce(Worker *w, virDomainPtr dom, bool resync, bool incoming
         char mem[FORMAT_BYTES_MAX];
         int r;
 
-        if (virDomainGetUUIDString(dom, uuid) >= 0) {
+        /* A resync lists every domain once, into the list it has just emptied: nothing to look
+         * for there (a search per domain made a resync of n domains O(n^2)). */
+        if (!resync && virDomainGetUUIDString(dom, uuid) >= 0) {
                 for (char *p = uuid; *p; p++)
                         *p = (char) tolower((unsigned char) *p);
                 known = known_vm_find(w, uuid);

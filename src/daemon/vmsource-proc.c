@@ -24,6 +24,7 @@ typedef struct ProcEntry {
         char *cmdline;             /* joined by spaces */
         uint64_t memory_bytes;
         bool seen;
+        bool forgotten;            /* vmsource_proc_forget(): looked at afresh in the next scan */
 } ProcEntry;
 
 typedef struct ProcSource {
@@ -32,8 +33,9 @@ typedef struct ProcSource {
         VmSourceProcMatcher matcher;
         VmSourceHandler handler;
         void *userdata;
-        ProcEntry *entries;
+        ProcEntry *entries;        /* sorted by pid */
         size_t n_entries;
+        size_t n_forgotten;        /* of them */
         bool scanned_once;
         char describe[128];
 } ProcSource;
@@ -58,8 +60,10 @@ static void proc_source_free(VmSource *base) {
 static const char *proc_source_describe(VmSource *base) {
         ProcSource *s = (ProcSource *) base;
 
-        snprintf(s->describe, sizeof(s->describe), "%zu QEMU process%s found in %s", s->n_entries,
-                 s->n_entries == 1 ? "" : "es", s->proc_root);
+        size_t n = s->n_entries - s->n_forgotten;
+
+        snprintf(s->describe, sizeof(s->describe), "%zu QEMU process%s found in %s", n, n == 1 ? "" : "es",
+                 s->proc_root);
         return s->describe;
 }
 
@@ -175,24 +179,51 @@ static ProcEntry *find_entry(ProcSource *s, pid_t pid) {
         return i < s->n_entries && s->entries[i].pid == pid ? &s->entries[i] : NULL;
 }
 
-static void insert_entry(ProcSource *s, const ProcEntry *e) {
-        size_t i = entry_lower_bound(s, e->pid);
+static int cmp_entry_pid(const void *a, const void *b) {
+        pid_t x = ((const ProcEntry *) a)->pid, y = ((const ProcEntry *) b)->pid;
 
-        s->entries = xreallocarray(s->entries, s->n_entries + 1, sizeof(ProcEntry));
-        memmove(&s->entries[i + 1], &s->entries[i], (s->n_entries - i) * sizeof(ProcEntry));
-        s->entries[i] = *e;
-        s->n_entries++;
+        return x < y ? -1 : x > y;
 }
 
-/* The next entry takes e's place (the order stays sorted). */
-static void remove_entry(ProcSource *s, ProcEntry *e) {
-        size_t i = (size_t) (e - s->entries);
+/* The processes a scan found (fresh, in readdir's order) into entries, in one merge from the back:
+ * a burst of k new VMs among E known costs O(E + k log k), not a memmove of the entries after each
+ * (readdir gives each pid once, and a fresh pid is not among the entries: it was looked up). */
+static void merge_fresh(ProcSource *s, ProcEntry *fresh, size_t n_fresh) {
+        size_t i = s->n_entries, j = n_fresh, w = s->n_entries + n_fresh;
 
-        entry_done(e);
-        memmove(&s->entries[i], &s->entries[i + 1], (s->n_entries - i - 1) * sizeof(ProcEntry));
-        s->n_entries--;
+        if (n_fresh == 0)
+                return;
+        qsort(fresh, n_fresh, sizeof(ProcEntry), cmp_entry_pid);
+        s->entries = xreallocarray(s->entries, s->n_entries + n_fresh, sizeof(ProcEntry));
+        while (j > 0)
+                if (i > 0 && s->entries[i - 1].pid > fresh[j - 1].pid)
+                        s->entries[--w] = s->entries[--i];
+                else
+                        s->entries[--w] = fresh[--j];
+        s->n_entries += n_fresh;
 }
 
+/* The entries not seen in the scan out, in one pass (the order stays sorted). */
+static void drop_unseen(ProcSource *s) {
+        size_t w = 0;
+
+        for (size_t i = 0; i < s->n_entries; i++) {
+                ProcEntry *e = &s->entries[i];
+
+                if (e->seen) {
+                        s->entries[w++] = *e;
+                        continue;
+                }
+                if (e->forgotten)
+                        s->n_forgotten--;
+                entry_done(e);
+        }
+        s->n_entries = w;
+}
+
+/* Kept until the next scan (which looks at the pid afresh, or drops the entry when it is no VM
+ * now, without an event either way): dropping it here would move every entry after it, and a
+ * cycle can forget many (every VM whose pid a zombie or another process has). */
 void vmsource_proc_forget(VmSource *base, pid_t pid) {
         ProcSource *s = (ProcSource *) base;
         ProcEntry *e;
@@ -200,18 +231,22 @@ void vmsource_proc_forget(VmSource *base, pid_t pid) {
         if (!s || s->base.vtable != &proc_source_vtable)
                 return;
         e = find_entry(s, pid);
-        if (e) {
+        if (e && !e->forgotten) {
                 log_debug("Forgetting process %d (%s): it is gone or its pid was reused.", e->pid,
                           e->name ?: e->default_name);
-                remove_entry(s, e);
+                e->forgotten = true;
+                s->n_forgotten++;
         }
 }
 
 int vmsource_proc_scan(VmSource *base) {
         ProcSource *s = (ProcSource *) base;
         _cleanup_(closedirp) DIR *d = NULL;
+        _cleanup_free_ ProcEntry *fresh = NULL;
+        size_t n_fresh = 0, fresh_allocated = 0;
         bool first = !s->scanned_once;
         struct dirent *de;
+        int r = 0;
 
         d = opendir(s->proc_root);
         if (!d)
@@ -234,42 +269,50 @@ int vmsource_proc_scan(VmSource *base) {
                         continue;
                 /* A known pid costs nothing here: the manager checks each VM once per cycle. */
                 known = find_entry(s, pid);
-                if (known) {
+                if (known && !known->forgotten) {
                         known->seen = true;
                         continue;
                 }
                 if (inspect(s, pid, &e) <= 0)
-                        continue;
+                        continue; /* a forgotten entry left unseen goes, without an event */
                 e.seen = true;
-                insert_entry(s, &e);
+                if (known) {
+                        /* forgotten, a VM again (another process has the pid): in its place */
+                        entry_done(known);
+                        *known = e;
+                        s->n_forgotten--;
+                } else {
+                        if (n_fresh == fresh_allocated) {
+                                fresh_allocated = MAX(fresh_allocated * 2, (size_t) 16);
+                                fresh = xreallocarray(fresh, fresh_allocated, sizeof(ProcEntry));
+                        }
+                        fresh[n_fresh++] = e;
+                }
                 log_debug("Found QEMU process %d (%s).", e.pid, e.name ?: e.default_name);
                 announce(s, VM_EVENT_STARTED, &e);
         }
 
-        if (errno != 0) {
+        if (errno != 0)
                 /* A partial listing says nothing about the pids it did not reach: keep them all. */
-                int r = log_warning_errno(errno, "Scanning %s for QEMU processes failed, trying again next cycle: %m",
-                                          s->proc_root);
-                if (first)
-                        s->handler(base, VM_EVENT_RESYNC_END, NULL, s->userdata);
-                s->scanned_once = true;
-                return r;
-        }
+                r = log_warning_errno(errno, "Scanning %s for QEMU processes failed, trying again next cycle: %m",
+                                      s->proc_root);
+        else {
+                /* The known ones not seen are gone: announced in pid order, then dropped in one
+                 * pass (n gone of E known: O(E), not a memmove each). */
+                for (size_t i = 0; i < s->n_entries; i++) {
+                        const ProcEntry *e = &s->entries[i];
 
-        for (size_t i = 0; i < s->n_entries;) {
-                ProcEntry *e = &s->entries[i];
-
-                if (e->seen) {
-                        i++;
-                        continue;
+                        if (e->seen || e->forgotten)
+                                continue;
+                        log_debug("QEMU process %d (%s) is gone.", e->pid, e->name ?: e->default_name);
+                        announce(s, VM_EVENT_STOPPED, e);
                 }
-                log_debug("QEMU process %d (%s) is gone.", e->pid, e->name ?: e->default_name);
-                announce(s, VM_EVENT_STOPPED, e);
-                remove_entry(s, e);
+                drop_unseen(s);
         }
+        merge_fresh(s, fresh, n_fresh);
 
         if (first)
                 s->handler(base, VM_EVENT_RESYNC_END, NULL, s->userdata);
         s->scanned_once = true;
-        return 0;
+        return r;
 }

@@ -237,6 +237,14 @@ static inline Vm *vm_of(Manager *m, pid_t pid) {
         return NULL;
 }
 
+/* One iteration of the manager's loop, not waiting; whether it dispatched anything. */
+static inline bool loop_once(Manager *m) {
+        int r = sd_event_run(m->event, 0);
+
+        check(r >= 0);
+        return r > 0;
+}
+
 static inline void cycles(Manager *m, unsigned n) {
         for (unsigned i = 0; i < n; i++)
                 check(manager_cycle(m) == 0);

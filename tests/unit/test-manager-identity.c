@@ -92,14 +92,6 @@ static void check_unique(const Manager *m) {
                 }
 }
 
-/* One iteration of the loop; whether it dispatched anything. */
-static bool loop_once(Manager *m) {
-        int r = sd_event_run(m->event, 0);
-
-        check(r >= 0);
-        return r > 0;
-}
-
 static void test_burst(Manager *m) {
         uint64_t before = m->identity_resolutions;
         size_t from = log_offset(), last = 0;
