@@ -65,6 +65,11 @@ lab_boot() {
         if [[ $rc -eq 0 ]]; then
                 LAB_RESULTS_ALL+=("$results")
         else
+                # The inner script's FAIL lines come before its diagnostics (status, plans, the
+                # journal), which can push them out of a CI log's tail: repeat them last.
+                local cause
+                cause=$(grep -a '^FAIL: ' "$results/.lab/stdout" 2>/dev/null | tr -d '\r' | tail -n 3) || true
+                [[ -z $cause ]] || lab_log "boot '$name' failed on: $cause"
                 lab_log "results of '$name' kept in $results"
         fi
         return "$rc"
