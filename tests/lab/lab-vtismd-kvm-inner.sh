@@ -123,13 +123,14 @@ echo "ok: heatmap puts the hot window at GPA 0x1000000 (range of $range_bytes by
 
 admin=/sys/kernel/mm/damon/admin
 main_pid() { systemctl show -p MainPID --value vtismd.service; }
-# kdamonds: "N STATE OWNER" (owner: the pid in vtism's mark on scheme 0, tracker-damon.c)
+# kdamonds: "N STATE OWNER" (owner: the pid in vtism's mark on scheme 0, tracker-damon.c), read
+# through damon-regions, which retries EBUSY (DAMON's sysfs lock, taken by vtismd's own reads)
 kdamonds() {
-        local n state=- owner=-
-        n=$(cat "$admin/kdamonds/nr_kdamonds")
+        local n state=- owner=- rd=$BUILD/tests/lab/workloads/damon-regions
+        n=$("$rd" read "$admin/kdamonds/nr_kdamonds") || fail "cannot read DAMON's nr_kdamonds"
         if ((n > 0)); then
-                state=$(cat "$admin/kdamonds/0/state")
-                owner=$(cat "$admin/kdamonds/0/contexts/0/schemes/0/watermarks/high" 2>/dev/null || echo -)
+                state=$("$rd" read "$admin/kdamonds/0/state") || fail "cannot read kdamond 0's state"
+                owner=$("$rd" read "$admin/kdamonds/0/contexts/0/schemes/0/watermarks/high" 2>/dev/null || echo -)
         fi
         echo "$n $state $owner"
 }
