@@ -137,6 +137,7 @@ typedef struct MigratorVm {
         struct LateRun { uint64_t hva, n_pages; int to; } *late;
         size_t n_late;
         size_t n_placement;
+        struct Slot *slots;         /* of the live jobs, made for it (Slot.next_of_vm) */
 } MigratorVm;
 
 /* One plan VM. */
@@ -148,6 +149,9 @@ typedef struct Slot {
         bool had_moves;
         uint8_t *blocked;           /* per node id: no more moves there for this VM (not allowed) */
         MigratorCounters c;
+        /* While key is set: in the list of its VM's slots (MigratorVm.slots), all jobs', which
+         * migrator_forget_vm() walks instead of every slot of every job; job_free() unlinks. */
+        struct Slot *next_of_vm, **prev_of_vm;
 } Slot;
 
 /* One address handed to move_pages: a 4 KiB page, or a THP (huge: 512 pages). */
@@ -519,12 +523,33 @@ static size_t queue_len(const Queue *q) {
 
 /* --- jobs --- */
 
+/* A slot made for a registered VM goes into that VM's list of slots. */
+static void slot_link(Slot *s, MigratorVm *vm) {
+        s->next_of_vm = vm->slots;
+        if (s->next_of_vm)
+                s->next_of_vm->prev_of_vm = &s->next_of_vm;
+        s->prev_of_vm = &vm->slots;
+        vm->slots = s;
+}
+
+static void slot_unlink(Slot *s) {
+        *s->prev_of_vm = s->next_of_vm;
+        if (s->next_of_vm)
+                s->next_of_vm->prev_of_vm = s->prev_of_vm;
+        s->next_of_vm = NULL;
+        s->prev_of_vm = NULL;
+}
+
 static void job_free(Job *j) {
         if (!j)
                 return;
         for (size_t i = 0; i < j->n_slots; i++) {
-                free(j->slots[i].id);
-                free(j->slots[i].blocked);
+                Slot *s = &j->slots[i];
+
+                if (s->key)
+                        slot_unlink(s);
+                free(s->id);
+                free(s->blocked);
         }
         free(j->slots);
         free(j->moves);
@@ -2275,20 +2300,6 @@ int migrator_add_vm(Migrator *m, void *key, const char *id, pid_t pid, unsigned 
         return 0;
 }
 
-static void job_forget(Job *j, void *key) {
-        if (!j)
-                return;
-        for (size_t i = 0; i < j->n_slots; i++) {
-                Slot *s = &j->slots[i];
-
-                if (s->key != key)
-                        continue;
-                if (s->vm)
-                        slot_detach(s, MIGRATOR_DROP_FORGOTTEN);
-                s->key = NULL;
-        }
-}
-
 void migrator_forget_vm(Migrator *m, void *key) {
         size_t at;
         MigratorVm *vm;
@@ -2301,14 +2312,16 @@ void migrator_forget_vm(Migrator *m, void *key) {
         vm = m->vms[at];
         memmove(m->vms + at, m->vms + at + 1, (m->n_vms - at - 1) * sizeof(MigratorVm *));
         m->n_vms--;
-        /* the running job, the one a slice works on, the one in flight and those whose round is
-         * not reported yet (job_forget() finds a key once) */
-        job_forget(m->job, key);
-        job_forget(m->running, key);
-        if (m->inflight)
-                job_forget(m->flight.job, key);
-        for (size_t i = 0; i < m->n_ending; i++)
-                job_forget(m->ending[i], key);
+        /* Its slots in every job alive (the running one, the one a slice works on, the one in
+         * flight, those whose round is not reported yet): dropped "forgotten" from now on. */
+        while (vm->slots) {
+                Slot *s = vm->slots;
+
+                slot_unlink(s);
+                if (s->vm)
+                        slot_detach(s, MIGRATOR_DROP_FORGOTTEN);
+                s->key = NULL;
+        }
         vm->forgotten = true;
         if (m->in_slice) {
                 m->graveyard = xreallocarray(m->graveyard, m->n_graveyard + 1, sizeof(MigratorVm *));
@@ -2395,6 +2408,7 @@ int migrator_submit(Migrator *m, const Plan *plan, void *const *vms) {
                 s->vm = vms[i] ? vm_find(m, vms[i]) : NULL;
                 if (s->vm) {
                         s->key = vms[i];
+                        slot_link(s, s->vm);
                         s->id = xstrdup(s->vm->id);
                         if (s->vm->gone)
                                 slot_detach(s, MIGRATOR_DROP_EXITED);
