@@ -2235,7 +2235,7 @@ static void check_crowd_vm(const CrowdRound *r, size_t i, int key, int id, uint6
  *               "forgotten" whole, one forgotten after its batch keeps its 64 moved; the round
  *               lists them all with a NULL key for each forgotten one (a simulation of the
  *               cursor says which is which)
- *   four jobs   plan A's first call (VM a) held at the gate; 10 forgotten; plan B (to node 2)
+ *   two jobs    plan A's first call (VM a) held at the gate; 10 forgotten; plan B (to node 2)
  *               replaces A, which waits in flight; 110 more forgotten: A's slots, B's and the
  *               one in flight; then the call returns. A (replaced): a's 64 moved, the 10
  *               dropped "forgotten", the rest "replaced"; B (done): "(not registered)" for the
@@ -2296,7 +2296,7 @@ static void test_forget_crowd(void) {
                 }
         teardown();
 
-        /* four jobs */
+        /* two jobs */
         setup_crowd();
         gate_set(true);
         crowd_shuffle(plan_vm, CROWD, &seed);
