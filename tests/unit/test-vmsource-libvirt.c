@@ -1,0 +1,239 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The libvirt VmSource's records of the domains it announced, found by uuid through its index
+ * (vmsource-libvirt.c, Worker.by_uuid) when lifecycle and metadata events come: against libvirt's
+ * own test driver (test:///default, in this process: the source's connection and ours share its
+ * domains), no libvirtd, no QEMU. 300 domains started, half destroyed in a random order, some
+ * started again, metadata changed, all destroyed; among them three pairs of uuids whose keys in
+ * the index are the same (found by a search here, with the source's key function): the second of
+ * each pair is kept out of the index and found by a scan, and takes the first's place there when
+ * that one goes. Every event must name the domain it is about (uuid and name), never a record
+ * with the same key; each STOPPED must find its record (else it sends nothing).
+ */
+#include <inttypes.h>
+#include <libvirt/libvirt.h>
+#include <libvirt/virterror.h>
+#include <stdio.h>
+#include <string.h>
+#include <systemd/sd-event.h>
+
+#include "check.h"
+#include "splitmix.h"
+#include "vtism/log.h"
+#include "vtism/pid-index.h"
+#include "vtism/util.h"
+#include "vtism/vm-metadata.h"
+#include "vtism/vmsource.h"
+
+#define N_DOMAINS 300u
+#define N_PAIRS 3u
+
+typedef struct Dom {
+        char uuid[VIR_UUID_STRING_BUFLEN];
+        char name[32];
+        virDomainPtr dom;               /* NULL: not running */
+        unsigned started, stopped, changed;
+} Dom;
+
+static Dom doms[N_DOMAINS];
+static unsigned n_resync_end, n_events;
+static sd_event *ev;
+
+/* The source's key of a uuid in its index (vmsource-libvirt.c, uuid_key()). */
+static pid_t uuid_key(const char *uuid) {
+        return (pid_t) (string_hash(uuid, false) % INT32_MAX) + 1;
+}
+
+static Dom *dom_by_uuid(const char *uuid) {
+        for (size_t i = 0; i < N_DOMAINS; i++)
+                if (streq(doms[i].uuid, uuid))
+                        return &doms[i];
+        return NULL;
+}
+
+static void on_vm(VmSource *s, VmEvent event, const VmIdentity *vm, void *userdata) {
+        Dom *d;
+
+        if (!vm) {
+                n_resync_end += event == VM_EVENT_RESYNC_END;
+                return;
+        }
+        d = dom_by_uuid(vm->uuid);
+        if (!d) {
+                check(streq(vm->name, "test")); /* the test driver's own */
+                return;
+        }
+        n_events++;
+        check_str(vm->name, d->name);
+        switch (event) {
+        case VM_EVENT_STARTED:
+                check(d->dom);
+                d->started++;
+                break;
+        case VM_EVENT_STOPPED:
+                check(!d->dom);
+                d->stopped++;
+                break;
+        case VM_EVENT_CHANGED:
+                check(d->dom && vm->policy_xml);
+                d->changed++;
+                break;
+        default:
+                check(false);
+        }
+}
+
+/* Uuids 0..N_DOMAINS-1, the first 2 N_PAIRS of them in pairs with the same key. */
+static void make_uuids(void) {
+        PidIndex seen = {};
+        char (*cand)[VIR_UUID_STRING_BUFLEN] = NULL;
+        size_t n_cand = 0, n = 0;
+
+        for (uint64_t k = 0; n < 2 * N_PAIRS; k++) {
+                size_t other;
+
+                cand = xreallocarray(cand, n_cand + 1, sizeof(*cand));
+                snprintf(cand[n_cand], sizeof(cand[0]), "6f1c2a3b-4d5e-4f60-8a9b-%012" PRIx64, k);
+                if (pid_index_add(&seen, uuid_key(cand[n_cand]), n_cand) == -EEXIST) {
+                        check(pid_index_get(&seen, uuid_key(cand[n_cand]), &other));
+                        memcpy(doms[n++].uuid, cand[other], sizeof(cand[0]));
+                        memcpy(doms[n++].uuid, cand[n_cand], sizeof(cand[0]));
+                        check_int(uuid_key(doms[n - 2].uuid), uuid_key(doms[n - 1].uuid));
+                }
+                n_cand++;
+        }
+        for (unsigned i = n; i < N_DOMAINS; i++)
+                snprintf(doms[i].uuid, sizeof(doms[i].uuid), "0a0b0c0d-0000-4000-8000-%012x", i);
+        for (unsigned i = 0; i < N_DOMAINS; i++)
+                snprintf(doms[i].name, sizeof(doms[i].name), "d%u", i);
+        pid_index_clear(&seen);
+        free(cand);
+}
+
+static void start(virConnectPtr conn, Dom *d) {
+        _cleanup_free_ char *xml = xasprintf("<domain type='test'><name>%s</name><uuid>%s</uuid>"
+                                             "<memory unit='MiB'>64</memory><os><type>hvm</type></os></domain>",
+                                             d->name, d->uuid);
+
+        check(!d->dom);
+        d->dom = virDomainCreateXML(conn, xml, 0);
+        check(d->dom);
+}
+
+static void stop(Dom *d) {
+        check(d->dom);
+        check(virDomainDestroy(d->dom) == 0);
+        check(virDomainFree(d->dom) == 0);
+        d->dom = NULL;
+}
+
+/* Run the loop until `events` events about our domains have come. */
+static void run_until(unsigned events) {
+        usec_t deadline = clock_now_usec(CLOCK_MONOTONIC) + 60 * USEC_PER_SEC;
+
+        while (n_events < events) {
+                check(clock_now_usec(CLOCK_MONOTONIC) < deadline);
+                check(sd_event_run(ev, 100 * USEC_PER_MSEC) >= 0);
+        }
+        /* and nothing more */
+        for (int i = 0; i < 5; i++)
+                check(sd_event_run(ev, 20 * USEC_PER_MSEC) >= 0);
+        check_int(n_events, events);
+}
+
+static void shuffle(unsigned *a, unsigned n, uint64_t *seed) {
+        for (unsigned i = 0; i < n; i++)
+                a[i] = i;
+        for (unsigned i = n - 1; i > 0; i--) {
+                unsigned j = (unsigned) (splitmix64(seed) % (i + 1)), t = a[i];
+
+                a[i] = a[j];
+                a[j] = t;
+        }
+}
+
+int main(void) {
+        _cleanup_(vmsource_freep) VmSource *src = NULL;
+        virConnectPtr conn;
+        unsigned order[N_DOMAINS], expect = 0;
+        uint64_t seed = 7;
+        usec_t deadline;
+        int r;
+
+        log_set_max_level(LOG_WARNING);
+        make_uuids();
+        /* ours first: the test driver's default state lives while a connection to it does */
+        conn = virConnectOpen("test:///default");
+        if (!conn) {
+                printf("test-vmsource-libvirt: SKIP: no libvirt test driver (test:///default)\n");
+                return 77;
+        }
+        check_int(sd_event_new(&ev), 0);
+        r = vmsource_libvirt_new(ev, "test:///default", NULL, on_vm, NULL, &src);
+        check_int(r, 0);
+        deadline = clock_now_usec(CLOCK_MONOTONIC) + 60 * USEC_PER_SEC;
+        while (n_resync_end == 0) {
+                check(clock_now_usec(CLOCK_MONOTONIC) < deadline);
+                check(sd_event_run(ev, 100 * USEC_PER_MSEC) >= 0);
+        }
+
+        /* all started: the second of each pair shares its key */
+        for (unsigned i = 0; i < N_DOMAINS; i++)
+                start(conn, &doms[i]);
+        run_until(expect += N_DOMAINS);
+
+        /* half destroyed in a random order (the first of each pair with them: its partner takes
+         * its place in the index) */
+        shuffle(order, N_DOMAINS, &seed);
+        for (unsigned i = 0; i < N_PAIRS; i++)
+                stop(&doms[2 * i]);
+        for (unsigned i = 0; i < N_DOMAINS / 2; i++)
+                if (doms[order[i]].dom)
+                        stop(&doms[order[i]]);
+        for (unsigned i = 0; i < N_DOMAINS; i++)
+                expect += !doms[i].dom;
+        run_until(expect);
+
+        /* metadata of every one running */
+        for (unsigned i = 0; i < N_DOMAINS; i++)
+                if (doms[i].dom) {
+                        check(virDomainSetMetadata(doms[i].dom, VIR_DOMAIN_METADATA_ELEMENT,
+                                                   "<policy tier='auto'/>", "vtism", VTISM_METADATA_NS,
+                                                   VIR_DOMAIN_AFFECT_LIVE) == 0);
+                        expect++;
+                }
+        run_until(expect);
+
+        /* a third of the stopped ones again, the first of each pair among them (its key is held
+         * now: out of the index) */
+        for (unsigned i = 0; i < N_DOMAINS; i++)
+                if (!doms[i].dom && (i < 2 * N_PAIRS || i % 3 == 0)) {
+                        start(conn, &doms[i]);
+                        expect++;
+                }
+        run_until(expect);
+
+        /* all gone, in another order */
+        shuffle(order, N_DOMAINS, &seed);
+        for (unsigned i = 0; i < N_DOMAINS; i++)
+                if (doms[order[i]].dom) {
+                        stop(&doms[order[i]]);
+                        expect++;
+                }
+        run_until(expect);
+
+        for (unsigned i = 0; i < N_DOMAINS; i++) {
+                check_int(doms[i].started, doms[i].stopped);
+                check(doms[i].started >= 1 && doms[i].started <= 2);
+                check(doms[i].changed <= 1);
+        }
+        for (unsigned i = 0; i < 2 * N_PAIRS; i++)
+                check_int(doms[i].started, 2);
+        check_str(vmsource_describe(src), "connected to test:///default, 1 domain");
+
+        src = vmsource_free(src);
+        virConnectClose(conn);
+        ev = sd_event_unref(ev);
+        printf("test-vmsource-libvirt: OK\n");
+        return 0;
+}
