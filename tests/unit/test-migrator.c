@@ -2094,17 +2094,6 @@ static unsigned crowd_first_page(unsigned k) {
         return k / 2 * CROWD_PAGES;
 }
 
-static void crowd_shuffle(unsigned *a, unsigned n, uint64_t *seed) {
-        for (unsigned i = 0; i < n; i++)
-                a[i] = i;
-        for (unsigned i = n - 1; i > 0; i--) {
-                unsigned j = (unsigned) (splitmix64(seed) % (i + 1)), t = a[i];
-
-                a[i] = a[j];
-                a[j] = t;
-        }
-}
-
 static void crowd_add(unsigned k) {
         HeatRangeSpec r = { .gpa = 0, .hva = ADDR(crowd_first_page(k)), .len_bytes = CROWD_PAGES * K4 };
         _cleanup_free_ char *id = xasprintf("c%u", k);
@@ -2258,8 +2247,8 @@ static void test_forget_crowd(void) {
 
         /* one job */
         setup_crowd();
-        crowd_shuffle(plan_vm, CROWD, &seed);
-        crowd_shuffle(crowd.forget_order, CROWD, &seed);
+        splitmix_permutation(plan_vm, CROWD, &seed);
+        splitmix_permutation(crowd.forget_order, CROWD, &seed);
         crowd.forget_per_moved = 2;
         crowd_submit(plan_vm, 1);
         run_until_rounds(1);
@@ -2299,9 +2288,9 @@ static void test_forget_crowd(void) {
         /* two jobs */
         setup_crowd();
         gate_set(true);
-        crowd_shuffle(plan_vm, CROWD, &seed);
-        crowd_shuffle(plan_b, CROWD, &seed);
-        crowd_shuffle(crowd.forget_order, CROWD, &seed);
+        splitmix_permutation(plan_vm, CROWD, &seed);
+        splitmix_permutation(plan_b, CROWD, &seed);
+        splitmix_permutation(crowd.forget_order, CROWD, &seed);
         crowd_submit(plan_vm, 1);
         wait_in_call(1);
         a = plan_vm[0];
@@ -2401,8 +2390,8 @@ static void test_forget_crowd(void) {
 
         setup_crowd();
         gate_set(true);
-        crowd_shuffle(plan_vm, CROWD, &seed);
-        crowd_shuffle(crowd.forget_order, CROWD, &seed);
+        splitmix_permutation(plan_vm, CROWD, &seed);
+        splitmix_permutation(crowd.forget_order, CROWD, &seed);
         crowd_submit(plan_vm, 1);
         wait_in_call(1);
         crowd_submit(plan_b, 2);

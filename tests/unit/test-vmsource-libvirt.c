@@ -141,17 +141,6 @@ static void run_until(unsigned events) {
         check_int(n_events, events);
 }
 
-static void shuffle(unsigned *a, unsigned n, uint64_t *seed) {
-        for (unsigned i = 0; i < n; i++)
-                a[i] = i;
-        for (unsigned i = n - 1; i > 0; i--) {
-                unsigned j = (unsigned) (splitmix64(seed) % (i + 1)), t = a[i];
-
-                a[i] = a[j];
-                a[j] = t;
-        }
-}
-
 int main(void) {
         _cleanup_(vmsource_freep) VmSource *src = NULL;
         virConnectPtr conn;
@@ -184,7 +173,7 @@ int main(void) {
 
         /* half destroyed in a random order (the first of each pair with them: its partner takes
          * its place in the index) */
-        shuffle(order, N_DOMAINS, &seed);
+        splitmix_permutation(order, N_DOMAINS, &seed);
         for (unsigned i = 0; i < N_PAIRS; i++)
                 stop(&doms[2 * i]);
         for (unsigned i = 0; i < N_DOMAINS / 2; i++)
@@ -214,7 +203,7 @@ int main(void) {
         run_until(expect);
 
         /* all gone, in another order */
-        shuffle(order, N_DOMAINS, &seed);
+        splitmix_permutation(order, N_DOMAINS, &seed);
         for (unsigned i = 0; i < N_DOMAINS; i++)
                 if (doms[order[i]].dom) {
                         stop(&doms[order[i]]);
