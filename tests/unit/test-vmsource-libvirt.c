@@ -10,7 +10,6 @@
  * that one goes. Every event must name the domain it is about (uuid and name), never a record
  * with the same key; each STOPPED must find its record (else it sends nothing).
  */
-#include <inttypes.h>
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
 #include <stdio.h>
@@ -83,31 +82,33 @@ static void on_vm(VmSource *s, VmEvent event, const VmIdentity *vm, void *userda
         }
 }
 
-/* Uuids 0..N_DOMAINS-1, the first 2 N_PAIRS of them in pairs with the same key. */
+static void candidate_uuid(char *buf, size_t k) {
+        snprintf(buf, VIR_UUID_STRING_BUFLEN, "6f1c2a3b-4d5e-4f60-8a9b-%012zx", k);
+}
+
+/* Uuids 0..N_DOMAINS-1, the first 2 N_PAIRS of them in pairs with the same key (a birthday
+ * search: ~110,000 candidates for three pairs of 31-bit keys). */
 static void make_uuids(void) {
         PidIndex seen = {};
-        char (*cand)[VIR_UUID_STRING_BUFLEN] = NULL;
-        size_t n_cand = 0, n = 0;
+        size_t n = 0;
 
-        for (uint64_t k = 0; n < 2 * N_PAIRS; k++) {
+        for (size_t k = 0; n < 2 * N_PAIRS; k++) {
+                char uuid[VIR_UUID_STRING_BUFLEN];
                 size_t other;
 
-                cand = xreallocarray(cand, n_cand + 1, sizeof(*cand));
-                snprintf(cand[n_cand], sizeof(cand[0]), "6f1c2a3b-4d5e-4f60-8a9b-%012" PRIx64, k);
-                if (pid_index_add(&seen, uuid_key(cand[n_cand]), n_cand) == -EEXIST) {
-                        check(pid_index_get(&seen, uuid_key(cand[n_cand]), &other));
-                        memcpy(doms[n++].uuid, cand[other], sizeof(cand[0]));
-                        memcpy(doms[n++].uuid, cand[n_cand], sizeof(cand[0]));
+                candidate_uuid(uuid, k);
+                if (pid_index_add(&seen, uuid_key(uuid), k) == -EEXIST) {
+                        check(pid_index_get(&seen, uuid_key(uuid), &other));
+                        candidate_uuid(doms[n++].uuid, other);
+                        candidate_uuid(doms[n++].uuid, k);
                         check_int(uuid_key(doms[n - 2].uuid), uuid_key(doms[n - 1].uuid));
                 }
-                n_cand++;
         }
         for (unsigned i = n; i < N_DOMAINS; i++)
                 snprintf(doms[i].uuid, sizeof(doms[i].uuid), "0a0b0c0d-0000-4000-8000-%012x", i);
         for (unsigned i = 0; i < N_DOMAINS; i++)
                 snprintf(doms[i].name, sizeof(doms[i].name), "d%u", i);
         pid_index_clear(&seen);
-        free(cand);
 }
 
 static void start(virConnectPtr conn, Dom *d) {
