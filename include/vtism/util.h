@@ -52,6 +52,8 @@ char *format_bytes(char *buf, size_t len, uint64_t bytes);
 _printf_(2, 3) char *strextendf(char **s, const char *fmt, ...);
 
 bool streq_ptr(const char *a, const char *b);
+/* A 64-bit hash of s (FNV-1a, its top bits folded in), of s in lower case if nocase (ASCII). */
+uint64_t string_hash(const char *s, bool nocase);
 static inline bool streq(const char *a, const char *b) {
         return strcmp(a, b) == 0;
 }

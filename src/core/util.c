@@ -53,6 +53,19 @@ bool streq_ptr(const char *a, const char *b) {
         return streq(a, b);
 }
 
+uint64_t string_hash(const char *s, bool nocase) {
+        uint64_t x = UINT64_C(0xcbf29ce484222325);
+
+        for (; *s; s++) {
+                unsigned char c = (unsigned char) *s;
+
+                if (nocase && c >= 'A' && c <= 'Z')
+                        c = (unsigned char) (c - 'A' + 'a');
+                x = (x ^ c) * UINT64_C(0x100000001b3);
+        }
+        return x ^ (x >> 29);
+}
+
 int read_file_at(const char *root, const char *path, char **ret_contents) {
         return read_file_at_size(root, path, ret_contents, NULL);
 }

@@ -3,7 +3,8 @@
  * The migrator: executes plans with move_pages(2) on a worker thread, in batches prepared and
  * finished in slices of the event loop, and sweeps the VMs' placement with queries. The model, the costs and every rule are in include/vtism/migrator.h.
  *
- * Inside: a registry of VMs sorted by key; at most one running Job (a copy of the plan's moves,
+ * Inside: a registry of VMs sorted by key (forgetting one leaves a hole, the holes are squeezed
+ * out once they outnumber the VMs); at most one running Job (a copy of the plan's moves,
  * a cursor into them, one Slot per plan VM, and two queues of Entries — one address each, a
  * 4 KiB page or a THP — for split-off THP remainders (ready at once) and busy retries (ready after
  * a delay)). A slice takes batches of Entries, first from the ready queue, then the retry queue
@@ -137,6 +138,7 @@ typedef struct MigratorVm {
         struct LateRun { uint64_t hva, n_pages; int to; } *late;
         size_t n_late;
         size_t n_placement;
+        struct Slot *slots;         /* of the live jobs, made for it (Slot.next_of_vm) */
 } MigratorVm;
 
 /* One plan VM. */
@@ -148,7 +150,18 @@ typedef struct Slot {
         bool had_moves;
         uint8_t *blocked;           /* per node id: no more moves there for this VM (not allowed) */
         MigratorCounters c;
+        /* While key is set: in the list of its VM's slots (MigratorVm.slots), all jobs', which
+         * migrator_forget_vm() walks instead of every slot of every job; job_free() unlinks. */
+        struct Slot *next_of_vm, **prev_of_vm;
 } Slot;
+
+/* A place in the registry: a VM, or the hole a forgotten one left (vm NULL, its key kept, so the
+ * keys stay sorted and forgetting moves nothing: the holes are squeezed out in one pass once they
+ * are more than the VMs, amortised O(1) a VM). */
+typedef struct VmPlace {
+        void *key;
+        MigratorVm *vm;
+} VmPlace;
 
 /* One address handed to move_pages: a 4 KiB page, or a THP (huge: 512 pages). */
 typedef struct Entry {
@@ -240,8 +253,9 @@ struct Migrator {
         MigratorSink sink;
         void *userdata;
 
-        MigratorVm **vms;           /* sorted by key */
-        size_t n_vms;
+        VmPlace *vms;               /* sorted by key, holes included */
+        size_t n_vms;               /* places */
+        size_t n_holes;
         MigratorVm **graveyard;     /* forgotten during a slice */
         size_t n_graveyard;
         void *sweep_rotor;          /* key of the VM swept last */
@@ -351,7 +365,7 @@ static size_t vm_lower_bound(const Migrator *m, const void *key) {
         while (lo < hi) {
                 size_t mid = lo + (hi - lo) / 2;
 
-                if (key_cmp(m->vms[mid]->key, key) < 0)
+                if (key_cmp(m->vms[mid].key, key) < 0)
                         lo = mid + 1;
                 else
                         hi = mid;
@@ -362,7 +376,18 @@ static size_t vm_lower_bound(const Migrator *m, const void *key) {
 static MigratorVm *vm_find(const Migrator *m, const void *key) {
         size_t i = vm_lower_bound(m, key);
 
-        return i < m->n_vms && m->vms[i]->key == key ? m->vms[i] : NULL;
+        return i < m->n_vms && m->vms[i].key == key ? m->vms[i].vm : NULL;
+}
+
+/* Squeeze the holes out of the registry. */
+static void vm_places_compact(Migrator *m) {
+        size_t n = 0;
+
+        for (size_t i = 0; i < m->n_vms; i++)
+                if (m->vms[i].vm)
+                        m->vms[n++] = m->vms[i];
+        m->n_vms = n;
+        m->n_holes = 0;
 }
 
 static void vm_clear_placement(MigratorVm *vm) {
@@ -519,12 +544,33 @@ static size_t queue_len(const Queue *q) {
 
 /* --- jobs --- */
 
+/* A slot made for a registered VM goes into that VM's list of slots. */
+static void slot_link(Slot *s, MigratorVm *vm) {
+        s->next_of_vm = vm->slots;
+        if (s->next_of_vm)
+                s->next_of_vm->prev_of_vm = &s->next_of_vm;
+        s->prev_of_vm = &vm->slots;
+        vm->slots = s;
+}
+
+static void slot_unlink(Slot *s) {
+        *s->prev_of_vm = s->next_of_vm;
+        if (s->next_of_vm)
+                s->next_of_vm->prev_of_vm = s->prev_of_vm;
+        s->next_of_vm = NULL;
+        s->prev_of_vm = NULL;
+}
+
 static void job_free(Job *j) {
         if (!j)
                 return;
         for (size_t i = 0; i < j->n_slots; i++) {
-                free(j->slots[i].id);
-                free(j->slots[i].blocked);
+                Slot *s = &j->slots[i];
+
+                if (s->key)
+                        slot_unlink(s);
+                free(s->id);
+                free(s->blocked);
         }
         free(j->slots);
         free(j->moves);
@@ -1624,12 +1670,12 @@ static MigratorVm *sweep_next_vm(const Migrator *m) {
         if (m->n_vms == 0)
                 return NULL;
         start = vm_lower_bound(m, m->sweep_rotor);
-        if (start < m->n_vms && m->vms[start]->key == m->sweep_rotor)
+        if (start < m->n_vms && m->vms[start].key == m->sweep_rotor)
                 start++;
         for (size_t k = 0; k < m->n_vms; k++) {
-                MigratorVm *vm = m->vms[(start + k) % m->n_vms];
+                MigratorVm *vm = m->vms[(start + k) % m->n_vms].vm;
 
-                if (!vm->gone && vm->ram_bytes > 0)
+                if (vm && !vm->gone && vm->ram_bytes > 0)
                         return vm;
         }
         return NULL;
@@ -2206,7 +2252,7 @@ Migrator *migrator_free(Migrator *m) {
         free(m->flight.hres);
         job_free(m->job);
         for (size_t i = 0; i < m->n_vms; i++)
-                vm_free(m->vms[i]);
+                vm_free(m->vms[i].vm);
         free(m->vms);
         for (size_t i = 0; i < m->n_graveyard; i++)
                 vm_free(m->graveyard[i]);
@@ -2250,7 +2296,7 @@ int migrator_add_vm(Migrator *m, void *key, const char *id, pid_t pid, unsigned 
                     ranges[i].hva + ranges[i].len_bytes < ranges[i].hva)
                         return -EINVAL;
         at = vm_lower_bound(m, key);
-        if (at < m->n_vms && m->vms[at]->key == key)
+        if (at < m->n_vms && m->vms[at].key == key && m->vms[at].vm)
                 return -EEXIST;
 
         vm = xcalloc(1, sizeof(MigratorVm));
@@ -2267,26 +2313,21 @@ int migrator_add_vm(Migrator *m, void *key, const char *id, pid_t pid, unsigned 
         for (size_t i = 0; i < n_ranges; i++)
                 vm->ram_bytes += ranges[i].len_bytes;
 
-        m->vms = xreallocarray(m->vms, m->n_vms + 1, sizeof(MigratorVm *));
-        memmove(m->vms + at + 1, m->vms + at, (m->n_vms - at) * sizeof(MigratorVm *));
-        m->vms[at] = vm;
-        m->n_vms++;
+        /* Into a hole if there is one where the key goes (its own, or a neighbour's: the keys
+         * stay sorted), else a place is made. */
+        if (at < m->n_vms && !m->vms[at].vm)
+                m->n_holes--;
+        else if (at > 0 && !m->vms[at - 1].vm) {
+                at--;
+                m->n_holes--;
+        } else {
+                m->vms = xreallocarray(m->vms, m->n_vms + 1, sizeof(VmPlace));
+                memmove(m->vms + at + 1, m->vms + at, (m->n_vms - at) * sizeof(VmPlace));
+                m->n_vms++;
+        }
+        m->vms[at] = (VmPlace) { .key = key, .vm = vm };
         rearm(m);
         return 0;
-}
-
-static void job_forget(Job *j, void *key) {
-        if (!j)
-                return;
-        for (size_t i = 0; i < j->n_slots; i++) {
-                Slot *s = &j->slots[i];
-
-                if (s->key != key)
-                        continue;
-                if (s->vm)
-                        slot_detach(s, MIGRATOR_DROP_FORGOTTEN);
-                s->key = NULL;
-        }
 }
 
 void migrator_forget_vm(Migrator *m, void *key) {
@@ -2296,19 +2337,23 @@ void migrator_forget_vm(Migrator *m, void *key) {
         if (!key)
                 return;
         at = vm_lower_bound(m, key);
-        if (at >= m->n_vms || m->vms[at]->key != key)
+        if (at >= m->n_vms || m->vms[at].key != key || !m->vms[at].vm)
                 return;
-        vm = m->vms[at];
-        memmove(m->vms + at, m->vms + at + 1, (m->n_vms - at - 1) * sizeof(MigratorVm *));
-        m->n_vms--;
-        /* the running job, the one a slice works on, the one in flight and those whose round is
-         * not reported yet (job_forget() finds a key once) */
-        job_forget(m->job, key);
-        job_forget(m->running, key);
-        if (m->inflight)
-                job_forget(m->flight.job, key);
-        for (size_t i = 0; i < m->n_ending; i++)
-                job_forget(m->ending[i], key);
+        vm = m->vms[at].vm;
+        m->vms[at].vm = NULL;
+        m->n_holes++;
+        if (m->n_holes > m->n_vms - m->n_holes)
+                vm_places_compact(m);
+        /* Its slots in every job alive (the running one, the one a slice works on, the one in
+         * flight, those whose round is not reported yet): dropped "forgotten" from now on. */
+        while (vm->slots) {
+                Slot *s = vm->slots;
+
+                slot_unlink(s);
+                if (s->vm)
+                        slot_detach(s, MIGRATOR_DROP_FORGOTTEN);
+                s->key = NULL;
+        }
         vm->forgotten = true;
         if (m->in_slice) {
                 m->graveyard = xreallocarray(m->graveyard, m->n_graveyard + 1, sizeof(MigratorVm *));
@@ -2364,10 +2409,14 @@ int migrator_submit(Migrator *m, const Plan *plan, void *const *vms) {
                 job_end(m, MIGRATOR_ROUND_REPLACED);
         /* The last plan's query results went into this plan; they are done with. */
         for (size_t i = 0; i < m->n_vms; i++) {
-                vm_clear_placement(m->vms[i]);
-                free(m->vms[i]->late);
-                m->vms[i]->late = NULL;
-                m->vms[i]->n_late = 0;
+                MigratorVm *vm = m->vms[i].vm;
+
+                if (!vm)
+                        continue;
+                vm_clear_placement(vm);
+                free(vm->late);
+                vm->late = NULL;
+                vm->n_late = 0;
         }
         if (plan->n_moves == 0 && plan->n_queries == 0)
                 return 0;
@@ -2395,6 +2444,7 @@ int migrator_submit(Migrator *m, const Plan *plan, void *const *vms) {
                 s->vm = vms[i] ? vm_find(m, vms[i]) : NULL;
                 if (s->vm) {
                         s->key = vms[i];
+                        slot_link(s, s->vm);
                         s->id = xstrdup(s->vm->id);
                         if (s->vm->gone)
                                 slot_detach(s, MIGRATOR_DROP_EXITED);

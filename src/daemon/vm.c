@@ -221,19 +221,6 @@ static const Holder *holder_find(const Holder *h, size_t n, const char *key, siz
         return NULL;
 }
 
-static uint64_t key_hash(const char *s, bool nocase) {
-        uint64_t x = UINT64_C(0xcbf29ce484222325);
-
-        for (; *s; s++) {
-                unsigned char c = (unsigned char) *s;
-
-                if (nocase && c >= 'A' && c <= 'Z')
-                        c = (unsigned char) (c - 'A' + 'a');
-                x = (x ^ c) * UINT64_C(0x100000001b3);
-        }
-        return x ^ (x >> 29);
-}
-
 static void claims_init(Claims *c, size_t n, bool nocase) {
         size_t cap = 16;
 
@@ -252,7 +239,7 @@ static void claims_done(Claims *c) {
 
 /* The slot of key: where it is, or the empty one where it would go (never full: cap >= 2 n). */
 static size_t claims_slot(const Claims *c, const char *key) {
-        size_t i = key_hash(key, c->nocase) & c->mask;
+        size_t i = string_hash(key, c->nocase) & c->mask;
 
         while (c->keys[i] && (c->nocase ? strcasecmp(c->keys[i], key) : strcmp(c->keys[i], key)) != 0)
                 i = (i + 1) & c->mask;

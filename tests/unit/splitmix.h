@@ -12,3 +12,15 @@ static inline uint64_t splitmix64(uint64_t *state) {
         z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
         return z ^ (z >> 31);
 }
+
+/* a[0..n) = a random permutation of 0..n-1 (Fisher-Yates, from *state). */
+static inline void splitmix_permutation(unsigned *a, unsigned n, uint64_t *state) {
+        for (unsigned i = 0; i < n; i++)
+                a[i] = i;
+        for (unsigned i = n; i > 1; i--) {
+                unsigned j = (unsigned) (splitmix64(state) % i), t = a[i - 1];
+
+                a[i - 1] = a[j];
+                a[j] = t;
+        }
+}

@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "splitmix.h"
 #include "vtism/log.h"
 #include "vtism/migrator.h"
 #include "vtism/util.h"
@@ -523,7 +524,8 @@ static const MigratorSink sink = {
 };
 
 
-static void setup(const MigratorOptions *opt) {
+/* A fresh fake kernel and a migrator with sink sk and no VMs. */
+static void setup_sink(const MigratorOptions *opt, const MigratorSink *sk) {
         MigratorOptions o;
 
         fake_reset();
@@ -540,7 +542,11 @@ static void setup(const MigratorOptions *opt) {
          * depend on the machine's load (test_batch_overhead fakes one) */
         o.batch_overhead = measure_overhead;
         check_int(sd_event_new(&ev), 0);
-        check_int(migrator_new(ev, &o, &sink, NULL, &mig), 0);
+        check_int(migrator_new(ev, &o, sk, NULL, &mig), 0);
+}
+
+static void setup(const MigratorOptions *opt) {
+        setup_sink(opt, &sink);
         for (int k = 0; k < 2; k++) {
                 HeatRangeSpec r = { .gpa = 0, .hva = BASE, .len_bytes = (uint64_t) PAGES * K4 };
                 _cleanup_free_ char *id = xasprintf("vm%d", k);
@@ -2048,6 +2054,352 @@ static void test_invalid(void) {
         teardown();
 }
 
+/* --- many VMs, forgotten in any order while jobs hold their slots --- */
+
+#define CROWD 240u                      /* VMs: 120 on each fake process */
+#define CROWD_PAGES 64u                 /* each its own 64 pages: one batch of options_min_batches() */
+
+static int crowd_keys[CROWD];           /* ascending addresses: key order is index order */
+#define CKEY(k) ((void *) &crowd_keys[k])
+
+typedef struct CrowdRound {
+        uint64_t seq;
+        MigratorRoundEnd end;
+        size_t n_vms;
+        int key[CROWD];                 /* index of the key, -1: NULL */
+        int id[CROWD];                  /* index of "cK", -1: "(not registered)" */
+        MigratorCounters c[CROWD];
+} CrowdRound;
+
+typedef struct Crowd {
+        bool registered[CROWD], forgotten[CROWD];
+        uint64_t moved_pages[CROWD];    /* by the moved() callbacks */
+        unsigned forget_order[CROWD];   /* a permutation: who goes next */
+        unsigned n_forgotten;           /* of forget_order */
+        unsigned forget_per_moved;      /* forgotten from inside each moved() callback */
+        unsigned forget_every_sweep;    /* one from inside every n-th sweep callback (0: none) */
+        int last_swept;                 /* -1: none yet */
+        unsigned swept, sweep_wraps;
+        CrowdRound rounds[2];
+} Crowd;
+
+static Crowd crowd;
+
+static int crowd_index(void *vm) {
+        check((int *) vm >= crowd_keys && (int *) vm < crowd_keys + CROWD);
+        return (int) ((int *) vm - crowd_keys);
+}
+
+static unsigned crowd_first_page(unsigned k) {
+        return k / 2 * CROWD_PAGES;
+}
+
+static void crowd_add(unsigned k) {
+        HeatRangeSpec r = { .gpa = 0, .hva = ADDR(crowd_first_page(k)), .len_bytes = CROWD_PAGES * K4 };
+        _cleanup_free_ char *id = xasprintf("c%u", k);
+
+        check_int(migrator_add_vm(mig, CKEY(k), id, procs[k % 2].pid, procs[k % 2].start, &r, 1), 0);
+        crowd.registered[k] = true;
+        crowd.forgotten[k] = false;
+}
+
+static void crowd_forget(unsigned k) {
+        migrator_forget_vm(mig, CKEY(k));
+        check(!migrator_vm_counters(mig, CKEY(k)));
+        if (crowd.registered[k])
+                crowd.forgotten[k] = true;
+        crowd.registered[k] = false;
+}
+
+static void crowd_forget_next(unsigned n) {
+        for (unsigned i = 0; i < n && crowd.n_forgotten < CROWD; i++)
+                crowd_forget(crowd.forget_order[crowd.n_forgotten++]);
+}
+
+static void crowd_on_placement(void *u, void *vm, uint64_t hva, const int *status, size_t n, MigratorQuery kind) {
+        int k = crowd_index(vm), last = crowd.last_swept;
+
+        check(crowd.registered[k]);
+        check(kind == MIGRATOR_QUERY_SWEEP);
+        check(hva == ADDR(crowd_first_page((unsigned) k)) && n == CROWD_PAGES);
+        for (size_t i = 0; i < n; i++)
+                check_int(status[i], procs[k % 2].node[crowd_first_page((unsigned) k) + i]);
+        /* In key order, wrapping, none registered skipped. */
+        if (last >= 0 && k <= last)
+                crowd.sweep_wraps++;
+        for (int i = 0; i < (int) CROWD; i++) {
+                bool between = last < 0 ? i < k : k > last ? i > last && i < k : i > last || i < k;
+
+                if (between)
+                        check(!crowd.registered[i]);
+        }
+        crowd.last_swept = k;
+        crowd.swept++;
+        if (crowd.forget_every_sweep > 0 && crowd.swept % crowd.forget_every_sweep == 0)
+                crowd_forget_next(1);
+}
+
+static void crowd_on_moved(void *u, void *vm, uint64_t hva, size_t n, int from, int to, PlanDirection dir) {
+        int k = crowd_index(vm);
+
+        check(crowd.registered[k]);
+        check(hva == ADDR(crowd_first_page((unsigned) k)) && n == CROWD_PAGES);
+        check_int(count_on(k % 2, crowd_first_page((unsigned) k), CROWD_PAGES, to), CROWD_PAGES);
+        crowd.moved_pages[k] += n;
+        crowd_forget_next(crowd.forget_per_moved);
+}
+
+static void crowd_on_round(void *u, const MigratorRound *r) {
+        CrowdRound *cr;
+
+        check(rec.rounds < ELEMENTSOF(crowd.rounds));
+        cr = &crowd.rounds[rec.rounds++];
+        cr->seq = r->seq;
+        cr->end = r->end;
+        cr->n_vms = r->n_vms;
+        check(r->n_vms <= CROWD);
+        for (size_t i = 0; i < r->n_vms; i++) {
+                unsigned id;
+
+                cr->key[i] = r->vms[i].vm ? crowd_index(r->vms[i].vm) : -1;
+                if (streq(r->vms[i].id, "(not registered)"))
+                        cr->id[i] = -1;
+                else {
+                        check(sscanf(r->vms[i].id, "c%u", &id) == 1 && id < CROWD);
+                        cr->id[i] = (int) id;
+                }
+                cr->c[i] = r->vms[i].counters;
+        }
+}
+
+static const MigratorSink crowd_sink = {
+        .placement = crowd_on_placement,
+        .moved = crowd_on_moved,
+        .round_done = crowd_on_round,
+};
+
+static void setup_crowd(void) {
+        MigratorOptions o;
+
+        options_min_batches(&o);
+        setup_sink(&o, &crowd_sink);
+        memset(&crowd, 0, sizeof(crowd));
+        crowd.last_swept = -1;
+        for (unsigned k = 0; k < CROWD; k++)
+                crowd_add(k);
+}
+
+/* A plan demoting every VM's pages, 0 -> to, plan VM i being key plan_vm[i]. */
+static void crowd_submit(const unsigned *plan_vm, int to) {
+        static PlanMove moves[CROWD];
+        void *keys[CROWD];
+        Plan plan = { .moves = moves, .n_moves = CROWD, .n_vms = CROWD, .budget_bytes = UINT64_MAX };
+
+        for (unsigned i = 0; i < CROWD; i++) {
+                keys[i] = CKEY(plan_vm[i]);
+                moves[i] = (PlanMove) { .vm = i, .direction = PLAN_DEMOTE, .hva = ADDR(crowd_first_page(plan_vm[i])),
+                                        .n_pages = CROWD_PAGES, .from_node = 0, .to_node = to };
+        }
+        check_int(migrator_submit(mig, &plan, keys), 0);
+}
+
+/* One round's entry for plan VM i: its key and id, moved and dropped "why" pages. */
+static void check_crowd_vm(const CrowdRound *r, size_t i, int key, int id, uint64_t moved, MigratorDrop why,
+                           uint64_t dropped) {
+        MigratorCounters c = {};
+
+        c.moved_pages[PLAN_DEMOTE] = moved;
+        c.dropped_pages[why] = dropped;
+        c.rounds = 1;
+        check_int(r->key[i], key);
+        check_int(r->id[i], id);
+        check(memcmp(&r->c[i], &c, sizeof(c)) == 0);
+}
+
+/*
+ * 240 VMs, 64 pages each, one batch each, forgotten in a random order (the same run after run):
+ *
+ *   one job     a plan of all of them in another random order; each moved() callback forgets
+ *               the next 2: a VM met by the cursor after it was forgotten is dropped
+ *               "forgotten" whole, one forgotten after its batch keeps its 64 moved; the round
+ *               lists them all with a NULL key for each forgotten one (a simulation of the
+ *               cursor says which is which)
+ *   two jobs    plan A's first call (VM a) held at the gate; 10 forgotten; plan B (to node 2)
+ *               replaces A, which waits in flight; 110 more forgotten: A's slots, B's and the
+ *               one in flight; then the call returns. A (replaced): a's 64 moved, the 10
+ *               dropped "forgotten", the rest "replaced"; B (done): "(not registered)" for the
+ *               10, "forgotten" for the 110, the others moved; counters of the survivors: both
+ *               rounds. Then 30 forgotten keys come back (into their holes or a neighbour's:
+ *               fresh counters) and one sweep goes round twice in key order while every 7th of
+ *               its callbacks forgets one more (the registry's holes squeezed out meanwhile):
+ *               no VM swept after it was forgotten, none registered skipped
+ *   the rest    everything forgotten (an empty registry), one added again and moved; a plan
+ *               held in flight with its VMs forgotten meanwhile, then migrator_free()
+ *
+ * Every forget is a walk of the VM's own slots (job_free() unlinks them): a slot left linked to
+ * a freed job, or one missed, fails here (or under ASan).
+ */
+static void test_forget_crowd(void) {
+        unsigned plan_vm[CROWD], plan_b[CROWD];
+        bool fg[CROWD] = {}, was[CROWD];
+        uint64_t seed = 10, moved = 0, dropped = 0;
+        unsigned next = 0, a, back[30];
+
+        /* one job */
+        setup_crowd();
+        splitmix_permutation(plan_vm, CROWD, &seed);
+        splitmix_permutation(crowd.forget_order, CROWD, &seed);
+        crowd.forget_per_moved = 2;
+        crowd_submit(plan_vm, 1);
+        run_until_rounds(1);
+        check_int(crowd.rounds[0].end, MIGRATOR_ROUND_DONE);
+        check_int(crowd.rounds[0].n_vms, CROWD);
+        /* the cursor: a VM forgotten when it gets there is dropped, else moved (and 2 go) */
+        for (unsigned i = 0; i < CROWD; i++) {
+                unsigned k = plan_vm[i];
+
+                was[k] = fg[k];
+                if (!was[k])
+                        for (unsigned f = 0; f < 2 && next < CROWD; f++)
+                                fg[crowd.forget_order[next++]] = true;
+        }
+        check_int(next, crowd.n_forgotten);
+        for (unsigned i = 0; i < CROWD; i++) {
+                unsigned k = plan_vm[i];
+
+                check_crowd_vm(&crowd.rounds[0], i, fg[k] ? -1 : (int) k, (int) k, was[k] ? 0 : CROWD_PAGES,
+                               MIGRATOR_DROP_FORGOTTEN, was[k] ? CROWD_PAGES : 0);
+                check_u64(crowd.moved_pages[k], was[k] ? 0 : CROWD_PAGES);
+                check_int(crowd.forgotten[k], fg[k]);
+                moved += was[k] ? 0 : CROWD_PAGES;
+                dropped += was[k] ? CROWD_PAGES : 0;
+        }
+        check(dropped > 0 && moved > 0);
+        check_u64(migrator_counters(mig)->moved_pages[PLAN_DEMOTE], moved);
+        check_u64(migrator_counters(mig)->dropped_pages[MIGRATOR_DROP_FORGOTTEN], dropped);
+        check_u64(migrator_counters(mig)->rounds, 1);
+        for (unsigned k = 0; k < CROWD; k++)
+                if (!fg[k]) {
+                        check_u64(migrator_vm_counters(mig, CKEY(k))->moved_pages[PLAN_DEMOTE], CROWD_PAGES);
+                        check_u64(migrator_vm_counters(mig, CKEY(k))->rounds, 1);
+                }
+        teardown();
+
+        /* two jobs */
+        setup_crowd();
+        gate_set(true);
+        splitmix_permutation(plan_vm, CROWD, &seed);
+        splitmix_permutation(plan_b, CROWD, &seed);
+        splitmix_permutation(crowd.forget_order, CROWD, &seed);
+        crowd_submit(plan_vm, 1);
+        wait_in_call(1);
+        a = plan_vm[0];
+        crowd_forget_next(10);
+        crowd_submit(plan_b, 2);
+        check_int(rec.rounds, 0);
+        crowd_forget_next(110);
+        gate_set(false);
+        run_until_rounds(2);
+        check_int(crowd.rounds[0].seq, 1);
+        check_int(crowd.rounds[0].end, MIGRATOR_ROUND_REPLACED);
+        check_int(crowd.rounds[1].seq, 2);
+        check_int(crowd.rounds[1].end, MIGRATOR_ROUND_DONE);
+        memset(fg, 0, sizeof(fg));
+        for (unsigned f = 0; f < 10; f++)
+                fg[crowd.forget_order[f]] = true;
+        moved = CROWD_PAGES;
+        for (unsigned i = 0; i < CROWD; i++) {
+                unsigned k = plan_vm[i];
+
+                check_crowd_vm(&crowd.rounds[0], i, crowd.forgotten[k] ? -1 : (int) k, (int) k,
+                               k == a ? CROWD_PAGES : 0, fg[k] ? MIGRATOR_DROP_FORGOTTEN : MIGRATOR_DROP_REPLACED,
+                               k == a ? 0 : CROWD_PAGES);
+                k = plan_b[i];
+                check_crowd_vm(&crowd.rounds[1], i, crowd.forgotten[k] ? -1 : (int) k, fg[k] ? -1 : (int) k,
+                               crowd.forgotten[k] ? 0 : CROWD_PAGES, MIGRATOR_DROP_FORGOTTEN,
+                               crowd.forgotten[k] ? CROWD_PAGES : 0);
+                moved += crowd.forgotten[k] ? 0 : CROWD_PAGES;
+                check_u64(crowd.moved_pages[k], crowd.forgotten[k] ? 0 : k == a ? 2 * CROWD_PAGES : CROWD_PAGES);
+        }
+        check_u64(migrator_counters(mig)->moved_pages[PLAN_DEMOTE], moved);
+        check_u64(migrator_counters(mig)->dropped_pages[MIGRATOR_DROP_FORGOTTEN], 2 * 10 * CROWD_PAGES + 110 * CROWD_PAGES);
+        check_u64(migrator_counters(mig)->dropped_pages[MIGRATOR_DROP_REPLACED], (CROWD - 11) * CROWD_PAGES);
+        check_u64(migrator_counters(mig)->rounds, 2);
+        for (unsigned k = 0; k < CROWD; k++)
+                if (!crowd.forgotten[k]) {
+                        check_u64(migrator_vm_counters(mig, CKEY(k))->moved_pages[PLAN_DEMOTE],
+                                  k == a ? 2 * CROWD_PAGES : CROWD_PAGES);
+                        check_u64(migrator_vm_counters(mig, CKEY(k))->rounds, 2);
+                }
+        /* back: 30 of the forgotten (the registry has as many holes as VMs now) */
+        for (unsigned i = 0; i < 30; i++) {
+                back[i] = crowd.forget_order[crowd.n_forgotten - 1 - 3 * i];
+                crowd_add(back[i]);
+                check(memcmp(migrator_vm_counters(mig, CKEY(back[i])), &(MigratorCounters) {}, sizeof(MigratorCounters)) == 0);
+        }
+        crowd.forget_every_sweep = 7;
+        migrator_refresh_residency(mig, 2 * CROWD * CROWD_PAGES);
+        run_quiet(10 * USEC_PER_MSEC);
+        check_int(crowd.swept, 2 * CROWD); /* the allowance, one VM's 64 pages a batch */
+        check(crowd.sweep_wraps >= 2);
+        check(crowd.n_forgotten > CROWD / 2 + 30); /* the holes were squeezed out meanwhile */
+        for (unsigned k = 0; k < CROWD; k++)
+                check_int(!!migrator_vm_counters(mig, CKEY(k)), crowd.registered[k]);
+
+        /* the rest: keys into holes (their own, the one at their place, the one before it) */
+        crowd.forget_every_sweep = 0;
+        for (unsigned k = 0; k < CROWD; k++)
+                crowd_forget(k);
+        crowd_add(10);
+        crowd_add(20);
+        crowd_add(30);
+        crowd_add(40);
+        crowd_forget(20);
+        crowd_add(19);
+        crowd_forget(30);
+        crowd_add(31);
+        crowd_add(15);
+        crowd_forget(10);
+        crowd_add(10);
+        for (unsigned k = 0; k < CROWD; k++)
+                check_int(!!migrator_vm_counters(mig, CKEY(k)), crowd.registered[k]);
+        crowd.swept = 0;
+        crowd.last_swept = -1;
+        migrator_refresh_residency(mig, 12 * CROWD_PAGES);
+        run_quiet(10 * USEC_PER_MSEC);
+        check_int(crowd.swept, 12);
+        for (unsigned k = 0; k < CROWD; k++)
+                crowd_forget(k);
+        crowd_add(5);
+        rec.rounds = 0;
+        memset(crowd.moved_pages, 0, sizeof(crowd.moved_pages));
+        plan_vm[0] = 5;
+        {
+                static PlanMove mv;
+                void *key = CKEY(5);
+                Plan plan = { .moves = &mv, .n_moves = 1, .n_vms = 1, .budget_bytes = UINT64_MAX };
+
+                mv = (PlanMove) { .vm = 0, .direction = PLAN_DEMOTE, .hva = ADDR(crowd_first_page(5)),
+                                  .n_pages = CROWD_PAGES, .from_node = 2, .to_node = 1 };
+                check_int(migrator_submit(mig, &plan, &key), 0);
+        }
+        run_until_rounds(1);
+        check_u64(crowd.moved_pages[5], CROWD_PAGES);
+        check_u64(migrator_vm_counters(mig, CKEY(5))->moved_pages[PLAN_DEMOTE], CROWD_PAGES);
+        teardown();
+
+        setup_crowd();
+        gate_set(true);
+        splitmix_permutation(plan_vm, CROWD, &seed);
+        splitmix_permutation(crowd.forget_order, CROWD, &seed);
+        crowd_submit(plan_vm, 1);
+        wait_in_call(1);
+        crowd_submit(plan_b, 2);
+        crowd_forget_next(CROWD / 2);
+        gate_set(false);
+        teardown();
+}
+
 int main(void) {
         _cleanup_free_ char *cmd = NULL;
 
@@ -2076,6 +2428,7 @@ int main(void) {
         test_slices_bad_probe();
         test_in_flight();
         test_forget();
+        test_forget_crowd();
         test_thp();
         test_not_allowed();
         test_needs_room();
