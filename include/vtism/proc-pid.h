@@ -67,6 +67,8 @@ int proc_pid_start_time(const char *proc_root, pid_t pid, unsigned long long *re
  * -ESRCH: gone, exiting (PF_EXITING), a zombie, or the pid was reused; any other -errno: cannot
  * tell now (keep the process). */
 int proc_pid_check(const char *proc_root, pid_t pid, unsigned long long start_time);
+/* proc_pid_check() on a stat already read. Pure. */
+int proc_pid_stat_check(const ProcPidStat *st, unsigned long long start_time);
 
 /* The real uid of the process (first field of "Uid:" in /proc/PID/status). */
 int proc_pid_uid(const char *proc_root, pid_t pid, uid_t *ret);

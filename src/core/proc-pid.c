@@ -141,6 +141,18 @@ int proc_pid_start_time(const char *proc_root, pid_t pid, unsigned long long *re
         return 0;
 }
 
+int proc_pid_stat_check(const ProcPidStat *st, unsigned long long start_time) {
+        if (st->start_time != start_time)
+                return -ESRCH; /* the pid was reused */
+        if (st->state == 'Z' || st->state == 'X')
+                return -ESRCH; /* exited, not reaped yet: its memory is gone */
+        if (st->flags & PROC_PF_EXITING)
+                return -ESRCH; /* exiting: past exit_mm() its memory is gone, and its state is
+                                * still R or D until it is a zombie (lab-soak saw a read of
+                                * idle_pages fail in that window) */
+        return 0;
+}
+
 int proc_pid_check(const char *proc_root, pid_t pid, unsigned long long start_time) {
         ProcPidStat st;
         int r;
@@ -148,15 +160,7 @@ int proc_pid_check(const char *proc_root, pid_t pid, unsigned long long start_ti
         r = proc_pid_stat(proc_root, pid, &st);
         if (r < 0)
                 return r;
-        if (st.start_time != start_time)
-                return -ESRCH; /* the pid was reused */
-        if (st.state == 'Z' || st.state == 'X')
-                return -ESRCH; /* exited, not reaped yet: its memory is gone */
-        if (st.flags & PROC_PF_EXITING)
-                return -ESRCH; /* exiting: past exit_mm() its memory is gone, and its state is
-                                * still R or D until it is a zombie (lab-soak saw a read of
-                                * idle_pages fail in that window) */
-        return 0;
+        return proc_pid_stat_check(&st, start_time);
 }
 
 int proc_pid_uid(const char *proc_root, pid_t pid, uid_t *ret) {

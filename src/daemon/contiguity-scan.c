@@ -133,11 +133,14 @@ static int check_same_process(const ContiguityScan *s) {
  * process (past exit_mm() its pagemap reads empty while its stat is still there), or the pid now
  * another process's, counts as gone: proc_pid_check(). */
 static bool process_gone(const ContiguityScan *s) {
-        unsigned long long start_time = s->start_time;
+        ProcPidStat st;
+        int r;
 
-        if (start_time == 0 && proc_pid_start_time(s->proc_root, s->pid, &start_time) == -ESRCH)
-                return true;
-        return proc_pid_check(s->proc_root, s->pid, start_time) == -ESRCH;
+        r = proc_pid_stat(s->proc_root, s->pid, &st);
+        if (r < 0)
+                return r == -ESRCH;
+        /* start time 0: not known when the scan began, any process at that pid is it */
+        return proc_pid_stat_check(&st, s->start_time ?: st.start_time) == -ESRCH;
 }
 
 int contiguity_scan_new(const char *proc_root, const char *sysfs_root, pid_t pid, unsigned long long start_time,

@@ -205,12 +205,30 @@ static void test_self(void) {
         check(n >= 1);
 }
 
+/* The check on a stat read once (contiguity-scan's process_gone()): what proc_pid_check() says. */
+static void test_stat_check(void) {
+        ProcPidStat st = { .state = 'S', .ppid = 1, .flags = 0x400100, .start_time = 500 };
+
+        check_int(proc_pid_stat_check(&st, 500), 0);
+        check_int(proc_pid_stat_check(&st, 501), -ESRCH);   /* pid reused */
+        st.flags |= PROC_PF_EXITING;
+        check_int(proc_pid_stat_check(&st, 500), -ESRCH);   /* exiting, state still S */
+        st.flags &= ~PROC_PF_EXITING;
+        st.state = 'Z';
+        check_int(proc_pid_stat_check(&st, 500), -ESRCH);   /* zombie */
+        st.state = 'X';
+        check_int(proc_pid_stat_check(&st, 500), -ESRCH);   /* dead */
+        st.state = 'D';
+        check_int(proc_pid_stat_check(&st, 500), 0);
+}
+
 int main(void) {
         const char *data = getenv("VTISM_TEST_DATA");
 
         proc_root = xasprintf("%s/proc-pid", data ?: "tests/data");
         test_split();
         test_fixtures();
+        test_stat_check();
         test_huge();
         test_self();
         free(proc_root);
