@@ -244,8 +244,10 @@ hog_stop f1
 # ratio 1 point up gave 0-15 MiB of margin, and CI once saw 18 MiB demoted in trickles there).
 pl_poll
 cxl_total=$(pl_node_get 1 .total_bytes) cxl_free=$(pl_node_bytes 1 MemFree)
+# The bytes node 1 keeps free under a ratio, as vtismd counts them: whole pages, rounded up.
+ratio_keep() { echo $(( (cxl_total / 4096 * $1 + 99) / 100 * 4096 )); }
 PL_CXL_MIN_FREE_RATIO=$((cxl_free * 100 / cxl_total + 3))
-keep=$(( (cxl_total / 4096 * PL_CXL_MIN_FREE_RATIO + 99) / 100 * 4096 ))
+keep=$(ratio_keep "$PL_CXL_MIN_FREE_RATIO")
 A2_BUDGET=128M
 pl_reload
 pl_log "(d) CXL node 1: $((cxl_free >> 20)) of $((cxl_total >> 20)) MiB free; demotion_min_free_ratio = $PL_CXL_MIN_FREE_RATIO % (keep $((keep >> 20)) MiB): no room; a2's budget now 128 MiB"
@@ -283,7 +285,7 @@ cxl_slack=$(awk '$1 == "Node" { on = ($2 == "1,") } on && $1 == "vm" && $2 == "s
 pl_poll
 cxl_free=$(pl_node_get 1 .free_bytes)
 PL_CXL_MIN_FREE_RATIO=$(( (cxl_free - 48 * MIB) * 100 / cxl_total ))
-keep=$(( (cxl_total / 4096 * PL_CXL_MIN_FREE_RATIO + 99) / 100 * 4096 )) # as vtismd counts it: whole pages, rounded up
+keep=$(ratio_keep "$PL_CXL_MIN_FREE_RATIO")
 floor0=$(jq .counters.pages_failed_floor <<<"$PL_STATUS")
 cxl_start=$(cxl_true_free)
 pl_reload
